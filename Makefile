@@ -1,0 +1,119 @@
+# mcpwarden build. `make` builds everything into build/; `make asan` builds
+# the same with ASan+UBSan into build-asan/, which `make test` uses.
+
+BUILD ?= build
+SAN ?=
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+PKGS := libbpf jansson yaml-0.1 libpq
+CPPFLAGS += -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c17 -Wall -Wextra -Werror -fno-strict-aliasing \
+	$(shell pkg-config --cflags $(PKGS))
+LDLIBS += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lelf -lz
+
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+
+DAEMON_MAIN := user/mcpwardend.c
+CLI_MAIN := user/mcpwarden.c
+LIB_SRCS := $(filter-out $(DAEMON_MAIN) $(CLI_MAIN),$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
+
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
+
+.PHONY: all asan test unit integration demo bench fuzz install clean deps format
+
+all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g"
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(BUILD)/bpf
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude \
+		-Wall -Werror -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name mw_$(subst .skel.h,,$(notdir $@))_bpf > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/obj/%.o: user/%.c $(USER_HDRS) $(BPF_SKELS) | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/lib.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/mcpwardend: $(DAEMON_MAIN) $(BUILD)/lib.a $(USER_HDRS) $(BPF_SKELS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/lib.a $(LDLIBS) -o $@
+
+$(BUILD)/mcpwarden: $(CLI_MAIN) $(BUILD)/lib.a $(USER_HDRS) $(BPF_SKELS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/lib.a $(LDLIBS) -o $@
+
+$(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/lib.a $(USER_HDRS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(UNIT_SRCS) $(BUILD)/lib.a \
+		$(LDLIBS) -lcriterion -o $@
+
+$(BUILD)/bpf $(BUILD)/obj:
+	mkdir -p $@
+
+deps:
+	scripts/deps.sh
+
+# The README's test command: unit tests and integration tests with real eBPF,
+# PostgreSQL and MCP peers, against the sanitizer build.
+test: deps
+	$(MAKE) asan
+	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" build-asan/unit_tests
+	build-asan/unit_tests --jobs 2
+	tests/integration/run.sh build-asan
+
+unit: asan
+	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" build-asan/unit_tests
+	build-asan/unit_tests
+
+integration: asan
+	tests/integration/run.sh build-asan
+
+demo: deps all
+	scripts/demo.sh
+
+bench: deps all
+	bench/run.sh
+
+# libFuzzer targets, one per parser: build/fuzz/<name>.
+fuzz:
+	mkdir -p build/fuzz
+	for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		$(CLANG) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+			$$(pkg-config --cflags $(PKGS)) $$f \
+			$(filter-out user/mcpwardend.c user/mcpwarden.c user/bpf_loader.c,$(wildcard user/*.c)) \
+			$(LDLIBS) -o build/fuzz/$$n || exit 1; \
+	done
+
+install: all
+	install -D -m 0755 $(BUILD)/mcpwardend /usr/local/sbin/mcpwardend
+	install -D -m 0755 $(BUILD)/mcpwarden /usr/local/sbin/mcpwarden
+	install -D -m 0644 scripts/mcpwardend.service /etc/systemd/system/mcpwardend.service
+	test -e /etc/mcpwarden/mcpwarden.yaml || \
+		install -D -m 0600 policy/mcpwarden.yaml /etc/mcpwarden/mcpwarden.yaml
+	getent passwd mcpwarden >/dev/null || useradd --system --home-dir /var/lib/mcpwarden --shell /usr/sbin/nologin mcpwarden
+
+format:
+	clang-format -i $$(git ls-files 'bpf/*.c' 'bpf/*.h' 'user/*.c' 'user/*.h' 'include/*.h' 'tests/*.c' 'tests/**/*.c')
+
+clean:
+	rm -rf build build-asan

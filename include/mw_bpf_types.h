@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Types shared by the eBPF programs (bpf/) and the daemon (user/).
+ * Layouts are part of the pinned-map contract: a daemon upgrade reuses the
+ * maps pinned by the previous one, so fields are only ever appended.
+ */
+#ifndef MW_BPF_TYPES_H
+#define MW_BPF_TYPES_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define MW_COMM_LEN 16
+#define MW_MAX_SERVERS 1024
+#define MW_MAX_CONNS 65536
+#define MW_MAX_PENDING_CONNECTS 16384
+
+/*
+ * Addresses are always 16 bytes: IPv4 is stored IPv4-mapped
+ * (::ffff:a.b.c.d) so one key type serves connect4, connect6 and sockops.
+ * Ports are in host byte order.
+ */
+struct mw_server_key {
+	__u8 addr[16];
+	__u16 port;
+	__u16 pad;
+};
+
+struct mw_server_val {
+	__u32 server_id; /* index into the daemon's servers list */
+};
+
+/* A TCP connection seen from the client socket: local = client. */
+struct mw_conn_key {
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 local_port;
+	__u16 remote_port;
+	__u32 pad;
+};
+
+/* Captured at connect() in the context of the connecting task. */
+struct mw_conn_info {
+	__u8 orig_addr[16]; /* the destination the client asked for */
+	__u16 orig_port;
+	__u16 family; /* AF_INET or AF_INET6 of the client socket */
+	__u32 server_id;
+	__u32 pid; /* thread id */
+	__u32 tgid; /* process id */
+	__u32 uid;
+	__u32 gid;
+	__u64 cgroup_id;
+	__u64 cookie;
+	__u64 connect_ns; /* bpf_ktime_get_ns() at connect */
+	char comm[MW_COMM_LEN];
+};
+
+/* Run-time settings, one element; the daemon writes it at every start. */
+struct mw_settings {
+	__u8 listen6_addr[16]; /* redirect target for native IPv6 */
+	__u32 listen4_addr; /* network byte order; target for IPv4/mapped */
+	__u16 listen4_port; /* host byte order */
+	__u16 listen6_port;
+	__u32 splice; /* non-zero: sk_msg splices client<->daemon bytes */
+	__u32 daemon_tgid; /* never redirect the daemon's own sockets */
+};
+
+enum mw_stat {
+	MW_STAT_CONNECT_SEEN,
+	MW_STAT_CONNECT_REDIRECTED,
+	MW_STAT_CONNECT_DAEMON_SKIPPED,
+	MW_STAT_ESTABLISHED,
+	MW_STAT_CLOSED,
+	MW_STAT_SPLICE_REDIRECT,
+	MW_STAT_SPLICE_MISS,
+	MW_STAT_RECORD_FULL,
+	MW_STAT__COUNT,
+};
+
+/* Marks the daemon's upstream sockets (SO_MARK) so no program touches them. */
+#define MW_DAEMON_SOCK_MARK 0x6d770001u
+
+#endif

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The audit trail: events queued by the proxy, written to PostgreSQL in
+ * batches by an asynchronous pipelined writer driven from the event loop.
+ * The request path never waits for a database round trip.
+ */
+#ifndef MW_AUDIT_H
+#define MW_AUDIT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identity.h"
+#include "loop.h"
+
+enum mw_event_kind {
+	MW_EV_CONN_OPEN, /* a steered connection accepted: identity */
+	MW_EV_CONN_CLOSE,
+	MW_EV_REQUEST, /* JSON-RPC request (has id) client->server or back */
+	MW_EV_NOTIFICATION, /* JSON-RPC notification (no id) */
+	MW_EV_RESPONSE, /* JSON-RPC result or error */
+	MW_EV_HTTP_ERROR, /* malformed HTTP/JSON, refused, upstream failure */
+};
+
+struct mw_audit_event {
+	enum mw_event_kind kind;
+	int64_t ts_us; /* CLOCK_REALTIME microseconds */
+	uint64_t conn_id; /* daemon-unique connection id (per host) */
+	const char *server; /* configured server name */
+	const char *session_id; /* Mcp-Session-Id or legacy sessionId; NULL */
+	const char *direction; /* "c2s" (client to server) or "s2c" */
+	/* JSON-RPC */
+	const char *rpc_id; /* id as canonical JSON text; NULL for none */
+	const char *method;
+	const char *tool; /* params.name for tools/call */
+	json_t *params; /* borrowed; serialised at submit */
+	json_t *result;
+	json_t *error;
+	uint64_t request_seq; /* RESPONSE: seq of the request event; 0 none */
+	double latency_ms; /* RESPONSE: since the request was seen */
+	const char *decision; /* "allow", "deny", ... */
+	const char *rule;
+	/* HTTP */
+	const char *http_method;
+	const char *http_path;
+	int http_status;
+	const char *detail; /* free text: error reason */
+	/* CONN_OPEN */
+	const struct mw_identity *identity;
+	const char *client_addr;
+	const char *server_addr;
+};
+
+struct mw_audit_config {
+	const char *dsn; /* "" or NULL: embedded cluster under state_dir */
+	const char *state_dir;
+	const char *host; /* host name recorded in every row */
+	const char *embedded_user; /* OS user owning the embedded cluster */
+	size_t max_queue; /* events held in memory before refusing */
+	int batch_ms; /* flush interval */
+	size_t batch_max; /* events per INSERT */
+};
+
+struct mw_audit;
+
+/*
+ * Connects (starting the embedded cluster first when there is no DSN),
+ * creates or migrates the schema, learns the last sequence number of this
+ * host, and registers its socket and a tick with the loop.
+ */
+int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
+		  struct mw_loop *loop, char *err, size_t errlen);
+/* Flushes what is queued (bounded wait), then disconnects. */
+void mw_audit_close(struct mw_audit *a);
+/* Stops the embedded cluster if this process started it. */
+void mw_audit_stop_embedded(const struct mw_audit_config *cfg);
+
+/*
+ * Queues one event and returns its sequence number (> 0), or 0 when the
+ * queue is full (the caller must then refuse what it was about to pass).
+ */
+uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev);
+
+struct mw_audit_stats {
+	uint64_t submitted, written, failed_batches, queued;
+	bool connected;
+};
+void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st);
+
+/*
+ * The libpq connection string for the audit database (embedded or not),
+ * for `mcpwarden sql`. Returns 0 or -errno.
+ */
+int mw_audit_conninfo(const struct mw_audit_config *cfg, char *out,
+		      size_t outlen);
+
+#endif

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Loads the eBPF programs, pins them and their maps under bpf_pin_dir, and
+ * attaches them to enforced cgroups with pinned links, so that enforcement
+ * outlives the daemon: while it is down, steered connections are refused.
+ */
+#ifndef MW_BPF_LOADER_H
+#define MW_BPF_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "mw_bpf_types.h"
+
+struct mw_bpf;
+
+/*
+ * Opens (or creates) the instance pinned under pin_dir: maps already pinned
+ * there are reused, fresh programs are loaded and every existing pinned link
+ * is switched to them. Writes the settings. Returns 0 or -errno; err gets a
+ * human-readable reason.
+ */
+int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
+		const struct mw_settings *settings, char *err, size_t errlen);
+void mw_bpf_close(struct mw_bpf *b);
+
+int mw_bpf_set_settings(struct mw_bpf *b, const struct mw_settings *s);
+
+/* Replaces the protected set with exactly these n entries. */
+int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
+		       const struct mw_server_val *vals, size_t n);
+
+/*
+ * The identity and original destination of a steered connection, looked up
+ * from the daemon's accepted socket: peer is the client's address, local the
+ * listener's. Returns 0, -ENOENT when the connection was not steered.
+ */
+int mw_bpf_lookup_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
+		       const struct sockaddr_storage *local,
+		       struct mw_conn_info *out);
+
+/*
+ * Adds the daemon's accepted socket to the sockhash (splice on) so sk_msg
+ * can pass bytes socket to socket. Keyed from the daemon side.
+ */
+int mw_bpf_splice_add(struct mw_bpf *b, int fd,
+		      const struct sockaddr_storage *peer,
+		      const struct sockaddr_storage *local);
+
+/* cgroup_path is absolute (under the cgroup v2 mount). */
+int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
+		   size_t errlen);
+int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
+		   size_t errlen);
+
+/* Calls fn for each enforced cgroup (id and absolute path). */
+int mw_bpf_for_each_enforced(struct mw_bpf *b,
+			     int (*fn)(void *arg, uint64_t cgroup_id,
+				       const char *path),
+			     void *arg);
+
+/* Calls fn for each live steered connection (from the 4-tuple map). */
+int mw_bpf_for_each_conn(struct mw_bpf *b,
+			 int (*fn)(void *arg, const struct mw_conn_key *k,
+				   const struct mw_conn_info *v),
+			 void *arg);
+
+/* Kernel-side counters summed over CPUs. */
+int mw_bpf_stats(struct mw_bpf *b, uint64_t out[MW_STAT__COUNT]);
+const char *mw_bpf_stat_name(enum mw_stat s);
+
+/* Converts between sockaddr and the 16-byte mapped form used in maps. */
+void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
+		       uint16_t *port);
+
+#endif

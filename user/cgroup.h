@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* cgroup v2 paths, ids, and the connections their processes hold open. */
+#ifndef MW_CGROUP_H
+#define MW_CGROUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The cgroup v2 mount point, read from /proc/mounts (cached). */
+const char *mw_cgroup2_mount(void);
+
+/*
+ * Resolves a user-given cgroup (absolute path under the mount, or relative
+ * to it) into a canonical absolute path. Returns 0 or -errno with err set.
+ */
+int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
+		      size_t errlen);
+
+/* The cgroup id (kernfs inode) of an absolute cgroup path. */
+int mw_cgroup_id(const char *abs_path, uint64_t *id);
+
+/* Path of a cgroup id relative to the mount ("/" for the root); 0 or -errno. */
+int mw_cgroup_path_of_id(uint64_t id, char *out, size_t outlen);
+
+struct mw_existing_conn {
+	int pid;
+	int fd;
+	char comm[16];
+	char local[64]; /* "addr:port" */
+	char remote[64];
+};
+
+/*
+ * Established TCP connections held by processes in the cgroup (and its
+ * descendants) whose remote end matches is_protected. When kill is set each
+ * one is shut down (pidfd_getfd + shutdown), so no unrecorded channel stays
+ * open. fn is called for each; returns the count or -errno.
+ */
+int mw_cgroup_existing_conns(
+	const char *abs_path,
+	int (*is_protected)(void *arg, const uint8_t addr[16], uint16_t port),
+	void *parg, int kill,
+	int (*fn)(void *arg, const struct mw_existing_conn *c), void *arg);
+
+#endif

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Who is behind a connection: kernel-captured credentials, resolved. */
+#ifndef MW_IDENTITY_H
+#define MW_IDENTITY_H
+
+#include <stdint.h>
+
+#include "mw_bpf_types.h"
+
+struct mw_identity {
+	uint32_t pid; /* thread that called connect() */
+	uint32_t tgid; /* its process */
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t cgroup_id;
+	char comm[MW_COMM_LEN];
+	char exe[256]; /* /proc/tgid/exe at accept; "" if gone */
+	char cgroup[256]; /* path relative to the cgroup v2 mount */
+	char user[64]; /* user name of uid, or the number */
+};
+
+/* Fills id from the kernel record and /proc, /etc/passwd look-ups. */
+void mw_identity_from_conn(struct mw_identity *id,
+			   const struct mw_conn_info *ci);
+
+#endif

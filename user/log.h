@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Logging to stderr: the daemon runs in the foreground under systemd. */
+#ifndef MW_LOG_H
+#define MW_LOG_H
+
+enum mw_log_level { MW_LOG_DEBUG, MW_LOG_INFO, MW_LOG_WARN, MW_LOG_ERR };
+
+void mw_log_set_level(enum mw_log_level level);
+void mw_log(enum mw_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) mw_log(MW_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) mw_log(MW_LOG_INFO, __VA_ARGS__)
+#define log_warn(...) mw_log(MW_LOG_WARN, __VA_ARGS__)
+#define log_err(...) mw_log(MW_LOG_ERR, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* A single-threaded epoll loop with a coarse periodic tick for timeouts. */
+#ifndef MW_LOOP_H
+#define MW_LOOP_H
+
+#include <stdint.h>
+
+struct mw_loop;
+
+/* Embedded in the owner of an fd; the loop calls cb(handler, epoll events). */
+struct mw_io {
+	void (*cb)(struct mw_io *io, uint32_t events);
+	int fd;
+};
+
+struct mw_tick {
+	void (*cb)(struct mw_tick *t, int64_t now_ms);
+	struct mw_tick *next;
+};
+
+int mw_loop_new(struct mw_loop **out);
+void mw_loop_free(struct mw_loop *l);
+int mw_loop_add(struct mw_loop *l, struct mw_io *io, uint32_t events);
+int mw_loop_mod(struct mw_loop *l, struct mw_io *io, uint32_t events);
+void mw_loop_del(struct mw_loop *l, struct mw_io *io);
+/* Ticks run about every 100 ms. */
+void mw_loop_add_tick(struct mw_loop *l, struct mw_tick *t);
+/* Runs until mw_loop_stop; returns 0 or -errno. */
+int mw_loop_run(struct mw_loop *l);
+void mw_loop_stop(struct mw_loop *l);
+int64_t mw_now_ms(void);
+int64_t mw_now_us(void); /* CLOCK_REALTIME, for timestamps */
+
+#endif
