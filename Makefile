@@ -9,17 +9,21 @@ BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 PKGS := libbpf jansson yaml-0.1 libpq
-CPPFLAGS += -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE
+# CFLAGS is the user's (optimisation, debug); MW_CFLAGS always applies.
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c17 -Wall -Wextra -Werror -fno-strict-aliasing \
+MW_CPPFLAGS := -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE \
 	$(shell pkg-config --cflags $(PKGS))
+MW_CFLAGS := -std=c17 -Wall -Wextra -Werror -fno-strict-aliasing
+MW_LDFLAGS :=
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lelf -lz
 
 ifeq ($(SAN),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+MW_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=undefined
-LDFLAGS += -fsanitize=address,undefined
+MW_LDFLAGS += -fsanitize=address,undefined
 endif
+COMPILE = $(CC) $(MW_CPPFLAGS) $(CPPFLAGS) $(MW_CFLAGS) $(CFLAGS)
+LINK = $(COMPILE) $(MW_LDFLAGS) $(LDFLAGS)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -51,20 +55,19 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	mv $@.tmp $@
 
 $(BUILD)/obj/%.o: user/%.c $(USER_HDRS) $(BPF_SKELS) | $(BUILD)/obj
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(COMPILE) -c $< -o $@
 
 $(BUILD)/lib.a: $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/mcpwardend: $(DAEMON_MAIN) $(BUILD)/lib.a $(USER_HDRS) $(BPF_SKELS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/lib.a $(LDLIBS) -o $@
+	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
 
 $(BUILD)/mcpwarden: $(CLI_MAIN) $(BUILD)/lib.a $(USER_HDRS) $(BPF_SKELS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/lib.a $(LDLIBS) -o $@
+	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
 
 $(BUILD)/unit_tests: $(UNIT_SRCS) $(BUILD)/lib.a $(USER_HDRS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $(UNIT_SRCS) $(BUILD)/lib.a \
-		$(LDLIBS) -lcriterion -o $@
+	$(LINK) $(UNIT_SRCS) $(BUILD)/lib.a $(LDLIBS) -lcriterion -o $@
 
 $(BUILD)/bpf $(BUILD)/obj:
 	mkdir -p $@
@@ -98,8 +101,8 @@ fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
-		$(CLANG) $(CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-			$$(pkg-config --cflags $(PKGS)) $$f \
+		$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+			$$f \
 			$(filter-out user/mcpwardend.c user/mcpwarden.c user/bpf_loader.c,$(wildcard user/*.c)) \
 			$(LDLIBS) -o build/fuzz/$$n || exit 1; \
 	done

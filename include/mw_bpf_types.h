@@ -12,7 +12,7 @@
 #endif
 
 #define MW_COMM_LEN 16
-#define MW_MAX_SERVERS 1024
+#define MW_MAX_SERVERS 4096 /* servers x addresses */
 #define MW_MAX_CONNS 65536
 #define MW_MAX_PENDING_CONNECTS 16384
 

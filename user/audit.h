@@ -68,7 +68,8 @@ struct mw_audit;
 /*
  * Connects (starting the embedded cluster first when there is no DSN),
  * creates or migrates the schema, learns the last sequence number of this
- * host, and registers its socket and a tick with the loop.
+ * host, and registers its socket and a timer (a timerfd, so that
+ * mw_audit_close can unregister it) with the loop.
  */
 int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		  struct mw_loop *loop, char *err, size_t errlen);
@@ -76,6 +77,12 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 void mw_audit_close(struct mw_audit *a);
 /* Stops the embedded cluster if this process started it. */
 void mw_audit_stop_embedded(const struct mw_audit_config *cfg);
+
+/*
+ * The next connection id of this host (> 0): numbering continues across
+ * restarts from what the database holds.
+ */
+uint64_t mw_audit_next_conn_id(struct mw_audit *a);
 
 /*
  * Queues one event and returns its sequence number (> 0), or 0 when the

@@ -14,7 +14,10 @@ struct mw_loop {
 	int stop;
 	int64_t last_tick;
 	struct mw_tick *ticks;
+	struct mw_deferred *deferred;
 };
+
+static void run_deferred(struct mw_loop *l);
 
 int64_t mw_now_ms(void)
 {
@@ -54,6 +57,7 @@ void mw_loop_free(struct mw_loop *l)
 {
 	if (!l)
 		return;
+	run_deferred(l);
 	close(l->epfd);
 	free(l);
 }
@@ -81,6 +85,22 @@ void mw_loop_add_tick(struct mw_loop *l, struct mw_tick *t)
 {
 	t->next = l->ticks;
 	l->ticks = t;
+}
+
+void mw_loop_defer(struct mw_loop *l, struct mw_deferred *d)
+{
+	d->next = l->deferred;
+	l->deferred = d;
+}
+
+static void run_deferred(struct mw_loop *l)
+{
+	while (l->deferred) {
+		struct mw_deferred *d = l->deferred;
+
+		l->deferred = d->next;
+		d->cb(d);
+	}
 }
 
 void mw_loop_stop(struct mw_loop *l)
@@ -116,7 +136,9 @@ int mw_loop_run(struct mw_loop *l)
 
 			io->cb(io, evs[i].events);
 		}
+		run_deferred(l);
 		run_ticks(l);
+		run_deferred(l);
 	}
 	return 0;
 }

@@ -18,7 +18,15 @@ struct mw_tick {
 	struct mw_tick *next;
 };
 
+/* Runs once after the current batch of events: frees what a batch may
+ * still reference. */
+struct mw_deferred {
+	void (*cb)(struct mw_deferred *d);
+	struct mw_deferred *next;
+};
+
 int mw_loop_new(struct mw_loop **out);
+void mw_loop_defer(struct mw_loop *l, struct mw_deferred *d);
 void mw_loop_free(struct mw_loop *l);
 int mw_loop_add(struct mw_loop *l, struct mw_io *io, uint32_t events);
 int mw_loop_mod(struct mw_loop *l, struct mw_io *io, uint32_t events);

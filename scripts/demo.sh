@@ -1,0 +1,75 @@
+#!/bin/bash
+# `make demo`: the product end to end on this host. Starts the reference MCP
+# server, the daemon with policy/demo.yaml, puts an MCP client written with
+# the official TypeScript SDK in an enforced cgroup (it connects to the
+# server's normal URL), prints what was recorded, and cleans up everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=${BUILD:-build}
+CONFIG=policy/demo.yaml
+STATE=/tmp/mcpwarden-demo
+PINS=/sys/fs/bpf/mcpwarden-demo
+CG_NAME=mcpwarden-demo
+SERVER_PORT=3001
+
+[ "$(id -u)" = 0 ] || { echo "demo: run as root (eBPF and cgroups need it)" >&2; exit 1; }
+CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+[ -n "$CG_ROOT" ] || { echo "demo: cgroup v2 is not mounted" >&2; exit 1; }
+CG="$CG_ROOT/$CG_NAME"
+
+pids=()
+cleanup() {
+	set +e
+	[ -d "$CG" ] && "$BUILD/mcpwarden" -c "$CONFIG" release "$CG_NAME" >/dev/null 2>&1
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	if [ -d "$CG" ]; then
+		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		rmdir "$CG" 2>/dev/null
+	fi
+	rm -rf "$PINS"
+	rm -rf "$STATE"
+}
+trap cleanup EXIT
+cleanup
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "reference MCP server (server-everything, Streamable HTTP) on 127.0.0.1:$SERVER_PORT"
+node tests/mcp/server.mjs --port "$SERVER_PORT" --host 127.0.0.1 >"/tmp/mcpwarden-demo-server.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q '^ready' /tmp/mcpwarden-demo-server.log && break; sleep 0.1; done
+grep -q '^ready' /tmp/mcpwarden-demo-server.log || { cat /tmp/mcpwarden-demo-server.log; exit 1; }
+
+step "mcpwardend -c $CONFIG (embedded PostgreSQL under $STATE)"
+mkdir -p "$STATE"
+"$BUILD/mcpwardend" -c "$CONFIG" 2>"$STATE.log" &
+pids+=($!)
+for _ in $(seq 300); do grep -q 'ready' "$STATE.log" && break; sleep 0.1; done
+grep -q 'ready' "$STATE.log" || { cat "$STATE.log"; exit 1; }
+sed 's/^/  daemon: /' "$STATE.log"
+
+step "enforce cgroup $CG_NAME"
+mkdir -p "$CG"
+"$BUILD/mcpwarden" -c "$CONFIG" enforce "$CG_NAME"
+
+step "SDK client inside $CG_NAME, connecting to http://127.0.0.1:$SERVER_PORT/mcp (unchanged URL)"
+sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+	node tests/mcp/client.mjs --scenario full "http://127.0.0.1:$SERVER_PORT/mcp" |
+	head -c 2000
+echo
+
+step "live status"
+"$BUILD/mcpwarden" -c "$CONFIG" status | sed -n '1,40p'
+
+step "what was recorded (mcpwarden sql)"
+sleep 0.3
+"$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c \
+	"SELECT to_char(ts, 'HH24:MI:SS.MS') AS ts, comm, pid, uid, cgroup, method, tool,
+	        left(arguments::text, 40) AS arguments, is_error, round(latency_ms::numeric, 2) AS ms
+	   FROM mcpwarden.tool_calls ORDER BY seq"
+
+"$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c "SELECT * FROM mcpwarden.http_errors" || true
+step "done: cleaning up"

@@ -1,0 +1,747 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The audit writer against a real PostgreSQL: an embedded cluster created
+ * in a mkdtemp state directory for each test, owned by the OS user
+ * "postgres" (or a system user made for the purpose when it is missing).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "loop.h"
+#include "pg_embedded.h"
+
+#define TA_HOST "ta-host"
+#define TA_FALLBACK_USER "mw-audit-test"
+
+static char ta_dir[64];
+static const char *ta_user;
+static struct mw_audit_config ta_cfg;
+
+/* Runs argv (execvp) and returns its exit status, or -1. */
+static int ta_exec(char *const argv[])
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		if (nul >= 0) {
+			dup2(nul, 1);
+			dup2(nul, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static void ta_setup(void)
+{
+	strcpy(ta_dir, "/tmp/mw-audit-XXXXXX");
+	cr_assert_not_null(mkdtemp(ta_dir), "mkdtemp: %s", strerror(errno));
+	ta_user = "postgres";
+	if (!getpwnam(ta_user)) {
+		char *argv[] = { "useradd", "--system", "--no-create-home",
+				 "--shell", "/usr/sbin/nologin",
+				 TA_FALLBACK_USER, NULL };
+
+		ta_user = TA_FALLBACK_USER;
+		if (!getpwnam(ta_user))
+			cr_assert_eq(ta_exec(argv), 0, "useradd %s failed",
+				     ta_user);
+	}
+	memset(&ta_cfg, 0, sizeof(ta_cfg));
+	ta_cfg.dsn = NULL;
+	ta_cfg.state_dir = ta_dir;
+	ta_cfg.host = TA_HOST;
+	ta_cfg.embedded_user = ta_user;
+	ta_cfg.max_queue = 1024;
+	ta_cfg.batch_ms = 10;
+	ta_cfg.batch_max = 64;
+}
+
+static int ta_rm_one(const char *path, const struct stat *sb, int flag,
+		     struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void ta_teardown(void)
+{
+	char err[512];
+
+	if (!*ta_dir)
+		return;
+	if (mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err)))
+		cr_log_warn("stopping the test cluster: %s", err);
+	nftw(ta_dir, ta_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	ta_dir[0] = '\0';
+}
+
+TestSuite(audit, .init = ta_setup, .fini = ta_teardown, .timeout = 180);
+
+/* ---- driving the loop ---- */
+
+struct ta_drive {
+	struct mw_tick tick; /* first: the tick callback casts back */
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	bool (*step)(struct ta_drive *d, int64_t now);
+	uint64_t target;
+	int64_t deadline;
+	bool timed_out;
+	/* the outage scenario */
+	int phase;
+	int64_t mark;
+	int rc_stop, rc_start;
+	uint64_t written_in_outage;
+	bool connected_in_outage;
+	uint64_t seqs[8];
+	PGconn *db;
+};
+
+static void ta_on_tick(struct mw_tick *t, int64_t now)
+{
+	struct ta_drive *d = (struct ta_drive *)t;
+
+	if (now > d->deadline) {
+		d->timed_out = true;
+		mw_loop_stop(d->loop);
+		return;
+	}
+	if (d->step(d, now))
+		mw_loop_stop(d->loop);
+}
+
+static bool ta_written_reached(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	return st.written >= d->target;
+}
+
+/* Runs the loop (once: a loop is not restarted) until step says done. */
+static void ta_drive_loop(struct ta_drive *d, int timeout_ms)
+{
+	d->tick.cb = ta_on_tick;
+	d->deadline = mw_now_ms() + timeout_ms;
+	mw_loop_add_tick(d->loop, &d->tick);
+	cr_assert_eq(mw_loop_run(d->loop), 0);
+	cr_assert_not(d->timed_out, "timed out in the loop (phase %d)",
+		      d->phase);
+}
+
+static struct mw_audit *ta_open(struct mw_loop *loop)
+{
+	struct mw_audit *a = NULL;
+	char err[512] = "";
+	int rc = mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err));
+
+	cr_assert_eq(rc, 0, "mw_audit_open: %d %s", rc, err);
+	cr_assert_not_null(a);
+	return a;
+}
+
+static PGconn *ta_db(void)
+{
+	char ci[1024];
+	PGconn *c;
+
+	cr_assert_eq(mw_audit_conninfo(&ta_cfg, ci, sizeof(ci)), 0);
+	c = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect %s: %s", ci,
+		     PQerrorMessage(c));
+	return c;
+}
+
+static void ta_exec_sql(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s: %s", sql,
+		     PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+static PGresult *ta_query(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s: %s", sql,
+		     PQresultErrorMessage(r));
+	return r;
+}
+
+static long long ta_count(PGconn *c, const char *sql)
+{
+	PGresult *r = ta_query(c, sql);
+	long long n = atoll(PQgetvalue(r, 0, 0));
+
+	PQclear(r);
+	return n;
+}
+
+static void ta_assert_json(const char *text, const char *want)
+{
+	json_t *a = json_loads(text, 0, NULL), *b = json_loads(want, 0, NULL);
+
+	cr_assert_not_null(a, "not JSON: %s", text);
+	cr_assert_not_null(b, "bad expectation: %s", want);
+	cr_assert(json_equal(a, b), "JSON %s != %s", text, want);
+	json_decref(a);
+	json_decref(b);
+}
+
+static void ta_identity(struct mw_identity *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->pid = 4242;
+	id->tgid = 4240;
+	id->uid = 1000;
+	id->gid = 1001;
+	id->cgroup_id = 77;
+	strcpy(id->comm, "agent-py");
+	strcpy(id->exe, "/usr/bin/python3.11");
+	strcpy(id->cgroup, "/agents/a1");
+	strcpy(id->user, "alice");
+}
+
+/* A simple request event (no identity) on conn_id. */
+static uint64_t ta_submit_simple(struct mw_audit *a, uint64_t conn_id,
+				 const char *method)
+{
+	struct mw_audit_event ev = {
+		.kind = MW_EV_REQUEST,
+		.conn_id = conn_id,
+		.server = "billing",
+		.direction = "c2s",
+		.rpc_id = "7",
+		.method = method,
+		.decision = "allow",
+	};
+
+	return mw_audit_submit(a, &ev);
+}
+
+/* ---- tests ---- */
+
+Test(audit, conninfo)
+{
+	struct mw_audit_config c = ta_cfg;
+	char buf[512], want[512];
+
+	cr_assert_eq(mw_audit_conninfo(&c, buf, sizeof(buf)), 0);
+	snprintf(want, sizeof(want),
+		 "host=%s/pg/run dbname=mcpwarden user=mcpwarden", ta_dir);
+	cr_assert_str_eq(buf, want);
+	c.dsn = "host=db.example dbname=audit";
+	cr_assert_eq(mw_audit_conninfo(&c, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "host=db.example dbname=audit");
+	cr_assert_eq(mw_audit_conninfo(&c, buf, 5), -ENOSPC);
+}
+
+Test(audit, missing_user_is_explained)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a = NULL;
+	char err[512] = "";
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	ta_cfg.embedded_user = "mw-no-such-user-zz";
+	cr_assert_neq(mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err)), 0);
+	cr_assert_null(a);
+	cr_assert_not_null(strstr(err, "user mw-no-such-user-zz does not "
+				       "exist (create it: useradd --system "
+				       "mw-no-such-user-zz)"),
+			   "%s", err);
+	mw_loop_free(loop);
+}
+
+Test(audit, tool_call_round_trip)
+{
+	struct mw_identity id;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	uint64_t conn_id, s1, s2, s3;
+	json_t *params, *result;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	conn_id = mw_audit_next_conn_id(a);
+	cr_assert_eq(conn_id, 1);
+	ta_identity(&id);
+
+	struct mw_audit_event open_ev = {
+		.kind = MW_EV_CONN_OPEN,
+		.conn_id = conn_id,
+		.server = "billing",
+		.identity = &id,
+		.client_addr = "127.0.0.1:40000",
+		.server_addr = "10.0.0.5:8080",
+	};
+	s1 = mw_audit_submit(a, &open_ev);
+	cr_assert_eq(s1, 1);
+
+	params = json_pack("{s:s, s:{s:s, s:i}}", "name", "get_invoice",
+			   "arguments", "id", "INV-7", "limit", 3);
+	struct mw_audit_event req = {
+		.kind = MW_EV_REQUEST,
+		.ts_us = mw_now_us(),
+		.conn_id = conn_id,
+		.server = "billing",
+		.session_id = "sess-1",
+		.direction = "c2s",
+		.rpc_id = "1",
+		.method = "tools/call",
+		.tool = "get_invoice",
+		.params = params,
+		.decision = "allow",
+		.rule = "billing-read",
+	};
+	s2 = mw_audit_submit(a, &req);
+	cr_assert_eq(s2, 2);
+	json_decref(params); /* borrowed: serialised at submit */
+
+	result = json_pack("{s:[{s:s, s:s}]}", "content", "type", "text",
+			   "text", "invoice INV-7: 42 EUR");
+	struct mw_audit_event resp = {
+		.kind = MW_EV_RESPONSE,
+		.conn_id = conn_id,
+		.server = "billing",
+		.session_id = "sess-1",
+		.direction = "s2c",
+		.rpc_id = "1",
+		.result = result,
+		.request_seq = s2,
+		.latency_ms = 12.5,
+	};
+	s3 = mw_audit_submit(a, &resp);
+	cr_assert_eq(s3, 3);
+	json_decref(result);
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 3;
+	ta_drive_loop(&d, 30000);
+
+	struct mw_audit_stats st;
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.submitted, 3);
+	cr_assert_eq(st.written, 3);
+	cr_assert_eq(st.queued, 0);
+	cr_assert(st.connected);
+
+	c = ta_db();
+	r = ta_query(c, "SELECT tool, arguments::text, uid, comm, "
+			"response::text, is_error, latency_ms, method, "
+			"decision, rule, session_id, server, user_name, exe, "
+			"cgroup, gid, pid, subject IS NULL, conn_id, seq, "
+			"params->>'name', host "
+			"FROM mcpwarden.tool_calls");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "get_invoice");
+	ta_assert_json(PQgetvalue(r, 0, 1), "{\"id\":\"INV-7\",\"limit\":3}");
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "1000");
+	cr_assert_str_eq(PQgetvalue(r, 0, 3), "agent-py");
+	ta_assert_json(PQgetvalue(r, 0, 4),
+		       "{\"content\":[{\"type\":\"text\","
+		       "\"text\":\"invoice INV-7: 42 EUR\"}]}");
+	cr_assert_str_eq(PQgetvalue(r, 0, 5), "f");
+	cr_assert_str_eq(PQgetvalue(r, 0, 6), "12.5");
+	cr_assert_str_eq(PQgetvalue(r, 0, 7), "tools/call");
+	cr_assert_str_eq(PQgetvalue(r, 0, 8), "allow");
+	cr_assert_str_eq(PQgetvalue(r, 0, 9), "billing-read");
+	cr_assert_str_eq(PQgetvalue(r, 0, 10), "sess-1");
+	cr_assert_str_eq(PQgetvalue(r, 0, 11), "billing");
+	cr_assert_str_eq(PQgetvalue(r, 0, 12), "alice");
+	cr_assert_str_eq(PQgetvalue(r, 0, 13), "/usr/bin/python3.11");
+	cr_assert_str_eq(PQgetvalue(r, 0, 14), "/agents/a1");
+	cr_assert_str_eq(PQgetvalue(r, 0, 15), "1001");
+	cr_assert_str_eq(PQgetvalue(r, 0, 16), "4242");
+	cr_assert_str_eq(PQgetvalue(r, 0, 17), "t");
+	cr_assert_str_eq(PQgetvalue(r, 0, 18), "1");
+	cr_assert_str_eq(PQgetvalue(r, 0, 19), "2");
+	cr_assert_str_eq(PQgetvalue(r, 0, 20), "get_invoice");
+	cr_assert_str_eq(PQgetvalue(r, 0, 21), TA_HOST);
+	PQclear(r);
+
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages"),
+		     2);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages "
+				 "WHERE direction = 's2c' AND request_seq = 2"),
+		     1);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM "
+				 "mcpwarden.connection_events WHERE "
+				 "kind = 'conn_open' AND uid = 1000 AND "
+				 "client_addr = '127.0.0.1:40000'"),
+		     1);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.http_errors"),
+		     0);
+	cr_assert_eq(ta_count(c, "SELECT max(version) FROM "
+				 "mcpwarden.schema_version"),
+		     1);
+	PQfinish(c);
+
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	mw_audit_stop_embedded(&ta_cfg);
+	cr_assert_eq(mw_pg_embedded_status(ta_dir, ta_user, NULL, 0), 0,
+		     "the cluster this process started is stopped");
+}
+
+Test(audit, unanswered_request_and_hostile_strings)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	json_t *params;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+
+	/* NUL inside a JSON string, and a literal backslash-u0000 text. */
+	params = json_pack("{s:o, s:s}", "nul", json_stringn("a\0b", 3),
+			   "lit", "C:\\u0000dir");
+	struct mw_audit_event req = {
+		.kind = MW_EV_REQUEST,
+		.conn_id = 9,
+		.method = "resources/read",
+		.params = params,
+		.rpc_id = "\"r1\"",
+	};
+	cr_assert_eq(mw_audit_submit(a, &req), 1);
+	json_decref(params);
+
+	struct mw_audit_event herr = {
+		.kind = MW_EV_HTTP_ERROR,
+		.conn_id = 9,
+		.http_method = "POST",
+		.http_path = "/mcp\xc3",
+		.http_status = 400,
+		.detail = "bad \xff\xfe bytes",
+	};
+	cr_assert_eq(mw_audit_submit(a, &herr), 2);
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 2;
+	ta_drive_loop(&d, 30000);
+
+	c = ta_db();
+	r = ta_query(c, "SELECT arguments->>'nul', arguments->>'lit', "
+			"is_error IS NULL, response IS NULL, uid IS NULL "
+			"FROM mcpwarden.tool_calls");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "a\xef\xbf\xbd"
+					      "b");
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "C:\\u0000dir");
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "t", "no response: unknown");
+	cr_assert_str_eq(PQgetvalue(r, 0, 3), "t");
+	cr_assert_str_eq(PQgetvalue(r, 0, 4), "t");
+	PQclear(r);
+	r = ta_query(c, "SELECT detail, http_path, http_status "
+			"FROM mcpwarden.http_errors");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "bad \xef\xbf\xbd\xef\xbf\xbd "
+					      "bytes");
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "/mcp\xef\xbf\xbd");
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "400");
+	PQclear(r);
+	PQfinish(c);
+
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+Test(audit, restart_continues_numbering)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_identity id;
+	PGresult *r;
+	PGconn *c;
+
+	ta_identity(&id);
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(mw_audit_next_conn_id(a), 1);
+	cr_assert_eq(mw_audit_next_conn_id(a), 2);
+	struct mw_audit_event open_ev = {
+		.kind = MW_EV_CONN_OPEN,
+		.conn_id = 2,
+		.identity = &id,
+	};
+	cr_assert_eq(mw_audit_submit(a, &open_ev), 1);
+	cr_assert_eq(ta_submit_simple(a, 2, "tools/list"), 2);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 2;
+	ta_drive_loop(&d, 30000);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+
+	/* Second run: submit and close at once; close flushes. */
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(mw_audit_next_conn_id(a), 3);
+	cr_assert_eq(ta_submit_simple(a, 3, "ping"), 3);
+	cr_assert_eq(ta_submit_simple(a, 3, "tools/list"), 4);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+
+	/* Third run: numbering still continues. */
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(mw_audit_next_conn_id(a), 4);
+	cr_assert_eq(ta_submit_simple(a, 4, "ping"), 5);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+
+	c = ta_db();
+	r = ta_query(c, "SELECT string_agg(seq::text, ',' ORDER BY seq) "
+			"FROM mcpwarden.events WHERE host = '" TA_HOST "'");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "1,2,3,4,5");
+	PQclear(r);
+	PQfinish(c);
+}
+
+Test(audit, queue_full_refuses)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+
+	ta_cfg.max_queue = 3;
+	ta_cfg.batch_max = 100;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 2);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 3);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 0, "queue full");
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 3);
+	cr_assert_eq(st.submitted, 3);
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 3;
+	ta_drive_loop(&d, 30000);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	/* Room again; the refused event did not take a seq. */
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+static bool ta_outage_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+	char err[512];
+
+	mw_audit_stats(d->a, &st);
+	switch (d->phase) {
+	case 0:
+		if (st.written < 2)
+			return false;
+		/* Queued just before the server goes away. */
+		d->seqs[2] = ta_submit_simple(d->a, 1, "ping");
+		d->rc_stop = mw_pg_embedded_stop(ta_dir, ta_user, err,
+						 sizeof(err));
+		if (d->rc_stop)
+			cr_log_error("stop: %s", err);
+		/* Submitted while it is down. */
+		d->seqs[3] = ta_submit_simple(d->a, 1, "tools/list");
+		d->seqs[4] = ta_submit_simple(d->a, 1, "tools/call");
+		d->mark = now;
+		d->phase = 1;
+		return false;
+	case 1:
+		if (now - d->mark < 1000)
+			return false;
+		d->written_in_outage = st.written;
+		d->connected_in_outage = st.connected;
+		d->seqs[5] = ta_submit_simple(d->a, 1, "ping");
+		d->rc_start = mw_pg_embedded_start(ta_dir, ta_user, NULL, err,
+						   sizeof(err));
+		if (d->rc_start)
+			cr_log_error("start: %s", err);
+		d->phase = 2;
+		return false;
+	default:
+		return st.written >= 6;
+	}
+}
+
+Test(audit, outage_loses_nothing)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	d.seqs[0] = ta_submit_simple(a, 1, "initialize");
+	d.seqs[1] = ta_submit_simple(a, 1, "tools/list");
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_outage_step;
+	ta_drive_loop(&d, 60000);
+
+	cr_assert_eq(d.rc_stop, 0);
+	cr_assert_eq(d.rc_start, 0);
+	cr_assert_eq(d.written_in_outage, 2);
+	cr_assert_not(d.connected_in_outage);
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(d.seqs[i], (uint64_t)i + 1);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.written, 6);
+	cr_assert_eq(st.queued, 0);
+	cr_assert(st.connected);
+
+	c = ta_db();
+	r = ta_query(c, "SELECT string_agg(seq::text, ',' ORDER BY seq) "
+			"FROM mcpwarden.tool_calls");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "1,2,3,4,5,6");
+	PQclear(r);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/* A row the server refuses for its data: the others still get through. */
+Test(audit, refused_event_does_not_block_the_trail)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "ALTER TABLE mcpwarden.events ADD CONSTRAINT "
+		       "ta_no_poison CHECK (method IS DISTINCT FROM 'poison')");
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "poison"), 2);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 3);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 4;
+	ta_drive_loop(&d, 30000);
+	mw_audit_stats(a, &st);
+	cr_assert_geq(st.failed_batches, 2, "the batch, then the event alone");
+	cr_assert_eq(st.queued, 0);
+
+	r = ta_query(c, "SELECT seq, coalesce(method, '-'), "
+			"coalesce(detail, '-') FROM mcpwarden.events "
+			"ORDER BY seq");
+	cr_assert_eq(PQntuples(r), 4);
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "ping");
+	cr_assert_str_eq(PQgetvalue(r, 1, 1), "-");
+	cr_assert_not_null(strstr(PQgetvalue(r, 1, 2),
+				  "event not recordable (SQLSTATE 23514"),
+			   "%s", PQgetvalue(r, 1, 2));
+	cr_assert_str_eq(PQgetvalue(r, 2, 1), "ping");
+	cr_assert_str_eq(PQgetvalue(r, 3, 1), "ping");
+	cr_assert_str_eq(PQgetvalue(r, 3, 2), "-");
+	PQclear(r);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+static bool ta_gate_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (st.failed_batches < 2)
+			return false;
+		d->written_in_outage = st.written;
+		ta_exec_sql(d->db, "UPDATE public.ta_gate SET closed = false");
+		d->phase = 1;
+		return false;
+	}
+	return st.written >= 2;
+}
+
+/* A refusal that is not about the data is retried as it is. */
+Test(audit, transient_refusal_is_retried)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "CREATE TABLE public.ta_gate (closed bool);"
+		       "INSERT INTO public.ta_gate VALUES (true);"
+		       "CREATE FUNCTION public.ta_refuse() RETURNS trigger "
+		       "LANGUAGE plpgsql AS $$ BEGIN "
+		       "IF (SELECT closed FROM public.ta_gate) THEN "
+		       "RAISE EXCEPTION 'gate closed' USING ERRCODE = '55000';"
+		       " END IF; RETURN NEW; END $$;"
+		       "CREATE TRIGGER ta_refuse BEFORE INSERT ON "
+		       "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
+		       "public.ta_refuse()");
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
+	d.loop = loop;
+	d.a = a;
+	d.db = c;
+	d.step = ta_gate_step;
+	ta_drive_loop(&d, 30000);
+	cr_assert_eq(d.written_in_outage, 0);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages "
+				 "WHERE method IN ('ping', 'tools/list')"),
+		     2);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}

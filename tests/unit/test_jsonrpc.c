@@ -1,0 +1,653 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonrpc.h"
+
+#define RPC_MAX_LEN 65536
+#define RPC_LIT(s) (s), (sizeof(s) - 1)
+
+static char rpc_err[256];
+
+static int rpc_parse_str(const char *text, struct mw_rpc_batch *b)
+{
+	return mw_rpc_parse(text, strlen(text), RPC_MAX_LEN, b, rpc_err,
+			    sizeof(rpc_err));
+}
+
+static void rpc_parse_ok(const char *text, struct mw_rpc_batch *b)
+{
+	int ret = rpc_parse_str(text, b);
+
+	cr_assert_eq(ret, 0, "%s: %d %s", text, ret, rpc_err);
+	cr_assert_not_null(b->msgs);
+	cr_assert_gt(b->n, 0);
+}
+
+/* Every refusal leaves nothing behind and says why. */
+static void rpc_reject_len(const char *text, size_t len, int want)
+{
+	struct mw_rpc_batch b;
+	int ret;
+
+	memset(&b, 0xa5, sizeof(b));
+	rpc_err[0] = '\0';
+	ret = mw_rpc_parse(text, len, RPC_MAX_LEN, &b, rpc_err,
+			   sizeof(rpc_err));
+	cr_assert_eq(ret, want, "%.*s: got %d (%s), want %d", (int)len, text,
+		     ret, rpc_err, want);
+	cr_assert_null(b.msgs);
+	cr_assert_eq(b.n, 0);
+	cr_assert_neq(rpc_err[0], '\0', "%.*s: no reason", (int)len, text);
+	mw_rpc_batch_free(&b);
+}
+
+static void rpc_reject(const char *text, int want)
+{
+	rpc_reject_len(text, strlen(text), want);
+}
+
+Test(jsonrpc, initialize_request)
+{
+	struct mw_rpc_batch b;
+	const struct mw_rpc_msg *m;
+
+	rpc_parse_ok(
+		"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\","
+		"\"params\":{\"protocolVersion\":\"2025-06-18\","
+		"\"capabilities\":{\"roots\":{\"listChanged\":true}},"
+		"\"clientInfo\":{\"name\":\"claude\",\"version\":\"1.0\"}}}",
+		&b);
+	cr_assert_eq(b.n, 1);
+	cr_assert_not(b.is_batch);
+	m = &b.msgs[0];
+	cr_assert_eq(m->kind, MW_RPC_REQUEST);
+	cr_assert_str_eq(m->id, "0");
+	cr_assert_str_eq(m->method, "initialize");
+	cr_assert_null(m->tool);
+	cr_assert_null(m->arguments);
+	cr_assert(json_is_object(m->params));
+	cr_assert_str_eq(json_string_value(
+				 json_object_get(m->params, "protocolVersion")),
+			 "2025-06-18");
+	cr_assert_null(m->result);
+	cr_assert_null(m->error);
+	cr_assert(json_is_object(m->json));
+	mw_rpc_batch_free(&b);
+	cr_assert_null(b.msgs);
+	cr_assert_eq(b.n, 0);
+}
+
+Test(jsonrpc, tools_call_with_arguments)
+{
+	struct mw_rpc_batch b;
+	const struct mw_rpc_msg *m;
+
+	rpc_parse_ok(
+		" \r\n\t{\"jsonrpc\":\"2.0\",\"id\":\"call-7\","
+		"\"method\":\"tools/call\",\"params\":{\"name\":"
+		"\"refund_payment\",\"arguments\":{\"payment_id\":\"pi_1\","
+		"\"amount\":1200,\"reason\":\"duplicate\"},"
+		"\"_meta\":{\"progressToken\":7}}}\n",
+		&b);
+	m = &b.msgs[0];
+	cr_assert_eq(m->kind, MW_RPC_REQUEST);
+	cr_assert_str_eq(m->id, "\"call-7\"");
+	cr_assert_str_eq(m->method, "tools/call");
+	cr_assert_str_eq(m->tool, "refund_payment");
+	cr_assert(json_is_object(m->arguments));
+	cr_assert_eq(
+		json_integer_value(json_object_get(m->arguments, "amount")),
+		1200);
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, tools_call_without_arguments)
+{
+	struct mw_rpc_batch b;
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		     "\"params\":{\"name\":\"list_refunds\"}}",
+		     &b);
+	cr_assert_str_eq(b.msgs[0].tool, "list_refunds");
+	cr_assert_null(b.msgs[0].arguments);
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, notifications)
+{
+	struct mw_rpc_batch b;
+
+	rpc_parse_ok(
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\","
+		"\"params\":{\"progressToken\":\"abc\",\"progress\":50,"
+		"\"total\":100,\"message\":\"half\"}}",
+		&b);
+	cr_assert_eq(b.msgs[0].kind, MW_RPC_NOTIFICATION);
+	cr_assert_null(b.msgs[0].id);
+	cr_assert_str_eq(b.msgs[0].method, "notifications/progress");
+	mw_rpc_batch_free(&b);
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\","
+		     "\"method\":\"notifications/initialized\"}",
+		     &b);
+	cr_assert_eq(b.msgs[0].kind, MW_RPC_NOTIFICATION);
+	cr_assert_null(b.msgs[0].params);
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, params_may_be_an_array)
+{
+	struct mw_rpc_batch b;
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"sum\","
+		     "\"params\":[1,2]}",
+		     &b);
+	cr_assert(json_is_array(b.msgs[0].params));
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, result_response)
+{
+	struct mw_rpc_batch b;
+	const struct mw_rpc_msg *m;
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":"
+		     "[{\"type\":\"text\",\"text\":\"refunded\"}],"
+		     "\"isError\":false}}",
+		     &b);
+	m = &b.msgs[0];
+	cr_assert_eq(m->kind, MW_RPC_RESULT);
+	cr_assert_str_eq(m->id, "2");
+	cr_assert_null(m->method);
+	cr_assert_null(m->tool);
+	cr_assert(json_is_object(m->result));
+	cr_assert_null(m->error);
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, error_response)
+{
+	struct mw_rpc_batch b;
+	const struct mw_rpc_msg *m;
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":\"r1\",\"error\":{\"code\":"
+		     "-32601,\"message\":\"Method not found\",\"data\":[1]}}",
+		     &b);
+	m = &b.msgs[0];
+	cr_assert_eq(m->kind, MW_RPC_ERROR);
+	cr_assert_str_eq(m->id, "\"r1\"");
+	cr_assert_null(m->result);
+	cr_assert_eq(json_integer_value(json_object_get(m->error, "code")),
+		     -32601);
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, batch_of_mixed_messages)
+{
+	struct mw_rpc_batch b;
+
+	rpc_parse_ok(
+		"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},"
+		"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+		"cancelled\",\"params\":{\"requestId\":0}},"
+		"{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}},"
+		"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"tools/call\","
+		"\"params\":{\"name\":\"t\",\"arguments\":{}}}]",
+		&b);
+	cr_assert(b.is_batch);
+	cr_assert_eq(b.n, 4);
+	cr_assert_eq(b.msgs[0].kind, MW_RPC_REQUEST);
+	cr_assert_eq(b.msgs[1].kind, MW_RPC_NOTIFICATION);
+	cr_assert_eq(b.msgs[2].kind, MW_RPC_RESULT);
+	cr_assert_eq(b.msgs[3].kind, MW_RPC_REQUEST);
+	cr_assert_str_eq(b.msgs[3].tool, "t");
+	/* Each message holds its own reference: valid after the array. */
+	cr_assert_eq(b.msgs[2].json->refcount, 1);
+	mw_rpc_batch_free(&b);
+
+	rpc_parse_ok("[{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"id\":3}]",
+		     &b);
+	cr_assert(b.is_batch, "a one-element array is still a batch");
+	cr_assert_eq(b.n, 1);
+	mw_rpc_batch_free(&b);
+}
+
+Test(jsonrpc, size_bound_checked_before_parsing)
+{
+	static const char ok[] = "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}";
+	struct mw_rpc_batch b;
+
+	cr_assert_eq(mw_rpc_parse(RPC_LIT(ok), sizeof(ok) - 1, &b, NULL, 0), 0);
+	mw_rpc_batch_free(&b);
+	cr_assert_eq(mw_rpc_parse(RPC_LIT(ok), sizeof(ok) - 2, &b, rpc_err,
+				  sizeof(rpc_err)),
+		     -EMSGSIZE);
+	cr_assert_null(b.msgs);
+	/* Garbage too large is refused as too large, not as garbage. */
+	cr_assert_eq(mw_rpc_parse(RPC_LIT("xxxxxxxxxx"), 4, &b, rpc_err,
+				  sizeof(rpc_err)),
+		     -EMSGSIZE);
+}
+
+Test(jsonrpc, rejects_malformed_json)
+{
+	rpc_reject("", -EBADMSG);
+	rpc_reject("   ", -EBADMSG);
+	rpc_reject("{", -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",}", -EBADMSG);
+	rpc_reject("{'jsonrpc':'2.0'}", -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"x\ny\"}", -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"\xff\"}", -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"\\ud800\"}", -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1e400,\"method\":\"x\"}",
+		   -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999,"
+		   "\"method\":\"x\"}",
+		   -EBADMSG);
+}
+
+Test(jsonrpc, rejects_trailing_bytes)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"ping\"} x", -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}"
+		   "{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}",
+		   -EBADMSG);
+	rpc_reject_len(RPC_LIT("{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\0"),
+		       -EBADMSG);
+	rpc_reject_len(RPC_LIT("{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\0{}"),
+		       -EBADMSG);
+}
+
+Test(jsonrpc, rejects_top_level_scalars)
+{
+	rpc_reject("1", -EBADMSG);
+	rpc_reject("\"x\"", -EBADMSG);
+	rpc_reject("null", -EBADMSG);
+	rpc_reject("true", -EBADMSG);
+}
+
+Test(jsonrpc, rejects_duplicate_keys)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"safe\",\"name\":\"rm_rf\"}}",
+		   -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"method\":\"b\"}",
+		   -EBADMSG);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"\\u006dethod\":"
+		   "\"b\"}",
+		   -EBADMSG);
+	rpc_reject(
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		"\"params\":{\"name\":\"t\",\"arguments\":{\"path\":\"/tmp\","
+		"\"path\":\"/etc\"}}}",
+		-EBADMSG);
+}
+
+Test(jsonrpc, rejects_nul)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\\u0000x\"}",
+		   -EBADMSG);
+	rpc_reject_len(RPC_LIT("{\"jsonrpc\":\"2.0\",\"method\":\"a\0b\"}"),
+		       -EBADMSG);
+}
+
+Test(jsonrpc, rejects_bad_version)
+{
+	rpc_reject("{\"id\":1,\"method\":\"ping\"}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":2.0,\"id\":1,\"method\":\"ping\"}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0 \",\"id\":1,\"method\":\"ping\"}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2\",\"id\":1,\"method\":\"ping\"}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":null,\"id\":1,\"method\":\"ping\"}", -EPROTO);
+}
+
+Test(jsonrpc, rejects_bad_ids)
+{
+	static const char *const ids[] = {
+		"null", "1.5", "1.0", "1e3", "true", "false", "{}", "[]", "[1]",
+	};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(*ids); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"method\":\"ping\"}",
+			 ids[i]);
+		rpc_reject(text, -EPROTO);
+		snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{}}",
+			 ids[i]);
+		rpc_reject(text, -EPROTO);
+	}
+}
+
+Test(jsonrpc, rejects_bad_method)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":null}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":[\"ping\"]}", -EPROTO);
+}
+
+Test(jsonrpc, rejects_method_mixed_with_response)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+		   "\"result\":{}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+		   "\"error\":{\"code\":1,\"message\":\"x\"}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"ping\",\"result\":null}",
+		   -EPROTO);
+}
+
+Test(jsonrpc, rejects_bad_responses)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\"}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"result\":{}}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":"
+		   "{\"code\":1,\"message\":\"x\"}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"params\":{}}",
+		   -EPROTO);
+}
+
+Test(jsonrpc, rejects_bad_error_objects)
+{
+	static const char *const errors[] = {
+		"null",
+		"\"boom\"",
+		"[]",
+		"{}",
+		"{\"code\":1}",
+		"{\"message\":\"x\"}",
+		"{\"code\":1.5,\"message\":\"x\"}",
+		"{\"code\":\"1\",\"message\":\"x\"}",
+		"{\"code\":1,\"message\":null}",
+		"{\"code\":1,\"message\":7}",
+	};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(errors) / sizeof(*errors); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":%s}",
+			 errors[i]);
+		rpc_reject(text, -EPROTO);
+	}
+}
+
+Test(jsonrpc, rejects_bad_params)
+{
+	static const char *const params[] = {
+		"null",
+		"\"x\"",
+		"1",
+		"true",
+	};
+	char text[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(params) / sizeof(*params); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\","
+			 "\"params\":%s}",
+			 params[i]);
+		rpc_reject(text, -EPROTO);
+		snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":%s}",
+			 params[i]);
+		rpc_reject(text, -EPROTO);
+	}
+}
+
+Test(jsonrpc, rejects_unknown_members)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\","
+		   "\"extra\":1}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"Method\":"
+		   "\"tools/call\"}",
+		   -EPROTO);
+}
+
+Test(jsonrpc, rejects_bad_tools_call)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":[\"t\"]}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":7}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":null}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":[1]}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":\"{}\"}}",
+		   -EPROTO);
+}
+
+Test(jsonrpc, rejects_bad_batches)
+{
+	rpc_reject("[]", -EPROTO);
+	rpc_reject("[1]", -EPROTO);
+	rpc_reject("[null]", -EPROTO);
+	rpc_reject("[[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}]]", -EPROTO);
+	rpc_reject("[{\"jsonrpc\":\"2.0\",\"method\":\"ping\"},"
+		   "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}]",
+		   -EPROTO);
+	cr_assert(strstr(rpc_err, "batch element 1"), "%s", rpc_err);
+}
+
+static char *rpc_make_batch(size_t n)
+{
+	static const char one[] = "{\"jsonrpc\":\"2.0\",\"method\":\"p\"},";
+	char *text = malloc(n * (sizeof(one) - 1) + 2);
+	size_t i, off = 0;
+
+	cr_assert_not_null(text);
+	text[off++] = '[';
+	for (i = 0; i < n; i++) {
+		memcpy(text + off, one, sizeof(one) - 1);
+		off += sizeof(one) - 1;
+	}
+	text[off - 1] = ']';
+	text[off] = '\0';
+	return text;
+}
+
+Test(jsonrpc, batch_count_bound)
+{
+	struct mw_rpc_batch b;
+	char *text;
+
+	text = rpc_make_batch(MW_RPC_MAX_BATCH);
+	cr_assert_eq(rpc_parse_str(text, &b), 0, "%s", rpc_err);
+	cr_assert_eq(b.n, MW_RPC_MAX_BATCH);
+	mw_rpc_batch_free(&b);
+	free(text);
+
+	text = rpc_make_batch(MW_RPC_MAX_BATCH + 1);
+	rpc_reject(text, -EMSGSIZE);
+	free(text);
+}
+
+/* A request whose params hold `arrays` nested arrays: depth arrays + 2. */
+static char *rpc_make_nested(size_t arrays)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":1,"
+				   "\"method\":\"m\",\"params\":{\"a\":";
+	char *text = malloc(sizeof(head) + 2 * arrays + 3);
+	size_t off = sizeof(head) - 1, i;
+
+	cr_assert_not_null(text);
+	memcpy(text, head, off);
+	for (i = 0; i < arrays; i++)
+		text[off++] = '[';
+	for (i = 0; i < arrays; i++)
+		text[off++] = ']';
+	text[off++] = '}';
+	text[off++] = '}';
+	text[off] = '\0';
+	return text;
+}
+
+Test(jsonrpc, nesting_depth_bound)
+{
+	struct mw_rpc_batch b;
+	char *text;
+
+	text = rpc_make_nested(MW_RPC_MAX_DEPTH - 2);
+	cr_assert_eq(rpc_parse_str(text, &b), 0, "%s", rpc_err);
+	mw_rpc_batch_free(&b);
+	free(text);
+
+	text = rpc_make_nested(MW_RPC_MAX_DEPTH - 1);
+	rpc_reject(text, -EPROTO);
+	free(text);
+
+	/* Far past jansson's own limit: refused, not a stack overflow. */
+	text = rpc_make_nested(20000);
+	rpc_reject_len(text, strlen(text), -EBADMSG);
+	free(text);
+}
+
+Test(jsonrpc, nesting_depth_counts_the_batch)
+{
+	struct mw_rpc_batch b;
+	char *inner = rpc_make_nested(MW_RPC_MAX_DEPTH - 2), *text;
+
+	cr_assert_eq(asprintf(&text, "[%s]", inner) > 0, 1);
+	rpc_reject(text, -EPROTO);
+	free(text);
+	free(inner);
+
+	inner = rpc_make_nested(MW_RPC_MAX_DEPTH - 3);
+	cr_assert_eq(asprintf(&text, "[%s]", inner) > 0, 1);
+	cr_assert_eq(rpc_parse_str(text, &b), 0, "%s", rpc_err);
+	mw_rpc_batch_free(&b);
+	free(text);
+	free(inner);
+}
+
+Test(jsonrpc, ids_are_canonical)
+{
+	struct mw_rpc_batch a, b;
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":\"\\u0061b\\/c\","
+		     "\"result\":{}}",
+		     &a);
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":\"ab/c\",\"method\":\"m\"}",
+		     &b);
+	cr_assert_str_eq(a.msgs[0].id, "\"ab/c\"");
+	cr_assert(mw_rpc_id_equal(a.msgs[0].id, b.msgs[0].id));
+	mw_rpc_batch_free(&a);
+	mw_rpc_batch_free(&b);
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":-0,\"result\":{}}", &a);
+	cr_assert_str_eq(a.msgs[0].id, "0");
+	mw_rpc_batch_free(&a);
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":-9007199254740993,"
+		     "\"result\":{}}",
+		     &a);
+	cr_assert_str_eq(a.msgs[0].id, "-9007199254740993");
+	mw_rpc_batch_free(&a);
+
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":\"q\\\"\\n\",\"result\":{}}",
+		     &a);
+	cr_assert_str_eq(a.msgs[0].id, "\"q\\\"\\n\"");
+	mw_rpc_batch_free(&a);
+}
+
+Test(jsonrpc, id_equality)
+{
+	cr_assert(mw_rpc_id_equal("7", "7"));
+	cr_assert_not(mw_rpc_id_equal("7", "\"7\""));
+	cr_assert_not(mw_rpc_id_equal("7", "70"));
+	cr_assert_not(mw_rpc_id_equal(NULL, "7"));
+	cr_assert_not(mw_rpc_id_equal("7", NULL));
+	cr_assert_not(mw_rpc_id_equal(NULL, NULL));
+}
+
+Test(jsonrpc, error_body)
+{
+	struct mw_rpc_batch b;
+	char *body;
+
+	body = mw_rpc_error_body("7", MW_RPC_INVALID_REQUEST,
+				 "denied by policy");
+	cr_assert_str_eq(body, "{\"jsonrpc\":\"2.0\",\"id\":7,\"error\":"
+			       "{\"code\":-32600,\"message\":\"denied by "
+			       "policy\"}}");
+	cr_assert_eq(rpc_parse_str(body, &b), 0, "%s", rpc_err);
+	cr_assert_eq(b.msgs[0].kind, MW_RPC_ERROR);
+	cr_assert(mw_rpc_id_equal(b.msgs[0].id, "7"));
+	mw_rpc_batch_free(&b);
+	free(body);
+
+	body = mw_rpc_error_body("\"a\\\"b\"", -32001, "tool \"x\" denied");
+	cr_assert_str_eq(body, "{\"jsonrpc\":\"2.0\",\"id\":\"a\\\"b\","
+			       "\"error\":{\"code\":-32001,\"message\":"
+			       "\"tool \\\"x\\\" denied\"}}");
+	free(body);
+
+	body = mw_rpc_error_body(NULL, MW_RPC_PARSE_ERROR, "Parse error");
+	cr_assert_str_eq(body,
+			 "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+			 "{\"code\":-32700,\"message\":\"Parse error\"}}");
+	free(body);
+}
+
+Test(jsonrpc, error_body_refuses_bad_input)
+{
+	cr_assert_null(mw_rpc_error_body("1.5", 1, "x"));
+	cr_assert_null(mw_rpc_error_body("null", 1, "x"));
+	cr_assert_null(mw_rpc_error_body("{}", 1, "x"));
+	cr_assert_null(mw_rpc_error_body("7 8", 1, "x"));
+	cr_assert_null(mw_rpc_error_body("", 1, "x"));
+	cr_assert_null(mw_rpc_error_body("7", 1, "\xff"));
+	cr_assert_null(mw_rpc_error_body("7", 1, NULL));
+}
+
+Test(jsonrpc, reason_is_bounded_and_printable)
+{
+	struct mw_rpc_batch b;
+	char small[8];
+	size_t i;
+
+	cr_assert_eq(mw_rpc_parse(RPC_LIT("{\"a\":\x01\n}"), RPC_MAX_LEN, &b,
+				  rpc_err, sizeof(rpc_err)),
+		     -EBADMSG);
+	for (i = 0; rpc_err[i]; i++)
+		cr_assert_geq((unsigned char)rpc_err[i], 0x20, "%s", rpc_err);
+	cr_assert_eq(mw_rpc_parse(RPC_LIT("[]"), RPC_MAX_LEN, &b, small,
+				  sizeof(small)),
+		     -EPROTO);
+	cr_assert_eq(strlen(small), sizeof(small) - 1);
+	cr_assert_eq(mw_rpc_parse(RPC_LIT("[]"), RPC_MAX_LEN, &b, NULL, 0),
+		     -EPROTO);
+}
+
+Test(jsonrpc, kind_names)
+{
+	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_REQUEST), "request");
+	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_NOTIFICATION), "notification");
+	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_RESULT), "result");
+	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_ERROR), "error");
+}

@@ -1,0 +1,962 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Loads bpf/{connect,sockops,splice}.bpf.c from their skeletons. The three
+ * objects share their maps through LIBBPF_PIN_BY_NAME under pin_dir; the
+ * cgroup attachments are bpf links pinned under pin_dir/links/ as
+ * cg<ID>_<prog>, which keep steering while no daemon runs. A new daemon
+ * switches every pinned link to its freshly loaded programs in place
+ * (BPF_LINK_UPDATE), so enforcement never lapses across a restart.
+ */
+#include "bpf_loader.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "log.h"
+
+#include "connect.skel.h"
+#include "sockops.skel.h"
+#include "splice.skel.h"
+
+#define MW_BPFFS_ROOT "/sys/fs/bpf"
+#define MW_LINKS_SUBDIR "links"
+#define MW_CG_WALK_MAX_DEPTH 64
+
+_Static_assert(MW_STAT__COUNT <= 64, "stats map has 64 slots (maps.bpf.h)");
+
+enum mw_link_kind { MW_LINK_CONNECT4, MW_LINK_CONNECT6, MW_LINK_SOCKOPS };
+
+/*
+ * Attach order: sockops first, so a connect steered right after attaching
+ * is already followed by sockops (its record gets re-keyed and cleaned).
+ * Release goes in the reverse order for the same reason.
+ */
+static const struct {
+	enum mw_link_kind kind;
+	const char *suffix;
+} link_kinds[] = {
+	{ MW_LINK_SOCKOPS, "sockops" },
+	{ MW_LINK_CONNECT4, "connect4" },
+	{ MW_LINK_CONNECT6, "connect6" },
+};
+#define N_LINK_KINDS (sizeof(link_kinds) / sizeof(link_kinds[0]))
+
+struct mw_bpf {
+	struct mw_connect_bpf *connect;
+	struct mw_sockops_bpf *sockops;
+	struct mw_splice_bpf *splice;
+	char pin_dir[PATH_MAX];
+	char links_dir[PATH_MAX];
+	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
+		stats_fd;
+};
+
+/* ---- errors and libbpf messages ---- */
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* First libbpf warning since the last reset: the reason for a failure. */
+static char libbpf_reason[512];
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	char small[512], *buf = small;
+	va_list aq;
+	size_t n;
+	int len;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	/* verifier logs are long: print them whole */
+	va_copy(aq, ap);
+	len = vsnprintf(small, sizeof(small), fmt, aq);
+	va_end(aq);
+	if (len < 0)
+		return 0;
+	if ((size_t)len >= sizeof(small)) {
+		buf = malloc((size_t)len + 1);
+		if (!buf)
+			buf = small;
+		else
+			vsnprintf(buf, (size_t)len + 1, fmt, ap);
+	}
+	n = strlen(buf);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	if (level == LIBBPF_INFO) {
+		mw_log(MW_LOG_DEBUG, "%s", buf);
+	} else {
+		mw_log(MW_LOG_WARN, "%s", buf);
+		if (!libbpf_reason[0]) {
+			/* one line: a verifier log follows on later lines */
+			n = strcspn(buf, "\n");
+			if (n >= sizeof(libbpf_reason))
+				n = sizeof(libbpf_reason) - 1;
+			memcpy(libbpf_reason, buf, n);
+			libbpf_reason[n] = '\0';
+		}
+	}
+	if (buf != small)
+		free(buf);
+	return 0;
+}
+
+static void reason_reset(void)
+{
+	libbpf_reason[0] = '\0';
+}
+
+static const char *reason_or(int e)
+{
+	return libbpf_reason[0] ? libbpf_reason : strerror(e);
+}
+
+/* ---- file system ---- */
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int is_bpffs(const char *path)
+{
+	struct statfs sfs;
+
+	if (statfs(path, &sfs) != 0)
+		return -errno;
+	return sfs.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Pins need a bpf file system. Distributions mount it at /sys/fs/bpf, but
+ * minimal hosts and containers often do not: mount it there when the pin
+ * dir lives under it.
+ */
+static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
+{
+	size_t rn = strlen(MW_BPFFS_ROOT);
+	int r;
+
+	if (!strncmp(pin_dir, MW_BPFFS_ROOT, rn) &&
+	    (pin_dir[rn] == '/' || pin_dir[rn] == '\0') &&
+	    is_bpffs(MW_BPFFS_ROOT) == 0) {
+		if (mount("bpf", MW_BPFFS_ROOT, "bpf", 0, "mode=0700") != 0) {
+			r = -errno;
+			seterr(err, errlen, "cannot mount bpffs at %s: %s",
+			       MW_BPFFS_ROOT, strerror(-r));
+			return r;
+		}
+		log_info("mounted bpffs at %s", MW_BPFFS_ROOT);
+	}
+	r = mkdir_p(pin_dir);
+	if (r) {
+		seterr(err, errlen, "cannot create %s: %s", pin_dir,
+		       strerror(-r));
+		return r;
+	}
+	r = is_bpffs(pin_dir);
+	if (r <= 0) {
+		seterr(err, errlen, "bpf_pin_dir %s is not on a bpf file system",
+		       pin_dir);
+		return r < 0 ? r : -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- addresses ---- */
+
+void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
+		       uint16_t *port)
+{
+	memset(out, 0, 16);
+	*port = 0;
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		out[10] = 0xff;
+		out[11] = 0xff;
+		memcpy(out + 12, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)sa;
+
+		memcpy(out, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+/* ---- links ---- */
+
+static struct bpf_program *prog_of(struct mw_bpf *b, enum mw_link_kind k)
+{
+	switch (k) {
+	case MW_LINK_CONNECT4:
+		return b->connect->progs.mw_connect4;
+	case MW_LINK_CONNECT6:
+		return b->connect->progs.mw_connect6;
+	case MW_LINK_SOCKOPS:
+		return b->sockops->progs.mw_sockops;
+	}
+	return NULL;
+}
+
+static int link_path(struct mw_bpf *b, uint64_t cg_id, const char *suffix,
+		     char *out, size_t outlen)
+{
+	if ((size_t)snprintf(out, outlen, "%s/cg%" PRIu64 "_%s", b->links_dir,
+			     cg_id, suffix) >= outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Parses "cg<ID>_<suffix>"; returns the kind index or -1. */
+static int parse_link_name(const char *name, uint64_t *cg_id)
+{
+	unsigned long long id;
+	int off = 0;
+
+	if (sscanf(name, "cg%llu_%n", &id, &off) != 1 || off == 0)
+		return -1;
+	for (size_t i = 0; i < N_LINK_KINDS; i++)
+		if (!strcmp(name + off, link_kinds[i].suffix)) {
+			*cg_id = id;
+			return (int)i;
+		}
+	return -1;
+}
+
+/*
+ * The cgroup a pinned link is attached to, from the kernel's link info.
+ * 0 means the link is defunct: its cgroup was removed, which auto-detaches.
+ */
+static int link_cgroup_id(int fd, uint64_t *cg_id)
+{
+	struct bpf_link_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	if (info.type != BPF_LINK_TYPE_CGROUP)
+		return -EINVAL;
+	*cg_id = info.cgroup.cgroup_id;
+	return 0;
+}
+
+/* Detaches (even if someone else holds the link open) and unpins. */
+static void drop_link(const char *path)
+{
+	struct bpf_link *l = bpf_link__open(path);
+
+	if (!l) {
+		unlink(path);
+		return;
+	}
+	/* BPF_LINK_DETACH needs 5.9; unpinning alone frees it otherwise */
+	bpf_link__detach(l);
+	bpf_link__unpin(l);
+	bpf_link__destroy(l);
+}
+
+/* Switches every pinned link to this instance's programs. */
+static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
+{
+	struct dirent *de;
+	int r = 0;
+	DIR *d = opendir(b->links_dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (r == 0 && (de = readdir(d))) {
+		char path[PATH_MAX];
+		uint64_t name_id, cg_id;
+		struct bpf_link *l;
+		int k;
+
+		if (de->d_name[0] == '.')
+			continue;
+		k = parse_link_name(de->d_name, &name_id);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->links_dir,
+				     de->d_name) >= sizeof(path))
+			continue;
+		if (k < 0) {
+			log_warn("ignoring unknown pin %s", path);
+			continue;
+		}
+		l = bpf_link__open(path);
+		if (!l) {
+			log_warn("ignoring unusable pin %s: %s", path,
+				 strerror(errno));
+			continue;
+		}
+		if (link_cgroup_id(bpf_link__fd(l), &cg_id) == 0 &&
+		    cg_id == 0) {
+			log_info("cgroup %" PRIu64 " is gone, dropping %s",
+				 name_id, path);
+			bpf_link__unpin(l);
+			bpf_link__destroy(l);
+			continue;
+		}
+		reason_reset();
+		if (bpf_link__update_program(
+			    l, prog_of(b, link_kinds[k].kind))) {
+			r = -errno;
+			seterr(err, errlen,
+			       "cannot switch %s to the new program: %s", path,
+			       reason_or(-r));
+		}
+		bpf_link__destroy(l);
+	}
+	closedir(d);
+	return r;
+}
+
+/* ---- open / close ---- */
+
+int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
+		const struct mw_settings *settings, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct mw_bpf *b;
+	int r;
+
+	*out = NULL;
+	libbpf_set_print(libbpf_print);
+	if (!pin_dir || pin_dir[0] != '/') {
+		seterr(err, errlen, "bpf_pin_dir must be an absolute path");
+		return -EINVAL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	if ((size_t)snprintf(b->pin_dir, sizeof(b->pin_dir), "%s", pin_dir) >=
+		    sizeof(b->pin_dir) ||
+	    (size_t)snprintf(b->links_dir, sizeof(b->links_dir), "%s/%s",
+			     pin_dir, MW_LINKS_SUBDIR) >= sizeof(b->links_dir)) {
+		seterr(err, errlen, "bpf_pin_dir too long");
+		free(b);
+		return -ENAMETOOLONG;
+	}
+	r = ensure_pin_dir(b->links_dir, err, errlen);
+	if (r)
+		goto fail;
+
+	/* pin_root_path: the maps declared with LIBBPF_PIN_BY_NAME live
+	 * there, created by the first object and reused by the rest. */
+	opts.pin_root_path = b->pin_dir;
+	reason_reset();
+	errno = 0;
+	b->connect = mw_connect_bpf__open_opts(&opts);
+	if (b->connect)
+		b->sockops = mw_sockops_bpf__open_opts(&opts);
+	if (b->sockops)
+		b->splice = mw_splice_bpf__open_opts(&opts);
+	if (!b->splice) {
+		r = errno ? -errno : -EINVAL;
+		seterr(err, errlen, "cannot open eBPF objects: %s",
+		       reason_or(-r));
+		goto fail;
+	}
+	reason_reset();
+	r = mw_connect_bpf__load(b->connect);
+	if (!r)
+		r = mw_sockops_bpf__load(b->sockops);
+	if (!r)
+		r = mw_splice_bpf__load(b->splice);
+	if (r) {
+		r = r < 0 ? r : -EINVAL;
+		seterr(err, errlen, "kernel refused program: %s",
+		       reason_or(-r));
+		goto fail;
+	}
+	b->servers_fd = bpf_map__fd(b->connect->maps.protected_servers);
+	b->settings_fd = bpf_map__fd(b->connect->maps.settings);
+	b->pending_fd = bpf_map__fd(b->connect->maps.pending);
+	b->conns_fd = bpf_map__fd(b->connect->maps.conns);
+	b->sockhash_fd = bpf_map__fd(b->splice->maps.sock_hash);
+	b->stats_fd = bpf_map__fd(b->connect->maps.stats);
+
+	if (settings) {
+		r = mw_bpf_set_settings(b, settings);
+		if (r) {
+			seterr(err, errlen, "cannot write settings: %s",
+			       strerror(-r));
+			goto fail;
+		}
+	}
+	/*
+	 * The verdict program is attached to the pinned map itself (no
+	 * link); attaching again replaces the previous daemon's program.
+	 */
+	if (bpf_prog_attach(bpf_program__fd(b->splice->progs.mw_splice),
+			    b->sockhash_fd, BPF_SK_MSG_VERDICT, 0)) {
+		r = -errno;
+		seterr(err, errlen, "cannot attach sk_msg to sock_hash: %s",
+		       strerror(-r));
+		goto fail;
+	}
+	r = adopt_links(b, err, errlen);
+	if (r)
+		goto fail;
+	*out = b;
+	return 0;
+fail:
+	mw_bpf_close(b);
+	return r;
+}
+
+void mw_bpf_close(struct mw_bpf *b)
+{
+	if (!b)
+		return;
+	/* Pinned maps and links stay: enforcement outlives the daemon. */
+	mw_splice_bpf__destroy(b->splice);
+	mw_sockops_bpf__destroy(b->sockops);
+	mw_connect_bpf__destroy(b->connect);
+	free(b);
+}
+
+/* ---- maps ---- */
+
+int mw_bpf_set_settings(struct mw_bpf *b, const struct mw_settings *s)
+{
+	__u32 k = 0;
+
+	if (bpf_map_update_elem(b->settings_fd, &k, s, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+static int server_key_eq(const struct mw_server_key *a,
+			 const struct mw_server_key *b)
+{
+	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
+		       const struct mw_server_val *vals, size_t n)
+{
+	struct mw_server_key cur, next, *stale;
+	size_t nstale = 0;
+	int r = 0, more;
+
+	if (n > MW_MAX_SERVERS)
+		return -E2BIG;
+	/* Add first, then remove: no moment without protection. */
+	for (size_t i = 0; i < n; i++) {
+		struct mw_server_key k = keys[i];
+
+		k.pad = 0;
+		if (bpf_map_update_elem(b->servers_fd, &k, &vals[i], BPF_ANY))
+			return -errno;
+	}
+	stale = calloc(MW_MAX_SERVERS, sizeof(*stale));
+	if (!stale)
+		return -ENOMEM;
+	more = bpf_map_get_next_key(b->servers_fd, NULL, &next) == 0;
+	while (more && nstale < MW_MAX_SERVERS) {
+		bool keep = false;
+
+		cur = next;
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = server_key_eq(&cur, &keys[i]);
+		if (!keep)
+			stale[nstale++] = cur;
+		more = bpf_map_get_next_key(b->servers_fd, &cur, &next) == 0;
+	}
+	for (size_t i = 0; i < nstale; i++)
+		if (bpf_map_delete_elem(b->servers_fd, &stale[i]) &&
+		    errno != ENOENT)
+			r = -errno;
+	free(stale);
+	return r;
+}
+
+static void conn_key_from(struct mw_conn_key *k,
+			  const struct sockaddr_storage *local,
+			  const struct sockaddr_storage *remote)
+{
+	memset(k, 0, sizeof(*k));
+	mw_addr_to_mapped(local, k->local_addr, &k->local_port);
+	mw_addr_to_mapped(remote, k->remote_addr, &k->remote_port);
+}
+
+int mw_bpf_lookup_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
+		       const struct sockaddr_storage *local,
+		       struct mw_conn_info *out)
+{
+	struct mw_conn_key k;
+
+	/* The client's own view: its local end is our peer. */
+	conn_key_from(&k, peer, local);
+	if (bpf_map_lookup_elem(b->conns_fd, &k, out))
+		return -errno;
+	return 0;
+}
+
+int mw_bpf_splice_add(struct mw_bpf *b, int fd,
+		      const struct sockaddr_storage *peer,
+		      const struct sockaddr_storage *local)
+{
+	struct mw_conn_key k;
+	__u64 v = (__u64)fd;
+
+	/* The daemon socket's own view, the mirror of the client's key. */
+	conn_key_from(&k, local, peer);
+	if (bpf_map_update_elem(b->sockhash_fd, &k, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int mw_bpf_for_each_conn(struct mw_bpf *b,
+			 int (*fn)(void *arg, const struct mw_conn_key *k,
+				   const struct mw_conn_info *v),
+			 void *arg)
+{
+	struct mw_conn_key *keys, next;
+	size_t n = 0;
+	int r = 0, more;
+
+	/*
+	 * Keys first, values after: deletions by sockops during the walk
+	 * would otherwise restart get_next_key from the first key.
+	 */
+	keys = calloc(MW_MAX_CONNS, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	more = bpf_map_get_next_key(b->conns_fd, NULL, &next) == 0;
+	while (more && n < MW_MAX_CONNS) {
+		keys[n] = next;
+		more = bpf_map_get_next_key(b->conns_fd, &keys[n], &next) == 0;
+		n++;
+	}
+	for (size_t i = 0; i < n && r == 0; i++) {
+		struct mw_conn_info v;
+
+		if (bpf_map_lookup_elem(b->conns_fd, &keys[i], &v))
+			continue;
+		r = fn(arg, &keys[i], &v);
+	}
+	free(keys);
+	return r;
+}
+
+int mw_bpf_stats(struct mw_bpf *b, uint64_t out[MW_STAT__COUNT])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 i = 0; i < MW_STAT__COUNT; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(b->stats_fd, &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+const char *mw_bpf_stat_name(enum mw_stat s)
+{
+	static const char *const names[MW_STAT__COUNT] = {
+		[MW_STAT_CONNECT_SEEN] = "connect_seen",
+		[MW_STAT_CONNECT_REDIRECTED] = "connect_redirected",
+		[MW_STAT_CONNECT_DAEMON_SKIPPED] = "connect_daemon_skipped",
+		[MW_STAT_ESTABLISHED] = "established",
+		[MW_STAT_CLOSED] = "closed",
+		[MW_STAT_SPLICE_REDIRECT] = "splice_redirect",
+		[MW_STAT_SPLICE_MISS] = "splice_miss",
+		[MW_STAT_RECORD_FULL] = "record_full",
+	};
+
+	if ((unsigned)s >= MW_STAT__COUNT || !names[s])
+		return "unknown";
+	return names[s];
+}
+
+/* ---- cgroup id sets ---- */
+
+struct idset {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int idset_add(struct idset *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == id)
+			return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		uint64_t *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = id;
+	return 0;
+}
+
+static int idset_has(const struct idset *s, uint64_t id)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i] == id)
+			return 1;
+	return 0;
+}
+
+/* The ids of the cgroups this instance enforces (live links only). */
+static int enforced_ids(struct mw_bpf *b, struct idset *ids)
+{
+	struct dirent *de;
+	int r = 0;
+	DIR *d = opendir(b->links_dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while (r == 0 && (de = readdir(d))) {
+		char path[PATH_MAX];
+		uint64_t name_id, cg_id;
+		int fd;
+
+		if (parse_link_name(de->d_name, &name_id) < 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->links_dir,
+				     de->d_name) >= sizeof(path))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (link_cgroup_id(fd, &cg_id) == 0 && cg_id != 0)
+			r = idset_add(ids, cg_id);
+		close(fd);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Adds the ids of dfd's cgroup and all its descendants. */
+static int subtree_ids(int dfd, struct idset *ids, int depth)
+{
+	struct dirent *de;
+	struct stat st;
+	int r;
+	DIR *d;
+
+	if (depth > MW_CG_WALK_MAX_DEPTH || fstat(dfd, &st)) {
+		close(dfd);
+		return 0;
+	}
+	r = idset_add(ids, (uint64_t)st.st_ino);
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return r;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		int fd;
+
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			r = subtree_ids(fd, ids, depth + 1);
+	}
+	closedir(d);
+	return r;
+}
+
+static int subtree_ids_of_path(const char *path, struct idset *ids)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : subtree_ids(fd, ids, 0);
+}
+
+static int subtree_ids_of_id(uint64_t id, struct idset *ids)
+{
+	const char *mnt = mw_cgroup2_mount();
+	char rel[PATH_MAX], abs[PATH_MAX * 2];
+
+	if (!mnt || mw_cgroup_path_of_id(id, rel, sizeof(rel)))
+		return 0;
+	snprintf(abs, sizeof(abs), "%s%s", mnt, strcmp(rel, "/") ? rel : "");
+	return subtree_ids_of_path(abs, ids);
+}
+
+/*
+ * After release, sockops no longer runs for the released cgroup's
+ * sockets, so their records would never be deleted: drop the records
+ * made in the released subtree before the release, unless another cgroup
+ * this instance still enforces covers them (an enforced ancestor or
+ * descendant keeps its own sockops running).
+ */
+static void sweep_released(struct mw_bpf *b, const char *cg_path,
+			   uint64_t before_ns)
+{
+	struct idset released = { 0 }, covered = { 0 }, enforced = { 0 };
+	struct mw_conn_key *ck = NULL;
+	__u64 *pk = NULL;
+	size_t n = 0, dropped = 0;
+	union {
+		struct mw_conn_key c;
+		__u64 p;
+	} next;
+
+	if (subtree_ids_of_path(cg_path, &released) ||
+	    enforced_ids(b, &enforced))
+		goto out;
+	for (size_t i = 0; i < enforced.n; i++)
+		if (subtree_ids_of_id(enforced.v[i], &covered))
+			goto out;
+
+	ck = calloc(MW_MAX_CONNS, sizeof(*ck));
+	pk = calloc(MW_MAX_PENDING_CONNECTS, sizeof(*pk));
+	if (!ck || !pk)
+		goto out;
+	for (int more = !bpf_map_get_next_key(b->conns_fd, NULL, &next.c);
+	     more && n < MW_MAX_CONNS;) {
+		struct mw_conn_info v;
+
+		ck[n] = next.c;
+		more = !bpf_map_get_next_key(b->conns_fd, &ck[n], &next.c);
+		if (bpf_map_lookup_elem(b->conns_fd, &ck[n], &v) == 0 &&
+		    v.connect_ns < before_ns &&
+		    idset_has(&released, v.cgroup_id) &&
+		    !idset_has(&covered, v.cgroup_id))
+			n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		dropped += bpf_map_delete_elem(b->conns_fd, &ck[i]) == 0;
+	n = 0;
+	for (int more = !bpf_map_get_next_key(b->pending_fd, NULL, &next.p);
+	     more && n < MW_MAX_PENDING_CONNECTS;) {
+		struct mw_conn_info v;
+
+		pk[n] = next.p;
+		more = !bpf_map_get_next_key(b->pending_fd, &pk[n], &next.p);
+		if (bpf_map_lookup_elem(b->pending_fd, &pk[n], &v) == 0 &&
+		    v.connect_ns < before_ns &&
+		    idset_has(&released, v.cgroup_id) &&
+		    !idset_has(&covered, v.cgroup_id))
+			n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		dropped += bpf_map_delete_elem(b->pending_fd, &pk[i]) == 0;
+	if (dropped)
+		log_info("released %s: dropped %zu connection records",
+			 cg_path, dropped);
+out:
+	free(ck);
+	free(pk);
+	free(released.v);
+	free(covered.v);
+	free(enforced.v);
+}
+
+/* ---- enforce / release ---- */
+
+static int open_cgroup(const char *cgroup_path, char *abs, size_t abslen,
+		       uint64_t *id, char *err, size_t errlen)
+{
+	int r, fd;
+
+	if (!mw_cgroup2_mount()) {
+		seterr(err, errlen, "cgroup v2 is not mounted");
+		return -ENODEV;
+	}
+	r = mw_cgroup_resolve(cgroup_path, abs, abslen, err, errlen);
+	if (r)
+		return r;
+	fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		seterr(err, errlen, "no such cgroup: %s", cgroup_path);
+		return r;
+	}
+	r = mw_cgroup_id(abs, id);
+	if (r) {
+		close(fd);
+		seterr(err, errlen, "cgroup %s: %s", abs, strerror(-r));
+		return r;
+	}
+	return fd;
+}
+
+int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
+		   size_t errlen)
+{
+	char abs[PATH_MAX], path[N_LINK_KINDS][PATH_MAX];
+	bool created[N_LINK_KINDS] = { false };
+	uint64_t id;
+	int cgfd, r = 0;
+
+	cgfd = open_cgroup(cgroup_path, abs, sizeof(abs), &id, err, errlen);
+	if (cgfd < 0)
+		return cgfd;
+	for (size_t i = 0; i < N_LINK_KINDS && r == 0; i++) {
+		struct bpf_link *l;
+
+		r = link_path(b, id, link_kinds[i].suffix, path[i],
+			      sizeof(path[i]));
+		if (r) {
+			seterr(err, errlen, "bpf_pin_dir too long");
+			break;
+		}
+		if (access(path[i], F_OK) == 0)
+			continue; /* already enforced: idempotent */
+		reason_reset();
+		/* A link attaches with multi-attach semantics: other
+		 * programs and instances on this cgroup stay. */
+		l = bpf_program__attach_cgroup(prog_of(b, link_kinds[i].kind),
+					       cgfd);
+		if (!l) {
+			r = errno ? -errno : -EINVAL;
+			seterr(err, errlen,
+			       "kernel refused to attach %s to %s: %s",
+			       link_kinds[i].suffix, abs, reason_or(-r));
+			break;
+		}
+		if (bpf_link__pin(l, path[i])) {
+			r = -errno;
+			bpf_link__destroy(l);
+			if (r == -EEXIST) { /* a concurrent enforce won */
+				r = 0;
+				continue;
+			}
+			seterr(err, errlen, "cannot pin %s: %s", path[i],
+			       strerror(-r));
+			break;
+		}
+		/* The pin keeps the link; our fd is not needed. */
+		bpf_link__destroy(l);
+		created[i] = true;
+	}
+	if (r) {
+		for (size_t i = N_LINK_KINDS; i-- > 0;)
+			if (created[i])
+				drop_link(path[i]);
+	} else {
+		log_info("enforcing cgroup %s (id %" PRIu64 ")", abs, id);
+	}
+	close(cgfd);
+	return r;
+}
+
+int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
+		   size_t errlen)
+{
+	char abs[PATH_MAX], path[PATH_MAX];
+	struct timespec ts;
+	uint64_t id, now_ns;
+	int cgfd, found = 0;
+
+	cgfd = open_cgroup(cgroup_path, abs, sizeof(abs), &id, err, errlen);
+	if (cgfd < 0)
+		return cgfd;
+	close(cgfd);
+	for (size_t i = N_LINK_KINDS; i-- > 0;) {
+		if (link_path(b, id, link_kinds[i].suffix, path,
+			      sizeof(path))) {
+			seterr(err, errlen, "bpf_pin_dir too long");
+			return -ENAMETOOLONG;
+		}
+		if (access(path, F_OK) != 0)
+			continue;
+		drop_link(path);
+		found++;
+	}
+	if (!found) {
+		log_info("cgroup %s was not enforced", abs);
+		return 0;
+	}
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	sweep_released(b, abs, now_ns);
+	log_info("released cgroup %s (id %" PRIu64 ")", abs, id);
+	return 0;
+}
+
+int mw_bpf_for_each_enforced(struct mw_bpf *b,
+			     int (*fn)(void *arg, uint64_t cgroup_id,
+				       const char *path),
+			     void *arg)
+{
+	const char *mnt = mw_cgroup2_mount();
+	struct idset ids = { 0 };
+	int r;
+
+	r = enforced_ids(b, &ids);
+	for (size_t i = 0; r == 0 && i < ids.n; i++) {
+		char rel[PATH_MAX], abs[PATH_MAX * 2];
+
+		if (mnt && mw_cgroup_path_of_id(ids.v[i], rel, sizeof(rel)) == 0)
+			snprintf(abs, sizeof(abs), "%s%s", mnt,
+				 strcmp(rel, "/") ? rel : "");
+		else
+			abs[0] = '\0';
+		r = fn(arg, ids.v[i], abs);
+	}
+	free(ids.v);
+	return r;
+}

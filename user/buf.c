@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "buf.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MW_BUF_KEEP (16 * 1024)
+
+static int reserve(struct mw_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *n;
+
+	if (b->off && b->off == b->len) {
+		b->off = 0;
+		b->len = 0;
+	}
+	if (b->len + extra <= b->cap)
+		return 0;
+	/* Slide the unconsumed bytes down before growing. */
+	if (b->off) {
+		memmove(b->data, b->data + b->off, b->len - b->off);
+		b->len -= b->off;
+		b->off = 0;
+		if (b->len + extra <= b->cap)
+			return 0;
+	}
+	if (extra > SIZE_MAX / 2 - b->len)
+		return -ENOMEM;
+	need = b->len + extra;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	n = realloc(b->data, cap);
+	if (!n)
+		return -ENOMEM;
+	b->data = n;
+	b->cap = cap;
+	return 0;
+}
+
+int mw_buf_append(struct mw_buf *b, const void *data, size_t len)
+{
+	if (!len)
+		return 0;
+	if (reserve(b, len))
+		return -ENOMEM;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+int mw_buf_printf(struct mw_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(b, (size_t)n + 1))
+		return -ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void mw_buf_consume(struct mw_buf *b, size_t n)
+{
+	b->off += n;
+	if (b->off >= b->len) {
+		b->off = 0;
+		b->len = 0;
+	}
+}
+
+void mw_buf_reset(struct mw_buf *b)
+{
+	b->off = 0;
+	b->len = 0;
+}
+
+void mw_buf_shrink(struct mw_buf *b)
+{
+	if (b->off == b->len && b->cap > MW_BUF_KEEP) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+		b->off = 0;
+		b->len = 0;
+	}
+}
+
+void mw_buf_free(struct mw_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->cap = b->off = b->len = 0;
+}

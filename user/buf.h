@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* A byte buffer: appended at the end, consumed from the front. */
+#ifndef MW_BUF_H
+#define MW_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct mw_buf {
+	char *data;
+	size_t off; /* first unconsumed byte */
+	size_t len; /* end of data */
+	size_t cap;
+};
+
+static inline size_t mw_buf_used(const struct mw_buf *b)
+{
+	return b->len - b->off;
+}
+
+static inline const char *mw_buf_head(const struct mw_buf *b)
+{
+	return b->data + b->off;
+}
+
+/* 0 or -ENOMEM. */
+int mw_buf_append(struct mw_buf *b, const void *data, size_t len);
+int mw_buf_printf(struct mw_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void mw_buf_consume(struct mw_buf *b, size_t n);
+void mw_buf_reset(struct mw_buf *b);
+/* Gives memory back when a large buffer has drained. */
+void mw_buf_shrink(struct mw_buf *b);
+void mw_buf_free(struct mw_buf *b);
+
+#endif

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "cgroup.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <mntent.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* cgroup trees are shallow; this only bounds a walk of a hostile tree. */
+#define MW_CG_MAX_DEPTH 64
+
+static char cg2_mount[PATH_MAX];
+static bool cg2_cached;
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *mw_cgroup2_mount(void)
+{
+	struct mntent ent, *m;
+	char buf[4096];
+	FILE *f;
+
+	if (cg2_cached)
+		return cg2_mount[0] ? cg2_mount : NULL;
+	f = setmntent("/proc/mounts", "re");
+	if (!f)
+		return NULL;
+	/* getmntent_r decodes the \040-style escapes of /proc/mounts. */
+	while ((m = getmntent_r(f, &ent, buf, sizeof(buf)))) {
+		if (strcmp(m->mnt_type, "cgroup2") != 0)
+			continue;
+		if (strlen(m->mnt_dir) >= sizeof(cg2_mount))
+			continue;
+		strcpy(cg2_mount, m->mnt_dir);
+		break;
+	}
+	endmntent(f);
+	cg2_cached = true;
+	return cg2_mount[0] ? cg2_mount : NULL;
+}
+
+/* Whether path equals base or lies below it (component-wise). */
+static bool path_within(const char *path, const char *base)
+{
+	size_t n = strlen(base);
+
+	if (n == 1 && base[0] == '/')
+		return path[0] == '/';
+	return strncmp(path, base, n) == 0 &&
+	       (path[n] == '\0' || path[n] == '/');
+}
+
+/* A directory of a cgroup2 filesystem that has cgroup.procs. */
+static bool is_cgroup_dir(const char *path)
+{
+	char procs[PATH_MAX];
+	struct statfs sfs;
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return false;
+	if (statfs(path, &sfs) != 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return false;
+	if ((size_t)snprintf(procs, sizeof(procs), "%s/cgroup.procs", path) >=
+	    sizeof(procs))
+		return false;
+	return access(procs, F_OK) == 0;
+}
+
+/*
+ * realpath() of candidate, accepted only inside the mount and only if it is
+ * a cgroup directory. Returns 0, -ENOENT (absent), -EXDEV (outside the
+ * mount) or -ENOTDIR (not a cgroup).
+ */
+static int resolve_candidate(const char *candidate, const char *mnt,
+			     char *out, size_t outlen)
+{
+	char real[PATH_MAX];
+
+	if (!realpath(candidate, real))
+		return errno == ENOENT ? -ENOENT : -errno;
+	if (!path_within(real, mnt))
+		return -EXDEV;
+	if (!is_cgroup_dir(real))
+		return -ENOTDIR;
+	if (strlen(real) >= outlen)
+		return -ENAMETOOLONG;
+	strcpy(out, real);
+	return 0;
+}
+
+static int resolve_error(int r, const char *given, const char *mnt,
+			 char *err, size_t errlen)
+{
+	switch (r) {
+	case -ENOENT:
+		seterr(err, errlen, "no such cgroup: %s", given);
+		return r;
+	case -EXDEV:
+		seterr(err, errlen,
+		       "cgroup path %s escapes the cgroup v2 mount %s", given,
+		       mnt);
+		return -EINVAL;
+	case -ENOTDIR:
+		seterr(err, errlen, "not a cgroup v2 directory: %s", given);
+		return r;
+	default:
+		seterr(err, errlen, "cgroup %s: %s", given, strerror(-r));
+		return r;
+	}
+}
+
+int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
+		      size_t errlen)
+{
+	const char *mnt = mw_cgroup2_mount();
+	char mnt_real[PATH_MAX], cand[PATH_MAX];
+	int r;
+
+	if (!mnt) {
+		seterr(err, errlen, "cgroup v2 is not mounted");
+		return -ENODEV;
+	}
+	if (!given || !given[0]) {
+		seterr(err, errlen, "empty cgroup path");
+		return -EINVAL;
+	}
+	if (!realpath(mnt, mnt_real)) {
+		r = -errno;
+		seterr(err, errlen, "cgroup v2 mount %s: %s", mnt,
+		       strerror(-r));
+		return r;
+	}
+	if (given[0] == '/' &&
+	    (path_within(given, mnt) || path_within(given, mnt_real))) {
+		/* A file-system path under the mount. */
+		r = resolve_candidate(given, mnt_real, out, outlen);
+		return r ? resolve_error(r, given, mnt_real, err, errlen) : 0;
+	}
+	/*
+	 * Relative to the mount; an absolute path elsewhere is taken as a
+	 * cgroup path as in /proc/PID/cgroup ("0::/a/b").
+	 */
+	if ((size_t)snprintf(cand, sizeof(cand), "%s/%s", mnt_real, given) >=
+	    sizeof(cand)) {
+		seterr(err, errlen, "cgroup path too long: %s", given);
+		return -ENAMETOOLONG;
+	}
+	r = resolve_candidate(cand, mnt_real, out, outlen);
+	return r ? resolve_error(r, given, mnt_real, err, errlen) : 0;
+}
+
+/*
+ * The cgroup id that bpf_get_current_cgroup_id() and the link info report
+ * is the kernfs node id, which cgroupfs exposes as the directory's inode
+ * number on 64-bit hosts.
+ */
+int mw_cgroup_id(const char *abs_path, uint64_t *id)
+{
+	struct stat st;
+
+	if (stat(abs_path, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	*id = (uint64_t)st.st_ino;
+	return 0;
+}
+
+/* Depth-first search of dir (path rel) for a directory with inode id. */
+static int find_id(int dfd, uint64_t id, char *rel, size_t rellen,
+		   size_t used, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int r = -ENOENT;
+
+	if (depth > MW_CG_MAX_DEPTH) {
+		close(dfd);
+		return -ENOENT;
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -ENOENT;
+	}
+	while (r == -ENOENT && (de = readdir(d))) {
+		struct stat st;
+		size_t n;
+		int fd;
+
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		n = strlen(de->d_name);
+		if (used + 1 + n >= rellen)
+			continue;
+		rel[used] = '/';
+		memcpy(rel + used + 1, de->d_name, n + 1);
+		if ((uint64_t)st.st_ino == id)
+			r = 0;
+		else {
+			fd = openat(dirfd(d), de->d_name,
+				    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0)
+				r = find_id(fd, id, rel, rellen, used + 1 + n,
+					    depth + 1);
+		}
+		if (r != 0)
+			rel[used] = '\0';
+	}
+	closedir(d);
+	return r;
+}
+
+int mw_cgroup_path_of_id(uint64_t id, char *out, size_t outlen)
+{
+	const char *mnt = mw_cgroup2_mount();
+	struct stat st;
+	int fd;
+
+	if (!mnt)
+		return -ENODEV;
+	if (outlen < 2)
+		return -ENAMETOOLONG;
+	if (stat(mnt, &st) != 0)
+		return -errno;
+	if ((uint64_t)st.st_ino == id) {
+		strcpy(out, "/");
+		return 0;
+	}
+	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	out[0] = '\0';
+	return find_id(fd, id, out, outlen, 0, 1);
+}
+
+/* ---- connections held by a cgroup's processes ---- */
+
+struct pidset {
+	int *v;
+	size_t n, cap;
+};
+
+static int pidset_add(struct pidset *s, int pid)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		int *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = pid;
+	return 0;
+}
+
+/* Every pid in cgroup.procs of dfd and its descendants. */
+static int collect_pids(int dfd, struct pidset *pids, int depth)
+{
+	struct dirent *de;
+	char line[32];
+	FILE *f;
+	DIR *d;
+	int fd, r = 0;
+
+	if (depth > MW_CG_MAX_DEPTH) {
+		close(dfd);
+		return 0;
+	}
+	fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		f = fdopen(fd, "r");
+		if (!f) {
+			close(fd);
+		} else {
+			while (r == 0 && fgets(line, sizeof(line), f))
+				r = pidset_add(pids, atoi(line));
+			fclose(f);
+		}
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return r;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		fd = openat(dirfd(d), de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0)
+			r = collect_pids(fd, pids, depth + 1);
+	}
+	closedir(d);
+	return r;
+}
+
+struct tcp_ent {
+	uint64_t inode;
+	uint8_t laddr[16], raddr[16];
+	uint16_t lport, rport;
+};
+
+/* The ESTABLISHED TCP sockets of one network namespace. */
+struct tcp_table {
+	uint64_t netns;
+	struct tcp_ent *v;
+	size_t n, cap;
+};
+
+/*
+ * /proc/net/tcp{,6} print each 32-bit word of an address with %08X of its
+ * in-memory (network-order) value read as a native integer, so storing the
+ * parsed integer back in native order restores the address bytes.
+ */
+static int parse_hex_addr(const char *s, size_t nwords, uint8_t out[16])
+{
+	for (size_t i = 0; i < nwords; i++) {
+		char word[9];
+		uint32_t w;
+		char *end;
+
+		memcpy(word, s + i * 8, 8);
+		word[8] = '\0';
+		w = (uint32_t)strtoul(word, &end, 16);
+		if (*end)
+			return -EINVAL;
+		memcpy(out + (nwords == 1 ? 12 : i * 4), &w, 4);
+	}
+	if (nwords == 1) {
+		memset(out, 0, 10);
+		out[10] = 0xff;
+		out[11] = 0xff;
+	}
+	return 0;
+}
+
+static int load_tcp_file(struct tcp_table *t, const char *path, bool v6)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return errno == ENOENT ? 0 : -errno;
+	if (!fgets(line, sizeof(line), f)) { /* header */
+		fclose(f);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char la[33], ra[33];
+		unsigned lp, rp, st;
+		unsigned long long ino;
+		struct tcp_ent e;
+
+		if (sscanf(line,
+			   " %*d: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x "
+			   "%*x:%*x %*x:%*x %*x %*u %*u %llu",
+			   la, &lp, ra, &rp, &st, &ino) != 6)
+			continue;
+		if (st != 0x01 || ino == 0) /* TCP_ESTABLISHED */
+			continue;
+		if (strlen(la) != (v6 ? 32 : 8) || strlen(ra) != strlen(la))
+			continue;
+		if (parse_hex_addr(la, v6 ? 4 : 1, e.laddr) ||
+		    parse_hex_addr(ra, v6 ? 4 : 1, e.raddr))
+			continue;
+		e.lport = (uint16_t)lp;
+		e.rport = (uint16_t)rp;
+		e.inode = ino;
+		if (t->n == t->cap) {
+			size_t cap = t->cap ? t->cap * 2 : 256;
+			struct tcp_ent *v = realloc(t->v, cap * sizeof(*v));
+
+			if (!v) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			t->v = v;
+			t->cap = cap;
+		}
+		t->v[t->n++] = e;
+	}
+	fclose(f);
+	return 0;
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct tcp_ent *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+/*
+ * The TCP table of pid's network namespace: /proc/net is the reader's
+ * namespace, /proc/PID/net the process's, and a cgroup may span several.
+ * Tables are cached per namespace inode.
+ */
+static struct tcp_table *table_for(struct tcp_table **tabs, size_t *ntabs,
+				   int pid)
+{
+	char path[64];
+	struct tcp_table *t, *nt;
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &st) != 0)
+		return NULL;
+	for (size_t i = 0; i < *ntabs; i++)
+		if ((*tabs)[i].netns == (uint64_t)st.st_ino)
+			return &(*tabs)[i];
+	nt = realloc(*tabs, (*ntabs + 1) * sizeof(**tabs));
+	if (!nt)
+		return NULL;
+	*tabs = nt;
+	t = &nt[(*ntabs)++];
+	memset(t, 0, sizeof(*t));
+	t->netns = (uint64_t)st.st_ino;
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp", pid);
+	load_tcp_file(t, path, false);
+	snprintf(path, sizeof(path), "/proc/%d/net/tcp6", pid);
+	load_tcp_file(t, path, true);
+	if (t->n)
+		qsort(t->v, t->n, sizeof(*t->v), cmp_ent);
+	return t;
+}
+
+static void fmt_endpoint(char *out, size_t len, const uint8_t a[16],
+			 uint16_t port)
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+					 0xff };
+	char buf[INET6_ADDRSTRLEN];
+
+	if (!memcmp(a, pfx, sizeof(pfx))) {
+		inet_ntop(AF_INET, a + 12, buf, sizeof(buf));
+		snprintf(out, len, "%s:%u", buf, port);
+	} else {
+		inet_ntop(AF_INET6, a, buf, sizeof(buf));
+		snprintf(out, len, "[%s]:%u", buf, port);
+	}
+}
+
+/*
+ * Shuts a socket of another process down through a duplicate of its fd
+ * (pidfd_getfd, Linux 5.6): shutdown() acts on the shared socket, so the
+ * owner sees EOF/EPIPE, and closing the duplicate leaves its fd alone.
+ */
+static int shutdown_remote_fd(int pid, int fd)
+{
+	int pidfd, dup, r = 0;
+
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (dup < 0) {
+		r = -errno;
+		close(pidfd);
+		return r;
+	}
+	if (shutdown(dup, SHUT_RDWR) != 0 && errno != ENOTCONN)
+		r = -errno;
+	close(dup);
+	close(pidfd);
+	return r;
+}
+
+static void read_comm(int pid, char *comm, size_t len)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, comm, len - 1);
+	close(fd);
+	if (n <= 0) {
+		comm[0] = '\0';
+		return;
+	}
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+}
+
+int mw_cgroup_existing_conns(
+	const char *abs_path,
+	int (*is_protected)(void *arg, const uint8_t addr[16], uint16_t port),
+	void *parg, int kill,
+	int (*fn)(void *arg, const struct mw_existing_conn *c), void *arg)
+{
+	struct pidset pids = { 0 };
+	struct tcp_table *tabs = NULL;
+	size_t ntabs = 0;
+	int dfd, r, count = 0;
+
+	dfd = open(abs_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = collect_pids(dfd, &pids, 0);
+	for (size_t i = 0; r >= 0 && i < pids.n; i++) {
+		int pid = pids.v[i];
+		struct tcp_table *t;
+		char path[64];
+		struct dirent *de;
+		DIR *d;
+
+		if (pid <= 0)
+			continue;
+		t = table_for(&tabs, &ntabs, pid);
+		if (!t || !t->n)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		d = opendir(path);
+		if (!d)
+			continue; /* exited meanwhile */
+		while (r >= 0 && (de = readdir(d))) {
+			struct mw_existing_conn c;
+			struct tcp_ent key, *e;
+			unsigned long long ino;
+			char link[64];
+			ssize_t n;
+
+			if (de->d_name[0] == '.')
+				continue;
+			n = readlinkat(dirfd(d), de->d_name, link,
+				       sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			if (sscanf(link, "socket:[%llu]", &ino) != 1)
+				continue;
+			key.inode = ino;
+			e = bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_ent);
+			if (!e || !is_protected(parg, e->raddr, e->rport))
+				continue;
+			memset(&c, 0, sizeof(c));
+			c.pid = pid;
+			c.fd = atoi(de->d_name);
+			read_comm(pid, c.comm, sizeof(c.comm));
+			fmt_endpoint(c.local, sizeof(c.local), e->laddr,
+				     e->lport);
+			fmt_endpoint(c.remote, sizeof(c.remote), e->raddr,
+				     e->rport);
+			if (kill) {
+				int k = shutdown_remote_fd(pid, c.fd);
+
+				if (k < 0)
+					log_warn("cannot shut down %s->%s of "
+						 "pid %d fd %d: %s",
+						 c.local, c.remote, pid, c.fd,
+						 strerror(-k));
+			}
+			count++;
+			if (fn) {
+				int fr = fn(arg, &c);
+
+				if (fr < 0)
+					r = fr;
+			}
+		}
+		closedir(d);
+	}
+	for (size_t i = 0; i < ntabs; i++)
+		free(tabs[i].v);
+	free(tabs);
+	free(pids.v);
+	return r < 0 ? r : count;
+}

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "commands.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "cgroup.h"
+#include "control.h"
+#include "log.h"
+
+static json_t *conn_key_json(const struct mw_conn_key *k,
+			     const struct mw_conn_info *v)
+{
+	struct sockaddr_storage a;
+	char local[64], orig[64];
+	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0, 0,
+					   0, 0, 0, 0, 0xff, 0xff };
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
+
+	memset(&a, 0, sizeof(a));
+	if (!memcmp(k->local_addr, v4pfx, 12)) {
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, k->local_addr + 12, 4);
+		s4->sin_port = htons(k->local_port);
+	} else {
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, k->local_addr, 16);
+		s6->sin6_port = htons(k->local_port);
+	}
+	mw_format_addr(&a, local, sizeof(local));
+	memset(&a, 0, sizeof(a));
+	if (!memcmp(v->orig_addr, v4pfx, 12)) {
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, v->orig_addr + 12, 4);
+		s4->sin_port = htons(v->orig_port);
+	} else {
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, v->orig_addr, 16);
+		s6->sin6_port = htons(v->orig_port);
+	}
+	mw_format_addr(&a, orig, sizeof(orig));
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "client", local,
+			 "server", orig, "pid", (json_int_t)v->tgid, "uid",
+			 (json_int_t)v->uid, "cgroup_id",
+			 (json_int_t)v->cgroup_id, "comm", v->comm);
+}
+
+static int add_kernel_conn(void *arg, const struct mw_conn_key *k,
+			   const struct mw_conn_info *v)
+{
+	json_array_append_new(arg, conn_key_json(k, v));
+	return 0;
+}
+
+static int add_enforced(void *arg, uint64_t id, const char *path)
+{
+	json_array_append_new(arg, json_pack("{s:s,s:I}", "cgroup", path, "id",
+					     (json_int_t)id));
+	return 0;
+}
+
+static int add_proxy_conn(void *arg, uint64_t conn_id,
+			  const struct mw_identity *id, const char *server,
+			  const char *client)
+{
+	json_array_append_new(
+		arg, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s}",
+			       "conn_id", (json_int_t)conn_id, "server", server,
+			       "client", client, "pid", (json_int_t)id->tgid,
+			       "uid", (json_int_t)id->uid, "gid",
+			       (json_int_t)id->gid, "comm", id->comm, "exe",
+			       id->exe, "cgroup", id->cgroup, "user",
+			       id->user));
+	return 0;
+}
+
+static json_t *status(struct mw_commands_ctx *cc)
+{
+	json_t *r = json_pack("{s:b}", "ok", 1);
+	json_t *servers = json_array(), *enforced = json_array();
+	json_t *kconns = json_array(), *pconns = json_array();
+	json_t *kernel = json_object(), *proxy, *audit;
+	uint64_t stats[MW_STAT__COUNT] = { 0 };
+	struct mw_proxy_stats ps;
+	struct mw_audit_stats as;
+	char listen[64];
+
+	for (size_t i = 0; i < cc->cfg->nservers; i++) {
+		const struct mw_server_cfg *s = &cc->cfg->servers[i];
+		json_t *addrs = json_array();
+
+		for (size_t j = 0; j < s->naddrs; j++) {
+			char a[64];
+
+			mw_format_addr(&s->addrs[j], a, sizeof(a));
+			json_array_append_new(addrs, json_string(a));
+		}
+		json_array_append_new(servers,
+				      json_pack("{s:s,s:s,s:b,s:o}", "name",
+						s->name, "address", s->address,
+						"local", s->local, "addresses",
+						addrs));
+	}
+	mw_bpf_for_each_enforced(cc->bpf, add_enforced, enforced);
+	mw_bpf_for_each_conn(cc->bpf, add_kernel_conn, kconns);
+	mw_proxy_for_each_conn(cc->proxy, add_proxy_conn, pconns);
+	if (!mw_bpf_stats(cc->bpf, stats))
+		for (int i = 0; i < MW_STAT__COUNT; i++)
+			json_object_set_new(kernel,
+					    mw_bpf_stat_name((enum mw_stat)i),
+					    json_integer((json_int_t)stats[i]));
+	mw_proxy_stats(cc->proxy, &ps);
+	proxy = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+			  "accepted", (json_int_t)ps.accepted, "active",
+			  (json_int_t)ps.active, "refused_unsteered",
+			  (json_int_t)ps.refused_unsteered, "refused_overload",
+			  (json_int_t)ps.refused_overload, "http_requests",
+			  (json_int_t)ps.http_requests, "rpc_messages",
+			  (json_int_t)ps.rpc_messages, "http_errors",
+			  (json_int_t)ps.http_errors, "upstream_errors",
+			  (json_int_t)ps.upstream_errors, "bytes_from_clients",
+			  (json_int_t)ps.bytes_from_clients,
+			  "bytes_from_servers",
+			  (json_int_t)ps.bytes_from_servers);
+	mw_audit_stats(cc->audit, &as);
+	audit = json_pack("{s:I,s:I,s:I,s:I,s:b}", "submitted",
+			  (json_int_t)as.submitted, "written",
+			  (json_int_t)as.written, "failed_batches",
+			  (json_int_t)as.failed_batches, "queued",
+			  (json_int_t)as.queued, "connected", as.connected);
+	mw_format_addr(&cc->cfg->listen4, listen, sizeof(listen));
+	json_object_set_new(r, "host", json_string(cc->cfg->host));
+	json_object_set_new(r, "listen", json_string(listen));
+	json_object_set_new(r, "splice", json_boolean(cc->cfg->splice));
+	json_object_set_new(r, "bpf_pin_dir",
+			    json_string(cc->cfg->bpf_pin_dir));
+	json_object_set_new(r, "servers", servers);
+	json_object_set_new(r, "enforced", enforced);
+	json_object_set_new(r, "connections", pconns);
+	json_object_set_new(r, "kernel_connections", kconns);
+	json_object_set_new(r, "kernel", kernel);
+	json_object_set_new(r, "proxy", proxy);
+	json_object_set_new(r, "audit", audit);
+	return r;
+}
+
+struct existing_ctx {
+	const struct mw_config *cfg;
+	json_t *list;
+};
+
+static int is_protected(void *arg, const uint8_t addr[16], uint16_t port)
+{
+	const struct mw_config *cfg = arg;
+
+	for (size_t i = 0; i < cfg->nservers; i++) {
+		const struct mw_server_cfg *s = &cfg->servers[i];
+
+		for (size_t j = 0; j < s->naddrs; j++) {
+			uint8_t a[16];
+			uint16_t p;
+
+			mw_addr_to_mapped(&s->addrs[j], a, &p);
+			if (p == port && !memcmp(a, addr, 16))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+static int add_existing(void *arg, const struct mw_existing_conn *c)
+{
+	json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s}", "pid",
+					     c->pid, "comm", c->comm, "local",
+					     c->local, "remote", c->remote));
+	return 0;
+}
+
+static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on)
+{
+	const char *given = json_string_value(json_object_get(req, "cgroup"));
+	bool kill = json_is_true(json_object_get(req, "kill_existing"));
+	char path[4096], err[512];
+	json_t *existing, *r;
+	int n;
+
+	if (!given)
+		return mw_control_error("missing cgroup");
+	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err)))
+		return mw_control_error("%s", err);
+	if (!on) {
+		if (mw_bpf_release(cc->bpf, path, err, sizeof(err)))
+			return mw_control_error("%s", err);
+		return json_pack("{s:b,s:s}", "ok", 1, "cgroup", path);
+	}
+	if (mw_bpf_enforce(cc->bpf, path, err, sizeof(err)))
+		return mw_control_error("%s", err);
+	/* Opened before enforcement: never steered, so never recorded. */
+	existing = json_array();
+	n = mw_cgroup_existing_conns(path, is_protected, (void *)cc->cfg, kill,
+				     add_existing, existing);
+	if (n < 0)
+		log_warn("cannot list existing connections in %s: %s", path,
+			 strerror(-n));
+	if (n > 0)
+		log_warn("%s: %d connection(s) to protected servers predate "
+			 "enforcement%s",
+			 path, n, kill ? ": closed" : "");
+	r = json_pack("{s:b,s:s,s:o,s:b}", "ok", 1, "cgroup", path,
+		      "existing", existing, "killed", kill && n > 0);
+	return r;
+}
+
+json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,
+			   json_t *req)
+{
+	if (!strcmp(cmd, "status"))
+		return status(cc);
+	if (!strcmp(cmd, "enforce"))
+		return enforce(cc, req, true);
+	if (!strcmp(cmd, "release"))
+		return enforce(cc, req, false);
+	return mw_control_error("unknown command '%s'", cmd);
+}

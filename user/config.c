@@ -1,0 +1,663 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+struct cfg_ctx {
+	yaml_document_t *doc;
+	char *err;
+	size_t errlen;
+	const char *file;
+};
+
+static int fail_at(struct cfg_ctx *c, yaml_node_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail_at(struct cfg_ctx *c, yaml_node_t *n, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n)
+		snprintf(c->err, c->errlen, "%s:%zu: %s", c->file,
+			 n->start_mark.line + 1, msg);
+	else
+		snprintf(c->err, c->errlen, "%s: %s", c->file, msg);
+	return -1;
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	if (!n || n->type != YAML_SCALAR_NODE)
+		return NULL;
+	return (const char *)n->data.scalar.value;
+}
+
+static int get_string(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+		      char *out, size_t outlen)
+{
+	const char *s = scalar(n);
+
+	if (!s)
+		return fail_at(c, n, "%s: expected a string", key);
+	if (strlen(s) >= outlen)
+		return fail_at(c, n, "%s: longer than %zu bytes", key,
+			       outlen - 1);
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
+}
+
+static int get_bool(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+		    bool *out)
+{
+	const char *s = scalar(n);
+
+	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")))
+		*out = true;
+	else if (s && (!strcmp(s, "false") || !strcmp(s, "no") ||
+		       !strcmp(s, "off")))
+		*out = false;
+	else
+		return fail_at(c, n, "%s: expected true or false", key);
+	return 0;
+}
+
+static int get_uint(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+		    unsigned long long min, unsigned long long max,
+		    unsigned long long *out)
+{
+	const char *s = scalar(n);
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return fail_at(c, n, "%s: expected a number", key);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return fail_at(c, n, "%s: expected a number, got '%s'", key, s);
+	if (v < min || v > max)
+		return fail_at(c, n, "%s: %llu is outside [%llu, %llu]", key, v,
+			       min, max);
+	*out = v;
+	return 0;
+}
+
+static int get_size(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+		    size_t min, size_t max, size_t *out)
+{
+	unsigned long long v;
+
+	if (get_uint(c, n, key, min, max, &v))
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+static int get_ms(struct cfg_ctx *c, yaml_node_t *n, const char *key, int *out)
+{
+	unsigned long long v;
+
+	if (get_uint(c, n, key, 1, 24ULL * 3600 * 1000, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int mw_parse_hostport(const char *s, struct sockaddr_storage *ss, char *err,
+		      size_t errlen)
+{
+	char host[256];
+	const char *port_s;
+	unsigned long port;
+	char *end;
+	size_t hl;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			goto bad;
+		hl = (size_t)(rb - s - 1);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, s + 1, hl);
+		port_s = rb + 2;
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (!colon || strchr(s, ':') != colon)
+			goto bad;
+		hl = (size_t)(colon - s);
+		if (hl >= sizeof(host))
+			goto bad;
+		memcpy(host, s, hl);
+		port_s = colon + 1;
+	}
+	host[hl] = '\0';
+	errno = 0;
+	port = strtoul(port_s, &end, 10);
+	if (errno || *end || !*port_s || port == 0 || port > 65535)
+		goto bad;
+	if (s[0] == '[') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		if (inet_pton(AF_INET6, host, &s6->sin6_addr) != 1)
+			goto bad;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		if (inet_pton(AF_INET, host, &s4->sin_addr) != 1)
+			goto bad;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+	}
+	return 0;
+bad:
+	snprintf(err, errlen,
+		 "'%s' is not an address: expected a.b.c.d:port or [v6]:port",
+		 s);
+	return -1;
+}
+
+void mw_format_addr(const struct sockaddr_storage *ss, char *out,
+		    size_t outlen)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(out, outlen, "%s:%u", a, ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(out, outlen, "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		snprintf(out, outlen, "?");
+	}
+}
+
+void mw_control_path(const struct mw_config *cfg, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s/control.sock", cfg->state_dir);
+}
+
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr *b)
+{
+	if (a->ss_family != b->sa_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+static bool is_loopback_or_any(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+
+		return (a >> 24) == 127 || a == 0;
+	}
+	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6);
+}
+
+static int add_addr(struct mw_server_cfg *s, const struct sockaddr *sa)
+{
+	struct sockaddr_storage ss = { 0 };
+
+	if (sa->sa_family == AF_INET)
+		memcpy(&ss, sa, sizeof(struct sockaddr_in));
+	else if (sa->sa_family == AF_INET6)
+		memcpy(&ss, sa, sizeof(struct sockaddr_in6));
+	else
+		return 0;
+	for (size_t i = 0; i < s->naddrs; i++)
+		if (same_ip(&s->addrs[i], (struct sockaddr *)&ss))
+			return 0;
+	if (s->naddrs == MW_MAX_SERVER_ADDRS)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = htons(s->port);
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(s->port);
+	s->addrs[s->naddrs++] = ss;
+	return 0;
+}
+
+/*
+ * A server on this host answers on every local address, so a client could
+ * reach it through any of them: protect them all.
+ */
+static int expand_local(struct cfg_ctx *c, yaml_node_t *n,
+			struct mw_server_cfg *s)
+{
+	struct ifaddrs *ifa, *i;
+	bool local = false;
+
+	if (getifaddrs(&ifa))
+		return fail_at(c, n, "getifaddrs: %s", strerror(errno));
+	for (size_t k = 0; k < s->naddrs && !local; k++) {
+		if (is_loopback_or_any(&s->addrs[k]))
+			local = true;
+		for (i = ifa; i && !local; i = i->ifa_next)
+			if (i->ifa_addr && same_ip(&s->addrs[k], i->ifa_addr))
+				local = true;
+	}
+	if (local) {
+		struct sockaddr_in lo4 = { .sin_family = AF_INET };
+		struct sockaddr_in any4 = { .sin_family = AF_INET };
+		struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6,
+					    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
+
+		lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		s->local = true;
+		if (add_addr(s, (struct sockaddr *)&lo4) ||
+		    add_addr(s, (struct sockaddr *)&any4) ||
+		    add_addr(s, (struct sockaddr *)&lo6) ||
+		    add_addr(s, (struct sockaddr *)&any6))
+			goto full;
+		for (i = ifa; i; i = i->ifa_next)
+			if (i->ifa_addr && add_addr(s, i->ifa_addr))
+				goto full;
+	}
+	freeifaddrs(ifa);
+	return 0;
+full:
+	freeifaddrs(ifa);
+	return fail_at(c, n, "server %s: more than %d addresses", s->name,
+		       MW_MAX_SERVER_ADDRS);
+}
+
+static int parse_server(struct cfg_ctx *c, yaml_node_t *n,
+			struct mw_server_cfg *s)
+{
+	yaml_node_pair_t *p;
+	char host[256];
+	const char *port_s;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *r;
+	unsigned long port;
+	char *end;
+	int rc;
+
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(c, n, "servers: each entry is a mapping");
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k);
+
+		if (!key)
+			return fail_at(c, k, "expected a key");
+		if (!strcmp(key, "name")) {
+			if (get_string(c, v, "name", s->name, sizeof(s->name)))
+				return -1;
+		} else if (!strcmp(key, "address")) {
+			if (get_string(c, v, "address", s->address,
+				       sizeof(s->address)))
+				return -1;
+		} else {
+			return fail_at(c, k, "servers: unknown key '%s'", key);
+		}
+	}
+	if (!s->name[0] || !s->address[0])
+		return fail_at(c, n, "servers: each needs a name and address");
+	for (const char *q = s->name; *q; q++)
+		if (!(*q == '-' || *q == '_' || *q == '.' ||
+		      (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') ||
+		      (*q >= 'A' && *q <= 'Z')))
+			return fail_at(c, n, "server name '%s': use letters, "
+					     "digits, '-', '_', '.'",
+				       s->name);
+
+	/* host:port, [v6]:port; host names are resolved now, at load. */
+	if (s->address[0] == '[') {
+		char *rb = strchr(s->address, ']');
+
+		if (!rb || rb[1] != ':')
+			goto bad_addr;
+		snprintf(host, sizeof(host), "%.*s", (int)(rb - s->address - 1),
+			 s->address + 1);
+		port_s = rb + 2;
+	} else {
+		char *colon = strrchr(s->address, ':');
+
+		if (!colon || strchr(s->address, ':') != colon)
+			goto bad_addr;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - s->address),
+			 s->address);
+		port_s = colon + 1;
+	}
+	errno = 0;
+	port = strtoul(port_s, &end, 10);
+	if (errno || *end || !*port_s || port == 0 || port > 65535)
+		goto bad_addr;
+	s->port = (uint16_t)port;
+	rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc)
+		return fail_at(c, n, "server %s: cannot resolve '%s': %s",
+			       s->name, host, gai_strerror(rc));
+	for (r = res; r; r = r->ai_next)
+		if (add_addr(s, r->ai_addr)) {
+			freeaddrinfo(res);
+			return fail_at(c, n, "server %s: too many addresses",
+				       s->name);
+		}
+	freeaddrinfo(res);
+	return expand_local(c, n, s);
+bad_addr:
+	return fail_at(c, n, "server %s: address '%s' is not host:port",
+		       s->name, s->address);
+}
+
+static int parse_servers(struct cfg_ctx *c, yaml_node_t *n,
+			 struct mw_config *cfg)
+{
+	size_t count;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, n, "servers: expected a list");
+	count = (size_t)(n->data.sequence.items.top -
+			 n->data.sequence.items.start);
+	if (count > MW_MAX_CONFIG_SERVERS)
+		return fail_at(c, n, "servers: at most %d", MW_MAX_CONFIG_SERVERS);
+	cfg->servers = calloc(count ? count : 1, sizeof(*cfg->servers));
+	if (!cfg->servers)
+		return fail_at(c, n, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		yaml_node_t *item = yaml_document_get_node(
+			c->doc, n->data.sequence.items.start[i]);
+
+		if (parse_server(c, item, &cfg->servers[i]))
+			return -1;
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(cfg->servers[j].name,
+				    cfg->servers[i].name))
+				return fail_at(c, item,
+					       "servers: duplicate name '%s'",
+					       cfg->servers[i].name);
+		cfg->nservers++;
+	}
+	return 0;
+}
+
+static int parse_limits(struct cfg_ctx *c, yaml_node_t *n,
+			struct mw_limits *l)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(c, n, "limits: expected a mapping");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k);
+		int rc;
+
+		if (!key)
+			return fail_at(c, k, "expected a key");
+		if (!strcmp(key, "max_header_bytes"))
+			rc = get_size(c, v, key, 1024, 1 << 20,
+				      &l->max_header_bytes);
+		else if (!strcmp(key, "max_body_bytes"))
+			rc = get_size(c, v, key, 1024, 256 << 20,
+				      &l->max_body_bytes);
+		else if (!strcmp(key, "max_sse_event_bytes"))
+			rc = get_size(c, v, key, 1024, 64 << 20,
+				      &l->max_sse_event_bytes);
+		else if (!strcmp(key, "max_connections"))
+			rc = get_size(c, v, key, 1, 1 << 20,
+				      &l->max_connections);
+		else if (!strcmp(key, "header_timeout_ms"))
+			rc = get_ms(c, v, key, &l->header_timeout_ms);
+		else if (!strcmp(key, "idle_timeout_ms"))
+			rc = get_ms(c, v, key, &l->idle_timeout_ms);
+		else if (!strcmp(key, "connect_timeout_ms"))
+			rc = get_ms(c, v, key, &l->connect_timeout_ms);
+		else
+			return fail_at(c, k, "limits: unknown key '%s'", key);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_audit(struct cfg_ctx *c, yaml_node_t *n,
+		       struct mw_config *cfg)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return fail_at(c, n, "audit: expected a mapping");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k);
+		int rc;
+
+		if (!key)
+			return fail_at(c, k, "expected a key");
+		if (!strcmp(key, "dsn"))
+			rc = get_string(c, v, key, cfg->audit.dsn,
+					sizeof(cfg->audit.dsn));
+		else if (!strcmp(key, "embedded_user"))
+			rc = get_string(c, v, key, cfg->audit.embedded_user,
+					sizeof(cfg->audit.embedded_user));
+		else if (!strcmp(key, "batch_ms"))
+			rc = get_ms(c, v, key, &cfg->audit.batch_ms);
+		else if (!strcmp(key, "batch_max"))
+			rc = get_size(c, v, key, 1, 100000,
+				      &cfg->audit.batch_max);
+		else if (!strcmp(key, "max_queue"))
+			rc = get_size(c, v, key, 16, 10000000,
+				      &cfg->audit.max_queue);
+		else
+			return fail_at(c, k, "audit: unknown key '%s'", key);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_listen(struct cfg_ctx *c, yaml_node_t *v, const char *key,
+			int family, struct sockaddr_storage *ss)
+{
+	char buf[128], why[256];
+
+	if (get_string(c, v, key, buf, sizeof(buf)))
+		return -1;
+	if (mw_parse_hostport(buf, ss, why, sizeof(why)))
+		return fail_at(c, v, "%s: %s", key, why);
+	if (ss->ss_family != family)
+		return fail_at(c, v, "%s: expected an %s address", key,
+			       family == AF_INET ? "IPv4" : "IPv6");
+	return 0;
+}
+
+static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
+		      struct mw_config *cfg)
+{
+	if (!root)
+		return fail_at(c, NULL, "empty file");
+	if (root->type != YAML_MAPPING_NODE)
+		return fail_at(c, root, "expected a mapping at the top");
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k);
+		char level[16];
+		int rc;
+
+		if (!key)
+			return fail_at(c, k, "expected a key");
+		if (!strcmp(key, "listen")) {
+			rc = parse_listen(c, v, key, AF_INET, &cfg->listen4);
+		} else if (!strcmp(key, "listen6")) {
+			const char *s = scalar(v);
+
+			if (s && !*s) {
+				cfg->has_listen6 = false;
+				rc = 0;
+			} else {
+				rc = parse_listen(c, v, key, AF_INET6,
+						  &cfg->listen6);
+				cfg->has_listen6 = true;
+			}
+		} else if (!strcmp(key, "state_dir")) {
+			rc = get_string(c, v, key, cfg->state_dir,
+					sizeof(cfg->state_dir));
+			if (!rc && cfg->state_dir[0] != '/')
+				rc = fail_at(c, v, "state_dir: must be absolute");
+		} else if (!strcmp(key, "bpf_pin_dir")) {
+			rc = get_string(c, v, key, cfg->bpf_pin_dir,
+					sizeof(cfg->bpf_pin_dir));
+			if (!rc && strncmp(cfg->bpf_pin_dir, "/sys/fs/bpf/", 12))
+				rc = fail_at(c, v,
+					     "bpf_pin_dir: must be under /sys/fs/bpf/");
+		} else if (!strcmp(key, "splice")) {
+			rc = get_bool(c, v, key, &cfg->splice);
+		} else if (!strcmp(key, "host")) {
+			rc = get_string(c, v, key, cfg->host, sizeof(cfg->host));
+		} else if (!strcmp(key, "log_level")) {
+			rc = get_string(c, v, key, level, sizeof(level));
+			if (rc)
+				;
+			else if (!strcmp(level, "debug"))
+				cfg->log_level = MW_LOG_DEBUG;
+			else if (!strcmp(level, "info"))
+				cfg->log_level = MW_LOG_INFO;
+			else if (!strcmp(level, "warn"))
+				cfg->log_level = MW_LOG_WARN;
+			else if (!strcmp(level, "error"))
+				cfg->log_level = MW_LOG_ERR;
+			else
+				rc = fail_at(c, v, "log_level: debug, info, "
+						   "warn or error");
+		} else if (!strcmp(key, "limits")) {
+			rc = parse_limits(c, v, &cfg->limits);
+		} else if (!strcmp(key, "audit")) {
+			rc = parse_audit(c, v, cfg);
+		} else if (!strcmp(key, "servers")) {
+			rc = parse_servers(c, v, cfg);
+		} else {
+			rc = fail_at(c, k, "unknown key '%s'", key);
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static void set_defaults(struct mw_config *cfg)
+{
+	struct sockaddr_in *l4 = (struct sockaddr_in *)&cfg->listen4;
+	struct sockaddr_in6 *l6 = (struct sockaddr_in6 *)&cfg->listen6;
+
+	memset(cfg, 0, sizeof(*cfg));
+	l4->sin_family = AF_INET;
+	l4->sin_port = htons(15100);
+	l4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l6->sin6_family = AF_INET6;
+	l6->sin6_port = htons(15100);
+	l6->sin6_addr = in6addr_loopback;
+	cfg->has_listen6 = true;
+	snprintf(cfg->state_dir, sizeof(cfg->state_dir), "/var/lib/mcpwarden");
+	snprintf(cfg->bpf_pin_dir, sizeof(cfg->bpf_pin_dir),
+		 "/sys/fs/bpf/mcpwarden");
+	cfg->log_level = MW_LOG_INFO;
+	cfg->limits.max_header_bytes = 64 << 10;
+	cfg->limits.max_body_bytes = 8 << 20;
+	cfg->limits.max_sse_event_bytes = 4 << 20;
+	cfg->limits.max_connections = 4096;
+	cfg->limits.header_timeout_ms = 10000;
+	cfg->limits.idle_timeout_ms = 300000;
+	cfg->limits.connect_timeout_ms = 5000;
+	snprintf(cfg->audit.embedded_user, sizeof(cfg->audit.embedded_user),
+		 "mcpwarden");
+	cfg->audit.batch_ms = 10;
+	cfg->audit.batch_max = 512;
+	cfg->audit.max_queue = 100000;
+}
+
+int mw_config_load(const char *path, struct mw_config *cfg, char *err,
+		   size_t errlen)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct cfg_ctx c = { .doc = &doc, .err = err, .errlen = errlen,
+			     .file = path };
+	struct stat st;
+	FILE *f;
+	int rc = -1;
+
+	set_defaults(cfg);
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(f), &st) || st.st_size > MW_CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+			 MW_CONFIG_MAX_BYTES);
+		fclose(f);
+		return -1;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		fclose(f);
+		return -1;
+	}
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		snprintf(err, errlen, "%s:%zu: %s", path,
+			 parser.problem_mark.line + 1,
+			 parser.problem ? parser.problem : "YAML error");
+		goto out_parser;
+	}
+	rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg);
+	yaml_document_delete(&doc);
+	if (!rc && !cfg->host[0] && gethostname(cfg->host, sizeof(cfg->host)))
+		snprintf(cfg->host, sizeof(cfg->host), "localhost");
+	if (!rc && cfg->has_listen6 &&
+	    ((struct sockaddr_in6 *)&cfg->listen6)->sin6_port == 0)
+		cfg->has_listen6 = false;
+out_parser:
+	yaml_parser_delete(&parser);
+	fclose(f);
+	if (rc)
+		mw_config_free(cfg);
+	return rc;
+}
+
+void mw_config_free(struct mw_config *cfg)
+{
+	free(cfg->servers);
+	cfg->servers = NULL;
+	cfg->nservers = 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* The one YAML configuration file (see DESIGN.md, "Configuration"). */
+#ifndef MW_CONFIG_H
+#define MW_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+#define MW_DEFAULT_CONFIG "/etc/mcpwarden/mcpwarden.yaml"
+#define MW_MAX_SERVER_ADDRS 32
+#define MW_MAX_CONFIG_SERVERS 128 /* x addresses fits the BPF map */
+#define MW_CONFIG_MAX_BYTES (1 << 20)
+
+struct mw_server_cfg {
+	char name[64];
+	char address[256]; /* as written */
+	uint16_t port;
+	bool local; /* on this host: protected on every local address */
+	size_t naddrs;
+	struct sockaddr_storage addrs[MW_MAX_SERVER_ADDRS];
+};
+
+struct mw_limits {
+	size_t max_header_bytes;
+	size_t max_body_bytes;
+	size_t max_sse_event_bytes;
+	size_t max_connections;
+	int header_timeout_ms;
+	int idle_timeout_ms;
+	int connect_timeout_ms;
+};
+
+struct mw_config {
+	char path[PATH_MAX];
+	struct sockaddr_storage listen4;
+	struct sockaddr_storage listen6;
+	bool has_listen6;
+	char state_dir[PATH_MAX];
+	char bpf_pin_dir[PATH_MAX];
+	bool splice;
+	enum mw_log_level log_level;
+	struct mw_limits limits;
+	struct {
+		char dsn[1024];
+		char embedded_user[64];
+		int batch_ms;
+		size_t batch_max;
+		size_t max_queue;
+	} audit;
+	char host[256]; /* recorded in every audit row */
+	struct mw_server_cfg *servers;
+	size_t nservers;
+};
+
+/* Loads and validates path; 0 or -1 with a reason (file:line) in err. */
+int mw_config_load(const char *path, struct mw_config *cfg, char *err,
+		   size_t errlen);
+void mw_config_free(struct mw_config *cfg);
+
+/* "host:port" or "[v6]:port" → address; 0 or -1. */
+int mw_parse_hostport(const char *s, struct sockaddr_storage *ss,
+		      char *err, size_t errlen);
+/* Formats an address as "a.b.c.d:port" or "[v6]:port". */
+void mw_format_addr(const struct sockaddr_storage *ss, char *out,
+		    size_t outlen);
+
+/* The control socket path under state_dir. */
+void mw_control_path(const struct mw_config *cfg, char *out, size_t outlen);
+
+#endif

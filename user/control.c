@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "control.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct mw_control {
+	struct mw_io io;
+	struct mw_loop *loop;
+	mw_control_handler handler;
+	void *arg;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+json_t *mw_control_error(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+}
+
+/* Reads one line within the deadline; returns its length or -1. */
+static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+	size_t len = 0;
+
+	while (len < cap - 1) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, timeout_ms) <= 0)
+			return -1;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (memchr(buf, '\n', len))
+			return (ssize_t)len;
+	}
+	return -1;
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void serve_one(struct mw_control *c, int fd)
+{
+	char *buf = malloc(MW_CONTROL_MAX_LINE);
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	json_t *req = NULL, *resp = NULL;
+	json_error_t jerr;
+	const char *cmd;
+	char *text = NULL;
+	ssize_t n;
+
+	if (!buf)
+		goto out;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
+		goto out;
+	/* Only root and the daemon's own user steer enforcement. */
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		log_warn("control: refused uid %u (pid %d)", cred.uid,
+			 cred.pid);
+		resp = mw_control_error("permission denied");
+		goto reply;
+	}
+	n = read_line(fd, buf, MW_CONTROL_MAX_LINE, 2000);
+	if (n < 0) {
+		resp = mw_control_error("no request line within 2 s");
+		goto reply;
+	}
+	req = json_loadb(buf, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req || !json_is_object(req) ||
+	    !(cmd = json_string_value(json_object_get(req, "cmd")))) {
+		resp = mw_control_error("malformed request");
+		goto reply;
+	}
+	log_info("control: '%s' from uid %u pid %d", cmd, cred.uid, cred.pid);
+	resp = c->handler(c->arg, cmd, req);
+reply:
+	if (!resp)
+		resp = mw_control_error("internal error");
+	text = json_dumps(resp, JSON_COMPACT);
+	if (text) {
+		write_all(fd, text, strlen(text));
+		write_all(fd, "\n", 1);
+	}
+out:
+	free(text);
+	json_decref(req);
+	json_decref(resp);
+	free(buf);
+	close(fd);
+}
+
+static void on_control(struct mw_io *io, uint32_t events)
+{
+	struct mw_control *c = (struct mw_control *)io;
+	int fd;
+
+	(void)events;
+	fd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		serve_one(c, fd);
+}
+
+int mw_control_open(struct mw_control **out, struct mw_loop *loop,
+		    const char *path, mw_control_handler handler, void *arg,
+		    char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct mw_control *c;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return -1;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	unlink(path);
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		umask(old);
+		goto fail;
+	}
+	umask(old);
+	if (listen(fd, 16))
+		goto fail;
+	c->io.fd = fd;
+	c->io.cb = on_control;
+	c->loop = loop;
+	c->handler = handler;
+	c->arg = arg;
+	if (mw_loop_add(loop, &c->io, EPOLLIN))
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	snprintf(err, errlen, "control socket %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(c);
+	return -1;
+}
+
+void mw_control_close(struct mw_control *c)
+{
+	if (!c)
+		return;
+	mw_loop_del(c->loop, &c->io);
+	close(c->io.fd);
+	unlink(c->path);
+	free(c);
+}
+
+int mw_control_call(const char *path, json_t *req, int timeout_ms,
+		    json_t **resp, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *text = NULL, *buf = NULL;
+	json_error_t jerr;
+	int fd = -1, rc = -1;
+	ssize_t n;
+
+	*resp = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "control socket path too long");
+		return -1;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		snprintf(err, errlen,
+			 "cannot reach the daemon at %s: %s (is mcpwardend "
+			 "running with this configuration?)",
+			 path, strerror(errno));
+		goto out;
+	}
+	text = json_dumps(req, JSON_COMPACT);
+	buf = malloc(MW_CONTROL_MAX_LINE);
+	if (!text || !buf || write_all(fd, text, strlen(text)) ||
+	    write_all(fd, "\n", 1)) {
+		snprintf(err, errlen, "cannot send to the daemon: %s",
+			 strerror(errno));
+		goto out;
+	}
+	n = read_line(fd, buf, MW_CONTROL_MAX_LINE, timeout_ms);
+	if (n < 0) {
+		snprintf(err, errlen, "no answer from the daemon");
+		goto out;
+	}
+	*resp = json_loadb(buf, (size_t)n, 0, &jerr);
+	if (!*resp) {
+		snprintf(err, errlen, "unreadable answer from the daemon: %s",
+			 jerr.text);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

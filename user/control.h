@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The control socket: a Unix stream socket under state_dir through which
+ * the CLI asks the daemon for status and changes. One JSON request line,
+ * one JSON response line. Callers are authenticated with SO_PEERCRED.
+ */
+#ifndef MW_CONTROL_H
+#define MW_CONTROL_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "loop.h"
+
+#define MW_CONTROL_MAX_LINE (64 * 1024)
+
+struct mw_control;
+
+/* Returns a new JSON object: {"ok":true,...} or {"ok":false,"error":"..."} */
+typedef json_t *(*mw_control_handler)(void *arg, const char *cmd,
+				      json_t *req);
+
+int mw_control_open(struct mw_control **out, struct mw_loop *loop,
+		    const char *path, mw_control_handler handler, void *arg,
+		    char *err, size_t errlen);
+void mw_control_close(struct mw_control *c);
+
+/* Client side: sends req, waits for the answer (timeout_ms). */
+int mw_control_call(const char *path, json_t *req, int timeout_ms,
+		    json_t **resp, char *err, size_t errlen);
+
+/* Convenience for handlers. */
+json_t *mw_control_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+#endif

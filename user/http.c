@@ -1,0 +1,356 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static struct mw_http *from_parser(http_parser *p)
+{
+	return p->data;
+}
+
+static int set_err(struct mw_http *h, const char *msg)
+{
+	snprintf(h->err, sizeof(h->err), "%s", msg);
+	return -1;
+}
+
+/* Appends a piece of the current string; pieces of one token are joined. */
+static int append(struct mw_http *h, const char *at, size_t len, bool fresh)
+{
+	size_t need;
+
+	h->head_bytes += len;
+	if (h->head_bytes > h->max_head)
+		return set_err(h, "request head too large");
+	need = h->strlen + len + 2;
+	if (need > h->strcap) {
+		size_t cap = h->strcap ? h->strcap : 1024;
+		char *n;
+
+		while (cap < need)
+			cap *= 2;
+		n = realloc(h->strbuf, cap);
+		if (!n)
+			return set_err(h, "out of memory");
+		h->strbuf = n;
+		h->strcap = cap;
+	}
+	if (fresh && h->strlen)
+		h->strbuf[h->strlen++] = '\0';
+	memcpy(h->strbuf + h->strlen, at, len);
+	h->strlen += len;
+	h->strbuf[h->strlen] = '\0';
+	return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+	struct mw_http *h = from_parser(p);
+
+	h->in_message = true;
+	h->in_head = true;
+	h->head_bytes = 0;
+	h->strlen = 0;
+	h->nheaders = 0;
+	h->last = 0;
+	h->url_off = 0;
+	return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+	struct mw_http *h = from_parser(p);
+	bool fresh = h->last != 1;
+
+	if (fresh)
+		h->url_off = h->strlen ? h->strlen + 1 : 0;
+	h->last = 1;
+	return append(h, at, len, fresh);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct mw_http *h = from_parser(p);
+	bool fresh = h->last != 2;
+
+	if (fresh) {
+		if (h->nheaders == MW_HTTP_MAX_HEADERS)
+			return set_err(h, "too many header fields");
+		h->name_off[h->nheaders] = h->strlen ? h->strlen + 1 : 0;
+		h->value_off[h->nheaders] = SIZE_MAX;
+		h->nheaders++;
+	}
+	h->last = 2;
+	return append(h, at, len, fresh);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct mw_http *h = from_parser(p);
+	bool fresh = h->last != 3;
+
+	if (fresh)
+		h->value_off[h->nheaders - 1] = h->strlen + 1;
+	h->last = 3;
+	return append(h, at, len, fresh);
+}
+
+static bool token_list_has(const char *list, const char *token)
+{
+	size_t tl = strlen(token);
+
+	for (const char *p = list; *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!strncasecmp(p, token, tl) &&
+		    (p[tl] == '\0' || p[tl] == ',' || p[tl] == ' ' ||
+		     p[tl] == '\t' || p[tl] == ';'))
+			return true;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
+}
+
+/*
+ * Rejects what two parsers could read differently: a smuggled second body
+ * length, duplicated framing headers, a target that is not origin-form.
+ */
+static int check_head(struct mw_http *h)
+{
+	struct mw_http_head *hd = &h->head;
+	int n_cl = 0, n_te = 0, n_host = 0;
+
+	for (size_t i = 0; i < hd->nheaders; i++) {
+		const char *name = hd->headers[i].name;
+
+		if (!strcasecmp(name, "content-length"))
+			n_cl++;
+		else if (!strcasecmp(name, "transfer-encoding"))
+			n_te++;
+		else if (!strcasecmp(name, "host"))
+			n_host++;
+		if (!*name)
+			return set_err(h, "empty header name");
+	}
+	if (n_cl > 1)
+		return set_err(h, "more than one Content-Length");
+	if (n_te > 1)
+		return set_err(h, "more than one Transfer-Encoding");
+	if (n_cl && n_te)
+		return set_err(h, "both Content-Length and Transfer-Encoding");
+	if (n_te) {
+		const char *te = mw_http_header(hd, "transfer-encoding");
+
+		if (strcasecmp(te, "chunked"))
+			return set_err(h, "unsupported Transfer-Encoding");
+	}
+	if (h->kind == MW_HTTP_REQUEST) {
+		if (hd->major == 1 && hd->minor >= 1 && n_host != 1)
+			return set_err(h, "HTTP/1.1 needs exactly one Host");
+		if (!hd->url || hd->url[0] != '/')
+			return set_err(h, "request target must be a path");
+	}
+	return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+	struct mw_http *h = from_parser(p);
+	struct mw_http_head *hd = &h->head;
+	const char *v;
+	int rc;
+
+	memset(hd, 0, sizeof(*hd));
+	hd->major = p->http_major;
+	hd->minor = p->http_minor;
+	hd->nheaders = h->nheaders;
+	for (size_t i = 0; i < h->nheaders; i++) {
+		hd->headers[i].name = h->strbuf + h->name_off[i];
+		hd->headers[i].value = h->value_off[i] == SIZE_MAX ?
+					       "" :
+					       h->strbuf + h->value_off[i];
+	}
+	if (h->kind == MW_HTTP_REQUEST) {
+		snprintf(hd->method, sizeof(hd->method), "%s",
+			 http_method_str((enum http_method)p->method));
+		hd->url = h->strbuf ? h->strbuf + h->url_off : NULL;
+	} else {
+		hd->status = p->status_code;
+	}
+	hd->keep_alive = http_should_keep_alive(p);
+	hd->chunked = p->flags & F_CHUNKED;
+	hd->content_length = (p->flags & F_CONTENTLENGTH) ?
+				     (int64_t)p->content_length :
+				     -1;
+	v = mw_http_header(hd, "expect");
+	hd->expect_continue = v && !strcasecmp(v, "100-continue");
+	if (v && !hd->expect_continue)
+		return set_err(h, "unsupported Expect");
+	v = mw_http_header(hd, "connection");
+	hd->upgrade = p->upgrade || (v && token_list_has(v, "upgrade"));
+	if (check_head(h))
+		return -1;
+	h->in_head = false;
+	rc = h->cb->on_head(h->arg, hd);
+	if (rc < 0)
+		return set_err(h, h->err[0] ? h->err : "refused");
+	return rc;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+	struct mw_http *h = from_parser(p);
+
+	if (h->cb->on_body(h->arg, at, len) < 0)
+		return set_err(h, h->err[0] ? h->err : "body refused");
+	return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+	struct mw_http *h = from_parser(p);
+
+	h->in_message = false;
+	if (h->cb->on_complete(h->arg) < 0)
+		return set_err(h, h->err[0] ? h->err : "message refused");
+	return 0;
+}
+
+void mw_http_init(struct mw_http *h, enum mw_http_kind kind, size_t max_head,
+		  const struct mw_http_cb *cb, void *arg)
+{
+	memset(h, 0, sizeof(*h));
+	http_parser_init(&h->parser,
+			 kind == MW_HTTP_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
+	h->parser.data = h;
+	http_parser_settings_init(&h->settings);
+	h->settings.on_message_begin = on_message_begin;
+	h->settings.on_url = on_url;
+	h->settings.on_header_field = on_header_field;
+	h->settings.on_header_value = on_header_value;
+	h->settings.on_headers_complete = on_headers_complete;
+	h->settings.on_body = on_body;
+	h->settings.on_message_complete = on_message_complete;
+	h->kind = kind;
+	h->cb = cb;
+	h->arg = arg;
+	h->max_head = max_head;
+}
+
+void mw_http_free(struct mw_http *h)
+{
+	free(h->strbuf);
+	h->strbuf = NULL;
+}
+
+ssize_t mw_http_feed(struct mw_http *h, const char *data, size_t len)
+{
+	size_t n;
+
+	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK)
+		return -1;
+	h->err[0] = '\0';
+	n = http_parser_execute(&h->parser, &h->settings, data, len);
+	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
+		if (!h->err[0])
+			snprintf(h->err, sizeof(h->err), "%s",
+				 http_errno_description(
+					 HTTP_PARSER_ERRNO(&h->parser)));
+		return -1;
+	}
+	if (h->parser.upgrade) {
+		set_err(h, "protocol upgrade is not supported");
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
+int mw_http_eof(struct mw_http *h)
+{
+	bool was_in = h->in_message;
+
+	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK)
+		return -1;
+	http_parser_execute(&h->parser, &h->settings, NULL, 0);
+	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
+		if (!h->err[0])
+			snprintf(h->err, sizeof(h->err), "%s",
+				 http_errno_description(
+					 HTTP_PARSER_ERRNO(&h->parser)));
+		return -1;
+	}
+	if (was_in && h->in_message)
+		return set_err(h, "connection closed inside a message");
+	return 0;
+}
+
+bool mw_http_in_message(const struct mw_http *h)
+{
+	return h->in_message;
+}
+
+const char *mw_http_error(const struct mw_http *h)
+{
+	return h->err[0] ? h->err : "malformed HTTP";
+}
+
+const char *mw_http_header(const struct mw_http_head *head, const char *name)
+{
+	for (size_t i = 0; i < head->nheaders; i++)
+		if (!strcasecmp(head->headers[i].name, name))
+			return head->headers[i].value;
+	return NULL;
+}
+
+bool mw_http_is_hop_by_hop(const char *name)
+{
+	static const char *const hop[] = {
+		"connection",	     "keep-alive", "proxy-connection",
+		"transfer-encoding", "te",	   "trailer",
+		"upgrade",	     "expect",	   "content-length",
+		"proxy-authenticate", "proxy-authorization",
+	};
+
+	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (!strcasecmp(name, hop[i]))
+			return true;
+	return false;
+}
+
+const char *mw_http_reason(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 202:
+		return "Accepted";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 417:
+		return "Expectation Failed";
+	case 501:
+		return "Not Implemented";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return http_status_str((enum http_status)status);
+	}
+}

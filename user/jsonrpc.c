@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "jsonrpc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const message_members[] = {
+	"jsonrpc", "id", "method", "params", "result", "error",
+};
+
+/* Reasons end up in logs and may quote the peer's bytes (jansson's own
+ * messages do), so control characters are blanked out. */
+static void __attribute__((format(printf, 3, 4)))
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (p = err; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	}
+}
+
+/* jansson caps its own recursion at JSON_PARSER_MAX_DEPTH, which bounds this
+ * walk's stack too; our lower limit keeps later consumers cheap. */
+static bool depth_ok(json_t *j, int depth)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(j) && !json_is_array(j))
+		return true;
+	if (++depth > MW_RPC_MAX_DEPTH)
+		return false;
+	if (json_is_object(j)) {
+		json_object_foreach (j, key, v) {
+			if (!depth_ok(v, depth))
+				return false;
+		}
+	} else {
+		json_array_foreach (j, i, v) {
+			if (!depth_ok(v, depth))
+				return false;
+		}
+	}
+	return true;
+}
+
+static bool is_message_member(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(message_members) / sizeof(*message_members);
+	     i++) {
+		if (strcmp(key, message_members[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool is_id(json_t *id)
+{
+	return json_is_string(id) || json_is_integer(id);
+}
+
+/* jansson dumps a decoded string one way only, so "\u0061" and "a" give the
+ * same text and ids compare with strcmp. */
+static char *id_text(json_t *id)
+{
+	char *text;
+
+	if (json_is_integer(id)) {
+		if (asprintf(&text, "%" JSON_INTEGER_FORMAT,
+			     json_integer_value(id)) < 0)
+			return NULL;
+		return text;
+	}
+	return json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+}
+
+static int check_tools_call(struct mw_rpc_msg *m, const char *where, char *err,
+			    size_t errlen)
+{
+	json_t *name, *arguments;
+
+	if (!json_is_object(m->params)) {
+		set_err(err, errlen, "%stools/call needs a params object",
+			where);
+		return -EPROTO;
+	}
+	name = json_object_get(m->params, "name");
+	if (!json_is_string(name)) {
+		set_err(err, errlen, "%stools/call needs a string params.name",
+			where);
+		return -EPROTO;
+	}
+	/* Argument rules match on an object; any other shape is something
+	 * the policy and the server could read differently. */
+	arguments = json_object_get(m->params, "arguments");
+	if (arguments && !json_is_object(arguments)) {
+		set_err(err, errlen,
+			"%stools/call params.arguments must be an object",
+			where);
+		return -EPROTO;
+	}
+	m->tool = json_string_value(name);
+	m->arguments = arguments;
+	return 0;
+}
+
+static int parse_message(json_t *obj, struct mw_rpc_msg *m, const char *where,
+			 char *err, size_t errlen)
+{
+	json_t *version, *id, *method, *v;
+	const char *key;
+	int ret;
+
+	if (!json_is_object(obj)) {
+		set_err(err, errlen, "%smessage is not an object", where);
+		return -EPROTO;
+	}
+	json_object_foreach (obj, key, v) {
+		if (!is_message_member(key)) {
+			set_err(err, errlen,
+				"%smember not defined by JSON-RPC 2.0", where);
+			return -EPROTO;
+		}
+	}
+	version = json_object_get(obj, "jsonrpc");
+	if (!json_is_string(version) ||
+	    strcmp(json_string_value(version), "2.0") != 0) {
+		set_err(err, errlen, "%s\"jsonrpc\" must be \"2.0\"", where);
+		return -EPROTO;
+	}
+	id = json_object_get(obj, "id");
+	if (id && !is_id(id)) {
+		set_err(err, errlen, "%sid must be a string or an integer",
+			where);
+		return -EPROTO;
+	}
+	method = json_object_get(obj, "method");
+	m->params = json_object_get(obj, "params");
+	m->result = json_object_get(obj, "result");
+	m->error = json_object_get(obj, "error");
+
+	if (method) {
+		if (!json_is_string(method)) {
+			set_err(err, errlen, "%smethod must be a string",
+				where);
+			return -EPROTO;
+		}
+		if (m->result || m->error) {
+			set_err(err, errlen,
+				"%smethod mixed with result or error", where);
+			return -EPROTO;
+		}
+		if (m->params && !json_is_object(m->params) &&
+		    !json_is_array(m->params)) {
+			set_err(err, errlen,
+				"%sparams must be an object or an array",
+				where);
+			return -EPROTO;
+		}
+		m->kind = id ? MW_RPC_REQUEST : MW_RPC_NOTIFICATION;
+		m->method = json_string_value(method);
+		if (strcmp(m->method, "tools/call") == 0) {
+			ret = check_tools_call(m, where, err, errlen);
+			if (ret)
+				return ret;
+		}
+	} else {
+		if (!id) {
+			set_err(err, errlen, "%sneither method nor id", where);
+			return -EPROTO;
+		}
+		if (m->params) {
+			set_err(err, errlen, "%sresponse with params", where);
+			return -EPROTO;
+		}
+		if (!m->result == !m->error) {
+			set_err(err, errlen,
+				"%sresponse needs exactly one of result and "
+				"error",
+				where);
+			return -EPROTO;
+		}
+		if (m->error &&
+		    (!json_is_object(m->error) ||
+		     !json_is_integer(json_object_get(m->error, "code")) ||
+		     !json_is_string(json_object_get(m->error, "message")))) {
+			set_err(err, errlen,
+				"%serror needs integer code and string message",
+				where);
+			return -EPROTO;
+		}
+		m->kind = m->result ? MW_RPC_RESULT : MW_RPC_ERROR;
+	}
+
+	if (id) {
+		m->id = id_text(id);
+		if (!m->id) {
+			set_err(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	m->json = json_incref(obj);
+	return 0;
+}
+
+int mw_rpc_parse(const char *buf, size_t len, size_t max_len,
+		 struct mw_rpc_batch *out, char *err, size_t errlen)
+{
+	struct mw_rpc_msg *msgs = NULL;
+	json_error_t jerr;
+	json_t *root = NULL;
+	size_t n = 0, i = 0;
+	char where[48] = "";
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	if (err && errlen)
+		err[0] = '\0';
+	if (!buf && len) {
+		set_err(err, errlen, "no input");
+		return -EINVAL;
+	}
+	if (len > max_len) {
+		set_err(err, errlen, "message of %zu bytes exceeds %zu", len,
+			max_len);
+		return -EMSGSIZE;
+	}
+
+	/* No JSON_DECODE_ANY: only an object or an array is a message.
+	 * No JSON_ALLOW_NUL: a NUL would cut strings short in C. jansson
+	 * refuses bytes after the value unless told otherwise. */
+	root = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		set_err(err, errlen, "invalid JSON at offset %d: %s",
+			jerr.position, jerr.text);
+		ret = -EBADMSG;
+		goto fail;
+	}
+	if (!depth_ok(root, 0)) {
+		set_err(err, errlen, "nesting deeper than %d",
+			MW_RPC_MAX_DEPTH);
+		ret = -EPROTO;
+		goto fail;
+	}
+	if (json_is_array(root)) {
+		n = json_array_size(root);
+		if (!n) {
+			set_err(err, errlen, "empty batch");
+			ret = -EPROTO;
+			goto fail;
+		}
+		if (n > MW_RPC_MAX_BATCH) {
+			set_err(err, errlen, "batch of %zu exceeds %d", n,
+				MW_RPC_MAX_BATCH);
+			ret = -EMSGSIZE;
+			goto fail;
+		}
+	} else if (json_is_object(root)) {
+		n = 1;
+	} else {
+		set_err(err, errlen, "not an object or an array");
+		ret = -EBADMSG;
+		goto fail;
+	}
+
+	msgs = calloc(n, sizeof(*msgs));
+	if (!msgs) {
+		set_err(err, errlen, "out of memory");
+		ret = -ENOMEM;
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (json_is_array(root))
+			snprintf(where, sizeof(where),
+				 "batch element %zu: ", i);
+		ret = parse_message(
+			json_is_array(root) ? json_array_get(root, i) : root,
+			&msgs[i], where, err, errlen);
+		if (ret)
+			goto fail;
+	}
+
+	out->msgs = msgs;
+	out->n = n;
+	out->is_batch = json_is_array(root);
+	json_decref(root);
+	return 0;
+
+fail:
+	while (msgs && i-- > 0) {
+		free(msgs[i].id);
+		json_decref(msgs[i].json);
+	}
+	free(msgs);
+	json_decref(root);
+	return ret;
+}
+
+void mw_rpc_batch_free(struct mw_rpc_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		free(b->msgs[i].id);
+		json_decref(b->msgs[i].json);
+	}
+	free(b->msgs);
+	memset(b, 0, sizeof(*b));
+}
+
+bool mw_rpc_id_equal(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+char *mw_rpc_error_body(const char *id_json, int code, const char *message)
+{
+	json_t *body = NULL, *id = NULL, *error = NULL;
+	char *text = NULL;
+
+	if (!message)
+		return NULL;
+	if (id_json) {
+		id = json_loads(id_json, JSON_DECODE_ANY, NULL);
+		if (!is_id(id))
+			goto out;
+	} else {
+		id = json_null();
+	}
+	error = json_object();
+	body = json_object();
+	if (!error || !body)
+		goto out;
+	/* The _new setters consume their value even when they fail. */
+	if (json_object_set_new(error, "code", json_integer(code)) ||
+	    json_object_set_new(error, "message", json_string(message)))
+		goto out;
+	if (json_object_set_new(body, "jsonrpc", json_string("2.0")))
+		goto out;
+	if (json_object_set_new(body, "id", id)) {
+		id = NULL;
+		goto out;
+	}
+	id = NULL;
+	if (json_object_set_new(body, "error", error)) {
+		error = NULL;
+		goto out;
+	}
+	error = NULL;
+	text = json_dumps(body, JSON_COMPACT);
+out:
+	json_decref(id);
+	json_decref(error);
+	json_decref(body);
+	return text;
+}
+
+const char *mw_rpc_kind_name(enum mw_rpc_kind kind)
+{
+	switch (kind) {
+	case MW_RPC_REQUEST:
+		return "request";
+	case MW_RPC_NOTIFICATION:
+		return "notification";
+	case MW_RPC_RESULT:
+		return "result";
+	case MW_RPC_ERROR:
+		return "error";
+	}
+	return "unknown";
+}

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * mcpwardend: the privileged agent. Loads the eBPF programs, accepts the
+ * connections they steer, and records every MCP message to PostgreSQL.
+ * Runs in the foreground and logs to stderr (systemd takes care of both).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "bpf_loader.h"
+#include "config.h"
+#include "control.h"
+#include "commands.h"
+#include "log.h"
+#include "loop.h"
+#include "proxy.h"
+
+struct daemon {
+	struct mw_config cfg;
+	struct mw_loop *loop;
+	struct mw_bpf *bpf;
+	struct mw_audit *audit;
+	struct mw_audit_config audit_cfg;
+	struct mw_proxy *proxy;
+	struct mw_control *control;
+	struct mw_io sig;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mcpwardend [-c CONFIG] [-d]\n"
+		   "  -c CONFIG  configuration file (default %s)\n"
+		   "  -d         debug logging\n",
+		   MW_DEFAULT_CONFIG);
+}
+
+static void on_signal(struct mw_io *io, uint32_t events)
+{
+	struct daemon *d = (struct daemon *)((char *)io -
+					     offsetof(struct daemon, sig));
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(io->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			log_info("signal %u: stopping", si.ssi_signo);
+			mw_loop_stop(d->loop);
+		}
+	}
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -1;
+	return chmod(tmp, mode);
+}
+
+static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
+{
+	struct mw_server_key *keys;
+	struct mw_server_val *vals;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	for (size_t i = 0; i < d->cfg.nservers; i++)
+		cap += d->cfg.servers[i].naddrs;
+	keys = calloc(cap ? cap : 1, sizeof(*keys));
+	vals = calloc(cap ? cap : 1, sizeof(*vals));
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < d->cfg.nservers; i++) {
+		const struct mw_server_cfg *s = &d->cfg.servers[i];
+
+		for (size_t j = 0; j < s->naddrs; j++) {
+			mw_addr_to_mapped(&s->addrs[j], keys[n].addr,
+					  &keys[n].port);
+			vals[n].server_id = (uint32_t)i;
+			n++;
+		}
+	}
+	rc = mw_bpf_set_servers(d->bpf, keys, vals, n);
+	if (rc)
+		snprintf(err, errlen, "cannot set protected servers: %s",
+			 strerror(-rc));
+	free(keys);
+	free(vals);
+	return rc ? -1 : 0;
+}
+
+static json_t *handle_control(void *arg, const char *cmd, json_t *req)
+{
+	struct daemon *d = arg;
+	struct mw_commands_ctx cc = {
+		.cfg = &d->cfg,
+		.bpf = d->bpf,
+		.audit = d->audit,
+		.proxy = d->proxy,
+	};
+
+	return mw_commands_handle(&cc, cmd, req);
+}
+
+static int run(struct daemon *d, const char *config_path, int debug)
+{
+	struct mw_settings settings = { 0 };
+	char err[512], ctl[PATH_MAX];
+	sigset_t mask;
+	int rc = 1;
+
+	if (mw_config_load(config_path, &d->cfg, err, sizeof(err))) {
+		log_err("%s", err);
+		return 1;
+	}
+	mw_log_set_level(debug ? MW_LOG_DEBUG : d->cfg.log_level);
+	/* Traversable, not listable: the embedded cluster's own user must
+	 * reach state_dir/pg; the control socket guards itself (0600). */
+	if (mkdir_p(d->cfg.state_dir, 0711)) {
+		log_err("state_dir %s: %s", d->cfg.state_dir, strerror(errno));
+		goto out;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (mw_loop_new(&d->loop)) {
+		log_err("epoll: %s", strerror(errno));
+		goto out;
+	}
+	d->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->sig.cb = on_signal;
+	if (d->sig.fd < 0 || mw_loop_add(d->loop, &d->sig, EPOLLIN)) {
+		log_err("signalfd: %s", strerror(errno));
+		goto out;
+	}
+
+	/* The trail comes first: nothing is accepted that cannot be recorded. */
+	d->audit_cfg = (struct mw_audit_config){
+		.dsn = d->cfg.audit.dsn,
+		.state_dir = d->cfg.state_dir,
+		.host = d->cfg.host,
+		.embedded_user = d->cfg.audit.embedded_user,
+		.max_queue = d->cfg.audit.max_queue,
+		.batch_ms = d->cfg.audit.batch_ms,
+		.batch_max = d->cfg.audit.batch_max,
+	};
+	if (mw_audit_open(&d->audit, &d->audit_cfg, d->loop, err,
+			  sizeof(err))) {
+		log_err("audit: %s", err);
+		goto out;
+	}
+
+	settings.listen4_addr =
+		((struct sockaddr_in *)&d->cfg.listen4)->sin_addr.s_addr;
+	settings.listen4_port =
+		ntohs(((struct sockaddr_in *)&d->cfg.listen4)->sin_port);
+	if (d->cfg.has_listen6) {
+		memcpy(settings.listen6_addr,
+		       &((struct sockaddr_in6 *)&d->cfg.listen6)->sin6_addr,
+		       16);
+		settings.listen6_port = ntohs(
+			((struct sockaddr_in6 *)&d->cfg.listen6)->sin6_port);
+	}
+	settings.splice = d->cfg.splice;
+	settings.daemon_tgid = (uint32_t)getpid();
+
+	if (mw_bpf_open(&d->bpf, d->cfg.bpf_pin_dir, &settings, err,
+			sizeof(err))) {
+		log_err("eBPF: %s", err);
+		goto out;
+	}
+	if (set_protected_servers(d, err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	if (mw_proxy_new(&d->proxy, d->loop, d->bpf, d->audit, &d->cfg, err,
+			 sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	mw_control_path(&d->cfg, ctl, sizeof(ctl));
+	if (mw_control_open(&d->control, d->loop, ctl, handle_control, d, err,
+			    sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	log_info("ready: %zu protected server(s), splice %s, control %s",
+		 d->cfg.nservers, d->cfg.splice ? "on" : "off", ctl);
+	if (mw_loop_run(d->loop))
+		log_err("event loop: %s", strerror(errno));
+	else
+		rc = 0;
+out:
+	mw_control_close(d->control);
+	mw_proxy_free(d->proxy);
+	if (d->audit) {
+		mw_audit_close(d->audit);
+		mw_audit_stop_embedded(&d->audit_cfg);
+	}
+	/* Programs and links stay pinned: enforcement outlives us. */
+	mw_bpf_close(d->bpf);
+	if (d->sig.fd > 0)
+		close(d->sig.fd);
+	mw_loop_free(d->loop);
+	mw_config_free(&d->cfg);
+	log_info("stopped");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config = MW_DEFAULT_CONFIG;
+	struct daemon d = { 0 };
+	int opt, debug = 0, rc;
+
+	while ((opt = getopt(argc, argv, "c:dh")) != -1) {
+		switch (opt) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	d.sig.fd = -1;
+	rc = run(&d, config, debug);
+	return rc;
+}

@@ -1,0 +1,1481 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Connection state machine. Each steered connection is a pair of sides:
+ *
+ *   client side: requests are parsed whole (head bounded, body bounded),
+ *     their JSON-RPC messages judged and recorded, then re-framed and
+ *     queued to the upstream side; exactly the judged bytes are sent.
+ *   upstream side: responses are parsed; JSON bodies are held whole and
+ *     judged, SSE streams are judged and passed on event by event, other
+ *     bodies are passed on as they arrive.
+ *
+ * Every request forwarded (or answered locally) becomes an exchange in a
+ * FIFO, so responses reach the client in request order even when a local
+ * answer (an error) is queued behind responses still streaming.
+ */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "http.h"
+#include "jsonrpc.h"
+#include "log.h"
+#include "pairing.h"
+#include "sse.h"
+
+#define MW_READ_CHUNK (64 * 1024)
+#define MW_HIGH_WATER (256 * 1024)
+#define MW_MAX_PIPELINE 32
+#define MW_MAX_PAIRING 65536
+#define MW_SESSION_MAX 256
+
+struct mw_conn;
+
+struct mw_side {
+	struct mw_io io;
+	struct mw_conn *conn;
+	struct mw_buf out;
+	uint32_t events; /* registered epoll interest */
+	bool registered;
+	bool rd_eof; /* peer sent FIN */
+	bool wr_shut; /* we sent FIN */
+	bool connecting;
+};
+
+enum resp_mode {
+	RESP_IDLE,
+	RESP_INFORMATIONAL, /* 1xx: absorbed, we answered Expect ourselves */
+	RESP_NO_BODY,
+	RESP_JSON, /* held whole, judged, then sent with Content-Length */
+	RESP_SSE, /* judged and sent event by event */
+	RESP_RAW, /* sent as it arrives */
+};
+
+struct exchange {
+	struct exchange *next;
+	char http_method[24];
+	char *path;
+	char *session; /* key part for pairing: Mcp-Session-Id or conn:N */
+	bool has_session;
+	int64_t start_us;
+	/* a locally made response (an error), sent when this reaches the front */
+	struct mw_buf local;
+	bool is_local;
+	bool close_after;
+};
+
+struct mw_conn {
+	struct mw_proxy *px;
+	struct mw_conn *prev, *next;
+	struct mw_deferred free_later;
+	uint64_t id;
+	struct mw_side c, u;
+	struct mw_http req, resp;
+	struct mw_identity ident;
+	const struct mw_server_cfg *server;
+	struct sockaddr_storage upstream_addr;
+	char client_addr[64];
+	char upstream_str[64];
+	bool upstream_failed;
+	bool dead;
+	bool closing; /* close once the client side has drained */
+	bool client_wants_close;
+	/* request being assembled */
+	struct mw_buf req_body;
+	int64_t head_start_ms;
+	int64_t last_active_ms;
+	int64_t connect_start_ms;
+	/* exchanges awaiting their response, oldest first */
+	struct exchange *xq_head, *xq_tail;
+	size_t nx;
+	/* response in progress (for xq_head) */
+	enum resp_mode mode;
+	int resp_status;
+	bool resp_keep_alive;
+	bool chunk_to_client; /* stream re-framed as chunked */
+	bool resp_head_sent;
+	struct mw_buf resp_body;
+	struct mw_sse sse;
+	bool sse_ready;
+	char *session; /* last Mcp-Session-Id seen on this connection */
+};
+
+struct listener {
+	struct mw_io io;
+	struct mw_proxy *px;
+};
+
+struct mw_proxy {
+	struct mw_loop *loop;
+	struct mw_bpf *bpf;
+	struct mw_audit *audit;
+	const struct mw_config *cfg;
+	struct listener l4, l6;
+	struct mw_tick tick;
+	struct mw_pairing *pairing;
+	struct mw_conn *conns;
+	struct mw_proxy_stats st;
+};
+
+static void conn_close(struct mw_conn *c, const char *why);
+static void conn_update(struct mw_conn *c);
+static void start_next_exchange(struct mw_conn *c);
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int set_nonblock_cloexec(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return 0;
+}
+
+static bool content_type_is(const char *ct, const char *want)
+{
+	size_t wl = strlen(want);
+
+	if (!ct)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	return !strncasecmp(ct, want, wl) &&
+	       (ct[wl] == '\0' || ct[wl] == ';' || ct[wl] == ' ');
+}
+
+static void mapped_to_sockaddr(const uint8_t a[16], uint16_t port,
+			       struct sockaddr_storage *ss)
+{
+	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0, 0,
+					   0, 0, 0, 0, 0xff, 0xff };
+
+	memset(ss, 0, sizeof(*ss));
+	if (!memcmp(a, v4pfx, 12)) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a + 12, 4);
+		s4->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a, 16);
+		s6->sin6_port = htons(port);
+	}
+}
+
+/* The legacy HTTP+SSE transport names its session in the query string. */
+static char *query_session_id(const char *url)
+{
+	const char *q = strchr(url, '?');
+	size_t n;
+
+	while (q) {
+		q++;
+		if (!strncmp(q, "sessionId=", 10)) {
+			q += 10;
+			n = strcspn(q, "&#");
+			if (n == 0 || n > MW_SESSION_MAX)
+				return NULL;
+			return strndup(q, n);
+		}
+		q = strchr(q, '&');
+	}
+	return NULL;
+}
+
+static void exchange_free(struct exchange *x)
+{
+	free(x->path);
+	free(x->session);
+	mw_buf_free(&x->local);
+	free(x);
+}
+
+static void pair_key(char *out, size_t outlen, const struct mw_conn *c,
+		     const char *session, const char *dir, const char *id)
+{
+	snprintf(out, outlen, "%s\n%s\n%s\n%s", c->server->name, session, dir,
+		 id);
+}
+
+/* ---- audit ------------------------------------------------------------ */
+
+static void base_event(struct mw_conn *c, struct mw_audit_event *ev,
+		       enum mw_event_kind kind)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->kind = kind;
+	ev->ts_us = mw_now_us();
+	ev->conn_id = c->id;
+	ev->server = c->server ? c->server->name : NULL;
+}
+
+static void record_http_error(struct mw_conn *c, const char *http_method,
+			      const char *path, int status, const char *detail)
+{
+	struct mw_audit_event ev;
+
+	base_event(c, &ev, MW_EV_HTTP_ERROR);
+	ev.http_method = http_method;
+	ev.http_path = path;
+	ev.http_status = status;
+	ev.detail = detail;
+	ev.session_id = c->session;
+	c->px->st.http_errors++;
+	if (!mw_audit_submit(c->px->audit, &ev))
+		log_warn("conn %llu: audit queue full, error not recorded: %s",
+			 (unsigned long long)c->id, detail);
+}
+
+/*
+ * Records every message of a batch. Returns 0, or -1 when the audit trail
+ * cannot take them: the caller must then refuse what carried them.
+ */
+static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
+			const char *dir, const struct exchange *x,
+			const char *http_method, const char *path)
+{
+	const char *peer_dir = !strcmp(dir, "c2s") ? "s2c" : "c2s";
+	char key[512 + MW_SESSION_MAX];
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct mw_rpc_msg *m = &b->msgs[i];
+		struct mw_audit_event ev;
+		uint64_t seq, req_seq;
+		int64_t req_ts;
+
+		base_event(c, &ev, MW_EV_REQUEST);
+		ev.session_id = x->has_session ? x->session : NULL;
+		ev.direction = dir;
+		ev.rpc_id = m->id;
+		ev.http_method = http_method;
+		ev.http_path = path;
+		switch (m->kind) {
+		case MW_RPC_REQUEST:
+		case MW_RPC_NOTIFICATION:
+			ev.kind = m->kind == MW_RPC_REQUEST ? MW_EV_REQUEST :
+							      MW_EV_NOTIFICATION;
+			ev.method = m->method;
+			ev.tool = m->tool;
+			ev.params = m->params;
+			ev.decision = "allow";
+			break;
+		case MW_RPC_RESULT:
+		case MW_RPC_ERROR:
+			ev.kind = MW_EV_RESPONSE;
+			ev.result = m->result;
+			ev.error = m->error;
+			if (m->id) {
+				pair_key(key, sizeof(key), c, x->session,
+					 peer_dir, m->id);
+				if (mw_pairing_take(c->px->pairing, key,
+						    &req_seq, &req_ts)) {
+					ev.request_seq = req_seq;
+					ev.latency_ms =
+						(double)(ev.ts_us - req_ts) /
+						1000.0;
+				}
+			}
+			break;
+		}
+		seq = mw_audit_submit(c->px->audit, &ev);
+		if (!seq)
+			return -1;
+		c->px->st.rpc_messages++;
+		if (m->kind == MW_RPC_REQUEST) {
+			pair_key(key, sizeof(key), c, x->session, dir, m->id);
+			if (mw_pairing_put(c->px->pairing, key, seq, ev.ts_us))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* ---- local responses ---------------------------------------------------- */
+
+static struct exchange *exchange_new(struct mw_conn *c, const char *method,
+				     const char *path, const char *session)
+{
+	struct exchange *x = calloc(1, sizeof(*x));
+
+	if (!x)
+		return NULL;
+	snprintf(x->http_method, sizeof(x->http_method), "%s", method);
+	x->path = strdup(path ? path : "");
+	x->has_session = session != NULL;
+	if (session) {
+		x->session = strdup(session);
+	} else if (asprintf(&x->session, "conn:%llu",
+			    (unsigned long long)c->id) < 0) {
+		x->session = NULL;
+	}
+	x->start_us = mw_now_us();
+	if (!x->path || !x->session) {
+		exchange_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static void exchange_push(struct mw_conn *c, struct exchange *x)
+{
+	if (c->xq_tail)
+		c->xq_tail->next = x;
+	else
+		c->xq_head = x;
+	c->xq_tail = x;
+	c->nx++;
+}
+
+static void exchange_pop(struct mw_conn *c)
+{
+	struct exchange *x = c->xq_head;
+
+	c->xq_head = x->next;
+	if (!c->xq_head)
+		c->xq_tail = NULL;
+	c->nx--;
+	exchange_free(x);
+}
+
+/*
+ * Queues a response made here. Bodies are JSON-RPC errors for MCP POSTs
+ * (clients then show a proper error) and plain text otherwise.
+ */
+static void respond_local(struct mw_conn *c, const char *http_method,
+			  const char *path, int status, const char *reason,
+			  const char *rpc_id, bool close_after)
+{
+	struct exchange *x = exchange_new(c, http_method, path, c->session);
+	char *body = NULL;
+	const char *ctype = "application/json";
+
+	if (!x) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	if (!strcmp(http_method, "POST"))
+		body = mw_rpc_error_body(rpc_id, MW_RPC_INVALID_REQUEST, reason);
+	if (!body) {
+		ctype = "text/plain; charset=utf-8";
+		if (asprintf(&body, "mcpwarden: %s\n", reason) < 0)
+			body = NULL;
+	}
+	x->is_local = true;
+	x->close_after = close_after;
+	if (!body || mw_buf_printf(&x->local,
+				   "HTTP/1.1 %d %s\r\n"
+				   "Content-Type: %s\r\n"
+				   "Content-Length: %zu\r\n"
+				   "%s\r\n%s",
+				   status, mw_http_reason(status), ctype,
+				   strlen(body),
+				   close_after ? "Connection: close\r\n" : "",
+				   body)) {
+		free(body);
+		exchange_free(x);
+		conn_close(c, "out of memory");
+		return;
+	}
+	free(body);
+	exchange_push(c, x);
+	if (c->xq_head == x)
+		start_next_exchange(c);
+}
+
+/* Flushes locally answered exchanges that reached the front. */
+static void start_next_exchange(struct mw_conn *c)
+{
+	while (c->xq_head && c->xq_head->is_local) {
+		struct exchange *x = c->xq_head;
+		bool close_after = x->close_after;
+
+		if (mw_buf_append(&c->c.out, mw_buf_head(&x->local),
+				  mw_buf_used(&x->local))) {
+			conn_close(c, "out of memory");
+			return;
+		}
+		exchange_pop(c);
+		if (close_after) {
+			c->closing = true;
+			return;
+		}
+	}
+}
+
+/* ---- requests (client -> server) ---------------------------------------- */
+
+static int req_on_head(void *arg, struct mw_http_head *h)
+{
+	struct mw_conn *c = arg;
+	const struct mw_limits *lim = &c->px->cfg->limits;
+
+	if (h->content_length > (int64_t)lim->max_body_bytes) {
+		snprintf(c->req.err, sizeof(c->req.err),
+			 "request body of %lld bytes is over the limit of %zu",
+			 (long long)h->content_length, lim->max_body_bytes);
+		return -1;
+	}
+	if (h->upgrade) {
+		snprintf(c->req.err, sizeof(c->req.err),
+			 "protocol upgrade is not supported");
+		return -1;
+	}
+	mw_buf_reset(&c->req_body);
+	/* We hold the whole body before judging it, so we ask for it. */
+	if (h->expect_continue && c->nx == 0 && !c->upstream_failed) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+		if (mw_buf_append(&c->c.out, cont, sizeof(cont) - 1))
+			return -1;
+	}
+	return 0;
+}
+
+static int req_on_body(void *arg, const char *data, size_t len)
+{
+	struct mw_conn *c = arg;
+
+	if (mw_buf_used(&c->req_body) + len > c->px->cfg->limits.max_body_bytes) {
+		snprintf(c->req.err, sizeof(c->req.err),
+			 "request body over the limit of %zu bytes",
+			 c->px->cfg->limits.max_body_bytes);
+		return -1;
+	}
+	return mw_buf_append(&c->req_body, data, len) ? -1 : 0;
+}
+
+/* Connection tokens name more hop-by-hop headers (RFC 9110 7.6.1). */
+static bool named_by_connection(const struct mw_http_head *h,
+				const char *name)
+{
+	const char *conn = mw_http_header(h, "connection");
+	size_t nl = strlen(name);
+
+	for (const char *p = conn; p && *p;) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (!strncasecmp(p, name, nl) &&
+		    (p[nl] == '\0' || p[nl] == ',' || p[nl] == ' '))
+			return true;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
+}
+
+static int write_end_to_end_headers(struct mw_buf *out,
+				    const struct mw_http_head *h)
+{
+	for (size_t i = 0; i < h->nheaders; i++) {
+		const struct mw_http_header *hd = &h->headers[i];
+
+		if (mw_http_is_hop_by_hop(hd->name) ||
+		    named_by_connection(h, hd->name))
+			continue;
+		if (mw_buf_printf(out, "%s: %s\r\n", hd->name, hd->value))
+			return -1;
+	}
+	return 0;
+}
+
+static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
+{
+	struct mw_buf *out = &c->u.out;
+	size_t blen = mw_buf_used(&c->req_body);
+	bool has_body = blen > 0 || !strcmp(h->method, "POST") ||
+			!strcmp(h->method, "PUT") ||
+			!strcmp(h->method, "PATCH");
+
+	if (mw_buf_printf(out, "%s %s HTTP/1.1\r\n", h->method, h->url) ||
+	    write_end_to_end_headers(out, h))
+		return -1;
+	if (has_body && mw_buf_printf(out, "Content-Length: %zu\r\n", blen))
+		return -1;
+	if (!h->keep_alive && mw_buf_printf(out, "Connection: close\r\n"))
+		return -1;
+	if (mw_buf_append(out, "\r\n", 2) ||
+	    mw_buf_append(out, mw_buf_head(&c->req_body), blen))
+		return -1;
+	return 0;
+}
+
+static int req_on_complete(void *arg)
+{
+	struct mw_conn *c = arg;
+	const struct mw_http_head *h = &c->req.head;
+	const char *ctype = mw_http_header(h, "content-type");
+	const char *sid = mw_http_header(h, "mcp-session-id");
+	size_t blen = mw_buf_used(&c->req_body);
+	struct mw_rpc_batch batch = { 0 };
+	struct exchange *x;
+	char *legacy_sid = NULL;
+	char why[256];
+	int rc = 0;
+
+	c->head_start_ms = 0;
+	c->px->st.http_requests++;
+	if (!h->keep_alive)
+		c->client_wants_close = true;
+	if (sid && (!*sid || strlen(sid) > MW_SESSION_MAX)) {
+		record_http_error(c, h->method, h->url, 400,
+				  "invalid Mcp-Session-Id");
+		respond_local(c, h->method, h->url, 400,
+			      "invalid Mcp-Session-Id", NULL, false);
+		return 0;
+	}
+	if (!sid)
+		sid = legacy_sid = query_session_id(h->url);
+	if (sid && (!c->session || strcmp(c->session, sid))) {
+		free(c->session);
+		c->session = strdup(sid);
+	}
+	if (c->upstream_failed) {
+		respond_local(c, h->method, h->url, 502,
+			      "the MCP server cannot be reached", NULL, true);
+		goto out;
+	}
+
+	if (blen > 0 && !content_type_is(ctype, "application/json")) {
+		snprintf(why, sizeof(why),
+			 "request body must be application/json, got %s",
+			 ctype ? ctype : "no Content-Type");
+		record_http_error(c, h->method, h->url, 415, why);
+		respond_local(c, h->method, h->url, 415, why, NULL, false);
+		goto out;
+	}
+	if (blen > 0 && strcmp(h->method, "POST")) {
+		snprintf(why, sizeof(why), "a %s request carries no body",
+			 h->method);
+		record_http_error(c, h->method, h->url, 400, why);
+		respond_local(c, h->method, h->url, 400, why, NULL, false);
+		goto out;
+	}
+	x = exchange_new(c, h->method, h->url, sid);
+	if (!x) {
+		rc = -1;
+		goto out;
+	}
+	if (blen > 0) {
+		if (mw_rpc_parse(mw_buf_head(&c->req_body), blen,
+				 c->px->cfg->limits.max_body_bytes, &batch, why,
+				 sizeof(why))) {
+			record_http_error(c, h->method, h->url, 400, why);
+			exchange_free(x);
+			respond_local(c, h->method, h->url, 400, why, NULL,
+				      false);
+			goto out;
+		}
+		if (record_batch(c, &batch, "c2s", x, h->method, h->url)) {
+			exchange_free(x);
+			respond_local(c, h->method, h->url, 503,
+				      "the audit trail cannot record this "
+				      "request: refused",
+				      batch.n == 1 ? batch.msgs[0].id : NULL,
+				      false);
+			goto out;
+		}
+	}
+	if (forward_request(c, h)) {
+		exchange_free(x);
+		rc = -1;
+		goto out;
+	}
+	exchange_push(c, x);
+out:
+	mw_rpc_batch_free(&batch);
+	free(legacy_sid);
+	mw_buf_reset(&c->req_body);
+	mw_buf_shrink(&c->req_body);
+	if (c->client_wants_close)
+		c->c.rd_eof = true; /* nothing more is read from it */
+	return rc;
+}
+
+static const struct mw_http_cb req_cb = {
+	.on_head = req_on_head,
+	.on_body = req_on_body,
+	.on_complete = req_on_complete,
+};
+
+/* ---- responses (server -> client) --------------------------------------- */
+
+static int client_stream_chunk(struct mw_conn *c, const char *data,
+			       size_t len)
+{
+	if (!len)
+		return 0;
+	if (!c->chunk_to_client)
+		return mw_buf_append(&c->c.out, data, len);
+	if (mw_buf_printf(&c->c.out, "%zx\r\n", len) ||
+	    mw_buf_append(&c->c.out, data, len) ||
+	    mw_buf_append(&c->c.out, "\r\n", 2))
+		return -1;
+	return 0;
+}
+
+static int send_response_head(struct mw_conn *c, const struct mw_http_head *h,
+			      const char *framing)
+{
+	struct mw_buf *out = &c->c.out;
+
+	if (mw_buf_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
+			  mw_http_reason(h->status)) ||
+	    write_end_to_end_headers(out, h) ||
+	    (framing && mw_buf_printf(out, "%s\r\n", framing)) ||
+	    mw_buf_append(out, "\r\n", 2))
+		return -1;
+	c->resp_head_sent = true;
+	return 0;
+}
+
+static void learn_session(struct mw_conn *c, struct exchange *x,
+			  const char *sid)
+{
+	if (!sid || !*sid || strlen(sid) > MW_SESSION_MAX)
+		return;
+	if (!c->session || strcmp(c->session, sid)) {
+		free(c->session);
+		c->session = strdup(sid);
+	}
+	/* Pairing keys of this exchange stay as they were at request time:
+	 * the response to initialize is still keyed conn:N. Later requests
+	 * carry the header. */
+	(void)x;
+}
+
+static int resp_on_head(void *arg, struct mw_http_head *h)
+{
+	struct mw_conn *c = arg;
+	struct exchange *x = c->xq_head;
+	const char *ctype = mw_http_header(h, "content-type");
+	char framing[64];
+	bool head_req;
+
+	if (!x || x->is_local) {
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "the server sent a response nobody asked for");
+		return -1;
+	}
+	c->resp_status = h->status;
+	c->resp_keep_alive = h->keep_alive;
+	c->resp_head_sent = false;
+	mw_buf_reset(&c->resp_body);
+	if (h->status >= 100 && h->status < 200) {
+		if (h->status == 101) {
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "protocol upgrade is not supported");
+			return -1;
+		}
+		c->mode = RESP_INFORMATIONAL;
+		return 0;
+	}
+	learn_session(c, x, mw_http_header(h, "mcp-session-id"));
+	head_req = !strcmp(x->http_method, "HEAD");
+	if (head_req || h->status == 204 || h->status == 304) {
+		c->mode = RESP_NO_BODY;
+		framing[0] = '\0';
+		if (h->content_length >= 0)
+			snprintf(framing, sizeof(framing),
+				 "Content-Length: %lld",
+				 (long long)h->content_length);
+		if (send_response_head(c, h, framing[0] ? framing : NULL))
+			return -1;
+		return head_req ? 1 : 0;
+	}
+	if (content_type_is(ctype, "application/json")) {
+		c->mode = RESP_JSON;
+		return 0;
+	}
+	c->mode = content_type_is(ctype, "text/event-stream") ? RESP_SSE :
+								 RESP_RAW;
+	if (c->mode == RESP_SSE) {
+		if (mw_sse_init(&c->sse,
+				c->px->cfg->limits.max_sse_event_bytes)) {
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "out of memory");
+			return -1;
+		}
+		c->sse_ready = true;
+	}
+	/* Streams are re-framed as chunked for HTTP/1.1 clients. */
+	c->chunk_to_client = c->req.head.major == 1 && c->req.head.minor >= 1;
+	if (!c->chunk_to_client)
+		c->client_wants_close = true;
+	return send_response_head(c, h,
+				  c->chunk_to_client ?
+					  "Transfer-Encoding: chunked" :
+					  "Connection: close");
+}
+
+struct sse_ctx {
+	struct mw_conn *c;
+	struct exchange *x;
+};
+
+/* The legacy transport's first event names the POST endpoint. */
+static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
+			       const struct mw_sse_event *ev)
+{
+	char *sid;
+
+	if (!ev->data || memchr(ev->data, '\0', ev->data_len))
+		return;
+	sid = query_session_id(ev->data);
+	if (!sid)
+		return;
+	free(x->session);
+	x->session = sid;
+	x->has_session = true;
+	learn_session(c, x, sid);
+}
+
+static int sse_on_event(void *arg, const struct mw_sse_event *ev)
+{
+	struct sse_ctx *sc = arg;
+	struct mw_conn *c = sc->c;
+	struct mw_rpc_batch batch = { 0 };
+	char why[256];
+	bool is_message;
+
+	/* An empty data buffer is never dispatched to the client (WHATWG
+	 * "dispatch the event"): servers send such events to prime resumption. */
+	is_message = ev->kind == MW_SSE_MESSAGE && ev->data_len > 0 &&
+		     (!ev->event || !strcmp(ev->event, "message"));
+	if (ev->kind == MW_SSE_MESSAGE && ev->event &&
+	    !strcmp(ev->event, "endpoint"))
+		sse_learn_endpoint(c, sc->x, ev);
+	if (is_message) {
+		if (mw_rpc_parse(ev->data, ev->data_len,
+				 c->px->cfg->limits.max_sse_event_bytes, &batch,
+				 why, sizeof(why))) {
+			/* Never pass on what could not be judged. */
+			char detail[320];
+
+			snprintf(detail, sizeof(detail),
+				 "SSE event from the server dropped: %s", why);
+			record_http_error(c, sc->x->http_method, sc->x->path,
+					  c->resp_status, detail);
+			return 0;
+		}
+		if (record_batch(c, &batch, "s2c", sc->x, sc->x->http_method,
+				 sc->x->path)) {
+			mw_rpc_batch_free(&batch);
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "the audit trail cannot record the server's "
+				 "events");
+			return -EIO;
+		}
+		mw_rpc_batch_free(&batch);
+	}
+	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
+}
+
+static int resp_on_body(void *arg, const char *data, size_t len)
+{
+	struct mw_conn *c = arg;
+	struct sse_ctx sc = { c, c->xq_head };
+
+	switch (c->mode) {
+	case RESP_JSON:
+		if (mw_buf_used(&c->resp_body) + len >
+		    c->px->cfg->limits.max_body_bytes) {
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "response body over the limit of %zu bytes",
+				 c->px->cfg->limits.max_body_bytes);
+			return -1;
+		}
+		return mw_buf_append(&c->resp_body, data, len) ? -1 : 0;
+	case RESP_SSE:
+		if (mw_sse_feed(&c->sse, data, len, sse_on_event, &sc) < 0) {
+			if (!c->resp.err[0])
+				snprintf(c->resp.err, sizeof(c->resp.err),
+					 "event stream: %s",
+					 mw_sse_error(&c->sse));
+			return -1;
+		}
+		return 0;
+	case RESP_RAW:
+		return client_stream_chunk(c, data, len) ? -1 : 0;
+	default:
+		return 0;
+	}
+}
+
+static int finish_json_response(struct mw_conn *c, struct exchange *x)
+{
+	const struct mw_http_head *h = &c->resp.head;
+	size_t blen = mw_buf_used(&c->resp_body);
+	struct mw_rpc_batch batch = { 0 };
+	char why[256], framing[64];
+	bool success = h->status >= 200 && h->status < 300;
+
+	if (blen > 0 && mw_rpc_parse(mw_buf_head(&c->resp_body), blen,
+				     c->px->cfg->limits.max_body_bytes, &batch,
+				     why, sizeof(why))) {
+		char detail[320];
+
+		snprintf(detail, sizeof(detail),
+			 "invalid JSON-RPC from the server (HTTP %d): %s",
+			 h->status, why);
+		record_http_error(c, x->http_method, x->path, h->status,
+				  detail);
+		if (success) {
+			/* An unjudged message never reaches the client. */
+			c->px->st.upstream_errors++;
+			return -1;
+		}
+	} else if (blen > 0 &&
+		   record_batch(c, &batch, "s2c", x, x->http_method, x->path)) {
+		mw_rpc_batch_free(&batch);
+		return -1;
+	}
+	mw_rpc_batch_free(&batch);
+	snprintf(framing, sizeof(framing), "Content-Length: %zu", blen);
+	if (send_response_head(c, h, framing) ||
+	    mw_buf_append(&c->c.out, mw_buf_head(&c->resp_body), blen))
+		return -1;
+	mw_buf_reset(&c->resp_body);
+	mw_buf_shrink(&c->resp_body);
+	return 0;
+}
+
+static int resp_on_complete(void *arg)
+{
+	struct mw_conn *c = arg;
+	struct exchange *x = c->xq_head;
+	struct sse_ctx sc = { c, x };
+
+	switch (c->mode) {
+	case RESP_INFORMATIONAL:
+		c->mode = RESP_IDLE;
+		return 0;
+	case RESP_JSON:
+		if (finish_json_response(c, x)) {
+			if (!c->resp.err[0])
+				snprintf(c->resp.err, sizeof(c->resp.err),
+					 "invalid JSON-RPC from the server");
+			return -1;
+		}
+		break;
+	case RESP_SSE:
+		if (mw_sse_finish(&c->sse, sse_on_event, &sc) < 0)
+			return -1;
+		/* fall through */
+	case RESP_RAW:
+		if (c->chunk_to_client &&
+		    mw_buf_append(&c->c.out, "0\r\n\r\n", 5))
+			return -1;
+		break;
+	default:
+		break;
+	}
+	if (c->sse_ready) {
+		mw_sse_free(&c->sse);
+		c->sse_ready = false;
+	}
+	if (!c->resp_keep_alive)
+		c->closing = true;
+	c->mode = RESP_IDLE;
+	exchange_pop(c);
+	start_next_exchange(c);
+	return 0;
+}
+
+static const struct mw_http_cb resp_cb = {
+	.on_head = resp_on_head,
+	.on_body = resp_on_body,
+	.on_complete = resp_on_complete,
+};
+
+/* ---- I/O ----------------------------------------------------------------- */
+
+static void side_set(struct mw_conn *c, struct mw_side *s, uint32_t want)
+{
+	if (s->io.fd < 0 || (s->registered && s->events == want))
+		return;
+	if (!s->registered) {
+		if (mw_loop_add(c->px->loop, &s->io, want)) {
+			conn_close(c, "epoll_ctl failed");
+			return;
+		}
+		s->registered = true;
+	} else if (mw_loop_mod(c->px->loop, &s->io, want)) {
+		conn_close(c, "epoll_ctl failed");
+		return;
+	}
+	s->events = want;
+}
+
+static void conn_update(struct mw_conn *c)
+{
+	uint32_t cw = 0, uw = 0;
+
+	if (c->dead)
+		return;
+	if (c->closing && !mw_buf_used(&c->c.out)) {
+		conn_close(c, NULL);
+		return;
+	}
+	/* Backpressure: read a side only while the other has room. */
+	if (!c->c.rd_eof && !c->closing &&
+	    mw_buf_used(&c->u.out) < MW_HIGH_WATER && c->nx < MW_MAX_PIPELINE)
+		cw |= EPOLLIN;
+	if (mw_buf_used(&c->c.out))
+		cw |= EPOLLOUT;
+	if (c->u.io.fd >= 0) {
+		if (c->u.connecting || mw_buf_used(&c->u.out))
+			uw |= EPOLLOUT;
+		if (!c->u.connecting && !c->u.rd_eof &&
+		    mw_buf_used(&c->c.out) < MW_HIGH_WATER)
+			uw |= EPOLLIN;
+	}
+	/* The client finished sending: pass its FIN on once drained. */
+	if (c->c.rd_eof && c->u.io.fd >= 0 && !c->u.connecting &&
+	    !mw_buf_used(&c->u.out) && !c->u.wr_shut) {
+		shutdown(c->u.io.fd, SHUT_WR);
+		c->u.wr_shut = true;
+	}
+	/* Nothing left to answer and nobody to ask: done. */
+	if (c->c.rd_eof && c->nx == 0 && !mw_buf_used(&c->c.out) &&
+	    !mw_http_in_message(&c->resp)) {
+		conn_close(c, NULL);
+		return;
+	}
+	if (c->u.rd_eof && c->nx == 0 && !mw_buf_used(&c->c.out)) {
+		conn_close(c, NULL);
+		return;
+	}
+	side_set(c, &c->c, cw);
+	if (!c->dead)
+		side_set(c, &c->u, uw);
+}
+
+static int flush_side(struct mw_conn *c, struct mw_side *s)
+{
+	while (mw_buf_used(&s->out)) {
+		ssize_t n = send(s->io.fd, mw_buf_head(&s->out),
+				 mw_buf_used(&s->out), MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -1;
+		}
+		mw_buf_consume(&s->out, (size_t)n);
+		c->last_active_ms = mw_now_ms();
+	}
+	mw_buf_shrink(&s->out);
+	return 0;
+}
+
+static void client_protocol_error(struct mw_conn *c)
+{
+	const char *why = mw_http_error(&c->req);
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "malformed request: %s", why);
+	log_info("conn %llu (%s, pid %u): %s", (unsigned long long)c->id,
+		 c->ident.comm, c->ident.tgid, detail);
+	record_http_error(c, c->req.head.method[0] ? c->req.head.method : NULL,
+			  NULL, strstr(why, "over the limit") ? 413 : 400,
+			  detail);
+	respond_local(c, "GET", "", strstr(why, "over the limit") ? 413 : 400,
+		      detail, NULL, true);
+	c->c.rd_eof = true;
+}
+
+static void on_client_readable(struct mw_conn *c)
+{
+	char buf[MW_READ_CHUNK];
+	ssize_t n = recv(c->c.io.fd, buf, sizeof(buf), 0);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_close(c, "client read error");
+		return;
+	}
+	c->last_active_ms = mw_now_ms();
+	if (n == 0) {
+		c->c.rd_eof = true;
+		if (mw_http_in_message(&c->req)) {
+			record_http_error(c, NULL, NULL, 400,
+					  "client closed inside a request");
+			conn_close(c, NULL);
+		}
+		return;
+	}
+	c->px->st.bytes_from_clients += (uint64_t)n;
+	if (!c->head_start_ms)
+		c->head_start_ms = c->last_active_ms;
+	if (mw_http_feed(&c->req, buf, (size_t)n) < 0) {
+		client_protocol_error(c);
+		return;
+	}
+	if (!mw_http_in_message(&c->req))
+		c->head_start_ms = 0;
+}
+
+static void upstream_failed(struct mw_conn *c, const char *why)
+{
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "upstream %s: %s", c->upstream_str,
+		 why);
+	log_warn("conn %llu: %s", (unsigned long long)c->id, detail);
+	c->px->st.upstream_errors++;
+	record_http_error(c, NULL, NULL, 502, detail);
+	if (c->u.io.fd >= 0) {
+		if (c->u.registered)
+			mw_loop_del(c->px->loop, &c->u.io);
+		close(c->u.io.fd);
+		c->u.io.fd = -1;
+		c->u.registered = false;
+	}
+	c->upstream_failed = true;
+	mw_buf_reset(&c->u.out);
+	if (c->resp_head_sent || mw_http_in_message(&c->resp)) {
+		/* Part of a response went out: only closing tells the client. */
+		c->closing = true;
+		return;
+	}
+	/* Answer every exchange still waiting, in order. */
+	while (c->xq_head && !c->xq_head->is_local) {
+		struct exchange *x = c->xq_head;
+		char *m = strdup(x->http_method), *p = strdup(x->path);
+
+		exchange_pop(c);
+		if (m && p)
+			respond_local(c, m, p, 502,
+				      "the MCP server cannot be reached", NULL,
+				      true);
+		free(m);
+		free(p);
+	}
+	start_next_exchange(c);
+	if (!c->xq_head && !mw_buf_used(&c->c.out))
+		c->closing = true;
+}
+
+static void on_upstream_readable(struct mw_conn *c)
+{
+	char buf[MW_READ_CHUNK];
+	ssize_t n = recv(c->u.io.fd, buf, sizeof(buf), 0);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			upstream_failed(c, strerror(errno));
+		return;
+	}
+	c->last_active_ms = mw_now_ms();
+	if (n == 0) {
+		c->u.rd_eof = true;
+		if (mw_http_eof(&c->resp) < 0) {
+			upstream_failed(c, mw_http_error(&c->resp));
+			return;
+		}
+		if (c->nx)
+			upstream_failed(c, "closed before answering");
+		return;
+	}
+	c->px->st.bytes_from_servers += (uint64_t)n;
+	if (mw_http_feed(&c->resp, buf, (size_t)n) < 0)
+		upstream_failed(c, mw_http_error(&c->resp));
+}
+
+static void on_client_io(struct mw_io *io, uint32_t events)
+{
+	struct mw_side *s = (struct mw_side *)io;
+	struct mw_conn *c = s->conn;
+
+	if (c->dead)
+		return;
+	if (events & EPOLLOUT) {
+		if (flush_side(c, &c->c)) {
+			conn_close(c, NULL);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		on_client_readable(c);
+	conn_update(c);
+}
+
+static void on_upstream_connected(struct mw_conn *c)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	c->u.connecting = false;
+	if (getsockopt(c->u.io.fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ||
+	    soerr) {
+		upstream_failed(c, strerror(soerr ? soerr : errno));
+		return;
+	}
+	set_nonblock_cloexec(c->u.io.fd);
+}
+
+static void on_upstream_io(struct mw_io *io, uint32_t events)
+{
+	struct mw_side *s = (struct mw_side *)io;
+	struct mw_conn *c = s->conn;
+
+	if (c->dead)
+		return;
+	if (c->u.connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
+		on_upstream_connected(c);
+	if (c->u.io.fd >= 0 && !c->u.connecting && (events & EPOLLOUT)) {
+		if (flush_side(c, &c->u))
+			upstream_failed(c, strerror(errno));
+	}
+	if (c->u.io.fd >= 0 && !c->u.connecting &&
+	    (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		on_upstream_readable(c);
+	conn_update(c);
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void conn_free_deferred(struct mw_deferred *d)
+{
+	struct mw_conn *c =
+		(struct mw_conn *)((char *)d - offsetof(struct mw_conn,
+							free_later));
+
+	while (c->xq_head)
+		exchange_pop(c);
+	mw_http_free(&c->req);
+	mw_http_free(&c->resp);
+	mw_buf_free(&c->c.out);
+	mw_buf_free(&c->u.out);
+	mw_buf_free(&c->req_body);
+	mw_buf_free(&c->resp_body);
+	if (c->sse_ready)
+		mw_sse_free(&c->sse);
+	free(c->session);
+	free(c);
+}
+
+static void conn_close(struct mw_conn *c, const char *why)
+{
+	struct mw_proxy *px = c->px;
+	struct mw_audit_event ev;
+
+	if (c->dead)
+		return;
+	c->dead = true;
+	if (why)
+		log_info("conn %llu: closed: %s", (unsigned long long)c->id,
+			 why);
+	if (c->server) {
+		base_event(c, &ev, MW_EV_CONN_CLOSE);
+		ev.detail = why;
+		ev.session_id = c->session;
+		mw_audit_submit(px->audit, &ev);
+	}
+	for (struct mw_side *s = &c->c; s; s = s == &c->c ? &c->u : NULL) {
+		if (s->io.fd < 0)
+			continue;
+		if (s->registered)
+			mw_loop_del(px->loop, &s->io);
+		close(s->io.fd);
+		s->io.fd = -1;
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		px->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	px->st.active--;
+	c->free_later.cb = conn_free_deferred;
+	mw_loop_defer(px->loop, &c->free_later);
+}
+
+static int start_upstream(struct mw_conn *c)
+{
+	int fd, mark = MW_DAEMON_SOCK_MARK;
+	socklen_t sl;
+
+	fd = socket(c->upstream_addr.ss_family,
+		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	/* Marked so that no mcpwarden program ever steers it back to us. */
+	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		log_warn("SO_MARK on upstream socket: %s", strerror(errno));
+	sl = c->upstream_addr.ss_family == AF_INET ?
+		     sizeof(struct sockaddr_in) :
+		     sizeof(struct sockaddr_in6);
+	c->u.io.fd = fd;
+	c->connect_start_ms = mw_now_ms();
+	if (connect(fd, (struct sockaddr *)&c->upstream_addr, sl) == 0) {
+		c->u.connecting = false;
+		set_nonblock_cloexec(fd);
+		return 0;
+	}
+	if (errno != EINPROGRESS)
+		return -1;
+	c->u.connecting = true;
+	return 0;
+}
+
+static void refuse_unsteered(struct mw_proxy *px, int fd, const char *peer)
+{
+	px->st.refused_unsteered++;
+	log_warn("refused a connection from %s: not steered by mcpwarden", peer);
+	close(fd);
+}
+
+static void accept_one(struct mw_proxy *px, int fd)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	struct mw_conn_info ci;
+	struct mw_audit_event ev;
+	struct mw_conn *c;
+	char peer_s[64];
+
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) ||
+	    getsockname(fd, (struct sockaddr *)&local, &ll)) {
+		close(fd);
+		return;
+	}
+	mw_format_addr(&peer, peer_s, sizeof(peer_s));
+	if (mw_bpf_lookup_conn(px->bpf, &peer, &local, &ci)) {
+		refuse_unsteered(px, fd, peer_s);
+		return;
+	}
+	if (ci.server_id >= px->cfg->nservers) {
+		refuse_unsteered(px, fd, peer_s);
+		return;
+	}
+	if (px->st.active >= px->cfg->limits.max_connections) {
+		px->st.refused_overload++;
+		log_warn("refused %s: %zu connections is the limit", peer_s,
+			 px->cfg->limits.max_connections);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->px = px;
+	c->id = mw_audit_next_conn_id(px->audit);
+	c->c.conn = c;
+	c->u.conn = c;
+	c->c.io.fd = fd;
+	c->c.io.cb = on_client_io;
+	c->u.io.fd = -1;
+	c->u.io.cb = on_upstream_io;
+	c->server = &px->cfg->servers[ci.server_id];
+	mw_identity_from_conn(&c->ident, &ci);
+	snprintf(c->client_addr, sizeof(c->client_addr), "%s", peer_s);
+	mapped_to_sockaddr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
+	mw_format_addr(&c->upstream_addr, c->upstream_str,
+		       sizeof(c->upstream_str));
+	mw_http_init(&c->req, MW_HTTP_REQUEST,
+		     px->cfg->limits.max_header_bytes, &req_cb, c);
+	mw_http_init(&c->resp, MW_HTTP_RESPONSE,
+		     px->cfg->limits.max_header_bytes, &resp_cb, c);
+	c->last_active_ms = mw_now_ms();
+	c->next = px->conns;
+	if (px->conns)
+		px->conns->prev = c;
+	px->conns = c;
+	px->st.active++;
+	px->st.accepted++;
+	set_nonblock_cloexec(fd);
+
+	base_event(c, &ev, MW_EV_CONN_OPEN);
+	ev.identity = &c->ident;
+	ev.client_addr = c->client_addr;
+	ev.server_addr = c->upstream_str;
+	if (!mw_audit_submit(px->audit, &ev)) {
+		conn_close(c, "audit queue full: connection refused");
+		return;
+	}
+	log_debug("conn %llu: %s pid %u uid %u (%s) -> %s %s",
+		  (unsigned long long)c->id, c->ident.comm, c->ident.tgid,
+		  c->ident.uid, c->ident.cgroup, c->server->name,
+		  c->upstream_str);
+	if (px->cfg->splice &&
+	    mw_bpf_splice_add(px->bpf, fd, &peer, &local))
+		log_debug("conn %llu: splice not available, TCP path",
+			  (unsigned long long)c->id);
+	if (start_upstream(c))
+		upstream_failed(c, strerror(errno));
+	conn_update(c);
+}
+
+static void on_listener(struct mw_io *io, uint32_t events)
+{
+	struct listener *l = (struct listener *)io;
+
+	(void)events;
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(io->fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		accept_one(l->px, fd);
+	}
+}
+
+static void on_tick(struct mw_tick *t, int64_t now)
+{
+	struct mw_proxy *px =
+		(struct mw_proxy *)((char *)t - offsetof(struct mw_proxy, tick));
+	const struct mw_limits *lim = &px->cfg->limits;
+	struct mw_conn *c, *next;
+
+	for (c = px->conns; c; c = next) {
+		next = c->next;
+		if (c->u.connecting &&
+		    now - c->connect_start_ms > lim->connect_timeout_ms) {
+			upstream_failed(c, "connect timed out");
+			conn_update(c);
+			continue;
+		}
+		if (c->head_start_ms &&
+		    now - c->head_start_ms > lim->header_timeout_ms) {
+			record_http_error(c, NULL, NULL, 408,
+					  "request not received in time");
+			respond_local(c, "GET", "", 408,
+				      "request not received in time", NULL,
+				      true);
+			c->head_start_ms = 0;
+			c->c.rd_eof = true;
+			conn_update(c);
+			continue;
+		}
+		/* Streams stay open while the server holds them. */
+		if (c->nx == 0 && now - c->last_active_ms > lim->idle_timeout_ms)
+			conn_close(c, "idle");
+	}
+}
+
+static int open_listener(struct mw_proxy *px, struct listener *l,
+			 const struct sockaddr_storage *ss, char *err,
+			 size_t errlen)
+{
+	int one = 1, fd;
+	socklen_t sl = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+						  sizeof(struct sockaddr_in6);
+	char a[64];
+
+	mw_format_addr(ss, a, sizeof(a));
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (const struct sockaddr *)ss, sl) || listen(fd, 1024))
+		goto fail;
+	l->io.fd = fd;
+	l->io.cb = on_listener;
+	l->px = px;
+	if (mw_loop_add(px->loop, &l->io, EPOLLIN))
+		goto fail;
+	log_info("listening on %s", a);
+	return 0;
+fail:
+	snprintf(err, errlen, "listen on %s: %s", a, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	l->io.fd = -1;
+	return -1;
+}
+
+int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
+		 struct mw_bpf *bpf, struct mw_audit *audit,
+		 const struct mw_config *cfg, char *err, size_t errlen)
+{
+	struct mw_proxy *px = calloc(1, sizeof(*px));
+
+	if (!px) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	px->loop = loop;
+	px->bpf = bpf;
+	px->audit = audit;
+	px->cfg = cfg;
+	px->l4.io.fd = -1;
+	px->l6.io.fd = -1;
+	if (mw_pairing_new(&px->pairing, MW_MAX_PAIRING)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (open_listener(px, &px->l4, &cfg->listen4, err, errlen))
+		goto fail;
+	if (cfg->has_listen6 &&
+	    open_listener(px, &px->l6, &cfg->listen6, err, errlen))
+		goto fail;
+	px->tick.cb = on_tick;
+	mw_loop_add_tick(loop, &px->tick);
+	*out = px;
+	return 0;
+fail:
+	mw_proxy_free(px);
+	return -1;
+}
+
+void mw_proxy_free(struct mw_proxy *px)
+{
+	if (!px)
+		return;
+	while (px->conns)
+		conn_close(px->conns, "shutting down");
+	for (struct listener *l = &px->l4; l; l = l == &px->l4 ? &px->l6 : NULL)
+		if (l->io.fd >= 0) {
+			mw_loop_del(px->loop, &l->io);
+			close(l->io.fd);
+		}
+	mw_pairing_free(px->pairing);
+	free(px);
+}
+
+void mw_proxy_stats(const struct mw_proxy *px, struct mw_proxy_stats *st)
+{
+	*st = px->st;
+}
+
+int mw_proxy_for_each_conn(const struct mw_proxy *px,
+			   int (*fn)(void *arg, uint64_t conn_id,
+				     const struct mw_identity *id,
+				     const char *server, const char *client),
+			   void *arg)
+{
+	for (const struct mw_conn *c = px->conns; c; c = c->next) {
+		int rc = fn(arg, c->id, &c->ident, c->server->name,
+			    c->client_addr);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}

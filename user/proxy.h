@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The steered-connection proxy: accepts what the eBPF programs redirect,
+ * recovers the original destination and the client's identity, and relays
+ * HTTP/1.1 to the real server while every JSON-RPC message is parsed and
+ * recorded. One upstream connection per client connection.
+ */
+#ifndef MW_PROXY_H
+#define MW_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "bpf_loader.h"
+#include "config.h"
+#include "loop.h"
+
+struct mw_proxy;
+
+struct mw_proxy_stats {
+	uint64_t accepted;
+	uint64_t active;
+	uint64_t refused_unsteered;
+	uint64_t refused_overload;
+	uint64_t http_requests;
+	uint64_t rpc_messages;
+	uint64_t http_errors;
+	uint64_t upstream_errors;
+	uint64_t bytes_from_clients;
+	uint64_t bytes_from_servers;
+};
+
+int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
+		 struct mw_bpf *bpf, struct mw_audit *audit,
+		 const struct mw_config *cfg, char *err, size_t errlen);
+void mw_proxy_free(struct mw_proxy *p);
+void mw_proxy_stats(const struct mw_proxy *p, struct mw_proxy_stats *st);
+
+/* Calls fn for each live connection: identity, server, client address. */
+int mw_proxy_for_each_conn(const struct mw_proxy *p,
+			   int (*fn)(void *arg, uint64_t conn_id,
+				     const struct mw_identity *id,
+				     const char *server, const char *client),
+			   void *arg);
+
+#endif

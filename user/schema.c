@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The audit schema.
+ *
+ * Internal tables (auditors never read them directly):
+ *   mcpwarden.events       every event, one row per seq (per host): JSON-RPC
+ *                          messages, HTTP errors, and connection open/close.
+ *   mcpwarden.connections  the identity behind each connection, written
+ *                          from the CONN_OPEN event (which also has its own
+ *                          row in events, so a host's seqs have no holes).
+ *   mcpwarden.schema_version  applied migrations.
+ *
+ * Views (the auditor's interface, see DESIGN.md "SQL"):
+ *   mcpwarden.tool_calls         one row per JSON-RPC request
+ *   mcpwarden.messages           every JSON-RPC message, both directions
+ *   mcpwarden.http_errors        malformed HTTP/JSON, refusals, upstream
+ *                                failures
+ *   mcpwarden.connection_events  connection open/close with identity
+ */
+#include "schema.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* pg_advisory_xact_lock key: "mwschema" as a big-endian int64. */
+#define MW_SCHEMA_LOCK "7887900143153147233"
+
+static const char migration_1[] =
+	"CREATE TABLE mcpwarden.events (\n"
+	"	host text NOT NULL,\n"
+	"	seq bigint NOT NULL,\n"
+	"	ts timestamptz NOT NULL,\n"
+	"	kind text NOT NULL,\n"
+	"	conn_id bigint,\n"
+	"	server text,\n"
+	"	session_id text,\n"
+	"	direction text,\n"
+	"	rpc_id text,\n"
+	"	method text,\n"
+	"	tool text,\n"
+	"	params jsonb,\n"
+	"	result jsonb,\n"
+	"	error jsonb,\n"
+	"	request_seq bigint,\n"
+	"	latency_ms double precision,\n"
+	"	decision text,\n"
+	"	rule text,\n"
+	"	http_method text,\n"
+	"	http_path text,\n"
+	"	http_status int,\n"
+	"	detail text,\n"
+	"	PRIMARY KEY (host, seq)\n"
+	");\n"
+	"CREATE INDEX events_response_idx ON mcpwarden.events\n"
+	"	(host, request_seq) WHERE kind = 'response';\n"
+	"CREATE INDEX events_conn_idx ON mcpwarden.events (host, conn_id);\n"
+	"CREATE INDEX events_ts_idx ON mcpwarden.events (ts);\n"
+	"CREATE INDEX events_session_idx ON mcpwarden.events (session_id)\n"
+	"	WHERE session_id IS NOT NULL;\n"
+	"\n"
+	"CREATE TABLE mcpwarden.connections (\n"
+	"	host text NOT NULL,\n"
+	"	conn_id bigint NOT NULL,\n"
+	"	ts timestamptz NOT NULL,\n"
+	"	pid bigint,\n"
+	"	tgid bigint,\n"
+	"	uid bigint,\n"
+	"	gid bigint,\n"
+	"	user_name text,\n"
+	"	comm text,\n"
+	"	exe text,\n"
+	"	cgroup_id bigint,\n"
+	"	cgroup text,\n"
+	"	server text,\n"
+	"	client_addr text,\n"
+	"	server_addr text,\n"
+	"	PRIMARY KEY (host, conn_id)\n"
+	");\n"
+	"CREATE INDEX connections_ts_idx ON mcpwarden.connections (ts);\n"
+	"\n"
+	"CREATE VIEW mcpwarden.tool_calls AS\n"
+	"SELECT q.ts, q.host, q.seq, q.session_id, q.server, q.method, q.tool,\n"
+	"	CASE WHEN q.method = 'tools/call' THEN q.params -> 'arguments'\n"
+	"		ELSE q.params END AS arguments,\n"
+	"	q.params, q.decision, q.rule,\n"
+	"	c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
+	"	c.cgroup, c.user_name,\n"
+	"	NULL::text AS subject,\n"
+	"	CASE WHEN r.error IS NOT NULL THEN r.error ELSE r.result END\n"
+	"		AS response,\n"
+	"	CASE WHEN r.seq IS NULL THEN NULL ELSE r.error IS NOT NULL END\n"
+	"		AS is_error,\n"
+	"	r.latency_ms, q.conn_id, q.rpc_id, q.direction,\n"
+	"	r.seq AS response_seq, r.ts AS response_ts,\n"
+	"	c.client_addr, c.server_addr\n"
+	"FROM mcpwarden.events q\n"
+	"LEFT JOIN LATERAL (\n"
+	"	SELECT e.seq, e.ts, e.result, e.error, e.latency_ms\n"
+	"	FROM mcpwarden.events e\n"
+	"	WHERE e.host = q.host AND e.request_seq = q.seq\n"
+	"		AND e.kind = 'response'\n"
+	"	ORDER BY e.seq LIMIT 1) r ON true\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = q.host AND c.conn_id = q.conn_id\n"
+	"WHERE q.kind = 'request';\n"
+	"\n"
+	"CREATE VIEW mcpwarden.messages AS\n"
+	"SELECT e.ts, e.host, e.seq, e.kind, e.direction, e.session_id,\n"
+	"	e.server, e.conn_id, e.rpc_id, e.method, e.tool, e.params,\n"
+	"	e.result, e.error, e.request_seq, e.latency_ms, e.decision,\n"
+	"	e.rule, c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
+	"	c.cgroup, c.user_name, NULL::text AS subject\n"
+	"FROM mcpwarden.events e\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
+	"WHERE e.kind IN ('request', 'notification', 'response');\n"
+	"\n"
+	"CREATE VIEW mcpwarden.http_errors AS\n"
+	"SELECT e.ts, e.host, e.seq, e.session_id, e.server, e.conn_id,\n"
+	"	e.direction, e.http_method, e.http_path, e.http_status,\n"
+	"	e.detail, e.decision, e.rule, c.uid, c.gid, c.pid, c.tgid,\n"
+	"	c.comm, c.exe, c.cgroup_id, c.cgroup, c.user_name,\n"
+	"	NULL::text AS subject\n"
+	"FROM mcpwarden.events e\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
+	"WHERE e.kind = 'http_error';\n"
+	"\n"
+	"CREATE VIEW mcpwarden.connection_events AS\n"
+	"SELECT e.ts, e.host, e.seq, e.kind, e.conn_id, e.server, e.detail,\n"
+	"	c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
+	"	c.cgroup, c.user_name, c.client_addr, c.server_addr,\n"
+	"	NULL::text AS subject\n"
+	"FROM mcpwarden.events e\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
+	"WHERE e.kind IN ('conn_open', 'conn_close');\n";
+
+const struct mw_migration mw_schema_migrations[] = {
+	{ 1, "events, connections, tool_calls, messages, http_errors",
+	  migration_1 },
+};
+
+const size_t mw_schema_n_migrations =
+	sizeof(mw_schema_migrations) / sizeof(mw_schema_migrations[0]);
+
+const char mw_schema_insert_sql[] =
+	"WITH c AS (\n"
+	"	INSERT INTO mcpwarden.connections\n"
+	"	SELECT * FROM jsonb_populate_recordset(\n"
+	"		NULL::mcpwarden.connections, $2::jsonb)\n"
+	"	ON CONFLICT DO NOTHING)\n"
+	"INSERT INTO mcpwarden.events\n"
+	"SELECT * FROM jsonb_populate_recordset(NULL::mcpwarden.events, "
+	"$1::jsonb)\n"
+	"ON CONFLICT DO NOTHING";
+
+const char mw_schema_last_ids_sql[] =
+	"SELECT coalesce((SELECT max(seq) FROM mcpwarden.events\n"
+	"		WHERE host = $1), 0),\n"
+	"	greatest(coalesce((SELECT max(conn_id) FROM mcpwarden.events\n"
+	"			WHERE host = $1), 0),\n"
+	"		coalesce((SELECT max(conn_id) FROM mcpwarden.connections\n"
+	"			WHERE host = $1), 0))";
+
+int mw_schema_latest(void)
+{
+	return mw_schema_migrations[mw_schema_n_migrations - 1].version;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	/* libpq messages end with a newline */
+	for (size_t n = strlen(err); n && (err[n - 1] == '\n' ||
+					   err[n - 1] == '\r');)
+		err[--n] = '\0';
+}
+
+/* Runs sql; 0 when it returned the expected status. */
+static int exec_ok(PGconn *conn, const char *sql, ExecStatusType want,
+		   const char *what, char *err, size_t errlen)
+{
+	PGresult *r = PQexec(conn, sql);
+	int rc = 0;
+
+	if (PQresultStatus(r) != want) {
+		set_err(err, errlen, "audit schema: %s: %s", what,
+			r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+		rc = -EIO;
+	}
+	PQclear(r);
+	return rc;
+}
+
+int mw_schema_migrate(PGconn *conn, int *version, char *err, size_t errlen)
+{
+	int current = 0, latest = mw_schema_latest();
+	PGresult *r;
+	int rc;
+
+	rc = exec_ok(conn, "BEGIN", PGRES_COMMAND_OK, "begin", err, errlen);
+	if (rc)
+		return rc;
+	rc = exec_ok(conn, "SELECT pg_advisory_xact_lock(" MW_SCHEMA_LOCK ")",
+		     PGRES_TUPLES_OK, "advisory lock", err, errlen);
+	if (!rc)
+		rc = exec_ok(conn,
+			     "CREATE SCHEMA IF NOT EXISTS mcpwarden;\n"
+			     "CREATE TABLE IF NOT EXISTS "
+			     "mcpwarden.schema_version (\n"
+			     "	version int PRIMARY KEY,\n"
+			     "	description text NOT NULL,\n"
+			     "	applied_at timestamptz NOT NULL DEFAULT now())",
+			     PGRES_COMMAND_OK, "create schema", err, errlen);
+	if (rc)
+		goto fail;
+	r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM "
+			 "mcpwarden.schema_version");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		set_err(err, errlen, "audit schema: read version: %s",
+			PQresultErrorMessage(r));
+		PQclear(r);
+		rc = -EIO;
+		goto fail;
+	}
+	current = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	for (size_t i = 0; i < mw_schema_n_migrations; i++) {
+		const struct mw_migration *m = &mw_schema_migrations[i];
+		char ver[16];
+		const char *params[2] = { ver, m->description };
+
+		if (m->version <= current)
+			continue;
+		rc = exec_ok(conn, m->sql, PGRES_COMMAND_OK, m->description,
+			     err, errlen);
+		if (rc)
+			goto fail;
+		snprintf(ver, sizeof(ver), "%d", m->version);
+		r = PQexecParams(conn,
+				 "INSERT INTO mcpwarden.schema_version "
+				 "(version, description) VALUES ($1, $2)",
+				 2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			set_err(err, errlen, "audit schema: record version: %s",
+				PQresultErrorMessage(r));
+			PQclear(r);
+			rc = -EIO;
+			goto fail;
+		}
+		PQclear(r);
+		log_info("audit: schema migrated to version %d (%s)",
+			 m->version, m->description);
+		current = m->version;
+	}
+	rc = exec_ok(conn, "COMMIT", PGRES_COMMAND_OK, "commit", err, errlen);
+	if (rc)
+		return rc;
+	if (current > latest)
+		log_warn("audit: schema version %d is newer than this build's "
+			 "%d; writing with the columns it knows",
+			 current, latest);
+	if (version)
+		*version = current;
+	return 0;
+fail:
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return rc;
+}

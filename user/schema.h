@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The audit database schema `mcpwarden`: its migrations as SQL text and the
+ * statements the writer runs. Migrations only ever append (new tables,
+ * columns, views); a migration, once released, is never edited.
+ */
+#ifndef MW_SCHEMA_H
+#define MW_SCHEMA_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+struct mw_migration {
+	int version; /* 1, 2, ... in order */
+	const char *description;
+	const char *sql; /* one or more statements */
+};
+
+extern const struct mw_migration mw_schema_migrations[];
+extern const size_t mw_schema_n_migrations;
+
+/* The latest version this build knows. */
+int mw_schema_latest(void);
+
+/*
+ * Creates the schema or brings it to the latest version, in one
+ * transaction holding a transaction-scoped advisory lock (concurrent
+ * daemons migrate one at a time). *version (may be NULL) gets the version
+ * in force afterwards. conn must be idle, outside pipeline mode.
+ * Returns 0 or -EIO with a message in err.
+ */
+int mw_schema_migrate(PGconn *conn, int *version, char *err, size_t errlen);
+
+/*
+ * One batch: $1 a JSON array of mcpwarden.events rows, $2 a JSON array of
+ * mcpwarden.connections rows (possibly empty). Idempotent: a resent batch
+ * inserts nothing twice.
+ */
+extern const char mw_schema_insert_sql[];
+
+/* $1 host: the last seq and the last conn_id recorded for it (or 0). */
+extern const char mw_schema_last_ids_sql[];
+
+#endif
