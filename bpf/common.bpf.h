@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the mcpwarden eBPF programs. Every kernel quirk the
- * programs depend on is isolated here in a named helper that says why.
+ * programs depend on is isolated in a named helper (here, or next to its
+ * only user) whose comment says why.
  * Include after vmlinux.h, bpf_helpers.h, mw_bpf_types.h and maps.bpf.h.
  */
 #ifndef MW_COMMON_BPF_H
@@ -77,14 +78,14 @@ static __always_inline void mw_addr_from_v4(__u8 out[16], __u32 ip4_be)
  * 16 bytes from a context u32[4] IPv6 field, one 4-byte load per word at a
  * constant offset from ctx (see MW_CTX_U32).
  */
-#define MW_ADDR_FROM_V6(out, ctx, field)                                 \
-	do {                                                             \
-		__u32 w_[4];                                             \
-		w_[0] = MW_CTX_U32(ctx, field[0]);                       \
-		w_[1] = MW_CTX_U32(ctx, field[1]);                       \
-		w_[2] = MW_CTX_U32(ctx, field[2]);                       \
-		w_[3] = MW_CTX_U32(ctx, field[3]);                       \
-		__builtin_memcpy((out), w_, sizeof(w_));                 \
+#define MW_ADDR_FROM_V6(out, ctx, field)                 \
+	do {                                             \
+		__u32 w_[4];                             \
+		w_[0] = MW_CTX_U32(ctx, field[0]);       \
+		w_[1] = MW_CTX_U32(ctx, field[1]);       \
+		w_[2] = MW_CTX_U32(ctx, field[2]);       \
+		w_[3] = MW_CTX_U32(ctx, field[3]);       \
+		__builtin_memcpy((out), w_, sizeof(w_)); \
 	} while (0)
 
 static __always_inline int mw_addr_is_v4mapped(const __u8 a[16])
@@ -106,25 +107,25 @@ static __always_inline int mw_addr_is_v4mapped(const __u8 a[16])
  * load through a phi of "ctx + off" pointers, which the verifier rejects
  * (see MW_CTX_U32). Reading the other family's fields is harmless.
  */
-#define MW_CTX_SELF_KEY(key, ctx)                                        \
-	do {                                                             \
-		__u32 fam_ = MW_CTX_U32(ctx, family);                    \
-		__u32 l4_ = MW_CTX_U32(ctx, local_ip4);                  \
-		__u32 r4_ = MW_CTX_U32(ctx, remote_ip4);                 \
-		__u8 l6_[16], r6_[16];                                   \
-                                                                         \
-		MW_ADDR_FROM_V6(l6_, ctx, local_ip6);                    \
-		MW_ADDR_FROM_V6(r6_, ctx, remote_ip6);                   \
-		__builtin_memset((key), 0, sizeof(*(key)));              \
-		(key)->local_port = (__u16)MW_CTX_U32(ctx, local_port);  \
-		(key)->remote_port = MW_CTX_REMOTE_PORT(ctx);            \
-		if (fam_ == AF_INET) {                                   \
-			mw_addr_from_v4((key)->local_addr, l4_);         \
-			mw_addr_from_v4((key)->remote_addr, r4_);        \
-		} else {                                                 \
-			__builtin_memcpy((key)->local_addr, l6_, 16);    \
-			__builtin_memcpy((key)->remote_addr, r6_, 16);   \
-		}                                                        \
+#define MW_CTX_SELF_KEY(key, ctx)                                       \
+	do {                                                            \
+		__u32 fam_ = MW_CTX_U32(ctx, family);                   \
+		__u32 l4_ = MW_CTX_U32(ctx, local_ip4);                 \
+		__u32 r4_ = MW_CTX_U32(ctx, remote_ip4);                \
+		__u8 l6_[16], r6_[16];                                  \
+                                                                        \
+		MW_ADDR_FROM_V6(l6_, ctx, local_ip6);                   \
+		MW_ADDR_FROM_V6(r6_, ctx, remote_ip6);                  \
+		__builtin_memset((key), 0, sizeof(*(key)));             \
+		(key)->local_port = (__u16)MW_CTX_U32(ctx, local_port); \
+		(key)->remote_port = MW_CTX_REMOTE_PORT(ctx);           \
+		if (fam_ == AF_INET) {                                  \
+			mw_addr_from_v4((key)->local_addr, l4_);        \
+			mw_addr_from_v4((key)->remote_addr, r4_);       \
+		} else {                                                \
+			__builtin_memcpy((key)->local_addr, l6_, 16);   \
+			__builtin_memcpy((key)->remote_addr, r6_, 16);  \
+		}                                                       \
 	} while (0)
 
 #endif

@@ -63,7 +63,8 @@ mw_protected_lookup(const struct mw_server_key *key)
 }
 
 /* Captures the connecting task's identity and the original destination. */
-static __always_inline void mw_record(void *ctx, const struct mw_server_key *dst,
+static __always_inline void mw_record(void *ctx,
+				      const struct mw_server_key *dst,
 				      __u16 family, __u32 server_id)
 {
 	struct mw_conn_info info;
@@ -137,6 +138,19 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 }
 
 /*
+ * bpf_sock_addr.user_ip6 only takes 4-byte stores at constant offsets from
+ * ctx: one word at a time, no memcpy.
+ */
+static __always_inline void mw_set_user_ip6(struct bpf_sock_addr *ctx,
+					    const __u32 w[4])
+{
+	ctx->user_ip6[0] = w[0];
+	ctx->user_ip6[1] = w[1];
+	ctx->user_ip6[2] = w[2];
+	ctx->user_ip6[3] = w[3];
+}
+
+/*
  * Native IPv6 goes to listen6; IPv4-mapped destinations (a dual-stack
  * socket connecting to ::ffff:a.b.c.d only runs connect6) go to
  * ::ffff:listen4. Without an IPv6 listener (listen6_port 0) native IPv6 is
@@ -168,10 +182,6 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 		w[3] = s->listen4_addr;
 		ctx->user_port = bpf_htons(s->listen4_port);
 	}
-	/* user_ip6 only takes 4-byte stores, one word at a time. */
-	ctx->user_ip6[0] = w[0];
-	ctx->user_ip6[1] = w[1];
-	ctx->user_ip6[2] = w[2];
-	ctx->user_ip6[3] = w[3];
+	mw_set_user_ip6(ctx, w);
 	return MW_ALLOW;
 }

@@ -16,6 +16,19 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/*
+ * bpf_msg_redirect_hash() returns SK_DROP when the key is missing or the
+ * peer cannot take a redirect (not established yet, being closed): the
+ * caller must turn that into a pass rather than drop the sender's bytes.
+ * BPF_F_INGRESS queues the bytes for the peer to read (not to send).
+ */
+static __always_inline int mw_msg_redirect_to(struct sk_msg_md *msg,
+					      struct mw_conn_key *peer)
+{
+	return bpf_msg_redirect_hash(msg, &sock_hash, peer, BPF_F_INGRESS) ==
+	       SK_PASS;
+}
+
 SEC("sk_msg")
 int mw_splice(struct sk_msg_md *msg)
 {
@@ -32,13 +45,7 @@ int mw_splice(struct sk_msg_md *msg)
 			 sizeof(peer.remote_addr));
 	peer.local_port = self.remote_port;
 	peer.remote_port = self.local_port;
-	/*
-	 * bpf_msg_redirect_hash() returns SK_DROP when the key is missing or
-	 * the peer cannot take a redirect (not established); turn that into
-	 * a pass rather than dropping the client's bytes.
-	 */
-	if (bpf_msg_redirect_hash(msg, &sock_hash, &peer, BPF_F_INGRESS) ==
-	    SK_PASS)
+	if (mw_msg_redirect_to(msg, &peer))
 		mw_stat_inc(MW_STAT_SPLICE_REDIRECT);
 	else
 		mw_stat_inc(MW_STAT_SPLICE_MISS);

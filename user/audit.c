@@ -64,7 +64,7 @@
 #define DEFAULT_EMBEDDED_USER "mcpwarden"
 
 #define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct rec {
 	uint64_t seq;
@@ -92,7 +92,12 @@ struct buf {
 	size_t len, cap;
 };
 
-enum conn_state { ST_DOWN, ST_CONNECTING, ST_UP };
+enum conn_state {
+	ST_DOWN,
+	ST_CONNECTING,
+	ST_UP,
+	ST_CLOSED, /* mw_audit_close ran; the struct waits for the loop */
+};
 
 struct mw_audit {
 	struct mw_loop *loop;
@@ -132,16 +137,21 @@ struct mw_audit {
 	uint64_t last_conn_id;
 	struct mw_audit_stats st;
 	struct buf evbuf, connbuf;
+	struct mw_deferred dfr; /* frees the struct after the event batch */
 };
 
 static const char *const kind_names[] = {
-	[MW_EV_CONN_OPEN] = "conn_open",
-	[MW_EV_CONN_CLOSE] = "conn_close",
-	[MW_EV_REQUEST] = "request",
-	[MW_EV_NOTIFICATION] = "notification",
-	[MW_EV_RESPONSE] = "response",
-	[MW_EV_HTTP_ERROR] = "http_error",
+	[MW_EV_CONN_OPEN] = "conn_open", [MW_EV_CONN_CLOSE] = "conn_close",
+	[MW_EV_REQUEST] = "request",	 [MW_EV_NOTIFICATION] = "notification",
+	[MW_EV_RESPONSE] = "response",	 [MW_EV_HTTP_ERROR] = "http_error",
 };
+
+static const char *kind_name(enum mw_event_kind k)
+{
+	if ((unsigned int)k >= sizeof(kind_names) / sizeof(kind_names[0]))
+		return "unknown";
+	return kind_names[k];
+}
 
 static const char *const conn_keys[] = { "connect_timeout", "dbname", NULL };
 
@@ -158,8 +168,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	/* libpq messages end with a newline */
-	for (size_t n = strlen(err); n && (err[n - 1] == '\n' ||
-					   err[n - 1] == '\r');)
+	for (size_t n = strlen(err);
+	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
 		err[--n] = '\0';
 }
 
@@ -368,10 +378,7 @@ static char *event_row(const struct mw_audit *a,
 		       int64_t ts_us, size_t *len)
 {
 	json_t *o = json_object();
-	const char *kind = (unsigned int)ev->kind < sizeof(kind_names) /
-							    sizeof(kind_names[0]) ?
-				   kind_names[ev->kind] :
-				   "unknown";
+	const char *kind = kind_name(ev->kind);
 	char *s = NULL;
 	int bad = 0;
 
@@ -411,9 +418,8 @@ static char *event_row(const struct mw_audit *a,
 	return s;
 }
 
-static char *conn_row(const struct mw_audit *a,
-		      const struct mw_audit_event *ev, int64_t ts_us,
-		      size_t *len)
+static char *conn_row(const struct mw_audit *a, const struct mw_audit_event *ev,
+		      int64_t ts_us, size_t *len)
 {
 	const struct mw_identity *id = ev->identity;
 	json_t *o = json_object();
@@ -728,9 +734,9 @@ static int send_batch(struct mw_audit *a)
 
 		if (r->batch || r->done)
 			continue;
-		if (n && a->evbuf.len + a->connbuf.len + r->ev_len +
-					 r->conn_len >
-				 BATCH_BYTES_MAX)
+		if (n &&
+		    a->evbuf.len + a->connbuf.len + r->ev_len + r->conn_len >
+			    BATCH_BYTES_MAX)
 			break;
 		if ((n && buf_add(&a->evbuf, ",", 1)) ||
 		    buf_add(&a->evbuf, r->ev, r->ev_len))
@@ -790,8 +796,8 @@ static void flush(struct mw_audit *a, bool force)
 	if (now < a->resend_at_ms)
 		return;
 	due = force || now - a->last_flush_ms >= a->batch_ms;
-	while (a->state == ST_UP && a->n_unsent &&
-	       a->b_count < MAX_INFLIGHT && (due || a->n_unsent >= a->batch_max)) {
+	while (a->state == ST_UP && a->n_unsent && a->b_count < MAX_INFLIGHT &&
+	       (due || a->n_unsent >= a->batch_max)) {
 		if (send_batch(a) <= 0)
 			break;
 		sent = true;
@@ -812,13 +818,15 @@ static bool data_error(const char *sqlstate)
 static void degrade(struct rec *r, const struct batch *b)
 {
 	static const char *const ev_drop[] = {
-		"params", "result", "error", "detail", "http_path", "server",
-		"session_id", "rpc_id", "method", "tool", "decision", "rule",
+		"params",      "result",   "error",	 "detail",
+		"http_path",   "server",   "session_id", "rpc_id",
+		"method",      "tool",	   "decision",	 "rule",
 		"http_method", "direction"
 	};
-	static const char *const conn_drop[] = { "user_name", "comm",
-						 "exe", "cgroup", "server",
-						 "client_addr", "server_addr" };
+	static const char *const conn_drop[] = { "user_name",  "comm",
+						 "exe",	       "cgroup",
+						 "server",     "client_addr",
+						 "server_addr" };
 	char detail[400];
 	json_t *o = json_loadb(r->ev, r->ev_len, 0, NULL);
 	size_t len;
@@ -918,6 +926,17 @@ static void batch_settled(struct mw_audit *a)
 	pop_done(a);
 }
 
+/* The primary message only: DETAIL may quote the row, the payload. */
+static const char *result_msg(const PGresult *r)
+{
+	const char *m;
+
+	if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+		return "pipeline aborted";
+	m = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	return m ? m : PQresultErrorMessage(r);
+}
+
 static void read_results(struct mw_audit *a)
 {
 	int nulls = 0;
@@ -940,22 +959,13 @@ static void read_results(struct mw_audit *a)
 			batch_settled(a);
 			break;
 		default: {
-			const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			const char *st =
+				PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
 			b->failed = true;
 			snprintf(b->sqlstate, sizeof(b->sqlstate), "%s",
 				 st ? st : "");
-			/*
-			 * The primary message only: DETAIL may quote the row,
-			 * that is the payload.
-			 */
-			copy_msg(b->msg, sizeof(b->msg),
-				 PQresultStatus(r) == PGRES_PIPELINE_ABORTED ?
-					 "pipeline aborted" :
-				 PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ?
-					 PQresultErrorField(
-						 r, PG_DIAG_MESSAGE_PRIMARY) :
-					 PQresultErrorMessage(r));
+			copy_msg(b->msg, sizeof(b->msg), result_msg(r));
 			break;
 		}
 		}
@@ -1006,6 +1016,8 @@ static void service(struct mw_audit *a, int64_t now)
 		}
 		flush(a, false);
 		break;
+	case ST_CLOSED:
+		break;
 	}
 }
 
@@ -1015,6 +1027,8 @@ static void on_timer(struct mw_io *io, uint32_t events)
 	uint64_t ticks;
 
 	(void)events;
+	if (a->state == ST_CLOSED)
+		return;
 	if (read(io->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_debug("audit: timerfd: %s", strerror(errno));
 	service(a, mw_now_ms());
@@ -1068,7 +1082,8 @@ static int start_timer(struct mw_audit *a)
 		ms = TIMER_MAX_MS;
 	if (ms < TIMER_MIN_MS)
 		ms = TIMER_MIN_MS;
-	a->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	a->timer.fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	a->timer.cb = on_timer;
 	if (a->timer.fd < 0)
 		return -errno;
@@ -1083,26 +1098,42 @@ static int start_timer(struct mw_audit *a)
 	return rc;
 }
 
-static void audit_free(struct mw_audit *a)
+/* Releases everything but the struct itself, which may still be named
+ * by events of the loop's current batch. */
+static void release(struct mw_audit *a)
 {
 	unregister_io(a);
 	if (a->timer_registered)
 		mw_loop_del(a->loop, &a->timer);
+	a->timer_registered = false;
 	if (a->timer.fd >= 0)
 		close(a->timer.fd);
+	a->timer.fd = -1;
 	PQfinish(a->conn);
+	a->conn = NULL;
 	for (size_t i = 0; i < a->count; i++) {
 		struct rec *r = &a->ring[(a->head + i) % a->cap];
 
 		free(r->ev);
 		free(r->conn);
 	}
+	a->count = 0;
+	a->n_unsent = 0;
+	a->b_count = 0;
 	free(a->ring);
+	a->ring = NULL;
 	free(a->evbuf.p);
 	free(a->connbuf.p);
 	free(a->host);
 	free(a->conninfo);
-	free(a);
+	a->evbuf.p = a->connbuf.p = a->host = a->conninfo = NULL;
+	a->state = ST_CLOSED;
+	a->st.connected = false;
+}
+
+static void free_deferred(struct mw_deferred *d)
+{
+	free(container_of(d, struct mw_audit, dfr));
 }
 
 int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
@@ -1126,6 +1157,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	if (!a)
 		return -ENOMEM;
 	a->loop = loop;
+	a->dfr.cb = free_deferred;
 	a->io.cb = on_io;
 	a->io.fd = -1;
 	a->timer.fd = -1;
@@ -1143,9 +1175,9 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	}
 
 	if (!cfg->dsn || !*cfg->dsn) {
-		const char *user = cfg->embedded_user && *cfg->embedded_user ?
-					   cfg->embedded_user :
-					   DEFAULT_EMBEDDED_USER;
+		const char *user = cfg->embedded_user && *cfg->embedded_user
+					   ? cfg->embedded_user
+					   : DEFAULT_EMBEDDED_USER;
 		bool started = false;
 
 		rc = mw_pg_embedded_start(cfg->state_dir, user, &started, err,
@@ -1209,7 +1241,8 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	*out = a;
 	return 0;
 fail:
-	audit_free(a);
+	release(a);
+	free(a);
 	return rc;
 }
 
@@ -1256,7 +1289,8 @@ void mw_audit_close(struct mw_audit *a)
 	if (a->count)
 		log_err("audit: %zu events could not be written before close",
 			a->count);
-	audit_free(a);
+	release(a);
+	mw_loop_defer(a->loop, &a->dfr);
 }
 
 void mw_audit_stop_embedded(const struct mw_audit_config *cfg)
@@ -1268,9 +1302,9 @@ void mw_audit_stop_embedded(const struct mw_audit_config *cfg)
 		return;
 	if (!forget_started(cfg->state_dir))
 		return;
-	user = cfg->embedded_user && *cfg->embedded_user ?
-		       cfg->embedded_user :
-		       DEFAULT_EMBEDDED_USER;
+	user = cfg->embedded_user && *cfg->embedded_user
+		       ? cfg->embedded_user
+		       : DEFAULT_EMBEDDED_USER;
 	if (mw_pg_embedded_stop(cfg->state_dir, user, err, sizeof(err)))
 		log_err("audit: %s", err);
 }
@@ -1286,7 +1320,7 @@ uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
 	uint64_t seq;
 	struct rec *r;
 
-	if (!a || !ev)
+	if (!a || !ev || a->state == ST_CLOSED)
 		return 0;
 	if (a->count >= a->max_queue)
 		return 0;

@@ -73,7 +73,11 @@ struct mw_audit;
  */
 int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		  struct mw_loop *loop, char *err, size_t errlen);
-/* Flushes what is queued (bounded wait), then disconnects. */
+/*
+ * Flushes what is queued (bounded wait), then disconnects. May be called
+ * from a loop callback; the loop must outlive the call (the memory goes
+ * back through mw_loop_defer, at the latest in mw_loop_free).
+ */
 void mw_audit_close(struct mw_audit *a);
 /* Stops the embedded cluster if this process started it. */
 void mw_audit_stop_embedded(const struct mw_audit_config *cfg);

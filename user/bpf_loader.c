@@ -203,8 +203,8 @@ static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
 	}
 	r = is_bpffs(pin_dir);
 	if (r <= 0) {
-		seterr(err, errlen, "bpf_pin_dir %s is not on a bpf file system",
-		       pin_dir);
+		seterr(err, errlen,
+		       "bpf_pin_dir %s is not on a bpf file system", pin_dir);
 		return r < 0 ? r : -EINVAL;
 	}
 	return 0;
@@ -346,8 +346,8 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 			continue;
 		}
 		reason_reset();
-		if (bpf_link__update_program(
-			    l, prog_of(b, link_kinds[k].kind))) {
+		if (bpf_link__update_program(l,
+					     prog_of(b, link_kinds[k].kind))) {
 			r = -errno;
 			seterr(err, errlen,
 			       "cannot switch %s to the new program: %s", path,
@@ -361,6 +361,10 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 
 /* ---- open / close ---- */
 
+/*
+ * settings may be NULL to keep the pinned ones: tools that only inspect or
+ * enforce (CLI, tests) must not overwrite the running daemon's settings.
+ */
 int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		const struct mw_settings *settings, char *err, size_t errlen)
 {
@@ -380,7 +384,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	if ((size_t)snprintf(b->pin_dir, sizeof(b->pin_dir), "%s", pin_dir) >=
 		    sizeof(b->pin_dir) ||
 	    (size_t)snprintf(b->links_dir, sizeof(b->links_dir), "%s/%s",
-			     pin_dir, MW_LINKS_SUBDIR) >= sizeof(b->links_dir)) {
+			     pin_dir,
+			     MW_LINKS_SUBDIR) >= sizeof(b->links_dir)) {
 		seterr(err, errlen, "bpf_pin_dir too long");
 		free(b);
 		return -ENAMETOOLONG;
@@ -803,8 +808,8 @@ static void sweep_released(struct mw_bpf *b, const char *cg_path,
 	for (size_t i = 0; i < n; i++)
 		dropped += bpf_map_delete_elem(b->pending_fd, &pk[i]) == 0;
 	if (dropped)
-		log_info("released %s: dropped %zu connection records",
-			 cg_path, dropped);
+		log_info("released %s: dropped %zu connection records", cg_path,
+			 dropped);
 out:
 	free(ck);
 	free(pk);
@@ -950,7 +955,8 @@ int mw_bpf_for_each_enforced(struct mw_bpf *b,
 	for (size_t i = 0; r == 0 && i < ids.n; i++) {
 		char rel[PATH_MAX], abs[PATH_MAX * 2];
 
-		if (mnt && mw_cgroup_path_of_id(ids.v[i], rel, sizeof(rel)) == 0)
+		if (mnt &&
+		    mw_cgroup_path_of_id(ids.v[i], rel, sizeof(rel)) == 0)
 			snprintf(abs, sizeof(abs), "%s%s", mnt,
 				 strcmp(rel, "/") ? rel : "");
 		else

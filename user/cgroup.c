@@ -102,8 +102,8 @@ static bool is_cgroup_dir(const char *path)
  * a cgroup directory. Returns 0, -ENOENT (absent), -EXDEV (outside the
  * mount) or -ENOTDIR (not a cgroup).
  */
-static int resolve_candidate(const char *candidate, const char *mnt,
-			     char *out, size_t outlen)
+static int resolve_candidate(const char *candidate, const char *mnt, char *out,
+			     size_t outlen)
 {
 	char real[PATH_MAX];
 
@@ -119,8 +119,8 @@ static int resolve_candidate(const char *candidate, const char *mnt,
 	return 0;
 }
 
-static int resolve_error(int r, const char *given, const char *mnt,
-			 char *err, size_t errlen)
+static int resolve_error(int r, const char *given, const char *mnt, char *err,
+			 size_t errlen)
 {
 	switch (r) {
 	case -ENOENT:
@@ -198,8 +198,8 @@ int mw_cgroup_id(const char *abs_path, uint64_t *id)
 }
 
 /* Depth-first search of dir (path rel) for a directory with inode id. */
-static int find_id(int dfd, uint64_t id, char *rel, size_t rellen,
-		   size_t used, int depth)
+static int find_id(int dfd, uint64_t id, char *rel, size_t rellen, size_t used,
+		   int depth)
 {
 	struct dirent *de;
 	DIR *d;
@@ -468,8 +468,8 @@ static struct tcp_table *table_for(struct tcp_table **tabs, size_t *ntabs,
 static void fmt_endpoint(char *out, size_t len, const uint8_t a[16],
 			 uint16_t port)
 {
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-					 0xff };
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0,	   0,
+					 0, 0, 0, 0, 0xff, 0xff };
 	char buf[INET6_ADDRSTRLEN];
 
 	if (!memcmp(a, pfx, sizeof(pfx))) {

@@ -60,7 +60,7 @@ struct mw_rpc_batch {
  *   -EMSGSIZE  too large (len > max_len, or more than MW_RPC_MAX_BATCH);
  *   -EBADMSG   not one well-formed JSON value (MW_RPC_PARSE_ERROR);
  *   -EPROTO    valid JSON but not a valid message (MW_RPC_INVALID_REQUEST);
- *   -ENOMEM.
+ *   -ENOMEM, or -EINVAL for a NULL buf with a non-zero len.
  */
 int mw_rpc_parse(const char *buf, size_t len, size_t max_len,
 		 struct mw_rpc_batch *out, char *err, size_t errlen);

@@ -123,6 +123,7 @@ int mw_loop_run(struct mw_loop *l)
 {
 	struct epoll_event evs[64];
 
+	l->stop = 0;
 	while (!l->stop) {
 		int n = epoll_wait(l->epfd, evs, 64, MW_TICK_MS);
 

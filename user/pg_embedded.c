@@ -59,8 +59,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	/* libpq messages end with a newline */
-	for (size_t n = strlen(err); n && (err[n - 1] == '\n' ||
-					   err[n - 1] == '\r');)
+	for (size_t n = strlen(err);
+	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
 		err[--n] = '\0';
 }
 
@@ -176,13 +176,15 @@ static int lookup_user(const char *name, struct pg_user *u, char *err,
 	rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
 	if (rc || !res) {
 		set_err(err, errlen,
-			"user %s does not exist (create it: useradd --system %s)",
+			"user %s does not exist (create it: useradd --system "
+			"%s)",
 			name, name);
 		return -ENOENT;
 	}
 	if (pw.pw_uid == 0) {
 		set_err(err, errlen,
-			"embedded_user %s is root: PostgreSQL refuses to run as root",
+			"embedded_user %s is root: PostgreSQL refuses to run "
+			"as root",
 			name);
 		return -EPERM;
 	}
@@ -199,7 +201,8 @@ static int lookup_user(const char *name, struct pg_user *u, char *err,
 		}
 	} else if (geteuid() != pw.pw_uid) {
 		set_err(err, errlen,
-			"the embedded cluster belongs to %s: run as root or as %s",
+			"the embedded cluster belongs to %s: run as root or as "
+			"%s",
 			name, name);
 		return -EPERM;
 	}
@@ -262,8 +265,8 @@ child_exec(const struct pg_user *u, const char *cwd, char *const argv[],
  * collecting the tail of its output; *status is its exit status, or
  * 128 + signal.
  */
-static int run_as(const struct pg_user *u, const char *cwd,
-		  char *const argv[], struct pg_out *o, int *status)
+static int run_as(const struct pg_user *u, const char *cwd, char *const argv[],
+		  struct pg_out *o, int *status)
 {
 	char env_home[300], env_user[80], env_logname[80], env_tz[128];
 	char *envp[8];
@@ -414,9 +417,8 @@ int mw_pg_bindir(const char *data_dir, char *out, size_t outlen)
 	DIR *d;
 
 	/* An existing cluster needs the binaries of its own major version. */
-	if (data_dir &&
-	    snprintf(path, sizeof(path), "%s/PG_VERSION", data_dir) <
-		    (int)sizeof(path)) {
+	if (data_dir && snprintf(path, sizeof(path), "%s/PG_VERSION",
+				 data_dir) < (int)sizeof(path)) {
 		FILE *f = fopen(path, "re");
 		char ver[32] = "";
 
@@ -473,21 +475,20 @@ static bool user_in_group(const struct pg_user *u, gid_t gid)
 }
 
 /* mkdir (one level) owned by the user, mode 0700. */
-static int make_owned_dir(const char *path, const struct pg_user *u,
-			  char *err, size_t errlen)
+static int make_owned_dir(const char *path, const struct pg_user *u, char *err,
+			  size_t errlen)
 {
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot create %s: %s", path,
-			strerror(e));
+		set_err(err, errlen, "cannot create %s: %s", path, strerror(e));
 		return -e;
 	}
 	if (u->switch_user && chown(path, u->uid, u->gid) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot chown %s to %s: %s", path,
-			u->name, strerror(e));
+		set_err(err, errlen, "cannot chown %s to %s: %s", path, u->name,
+			strerror(e));
 		return -e;
 	}
 	if (chmod(path, 0700) < 0) {
@@ -523,8 +524,7 @@ static int ensure_dirs(const char *state_dir, const struct mw_pg_paths *p,
 	 * The cluster's user must be able to pass through state_dir (search
 	 * only: it still cannot list it).
 	 */
-	if (u->switch_user && st.st_uid != u->uid &&
-	    !(st.st_mode & S_IXOTH) &&
+	if (u->switch_user && st.st_uid != u->uid && !(st.st_mode & S_IXOTH) &&
 	    !(user_in_group(u, st.st_gid) && (st.st_mode & S_IXGRP))) {
 		if (chmod(state_dir, (st.st_mode & 07777) | S_IXOTH) < 0) {
 			int e = errno;
@@ -664,8 +664,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 	}
 	fclose(f);
 	rc = 0;
-	if (!main_conf || !strstr(main_conf, "include_if_exists = '" PG_CONF_NAME
-						"'")) {
+	if (!main_conf ||
+	    !strstr(main_conf, "include_if_exists = '" PG_CONF_NAME "'")) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd < 0) {
 			rc = -errno;
@@ -703,8 +703,8 @@ struct pg_ctx {
 	char pg_ctl[PATH_MAX];
 };
 
-static int ctx_init(struct pg_ctx *c, const char *state_dir,
-		    const char *user, char *err, size_t errlen)
+static int ctx_init(struct pg_ctx *c, const char *state_dir, const char *user,
+		    char *err, size_t errlen)
 {
 	int rc = mw_pg_paths(&c->p, state_dir);
 
@@ -823,13 +823,15 @@ static int ensure_database(const struct mw_pg_paths *p, char *err,
 	int rc = 0;
 
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		set_err(err, errlen, "cannot connect to the embedded cluster: %s",
+		set_err(err, errlen,
+			"cannot connect to the embedded cluster: %s",
 			conn ? PQerrorMessage(conn) : "out of memory");
 		PQfinish(conn);
 		return -ECONNREFUSED;
 	}
-	r = PQexec(conn, "SELECT 1 FROM pg_database WHERE datname = '" MW_PG_DBNAME
-			 "'");
+	r = PQexec(conn,
+		   "SELECT 1 FROM pg_database WHERE datname = '" MW_PG_DBNAME
+		   "'");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		set_err(err, errlen, "cannot list databases: %s",
 			PQresultErrorMessage(r));
@@ -857,8 +859,8 @@ static int ensure_database(const struct mw_pg_paths *p, char *err,
 	return rc;
 }
 
-int mw_pg_embedded_start(const char *state_dir, const char *user,
-			 bool *started, char *err, size_t errlen)
+int mw_pg_embedded_start(const char *state_dir, const char *user, bool *started,
+			 char *err, size_t errlen)
 {
 	struct pg_ctx *c = calloc(1, sizeof(*c));
 	struct pg_out *o = malloc(sizeof(*o));
@@ -896,8 +898,8 @@ int mw_pg_embedded_start(const char *state_dir, const char *user,
 		log_info("audit: reusing the running embedded cluster in %s",
 			 c->p.data);
 	} else {
-		char *argv[] = { c->pg_ctl, "-w", "-t", "120", "-D", c->p.data,
-				 "-l", c->p.log, "start", NULL };
+		char *argv[] = { c->pg_ctl, "-w", "-t",	    "120",   "-D",
+				 c->p.data, "-l", c->p.log, "start", NULL };
 
 		rc = run_as(&c->u, c->p.root, argv, o, &st);
 		if (rc) {
@@ -957,8 +959,8 @@ int mw_pg_embedded_stop(const char *state_dir, const char *user, char *err,
 	if (rc <= 0)
 		goto out;
 	{
-		char *argv[] = { c->pg_ctl, "-w", "-t", "120", "-D", c->p.data,
-				 "-m", "fast", "stop", NULL };
+		char *argv[] = { c->pg_ctl, "-w", "-t",	  "120",  "-D",
+				 c->p.data, "-m", "fast", "stop", NULL };
 
 		rc = run_as(&c->u, c->p.root, argv, o, &st);
 		if (rc) {

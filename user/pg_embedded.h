@@ -45,8 +45,8 @@ int mw_pg_bindir(const char *data_dir, char *out, size_t outlen);
  * missing. *started (may be NULL) tells whether this call started the
  * server. Returns 0 or -errno with a message in err.
  */
-int mw_pg_embedded_start(const char *state_dir, const char *user,
-			 bool *started, char *err, size_t errlen);
+int mw_pg_embedded_start(const char *state_dir, const char *user, bool *started,
+			 char *err, size_t errlen);
 
 /* pg_ctl -m fast stop; 0 also when it was not running. */
 int mw_pg_embedded_stop(const char *state_dir, const char *user, char *err,

@@ -84,8 +84,10 @@ static const char migration_1[] =
 	"CREATE INDEX connections_ts_idx ON mcpwarden.connections (ts);\n"
 	"\n"
 	"CREATE VIEW mcpwarden.tool_calls AS\n"
-	"SELECT q.ts, q.host, q.seq, q.session_id, q.server, q.method, q.tool,\n"
-	"	CASE WHEN q.method = 'tools/call' THEN q.params -> 'arguments'\n"
+	"SELECT q.ts, q.host, q.seq, q.session_id, q.server, q.method, "
+	"q.tool,\n"
+	"	CASE WHEN q.method = 'tools/call' THEN q.params -> "
+	"'arguments'\n"
 	"		ELSE q.params END AS arguments,\n"
 	"	q.params, q.decision, q.rule,\n"
 	"	c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
@@ -93,7 +95,8 @@ static const char migration_1[] =
 	"	NULL::text AS subject,\n"
 	"	CASE WHEN r.error IS NOT NULL THEN r.error ELSE r.result END\n"
 	"		AS response,\n"
-	"	CASE WHEN r.seq IS NULL THEN NULL ELSE r.error IS NOT NULL END\n"
+	"	CASE WHEN r.seq IS NULL THEN NULL ELSE r.error IS NOT NULL "
+	"END\n"
 	"		AS is_error,\n"
 	"	r.latency_ms, q.conn_id, q.rpc_id, q.direction,\n"
 	"	r.seq AS response_seq, r.ts AS response_ts,\n"
@@ -113,7 +116,8 @@ static const char migration_1[] =
 	"SELECT e.ts, e.host, e.seq, e.kind, e.direction, e.session_id,\n"
 	"	e.server, e.conn_id, e.rpc_id, e.method, e.tool, e.params,\n"
 	"	e.result, e.error, e.request_seq, e.latency_ms, e.decision,\n"
-	"	e.rule, c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
+	"	e.rule, c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, "
+	"c.cgroup_id,\n"
 	"	c.cgroup, c.user_name, NULL::text AS subject\n"
 	"FROM mcpwarden.events e\n"
 	"LEFT JOIN mcpwarden.connections c\n"
@@ -165,7 +169,8 @@ const char mw_schema_last_ids_sql[] =
 	"		WHERE host = $1), 0),\n"
 	"	greatest(coalesce((SELECT max(conn_id) FROM mcpwarden.events\n"
 	"			WHERE host = $1), 0),\n"
-	"		coalesce((SELECT max(conn_id) FROM mcpwarden.connections\n"
+	"		coalesce((SELECT max(conn_id) FROM "
+	"mcpwarden.connections\n"
 	"			WHERE host = $1), 0))";
 
 int mw_schema_latest(void)
@@ -186,8 +191,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	/* libpq messages end with a newline */
-	for (size_t n = strlen(err); n && (err[n - 1] == '\n' ||
-					   err[n - 1] == '\r');)
+	for (size_t n = strlen(err);
+	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
 		err[--n] = '\0';
 }
 

@@ -85,7 +85,7 @@ struct mw_sse {
 };
 
 /* max_event_bytes bounds one block's raw bytes (1..MW_SSE_MAX_EVENT_LIMIT).
- * Returns 0 or -EINVAL/-ENOMEM. */
+ * Allocates nothing until fed. Returns 0 or -EINVAL. */
 int mw_sse_init(struct mw_sse *s, size_t max_event_bytes);
 void mw_sse_free(struct mw_sse *s);
 

@@ -57,9 +57,11 @@ static void ta_setup(void)
 	cr_assert_not_null(mkdtemp(ta_dir), "mkdtemp: %s", strerror(errno));
 	ta_user = "postgres";
 	if (!getpwnam(ta_user)) {
-		char *argv[] = { "useradd", "--system", "--no-create-home",
-				 "--shell", "/usr/sbin/nologin",
-				 TA_FALLBACK_USER, NULL };
+		char *argv[] = {
+			"useradd", "--system",		"--no-create-home",
+			"--shell", "/usr/sbin/nologin", TA_FALLBACK_USER,
+			NULL
+		};
 
 		ta_user = TA_FALLBACK_USER;
 		if (!getpwnam(ta_user))
@@ -391,8 +393,7 @@ Test(audit, tool_call_round_trip)
 	cr_assert_str_eq(PQgetvalue(r, 0, 21), TA_HOST);
 	PQclear(r);
 
-	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages"),
-		     2);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages"), 2);
 	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages "
 				 "WHERE direction = 's2c' AND request_seq = 2"),
 		     1);
@@ -428,8 +429,8 @@ Test(audit, unanswered_request_and_hostile_strings)
 	a = ta_open(loop);
 
 	/* NUL inside a JSON string, and a literal backslash-u0000 text. */
-	params = json_pack("{s:o, s:s}", "nul", json_stringn("a\0b", 3),
-			   "lit", "C:\\u0000dir");
+	params = json_pack("{s:o, s:s}", "nul", json_stringn("a\0b", 3), "lit",
+			   "C:\\u0000dir");
 	struct mw_audit_event req = {
 		.kind = MW_EV_REQUEST,
 		.conn_id = 9,
@@ -580,8 +581,8 @@ static bool ta_outage_step(struct ta_drive *d, int64_t now)
 			return false;
 		/* Queued just before the server goes away. */
 		d->seqs[2] = ta_submit_simple(d->a, 1, "ping");
-		d->rc_stop = mw_pg_embedded_stop(ta_dir, ta_user, err,
-						 sizeof(err));
+		d->rc_stop =
+			mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err));
 		if (d->rc_stop)
 			cr_log_error("stop: %s", err);
 		/* Submitted while it is down. */
@@ -741,6 +742,86 @@ Test(audit, transient_refusal_is_retried)
 	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages "
 				 "WHERE method IN ('ping', 'tools/list')"),
 		     2);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+#define TA_BURST 2000
+
+static bool ta_burst_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+	char err[512];
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	switch (d->phase) {
+	case 0:
+		/* Several batches in flight when the server goes away. */
+		for (int i = 0; i < TA_BURST; i++) {
+			if (!ta_submit_simple(d->a, 1,
+					      "notifications/progress"))
+				d->rc_stop = -1;
+		}
+		if (mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err))) {
+			cr_log_error("stop: %s", err);
+			d->rc_stop = -1;
+		}
+		d->phase = 1;
+		return false;
+	case 1:
+		d->written_in_outage = st.written;
+		if (mw_pg_embedded_start(ta_dir, ta_user, NULL, err,
+					 sizeof(err))) {
+			cr_log_error("start: %s", err);
+			d->rc_start = -1;
+		}
+		d->phase = 2;
+		return false;
+	default:
+		return st.written >= TA_BURST;
+	}
+}
+
+/* Batches committed whose acknowledgement was lost are resent harmlessly. */
+Test(audit, resent_batches_are_idempotent)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	PGconn *c;
+
+	ta_cfg.max_queue = TA_BURST;
+	ta_cfg.batch_max = 8;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	/* As if a batch had committed and its acknowledgement got lost. */
+	c = ta_db();
+	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		       "detail) VALUES ('" TA_HOST "', 5, now(), 'request', "
+		       "'committed, acknowledgement lost')");
+	PQfinish(c);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_burst_step;
+	ta_drive_loop(&d, 60000);
+	cr_assert_eq(d.rc_stop, 0);
+	cr_assert_eq(d.rc_start, 0);
+	cr_assert_lt(d.written_in_outage, TA_BURST);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.written, TA_BURST);
+	cr_assert_eq(st.queued, 0);
+	c = ta_db();
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"),
+		     TA_BURST);
+	cr_assert_eq(ta_count(c, "SELECT max(seq) FROM mcpwarden.events"),
+		     TA_BURST);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
+				 "WHERE seq = 5 AND detail = 'committed, "
+				 "acknowledgement lost'"),
+		     1);
 	PQfinish(c);
 	mw_audit_close(a);
 	mw_loop_free(loop);

@@ -1,0 +1,319 @@
+#!/usr/bin/env node
+// mcpwarden benchmark (never part of `make test`): small tools/call requests
+// at several concurrencies, in one run, through
+//   direct       the client talks to the upstream itself
+//   nginx        nginx as a plain reverse proxy (keep-alive upstream pool)
+//   mcpwarden    steered by eBPF into mcpwardend, sk_msg splice off
+//   mw+splice    the same with sk_msg splice on
+// against two upstreams:
+//   everything   the official reference server (server-everything), in an
+//                initialised session, tools/call echo
+//   fixed        nginx answering `return 200` with a JSON-RPC result, fast
+//                enough not to be the bottleneck
+// Load: wrk (Debian's), run inside the enforced cgroup for the mcpwarden
+// setups and outside it otherwise. Each cell is the median of --runs runs;
+// setups are interleaved within a run so that machine noise spreads evenly.
+// Then: the daemon's RSS with 1,000 idle connections.
+//
+// usage: node bench/bench.mjs [--duration S] [--runs N] [--conns 1,16,64]
+//                             [--upstreams everything,fixed] [--build DIR]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const opt = {
+	duration: 5,
+	runs: 3,
+	conns: [1, 16, 64],
+	upstreams: ['everything', 'fixed'],
+	build: 'build',
+	idle: 1000,
+};
+for (let i = 2; i < process.argv.length; i++) {
+	const a = process.argv[i];
+	const v = () => process.argv[++i];
+	if (a === '--duration') opt.duration = Number(v());
+	else if (a === '--runs') opt.runs = Number(v());
+	else if (a === '--conns') opt.conns = v().split(',').map(Number);
+	else if (a === '--upstreams') opt.upstreams = v().split(',');
+	else if (a === '--build') opt.build = v();
+	else if (a === '--idle') opt.idle = Number(v());
+	else {
+		console.error(`bench: unknown argument ${a}`);
+		process.exit(2);
+	}
+}
+process.env.MW_BUILD = opt.build;
+const h = await import('../tests/integration/helpers.mjs');
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-'));
+const log = (...a) => console.error('bench:', ...a);
+
+function nginxConf(name, body) {
+	const dir = path.join(tmp, name);
+	fs.mkdirSync(dir, { recursive: true });
+	const conf = path.join(dir, 'nginx.conf');
+	fs.writeFileSync(conf, `worker_processes auto;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log;
+events { worker_connections 8192; }
+http {
+	access_log off;
+	client_body_temp_path ${dir};
+	proxy_temp_path ${dir};
+	${body}
+}
+`);
+	return { dir, conf };
+}
+
+function startNginx(name, body) {
+	const { dir, conf } = nginxConf(name, body);
+	const r = spawnSync('nginx', ['-c', conf], { encoding: 'utf8' });
+	if (r.status !== 0) throw new Error(`nginx ${name}: ${r.stderr}`);
+	return {
+		stop() {
+			spawnSync('nginx', ['-c', conf, '-s', 'stop']);
+		},
+		dir,
+	};
+}
+
+const FIXED_BODY =
+	'{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"Echo: hi"}]}}';
+const REQUEST =
+	'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}';
+
+async function mcpSession(url) {
+	const hdr = {
+		'content-type': 'application/json',
+		accept: 'application/json, text/event-stream',
+	};
+	const init = await fetch(url, {
+		method: 'POST',
+		headers: hdr,
+		body: JSON.stringify({
+			jsonrpc: '2.0',
+			id: 0,
+			method: 'initialize',
+			params: {
+				protocolVersion: '2025-06-18',
+				capabilities: {},
+				clientInfo: { name: 'mcpwarden-bench', version: '1' },
+			},
+		}),
+	});
+	const sid = init.headers.get('mcp-session-id');
+	await init.text();
+	if (!sid) throw new Error(`no session from ${url}: HTTP ${init.status}`);
+	const n = await fetch(url, {
+		method: 'POST',
+		headers: { ...hdr, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' },
+		body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+	});
+	await n.text();
+	return sid;
+}
+
+function wrkScript(session) {
+	const f = path.join(tmp, `req-${session ?? 'none'}.lua`);
+	const lines = [
+		'wrk.method = "POST"',
+		`wrk.body = '${REQUEST}'`,
+		'wrk.headers["Content-Type"] = "application/json"',
+		'wrk.headers["Accept"] = "application/json, text/event-stream"',
+	];
+	if (session) {
+		lines.push(`wrk.headers["Mcp-Session-Id"] = "${session}"`);
+		lines.push('wrk.headers["Mcp-Protocol-Version"] = "2025-06-18"');
+	}
+	// Count non-2xx answers: a fast error is not a fast answer.
+	lines.push('done = function(summary, latency, requests)',
+		'  io.write(string.format("errors %d %d\\n", summary.errors.status, summary.requests))',
+		'end');
+	fs.writeFileSync(f, lines.join('\n') + '\n');
+	return f;
+}
+
+function toUs(v, unit) {
+	const x = Number(v);
+	return unit === 'us' ? x : unit === 'ms' ? x * 1e3 : unit === 's' ? x * 1e6 : NaN;
+}
+
+async function wrk(url, script, conns, cgroup) {
+	const args = ['-t', String(Math.min(conns, 2)), '-c', String(conns), '-d', `${opt.duration}s`,
+		'--latency', '-s', script, url];
+	const r = cgroup
+		? await h.runInCgroup(cgroup, 'wrk', args, { timeout: (opt.duration + 30) * 1000 })
+		: await h.run('wrk', args, { timeout: (opt.duration + 30) * 1000 });
+	const out = r.stdout;
+	const rps = Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]);
+	const p50 = out.match(/^\s+50%\s+([\d.]+)(us|ms|s)/m);
+	const p99 = out.match(/^\s+99%\s+([\d.]+)(us|ms|s)/m);
+	const err = out.match(/^errors (\d+) (\d+)/m);
+	const sockErr = /Socket errors/.test(out);
+	if (!rps || !p50 || !p99) throw new Error(`wrk failed: ${out}\n${r.stderr}`);
+	return {
+		rps,
+		p50: toUs(p50[1], p50[2]),
+		p99: toUs(p99[1], p99[2]),
+		bad: Number(err?.[1] ?? 0) + (sockErr ? 1 : 0),
+	};
+}
+
+const median = (xs) => {
+	const s = [...xs].sort((a, b) => a - b);
+	return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function daemonRssIdle(d, cgroup, upstreamUrl) {
+	// Holds opt.idle keep-alive connections open, each after one request.
+	const holder = path.join(tmp, 'idle.mjs');
+	fs.writeFileSync(holder, `
+import net from 'node:net';
+const [host, port, n] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const body = ${JSON.stringify(REQUEST)};
+const req = 'POST /mcp HTTP/1.1\\r\\nHost: ' + host + '\\r\\nContent-Type: application/json\\r\\nContent-Length: ' + body.length + '\\r\\n\\r\\n' + body;
+let answered = 0;
+const socks = [];
+for (let i = 0; i < n; i++) {
+	const s = net.connect(port, host);
+	s.on('error', (e) => { console.error('idle: ' + e.message); process.exit(1); });
+	let got = '';
+	s.on('data', (d) => { got += d; if (got.includes('Echo') && !s.done) { s.done = true; if (++answered === n) console.log('held ' + n); } });
+	s.write(req);
+	socks.push(s);
+	if (i % 100 === 99) await new Promise((r) => setTimeout(r, 20));
+}
+setInterval(() => {}, 1000);
+`);
+	const u = new URL(upstreamUrl);
+	const p = h.spawnInCgroup(cgroup, process.execPath, [holder, u.hostname, u.port, String(opt.idle)]);
+	let out = '';
+	p.stdout.setEncoding('utf8').on('data', (x) => { out += x; });
+	for (let i = 0; i < 300 && !out.includes('held'); i++) await sleep(100);
+	if (!out.includes('held')) throw new Error('idle connections not established');
+	await sleep(500);
+	const status = fs.readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
+	const rss = Number(status.match(/VmRSS:\s+(\d+) kB/)[1]) / 1024;
+	p.kill('SIGKILL');
+	return rss;
+}
+
+async function main() {
+	const fport = await h.freePort();
+	const pfix = await h.freePort();
+	const peve = await h.freePort();
+	const fixed = startNginx('fixed', `server {
+		listen 127.0.0.1:${fport};
+		keepalive_requests 10000000;
+		location / { default_type application/json; return 200 '${FIXED_BODY}'; }
+	}`);
+	const everything = await h.startServer({ host: '127.0.0.1' });
+	const proxy = startNginx('proxy', `
+	upstream fixed { server 127.0.0.1:${fport}; keepalive 128; }
+	upstream everything { server 127.0.0.1:${everything.port}; keepalive 128; }
+	server {
+		listen 127.0.0.1:${pfix};
+		keepalive_requests 10000000;
+		location / { proxy_pass http://fixed; proxy_http_version 1.1; proxy_set_header Connection ""; }
+	}
+	server {
+		listen 127.0.0.1:${peve};
+		keepalive_requests 10000000;
+		location / { proxy_pass http://everything; proxy_http_version 1.1;
+			proxy_set_header Connection ""; proxy_buffering off; }
+	}`);
+	const cg = h.makeCgroup(h.uniqueName('mw-bench'));
+	const ups = {
+		fixed: { url: `http://127.0.0.1:${fport}/mcp`, nginx: `http://127.0.0.1:${pfix}/mcp` },
+		everything: { url: `http://127.0.0.1:${everything.port}/mcp`,
+			nginx: `http://127.0.0.1:${peve}/mcp` },
+	};
+	const servers = [
+		{ name: 'fixed', address: `127.0.0.1:${fport}` },
+		{ name: 'everything', address: `127.0.0.1:${everything.port}` },
+	];
+	const results = {}; // upstream -> setup -> conns -> [samples]
+	const add = (u, s, c, r) => {
+		results[u] ??= {};
+		results[u][s] ??= {};
+		(results[u][s][c] ??= []).push(r);
+	};
+	let rss = null;
+	const pinDir = h.testPinDir();
+	const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-state-'));
+	try {
+		for (const u of opt.upstreams) {
+			ups[u].session = u === 'everything' ? await mcpSession(ups[u].url) : null;
+			ups[u].script = wrkScript(ups[u].session);
+		}
+		for (let run = 0; run < opt.runs; run++) {
+			for (const splice of [false, true]) {
+				const d = await h.startDaemon({ servers, splice, bpf_pin_dir: pinDir,
+					state_dir: stateDir, log_level: 'warn' });
+				const en = await d.cli(['enforce', h.cgroupRelPath(cg)]);
+				if (en.code !== 0) throw new Error(`enforce: ${en.stderr}`);
+				for (const u of opt.upstreams) {
+					for (const c of opt.conns) {
+						const setup = splice ? 'mw+splice' : 'mcpwarden';
+						add(u, setup, c, await wrk(ups[u].url, ups[u].script, c, cg));
+						if (!splice) {
+							add(u, 'direct', c, await wrk(ups[u].url, ups[u].script, c));
+							add(u, 'nginx', c, await wrk(ups[u].nginx, ups[u].script, c));
+						}
+						log(`run ${run + 1}/${opt.runs} ${u} c=${c} ${setup} done`);
+					}
+				}
+				if (run === 0 && !splice) rss = await daemonRssIdle(d, cg, ups.fixed.url);
+				const st = await d.cli(['status', '--json']);
+				const counters = JSON.parse(st.stdout);
+				if (splice && !counters.kernel.splice_redirect)
+					log('warning: splice on but no sk_msg redirect counted');
+				await d.cli(['release', h.cgroupRelPath(cg)]);
+				await d.stop();
+			}
+		}
+	} finally {
+		proxy.stop();
+		fixed.stop();
+		await everything.stop();
+		await h.cleanupAll().catch(() => {});
+		h.stopEmbeddedPg(stateDir);
+		fs.rmSync(pinDir, { recursive: true, force: true });
+		fs.rmSync(stateDir, { recursive: true, force: true });
+		fs.rmSync(tmp, { recursive: true, force: true });
+	}
+
+	const fmt = (x, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+	const lines = [];
+	lines.push(`duration ${opt.duration} s x ${opt.runs} runs per cell, medians; ${os.cpus().length} cores, ` +
+		`kernel ${os.release()}`);
+	lines.push('');
+	lines.push('| upstream | conns | setup | req/s | ×direct | p50 µs | p99 µs | +p50 µs |');
+	lines.push('|---|---:|---|---:|---:|---:|---:|---:|');
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			const cell = (s) => {
+				const xs = results[u][s][c];
+				return { rps: median(xs.map((x) => x.rps)), p50: median(xs.map((x) => x.p50)),
+					p99: median(xs.map((x) => x.p99)), bad: xs.reduce((a, x) => a + x.bad, 0) };
+			};
+			const dir = cell('direct');
+			for (const s of ['direct', 'nginx', 'mcpwarden', 'mw+splice']) {
+				const x = cell(s);
+				lines.push(`| ${u} | ${c} | ${s} | ${fmt(x.rps)} | ${fmt(x.rps / dir.rps, 2)} | ` +
+					`${fmt(x.p50)} | ${fmt(x.p99)} | ${s === 'direct' ? '' : fmt(x.p50 - dir.p50)} |` +
+					(x.bad ? ` (${x.bad} non-2xx/socket errors)` : ''));
+			}
+		}
+	}
+	lines.push('');
+	lines.push(`daemon RSS with ${opt.idle} idle connections: ${rss === null ? 'n/a' : fmt(rss, 1) + ' MiB'}`);
+	console.log(lines.join('\n'));
+}
+
+await main();

@@ -1,0 +1,507 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * cgroup path resolution, ids, existing connections, and the 16-byte
+ * address form of the bpf maps. Needs root and a cgroup v2 mount (the
+ * tests create and remove uniquely named cgroups); skipped otherwise.
+ */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "bpf_loader.h"
+#include "cgroup.h"
+
+#define CGROUP2_MAGIC 0x63677270
+
+static char mnt[1024];
+static char cg[1200]; /* absolute path of this test's cgroup */
+static char cg_name[96]; /* its name under the mount */
+
+/* An independent reading of /proc/mounts, to check the module against. */
+static int find_cgroup2(char *out, size_t len)
+{
+	char dev[256], dir[1024], type[64];
+	FILE *f = fopen("/proc/mounts", "r");
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found &&
+	       fscanf(f, "%255s %1023s %63s %*[^\n]", dev, dir, type) == 3)
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(out, len, "%s", dir);
+			found = 1;
+		}
+	fclose(f);
+	return found;
+}
+
+static void rmdir_retry(const char *path)
+{
+	/* a just-reaped task can keep a cgroup busy for a moment */
+	for (int i = 0; i < 100 && rmdir(path) != 0 && errno == EBUSY; i++)
+		usleep(10000);
+}
+
+static void setup_cg(void)
+{
+	static int seq;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to create cgroups");
+	if (!find_cgroup2(mnt, sizeof(mnt)))
+		cr_skip_test("no cgroup v2 mount");
+	snprintf(cg_name, sizeof(cg_name), "mw-unit-%d-%d-%ld", getpid(), seq++,
+		 (long)random() % 100000);
+	snprintf(cg, sizeof(cg), "%s/%s", mnt, cg_name);
+	cr_assert_eq(mkdir(cg, 0755), 0, "mkdir %s: %s", cg, strerror(errno));
+}
+
+static pid_t child_pid; /* a forked helper still to reap */
+
+static void teardown_cg(void)
+{
+	char child[PATH_MAX + 16];
+
+	if (child_pid > 0) { /* a failed assertion left it running */
+		kill(child_pid, SIGKILL);
+		waitpid(child_pid, NULL, 0);
+		child_pid = 0;
+	}
+	if (!cg[0])
+		return;
+	snprintf(child, sizeof(child), "%s/child", cg);
+	umount2(child, MNT_DETACH);
+	rmdir_retry(child);
+	rmdir_retry(cg);
+	cg[0] = '\0';
+}
+
+TestSuite(cgroup, .init = setup_cg, .fini = teardown_cg);
+
+Test(cgroup, mount_is_the_cgroup2_mount)
+{
+	const char *m = mw_cgroup2_mount();
+	struct statfs sfs;
+
+	cr_assert_not_null(m);
+	cr_assert_str_eq(m, mnt);
+	cr_assert_eq(statfs(m, &sfs), 0);
+	cr_assert_eq((unsigned long)sfs.f_type, (unsigned long)CGROUP2_MAGIC);
+	/* cached: same answer, same storage */
+	cr_assert_eq(mw_cgroup2_mount(), m);
+}
+
+Test(cgroup, resolve_relative_and_absolute)
+{
+	char out[PATH_MAX], err[256], given[PATH_MAX];
+
+	cr_assert_eq(
+		mw_cgroup_resolve(cg_name, out, sizeof(out), err, sizeof(err)),
+		0, "%s", err);
+	cr_assert_str_eq(out, cg);
+
+	/* absolute file-system path, with noise to canonicalise */
+	snprintf(given, sizeof(given), "%s//%s/./", mnt, cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)), 0,
+		"%s", err);
+	cr_assert_str_eq(out, cg);
+
+	/* a cgroup path as in /proc/PID/cgroup */
+	snprintf(given, sizeof(given), "/%s", cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)), 0,
+		"%s", err);
+	cr_assert_str_eq(out, cg);
+
+	/* nested, and ".." that stays inside the mount */
+	snprintf(given, sizeof(given), "%s/child", cg);
+	cr_assert_eq(mkdir(given, 0755), 0);
+	snprintf(given, sizeof(given), "%s/child", cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)), 0,
+		"%s", err);
+	snprintf(given, sizeof(given), "%s/child", cg);
+	cr_assert_str_eq(out, given);
+	snprintf(given, sizeof(given), "%s/child/..", cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)), 0,
+		"%s", err);
+	cr_assert_str_eq(out, cg);
+
+	/* the root cgroup is a cgroup too */
+	cr_assert_eq(mw_cgroup_resolve("/", out, sizeof(out), err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(out, mnt);
+}
+
+Test(cgroup, resolve_rejects_escapes)
+{
+	char out[PATH_MAX], err[256], given[PATH_MAX];
+	const char *rel[] = { "..", "../", "../..", "./../.." };
+
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		err[0] = '\0';
+		strcpy(out, "untouched");
+		cr_assert_eq(mw_cgroup_resolve(rel[i], out, sizeof(out), err,
+					       sizeof(err)),
+			     -EINVAL, "%s accepted", rel[i]);
+		cr_assert(strstr(err, "escapes"), "err: %s", err);
+	}
+	/* through an existing cgroup */
+	snprintf(given, sizeof(given), "%s/../..", cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)),
+		-EINVAL, "%s accepted", given);
+	/* absolute, under the mount textually, outside after resolution */
+	snprintf(given, sizeof(given), "%s/%s/../../", mnt, cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)),
+		-EINVAL, "%s accepted", given);
+}
+
+Test(cgroup, resolve_rejects_non_cgroups)
+{
+	char out[PATH_MAX], err[256], given[PATH_MAX];
+	char tmpdir[] = "/tmp/mw-unit-XXXXXX";
+
+	/* missing */
+	snprintf(given, sizeof(given), "%s-missing", cg_name);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)),
+		-ENOENT);
+	cr_assert(strstr(err, "no such cgroup"), "err: %s", err);
+	cr_assert(strstr(err, given), "err: %s", err);
+	/* a file of the cgroup, not a directory */
+	snprintf(given, sizeof(given), "%s/cgroup.procs", cg);
+	cr_assert_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)),
+		-ENOTDIR);
+	/* an ordinary directory outside the mount */
+	cr_assert_eq(
+		mw_cgroup_resolve("/tmp", out, sizeof(out), err, sizeof(err)),
+		-ENOENT);
+	cr_assert_eq(mw_cgroup_resolve("", out, sizeof(out), err, sizeof(err)),
+		     -EINVAL);
+
+	/* an ordinary directory bind-mounted inside the cgroup tree */
+	cr_assert_not_null(mkdtemp(tmpdir));
+	/* even with a file of that name: it is not cgroupfs */
+	snprintf(given, sizeof(given), "%s/cgroup.procs", tmpdir);
+	cr_assert_eq(close(open(given, O_CREAT | O_WRONLY, 0600)), 0);
+	snprintf(given, sizeof(given), "%s/child", cg);
+	cr_assert_eq(mkdir(given, 0755), 0);
+	if (mount(tmpdir, given, NULL, MS_BIND, NULL) != 0) {
+		rmdir(tmpdir);
+		cr_skip_test("bind mount not permitted: %s", strerror(errno));
+	}
+	cr_expect_eq(
+		mw_cgroup_resolve(given, out, sizeof(out), err, sizeof(err)),
+		-ENOTDIR, "a tmpfs/ext4 directory passed as a cgroup");
+	cr_expect(strstr(err, "not a cgroup"), "err: %s", err);
+	umount2(given, MNT_DETACH);
+	snprintf(given, sizeof(given), "%s/cgroup.procs", tmpdir);
+	unlink(given);
+	rmdir(tmpdir);
+}
+
+Test(cgroup, id_path_round_trip)
+{
+	char path[PATH_MAX], child[PATH_MAX + 16], want[PATH_MAX];
+	uint64_t id, cid, rid;
+	struct stat st;
+
+	cr_assert_eq(mw_cgroup_id(cg, &id), 0);
+	cr_assert_eq(stat(cg, &st), 0);
+	cr_assert_eq(id, (uint64_t)st.st_ino);
+	cr_assert_eq(mw_cgroup_path_of_id(id, path, sizeof(path)), 0);
+	snprintf(want, sizeof(want), "/%s", cg_name);
+	cr_assert_str_eq(path, want);
+
+	snprintf(child, sizeof(child), "%s/child", cg);
+	cr_assert_eq(mkdir(child, 0755), 0);
+	cr_assert_eq(mw_cgroup_id(child, &cid), 0);
+	cr_assert_neq(cid, id);
+	cr_assert_eq(mw_cgroup_path_of_id(cid, path, sizeof(path)), 0);
+	snprintf(want, sizeof(want), "/%s/child", cg_name);
+	cr_assert_str_eq(path, want);
+
+	cr_assert_eq(mw_cgroup_id(mnt, &rid), 0);
+	cr_assert_eq(mw_cgroup_path_of_id(rid, path, sizeof(path)), 0);
+	cr_assert_str_eq(path, "/");
+
+	/* an id that no cgroup has, and a too-small buffer */
+	cr_assert_eq(mw_cgroup_path_of_id(UINT64_MAX, path, sizeof(path)),
+		     -ENOENT);
+	cr_assert_neq(mw_cgroup_path_of_id(cid, path, 4), 0);
+	cr_assert_eq(rmdir(child), 0);
+	cr_assert_eq(mw_cgroup_path_of_id(cid, path, sizeof(path)), -ENOENT);
+	cr_assert_neq(mw_cgroup_id(child, &cid), 0);
+}
+
+/* The kernel's own cgroup id (what bpf_get_current_cgroup_id returns) is
+ * the cgroupfs file handle; it must equal what mw_cgroup_id reports. */
+Test(cgroup, id_is_the_kernel_cgroup_id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h;
+	int mount_id;
+	uint64_t id;
+
+	h.fh.handle_bytes = sizeof(h.id);
+	if (name_to_handle_at(AT_FDCWD, cg, &h.fh, &mount_id, 0) != 0)
+		cr_skip_test("name_to_handle_at: %s", strerror(errno));
+	cr_assert_eq(h.fh.handle_bytes, 8);
+	cr_assert_eq(mw_cgroup_id(cg, &id), 0);
+	cr_assert_eq(id, h.id);
+}
+
+static uint16_t protected_port;
+
+static int port_is_protected(void *arg, const uint8_t addr[16], uint16_t port)
+{
+	static const uint8_t lo[16] = { 0, 0, 0,    0,	  0,   0, 0, 0,
+					0, 0, 0xff, 0xff, 127, 0, 0, 1 };
+
+	(void)arg;
+	return port == protected_port && !memcmp(addr, lo, 16);
+}
+
+static int n_seen;
+static struct mw_existing_conn seen;
+
+static int on_conn(void *arg, const struct mw_existing_conn *c)
+{
+	(void)arg;
+	seen = *c;
+	n_seen++;
+	return 0;
+}
+
+static int listener(uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 8), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static int connect_to(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons(port);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+		return -1;
+	return fd;
+}
+
+/*
+ * A child in the cgroup holds one connection to a protected port, one to
+ * another port and one to the protected port that the server side has
+ * closed (CLOSE_WAIT, not established); the parent (outside the cgroup)
+ * holds one to the protected port too. Only the child's established
+ * protected one is reported, and kill shuts it down.
+ */
+Test(cgroup, existing_conns_finds_and_kills, .timeout = 60)
+{
+	uint16_t pport, oport;
+	int pl = listener(&pport), ol = listener(&oport);
+	int ready[2], hold[2], mine, acc, other_acc, closed_acc;
+	char procs[PATH_MAX + 16], c;
+	pid_t pid;
+
+	protected_port = pport;
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		char me[32];
+		int fd, a, b, d;
+
+		/* only the parent's ends: EOF on hold when it closes its own */
+		close(hold[1]);
+		close(ready[0]);
+		alarm(30); /* never outlive a broken parent */
+		fd = open(procs, O_WRONLY);
+		snprintf(me, sizeof(me), "%d", getpid());
+		if (fd < 0 || write(fd, me, strlen(me)) < 0)
+			_exit(1);
+		close(fd);
+		a = connect_to(pport);
+		b = connect_to(oport);
+		d = connect_to(pport);
+		if (a < 0 || b < 0 || d < 0)
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		/* hold both until the parent closes the pipe */
+		if (read(hold[0], &c, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	child_pid = pid;
+	close(hold[0]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed to connect");
+	acc = accept(pl, NULL, NULL);
+	other_acc = accept(ol, NULL, NULL);
+	closed_acc = accept(pl, NULL, NULL);
+	cr_assert(acc >= 0 && other_acc >= 0 && closed_acc >= 0);
+	close(closed_acc); /* the child's end goes to CLOSE_WAIT */
+	usleep(100000);
+	mine = connect_to(pport);
+	cr_assert(mine >= 0);
+
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 0,
+					      on_conn, NULL),
+		     1);
+	cr_assert_eq(n_seen, 1);
+	cr_assert_eq(seen.pid, pid);
+	cr_assert(seen.fd >= 0);
+	cr_assert_str_neq(seen.comm, "");
+	char want[64];
+	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
+	cr_assert_str_eq(seen.remote, want);
+	cr_assert(!strncmp(seen.local, "127.0.0.1:", 10), "%s", seen.local);
+
+	/* without kill the connection is intact */
+	cr_assert_eq(send(acc, "x", 1, 0), 1);
+
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
+					      on_conn, NULL),
+		     1);
+	/* the child's socket was shut down: our end sees EOF */
+	struct timeval tv = { .tv_sec = 2 };
+	setsockopt(acc, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(recv(acc, &c, 1, 0), 0, "no EOF after kill");
+	/* the unprotected one and ours are untouched */
+	cr_assert_eq(send(other_acc, "y", 1, 0), 1);
+	cr_assert_eq(send(mine, "z", 1, 0), 1);
+
+	close(hold[1]);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	child_pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %d", status);
+	close(mine);
+	close(acc);
+	close(other_acc);
+	close(pl);
+	close(ol);
+	close(ready[0]);
+	close(ready[1]);
+}
+
+Test(cgroup, existing_conns_empty_and_missing)
+{
+	protected_port = 1;
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
+					      on_conn, NULL),
+		     0);
+	cr_assert_eq(n_seen, 0);
+	char missing[PATH_MAX + 16];
+	snprintf(missing, sizeof(missing), "%s/nope", cg);
+	cr_assert_eq(mw_cgroup_existing_conns(missing, port_is_protected, NULL,
+					      0, on_conn, NULL),
+		     -ENOENT);
+}
+
+/* ---- the 16-byte address form (bpf_loader.c) ---- */
+
+Test(mapped, ipv4)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	static const uint8_t want[16] = { 0, 0, 0,    0,    0,	0, 0, 0,
+					  0, 0, 0xff, 0xff, 10, 0, 0, 5 };
+	uint8_t out[16];
+	uint16_t port;
+
+	memset(&ss, 0, sizeof(ss));
+	in->sin_family = AF_INET;
+	in->sin_port = htons(8080);
+	inet_pton(AF_INET, "10.0.0.5", &in->sin_addr);
+	memset(out, 0xaa, sizeof(out));
+	mw_addr_to_mapped(&ss, out, &port);
+	cr_assert_arr_eq(out, want, 16);
+	cr_assert_eq(port, 8080);
+}
+
+Test(mapped, ipv6_and_v4mapped_kept)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	uint8_t out[16], want[16];
+	uint16_t port;
+
+	memset(&ss, 0, sizeof(ss));
+	in6->sin6_family = AF_INET6;
+	in6->sin6_port = htons(443);
+	inet_pton(AF_INET6, "2001:db8::1", &in6->sin6_addr);
+	inet_pton(AF_INET6, "2001:db8::1", want);
+	mw_addr_to_mapped(&ss, out, &port);
+	cr_assert_arr_eq(out, want, 16);
+	cr_assert_eq(port, 443);
+
+	/* ::ffff:a.b.c.d from a dual-stack socket equals the IPv4 form */
+	inet_pton(AF_INET6, "::ffff:10.0.0.5", &in6->sin6_addr);
+	in6->sin6_port = htons(1);
+	mw_addr_to_mapped(&ss, out, &port);
+	struct sockaddr_storage s4;
+	struct sockaddr_in *in = (struct sockaddr_in *)&s4;
+	uint8_t out4[16];
+	uint16_t port4;
+
+	memset(&s4, 0, sizeof(s4));
+	in->sin_family = AF_INET;
+	in->sin_port = htons(1);
+	inet_pton(AF_INET, "10.0.0.5", &in->sin_addr);
+	mw_addr_to_mapped(&s4, out4, &port4);
+	cr_assert_arr_eq(out, out4, 16);
+	cr_assert_eq(port, port4);
+}
+
+Test(mapped, other_family_is_zero)
+{
+	struct sockaddr_storage ss;
+	uint8_t out[16], zero[16] = { 0 };
+	uint16_t port = 99;
+
+	memset(&ss, 0x5a, sizeof(ss));
+	ss.ss_family = AF_UNIX;
+	mw_addr_to_mapped(&ss, out, &port);
+	cr_assert_arr_eq(out, zero, 16);
+	cr_assert_eq(port, 0);
+}
