@@ -80,12 +80,12 @@ deps:
 test: deps
 	$(MAKE) asan
 	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" build-asan/unit_tests
-	build-asan/unit_tests --jobs 2
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/unit_tests --jobs 2
 	tests/integration/run.sh build-asan
 
 unit: asan
 	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" build-asan/unit_tests
-	build-asan/unit_tests
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/unit_tests
 
 integration: asan
 	tests/integration/run.sh build-asan
