@@ -53,6 +53,32 @@ int mw_buf_append(struct mw_buf *b, const void *data, size_t len)
 	return 0;
 }
 
+int mw_buf_cat(struct mw_buf *b, ...)
+{
+	va_list ap;
+	const char *s;
+	int rc = 0;
+
+	va_start(ap, b);
+	while (!rc && (s = va_arg(ap, const char *)))
+		rc = mw_buf_append(b, s, strlen(s));
+	va_end(ap);
+	return rc;
+}
+
+int mw_buf_uint(struct mw_buf *b, unsigned long long v, int base)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = digits[v % (unsigned)base];
+		v /= (unsigned)base;
+	} while (v);
+	return mw_buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
 int mw_buf_printf(struct mw_buf *b, const char *fmt, ...)
 {
 	va_list ap;

@@ -25,6 +25,10 @@ static inline const char *mw_buf_head(const struct mw_buf *b)
 
 /* 0 or -ENOMEM. */
 int mw_buf_append(struct mw_buf *b, const void *data, size_t len);
+/* Appends NUL-terminated strings, NULL-terminated list; 0 or -ENOMEM. */
+int mw_buf_cat(struct mw_buf *b, ...) __attribute__((sentinel));
+/* Appends an unsigned number in decimal (hex when base is 16). */
+int mw_buf_uint(struct mw_buf *b, unsigned long long v, int base);
 int mw_buf_printf(struct mw_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void mw_buf_consume(struct mw_buf *b, size_t n);

@@ -122,6 +122,7 @@ static int parse_message(json_t *obj, struct mw_rpc_msg *m, const char *where,
 			 char *err, size_t errlen)
 {
 	json_t *version, *id, *method, *v;
+	bool null_id;
 	const char *key;
 	int ret;
 
@@ -143,7 +144,10 @@ static int parse_message(json_t *obj, struct mw_rpc_msg *m, const char *where,
 		return -EPROTO;
 	}
 	id = json_object_get(obj, "id");
-	if (id && !is_id(id)) {
+	/* JSON-RPC 2.0 section 5: a peer that could not read a request's id
+	 * answers with an error whose id is null. Nothing else may be null. */
+	null_id = json_is_null(id);
+	if (id && !null_id && !is_id(id)) {
 		set_err(err, errlen, "%sid must be a string or an integer",
 			where);
 		return -EPROTO;
@@ -168,6 +172,11 @@ static int parse_message(json_t *obj, struct mw_rpc_msg *m, const char *where,
 		    !json_is_array(m->params)) {
 			set_err(err, errlen,
 				"%sparams must be an object or an array",
+				where);
+			return -EPROTO;
+		}
+		if (null_id) {
+			set_err(err, errlen, "%sa request id cannot be null",
 				where);
 			return -EPROTO;
 		}
@@ -203,10 +212,16 @@ static int parse_message(json_t *obj, struct mw_rpc_msg *m, const char *where,
 				where);
 			return -EPROTO;
 		}
+		if (null_id && !m->error) {
+			set_err(err, errlen,
+				"%sonly an error response may have a null id",
+				where);
+			return -EPROTO;
+		}
 		m->kind = m->result ? MW_RPC_RESULT : MW_RPC_ERROR;
 	}
 
-	if (id) {
+	if (id && !null_id) {
 		m->id = id_text(id);
 		if (!m->id) {
 			set_err(err, errlen, "out of memory");

@@ -207,11 +207,23 @@ static void exchange_free(struct exchange *x)
 	free(x);
 }
 
-static void pair_key(char *out, size_t outlen, const struct mw_conn *c,
+/* False when the key does not fit: such a request is recorded unpaired. */
+static bool pair_key(char *out, size_t outlen, const struct mw_conn *c,
 		     const char *session, const char *dir, const char *id)
 {
-	snprintf(out, outlen, "%s\n%s\n%s\n%s", c->server->name, session, dir,
-		 id);
+	const char *parts[] = { c->server->name, session, dir, id };
+	size_t len = 0;
+
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strlen(parts[i]);
+
+		if (n + 1 > outlen - len)
+			return false;
+		memcpy(out + len, parts[i], n);
+		len += n;
+		out[len++] = i < 3 ? '\n' : '\0';
+	}
+	return true;
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -281,9 +293,9 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			ev.kind = MW_EV_RESPONSE;
 			ev.result = m->result;
 			ev.error = m->error;
-			if (m->id) {
-				pair_key(key, sizeof(key), c, x->session,
-					 peer_dir, m->id);
+			if (m->id &&
+			    pair_key(key, sizeof(key), c, x->session, peer_dir,
+				     m->id)) {
 				if (mw_pairing_take(c->px->pairing, key,
 						    &req_seq, &req_ts)) {
 					ev.request_seq = req_seq;
@@ -298,11 +310,10 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		if (!seq)
 			return -1;
 		c->px->st.rpc_messages++;
-		if (m->kind == MW_RPC_REQUEST) {
-			pair_key(key, sizeof(key), c, x->session, dir, m->id);
-			if (mw_pairing_put(c->px->pairing, key, seq, ev.ts_us))
-				return -1;
-		}
+		if (m->kind == MW_RPC_REQUEST &&
+		    pair_key(key, sizeof(key), c, x->session, dir, m->id) &&
+		    mw_pairing_put(c->px->pairing, key, seq, ev.ts_us))
+			return -1;
 	}
 	return 0;
 }
@@ -462,17 +473,16 @@ static int req_on_body(void *arg, const char *data, size_t len)
 }
 
 /* Connection tokens name more hop-by-hop headers (RFC 9110 7.6.1). */
-static bool named_by_connection(const struct mw_http_head *h,
-				const char *name)
+static bool token_in_list(const char *list, const char *name)
 {
-	const char *conn = mw_http_header(h, "connection");
 	size_t nl = strlen(name);
 
-	for (const char *p = conn; p && *p;) {
+	for (const char *p = list; p && *p;) {
 		while (*p == ' ' || *p == ',' || *p == '\t')
 			p++;
 		if (!strncasecmp(p, name, nl) &&
-		    (p[nl] == '\0' || p[nl] == ',' || p[nl] == ' '))
+		    (p[nl] == '\0' || p[nl] == ',' || p[nl] == ' ' ||
+		     p[nl] == '\t'))
 			return true;
 		while (*p && *p != ',')
 			p++;
@@ -480,16 +490,36 @@ static bool named_by_connection(const struct mw_http_head *h,
 	return false;
 }
 
+/* "close" and "keep-alive" are the only tokens seen in practice. */
+static bool names_extra_headers(const char *conn)
+{
+	for (const char *p = conn; p && *p;) {
+		size_t n;
+
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		n = strcspn(p, ", \t");
+		if (n && !(n == 5 && !strncasecmp(p, "close", 5)) &&
+		    !(n == 10 && !strncasecmp(p, "keep-alive", 10)))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
 static int write_end_to_end_headers(struct mw_buf *out,
 				    const struct mw_http_head *h)
 {
+	const char *conn = mw_http_header(h, "connection");
+	bool extra = names_extra_headers(conn);
+
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct mw_http_header *hd = &h->headers[i];
 
 		if (mw_http_is_hop_by_hop(hd->name) ||
-		    named_by_connection(h, hd->name))
+		    (extra && token_in_list(conn, hd->name)))
 			continue;
-		if (mw_buf_printf(out, "%s: %s\r\n", hd->name, hd->value))
+		if (mw_buf_cat(out, hd->name, ": ", hd->value, "\r\n", NULL))
 			return -1;
 	}
 	return 0;
@@ -503,12 +533,14 @@ static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
 			!strcmp(h->method, "PUT") ||
 			!strcmp(h->method, "PATCH");
 
-	if (mw_buf_printf(out, "%s %s HTTP/1.1\r\n", h->method, h->url) ||
+	if (mw_buf_cat(out, h->method, " ", h->url, " HTTP/1.1\r\n", NULL) ||
 	    write_end_to_end_headers(out, h))
 		return -1;
-	if (has_body && mw_buf_printf(out, "Content-Length: %zu\r\n", blen))
+	if (has_body && (mw_buf_cat(out, "Content-Length: ", NULL) ||
+			 mw_buf_uint(out, blen, 10) ||
+			 mw_buf_cat(out, "\r\n", NULL)))
 		return -1;
-	if (!h->keep_alive && mw_buf_printf(out, "Connection: close\r\n"))
+	if (!h->keep_alive && mw_buf_cat(out, "Connection: close\r\n", NULL))
 		return -1;
 	if (mw_buf_append(out, "\r\n", 2) ||
 	    mw_buf_append(out, mw_buf_head(&c->req_body), blen))
@@ -623,7 +655,8 @@ static int client_stream_chunk(struct mw_conn *c, const char *data,
 		return 0;
 	if (!c->chunk_to_client)
 		return mw_buf_append(&c->c.out, data, len);
-	if (mw_buf_printf(&c->c.out, "%zx\r\n", len) ||
+	if (mw_buf_uint(&c->c.out, len, 16) ||
+	    mw_buf_append(&c->c.out, "\r\n", 2) ||
 	    mw_buf_append(&c->c.out, data, len) ||
 	    mw_buf_append(&c->c.out, "\r\n", 2))
 		return -1;
@@ -635,10 +668,11 @@ static int send_response_head(struct mw_conn *c, const struct mw_http_head *h,
 {
 	struct mw_buf *out = &c->c.out;
 
-	if (mw_buf_printf(out, "HTTP/1.1 %d %s\r\n", h->status,
-			  mw_http_reason(h->status)) ||
+	if (mw_buf_cat(out, "HTTP/1.1 ", NULL) ||
+	    mw_buf_uint(out, (unsigned)h->status, 10) ||
+	    mw_buf_cat(out, " ", mw_http_reason(h->status), "\r\n", NULL) ||
 	    write_end_to_end_headers(out, h) ||
-	    (framing && mw_buf_printf(out, "%s\r\n", framing)) ||
+	    (framing && mw_buf_cat(out, framing, "\r\n", NULL)) ||
 	    mw_buf_append(out, "\r\n", 2))
 		return -1;
 	c->resp_head_sent = true;

@@ -311,7 +311,7 @@ Test(jsonrpc, rejects_bad_version)
 Test(jsonrpc, rejects_bad_ids)
 {
 	static const char *const ids[] = {
-		"null", "1.5", "1.0", "1e3", "true", "false", "{}", "[]", "[1]",
+		"1.5", "1.0", "1e3", "true", "false", "{}", "[]", "[1]",
 	};
 	char text[128];
 	size_t i;
@@ -326,6 +326,23 @@ Test(jsonrpc, rejects_bad_ids)
 			 ids[i]);
 		rpc_reject(text, -EPROTO);
 	}
+}
+
+Test(jsonrpc, null_id_only_on_error_responses)
+{
+	static const char ok[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+				 "{\"code\":-32700,\"message\":\"Parse error\"}}";
+	struct mw_rpc_batch b;
+
+	cr_assert_eq(mw_rpc_parse(RPC_LIT(ok), sizeof(ok) - 1, &b, rpc_err,
+				  sizeof(rpc_err)),
+		     0, "%s", rpc_err);
+	cr_assert_eq(b.msgs[0].kind, MW_RPC_ERROR);
+	cr_assert_null(b.msgs[0].id, "a null id pairs with nothing");
+	mw_rpc_batch_free(&b);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":null,\"result\":{}}", -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}",
+		   -EPROTO);
 }
 
 Test(jsonrpc, rejects_bad_method)
