@@ -270,6 +270,7 @@ async function main() {
 				}
 				if (run === 0 && !splice) rss = await daemonRssIdle(d, cg, ups.fixed.url);
 				const st = await d.cli(['status', '--json']);
+				if (st.code !== 0) throw new Error(`status: ${st.stderr}\n${d.log().slice(-3000)}`);
 				const counters = JSON.parse(st.stdout);
 				if (splice && !counters.kernel.splice_redirect)
 					log('warning: splice on but no sk_msg redirect counted');

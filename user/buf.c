@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MW_BUF_KEEP (16 * 1024)
-
 static int reserve(struct mw_buf *b, size_t extra)
 {
 	size_t need, cap;
@@ -113,7 +111,9 @@ void mw_buf_reset(struct mw_buf *b)
 
 void mw_buf_shrink(struct mw_buf *b)
 {
-	if (b->off == b->len && b->cap > MW_BUF_KEEP) {
+	/* An idle connection holds no buffer memory: a thousand of them
+	 * must fit in a few MiB. */
+	if (b->off == b->len && b->cap) {
 		free(b->data);
 		b->data = NULL;
 		b->cap = 0;

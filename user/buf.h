@@ -33,7 +33,7 @@ int mw_buf_printf(struct mw_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void mw_buf_consume(struct mw_buf *b, size_t n);
 void mw_buf_reset(struct mw_buf *b);
-/* Gives memory back when a large buffer has drained. */
+/* Frees the memory of a drained buffer. */
 void mw_buf_shrink(struct mw_buf *b);
 void mw_buf_free(struct mw_buf *b);
 

@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -52,7 +53,7 @@ static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
 			return -1;
 		len += (size_t)n;
 		buf[len] = '\0';
-		if (memchr(buf, '\n', len))
+		if (memchr(buf + len - (size_t)n, '\n', (size_t)n))
 			return (ssize_t)len;
 	}
 	return -1;
@@ -76,6 +77,7 @@ static int write_all(int fd, const char *p, size_t len)
 static void serve_one(struct mw_control *c, int fd)
 {
 	char *buf = malloc(MW_CONTROL_MAX_LINE);
+	const struct timeval send_timeout = { .tv_sec = 2 };
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	json_t *req = NULL, *resp = NULL;
@@ -85,6 +87,11 @@ static void serve_one(struct mw_control *c, int fd)
 	ssize_t n;
 
 	if (!buf)
+		goto out;
+	/* The loop waits for this caller: a caller that stops reading must
+	 * not stall the proxy for longer than this. */
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
+		       sizeof(send_timeout)))
 		goto out;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
 		goto out;
@@ -218,14 +225,14 @@ int mw_control_call(const char *path, json_t *req, int timeout_ms,
 		goto out;
 	}
 	text = json_dumps(req, JSON_COMPACT);
-	buf = malloc(MW_CONTROL_MAX_LINE);
+	buf = malloc(MW_CONTROL_MAX_ANSWER);
 	if (!text || !buf || write_all(fd, text, strlen(text)) ||
 	    write_all(fd, "\n", 1)) {
 		snprintf(err, errlen, "cannot send to the daemon: %s",
 			 strerror(errno));
 		goto out;
 	}
-	n = read_line(fd, buf, MW_CONTROL_MAX_LINE, timeout_ms);
+	n = read_line(fd, buf, MW_CONTROL_MAX_ANSWER, timeout_ms);
 	if (n < 0) {
 		snprintf(err, errlen, "no answer from the daemon");
 		goto out;

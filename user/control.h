@@ -13,7 +13,8 @@
 
 #include "loop.h"
 
-#define MW_CONTROL_MAX_LINE (64 * 1024)
+#define MW_CONTROL_MAX_LINE (64 * 1024) /* a request */
+#define MW_CONTROL_MAX_ANSWER (64 * 1024 * 1024) /* status of many connections */
 
 struct mw_control;
 

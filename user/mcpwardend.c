@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,9 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("%s", err);
 		goto out;
 	}
+	/* Loading parsed the kernel's BTF (megabytes, now freed): give the
+	 * pages back before settling into the steady state. */
+	malloc_trim(0);
 	log_info("ready: %zu protected server(s), splice %s, control %s",
 		 d->cfg.nservers, d->cfg.splice ? "on" : "off", ctl);
 	if (mw_loop_run(d->loop))
