@@ -17,6 +17,14 @@ static int set_err(struct mw_http *h, const char *msg)
 	return -1;
 }
 
+/* A callback that failed may have said why; keep its words. */
+static int keep_err(struct mw_http *h, const char *fallback)
+{
+	if (!h->err[0])
+		set_err(h, fallback);
+	return -1;
+}
+
 /* Appends a piece of the current string; pieces of one token are joined. */
 static int append(struct mw_http *h, const char *at, size_t len, bool fresh)
 {
@@ -199,7 +207,7 @@ static int on_headers_complete(http_parser *p)
 	h->in_head = false;
 	rc = h->cb->on_head(h->arg, hd);
 	if (rc < 0)
-		return set_err(h, h->err[0] ? h->err : "refused");
+		return keep_err(h, "refused");
 	return rc;
 }
 
@@ -208,7 +216,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 	struct mw_http *h = from_parser(p);
 
 	if (h->cb->on_body(h->arg, at, len) < 0)
-		return set_err(h, h->err[0] ? h->err : "body refused");
+		return keep_err(h, "body refused");
 	return 0;
 }
 
@@ -218,7 +226,7 @@ static int on_message_complete(http_parser *p)
 
 	h->in_message = false;
 	if (h->cb->on_complete(h->arg) < 0)
-		return set_err(h, h->err[0] ? h->err : "message refused");
+		return keep_err(h, "message refused");
 	return 0;
 }
 

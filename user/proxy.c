@@ -92,6 +92,7 @@ struct mw_conn {
 	bool dead;
 	bool closing; /* close once the client side has drained */
 	bool client_wants_close;
+	bool no_more_requests; /* stop reading the client (not a FIN) */
 	/* request being assembled */
 	struct mw_buf req_body;
 	int64_t head_start_ms;
@@ -561,7 +562,6 @@ static int req_on_complete(void *arg)
 	char why[256];
 	int rc = 0;
 
-	c->head_start_ms = 0;
 	c->px->st.http_requests++;
 	if (!h->keep_alive)
 		c->client_wants_close = true;
@@ -636,7 +636,7 @@ out:
 	mw_buf_reset(&c->req_body);
 	mw_buf_shrink(&c->req_body);
 	if (c->client_wants_close)
-		c->c.rd_eof = true; /* nothing more is read from it */
+		c->no_more_requests = true;
 	return rc;
 }
 
@@ -980,7 +980,7 @@ static void conn_update(struct mw_conn *c)
 		return;
 	}
 	/* Backpressure: read a side only while the other has room. */
-	if (!c->c.rd_eof && !c->closing &&
+	if (!c->c.rd_eof && !c->no_more_requests && !c->closing &&
 	    mw_buf_used(&c->u.out) < MW_HIGH_WATER && c->nx < MW_MAX_PIPELINE)
 		cw |= EPOLLIN;
 	if (mw_buf_used(&c->c.out))
@@ -999,7 +999,8 @@ static void conn_update(struct mw_conn *c)
 		c->u.wr_shut = true;
 	}
 	/* Nothing left to answer and nobody to ask: done. */
-	if (c->c.rd_eof && c->nx == 0 && !mw_buf_used(&c->c.out) &&
+	if ((c->c.rd_eof || c->no_more_requests) && c->nx == 0 &&
+	    !mw_buf_used(&c->c.out) &&
 	    !mw_http_in_message(&c->resp)) {
 		conn_close(c, NULL);
 		return;
@@ -1044,7 +1045,7 @@ static void client_protocol_error(struct mw_conn *c)
 			  detail);
 	respond_local(c, "GET", "", strstr(why, "over the limit") ? 413 : 400,
 		      detail, NULL, true);
-	c->c.rd_eof = true;
+	c->no_more_requests = true;
 }
 
 static void on_client_readable(struct mw_conn *c)
@@ -1068,14 +1069,16 @@ static void on_client_readable(struct mw_conn *c)
 		return;
 	}
 	c->px->st.bytes_from_clients += (uint64_t)n;
-	if (!c->head_start_ms)
-		c->head_start_ms = c->last_active_ms;
 	if (mw_http_feed(&c->req, buf, (size_t)n) < 0) {
 		client_protocol_error(c);
 		return;
 	}
-	if (!mw_http_in_message(&c->req))
+	/* The clock runs while a head is incomplete, however it began: a
+	 * partial head behind a complete request in the same read too. */
+	if (!c->req.in_head)
 		c->head_start_ms = 0;
+	else if (!c->head_start_ms)
+		c->head_start_ms = c->last_active_ms;
 }
 
 static void upstream_failed(struct mw_conn *c, const char *why)
@@ -1114,9 +1117,8 @@ static void upstream_failed(struct mw_conn *c, const char *why)
 		free(m);
 		free(p);
 	}
+	/* Requests still to come are answered 502 one by one, then closed. */
 	start_next_exchange(c);
-	if (!c->xq_head && !mw_buf_used(&c->c.out))
-		c->closing = true;
 }
 
 static void on_upstream_readable(struct mw_conn *c)
@@ -1414,7 +1416,7 @@ static void on_tick(struct mw_tick *t, int64_t now)
 				      "request not received in time", NULL,
 				      true);
 			c->head_start_ms = 0;
-			c->c.rd_eof = true;
+			c->no_more_requests = true;
 			conn_update(c);
 			continue;
 		}
