@@ -96,15 +96,17 @@ demo: deps all
 bench: deps all
 	bench/run.sh
 
-# libFuzzer targets, one per parser: build/fuzz/<name>.
+# libFuzzer targets, one per parser: build/fuzz/<name>, linked with the
+# parsers only (no eBPF, no database).
+FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
+	user/config.c
 fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-			$$f \
-			$(filter-out user/mcpwardend.c user/mcpwarden.c user/bpf_loader.c,$(wildcard user/*.c)) \
-			$(LDLIBS) -o build/fuzz/$$n || exit 1; \
+			$$f $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser \
+			-o build/fuzz/$$n || exit 1; \
 	done
 
 install: all

@@ -41,6 +41,32 @@ static int fail_at(struct cfg_ctx *c, yaml_node_t *n, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * libyaml keeps every pair of a mapping, duplicates too: a second
+ * "servers:" would otherwise be read on top of the first.
+ */
+static int check_unique_keys(struct cfg_ctx *c, yaml_node_t *map)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p;
+		     q++) {
+			yaml_node_t *j = yaml_document_get_node(c->doc, q->key);
+
+			if (k && j && k->type == YAML_SCALAR_NODE &&
+			    j->type == YAML_SCALAR_NODE &&
+			    !strcmp((const char *)k->data.scalar.value,
+				    (const char *)j->data.scalar.value))
+				return fail_at(
+					c, k, "duplicate key '%s'",
+					(const char *)k->data.scalar.value);
+		}
+	}
+	return 0;
+}
+
 static const char *scalar(yaml_node_t *n)
 {
 	if (!n || n->type != YAML_SCALAR_NODE)
@@ -69,8 +95,8 @@ static int get_bool(struct cfg_ctx *c, yaml_node_t *n, const char *key,
 
 	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")))
 		*out = true;
-	else if (s && (!strcmp(s, "false") || !strcmp(s, "no") ||
-		       !strcmp(s, "off")))
+	else if (s &&
+		 (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")))
 		*out = false;
 	else
 		return fail_at(c, n, "%s: expected true or false", key);
@@ -178,8 +204,7 @@ bad:
 	return -1;
 }
 
-void mw_format_addr(const struct sockaddr_storage *ss, char *out,
-		    size_t outlen)
+void mw_format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -217,11 +242,13 @@ static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr *b)
 static bool is_loopback_or_any(const struct sockaddr_storage *ss)
 {
 	if (ss->ss_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr);
+		uint32_t a = ntohl(
+			((const struct sockaddr_in *)ss)->sin_addr.s_addr);
 
 		return (a >> 24) == 127 || a == 0;
 	}
-	const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	const struct in6_addr *a6 =
+		&((const struct sockaddr_in6 *)ss)->sin6_addr;
 
 	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6);
 }
@@ -272,7 +299,8 @@ static int expand_local(struct cfg_ctx *c, yaml_node_t *n,
 		struct sockaddr_in lo4 = { .sin_family = AF_INET };
 		struct sockaddr_in any4 = { .sin_family = AF_INET };
 		struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6,
-					    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+					    .sin6_addr =
+						    IN6ADDR_LOOPBACK_INIT };
 		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
 
 		lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -307,6 +335,8 @@ static int parse_server(struct cfg_ctx *c, yaml_node_t *n,
 
 	if (n->type != YAML_MAPPING_NODE)
 		return fail_at(c, n, "servers: each entry is a mapping");
+	if (check_unique_keys(c, n))
+		return -1;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
@@ -332,8 +362,9 @@ static int parse_server(struct cfg_ctx *c, yaml_node_t *n,
 		if (!(*q == '-' || *q == '_' || *q == '.' ||
 		      (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') ||
 		      (*q >= 'A' && *q <= 'Z')))
-			return fail_at(c, n, "server name '%s': use letters, "
-					     "digits, '-', '_', '.'",
+			return fail_at(c, n,
+				       "server name '%s': use letters, "
+				       "digits, '-', '_', '.'",
 				       s->name);
 
 	/* host:port, [v6]:port; host names are resolved now, at load. */
@@ -386,7 +417,8 @@ static int parse_servers(struct cfg_ctx *c, yaml_node_t *n,
 	count = (size_t)(n->data.sequence.items.top -
 			 n->data.sequence.items.start);
 	if (count > MW_MAX_CONFIG_SERVERS)
-		return fail_at(c, n, "servers: at most %d", MW_MAX_CONFIG_SERVERS);
+		return fail_at(c, n, "servers: at most %d",
+			       MW_MAX_CONFIG_SERVERS);
 	cfg->servers = calloc(count ? count : 1, sizeof(*cfg->servers));
 	if (!cfg->servers)
 		return fail_at(c, n, "out of memory");
@@ -397,8 +429,7 @@ static int parse_servers(struct cfg_ctx *c, yaml_node_t *n,
 		if (parse_server(c, item, &cfg->servers[i]))
 			return -1;
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(cfg->servers[j].name,
-				    cfg->servers[i].name))
+			if (!strcmp(cfg->servers[j].name, cfg->servers[i].name))
 				return fail_at(c, item,
 					       "servers: duplicate name '%s'",
 					       cfg->servers[i].name);
@@ -407,11 +438,12 @@ static int parse_servers(struct cfg_ctx *c, yaml_node_t *n,
 	return 0;
 }
 
-static int parse_limits(struct cfg_ctx *c, yaml_node_t *n,
-			struct mw_limits *l)
+static int parse_limits(struct cfg_ctx *c, yaml_node_t *n, struct mw_limits *l)
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return fail_at(c, n, "limits: expected a mapping");
+	if (check_unique_keys(c, n))
+		return -1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
@@ -447,11 +479,12 @@ static int parse_limits(struct cfg_ctx *c, yaml_node_t *n,
 	return 0;
 }
 
-static int parse_audit(struct cfg_ctx *c, yaml_node_t *n,
-		       struct mw_config *cfg)
+static int parse_audit(struct cfg_ctx *c, yaml_node_t *n, struct mw_config *cfg)
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return fail_at(c, n, "audit: expected a mapping");
+	if (check_unique_keys(c, n))
+		return -1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
@@ -498,6 +531,15 @@ static int parse_listen(struct cfg_ctx *c, yaml_node_t *v, const char *key,
 	return 0;
 }
 
+/* True when a path component is "..": the prefix check alone is not enough. */
+static bool has_dot_dot(const char *path)
+{
+	for (const char *p = path; (p = strstr(p, "..")); p += 2)
+		if ((p == path || p[-1] == '/') && (p[2] == '/' || !p[2]))
+			return true;
+	return false;
+}
+
 static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
 		      struct mw_config *cfg)
 {
@@ -505,6 +547,8 @@ static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
 		return fail_at(c, NULL, "empty file");
 	if (root->type != YAML_MAPPING_NODE)
 		return fail_at(c, root, "expected a mapping at the top");
+	if (check_unique_keys(c, root))
+		return -1;
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
 	     p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
@@ -532,17 +576,22 @@ static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
 			rc = get_string(c, v, key, cfg->state_dir,
 					sizeof(cfg->state_dir));
 			if (!rc && cfg->state_dir[0] != '/')
-				rc = fail_at(c, v, "state_dir: must be absolute");
+				rc = fail_at(c, v,
+					     "state_dir: must be absolute");
 		} else if (!strcmp(key, "bpf_pin_dir")) {
 			rc = get_string(c, v, key, cfg->bpf_pin_dir,
 					sizeof(cfg->bpf_pin_dir));
-			if (!rc && strncmp(cfg->bpf_pin_dir, "/sys/fs/bpf/", 12))
+			if (!rc &&
+			    (strncmp(cfg->bpf_pin_dir, "/sys/fs/bpf/", 12) ||
+			     has_dot_dot(cfg->bpf_pin_dir)))
 				rc = fail_at(c, v,
-					     "bpf_pin_dir: must be under /sys/fs/bpf/");
+					     "bpf_pin_dir: must be under "
+					     "/sys/fs/bpf/");
 		} else if (!strcmp(key, "splice")) {
 			rc = get_bool(c, v, key, &cfg->splice);
 		} else if (!strcmp(key, "host")) {
-			rc = get_string(c, v, key, cfg->host, sizeof(cfg->host));
+			rc = get_string(c, v, key, cfg->host,
+					sizeof(cfg->host));
 		} else if (!strcmp(key, "log_level")) {
 			rc = get_string(c, v, key, level, sizeof(level));
 			if (rc)
@@ -556,8 +605,9 @@ static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
 			else if (!strcmp(level, "error"))
 				cfg->log_level = MW_LOG_ERR;
 			else
-				rc = fail_at(c, v, "log_level: debug, info, "
-						   "warn or error");
+				rc = fail_at(c, v,
+					     "log_level: debug, info, "
+					     "warn or error");
 		} else if (!strcmp(key, "limits")) {
 			rc = parse_limits(c, v, &cfg->limits);
 		} else if (!strcmp(key, "audit")) {
@@ -609,8 +659,9 @@ int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct cfg_ctx c = { .doc = &doc, .err = err, .errlen = errlen,
-			     .file = path };
+	struct cfg_ctx c = {
+		.doc = &doc, .err = err, .errlen = errlen, .file = path
+	};
 	struct stat st;
 	FILE *f;
 	int rc = -1;

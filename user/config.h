@@ -12,8 +12,8 @@
 #include "log.h"
 
 #define MW_DEFAULT_CONFIG "/etc/mcpwarden/mcpwarden.yaml"
-#define MW_MAX_SERVER_ADDRS 32
-#define MW_MAX_CONFIG_SERVERS 128 /* x addresses fits the BPF map */
+#define MW_MAX_SERVER_ADDRS 64 /* a local server: every local address */
+#define MW_MAX_CONFIG_SERVERS 64 /* x addresses fits the BPF map */
 #define MW_CONFIG_MAX_BYTES (1 << 20)
 
 struct mw_server_cfg {
@@ -63,8 +63,8 @@ int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 void mw_config_free(struct mw_config *cfg);
 
 /* "host:port" or "[v6]:port" → address; 0 or -1. */
-int mw_parse_hostport(const char *s, struct sockaddr_storage *ss,
-		      char *err, size_t errlen);
+int mw_parse_hostport(const char *s, struct sockaddr_storage *ss, char *err,
+		      size_t errlen);
 /* Formats an address as "a.b.c.d:port" or "[v6]:port". */
 void mw_format_addr(const struct sockaddr_storage *ss, char *out,
 		    size_t outlen);

@@ -14,13 +14,13 @@
 #include "loop.h"
 
 #define MW_CONTROL_MAX_LINE (64 * 1024) /* a request */
-#define MW_CONTROL_MAX_ANSWER (64 * 1024 * 1024) /* status of many connections */
+#define MW_CONTROL_MAX_ANSWER \
+	(64 * 1024 * 1024) /* status of many connections */
 
 struct mw_control;
 
 /* Returns a new JSON object: {"ok":true,...} or {"ok":false,"error":"..."} */
-typedef json_t *(*mw_control_handler)(void *arg, const char *cmd,
-				      json_t *req);
+typedef json_t *(*mw_control_handler)(void *arg, const char *cmd, json_t *req);
 
 int mw_control_open(struct mw_control **out, struct mw_loop *loop,
 		    const char *path, mw_control_handler handler, void *arg,

@@ -32,9 +32,9 @@ static int append(struct mw_http *h, const char *at, size_t len, bool fresh)
 
 	h->head_bytes += len;
 	if (h->head_bytes > h->max_head)
-		return set_err(h, h->kind == MW_HTTP_REQUEST ?
-					  "request head too large" :
-					  "response head too large");
+		return set_err(h, h->kind == MW_HTTP_REQUEST
+					  ? "request head too large"
+					  : "response head too large");
 	need = h->strlen + len + 2;
 	if (need > h->strcap) {
 		size_t cap = h->strcap ? h->strcap : 1024;
@@ -81,11 +81,28 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return append(h, at, len, fresh);
 }
 
+/*
+ * Trailer fields arrive after the head was handed out: storing them could
+ * move the strings it points to. The proxy re-frames bodies and sends no
+ * trailers, so they are counted against the head bound and dropped.
+ */
+static int count_trailer(struct mw_http *h, size_t len)
+{
+	h->head_bytes += len;
+	if (h->head_bytes > h->max_head)
+		return set_err(h, h->kind == MW_HTTP_REQUEST
+					  ? "request head too large"
+					  : "response head too large");
+	return 0;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct mw_http *h = from_parser(p);
 	bool fresh = h->last != 2;
 
+	if (!h->in_head)
+		return count_trailer(h, len);
 	if (fresh) {
 		if (h->nheaders == MW_HTTP_MAX_HEADERS)
 			return set_err(h, "too many header fields");
@@ -102,6 +119,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	struct mw_http *h = from_parser(p);
 	bool fresh = h->last != 3;
 
+	if (!h->in_head)
+		return count_trailer(h, len);
 	if (fresh)
 		h->value_off[h->nheaders - 1] = h->strlen + 1;
 	h->last = 3;
@@ -129,13 +148,37 @@ static bool token_list_has(const char *list, const char *token)
  * Rejects what two parsers could read differently: a smuggled second body
  * length, duplicated framing headers, a target that is not origin-form.
  */
+/* RFC 9110 5.6.2: a field name is a token. */
+static bool is_token(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr(extra, *s)))
+			return false;
+	return true;
+}
+
 static int check_head(struct mw_http *h)
 {
 	struct mw_http_head *hd = &h->head;
 	int n_cl = 0, n_te = 0, n_host = 0;
 
+	if (hd->major != 1 || hd->minor > 1)
+		return set_err(h, "only HTTP/1.0 and HTTP/1.1 are spoken here");
+	if (h->kind == MW_HTTP_RESPONSE &&
+	    (hd->status < 100 || hd->status > 599))
+		return set_err(h, "status code outside 100-599");
 	for (size_t i = 0; i < hd->nheaders; i++) {
 		const char *name = hd->headers[i].name;
+
+		/* "Content-Length :" frames the body for http-parser but would
+		 * pass our checks by another name (RFC 9112 5.1: reject). */
+		if (!is_token(name))
+			return set_err(h, "invalid header field name");
 
 		if (!strcasecmp(name, "content-length"))
 			n_cl++;
@@ -180,9 +223,9 @@ static int on_headers_complete(http_parser *p)
 	hd->nheaders = h->nheaders;
 	for (size_t i = 0; i < h->nheaders; i++) {
 		hd->headers[i].name = h->strbuf + h->name_off[i];
-		hd->headers[i].value = h->value_off[i] == SIZE_MAX ?
-					       "" :
-					       h->strbuf + h->value_off[i];
+		hd->headers[i].value = h->value_off[i] == SIZE_MAX
+					       ? ""
+					       : h->strbuf + h->value_off[i];
 	}
 	if (h->kind == MW_HTTP_REQUEST) {
 		snprintf(hd->method, sizeof(hd->method), "%s",
@@ -193,9 +236,8 @@ static int on_headers_complete(http_parser *p)
 	}
 	hd->keep_alive = http_should_keep_alive(p);
 	hd->chunked = p->flags & F_CHUNKED;
-	hd->content_length = (p->flags & F_CONTENTLENGTH) ?
-				     (int64_t)p->content_length :
-				     -1;
+	hd->content_length =
+		(p->flags & F_CONTENTLENGTH) ? (int64_t)p->content_length : -1;
 	v = mw_http_header(hd, "expect");
 	hd->expect_continue = v && !strcasecmp(v, "100-continue");
 	if (v && !hd->expect_continue)
@@ -204,10 +246,18 @@ static int on_headers_complete(http_parser *p)
 	hd->upgrade = p->upgrade || (v && token_list_has(v, "upgrade"));
 	if (check_head(h))
 		return -1;
+	/* Refused here, not after the feed: the outcome must not depend on
+	 * how the bytes were sliced. */
+	if (p->upgrade)
+		return set_err(h, "protocol upgrade is not supported");
 	h->in_head = false;
 	rc = h->cb->on_head(h->arg, hd);
 	if (rc < 0)
 		return keep_err(h, "refused");
+	/* No body, whatever Content-Length says (RFC 9110 6.4.1). */
+	if (h->kind == MW_HTTP_RESPONSE &&
+	    (hd->status < 200 || hd->status == 204 || hd->status == 304))
+		return 1;
 	return rc;
 }
 
@@ -223,10 +273,16 @@ static int on_body(http_parser *p, const char *at, size_t len)
 static int on_message_complete(http_parser *p)
 {
 	struct mw_http *h = from_parser(p);
+	bool last = h->kind == MW_HTTP_REQUEST && !h->head.keep_alive;
 
 	h->in_message = false;
 	if (h->cb->on_complete(h->arg) < 0)
 		return keep_err(h, "message refused");
+	/* Nothing after a request that asked to close is read as a request. */
+	if (last) {
+		h->closed = true;
+		http_parser_pause(p, 1);
+	}
 	return 0;
 }
 
@@ -234,8 +290,8 @@ void mw_http_init(struct mw_http *h, enum mw_http_kind kind, size_t max_head,
 		  const struct mw_http_cb *cb, void *arg)
 {
 	memset(h, 0, sizeof(*h));
-	http_parser_init(&h->parser,
-			 kind == MW_HTTP_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE);
+	http_parser_init(&h->parser, kind == MW_HTTP_REQUEST ? HTTP_REQUEST
+							     : HTTP_RESPONSE);
 	h->parser.data = h;
 	http_parser_settings_init(&h->settings);
 	h->settings.on_message_begin = on_message_begin;
@@ -261,15 +317,22 @@ ssize_t mw_http_feed(struct mw_http *h, const char *data, size_t len)
 {
 	size_t n;
 
+	if (h->closed)
+		return (ssize_t)len;
 	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK)
 		return -1;
+	if (len == 0) /* http-parser reads an empty slice as end of stream */
+		return 0;
 	h->err[0] = '\0';
 	n = http_parser_execute(&h->parser, &h->settings, data, len);
+	if (h->closed)
+		return (ssize_t)len;
 	if (HTTP_PARSER_ERRNO(&h->parser) == HPE_HEADER_OVERFLOW) {
 		/* http-parser's own bound can trip before ours sees the bytes:
 		 * one reason for one fault, whichever bound noticed first. */
-		set_err(h, h->kind == MW_HTTP_REQUEST ? "request head too large" :
-							"response head too large");
+		set_err(h, h->kind == MW_HTTP_REQUEST
+				   ? "request head too large"
+				   : "response head too large");
 		return -1;
 	}
 	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK) {
@@ -279,10 +342,6 @@ ssize_t mw_http_feed(struct mw_http *h, const char *data, size_t len)
 					 HTTP_PARSER_ERRNO(&h->parser)));
 		return -1;
 	}
-	if (h->parser.upgrade) {
-		set_err(h, "protocol upgrade is not supported");
-		return -1;
-	}
 	return (ssize_t)n;
 }
 
@@ -290,6 +349,8 @@ int mw_http_eof(struct mw_http *h)
 {
 	bool was_in = h->in_message;
 
+	if (h->closed)
+		return 0;
 	if (HTTP_PARSER_ERRNO(&h->parser) != HPE_OK)
 		return -1;
 	http_parser_execute(&h->parser, &h->settings, NULL, 0);
@@ -326,10 +387,17 @@ const char *mw_http_header(const struct mw_http_head *head, const char *name)
 bool mw_http_is_hop_by_hop(const char *name)
 {
 	static const char *const hop[] = {
-		"connection",	     "keep-alive", "proxy-connection",
-		"transfer-encoding", "te",	   "trailer",
-		"upgrade",	     "expect",	   "content-length",
-		"proxy-authenticate", "proxy-authorization",
+		"connection",
+		"keep-alive",
+		"proxy-connection",
+		"transfer-encoding",
+		"te",
+		"trailer",
+		"upgrade",
+		"expect",
+		"content-length",
+		"proxy-authenticate",
+		"proxy-authorization",
 	};
 	char first = (char)(name[0] | 0x20);
 

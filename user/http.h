@@ -54,6 +54,7 @@ struct mw_http {
 	size_t head_bytes;
 	bool in_message;
 	bool in_head;
+	bool closed; /* a request asked to close: the rest is ignored */
 	/* head strings, NUL-separated; offsets until the head is complete */
 	char *strbuf;
 	size_t strlen, strcap;

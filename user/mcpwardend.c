@@ -39,16 +39,17 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mcpwardend [-c CONFIG] [-d]\n"
-		   "  -c CONFIG  configuration file (default %s)\n"
-		   "  -d         debug logging\n",
-		   MW_DEFAULT_CONFIG);
+	fprintf(f,
+		"usage: mcpwardend [-c CONFIG] [-d]\n"
+		"  -c CONFIG  configuration file (default %s)\n"
+		"  -d         debug logging\n",
+		MW_DEFAULT_CONFIG);
 }
 
 static void on_signal(struct mw_io *io, uint32_t events)
 {
-	struct daemon *d = (struct daemon *)((char *)io -
-					     offsetof(struct daemon, sig));
+	struct daemon *d =
+		(struct daemon *)((char *)io - offsetof(struct daemon, sig));
 	struct signalfd_siginfo si;
 
 	(void)events;

@@ -161,7 +161,7 @@ static bool content_type_is(const char *ct, const char *want)
 static void mapped_to_sockaddr(const uint8_t a[16], uint16_t port,
 			       struct sockaddr_storage *ss)
 {
-	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0, 0,
+	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0,    0,
 					   0, 0, 0, 0, 0xff, 0xff };
 
 	memset(ss, 0, sizeof(*ss));
@@ -282,8 +282,9 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		switch (m->kind) {
 		case MW_RPC_REQUEST:
 		case MW_RPC_NOTIFICATION:
-			ev.kind = m->kind == MW_RPC_REQUEST ? MW_EV_REQUEST :
-							      MW_EV_NOTIFICATION;
+			ev.kind = m->kind == MW_RPC_REQUEST
+					  ? MW_EV_REQUEST
+					  : MW_EV_NOTIFICATION;
 			ev.method = m->method;
 			ev.tool = m->tool;
 			ev.params = m->params;
@@ -294,9 +295,8 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			ev.kind = MW_EV_RESPONSE;
 			ev.result = m->result;
 			ev.error = m->error;
-			if (m->id &&
-			    pair_key(key, sizeof(key), c, x->session, peer_dir,
-				     m->id)) {
+			if (m->id && pair_key(key, sizeof(key), c, x->session,
+					      peer_dir, m->id)) {
 				if (mw_pairing_take(c->px->pairing, key,
 						    &req_seq, &req_ts)) {
 					ev.request_seq = req_seq;
@@ -383,7 +383,8 @@ static void respond_local(struct mw_conn *c, const char *http_method,
 		return;
 	}
 	if (!strcmp(http_method, "POST"))
-		body = mw_rpc_error_body(rpc_id, MW_RPC_INVALID_REQUEST, reason);
+		body = mw_rpc_error_body(rpc_id, MW_RPC_INVALID_REQUEST,
+					 reason);
 	if (!body) {
 		ctype = "text/plain; charset=utf-8";
 		if (asprintf(&body, "mcpwarden: %s\n", reason) < 0)
@@ -391,15 +392,14 @@ static void respond_local(struct mw_conn *c, const char *http_method,
 	}
 	x->is_local = true;
 	x->close_after = close_after;
-	if (!body || mw_buf_printf(&x->local,
-				   "HTTP/1.1 %d %s\r\n"
-				   "Content-Type: %s\r\n"
-				   "Content-Length: %zu\r\n"
-				   "%s\r\n%s",
-				   status, mw_http_reason(status), ctype,
-				   strlen(body),
-				   close_after ? "Connection: close\r\n" : "",
-				   body)) {
+	if (!body ||
+	    mw_buf_printf(&x->local,
+			  "HTTP/1.1 %d %s\r\n"
+			  "Content-Type: %s\r\n"
+			  "Content-Length: %zu\r\n"
+			  "%s\r\n%s",
+			  status, mw_http_reason(status), ctype, strlen(body),
+			  close_after ? "Connection: close\r\n" : "", body)) {
 		free(body);
 		exchange_free(x);
 		conn_close(c, "out of memory");
@@ -464,7 +464,8 @@ static int req_on_body(void *arg, const char *data, size_t len)
 {
 	struct mw_conn *c = arg;
 
-	if (mw_buf_used(&c->req_body) + len > c->px->cfg->limits.max_body_bytes) {
+	if (mw_buf_used(&c->req_body) + len >
+	    c->px->cfg->limits.max_body_bytes) {
 		snprintf(c->req.err, sizeof(c->req.err),
 			 "request body over the limit of %zu bytes",
 			 c->px->cfg->limits.max_body_bytes);
@@ -537,9 +538,9 @@ static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
 	if (mw_buf_cat(out, h->method, " ", h->url, " HTTP/1.1\r\n", NULL) ||
 	    write_end_to_end_headers(out, h))
 		return -1;
-	if (has_body && (mw_buf_cat(out, "Content-Length: ", NULL) ||
-			 mw_buf_uint(out, blen, 10) ||
-			 mw_buf_cat(out, "\r\n", NULL)))
+	if (has_body &&
+	    (mw_buf_cat(out, "Content-Length: ", NULL) ||
+	     mw_buf_uint(out, blen, 10) || mw_buf_cat(out, "\r\n", NULL)))
 		return -1;
 	if (!h->keep_alive && mw_buf_cat(out, "Connection: close\r\n", NULL))
 		return -1;
@@ -648,8 +649,7 @@ static const struct mw_http_cb req_cb = {
 
 /* ---- responses (server -> client) --------------------------------------- */
 
-static int client_stream_chunk(struct mw_conn *c, const char *data,
-			       size_t len)
+static int client_stream_chunk(struct mw_conn *c, const char *data, size_t len)
 {
 	if (!len)
 		return 0;
@@ -718,7 +718,7 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 			return -1;
 		}
 		c->mode = RESP_INFORMATIONAL;
-		return 0;
+		return 1;
 	}
 	learn_session(c, x, mw_http_header(h, "mcp-session-id"));
 	head_req = !strcmp(x->http_method, "HEAD");
@@ -731,14 +731,15 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 				 (long long)h->content_length);
 		if (send_response_head(c, h, framing[0] ? framing : NULL))
 			return -1;
-		return head_req ? 1 : 0;
+		/* No body, whatever Content-Length says (RFC 9110 6.4.1). */
+		return 1;
 	}
 	if (content_type_is(ctype, "application/json")) {
 		c->mode = RESP_JSON;
 		return 0;
 	}
-	c->mode = content_type_is(ctype, "text/event-stream") ? RESP_SSE :
-								 RESP_RAW;
+	c->mode = content_type_is(ctype, "text/event-stream") ? RESP_SSE
+							      : RESP_RAW;
 	if (c->mode == RESP_SSE) {
 		if (mw_sse_init(&c->sse,
 				c->px->cfg->limits.max_sse_event_bytes)) {
@@ -753,9 +754,9 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 	if (!c->chunk_to_client)
 		c->client_wants_close = true;
 	return send_response_head(c, h,
-				  c->chunk_to_client ?
-					  "Transfer-Encoding: chunked" :
-					  "Connection: close");
+				  c->chunk_to_client
+					  ? "Transfer-Encoding: chunked"
+					  : "Connection: close");
 }
 
 struct sse_ctx {
@@ -1000,8 +1001,7 @@ static void conn_update(struct mw_conn *c)
 	}
 	/* Nothing left to answer and nobody to ask: done. */
 	if ((c->c.rd_eof || c->no_more_requests) && c->nx == 0 &&
-	    !mw_buf_used(&c->c.out) &&
-	    !mw_http_in_message(&c->resp)) {
+	    !mw_buf_used(&c->c.out) && !mw_http_in_message(&c->resp)) {
 		conn_close(c, NULL);
 		return;
 	}
@@ -1203,8 +1203,8 @@ static void on_upstream_io(struct mw_io *io, uint32_t events)
 static void conn_free_deferred(struct mw_deferred *d)
 {
 	struct mw_conn *c =
-		(struct mw_conn *)((char *)d - offsetof(struct mw_conn,
-							free_later));
+		(struct mw_conn *)((char *)d -
+				   offsetof(struct mw_conn, free_later));
 
 	while (c->xq_head)
 		exchange_pop(c);
@@ -1268,9 +1268,9 @@ static int start_upstream(struct mw_conn *c)
 	/* Marked so that no mcpwarden program ever steers it back to us. */
 	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		log_warn("SO_MARK on upstream socket: %s", strerror(errno));
-	sl = c->upstream_addr.ss_family == AF_INET ?
-		     sizeof(struct sockaddr_in) :
-		     sizeof(struct sockaddr_in6);
+	sl = c->upstream_addr.ss_family == AF_INET
+		     ? sizeof(struct sockaddr_in)
+		     : sizeof(struct sockaddr_in6);
 	c->u.io.fd = fd;
 	c->connect_start_ms = mw_now_ms();
 	if (connect(fd, (struct sockaddr *)&c->upstream_addr, sl) == 0) {
@@ -1287,7 +1287,8 @@ static int start_upstream(struct mw_conn *c)
 static void refuse_unsteered(struct mw_proxy *px, int fd, const char *peer)
 {
 	px->st.refused_unsteered++;
-	log_warn("refused a connection from %s: not steered by mcpwarden", peer);
+	log_warn("refused a connection from %s: not steered by mcpwarden",
+		 peer);
 	close(fd);
 }
 
@@ -1340,8 +1341,8 @@ static void accept_one(struct mw_proxy *px, int fd)
 	mapped_to_sockaddr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
 	mw_format_addr(&c->upstream_addr, c->upstream_str,
 		       sizeof(c->upstream_str));
-	mw_http_init(&c->req, MW_HTTP_REQUEST,
-		     px->cfg->limits.max_header_bytes, &req_cb, c);
+	mw_http_init(&c->req, MW_HTTP_REQUEST, px->cfg->limits.max_header_bytes,
+		     &req_cb, c);
 	mw_http_init(&c->resp, MW_HTTP_RESPONSE,
 		     px->cfg->limits.max_header_bytes, &resp_cb, c);
 	c->last_active_ms = mw_now_ms();
@@ -1365,8 +1366,7 @@ static void accept_one(struct mw_proxy *px, int fd)
 		  (unsigned long long)c->id, c->ident.comm, c->ident.tgid,
 		  c->ident.uid, c->ident.cgroup, c->server->name,
 		  c->upstream_str);
-	if (px->cfg->splice &&
-	    mw_bpf_splice_add(px->bpf, fd, &peer, &local))
+	if (px->cfg->splice && mw_bpf_splice_add(px->bpf, fd, &peer, &local))
 		log_debug("conn %llu: splice not available, TCP path",
 			  (unsigned long long)c->id);
 	if (start_upstream(c))
@@ -1396,7 +1396,8 @@ static void on_listener(struct mw_io *io, uint32_t events)
 static void on_tick(struct mw_tick *t, int64_t now)
 {
 	struct mw_proxy *px =
-		(struct mw_proxy *)((char *)t - offsetof(struct mw_proxy, tick));
+		(struct mw_proxy *)((char *)t -
+				    offsetof(struct mw_proxy, tick));
 	const struct mw_limits *lim = &px->cfg->limits;
 	struct mw_conn *c, *next;
 
@@ -1421,7 +1422,8 @@ static void on_tick(struct mw_tick *t, int64_t now)
 			continue;
 		}
 		/* Streams stay open while the server holds them. */
-		if (c->nx == 0 && now - c->last_active_ms > lim->idle_timeout_ms)
+		if (c->nx == 0 &&
+		    now - c->last_active_ms > lim->idle_timeout_ms)
 			conn_close(c, "idle");
 	}
 }
@@ -1431,8 +1433,8 @@ static int open_listener(struct mw_proxy *px, struct listener *l,
 			 size_t errlen)
 {
 	int one = 1, fd;
-	socklen_t sl = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-						  sizeof(struct sockaddr_in6);
+	socklen_t sl = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
+						: sizeof(struct sockaddr_in6);
 	char a[64];
 
 	mw_format_addr(ss, a, sizeof(a));

@@ -330,8 +330,9 @@ Test(jsonrpc, rejects_bad_ids)
 
 Test(jsonrpc, null_id_only_on_error_responses)
 {
-	static const char ok[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
-				 "{\"code\":-32700,\"message\":\"Parse error\"}}";
+	static const char ok[] =
+		"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":"
+		"{\"code\":-32700,\"message\":\"Parse error\"}}";
 	struct mw_rpc_batch b;
 
 	cr_assert_eq(mw_rpc_parse(RPC_LIT(ok), sizeof(ok) - 1, &b, rpc_err,
