@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The audit trail: events queued by the proxy, written to PostgreSQL in
- * batches by an asynchronous pipelined writer driven from the event loop.
- * The request path never waits for a database round trip.
+ * batches (one COPY each) by an asynchronous writer driven from the event
+ * loop. The request path never waits for a database round trip.
  */
 #ifndef MW_AUDIT_H
 #define MW_AUDIT_H
@@ -59,8 +59,8 @@ struct mw_audit_config {
 	const char *host; /* host name recorded in every row */
 	const char *embedded_user; /* OS user owning the embedded cluster */
 	size_t max_queue; /* events held in memory before refusing */
-	int batch_ms; /* flush interval */
-	size_t batch_max; /* events per INSERT */
+	int batch_ms; /* least gap between two COPYs that are not full */
+	size_t batch_max; /* events per COPY at most */
 };
 
 struct mw_audit;

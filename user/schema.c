@@ -3,19 +3,24 @@
  * The audit schema.
  *
  * Internal tables (auditors never read them directly):
- *   mcpwarden.events       every event, one row per seq (per host): JSON-RPC
- *                          messages, HTTP errors, and connection open/close.
- *   mcpwarden.connections  the identity behind each connection, written
- *                          from the CONN_OPEN event (which also has its own
- *                          row in events, so a host's seqs have no holes).
+ *   mcpwarden.events          every event, one row per seq (per host):
+ *                             JSON-RPC messages, HTTP errors, connection
+ *                             open/close. A conn_open row also carries the
+ *                             identity behind the connection (pid .. cgroup,
+ *                             client_addr, server_addr: NULL on other rows).
  *   mcpwarden.schema_version  applied migrations.
  *
  * Views (the auditor's interface, see DESIGN.md "SQL"):
+ *   mcpwarden.connections        the identity behind each connection: the
+ *                                conn_open rows of events
  *   mcpwarden.tool_calls         one row per JSON-RPC request
  *   mcpwarden.messages           every JSON-RPC message, both directions
  *   mcpwarden.http_errors        malformed HTTP/JSON, refusals, upstream
  *                                failures
  *   mcpwarden.connection_events  connection open/close with identity
+ *
+ * The writer only appends (COPY, see audit.c), so every index costs on
+ * every event: events has only those the views and the writer need.
  */
 #include "schema.h"
 
@@ -54,19 +59,7 @@ static const char migration_1[] =
 	"	http_path text,\n"
 	"	http_status int,\n"
 	"	detail text,\n"
-	"	PRIMARY KEY (host, seq)\n"
-	");\n"
-	"CREATE INDEX events_response_idx ON mcpwarden.events\n"
-	"	(host, request_seq) WHERE kind = 'response';\n"
-	"CREATE INDEX events_conn_idx ON mcpwarden.events (host, conn_id);\n"
-	"CREATE INDEX events_ts_idx ON mcpwarden.events (ts);\n"
-	"CREATE INDEX events_session_idx ON mcpwarden.events (session_id)\n"
-	"	WHERE session_id IS NOT NULL;\n"
-	"\n"
-	"CREATE TABLE mcpwarden.connections (\n"
-	"	host text NOT NULL,\n"
-	"	conn_id bigint NOT NULL,\n"
-	"	ts timestamptz NOT NULL,\n"
+	"	-- kind = 'conn_open' only: who connected\n"
 	"	pid bigint,\n"
 	"	tgid bigint,\n"
 	"	uid bigint,\n"
@@ -76,12 +69,24 @@ static const char migration_1[] =
 	"	exe text,\n"
 	"	cgroup_id bigint,\n"
 	"	cgroup text,\n"
-	"	server text,\n"
 	"	client_addr text,\n"
 	"	server_addr text,\n"
-	"	PRIMARY KEY (host, conn_id)\n"
+	"	-- one row per seq; the writer's max(seq) after a reconnect\n"
+	"	CONSTRAINT " MW_SCHEMA_EVENTS_PKEY " PRIMARY KEY (host, seq)\n"
 	");\n"
-	"CREATE INDEX connections_ts_idx ON mcpwarden.connections (ts);\n"
+	"-- tool_calls: the response to a request (LATERAL on request_seq)\n"
+	"CREATE INDEX events_response_idx ON mcpwarden.events\n"
+	"	(host, request_seq) WHERE kind = 'response';\n"
+	"-- connections: one per (host, conn_id), the join target of every\n"
+	"-- view; also the writer's last conn_id at start\n"
+	"CREATE UNIQUE INDEX events_conn_open_idx ON mcpwarden.events\n"
+	"	(host, conn_id) WHERE kind = 'conn_open';\n"
+	"\n"
+	"CREATE VIEW mcpwarden.connections AS\n"
+	"SELECT host, conn_id, ts, pid, tgid, uid, gid, user_name, comm, exe,\n"
+	"	cgroup_id, cgroup, server, client_addr, server_addr\n"
+	"FROM mcpwarden.events\n"
+	"WHERE kind = 'conn_open';\n"
 	"\n"
 	"CREATE VIEW mcpwarden.tool_calls AS\n"
 	"SELECT q.ts, q.host, q.seq, q.session_id, q.server, q.method, "
@@ -153,25 +158,36 @@ const struct mw_migration mw_schema_migrations[] = {
 const size_t mw_schema_n_migrations =
 	sizeof(mw_schema_migrations) / sizeof(mw_schema_migrations[0]);
 
-const char mw_schema_insert_sql[] =
-	"WITH c AS (\n"
-	"	INSERT INTO mcpwarden.connections\n"
-	"	SELECT * FROM jsonb_populate_recordset(\n"
-	"		NULL::mcpwarden.connections, $2::jsonb)\n"
-	"	ON CONFLICT DO NOTHING)\n"
-	"INSERT INTO mcpwarden.events\n"
-	"SELECT * FROM jsonb_populate_recordset(NULL::mcpwarden.events, "
-	"$1::jsonb)\n"
-	"ON CONFLICT DO NOTHING";
+/* The column order is the one audit.c writes (enum col there). */
+const char mw_schema_copy_sql[] =
+	"COPY mcpwarden.events (host, seq, ts, kind, conn_id, server,\n"
+	"	session_id, direction, rpc_id, method, tool, params, result,\n"
+	"	error, request_seq, latency_ms, decision, rule, http_method,\n"
+	"	http_path, http_status, detail, pid, tgid, uid, gid, "
+	"user_name,\n"
+	"	comm, exe, cgroup_id, cgroup, client_addr, server_addr)\n"
+	"FROM STDIN";
 
+const char mw_schema_last_seq_sql[] =
+	"SELECT coalesce(max(seq), 0) FROM mcpwarden.events WHERE host = $1";
+
+/*
+ * The last conn_id: that of the latest conn_open (events_conn_open_idx).
+ * The proxy records conn_open as soon as it gives out an id; an id given
+ * out without one (API users, tests) is seen in the last 10000 events.
+ * Both are index scans: no index on conn_id (it would cost on every
+ * insert) and no scan of the whole table at start.
+ */
 const char mw_schema_last_ids_sql[] =
 	"SELECT coalesce((SELECT max(seq) FROM mcpwarden.events\n"
 	"		WHERE host = $1), 0),\n"
 	"	greatest(coalesce((SELECT max(conn_id) FROM mcpwarden.events\n"
-	"			WHERE host = $1), 0),\n"
-	"		coalesce((SELECT max(conn_id) FROM "
-	"mcpwarden.connections\n"
-	"			WHERE host = $1), 0))";
+	"			WHERE host = $1 AND kind = 'conn_open'), 0),\n"
+	"		coalesce((SELECT max(conn_id) FROM (\n"
+	"			SELECT conn_id FROM mcpwarden.events\n"
+	"			WHERE host = $1 ORDER BY seq DESC LIMIT 10000) "
+	"t),\n"
+	"			0))";
 
 int mw_schema_latest(void)
 {

@@ -31,12 +31,19 @@ int mw_schema_latest(void);
  */
 int mw_schema_migrate(PGconn *conn, int *version, char *err, size_t errlen);
 
+/* The primary key of mcpwarden.events: (host, seq). */
+#define MW_SCHEMA_EVENTS_PKEY "events_pkey"
+
 /*
- * One batch: $1 a JSON array of mcpwarden.events rows, $2 a JSON array of
- * mcpwarden.connections rows (possibly empty). Idempotent: a resent batch
- * inserts nothing twice.
+ * One batch: COPY mcpwarden.events (its columns, in the order audit.c
+ * writes them) FROM STDIN, text format. Not idempotent: the writer sends
+ * batches one at a time in seq order and, after a reconnect, skips what
+ * mw_schema_last_seq_sql says is already there.
  */
-extern const char mw_schema_insert_sql[];
+extern const char mw_schema_copy_sql[];
+
+/* $1 host: the last seq recorded for it (or 0). */
+extern const char mw_schema_last_seq_sql[];
 
 /* $1 host: the last seq and the last conn_id recorded for it (or 0). */
 extern const char mw_schema_last_ids_sql[];

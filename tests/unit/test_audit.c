@@ -407,6 +407,50 @@ Test(audit, tool_call_round_trip)
 	cr_assert_eq(ta_count(c, "SELECT max(version) FROM "
 				 "mcpwarden.schema_version"),
 		     1);
+
+	/* connections: a view over the conn_open rows of events. */
+	r = ta_query(c, "SELECT relkind FROM pg_class WHERE oid = "
+			"'mcpwarden.connections'::regclass");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "v");
+	PQclear(r);
+	r = ta_query(c, "SELECT string_agg(attname, ',' ORDER BY attnum) "
+			"FROM pg_attribute WHERE attrelid = "
+			"'mcpwarden.connections'::regclass AND attnum > 0");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0),
+			 "host,conn_id,ts,pid,tgid,uid,gid,user_name,comm,exe,"
+			 "cgroup_id,cgroup,server,client_addr,server_addr");
+	PQclear(r);
+	r = ta_query(c, "SELECT c.host, c.conn_id, c.ts = e.ts, c.pid, "
+			"c.tgid, c.uid, c.gid, c.user_name, c.comm, c.exe, "
+			"c.cgroup_id, c.cgroup, c.server, c.client_addr, "
+			"c.server_addr FROM mcpwarden.connections c "
+			"JOIN mcpwarden.events e ON e.host = c.host "
+			"AND e.seq = 1");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), TA_HOST);
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "1");
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "t");
+	cr_assert_str_eq(PQgetvalue(r, 0, 3), "4242");
+	cr_assert_str_eq(PQgetvalue(r, 0, 4), "4240");
+	cr_assert_str_eq(PQgetvalue(r, 0, 5), "1000");
+	cr_assert_str_eq(PQgetvalue(r, 0, 6), "1001");
+	cr_assert_str_eq(PQgetvalue(r, 0, 7), "alice");
+	cr_assert_str_eq(PQgetvalue(r, 0, 8), "agent-py");
+	cr_assert_str_eq(PQgetvalue(r, 0, 9), "/usr/bin/python3.11");
+	cr_assert_str_eq(PQgetvalue(r, 0, 10), "77");
+	cr_assert_str_eq(PQgetvalue(r, 0, 11), "/agents/a1");
+	cr_assert_str_eq(PQgetvalue(r, 0, 12), "billing");
+	cr_assert_str_eq(PQgetvalue(r, 0, 13), "127.0.0.1:40000");
+	cr_assert_str_eq(PQgetvalue(r, 0, 14), "10.0.0.5:8080");
+	PQclear(r);
+	/* Only the indexes the views and the writer need. */
+	r = ta_query(c, "SELECT string_agg(indexname, ',' ORDER BY "
+			"indexname) FROM pg_indexes WHERE schemaname = "
+			"'mcpwarden' AND tablename = 'events'");
+	cr_assert_str_eq(
+		PQgetvalue(r, 0, 0),
+		"events_conn_open_idx,events_pkey,events_response_idx");
+	PQclear(r);
 	PQfinish(c);
 
 	mw_audit_close(a);
@@ -748,43 +792,76 @@ Test(audit, transient_refusal_is_retried)
 }
 
 #define TA_BURST 2000
+#define TA_LOST 5
 
 static bool ta_burst_step(struct ta_drive *d, int64_t now)
 {
 	struct mw_audit_stats st;
-	char err[512];
+	char err[512], sql[512];
+	PGresult *r;
+	long long max;
 
 	(void)now;
 	mw_audit_stats(d->a, &st);
 	switch (d->phase) {
 	case 0:
-		/* Several batches in flight when the server goes away. */
 		for (int i = 0; i < TA_BURST; i++) {
 			if (!ta_submit_simple(d->a, 1,
 					      "notifications/progress"))
 				d->rc_stop = -1;
 		}
+		d->phase = 1;
+		return false;
+	case 1:
+		/* A tick later: some batches written, one in flight. */
 		if (mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err))) {
 			cr_log_error("stop: %s", err);
 			d->rc_stop = -1;
 		}
-		d->phase = 1;
+		d->phase = 2;
 		return false;
-	case 1:
+	case 2:
 		d->written_in_outage = st.written;
 		if (mw_pg_embedded_start(ta_dir, ta_user, NULL, err,
 					 sizeof(err))) {
 			cr_log_error("start: %s", err);
 			d->rc_start = -1;
+			d->phase = 3;
+			return false;
 		}
-		d->phase = 2;
+		/*
+		 * As if the next batches had committed and their
+		 * acknowledgement got lost with the connection. Batches
+		 * commit one at a time in seq order: what the database has
+		 * is always the head of the writer's queue.
+		 */
+		d->db = ta_db();
+		ta_exec_sql(d->db, "DROP TRIGGER ta_slow ON mcpwarden.events");
+		r = ta_query(d->db, "SELECT coalesce(max(seq), 0) FROM "
+				    "mcpwarden.events");
+		max = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		d->mark = max;
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+			 "detail) SELECT '" TA_HOST "', g, now(), 'request', "
+			 "'committed, acknowledgement lost' FROM "
+			 "generate_series(%lld, %lld) g",
+			 max + 1, max + TA_LOST);
+		ta_exec_sql(d->db, sql);
+		PQfinish(d->db);
+		d->db = NULL;
+		d->phase = 3;
 		return false;
 	default:
 		return st.written >= TA_BURST;
 	}
 }
 
-/* Batches committed whose acknowledgement was lost are resent harmlessly. */
+/*
+ * Batches committed whose acknowledgement was lost are not written again:
+ * the writer reads max(seq) on its new connection.
+ */
 Test(audit, resent_batches_are_idempotent)
 {
 	struct mw_loop *loop;
@@ -797,11 +874,14 @@ Test(audit, resent_batches_are_idempotent)
 	ta_cfg.batch_max = 8;
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
-	/* As if a batch had committed and its acknowledgement got lost. */
+	/* Slow enough that the server stops with most events queued. */
 	c = ta_db();
-	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
-		       "detail) VALUES ('" TA_HOST "', 5, now(), 'request', "
-		       "'committed, acknowledgement lost')");
+	ta_exec_sql(c, "CREATE FUNCTION public.ta_slow() RETURNS trigger "
+		       "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.002); "
+		       "RETURN NEW; END $$;"
+		       "CREATE TRIGGER ta_slow BEFORE INSERT ON "
+		       "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
+		       "public.ta_slow()");
 	PQfinish(c);
 	d.loop = loop;
 	d.a = a;
@@ -809,19 +889,278 @@ Test(audit, resent_batches_are_idempotent)
 	ta_drive_loop(&d, 60000);
 	cr_assert_eq(d.rc_stop, 0);
 	cr_assert_eq(d.rc_start, 0);
-	cr_assert_lt(d.written_in_outage, TA_BURST);
+	cr_assert_lt(d.written_in_outage, TA_BURST - TA_LOST);
+	cr_assert_leq(d.written_in_outage, d.mark);
 	mw_audit_stats(a, &st);
 	cr_assert_eq(st.written, TA_BURST);
 	cr_assert_eq(st.queued, 0);
 	c = ta_db();
 	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"),
 		     TA_BURST);
+	cr_assert_eq(ta_count(c, "SELECT count(DISTINCT seq) FROM "
+				 "mcpwarden.events"),
+		     TA_BURST);
 	cr_assert_eq(ta_count(c, "SELECT max(seq) FROM mcpwarden.events"),
 		     TA_BURST);
 	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
-				 "WHERE seq = 5 AND detail = 'committed, "
+				 "WHERE detail = 'committed, "
 				 "acknowledgement lost'"),
-		     1);
+		     TA_LOST);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/*
+ * A row already there while the writer is connected (a COPY that committed
+ * after its connection was given up): the primary key refuses it, the
+ * batch goes one record at a time, and that record counts as recorded.
+ */
+Test(audit, late_commit_is_not_duplicated)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		       "detail) VALUES ('" TA_HOST "', 3, now(), 'request', "
+		       "'committed late')");
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(ta_submit_simple(a, 1, "ping"), (uint64_t)i + 1);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 6;
+	ta_drive_loop(&d, 30000);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	r = ta_query(c, "SELECT string_agg(seq::text || ':' || "
+			"coalesce(method, detail), ',' ORDER BY seq) "
+			"FROM mcpwarden.events");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0),
+			 "1:ping,2:ping,3:committed late,4:ping,5:ping,6:ping");
+	PQclear(r);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/* Every byte a text or jsonb column can hold survives COPY text format. */
+Test(audit, copy_escaping_round_trips)
+{
+	static const char hostile[] = "tab\there nl\nthere cr\rthere "
+				      "bs\\there \\N \\. quote' dq\" "
+				      "ctl\x01\x1f\x7f end\\";
+	static const char scrubbed_bad[] = "bad \xef\xbf\xbd\xef\xbf\xbd "
+					   "x\xef\xbf\xbd"
+					   "y \xc3\xa9";
+	struct mw_identity id;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	json_t *params, *result;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	ta_identity(&id);
+	strcpy(id.comm, "a\tb\\c\nd");
+	snprintf(id.exe, sizeof(id.exe), "%s", hostile);
+	strcpy(id.user, "\\N");
+	strcpy(id.cgroup, "/bad \xff\xfe x\xc3y \xc3\xa9");
+	struct mw_audit_event open_ev = {
+		.kind = MW_EV_CONN_OPEN,
+		.conn_id = 1,
+		.server = "srv\tone",
+		.identity = &id,
+		.client_addr = "\\N",
+		.server_addr = "\\.",
+	};
+	cr_assert_eq(mw_audit_submit(a, &open_ev), 1);
+
+	/* NUL in a JSON string, and the other escapes JSON has. */
+	params = json_pack("{s:s, s:{s:s, s:o, s:s, s:s, s:s}}", "name",
+			   "echo\ttool", "arguments", "text", hostile, "nul",
+			   json_stringn("a\0b", 3), "lit", "C:\\u0000dir",
+			   "uni", "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+			   "key\twith\\tab", "v");
+	cr_assert_not_null(params);
+	struct mw_audit_event req = {
+		.kind = MW_EV_REQUEST,
+		.conn_id = 1,
+		.server = "srv\tone",
+		.session_id = "s\r3",
+		.direction = "c2s",
+		.rpc_id = "\"q\\\"\\\\\"",
+		.method = "tools/call",
+		.tool = hostile,
+		.params = params,
+		.decision = "allow\\deny",
+		.rule = "r'\"\n",
+	};
+	cr_assert_eq(mw_audit_submit(a, &req), 2);
+	json_decref(params);
+
+	/* A scalar result (JSON text is not always an object). */
+	result = json_string(hostile);
+	struct mw_audit_event resp = {
+		.kind = MW_EV_RESPONSE,
+		.conn_id = 1,
+		.direction = "s2c",
+		.rpc_id = "\"q\\\"\\\\\"",
+		.result = result,
+		.request_seq = 2,
+		.latency_ms = 0.1,
+	};
+	cr_assert_eq(mw_audit_submit(a, &resp), 3);
+	json_decref(result);
+
+	struct mw_audit_event herr = {
+		.kind = MW_EV_HTTP_ERROR,
+		.conn_id = 1,
+		.http_method = "POST",
+		.http_path = "/p\\N\t",
+		.http_status = 400,
+		.detail = "bad \xff\xfe x\xc3y \xc3\xa9",
+	};
+	cr_assert_eq(mw_audit_submit(a, &herr), 4);
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = 4;
+	ta_drive_loop(&d, 30000);
+
+	c = ta_db();
+	r = ta_query(c, "SELECT comm, exe, user_name, cgroup, client_addr, "
+			"server_addr, server, pid, cgroup_id "
+			"FROM mcpwarden.connections");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "a\tb\\c\nd");
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), hostile);
+	cr_assert_not(PQgetisnull(r, 0, 2));
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "\\N");
+	cr_assert_str_eq(PQgetvalue(r, 0, 3), "/"
+					      "bad \xef\xbf\xbd\xef\xbf\xbd "
+					      "x\xef\xbf\xbd"
+					      "y \xc3\xa9");
+	cr_assert_not(PQgetisnull(r, 0, 4));
+	cr_assert_str_eq(PQgetvalue(r, 0, 4), "\\N");
+	cr_assert_str_eq(PQgetvalue(r, 0, 5), "\\.");
+	cr_assert_str_eq(PQgetvalue(r, 0, 6), "srv\tone");
+	cr_assert_str_eq(PQgetvalue(r, 0, 7), "4242");
+	cr_assert_str_eq(PQgetvalue(r, 0, 8), "77");
+	PQclear(r);
+
+	r = ta_query(c, "SELECT tool, session_id, rpc_id, decision, rule, "
+			"server, comm, params->>'name', arguments->>'text', "
+			"arguments->>'nul', arguments->>'lit', "
+			"arguments->>'uni', arguments->>'key\twith\\tab', "
+			"response #>> '{}', is_error, latency_ms "
+			"FROM mcpwarden.tool_calls");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), hostile);
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "s\r3");
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "\"q\\\"\\\\\"");
+	cr_assert_str_eq(PQgetvalue(r, 0, 3), "allow\\deny");
+	cr_assert_str_eq(PQgetvalue(r, 0, 4), "r'\"\n");
+	cr_assert_str_eq(PQgetvalue(r, 0, 5), "srv\tone");
+	cr_assert_str_eq(PQgetvalue(r, 0, 6), "a\tb\\c\nd");
+	cr_assert_str_eq(PQgetvalue(r, 0, 7), "echo\ttool");
+	cr_assert_str_eq(PQgetvalue(r, 0, 8), hostile);
+	cr_assert_str_eq(PQgetvalue(r, 0, 9), "a\xef\xbf\xbd"
+					      "b");
+	cr_assert_str_eq(PQgetvalue(r, 0, 10), "C:\\u0000dir");
+	cr_assert_str_eq(PQgetvalue(r, 0, 11),
+			 "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	cr_assert_str_eq(PQgetvalue(r, 0, 12), "v");
+	cr_assert_str_eq(PQgetvalue(r, 0, 13), hostile);
+	cr_assert_str_eq(PQgetvalue(r, 0, 14), "f");
+	cr_assert_str_eq(PQgetvalue(r, 0, 15), "0.1");
+	PQclear(r);
+
+	r = ta_query(c, "SELECT detail, http_path, http_status, comm "
+			"FROM mcpwarden.http_errors");
+	cr_assert_eq(PQntuples(r), 1);
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), scrubbed_bad);
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "/p\\N\t");
+	cr_assert_str_eq(PQgetvalue(r, 0, 2), "400");
+	cr_assert_str_eq(PQgetvalue(r, 0, 3), "a\tb\\c\nd");
+	PQclear(r);
+
+	/* Identity columns only on conn_open rows. */
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
+				 "WHERE kind <> 'conn_open' AND num_nonnulls("
+				 "pid, tgid, uid, gid, user_name, comm, exe, "
+				 "cgroup_id, cgroup, client_addr, "
+				 "server_addr) > 0"),
+		     0);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+#define TA_MANY 10000
+#define TA_MANY_STEP 2500
+
+static bool ta_many_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	(void)now;
+	/* Submitted in four rounds: batches in flight meanwhile. */
+	for (int i = 0; d->phase < TA_MANY / TA_MANY_STEP && i < TA_MANY_STEP;
+	     i++) {
+		uint64_t seq = ta_submit_simple(d->a, 1, "tools/call");
+
+		if (seq != ++d->seqs[0])
+			d->rc_stop = -1;
+	}
+	if (d->phase < TA_MANY / TA_MANY_STEP)
+		d->phase++;
+	mw_audit_stats(d->a, &st);
+	return st.written >= TA_MANY;
+}
+
+Test(audit, ten_thousand_events_exactly_once)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	PGconn *c;
+
+	ta_cfg.max_queue = TA_MANY;
+	ta_cfg.batch_max = 512;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_many_step;
+	ta_drive_loop(&d, 60000);
+	cr_assert_eq(d.rc_stop, 0, "seqs given out in order");
+	cr_assert_eq(d.seqs[0], TA_MANY);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.submitted, TA_MANY);
+	cr_assert_eq(st.written, TA_MANY);
+	cr_assert_eq(st.queued, 0);
+	cr_assert_eq(st.failed_batches, 0);
+	c = ta_db();
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages"),
+		     TA_MANY);
+	cr_assert_eq(ta_count(c, "SELECT count(DISTINCT seq) FROM "
+				 "mcpwarden.events"),
+		     TA_MANY);
+	cr_assert_eq(ta_count(c, "SELECT min(seq) FROM mcpwarden.events"), 1);
+	cr_assert_eq(ta_count(c, "SELECT max(seq) FROM mcpwarden.events"),
+		     TA_MANY);
 	PQfinish(c);
 	mw_audit_close(a);
 	mw_loop_free(loop);
