@@ -225,24 +225,6 @@ static const char *kind_name(enum mw_event_kind k)
 
 static const char *const conn_keys[] = { "connect_timeout", "dbname", NULL };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* libpq messages end with a newline */
-	for (size_t n = strlen(err);
-	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
-		err[--n] = '\0';
-}
-
 /* Copies a libpq message on one line (its line breaks become spaces). */
 static void copy_msg(char *out, size_t outlen, const char *msg)
 {
@@ -356,6 +338,22 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
+/* One byte in COPY text format: backslash, tab, newline and CR escaped. */
+static char *put_copy_char(char *o, char c)
+{
+	static const char esc[] = {
+		['\\'] = '\\', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r'
+	};
+
+	if ((unsigned char)c < sizeof(esc) && esc[(unsigned char)c]) {
+		*o++ = '\\';
+		*o++ = esc[(unsigned char)c];
+	} else {
+		*o++ = c;
+	}
+	return o;
+}
+
 /*
  * A text field: backslash, tab, newline and CR escaped as COPY wants them;
  * invalid UTF-8 bytes become U+FFFD. At most 3 bytes out per byte in.
@@ -382,27 +380,7 @@ static char *put_text(char *o, const char *str, size_t n)
 			continue;
 		}
 		s++;
-		switch (c) {
-		case '\\':
-			*o++ = '\\';
-			*o++ = '\\';
-			break;
-		case '\t':
-			*o++ = '\\';
-			*o++ = 't';
-			break;
-		case '\n':
-			*o++ = '\\';
-			*o++ = 'n';
-			break;
-		case '\r':
-			*o++ = '\\';
-			*o++ = 'r';
-			break;
-		default:
-			*o++ = (char)c;
-			break;
-		}
+		o = put_copy_char(o, (char)c);
 	}
 	return o;
 }
@@ -433,27 +411,7 @@ static char *put_json(char *o, const char *s, size_t n)
 				continue;
 			}
 		}
-		switch (c) {
-		case '\\':
-			*o++ = '\\';
-			*o++ = '\\';
-			break;
-		case '\t':
-			*o++ = '\\';
-			*o++ = 't';
-			break;
-		case '\n':
-			*o++ = '\\';
-			*o++ = 'n';
-			break;
-		case '\r':
-			*o++ = '\\';
-			*o++ = 'r';
-			break;
-		default:
-			*o++ = c;
-			break;
-		}
+		o = put_copy_char(o, c);
 	}
 	return o;
 }
@@ -1513,8 +1471,8 @@ static int read_last_ids(struct mw_audit *a, PGconn *conn, char *err,
 	int rc = 0;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		set_err(err, errlen, "cannot read the last audit seq: %s",
-			PQresultErrorMessage(r));
+		mw_set_err(err, errlen, "cannot read the last audit seq: %s",
+			   PQresultErrorMessage(r));
 		rc = -EIO;
 	} else {
 		uint64_t last_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
@@ -1593,12 +1551,12 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	int rc;
 
 	if (!out || !cfg || !loop) {
-		set_err(err, errlen, "audit: missing argument");
+		mw_set_err(err, errlen, "audit: missing argument");
 		return -EINVAL;
 	}
 	*out = NULL;
 	if (!cfg->host || !*cfg->host) {
-		set_err(err, errlen, "audit: no host name");
+		mw_set_err(err, errlen, "audit: no host name");
 		return -EINVAL;
 	}
 	a = calloc(1, sizeof(*a));
@@ -1641,8 +1599,8 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	}
 	rc = mw_audit_conninfo(cfg, conninfo, sizeof(conninfo));
 	if (rc) {
-		set_err(err, errlen, "audit: bad connection settings: %s",
-			strerror(-rc));
+		mw_set_err(err, errlen, "audit: bad connection settings: %s",
+			   strerror(-rc));
 		goto fail;
 	}
 	a->conninfo = strdup(conninfo);
@@ -1656,8 +1614,8 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 
 		copy_msg(msg, sizeof(msg),
 			 a->conn ? PQerrorMessage(a->conn) : "out of memory");
-		set_err(err, errlen, "cannot connect to the audit database: %s",
-			msg);
+		mw_set_err(err, errlen,
+			   "cannot connect to the audit database: %s", msg);
 		rc = -ECONNREFUSED;
 		goto fail;
 	}
@@ -1669,22 +1627,22 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	if (rc)
 		goto fail;
 	if (PQsetnonblocking(a->conn, 1)) {
-		set_err(err, errlen,
-			"audit: cannot make the connection "
-			"non-blocking: %s",
-			PQerrorMessage(a->conn));
+		mw_set_err(err, errlen,
+			   "audit: cannot make the connection "
+			   "non-blocking: %s",
+			   PQerrorMessage(a->conn));
 		rc = -EIO;
 		goto fail;
 	}
 	rc = start_timer(a);
 	if (rc) {
-		set_err(err, errlen, "audit: timer: %s", strerror(-rc));
+		mw_set_err(err, errlen, "audit: timer: %s", strerror(-rc));
 		goto fail;
 	}
 	rc = register_io(a, EPOLLIN);
 	if (rc) {
-		set_err(err, errlen, "audit: cannot watch the socket: %s",
-			strerror(-rc));
+		mw_set_err(err, errlen, "audit: cannot watch the socket: %s",
+			   strerror(-rc));
 		goto fail;
 	}
 	a->state = ST_UP;

@@ -71,20 +71,6 @@ struct mw_bpf {
 
 /* ---- errors and libbpf messages ---- */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* First libbpf warning since the last reset: the reason for a failure. */
 static char libbpf_reason[512];
 
@@ -189,22 +175,23 @@ static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
 	    is_bpffs(MW_BPFFS_ROOT) == 0) {
 		if (mount("bpf", MW_BPFFS_ROOT, "bpf", 0, "mode=0700") != 0) {
 			r = -errno;
-			seterr(err, errlen, "cannot mount bpffs at %s: %s",
-			       MW_BPFFS_ROOT, strerror(-r));
+			mw_set_err(err, errlen, "cannot mount bpffs at %s: %s",
+				   MW_BPFFS_ROOT, strerror(-r));
 			return r;
 		}
 		log_info("mounted bpffs at %s", MW_BPFFS_ROOT);
 	}
 	r = mkdir_p(pin_dir);
 	if (r) {
-		seterr(err, errlen, "cannot create %s: %s", pin_dir,
-		       strerror(-r));
+		mw_set_err(err, errlen, "cannot create %s: %s", pin_dir,
+			   strerror(-r));
 		return r;
 	}
 	r = is_bpffs(pin_dir);
 	if (r <= 0) {
-		seterr(err, errlen,
-		       "bpf_pin_dir %s is not on a bpf file system", pin_dir);
+		mw_set_err(err, errlen,
+			   "bpf_pin_dir %s is not on a bpf file system",
+			   pin_dir);
 		return r < 0 ? r : -EINVAL;
 	}
 	return 0;
@@ -349,9 +336,9 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 		if (bpf_link__update_program(l,
 					     prog_of(b, link_kinds[k].kind))) {
 			r = -errno;
-			seterr(err, errlen,
-			       "cannot switch %s to the new program: %s", path,
-			       reason_or(-r));
+			mw_set_err(err, errlen,
+				   "cannot switch %s to the new program: %s",
+				   path, reason_or(-r));
 		}
 		bpf_link__destroy(l);
 	}
@@ -375,7 +362,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	*out = NULL;
 	libbpf_set_print(libbpf_print);
 	if (!pin_dir || pin_dir[0] != '/') {
-		seterr(err, errlen, "bpf_pin_dir must be an absolute path");
+		mw_set_err(err, errlen, "bpf_pin_dir must be an absolute path");
 		return -EINVAL;
 	}
 	b = calloc(1, sizeof(*b));
@@ -386,7 +373,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	    (size_t)snprintf(b->links_dir, sizeof(b->links_dir), "%s/%s",
 			     pin_dir,
 			     MW_LINKS_SUBDIR) >= sizeof(b->links_dir)) {
-		seterr(err, errlen, "bpf_pin_dir too long");
+		mw_set_err(err, errlen, "bpf_pin_dir too long");
 		free(b);
 		return -ENAMETOOLONG;
 	}
@@ -406,8 +393,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		b->splice = mw_splice_bpf__open_opts(&opts);
 	if (!b->splice) {
 		r = errno ? -errno : -EINVAL;
-		seterr(err, errlen, "cannot open eBPF objects: %s",
-		       reason_or(-r));
+		mw_set_err(err, errlen, "cannot open eBPF objects: %s",
+			   reason_or(-r));
 		goto fail;
 	}
 	reason_reset();
@@ -418,8 +405,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		r = mw_splice_bpf__load(b->splice);
 	if (r) {
 		r = r < 0 ? r : -EINVAL;
-		seterr(err, errlen, "kernel refused program: %s",
-		       reason_or(-r));
+		mw_set_err(err, errlen, "kernel refused program: %s",
+			   reason_or(-r));
 		goto fail;
 	}
 	b->servers_fd = bpf_map__fd(b->connect->maps.protected_servers);
@@ -432,8 +419,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	if (settings) {
 		r = mw_bpf_set_settings(b, settings);
 		if (r) {
-			seterr(err, errlen, "cannot write settings: %s",
-			       strerror(-r));
+			mw_set_err(err, errlen, "cannot write settings: %s",
+				   strerror(-r));
 			goto fail;
 		}
 	}
@@ -444,8 +431,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	if (bpf_prog_attach(bpf_program__fd(b->splice->progs.mw_splice),
 			    b->sockhash_fd, BPF_SK_MSG_VERDICT, 0)) {
 		r = -errno;
-		seterr(err, errlen, "cannot attach sk_msg to sock_hash: %s",
-		       strerror(-r));
+		mw_set_err(err, errlen, "cannot attach sk_msg to sock_hash: %s",
+			   strerror(-r));
 		goto fail;
 	}
 	r = adopt_links(b, err, errlen);
@@ -826,7 +813,7 @@ static int open_cgroup(const char *cgroup_path, char *abs, size_t abslen,
 	int r, fd;
 
 	if (!mw_cgroup2_mount()) {
-		seterr(err, errlen, "cgroup v2 is not mounted");
+		mw_set_err(err, errlen, "cgroup v2 is not mounted");
 		return -ENODEV;
 	}
 	r = mw_cgroup_resolve(cgroup_path, abs, abslen, err, errlen);
@@ -835,13 +822,13 @@ static int open_cgroup(const char *cgroup_path, char *abs, size_t abslen,
 	fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		seterr(err, errlen, "no such cgroup: %s", cgroup_path);
+		mw_set_err(err, errlen, "no such cgroup: %s", cgroup_path);
 		return r;
 	}
 	r = mw_cgroup_id(abs, id);
 	if (r) {
 		close(fd);
-		seterr(err, errlen, "cgroup %s: %s", abs, strerror(-r));
+		mw_set_err(err, errlen, "cgroup %s: %s", abs, strerror(-r));
 		return r;
 	}
 	return fd;
@@ -864,7 +851,7 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 		r = link_path(b, id, link_kinds[i].suffix, path[i],
 			      sizeof(path[i]));
 		if (r) {
-			seterr(err, errlen, "bpf_pin_dir too long");
+			mw_set_err(err, errlen, "bpf_pin_dir too long");
 			break;
 		}
 		if (access(path[i], F_OK) == 0)
@@ -876,9 +863,9 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 					       cgfd);
 		if (!l) {
 			r = errno ? -errno : -EINVAL;
-			seterr(err, errlen,
-			       "kernel refused to attach %s to %s: %s",
-			       link_kinds[i].suffix, abs, reason_or(-r));
+			mw_set_err(err, errlen,
+				   "kernel refused to attach %s to %s: %s",
+				   link_kinds[i].suffix, abs, reason_or(-r));
 			break;
 		}
 		if (bpf_link__pin(l, path[i])) {
@@ -888,8 +875,8 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 				r = 0;
 				continue;
 			}
-			seterr(err, errlen, "cannot pin %s: %s", path[i],
-			       strerror(-r));
+			mw_set_err(err, errlen, "cannot pin %s: %s", path[i],
+				   strerror(-r));
 			break;
 		}
 		/* The pin keeps the link; our fd is not needed. */
@@ -922,7 +909,7 @@ int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 	for (size_t i = N_LINK_KINDS; i-- > 0;) {
 		if (link_path(b, id, link_kinds[i].suffix, path,
 			      sizeof(path))) {
-			seterr(err, errlen, "bpf_pin_dir too long");
+			mw_set_err(err, errlen, "bpf_pin_dir too long");
 			return -ENAMETOOLONG;
 		}
 		if (access(path, F_OK) != 0)

@@ -30,20 +30,6 @@
 static char cg2_mount[PATH_MAX];
 static bool cg2_cached;
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 const char *mw_cgroup2_mount(void)
 {
 	struct mntent ent, *m;
@@ -124,18 +110,18 @@ static int resolve_error(int r, const char *given, const char *mnt, char *err,
 {
 	switch (r) {
 	case -ENOENT:
-		seterr(err, errlen, "no such cgroup: %s", given);
+		mw_set_err(err, errlen, "no such cgroup: %s", given);
 		return r;
 	case -EXDEV:
-		seterr(err, errlen,
-		       "cgroup path %s escapes the cgroup v2 mount %s", given,
-		       mnt);
+		mw_set_err(err, errlen,
+			   "cgroup path %s escapes the cgroup v2 mount %s",
+			   given, mnt);
 		return -EINVAL;
 	case -ENOTDIR:
-		seterr(err, errlen, "not a cgroup v2 directory: %s", given);
+		mw_set_err(err, errlen, "not a cgroup v2 directory: %s", given);
 		return r;
 	default:
-		seterr(err, errlen, "cgroup %s: %s", given, strerror(-r));
+		mw_set_err(err, errlen, "cgroup %s: %s", given, strerror(-r));
 		return r;
 	}
 }
@@ -148,17 +134,17 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 	int r;
 
 	if (!mnt) {
-		seterr(err, errlen, "cgroup v2 is not mounted");
+		mw_set_err(err, errlen, "cgroup v2 is not mounted");
 		return -ENODEV;
 	}
 	if (!given || !given[0]) {
-		seterr(err, errlen, "empty cgroup path");
+		mw_set_err(err, errlen, "empty cgroup path");
 		return -EINVAL;
 	}
 	if (!realpath(mnt, mnt_real)) {
 		r = -errno;
-		seterr(err, errlen, "cgroup v2 mount %s: %s", mnt,
-		       strerror(-r));
+		mw_set_err(err, errlen, "cgroup v2 mount %s: %s", mnt,
+			   strerror(-r));
 		return r;
 	}
 	if (given[0] == '/' &&
@@ -173,7 +159,7 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 	 */
 	if ((size_t)snprintf(cand, sizeof(cand), "%s/%s", mnt_real, given) >=
 	    sizeof(cand)) {
-		seterr(err, errlen, "cgroup path too long: %s", given);
+		mw_set_err(err, errlen, "cgroup path too long: %s", given);
 		return -ENAMETOOLONG;
 	}
 	r = resolve_candidate(cand, mnt_real, out, outlen);

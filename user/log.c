@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 static enum mw_log_level min_level = MW_LOG_INFO;
@@ -31,4 +32,18 @@ void mw_log(enum mw_log_level level, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void mw_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	for (size_t n = strlen(err);
+	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
+		err[--n] = '\0';
 }

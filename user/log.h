@@ -3,11 +3,20 @@
 #ifndef MW_LOG_H
 #define MW_LOG_H
 
+#include <stddef.h>
+
 enum mw_log_level { MW_LOG_DEBUG, MW_LOG_INFO, MW_LOG_WARN, MW_LOG_ERR };
 
 void mw_log_set_level(enum mw_log_level level);
 void mw_log(enum mw_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Formats a reason into err (when err is not NULL), without the trailing
+ * newline libpq and libbpf put on theirs.
+ */
+void mw_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define log_debug(...) mw_log(MW_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) mw_log(MW_LOG_INFO, __VA_ARGS__)

@@ -46,24 +46,6 @@ struct pg_out {
 	size_t len;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* libpq messages end with a newline */
-	for (size_t n = strlen(err);
-	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
-		err[--n] = '\0';
-}
-
 static int join(char *out, size_t outlen, const char *a, const char *b)
 {
 	int n = snprintf(out, outlen, "%s%s", a, b);
@@ -169,20 +151,22 @@ static int lookup_user(const char *name, struct pg_user *u, char *err,
 
 	memset(u, 0, sizeof(*u));
 	if (!name || !*name) {
-		set_err(err, errlen, "no embedded_user configured");
+		mw_set_err(err, errlen, "no embedded_user configured");
 		return -EINVAL;
 	}
 	u->name = name;
 	rc = getpwnam_r(name, &pw, buf, sizeof(buf), &res);
 	if (rc || !res) {
-		set_err(err, errlen,
+		mw_set_err(
+			err, errlen,
 			"user %s does not exist (create it: useradd --system "
 			"%s)",
 			name, name);
 		return -ENOENT;
 	}
 	if (pw.pw_uid == 0) {
-		set_err(err, errlen,
+		mw_set_err(
+			err, errlen,
 			"embedded_user %s is root: PostgreSQL refuses to run "
 			"as root",
 			name);
@@ -200,7 +184,8 @@ static int lookup_user(const char *name, struct pg_user *u, char *err,
 			u->ngroups = 1;
 		}
 	} else if (geteuid() != pw.pw_uid) {
-		set_err(err, errlen,
+		mw_set_err(
+			err, errlen,
 			"the embedded cluster belongs to %s: run as root or as "
 			"%s",
 			name, name);
@@ -481,20 +466,22 @@ static int make_owned_dir(const char *path, const struct pg_user *u, char *err,
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot create %s: %s", path, strerror(e));
+		mw_set_err(err, errlen, "cannot create %s: %s", path,
+			   strerror(e));
 		return -e;
 	}
 	if (u->switch_user && chown(path, u->uid, u->gid) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot chown %s to %s: %s", path, u->name,
-			strerror(e));
+		mw_set_err(err, errlen, "cannot chown %s to %s: %s", path,
+			   u->name, strerror(e));
 		return -e;
 	}
 	if (chmod(path, 0700) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot chmod %s: %s", path, strerror(e));
+		mw_set_err(err, errlen, "cannot chmod %s: %s", path,
+			   strerror(e));
 		return -e;
 	}
 	return 0;
@@ -509,15 +496,15 @@ static int ensure_dirs(const char *state_dir, const struct mw_pg_paths *p,
 	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST) {
 		int e = errno;
 
-		set_err(err, errlen, "cannot create state_dir %s: %s",
-			state_dir, strerror(e));
+		mw_set_err(err, errlen, "cannot create state_dir %s: %s",
+			   state_dir, strerror(e));
 		return -e;
 	}
 	if (stat(state_dir, &st) < 0) {
 		int e = errno;
 
-		set_err(err, errlen, "state_dir %s: %s", state_dir,
-			strerror(e));
+		mw_set_err(err, errlen, "state_dir %s: %s", state_dir,
+			   strerror(e));
 		return -e;
 	}
 	/*
@@ -529,8 +516,8 @@ static int ensure_dirs(const char *state_dir, const struct mw_pg_paths *p,
 		if (chmod(state_dir, (st.st_mode & 07777) | S_IXOTH) < 0) {
 			int e = errno;
 
-			set_err(err, errlen, "cannot chmod o+x %s: %s",
-				state_dir, strerror(e));
+			mw_set_err(err, errlen, "cannot chmod o+x %s: %s",
+				   state_dir, strerror(e));
 			return -e;
 		}
 		log_info("audit: state_dir %s made searchable (o+x) for %s",
@@ -597,8 +584,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 	FILE *f;
 
 	if (conf_quote(qrun, sizeof(qrun), p->run)) {
-		set_err(err, errlen, "unusable socket directory path %s",
-			p->run);
+		mw_set_err(err, errlen, "unusable socket directory path %s",
+			   p->run);
 		return -EINVAL;
 	}
 	n = snprintf(body, sizeof(body),
@@ -617,7 +604,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "cannot write %s: %s", tmp, strerror(-rc));
+		mw_set_err(err, errlen, "cannot write %s: %s", tmp,
+			   strerror(-rc));
 		return rc;
 	}
 	rc = write_all(fd, body, (size_t)n);
@@ -631,8 +619,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 		rc = -errno;
 	if (rc) {
 		unlink(tmp);
-		set_err(err, errlen, "cannot write %s: %s", path,
-			strerror(-rc));
+		mw_set_err(err, errlen, "cannot write %s: %s", path,
+			   strerror(-rc));
 		return rc;
 	}
 
@@ -642,7 +630,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 	f = fopen(path, "re");
 	if (!f) {
 		rc = -errno;
-		set_err(err, errlen, "cannot read %s: %s", path, strerror(-rc));
+		mw_set_err(err, errlen, "cannot read %s: %s", path,
+			   strerror(-rc));
 		return rc;
 	}
 	for (char chunk[4096];;) {
@@ -677,8 +666,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 			close(fd);
 		}
 		if (rc)
-			set_err(err, errlen, "cannot append to %s: %s", path,
-				strerror(-rc));
+			mw_set_err(err, errlen, "cannot append to %s: %s", path,
+				   strerror(-rc));
 	}
 	free(main_conf);
 	return rc;
@@ -691,8 +680,8 @@ static int fail_with_output(const char *what, int status,
 
 	tail_lines(o->buf, 3, tail, sizeof(tail));
 	log_err("audit: %s failed (exit %d):\n%s", what, status, o->buf);
-	set_err(err, errlen, "%s failed (exit %d): %s", what, status,
-		*tail ? tail : "no output");
+	mw_set_err(err, errlen, "%s failed (exit %d): %s", what, status,
+		   *tail ? tail : "no output");
 	return -EIO;
 }
 
@@ -709,15 +698,15 @@ static int ctx_init(struct pg_ctx *c, const char *state_dir, const char *user,
 	int rc = mw_pg_paths(&c->p, state_dir);
 
 	if (rc) {
-		set_err(err, errlen, "state_dir %s: %s",
-			state_dir ? state_dir : "(none)", strerror(-rc));
+		mw_set_err(err, errlen, "state_dir %s: %s",
+			   state_dir ? state_dir : "(none)", strerror(-rc));
 		return rc;
 	}
 	if (strlen(c->p.run) + sizeof(PG_SOCKET_NAME ".lock") >
 	    sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		set_err(err, errlen,
-			"state_dir %s is too long for a Unix socket path",
-			state_dir);
+		mw_set_err(err, errlen,
+			   "state_dir %s is too long for a Unix socket path",
+			   state_dir);
 		return -ENAMETOOLONG;
 	}
 	rc = lookup_user(user, &c->u, err, errlen);
@@ -725,10 +714,10 @@ static int ctx_init(struct pg_ctx *c, const char *state_dir, const char *user,
 		return rc;
 	rc = mw_pg_bindir(c->p.data, c->bindir, sizeof(c->bindir));
 	if (rc) {
-		set_err(err, errlen,
-			"PostgreSQL server binaries not found (pg_config "
-			"--bindir, /usr/lib/postgresql/*/bin): install "
-			"postgresql");
+		mw_set_err(err, errlen,
+			   "PostgreSQL server binaries not found (pg_config "
+			   "--bindir, /usr/lib/postgresql/*/bin): install "
+			   "postgresql");
 		return rc;
 	}
 	return join(c->pg_ctl, sizeof(c->pg_ctl), c->bindir, "/pg_ctl");
@@ -752,8 +741,8 @@ static int status_ctx(struct pg_ctx *c, char *err, size_t errlen)
 		return 0;
 	rc = run_as(&c->u, c->p.root, argv, &o, &st);
 	if (rc) {
-		set_err(err, errlen, "cannot run %s: %s", c->pg_ctl,
-			strerror(-rc));
+		mw_set_err(err, errlen, "cannot run %s: %s", c->pg_ctl,
+			   strerror(-rc));
 		return rc;
 	}
 	if (st == 0)
@@ -802,8 +791,8 @@ static int run_initdb(struct pg_ctx *c, char *err, size_t errlen)
 		 c->p.data);
 	rc = run_as(&c->u, c->p.root, argv, o, &st);
 	if (rc) {
-		set_err(err, errlen, "cannot run %s: %s", initdb,
-			strerror(-rc));
+		mw_set_err(err, errlen, "cannot run %s: %s", initdb,
+			   strerror(-rc));
 	} else if (st != 0) {
 		rc = fail_with_output("initdb", st, o, err, errlen);
 	}
@@ -823,9 +812,9 @@ static int ensure_database(const struct mw_pg_paths *p, char *err,
 	int rc = 0;
 
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		set_err(err, errlen,
-			"cannot connect to the embedded cluster: %s",
-			conn ? PQerrorMessage(conn) : "out of memory");
+		mw_set_err(err, errlen,
+			   "cannot connect to the embedded cluster: %s",
+			   conn ? PQerrorMessage(conn) : "out of memory");
 		PQfinish(conn);
 		return -ECONNREFUSED;
 	}
@@ -833,8 +822,8 @@ static int ensure_database(const struct mw_pg_paths *p, char *err,
 		   "SELECT 1 FROM pg_database WHERE datname = '" MW_PG_DBNAME
 		   "'");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		set_err(err, errlen, "cannot list databases: %s",
-			PQresultErrorMessage(r));
+		mw_set_err(err, errlen, "cannot list databases: %s",
+			   PQresultErrorMessage(r));
 		rc = -EIO;
 	} else if (PQntuples(r) == 0) {
 		PQclear(r);
@@ -845,9 +834,10 @@ static int ensure_database(const struct mw_pg_paths *p, char *err,
 
 			/* 42P04: created meanwhile by someone else. */
 			if (!state || strcmp(state, "42P04")) {
-				set_err(err, errlen,
-					"cannot create database %s: %s",
-					MW_PG_DBNAME, PQresultErrorMessage(r));
+				mw_set_err(err, errlen,
+					   "cannot create database %s: %s",
+					   MW_PG_DBNAME,
+					   PQresultErrorMessage(r));
 				rc = -EIO;
 			}
 		} else {
@@ -903,8 +893,8 @@ int mw_pg_embedded_start(const char *state_dir, const char *user, bool *started,
 
 		rc = run_as(&c->u, c->p.root, argv, o, &st);
 		if (rc) {
-			set_err(err, errlen, "cannot run %s: %s", c->pg_ctl,
-				strerror(-rc));
+			mw_set_err(err, errlen, "cannot run %s: %s", c->pg_ctl,
+				   strerror(-rc));
 			goto out;
 		}
 		if (st != 0) {
@@ -964,8 +954,8 @@ int mw_pg_embedded_stop(const char *state_dir, const char *user, char *err,
 
 		rc = run_as(&c->u, c->p.root, argv, o, &st);
 		if (rc) {
-			set_err(err, errlen, "cannot run %s: %s", c->pg_ctl,
-				strerror(-rc));
+			mw_set_err(err, errlen, "cannot run %s: %s", c->pg_ctl,
+				   strerror(-rc));
 			goto out;
 		}
 		if (st != 0) {

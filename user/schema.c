@@ -194,24 +194,6 @@ int mw_schema_latest(void)
 	return mw_schema_migrations[mw_schema_n_migrations - 1].version;
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	/* libpq messages end with a newline */
-	for (size_t n = strlen(err);
-	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
-		err[--n] = '\0';
-}
-
 /* Runs sql; 0 when it returned the expected status. */
 static int exec_ok(PGconn *conn, const char *sql, ExecStatusType want,
 		   const char *what, char *err, size_t errlen)
@@ -220,8 +202,8 @@ static int exec_ok(PGconn *conn, const char *sql, ExecStatusType want,
 	int rc = 0;
 
 	if (PQresultStatus(r) != want) {
-		set_err(err, errlen, "audit schema: %s: %s", what,
-			r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+		mw_set_err(err, errlen, "audit schema: %s: %s", what,
+			   r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
 		rc = -EIO;
 	}
 	PQclear(r);
@@ -253,8 +235,8 @@ int mw_schema_migrate(PGconn *conn, int *version, char *err, size_t errlen)
 	r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM "
 			 "mcpwarden.schema_version");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		set_err(err, errlen, "audit schema: read version: %s",
-			PQresultErrorMessage(r));
+		mw_set_err(err, errlen, "audit schema: read version: %s",
+			   PQresultErrorMessage(r));
 		PQclear(r);
 		rc = -EIO;
 		goto fail;
@@ -279,8 +261,9 @@ int mw_schema_migrate(PGconn *conn, int *version, char *err, size_t errlen)
 				 "(version, description) VALUES ($1, $2)",
 				 2, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			set_err(err, errlen, "audit schema: record version: %s",
-				PQresultErrorMessage(r));
+			mw_set_err(err, errlen,
+				   "audit schema: record version: %s",
+				   PQresultErrorMessage(r));
 			PQclear(r);
 			rc = -EIO;
 			goto fail;
