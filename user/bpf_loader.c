@@ -736,6 +736,41 @@ static int subtree_ids_of_id(uint64_t id, struct idset *ids)
 }
 
 /*
+ * Deletes the records of one map (conns or pending: both hold
+ * mw_conn_info) made before before_ns in a released cgroup that no
+ * enforced cgroup covers. Keys are collected first: deleting while
+ * walking would restart the walk. Returns how many were deleted.
+ */
+static size_t sweep_map(int fd, size_t key_size, size_t max,
+			const struct idset *released,
+			const struct idset *covered, uint64_t before_ns)
+{
+	unsigned char *keys = calloc(max + 1, key_size);
+	size_t n = 0, dropped = 0;
+
+	if (!keys)
+		return 0;
+	for (int more = !bpf_map_get_next_key(fd, NULL, keys);
+	     more && n < max;) {
+		unsigned char *k = keys + n * key_size;
+		struct mw_conn_info v;
+
+		more = !bpf_map_get_next_key(fd, k, k + key_size);
+		if (bpf_map_lookup_elem(fd, k, &v) == 0 &&
+		    v.connect_ns < before_ns &&
+		    idset_has(released, v.cgroup_id) &&
+		    !idset_has(covered, v.cgroup_id))
+			n++;
+		else if (more)
+			memcpy(k, k + key_size, key_size);
+	}
+	for (size_t i = 0; i < n; i++)
+		dropped += bpf_map_delete_elem(fd, keys + i * key_size) == 0;
+	free(keys);
+	return dropped;
+}
+
+/*
  * After release, sockops no longer runs for the released cgroup's
  * sockets, so their records would never be deleted: drop the records
  * made in the released subtree before the release, unless another cgroup
@@ -746,13 +781,7 @@ static void sweep_released(struct mw_bpf *b, const char *cg_path,
 			   uint64_t before_ns)
 {
 	struct idset released = { 0 }, covered = { 0 }, enforced = { 0 };
-	struct mw_conn_key *ck = NULL;
-	__u64 *pk = NULL;
-	size_t n = 0, dropped = 0;
-	union {
-		struct mw_conn_key c;
-		__u64 p;
-	} next;
+	size_t dropped;
 
 	if (subtree_ids_of_path(cg_path, &released) ||
 	    enforced_ids(b, &enforced))
@@ -760,46 +789,15 @@ static void sweep_released(struct mw_bpf *b, const char *cg_path,
 	for (size_t i = 0; i < enforced.n; i++)
 		if (subtree_ids_of_id(enforced.v[i], &covered))
 			goto out;
-
-	ck = calloc(MW_MAX_CONNS, sizeof(*ck));
-	pk = calloc(MW_MAX_PENDING_CONNECTS, sizeof(*pk));
-	if (!ck || !pk)
-		goto out;
-	for (int more = !bpf_map_get_next_key(b->conns_fd, NULL, &next.c);
-	     more && n < MW_MAX_CONNS;) {
-		struct mw_conn_info v;
-
-		ck[n] = next.c;
-		more = !bpf_map_get_next_key(b->conns_fd, &ck[n], &next.c);
-		if (bpf_map_lookup_elem(b->conns_fd, &ck[n], &v) == 0 &&
-		    v.connect_ns < before_ns &&
-		    idset_has(&released, v.cgroup_id) &&
-		    !idset_has(&covered, v.cgroup_id))
-			n++;
-	}
-	for (size_t i = 0; i < n; i++)
-		dropped += bpf_map_delete_elem(b->conns_fd, &ck[i]) == 0;
-	n = 0;
-	for (int more = !bpf_map_get_next_key(b->pending_fd, NULL, &next.p);
-	     more && n < MW_MAX_PENDING_CONNECTS;) {
-		struct mw_conn_info v;
-
-		pk[n] = next.p;
-		more = !bpf_map_get_next_key(b->pending_fd, &pk[n], &next.p);
-		if (bpf_map_lookup_elem(b->pending_fd, &pk[n], &v) == 0 &&
-		    v.connect_ns < before_ns &&
-		    idset_has(&released, v.cgroup_id) &&
-		    !idset_has(&covered, v.cgroup_id))
-			n++;
-	}
-	for (size_t i = 0; i < n; i++)
-		dropped += bpf_map_delete_elem(b->pending_fd, &pk[i]) == 0;
+	dropped =
+		sweep_map(b->conns_fd, sizeof(struct mw_conn_key), MW_MAX_CONNS,
+			  &released, &covered, before_ns) +
+		sweep_map(b->pending_fd, sizeof(__u64), MW_MAX_PENDING_CONNECTS,
+			  &released, &covered, before_ns);
 	if (dropped)
 		log_info("released %s: dropped %zu connection records", cg_path,
 			 dropped);
 out:
-	free(ck);
-	free(pk);
 	free(released.v);
 	free(covered.v);
 	free(enforced.v);

@@ -14,7 +14,7 @@ static json_t *conn_key_json(const struct mw_conn_key *k,
 {
 	struct sockaddr_storage a;
 	char local[64], orig[64];
-	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0, 0,
+	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0,    0,
 					   0, 0, 0, 0, 0xff, 0xff };
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
@@ -41,8 +41,8 @@ static json_t *conn_key_json(const struct mw_conn_key *k,
 		s6->sin6_port = htons(v->orig_port);
 	}
 	mw_format_addr(&a, orig, sizeof(orig));
-	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "client", local,
-			 "server", orig, "pid", (json_int_t)v->tgid, "uid",
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "client", local, "server",
+			 orig, "pid", (json_int_t)v->tgid, "uid",
 			 (json_int_t)v->uid, "cgroup_id",
 			 (json_int_t)v->cgroup_id, "comm", v->comm);
 }
@@ -66,13 +66,13 @@ static int add_proxy_conn(void *arg, uint64_t conn_id,
 			  const char *client)
 {
 	json_array_append_new(
-		arg, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s}",
-			       "conn_id", (json_int_t)conn_id, "server", server,
-			       "client", client, "pid", (json_int_t)id->tgid,
-			       "uid", (json_int_t)id->uid, "gid",
-			       (json_int_t)id->gid, "comm", id->comm, "exe",
-			       id->exe, "cgroup", id->cgroup, "user",
-			       id->user));
+		arg,
+		json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s}",
+			  "conn_id", (json_int_t)conn_id, "server", server,
+			  "client", client, "pid", (json_int_t)id->tgid, "uid",
+			  (json_int_t)id->uid, "gid", (json_int_t)id->gid,
+			  "comm", id->comm, "exe", id->exe, "cgroup",
+			  id->cgroup, "user", id->user));
 	return 0;
 }
 
@@ -97,11 +97,10 @@ static json_t *status(struct mw_commands_ctx *cc)
 			mw_format_addr(&s->addrs[j], a, sizeof(a));
 			json_array_append_new(addrs, json_string(a));
 		}
-		json_array_append_new(servers,
-				      json_pack("{s:s,s:s,s:b,s:o}", "name",
-						s->name, "address", s->address,
-						"local", s->local, "addresses",
-						addrs));
+		json_array_append_new(
+			servers, json_pack("{s:s,s:s,s:b,s:o}", "name", s->name,
+					   "address", s->address, "local",
+					   s->local, "addresses", addrs));
 	}
 	mw_bpf_for_each_enforced(cc->bpf, add_enforced, enforced);
 	mw_bpf_for_each_conn(cc->bpf, add_kernel_conn, kconns);
@@ -112,18 +111,17 @@ static json_t *status(struct mw_commands_ctx *cc)
 					    mw_bpf_stat_name((enum mw_stat)i),
 					    json_integer((json_int_t)stats[i]));
 	mw_proxy_stats(cc->proxy, &ps);
-	proxy = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
-			  "accepted", (json_int_t)ps.accepted, "active",
-			  (json_int_t)ps.active, "refused_unsteered",
-			  (json_int_t)ps.refused_unsteered, "refused_overload",
-			  (json_int_t)ps.refused_overload, "http_requests",
-			  (json_int_t)ps.http_requests, "rpc_messages",
-			  (json_int_t)ps.rpc_messages, "http_errors",
-			  (json_int_t)ps.http_errors, "upstream_errors",
-			  (json_int_t)ps.upstream_errors, "bytes_from_clients",
-			  (json_int_t)ps.bytes_from_clients,
-			  "bytes_from_servers",
-			  (json_int_t)ps.bytes_from_servers);
+	proxy = json_pack(
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "accepted",
+		(json_int_t)ps.accepted, "active", (json_int_t)ps.active,
+		"refused_unsteered", (json_int_t)ps.refused_unsteered,
+		"refused_overload", (json_int_t)ps.refused_overload,
+		"http_requests", (json_int_t)ps.http_requests, "rpc_messages",
+		(json_int_t)ps.rpc_messages, "http_errors",
+		(json_int_t)ps.http_errors, "upstream_errors",
+		(json_int_t)ps.upstream_errors, "bytes_from_clients",
+		(json_int_t)ps.bytes_from_clients, "bytes_from_servers",
+		(json_int_t)ps.bytes_from_servers);
 	mw_audit_stats(cc->audit, &as);
 	audit = json_pack("{s:I,s:I,s:I,s:I,s:b}", "submitted",
 			  (json_int_t)as.submitted, "written",
@@ -172,9 +170,9 @@ static int is_protected(void *arg, const uint8_t addr[16], uint16_t port)
 
 static int add_existing(void *arg, const struct mw_existing_conn *c)
 {
-	json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s}", "pid",
-					     c->pid, "comm", c->comm, "local",
-					     c->local, "remote", c->remote));
+	json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s}", "pid", c->pid,
+					     "comm", c->comm, "local", c->local,
+					     "remote", c->remote));
 	return 0;
 }
 
@@ -208,8 +206,8 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on)
 		log_warn("%s: %d connection(s) to protected servers predate "
 			 "enforcement%s",
 			 path, n, kill ? ": closed" : "");
-	r = json_pack("{s:b,s:s,s:o,s:b}", "ok", 1, "cgroup", path,
-		      "existing", existing, "killed", kill && n > 0);
+	r = json_pack("{s:b,s:s,s:o,s:b}", "ok", 1, "cgroup", path, "existing",
+		      existing, "killed", kill && n > 0);
 	return r;
 }
 

@@ -44,8 +44,8 @@ static int call(const struct mw_config *cfg, json_t *req, json_t **resp)
 	}
 	if (!json_is_true(json_object_get(*resp, "ok"))) {
 		fprintf(stderr, "mcpwarden: %s\n",
-			json_string_value(json_object_get(*resp, "error")) ?:
-				"the daemon refused");
+			json_string_value(json_object_get(*resp, "error"))
+				?: "the daemon refused");
 		return -1;
 	}
 	return 0;
@@ -81,10 +81,9 @@ static int cmd_enforce(const struct mw_config *cfg, int argc, char **argv,
 		printf("%zu connection(s) to protected servers were open "
 		       "before enforcement%s:\n",
 		       json_array_size(existing),
-		       kill ? " and have been closed" :
-			      " (not recorded; --kill-existing closes them)");
-		json_array_foreach(existing, i, e)
-		{
+		       kill ? " and have been closed"
+			    : " (not recorded; --kill-existing closes them)");
+		json_array_foreach (existing, i, e) {
 			printf("  pid %lld %s %s -> %s\n",
 			       json_integer_value(json_object_get(e, "pid")),
 			       json_string_value(json_object_get(e, "comm")),
@@ -116,25 +115,23 @@ static void print_status(json_t *r)
 	printf("\nenforced cgroups:\n");
 	if (!json_array_size(json_object_get(r, "enforced")))
 		printf("  (none)\n");
-	json_array_foreach(json_object_get(r, "enforced"), i, v)
-	{
-		printf("  %s\n", json_string_value(json_object_get(v, "cgroup")));
+	json_array_foreach (json_object_get(r, "enforced"), i, v) {
+		printf("  %s\n",
+		       json_string_value(json_object_get(v, "cgroup")));
 	}
 	printf("\nprotected servers:\n");
-	json_array_foreach(json_object_get(r, "servers"), i, v)
-	{
+	json_array_foreach (json_object_get(r, "servers"), i, v) {
 		printf("  %-20s %s%s\n",
 		       json_string_value(json_object_get(v, "name")),
 		       json_string_value(json_object_get(v, "address")),
-		       json_is_true(json_object_get(v, "local")) ?
-			       " (local: every local address)" :
-			       "");
+		       json_is_true(json_object_get(v, "local"))
+			       ? " (local: every local address)"
+			       : "");
 	}
 	printf("\nlive connections:\n");
 	if (!json_array_size(json_object_get(r, "connections")))
 		printf("  (none)\n");
-	json_array_foreach(json_object_get(r, "connections"), i, v)
-	{
+	json_array_foreach (json_object_get(r, "connections"), i, v) {
 		printf("  #%lld %s pid %lld uid %lld %s (%s) -> %s\n",
 		       json_integer_value(json_object_get(v, "conn_id")),
 		       json_string_value(json_object_get(v, "comm")),
@@ -145,18 +142,15 @@ static void print_status(json_t *r)
 		       json_string_value(json_object_get(v, "server")));
 	}
 	printf("\nkernel counters:\n");
-	json_object_foreach(kernel, key, v)
-	{
+	json_object_foreach (kernel, key, v) {
 		printf("  %-28s %lld\n", key, json_integer_value(v));
 	}
 	printf("\ndaemon counters:\n");
-	json_object_foreach(json_object_get(r, "proxy"), key, v)
-	{
+	json_object_foreach (json_object_get(r, "proxy"), key, v) {
 		printf("  %-28s %lld\n", key, json_integer_value(v));
 	}
 	printf("\naudit:\n");
-	json_object_foreach(json_object_get(r, "audit"), key, v)
-	{
+	json_object_foreach (json_object_get(r, "audit"), key, v) {
 		if (json_is_boolean(v))
 			printf("  %-28s %s\n", key,
 			       json_is_true(v) ? "yes" : "no");
