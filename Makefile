@@ -109,13 +109,17 @@ fuzz:
 			-o build/fuzz/$$n || exit 1; \
 	done
 
+# DESTDIR stages the files (packaging); the user is created on the host.
 install: all
-	install -D -m 0755 $(BUILD)/mcpwardend /usr/local/sbin/mcpwardend
-	install -D -m 0755 $(BUILD)/mcpwarden /usr/local/sbin/mcpwarden
-	install -D -m 0644 scripts/mcpwardend.service /etc/systemd/system/mcpwardend.service
-	test -e /etc/mcpwarden/mcpwarden.yaml || \
-		install -D -m 0600 policy/mcpwarden.yaml /etc/mcpwarden/mcpwarden.yaml
-	getent passwd mcpwarden >/dev/null || useradd --system --home-dir /var/lib/mcpwarden --shell /usr/sbin/nologin mcpwarden
+	install -D -m 0755 $(BUILD)/mcpwardend $(DESTDIR)/usr/local/sbin/mcpwardend
+	install -D -m 0755 $(BUILD)/mcpwarden $(DESTDIR)/usr/local/sbin/mcpwarden
+	install -D -m 0644 scripts/mcpwardend.service \
+		$(DESTDIR)/etc/systemd/system/mcpwardend.service
+	install -D -m 0644 README.md $(DESTDIR)/usr/local/share/doc/mcpwarden/README.md
+	test -e $(DESTDIR)/etc/mcpwarden/mcpwarden.yaml || \
+		install -D -m 0600 policy/mcpwarden.yaml $(DESTDIR)/etc/mcpwarden/mcpwarden.yaml
+	test -n "$(DESTDIR)" || getent passwd mcpwarden >/dev/null || \
+		useradd --system --no-create-home --shell /usr/sbin/nologin mcpwarden
 
 format:
 	clang-format -i $$(git ls-files 'bpf/*.c' 'bpf/*.h' 'user/*.c' 'user/*.h' 'include/*.h' 'tests/*.c' 'tests/**/*.c')
