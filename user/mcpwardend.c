@@ -24,6 +24,7 @@
 #include "commands.h"
 #include "log.h"
 #include "loop.h"
+#include "privs.h"
 #include "proxy.h"
 
 struct daemon {
@@ -216,6 +217,12 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	/* Loading parsed the kernel's BTF (megabytes, now freed): give the
 	 * pages back before settling into the steady state. */
 	malloc_trim(0);
+	/* Everything that needed more of root is done: keep what serving,
+	 * enforcing and stopping the embedded cluster still need. */
+	if (mw_privs_drop(err, sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
 	log_info("ready: %zu protected server(s), splice %s, control %s",
 		 d->cfg.nservers, d->cfg.splice ? "on" : "off", ctl);
 	if (mw_loop_run(d->loop))

@@ -1,0 +1,39 @@
+// Once running, the daemon keeps only the capabilities it still needs
+// (user/privs.c) and can gain no new ones; enforcement still works.
+//
+// Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/privs.test.mjs
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { cgroupRelPath, makeCgroup, startDaemon, uniqueName, cleanupAll } from './helpers.mjs';
+
+after(cleanupAll);
+
+const CAP_SYS_MODULE = 16n;
+const CAP_SYS_RAWIO = 17n;
+const CAP_SYS_BOOT = 22n;
+const CAP_NET_ADMIN = 12n;
+const CAP_BPF = 39n;
+
+test('the running daemon has dropped the capabilities it does not use', async () => {
+  const d = await startDaemon({ servers: [{ name: 's', address: '127.0.0.1:9' }] });
+  const status = fs.readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
+  const cap = (name) => BigInt('0x' + status.match(new RegExp(`^${name}:\\s+([0-9a-f]+)`, 'm'))[1]);
+  const has = (set, c) => ((set >> c) & 1n) === 1n;
+  for (const set of ['CapEff', 'CapPrm', 'CapBnd']) {
+    for (const c of [CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_BOOT])
+      assert.ok(!has(cap(set), c), `${set} still holds capability ${c}: ${status}`);
+    for (const c of [CAP_NET_ADMIN, CAP_BPF])
+      assert.ok(has(cap(set), c), `${set} lost capability ${c} it needs`);
+  }
+  assert.equal(cap('CapInh'), 0n);
+  assert.match(status, /^NoNewPrivs:\s+1$/m);
+  // And it can still do its job: attach and detach.
+  const cg = makeCgroup(uniqueName('mw-privs'));
+  const en = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(en.code, 0, en.stderr);
+  const rel = await d.cli(['release', cgroupRelPath(cg)]);
+  assert.equal(rel.code, 0, rel.stderr);
+  const stop = await d.stop();
+  assert.equal(stop.code, 0, `clean stop (the embedded cluster is stopped as its user): ${d.log()}`);
+});
