@@ -39,6 +39,10 @@ USER_HDRS := $(wildcard user/*.h) $(wildcard include/*.h)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 
+# Keep the objects the skeletons are made from (make would delete them as
+# intermediate files, and rebuild everything next time).
+.SECONDARY: $(BPF_OBJS)
+
 .PHONY: all asan test unit integration demo bench fuzz install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden

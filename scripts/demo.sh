@@ -71,5 +71,8 @@ sleep 0.3
 	        left(arguments::text, 40) AS arguments, is_error, round(latency_ms::numeric, 2) AS ms
 	   FROM mcpwarden.tool_calls ORDER BY seq"
 
-"$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c "SELECT * FROM mcpwarden.http_errors" || true
+step "the connections, tied to the process that opened them"
+"$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c \
+	"SELECT conn_id, pid, user_name, comm, exe, cgroup, client_addr, server_addr
+	   FROM mcpwarden.connections ORDER BY conn_id"
 step "done: cleaning up"
