@@ -233,6 +233,47 @@ static int find_id(int dfd, uint64_t id, char *rel, size_t rellen, size_t used,
 	return r;
 }
 
+/*
+ * cgroupfs hands out file handles that are the kernfs id (the cgroup id):
+ * opening by handle and reading the fd's link finds a cgroup in one step,
+ * however many cgroups there are. Needs CAP_DAC_READ_SEARCH.
+ */
+static int path_by_handle(const char *mnt, uint64_t id, char *out,
+			  size_t outlen)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t),
+			.handle_type = 0xfe /* FILEID_KERNFS */ },
+		.id = id };
+	char link[64], path[PATH_MAX];
+	size_t ml = strlen(mnt);
+	ssize_t n;
+	int mfd, fd;
+
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(mfd);
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	path[n] = '\0';
+	if (strncmp(path, mnt, ml) || (path[ml] != '/' && path[ml] != '\0'))
+		return -EXDEV;
+	if ((size_t)snprintf(out, outlen, "%s", path[ml] ? path + ml : "/") >=
+	    outlen)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 int mw_cgroup_path_of_id(uint64_t id, char *out, size_t outlen)
 {
 	const char *mnt = mw_cgroup2_mount();
@@ -249,6 +290,9 @@ int mw_cgroup_path_of_id(uint64_t id, char *out, size_t outlen)
 		strcpy(out, "/");
 		return 0;
 	}
+	if (path_by_handle(mnt, id, out, outlen) == 0)
+		return 0;
+	/* No handle support (or no privilege): walk the tree. */
 	fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -472,8 +516,9 @@ static void fmt_endpoint(char *out, size_t len, const uint8_t a[16],
  * (pidfd_getfd, Linux 5.6): shutdown() acts on the shared socket, so the
  * owner sees EOF/EPIPE, and closing the duplicate leaves its fd alone.
  */
-static int shutdown_remote_fd(int pid, int fd)
+static int shutdown_remote_fd(int pid, int fd, unsigned long long inode)
 {
+	struct stat st;
 	int pidfd, dup, r = 0;
 
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -485,7 +530,12 @@ static int shutdown_remote_fd(int pid, int fd)
 		close(pidfd);
 		return r;
 	}
-	if (shutdown(dup, SHUT_RDWR) != 0 && errno != ENOTCONN)
+	/* The pid or the fd may have been reused since /proc was read: only
+	 * the very socket that was found is shut down. */
+	if (fstat(dup, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+	    (unsigned long long)st.st_ino != inode)
+		r = -ESTALE;
+	else if (shutdown(dup, SHUT_RDWR) != 0 && errno != ENOTCONN)
 		r = -errno;
 	close(dup);
 	close(pidfd);
@@ -573,7 +623,7 @@ int mw_cgroup_existing_conns(
 			fmt_endpoint(c.remote, sizeof(c.remote), e->raddr,
 				     e->rport);
 			if (kill) {
-				int k = shutdown_remote_fd(pid, c.fd);
+				int k = shutdown_remote_fd(pid, c.fd, ino);
 
 				if (k < 0)
 					log_warn("cannot shut down %s->%s of "

@@ -68,9 +68,19 @@ static bool is_message_member(const char *key)
 	return false;
 }
 
+/*
+ * Integer ids beyond 2^53 are not safe: a JavaScript peer rounds them to
+ * a double, so two ids distinct here would be one id there, and responses
+ * would pair with the wrong request.
+ */
+#define MW_RPC_MAX_SAFE_ID ((json_int_t)1 << 53)
+
 static bool is_id(json_t *id)
 {
-	return json_is_string(id) || json_is_integer(id);
+	if (json_is_integer(id))
+		return json_integer_value(id) <= MW_RPC_MAX_SAFE_ID &&
+		       json_integer_value(id) >= -MW_RPC_MAX_SAFE_ID;
+	return json_is_string(id);
 }
 
 /* jansson dumps a decoded string one way only, so "\u0061" and "a" give the
@@ -397,4 +407,14 @@ const char *mw_rpc_kind_name(enum mw_rpc_kind kind)
 		return "error";
 	}
 	return "unknown";
+}
+
+bool mw_rpc_looks_like_no_json(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
+			   buf[i] == '\n'))
+		i++;
+	return i == len || (buf[i] != '{' && buf[i] != '[');
 }

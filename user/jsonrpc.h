@@ -78,4 +78,11 @@ char *mw_rpc_error_body(const char *id_json, int code, const char *message);
 
 const char *mw_rpc_kind_name(enum mw_rpc_kind kind);
 
+/*
+ * True when buf cannot be a JSON-RPC message at all: after whitespace it
+ * does not open an object or an array ("Accepted", an HTML page). What
+ * could be one must parse, or be refused.
+ */
+bool mw_rpc_looks_like_no_json(const char *buf, size_t len);
+
 #endif

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct entry {
 	struct entry *hnext; /* bucket chain */
@@ -15,19 +16,63 @@ struct entry {
 };
 
 struct mw_pairing {
+	uint64_t k0, k1; /* hash key */
 	struct entry **buckets;
 	size_t nbuckets;
 	size_t count, max;
 	struct entry *oldest, *newest;
 };
 
-static uint32_t fnv1a(const char *s)
+static uint64_t rotl(uint64_t x, int b)
 {
-	uint32_t h = 2166136261u;
+	return (x << b) | (x >> (64 - b));
+}
 
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+#define SIP_ROUND(v0, v1, v2, v3)       \
+	do {                            \
+		v0 += v1;               \
+		v1 = rotl(v1, 13) ^ v0; \
+		v0 = rotl(v0, 32);      \
+		v2 += v3;               \
+		v3 = rotl(v3, 16) ^ v2; \
+		v0 += v3;               \
+		v3 = rotl(v3, 21) ^ v0; \
+		v2 += v1;               \
+		v1 = rotl(v1, 17) ^ v2; \
+		v2 = rotl(v2, 32);      \
+	} while (0)
+
+/*
+ * SipHash-2-4 with a key drawn at start: clients choose session ids and
+ * request ids, so with a public hash they could aim every key at one
+ * bucket and make each look-up walk them all.
+ */
+static uint32_t keyed_hash(const struct mw_pairing *p, const char *s)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ p->k0;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ p->k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ p->k0;
+	uint64_t v3 = 0x7465646279746573ULL ^ p->k1;
+	size_t len = strlen(s), i = 0;
+	uint64_t m, b = (uint64_t)len << 56;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&m, s + i, 8);
+		v3 ^= m;
+		SIP_ROUND(v0, v1, v2, v3);
+		SIP_ROUND(v0, v1, v2, v3);
+		v0 ^= m;
+	}
+	for (size_t j = 0; i + j < len; j++)
+		b |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
+	v3 ^= b;
+	SIP_ROUND(v0, v1, v2, v3);
+	SIP_ROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	for (int r = 0; r < 4; r++)
+		SIP_ROUND(v0, v1, v2, v3);
+	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
 }
 
 int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
@@ -47,6 +92,12 @@ int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
 		return -ENOMEM;
 	}
 	p->max = max_entries;
+	if (getrandom(&p->k0, sizeof(p->k0), 0) != sizeof(p->k0) ||
+	    getrandom(&p->k1, sizeof(p->k1), 0) != sizeof(p->k1)) {
+		free(p->buckets);
+		free(p);
+		return -EIO;
+	}
 	*out = p;
 	return 0;
 }
@@ -82,7 +133,7 @@ static struct entry *find(struct mw_pairing *p, const char *key, uint32_t h)
 int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 		   int64_t ts_us)
 {
-	uint32_t h = fnv1a(key);
+	uint32_t h = keyed_hash(p, key);
 	size_t kl = strlen(key);
 	struct entry *e = find(p, key, h);
 
@@ -113,7 +164,7 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		     int64_t *ts_us)
 {
-	struct entry *e = find(p, key, fnv1a(key));
+	struct entry *e = find(p, key, keyed_hash(p, key));
 
 	if (!e)
 		return false;

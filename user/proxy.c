@@ -74,6 +74,8 @@ struct exchange {
 	struct mw_buf local;
 	bool is_local;
 	bool close_after;
+	bool carried_rpc; /* its request held JSON-RPC: the answer is judged */
+	bool chunk_ok; /* the client spoke HTTP/1.1: streams go chunked */
 };
 
 struct mw_conn {
@@ -105,6 +107,7 @@ struct mw_conn {
 	enum resp_mode mode;
 	int resp_status;
 	bool resp_keep_alive;
+	bool resp_typed_json; /* RESP_JSON because the server said so */
 	bool chunk_to_client; /* stream re-framed as chunked */
 	bool resp_head_sent;
 	struct mw_buf resp_body;
@@ -146,16 +149,54 @@ static int set_nonblock_cloexec(int fd)
 	return 0;
 }
 
-static bool content_type_is(const char *ct, const char *want)
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* The media type of a Content-Type, parameters and whitespace aside. */
+static bool media_type_is(const char *ct, const char *want)
 {
 	size_t wl = strlen(want);
 
 	if (!ct)
 		return false;
-	while (*ct == ' ')
+	while (is_ows(*ct))
 		ct++;
-	return !strncasecmp(ct, want, wl) &&
-	       (ct[wl] == '\0' || ct[wl] == ';' || ct[wl] == ' ');
+	if (strncasecmp(ct, want, wl))
+		return false;
+	for (ct += wl; is_ows(*ct); ct++)
+		;
+	return *ct == '\0' || *ct == ';';
+}
+
+/*
+ * A request body is judged as UTF-8 JSON, so the server must read it as
+ * exactly that: a charset parameter (UTF-7, UTF-16...) would let the server
+ * decode another message than the one judged. Only "application/json",
+ * optionally with charset=utf-8, is let through.
+ */
+static bool request_type_is_json_utf8(const char *ct)
+{
+	const char *p;
+
+	if (!media_type_is(ct, "application/json"))
+		return false;
+	p = strchr(ct, ';');
+	if (!p)
+		return true;
+	for (p++; is_ows(*p); p++)
+		;
+	if (strncasecmp(p, "charset=", 8))
+		return false;
+	p += 8;
+	if (*p == '"')
+		p++;
+	if (strncasecmp(p, "utf-8", 5))
+		return false;
+	for (p += 5; *p == '"' || is_ows(*p); p++)
+		;
+	return *p == '\0';
 }
 
 static void mapped_to_sockaddr(const uint8_t a[16], uint16_t port,
@@ -555,6 +596,7 @@ static int req_on_complete(void *arg)
 	struct mw_conn *c = arg;
 	const struct mw_http_head *h = &c->req.head;
 	const char *ctype = mw_http_header(h, "content-type");
+	const char *cenc = mw_http_header(h, "content-encoding");
 	const char *sid = mw_http_header(h, "mcp-session-id");
 	size_t blen = mw_buf_used(&c->req_body);
 	struct mw_rpc_batch batch = { 0 };
@@ -585,10 +627,20 @@ static int req_on_complete(void *arg)
 		goto out;
 	}
 
-	if (blen > 0 && !content_type_is(ctype, "application/json")) {
+	if (blen > 0 && !request_type_is_json_utf8(ctype)) {
 		snprintf(why, sizeof(why),
-			 "request body must be application/json, got %s",
+			 "request body must be application/json in UTF-8, got "
+			 "%s",
 			 ctype ? ctype : "no Content-Type");
+		record_http_error(c, h->method, h->url, 415, why);
+		respond_local(c, h->method, h->url, 415, why, NULL, false);
+		goto out;
+	}
+	if (blen > 0 && cenc && strcasecmp(cenc, "identity")) {
+		/* The server would inflate what we judged compressed. */
+		snprintf(why, sizeof(why),
+			 "Content-Encoding %s is not accepted on requests",
+			 cenc);
 		record_http_error(c, h->method, h->url, 415, why);
 		respond_local(c, h->method, h->url, 415, why, NULL, false);
 		goto out;
@@ -605,6 +657,8 @@ static int req_on_complete(void *arg)
 		rc = -1;
 		goto out;
 	}
+	x->carried_rpc = blen > 0;
+	x->chunk_ok = h->major == 1 && h->minor >= 1;
 	if (blen > 0) {
 		if (mw_rpc_parse(mw_buf_head(&c->req_body), blen,
 				 c->px->cfg->limits.max_body_bytes, &batch, why,
@@ -734,12 +788,23 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		/* No body, whatever Content-Length says (RFC 9110 6.4.1). */
 		return 1;
 	}
-	if (content_type_is(ctype, "application/json")) {
+	if (media_type_is(ctype, "application/json")) {
 		c->mode = RESP_JSON;
+		c->resp_typed_json = true;
 		return 0;
 	}
-	c->mode = content_type_is(ctype, "text/event-stream") ? RESP_SSE
-							      : RESP_RAW;
+	c->mode =
+		media_type_is(ctype, "text/event-stream") ? RESP_SSE : RESP_RAW;
+	/* An answer to JSON-RPC is held and looked at whatever type it
+	 * claims: if it is JSON-RPC it is judged like any other. A body that
+	 * is not ("Accepted" from the legacy transport) passes as it is:
+	 * clients act only on what is typed application/json. */
+	if (c->mode == RESP_RAW && x->carried_rpc && h->status >= 200 &&
+	    h->status < 300) {
+		c->mode = RESP_JSON;
+		c->resp_typed_json = false;
+		return 0;
+	}
 	if (c->mode == RESP_SSE) {
 		if (mw_sse_init(&c->sse,
 				c->px->cfg->limits.max_sse_event_bytes)) {
@@ -750,7 +815,7 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		c->sse_ready = true;
 	}
 	/* Streams are re-framed as chunked for HTTP/1.1 clients. */
-	c->chunk_to_client = c->req.head.major == 1 && c->req.head.minor >= 1;
+	c->chunk_to_client = x->chunk_ok;
 	if (!c->chunk_to_client)
 		c->client_wants_close = true;
 	return send_response_head(c, h,
@@ -866,6 +931,10 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 				     why, sizeof(why))) {
 		char detail[320];
 
+		if (!c->resp_typed_json &&
+		    mw_rpc_looks_like_no_json(mw_buf_head(&c->resp_body), blen))
+			goto forward;
+
 		snprintf(detail, sizeof(detail),
 			 "invalid JSON-RPC from the server (HTTP %d): %s",
 			 h->status, why);
@@ -881,6 +950,7 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 		mw_rpc_batch_free(&batch);
 		return -1;
 	}
+forward:
 	mw_rpc_batch_free(&batch);
 	snprintf(framing, sizeof(framing), "Content-Length: %zu", blen);
 	if (send_response_head(c, h, framing) ||
@@ -982,7 +1052,8 @@ static void conn_update(struct mw_conn *c)
 	}
 	/* Backpressure: read a side only while the other has room. */
 	if (!c->c.rd_eof && !c->no_more_requests && !c->closing &&
-	    mw_buf_used(&c->u.out) < MW_HIGH_WATER && c->nx < MW_MAX_PIPELINE)
+	    mw_buf_used(&c->u.out) < MW_HIGH_WATER &&
+	    mw_buf_used(&c->c.out) < MW_HIGH_WATER && c->nx < MW_MAX_PIPELINE)
 		cw |= EPOLLIN;
 	if (mw_buf_used(&c->c.out))
 		cw |= EPOLLOUT;

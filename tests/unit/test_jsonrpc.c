@@ -311,7 +311,16 @@ Test(jsonrpc, rejects_bad_version)
 Test(jsonrpc, rejects_bad_ids)
 {
 	static const char *const ids[] = {
-		"1.5", "1.0", "1e3", "true", "false", "{}", "[]", "[1]",
+		"1.5",
+		"1.0",
+		"1e3",
+		"true",
+		"false",
+		"{}",
+		"[]",
+		"[1]",
+		"9007199254740993",
+		"-9007199254740993",
 	};
 	char text[128];
 	size_t i;
@@ -581,10 +590,10 @@ Test(jsonrpc, ids_are_canonical)
 	cr_assert_str_eq(a.msgs[0].id, "0");
 	mw_rpc_batch_free(&a);
 
-	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":-9007199254740993,"
+	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":-9007199254740992,"
 		     "\"result\":{}}",
 		     &a);
-	cr_assert_str_eq(a.msgs[0].id, "-9007199254740993");
+	cr_assert_str_eq(a.msgs[0].id, "-9007199254740992");
 	mw_rpc_batch_free(&a);
 
 	rpc_parse_ok("{\"jsonrpc\":\"2.0\",\"id\":\"q\\\"\\n\",\"result\":{}}",
@@ -668,4 +677,13 @@ Test(jsonrpc, kind_names)
 	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_NOTIFICATION), "notification");
 	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_RESULT), "result");
 	cr_assert_str_eq(mw_rpc_kind_name(MW_RPC_ERROR), "error");
+}
+
+Test(jsonrpc, what_cannot_be_json_rpc)
+{
+	cr_assert(mw_rpc_looks_like_no_json(RPC_LIT("Accepted")));
+	cr_assert(mw_rpc_looks_like_no_json(RPC_LIT("<html></html>")));
+	cr_assert(mw_rpc_looks_like_no_json(RPC_LIT(" \n")));
+	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT(" {\"jsonrpc\"")));
+	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT("\r\n[1]")));
 }
