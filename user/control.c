@@ -35,16 +35,21 @@ json_t *mw_control_error(const char *fmt, ...)
 	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 }
 
-/* Reads one line within the deadline; returns its length or -1. */
+/*
+ * Reads one line within timeout_ms in all, however the bytes trickle in;
+ * returns its length or -1.
+ */
 static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
 {
+	int64_t deadline = mw_now_ms() + timeout_ms;
 	size_t len = 0;
 
 	while (len < cap - 1) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int64_t left = deadline - mw_now_ms();
 		ssize_t n;
 
-		if (poll(&pfd, 1, timeout_ms) <= 0)
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return -1;
 		n = read(fd, buf + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)

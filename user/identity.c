@@ -7,12 +7,36 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "loop.h"
+
+/*
+ * getpwuid_r may ask a directory service and block the loop: each uid is
+ * looked up once a minute at most (an agent's connections share one).
+ */
+static void user_name(struct mw_user_cache *uc, uint32_t uid, char *out,
+		      size_t outlen)
+{
+	struct mw_user_cache_entry *e = &uc->e[uid % MW_USER_CACHE];
+	struct passwd pw, *res = NULL;
+	int64_t now = mw_now_ms();
+	char buf[1024];
+
+	if (!e->at || e->uid != uid || now - e->at >= MW_USER_CACHE_TTL_MS) {
+		if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
+			snprintf(e->name, sizeof(e->name), "%s", pw.pw_name);
+		else
+			snprintf(e->name, sizeof(e->name), "%u", uid);
+		e->uid = uid;
+		e->at = now;
+	}
+	snprintf(out, outlen, "%s", e->name);
+}
 
 void mw_identity_from_conn(struct mw_identity *id,
-			   const struct mw_conn_info *ci)
+			   const struct mw_conn_info *ci,
+			   struct mw_user_cache *uc)
 {
-	struct passwd pw, *res = NULL;
-	char buf[1024], link[64];
+	char link[64];
 	ssize_t n;
 
 	memset(id, 0, sizeof(*id));
@@ -33,8 +57,5 @@ void mw_identity_from_conn(struct mw_identity *id,
 		snprintf(id->cgroup, sizeof(id->cgroup), "cgroup:%llu",
 			 (unsigned long long)ci->cgroup_id);
 
-	if (!getpwuid_r(ci->uid, &pw, buf, sizeof(buf), &res) && res)
-		snprintf(id->user, sizeof(id->user), "%s", pw.pw_name);
-	else
-		snprintf(id->user, sizeof(id->user), "%u", ci->uid);
+	user_name(uc, ci->uid, id->user, sizeof(id->user));
 }

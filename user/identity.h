@@ -19,8 +19,21 @@ struct mw_identity {
 	char user[64]; /* user name of uid, or the number */
 };
 
+#define MW_USER_CACHE 64
+#define MW_USER_CACHE_TTL_MS (60 * 1000)
+
+/* uid -> user name, kept by the caller (the proxy) between connections. */
+struct mw_user_cache {
+	struct mw_user_cache_entry {
+		uint32_t uid;
+		int64_t at; /* ms, 0: empty */
+		char name[64];
+	} e[MW_USER_CACHE];
+};
+
 /* Fills id from the kernel record and /proc, /etc/passwd look-ups. */
 void mw_identity_from_conn(struct mw_identity *id,
-			   const struct mw_conn_info *ci);
+			   const struct mw_conn_info *ci,
+			   struct mw_user_cache *uc);
 
 #endif

@@ -129,6 +129,7 @@ struct mw_proxy {
 	struct listener l4, l6;
 	struct mw_tick tick;
 	struct mw_pairing *pairing;
+	struct mw_user_cache users;
 	struct mw_conn *conns;
 	struct mw_proxy_stats st;
 };
@@ -1407,7 +1408,7 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->u.io.fd = -1;
 	c->u.io.cb = on_upstream_io;
 	c->server = &px->cfg->servers[ci.server_id];
-	mw_identity_from_conn(&c->ident, &ci);
+	mw_identity_from_conn(&c->ident, &ci, &px->users);
 	snprintf(c->client_addr, sizeof(c->client_addr), "%s", peer_s);
 	mapped_to_sockaddr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
 	mw_format_addr(&c->upstream_addr, c->upstream_str,
