@@ -427,7 +427,10 @@ static int load_tcp_file(struct tcp_table *t, const char *path, bool v6)
 			   "%*x:%*x %*x:%*x %*x %*u %*u %llu",
 			   la, &lp, ra, &rp, &st, &ino) != 6)
 			continue;
-		if (st != 0x01 || ino == 0) /* TCP_ESTABLISHED */
+		/* ESTABLISHED, and SYN_SENT: a connect() that passed before the
+		 * hooks were attached is about to become an unrecorded channel
+		 * too (shutdown aborts it). */
+		if ((st != 0x01 && st != 0x02) || ino == 0)
 			continue;
 		if (strlen(la) != (v6 ? 32 : 8) || strlen(ra) != strlen(la))
 			continue;

@@ -31,7 +31,7 @@ struct mw_existing_conn {
 };
 
 /*
- * Established TCP connections held by processes in the cgroup (and its
+ * Established (or connecting) TCP connections held by processes in the cgroup (and its
  * descendants) whose remote end matches is_protected. When kill is set each
  * one is shut down (pidfd_getfd + shutdown), so no unrecorded channel stays
  * open. fn is called for each; returns the count or -errno.
