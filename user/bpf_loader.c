@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "config.h"
 #include "log.h"
 
 #include "connect.skel.h"
@@ -198,27 +199,6 @@ static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
 }
 
 /* ---- addresses ---- */
-
-void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
-		       uint16_t *port)
-{
-	memset(out, 0, 16);
-	*port = 0;
-	if (sa->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		out[10] = 0xff;
-		out[11] = 0xff;
-		memcpy(out + 12, &in->sin_addr, 4);
-		*port = ntohs(in->sin_port);
-	} else if (sa->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 =
-			(const struct sockaddr_in6 *)sa;
-
-		memcpy(out, &in6->sin6_addr, 16);
-		*port = ntohs(in6->sin6_port);
-	}
-}
 
 /* ---- links ---- */
 

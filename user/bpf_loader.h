@@ -71,8 +71,4 @@ int mw_bpf_for_each_conn(struct mw_bpf *b,
 int mw_bpf_stats(struct mw_bpf *b, uint64_t out[MW_STAT__COUNT]);
 const char *mw_bpf_stat_name(enum mw_stat s);
 
-/* Converts between sockaddr and the 16-byte mapped form used in maps. */
-void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
-		       uint16_t *port);
-
 #endif

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "cgroup.h"
+#include "config.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -501,17 +502,10 @@ static struct tcp_table *table_for(struct tcp_table **tabs, size_t *ntabs,
 static void fmt_endpoint(char *out, size_t len, const uint8_t a[16],
 			 uint16_t port)
 {
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0,	   0,
-					 0, 0, 0, 0, 0xff, 0xff };
-	char buf[INET6_ADDRSTRLEN];
+	struct sockaddr_storage ss;
 
-	if (!memcmp(a, pfx, sizeof(pfx))) {
-		inet_ntop(AF_INET, a + 12, buf, sizeof(buf));
-		snprintf(out, len, "%s:%u", buf, port);
-	} else {
-		inet_ntop(AF_INET6, a, buf, sizeof(buf));
-		snprintf(out, len, "[%s]:%u", buf, port);
-	}
+	mw_mapped_to_addr(a, port, &ss);
+	mw_format_addr(&ss, out, len);
 }
 
 /*

@@ -14,32 +14,10 @@ static json_t *conn_key_json(const struct mw_conn_key *k,
 {
 	struct sockaddr_storage a;
 	char local[64], orig[64];
-	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0,    0,
-					   0, 0, 0, 0, 0xff, 0xff };
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&a;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a;
 
-	memset(&a, 0, sizeof(a));
-	if (!memcmp(k->local_addr, v4pfx, 12)) {
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, k->local_addr + 12, 4);
-		s4->sin_port = htons(k->local_port);
-	} else {
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, k->local_addr, 16);
-		s6->sin6_port = htons(k->local_port);
-	}
+	mw_mapped_to_addr(k->local_addr, k->local_port, &a);
 	mw_format_addr(&a, local, sizeof(local));
-	memset(&a, 0, sizeof(a));
-	if (!memcmp(v->orig_addr, v4pfx, 12)) {
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, v->orig_addr + 12, 4);
-		s4->sin_port = htons(v->orig_port);
-	} else {
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, v->orig_addr, 16);
-		s6->sin6_port = htons(v->orig_port);
-	}
+	mw_mapped_to_addr(v->orig_addr, v->orig_port, &a);
 	mw_format_addr(&a, orig, sizeof(orig));
 	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "client", local, "server",
 			 orig, "pid", (json_int_t)v->tgid, "uid",

@@ -223,6 +223,49 @@ void mw_format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen)
 	}
 }
 
+void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
+		       uint16_t *port)
+{
+	memset(out, 0, 16);
+	*port = 0;
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		out[10] = 0xff;
+		out[11] = 0xff;
+		memcpy(out + 12, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+	} else if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)sa;
+
+		memcpy(out, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+void mw_mapped_to_addr(const uint8_t a[16], uint16_t port,
+		       struct sockaddr_storage *ss)
+{
+	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0,    0,
+					   0, 0, 0, 0, 0xff, 0xff };
+
+	memset(ss, 0, sizeof(*ss));
+	if (!memcmp(a, v4pfx, sizeof(v4pfx))) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, a + 12, 4);
+		s4->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, a, 16);
+		s6->sin6_port = htons(port);
+	}
+}
+
 void mw_control_path(const struct mw_config *cfg, char *out, size_t outlen)
 {
 	snprintf(out, outlen, "%s/control.sock", cfg->state_dir);

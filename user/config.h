@@ -69,6 +69,15 @@ int mw_parse_hostport(const char *s, struct sockaddr_storage *ss, char *err,
 void mw_format_addr(const struct sockaddr_storage *ss, char *out,
 		    size_t outlen);
 
+/*
+ * Between sockaddr and the 16-byte form the eBPF maps use (IPv4 stored
+ * IPv4-mapped, ports in host order).
+ */
+void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
+		       uint16_t *port);
+void mw_mapped_to_addr(const uint8_t a[16], uint16_t port,
+		       struct sockaddr_storage *ss);
+
 /* The control socket path under state_dir. */
 void mw_control_path(const struct mw_config *cfg, char *out, size_t outlen);
 

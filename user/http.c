@@ -127,11 +127,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	return append(h, at, len, fresh);
 }
 
-static bool token_list_has(const char *list, const char *token)
+bool mw_http_token_in_list(const char *list, const char *token)
 {
 	size_t tl = strlen(token);
 
-	for (const char *p = list; *p;) {
+	for (const char *p = list; p && *p;) {
 		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
 		if (!strncasecmp(p, token, tl) &&
@@ -243,7 +243,7 @@ static int on_headers_complete(http_parser *p)
 	if (v && !hd->expect_continue)
 		return set_err(h, "unsupported Expect");
 	v = mw_http_header(hd, "connection");
-	hd->upgrade = p->upgrade || (v && token_list_has(v, "upgrade"));
+	hd->upgrade = p->upgrade || (v && mw_http_token_in_list(v, "upgrade"));
 	if (check_head(h))
 		return -1;
 	/* Refused here, not after the feed: the outcome must not depend on

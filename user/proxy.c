@@ -200,28 +200,6 @@ static bool request_type_is_json_utf8(const char *ct)
 	return *p == '\0';
 }
 
-static void mapped_to_sockaddr(const uint8_t a[16], uint16_t port,
-			       struct sockaddr_storage *ss)
-{
-	static const uint8_t v4pfx[12] = { 0, 0, 0, 0, 0,    0,
-					   0, 0, 0, 0, 0xff, 0xff };
-
-	memset(ss, 0, sizeof(*ss));
-	if (!memcmp(a, v4pfx, 12)) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-
-		s4->sin_family = AF_INET;
-		memcpy(&s4->sin_addr, a + 12, 4);
-		s4->sin_port = htons(port);
-	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		s6->sin6_family = AF_INET6;
-		memcpy(&s6->sin6_addr, a, 16);
-		s6->sin6_port = htons(port);
-	}
-}
-
 /* The legacy HTTP+SSE transport names its session in the query string. */
 static char *query_session_id(const char *url)
 {
@@ -517,23 +495,6 @@ static int req_on_body(void *arg, const char *data, size_t len)
 }
 
 /* Connection tokens name more hop-by-hop headers (RFC 9110 7.6.1). */
-static bool token_in_list(const char *list, const char *name)
-{
-	size_t nl = strlen(name);
-
-	for (const char *p = list; p && *p;) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (!strncasecmp(p, name, nl) &&
-		    (p[nl] == '\0' || p[nl] == ',' || p[nl] == ' ' ||
-		     p[nl] == '\t'))
-			return true;
-		while (*p && *p != ',')
-			p++;
-	}
-	return false;
-}
-
 /* "close" and "keep-alive" are the only tokens seen in practice. */
 static bool names_extra_headers(const char *conn)
 {
@@ -561,7 +522,7 @@ static int write_end_to_end_headers(struct mw_buf *out,
 		const struct mw_http_header *hd = &h->headers[i];
 
 		if (mw_http_is_hop_by_hop(hd->name) ||
-		    (extra && token_in_list(conn, hd->name)))
+		    (extra && mw_http_token_in_list(conn, hd->name)))
 			continue;
 		if (mw_buf_cat(out, hd->name, ": ", hd->value, "\r\n", NULL))
 			return -1;
@@ -1410,7 +1371,7 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->server = &px->cfg->servers[ci.server_id];
 	mw_identity_from_conn(&c->ident, &ci, &px->users);
 	snprintf(c->client_addr, sizeof(c->client_addr), "%s", peer_s);
-	mapped_to_sockaddr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
+	mw_mapped_to_addr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
 	mw_format_addr(&c->upstream_addr, c->upstream_str,
 		       sizeof(c->upstream_str));
 	mw_http_init(&c->req, MW_HTTP_REQUEST, px->cfg->limits.max_header_bytes,

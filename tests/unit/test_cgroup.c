@@ -24,6 +24,7 @@
 
 #include "bpf_loader.h"
 #include "cgroup.h"
+#include "config.h"
 
 #define CGROUP2_MAGIC 0x63677270
 
