@@ -8,7 +8,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS := libbpf jansson yaml-0.1 libpq
+PKGS := libbpf jansson yaml-0.1 libpq libcrypto
 # CFLAGS is the user's (optimisation, debug); MW_CFLAGS always applies.
 CFLAGS ?= -O2 -g
 MW_CPPFLAGS := -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE \

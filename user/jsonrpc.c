@@ -124,7 +124,42 @@ static int check_tools_call(struct mw_rpc_msg *m, const char *where, char *err,
 		return -EPROTO;
 	}
 	m->tool = json_string_value(name);
+	m->name = m->tool;
 	m->arguments = arguments;
+	return 0;
+}
+
+/*
+ * The member that names what prompts/get and the resources methods act on
+ * must be a string: policy rules match on it, and Mcp-Name mirrors it.
+ */
+static int check_named_target(struct mw_rpc_msg *m, const char *where,
+			      char *err, size_t errlen)
+{
+	static const struct {
+		const char *method, *member;
+	} targets[] = {
+		{ "prompts/get", "name" },
+		{ "resources/read", "uri" },
+		{ "resources/subscribe", "uri" },
+		{ "resources/unsubscribe", "uri" },
+	};
+	json_t *v;
+
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		if (strcmp(m->method, targets[i].method))
+			continue;
+		v = json_is_object(m->params)
+			    ? json_object_get(m->params, targets[i].member)
+			    : NULL;
+		if (!json_is_string(v)) {
+			set_err(err, errlen, "%s%s needs a string params.%s",
+				where, m->method, targets[i].member);
+			return -EPROTO;
+		}
+		m->name = json_string_value(v);
+		return 0;
+	}
 	return 0;
 }
 
@@ -192,11 +227,12 @@ static int parse_message(json_t *obj, struct mw_rpc_msg *m, const char *where,
 		}
 		m->kind = id ? MW_RPC_REQUEST : MW_RPC_NOTIFICATION;
 		m->method = json_string_value(method);
-		if (strcmp(m->method, "tools/call") == 0) {
+		if (strcmp(m->method, "tools/call") == 0)
 			ret = check_tools_call(m, where, err, errlen);
-			if (ret)
-				return ret;
-		}
+		else
+			ret = check_named_target(m, where, err, errlen);
+		if (ret)
+			return ret;
 	} else {
 		if (!id) {
 			set_err(err, errlen, "%sneither method nor id", where);

@@ -41,6 +41,10 @@ struct mw_rpc_msg {
 	const char *method; /* requests and notifications, else NULL */
 	/* params.name when method is "tools/call", else NULL. */
 	const char *tool;
+	/* What the request names, as Mcp-Name mirrors it: params.name of
+	 * tools/call and prompts/get, params.uri of resources/read,
+	 * resources/subscribe and resources/unsubscribe; else NULL. */
+	const char *name;
 	/* Borrowed from json; NULL when absent. arguments is params.arguments
 	 * of tools/call, always an object when present. */
 	json_t *params, *result, *error, *arguments;

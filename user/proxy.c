@@ -32,6 +32,7 @@
 #include "http.h"
 #include "jsonrpc.h"
 #include "log.h"
+#include "mcp.h"
 #include "pairing.h"
 #include "sse.h"
 
@@ -390,9 +391,10 @@ static void exchange_pop(struct mw_conn *c)
  * Queues a response made here. Bodies are JSON-RPC errors for MCP POSTs
  * (clients then show a proper error) and plain text otherwise.
  */
-static void respond_local(struct mw_conn *c, const char *http_method,
-			  const char *path, int status, const char *reason,
-			  const char *rpc_id, bool close_after)
+static void respond_local_code(struct mw_conn *c, const char *http_method,
+			       const char *path, int status, int rpc_code,
+			       const char *reason, const char *rpc_id,
+			       bool close_after)
 {
 	struct exchange *x = exchange_new(c, http_method, path, c->session);
 	char *body = NULL;
@@ -403,8 +405,7 @@ static void respond_local(struct mw_conn *c, const char *http_method,
 		return;
 	}
 	if (!strcmp(http_method, "POST"))
-		body = mw_rpc_error_body(rpc_id, MW_RPC_INVALID_REQUEST,
-					 reason);
+		body = mw_rpc_error_body(rpc_id, rpc_code, reason);
 	if (!body) {
 		ctype = "text/plain; charset=utf-8";
 		if (asprintf(&body, "mcpwarden: %s\n", reason) < 0)
@@ -429,6 +430,14 @@ static void respond_local(struct mw_conn *c, const char *http_method,
 	exchange_push(c, x);
 	if (c->xq_head == x)
 		start_next_exchange(c);
+}
+
+static void respond_local(struct mw_conn *c, const char *http_method,
+			  const char *path, int status, const char *reason,
+			  const char *rpc_id, bool close_after)
+{
+	respond_local_code(c, http_method, path, status, MW_RPC_INVALID_REQUEST,
+			   reason, rpc_id, close_after);
 }
 
 /* Flushes locally answered exchanges that reached the front. */
@@ -553,6 +562,30 @@ static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
 	return 0;
 }
 
+/*
+ * What MCP itself says about a parsed request body before it is judged:
+ * 0, or the JSON-RPC error code to refuse it with (reason in why).
+ */
+static int check_mcp_rules(const struct mw_http_head *h,
+			   const struct mw_rpc_batch *b, char *why,
+			   size_t whylen)
+{
+	const char *version = mw_http_header(h, "mcp-protocol-version");
+
+	if (b->is_batch && !mw_mcp_batch_allowed(version)) {
+		snprintf(why, whylen,
+			 "JSON-RPC batches are not part of MCP protocol "
+			 "version %.40s",
+			 version);
+		return MW_RPC_INVALID_REQUEST;
+	}
+	if (mw_mcp_check_mirrored_headers(mw_http_header(h, "mcp-method"),
+					  mw_http_header(h, "mcp-name"), b, why,
+					  whylen))
+		return MW_MCP_HEADER_MISMATCH;
+	return 0;
+}
+
 static int req_on_complete(void *arg)
 {
 	struct mw_conn *c = arg;
@@ -565,7 +598,7 @@ static int req_on_complete(void *arg)
 	struct exchange *x;
 	char *legacy_sid = NULL;
 	char why[256];
-	int rc = 0;
+	int rc = 0, code;
 
 	c->px->st.http_requests++;
 	if (!h->keep_alive)
@@ -629,6 +662,15 @@ static int req_on_complete(void *arg)
 			exchange_free(x);
 			respond_local(c, h->method, h->url, 400, why, NULL,
 				      false);
+			goto out;
+		}
+		code = check_mcp_rules(h, &batch, why, sizeof(why));
+		if (code) {
+			record_http_error(c, h->method, h->url, 400, why);
+			exchange_free(x);
+			respond_local_code(
+				c, h->method, h->url, 400, code, why,
+				batch.n == 1 ? batch.msgs[0].id : NULL, false);
 			goto out;
 		}
 		if (record_batch(c, &batch, "c2s", x, h->method, h->url)) {

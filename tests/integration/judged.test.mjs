@@ -36,9 +36,11 @@ async function raw(req) {
   return r.stdout;
 }
 
+// body: a string (sent as UTF-8) or a Buffer (sent as is).
 function post(body, headers) {
-  return `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const b = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  return Buffer.concat([Buffer.from(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}` +
+    `Content-Length: ${b.length}\r\n\r\n`), b]);
 }
 
 before(async () => {
@@ -54,7 +56,8 @@ before(async () => {
     });
   });
   await new Promise((r) => upstream.listen(port, '127.0.0.1', r));
-  d = await startDaemon({ servers: [{ name: 'judged', address: `127.0.0.1:${port}` }] });
+  d = await startDaemon({ servers: [{ name: 'judged', address: `127.0.0.1:${port}` }],
+    limits: { max_body_bytes: 65536 } });
   cg = makeCgroup(uniqueName('mw-judged'));
   const en = await d.cli(['enforce', cgroupRelPath(cg)]);
   assert.equal(en.code, 0, en.stderr);
@@ -95,4 +98,84 @@ test('charset=utf-8 is accepted, and an answer typed "application/json<TAB>" is 
   }
   assert.equal(rows.length, 1, JSON.stringify(rows));
   assert.match(rows[0].result, /tab-typed/);
+});
+
+async function httpErrors() {
+  return d.sqlObjects('select http_status, detail from mcpwarden.http_errors order by ts');
+}
+
+async function waitHttpError(n, match) {
+  for (let i = 0; i < 50; i++) {
+    const rows = await httpErrors();
+    if (rows.length > n) return rows.slice(n);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`no http_errors row for ${match}`);
+}
+
+// Issue 3 point 6: anything two parsers could read differently is refused
+// before the server sees it, answered with a reason and recorded.
+const REFUSED = [
+  ['duplicate object keys',
+    post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"rm"}}',
+      'Content-Type: application/json\r\n'), 400, /duplicate/],
+  ['invalid UTF-8',
+    post(Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ech'),
+      Buffer.from([0xff]), Buffer.from('"}}')]), 'Content-Type: application/json\r\n'), 400, /invalid JSON/],
+  ['a lone surrogate',
+    post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"e\\ud800"}}',
+      'Content-Type: application/json\r\n'), 400, /invalid JSON/],
+  ['Content-Length with Transfer-Encoding',
+    `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${CALL.length}\r\n` +
+    `Transfer-Encoding: chunked\r\n\r\n${CALL.length.toString(16)}\r\n${CALL}\r\n0\r\n\r\n`, 400, /content-length/i],
+  ['two Content-Lengths',
+    `POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${CALL.length}\r\n` +
+    `Content-Length: ${CALL.length}\r\n\r\n${CALL}`, 400, /content-length/i],
+  ['a batch where the protocol version has none',
+    post(`[${CALL}]`, 'Content-Type: application/json\r\nMCP-Protocol-Version: 2025-06-18\r\n'), 400,
+    /batches are not part of MCP protocol version 2025-06-18/],
+  ['an Mcp-Method header that disagrees with the body',
+    post(CALL, 'Content-Type: application/json\r\nMcp-Method: tools/list\r\n'), 400, /Mcp-Method/],
+  ['an Mcp-Name header that disagrees with the body',
+    post(CALL, 'Content-Type: application/json\r\nMcp-Method: tools/call\r\nMcp-Name: rm\r\n'), 400, /Mcp-Name/],
+  ['an oversized body',
+    post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"x":"${'a'.repeat(80000)}"}}}`,
+      'Content-Type: application/json\r\n'), 413, /over the limit/],
+];
+
+for (const [what, req, status, reason] of REFUSED) {
+  test(`refused before the server sees it: ${what}`, async () => {
+    const n = seen.length;
+    const before = (await httpErrors()).length;
+    const out = await raw(req);
+    assert.match(out, new RegExp(`^HTTP/1\\.1 ${status} `), out.slice(0, 300));
+    assert.match(out, reason, out.slice(0, 300));
+    assert.equal(seen.length, n, 'the server received nothing');
+    const rows = await waitHttpError(before, what);
+    assert.equal(Number(rows[0].http_status), status);
+    assert.match(rows[0].detail, reason);
+  });
+}
+
+test('a header mismatch is answered with the JSON-RPC HeaderMismatch error and the request id', async () => {
+  const out = await raw(post(CALL, 'Content-Type: application/json\r\nMcp-Method: ping\r\n'));
+  const body = JSON.parse(out.slice(out.indexOf('\r\n\r\n') + 4));
+  assert.equal(body.id, 1);
+  assert.equal(body.error.code, -32020);
+});
+
+test('headers that agree with the body, base64 names and batches without a version pass', async () => {
+  const n = seen.length;
+  const toolName = 'tööl';
+  const call = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"${toolName}","arguments":{}}}`;
+  const b64 = Buffer.from(toolName).toString('base64');
+  let out = await raw(post(call,
+    `Content-Type: application/json\r\nMcp-Method: tools/call\r\nMcp-Name: =?base64?${b64}?=\r\n`));
+  assert.match(out, /^HTTP\/1\.1 200 /, out);
+  out = await raw(post(`[${CALL}]`, 'Content-Type: application/json\r\n'));
+  assert.match(out, /^HTTP\/1\.1 200 /, out);
+  out = await raw(post(`[${CALL}]`, 'Content-Type: application/json\r\nMCP-Protocol-Version: 2025-03-26\r\n'));
+  assert.match(out, /^HTTP\/1\.1 200 /, out);
+  assert.equal(seen.length, n + 3);
+  assert.equal(seen[n].headers['mcp-name'], `=?base64?${b64}?=`, 'headers reach the server as sent');
 });
