@@ -110,6 +110,7 @@ enum col {
 	C_CGROUP,
 	C_CLIENT_ADDR,
 	C_SERVER_ADDR,
+	C_POLICY_SHA256,
 	N_COLS
 };
 
@@ -685,6 +686,7 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 		set_field(&f[C_CLIENT_ADDR], ev->client_addr);
 		set_field(&f[C_SERVER_ADDR], ev->server_addr);
 	}
+	set_field(&f[C_POLICY_SHA256], ev->policy_sha256);
 	if (id) {
 		set_fieldn(&f[C_USER_NAME], id->user, sizeof(id->user));
 		set_fieldn(&f[C_COMM], id->comm, sizeof(id->comm));
@@ -758,7 +760,7 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 			o = put_null(o);
 		}
 	}
-	for (int c = C_CLIENT_ADDR; c <= C_SERVER_ADDR; c++) {
+	for (int c = C_CLIENT_ADDR; c <= C_POLICY_SHA256; c++) {
 		*o++ = '\t';
 		o = f[c].s ? put_text(o, f[c].s, f[c].n) : put_null(o);
 	}

@@ -42,6 +42,7 @@ struct mw_audit_event {
 	double latency_ms; /* RESPONSE: since the request was seen */
 	const char *decision; /* "allow", "deny", ... */
 	const char *rule;
+	const char *policy_sha256; /* hex SHA-256 of the policy in force */
 	/* HTTP */
 	const char *http_method;
 	const char *http_path;

@@ -150,9 +150,61 @@ static const char migration_1[] =
 	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
 	"WHERE e.kind IN ('conn_open', 'conn_close');\n";
 
+/*
+ * Policy decisions name the policy they came from. Views only gain columns
+ * at their end (CREATE OR REPLACE VIEW keeps the old ones in place), so an
+ * auditor's query written against version 1 still runs.
+ */
+static const char migration_2[] =
+	"ALTER TABLE mcpwarden.events ADD COLUMN policy_sha256 text;\n"
+	"\n"
+	"CREATE OR REPLACE VIEW mcpwarden.tool_calls AS\n"
+	"SELECT q.ts, q.host, q.seq, q.session_id, q.server, q.method, "
+	"q.tool,\n"
+	"	CASE WHEN q.method = 'tools/call' THEN q.params -> "
+	"'arguments'\n"
+	"		ELSE q.params END AS arguments,\n"
+	"	q.params, q.decision, q.rule,\n"
+	"	c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
+	"	c.cgroup, c.user_name,\n"
+	"	NULL::text AS subject,\n"
+	"	CASE WHEN r.error IS NOT NULL THEN r.error ELSE r.result END\n"
+	"		AS response,\n"
+	"	CASE WHEN r.seq IS NULL THEN NULL ELSE r.error IS NOT NULL "
+	"END\n"
+	"		AS is_error,\n"
+	"	r.latency_ms, q.conn_id, q.rpc_id, q.direction,\n"
+	"	r.seq AS response_seq, r.ts AS response_ts,\n"
+	"	c.client_addr, c.server_addr, q.policy_sha256\n"
+	"FROM mcpwarden.events q\n"
+	"LEFT JOIN LATERAL (\n"
+	"	SELECT e.seq, e.ts, e.result, e.error, e.latency_ms\n"
+	"	FROM mcpwarden.events e\n"
+	"	WHERE e.host = q.host AND e.request_seq = q.seq\n"
+	"		AND e.kind = 'response'\n"
+	"	ORDER BY e.seq LIMIT 1) r ON true\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = q.host AND c.conn_id = q.conn_id\n"
+	"WHERE q.kind = 'request';\n"
+	"\n"
+	"CREATE OR REPLACE VIEW mcpwarden.messages AS\n"
+	"SELECT e.ts, e.host, e.seq, e.kind, e.direction, e.session_id,\n"
+	"	e.server, e.conn_id, e.rpc_id, e.method, e.tool, e.params,\n"
+	"	e.result, e.error, e.request_seq, e.latency_ms, e.decision,\n"
+	"	e.rule, c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, "
+	"c.cgroup_id,\n"
+	"	c.cgroup, c.user_name, NULL::text AS subject, "
+	"e.policy_sha256,\n"
+	"	e.detail\n"
+	"FROM mcpwarden.events e\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
+	"WHERE e.kind IN ('request', 'notification', 'response');\n";
+
 const struct mw_migration mw_schema_migrations[] = {
 	{ 1, "events, connections, tool_calls, messages, http_errors",
 	  migration_1 },
+	{ 2, "policy_sha256 on events, tool_calls and messages", migration_2 },
 };
 
 const size_t mw_schema_n_migrations =
@@ -165,7 +217,8 @@ const char mw_schema_copy_sql[] =
 	"	error, request_seq, latency_ms, decision, rule, http_method,\n"
 	"	http_path, http_status, detail, pid, tgid, uid, gid, "
 	"user_name,\n"
-	"	comm, exe, cgroup_id, cgroup, client_addr, server_addr)\n"
+	"	comm, exe, cgroup_id, cgroup, client_addr, server_addr,\n"
+	"	policy_sha256)\n"
 	"FROM STDIN";
 
 const char mw_schema_last_seq_sql[] =

@@ -20,8 +20,11 @@
 #include "audit.h"
 #include "loop.h"
 #include "pg_embedded.h"
+#include "schema.h"
 
 #define TA_HOST "ta-host"
+#define TA_POLICY_SHA \
+	"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define TA_FALLBACK_USER "mw-audit-test"
 
 static char ta_dir[64];
@@ -324,6 +327,7 @@ Test(audit, tool_call_round_trip)
 		.params = params,
 		.decision = "allow",
 		.rule = "billing-read",
+		.policy_sha256 = TA_POLICY_SHA,
 	};
 	s2 = mw_audit_submit(a, &req);
 	cr_assert_eq(s2, 2);
@@ -364,7 +368,7 @@ Test(audit, tool_call_round_trip)
 			"response::text, is_error, latency_ms, method, "
 			"decision, rule, session_id, server, user_name, exe, "
 			"cgroup, gid, pid, subject IS NULL, conn_id, seq, "
-			"params->>'name', host "
+			"params->>'name', host, policy_sha256 "
 			"FROM mcpwarden.tool_calls");
 	cr_assert_eq(PQntuples(r), 1);
 	cr_assert_str_eq(PQgetvalue(r, 0, 0), "get_invoice");
@@ -391,7 +395,11 @@ Test(audit, tool_call_round_trip)
 	cr_assert_str_eq(PQgetvalue(r, 0, 19), "2");
 	cr_assert_str_eq(PQgetvalue(r, 0, 20), "get_invoice");
 	cr_assert_str_eq(PQgetvalue(r, 0, 21), TA_HOST);
+	cr_assert_str_eq(PQgetvalue(r, 0, 22), TA_POLICY_SHA);
 	PQclear(r);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages "
+				 "WHERE policy_sha256 = '" TA_POLICY_SHA "'"),
+		     1, "the request names its policy, the response none");
 
 	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages"), 2);
 	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.messages "
@@ -406,7 +414,10 @@ Test(audit, tool_call_round_trip)
 		     0);
 	cr_assert_eq(ta_count(c, "SELECT max(version) FROM "
 				 "mcpwarden.schema_version"),
-		     1);
+		     mw_schema_latest());
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM "
+				 "mcpwarden.schema_version"),
+		     mw_schema_latest(), "every migration applied once");
 
 	/* connections: a view over the conn_open rows of events. */
 	r = ta_query(c, "SELECT relkind FROM pg_class WHERE oid = "
