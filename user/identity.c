@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
 
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,33 +10,94 @@
 #include "cgroup.h"
 #include "loop.h"
 
-/*
- * getpwuid_r may ask a directory service and block the loop: each uid is
- * looked up once a minute at most (an agent's connections share one).
- */
-static void user_name(struct mw_user_cache *uc, uint32_t uid, char *out,
-		      size_t outlen)
+/* Appends a group's name (or its number) to the entry's list. */
+static void add_group(struct mw_user_cache_entry *e, gid_t gid, size_t *used)
 {
-	struct mw_user_cache_entry *e = &uc->e[uid % MW_USER_CACHE];
-	struct passwd pw, *res = NULL;
-	int64_t now = mw_now_ms();
-	char buf[1024];
+	struct group gr, *res = NULL;
+	char buf[4096], name[64];
+	int n;
 
-	if (!e->at || e->uid != uid || now - e->at >= MW_USER_CACHE_TTL_MS) {
-		if (!getpwuid_r(uid, &pw, buf, sizeof(buf), &res) && res)
-			snprintf(e->name, sizeof(e->name), "%s", pw.pw_name);
-		else
-			snprintf(e->name, sizeof(e->name), "%u", uid);
+	if (e->ngroups >= MW_IDENTITY_MAX_GROUPS)
+		return;
+	if (!getgrgid_r(gid, &gr, buf, sizeof(buf), &res) && res)
+		snprintf(name, sizeof(name), "%s", gr.gr_name);
+	else
+		snprintf(name, sizeof(name), "%u", (unsigned)gid);
+	n = snprintf(e->group_names + *used, sizeof(e->group_names) - *used,
+		     "%s", name);
+	if (n < 0 || (size_t)n + 1 > sizeof(e->group_names) - *used)
+		return;
+	*used += (size_t)n + 1;
+	e->ngroups++;
+}
+
+/*
+ * The user's name and groups: the connect-time gid first, then the
+ * supplementary groups of the user (getgrouplist), as login would set them.
+ */
+static void resolve(struct mw_user_cache_entry *e, uint32_t uid, uint32_t gid)
+{
+	struct passwd pw, *res = NULL;
+	gid_t list[MW_IDENTITY_MAX_GROUPS];
+	int nlist = MW_IDENTITY_MAX_GROUPS;
+	char buf[4096];
+	size_t used = 0;
+
+	e->ngroups = 0;
+	add_group(e, gid, &used);
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res) {
+		snprintf(e->name, sizeof(e->name), "%u", uid);
+		return;
+	}
+	snprintf(e->name, sizeof(e->name), "%s", pw.pw_name);
+	/* Too many groups: the first MW_IDENTITY_MAX_GROUPS count. */
+	if (getgrouplist(pw.pw_name, gid, list, &nlist) < 0)
+		nlist = MW_IDENTITY_MAX_GROUPS;
+	for (int i = 0; i < nlist && i < MW_IDENTITY_MAX_GROUPS; i++)
+		if (list[i] != gid)
+			add_group(e, list[i], &used);
+}
+
+/*
+ * passwd and group look-ups may ask a directory service and block the
+ * loop: each (uid, gid) is looked up once a minute at most (an agent's
+ * connections share one).
+ */
+static const struct mw_user_cache_entry *cached_user(struct mw_user_cache *uc,
+						     uint32_t uid, uint32_t gid)
+{
+	struct mw_user_cache_entry *e =
+		&uc->e[(uid * 31u + gid) % MW_USER_CACHE];
+	int64_t now = mw_now_ms();
+
+	if (!e->at || e->uid != uid || e->gid != gid ||
+	    now - e->at >= MW_USER_CACHE_TTL_MS) {
+		resolve(e, uid, gid);
 		e->uid = uid;
+		e->gid = gid;
 		e->at = now;
 	}
-	snprintf(out, outlen, "%s", e->name);
+	return e;
+}
+
+size_t mw_identity_groups(const struct mw_identity *id, const char **names,
+			  size_t max)
+{
+	const char *p = id->group_names;
+	size_t n = 0;
+
+	for (; n < id->ngroups && n < max; n++) {
+		names[n] = p;
+		p += strlen(p) + 1;
+	}
+	return n;
 }
 
 void mw_identity_from_conn(struct mw_identity *id,
 			   const struct mw_conn_info *ci,
 			   struct mw_user_cache *uc)
 {
+	const struct mw_user_cache_entry *e;
 	char link[64];
 	ssize_t n;
 
@@ -57,5 +119,8 @@ void mw_identity_from_conn(struct mw_identity *id,
 		snprintf(id->cgroup, sizeof(id->cgroup), "cgroup:%llu",
 			 (unsigned long long)ci->cgroup_id);
 
-	user_name(uc, ci->uid, id->user, sizeof(id->user));
+	e = cached_user(uc, ci->uid, ci->gid);
+	snprintf(id->user, sizeof(id->user), "%s", e->name);
+	memcpy(id->group_names, e->group_names, sizeof(id->group_names));
+	id->ngroups = e->ngroups;
 }

@@ -3,6 +3,7 @@
 #ifndef MW_IDENTITY_H
 #define MW_IDENTITY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mw_bpf_types.h"
@@ -17,23 +18,43 @@ struct mw_identity {
 	char exe[256]; /* /proc/tgid/exe at accept; "" if gone */
 	char cgroup[256]; /* path relative to the cgroup v2 mount */
 	char user[64]; /* user name of uid, or the number */
+	/*
+	 * Names of gid and of the user's supplementary groups (the policy's
+	 * "group"), NUL-separated: ngroups of them, at most
+	 * MW_IDENTITY_MAX_GROUPS; a group without a name is its number.
+	 */
+	char group_names[1024];
+	size_t ngroups;
 };
 
+#define MW_IDENTITY_MAX_GROUPS 32
 #define MW_USER_CACHE 64
 #define MW_USER_CACHE_TTL_MS (60 * 1000)
 
-/* uid -> user name, kept by the caller (the proxy) between connections. */
+/*
+ * (uid, gid) -> user and group names, kept by the caller (the proxy)
+ * between connections.
+ */
 struct mw_user_cache {
 	struct mw_user_cache_entry {
-		uint32_t uid;
+		uint32_t uid, gid;
 		int64_t at; /* ms, 0: empty */
 		char name[64];
+		char group_names[1024];
+		size_t ngroups;
 	} e[MW_USER_CACHE];
 };
 
-/* Fills id from the kernel record and /proc, /etc/passwd look-ups. */
+/* Fills id from the kernel record and /proc, passwd and group look-ups. */
 void mw_identity_from_conn(struct mw_identity *id,
 			   const struct mw_conn_info *ci,
 			   struct mw_user_cache *uc);
+
+/*
+ * Points names[0..max) at the group names of id; returns how many. The
+ * pointers live as long as id.
+ */
+size_t mw_identity_groups(const struct mw_identity *id, const char **names,
+			  size_t max);
 
 #endif
