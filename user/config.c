@@ -7,139 +7,31 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
-struct cfg_ctx {
-	yaml_document_t *doc;
-	char *err;
-	size_t errlen;
-	const char *file;
-};
+#include "yaml_util.h"
 
-static int fail_at(struct cfg_ctx *c, yaml_node_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail_at(struct cfg_ctx *c, yaml_node_t *n, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n)
-		snprintf(c->err, c->errlen, "%s:%zu: %s", c->file,
-			 n->start_mark.line + 1, msg);
-	else
-		snprintf(c->err, c->errlen, "%s: %s", c->file, msg);
-	return -1;
-}
-
-/*
- * libyaml keeps every pair of a mapping, duplicates too: a second
- * "servers:" would otherwise be read on top of the first.
- */
-static int check_unique_keys(struct cfg_ctx *c, yaml_node_t *map)
-{
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
-	     p < map->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-
-		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p;
-		     q++) {
-			yaml_node_t *j = yaml_document_get_node(c->doc, q->key);
-
-			if (k && j && k->type == YAML_SCALAR_NODE &&
-			    j->type == YAML_SCALAR_NODE &&
-			    !strcmp((const char *)k->data.scalar.value,
-				    (const char *)j->data.scalar.value))
-				return fail_at(
-					c, k, "duplicate key '%s'",
-					(const char *)k->data.scalar.value);
-		}
-	}
-	return 0;
-}
-
-static const char *scalar(yaml_node_t *n)
-{
-	if (!n || n->type != YAML_SCALAR_NODE)
-		return NULL;
-	return (const char *)n->data.scalar.value;
-}
-
-static int get_string(struct cfg_ctx *c, yaml_node_t *n, const char *key,
-		      char *out, size_t outlen)
-{
-	const char *s = scalar(n);
-
-	if (!s)
-		return fail_at(c, n, "%s: expected a string", key);
-	if (strlen(s) >= outlen)
-		return fail_at(c, n, "%s: longer than %zu bytes", key,
-			       outlen - 1);
-	memcpy(out, s, strlen(s) + 1);
-	return 0;
-}
-
-static int get_bool(struct cfg_ctx *c, yaml_node_t *n, const char *key,
-		    bool *out)
-{
-	const char *s = scalar(n);
-
-	if (s && (!strcmp(s, "true") || !strcmp(s, "yes") || !strcmp(s, "on")))
-		*out = true;
-	else if (s &&
-		 (!strcmp(s, "false") || !strcmp(s, "no") || !strcmp(s, "off")))
-		*out = false;
-	else
-		return fail_at(c, n, "%s: expected true or false", key);
-	return 0;
-}
-
-static int get_uint(struct cfg_ctx *c, yaml_node_t *n, const char *key,
-		    unsigned long long min, unsigned long long max,
-		    unsigned long long *out)
-{
-	const char *s = scalar(n);
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s || *s == '-')
-		return fail_at(c, n, "%s: expected a number", key);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return fail_at(c, n, "%s: expected a number, got '%s'", key, s);
-	if (v < min || v > max)
-		return fail_at(c, n, "%s: %llu is outside [%llu, %llu]", key, v,
-			       min, max);
-	*out = v;
-	return 0;
-}
-
-static int get_size(struct cfg_ctx *c, yaml_node_t *n, const char *key,
+static int get_size(struct mw_yaml_ctx *c, yaml_node_t *n, const char *key,
 		    size_t min, size_t max, size_t *out)
 {
 	unsigned long long v;
 
-	if (get_uint(c, n, key, min, max, &v))
+	if (mw_yaml_get_uint(c, n, key, min, max, &v))
 		return -1;
 	*out = (size_t)v;
 	return 0;
 }
 
-static int get_ms(struct cfg_ctx *c, yaml_node_t *n, const char *key, int *out)
+static int get_ms(struct mw_yaml_ctx *c, yaml_node_t *n, const char *key,
+		  int *out)
 {
 	unsigned long long v;
 
-	if (get_uint(c, n, key, 1, 24ULL * 3600 * 1000, &v))
+	if (mw_yaml_get_uint(c, n, key, 1, 24ULL * 3600 * 1000, &v))
 		return -1;
 	*out = (int)v;
 	return 0;
@@ -323,14 +215,14 @@ static int add_addr(struct mw_server_cfg *s, const struct sockaddr *sa)
  * A server on this host answers on every local address, so a client could
  * reach it through any of them: protect them all.
  */
-static int expand_local(struct cfg_ctx *c, yaml_node_t *n,
+static int expand_local(struct mw_yaml_ctx *c, yaml_node_t *n,
 			struct mw_server_cfg *s)
 {
 	struct ifaddrs *ifa, *i;
 	bool local = false;
 
 	if (getifaddrs(&ifa))
-		return fail_at(c, n, "getifaddrs: %s", strerror(errno));
+		return mw_yaml_fail(c, n, "getifaddrs: %s", strerror(errno));
 	for (size_t k = 0; k < s->naddrs && !local; k++) {
 		if (is_loopback_or_any(&s->addrs[k]))
 			local = true;
@@ -361,11 +253,11 @@ static int expand_local(struct cfg_ctx *c, yaml_node_t *n,
 	return 0;
 full:
 	freeifaddrs(ifa);
-	return fail_at(c, n, "server %s: more than %d addresses", s->name,
-		       MW_MAX_SERVER_ADDRS);
+	return mw_yaml_fail(c, n, "server %s: more than %d addresses", s->name,
+			    MW_MAX_SERVER_ADDRS);
 }
 
-static int parse_server(struct cfg_ctx *c, yaml_node_t *n,
+static int parse_server(struct mw_yaml_ctx *c, yaml_node_t *n,
 			struct mw_server_cfg *s)
 {
 	yaml_node_pair_t *p;
@@ -377,38 +269,41 @@ static int parse_server(struct cfg_ctx *c, yaml_node_t *n,
 	int rc;
 
 	if (n->type != YAML_MAPPING_NODE)
-		return fail_at(c, n, "servers: each entry is a mapping");
-	if (check_unique_keys(c, n))
+		return mw_yaml_fail(c, n, "servers: each entry is a mapping");
+	if (mw_yaml_check_unique_keys(c, n))
 		return -1;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = mw_yaml_node(c, p->key);
+		yaml_node_t *v = mw_yaml_node(c, p->value);
+		const char *key = mw_yaml_scalar(k);
 
 		if (!key)
-			return fail_at(c, k, "expected a key");
+			return mw_yaml_fail(c, k, "expected a key");
 		if (!strcmp(key, "name")) {
-			if (get_string(c, v, "name", s->name, sizeof(s->name)))
+			if (mw_yaml_get_string(c, v, "name", s->name,
+					       sizeof(s->name)))
 				return -1;
 		} else if (!strcmp(key, "address")) {
-			if (get_string(c, v, "address", s->address,
-				       sizeof(s->address)))
+			if (mw_yaml_get_string(c, v, "address", s->address,
+					       sizeof(s->address)))
 				return -1;
 		} else {
-			return fail_at(c, k, "servers: unknown key '%s'", key);
+			return mw_yaml_fail(c, k, "servers: unknown key '%s'",
+					    key);
 		}
 	}
 	if (!s->name[0] || !s->address[0])
-		return fail_at(c, n, "servers: each needs a name and address");
+		return mw_yaml_fail(c, n,
+				    "servers: each needs a name and address");
 	for (const char *q = s->name; *q; q++)
 		if (!(*q == '-' || *q == '_' || *q == '.' ||
 		      (*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'z') ||
 		      (*q >= 'A' && *q <= 'Z')))
-			return fail_at(c, n,
-				       "server name '%s': use letters, "
-				       "digits, '-', '_', '.'",
-				       s->name);
+			return mw_yaml_fail(c, n,
+					    "server name '%s': use letters, "
+					    "digits, '-', '_', '.'",
+					    s->name);
 
 	/* host:port, [v6]:port; host names are resolved now, at load. */
 	if (s->address[0] == '[') {
@@ -435,67 +330,68 @@ static int parse_server(struct cfg_ctx *c, yaml_node_t *n,
 	s->port = (uint16_t)port;
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc)
-		return fail_at(c, n, "server %s: cannot resolve '%s': %s",
-			       s->name, host, gai_strerror(rc));
+		return mw_yaml_fail(c, n, "server %s: cannot resolve '%s': %s",
+				    s->name, host, gai_strerror(rc));
 	for (r = res; r; r = r->ai_next)
 		if (add_addr(s, r->ai_addr)) {
 			freeaddrinfo(res);
-			return fail_at(c, n, "server %s: too many addresses",
-				       s->name);
+			return mw_yaml_fail(
+				c, n, "server %s: too many addresses", s->name);
 		}
 	freeaddrinfo(res);
 	return expand_local(c, n, s);
 bad_addr:
-	return fail_at(c, n, "server %s: address '%s' is not host:port",
-		       s->name, s->address);
+	return mw_yaml_fail(c, n, "server %s: address '%s' is not host:port",
+			    s->name, s->address);
 }
 
-static int parse_servers(struct cfg_ctx *c, yaml_node_t *n,
+static int parse_servers(struct mw_yaml_ctx *c, yaml_node_t *n,
 			 struct mw_config *cfg)
 {
 	size_t count;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return fail_at(c, n, "servers: expected a list");
+		return mw_yaml_fail(c, n, "servers: expected a list");
 	count = (size_t)(n->data.sequence.items.top -
 			 n->data.sequence.items.start);
 	if (count > MW_MAX_CONFIG_SERVERS)
-		return fail_at(c, n, "servers: at most %d",
-			       MW_MAX_CONFIG_SERVERS);
+		return mw_yaml_fail(c, n, "servers: at most %d",
+				    MW_MAX_CONFIG_SERVERS);
 	cfg->servers = calloc(count ? count : 1, sizeof(*cfg->servers));
 	if (!cfg->servers)
-		return fail_at(c, n, "out of memory");
+		return mw_yaml_fail(c, n, "out of memory");
 	for (size_t i = 0; i < count; i++) {
-		yaml_node_t *item = yaml_document_get_node(
-			c->doc, n->data.sequence.items.start[i]);
+		yaml_node_t *item =
+			mw_yaml_node(c, n->data.sequence.items.start[i]);
 
 		if (parse_server(c, item, &cfg->servers[i]))
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(cfg->servers[j].name, cfg->servers[i].name))
-				return fail_at(c, item,
-					       "servers: duplicate name '%s'",
-					       cfg->servers[i].name);
+				return mw_yaml_fail(
+					c, item, "servers: duplicate name '%s'",
+					cfg->servers[i].name);
 		cfg->nservers++;
 	}
 	return 0;
 }
 
-static int parse_limits(struct cfg_ctx *c, yaml_node_t *n, struct mw_limits *l)
+static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
+			struct mw_limits *l)
 {
 	if (n->type != YAML_MAPPING_NODE)
-		return fail_at(c, n, "limits: expected a mapping");
-	if (check_unique_keys(c, n))
+		return mw_yaml_fail(c, n, "limits: expected a mapping");
+	if (mw_yaml_check_unique_keys(c, n))
 		return -1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = mw_yaml_node(c, p->key);
+		yaml_node_t *v = mw_yaml_node(c, p->value);
+		const char *key = mw_yaml_scalar(k);
 		int rc;
 
 		if (!key)
-			return fail_at(c, k, "expected a key");
+			return mw_yaml_fail(c, k, "expected a key");
 		if (!strcmp(key, "max_header_bytes"))
 			rc = get_size(c, v, key, 1024, 1 << 20,
 				      &l->max_header_bytes);
@@ -515,34 +411,37 @@ static int parse_limits(struct cfg_ctx *c, yaml_node_t *n, struct mw_limits *l)
 		else if (!strcmp(key, "connect_timeout_ms"))
 			rc = get_ms(c, v, key, &l->connect_timeout_ms);
 		else
-			return fail_at(c, k, "limits: unknown key '%s'", key);
+			return mw_yaml_fail(c, k, "limits: unknown key '%s'",
+					    key);
 		if (rc)
 			return -1;
 	}
 	return 0;
 }
 
-static int parse_audit(struct cfg_ctx *c, yaml_node_t *n, struct mw_config *cfg)
+static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
+		       struct mw_config *cfg)
 {
 	if (n->type != YAML_MAPPING_NODE)
-		return fail_at(c, n, "audit: expected a mapping");
-	if (check_unique_keys(c, n))
+		return mw_yaml_fail(c, n, "audit: expected a mapping");
+	if (mw_yaml_check_unique_keys(c, n))
 		return -1;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = mw_yaml_node(c, p->key);
+		yaml_node_t *v = mw_yaml_node(c, p->value);
+		const char *key = mw_yaml_scalar(k);
 		int rc;
 
 		if (!key)
-			return fail_at(c, k, "expected a key");
+			return mw_yaml_fail(c, k, "expected a key");
 		if (!strcmp(key, "dsn"))
-			rc = get_string(c, v, key, cfg->audit.dsn,
-					sizeof(cfg->audit.dsn));
+			rc = mw_yaml_get_string(c, v, key, cfg->audit.dsn,
+						sizeof(cfg->audit.dsn));
 		else if (!strcmp(key, "embedded_user"))
-			rc = get_string(c, v, key, cfg->audit.embedded_user,
-					sizeof(cfg->audit.embedded_user));
+			rc = mw_yaml_get_string(
+				c, v, key, cfg->audit.embedded_user,
+				sizeof(cfg->audit.embedded_user));
 		else if (!strcmp(key, "batch_ms"))
 			rc = get_ms(c, v, key, &cfg->audit.batch_ms);
 		else if (!strcmp(key, "batch_max"))
@@ -552,25 +451,26 @@ static int parse_audit(struct cfg_ctx *c, yaml_node_t *n, struct mw_config *cfg)
 			rc = get_size(c, v, key, 16, 10000000,
 				      &cfg->audit.max_queue);
 		else
-			return fail_at(c, k, "audit: unknown key '%s'", key);
+			return mw_yaml_fail(c, k, "audit: unknown key '%s'",
+					    key);
 		if (rc)
 			return -1;
 	}
 	return 0;
 }
 
-static int parse_listen(struct cfg_ctx *c, yaml_node_t *v, const char *key,
+static int parse_listen(struct mw_yaml_ctx *c, yaml_node_t *v, const char *key,
 			int family, struct sockaddr_storage *ss)
 {
 	char buf[128], why[256];
 
-	if (get_string(c, v, key, buf, sizeof(buf)))
+	if (mw_yaml_get_string(c, v, key, buf, sizeof(buf)))
 		return -1;
 	if (mw_parse_hostport(buf, ss, why, sizeof(why)))
-		return fail_at(c, v, "%s: %s", key, why);
+		return mw_yaml_fail(c, v, "%s: %s", key, why);
 	if (ss->ss_family != family)
-		return fail_at(c, v, "%s: expected an %s address", key,
-			       family == AF_INET ? "IPv4" : "IPv6");
+		return mw_yaml_fail(c, v, "%s: expected an %s address", key,
+				    family == AF_INET ? "IPv4" : "IPv6");
 	return 0;
 }
 
@@ -583,29 +483,34 @@ static bool has_dot_dot(const char *path)
 	return false;
 }
 
-static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
-		      struct mw_config *cfg)
+/* The policy's keys, read with the rest, loaded once servers are known. */
+struct policy_nodes {
+	yaml_node_t *file_key, *file, *default_node, *rules;
+};
+
+static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
+		      struct mw_config *cfg, struct policy_nodes *pn)
 {
 	if (!root)
-		return fail_at(c, NULL, "empty file");
+		return mw_yaml_fail(c, NULL, "empty file");
 	if (root->type != YAML_MAPPING_NODE)
-		return fail_at(c, root, "expected a mapping at the top");
-	if (check_unique_keys(c, root))
+		return mw_yaml_fail(c, root, "expected a mapping at the top");
+	if (mw_yaml_check_unique_keys(c, root))
 		return -1;
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
 	     p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-		const char *key = scalar(k);
+		yaml_node_t *k = mw_yaml_node(c, p->key);
+		yaml_node_t *v = mw_yaml_node(c, p->value);
+		const char *key = mw_yaml_scalar(k);
 		char level[16];
 		int rc;
 
 		if (!key)
-			return fail_at(c, k, "expected a key");
+			return mw_yaml_fail(c, k, "expected a key");
 		if (!strcmp(key, "listen")) {
 			rc = parse_listen(c, v, key, AF_INET, &cfg->listen4);
 		} else if (!strcmp(key, "listen6")) {
-			const char *s = scalar(v);
+			const char *s = mw_yaml_scalar(v);
 
 			if (s && !*s) {
 				cfg->has_listen6 = false;
@@ -616,27 +521,28 @@ static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
 				cfg->has_listen6 = true;
 			}
 		} else if (!strcmp(key, "state_dir")) {
-			rc = get_string(c, v, key, cfg->state_dir,
-					sizeof(cfg->state_dir));
+			rc = mw_yaml_get_string(c, v, key, cfg->state_dir,
+						sizeof(cfg->state_dir));
 			if (!rc && cfg->state_dir[0] != '/')
-				rc = fail_at(c, v,
-					     "state_dir: must be absolute");
+				rc = mw_yaml_fail(
+					c, v, "state_dir: must be absolute");
 		} else if (!strcmp(key, "bpf_pin_dir")) {
-			rc = get_string(c, v, key, cfg->bpf_pin_dir,
-					sizeof(cfg->bpf_pin_dir));
+			rc = mw_yaml_get_string(c, v, key, cfg->bpf_pin_dir,
+						sizeof(cfg->bpf_pin_dir));
 			if (!rc &&
 			    (strncmp(cfg->bpf_pin_dir, "/sys/fs/bpf/", 12) ||
 			     has_dot_dot(cfg->bpf_pin_dir)))
-				rc = fail_at(c, v,
-					     "bpf_pin_dir: must be under "
-					     "/sys/fs/bpf/");
+				rc = mw_yaml_fail(c, v,
+						  "bpf_pin_dir: must be under "
+						  "/sys/fs/bpf/");
 		} else if (!strcmp(key, "splice")) {
-			rc = get_bool(c, v, key, &cfg->splice);
+			rc = mw_yaml_get_bool(c, v, key, &cfg->splice);
 		} else if (!strcmp(key, "host")) {
-			rc = get_string(c, v, key, cfg->host,
-					sizeof(cfg->host));
+			rc = mw_yaml_get_string(c, v, key, cfg->host,
+						sizeof(cfg->host));
 		} else if (!strcmp(key, "log_level")) {
-			rc = get_string(c, v, key, level, sizeof(level));
+			rc = mw_yaml_get_string(c, v, key, level,
+						sizeof(level));
 			if (rc)
 				;
 			else if (!strcmp(level, "debug"))
@@ -648,17 +554,27 @@ static int parse_root(struct cfg_ctx *c, yaml_node_t *root,
 			else if (!strcmp(level, "error"))
 				cfg->log_level = MW_LOG_ERR;
 			else
-				rc = fail_at(c, v,
-					     "log_level: debug, info, "
-					     "warn or error");
+				rc = mw_yaml_fail(c, v,
+						  "log_level: debug, info, "
+						  "warn or error");
 		} else if (!strcmp(key, "limits")) {
 			rc = parse_limits(c, v, &cfg->limits);
 		} else if (!strcmp(key, "audit")) {
 			rc = parse_audit(c, v, cfg);
 		} else if (!strcmp(key, "servers")) {
 			rc = parse_servers(c, v, cfg);
+		} else if (!strcmp(key, "policy")) {
+			pn->file_key = k;
+			pn->file = v;
+			rc = 0;
+		} else if (!strcmp(key, "default")) {
+			pn->default_node = v;
+			rc = 0;
+		} else if (!strcmp(key, "rules")) {
+			pn->rules = v;
+			rc = 0;
 		} else {
-			rc = fail_at(c, k, "unknown key '%s'", key);
+			rc = mw_yaml_fail(c, k, "unknown key '%s'", key);
 		}
 		if (rc)
 			return -1;
@@ -697,53 +613,108 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->audit.max_queue = 100000;
 }
 
+/* "policy: FILE" is relative to the directory of the configuration. */
+static int policy_path(struct mw_yaml_ctx *c, const struct policy_nodes *pn,
+		       char *out, size_t outlen)
+{
+	char name[PATH_MAX];
+	const char *slash = strrchr(c->file, '/');
+	int n;
+
+	if (mw_yaml_get_string(c, pn->file, "policy", name, sizeof(name)))
+		return -1;
+	if (!name[0])
+		return mw_yaml_fail(c, pn->file,
+				    "policy: expected a file name");
+	if (name[0] == '/' || !slash)
+		n = snprintf(out, outlen, "%s", name);
+	else
+		n = snprintf(out, outlen, "%.*s/%s", (int)(slash - c->file),
+			     c->file, name);
+	if (n < 0 || (size_t)n >= outlen)
+		return mw_yaml_fail(c, pn->file, "policy: path too long");
+	return 0;
+}
+
+static int load_policy(struct mw_yaml_ctx *c, struct mw_config *cfg,
+		       const struct policy_nodes *pn, const char *bytes,
+		       size_t len)
+{
+	const char **names;
+	int rc;
+
+	if (pn->file && (pn->default_node || pn->rules))
+		return mw_yaml_fail(c, pn->file_key,
+				    "policy: names a policy file, so 'default' "
+				    "and 'rules' cannot be here too");
+	if (pn->file) {
+		if (policy_path(c, pn, cfg->policy_file,
+				sizeof(cfg->policy_file)) ||
+		    mw_policy_load_file(cfg->policy_file, &cfg->policy, NULL,
+					c->err, c->errlen))
+			return -1;
+	} else if (pn->default_node || pn->rules) {
+		snprintf(cfg->policy_file, sizeof(cfg->policy_file), "%s",
+			 cfg->path);
+		if (mw_policy_from_yaml(c, pn->default_node, pn->rules, bytes,
+					len, &cfg->policy))
+			return -1;
+	} else {
+		snprintf(cfg->policy_file, sizeof(cfg->policy_file), "%s",
+			 cfg->path);
+		cfg->policy = mw_policy_allow_all(bytes, len);
+		if (!cfg->policy)
+			return mw_yaml_fail(c, NULL, "out of memory");
+	}
+	snprintf(cfg->policy_sha256, sizeof(cfg->policy_sha256), "%s",
+		 mw_policy_sha256(cfg->policy));
+	names = calloc(cfg->nservers ? cfg->nservers : 1, sizeof(*names));
+	if (!names)
+		return mw_yaml_fail(c, NULL, "out of memory");
+	for (size_t i = 0; i < cfg->nservers; i++)
+		names[i] = cfg->servers[i].name;
+	rc = mw_policy_check_servers(cfg->policy, names, cfg->nservers, c->err,
+				     c->errlen);
+	free(names);
+	return rc;
+}
+
 int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 		   size_t errlen)
 {
-	yaml_parser_t parser;
+	return mw_config_load_opts(path, cfg, true, err, errlen);
+}
+
+int mw_config_load_opts(const char *path, struct mw_config *cfg,
+			bool with_policy, char *err, size_t errlen)
+{
+	struct mw_yaml_ctx c = { .err = err, .errlen = errlen, .file = path };
+	struct policy_nodes pn = { 0 };
 	yaml_document_t doc;
-	struct cfg_ctx c = {
-		.doc = &doc, .err = err, .errlen = errlen, .file = path
-	};
-	struct stat st;
-	FILE *f;
-	int rc = -1;
+	char *bytes;
+	size_t len;
+	int rc;
 
 	set_defaults(cfg);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	f = fopen(path, "r");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	/* Read once: the policy's hash covers exactly the bytes parsed. */
+	if (mw_yaml_read_file(path, MW_CONFIG_MAX_BYTES, &bytes, &len, err,
+			      errlen))
 		return -1;
-	}
-	if (fstat(fileno(f), &st) || st.st_size > MW_CONFIG_MAX_BYTES) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path,
-			 MW_CONFIG_MAX_BYTES);
-		fclose(f);
-		return -1;
-	}
-	if (!yaml_parser_initialize(&parser)) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		fclose(f);
-		return -1;
-	}
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		snprintf(err, errlen, "%s:%zu: %s", path,
-			 parser.problem_mark.line + 1,
-			 parser.problem ? parser.problem : "YAML error");
-		goto out_parser;
-	}
-	rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg);
+	rc = mw_yaml_parse(&c, bytes, len, &doc);
+	if (rc)
+		goto out;
+	rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg, &pn);
+	if (!rc && with_policy)
+		rc = load_policy(&c, cfg, &pn, bytes, len);
 	yaml_document_delete(&doc);
 	if (!rc && !cfg->host[0] && gethostname(cfg->host, sizeof(cfg->host)))
 		snprintf(cfg->host, sizeof(cfg->host), "localhost");
 	if (!rc && cfg->has_listen6 &&
 	    ((struct sockaddr_in6 *)&cfg->listen6)->sin6_port == 0)
 		cfg->has_listen6 = false;
-out_parser:
-	yaml_parser_delete(&parser);
-	fclose(f);
+out:
+	free(bytes);
 	if (rc)
 		mw_config_free(cfg);
 	return rc;
@@ -754,4 +725,6 @@ void mw_config_free(struct mw_config *cfg)
 	free(cfg->servers);
 	cfg->servers = NULL;
 	cfg->nservers = 0;
+	mw_policy_free(cfg->policy);
+	cfg->policy = NULL;
 }

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "log.h"
+#include "policy.h"
 
 #define MW_DEFAULT_CONFIG "/etc/mcpwarden/mcpwarden.yaml"
 #define MW_MAX_SERVER_ADDRS 64 /* a local server: every local address */
@@ -55,11 +56,31 @@ struct mw_config {
 	char host[256]; /* recorded in every audit row */
 	struct mw_server_cfg *servers;
 	size_t nservers;
+	/*
+	 * The policy in force, never NULL once loaded: from "policy: FILE",
+	 * from inline "default:"/"rules:", or, with neither, allow-all
+	 * (mw_policy_is_none(): the daemon should warn). policy_sha256 is
+	 * the SHA-256 of its source's bytes (the included file, else this
+	 * file), policy_file that source.
+	 */
+	struct mw_policy *policy;
+	char policy_sha256[MW_POLICY_SHA256_HEX];
+	char policy_file[PATH_MAX];
 };
 
-/* Loads and validates path; 0 or -1 with a reason (file:line) in err. */
+/*
+ * Loads and validates path; 0 or -1 with a reason in err: "file:line:"
+ * for the configuration's own keys, "file:line:column:" for the policy.
+ */
 int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 		   size_t errlen);
+/*
+ * The same, optionally without the policy (cfg->policy stays NULL): the
+ * CLI's daemon commands need state_dir, and must work while an operator
+ * fixes a broken policy file.
+ */
+int mw_config_load_opts(const char *path, struct mw_config *cfg,
+			bool with_policy, char *err, size_t errlen);
 void mw_config_free(struct mw_config *cfg);
 
 /* "host:port" or "[v6]:port" → address; 0 or -1. */

@@ -674,3 +674,174 @@ Test(config, format_unknown_family)
 	mw_format_addr(&ss, out, sizeof(out));
 	cr_assert_str_eq(out, "?");
 }
+
+/* ---- the policy hook ---------------------------------------------------- */
+
+/* A policy file next to the configuration; removed by policy_file_cleanup. */
+static char policy_path[64];
+
+static void policy_file_cleanup(void)
+{
+	if (policy_path[0])
+		unlink(policy_path);
+	policy_path[0] = '\0';
+	conf_cleanup();
+}
+
+static const char *policy_file_write(const char *yaml)
+{
+	int fd;
+
+	snprintf(policy_path, sizeof(policy_path), "/tmp/mw-policy-XXXXXX");
+	fd = mkstemp(policy_path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	return policy_path;
+}
+
+static const char *conf_decide(const struct mw_config *cfg, const char *server,
+			       const char *tool)
+{
+	struct mw_policy_input in = {
+		.server = server,
+		.method = "tools/call",
+		.target = tool,
+	};
+	struct mw_policy_decision d;
+
+	cr_assert_eq(mw_policy_decide(cfg->policy, &in, &d), 0);
+	return d.rule;
+}
+
+/* Expects "<file>:<line>:<col>: ..." with file the configuration's path. */
+static void conf_policy_fails(const char *yaml, const char *file, int line,
+			      int col, const char *want)
+{
+	struct mw_config cfg;
+	char err[CONF_ERRLEN] = "", prefix[160];
+	const char *path = conf_write(yaml);
+
+	cr_assert_eq(mw_config_load(path, &cfg, err, sizeof(err)), -1,
+		     "loaded: %s", yaml);
+	if (col)
+		snprintf(prefix, sizeof(prefix),
+			 "%s:%d:%d: ", file ? file : path, line, col);
+	else
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", file ? file : path,
+			 line);
+	cr_assert_eq(strncmp(err, prefix, strlen(prefix)), 0,
+		     "'%s' does not start with '%s'", err, prefix);
+	cr_assert(strstr(err, want), "'%s' does not say '%s'", err, want);
+	cr_assert_null(cfg.policy, "freed on failure");
+}
+
+Test(config, no_policy_allows_all, .fini = conf_cleanup)
+{
+	static const char yaml[] = "servers: []\n";
+	struct mw_config cfg;
+
+	conf_load_ok(yaml, &cfg);
+	cr_assert_not_null(cfg.policy);
+	cr_assert(mw_policy_is_none(cfg.policy));
+	cr_assert_str_eq(conf_decide(&cfg, "s", "t"), MW_POLICY_NONE_RULE);
+	/* sha256 of the configuration's bytes */
+	cr_assert_str_eq(cfg.policy_sha256,
+			 "e75e77bbe2ab49b73d40e797d7bff22ea2b47b6b3ef632446b85"
+			 "a1fd5235e19f");
+	cr_assert_str_eq(cfg.policy_file, cfg.path);
+	mw_config_free(&cfg);
+	cr_assert_null(cfg.policy);
+}
+
+Test(config, inline_rules, .fini = conf_cleanup)
+{
+	struct mw_config cfg;
+
+	conf_load_ok("servers:\n"
+		     "  - name: billing\n"
+		     "    address: 192.0.2.1:80\n"
+		     "rules:\n"
+		     "  - {name: reads, server: billing, tool: \"get_*\", "
+		     "action: allow}\n",
+		     &cfg);
+	cr_assert_not(mw_policy_is_none(cfg.policy));
+	cr_assert_eq(mw_policy_rule_count(cfg.policy), 1);
+	cr_assert_str_eq(conf_decide(&cfg, "billing", "get_x"), "reads");
+	cr_assert_str_eq(conf_decide(&cfg, "billing", "put_x"),
+			 MW_POLICY_DEFAULT_RULE, "no default: deny");
+	cr_assert_eq(strlen(cfg.policy_sha256), 64);
+	cr_assert_str_eq(cfg.policy_file, cfg.path);
+	mw_config_free(&cfg);
+
+	conf_load_ok("default: allow\n", &cfg);
+	cr_assert_not(mw_policy_is_none(cfg.policy));
+	cr_assert_eq(mw_policy_default(cfg.policy, NULL), MW_DECIDE_ALLOW);
+	mw_config_free(&cfg);
+}
+
+Test(config, policy_file_relative_to_the_configuration,
+     .fini = policy_file_cleanup)
+{
+	struct mw_config cfg;
+	char yaml[256];
+	const char *policy = policy_file_write(
+		"default: allow\n"
+		"rules:\n"
+		"  - {name: no-rm, tool: rm, action: deny}\n");
+
+	/* Both in /tmp: the bare name is found next to the configuration. */
+	snprintf(yaml, sizeof(yaml), "policy: %s\n", policy + 5);
+	conf_load_ok(yaml, &cfg);
+	cr_assert_str_eq(cfg.policy_file, policy);
+	cr_assert_str_eq(conf_decide(&cfg, "s", "rm"), "no-rm");
+	cr_assert_str_eq(conf_decide(&cfg, "s", "ls"), MW_POLICY_DEFAULT_RULE);
+	/* sha256 of the policy file, not of the configuration */
+	cr_assert_str_eq(cfg.policy_sha256, mw_policy_sha256(cfg.policy));
+	mw_config_free(&cfg);
+
+	snprintf(yaml, sizeof(yaml), "policy: %s\n", policy);
+	conf_load_ok(yaml, &cfg);
+	cr_assert_str_eq(cfg.policy_file, policy);
+	mw_config_free(&cfg);
+}
+
+Test(config, policy_errors, .fini = policy_file_cleanup)
+{
+	char yaml[256];
+	const char *policy =
+		policy_file_write("rules:\n"
+				  "  - {name: a, action: deny}\n"
+				  "  - {name: b, action: maybe}\n");
+
+	snprintf(yaml, sizeof(yaml), "splice: false\npolicy: %s\n", policy);
+	conf_policy_fails(yaml, policy, 3, 23, "action: expected allow");
+	conf_policy_fails("policy: p.yaml\nrules: []\n", NULL, 1, 0,
+			  "'default' and 'rules' cannot be here too");
+	conf_policy_fails("default: deny\npolicy: p.yaml\n", NULL, 2, 0,
+			  "cannot be here too");
+	conf_policy_fails("policy: \"\"\n", NULL, 1, 0,
+			  "policy: expected a file name");
+	conf_policy_fails("policy: [a]\n", NULL, 1, 0,
+			  "policy: expected a string");
+	conf_policy_fails("splice: false\nrules:\n  - {name: a}\n", NULL, 3, 5,
+			  "needs an action");
+	conf_policy_fails("servers:\n"
+			  "  - name: billing\n"
+			  "    address: 192.0.2.1:80\n"
+			  "rules:\n"
+			  "  - {name: ok, server: billing, action: allow}\n"
+			  "  - {name: typo, server: biling, action: allow}\n",
+			  NULL, 6, 5,
+			  "rule 'typo': server 'biling' is not in 'servers'");
+}
+
+Test(config, missing_policy_file, .fini = conf_cleanup)
+{
+	struct mw_config cfg;
+	char err[CONF_ERRLEN];
+	const char *path = conf_write("policy: /nonexistent/policy.yaml\n");
+
+	cr_assert_eq(mw_config_load(path, &cfg, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "/nonexistent/policy.yaml: "), "%s", err);
+}
