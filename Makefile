@@ -8,7 +8,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS := libbpf jansson yaml-0.1 libpq libcrypto
+PKGS := libbpf jansson yaml-0.1 libpq libcrypto libhs
 # CFLAGS is the user's (optimisation, debug); MW_CFLAGS always applies.
 CFLAGS ?= -O2 -g
 MW_CPPFLAGS := -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE \
@@ -43,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # intermediate files, and rebuild everything next time).
 .SECONDARY: $(BPF_OBJS)
 
-.PHONY: all asan test unit integration demo bench fuzz install clean deps format
+.PHONY: all asan test unit integration demo bench bench-policy fuzz install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
 
@@ -100,17 +100,26 @@ demo: deps all
 bench: deps all
 	bench/run.sh
 
+# Policy decision time with 1,000 rules (bench/policy_bench.c); not part of
+# `make test` either.
+bench-policy: $(BUILD)/policy_bench
+	$(BUILD)/policy_bench 1000 200000
+
+$(BUILD)/policy_bench: bench/policy_bench.c $(BUILD)/lib.a $(USER_HDRS)
+	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
+
 # libFuzzer targets, one per parser: build/fuzz/<name>, linked with the
 # parsers only (no eBPF, no database).
 FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
-	user/config.c
+	user/config.c user/yaml_util.c user/policy.c user/policy_load.c \
+	user/policy_index.c user/glob.c user/jsonptr.c
 fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 			$$f $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser \
-			-o build/fuzz/$$n || exit 1; \
+			-lcrypto -lhs -o build/fuzz/$$n || exit 1; \
 	done
 
 # DESTDIR stages the files (packaging); the user is created on the host.

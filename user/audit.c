@@ -212,9 +212,15 @@ struct mw_audit {
 };
 
 static const char *const kind_names[] = {
-	[MW_EV_CONN_OPEN] = "conn_open", [MW_EV_CONN_CLOSE] = "conn_close",
-	[MW_EV_REQUEST] = "request",	 [MW_EV_NOTIFICATION] = "notification",
-	[MW_EV_RESPONSE] = "response",	 [MW_EV_HTTP_ERROR] = "http_error",
+	[MW_EV_CONN_OPEN] = "conn_open",
+	[MW_EV_CONN_CLOSE] = "conn_close",
+	[MW_EV_REQUEST] = "request",
+	[MW_EV_NOTIFICATION] = "notification",
+	[MW_EV_RESPONSE] = "response",
+	[MW_EV_HTTP_ERROR] = "http_error",
+	[MW_EV_TOOL_PINNED] = "tool_pinned",
+	[MW_EV_TOOL_CHANGED] = "tool_changed",
+	[MW_EV_TOOLS_ACCEPTED] = "tools_accepted",
 };
 
 static const char *kind_name(enum mw_event_kind k)

@@ -22,6 +22,9 @@ enum mw_event_kind {
 	MW_EV_NOTIFICATION, /* JSON-RPC notification (no id) */
 	MW_EV_RESPONSE, /* JSON-RPC result or error */
 	MW_EV_HTTP_ERROR, /* malformed HTTP/JSON, refused, upstream failure */
+	MW_EV_TOOL_PINNED, /* a tool definition seen for the first time */
+	MW_EV_TOOL_CHANGED, /* differs from the accepted definition */
+	MW_EV_TOOLS_ACCEPTED, /* an operator accepted a server's tools */
 };
 
 struct mw_audit_event {

@@ -54,6 +54,20 @@ static int add_proxy_conn(void *arg, uint64_t conn_id,
 	return 0;
 }
 
+static json_t *policy_status(const struct mw_config *cfg)
+{
+	bool explicit_default;
+	enum mw_policy_action def =
+		mw_policy_default(cfg->policy, &explicit_default);
+
+	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:b}", "source",
+			 cfg->policy_file, "sha256", cfg->policy_sha256,
+			 "rules", (json_int_t)mw_policy_rule_count(cfg->policy),
+			 "default", mw_policy_action_name(def),
+			 "explicit_default", explicit_default, "none",
+			 mw_policy_is_none(cfg->policy));
+}
+
 static json_t *status(struct mw_commands_ctx *cc)
 {
 	json_t *r = json_pack("{s:b}", "ok", 1);
@@ -90,16 +104,20 @@ static json_t *status(struct mw_commands_ctx *cc)
 					    json_integer((json_int_t)stats[i]));
 	mw_proxy_stats(cc->proxy, &ps);
 	proxy = json_pack(
-		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "accepted",
-		(json_int_t)ps.accepted, "active", (json_int_t)ps.active,
-		"refused_unsteered", (json_int_t)ps.refused_unsteered,
-		"refused_overload", (json_int_t)ps.refused_overload,
-		"http_requests", (json_int_t)ps.http_requests, "rpc_messages",
+		"{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		"accepted", (json_int_t)ps.accepted, "active",
+		(json_int_t)ps.active, "refused_unsteered",
+		(json_int_t)ps.refused_unsteered, "refused_overload",
+		(json_int_t)ps.refused_overload, "http_requests",
+		(json_int_t)ps.http_requests, "rpc_messages",
 		(json_int_t)ps.rpc_messages, "http_errors",
 		(json_int_t)ps.http_errors, "upstream_errors",
 		(json_int_t)ps.upstream_errors, "bytes_from_clients",
 		(json_int_t)ps.bytes_from_clients, "bytes_from_servers",
-		(json_int_t)ps.bytes_from_servers);
+		(json_int_t)ps.bytes_from_servers, "rpc_refused",
+		(json_int_t)ps.rpc_refused, "rpc_would_refuse",
+		(json_int_t)ps.rpc_would_refuse, "tools_hidden",
+		(json_int_t)ps.tools_hidden);
 	mw_audit_stats(cc->audit, &as);
 	audit = json_pack("{s:I,s:I,s:I,s:I,s:b}", "submitted",
 			  (json_int_t)as.submitted, "written",
@@ -113,6 +131,7 @@ static json_t *status(struct mw_commands_ctx *cc)
 	json_object_set_new(r, "bpf_pin_dir",
 			    json_string(cc->cfg->bpf_pin_dir));
 	json_object_set_new(r, "servers", servers);
+	json_object_set_new(r, "policy", policy_status(cc->cfg));
 	json_object_set_new(r, "enforced", enforced);
 	json_object_set_new(r, "connections", pconns);
 	json_object_set_new(r, "kernel_connections", kconns);
@@ -189,6 +208,50 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on)
 	return r;
 }
 
+/* An operator accepts what a server lists now as its tools. */
+static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req)
+{
+	const char *server = json_string_value(json_object_get(req, "server"));
+	struct mw_audit_event ev = { 0 };
+	char err[512], detail[128];
+	bool known = false;
+	size_t n;
+
+	if (!server)
+		return mw_control_error("missing server");
+	for (size_t i = 0; i < cc->cfg->nservers; i++)
+		known |= !strcmp(cc->cfg->servers[i].name, server);
+	if (!known)
+		return mw_control_error("no server named '%s'", server);
+	if (mw_pins_accept(cc->pins, server, &n, err, sizeof(err)))
+		return mw_control_error("%s", err);
+	snprintf(detail, sizeof(detail),
+		 "%zu changed definition(s) accepted by the operator", n);
+	ev.kind = MW_EV_TOOLS_ACCEPTED;
+	ev.ts_us = mw_now_us();
+	ev.server = server;
+	ev.detail = detail;
+	if (!mw_audit_submit(cc->audit, &ev))
+		log_warn("audit queue full, not recorded: %s: %s", server,
+			 detail);
+	log_info("%s: %s", server, detail);
+	return json_pack("{s:b,s:s,s:I,s:o}", "ok", 1, "server", server,
+			 "accepted", (json_int_t)n, "tools",
+			 mw_pins_json(cc->pins, server));
+}
+
+static json_t *reload(struct mw_commands_ctx *cc)
+{
+	char msg[1024];
+
+	if (!cc->reload)
+		return mw_control_error("reload is not available");
+	if (cc->reload(cc->reload_arg, msg, sizeof(msg)))
+		return mw_control_error("%s", msg);
+	return json_pack("{s:b,s:s,s:o}", "ok", 1, "message", msg, "policy",
+			 policy_status(cc->cfg));
+}
+
 json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,
 			   json_t *req)
 {
@@ -198,5 +261,9 @@ json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,
 		return enforce(cc, req, true);
 	if (!strcmp(cmd, "release"))
 		return enforce(cc, req, false);
+	if (!strcmp(cmd, "reload"))
+		return reload(cc);
+	if (!strcmp(cmd, "accept-tools"))
+		return accept_tools(cc, req);
 	return mw_control_error("unknown command '%s'", cmd);
 }

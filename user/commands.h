@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* What the daemon does for the CLI: status, enforce, release. */
+/*
+ * What the daemon does for the CLI: status, enforce, release, reload,
+ * accept-tools.
+ */
 #ifndef MW_COMMANDS_H
 #define MW_COMMANDS_H
 
@@ -15,6 +18,11 @@ struct mw_commands_ctx {
 	struct mw_bpf *bpf;
 	struct mw_audit *audit;
 	struct mw_proxy *proxy;
+	struct mw_pins *pins;
+	/* Swaps in the configuration file's policy: 0, or -1 when the file
+	 * does not load (the policy in force stays); msg says what happened. */
+	int (*reload)(void *arg, char *msg, size_t msglen);
+	void *reload_arg;
 };
 
 json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,

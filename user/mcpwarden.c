@@ -2,6 +2,8 @@
 /* mcpwarden: the operator's command line. */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,8 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "policy.h"
+#include "yaml_util.h"
 
 #define CONTROL_TIMEOUT_MS 30000
 
@@ -25,6 +29,23 @@ static void usage(FILE *f)
 		"servers, live connections, counters\n"
 		"  sql [PSQL ARGS...]                psql on the audit "
 		"database\n"
+		"  reload                            swap in the policy of "
+		"the daemon's configuration\n"
+		"  policy accept-tools SERVER        accept SERVER's changed "
+		"tool definitions\n"
+		"  policy check FILE                 validate a policy file "
+		"or a configuration\n"
+		"  policy explain FILE [OPTIONS]     which rule decides a "
+		"request, and why\n"
+		"      --uid N | --user NAME (default: yours)  --gid N  "
+		"--group NAME...\n"
+		"      --cgroup PATH  --exe PATH  --server NAME  --method M "
+		"(tools/call)\n"
+		"      --tool NAME (tool, prompt or resource URI)  --args "
+		"JSON | --params JSON\n"
+		"      --direction client|server  --subject S  --oidc-group "
+		"G...  --tool-changed\n"
+		"      --verbose\n"
 		"\n"
 		"CGROUP is a path relative to the cgroup v2 mount, or "
 		"absolute.\n"
@@ -212,6 +233,520 @@ static int cmd_sql(const struct mw_config *cfg, int argc, char **argv)
 	return 1;
 }
 
+/* ---- policy check / policy explain ---- */
+
+#define EXPLAIN_MAX_GROUPS 256
+
+/*
+ * A policy file holds "default" and "rules" only; anything else is a daemon
+ * configuration (which may hold them too, or name a policy file).
+ */
+static bool is_policy_file(const char *path)
+{
+	char err[256], *bytes;
+	struct mw_yaml_ctx c = { .err = err,
+				 .errlen = sizeof(err),
+				 .file = path };
+	yaml_document_t doc;
+	yaml_node_t *root;
+	bool only_policy_keys = false;
+	size_t len;
+
+	if (mw_yaml_read_file(path, MW_CONFIG_MAX_BYTES, &bytes, &len, err,
+			      sizeof(err)))
+		return false;
+	if (!mw_yaml_parse(&c, bytes, len, &doc)) {
+		root = yaml_document_get_root_node(&doc);
+		only_policy_keys = root && root->type == YAML_MAPPING_NODE;
+		for (yaml_node_pair_t *p =
+			     only_policy_keys ? root->data.mapping.pairs.start
+					      : NULL;
+		     p && p < root->data.mapping.pairs.top; p++) {
+			const char *key =
+				mw_yaml_scalar(mw_yaml_node(&c, p->key));
+
+			if (!key ||
+			    (strcmp(key, "default") && strcmp(key, "rules")))
+				only_policy_keys = false;
+		}
+		yaml_document_delete(&doc);
+	}
+	free(bytes);
+	return only_policy_keys;
+}
+
+struct loaded_policy {
+	struct mw_config cfg;
+	bool has_cfg;
+	struct mw_policy *own; /* a policy file given directly */
+	const struct mw_policy *p;
+	const char *source;
+};
+
+static int load_policy_arg(const char *path, struct loaded_policy *lp)
+{
+	char err[1024];
+
+	memset(lp, 0, sizeof(*lp));
+	if (is_policy_file(path)) {
+		if (mw_policy_load_file(path, &lp->own, NULL, err,
+					sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return -1;
+		}
+		lp->p = lp->own;
+		lp->source = path;
+		return 0;
+	}
+	if (mw_config_load(path, &lp->cfg, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	lp->has_cfg = true;
+	lp->p = lp->cfg.policy;
+	lp->source = lp->cfg.policy_file;
+	return 0;
+}
+
+static void loaded_policy_free(struct loaded_policy *lp)
+{
+	mw_policy_free(lp->own);
+	if (lp->has_cfg)
+		mw_config_free(&lp->cfg);
+}
+
+static void print_policy_summary(FILE *f, const struct loaded_policy *lp)
+{
+	bool explicit_default;
+	enum mw_policy_action def = mw_policy_default(lp->p, &explicit_default);
+
+	if (mw_policy_is_none(lp->p)) {
+		fprintf(f,
+			"no policy (everything allowed, rule '%s'), "
+			"sha256 %s\n",
+			MW_POLICY_NONE_RULE, mw_policy_sha256(lp->p));
+		return;
+	}
+	fprintf(f, "%zu rules, default %s%s, sha256 %s\n",
+		mw_policy_rule_count(lp->p), mw_policy_action_name(def),
+		explicit_default ? "" : " (implicit)", mw_policy_sha256(lp->p));
+}
+
+static int cmd_policy_check(int argc, char **argv)
+{
+	struct loaded_policy lp;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		usage(stderr);
+		return 2;
+	}
+	if (load_policy_arg(argv[1], &lp))
+		return 1;
+	fputs("ok: ", stdout);
+	print_policy_summary(stdout, &lp);
+	if (strcmp(lp.source, argv[1]))
+		printf("policy file: %s\n", lp.source);
+	loaded_policy_free(&lp);
+	return 0;
+}
+
+/* The subject as the daemon will see it: passwd, group database. */
+struct explain_subject {
+	struct mw_policy_subject s;
+	char user[64];
+	const char *groups[EXPLAIN_MAX_GROUPS];
+	char *owned[EXPLAIN_MAX_GROUPS];
+	size_t nowned;
+	const char *oidc_groups[EXPLAIN_MAX_GROUPS];
+};
+
+static int add_group(struct explain_subject *es, const char *name, bool copy)
+{
+	char *dup = NULL;
+
+	for (size_t i = 0; i < es->s.ngroups; i++)
+		if (!strcmp(es->groups[i], name))
+			return 0;
+	if (es->s.ngroups == EXPLAIN_MAX_GROUPS) {
+		fprintf(stderr, "mcpwarden: more than %d groups\n",
+			EXPLAIN_MAX_GROUPS);
+		return -1;
+	}
+	if (copy) {
+		dup = strdup(name);
+		if (!dup)
+			return -1;
+		es->owned[es->nowned++] = dup;
+	}
+	es->groups[es->s.ngroups++] = dup ? dup : name;
+	return 0;
+}
+
+static int add_gid(struct explain_subject *es, gid_t gid)
+{
+	struct group *gr = getgrgid(gid);
+	char num[16];
+
+	if (gr)
+		return add_group(es, gr->gr_name, true);
+	snprintf(num, sizeof(num), "%u", (unsigned)gid);
+	return add_group(es, num, true);
+}
+
+static int resolve_subject(struct explain_subject *es, const char *user,
+			   const char *uid_arg, const char *gid_arg)
+{
+	struct passwd *pw;
+	gid_t gids[EXPLAIN_MAX_GROUPS];
+	int ngids = EXPLAIN_MAX_GROUPS;
+	char *end;
+
+	if (user) {
+		pw = getpwnam(user);
+		if (!pw) {
+			fprintf(stderr, "mcpwarden: no user '%s'\n", user);
+			return -1;
+		}
+	} else {
+		unsigned long uid = uid_arg ? strtoul(uid_arg, &end, 10)
+					    : (unsigned long)getuid();
+
+		if (uid_arg && (!*uid_arg || *end || uid >= UINT32_MAX)) {
+			fprintf(stderr, "mcpwarden: --uid: '%s' is not a uid\n",
+				uid_arg);
+			return -1;
+		}
+		es->s.uid = (uint32_t)uid;
+		pw = getpwuid((uid_t)uid);
+	}
+	if (pw) {
+		es->s.uid = pw->pw_uid;
+		es->s.gid = pw->pw_gid;
+		snprintf(es->user, sizeof(es->user), "%s", pw->pw_name);
+	} else {
+		/* As the daemon does for a uid without a name. */
+		snprintf(es->user, sizeof(es->user), "%u", es->s.uid);
+	}
+	es->s.user = es->user;
+	if (gid_arg) {
+		unsigned long gid = strtoul(gid_arg, &end, 10);
+
+		if (!*gid_arg || *end || gid >= UINT32_MAX) {
+			fprintf(stderr, "mcpwarden: --gid: '%s' is not a gid\n",
+				gid_arg);
+			return -1;
+		}
+		es->s.gid = (uint32_t)gid;
+	} else if (!pw) {
+		fprintf(stderr,
+			"mcpwarden: uid %u has no passwd entry: give --gid\n",
+			es->s.uid);
+		return -1;
+	}
+	es->s.groups = es->groups;
+	if (add_gid(es, es->s.gid))
+		return -1;
+	if (pw && getgrouplist(pw->pw_name, es->s.gid, gids, &ngids) < 0) {
+		fprintf(stderr, "mcpwarden: %s is in more than %d groups\n",
+			pw->pw_name, EXPLAIN_MAX_GROUPS);
+		return -1;
+	}
+	for (int i = 0; pw && i < ngids; i++)
+		if (add_gid(es, gids[i]))
+			return -1;
+	return 0;
+}
+
+static void explain_subject_free(struct explain_subject *es)
+{
+	for (size_t i = 0; i < es->nowned; i++)
+		free(es->owned[i]);
+}
+
+static json_t *parse_json_arg(const char *opt, const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES,
+			       &jerr);
+
+	if (!v)
+		fprintf(stderr, "mcpwarden: %s: %s\n", opt, jerr.text);
+	return v;
+}
+
+/* params as a client would send them for method, tool and arguments. */
+static json_t *build_params(const char *method, const char *tool, json_t *args)
+{
+	json_t *params = json_object();
+	bool named =
+		!strcmp(method, "tools/call") || !strcmp(method, "prompts/get");
+
+	if (!params)
+		return NULL;
+	if (tool && json_object_set_new(params, named ? "name" : "uri",
+					json_string(tool)))
+		goto fail;
+	if (args && json_object_set(params, "arguments", args))
+		goto fail;
+	return params;
+fail:
+	json_decref(params);
+	return NULL;
+}
+
+static void print_request(const struct mw_policy_input *in)
+{
+	const struct mw_policy_subject *s = &in->subject;
+	char *params = in->params ? json_dumps(in->params,
+					       JSON_COMPACT | JSON_SORT_KEYS)
+				  : NULL;
+
+	printf("subject: uid %u (%s), gid %u, groups", s->uid, s->user, s->gid);
+	for (size_t i = 0; i < s->ngroups; i++)
+		printf("%s%s", i ? "," : " ", s->groups[i]);
+	printf(", cgroup %s, exe %s", s->cgroup ? s->cgroup : "-",
+	       s->exe ? s->exe : "-");
+	if (s->oidc_subject)
+		printf(", subject %s", s->oidc_subject);
+	printf("\nrequest: %s server '%s', method %s",
+	       in->direction == MW_POLICY_FROM_SERVER ? "from" : "to",
+	       in->server, in->method);
+	if (in->target)
+		printf(", target '%s'", in->target);
+	printf(", params %s\n\n", params ? params : "(none)");
+	free(params);
+}
+
+static int explain_run(const struct loaded_policy *lp,
+		       const struct mw_policy_input *in, bool verbose)
+{
+	struct mw_policy_decision d, indexed;
+
+	printf("policy: %s: ", lp->source);
+	print_policy_summary(stdout, lp);
+	print_request(in);
+	mw_policy_explain(lp->p, in, &d, stdout, verbose);
+	mw_policy_decide(lp->p, in, &indexed);
+	printf("\ndecision: %s\nrule:     %s\n",
+	       mw_policy_action_name(d.action), d.rule);
+	if (d.message)
+		printf("message:  %s\n", d.message);
+	if (d.audit_rule)
+		printf("audit:    rule '%s' would %s\n", d.audit_rule,
+		       mw_policy_action_name(d.audit_action));
+	/* The daemon's indexed path must agree with the rule-by-rule walk. */
+	if (indexed.action != d.action || strcmp(indexed.rule, d.rule) ||
+	    !indexed.audit_rule != !d.audit_rule ||
+	    (d.audit_rule && strcmp(indexed.audit_rule, d.audit_rule))) {
+		fprintf(stderr,
+			"mcpwarden: internal error: the daemon's evaluation "
+			"decides %s by rule '%s'\n",
+			mw_policy_action_name(indexed.action), indexed.rule);
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_policy_explain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "uid", required_argument, NULL, 'u' },
+		{ "user", required_argument, NULL, 'U' },
+		{ "gid", required_argument, NULL, 'g' },
+		{ "group", required_argument, NULL, 'G' },
+		{ "cgroup", required_argument, NULL, 'C' },
+		{ "exe", required_argument, NULL, 'e' },
+		{ "server", required_argument, NULL, 's' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "tool", required_argument, NULL, 't' },
+		{ "args", required_argument, NULL, 'a' },
+		{ "params", required_argument, NULL, 'p' },
+		{ "direction", required_argument, NULL, 'd' },
+		{ "subject", required_argument, NULL, 'S' },
+		{ "oidc-group", required_argument, NULL, 'O' },
+		{ "tool-changed", no_argument, NULL, 'T' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct explain_subject es = { 0 };
+	struct mw_policy_input in = { .method = "tools/call" };
+	struct loaded_policy lp = { 0 };
+	const char *user = NULL, *uid = NULL, *gid = NULL, *tool = NULL;
+	const char *extra_groups[EXPLAIN_MAX_GROUPS];
+	size_t nextra = 0;
+	json_t *args = NULL, *params = NULL;
+	bool verbose = false, loaded = false;
+	int opt, rc = 2;
+
+	optind = 0; /* GNU getopt: start over on this argv */
+	while ((opt = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'u':
+			uid = optarg;
+			break;
+		case 'U':
+			user = optarg;
+			break;
+		case 'g':
+			gid = optarg;
+			break;
+		case 'G':
+			if (nextra == EXPLAIN_MAX_GROUPS)
+				goto usage;
+			extra_groups[nextra++] = optarg;
+			break;
+		case 'C':
+			in.subject.cgroup = optarg;
+			break;
+		case 'e':
+			in.subject.exe = optarg;
+			break;
+		case 's':
+			in.server = optarg;
+			break;
+		case 'm':
+			in.method = optarg;
+			break;
+		case 't':
+			tool = optarg;
+			break;
+		case 'a':
+			json_decref(args);
+			args = parse_json_arg("--args", optarg);
+			if (!args)
+				goto out;
+			break;
+		case 'p':
+			json_decref(params);
+			params = parse_json_arg("--params", optarg);
+			if (!params)
+				goto out;
+			break;
+		case 'd':
+			if (!strcmp(optarg, "server"))
+				in.direction = MW_POLICY_FROM_SERVER;
+			else if (strcmp(optarg, "client"))
+				goto usage;
+			break;
+		case 'S':
+			in.subject.oidc_subject = optarg;
+			break;
+		case 'O':
+			if (in.subject.noidc_groups == EXPLAIN_MAX_GROUPS)
+				goto usage;
+			es.oidc_groups[in.subject.noidc_groups++] = optarg;
+			break;
+		case 'T':
+			in.tool_changed = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (optind != argc - 1 || !in.server || (user && uid) ||
+	    (params && (args || tool))) {
+		fprintf(stderr, "mcpwarden: policy explain FILE --server NAME "
+				"[...]; --user or --uid; --params or "
+				"--tool/--args\n");
+		goto usage;
+	}
+	rc = 1;
+	if (resolve_subject(&es, user, uid, gid))
+		goto out;
+	for (size_t i = 0; i < nextra; i++)
+		if (add_group(&es, extra_groups[i], false))
+			goto out;
+	es.s.cgroup = in.subject.cgroup;
+	es.s.exe = in.subject.exe;
+	es.s.oidc_subject = in.subject.oidc_subject;
+	es.s.oidc_groups = es.oidc_groups;
+	es.s.noidc_groups = in.subject.noidc_groups;
+	in.subject = es.s;
+	if (!params && (tool || args))
+		params = build_params(in.method, tool, args);
+	if ((tool || args) && !params)
+		goto out;
+	in.params = params;
+	in.target = mw_policy_target(in.method, params);
+	if (tool && !in.target) {
+		fprintf(stderr,
+			"mcpwarden: --tool: method %s names no tool, prompt "
+			"or resource\n",
+			in.method);
+		goto out;
+	}
+	if (load_policy_arg(argv[optind], &lp))
+		goto out;
+	loaded = true;
+	rc = explain_run(&lp, &in, verbose);
+	goto out;
+usage:
+	usage(stderr);
+	rc = 2;
+out:
+	if (loaded)
+		loaded_policy_free(&lp);
+	explain_subject_free(&es);
+	json_decref(args);
+	json_decref(params);
+	return rc;
+}
+
+/* Asks the daemon to swap in the policy of its configuration file. */
+static int cmd_reload(const struct mw_config *cfg, int argc)
+{
+	json_t *req, *resp = NULL;
+	int rc;
+
+	if (argc != 1) {
+		usage(stderr);
+		return 2;
+	}
+	req = json_pack("{s:s}", "cmd", "reload");
+	rc = call(cfg, req, &resp);
+	json_decref(req);
+	if (!rc)
+		printf("%s\n",
+		       json_string_value(json_object_get(resp, "message")));
+	json_decref(resp);
+	return rc ? 1 : 0;
+}
+
+/* Accepts a server's tool definitions as it lists them now. */
+static int cmd_accept_tools(const struct mw_config *cfg, int argc, char **argv)
+{
+	json_t *req, *resp = NULL;
+	int rc;
+
+	if (argc != 2) {
+		usage(stderr);
+		return 2;
+	}
+	req = json_pack("{s:s,s:s}", "cmd", "accept-tools", "server", argv[1]);
+	rc = call(cfg, req, &resp);
+	json_decref(req);
+	if (!rc)
+		printf("%s: %lld changed tool definition(s) accepted\n",
+		       argv[1],
+		       (long long)json_integer_value(
+			       json_object_get(resp, "accepted")));
+	json_decref(resp);
+	return rc ? 1 : 0;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "check"))
+		return cmd_policy_check(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "explain"))
+		return cmd_policy_explain(argc - 1, argv + 1);
+	usage(stderr);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = MW_DEFAULT_CONFIG;
@@ -238,7 +773,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
-	if (mw_config_load(config, &cfg, err, sizeof(err))) {
+	/* Policy commands read the file they are given, not the daemon's;
+	 * accepting tools asks the daemon. */
+	if (!strcmp(cmd, "policy") &&
+	    !(optind + 1 < argc && !strcmp(argv[optind + 1], "accept-tools")))
+		return cmd_policy(argc - optind, argv + optind);
+	if (mw_config_load_opts(config, &cfg, false, err, sizeof(err))) {
 		fprintf(stderr, "mcpwarden: %s\n", err);
 		return 1;
 	}
@@ -252,6 +792,10 @@ int main(int argc, char **argv)
 		rc = cmd_status(&cfg, argc, argv);
 	else if (!strcmp(cmd, "sql"))
 		rc = cmd_sql(&cfg, argc, argv);
+	else if (!strcmp(cmd, "reload"))
+		rc = cmd_reload(&cfg, argc);
+	else if (!strcmp(cmd, "policy"))
+		rc = cmd_accept_tools(&cfg, argc - 1, argv + 1);
 	else {
 		fprintf(stderr, "mcpwarden: unknown command '%s'\n", cmd);
 		usage(stderr);

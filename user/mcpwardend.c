@@ -33,6 +33,7 @@ struct daemon {
 	struct mw_bpf *bpf;
 	struct mw_audit *audit;
 	struct mw_audit_config audit_cfg;
+	struct mw_pins *pins;
 	struct mw_proxy *proxy;
 	struct mw_control *control;
 	struct mw_io sig;
@@ -47,6 +48,8 @@ static void usage(FILE *f)
 		MW_DEFAULT_CONFIG);
 }
 
+static int reload_policy(void *arg, char *msg, size_t msglen);
+
 static void on_signal(struct mw_io *io, uint32_t events)
 {
 	struct daemon *d =
@@ -58,6 +61,11 @@ static void on_signal(struct mw_io *io, uint32_t events)
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_info("signal %u: stopping", si.ssi_signo);
 			mw_loop_stop(d->loop);
+		} else if (si.ssi_signo == SIGHUP) {
+			char msg[1024];
+
+			/* reload_policy() logs the outcome either way. */
+			reload_policy(d, msg, sizeof(msg));
 		}
 	}
 }
@@ -116,6 +124,59 @@ static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 	return rc ? -1 : 0;
 }
 
+static bool same_servers(const struct mw_config *a, const struct mw_config *b)
+{
+	if (a->nservers != b->nservers)
+		return false;
+	for (size_t i = 0; i < a->nservers; i++)
+		if (strcmp(a->servers[i].name, b->servers[i].name) ||
+		    strcmp(a->servers[i].address, b->servers[i].address))
+			return false;
+	return true;
+}
+
+/*
+ * Swaps in the policy of the configuration file as it is now, atomically
+ * for the connections (one loop thread: every message is judged by the
+ * old policy or by the new one). Only the policy: listeners, servers and
+ * the audit store are fixed at start. A file that does not load leaves the
+ * policy in force.
+ */
+static int reload_policy(void *arg, char *msg, size_t msglen)
+{
+	struct daemon *d = arg;
+	struct mw_config fresh = { 0 };
+	struct mw_policy *old;
+	char err[768];
+
+	if (mw_config_load(d->cfg.path, &fresh, err, sizeof(err))) {
+		snprintf(msg, msglen,
+			 "%s; the policy in force (sha256 %s) stays", err,
+			 d->cfg.policy_sha256);
+		log_warn("reload: %s", msg);
+		mw_config_free(&fresh);
+		return -1;
+	}
+	old = d->cfg.policy;
+	d->cfg.policy = fresh.policy;
+	fresh.policy = old;
+	memcpy(d->cfg.policy_sha256, fresh.policy_sha256,
+	       sizeof(d->cfg.policy_sha256));
+	memcpy(d->cfg.policy_file, fresh.policy_file,
+	       sizeof(d->cfg.policy_file));
+	mw_proxy_set_policy(d->proxy, d->cfg.policy);
+	snprintf(msg, msglen, "policy from %s: %zu rule(s), sha256 %s%s",
+		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
+		 d->cfg.policy_sha256,
+		 same_servers(&d->cfg, &fresh)
+			 ? ""
+			 : "; the servers changed in the file, which takes a "
+			   "restart");
+	log_info("reload: %s", msg);
+	mw_config_free(&fresh);
+	return 0;
+}
+
 static json_t *handle_control(void *arg, const char *cmd, json_t *req)
 {
 	struct daemon *d = arg;
@@ -124,6 +185,9 @@ static json_t *handle_control(void *arg, const char *cmd, json_t *req)
 		.bpf = d->bpf,
 		.audit = d->audit,
 		.proxy = d->proxy,
+		.pins = d->pins,
+		.reload = reload_policy,
+		.reload_arg = d,
 	};
 
 	return mw_commands_handle(&cc, cmd, req);
@@ -203,8 +267,12 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("%s", err);
 		goto out;
 	}
-	if (mw_proxy_new(&d->proxy, d->loop, d->bpf, d->audit, &d->cfg, err,
-			 sizeof(err))) {
+	if (mw_pins_open(&d->pins, d->cfg.state_dir, err, sizeof(err))) {
+		log_err("tool pins: %s", err);
+		goto out;
+	}
+	if (mw_proxy_new(&d->proxy, d->loop, d->bpf, d->audit, d->pins, &d->cfg,
+			 err, sizeof(err))) {
 		log_err("%s", err);
 		goto out;
 	}
@@ -223,8 +291,15 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("%s", err);
 		goto out;
 	}
-	log_info("ready: %zu protected server(s), splice %s, control %s",
-		 d->cfg.nservers, d->cfg.splice ? "on" : "off", ctl);
+	if (mw_policy_is_none(d->cfg.policy))
+		log_warn("no policy in %s: every message is allowed (and "
+			 "recorded); see policy/README.md",
+			 d->cfg.path);
+	log_info("ready: %zu protected server(s), splice %s, policy %s "
+		 "(%zu rule(s), sha256 %.12s), control %s",
+		 d->cfg.nservers, d->cfg.splice ? "on" : "off",
+		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
+		 d->cfg.policy_sha256, ctl);
 	if (mw_loop_run(d->loop))
 		log_err("event loop: %s", strerror(errno));
 	else
@@ -232,6 +307,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 out:
 	mw_control_close(d->control);
 	mw_proxy_free(d->proxy);
+	mw_pins_free(d->pins);
 	if (d->audit) {
 		mw_audit_close(d->audit);
 		mw_audit_stop_embedded(&d->audit_cfg);

@@ -11,6 +11,7 @@ struct entry {
 	struct entry *older, *newer; /* age list */
 	uint64_t seq;
 	int64_t ts_us;
+	unsigned flags;
 	uint32_t hash;
 	char key[];
 };
@@ -131,7 +132,7 @@ static struct entry *find(struct mw_pairing *p, const char *key, uint32_t h)
 }
 
 int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
-		   int64_t ts_us)
+		   int64_t ts_us, unsigned flags)
 {
 	uint32_t h = keyed_hash(p, key);
 	size_t kl = strlen(key);
@@ -148,6 +149,7 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 	e->hash = h;
 	e->seq = seq;
 	e->ts_us = ts_us;
+	e->flags = flags;
 	e->hnext = p->buckets[h & (p->nbuckets - 1)];
 	p->buckets[h & (p->nbuckets - 1)] = e;
 	e->older = p->newest;
@@ -162,7 +164,7 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 }
 
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
-		     int64_t *ts_us)
+		     int64_t *ts_us, unsigned *flags)
 {
 	struct entry *e = find(p, key, keyed_hash(p, key));
 
@@ -170,6 +172,8 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		return false;
 	*seq = e->seq;
 	*ts_us = e->ts_us;
+	if (flags)
+		*flags = e->flags;
 	unlink_entry(p, e);
 	return true;
 }

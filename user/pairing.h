@@ -16,12 +16,18 @@ struct mw_pairing;
 
 int mw_pairing_new(struct mw_pairing **out, size_t max_entries);
 void mw_pairing_free(struct mw_pairing *p);
-/* Remembers a request; replaces an entry with the same key. 0 or -ENOMEM. */
+/* What the response to a request needs to know about it. */
+#define MW_PAIR_TOOLS_LIST 0x1u /* tools/list: its result is filtered */
+
+/*
+ * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags);
+ * replaces an entry with the same key. 0 or -ENOMEM.
+ */
 int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
-		   int64_t ts_us);
-/* Finds and removes; true when found. */
+		   int64_t ts_us, unsigned flags);
+/* Finds and removes; true when found. flags may be NULL. */
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
-		     int64_t *ts_us);
+		     int64_t *ts_us, unsigned *flags);
 size_t mw_pairing_count(const struct mw_pairing *p);
 
 #endif

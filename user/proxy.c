@@ -31,9 +31,11 @@
 #include "buf.h"
 #include "http.h"
 #include "jsonrpc.h"
+#include "judge.h"
 #include "log.h"
 #include "mcp.h"
 #include "pairing.h"
+#include "pins.h"
 #include "sse.h"
 
 #define MW_READ_CHUNK (64 * 1024)
@@ -87,6 +89,7 @@ struct mw_conn {
 	struct mw_side c, u;
 	struct mw_http req, resp;
 	struct mw_identity ident;
+	struct mw_judge_who who; /* ident as policy rules see it */
 	const struct mw_server_cfg *server;
 	struct sockaddr_storage upstream_addr;
 	char client_addr[64];
@@ -115,6 +118,8 @@ struct mw_conn {
 	struct mw_sse sse;
 	bool sse_ready;
 	char *session; /* last Mcp-Session-Id seen on this connection */
+	/* the legacy transport's session whose event stream this carries */
+	char *legacy_stream;
 };
 
 struct listener {
@@ -130,6 +135,8 @@ struct mw_proxy {
 	struct listener l4, l6;
 	struct mw_tick tick;
 	struct mw_pairing *pairing;
+	const struct mw_policy *policy;
+	struct mw_pins *pins; /* NULL: no tool pinning */
 	struct mw_user_cache users;
 	struct mw_conn *conns;
 	struct mw_proxy_stats st;
@@ -140,6 +147,7 @@ static void conn_update(struct mw_conn *c);
 static void start_next_exchange(struct mw_conn *c);
 static int flush_side(struct mw_conn *c, struct mw_side *s);
 static void upstream_failed(struct mw_conn *c, const char *why);
+static int client_stream_chunk(struct mw_conn *c, const char *data, size_t len);
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -277,15 +285,96 @@ static void record_http_error(struct mw_conn *c, const char *http_method,
 			 (unsigned long long)c->id, detail);
 }
 
+/* How the messages of a batch are recorded, beyond the messages. */
+struct record_opts {
+	const char *dir; /* "c2s" or "s2c" */
+	/* per message, from mw_judge_batch(); NULL: nothing was judged */
+	const struct mw_policy_decision *d;
+	const char *detail; /* e.g. who answered; NULL */
+	bool rewritten; /* out: a result was changed (tools/list filtered) */
+};
+
+/*
+ * A result on its way to the client, once paired with its request: a
+ * tools/list result loses the tools this client can never call.
+ */
+static void record_tool_event(struct mw_conn *c, enum mw_event_kind kind,
+			      const char *tool, const char *detail)
+{
+	struct mw_audit_event ev;
+
+	base_event(c, &ev, kind);
+	ev.tool = tool;
+	ev.detail = detail;
+	ev.session_id = c->session;
+	if (!mw_audit_submit(c->px->audit, &ev))
+		log_warn("conn %llu: audit queue full, not recorded: %s %s",
+			 (unsigned long long)c->id, tool, detail);
+}
+
+/* Every tool definition a server lists is compared with its pin. */
+static void pin_tools(struct mw_conn *c, const json_t *result)
+{
+	json_t *tools = json_object_get(result, "tools"), *def;
+	char accepted[MW_PIN_HEX], seen[MW_PIN_HEX], detail[256];
+	enum mw_pin_state state;
+	size_t i;
+
+	json_array_foreach (tools, i, def) {
+		const char *tool =
+			json_string_value(json_object_get(def, "name"));
+
+		if (!tool)
+			continue;
+		if (mw_pins_see(c->px->pins, c->server->name, def, &state,
+				accepted, seen)) {
+			log_warn("%s: tool %s: cannot be pinned",
+				 c->server->name, tool);
+			continue;
+		}
+		if (state == MW_PIN_NEW) {
+			snprintf(detail, sizeof(detail),
+				 "first definition pinned: %s", seen);
+			record_tool_event(c, MW_EV_TOOL_PINNED, tool, detail);
+		} else if (state == MW_PIN_CHANGED) {
+			snprintf(detail, sizeof(detail),
+				 "definition changed: accepted %s, now %s",
+				 accepted, seen);
+			log_warn("%s: tool %s: %s", c->server->name, tool,
+				 detail);
+			record_tool_event(c, MW_EV_TOOL_CHANGED, tool, detail);
+		}
+	}
+}
+
+static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
+			 unsigned pair_flags, struct record_opts *o)
+{
+	size_t removed;
+
+	if (!(pair_flags & MW_PAIR_TOOLS_LIST) || !json_is_object(m->result))
+		return;
+	/* Pinned as the server said it, before this client's view. */
+	if (c->px->pins)
+		pin_tools(c, m->result);
+	removed = mw_judge_filter_tools(c->px->policy, c->px->pins, &c->who,
+					c->server->name, m->result);
+	if (removed) {
+		c->px->st.tools_hidden += removed;
+		o->rewritten = true;
+	}
+}
+
 /*
  * Records every message of a batch. Returns 0, or -1 when the audit trail
  * cannot take them: the caller must then refuse what carried them.
  */
 static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
-			const char *dir, const struct exchange *x,
-			const char *http_method, const char *path)
+			const struct exchange *x, const char *http_method,
+			const char *path, struct record_opts *o)
 {
-	const char *peer_dir = !strcmp(dir, "c2s") ? "s2c" : "c2s";
+	const char *peer_dir = !strcmp(o->dir, "c2s") ? "s2c" : "c2s";
+	const char *sha = mw_policy_sha256(c->px->policy);
 	char key[512 + MW_SESSION_MAX];
 
 	for (size_t i = 0; i < b->n; i++) {
@@ -293,13 +382,15 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		struct mw_audit_event ev;
 		uint64_t seq, req_seq;
 		int64_t req_ts;
+		unsigned flags = 0;
 
 		base_event(c, &ev, MW_EV_REQUEST);
 		ev.session_id = x->has_session ? x->session : NULL;
-		ev.direction = dir;
+		ev.direction = o->dir;
 		ev.rpc_id = m->id;
 		ev.http_method = http_method;
 		ev.http_path = path;
+		ev.detail = o->detail;
 		switch (m->kind) {
 		case MW_RPC_REQUEST:
 		case MW_RPC_NOTIFICATION:
@@ -309,23 +400,29 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			ev.method = m->method;
 			ev.tool = m->tool;
 			ev.params = m->params;
-			ev.decision = "allow";
+			if (o->d) {
+				ev.decision = mw_judge_decision_name(&o->d[i]);
+				ev.rule = mw_judge_rule(&o->d[i]);
+				ev.policy_sha256 = sha;
+			}
 			break;
 		case MW_RPC_RESULT:
 		case MW_RPC_ERROR:
 			ev.kind = MW_EV_RESPONSE;
-			ev.result = m->result;
-			ev.error = m->error;
 			if (m->id && pair_key(key, sizeof(key), c, x->session,
 					      peer_dir, m->id)) {
 				if (mw_pairing_take(c->px->pairing, key,
-						    &req_seq, &req_ts)) {
+						    &req_seq, &req_ts,
+						    &flags)) {
 					ev.request_seq = req_seq;
 					ev.latency_ms =
 						(double)(ev.ts_us - req_ts) /
 						1000.0;
 				}
 			}
+			shape_result(c, m, flags, o);
+			ev.result = m->result;
+			ev.error = m->error;
 			break;
 		}
 		seq = mw_audit_submit(c->px->audit, &ev);
@@ -333,8 +430,11 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			return -1;
 		c->px->st.rpc_messages++;
 		if (m->kind == MW_RPC_REQUEST &&
-		    pair_key(key, sizeof(key), c, x->session, dir, m->id) &&
-		    mw_pairing_put(c->px->pairing, key, seq, ev.ts_us))
+		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id) &&
+		    mw_pairing_put(c->px->pairing, key, seq, ev.ts_us,
+				   !strcmp(m->method, "tools/list")
+					   ? MW_PAIR_TOOLS_LIST
+					   : 0))
 			return -1;
 	}
 	return 0;
@@ -391,25 +491,16 @@ static void exchange_pop(struct mw_conn *c)
  * Queues a response made here. Bodies are JSON-RPC errors for MCP POSTs
  * (clients then show a proper error) and plain text otherwise.
  */
-static void respond_local_code(struct mw_conn *c, const char *http_method,
-			       const char *path, int status, int rpc_code,
-			       const char *reason, const char *rpc_id,
-			       bool close_after)
+/* Queues a response made here, body as given (NULL: out of memory). */
+static void respond_local_body(struct mw_conn *c, const char *http_method,
+			       const char *path, int status, const char *ctype,
+			       const char *body, bool close_after)
 {
 	struct exchange *x = exchange_new(c, http_method, path, c->session);
-	char *body = NULL;
-	const char *ctype = "application/json";
 
 	if (!x) {
 		conn_close(c, "out of memory");
 		return;
-	}
-	if (!strcmp(http_method, "POST"))
-		body = mw_rpc_error_body(rpc_id, rpc_code, reason);
-	if (!body) {
-		ctype = "text/plain; charset=utf-8";
-		if (asprintf(&body, "mcpwarden: %s\n", reason) < 0)
-			body = NULL;
 	}
 	x->is_local = true;
 	x->close_after = close_after;
@@ -421,15 +512,33 @@ static void respond_local_code(struct mw_conn *c, const char *http_method,
 			  "%s\r\n%s",
 			  status, mw_http_reason(status), ctype, strlen(body),
 			  close_after ? "Connection: close\r\n" : "", body)) {
-		free(body);
 		exchange_free(x);
 		conn_close(c, "out of memory");
 		return;
 	}
-	free(body);
 	exchange_push(c, x);
 	if (c->xq_head == x)
 		start_next_exchange(c);
+}
+
+static void respond_local_code(struct mw_conn *c, const char *http_method,
+			       const char *path, int status, int rpc_code,
+			       const char *reason, const char *rpc_id,
+			       bool close_after)
+{
+	const char *ctype = "application/json";
+	char *body = NULL;
+
+	if (!strcmp(http_method, "POST"))
+		body = mw_rpc_error_body(rpc_id, rpc_code, reason);
+	if (!body) {
+		ctype = "text/plain; charset=utf-8";
+		if (asprintf(&body, "mcpwarden: %s\n", reason) < 0)
+			body = NULL;
+	}
+	respond_local_body(c, http_method, path, status, ctype, body,
+			   close_after);
+	free(body);
 }
 
 static void respond_local(struct mw_conn *c, const char *http_method,
@@ -562,6 +671,132 @@ static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
 	return 0;
 }
 
+static void count_decisions(struct mw_conn *c,
+			    const struct mw_policy_decision *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!d[i].rule)
+			continue;
+		if (d[i].action != MW_DECIDE_ALLOW)
+			c->px->st.rpc_refused++;
+		else if (d[i].audit_rule)
+			c->px->st.rpc_would_refuse++;
+	}
+}
+
+/*
+ * True when the Accept list names type, its major type with any subtype,
+ * or any type at all (weights such as q= are not considered).
+ */
+static bool client_accepts(const char *accept, const char *type)
+{
+	char major[64];
+	int n = snprintf(major, sizeof(major), "%.*s/*",
+			 (int)strcspn(type, "/"), type);
+
+	if (n < 0 || (size_t)n >= sizeof(major))
+		return false;
+	for (const char *p = accept; p && *p;) {
+		size_t len = strcspn(p, ",");
+		char item[128];
+
+		if (len < sizeof(item)) {
+			memcpy(item, p, len);
+			item[len] = '\0';
+			if (media_type_is(item, type) ||
+			    media_type_is(item, major) ||
+			    media_type_is(item, "*/*"))
+				return true;
+		}
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+/*
+ * The legacy transport answers POSTs on the session's event stream, so a
+ * refusal goes there too, between two whole events; -1 when this daemon
+ * carries no such stream.
+ */
+static int inject_legacy_answer(struct mw_conn *from, const char *sid,
+				const char *body)
+{
+	for (struct mw_conn *s = from->px->conns; s; s = s->next) {
+		char *ev;
+		int rc;
+
+		if (s->dead || s->server != from->server || !s->legacy_stream ||
+		    strcmp(s->legacy_stream, sid) || s->mode != RESP_SSE ||
+		    !s->resp_head_sent)
+			continue;
+		if (asprintf(&ev, "event: message\ndata: %s\n\n", body) < 0)
+			return -1;
+		rc = client_stream_chunk(s, ev, strlen(ev));
+		free(ev);
+		if (rc)
+			return -1;
+		conn_update(s);
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * A batch the policy refused: nothing goes to the server. Every request in
+ * it is answered with an error, recorded as coming from mcpwarden, where
+ * the client waits for answers (the JSON body, an event stream, or the
+ * legacy transport's session stream).
+ */
+static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
+			 struct exchange *x, const struct mw_rpc_batch *b,
+			 const struct mw_policy_decision *d, size_t culprit,
+			 const char *legacy_sid)
+{
+	const char *accept = mw_http_header(h, "accept");
+	struct record_opts ro = { .dir = "s2c",
+				  .detail = "answered by mcpwarden: refused "
+					    "by policy" };
+	struct mw_rpc_batch answer = { 0 };
+	char reason[512], why[128], *body, *sse = NULL;
+
+	mw_judge_reason(&d[culprit], reason, sizeof(reason));
+	log_info("conn %llu (%s, pid %u): %s %s: %s", (unsigned long long)c->id,
+		 c->ident.comm, c->ident.tgid, b->msgs[culprit].method,
+		 b->msgs[culprit].name ? b->msgs[culprit].name : "", reason);
+	body = mw_judge_refusal(b, d, culprit);
+	if (!body) {
+		/* Notifications only: an HTTP error, as a server would. */
+		exchange_free(x);
+		respond_local_code(c, h->method, h->url, 403,
+				   MW_RPC_POLICY_REFUSED, reason, NULL, false);
+		return;
+	}
+	if (!mw_rpc_parse(body, strlen(body), SIZE_MAX, &answer, why,
+			  sizeof(why)) &&
+	    record_batch(c, &answer, x, h->method, h->url, &ro))
+		log_warn("conn %llu: audit queue full, refusal answer not "
+			 "recorded",
+			 (unsigned long long)c->id);
+	mw_rpc_batch_free(&answer);
+	exchange_free(x);
+	if (legacy_sid && !inject_legacy_answer(c, legacy_sid, body)) {
+		respond_local_body(c, h->method, h->url, 202,
+				   "text/plain; charset=utf-8", "Accepted",
+				   false);
+	} else if (!accept || client_accepts(accept, "application/json") ||
+		   !client_accepts(accept, "text/event-stream")) {
+		respond_local_body(c, h->method, h->url, 200,
+				   "application/json", body, false);
+	} else {
+		if (asprintf(&sse, "event: message\ndata: %s\n\n", body) < 0)
+			sse = NULL;
+		respond_local_body(c, h->method, h->url, 200,
+				   "text/event-stream", sse, false);
+		free(sse);
+	}
+	free(body);
+}
+
 /*
  * What MCP itself says about a parsed request body before it is judged:
  * 0, or the JSON-RPC error code to refuse it with (reason in why).
@@ -596,7 +831,11 @@ static int req_on_complete(void *arg)
 	size_t blen = mw_buf_used(&c->req_body);
 	struct mw_rpc_batch batch = { 0 };
 	struct exchange *x;
+	struct record_opts ro = { .dir = "c2s" };
+	struct mw_policy_decision *decisions = NULL;
+	enum mw_policy_action verdict;
 	char *legacy_sid = NULL;
+	size_t culprit;
 	char why[256];
 	int rc = 0, code;
 
@@ -673,13 +912,29 @@ static int req_on_complete(void *arg)
 				batch.n == 1 ? batch.msgs[0].id : NULL, false);
 			goto out;
 		}
-		if (record_batch(c, &batch, "c2s", x, h->method, h->url)) {
+		decisions = calloc(batch.n, sizeof(*decisions));
+		if (!decisions) {
+			exchange_free(x);
+			rc = -1;
+			goto out;
+		}
+		verdict = mw_judge_batch(c->px->policy, c->px->pins, &c->who,
+					 c->server->name, MW_POLICY_FROM_CLIENT,
+					 &batch, decisions, &culprit);
+		count_decisions(c, decisions, batch.n);
+		ro.d = decisions;
+		if (record_batch(c, &batch, x, h->method, h->url, &ro)) {
 			exchange_free(x);
 			respond_local(c, h->method, h->url, 503,
 				      "the audit trail cannot record this "
 				      "request: refused",
 				      batch.n == 1 ? batch.msgs[0].id : NULL,
 				      false);
+			goto out;
+		}
+		if (verdict != MW_DECIDE_ALLOW) {
+			refuse_batch(c, h, x, &batch, decisions, culprit,
+				     legacy_sid ? sid : NULL);
 			goto out;
 		}
 	}
@@ -690,6 +945,7 @@ static int req_on_complete(void *arg)
 	}
 	exchange_push(c, x);
 out:
+	free(decisions);
 	mw_rpc_batch_free(&batch);
 	free(legacy_sid);
 	mw_buf_reset(&c->req_body);
@@ -828,6 +1084,95 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 					  : "Connection: close");
 }
 
+/* A batch as JSON text to free(), after shape_result() changed it. */
+static char *batch_text(const struct mw_rpc_batch *b)
+{
+	json_t *all;
+	char *text;
+
+	if (!b->is_batch)
+		return json_dumps(b->msgs[0].json, JSON_COMPACT);
+	all = json_array();
+	for (size_t i = 0; all && i < b->n; i++)
+		if (json_array_append(all, b->msgs[i].json)) {
+			json_decref(all);
+			all = NULL;
+		}
+	text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+	json_decref(all);
+	return text;
+}
+
+/*
+ * Judges and records one JSON-RPC body from the server. 0: pass it on,
+ * as *text (to free) when it was changed, else as it came; 1: the policy
+ * refused a message in it, which the client must not see; -1: the audit
+ * trail cannot record it.
+ */
+static int judge_server_batch(struct mw_conn *c, struct exchange *x,
+			      const struct mw_rpc_batch *b, char **text)
+{
+	struct record_opts ro = { .dir = "s2c" };
+	struct mw_policy_decision *d = NULL;
+	enum mw_policy_action verdict = MW_DECIDE_ALLOW;
+	size_t culprit = 0;
+	int rc = 0;
+
+	*text = NULL;
+	for (size_t i = 0; i < b->n && !d; i++) {
+		if (!b->msgs[i].method)
+			continue;
+		d = calloc(b->n, sizeof(*d));
+		if (!d)
+			return -1;
+		verdict = mw_judge_batch(c->px->policy, c->px->pins, &c->who,
+					 c->server->name, MW_POLICY_FROM_SERVER,
+					 b, d, &culprit);
+		count_decisions(c, d, b->n);
+		ro.d = d;
+	}
+	if (record_batch(c, b, x, x->http_method, x->path, &ro)) {
+		rc = -1;
+	} else if (verdict != MW_DECIDE_ALLOW) {
+		char reason[512];
+
+		mw_judge_reason(&d[culprit], reason, sizeof(reason));
+		log_info("conn %llu (%s, pid %u): server message %s "
+			 "withheld: %s",
+			 (unsigned long long)c->id, c->ident.comm,
+			 c->ident.tgid, b->msgs[culprit].method, reason);
+		rc = 1;
+	} else if (ro.rewritten) {
+		*text = batch_text(b);
+		if (!*text)
+			rc = -1;
+	}
+	free(d);
+	return rc;
+}
+
+/*
+ * An event whose data changed: the fields a client acts on, with the new
+ * data on one line (compact JSON has no line breaks).
+ */
+static int send_rewritten_event(struct mw_conn *c,
+				const struct mw_sse_event *ev, const char *data)
+{
+	char retry[32] = "";
+	char *out;
+	int rc;
+
+	if (ev->retry >= 0)
+		snprintf(retry, sizeof(retry), "retry: %ld\n", ev->retry);
+	if (asprintf(&out, "%s%s%s%s%sdata: %s\n\n", ev->id ? "id: " : "",
+		     ev->id ? ev->id : "", ev->id ? "\n" : "", retry,
+		     ev->event ? "event: message\n" : "", data) < 0)
+		return -ENOMEM;
+	rc = client_stream_chunk(c, out, strlen(out)) ? -ENOMEM : 0;
+	free(out);
+	return rc;
+}
+
 struct sse_ctx {
 	struct mw_conn *c;
 	struct exchange *x;
@@ -848,6 +1193,8 @@ static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
 	x->session = sid;
 	x->has_session = true;
 	learn_session(c, x, sid);
+	free(c->legacy_stream);
+	c->legacy_stream = strdup(sid);
 }
 
 static int sse_on_event(void *arg, const struct mw_sse_event *ev)
@@ -855,8 +1202,9 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	struct sse_ctx *sc = arg;
 	struct mw_conn *c = sc->c;
 	struct mw_rpc_batch batch = { 0 };
-	char why[256];
+	char why[256], *text;
 	bool is_message;
+	int rc;
 
 	/* An empty data buffer is never dispatched to the client (WHATWG
 	 * "dispatch the event"): servers send such events to prime resumption. */
@@ -878,15 +1226,21 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 					  c->resp_status, detail);
 			return 0;
 		}
-		if (record_batch(c, &batch, "s2c", sc->x, sc->x->http_method,
-				 sc->x->path)) {
-			mw_rpc_batch_free(&batch);
+		rc = judge_server_batch(c, sc->x, &batch, &text);
+		mw_rpc_batch_free(&batch);
+		if (rc < 0) {
 			snprintf(c->resp.err, sizeof(c->resp.err),
 				 "the audit trail cannot record the server's "
 				 "events");
 			return -EIO;
 		}
-		mw_rpc_batch_free(&batch);
+		if (rc > 0)
+			return 0;
+		if (text) {
+			rc = send_rewritten_event(c, ev, text);
+			free(text);
+			return rc;
+		}
 	}
 	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
 }
@@ -927,8 +1281,10 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 	const struct mw_http_head *h = &c->resp.head;
 	size_t blen = mw_buf_used(&c->resp_body);
 	struct mw_rpc_batch batch = { 0 };
-	char why[256], framing[64];
+	char why[256], framing[64], *text = NULL;
+	const char *body;
 	bool success = h->status >= 200 && h->status < 300;
+	int rc;
 
 	if (blen > 0 && mw_rpc_parse(mw_buf_head(&c->resp_body), blen,
 				     c->px->cfg->limits.max_body_bytes, &batch,
@@ -949,16 +1305,27 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 			c->px->st.upstream_errors++;
 			return -1;
 		}
-	} else if (blen > 0 &&
-		   record_batch(c, &batch, "s2c", x, x->http_method, x->path)) {
-		mw_rpc_batch_free(&batch);
-		return -1;
+	} else if (blen > 0) {
+		rc = judge_server_batch(c, x, &batch, &text);
+		if (rc > 0)
+			record_http_error(
+				c, x->http_method, x->path, 502,
+				"the server's answer carried a message "
+				"the policy refuses");
+		if (rc) {
+			mw_rpc_batch_free(&batch);
+			return -1;
+		}
 	}
 forward:
 	mw_rpc_batch_free(&batch);
+	body = text ? text : mw_buf_head(&c->resp_body);
+	blen = text ? strlen(text) : blen;
 	snprintf(framing, sizeof(framing), "Content-Length: %zu", blen);
-	if (send_response_head(c, h, framing) ||
-	    mw_buf_append(&c->c.out, mw_buf_head(&c->resp_body), blen))
+	rc = send_response_head(c, h, framing) ||
+	     mw_buf_append(&c->c.out, body, blen);
+	free(text);
+	if (rc)
 		return -1;
 	mw_buf_reset(&c->resp_body);
 	mw_buf_shrink(&c->resp_body);
@@ -1292,6 +1659,7 @@ static void conn_free_deferred(struct mw_deferred *d)
 	if (c->sse_ready)
 		mw_sse_free(&c->sse);
 	free(c->session);
+	free(c->legacy_stream);
 	free(c);
 }
 
@@ -1412,6 +1780,7 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->u.io.cb = on_upstream_io;
 	c->server = &px->cfg->servers[ci.server_id];
 	mw_identity_from_conn(&c->ident, &ci, &px->users);
+	mw_judge_who_init(&c->who, &c->ident);
 	snprintf(c->client_addr, sizeof(c->client_addr), "%s", peer_s);
 	mw_mapped_to_addr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
 	mw_format_addr(&c->upstream_addr, c->upstream_str,
@@ -1539,7 +1908,8 @@ fail:
 
 int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 		 struct mw_bpf *bpf, struct mw_audit *audit,
-		 const struct mw_config *cfg, char *err, size_t errlen)
+		 struct mw_pins *pins, const struct mw_config *cfg, char *err,
+		 size_t errlen)
 {
 	struct mw_proxy *px = calloc(1, sizeof(*px));
 
@@ -1551,6 +1921,8 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 	px->bpf = bpf;
 	px->audit = audit;
 	px->cfg = cfg;
+	px->policy = cfg->policy;
+	px->pins = pins;
 	px->l4.io.fd = -1;
 	px->l6.io.fd = -1;
 	if (mw_pairing_new(&px->pairing, MW_MAX_PAIRING)) {
@@ -1569,6 +1941,11 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 fail:
 	mw_proxy_free(px);
 	return -1;
+}
+
+void mw_proxy_set_policy(struct mw_proxy *px, const struct mw_policy *policy)
+{
+	px->policy = policy;
 }
 
 void mw_proxy_free(struct mw_proxy *px)

@@ -15,6 +15,7 @@
 #include "bpf_loader.h"
 #include "config.h"
 #include "loop.h"
+#include "pins.h"
 
 struct mw_proxy;
 
@@ -29,12 +30,24 @@ struct mw_proxy_stats {
 	uint64_t upstream_errors;
 	uint64_t bytes_from_clients;
 	uint64_t bytes_from_servers;
+	uint64_t
+		rpc_refused; /* requests and notifications the policy refused */
+	uint64_t
+		rpc_would_refuse; /* allowed, but an audit-mode rule would not */
+	uint64_t tools_hidden; /* tools removed from tools/list results */
 };
 
+/* pins may be NULL (no tool pinning); it outlives the proxy. */
 int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 		 struct mw_bpf *bpf, struct mw_audit *audit,
-		 const struct mw_config *cfg, char *err, size_t errlen);
+		 struct mw_pins *pins, const struct mw_config *cfg, char *err,
+		 size_t errlen);
 void mw_proxy_free(struct mw_proxy *p);
+/*
+ * The policy judging every message from now on (the caller owns it and
+ * frees the previous one after this returns: nothing keeps a reference).
+ */
+void mw_proxy_set_policy(struct mw_proxy *p, const struct mw_policy *policy);
 void mw_proxy_stats(const struct mw_proxy *p, struct mw_proxy_stats *st);
 
 /* Calls fn for each live connection: identity, server, client address. */

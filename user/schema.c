@@ -18,6 +18,7 @@
  *   mcpwarden.http_errors        malformed HTTP/JSON, refusals, upstream
  *                                failures
  *   mcpwarden.connection_events  connection open/close with identity
+ *   mcpwarden.tool_changes       tool definitions pinned, changed, accepted
  *
  * The writer only appends (COPY, see audit.c), so every index costs on
  * every event: events has only those the views and the writer need.
@@ -201,10 +202,22 @@ static const char migration_2[] =
 	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
 	"WHERE e.kind IN ('request', 'notification', 'response');\n";
 
+/* Tool pinning (pins.c): what was pinned, what changed, who accepted. */
+static const char migration_3[] =
+	"CREATE VIEW mcpwarden.tool_changes AS\n"
+	"SELECT e.ts, e.host, e.seq, e.kind, e.server, e.tool, e.detail,\n"
+	"	e.conn_id, c.uid, c.pid, c.comm, c.exe, c.cgroup, c.user_name\n"
+	"FROM mcpwarden.events e\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
+	"WHERE e.kind IN ('tool_pinned', 'tool_changed', "
+	"'tools_accepted');\n";
+
 const struct mw_migration mw_schema_migrations[] = {
 	{ 1, "events, connections, tool_calls, messages, http_errors",
 	  migration_1 },
 	{ 2, "policy_sha256 on events, tool_calls and messages", migration_2 },
+	{ 3, "tool_changes", migration_3 },
 };
 
 const size_t mw_schema_n_migrations =

@@ -219,11 +219,14 @@ function checkMcpDeps() {
  * legacy: HTTP+SSE transport (endpoint /sse) instead of Streamable HTTP (/mcp).
  * host: bind address (default: the package's own wildcard bind, reachable
  * on 127.0.0.1 and ::1). port: default 0, a free one.
+ * script: another server under tests/mcp that prints the same "ready" line
+ * (sqlserver.mjs: the SDK-built server of the policy tests).
  * Resolves {proc, port, host, url, stop()} once the server printed "ready".
  */
-export async function startServer({ legacy = false, host, port = 0, timeout = 15000 } = {}) {
+export async function startServer({ legacy = false, host, port = 0, timeout = 15000,
+  script = 'server.mjs' } = {}) {
   checkMcpDeps();
-  const args = [path.join(MCP_DIR, 'server.mjs'), '--port', String(port)];
+  const args = [path.join(MCP_DIR, script), '--port', String(port)];
   if (legacy) args.push('--legacy');
   if (host) args.push('--host', host);
   const proc = spawn(process.execPath, args, { cwd: MCP_DIR, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,0 +1,280 @@
+// Issue 3: the daemon enforces the policy. A client in an enforced cgroup
+// (the official SDK client, tests/mcp/steps.mjs) talks to an MCP server
+// built with the official SDK (tests/mcp/sqlserver.mjs), which keeps a
+// ledger of what it really executed: a refused call provably never reached
+// it. Decisions, rules and the policy's SHA-256 land in the audit trail;
+// tools/list is filtered; server-to-client requests are judged; reloads
+// swap the policy atomically and a broken file keeps the old one; tool
+// definitions are pinned and a changed one is caught.
+//
+// Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/policy.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, run, startDaemon, startServer, uniqueName,
+  cleanupAll,
+} from './helpers.mjs';
+
+let d;
+let cg;
+let sql;
+let everything;
+let policyFile;
+
+const POLICY = String.raw`default: deny
+rules:
+  - name: changed-tools
+    tool_changed: true
+    action: deny
+    message: this tool changed since it was reviewed
+  - name: protocol
+    method: [initialize, ping, "notifications/**", tools/list]
+    action: allow
+  - name: from-servers
+    direction: server
+    method: ["notifications/**", ping]
+    action: allow
+  - name: no-roots-for-sql
+    direction: server
+    server: sql
+    method: roots/list
+    action: deny
+  - name: no-destructive-sql
+    server: sql
+    tool: query
+    args:
+      pointer: /sql
+      regex: '\b(drop|truncate|delete)\b'
+      ignore_case: true
+    action: deny
+    message: destructive SQL is not allowed
+  - name: secrets-watch
+    server: sql
+    tool: query
+    args: {pointer: /sql, regex: secrets, ignore_case: true}
+    mode: audit
+    action: deny
+  - name: updates-need-approval
+    server: sql
+    tool: query
+    args: {pointer: /sql, prefix: update}
+    action: approve
+    message: updates need a second pair of eyes
+  - name: sql-tools
+    server: sql
+    tool: [query, ledger, become_evil, ask_roots]
+    action: allow
+  - name: everything-echo
+    server: everything
+    tool: echo
+    args: {pointer: /message, regex: forbidden}
+    action: deny
+    message: no forbidden words
+  - name: everything-rest
+    server: everything
+    action: allow
+`;
+
+const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
+
+async function steps(list, { inside = true } = {}) {
+  const args = [path.join(MCP_DIR, 'steps.mjs'), sql.url, JSON.stringify(list)];
+  const r = inside
+    ? await runInCgroup(cg, process.execPath, args, { timeout: 30000 })
+    : await run(process.execPath, args, { timeout: 30000 });
+  assert.equal(r.code, 0, `steps.mjs failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+async function ledger() {
+  const r = await steps([{ op: 'call', name: 'ledger' }], { inside: false });
+  return JSON.parse(r.steps[0].text);
+}
+
+// Rows reach the database within a batch interval: poll for them.
+async function rows(query, want = 1) {
+  let got = [];
+  for (let i = 0; i < 60; i++) {
+    got = await d.sqlObjects(query);
+    if (got.length >= want) return got;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return got;
+}
+
+before(async () => {
+  sql = await startServer({ script: 'sqlserver.mjs', host: '127.0.0.1' });
+  everything = await startServer({ legacy: true, host: '127.0.0.1' });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-policy-'));
+  policyFile = path.join(dir, 'policy.yaml');
+  fs.writeFileSync(policyFile, POLICY);
+  d = await startDaemon({
+    servers: [
+      { name: 'sql', address: `127.0.0.1:${sql.port}` },
+      { name: 'everything', address: `127.0.0.1:${everything.port}` },
+    ],
+    policy: policyFile,
+  });
+  cg = makeCgroup(uniqueName('mw-policy'));
+  const en = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(en.code, 0, en.stderr);
+});
+
+after(async () => {
+  await cleanupAll();
+});
+
+test('tools/list hides the tools this caller can never call', async () => {
+  const through = await steps([{ op: 'list' }]);
+  assert.deepEqual(through.steps[0].tools, ['ask_roots', 'become_evil', 'ledger', 'query']);
+  const direct = await steps([{ op: 'list' }], { inside: false });
+  assert.ok(direct.steps[0].tools.includes('drop_all'), 'the server does list it');
+});
+
+test('an allowed call passes and is recorded with its rule and the policy hash', async () => {
+  const r = await steps([{ op: 'call', name: 'query', args: { sql: 'select 1 from invoices' } }]);
+  assert.deepEqual(r.steps[0], { ok: true, text: 'ok: select 1 from invoices', is_error: false });
+  assert.ok((await ledger()).includes('select 1 from invoices'));
+  const [row] = await rows("select decision, rule, policy_sha256, is_error from mcpwarden.tool_calls " +
+    "where arguments->>'sql' = 'select 1 from invoices' and response is not null");
+  assert.deepEqual(row, { decision: 'allow', rule: 'sql-tools', policy_sha256: sha256(POLICY), is_error: false });
+});
+
+test('a guardrail on arguments refuses destructive SQL: the client gets the error, the server nothing', async () => {
+  const r = await steps([
+    { op: 'call', name: 'query', args: { sql: 'DROP TABLE invoices' } },
+    { op: 'call', name: 'query', args: { sql: 'select 2' } },
+  ]);
+  assert.equal(r.steps[0].ok, false);
+  assert.equal(r.steps[0].code, -32003);
+  assert.match(r.steps[0].message, /no-destructive-sql/);
+  assert.match(r.steps[0].message, /destructive SQL is not allowed/);
+  assert.deepEqual(r.steps[1].text, 'ok: select 2', 'the session goes on');
+  const seen = await ledger();
+  assert.ok(!seen.some((q) => /drop/i.test(q)), `the server ran: ${JSON.stringify(seen)}`);
+  const [row] = await rows("select decision, rule, is_error, response->>'message' as msg " +
+    "from mcpwarden.tool_calls where arguments->>'sql' = 'DROP TABLE invoices' and response is not null");
+  assert.equal(row.decision, 'deny');
+  assert.equal(row.rule, 'no-destructive-sql');
+  assert.equal(row.is_error, true);
+  assert.match(row.msg, /destructive SQL/);
+});
+
+test('what no rule allows is refused by the default, and approval rules refuse for now', async () => {
+  const r = await steps([
+    { op: 'call', name: 'drop_all' },
+    { op: 'call', name: 'query', args: { sql: 'update invoices set paid = true' } },
+  ]);
+  assert.equal(r.steps[0].code, -32003);
+  assert.match(r.steps[0].message, /\(default\)/);
+  assert.equal(r.steps[1].code, -32003);
+  assert.match(r.steps[1].message, /approval/);
+  assert.match(r.steps[1].message, /second pair of eyes/);
+  const seen = await ledger();
+  assert.ok(!seen.includes('DROP EVERYTHING') && !seen.some((q) => q.startsWith('update')));
+  const got = await rows("select tool, decision, rule from mcpwarden.tool_calls where decision in " +
+    "('deny', 'approval_required') and (tool = 'drop_all' or arguments->>'sql' like 'update%') order by seq", 2);
+  assert.deepEqual(got, [
+    { tool: 'drop_all', decision: 'deny', rule: '(default)' },
+    { tool: 'query', decision: 'approval_required', rule: 'updates-need-approval' },
+  ]);
+});
+
+test('an audit-mode rule records would_deny and lets the call through', async () => {
+  const r = await steps([{ op: 'call', name: 'query', args: { sql: 'select * from secrets' } }]);
+  assert.equal(r.steps[0].text, 'ok: select * from secrets');
+  assert.ok((await ledger()).includes('select * from secrets'));
+  const [row] = await rows("select decision, rule from mcpwarden.tool_calls where arguments->>'sql' = " +
+    "'select * from secrets'");
+  assert.deepEqual(row, { decision: 'would_deny', rule: 'secrets-watch' });
+});
+
+test('a server-to-client request the policy refuses never reaches the client', async () => {
+  const r = await steps([{ op: 'call', name: 'ask_roots' }]);
+  assert.match(r.steps[0].text, /roots failed/);
+  assert.equal(r.roots_asked, 0);
+  const [row] = await rows("select decision, rule, direction from mcpwarden.messages where method = 'roots/list'");
+  assert.deepEqual(row, { decision: 'deny', rule: 'no-roots-for-sql', direction: 's2c' });
+});
+
+test('reload swaps the policy; a broken file keeps the one in force', async () => {
+  const allowRoots = POLICY.replace('method: roots/list\n    action: deny', 'method: roots/list\n    action: allow');
+  fs.writeFileSync(policyFile, allowRoots);
+  let rl = await d.cli(['reload']);
+  assert.equal(rl.code, 0, rl.stderr);
+  let r = await steps([{ op: 'call', name: 'ask_roots' }]);
+  assert.match(r.steps[0].text, /file:\/\/\/srv\/data/);
+  assert.equal(r.roots_asked, 1);
+
+  fs.writeFileSync(policyFile, allowRoots.replace('action: deny\n    message: destructive', 'action: maybe\n    message: destructive'));
+  rl = await d.cli(['reload']);
+  assert.notEqual(rl.code, 0);
+  assert.match(rl.stderr, /policy\.yaml:\d+:\d+: .*action/);
+  const st = JSON.parse((await d.cli(['status', '--json'])).stdout);
+  assert.equal(st.policy.sha256, sha256(allowRoots), 'the policy in force stays');
+  r = await steps([{ op: 'call', name: 'query', args: { sql: 'truncate invoices' } }]);
+  assert.equal(r.steps[0].code, -32003, 'still enforced after a broken reload');
+
+  // SIGHUP does the same as mcpwarden reload.
+  fs.writeFileSync(policyFile, POLICY);
+  d.proc.kill('SIGHUP');
+  for (let i = 0; i < 50; i++) {
+    const s = JSON.parse((await d.cli(['status', '--json'])).stdout);
+    if (s.policy.sha256 === sha256(POLICY)) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  r = await steps([{ op: 'call', name: 'ask_roots' }]);
+  assert.equal(r.roots_asked, 0);
+});
+
+test('a changed tool definition is caught and blocked until an operator accepts it', async () => {
+  await steps([{ op: 'list' }]);
+  const pinned = await rows("select tool from mcpwarden.tool_changes where kind = 'tool_pinned' " +
+    "and server = 'sql' order by tool", 5);
+  assert.deepEqual(pinned.map((x) => x.tool), ['ask_roots', 'become_evil', 'drop_all', 'ledger', 'query']);
+  // The server turns its query tool's description into a prompt injection.
+  const r = await steps([
+    { op: 'call', name: 'become_evil' },
+    { op: 'list' },
+    { op: 'call', name: 'query', args: { sql: 'select 3' } },
+  ]);
+  assert.equal(r.tools_changed, 1, 'the client was told the list changed');
+  assert.deepEqual(r.steps[1].tools, ['ask_roots', 'become_evil', 'ledger'],
+    'the changed tool is hidden: the model never reads its new description');
+  assert.equal(r.steps[2].code, -32003);
+  assert.match(r.steps[2].message, /changed-tools/);
+  assert.ok(!(await ledger()).includes('select 3'));
+  const direct = await steps([{ op: 'describe', name: 'query' }], { inside: false });
+  assert.match(direct.steps[0].description, /id_rsa/, 'the server did change it');
+  const [changed] = await rows("select tool, detail from mcpwarden.tool_changes where kind = 'tool_changed'");
+  assert.equal(changed.tool, 'query');
+  assert.match(changed.detail, /accepted [0-9a-f]{64}, now [0-9a-f]{64}/);
+
+  const acc = await d.cli(['policy', 'accept-tools', 'sql']);
+  assert.equal(acc.code, 0, acc.stderr);
+  assert.match(acc.stdout, /sql: 1 changed tool definition\(s\) accepted/);
+  const after = await steps([{ op: 'list' }, { op: 'call', name: 'query', args: { sql: 'select 4' } }]);
+  assert.ok(after.steps[0].tools.includes('query'));
+  assert.equal(after.steps[1].text, 'ok: select 4');
+  await rows("select 1 from mcpwarden.tool_changes where kind = 'tools_accepted' and server = 'sql'");
+  const bad = await d.cli(['policy', 'accept-tools', 'nosuch']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /no server named 'nosuch'/);
+});
+
+test('legacy HTTP+SSE: the refusal arrives on the session stream', async () => {
+  const url = `http://127.0.0.1:${everything.port}/sse`;
+  const args = [path.join(MCP_DIR, 'client.mjs'), url, '--legacy', '--scenario', 'echo',
+    '--message', 'a forbidden word', '--timeout', '10000'];
+  const r = await runInCgroup(cg, process.execPath, args, { timeout: 20000 });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /everything-echo/);
+  assert.match(r.stderr, /no forbidden words/);
+  const ok = await runInCgroup(cg, process.execPath, [path.join(MCP_DIR, 'client.mjs'), url, '--legacy',
+    '--scenario', 'echo', '--message', 'fine words'], { timeout: 20000 });
+  assert.equal(ok.code, 0, ok.stderr);
+});

@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "pins.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+
+/* In memory as on disk: {server: {tool: {"accepted": hex, "seen": hex}}}. */
+struct mw_pins {
+	char path[PATH_MAX];
+	json_t *root;
+};
+
+static int load(struct mw_pins *p, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	struct stat st;
+	const char *server, *tool;
+	json_t *tools, *pin;
+
+	if (stat(p->path, &st)) {
+		if (errno != ENOENT) {
+			mw_set_err(err, errlen, "%s: %s", p->path,
+				   strerror(errno));
+			return -1;
+		}
+		p->root = json_object();
+		return p->root ? 0 : -1;
+	}
+	if (st.st_size > MW_PINS_MAX_BYTES) {
+		mw_set_err(err, errlen, "%s: larger than %d bytes", p->path,
+			   MW_PINS_MAX_BYTES);
+		return -1;
+	}
+	p->root = json_load_file(p->path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(p->root)) {
+		mw_set_err(err, errlen, "%s:%d: %s", p->path, jerr.line,
+			   p->root ? "not an object" : jerr.text);
+		return -1;
+	}
+	/* What auditors trust must not be guessed at: a damaged file stops
+	 * the daemon rather than re-pinning whatever is served now. */
+	json_object_foreach (p->root, server, tools) {
+		if (!json_is_object(tools))
+			goto bad;
+		json_object_foreach (tools, tool, pin) {
+			const char *a = json_string_value(
+				json_object_get(pin, "accepted"));
+			const char *s =
+				json_string_value(json_object_get(pin, "seen"));
+
+			if (!a || !s || strlen(a) != MW_PIN_HEX - 1 ||
+			    strlen(s) != MW_PIN_HEX - 1)
+				goto bad;
+		}
+	}
+	return 0;
+bad:
+	mw_set_err(err, errlen, "%s: not a tool pin file", p->path);
+	return -1;
+}
+
+int mw_pins_open(struct mw_pins **out, const char *state_dir, char *err,
+		 size_t errlen)
+{
+	struct mw_pins *p = calloc(1, sizeof(*p));
+	int n;
+
+	if (!p) {
+		mw_set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	n = snprintf(p->path, sizeof(p->path), "%s/%s", state_dir,
+		     MW_PINS_FILE);
+	if (n < 0 || (size_t)n >= sizeof(p->path)) {
+		mw_set_err(err, errlen, "state_dir path too long");
+		goto fail;
+	}
+	if (load(p, err, errlen))
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	mw_pins_free(p);
+	return -1;
+}
+
+void mw_pins_free(struct mw_pins *p)
+{
+	if (!p)
+		return;
+	json_decref(p->root);
+	free(p);
+}
+
+/* Written whole to a temporary file, synced, then renamed over the old. */
+static int save(struct mw_pins *p)
+{
+	char tmp[PATH_MAX + 8];
+	char *text;
+	size_t len;
+	int fd, rc = -1;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", p->path) >= (int)sizeof(tmp))
+		return -1;
+	text = json_dumps(p->root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	if (!text)
+		return -1;
+	len = strlen(text);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		if (write(fd, text, len) == (ssize_t)len && !fsync(fd))
+			rc = 0;
+		if (close(fd))
+			rc = -1;
+	}
+	if (!rc && rename(tmp, p->path))
+		rc = -1;
+	if (rc) {
+		log_err("tool pins: cannot save %s: %s", p->path,
+			strerror(errno));
+		unlink(tmp);
+	}
+	free(text);
+	return rc;
+}
+
+int mw_pins_fingerprint(const json_t *def, char hex[MW_PIN_HEX])
+{
+	static const char *const members[] = { "name", "description",
+					       "inputSchema" };
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	json_t *pick;
+	char *text;
+	int rc = -1;
+
+	if (!json_is_string(json_object_get(def, "name")))
+		return -1;
+	pick = json_object();
+	for (size_t i = 0; pick && i < sizeof(members) / sizeof(members[0]);
+	     i++) {
+		json_t *v = json_object_get(def, members[i]);
+
+		if (v && json_object_set(pick, members[i], v)) {
+			json_decref(pick);
+			pick = NULL;
+		}
+	}
+	if (!pick)
+		return -1;
+	text = json_dumps(pick, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text &&
+	    EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) &&
+	    mdlen == 32) {
+		for (unsigned int i = 0; i < mdlen; i++)
+			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+		rc = 0;
+	}
+	free(text);
+	json_decref(pick);
+	return rc;
+}
+
+static json_t *pin_of(const struct mw_pins *p, const char *server,
+		      const char *tool)
+{
+	return json_object_get(json_object_get(p->root, server), tool);
+}
+
+static void copy_hex(char out[MW_PIN_HEX], const json_t *pin, const char *k)
+{
+	if (out)
+		snprintf(out, MW_PIN_HEX, "%s",
+			 json_string_value(json_object_get(pin, k)));
+}
+
+int mw_pins_see(struct mw_pins *p, const char *server, const json_t *def,
+		enum mw_pin_state *state, char accepted[MW_PIN_HEX],
+		char seen[MW_PIN_HEX])
+{
+	const char *tool = json_string_value(json_object_get(def, "name"));
+	json_t *tools, *pin;
+	char hex[MW_PIN_HEX];
+	bool fresh;
+
+	if (!tool || mw_pins_fingerprint(def, hex))
+		return -1;
+	tools = json_object_get(p->root, server);
+	if (!tools) {
+		tools = json_object();
+		if (!tools || json_object_set_new(p->root, server, tools))
+			return -1;
+	}
+	pin = json_object_get(tools, tool);
+	if (!pin) {
+		if (json_object_size(tools) >= MW_PINS_MAX_TOOLS)
+			return -1;
+		pin = json_pack("{s:s,s:s}", "accepted", hex, "seen", hex);
+		if (!pin || json_object_set_new(tools, tool, pin))
+			return -1;
+		*state = MW_PIN_NEW;
+		copy_hex(accepted, pin, "accepted");
+		copy_hex(seen, pin, "seen");
+		return save(p);
+	}
+	fresh = strcmp(json_string_value(json_object_get(pin, "seen")), hex);
+	if (fresh) {
+		if (json_object_set_new(pin, "seen", json_string(hex)))
+			return -1;
+		/* Saved so that a restart still knows what was served. */
+		if (save(p))
+			return -1;
+	}
+	if (!strcmp(json_string_value(json_object_get(pin, "accepted")), hex))
+		*state = MW_PIN_SAME;
+	else
+		*state = fresh ? MW_PIN_CHANGED : MW_PIN_STILL_CHANGED;
+	copy_hex(accepted, pin, "accepted");
+	copy_hex(seen, pin, "seen");
+	return 0;
+}
+
+bool mw_pins_changed(const struct mw_pins *p, const char *server,
+		     const char *tool)
+{
+	json_t *pin = pin_of(p, server, tool);
+
+	return pin &&
+	       strcmp(json_string_value(json_object_get(pin, "seen")),
+		      json_string_value(json_object_get(pin, "accepted")));
+}
+
+int mw_pins_accept(struct mw_pins *p, const char *server, size_t *n, char *err,
+		   size_t errlen)
+{
+	json_t *tools = json_object_get(p->root, server), *pin;
+	const char *tool;
+
+	*n = 0;
+	json_object_foreach (tools, tool, pin) {
+		json_t *seen = json_object_get(pin, "seen");
+
+		if (json_equal(seen, json_object_get(pin, "accepted")))
+			continue;
+		if (json_object_set(pin, "accepted", seen)) {
+			mw_set_err(err, errlen, "out of memory");
+			return -1;
+		}
+		(*n)++;
+	}
+	if (*n && save(p)) {
+		mw_set_err(err, errlen, "cannot save %s: %s", p->path,
+			   strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+json_t *mw_pins_json(const struct mw_pins *p, const char *server)
+{
+	json_t *tools = json_object_get(p->root, server);
+
+	return tools ? json_deep_copy(tools) : json_object();
+}
