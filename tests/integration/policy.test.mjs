@@ -278,3 +278,68 @@ test('legacy HTTP+SSE: the refusal arrives on the session stream', async () => {
     '--scenario', 'echo', '--message', 'fine words'], { timeout: 20000 });
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+// Raw HTTP from inside the cgroup, for what the SDK client never sends:
+// a JSON-RPC batch (protocol 2025-03-26) and an Accept of only
+// text/event-stream.
+const RAW_SESSION = String.raw`
+const url = process.argv[1];
+const calls = JSON.parse(process.argv[2]);
+const hdr = { 'content-type': 'application/json', accept: 'application/json, text/event-stream',
+  'mcp-protocol-version': '2025-03-26' };
+const init = await fetch(url, { method: 'POST', headers: hdr, body: JSON.stringify({ jsonrpc: '2.0', id: 0,
+  method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {},
+  clientInfo: { name: 'raw', version: '1' } } }) });
+const sid = init.headers.get('mcp-session-id');
+await init.text();
+hdr['mcp-session-id'] = sid;
+await (await fetch(url, { method: 'POST', headers: hdr,
+  body: '{"jsonrpc":"2.0","method":"notifications/initialized"}' })).text();
+const out = [];
+for (const c of calls) {
+  const r = await fetch(url, { method: 'POST', headers: { ...hdr, ...(c.headers ?? {}) }, body: JSON.stringify(c.body) });
+  out.push({ status: r.status, type: r.headers.get('content-type'), body: await r.text() });
+}
+console.log(JSON.stringify(out));
+`;
+
+async function rawSession(calls) {
+  const r = await runInCgroup(cg, process.execPath,
+    ['--input-type=module', '-e', RAW_SESSION, sql.url, JSON.stringify(calls)], { timeout: 20000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const call = (id, sqlText) => ({ jsonrpc: '2.0', id, method: 'tools/call',
+  params: { name: 'query', arguments: { sql: sqlText } } });
+
+test('a batch with one refused request is refused whole: an error per request, nothing forwarded', async () => {
+  const [r] = await rawSession([{ body: [call(7, 'select 5'), call('eight', 'delete from invoices'),
+    { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 1, progress: 1 } }] }]);
+  assert.equal(r.status, 200);
+  const errors = JSON.parse(r.body);
+  assert.equal(errors.length, 2, r.body);
+  assert.deepEqual(errors.map((e) => e.id), [7, 'eight']);
+  assert.ok(errors.every((e) => e.error.code === -32003));
+  assert.match(errors[1].error.message, /no-destructive-sql/);
+  assert.match(errors[0].error.message, /refused with its batch/);
+  const seen = await ledger();
+  assert.ok(!seen.includes('select 5') && !seen.some((q) => /delete/.test(q)), JSON.stringify(seen));
+  const got = await rows("select rpc_id, decision, rule from mcpwarden.tool_calls where rpc_id in ('7', '\"eight\"') " +
+    'and response is not null order by seq', 2);
+  assert.deepEqual(got, [
+    { rpc_id: '7', decision: 'allow', rule: 'sql-tools' },
+    { rpc_id: '"eight"', decision: 'deny', rule: 'no-destructive-sql' },
+  ]);
+});
+
+test('a client that accepts only an event stream gets the refusal as an event', async () => {
+  const [r] = await rawSession([{ headers: { accept: 'text/event-stream' }, body: call(9, 'truncate t') }]);
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/event-stream/);
+  const m = r.body.match(/^event: message\ndata: (.*)\n\n$/);
+  assert.ok(m, r.body);
+  const err = JSON.parse(m[1]);
+  assert.equal(err.id, 9);
+  assert.equal(err.error.code, -32003);
+});
