@@ -30,6 +30,7 @@ cleanup() {
 	fi
 	rm -rf "$PINS"
 	rm -rf "$STATE"
+	rm -f "$STATE.denied"
 }
 trap cleanup EXIT
 cleanup
@@ -61,6 +62,16 @@ sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
 	head -c 2000
 echo
 
+step "the policy at work: the same client asks the server to echo a password"
+# echo-no-secrets in policy/demo.yaml refuses it: the server never sees it.
+if sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+	node tests/mcp/client.mjs --scenario echo --message "my password is hunter2" \
+	"http://127.0.0.1:$SERVER_PORT/mcp" >/dev/null 2>"$STATE.denied"; then
+	echo "  unexpected: the call went through" >&2
+	exit 1
+fi
+sed 's/^/  client: /' "$STATE.denied"
+
 step "live status"
 "$BUILD/mcpwarden" -c "$CONFIG" status | sed -n '1,40p'
 
@@ -68,7 +79,8 @@ step "what was recorded (mcpwarden sql)"
 sleep 0.3
 "$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c \
 	"SELECT to_char(ts, 'HH24:MI:SS.MS') AS ts, comm, pid, uid, cgroup, method, tool,
-	        left(arguments::text, 40) AS arguments, is_error, round(latency_ms::numeric, 2) AS ms
+	        left(arguments::text, 32) AS arguments, decision, rule, is_error,
+	        round(latency_ms::numeric, 2) AS ms
 	   FROM mcpwarden.tool_calls ORDER BY seq"
 
 step "the connections, tied to the process that opened them"
