@@ -85,21 +85,45 @@ const char *mw_judge_rule(const struct mw_policy_decision *d)
 	return d->rule;
 }
 
+/*
+ * Drops a UTF-8 sequence that snprintf() cut short at the end of s: the
+ * text becomes a JSON string, which must be valid UTF-8.
+ */
+static void utf8_trim(char *s)
+{
+	size_t n = strlen(s), i = n, need;
+	unsigned char lead;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	lead = (unsigned char)s[i - 1];
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (n - (i - 1) < need)
+		s[i - 1] = '\0';
+}
+
 void mw_judge_reason(const struct mw_policy_decision *d, char *out,
 		     size_t outlen)
 {
 	const char *msg = d->message && *d->message ? d->message : NULL;
+	int n;
 
 	if (d->action == MW_DECIDE_APPROVE)
-		snprintf(out, outlen,
-			 "mcpwarden: rule \"%s\" requires a human's approval "
-			 "for this call%s%s; approvals are not available yet, "
-			 "so it is refused",
-			 d->rule, msg ? ": " : "", msg ? msg : "");
+		n = snprintf(
+			out, outlen,
+			"mcpwarden: rule \"%s\" requires a human's approval "
+			"for this call%s%s; approvals are not available yet, "
+			"so it is refused",
+			d->rule, msg ? ": " : "", msg ? msg : "");
 	else
-		snprintf(out, outlen,
-			 "mcpwarden: denied by policy rule \"%s\"%s%s", d->rule,
-			 msg ? ": " : "", msg ? msg : "");
+		n = snprintf(out, outlen,
+			     "mcpwarden: denied by policy rule \"%s\"%s%s",
+			     d->rule, msg ? ": " : "", msg ? msg : "");
+	/* A long message is cut (it may be 1024 bytes). */
+	if (outlen && n >= 0 && (size_t)n >= outlen)
+		utf8_trim(out);
 }
 
 static json_t *refusal_for(const struct mw_rpc_msg *m, const char *reason)

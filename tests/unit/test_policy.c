@@ -1054,6 +1054,145 @@ Test(visibility, tool_visible, .fini = pol_cleanup)
 	mw_policy_free(p);
 }
 
+/* ---- tool pinning: tool_changed ---- */
+
+/* tools/call of tool on server s by alice, its definition changed or not. */
+static struct mw_policy_decision pol_changed(const struct mw_policy *p,
+					     const char *method,
+					     const char *tool, bool changed)
+{
+	struct mw_policy_input in = {
+		.subject = pol_alice(),
+		.server = "s",
+		.method = method,
+		.target = tool,
+		.tool_changed = changed,
+	};
+
+	return pol_decide(p, &in);
+}
+
+Test(rules, tool_changed, .fini = pol_cleanup)
+{
+	struct mw_policy *p = pol_load(
+		"rules:\n"
+		"  - {name: changed-tools, tool_changed: true, action: deny, "
+		"message: \"ask an operator\"}\n"
+		"  - {name: fresh-t, tool: t, tool_changed: false, action: "
+		"allow}\n"
+		"  - {name: lists, method: tools/list, tool_changed: false, "
+		"action: allow}\n"
+		"  - {name: the-rest, tool: \"*\", action: approve}\n");
+	struct mw_policy_decision d;
+
+	d = pol_changed(p, "tools/call", "t", true);
+	cr_assert_str_eq(d.rule, "changed-tools");
+	cr_assert_eq(d.action, MW_DECIDE_DENY);
+	cr_assert_str_eq(d.message, "ask an operator");
+	d = pol_changed(p, "tools/call", "t", false);
+	cr_assert_str_eq(d.rule, "fresh-t");
+	cr_assert_eq(d.action, MW_DECIDE_ALLOW);
+	cr_assert_str_eq(pol_changed(p, "tools/call", "x", true).rule,
+			 "changed-tools");
+	cr_assert_str_eq(pol_changed(p, "tools/call", "x", false).rule,
+			 "the-rest");
+	cr_assert_str_eq(pol_changed(p, "tools/list", NULL, false).rule,
+			 "lists");
+	mw_policy_free(p);
+
+	/* Audit mode: recorded, and the call goes on to be judged. */
+	p = pol_load("default: allow\nrules:\n"
+		     "  - {name: watch, tool_changed: true, action: deny, "
+		     "mode: audit}\n");
+	d = pol_changed(p, "tools/call", "t", true);
+	cr_assert_str_eq(d.rule, MW_POLICY_DEFAULT_RULE);
+	cr_assert_str_eq(d.audit_rule, "watch");
+	d = pol_changed(p, "tools/call", "t", false);
+	cr_assert_null(d.audit_rule);
+	mw_policy_free(p);
+}
+
+Test(explain, says_tool_changed, .fini = pol_cleanup)
+{
+	struct mw_policy *p =
+		pol_load("rules:\n"
+			 "  - {name: changed, tool_changed: true, action: "
+			 "deny}\n"
+			 "  - {name: fresh, tool_changed: false, action: "
+			 "allow}\n");
+	struct mw_policy_input in = { .subject = pol_alice(),
+				      .server = "s",
+				      .method = "tools/call",
+				      .target = "t",
+				      .tool_changed = true };
+	struct mw_policy_decision d;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), 0);
+	fclose(f);
+	cr_assert_str_eq(d.rule, "changed");
+	cr_assert(strstr(text, "+ tool_changed true"), "%s", text);
+	free(text);
+
+	in.tool_changed = false;
+	text = NULL;
+	f = open_memstream(&text, &len);
+	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), 0);
+	fclose(f);
+	cr_assert_str_eq(d.rule, "fresh");
+	cr_assert(strstr(text, "- tool_changed false"), "%s", text);
+	free(text);
+	mw_policy_free(p);
+}
+
+Test(visibility, changed_tools, .fini = pol_cleanup)
+{
+	struct mw_policy_subject alice = pol_alice();
+	struct mw_policy *p;
+
+	/* Hidden when changed, only because a rule denies it. */
+	p = pol_load("default: allow\nrules:\n"
+		     "  - {name: changed, tool_changed: true, action: deny}\n");
+	cr_assert_not(mw_policy_tool_visible(p, &alice, "s", "t", true));
+	cr_assert(mw_policy_tool_visible(p, &alice, "s", "t", false));
+	mw_policy_free(p);
+
+	p = pol_load("default: allow\nrules:\n"
+		     "  - {name: d, tool: rm, action: deny}\n");
+	cr_assert(mw_policy_tool_visible(p, &alice, "s", "t", true),
+		  "no tool_changed rule: a change hides nothing");
+	mw_policy_free(p);
+
+	/* An audit rule, a conditional deny, an allow first: shown. */
+	p = pol_load("default: allow\nrules:\n"
+		     "  - {name: w, tool_changed: true, action: deny, mode: "
+		     "audit}\n");
+	cr_assert(mw_policy_tool_visible(p, &alice, "s", "t", true));
+	mw_policy_free(p);
+	p = pol_load("default: allow\nrules:\n"
+		     "  - {name: c, tool_changed: true, args: {pointer: /x, "
+		     "exists: true}, action: deny}\n");
+	cr_assert(mw_policy_tool_visible(p, &alice, "s", "t", true));
+	mw_policy_free(p);
+	p = pol_load("default: deny\nrules:\n"
+		     "  - {name: t-ok, tool: t, action: allow}\n"
+		     "  - {name: changed, tool_changed: true, action: deny}\n");
+	cr_assert(mw_policy_tool_visible(p, &alice, "s", "t", true),
+		  "an allow above the rule decides first");
+	cr_assert_not(mw_policy_tool_visible(p, &alice, "s", "u", true));
+	mw_policy_free(p);
+
+	/* tool_changed: false denies the unchanged ones only. */
+	p = pol_load("default: allow\nrules:\n"
+		     "  - {name: unchanged, tool_changed: false, action: "
+		     "deny}\n");
+	cr_assert_not(mw_policy_tool_visible(p, &alice, "s", "t", false));
+	cr_assert(mw_policy_tool_visible(p, &alice, "s", "t", true));
+	mw_policy_free(p);
+}
+
 /* ---- the index agrees with the rule-by-rule walk ---- */
 
 Test(index, agrees_with_the_linear_walk, .fini = pol_cleanup)
@@ -1217,6 +1356,14 @@ Test(errors, rule_keys, .fini = pol_cleanup)
 		  "direction: expected client, server or any");
 	pol_fails("rules:\n  - {name: a, action: deny, description: [x]}\n", 2,
 		  42, "description: expected a string");
+	pol_fails("rules:\n  - {name: a, action: deny, tool_changed: maybe}\n",
+		  2, 43, "tool_changed: expected true or false");
+	pol_fails("rules:\n  - {name: a, action: deny, tool_changed: 1}\n", 2,
+		  43, "tool_changed: expected true or false");
+	pol_fails("rules:\n  - {name: a, action: deny, tool_changed: [true]}\n",
+		  2, 43, "tool_changed: expected true or false");
+	pol_fails("rules:\n  - {name: a, action: deny, tool_changed: }\n", 2,
+		  43, "tool_changed: expected true or false");
 }
 
 Test(errors, field_values, .fini = pol_cleanup)
