@@ -384,6 +384,15 @@ const char *mw_http_header(const struct mw_http_head *head, const char *name)
 	return NULL;
 }
 
+size_t mw_http_header_count(const struct mw_http_head *head, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < head->nheaders; i++)
+		n += !strcasecmp(head->headers[i].name, name);
+	return n;
+}
+
 bool mw_http_is_hop_by_hop(const char *name)
 {
 	static const char *const hop[] = {

@@ -79,6 +79,8 @@ const char *mw_http_error(const struct mw_http *h);
 
 /* Case-insensitive look-up; NULL when absent. */
 const char *mw_http_header(const struct mw_http_head *head, const char *name);
+/* How many times the header appears. */
+size_t mw_http_header_count(const struct mw_http_head *head, const char *name);
 /* Whether a comma-separated header value (Connection) holds token. */
 bool mw_http_token_in_list(const char *list, const char *token);
 /* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. */

@@ -32,7 +32,13 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 
 /* jansson caps its own recursion at JSON_PARSER_MAX_DEPTH, which bounds this
  * walk's stack too; our lower limit keeps later consumers cheap. */
-static bool depth_ok(json_t *j, int depth)
+/*
+ * Nesting within MW_RPC_MAX_DEPTH, and no member named "__proto__": a
+ * JavaScript server that copies arguments into an object reads that member
+ * as the object's prototype, so its fields would reach the tool while a
+ * rule's pointer finds nothing there.
+ */
+static bool shape_ok(json_t *j, int depth, char *err, size_t errlen)
 {
 	const char *key;
 	json_t *v;
@@ -40,16 +46,24 @@ static bool depth_ok(json_t *j, int depth)
 
 	if (!json_is_object(j) && !json_is_array(j))
 		return true;
-	if (++depth > MW_RPC_MAX_DEPTH)
+	if (++depth > MW_RPC_MAX_DEPTH) {
+		set_err(err, errlen, "nesting deeper than %d",
+			MW_RPC_MAX_DEPTH);
 		return false;
+	}
 	if (json_is_object(j)) {
 		json_object_foreach (j, key, v) {
-			if (!depth_ok(v, depth))
+			if (!strcmp(key, "__proto__")) {
+				set_err(err, errlen,
+					"a member named __proto__ is refused");
+				return false;
+			}
+			if (!shape_ok(v, depth, err, errlen))
 				return false;
 		}
 	} else {
 		json_array_foreach (j, i, v) {
-			if (!depth_ok(v, depth))
+			if (!shape_ok(v, depth, err, errlen))
 				return false;
 		}
 	}
@@ -311,9 +325,7 @@ int mw_rpc_parse(const char *buf, size_t len, size_t max_len,
 		ret = -EBADMSG;
 		goto fail;
 	}
-	if (!depth_ok(root, 0)) {
-		set_err(err, errlen, "nesting deeper than %d",
-			MW_RPC_MAX_DEPTH);
+	if (!shape_ok(root, 0, err, errlen)) {
 		ret = -EPROTO;
 		goto fail;
 	}

@@ -5,7 +5,8 @@
  * What the policy engine judges must be what the peer acts on, so anything a
  * peer could read differently from us is refused rather than interpreted:
  * duplicate keys, NUL in strings, trailing bytes, mixed message shapes,
- * members JSON-RPC does not define (the MCP SDK refuses them too).
+ * members JSON-RPC does not define (the MCP SDK refuses them too), members
+ * named __proto__ at any depth (JavaScript reads them as prototypes).
  */
 #ifndef MW_JSONRPC_H
 #define MW_JSONRPC_H

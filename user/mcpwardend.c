@@ -140,7 +140,8 @@ static bool same_servers(const struct mw_config *a, const struct mw_config *b)
  * for the connections (one loop thread: every message is judged by the
  * old policy or by the new one). Only the policy: listeners, servers and
  * the audit store are fixed at start. A file that does not load leaves the
- * policy in force.
+ * policy in force, and so does one whose servers differ from the running
+ * ones.
  */
 static int reload_policy(void *arg, char *msg, size_t msglen)
 {
@@ -157,6 +158,17 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 		mw_config_free(&fresh);
 		return -1;
 	}
+	/* Rules name servers: a policy written for other servers than the
+	 * ones this daemon protects could silently never match. */
+	if (!same_servers(&d->cfg, &fresh)) {
+		snprintf(msg, msglen,
+			 "the servers in %s changed, which takes a restart; "
+			 "the policy in force (sha256 %s) stays",
+			 d->cfg.path, d->cfg.policy_sha256);
+		log_warn("reload: %s", msg);
+		mw_config_free(&fresh);
+		return -1;
+	}
 	old = d->cfg.policy;
 	d->cfg.policy = fresh.policy;
 	fresh.policy = old;
@@ -165,13 +177,9 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	memcpy(d->cfg.policy_file, fresh.policy_file,
 	       sizeof(d->cfg.policy_file));
 	mw_proxy_set_policy(d->proxy, d->cfg.policy);
-	snprintf(msg, msglen, "policy from %s: %zu rule(s), sha256 %s%s",
+	snprintf(msg, msglen, "policy from %s: %zu rule(s), sha256 %s",
 		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
-		 d->cfg.policy_sha256,
-		 same_servers(&d->cfg, &fresh)
-			 ? ""
-			 : "; the servers changed in the file, which takes a "
-			   "restart");
+		 d->cfg.policy_sha256);
 	log_info("reload: %s", msg);
 	mw_config_free(&fresh);
 	return 0;

@@ -10,14 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "log.h"
 
 /* In memory as on disk: {server: {tool: {"accepted": hex, "seen": hex}}}. */
 struct mw_pins {
 	char path[PATH_MAX];
 	json_t *root;
+	bool dirty; /* changed since the last save */
 };
 
 static int load(struct mw_pins *p, char *err, size_t errlen)
@@ -42,9 +41,13 @@ static int load(struct mw_pins *p, char *err, size_t errlen)
 		return -1;
 	}
 	p->root = json_load_file(p->path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(p->root)) {
+	if (!p->root) {
 		mw_set_err(err, errlen, "%s:%d: %s", p->path, jerr.line,
-			   p->root ? "not an object" : jerr.text);
+			   jerr.text);
+		return -1;
+	}
+	if (!json_is_object(p->root)) {
+		mw_set_err(err, errlen, "%s: not an object", p->path);
 		return -1;
 	}
 	/* What auditors trust must not be guessed at: a damaged file stops
@@ -102,10 +105,14 @@ void mw_pins_free(struct mw_pins *p)
 	free(p);
 }
 
-/* Written whole to a temporary file, synced, then renamed over the old. */
+/*
+ * Written whole to a temporary file (0600 whatever a stale one had),
+ * synced, renamed over the old, and the directory synced: the pins an
+ * operator accepted survive a crash.
+ */
 static int save(struct mw_pins *p)
 {
-	char tmp[PATH_MAX + 8];
+	char tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
 	char *text;
 	size_t len;
 	int fd, rc = -1;
@@ -116,15 +123,28 @@ static int save(struct mw_pins *p)
 	if (!text)
 		return -1;
 	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  0600);
 	if (fd >= 0) {
-		if (write(fd, text, len) == (ssize_t)len && !fsync(fd))
+		if (!fchmod(fd, 0600) && write(fd, text, len) == (ssize_t)len &&
+		    !fsync(fd))
 			rc = 0;
 		if (close(fd))
 			rc = -1;
 	}
 	if (!rc && rename(tmp, p->path))
 		rc = -1;
+	snprintf(dir, sizeof(dir), "%s", p->path);
+	slash = strrchr(dir, '/');
+	if (!rc && slash) {
+		*slash = '\0';
+		fd = open(dir[0] ? dir : "/",
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || fsync(fd))
+			rc = -1;
+		if (fd >= 0)
+			close(fd);
+	}
 	if (rc) {
 		log_err("tool pins: cannot save %s: %s", p->path,
 			strerror(errno));
@@ -134,43 +154,35 @@ static int save(struct mw_pins *p)
 	return rc;
 }
 
+int mw_pins_save(struct mw_pins *p)
+{
+	if (!p->dirty)
+		return 0;
+	if (save(p))
+		return -1;
+	p->dirty = false;
+	return 0;
+}
 int mw_pins_fingerprint(const json_t *def, char hex[MW_PIN_HEX])
 {
-	static const char *const members[] = { "name", "description",
-					       "inputSchema" };
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	json_t *pick;
+	json_t *copy;
 	char *text;
 	int rc = -1;
 
 	if (!json_is_string(json_object_get(def, "name")))
 		return -1;
-	pick = json_object();
-	for (size_t i = 0; pick && i < sizeof(members) / sizeof(members[0]);
-	     i++) {
-		json_t *v = json_object_get(def, members[i]);
-
-		if (v && json_object_set(pick, members[i], v)) {
-			json_decref(pick);
-			pick = NULL;
-		}
-	}
-	if (!pick)
+	/* _meta is the server's own bookkeeping, not what a client shows. */
+	copy = json_copy((json_t *)def);
+	if (!copy)
 		return -1;
-	text = json_dumps(pick, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text &&
-	    EVP_Digest(text, strlen(text), md, &mdlen, EVP_sha256(), NULL) &&
-	    mdlen == 32) {
-		for (unsigned int i = 0; i < mdlen; i++)
-			snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	json_object_del(copy, "_meta");
+	text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text && !mw_sha256_hex(text, strlen(text), hex))
 		rc = 0;
-	}
 	free(text);
-	json_decref(pick);
+	json_decref(copy);
 	return rc;
 }
-
 static json_t *pin_of(const struct mw_pins *p, const char *server,
 		      const char *tool)
 {
@@ -193,7 +205,8 @@ int mw_pins_see(struct mw_pins *p, const char *server, const json_t *def,
 	char hex[MW_PIN_HEX];
 	bool fresh;
 
-	if (!tool || mw_pins_fingerprint(def, hex))
+	if (!tool || strlen(tool) > MW_PINS_MAX_NAME ||
+	    mw_pins_fingerprint(def, hex))
 		return -1;
 	tools = json_object_get(p->root, server);
 	if (!tools) {
@@ -211,15 +224,15 @@ int mw_pins_see(struct mw_pins *p, const char *server, const json_t *def,
 		*state = MW_PIN_NEW;
 		copy_hex(accepted, pin, "accepted");
 		copy_hex(seen, pin, "seen");
-		return save(p);
+		p->dirty = true;
+		return 0;
 	}
 	fresh = strcmp(json_string_value(json_object_get(pin, "seen")), hex);
 	if (fresh) {
 		if (json_object_set_new(pin, "seen", json_string(hex)))
 			return -1;
-		/* Saved so that a restart still knows what was served. */
-		if (save(p))
-			return -1;
+		/* Saved, so that a restart still knows what was served. */
+		p->dirty = true;
 	}
 	if (!strcmp(json_string_value(json_object_get(pin, "accepted")), hex))
 		*state = MW_PIN_SAME;
@@ -258,7 +271,9 @@ int mw_pins_accept(struct mw_pins *p, const char *server, size_t *n, char *err,
 		}
 		(*n)++;
 	}
-	if (*n && save(p)) {
+	if (*n)
+		p->dirty = true;
+	if (mw_pins_save(p)) {
 		mw_set_err(err, errlen, "cannot save %s: %s", p->path,
 			   strerror(errno));
 		return -1;

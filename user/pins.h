@@ -15,10 +15,14 @@
 
 #include <jansson.h>
 
+#include "digest.h"
+
 #define MW_PINS_FILE "tool-pins.json"
-#define MW_PINS_MAX_TOOLS 4096 /* per server */
-#define MW_PINS_MAX_BYTES (16 << 20)
-#define MW_PIN_HEX 65 /* SHA-256 in hex and the NUL */
+#define MW_PINS_MAX_TOOLS 1024 /* per server */
+#define MW_PINS_MAX_NAME 128 /* bytes of a tool name (MCP: 1 to 128) */
+/* 64 servers x 1,024 tools x a name and two fingerprints fit */
+#define MW_PINS_MAX_BYTES (64 << 20)
+#define MW_PIN_HEX MW_SHA256_HEX
 
 struct mw_pins;
 
@@ -36,20 +40,25 @@ void mw_pins_free(struct mw_pins *p);
 
 /*
  * The fingerprint of one tool definition (an element of a tools/list
- * result): SHA-256 of its name, description and inputSchema, serialised
- * with sorted keys. -1 when def has no string name.
+ * result): SHA-256 of the definition without its _meta, serialised compact
+ * with sorted keys, so name, title, description, schemas and annotations
+ * all count. -1 when def has no string name.
  */
 int mw_pins_fingerprint(const json_t *def, char hex[MW_PIN_HEX]);
 
 /*
- * A tool definition as the server lists it now. NEW pins it (and saves);
- * CHANGED remembers what was seen until mw_pins_accept(). accepted and
- * seen (may be NULL) get the two fingerprints. -1 on a bad definition or
- * when a bound is reached.
+ * A tool definition as the server lists it now. NEW pins it; CHANGED
+ * remembers what was seen until mw_pins_accept(). accepted and seen (may
+ * be NULL) get the two fingerprints. -1 on a bad definition (no name, a
+ * name over MW_PINS_MAX_NAME) or when a bound is reached: such a tool
+ * cannot be pinned. mw_pins_save() writes what changed.
  */
 int mw_pins_see(struct mw_pins *p, const char *server, const json_t *def,
 		enum mw_pin_state *state, char accepted[MW_PIN_HEX],
 		char seen[MW_PIN_HEX]);
+
+/* Writes the pins when mw_pins_see() changed them: 0 or -1 (logged). */
+int mw_pins_save(struct mw_pins *p);
 
 /* True when the tool's last seen definition differs from the accepted. */
 bool mw_pins_changed(const struct mw_pins *p, const char *server,

@@ -23,9 +23,11 @@
 
 #include <jansson.h>
 
+#include "digest.h"
+
 #define MW_POLICY_MAX_BYTES (1 << 20)
 #define MW_POLICY_MAX_RULES 10000
-#define MW_POLICY_SHA256_HEX 65 /* 64 hex digits and the NUL */
+#define MW_POLICY_SHA256_HEX MW_SHA256_HEX
 
 /* The rule name a decision carries when no rule decided. */
 #define MW_POLICY_DEFAULT_RULE "(default)"

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
+#include "digest.h"
 #include "policy_internal.h"
 #include "yaml_util.h"
 
@@ -30,20 +29,6 @@ static const char *const resource_methods[] = { "resources/read",
 						"resources/subscribe",
 						"resources/unsubscribe" };
 
-static int sha256_hex(const void *bytes, size_t len,
-		      char out[MW_POLICY_SHA256_HEX])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (!EVP_Digest(bytes, len, md, &mdlen, EVP_sha256(), NULL) ||
-	    mdlen != 32)
-		return -1;
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	return 0;
-}
-
 static struct mw_policy *policy_new(const char *file, const void *src,
 				    size_t srclen)
 {
@@ -53,7 +38,7 @@ static struct mw_policy *policy_new(const char *file, const void *src,
 		return NULL;
 	p->file = strdup(file);
 	p->default_action = MW_DECIDE_DENY;
-	if (!p->file || sha256_hex(src, srclen, p->sha256)) {
+	if (!p->file || mw_sha256_hex(src, srclen, p->sha256)) {
 		mw_policy_free(p);
 		return NULL;
 	}

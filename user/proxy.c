@@ -210,23 +210,42 @@ static bool request_type_is_json_utf8(const char *ct)
 }
 
 /* The legacy HTTP+SSE transport names its session in the query string. */
-static char *query_session_id(const char *url)
+/*
+ * The legacy transport's session in the query: sessionId (TypeScript) or
+ * session_id (Python). Servers parse queries their own way, so anything
+ * they could read differently (the parameter twice, percent-encoding) sets
+ * *ambiguous and gives NULL.
+ */
+static char *query_session_id(const char *url, bool *ambiguous)
 {
-	const char *q = strchr(url, '?');
-	size_t n;
+	static const char *const names[] = { "sessionId=", "session_id=" };
+	const char *q = strchr(url, '?'), *found = NULL;
+	size_t n = 0;
 
+	*ambiguous = false;
 	while (q) {
 		q++;
-		if (!strncmp(q, "sessionId=", 10)) {
-			q += 10;
-			n = strcspn(q, "&#");
-			if (n == 0 || n > MW_SESSION_MAX)
+		for (size_t i = 0; i < 2; i++) {
+			size_t len = strlen(names[i]);
+
+			if (strncmp(q, names[i], len))
+				continue;
+			if (found) {
+				*ambiguous = true;
 				return NULL;
-			return strndup(q, n);
+			}
+			found = q + len;
+			n = strcspn(found, "&#");
 		}
 		q = strchr(q, '&');
 	}
-	return NULL;
+	if (!found || n == 0 || n > MW_SESSION_MAX)
+		return NULL;
+	if (memchr(found, '%', n) || memchr(found, '+', n)) {
+		*ambiguous = true;
+		return NULL;
+	}
+	return strndup(found, n);
 }
 
 static void exchange_free(struct exchange *x)
@@ -312,24 +331,38 @@ static void record_tool_event(struct mw_conn *c, enum mw_event_kind kind,
 			 (unsigned long long)c->id, tool, detail);
 }
 
-/* Every tool definition a server lists is compared with its pin. */
-static void pin_tools(struct mw_conn *c, const json_t *result)
+/*
+ * Every tool definition a server lists is compared with its pin. One that
+ * cannot be pinned (a name over the bound, the server's tool count over
+ * it) could change unseen: it is withheld. Returns how many were.
+ */
+static size_t pin_tools(struct mw_conn *c, json_t *result)
 {
 	json_t *tools = json_object_get(result, "tools"), *def;
 	char accepted[MW_PIN_HEX], seen[MW_PIN_HEX], detail[256];
 	enum mw_pin_state state;
-	size_t i;
+	size_t i = 0, withheld = 0;
 
-	json_array_foreach (tools, i, def) {
-		const char *tool =
-			json_string_value(json_object_get(def, "name"));
+	while (i < json_array_size(tools)) {
+		const char *tool;
 
-		if (!tool)
+		def = json_array_get(tools, i);
+		tool = json_string_value(json_object_get(def, "name"));
+		if (!tool) {
+			i++;
 			continue;
+		}
 		if (mw_pins_see(c->px->pins, c->server->name, def, &state,
 				accepted, seen)) {
-			log_warn("%s: tool %s: cannot be pinned",
-				 c->server->name, tool);
+			snprintf(detail, sizeof(detail),
+				 "tools/list: tool %.80s cannot be pinned "
+				 "(name over %d bytes, or over %d tools): "
+				 "withheld",
+				 tool, MW_PINS_MAX_NAME, MW_PINS_MAX_TOOLS);
+			record_http_error(c, NULL, NULL, c->resp_status,
+					  detail);
+			json_array_remove(tools, i);
+			withheld++;
 			continue;
 		}
 		if (state == MW_PIN_NEW) {
@@ -344,21 +377,78 @@ static void pin_tools(struct mw_conn *c, const json_t *result)
 				 detail);
 			record_tool_event(c, MW_EV_TOOL_CHANGED, tool, detail);
 		}
+		i++;
 	}
+	/* Once per listing; a failure is logged, the pins in memory hold. */
+	mw_pins_save(c->px->pins);
+	return withheld;
 }
 
+static const char *tool_name_at(const json_t *tools, size_t i)
+{
+	return json_string_value(
+		json_object_get(json_array_get(tools, i), "name"));
+}
+
+/*
+ * Two tools of one name: which one a client keeps is its own choice, and
+ * one could hide a changed definition behind the other. All of them go.
+ */
+static size_t strip_duplicate_tools(struct mw_conn *c, json_t *tools)
+{
+	size_t removed = 0;
+
+	for (size_t i = 0; i < json_array_size(tools); i++) {
+		json_t *name =
+			json_object_get(json_array_get(tools, i), "name");
+		const char *s = json_string_value(name);
+		bool dup = false;
+		char detail[200];
+
+		for (size_t j = i + 1; s && j < json_array_size(tools); j++) {
+			const char *t = tool_name_at(tools, j);
+
+			if (t && !strcmp(s, t) &&
+			    !json_array_remove(tools, j)) {
+				dup = true;
+				removed++;
+				j--;
+			}
+		}
+		if (!dup)
+			continue;
+		snprintf(detail, sizeof(detail),
+			 "tools/list: tool %.120s listed more than once: "
+			 "withheld",
+			 s);
+		record_http_error(c, NULL, NULL, c->resp_status, detail);
+		json_array_remove(tools, i--);
+		removed++;
+	}
+	return removed;
+}
+
+/*
+ * A result on its way to the client: a tools/list result (paired with its
+ * request, or shaped like one: a hostile server could answer with an id
+ * that pairs with nothing) is pinned, then loses the tools this client can
+ * never call.
+ */
 static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
 			 unsigned pair_flags, struct record_opts *o)
 {
+	json_t *tools = json_object_get(m->result, "tools");
 	size_t removed;
 
-	if (!(pair_flags & MW_PAIR_TOOLS_LIST) || !json_is_object(m->result))
+	if (!json_is_array(tools) &&
+	    !((pair_flags & MW_PAIR_TOOLS_LIST) && json_is_object(m->result)))
 		return;
+	removed = json_is_array(tools) ? strip_duplicate_tools(c, tools) : 0;
 	/* Pinned as the server said it, before this client's view. */
 	if (c->px->pins)
-		pin_tools(c, m->result);
-	removed = mw_judge_filter_tools(c->px->policy, c->px->pins, &c->who,
-					c->server->name, m->result);
+		removed += pin_tools(c, m->result);
+	removed += mw_judge_filter_tools(c->px->policy, c->px->pins, &c->who,
+					 c->server->name, m->result);
 	if (removed) {
 		c->px->st.tools_hidden += removed;
 		o->rewritten = true;
@@ -630,17 +720,25 @@ static bool names_extra_headers(const char *conn)
 	return false;
 }
 
+/*
+ * The headers that travel on. A request's Accept-Encoding is replaced by
+ * identity: a compressed answer could not be judged (clients inflate what
+ * we would only see as bytes).
+ */
 static int write_end_to_end_headers(struct mw_buf *out,
-				    const struct mw_http_head *h)
+				    const struct mw_http_head *h, bool request)
 {
 	const char *conn = mw_http_header(h, "connection");
 	bool extra = names_extra_headers(conn);
 
+	if (request && mw_buf_cat(out, "Accept-Encoding: identity\r\n", NULL))
+		return -1;
 	for (size_t i = 0; i < h->nheaders; i++) {
 		const struct mw_http_header *hd = &h->headers[i];
 
 		if (mw_http_is_hop_by_hop(hd->name) ||
-		    (extra && mw_http_token_in_list(conn, hd->name)))
+		    (extra && mw_http_token_in_list(conn, hd->name)) ||
+		    (request && !strcasecmp(hd->name, "accept-encoding")))
 			continue;
 		if (mw_buf_cat(out, hd->name, ": ", hd->value, "\r\n", NULL))
 			return -1;
@@ -657,7 +755,7 @@ static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
 			!strcmp(h->method, "PATCH");
 
 	if (mw_buf_cat(out, h->method, " ", h->url, " HTTP/1.1\r\n", NULL) ||
-	    write_end_to_end_headers(out, h))
+	    write_end_to_end_headers(out, h, true))
 		return -1;
 	if (has_body &&
 	    (mw_buf_cat(out, "Content-Length: ", NULL) ||
@@ -716,7 +814,8 @@ static bool client_accepts(const char *accept, const char *type)
 /*
  * The legacy transport answers POSTs on the session's event stream, so a
  * refusal goes there too, between two whole events; -1 when this daemon
- * carries no such stream.
+ * carries no such stream, or none it may write to (the caller then answers
+ * on the POST itself).
  */
 static int inject_legacy_answer(struct mw_conn *from, const char *sid,
 				const char *body)
@@ -729,6 +828,13 @@ static int inject_legacy_answer(struct mw_conn *from, const char *sid,
 		    strcmp(s->legacy_stream, sid) || s->mode != RESP_SSE ||
 		    !s->resp_head_sent)
 			continue;
+		/* Only into the poster's own stream (the same user in the
+		 * same cgroup), and only while it is read: a client that
+		 * stops reading its stream does not grow our memory. */
+		if (s->ident.uid != from->ident.uid ||
+		    s->ident.cgroup_id != from->ident.cgroup_id ||
+		    mw_buf_used(&s->c.out) >= MW_HIGH_WATER)
+			return -1;
 		if (asprintf(&ev, "event: message\ndata: %s\n\n", body) < 0)
 			return -1;
 		rc = client_stream_chunk(s, ev, strlen(ev));
@@ -798,6 +904,26 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 }
 
 /*
+ * Headers MCP reads one value of: a second copy is forwarded too, and the
+ * server may read the one we did not.
+ */
+static bool repeated_mcp_header(const struct mw_http_head *h, char *why,
+				size_t whylen)
+{
+	static const char *const names[] = { "mcp-session-id",
+					     "mcp-protocol-version",
+					     "mcp-method", "mcp-name" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (mw_http_header_count(h, names[i]) > 1) {
+			snprintf(why, whylen, "header %s sent more than once",
+				 names[i]);
+			return true;
+		}
+	return false;
+}
+
+/*
  * What MCP itself says about a parsed request body before it is judged:
  * 0, or the JSON-RPC error code to refuse it with (reason in why).
  */
@@ -835,6 +961,7 @@ static int req_on_complete(void *arg)
 	struct mw_policy_decision *decisions = NULL;
 	enum mw_policy_action verdict;
 	char *legacy_sid = NULL;
+	bool ambiguous = false;
 	size_t culprit;
 	char why[256];
 	int rc = 0, code;
@@ -842,6 +969,11 @@ static int req_on_complete(void *arg)
 	c->px->st.http_requests++;
 	if (!h->keep_alive)
 		c->client_wants_close = true;
+	if (repeated_mcp_header(h, why, sizeof(why))) {
+		record_http_error(c, h->method, h->url, 400, why);
+		respond_local(c, h->method, h->url, 400, why, NULL, false);
+		goto out;
+	}
 	if (sid && (!*sid || strlen(sid) > MW_SESSION_MAX)) {
 		record_http_error(c, h->method, h->url, 400,
 				  "invalid Mcp-Session-Id");
@@ -850,7 +982,14 @@ static int req_on_complete(void *arg)
 		return 0;
 	}
 	if (!sid)
-		sid = legacy_sid = query_session_id(h->url);
+		sid = legacy_sid = query_session_id(h->url, &ambiguous);
+	if (ambiguous) {
+		record_http_error(c, h->method, h->url, 400,
+				  "ambiguous session id in the query");
+		respond_local(c, h->method, h->url, 400,
+			      "ambiguous session id in the query", NULL, false);
+		goto out;
+	}
 	if (sid && (!c->session || strcmp(c->session, sid))) {
 		free(c->session);
 		c->session = strdup(sid);
@@ -985,7 +1124,7 @@ static int send_response_head(struct mw_conn *c, const struct mw_http_head *h,
 	if (mw_buf_cat(out, "HTTP/1.1 ", NULL) ||
 	    mw_buf_uint(out, (unsigned)h->status, 10) ||
 	    mw_buf_cat(out, " ", mw_http_reason(h->status), "\r\n", NULL) ||
-	    write_end_to_end_headers(out, h) ||
+	    write_end_to_end_headers(out, h, false) ||
 	    (framing && mw_buf_cat(out, framing, "\r\n", NULL)) ||
 	    mw_buf_append(out, "\r\n", 2))
 		return -1;
@@ -1008,13 +1147,60 @@ static void learn_session(struct mw_conn *c, struct exchange *x,
 	(void)x;
 }
 
+enum response_type {
+	TYPE_OTHER,
+	TYPE_JSON,
+	TYPE_SSE,
+	TYPE_AMBIGUOUS, /* names both */
+	TYPE_NOT_UTF8, /* JSON or SSE with another charset */
+};
+
+/* The charset parameter, when present, must say UTF-8. */
+static bool charset_is_utf8(const char *ct)
+{
+	const char *p = strcasestr(ct, "charset=");
+
+	if (!p)
+		return true;
+	p += strlen("charset=");
+	if (*p == '"')
+		p++;
+	if (strncasecmp(p, "utf-8", 5))
+		return false;
+	p += 5;
+	return *p == '\0' || *p == '"' || *p == ';' || is_ows(*p);
+}
+
+/*
+ * A response's type as clients decide it: the TypeScript SDK looks for the
+ * media types anywhere in Content-Type (includes()), EventSource clients
+ * for a prefix; whatever matches any of them is judged as that, and what
+ * could be read both ways is refused.
+ */
+static enum response_type response_type(const char *ct)
+{
+	bool json, sse;
+
+	if (!ct)
+		return TYPE_OTHER;
+	json = strcasestr(ct, "application/json") != NULL;
+	sse = strcasestr(ct, "text/event-stream") != NULL;
+	if (json && sse)
+		return TYPE_AMBIGUOUS;
+	if (!json && !sse)
+		return TYPE_OTHER;
+	if (!charset_is_utf8(ct))
+		return TYPE_NOT_UTF8;
+	return json ? TYPE_JSON : TYPE_SSE;
+}
+
 static int resp_on_head(void *arg, struct mw_http_head *h)
 {
 	struct mw_conn *c = arg;
 	struct exchange *x = c->xq_head;
-	const char *ctype = mw_http_header(h, "content-type");
+	const char *ctype = mw_http_header(h, "content-type"), *cenc;
 	char framing[64];
-	bool head_req;
+	bool head_req, success;
 
 	if (!x || x->is_local) {
 		snprintf(c->resp.err, sizeof(c->resp.err),
@@ -1048,22 +1234,49 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		/* No body, whatever Content-Length says (RFC 9110 6.4.1). */
 		return 1;
 	}
-	if (media_type_is(ctype, "application/json")) {
+	cenc = mw_http_header(h, "content-encoding");
+	if (cenc && strcasecmp(cenc, "identity")) {
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "a compressed response (Content-Encoding %.40s) "
+			 "cannot be judged",
+			 cenc);
+		return -1;
+	}
+	success = h->status >= 200 && h->status < 300;
+	switch (response_type(ctype)) {
+	case TYPE_AMBIGUOUS:
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "Content-Type names both JSON and an event stream");
+		return -1;
+	case TYPE_NOT_UTF8:
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "a response in a charset other than UTF-8 cannot be "
+			 "judged");
+		return -1;
+	case TYPE_JSON:
 		c->mode = RESP_JSON;
 		c->resp_typed_json = true;
 		return 0;
-	}
-	c->mode =
-		media_type_is(ctype, "text/event-stream") ? RESP_SSE : RESP_RAW;
-	/* An answer to JSON-RPC is held and looked at whatever type it
-	 * claims: if it is JSON-RPC it is judged like any other. A body that
-	 * is not ("Accepted" from the legacy transport) passes as it is:
-	 * clients act only on what is typed application/json. */
-	if (c->mode == RESP_RAW && x->carried_rpc && h->status >= 200 &&
-	    h->status < 300) {
-		c->mode = RESP_JSON;
-		c->resp_typed_json = false;
-		return 0;
+	case TYPE_SSE:
+		c->mode = RESP_SSE;
+		break;
+	case TYPE_OTHER:
+		/* An answer to JSON-RPC is held and looked at whatever type
+		 * it claims: if it is JSON-RPC it is judged like any other.
+		 * A body that is not ("Accepted" from the legacy transport)
+		 * passes as it is: clients act on a POST's answer only when
+		 * it is typed JSON or an event stream. */
+		if (success && x->carried_rpc) {
+			c->mode = RESP_JSON;
+			c->resp_typed_json = false;
+			return 0;
+		}
+		/* Clients read the answer to a GET on an MCP endpoint as an
+		 * event stream whatever its type (the TypeScript SDK does
+		 * not look): so do we. */
+		c->mode = success && !strcmp(x->http_method, "GET") ? RESP_SSE
+								    : RESP_RAW;
+		break;
 	}
 	if (c->mode == RESP_SSE) {
 		if (mw_sse_init(&c->sse,
@@ -1085,20 +1298,21 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 }
 
 /* A batch as JSON text to free(), after shape_result() changed it. */
-static char *batch_text(const struct mw_rpc_batch *b)
+static char *batch_text(const struct mw_rpc_batch *b, size_t flags)
 {
 	json_t *all;
 	char *text;
 
+	flags |= JSON_COMPACT;
 	if (!b->is_batch)
-		return json_dumps(b->msgs[0].json, JSON_COMPACT);
+		return json_dumps(b->msgs[0].json, flags);
 	all = json_array();
 	for (size_t i = 0; all && i < b->n; i++)
 		if (json_array_append(all, b->msgs[i].json)) {
 			json_decref(all);
 			all = NULL;
 		}
-	text = all ? json_dumps(all, JSON_COMPACT) : NULL;
+	text = all ? json_dumps(all, flags) : NULL;
 	json_decref(all);
 	return text;
 }
@@ -1143,7 +1357,7 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 			 c->ident.tgid, b->msgs[culprit].method, reason);
 		rc = 1;
 	} else if (ro.rewritten) {
-		*text = batch_text(b);
+		*text = batch_text(b, 0);
 		if (!*text)
 			rc = -1;
 	}
@@ -1182,11 +1396,12 @@ struct sse_ctx {
 static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
 			       const struct mw_sse_event *ev)
 {
+	bool ambiguous;
 	char *sid;
 
 	if (!ev->data || memchr(ev->data, '\0', ev->data_len))
 		return;
-	sid = query_session_id(ev->data);
+	sid = query_session_id(ev->data, &ambiguous);
 	if (!sid)
 		return;
 	free(x->session);
@@ -1197,19 +1412,48 @@ static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
 	c->legacy_stream = strdup(sid);
 }
 
+/*
+ * U+0085, U+2028 and U+2029 end lines for some SSE clients (httpx-sse
+ * before 2025-10 split on str.splitlines()), not for the standard: a block
+ * holding one raw could be read as other events than the ones judged.
+ */
+static bool has_unicode_line_break(const char *s, size_t n)
+{
+	for (const char *p = s; (p = memchr(p, '\xc2', n - (size_t)(p - s)));
+	     p++)
+		if ((size_t)(p - s) + 1 < n && (unsigned char)p[1] == 0x85)
+			return true;
+	for (const char *p = s; (p = memchr(p, '\xe2', n - (size_t)(p - s)));
+	     p++)
+		if ((size_t)(p - s) + 2 < n && (unsigned char)p[1] == 0x80 &&
+		    ((unsigned char)p[2] == 0xa8 ||
+		     (unsigned char)p[2] == 0xa9))
+			return true;
+	return false;
+}
+
 static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 {
 	struct sse_ctx *sc = arg;
 	struct mw_conn *c = sc->c;
 	struct mw_rpc_batch batch = { 0 };
 	char why[256], *text;
-	bool is_message;
+	bool is_message, odd_breaks;
 	int rc;
 
 	/* An empty data buffer is never dispatched to the client (WHATWG
 	 * "dispatch the event"): servers send such events to prime resumption. */
 	is_message = ev->kind == MW_SSE_MESSAGE && ev->data_len > 0 &&
 		     (!ev->event || !strcmp(ev->event, "message"));
+	odd_breaks = has_unicode_line_break(ev->raw, ev->raw_len);
+	if (odd_breaks && !is_message) {
+		/* Nothing a conforming client acts on is lost. */
+		record_http_error(c, sc->x->http_method, sc->x->path,
+				  c->resp_status,
+				  "SSE block with a Unicode line separator "
+				  "dropped");
+		return 0;
+	}
 	if (ev->kind == MW_SSE_MESSAGE && ev->event &&
 	    !strcmp(ev->event, "endpoint"))
 		sse_learn_endpoint(c, sc->x, ev);
@@ -1227,6 +1471,14 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 			return 0;
 		}
 		rc = judge_server_batch(c, sc->x, &batch, &text);
+		/* Judged as JSON: sent as the same JSON with the separators
+		 * escaped. */
+		if (rc == 0 && odd_breaks) {
+			free(text);
+			text = batch_text(&batch, JSON_ENSURE_ASCII);
+			if (!text)
+				rc = -1;
+		}
 		mw_rpc_batch_free(&batch);
 		if (rc < 0) {
 			snprintf(c->resp.err, sizeof(c->resp.err),
@@ -1541,21 +1793,20 @@ static void upstream_failed(struct mw_conn *c, const char *why)
 	}
 	c->upstream_failed = true;
 	mw_buf_reset(&c->u.out);
-	if (c->resp_head_sent || mw_http_in_message(&c->resp)) {
+	if (c->resp_head_sent) {
 		/* Part of a response went out: only closing tells the client. */
 		c->closing = true;
 		return;
 	}
-	/* Answer every exchange still waiting, in order. */
+	/* Answer every exchange still waiting, in order (a response refused
+	 * in its head, or half read, sent the client nothing yet). */
 	while (c->xq_head && !c->xq_head->is_local) {
 		struct exchange *x = c->xq_head;
 		char *m = strdup(x->http_method), *p = strdup(x->path);
 
 		exchange_pop(c);
 		if (m && p)
-			respond_local(c, m, p, 502,
-				      "the MCP server cannot be reached", NULL,
-				      true);
+			respond_local(c, m, p, 502, detail, NULL, true);
 		free(m);
 		free(p);
 	}

@@ -7,6 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import zlib from 'node:zlib';
 import {
   cgroupRelPath, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, freePort,
 } from './helpers.mjs';
@@ -43,13 +44,59 @@ function post(body, headers) {
     `Content-Length: ${b.length}\r\n\r\n`), b]);
 }
 
+const TOOLS = (list) => JSON.stringify({ jsonrpc: '2.0', id: '1', result: { tools: list } });
+const SAMPLING = '{"jsonrpc":"2.0","id":5,"method":"sampling/createMessage","params":{"messages":[],"maxTokens":9}}';
+
+// A hostile server, one behaviour per path.
+const HOSTILE = {
+  '/gzip': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' });
+    res.end(zlib.gzipSync('{"jsonrpc":"2.0","id":1,"result":{}}'));
+  },
+  '/utf7': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-7' });
+    res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+  },
+  // Answers tools/list with an id that pairs with nothing ("1" for 1).
+  '/tools-unpaired': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } },
+      { name: 'secret_tool', inputSchema: { type: 'object' } }]));
+  },
+  '/tools-twice': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } },
+      { name: 'twin', description: 'harmless' }, { name: 'twin', description: 'evil' }]));
+  },
+  '/tools-long': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'x'.repeat(200) }]));
+  },
+  // Event streams typed as something else: clients still read them.
+  '/sse-untyped': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    res.end(`data: ${SAMPLING}\n\ndata: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"plain"}}\n\n`);
+  },
+  '/sse-suffixed': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-streamx' });
+    res.end(`data: ${SAMPLING}\n\n`);
+  },
+  '/sse-u2028': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(`: quiet\u2028data: ${SAMPLING}\u2028\u2028\n\n` +
+      'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"a\u2028b"}}\n\n');
+  },
+};
+
 before(async () => {
   port = await freePort();
   upstream = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
-      seen.push({ headers: req.headers, body });
+      seen.push({ headers: req.headers, body, url: req.url });
+      const hostile = HOSTILE[req.url];
+      if (hostile) return hostile(res);
       // Stray tab after the media type: clients still read it as JSON.
       res.writeHead(200, { 'Content-Type': 'application/json\t' });
       res.end('{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"tab-typed"}]}}');
@@ -57,7 +104,12 @@ before(async () => {
   });
   await new Promise((r) => upstream.listen(port, '127.0.0.1', r));
   d = await startDaemon({ servers: [{ name: 'judged', address: `127.0.0.1:${port}` }],
-    limits: { max_body_bytes: 65536 } });
+    limits: { max_body_bytes: 65536 },
+    default: 'allow',
+    rules: [
+      { name: 'hide-secret', tool: 'secret_tool', action: 'deny' },
+      { name: 'no-sampling', direction: 'server', method: 'sampling/createMessage', action: 'deny' },
+    ] });
   cg = makeCgroup(uniqueName('mw-judged'));
   const en = await d.cli(['enforce', cgroupRelPath(cg)]);
   assert.equal(en.code, 0, en.stderr);
@@ -138,6 +190,15 @@ const REFUSED = [
     post(CALL, 'Content-Type: application/json\r\nMcp-Method: tools/list\r\n'), 400, /Mcp-Method/],
   ['an Mcp-Name header that disagrees with the body',
     post(CALL, 'Content-Type: application/json\r\nMcp-Method: tools/call\r\nMcp-Name: rm\r\n'), 400, /Mcp-Name/],
+  ['a member named __proto__',
+    post('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"__proto__":{"path":"/etc"}}}}',
+      'Content-Type: application/json\r\n'), 400, /__proto__/],
+  ['a second Mcp-Session-Id',
+    post(CALL, 'Content-Type: application/json\r\nMcp-Session-Id: a\r\nMcp-Session-Id: b\r\n'), 400,
+    /mcp-session-id sent more than once/],
+  ['a legacy session id the server could read another way',
+    Buffer.from(`POST /message?sessionId=a&sessionId=b HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${CALL.length}\r\n\r\n${CALL}`), 400, /ambiguous session id/],
   ['an oversized body',
     post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"x":"${'a'.repeat(80000)}"}}}`,
       'Content-Type: application/json\r\n'), 413, /over the limit/],
@@ -178,4 +239,84 @@ test('headers that agree with the body, base64 names and batches without a versi
   assert.match(out, /^HTTP\/1\.1 200 /, out);
   assert.equal(seen.length, n + 3);
   assert.equal(seen[n].headers['mcp-name'], `=?base64?${b64}?=`, 'headers reach the server as sent');
+});
+
+// Reads the whole answer (the daemon closes after it: Connection: close).
+const RAW_ALL = String.raw`
+const net = require('net');
+const [port, b64] = process.argv.slice(1);
+const s = net.connect(Number(port), '127.0.0.1');
+const chunks = [];
+s.on('connect', () => s.write(Buffer.from(b64, 'base64')));
+s.on('data', (c) => chunks.push(c));
+s.on('close', () => process.stdout.write(Buffer.concat(chunks).toString('latin1')));
+s.on('error', (e) => process.stdout.write('error ' + e.code));
+setTimeout(() => s.destroy(), 5000);
+`;
+
+async function rawAll(req) {
+  const r = await runInCgroup(cg, process.execPath,
+    ['-e', RAW_ALL, String(port), Buffer.from(req).toString('base64')], { timeout: 10000 });
+  return r.stdout;
+}
+
+const LIST = '{"jsonrpc":"2.0","id":1,"method":"tools/list"}';
+const postTo = (pathName, body) => `POST ${pathName} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n` +
+  `Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n` +
+  `Content-Length: ${body.length}\r\n\r\n${body}`;
+const getFrom = (pathName) => `GET ${pathName} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n` +
+  'Accept: text/event-stream\r\n\r\n';
+
+test('the server is asked for identity encoding, and a compressed answer is refused', async () => {
+  await raw(post(CALL, 'Content-Type: application/json\r\nAccept-Encoding: gzip, br\r\n'));
+  assert.equal(seen.at(-1).headers['accept-encoding'], 'identity');
+  const before = (await httpErrors()).length;
+  const out = await rawAll(postTo('/gzip', CALL));
+  assert.match(out, /^HTTP\/1\.1 502 /, out.slice(0, 200));
+  const rows = await waitHttpError(before, 'gzip');
+  assert.match(rows.map((r) => r.detail).join(), /compressed/);
+});
+
+test('a JSON answer in another charset is refused', async () => {
+  const out = await rawAll(postTo('/utf7', CALL));
+  assert.match(out, /^HTTP\/1\.1 502 /, out.slice(0, 200));
+});
+
+test('tools/list is filtered even when the answer pairs with no request', async () => {
+  const out = await rawAll(postTo('/tools-unpaired', LIST));
+  assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+  assert.match(out, /"echo"/);
+  assert.doesNotMatch(out, /secret_tool/);
+});
+
+test('a tool listed twice is withheld, both copies', async () => {
+  const out = await rawAll(postTo('/tools-twice', LIST));
+  assert.match(out, /"echo"/);
+  assert.doesNotMatch(out, /twin/);
+  const rows = await waitHttpError(0, 'twin');
+  assert.ok(rows.some((r) => /twin listed more than once/.test(r.detail)));
+});
+
+test('a tool that cannot be pinned (its name over 128 bytes) is withheld', async () => {
+  const out = await rawAll(postTo('/tools-long', LIST));
+  assert.match(out, /"echo"/);
+  assert.doesNotMatch(out, /xxxxxxxx/);
+});
+
+for (const [what, route] of [['typed text/plain', '/sse-untyped'], ['typed text/event-streamx', '/sse-suffixed']]) {
+  test(`an event stream ${what} is still judged: a refused server request never reaches the client`, async () => {
+    const out = await rawAll(getFrom(route));
+    assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+    assert.doesNotMatch(out, /createMessage/, out);
+    const rows = await d.sqlObjects("select decision, rule from mcpwarden.messages where method = " +
+      "'sampling/createMessage' and decision = 'deny'");
+    assert.ok(rows.length >= 1 && rows.every((r) => r.rule === 'no-sampling'));
+  });
+}
+
+test('Unicode line separators: a comment block holding one is dropped, JSON carrying one is escaped', async () => {
+  const out = Buffer.from(await rawAll(getFrom('/sse-u2028')), 'latin1').toString('utf8');
+  assert.doesNotMatch(out, /createMessage/);
+  assert.doesNotMatch(out, /\u2028/u, 'no raw separator reaches the client');
+  assert.match(out, /"a\\u2028b"/, out);
 });

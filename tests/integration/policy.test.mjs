@@ -219,6 +219,15 @@ test('reload swaps the policy; a broken file keeps the one in force', async () =
   r = await steps([{ op: 'call', name: 'query', args: { sql: 'truncate invoices' } }]);
   assert.equal(r.steps[0].code, -32003, 'still enforced after a broken reload');
 
+  // A configuration whose servers changed is refused too.
+  fs.writeFileSync(policyFile, allowRoots);
+  const config = fs.readFileSync(d.configPath, 'utf8');
+  fs.writeFileSync(d.configPath, config.replace('servers:\n', 'servers:\n  - name: extra\n    address: 127.0.0.1:9\n'));
+  rl = await d.cli(['reload']);
+  assert.notEqual(rl.code, 0);
+  assert.match(rl.stderr, /servers in .* changed, which takes a restart/);
+  fs.writeFileSync(d.configPath, config);
+
   // SIGHUP does the same as mcpwarden reload.
   fs.writeFileSync(policyFile, POLICY);
   d.proc.kill('SIGHUP');
