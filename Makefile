@@ -112,7 +112,7 @@ $(BUILD)/policy_bench: bench/policy_bench.c $(BUILD)/lib.a $(USER_HDRS)
 # parsers only (no eBPF, no database).
 FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
 	user/config.c user/yaml_util.c user/policy.c user/policy_load.c \
-	user/policy_index.c user/glob.c user/jsonptr.c user/mcp.c
+	user/policy_index.c user/glob.c user/jsonptr.c user/mcp.c user/digest.c
 fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \
