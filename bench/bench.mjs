@@ -3,8 +3,11 @@
 // at several concurrencies, in one run, through
 //   direct       the client talks to the upstream itself
 //   nginx        nginx as a plain reverse proxy (keep-alive upstream pool)
-//   mcpwarden    steered by eBPF into mcpwardend, sk_msg splice off
-//   mw+splice    the same with sk_msg splice on
+//   mcpwarden    steered by eBPF into mcpwardend, sk_msg splice off, no policy
+//   mw+policy    the same with a policy of --policy-rules rules (default 100,
+//                see policyText()); the benchmark's call is allowed by the
+//                last rule, after five argument guards on it
+//   mw+splice    sk_msg splice on, no policy
 // against two upstreams:
 //   everything   the official reference server (server-everything), in an
 //                initialised session, tools/call echo
@@ -17,6 +20,7 @@
 //
 // usage: node bench/bench.mjs [--duration S] [--runs N] [--conns 1,16,64]
 //                             [--upstreams everything,fixed] [--build DIR]
+//                             [--policy-rules N]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,6 +35,7 @@ const opt = {
 	upstreams: ['everything', 'fixed'],
 	build: 'build',
 	idle: 1000,
+	policyRules: 100,
 };
 for (let i = 2; i < process.argv.length; i++) {
 	const a = process.argv[i];
@@ -41,6 +46,7 @@ for (let i = 2; i < process.argv.length; i++) {
 	else if (a === '--upstreams') opt.upstreams = v().split(',');
 	else if (a === '--build') opt.build = v();
 	else if (a === '--idle') opt.idle = Number(v());
+	else if (a === '--policy-rules') opt.policyRules = Number(v());
 	else {
 		console.error(`bench: unknown argument ${a}`);
 		process.exit(2);
@@ -68,6 +74,47 @@ http {
 }
 `);
 	return { dir, conf };
+}
+
+// A policy of n rules like an operator would write: most rules are about
+// other tools, prompts, resources and callers (the index sets them aside),
+// five guard the benchmark's call (tools/call echo) with argument regexes
+// that do not match, and the call is allowed by the last rule. Plus the
+// session's own methods.
+function policyText(n, servers) {
+	const all = `[${servers.map((x) => x.name).join(', ')}]`;
+	const lines = ['default: deny', 'rules:',
+		'  - name: session', `    server: ${all}`,
+		'    method: [initialize, ping, "notifications/**", tools/list]', '    action: allow',
+		'  - name: from-servers', '    direction: server', '    method: ["notifications/**", ping]',
+		'    action: allow'];
+	let guards = 0;
+	for (let i = 0; i < n - 3; i++) {
+		const k = i % 10;
+		lines.push(`  - name: rule-${i}`, `    server: ${all}`);
+		if (k === 9 && guards < 5) {
+			guards++;
+			lines.push('    tool: echo',
+				`    args: {pointer: /message, regex: '(drop|truncate)-${i}\\b', ignore_case: true}`,
+				'    action: deny');
+		} else if (k === 5) {
+			lines.push(`    resource: "file:///data/${i}/**"`, '    action: allow');
+		} else if (k === 6) {
+			lines.push(`    prompt: prompt_${i}`, '    action: allow');
+		} else if (k === 7) {
+			lines.push(`    tool: tool_${i}`, '    args: {pointer: /path, prefix: /etc/}', '    action: deny');
+		} else if (k === 8) {
+			lines.push(`    tool: tool_${i}`, `    cgroup: "/agents/${i}/**"`, '    action: allow');
+		} else {
+			lines.push(`    tool: ${k % 2 ? `tool_${i}` : `admin_${i}_*`}`,
+				`    ${k % 3 ? 'user' : 'group'}: [alice${i}, bob${i}]`,
+				`    action: ${k % 2 ? 'allow' : 'deny'}`);
+		}
+	}
+	lines.push('  - name: echo', `    server: ${all}`, '    tool: echo', '    action: allow');
+	const f = path.join(tmp, 'policy.yaml');
+	fs.writeFileSync(f, lines.join('\n') + '\n');
+	return f;
 }
 
 function startNginx(name, body) {
@@ -251,29 +298,36 @@ async function main() {
 			ups[u].session = u === 'everything' ? await mcpSession(ups[u].url) : null;
 			ups[u].script = wrkScript(ups[u].session);
 		}
+		const policy = policyText(opt.policyRules, servers);
 		for (let run = 0; run < opt.runs; run++) {
-			for (const splice of [false, true]) {
+			for (const setup of ['mcpwarden', 'mw+policy', 'mw+splice']) {
+				const splice = setup === 'mw+splice';
 				const d = await h.startDaemon({ servers, splice, bpf_pin_dir: pinDir,
-					state_dir: stateDir, log_level: 'warn' });
+					state_dir: stateDir, log_level: 'warn',
+					...(setup === 'mw+policy' ? { policy } : {}) });
 				const en = await d.cli(['enforce', h.cgroupRelPath(cg)]);
 				if (en.code !== 0) throw new Error(`enforce: ${en.stderr}`);
 				for (const u of opt.upstreams) {
 					for (const c of opt.conns) {
-						const setup = splice ? 'mw+splice' : 'mcpwarden';
 						add(u, setup, c, await wrk(ups[u].url, ups[u].script, c, cg));
-						if (!splice) {
+						if (setup === 'mcpwarden') {
 							add(u, 'direct', c, await wrk(ups[u].url, ups[u].script, c));
 							add(u, 'nginx', c, await wrk(ups[u].nginx, ups[u].script, c));
 						}
 						log(`run ${run + 1}/${opt.runs} ${u} c=${c} ${setup} done`);
 					}
 				}
-				if (run === 0 && !splice) rss = await daemonRssIdle(d, cg, ups.fixed.url);
+				if (run === 0 && setup === 'mcpwarden') rss = await daemonRssIdle(d, cg, ups.fixed.url);
 				const st = await d.cli(['status', '--json']);
 				if (st.code !== 0) throw new Error(`status: ${st.stderr}\n${d.log().slice(-3000)}`);
 				const counters = JSON.parse(st.stdout);
 				if (splice && !counters.kernel.splice_redirect)
 					log('warning: splice on but no sk_msg redirect counted');
+				// A refusal is a fast 200 too: the policy must allow every call.
+				if (counters.proxy.rpc_refused)
+					throw new Error(`${setup}: ${counters.proxy.rpc_refused} requests refused`);
+				if (setup === 'mw+policy' && counters.policy.rules !== opt.policyRules)
+					throw new Error(`policy has ${counters.policy.rules} rules`);
 				await d.cli(['release', h.cgroupRelPath(cg)]);
 				await d.stop();
 			}
@@ -304,12 +358,23 @@ async function main() {
 					p99: median(xs.map((x) => x.p99)), bad: xs.reduce((a, x) => a + x.bad, 0) };
 			};
 			const dir = cell('direct');
-			for (const s of ['direct', 'nginx', 'mcpwarden', 'mw+splice']) {
+			for (const s of ['direct', 'nginx', 'mcpwarden', 'mw+policy', 'mw+splice']) {
 				const x = cell(s);
 				lines.push(`| ${u} | ${c} | ${s} | ${fmt(x.rps)} | ${fmt(x.rps / dir.rps, 2)} | ` +
 					`${fmt(x.p50)} | ${fmt(x.p99)} | ${s === 'direct' ? '' : fmt(x.p50 - dir.p50)} |` +
 					(x.bad ? ` (${x.bad} non-2xx/socket errors)` : ''));
 			}
+		}
+	}
+	lines.push('');
+	lines.push(`mw+policy (${opt.policyRules} rules; each call passes 5 regex guards, allowed by the last rule) against mcpwarden ` +
+		'without a policy, same run, throughput ratio of the medians and of each run:');
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			const a = results[u]['mw+policy'][c].map((x) => x.rps);
+			const b = results[u].mcpwarden[c].map((x) => x.rps);
+			lines.push(`  ${u} c=${c}: ${fmt(median(a) / median(b), 3)} ` +
+				`(runs: ${a.map((x, i) => fmt(x / b[i], 3)).join(', ')})`);
 		}
 	}
 	lines.push('');

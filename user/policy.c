@@ -9,6 +9,10 @@
 #include "policy_internal.h"
 
 /* Where argument and params conditions look, for one message. */
+/* Strings of one decision scanned with every regex at once, and what hit. */
+#define EVAL_SCANNED 4
+#define EVAL_REGEX_WORDS ((POLICY_MAX_REGEXES + 63) / 64)
+
 struct eval {
 	const struct mw_policy *p;
 	const json_t *params;
@@ -16,6 +20,11 @@ struct eval {
 	bool args_known;
 	FILE *trace; /* explanations only */
 	int indent;
+	size_t nscanned;
+	struct scanned {
+		const json_t *value;
+		uint64_t hits[EVAL_REGEX_WORDS];
+	} scanned[EVAL_SCANNED];
 };
 
 const char *mw_policy_action_name(enum mw_policy_action a)
@@ -172,6 +181,53 @@ static int on_regex_match(unsigned int id, unsigned long long from,
 	return 1; /* one match is enough: stop */
 }
 
+static int on_any_match(unsigned int id, unsigned long long from,
+			unsigned long long to, unsigned int flags, void *ctx)
+{
+	uint64_t *hits = ctx;
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	hits[id / 64] |= (uint64_t)1 << (id % 64);
+	return 0; /* every pattern that matches */
+}
+
+/*
+ * Regex index of v, from one scan of v with every regex of the policy,
+ * remembered for the decision: rules that test the same argument with
+ * different patterns cost one scan, not one each. 1, 0, or -1.
+ */
+static int regex_match_scanned(struct eval *e, size_t index, const json_t *v)
+{
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+	struct scanned *sc = NULL;
+	hs_error_t rc;
+
+	for (size_t i = 0; i < e->nscanned && !sc; i++)
+		if (e->scanned[i].value == v)
+			sc = &e->scanned[i];
+	if (!sc) {
+		if (len > UINT32_MAX ||
+		    !valid_utf8((const unsigned char *)s, len))
+			return 0;
+		/* More strings than places: the oldest is scanned again if
+		 * asked for again, nothing is wrong. */
+		sc = &e->scanned[e->nscanned % EVAL_SCANNED];
+		if (e->nscanned < EVAL_SCANNED)
+			e->nscanned++;
+		sc->value = NULL;
+		memset(sc->hits, 0, sizeof(sc->hits));
+		rc = hs_scan(e->p->all_regexes, s, (unsigned int)len, 0,
+			     e->p->scratch, on_any_match, sc->hits);
+		if (rc != HS_SUCCESS)
+			return -1;
+		sc->value = v;
+	}
+	return (sc->hits[index / 64] >> (index % 64)) & 1;
+}
+
 /* 1, 0, or -1 when the scan itself failed. */
 static int regex_match(const struct mw_policy *p, size_t index, const json_t *v)
 {
@@ -202,7 +258,12 @@ static int leaf_eval(struct eval *e, const struct policy_cond *c,
 		       json_string_length(v) >= c->prefix_len &&
 		       !memcmp(json_string_value(v), c->prefix, c->prefix_len);
 	case COND_REGEX:
-		return json_is_string(v) ? regex_match(e->p, c->regex, v) : 0;
+		if (!json_is_string(v))
+			return 0;
+		/* Explanations check each pattern alone; decisions use the
+		 * shared scan (the fuzz target and tests compare both). */
+		return e->trace ? regex_match(e->p, c->regex, v)
+				: regex_match_scanned(e, c->regex, v);
 	case COND_COMPARE:
 		if (!json_is_number(v))
 			return 0;
@@ -739,6 +800,7 @@ void mw_policy_free(struct mw_policy *p)
 		hs_free_database(p->regexes[i].db);
 	}
 	free(p->regexes);
+	hs_free_database(p->all_regexes);
 	hs_free_scratch(p->scratch);
 	free(p->file);
 	free(p);

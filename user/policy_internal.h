@@ -148,6 +148,11 @@ struct mw_policy {
 	size_t nrules;
 	struct policy_regex *regexes;
 	size_t nregexes;
+	/*
+	 * Every regex in one database (ids: indexes into regexes): a decision
+	 * scans each string once for all of them, however many rules test it.
+	 */
+	hs_database_t *all_regexes;
 	hs_scratch_t *scratch;
 	struct policy_index index;
 };
