@@ -1165,9 +1165,13 @@ static bool charset_is_utf8(const char *ct)
 	p += strlen("charset=");
 	if (*p == '"')
 		p++;
-	if (strncasecmp(p, "utf-8", 5))
+	/* "utf8" is a label of UTF-8 for clients too (WHATWG Encoding). */
+	if (!strncasecmp(p, "utf-8", 5))
+		p += 5;
+	else if (!strncasecmp(p, "utf8", 4))
+		p += 4;
+	else
 		return false;
-	p += 5;
 	return *p == '\0' || *p == '"' || *p == ';' || is_ows(*p);
 }
 
@@ -1777,7 +1781,7 @@ static void on_client_readable(struct mw_conn *c)
 
 static void upstream_failed(struct mw_conn *c, const char *why)
 {
-	char detail[256];
+	char detail[256], answer[320];
 
 	snprintf(detail, sizeof(detail), "upstream %s: %s", c->upstream_str,
 		 why);
@@ -1800,13 +1804,18 @@ static void upstream_failed(struct mw_conn *c, const char *why)
 	}
 	/* Answer every exchange still waiting, in order (a response refused
 	 * in its head, or half read, sent the client nothing yet). */
+	snprintf(answer, sizeof(answer), "%s: %s",
+		 mw_http_in_message(&c->resp)
+			 ? "the MCP server's answer cannot be passed on"
+			 : "the MCP server cannot be reached",
+		 why);
 	while (c->xq_head && !c->xq_head->is_local) {
 		struct exchange *x = c->xq_head;
 		char *m = strdup(x->http_method), *p = strdup(x->path);
 
 		exchange_pop(c);
 		if (m && p)
-			respond_local(c, m, p, 502, detail, NULL, true);
+			respond_local(c, m, p, 502, answer, NULL, true);
 		free(m);
 		free(p);
 	}

@@ -273,6 +273,7 @@ test('the server is asked for identity encoding, and a compressed answer is refu
   const before = (await httpErrors()).length;
   const out = await rawAll(postTo('/gzip', CALL));
   assert.match(out, /^HTTP\/1\.1 502 /, out.slice(0, 200));
+  assert.match(out, /answer cannot be passed on: a compressed response/, out);
   const rows = await waitHttpError(before, 'gzip');
   assert.match(rows.map((r) => r.detail).join(), /compressed/);
 });
