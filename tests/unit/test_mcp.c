@@ -123,7 +123,11 @@ Test(mcp, base64_names)
 	cr_assert(strstr(mcp_err, "malformed"), "%s", mcp_err);
 	cr_assert_eq(mcp_headers(NULL, "=?base64?ZW*obw==?=", call_echo), -1);
 	cr_assert_eq(mcp_headers(NULL, "=?base64?ZW=obw==?=", call_echo), -1);
-	cr_assert_eq(mcp_headers(NULL, "=?base64?" "?=", call_echo), -1);
+	cr_assert_eq(mcp_headers(NULL,
+				 "=?base64?"
+				 "?=",
+				 call_echo),
+		     -1);
 	cr_assert_eq(mcp_headers(NULL, "=?base64? ZWNobw==?=", call_echo), -1);
 	/* A NUL smuggled in base64 never equals a JSON string. */
 	cr_assert_eq(mcp_headers(NULL, "=?base64?ZWNobwA=?=", call_echo), -1);
