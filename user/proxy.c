@@ -889,6 +889,12 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 		respond_local_body(c, h->method, h->url, 202,
 				   "text/plain; charset=utf-8", "Accepted",
 				   false);
+	} else if (legacy_sid) {
+		/* No stream to answer on: legacy clients ignore a POST's body
+		 * but not its status, so the refusal surfaces at once rather
+		 * than as a timeout. */
+		respond_local_body(c, h->method, h->url, 403,
+				   "application/json", body, false);
 	} else if (!accept || client_accepts(accept, "application/json") ||
 		   !client_accepts(accept, "text/event-stream")) {
 		respond_local_body(c, h->method, h->url, 200,

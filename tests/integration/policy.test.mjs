@@ -352,3 +352,21 @@ test('a client that accepts only an event stream gets the refusal as an event', 
   assert.equal(err.id, 9);
   assert.equal(err.error.code, -32003);
 });
+
+test('legacy HTTP+SSE without a stream to answer on: the refusal is a 403 on the POST itself', async () => {
+  const script = String.raw`
+const r = await fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call',
+    params: { name: 'echo', arguments: { message: 'a forbidden word' } } }) });
+console.log(JSON.stringify({ status: r.status, body: await r.text() }));
+`;
+  const r = await runInCgroup(cg, process.execPath, ['--input-type=module', '-e', script,
+    `http://127.0.0.1:${everything.port}/message?sessionId=no-such-stream`], { timeout: 20000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.status, 403);
+  const err = JSON.parse(out.body);
+  assert.equal(err.id, 3);
+  assert.equal(err.error.code, -32003);
+  assert.match(err.error.message, /everything-echo/);
+});
