@@ -126,6 +126,7 @@ before(async () => {
 
 after(async () => {
   await cleanupAll();
+  if (policyFile) fs.rmSync(path.dirname(policyFile), { recursive: true, force: true });
 });
 
 test('tools/list hides the tools this caller can never call', async () => {
