@@ -812,6 +812,27 @@ static bool client_accepts(const char *accept, const char *type)
 }
 
 /*
+ * A message event carrying data (compact JSON: one line), as text to
+ * free(). like: the event it replaces, whose id, retry and type are kept;
+ * NULL for one mcpwarden makes.
+ */
+static char *sse_message_event(const struct mw_sse_event *like,
+			       const char *data)
+{
+	const char *id = like ? like->id : NULL;
+	char retry[32] = "";
+	char *out;
+
+	if (like && like->retry >= 0)
+		snprintf(retry, sizeof(retry), "retry: %ld\n", like->retry);
+	if (asprintf(&out, "%s%s%s%s%sdata: %s\n\n", id ? "id: " : "",
+		     id ? id : "", id ? "\n" : "", retry,
+		     !like || like->event ? "event: message\n" : "", data) < 0)
+		return NULL;
+	return out;
+}
+
+/*
  * The legacy transport answers POSTs on the session's event stream, so a
  * refusal goes there too, between two whole events; -1 when this daemon
  * carries no such stream, or none it may write to (the caller then answers
@@ -835,7 +856,8 @@ static int inject_legacy_answer(struct mw_conn *from, const char *sid,
 		    s->ident.cgroup_id != from->ident.cgroup_id ||
 		    mw_buf_used(&s->c.out) >= MW_HIGH_WATER)
 			return -1;
-		if (asprintf(&ev, "event: message\ndata: %s\n\n", body) < 0)
+		ev = sse_message_event(NULL, body);
+		if (!ev)
 			return -1;
 		rc = client_stream_chunk(s, ev, strlen(ev));
 		free(ev);
@@ -900,8 +922,7 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 		respond_local_body(c, h->method, h->url, 200,
 				   "application/json", body, false);
 	} else {
-		if (asprintf(&sse, "event: message\ndata: %s\n\n", body) < 0)
-			sse = NULL;
+		sse = sse_message_event(NULL, body);
 		respond_local_body(c, h->method, h->url, 200,
 				   "text/event-stream", sse, false);
 		free(sse);
@@ -1327,6 +1348,14 @@ static char *batch_text(const struct mw_rpc_batch *b, size_t flags)
 	return text;
 }
 
+static bool batch_has_method(const struct mw_rpc_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		if (b->msgs[i].method)
+			return true;
+	return false;
+}
+
 /*
  * Judges and records one JSON-RPC body from the server. 0: pass it on,
  * as *text (to free) when it was changed, else as it came; 1: the policy
@@ -1343,9 +1372,8 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 	int rc = 0;
 
 	*text = NULL;
-	for (size_t i = 0; i < b->n && !d; i++) {
-		if (!b->msgs[i].method)
-			continue;
+	/* Mostly responses, which are not judged: no decisions to keep. */
+	if (batch_has_method(b)) {
 		d = calloc(b->n, sizeof(*d));
 		if (!d)
 			return -1;
@@ -1375,22 +1403,14 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 	return rc;
 }
 
-/*
- * An event whose data changed: the fields a client acts on, with the new
- * data on one line (compact JSON has no line breaks).
- */
+/* An event whose data changed: the fields a client acts on, new data. */
 static int send_rewritten_event(struct mw_conn *c,
 				const struct mw_sse_event *ev, const char *data)
 {
-	char retry[32] = "";
-	char *out;
+	char *out = sse_message_event(ev, data);
 	int rc;
 
-	if (ev->retry >= 0)
-		snprintf(retry, sizeof(retry), "retry: %ld\n", ev->retry);
-	if (asprintf(&out, "%s%s%s%s%sdata: %s\n\n", ev->id ? "id: " : "",
-		     ev->id ? ev->id : "", ev->id ? "\n" : "", retry,
-		     ev->event ? "event: message\n" : "", data) < 0)
+	if (!out)
 		return -ENOMEM;
 	rc = client_stream_chunk(c, out, strlen(out)) ? -ENOMEM : 0;
 	free(out);
