@@ -42,7 +42,9 @@
 #include "audit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
@@ -55,7 +57,9 @@
 
 #include "log.h"
 #include "pg_embedded.h"
+#include "chain.h"
 #include "schema.h"
+#include "sign.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define BATCH_TIMEOUT_MS 60000
@@ -67,6 +71,9 @@
 #define BATCH_BYTES_MAX (16u << 20)
 #define PUT_MAX (256u << 10) /* bytes per PQputCopyData */
 #define CHUNK_SIZE (64u << 10)
+#define MAINT_EVERY_MS (6 * 3600 * 1000) /* partitions are made 7 days ahead */
+#define DEFAULT_CHECKPOINT_EVENTS 10000
+#define DEFAULT_CHECKPOINT_MS 10000
 
 #define DEFAULT_MAX_QUEUE 65536
 #define DEFAULT_BATCH_MAX 256
@@ -75,44 +82,13 @@
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
-/* The columns of a line, in the order of mw_schema_copy_sql. */
-enum col {
-	C_HOST,
-	C_SEQ,
-	C_TS,
-	C_KIND,
-	C_CONN_ID,
-	C_SERVER,
-	C_SESSION_ID,
-	C_DIRECTION,
-	C_RPC_ID,
-	C_METHOD,
-	C_TOOL,
-	C_PARAMS,
-	C_RESULT,
-	C_ERROR,
-	C_REQUEST_SEQ,
-	C_LATENCY_MS,
-	C_DECISION,
-	C_RULE,
-	C_HTTP_METHOD,
-	C_HTTP_PATH,
-	C_HTTP_STATUS,
-	C_DETAIL,
-	C_PID, /* C_PID .. C_SERVER_ADDR: conn_open only */
-	C_TGID,
-	C_UID,
-	C_GID,
-	C_USER_NAME,
-	C_COMM,
-	C_EXE,
-	C_CGROUP_ID,
-	C_CGROUP,
-	C_CLIENT_ADDR,
-	C_SERVER_ADDR,
-	C_POLICY_SHA256,
-	N_COLS
-};
+/*
+ * A line holds the chain's fields in their order (chain.h; ts as a
+ * timestamp for ts_us) and then the event's hash: the order of
+ * mw_schema_copy_sql.
+ */
+#define C_HASH MW_CF_N
+#define N_COLS (MW_CF_N + 1)
 
 /* Lines are packed in chunks, freed when none of their records is left. */
 struct chunk {
@@ -128,12 +104,14 @@ struct rec {
 	struct chunk *ch;
 	char *alt; /* degraded line (malloc) sent instead, or NULL */
 	size_t alt_len;
+	char *checkpoint; /* a checkpoint's line for the outside file */
 };
 
 /* The command in flight while ST_UP; only one at a time. */
 enum phase {
 	PH_IDLE,
-	PH_SYNC, /* max(seq) after a (re)connect */
+	PH_SYNC, /* the chain's head after a (re)connect */
+	PH_MAINT, /* partitions for the days ahead */
 	PH_COPY, /* COPY sent, waiting for PGRES_COPY_IN */
 	PH_PUT, /* putting the lines (waits for EPOLLOUT when libpq is full) */
 	PH_END, /* PQputCopyEnd to retry */
@@ -154,6 +132,18 @@ struct batch {
 struct buf {
 	char *p;
 	size_t len, cap;
+};
+
+/*
+ * The values of one event as they will be stored and hashed. Text that
+ * is not valid UTF-8, and JSON, is made in a->jb, whose memory may move
+ * while it grows: such values are kept as offsets until every one is in.
+ */
+struct values {
+	struct mw_chain_value v[MW_CF_N];
+	size_t jb_off[MW_CF_N];
+	bool in_jb[MW_CF_N];
+	char num[MW_CF_N][24];
 };
 
 enum conn_state {
@@ -192,6 +182,8 @@ struct mw_audit {
 	bool down_logged;
 	bool sync_ok;
 	uint64_t sync_seq;
+	char sync_hash[MW_CHAIN_HASH_HEX]; /* "" when the chain is empty */
+	int64_t maint_due_ms;
 
 	/* Records with seqs head_seq .. head_seq + count - 1. */
 	struct rec *ring;
@@ -202,6 +194,20 @@ struct mw_audit {
 
 	struct chunk *chunks, *tail, *spare;
 	struct buf jb; /* JSON dumps of the event being submitted */
+	struct values vals; /* of the event being submitted */
+
+	/* The chain: the hash of the last event queued (or recorded). */
+	char last_hash[MW_CHAIN_HASH_HEX];
+	/* Checkpoints: signed every checkpoint_events events or
+	 * checkpoint_ms after the first event since the last one. */
+	struct mw_signer *signer;
+	int checkpoint_fd; /* the outside file, O_APPEND */
+	char *checkpoint_path;
+	size_t checkpoint_events;
+	int checkpoint_ms;
+	size_t since_checkpoint;
+	int64_t checkpoint_due_ms; /* 0: none due */
+	bool checkpoint_file_failed;
 	int64_t ts_sec; /* the second ts_text shows */
 	char ts_text[48]; /* "YYYY-MM-DD HH:MM:SS" */
 	size_t ts_len;
@@ -221,6 +227,7 @@ static const char *const kind_names[] = {
 	[MW_EV_TOOL_PINNED] = "tool_pinned",
 	[MW_EV_TOOL_CHANGED] = "tool_changed",
 	[MW_EV_TOOLS_ACCEPTED] = "tools_accepted",
+	[MW_EV_CHECKPOINT] = "checkpoint",
 };
 
 static const char *kind_name(enum mw_event_kind k)
@@ -392,35 +399,62 @@ static char *put_text(char *o, const char *str, size_t n)
 	return o;
 }
 
-/*
- * A jsonb field from jansson's compact text. PostgreSQL's jsonb refuses
- * \u0000, which jansson writes for NUL characters (legal in JSON strings):
- * escapes are backslash pairs, so a scan that skips pairs finds exactly
- * the real ones, and U+FFFD takes their place. At most 2 bytes out per
- * byte in.
- */
-static char *put_json(char *o, const char *s, size_t n)
+/* Bytes known to be valid UTF-8, COPY-escaped: at most 2 out per byte in. */
+static char *put_escaped(char *o, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '\\') {
-			*o++ = '\\';
-			*o++ = '\\';
-			if (i + 1 >= n)
-				break;
-			c = s[++i];
-			if (c == 'u' && n - i > 4 &&
-			    !memcmp(s + i + 1, "0000", 4)) {
-				memcpy(o, "ufffd", 5);
-				o += 5;
-				i += 4;
-				continue;
-			}
-		}
-		o = put_copy_char(o, c);
-	}
+	for (size_t i = 0; i < n; i++)
+		o = put_copy_char(o, s[i]);
 	return o;
+}
+
+static bool utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str, *end = s + n;
+
+	while (s < end) {
+		size_t l = *s < 0x80 ? 1 : utf8_len(s, (size_t)(end - s));
+
+		if (!l)
+			return false;
+		s += l;
+	}
+	return true;
+}
+
+/* Appends str to b with each invalid UTF-8 byte as U+FFFD. */
+static int add_scrubbed(struct buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str, *end = s + n;
+
+	while (s < end) {
+		size_t l = *s < 0x80 ? 1 : utf8_len(s, (size_t)(end - s));
+		int rc = l ? buf_add(b, (const char *)s, l)
+			   : buf_add(b, "\xef\xbf\xbd", 3);
+
+		if (rc)
+			return rc;
+		s += l ? l : 1;
+	}
+	return 0;
+}
+
+/*
+ * jansson writes NUL characters (legal in JSON strings) as \u0000, which
+ * the views' casts to jsonb refuse: each becomes \ufffd, in place and
+ * before the hash, so that what is stored is what was hashed. Escapes are
+ * backslash pairs, so a scan that skips pairs finds exactly the real ones.
+ */
+static void scrub_json_nul(char *s, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] != '\\')
+			continue;
+		i++;
+		if (s[i] == 'u' && n - i > 4 && !memcmp(s + i + 1, "0000", 4)) {
+			memcpy(s + i + 1, "fffd", 4);
+			i += 4;
+		}
+	}
 }
 
 static char *put_u64(char *o, uint64_t v)
@@ -491,54 +525,6 @@ static char *put_ts(struct mw_audit *a, char *o, int64_t us)
 	return o + 3;
 }
 
-/*
- * A latency in ms: microsecond values (what the proxy measures) by hand,
- * exactly (the decimal text and the double are both the nearest double to
- * us / 1000); anything else with %.17g. At most 32 bytes.
- */
-static char *put_ms(char *o, double v)
-{
-	double t = v * 1000.0;
-
-	if (t > -9e15 && t < 9e15) {
-		long long us = (long long)(t < 0 ? t - 0.5 : t + 0.5);
-
-		if ((double)us / 1000.0 == v) {
-			uint64_t u = us < 0 ? -(uint64_t)us : (uint64_t)us;
-
-			if (us < 0)
-				*o++ = '-';
-			o = put_u64(o, u / 1000);
-			*o++ = '.';
-			*o++ = (char)('0' + u % 1000 / 100);
-			*o++ = (char)('0' + u % 100 / 10);
-			*o++ = (char)('0' + u % 10);
-			return o;
-		}
-	}
-	return o + snprintf(o, 32, "%.17g", v);
-}
-
-struct field {
-	const char *s; /* NULL: SQL NULL */
-	size_t n;
-};
-
-static void set_field(struct field *f, const char *s)
-{
-	if (s) {
-		f->s = s;
-		f->n = strlen(s);
-	}
-}
-
-/* A bounded char array (identity fields). */
-static void set_fieldn(struct field *f, const char *s, size_t max)
-{
-	f->s = s;
-	f->n = strnlen(s, max);
-}
-
 /* jansson's dump callback: called for every token, so kept short. */
 static int json_to_buf(const char *s, size_t n, void *data)
 {
@@ -549,23 +535,6 @@ static int json_to_buf(const char *s, size_t n, void *data)
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	return 0;
-}
-
-/*
- * Dumps v (borrowed) into a->jb; *len stays 0 for none. JSON null is SQL
- * NULL (as jsonb_populate_record made it: result null, error null).
- */
-static int dump_json(struct mw_audit *a, json_t *v, size_t *off, size_t *len)
-{
-	*off = a->jb.len;
-	*len = 0;
-	if (!v || json_is_null(v))
-		return 0;
-	if (json_dump_callback(v, json_to_buf, &a->jb,
-			       JSON_COMPACT | JSON_ENCODE_ANY))
-		return -1;
-	*len = a->jb.len - *off;
-	return *len ? 0 : -1;
 }
 
 /* ---- the queue ---- */
@@ -646,14 +615,47 @@ static int grow(struct mw_audit *a)
 	return 0;
 }
 
-/* Drops the n records at the head (written). */
+/*
+ * A checkpoint is recorded: its line goes to the file outside the
+ * database, synced, so that a rewrite of the database alone shows. One
+ * write(2) of a short line with O_APPEND: lines do not interleave.
+ */
+static void checkpoint_to_file(struct mw_audit *a, const char *line)
+{
+	size_t n = strlen(line);
+	ssize_t w;
+
+	if (a->checkpoint_fd < 0)
+		return;
+	w = write(a->checkpoint_fd, line, n);
+	if (w != (ssize_t)n || fdatasync(a->checkpoint_fd)) {
+		if (!a->checkpoint_file_failed)
+			log_err("audit: cannot append to the checkpoint file "
+				"%s: %s (checkpoints go to the database only "
+				"until it works again)",
+				a->checkpoint_path,
+				w < 0 || w == (ssize_t)n ? strerror(errno)
+							 : "short write");
+		a->checkpoint_file_failed = true;
+		return;
+	}
+	if (a->checkpoint_file_failed)
+		log_info("audit: the checkpoint file %s is written again",
+			 a->checkpoint_path);
+	a->checkpoint_file_failed = false;
+}
+
+/* Drops the n records at the head: they are recorded. */
 static void pop(struct mw_audit *a, size_t n)
 {
 	while (n-- && a->count) {
 		struct rec *r = &a->ring[a->head];
 
+		if (r->checkpoint)
+			checkpoint_to_file(a, r->checkpoint);
 		r->ch->live--;
 		free(r->alt);
+		free(r->checkpoint);
 		memset(r, 0, sizeof(*r));
 		a->head = (a->head + 1) % a->cap;
 		a->head_seq++;
@@ -662,114 +664,154 @@ static void pop(struct mw_audit *a, size_t n)
 	trim_chunks(a);
 }
 
-/* Writes the event's line into the tail chunk: r describes it. */
+static int set_text(struct mw_audit *a, struct values *x, enum mw_chain_field f,
+		    const char *s, size_t n)
+{
+	size_t off = a->jb.len;
+	int rc;
+
+	if (!s)
+		return 0;
+	if (utf8_valid(s, n)) {
+		x->v[f].s = s;
+		x->v[f].n = n;
+		return 0;
+	}
+	rc = add_scrubbed(&a->jb, s, n);
+	if (rc)
+		return rc;
+	x->in_jb[f] = true;
+	x->jb_off[f] = off;
+	x->v[f].s = "";
+	x->v[f].n = a->jb.len - off;
+	return 0;
+}
+
+static int set_json(struct mw_audit *a, struct values *x, enum mw_chain_field f,
+		    json_t *j)
+{
+	size_t off = a->jb.len;
+
+	/* JSON null is SQL NULL (as jsonb_populate_record made it) */
+	if (!j || json_is_null(j))
+		return 0;
+	if (json_dump_callback(j, json_to_buf, &a->jb,
+			       JSON_COMPACT | JSON_ENCODE_ANY) ||
+	    a->jb.len == off)
+		return -EINVAL;
+	scrub_json_nul(a->jb.p + off, a->jb.len - off);
+	x->in_jb[f] = true;
+	x->jb_off[f] = off;
+	x->v[f].s = "";
+	x->v[f].n = a->jb.len - off;
+	return 0;
+}
+
+static void set_i64(struct values *x, enum mw_chain_field f, int64_t v)
+{
+	x->v[f].s = x->num[f];
+	x->v[f].n = (size_t)(put_i64(x->num[f], v) - x->num[f]);
+}
+
+/*
+ * Writes the event's line into the tail chunk (r describes it) and its
+ * hash, chained to a->last_hash, into hash.
+ */
 static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
-		      uint64_t seq, int64_t ts_us, struct rec *r)
+		      uint64_t seq, int64_t ts_us, struct rec *r,
+		      char hash[MW_CHAIN_HASH_HEX])
 {
 	const struct mw_identity *id =
 		ev->kind == MW_EV_CONN_OPEN ? ev->identity : NULL;
-	struct field f[N_COLS] = { 0 };
-	size_t joff[3], jlen[3], worst = 512 + a->host_len;
+	const char *kind = kind_name(ev->kind);
+	struct values *x = &a->vals;
+	size_t worst = 64 + 48 + 2 * N_COLS;
 	char *start, *o;
+	int rc = 0;
 
+	memset(x->v, 0, sizeof(x->v));
+	memset(x->in_jb, 0, sizeof(x->in_jb));
 	a->jb.len = 0;
-	if (dump_json(a, ev->params, &joff[0], &jlen[0]) ||
-	    dump_json(a, ev->result, &joff[1], &jlen[1]) ||
-	    dump_json(a, ev->error, &joff[2], &jlen[2]))
-		return -EINVAL;
-	set_field(&f[C_SERVER], ev->server);
-	set_field(&f[C_SESSION_ID], ev->session_id);
-	set_field(&f[C_DIRECTION], ev->direction);
-	set_field(&f[C_RPC_ID], ev->rpc_id);
-	set_field(&f[C_METHOD], ev->method);
-	set_field(&f[C_TOOL], ev->tool);
-	set_field(&f[C_DECISION], ev->decision);
-	set_field(&f[C_RULE], ev->rule);
-	set_field(&f[C_HTTP_METHOD], ev->http_method);
-	set_field(&f[C_HTTP_PATH], ev->http_path);
-	set_field(&f[C_DETAIL], ev->detail);
-	if (ev->kind == MW_EV_CONN_OPEN) {
-		set_field(&f[C_CLIENT_ADDR], ev->client_addr);
-		set_field(&f[C_SERVER_ADDR], ev->server_addr);
-	}
-	set_field(&f[C_POLICY_SHA256], ev->policy_sha256);
+	x->v[MW_CF_HOST].s = a->host;
+	x->v[MW_CF_HOST].n = strlen(a->host);
+	set_i64(x, MW_CF_SEQ, (int64_t)seq);
+	set_i64(x, MW_CF_TS_US, ts_us);
+	x->v[MW_CF_KIND].s = kind;
+	x->v[MW_CF_KIND].n = strlen(kind);
+	if (ev->conn_id)
+		set_i64(x, MW_CF_CONN_ID, (int64_t)ev->conn_id);
+	if (ev->request_seq)
+		set_i64(x, MW_CF_REQUEST_SEQ, (int64_t)ev->request_seq);
+	if (ev->request_seq || ev->latency_us)
+		set_i64(x, MW_CF_LATENCY_US, ev->latency_us);
+	if (ev->http_status)
+		set_i64(x, MW_CF_HTTP_STATUS, ev->http_status);
 	if (id) {
-		set_fieldn(&f[C_USER_NAME], id->user, sizeof(id->user));
-		set_fieldn(&f[C_COMM], id->comm, sizeof(id->comm));
-		set_fieldn(&f[C_EXE], id->exe, sizeof(id->exe));
-		set_fieldn(&f[C_CGROUP], id->cgroup, sizeof(id->cgroup));
+		set_i64(x, MW_CF_PID, id->pid);
+		set_i64(x, MW_CF_TGID, id->tgid);
+		set_i64(x, MW_CF_UID, id->uid);
+		set_i64(x, MW_CF_GID, id->gid);
+		set_i64(x, MW_CF_CGROUP_ID, (int64_t)id->cgroup_id);
 	}
-	for (int c = 0; c < N_COLS; c++)
-		worst += 3 * f[c].n;
-	worst += 2 * (jlen[0] + jlen[1] + jlen[2]) + 24 * N_COLS;
+	rc = set_json(a, x, MW_CF_PARAMS, ev->params);
+	if (!rc)
+		rc = set_json(a, x, MW_CF_RESULT, ev->result);
+	if (!rc)
+		rc = set_json(a, x, MW_CF_ERROR, ev->error);
+#define TEXT(f, s) (rc ? rc : set_text(a, x, f, s, (s) ? strlen(s) : 0))
+#define FIXED(f, arr) \
+	(rc ? rc : set_text(a, x, f, arr, strnlen(arr, sizeof(arr))))
+	rc = TEXT(MW_CF_SERVER, ev->server);
+	rc = TEXT(MW_CF_SESSION_ID, ev->session_id);
+	rc = TEXT(MW_CF_DIRECTION, ev->direction);
+	rc = TEXT(MW_CF_RPC_ID, ev->rpc_id);
+	rc = TEXT(MW_CF_METHOD, ev->method);
+	rc = TEXT(MW_CF_TOOL, ev->tool);
+	rc = TEXT(MW_CF_DECISION, ev->decision);
+	rc = TEXT(MW_CF_RULE, ev->rule);
+	rc = TEXT(MW_CF_HTTP_METHOD, ev->http_method);
+	rc = TEXT(MW_CF_HTTP_PATH, ev->http_path);
+	rc = TEXT(MW_CF_DETAIL, ev->detail);
+	rc = TEXT(MW_CF_POLICY_SHA256, ev->policy_sha256);
+	if (ev->kind == MW_EV_CONN_OPEN) {
+		rc = TEXT(MW_CF_CLIENT_ADDR, ev->client_addr);
+		rc = TEXT(MW_CF_SERVER_ADDR, ev->server_addr);
+	}
+	if (id) {
+		rc = FIXED(MW_CF_USER_NAME, id->user);
+		rc = FIXED(MW_CF_COMM, id->comm);
+		rc = FIXED(MW_CF_EXE, id->exe);
+		rc = FIXED(MW_CF_CGROUP, id->cgroup);
+	}
+#undef TEXT
+#undef FIXED
+	if (rc)
+		return rc;
+	x->v[MW_CF_PREV_HASH].s = a->last_hash;
+	x->v[MW_CF_PREV_HASH].n = 64;
+	for (int f = 0; f < MW_CF_N; f++) {
+		if (x->in_jb[f])
+			x->v[f].s = a->jb.p + x->jb_off[f];
+		worst += 2 * x->v[f].n;
+	}
+	if (mw_chain_hash(x->v, hash))
+		return -EINVAL;
 	if (reserve(a, worst))
 		return -ENOMEM;
 	start = o = a->tail->data + a->tail->used;
-
-	memcpy(o, a->host_line, a->host_len);
-	o += a->host_len;
-	*o++ = '\t';
-	o = put_u64(o, seq);
-	*o++ = '\t';
-	o = put_ts(a, o, ts_us);
-	*o++ = '\t';
-	o = put_text(o, kind_name(ev->kind), strlen(kind_name(ev->kind)));
-	*o++ = '\t';
-	o = ev->conn_id ? put_i64(o, (int64_t)ev->conn_id) : put_null(o);
-	for (int c = C_SERVER; c <= C_TOOL; c++) {
-		*o++ = '\t';
-		o = f[c].s ? put_text(o, f[c].s, f[c].n) : put_null(o);
-	}
-	for (int j = 0; j < 3; j++) {
-		*o++ = '\t';
-		o = jlen[j] ? put_json(o, a->jb.p + joff[j], jlen[j])
-			    : put_null(o);
-	}
-	*o++ = '\t';
-	o = ev->request_seq ? put_i64(o, (int64_t)ev->request_seq)
-			    : put_null(o);
-	*o++ = '\t';
-	if ((ev->kind == MW_EV_RESPONSE || ev->latency_ms != 0) &&
-	    isfinite(ev->latency_ms))
-		o = put_ms(o, ev->latency_ms);
-	else
-		o = put_null(o);
-	for (int c = C_DECISION; c <= C_HTTP_PATH; c++) {
-		*o++ = '\t';
-		o = f[c].s ? put_text(o, f[c].s, f[c].n) : put_null(o);
-	}
-	*o++ = '\t';
-	o = ev->http_status ? put_i64(o, ev->http_status) : put_null(o);
-	*o++ = '\t';
-	o = f[C_DETAIL].s ? put_text(o, f[C_DETAIL].s, f[C_DETAIL].n)
-			  : put_null(o);
-	if (id) {
-		*o++ = '\t';
-		o = put_u64(o, id->pid);
-		*o++ = '\t';
-		o = put_u64(o, id->tgid);
-		*o++ = '\t';
-		o = put_u64(o, id->uid);
-		*o++ = '\t';
-		o = put_u64(o, id->gid);
-		for (int c = C_USER_NAME; c <= C_EXE; c++) {
+	for (int f = 0; f < MW_CF_N; f++) {
+		if (f)
 			*o++ = '\t';
-			o = put_text(o, f[c].s, f[c].n);
-		}
-		*o++ = '\t';
-		o = put_i64(o, (int64_t)id->cgroup_id);
-		*o++ = '\t';
-		o = put_text(o, f[C_CGROUP].s, f[C_CGROUP].n);
-	} else {
-		for (int c = C_PID; c <= C_CGROUP; c++) {
-			*o++ = '\t';
+		if (f == MW_CF_TS_US)
+			o = put_ts(a, o, ts_us);
+		else if (x->v[f].s)
+			o = put_escaped(o, x->v[f].s, x->v[f].n);
+		else
 			o = put_null(o);
-		}
 	}
-	for (int c = C_CLIENT_ADDR; c <= C_POLICY_SHA256; c++) {
-		*o++ = '\t';
-		o = f[c].s ? put_text(o, f[c].s, f[c].n) : put_null(o);
-	}
+	*o++ = '\t';
+	memcpy(o, hash, 64);
+	o += 64;
 	*o++ = '\n';
 
 	r->line = start;
@@ -777,6 +819,7 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 	r->ch = a->tail;
 	r->alt = NULL;
 	r->alt_len = 0;
+	r->checkpoint = NULL;
 	a->tail->used += r->len;
 	a->tail->live++;
 	return 0;
@@ -788,28 +831,36 @@ static bool data_error(const char *sqlstate)
 	       !strncmp(sqlstate, "54", 2);
 }
 
+/* The key of events or of one of its partitions (events_<day>_pkey). */
 static bool dup_seq(const struct batch *b)
 {
+	size_t n = strlen(b->constraint);
+
 	return !strcmp(b->sqlstate, "23505") &&
-	       !strcmp(b->constraint, MW_SCHEMA_EVENTS_PKEY);
+	       !strncmp(b->constraint, "events", 6) && n >= 11 &&
+	       !strcmp(b->constraint + n - 5, "_pkey");
 }
 
 /*
  * Replaces a record's line with one that cannot fail for its data: the
  * numbers kept (seq, ts, kind, ids, identity numbers), text and JSON
- * dropped, the error in detail. A conn_open whose conn_id is taken
- * (events_conn_open_idx) loses the conn_id too.
+ * dropped, the error in detail. It keeps the hashes it was chained with,
+ * so `audit verify` reports it as not matching its hash: the payload is
+ * lost, and the trail says so rather than hide it. Values are made
+ * valid for PostgreSQL before they are hashed (audit.c, build_line), so
+ * this is the last resort for what cannot be foreseen.
  */
 static void degrade(struct rec *r, const struct batch *b)
 {
 	static const bool keep[N_COLS] = {
-		[C_HOST] = true,       [C_SEQ] = true,
-		[C_TS] = true,	       [C_KIND] = true,
-		[C_CONN_ID] = true,    [C_REQUEST_SEQ] = true,
-		[C_LATENCY_MS] = true, [C_HTTP_STATUS] = true,
-		[C_PID] = true,	       [C_TGID] = true,
-		[C_UID] = true,	       [C_GID] = true,
-		[C_CGROUP_ID] = true,
+		[MW_CF_HOST] = true,	   [MW_CF_SEQ] = true,
+		[MW_CF_TS_US] = true,	   [MW_CF_KIND] = true,
+		[MW_CF_CONN_ID] = true,	   [MW_CF_REQUEST_SEQ] = true,
+		[MW_CF_LATENCY_US] = true, [MW_CF_HTTP_STATUS] = true,
+		[MW_CF_PID] = true,	   [MW_CF_TGID] = true,
+		[MW_CF_UID] = true,	   [MW_CF_GID] = true,
+		[MW_CF_CGROUP_ID] = true,  [MW_CF_PREV_HASH] = true,
+		[C_HASH] = true,
 	};
 	const char *fs[N_COLS], *p = r->line, *end = r->line + r->len - 1;
 	size_t fl[N_COLS], dl;
@@ -837,10 +888,10 @@ static void degrade(struct rec *r, const struct batch *b)
 	for (c = 0; c < N_COLS; c++) {
 		if (c)
 			*o++ = '\t';
-		if (c == C_DETAIL) {
+		if (c == MW_CF_DETAIL) {
 			o = put_text(o, detail, dl);
-		} else if (keep[c] &&
-			   !(c == C_CONN_ID && !strcmp(b->sqlstate, "23505"))) {
+		} else if (keep[c] && !(c == MW_CF_CONN_ID &&
+					!strcmp(b->sqlstate, "23505"))) {
 			memcpy(o, fs[c], fl[c]);
 			o += fl[c];
 		} else {
@@ -852,7 +903,7 @@ static void degrade(struct rec *r, const struct batch *b)
 	r->alt = s;
 	r->alt_len = (size_t)(o - s);
 	log_err("audit: event %.*s recorded without its payload: %s",
-		(int)fl[C_SEQ], fs[C_SEQ], detail);
+		(int)fl[MW_CF_SEQ], fs[MW_CF_SEQ], detail);
 }
 
 /* ---- the connection ---- */
@@ -992,12 +1043,13 @@ static void connected(struct mw_audit *a)
 			 a->count);
 	a->down_logged = false;
 	/* What is there already: batches whose acknowledgement was lost. */
-	if (!PQsendQueryParams(a->conn, mw_schema_last_seq_sql, 1, NULL, params,
-			       NULL, NULL, 0)) {
+	if (!PQsendQueryParams(a->conn, mw_schema_chain_head_sql, 1, NULL,
+			       params, NULL, NULL, 0)) {
 		conn_lost(a, PQerrorMessage(a->conn));
 		return;
 	}
 	a->sync_ok = false;
+	a->sync_hash[0] = '\0';
 	memset(&a->b, 0, sizeof(a->b));
 	sent(a, PH_SYNC);
 }
@@ -1055,7 +1107,19 @@ static void connect_start(struct mw_audit *a)
 /* Starts a COPY when the connection is idle and something is queued. */
 static void kick(struct mw_audit *a)
 {
-	if (a->state != ST_UP || a->phase != PH_IDLE || !a->count)
+	if (a->state != ST_UP || a->phase != PH_IDLE)
+		return;
+	if (mw_now_ms() >= a->maint_due_ms) {
+		a->maint_due_ms = mw_now_ms() + MAINT_EVERY_MS;
+		if (!PQsendQuery(a->conn, mw_schema_ensure_partitions_sql)) {
+			conn_lost(a, PQerrorMessage(a->conn));
+			return;
+		}
+		memset(&a->b, 0, sizeof(a->b));
+		sent(a, PH_MAINT);
+		return;
+	}
+	if (!a->count)
 		return;
 	if (a->resend_at_ms) {
 		if (mw_now_ms() < a->resend_at_ms) {
@@ -1261,12 +1325,21 @@ static void batch_settled(struct mw_audit *a)
 	}
 }
 
-/* max(seq) on the new connection: records up to it are there already. */
+/* The chain's head on the new connection: records up to it are there. */
 static void synced(struct mw_audit *a)
 {
 	uint64_t max = a->sync_seq, n = 0;
 
 	a->phase = PH_IDLE;
+	if (max >= a->head_seq && max - a->head_seq < a->count) {
+		const struct rec *r = rec_at(a, (size_t)(max - a->head_seq));
+
+		if (memcmp(r->line + r->len - 65, a->sync_hash, 64))
+			log_err("audit: the database's event %llu of host %s "
+				"is not the one this writer queued: another "
+				"writer with this host name?",
+				(unsigned long long)max, a->host);
+	}
 	while (a->count && a->head_seq <= max) {
 		pop(a, 1);
 		n++;
@@ -1280,10 +1353,12 @@ static void synced(struct mw_audit *a)
 	if (!a->count && max >= a->head_seq) {
 		log_warn("audit: the database has seq %llu for host %s, "
 			 "beyond this writer's %llu: another writer with this "
-			 "host name? continuing after it",
+			 "host name? continuing its chain",
 			 (unsigned long long)max, a->host,
 			 (unsigned long long)a->head_seq - 1);
 		a->head_seq = max + 1;
+		if (mw_chain_is_hash(a->sync_hash, strlen(a->sync_hash)))
+			memcpy(a->last_hash, a->sync_hash, MW_CHAIN_HASH_HEX);
 	}
 }
 
@@ -1315,10 +1390,16 @@ static void command_done(struct mw_audit *a)
 	}
 	if (a->phase == PH_SYNC) {
 		if (!a->sync_ok) {
-			conn_lost(a, "cannot read the last seq");
+			conn_lost(a, "cannot read the chain's head");
 			return;
 		}
 		synced(a);
+	} else if (a->phase == PH_MAINT) {
+		a->phase = PH_IDLE;
+		if (a->b.failed)
+			log_warn("audit: cannot make the partitions ahead: %s "
+				 "(events go to the default partition)",
+				 a->b.msg);
 	} else {
 		batch_settled(a);
 	}
@@ -1327,8 +1408,8 @@ static void command_done(struct mw_audit *a)
 static void read_results(struct mw_audit *a)
 {
 	while (a->state == ST_UP &&
-	       (a->phase == PH_SYNC || a->phase == PH_COPY ||
-		a->phase == PH_RESULT) &&
+	       (a->phase == PH_SYNC || a->phase == PH_MAINT ||
+		a->phase == PH_COPY || a->phase == PH_RESULT) &&
 	       !PQisBusy(a->conn)) {
 		PGresult *r = PQgetResult(a->conn);
 		ExecStatusType st;
@@ -1339,15 +1420,22 @@ static void read_results(struct mw_audit *a)
 		}
 		st = PQresultStatus(r);
 		if (a->phase == PH_SYNC) {
-			if (st == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+			if (st == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+			    PQnfields(r) == 3) {
 				a->sync_seq =
 					strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+				snprintf(a->sync_hash, sizeof(a->sync_hash),
+					 "%s", PQgetvalue(r, 0, 1));
 				a->sync_ok = true;
 			} else {
 				note_failure(&a->b, r);
-				log_warn("audit: cannot read the last seq: %s",
+				log_warn("audit: cannot read the chain's head: "
+					 "%s",
 					 a->b.msg);
 			}
+		} else if (a->phase == PH_MAINT) {
+			if (st != PGRES_TUPLES_OK)
+				note_failure(&a->b, r);
 		} else if (a->phase == PH_COPY && st == PGRES_COPY_IN) {
 			PQclear(r);
 			pick_batch(a);
@@ -1411,8 +1499,16 @@ static void on_io(struct mw_io *io, uint32_t events)
 }
 
 /* Reconnects and enforces timeouts; re-arms the timer for what is due. */
+static void emit_checkpoint(struct mw_audit *a);
+
 static void service(struct mw_audit *a, int64_t now)
 {
+	if (a->checkpoint_due_ms && a->state != ST_CLOSED) {
+		if (now >= a->checkpoint_due_ms)
+			emit_checkpoint(a);
+		else
+			arm_timer(a, a->checkpoint_due_ms);
+	}
 	switch (a->state) {
 	case ST_DOWN:
 		if (now >= a->reconnect_at_ms)
@@ -1457,39 +1553,195 @@ static void on_timer(struct mw_io *io, uint32_t events)
 
 /* ---- public ---- */
 
+/* base with the login role set: keyword/value strings and URIs. */
+static int with_role(const char *base, const char *role, char *out,
+		     size_t outlen)
+{
+	bool uri = !strncmp(base, "postgresql://", 13) ||
+		   !strncmp(base, "postgres://", 11);
+	int n = uri ? snprintf(out, outlen, "%s%cuser=%s", base,
+			       strchr(base, '?') ? '&' : '?', role)
+		    : snprintf(out, outlen, "%s user=%s", base, role);
+
+	return n < 0 || (size_t)n >= outlen ? -ENOSPC : 0;
+}
+
+int mw_audit_conninfo_as(const struct mw_audit_config *cfg,
+			 enum mw_audit_role role, char *out, size_t outlen)
+{
+	const char *own = role == MW_AUDIT_WRITER    ? cfg->writer_dsn
+			  : role == MW_AUDIT_AUDITOR ? cfg->auditor_dsn
+						     : NULL;
+	char base[4096];
+	int rc;
+
+	if (!cfg || !out || !outlen)
+		return -EINVAL;
+	if (own && *own)
+		return snprintf(out, outlen, "%s", own) >= (int)outlen ? -ENOSPC
+								       : 0;
+	if (cfg->dsn && *cfg->dsn) {
+		if (snprintf(base, sizeof(base), "%s", cfg->dsn) >=
+		    (int)sizeof(base))
+			return -ENOSPC;
+	} else {
+		rc = mw_pg_embedded_conninfo(cfg->state_dir, base,
+					     sizeof(base));
+		if (rc)
+			return rc;
+	}
+	if (role == MW_AUDIT_OWNER)
+		return snprintf(out, outlen, "%s", base) >= (int)outlen
+			       ? -ENOSPC
+			       : 0;
+	return with_role(base,
+			 role == MW_AUDIT_WRITER ? MW_SCHEMA_WRITER_ROLE
+						 : MW_SCHEMA_AUDITOR_ROLE,
+			 out, outlen);
+}
+
 int mw_audit_conninfo(const struct mw_audit_config *cfg, char *out,
 		      size_t outlen)
 {
-	if (!cfg || !out || !outlen)
-		return -EINVAL;
-	if (cfg->dsn && *cfg->dsn) {
-		if (snprintf(out, outlen, "%s", cfg->dsn) >= (int)outlen)
-			return -ENOSPC;
-		return 0;
-	}
-	return mw_pg_embedded_conninfo(cfg->state_dir, out, outlen);
+	return mw_audit_conninfo_as(cfg, MW_AUDIT_AUDITOR, out, outlen);
 }
 
-static int read_last_ids(struct mw_audit *a, PGconn *conn, char *err,
-			 size_t errlen)
+int mw_audit_checkpoint_path(const struct mw_audit_config *cfg, char *out,
+			     size_t outlen)
+{
+	int n = cfg->checkpoint_file && *cfg->checkpoint_file
+			? snprintf(out, outlen, "%s", cfg->checkpoint_file)
+			: snprintf(out, outlen, "%s/%s", cfg->state_dir,
+				   MW_AUDIT_CHECKPOINT_FILE);
+
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+/* Where this host's chain stands, on the owner's connection at start. */
+static int read_chain_head(struct mw_audit *a, PGconn *conn, char *err,
+			   size_t errlen)
 {
 	const char *params[1] = { a->host };
-	PGresult *r = PQexecParams(conn, mw_schema_last_ids_sql, 1, NULL,
+	PGresult *r = PQexecParams(conn, mw_schema_chain_head_sql, 1, NULL,
 				   params, NULL, NULL, 0);
 	int rc = 0;
 
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		mw_set_err(err, errlen, "cannot read the last audit seq: %s",
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+	    PQnfields(r) != 3) {
+		mw_set_err(err, errlen,
+			   "cannot read the audit chain's head: %s",
 			   PQresultErrorMessage(r));
 		rc = -EIO;
 	} else {
 		uint64_t last_seq = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+		const char *h = PQgetvalue(r, 0, 1);
 
-		a->last_conn_id = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
-		a->head_seq = last_seq + 1;
+		if (last_seq && !mw_chain_is_hash(h, strlen(h))) {
+			mw_set_err(err, errlen,
+				   "the audit chain of host %s ends at seq "
+				   "%llu with a malformed hash",
+				   a->host, (unsigned long long)last_seq);
+			rc = -EIO;
+		} else {
+			memcpy(a->last_hash, last_seq ? h : MW_CHAIN_GENESIS,
+			       64);
+			a->last_hash[64] = '\0';
+			a->last_conn_id =
+				strtoull(PQgetvalue(r, 0, 2), NULL, 10);
+			a->head_seq = last_seq + 1;
+		}
 	}
 	PQclear(r);
 	return rc;
+}
+
+/* A blocking connection for start-up; NULL with err set. */
+static PGconn *connect_now(const char *conninfo, const char *as, char *err,
+			   size_t errlen)
+{
+	const char *vals[] = { "10", conninfo, NULL };
+	PGconn *conn = PQconnectdbParams(conn_keys, vals, 1);
+	char msg[512];
+
+	if (conn && PQstatus(conn) == CONNECTION_OK) {
+		PQsetNoticeProcessor(conn, on_notice, NULL);
+		return conn;
+	}
+	copy_msg(msg, sizeof(msg),
+		 conn ? PQerrorMessage(conn) : "out of memory");
+	mw_set_err(err, errlen, "cannot connect to the audit database%s: %s",
+		   as, msg);
+	PQfinish(conn);
+	return NULL;
+}
+
+/*
+ * The owner's part of the start: schema, partitions, the chain's head.
+ * The writer's own login then does the rest, and only INSERTs.
+ */
+static int prepare_database(struct mw_audit *a,
+			    const struct mw_audit_config *cfg, char *err,
+			    size_t errlen)
+{
+	char conninfo[8192];
+	PGconn *conn;
+	PGresult *r;
+	int rc;
+
+	rc = mw_audit_conninfo_as(cfg, MW_AUDIT_OWNER, conninfo,
+				  sizeof(conninfo));
+	if (rc) {
+		mw_set_err(err, errlen, "audit: bad connection settings: %s",
+			   strerror(-rc));
+		return rc;
+	}
+	conn = connect_now(conninfo, "", err, errlen);
+	if (!conn)
+		return -ECONNREFUSED;
+	rc = mw_schema_migrate(conn, NULL, err, errlen);
+	if (!rc) {
+		r = PQexec(conn, mw_schema_ensure_partitions_sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			log_warn("audit: cannot make the partitions ahead: %s",
+				 PQresultErrorMessage(r));
+		PQclear(r);
+		rc = read_chain_head(a, conn, err, errlen);
+	}
+	PQfinish(conn);
+	return rc;
+}
+
+/* The signing key (made on first start) and the outside file. */
+static int open_checkpoints(struct mw_audit *a,
+			    const struct mw_audit_config *cfg, char *err,
+			    size_t errlen)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	rc = mw_signer_open(&a->signer, cfg->state_dir, err, errlen);
+	if (rc)
+		return rc;
+	rc = mw_audit_checkpoint_path(cfg, path, sizeof(path));
+	if (rc) {
+		mw_set_err(err, errlen, "audit: checkpoint file: %s",
+			   strerror(-rc));
+		return rc;
+	}
+	a->checkpoint_path = strdup(path);
+	if (!a->checkpoint_path)
+		return -ENOMEM;
+	a->checkpoint_fd =
+		open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	if (a->checkpoint_fd < 0) {
+		rc = -errno;
+		mw_set_err(err, errlen,
+			   "audit: cannot open the checkpoint file "
+			   "%s: %s",
+			   path, strerror(errno));
+		return rc;
+	}
+	return 0;
 }
 
 static int start_timer(struct mw_audit *a)
@@ -1520,8 +1772,17 @@ static void release(struct mw_audit *a)
 	a->timer.fd = -1;
 	PQfinish(a->conn);
 	a->conn = NULL;
-	for (size_t i = 0; a->ring && i < a->count; i++)
+	for (size_t i = 0; a->ring && i < a->count; i++) {
 		free(rec_at(a, i)->alt);
+		free(rec_at(a, i)->checkpoint);
+	}
+	mw_signer_free(a->signer);
+	a->signer = NULL;
+	if (a->checkpoint_fd >= 0)
+		close(a->checkpoint_fd);
+	a->checkpoint_fd = -1;
+	free(a->checkpoint_path);
+	a->checkpoint_path = NULL;
 	a->count = 0;
 	free(a->ring);
 	a->ring = NULL;
@@ -1553,7 +1814,6 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		  struct mw_loop *loop, char *err, size_t errlen)
 {
 	char conninfo[8192];
-	const char *vals[] = { "10", conninfo, NULL };
 	struct mw_audit *a;
 	size_t hl;
 	int rc;
@@ -1566,6 +1826,17 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	if (!cfg->host || !*cfg->host) {
 		mw_set_err(err, errlen, "audit: no host name");
 		return -EINVAL;
+	}
+	/* it names the chain, in signed checkpoints too: one line of text */
+	hl = strlen(cfg->host);
+	for (size_t i = 0; i < hl; i++) {
+		if ((unsigned char)cfg->host[i] < 0x20 ||
+		    cfg->host[i] == 0x7f || !utf8_valid(cfg->host, hl)) {
+			mw_set_err(err, errlen,
+				   "audit: the host name must be UTF-8 text "
+				   "without control characters");
+			return -EINVAL;
+		}
 	}
 	a = calloc(1, sizeof(*a));
 	if (!a)
@@ -1583,14 +1854,19 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	a->cap = a->max_queue < 1024 ? a->max_queue : 1024;
 	a->ring = calloc(a->cap, sizeof(*a->ring));
 	a->host = strdup(cfg->host);
-	hl = strlen(cfg->host);
 	a->host_line = malloc(3 * hl + 1);
+	a->checkpoint_fd = -1;
+	a->checkpoint_events = cfg->checkpoint_events
+				       ? cfg->checkpoint_events
+				       : DEFAULT_CHECKPOINT_EVENTS;
+	a->checkpoint_ms = cfg->checkpoint_ms > 0 ? cfg->checkpoint_ms
+						  : DEFAULT_CHECKPOINT_MS;
 	if (!a->ring || !a->host || !a->host_line) {
 		rc = -ENOMEM;
 		goto fail;
 	}
-	a->host_len =
-		(size_t)(put_text(a->host_line, cfg->host, hl) - a->host_line);
+	a->host_len = (size_t)(put_escaped(a->host_line, cfg->host, hl) -
+			       a->host_line);
 
 	if (!cfg->dsn || !*cfg->dsn) {
 		const char *user = cfg->embedded_user && *cfg->embedded_user
@@ -1605,7 +1881,11 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		if (started)
 			remember_started(cfg->state_dir);
 	}
-	rc = mw_audit_conninfo(cfg, conninfo, sizeof(conninfo));
+	rc = prepare_database(a, cfg, err, errlen);
+	if (rc)
+		goto fail;
+	rc = mw_audit_conninfo_as(cfg, MW_AUDIT_WRITER, conninfo,
+				  sizeof(conninfo));
 	if (rc) {
 		mw_set_err(err, errlen, "audit: bad connection settings: %s",
 			   strerror(-rc));
@@ -1616,24 +1896,16 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		rc = -ENOMEM;
 		goto fail;
 	}
-	a->conn = PQconnectdbParams(conn_keys, vals, 1);
-	if (!a->conn || PQstatus(a->conn) != CONNECTION_OK) {
-		char msg[512];
-
-		copy_msg(msg, sizeof(msg),
-			 a->conn ? PQerrorMessage(a->conn) : "out of memory");
-		mw_set_err(err, errlen,
-			   "cannot connect to the audit database: %s", msg);
+	a->conn = connect_now(conninfo, " as " MW_SCHEMA_WRITER_ROLE, err,
+			      errlen);
+	if (!a->conn) {
 		rc = -ECONNREFUSED;
 		goto fail;
 	}
-	PQsetNoticeProcessor(a->conn, on_notice, NULL);
-	rc = mw_schema_migrate(a->conn, NULL, err, errlen);
+	rc = open_checkpoints(a, cfg, err, errlen);
 	if (rc)
 		goto fail;
-	rc = read_last_ids(a, a->conn, err, errlen);
-	if (rc)
-		goto fail;
+	a->maint_due_ms = mw_now_ms() + MAINT_EVERY_MS;
 	if (PQsetnonblocking(a->conn, 1)) {
 		mw_set_err(err, errlen,
 			   "audit: cannot make the connection "
@@ -1675,6 +1947,7 @@ void mw_audit_close(struct mw_audit *a)
 	now = mw_now_ms();
 	deadline = now + CLOSE_WAIT_MS;
 	a->resend_at_ms = 0;
+	emit_checkpoint(a);
 	while (a->count && now < deadline) {
 		int wait = (int)(deadline - now < 50 ? deadline - now : 50);
 
@@ -1736,23 +2009,96 @@ uint64_t mw_audit_next_conn_id(struct mw_audit *a)
 	return a ? ++a->last_conn_id : 0;
 }
 
-uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
+/* Chains and queues one event: its seq, or 0 when it cannot. */
+static uint64_t enqueue(struct mw_audit *a, const struct mw_audit_event *ev)
 {
+	char hash[MW_CHAIN_HASH_HEX];
 	uint64_t seq;
 	struct rec *r;
 
-	if (!a || !ev || a->state == ST_CLOSED)
-		return 0;
 	if (a->count >= a->max_queue)
 		return 0;
 	if (a->count == a->cap && grow(a))
 		return 0;
 	seq = a->head_seq + a->count;
 	r = rec_at(a, a->count);
-	if (build_line(a, ev, seq, ev->ts_us ? ev->ts_us : mw_now_us(), r))
+	if (build_line(a, ev, seq, ev->ts_us ? ev->ts_us : mw_now_us(), r,
+		       hash))
 		return 0;
+	memcpy(a->last_hash, hash, sizeof(hash));
 	a->count++;
 	a->st.submitted++;
+	return seq;
+}
+
+/*
+ * Signs the chain as it stands (the last event queued) and queues the
+ * signature as an event of its own, kind checkpoint, whose line for the
+ * outside file is written once it is recorded (pop). A full queue leaves
+ * it for the next event.
+ */
+static void emit_checkpoint(struct mw_audit *a)
+{
+	uint64_t seq = a->head_seq + a->count - 1;
+	struct mw_audit_event ev = { .kind = MW_EV_CHECKPOINT };
+	char msg[1024], sig[MW_SIGN_B64_LEN];
+	json_t *params = NULL, *file = NULL;
+	char *line = NULL, *text = NULL;
+	int n;
+
+	if (!a->signer || !a->since_checkpoint || !seq)
+		return;
+	n = mw_chain_checkpoint_message(msg, sizeof(msg), a->host, seq,
+					a->last_hash);
+	if (n < 0 || mw_signer_sign(a->signer, msg, (size_t)n, sig)) {
+		log_err("audit: cannot sign a checkpoint at seq %llu",
+			(unsigned long long)seq);
+		goto out;
+	}
+	ev.ts_us = mw_now_us();
+	params = json_pack("{sI,ss,ss,ss}", "seq", (json_int_t)seq, "hash",
+			   a->last_hash, "key_id", mw_signer_key_id(a->signer),
+			   "signature", sig);
+	file = json_pack("{ss,sI,ss,ss,ss,sI,sI}", "host", a->host, "seq",
+			 (json_int_t)seq, "hash", a->last_hash, "key_id",
+			 mw_signer_key_id(a->signer), "signature", sig,
+			 "checkpoint_seq", (json_int_t)(seq + 1), "ts_us",
+			 (json_int_t)ev.ts_us);
+	text = file ? json_dumps(file, JSON_COMPACT) : NULL;
+	if (!params || !text || asprintf(&line, "%s\n", text) < 0) {
+		line = NULL;
+		goto out;
+	}
+	ev.params = params;
+	if (!enqueue(a, &ev))
+		goto out;
+	rec_at(a, a->count - 1)->checkpoint = line;
+	line = NULL;
+	a->since_checkpoint = 0;
+	a->checkpoint_due_ms = 0;
+	a->st.checkpoints++;
+out:
+	free(line);
+	free(text);
+	json_decref(file);
+	json_decref(params);
+}
+
+uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
+{
+	uint64_t seq;
+
+	if (!a || !ev || a->state == ST_CLOSED)
+		return 0;
+	seq = enqueue(a, ev);
+	if (!seq)
+		return 0;
+	if (++a->since_checkpoint >= a->checkpoint_events) {
+		emit_checkpoint(a);
+	} else if (a->since_checkpoint == 1) {
+		a->checkpoint_due_ms = mw_now_ms() + a->checkpoint_ms;
+		arm_timer(a, a->checkpoint_due_ms);
+	}
 	kick(a);
 	return seq;
 }

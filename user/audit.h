@@ -25,6 +25,7 @@ enum mw_event_kind {
 	MW_EV_TOOL_PINNED, /* a tool definition seen for the first time */
 	MW_EV_TOOL_CHANGED, /* differs from the accepted definition */
 	MW_EV_TOOLS_ACCEPTED, /* an operator accepted a server's tools */
+	MW_EV_CHECKPOINT, /* signed statement of the chain so far (audit.c) */
 };
 
 struct mw_audit_event {
@@ -42,7 +43,7 @@ struct mw_audit_event {
 	json_t *result;
 	json_t *error;
 	uint64_t request_seq; /* RESPONSE: seq of the request event; 0 none */
-	double latency_ms; /* RESPONSE: since the request was seen */
+	int64_t latency_us; /* RESPONSE: since the request was seen */
 	const char *decision; /* "allow", "deny", ... */
 	const char *rule;
 	const char *policy_sha256; /* hex SHA-256 of the policy in force */
@@ -59,13 +60,23 @@ struct mw_audit_event {
 
 struct mw_audit_config {
 	const char *dsn; /* "" or NULL: embedded cluster under state_dir */
+	/* How the writer and auditors log in; "" or NULL: dsn (or the
+	 * embedded cluster) as the role mcpwarden_writer / _auditor. */
+	const char *writer_dsn;
+	const char *auditor_dsn;
 	const char *state_dir;
 	const char *host; /* host name recorded in every row */
 	const char *embedded_user; /* OS user owning the embedded cluster */
 	size_t max_queue; /* events held in memory before refusing */
 	int batch_ms; /* least gap between two COPYs that are not full */
 	size_t batch_max; /* events per COPY at most */
+	size_t checkpoint_events; /* sign after this many events (0: 1000) */
+	int checkpoint_ms; /* or this long after the first unsigned (0: 10 s) */
+	const char *checkpoint_file; /* "" or NULL: state_dir's */
 };
+
+/* The checkpoint file outside the database, under state_dir by default. */
+#define MW_AUDIT_CHECKPOINT_FILE "audit-checkpoints.jsonl"
 
 struct mw_audit;
 
@@ -99,16 +110,29 @@ uint64_t mw_audit_next_conn_id(struct mw_audit *a);
 uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev);
 
 struct mw_audit_stats {
-	uint64_t submitted, written, failed_batches, queued;
+	uint64_t submitted, written, failed_batches, queued, checkpoints;
 	bool connected;
 };
 void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st);
 
+enum mw_audit_role {
+	MW_AUDIT_AUDITOR, /* SELECT on the views */
+	MW_AUDIT_WRITER, /* INSERT events */
+	MW_AUDIT_OWNER, /* migrations, retention: the DSN's own login */
+};
+
 /*
- * The libpq connection string for the audit database (embedded or not),
- * for `mcpwarden sql`. Returns 0 or -errno.
+ * The libpq connection string for the audit database (embedded or not)
+ * as one of the roles. Returns 0 or -errno.
  */
+int mw_audit_conninfo_as(const struct mw_audit_config *cfg,
+			 enum mw_audit_role role, char *out, size_t outlen);
+/* As the auditor: `mcpwarden sql`, `audit verify`. */
 int mw_audit_conninfo(const struct mw_audit_config *cfg, char *out,
 		      size_t outlen);
+
+/* The checkpoint file's path for cfg. Returns 0 or -ENAMETOOLONG. */
+int mw_audit_checkpoint_path(const struct mw_audit_config *cfg, char *out,
+			     size_t outlen);
 
 #endif

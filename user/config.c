@@ -438,6 +438,23 @@ static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
 		if (!strcmp(key, "dsn"))
 			rc = mw_yaml_get_string(c, v, key, cfg->audit.dsn,
 						sizeof(cfg->audit.dsn));
+		else if (!strcmp(key, "writer_dsn"))
+			rc = mw_yaml_get_string(c, v, key,
+						cfg->audit.writer_dsn,
+						sizeof(cfg->audit.writer_dsn));
+		else if (!strcmp(key, "auditor_dsn"))
+			rc = mw_yaml_get_string(c, v, key,
+						cfg->audit.auditor_dsn,
+						sizeof(cfg->audit.auditor_dsn));
+		else if (!strcmp(key, "checkpoint_file"))
+			rc = mw_yaml_get_string(
+				c, v, key, cfg->audit.checkpoint_file,
+				sizeof(cfg->audit.checkpoint_file));
+		else if (!strcmp(key, "checkpoint_events"))
+			rc = get_size(c, v, key, 1, 10000000,
+				      &cfg->audit.checkpoint_events);
+		else if (!strcmp(key, "checkpoint_ms"))
+			rc = get_ms(c, v, key, &cfg->audit.checkpoint_ms);
 		else if (!strcmp(key, "embedded_user"))
 			rc = mw_yaml_get_string(
 				c, v, key, cfg->audit.embedded_user,
@@ -611,6 +628,8 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->audit.batch_ms = 10;
 	cfg->audit.batch_max = 512;
 	cfg->audit.max_queue = 100000;
+	cfg->audit.checkpoint_events = 10000;
+	cfg->audit.checkpoint_ms = 10000;
 }
 
 /* "policy: FILE" is relative to the directory of the configuration. */
@@ -727,4 +746,22 @@ void mw_config_free(struct mw_config *cfg)
 	cfg->nservers = 0;
 	mw_policy_free(cfg->policy);
 	cfg->policy = NULL;
+}
+
+void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out)
+{
+	*out = (struct mw_audit_config){
+		.dsn = cfg->audit.dsn,
+		.writer_dsn = cfg->audit.writer_dsn,
+		.auditor_dsn = cfg->audit.auditor_dsn,
+		.state_dir = cfg->state_dir,
+		.host = cfg->host,
+		.embedded_user = cfg->audit.embedded_user,
+		.max_queue = cfg->audit.max_queue,
+		.batch_ms = cfg->audit.batch_ms,
+		.batch_max = cfg->audit.batch_max,
+		.checkpoint_events = cfg->audit.checkpoint_events,
+		.checkpoint_ms = cfg->audit.checkpoint_ms,
+		.checkpoint_file = cfg->audit.checkpoint_file,
+	};
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "audit.h"
 #include "log.h"
 #include "policy.h"
 
@@ -48,6 +49,11 @@ struct mw_config {
 	struct mw_limits limits;
 	struct {
 		char dsn[1024];
+		char writer_dsn[1024]; /* "": dsn as mcpwarden_writer */
+		char auditor_dsn[1024]; /* "": dsn as mcpwarden_auditor */
+		char checkpoint_file[PATH_MAX]; /* "": under state_dir */
+		size_t checkpoint_events;
+		int checkpoint_ms;
 		char embedded_user[64];
 		int batch_ms;
 		size_t batch_max;
@@ -82,6 +88,8 @@ int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 int mw_config_load_opts(const char *path, struct mw_config *cfg,
 			bool with_policy, char *err, size_t errlen);
 void mw_config_free(struct mw_config *cfg);
+/* The audit writer's settings (pointing into cfg). */
+void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out);
 
 /* "host:port" or "[v6]:port" → address; 0 or -1. */
 int mw_parse_hostport(const char *s, struct sockaddr_storage *ss, char *err,

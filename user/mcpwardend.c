@@ -237,15 +237,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	}
 
 	/* The trail comes first: nothing is accepted that cannot be recorded. */
-	d->audit_cfg = (struct mw_audit_config){
-		.dsn = d->cfg.audit.dsn,
-		.state_dir = d->cfg.state_dir,
-		.host = d->cfg.host,
-		.embedded_user = d->cfg.audit.embedded_user,
-		.max_queue = d->cfg.audit.max_queue,
-		.batch_ms = d->cfg.audit.batch_ms,
-		.batch_max = d->cfg.audit.batch_max,
-	};
+	mw_config_audit(&d->cfg, &d->audit_cfg);
 	if (mw_audit_open(&d->audit, &d->audit_cfg, d->loop, err,
 			  sizeof(err))) {
 		log_err("audit: %s", err);

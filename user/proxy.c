@@ -505,9 +505,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 						    &req_seq, &req_ts,
 						    &flags)) {
 					ev.request_seq = req_seq;
-					ev.latency_ms =
-						(double)(ev.ts_us - req_ts) /
-						1000.0;
+					ev.latency_us = ev.ts_us - req_ts;
 				}
 			}
 			shape_result(c, m, flags, o);

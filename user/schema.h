@@ -31,21 +31,26 @@ int mw_schema_latest(void);
  */
 int mw_schema_migrate(PGconn *conn, int *version, char *err, size_t errlen);
 
-/* The primary key of mcpwarden.events: (host, seq). */
+/* The primary key of mcpwarden.events: (host, seq, ts). */
 #define MW_SCHEMA_EVENTS_PKEY "events_pkey"
+
+/* The roles of migration 4 (audit.c logs in as the writer). */
+#define MW_SCHEMA_WRITER_ROLE "mcpwarden_writer"
+#define MW_SCHEMA_AUDITOR_ROLE "mcpwarden_auditor"
 
 /*
  * One batch: COPY mcpwarden.events (its columns, in the order audit.c
  * writes them) FROM STDIN, text format. Not idempotent: the writer sends
  * batches one at a time in seq order and, after a reconnect, skips what
- * mw_schema_last_seq_sql says is already there.
+ * mw_schema_chain_head_sql says is already there.
  */
 extern const char mw_schema_copy_sql[];
 
-/* $1 host: the last seq recorded for it (or 0). */
-extern const char mw_schema_last_seq_sql[];
+/* $1 host: the last seq and hash of its chain (0 and NULL when empty) and
+ * the last conn_id recorded for it. */
+extern const char mw_schema_chain_head_sql[];
 
-/* $1 host: the last seq and the last conn_id recorded for it (or 0). */
-extern const char mw_schema_last_ids_sql[];
+/* Daily partitions for the days ahead (the writer may run it). */
+extern const char mw_schema_ensure_partitions_sql[];
 
 #endif

@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +19,11 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "chain.h"
 #include "loop.h"
 #include "pg_embedded.h"
 #include "schema.h"
+#include "sign.h"
 
 #define TA_HOST "ta-host"
 #define TA_POLICY_SHA \
@@ -79,6 +82,9 @@ static void ta_setup(void)
 	ta_cfg.max_queue = 1024;
 	ta_cfg.batch_ms = 10;
 	ta_cfg.batch_max = 64;
+	/* checkpoints have tests of their own: none unless asked for */
+	ta_cfg.checkpoint_events = 1000000000;
+	ta_cfg.checkpoint_ms = 24 * 3600 * 1000;
 }
 
 static int ta_rm_one(const char *path, const struct stat *sb, int flag,
@@ -174,7 +180,9 @@ static PGconn *ta_db(void)
 	char ci[1024];
 	PGconn *c;
 
-	cr_assert_eq(mw_audit_conninfo(&ta_cfg, ci, sizeof(ci)), 0);
+	cr_assert_eq(
+		mw_audit_conninfo_as(&ta_cfg, MW_AUDIT_OWNER, ci, sizeof(ci)),
+		0);
 	c = PQconnectdb(ci);
 	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect %s: %s", ci,
 		     PQerrorMessage(c));
@@ -234,11 +242,12 @@ static void ta_identity(struct mw_identity *id)
 }
 
 /* A simple request event (no identity) on conn_id. */
-static uint64_t ta_submit_simple(struct mw_audit *a, uint64_t conn_id,
-				 const char *method)
+static uint64_t ta_submit_at(struct mw_audit *a, uint64_t conn_id,
+			     const char *method, int64_t ts_us)
 {
 	struct mw_audit_event ev = {
 		.kind = MW_EV_REQUEST,
+		.ts_us = ts_us,
 		.conn_id = conn_id,
 		.server = "billing",
 		.direction = "c2s",
@@ -250,6 +259,12 @@ static uint64_t ta_submit_simple(struct mw_audit *a, uint64_t conn_id,
 	return mw_audit_submit(a, &ev);
 }
 
+static uint64_t ta_submit_simple(struct mw_audit *a, uint64_t conn_id,
+				 const char *method)
+{
+	return ta_submit_at(a, conn_id, method, 0);
+}
+
 /* ---- tests ---- */
 
 Test(audit, conninfo)
@@ -257,13 +272,34 @@ Test(audit, conninfo)
 	struct mw_audit_config c = ta_cfg;
 	char buf[512], want[512];
 
-	cr_assert_eq(mw_audit_conninfo(&c, buf, sizeof(buf)), 0);
+	cr_assert_eq(mw_audit_conninfo_as(&c, MW_AUDIT_OWNER, buf, sizeof(buf)),
+		     0);
 	snprintf(want, sizeof(want),
 		 "host=%s/pg/run dbname=mcpwarden user=mcpwarden", ta_dir);
 	cr_assert_str_eq(buf, want);
-	c.dsn = "host=db.example dbname=audit";
+	/* auditors by default: the later user= wins in libpq */
 	cr_assert_eq(mw_audit_conninfo(&c, buf, sizeof(buf)), 0);
+	snprintf(want, sizeof(want),
+		 "host=%s/pg/run dbname=mcpwarden user=mcpwarden "
+		 "user=mcpwarden_auditor",
+		 ta_dir);
+	cr_assert_str_eq(buf, want);
+	c.dsn = "host=db.example dbname=audit";
+	cr_assert_eq(mw_audit_conninfo_as(&c, MW_AUDIT_OWNER, buf, sizeof(buf)),
+		     0);
 	cr_assert_str_eq(buf, "host=db.example dbname=audit");
+	cr_assert_eq(
+		mw_audit_conninfo_as(&c, MW_AUDIT_WRITER, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "host=db.example dbname=audit "
+			      "user=mcpwarden_writer");
+	c.dsn = "postgresql://db.example/audit?sslmode=require";
+	cr_assert_eq(mw_audit_conninfo(&c, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "postgresql://db.example/audit?sslmode=require"
+			      "&user=mcpwarden_auditor");
+	c.writer_dsn = "host=db.example user=w password=secret";
+	cr_assert_eq(
+		mw_audit_conninfo_as(&c, MW_AUDIT_WRITER, buf, sizeof(buf)), 0);
+	cr_assert_str_eq(buf, "host=db.example user=w password=secret");
 	cr_assert_eq(mw_audit_conninfo(&c, buf, 5), -ENOSPC);
 }
 
@@ -344,7 +380,7 @@ Test(audit, tool_call_round_trip)
 		.rpc_id = "1",
 		.result = result,
 		.request_seq = s2,
-		.latency_ms = 12.5,
+		.latency_us = 12500,
 	};
 	s3 = mw_audit_submit(a, &resp);
 	cr_assert_eq(s3, 3);
@@ -567,12 +603,13 @@ Test(audit, restart_continues_numbering)
 	mw_audit_close(a);
 	mw_loop_free(loop);
 
-	/* Second run: submit and close at once; close flushes. */
+	/* Second run: submit and close at once; close flushes, after
+	 * signing the tail of the chain (a checkpoint, seq 3 and 6). */
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	cr_assert_eq(mw_audit_next_conn_id(a), 3);
-	cr_assert_eq(ta_submit_simple(a, 3, "ping"), 3);
-	cr_assert_eq(ta_submit_simple(a, 3, "tools/list"), 4);
+	cr_assert_eq(ta_submit_simple(a, 3, "ping"), 4);
+	cr_assert_eq(ta_submit_simple(a, 3, "tools/list"), 5);
 	mw_audit_close(a);
 	mw_loop_free(loop);
 
@@ -580,14 +617,17 @@ Test(audit, restart_continues_numbering)
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	cr_assert_eq(mw_audit_next_conn_id(a), 4);
-	cr_assert_eq(ta_submit_simple(a, 4, "ping"), 5);
+	cr_assert_eq(ta_submit_simple(a, 4, "ping"), 7);
 	mw_audit_close(a);
 	mw_loop_free(loop);
 
 	c = ta_db();
-	r = ta_query(c, "SELECT string_agg(seq::text, ',' ORDER BY seq) "
-			"FROM mcpwarden.events WHERE host = '" TA_HOST "'");
-	cr_assert_str_eq(PQgetvalue(r, 0, 0), "1,2,3,4,5");
+	r = ta_query(c,
+		     "SELECT string_agg(seq::text || kind, ',' ORDER BY "
+		     "seq) FROM mcpwarden.events WHERE host = '" TA_HOST "'");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0),
+			 "1conn_open,2request,3checkpoint,4request,5request,"
+			 "6checkpoint,7request,8checkpoint");
 	PQclear(r);
 	PQfinish(c);
 }
@@ -779,7 +819,7 @@ Test(audit, transient_refusal_is_retried)
 	ta_exec_sql(c, "CREATE TABLE public.ta_gate (closed bool);"
 		       "INSERT INTO public.ta_gate VALUES (true);"
 		       "CREATE FUNCTION public.ta_refuse() RETURNS trigger "
-		       "LANGUAGE plpgsql AS $$ BEGIN "
+		       "LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN "
 		       "IF (SELECT closed FROM public.ta_gate) THEN "
 		       "RAISE EXCEPTION 'gate closed' USING ERRCODE = '55000';"
 		       " END IF; RETURN NEW; END $$;"
@@ -855,9 +895,9 @@ static bool ta_burst_step(struct ta_drive *d, int64_t now)
 		d->mark = max;
 		snprintf(sql, sizeof(sql),
 			 "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
-			 "detail) SELECT '" TA_HOST "', g, now(), 'request', "
-			 "'committed, acknowledgement lost' FROM "
-			 "generate_series(%lld, %lld) g",
+			 "detail, prev_hash, hash) SELECT '" TA_HOST "', g, "
+			 "now(), 'request', 'committed, acknowledgement lost', "
+			 "'-', '-' FROM generate_series(%lld, %lld) g",
 			 max + 1, max + TA_LOST);
 		ta_exec_sql(d->db, sql);
 		PQfinish(d->db);
@@ -939,11 +979,15 @@ Test(audit, late_commit_is_not_duplicated)
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	c = ta_db();
+	/* the key is (host, seq, ts): a batch sent again has the same ts */
 	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
-		       "detail) VALUES ('" TA_HOST "', 3, now(), 'request', "
-		       "'committed late')");
+		       "detail, prev_hash, hash) VALUES ('" TA_HOST "', 3, "
+		       "'epoch'::timestamptz + 1700000000000003 * "
+		       "interval '1 microsecond', 'request', "
+		       "'committed late', '-', '-')");
 	for (int i = 0; i < 6; i++)
-		cr_assert_eq(ta_submit_simple(a, 1, "ping"), (uint64_t)i + 1);
+		cr_assert_eq(ta_submit_at(a, 1, "ping", 1700000000000001 + i),
+			     (uint64_t)i + 1);
 	d.loop = loop;
 	d.a = a;
 	d.step = ta_written_reached;
@@ -1028,7 +1072,7 @@ Test(audit, copy_escaping_round_trips)
 		.rpc_id = "\"q\\\"\\\\\"",
 		.result = result,
 		.request_seq = 2,
-		.latency_ms = 0.1,
+		.latency_us = 100,
 	};
 	cr_assert_eq(mw_audit_submit(a, &resp), 3);
 	json_decref(result);
@@ -1173,6 +1217,349 @@ Test(audit, ten_thousand_events_exactly_once)
 	cr_assert_eq(ta_count(c, "SELECT max(seq) FROM mcpwarden.events"),
 		     TA_MANY);
 	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/* ---- the hash chain (chain.h) ---- */
+
+/*
+ * Reads host's chain back as the verifier does (chain_events, as the
+ * auditor) and checks that every stored hash is the hash of the stored
+ * values and that every event links to the one before. Returns the
+ * number of events.
+ */
+static int ta_check_chain(const char *host)
+{
+	struct mw_audit_config ac = ta_cfg;
+	char ci[1024], sql[2048], prev[MW_CHAIN_HASH_HEX];
+	size_t o = 0;
+	PGresult *r;
+	PGconn *c;
+	int n;
+
+	cr_assert_eq(mw_audit_conninfo(&ac, ci, sizeof(ci)), 0);
+	c = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+	o += (size_t)snprintf(sql + o, sizeof(sql) - o, "SELECT ");
+	for (int f = 0; f < MW_CF_N; f++)
+		o += (size_t)snprintf(sql + o, sizeof(sql) - o, "%s, ",
+				      mw_chain_field_names[f]);
+	snprintf(sql + o, sizeof(sql) - o,
+		 "hash FROM mcpwarden.chain_events WHERE host = '%s' "
+		 "ORDER BY seq",
+		 host);
+	r = ta_query(c, sql);
+	n = PQntuples(r);
+	strcpy(prev, MW_CHAIN_GENESIS);
+	for (int i = 0; i < n; i++) {
+		struct mw_chain_value v[MW_CF_N];
+		char h[MW_CHAIN_HASH_HEX];
+
+		for (int f = 0; f < MW_CF_N; f++) {
+			v[f].s = PQgetisnull(r, i, f) ? NULL
+						      : PQgetvalue(r, i, f);
+			v[f].n = (size_t)PQgetlength(r, i, f);
+		}
+		cr_assert_eq(atoll(v[MW_CF_SEQ].s), i + 1);
+		cr_assert_str_eq(v[MW_CF_PREV_HASH].s, prev, "seq %d", i + 1);
+		cr_assert_eq(mw_chain_hash(v, h), 0);
+		cr_assert_str_eq(h, PQgetvalue(r, i, MW_CF_N),
+				 "seq %d: the stored values do not hash to "
+				 "the stored hash",
+				 i + 1);
+		strcpy(prev, h);
+	}
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static void ta_drive_until_written(struct mw_loop *loop, struct mw_audit *a,
+				   long long n)
+{
+	struct ta_drive d = { 0 };
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = n;
+	ta_drive_loop(&d, 30000);
+}
+
+/*
+ * What is stored is what was hashed, whatever the values: control
+ * characters, COPY's own escapes, invalid UTF-8 (stored and hashed as
+ * U+FFFD), NUL in JSON strings (\u0000 is stored and hashed as \ufffd),
+ * identity and addresses; the chain links across a restart.
+ */
+Test(audit, stored_values_hash_to_the_stored_hash)
+{
+	static const char hostile[] = "tab\there nl\nthere cr\rthere "
+				      "bs\\there \\N \\. quote' dq\" "
+				      "ctl\x01\x1f\x7f bad\xff\xc3 end\\";
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct mw_identity id;
+	json_t *params, *result;
+	PGresult *r;
+	PGconn *c;
+
+	ta_identity(&id);
+	strcpy(id.comm, "bad\xfe\x80");
+	/* JSON strings are valid UTF-8 (jansson refuses anything else) */
+	params = json_pack("{ss,s{ss,s[iif]}}", "name", "tab\there \\N \\.",
+			   "arguments", "nul", "a\x01b", "n", 1, -2, 2.5);
+	cr_assert_not_null(params);
+	json_object_set_new(params, "z",
+			    json_stringn("x\0y", 3)); /* a NUL inside */
+	result = json_pack("{s[{ss}],sb}", "content", "text", "nl\nthere",
+			   "isError", 0);
+	cr_assert_not_null(result);
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	struct mw_audit_event open_ev = {
+		.kind = MW_EV_CONN_OPEN,
+		.conn_id = 1,
+		.identity = &id,
+		.server = "billing",
+		.client_addr = "[::1]:4000",
+		.server_addr = "10.0.0.5:8080",
+	};
+	struct mw_audit_event req = {
+		.kind = MW_EV_REQUEST,
+		.conn_id = 1,
+		.server = hostile,
+		.session_id = "s\xff",
+		.direction = "c2s",
+		.rpc_id = "\"k\\t\"",
+		.method = "tools/call",
+		.tool = hostile,
+		.params = params,
+		.decision = "allow",
+		.rule = hostile,
+		.policy_sha256 = TA_POLICY_SHA,
+		.http_method = "POST",
+		.http_path = "/mcp?x=\t",
+	};
+	struct mw_audit_event resp = {
+		.kind = MW_EV_RESPONSE,
+		.conn_id = 1,
+		.direction = "s2c",
+		.rpc_id = "1",
+		.result = result,
+		.request_seq = 2,
+		.latency_us = 1234,
+	};
+	cr_assert_eq(mw_audit_submit(a, &open_ev), 1);
+	cr_assert_eq(mw_audit_submit(a, &req), 2);
+	cr_assert_eq(mw_audit_submit(a, &resp), 3);
+	ta_drive_until_written(loop, a, 3);
+	mw_audit_close(a); /* and a checkpoint: 4 */
+	mw_loop_free(loop);
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 5);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	json_decref(params);
+	json_decref(result);
+
+	cr_assert_eq(ta_check_chain(TA_HOST), 6);
+	c = ta_db();
+	r = ta_query(c, "SELECT comm, params->>'z', latency_us, "
+			"params::jsonb->>'z', params FROM mcpwarden.events "
+			"WHERE seq IN (1, 2, 3) ORDER BY seq");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "bad\xef\xbf\xbd\xef\xbf\xbd");
+	cr_assert_str_eq(PQgetvalue(r, 1, 1), "x\xef\xbf\xbdy");
+	cr_assert_str_eq(PQgetvalue(r, 1, 3), "x\xef\xbf\xbdy");
+	cr_assert_str_eq(PQgetvalue(r, 2, 2), "1234");
+	PQclear(r);
+	PQfinish(c);
+}
+
+static char *ta_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Every checkpoint_events events the chain is signed: a checkpoint event
+ * in the database and the same statement in the file outside it, both
+ * verifiable with the exported public key.
+ */
+Test(audit, checkpoints_are_signed_in_the_database_and_outside)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct mw_sign_pub *pub;
+	char path[PATH_MAX], err[512], *file, *line, *save = NULL;
+	PGresult *r;
+	PGconn *c;
+	int lines = 0;
+
+	ta_cfg.checkpoint_events = 5;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	for (int i = 0; i < 12; i++)
+		cr_assert_neq(ta_submit_simple(a, 1, "ping"), 0);
+	/* 1-5, checkpoint 6, 7-11, checkpoint 12, 13-14 */
+	ta_drive_until_written(loop, a, 14);
+	mw_audit_close(a); /* checkpoint 15 */
+	mw_loop_free(loop);
+	cr_assert_eq(ta_check_chain(TA_HOST), 15);
+
+	snprintf(path, sizeof(path), "%s/%s", ta_dir, MW_SIGN_PUB_FILE);
+	cr_assert_eq(mw_sign_pub_load(&pub, path, err, sizeof(err)), 0, "%s",
+		     err);
+	c = ta_db();
+	r = ta_query(c, "SELECT checkpoint_seq, c.seq, c.hash, key_id, "
+			"signature, e.hash FROM mcpwarden.checkpoints c "
+			"JOIN mcpwarden.events e ON e.host = c.host AND "
+			"e.seq = c.seq::bigint ORDER BY checkpoint_seq");
+	cr_assert_eq(PQntuples(r), 3);
+	for (int i = 0; i < 3; i++) {
+		static const char *const want[] = { "6", "12", "15" };
+		char msg[512];
+		int n;
+
+		cr_assert_str_eq(PQgetvalue(r, i, 0), want[i]);
+		cr_assert_eq(atoll(PQgetvalue(r, i, 1)), atoll(want[i]) - 1);
+		cr_assert_str_eq(PQgetvalue(r, i, 2), PQgetvalue(r, i, 5));
+		cr_assert_str_eq(PQgetvalue(r, i, 3), mw_sign_pub_key_id(pub));
+		n = mw_chain_checkpoint_message(
+			msg, sizeof(msg), TA_HOST,
+			strtoull(PQgetvalue(r, i, 1), NULL, 10),
+			PQgetvalue(r, i, 2));
+		cr_assert_gt(n, 0);
+		cr_assert(mw_sign_pub_verify(pub, msg, (size_t)n,
+					     PQgetvalue(r, i, 4)));
+		msg[n - 2] ^= 1;
+		cr_assert_not(mw_sign_pub_verify(pub, msg, (size_t)n,
+						 PQgetvalue(r, i, 4)));
+	}
+
+	snprintf(path, sizeof(path), "%s/%s", ta_dir, MW_AUDIT_CHECKPOINT_FILE);
+	file = ta_read_file(path);
+	for (line = strtok_r(file, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save), lines++) {
+		json_t *j = json_loads(line, 0, NULL);
+
+		cr_assert_not_null(j, "%s", line);
+		cr_assert_str_eq(json_string_value(json_object_get(j, "host")),
+				 TA_HOST);
+		cr_assert_eq(json_integer_value(json_object_get(j, "seq")),
+			     atoll(PQgetvalue(r, lines, 1)));
+		cr_assert_str_eq(json_string_value(json_object_get(j, "hash")),
+				 PQgetvalue(r, lines, 2));
+		cr_assert_str_eq(
+			json_string_value(json_object_get(j, "signature")),
+			PQgetvalue(r, lines, 4));
+		json_decref(j);
+	}
+	cr_assert_eq(lines, 3);
+	free(file);
+	PQclear(r);
+	PQfinish(c);
+	mw_sign_pub_free(pub);
+}
+
+static void ta_refused(PGconn *c, const char *sql, const char *why)
+{
+	PGresult *r = PQexec(c, sql);
+
+	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR, "%s was not refused",
+		     sql);
+	cr_assert_not_null(strstr(PQresultErrorMessage(r), why), "%s: %s", sql,
+			   PQresultErrorMessage(r));
+	PQclear(r);
+}
+
+/*
+ * The writer can only append, the auditor only read the views, and the
+ * owner's own UPDATE, DELETE and TRUNCATE are refused by the triggers;
+ * retention is the owner dropping whole days.
+ */
+Test(audit, roles_and_triggers_keep_the_trail_append_only)
+{
+	struct mw_audit_config ac = ta_cfg;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char ci[1024];
+	PGresult *r;
+	PGconn *w, *au, *own;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	ta_drive_until_written(loop, a, 1);
+
+	cr_assert_eq(mw_audit_conninfo_as(&ac, MW_AUDIT_WRITER, ci, sizeof(ci)),
+		     0);
+	w = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(w), CONNECTION_OK, "%s", PQerrorMessage(w));
+	ta_refused(w, "UPDATE mcpwarden.events SET method = 'x'",
+		   "permission denied");
+	ta_refused(w, "DELETE FROM mcpwarden.events", "permission denied");
+	ta_refused(w, "TRUNCATE mcpwarden.events", "permission denied");
+	ta_refused(w, "SELECT count(*) FROM mcpwarden.events",
+		   "permission denied");
+	ta_refused(w, "SELECT count(*) FROM mcpwarden.tool_calls",
+		   "permission denied");
+	ta_refused(w, "SELECT mcpwarden.drop_partitions_before('2999-01-01')",
+		   "permission denied");
+	PQfinish(w);
+
+	cr_assert_eq(mw_audit_conninfo(&ac, ci, sizeof(ci)), 0);
+	au = PQconnectdb(ci);
+	cr_assert_eq(PQstatus(au), CONNECTION_OK, "%s", PQerrorMessage(au));
+	cr_assert_eq(ta_count(au, "SELECT count(*) FROM mcpwarden.tool_calls"),
+		     1);
+	ta_refused(au, "SELECT count(*) FROM mcpwarden.events",
+		   "permission denied");
+	ta_refused(au,
+		   "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		   "prev_hash, hash) VALUES ('x', 1, now(), 'request', "
+		   "'-', '-')",
+		   "permission denied");
+	PQfinish(au);
+
+	own = ta_db();
+	ta_refused(own, "UPDATE mcpwarden.events SET method = 'x'",
+		   "append-only");
+	ta_refused(own, "DELETE FROM mcpwarden.events", "append-only");
+	ta_refused(own, "TRUNCATE mcpwarden.events", "append-only");
+	r = ta_query(own, "SELECT tableoid::regclass::text FROM "
+			  "mcpwarden.events");
+	{
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "TRUNCATE %s", PQgetvalue(r, 0, 0));
+		ta_refused(own, sql, "append-only");
+		snprintf(sql, sizeof(sql), "DELETE FROM %s",
+			 PQgetvalue(r, 0, 0));
+		ta_refused(own, sql, "append-only");
+	}
+	PQclear(r);
+	/* today's partition goes only with a cutoff after today */
+	cr_assert_eq(ta_count(own, "SELECT count(*) FROM "
+				   "mcpwarden.drop_partitions_before("
+				   "current_date - 30)"),
+		     0);
+	cr_assert_eq(ta_count(own, "SELECT count(*) FROM mcpwarden.events"), 1);
+	cr_assert_geq(ta_count(own, "SELECT count(*) FROM pg_inherits WHERE "
+				    "inhparent = 'mcpwarden.events'::regclass"),
+		      9, "yesterday to 7 days ahead, and the default");
+	PQfinish(own);
 	mw_audit_close(a);
 	mw_loop_free(loop);
 }

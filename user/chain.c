@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "chain.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+const char *const mw_chain_field_names[MW_CF_N] = {
+	[MW_CF_HOST] = "host",
+	[MW_CF_SEQ] = "seq",
+	[MW_CF_TS_US] = "ts_us",
+	[MW_CF_KIND] = "kind",
+	[MW_CF_CONN_ID] = "conn_id",
+	[MW_CF_SERVER] = "server",
+	[MW_CF_SESSION_ID] = "session_id",
+	[MW_CF_DIRECTION] = "direction",
+	[MW_CF_RPC_ID] = "rpc_id",
+	[MW_CF_METHOD] = "method",
+	[MW_CF_TOOL] = "tool",
+	[MW_CF_PARAMS] = "params",
+	[MW_CF_RESULT] = "result",
+	[MW_CF_ERROR] = "error",
+	[MW_CF_REQUEST_SEQ] = "request_seq",
+	[MW_CF_LATENCY_US] = "latency_us",
+	[MW_CF_DECISION] = "decision",
+	[MW_CF_RULE] = "rule",
+	[MW_CF_HTTP_METHOD] = "http_method",
+	[MW_CF_HTTP_PATH] = "http_path",
+	[MW_CF_HTTP_STATUS] = "http_status",
+	[MW_CF_DETAIL] = "detail",
+	[MW_CF_PID] = "pid",
+	[MW_CF_TGID] = "tgid",
+	[MW_CF_UID] = "uid",
+	[MW_CF_GID] = "gid",
+	[MW_CF_USER_NAME] = "user_name",
+	[MW_CF_COMM] = "comm",
+	[MW_CF_EXE] = "exe",
+	[MW_CF_CGROUP_ID] = "cgroup_id",
+	[MW_CF_CGROUP] = "cgroup",
+	[MW_CF_CLIENT_ADDR] = "client_addr",
+	[MW_CF_SERVER_ADDR] = "server_addr",
+	[MW_CF_POLICY_SHA256] = "policy_sha256",
+	[MW_CF_PREV_HASH] = "prev_hash",
+};
+
+#define NULL_MARK 0xffffffffu
+
+int mw_chain_hash(const struct mw_chain_value v[MW_CF_N],
+		  char out[MW_CHAIN_HASH_HEX])
+{
+	static const char hex[] = "0123456789abcdef";
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int rc = -1;
+
+	out[0] = '\0';
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, "MWEV1", 5))
+		goto out;
+	for (int i = 0; i < MW_CF_N; i++) {
+		uint32_t n = NULL_MARK;
+		unsigned char len[4];
+
+		if (v[i].s) {
+			if (v[i].n >= NULL_MARK)
+				goto out;
+			n = (uint32_t)v[i].n;
+		}
+		len[0] = (unsigned char)(n >> 24);
+		len[1] = (unsigned char)(n >> 16);
+		len[2] = (unsigned char)(n >> 8);
+		len[3] = (unsigned char)n;
+		if (!EVP_DigestUpdate(ctx, len, 4) ||
+		    (v[i].s && v[i].n &&
+		     !EVP_DigestUpdate(ctx, v[i].s, v[i].n)))
+			goto out;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
+		goto out;
+	for (unsigned int i = 0; i < 32; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+	rc = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+bool mw_chain_is_hash(const char *s, size_t n)
+{
+	if (!s || n != 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+int mw_chain_checkpoint_message(char *out, size_t outlen, const char *host,
+				uint64_t seq, const char *hash)
+{
+	int n = snprintf(
+		out, outlen,
+		"mcpwarden checkpoint v1\nhost=%s\nseq=%llu\nhash=%s\n", host,
+		(unsigned long long)seq, hash);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : n;
+}
