@@ -60,6 +60,7 @@
 #include "chain.h"
 #include "schema.h"
 #include "sign.h"
+#include "spool.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define BATCH_TIMEOUT_MS 60000
@@ -74,6 +75,8 @@
 #define MAINT_EVERY_MS (6 * 3600 * 1000) /* partitions are made 7 days ahead */
 #define DEFAULT_CHECKPOINT_EVENTS 10000
 #define DEFAULT_CHECKPOINT_MS 10000
+#define DEFAULT_SPOOL_AFTER_MS 200
+#define SPOOL_RETRY_MS 1000
 
 #define DEFAULT_MAX_QUEUE 65536
 #define DEFAULT_BATCH_MAX 256
@@ -105,6 +108,7 @@ struct rec {
 	char *alt; /* degraded line (malloc) sent instead, or NULL */
 	size_t alt_len;
 	char *checkpoint; /* a checkpoint's line for the outside file */
+	int64_t queued_ms; /* when it was queued (spool_after_ms) */
 };
 
 /* The command in flight while ST_UP; only one at a time. */
@@ -208,6 +212,17 @@ struct mw_audit {
 	size_t since_checkpoint;
 	int64_t checkpoint_due_ms; /* 0: none due */
 	bool checkpoint_file_failed;
+
+	/* Durability: events up to max(head_seq - 1, spooled_seq). */
+	struct mw_spool *spool;
+	uint64_t spooled_seq;
+	int spool_after_ms;
+	bool spool_failing; /* the last append failed (AU-5 alert given) */
+	int64_t spool_retry_ms;
+	struct buf sb; /* lines on their way to the spool */
+	void (*durable_cb)(void *arg, uint64_t durable_seq);
+	void *durable_arg;
+	uint64_t notified_seq;
 	int64_t ts_sec; /* the second ts_text shows */
 	char ts_text[48]; /* "YYYY-MM-DD HH:MM:SS" */
 	size_t ts_len;
@@ -906,6 +921,134 @@ static void degrade(struct rec *r, const struct batch *b)
 		(int)fl[MW_CF_SEQ], fs[MW_CF_SEQ], detail);
 }
 
+/* ---- durability ---- */
+
+static void arm_timer(struct mw_audit *a, int64_t when_ms);
+
+static uint64_t durable_seq(const struct mw_audit *a)
+{
+	uint64_t committed = a->head_seq - 1;
+
+	return a->spooled_seq > committed ? a->spooled_seq : committed;
+}
+
+/* The callback runs from on_timer, at the loop's top level. */
+static void durable_moved(struct mw_audit *a)
+{
+	if (a->durable_cb && durable_seq(a) > a->notified_seq)
+		arm_timer(a, mw_now_ms());
+}
+
+static void notify_durable(struct mw_audit *a)
+{
+	uint64_t d = durable_seq(a);
+
+	if (!a->durable_cb || d <= a->notified_seq)
+		return;
+	a->notified_seq = d;
+	a->durable_cb(a->durable_arg, d);
+}
+
+/*
+ * Makes every queued event not yet durable durable in the spool: one
+ * append and one fdatasync for all of them (group commit). They stay
+ * queued for the database. A failure is the AU-5 alert: events are not
+ * durable, and while the database is away too, calls are refused.
+ */
+static void spool_pending(struct mw_audit *a)
+{
+	uint64_t from = durable_seq(a) + 1, last = a->head_seq + a->count - 1;
+	int rc;
+
+	if (!a->spool || !a->count || from > last)
+		return;
+	a->sb.len = 0;
+	for (uint64_t q = from; q <= last; q++) {
+		const struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
+
+		if (buf_add(&a->sb, r->line, r->len)) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	rc = mw_spool_append(a->spool, a->sb.p, a->sb.len);
+	if (rc)
+		goto fail;
+	if (a->spool_failing)
+		log_info("audit: the spool %s takes events again",
+			 mw_spool_path(a->spool));
+	a->spool_failing = false;
+	a->st.spooled += last - from + 1;
+	a->spooled_seq = last;
+	/* a checkpoint goes outside as soon as it is durable */
+	for (uint64_t q = from; q <= last; q++) {
+		struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
+
+		if (r->checkpoint) {
+			checkpoint_to_file(a, r->checkpoint);
+			free(r->checkpoint);
+			r->checkpoint = NULL;
+		}
+	}
+	durable_moved(a);
+	return;
+fail:
+	a->st.spool_failures++;
+	if (!a->spool_failing)
+		log_err("audit: ALERT (AU-5): cannot write the spool %s: %s; "
+			"%llu events are not durable and calls are refused "
+			"while the database cannot take them",
+			mw_spool_path(a->spool), strerror(-rc),
+			(unsigned long long)(last - from + 1));
+	a->spool_failing = true;
+	a->spool_retry_ms = mw_now_ms() + SPOOL_RETRY_MS;
+	arm_timer(a, a->spool_retry_ms);
+}
+
+/* Spools what must not wait any longer; arms the timer for the rest. */
+static void spool_due(struct mw_audit *a, int64_t now)
+{
+	uint64_t first = durable_seq(a) + 1;
+	int64_t due;
+
+	if (!a->spool || !a->count || first >= a->head_seq + a->count)
+		return;
+	if (a->spool_failing && now < a->spool_retry_ms) {
+		arm_timer(a, a->spool_retry_ms);
+		return;
+	}
+	due = rec_at(a, (size_t)(first - a->head_seq))->queued_ms +
+	      a->spool_after_ms;
+	if (a->state != ST_UP || now >= due)
+		spool_pending(a);
+	else
+		arm_timer(a, due);
+}
+
+/*
+ * Everything queued is committed: the spool starts afresh, and a failure
+ * to write it no longer leaves anything undurable.
+ */
+static void spool_drained(struct mw_audit *a)
+{
+	int rc;
+
+	if (!a->spool || a->count)
+		return;
+	if (a->spool_failing)
+		log_info("audit: every event is recorded in the database; the "
+			 "spool's failure leaves nothing behind");
+	a->spool_failing = false;
+	if (!mw_spool_size(a->spool))
+		return;
+	rc = mw_spool_reset(a->spool);
+	if (rc)
+		log_warn("audit: cannot empty the spool %s: %s",
+			 mw_spool_path(a->spool), strerror(-rc));
+	else
+		log_debug("audit: spool shipped and emptied");
+}
+
 /* ---- the connection ---- */
 
 static void on_io(struct mw_io *io, uint32_t events);
@@ -973,6 +1116,7 @@ static void drop_conn(struct mw_audit *a)
 	a->phase = PH_IDLE; /* the batch in flight, if any, goes again */
 	a->st.connected = false;
 	a->reconnect_at_ms = mw_now_ms() + a->backoff_ms;
+	arm_timer(a, mw_now_ms()); /* spool what is queued */
 	a->backoff_ms *= 2;
 	if (a->backoff_ms > BACKOFF_MAX_MS)
 		a->backoff_ms = BACKOFF_MAX_MS;
@@ -1278,6 +1422,8 @@ static void batch_settled(struct mw_audit *a)
 	if (b->got_ok && !b->failed) {
 		pop(a, b->count);
 		a->st.written += b->count;
+		durable_moved(a);
+		spool_drained(a);
 		if (a->refusals) {
 			log_info("audit: batches accepted again after %llu "
 				 "refused",
@@ -1349,6 +1495,8 @@ static void synced(struct mw_audit *a)
 		log_info("audit: %llu events were recorded, their "
 			 "acknowledgement lost",
 			 (unsigned long long)n);
+		durable_moved(a);
+		spool_drained(a);
 	}
 	if (!a->count && max >= a->head_seq) {
 		log_warn("audit: the database has seq %llu for host %s, "
@@ -1503,6 +1651,8 @@ static void emit_checkpoint(struct mw_audit *a);
 
 static void service(struct mw_audit *a, int64_t now)
 {
+	if (a->state != ST_CLOSED)
+		spool_due(a, now);
 	if (a->checkpoint_due_ms && a->state != ST_CLOSED) {
 		if (now >= a->checkpoint_due_ms)
 			emit_checkpoint(a);
@@ -1548,7 +1698,158 @@ static void on_timer(struct mw_io *io, uint32_t events)
 	if (read(io->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_debug("audit: timerfd: %s", strerror(errno));
 	a->timer_at = 0;
+	notify_durable(a);
+	if (a->state == ST_CLOSED)
+		return;
 	service(a, mw_now_ms());
+}
+
+/* ---- the spool at start ---- */
+
+struct spool_load {
+	struct mw_audit *a;
+	uint64_t head; /* the database's last seq */
+	const char *head_hash;
+	uint64_t lines, skipped;
+	char *err;
+	size_t errlen;
+};
+
+/* Field i (0-based) of a COPY line: its bytes, not unescaped. */
+static bool line_field(const char *line, size_t len, int i, const char **f,
+		       size_t *n)
+{
+	const char *p = line, *end = line + len;
+
+	for (; i > 0; i--) {
+		p = memchr(p, '\t', (size_t)(end - p));
+		if (!p)
+			return false;
+		p++;
+	}
+	*f = p;
+	p = memchr(p, '\t', (size_t)(end - p));
+	*n = (size_t)((p ? p : end) - *f);
+	return true;
+}
+
+/*
+ * One spooled line: recorded already (seq up to the database's head), or
+ * queued again, in order, as durable.
+ */
+static int load_line(void *arg, const char *line, size_t len)
+{
+	struct spool_load *l = arg;
+	struct mw_audit *a = l->a;
+	const char *f, *h, *ph;
+	size_t n, hn, phn;
+	uint64_t seq = 0;
+	struct rec *r;
+
+	l->lines++;
+	if (!line_field(line, len, MW_CF_SEQ, &f, &n) || !n || n > 19 ||
+	    !line_field(line, len, C_HASH, &h, &hn) ||
+	    !mw_chain_is_hash(h, hn) ||
+	    !line_field(line, len, MW_CF_PREV_HASH, &ph, &phn) ||
+	    !mw_chain_is_hash(ph, phn) || h + hn != line + len)
+		goto bad;
+	for (size_t i = 0; i < n; i++) {
+		if (f[i] < '0' || f[i] > '9')
+			goto bad;
+		seq = seq * 10 + (uint64_t)(f[i] - '0');
+	}
+	if (seq <= l->head) {
+		l->skipped++;
+		return 0;
+	}
+	if (seq != a->head_seq + a->count) {
+		mw_set_err(l->err, l->errlen,
+			   "audit spool %s: line %llu has seq %llu where %llu "
+			   "was expected",
+			   mw_spool_path(a->spool),
+			   (unsigned long long)l->lines,
+			   (unsigned long long)seq,
+			   (unsigned long long)(a->head_seq + a->count));
+		return -EBADMSG;
+	}
+	if (memcmp(ph, a->last_hash, 64))
+		log_err("audit: spooled event %llu does not follow event %llu "
+			"of the chain: the chain forks here (audit verify will "
+			"show it)",
+			(unsigned long long)seq, (unsigned long long)seq - 1);
+	if (a->count >= a->max_queue || (a->count == a->cap && grow(a))) {
+		mw_set_err(l->err, l->errlen,
+			   "audit spool %s holds more events than "
+			   "audit.max_queue (%zu): raise it to ship them",
+			   mw_spool_path(a->spool), a->max_queue);
+		return -ENOSPC;
+	}
+	if (reserve(a, len + 1))
+		return -ENOMEM;
+	r = rec_at(a, a->count);
+	memset(r, 0, sizeof(*r));
+	r->line = a->tail->data + a->tail->used;
+	memcpy(r->line, line, len);
+	r->line[len] = '\n';
+	r->len = len + 1;
+	r->ch = a->tail;
+	r->queued_ms = mw_now_ms();
+	a->tail->used += r->len;
+	a->tail->live++;
+	a->count++;
+	memcpy(a->last_hash, h, 64);
+	a->spooled_seq = seq;
+	return 0;
+bad:
+	mw_set_err(l->err, l->errlen,
+		   "audit spool %s: line %llu is not an audit event; move the "
+		   "file away to start",
+		   mw_spool_path(a->spool), (unsigned long long)l->lines);
+	return -EBADMSG;
+}
+
+/*
+ * Opens the spool and queues again what it holds beyond the database's
+ * head: events made durable there and never shipped (a crash, or a stop
+ * while the database was away). The chain goes on from the last of them.
+ */
+static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
+		      char *err, size_t errlen)
+{
+	struct spool_load l = {
+		.a = a, .head = a->head_seq - 1, .err = err, .errlen = errlen
+	};
+	char dir[PATH_MAX];
+	size_t torn = 0;
+	int rc, n;
+
+	n = cfg->spool_dir && *cfg->spool_dir
+		    ? snprintf(dir, sizeof(dir), "%s", cfg->spool_dir)
+		    : snprintf(dir, sizeof(dir), "%s/spool", cfg->state_dir);
+	if (n < 0 || (size_t)n >= sizeof(dir)) {
+		mw_set_err(err, errlen, "audit: spool directory name too long");
+		return -ENAMETOOLONG;
+	}
+	rc = mw_spool_open(&a->spool, dir, &torn, err, errlen);
+	if (rc)
+		return rc;
+	if (torn)
+		log_warn("audit: the spool's last line was torn (%zu bytes, a "
+			 "crash before it was synced): cut off",
+			 torn);
+	if (!mw_spool_size(a->spool))
+		return 0;
+	rc = mw_spool_scan(a->spool, load_line, &l);
+	if (rc)
+		return rc;
+	if (a->count)
+		log_info("audit: %zu events from the spool to ship (seq "
+			 "%llu..%llu)",
+			 a->count, (unsigned long long)a->head_seq,
+			 (unsigned long long)(a->head_seq + a->count - 1));
+	else
+		spool_drained(a);
+	return 0;
 }
 
 /* ---- public ---- */
@@ -1778,6 +2079,10 @@ static void release(struct mw_audit *a)
 	}
 	mw_signer_free(a->signer);
 	a->signer = NULL;
+	mw_spool_close(a->spool);
+	a->spool = NULL;
+	free(a->sb.p);
+	a->sb.p = NULL;
 	if (a->checkpoint_fd >= 0)
 		close(a->checkpoint_fd);
 	a->checkpoint_fd = -1;
@@ -1861,6 +2166,8 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 				       : DEFAULT_CHECKPOINT_EVENTS;
 	a->checkpoint_ms = cfg->checkpoint_ms > 0 ? cfg->checkpoint_ms
 						  : DEFAULT_CHECKPOINT_MS;
+	a->spool_after_ms = cfg->spool_after_ms > 0 ? cfg->spool_after_ms
+						    : DEFAULT_SPOOL_AFTER_MS;
 	if (!a->ring || !a->host || !a->host_line) {
 		rc = -ENOMEM;
 		goto fail;
@@ -1902,7 +2209,9 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		rc = -ECONNREFUSED;
 		goto fail;
 	}
-	rc = open_checkpoints(a, cfg, err, errlen);
+	rc = open_spool(a, cfg, err, errlen);
+	if (!rc)
+		rc = open_checkpoints(a, cfg, err, errlen);
 	if (rc)
 		goto fail;
 	a->maint_due_ms = mw_now_ms() + MAINT_EVERY_MS;
@@ -1929,7 +2238,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	a->phase = PH_IDLE;
 	a->st.connected = true;
 	log_info("audit: writing to the database (host %s, next seq %llu)",
-		 a->host, (unsigned long long)a->head_seq);
+		 a->host, (unsigned long long)(a->head_seq + a->count));
 	*out = a;
 	return 0;
 fail:
@@ -1981,9 +2290,17 @@ void mw_audit_close(struct mw_audit *a)
 		}
 		now = mw_now_ms();
 	}
-	if (a->count)
-		log_err("audit: %zu events could not be written before close",
-			a->count);
+	if (a->count) {
+		spool_pending(a);
+		if (a->spooled_seq >= a->head_seq + a->count - 1)
+			log_warn("audit: %zu events wait in the spool for the "
+				 "database; they are shipped at the next start",
+				 a->count);
+		else
+			log_err("audit: %zu events could not be written "
+				"before close",
+				a->count);
+	}
 	release(a);
 	mw_loop_defer(a->loop, &a->dfr);
 }
@@ -2026,8 +2343,16 @@ static uint64_t enqueue(struct mw_audit *a, const struct mw_audit_event *ev)
 		       hash))
 		return 0;
 	memcpy(a->last_hash, hash, sizeof(hash));
+	r->queued_ms = mw_now_ms();
 	a->count++;
 	a->st.submitted++;
+	/* the first not durable: the spool takes it if the database does
+	 * not in time (at once while it is away: after this loop turn, so
+	 * that one append and one sync take the turn's events) */
+	if (a->spool && seq == durable_seq(a) + 1)
+		arm_timer(a, a->state == ST_UP
+				     ? r->queued_ms + a->spool_after_ms
+				     : r->queued_ms);
 	return seq;
 }
 
@@ -2090,6 +2415,9 @@ uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
 
 	if (!a || !ev || a->state == ST_CLOSED)
 		return 0;
+	/* AU-5: nowhere to make it durable */
+	if (a->spool_failing && a->state != ST_UP)
+		return 0;
 	seq = enqueue(a, ev);
 	if (!seq)
 		return 0;
@@ -2113,4 +2441,22 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 	*st = a->st;
 	st->queued = a->count;
 	st->connected = a->state == ST_UP;
+	st->durable_seq = durable_seq(a);
+	st->spool_failing = a->spool_failing;
+	st->spool_bytes = a->spool ? mw_spool_size(a->spool) : 0;
+}
+
+uint64_t mw_audit_durable_seq(const struct mw_audit *a)
+{
+	return a ? durable_seq(a) : 0;
+}
+
+void mw_audit_on_durable(struct mw_audit *a,
+			 void (*cb)(void *arg, uint64_t durable_seq), void *arg)
+{
+	if (!a)
+		return;
+	a->durable_cb = cb;
+	a->durable_arg = arg;
+	a->notified_seq = durable_seq(a);
 }

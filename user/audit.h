@@ -73,6 +73,8 @@ struct mw_audit_config {
 	size_t checkpoint_events; /* sign after this many events (0: 1000) */
 	int checkpoint_ms; /* or this long after the first unsigned (0: 10 s) */
 	const char *checkpoint_file; /* "" or NULL: state_dir's */
+	const char *spool_dir; /* "" or NULL: state_dir/spool */
+	int spool_after_ms; /* spool what PostgreSQL has not taken by then */
 };
 
 /* The checkpoint file outside the database, under state_dir by default. */
@@ -111,8 +113,30 @@ uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev);
 
 struct mw_audit_stats {
 	uint64_t submitted, written, failed_batches, queued, checkpoints;
+	uint64_t spooled; /* events made durable in the spool */
+	uint64_t spool_bytes; /* in the spool file now */
+	uint64_t spool_failures; /* appends that failed (disk full, ...) */
+	uint64_t durable_seq;
 	bool connected;
+	bool spool_failing; /* the last append failed: not durable */
 };
+
+/*
+ * Durability. An event is durable once committed in PostgreSQL or written
+ * and fdatasync'd in the local spool. The spool takes every event not yet
+ * committed as soon as the database connection is down, and those that
+ * wait longer than spool_after_ms while it is up; they are shipped from
+ * memory (or, after a restart, from the spool) when the database takes
+ * them again, and the spool is emptied once all of it is committed.
+ *
+ * mw_audit_durable_seq: every event up to it is durable.
+ * mw_audit_on_durable: cb runs from the loop (never from inside another
+ * audit call) each time durable_seq moves on.
+ */
+uint64_t mw_audit_durable_seq(const struct mw_audit *a);
+void mw_audit_on_durable(struct mw_audit *a,
+			 void (*cb)(void *arg, uint64_t durable_seq),
+			 void *arg);
 void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st);
 
 enum mw_audit_role {

@@ -118,12 +118,23 @@ static json_t *status(struct mw_commands_ctx *cc)
 		(json_int_t)ps.rpc_refused, "rpc_would_refuse",
 		(json_int_t)ps.rpc_would_refuse, "tools_hidden",
 		(json_int_t)ps.tools_hidden);
+	json_object_set_new(proxy, "held_for_durability",
+			    json_integer((json_int_t)ps.held_for_durability));
+	json_object_set_new(proxy, "durability_timeouts",
+			    json_integer((json_int_t)ps.durability_timeouts));
 	mw_audit_stats(cc->audit, &as);
-	audit = json_pack("{s:I,s:I,s:I,s:I,s:b}", "submitted",
-			  (json_int_t)as.submitted, "written",
+	audit = json_pack("{s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:b,s:b}",
+			  "submitted", (json_int_t)as.submitted, "written",
 			  (json_int_t)as.written, "failed_batches",
 			  (json_int_t)as.failed_batches, "queued",
-			  (json_int_t)as.queued, "connected", as.connected);
+			  (json_int_t)as.queued, "connected", as.connected,
+			  "durable_seq", (json_int_t)as.durable_seq,
+			  "checkpoints", (json_int_t)as.checkpoints, "spooled",
+			  (json_int_t)as.spooled, "spool_bytes",
+			  (json_int_t)as.spool_bytes, "spool_failures",
+			  (json_int_t)as.spool_failures, "spool_failing",
+			  as.spool_failing, "durable_before_forward",
+			  cc->cfg->audit.durable_before_forward);
 	mw_format_addr(&cc->cfg->listen4, listen, sizeof(listen));
 	json_object_set_new(r, "host", json_string(cc->cfg->host));
 	json_object_set_new(r, "listen", json_string(listen));

@@ -455,6 +455,16 @@ static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
 				      &cfg->audit.checkpoint_events);
 		else if (!strcmp(key, "checkpoint_ms"))
 			rc = get_ms(c, v, key, &cfg->audit.checkpoint_ms);
+		else if (!strcmp(key, "spool_dir"))
+			rc = mw_yaml_get_string(c, v, key, cfg->audit.spool_dir,
+						sizeof(cfg->audit.spool_dir));
+		else if (!strcmp(key, "spool_after_ms"))
+			rc = get_ms(c, v, key, &cfg->audit.spool_after_ms);
+		else if (!strcmp(key, "durable_timeout_ms"))
+			rc = get_ms(c, v, key, &cfg->audit.durable_timeout_ms);
+		else if (!strcmp(key, "durable_before_forward"))
+			rc = mw_yaml_get_bool(
+				c, v, key, &cfg->audit.durable_before_forward);
 		else if (!strcmp(key, "embedded_user"))
 			rc = mw_yaml_get_string(
 				c, v, key, cfg->audit.embedded_user,
@@ -630,6 +640,9 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->audit.max_queue = 100000;
 	cfg->audit.checkpoint_events = 10000;
 	cfg->audit.checkpoint_ms = 10000;
+	cfg->audit.spool_after_ms = 200;
+	cfg->audit.durable_timeout_ms = 10000;
+	cfg->audit.durable_before_forward = true;
 }
 
 /* "policy: FILE" is relative to the directory of the configuration. */
@@ -758,10 +771,16 @@ void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out)
 		.host = cfg->host,
 		.embedded_user = cfg->audit.embedded_user,
 		.max_queue = cfg->audit.max_queue,
-		.batch_ms = cfg->audit.batch_ms,
+		/* a request waiting for its event wants the next COPY at
+		 * once: batches still grow while one is in flight */
+		.batch_ms = cfg->audit.durable_before_forward
+				    ? 0
+				    : cfg->audit.batch_ms,
 		.batch_max = cfg->audit.batch_max,
 		.checkpoint_events = cfg->audit.checkpoint_events,
 		.checkpoint_ms = cfg->audit.checkpoint_ms,
 		.checkpoint_file = cfg->audit.checkpoint_file,
+		.spool_dir = cfg->audit.spool_dir,
+		.spool_after_ms = cfg->audit.spool_after_ms,
 	};
 }

@@ -54,6 +54,12 @@ struct mw_config {
 		char checkpoint_file[PATH_MAX]; /* "": under state_dir */
 		size_t checkpoint_events;
 		int checkpoint_ms;
+		char spool_dir[PATH_MAX]; /* "": state_dir/spool */
+		int spool_after_ms;
+		/* forward a request only once its event is durable, and
+		 * give up on it (503) after durable_timeout_ms */
+		bool durable_before_forward;
+		int durable_timeout_ms;
 		char embedded_user[64];
 		int batch_ms;
 		size_t batch_max;

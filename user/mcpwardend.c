@@ -243,6 +243,10 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("audit: %s", err);
 		goto out;
 	}
+	if (!d->cfg.audit.durable_before_forward)
+		log_warn("audit: durable_before_forward is off: requests go "
+			 "to the server before their audit event is durable, "
+			 "and a crash can lose the last events");
 
 	settings.listen4_addr =
 		((struct sockaddr_in *)&d->cfg.listen4)->sin_addr.s_addr;

@@ -120,6 +120,12 @@ struct mw_conn {
 	char *session; /* last Mcp-Session-Id seen on this connection */
 	/* the legacy transport's session whose event stream this carries */
 	char *legacy_stream;
+	/* Requests go upstream only once their events are durable: bytes in
+	 * u.out wait while held (on px->held) for seq hold_seq. */
+	uint64_t hold_seq;
+	bool held;
+	int64_t held_since_ms;
+	struct mw_conn *held_next;
 };
 
 struct listener {
@@ -139,6 +145,7 @@ struct mw_proxy {
 	struct mw_pins *pins; /* NULL: no tool pinning */
 	struct mw_user_cache users;
 	struct mw_conn *conns;
+	struct mw_conn *held; /* waiting for their events to be durable */
 	struct mw_proxy_stats st;
 };
 
@@ -311,6 +318,7 @@ struct record_opts {
 	const struct mw_policy_decision *d;
 	const char *detail; /* e.g. who answered; NULL */
 	bool rewritten; /* out: a result was changed (tools/list filtered) */
+	uint64_t last_seq; /* out: the seq of the last event recorded */
 };
 
 /*
@@ -516,6 +524,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		seq = mw_audit_submit(c->px->audit, &ev);
 		if (!seq)
 			return -1;
+		o->last_seq = seq;
 		c->px->st.rpc_messages++;
 		if (m->kind == MW_RPC_REQUEST &&
 		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id) &&
@@ -742,6 +751,64 @@ static int write_end_to_end_headers(struct mw_buf *out,
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- durable before forward ----------------------------------------- */
+
+static void unhold(struct mw_conn *c)
+{
+	struct mw_conn **pp = &c->px->held;
+
+	if (!c->held)
+		return;
+	while (*pp && *pp != c)
+		pp = &(*pp)->held_next;
+	if (*pp)
+		*pp = c->held_next;
+	c->held = false;
+	c->held_next = NULL;
+}
+
+/* What goes upstream from now on waits until event seq is durable. */
+static void hold_until(struct mw_conn *c, uint64_t seq)
+{
+	struct mw_proxy *px = c->px;
+
+	if (!px->cfg->audit.durable_before_forward || !seq)
+		return;
+	if (seq > c->hold_seq)
+		c->hold_seq = seq;
+	if (c->held || mw_audit_durable_seq(px->audit) >= c->hold_seq)
+		return;
+	c->held = true;
+	c->held_since_ms = mw_now_ms();
+	c->held_next = px->held;
+	px->held = c;
+	px->st.held_for_durability++;
+}
+
+/* The audit trail made events up to durable durable: release. */
+static void on_durable(void *arg, uint64_t durable)
+{
+	struct mw_proxy *px = arg;
+	struct mw_conn *c = px->held, *next;
+
+	px->held = NULL;
+	for (; c; c = next) {
+		next = c->held_next;
+		c->held_next = NULL;
+		if (c->dead) {
+			c->held = false;
+			continue;
+		}
+		if (c->hold_seq > durable) {
+			c->held_next = px->held;
+			px->held = c;
+			continue;
+		}
+		c->held = false;
+		conn_update(c);
+	}
 }
 
 static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
@@ -1102,6 +1169,7 @@ static int req_on_complete(void *arg)
 			goto out;
 		}
 	}
+	hold_until(c, ro.last_seq);
 	if (forward_request(c, h)) {
 		exchange_free(x);
 		rc = -1;
@@ -1691,8 +1759,8 @@ static void conn_update(struct mw_conn *c)
 		conn_close(c, NULL);
 		return;
 	}
-	if (c->u.io.fd >= 0 && !c->u.connecting && mw_buf_used(&c->u.out) &&
-	    flush_side(c, &c->u)) {
+	if (c->u.io.fd >= 0 && !c->u.connecting && !c->held &&
+	    mw_buf_used(&c->u.out) && flush_side(c, &c->u)) {
 		upstream_failed(c, strerror(errno));
 		if (c->dead)
 			return;
@@ -1709,7 +1777,7 @@ static void conn_update(struct mw_conn *c)
 	if (mw_buf_used(&c->c.out))
 		cw |= EPOLLOUT;
 	if (c->u.io.fd >= 0) {
-		if (c->u.connecting || mw_buf_used(&c->u.out))
+		if (c->u.connecting || (mw_buf_used(&c->u.out) && !c->held))
 			uw |= EPOLLOUT;
 		if (!c->u.connecting && !c->u.rd_eof &&
 		    mw_buf_used(&c->c.out) < MW_HIGH_WATER)
@@ -1803,15 +1871,15 @@ static void on_client_readable(struct mw_conn *c)
 		c->head_start_ms = c->last_active_ms;
 }
 
-static void upstream_failed(struct mw_conn *c, const char *why)
+/*
+ * Gives up on the server connection: nothing more goes to it, and every
+ * exchange still waiting gets status with answer, in order.
+ */
+static void give_up_upstream(struct mw_conn *c, int status, const char *detail,
+			     const char *answer)
 {
-	char detail[256], answer[320];
-
-	snprintf(detail, sizeof(detail), "upstream %s: %s", c->upstream_str,
-		 why);
-	log_warn("conn %llu: %s", (unsigned long long)c->id, detail);
-	c->px->st.upstream_errors++;
-	record_http_error(c, NULL, NULL, 502, detail);
+	record_http_error(c, NULL, NULL, status, detail);
+	unhold(c);
 	if (c->u.io.fd >= 0) {
 		if (c->u.registered)
 			mw_loop_del(c->px->loop, &c->u.io);
@@ -1828,23 +1896,51 @@ static void upstream_failed(struct mw_conn *c, const char *why)
 	}
 	/* Answer every exchange still waiting, in order (a response refused
 	 * in its head, or half read, sent the client nothing yet). */
-	snprintf(answer, sizeof(answer), "%s: %s",
-		 mw_http_in_message(&c->resp)
-			 ? "the MCP server's answer cannot be passed on"
-			 : "the MCP server cannot be reached",
-		 why);
 	while (c->xq_head && !c->xq_head->is_local) {
 		struct exchange *x = c->xq_head;
 		char *m = strdup(x->http_method), *p = strdup(x->path);
 
 		exchange_pop(c);
 		if (m && p)
-			respond_local(c, m, p, 502, answer, NULL, true);
+			respond_local(c, m, p, status, answer, NULL, true);
 		free(m);
 		free(p);
 	}
-	/* Requests still to come are answered 502 one by one, then closed. */
+	/* Requests still to come are answered one by one, then closed. */
 	start_next_exchange(c);
+}
+
+static void upstream_failed(struct mw_conn *c, const char *why)
+{
+	char detail[256], answer[320];
+
+	snprintf(detail, sizeof(detail), "upstream %s: %s", c->upstream_str,
+		 why);
+	log_warn("conn %llu: %s", (unsigned long long)c->id, detail);
+	c->px->st.upstream_errors++;
+	snprintf(answer, sizeof(answer), "%s: %s",
+		 mw_http_in_message(&c->resp)
+			 ? "the MCP server's answer cannot be passed on"
+			 : "the MCP server cannot be reached",
+		 why);
+	give_up_upstream(c, 502, detail, answer);
+}
+
+/*
+ * AU-5: the request's event did not become durable in time (the database
+ * and the spool both unavailable): it is not forwarded.
+ */
+static void durability_failed(struct mw_conn *c)
+{
+	char why[200];
+
+	snprintf(why, sizeof(why),
+		 "the audit trail could not make the request durable within "
+		 "%d ms: not forwarded",
+		 c->px->cfg->audit.durable_timeout_ms);
+	log_err("conn %llu: %s", (unsigned long long)c->id, why);
+	c->px->st.durability_timeouts++;
+	give_up_upstream(c, 503, why, why);
 }
 
 static void on_upstream_readable(struct mw_conn *c)
@@ -1914,7 +2010,8 @@ static void on_upstream_io(struct mw_io *io, uint32_t events)
 		return;
 	if (c->u.connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 		on_upstream_connected(c);
-	if (c->u.io.fd >= 0 && !c->u.connecting && (events & EPOLLOUT)) {
+	if (c->u.io.fd >= 0 && !c->u.connecting && !c->held &&
+	    (events & EPOLLOUT)) {
 		if (flush_side(c, &c->u))
 			upstream_failed(c, strerror(errno));
 	}
@@ -1955,6 +2052,7 @@ static void conn_close(struct mw_conn *c, const char *why)
 	if (c->dead)
 		return;
 	c->dead = true;
+	unhold(c);
 	if (why)
 		log_info("conn %llu: closed: %s", (unsigned long long)c->id,
 			 why);
@@ -2131,6 +2229,12 @@ static void on_tick(struct mw_tick *t, int64_t now)
 
 	for (c = px->conns; c; c = next) {
 		next = c->next;
+		if (c->held && now - c->held_since_ms >
+				       px->cfg->audit.durable_timeout_ms) {
+			durability_failed(c);
+			conn_update(c);
+			continue;
+		}
 		if (c->u.connecting &&
 		    now - c->connect_start_ms > lim->connect_timeout_ms) {
 			upstream_failed(c, "connect timed out");
@@ -2220,6 +2324,7 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 		goto fail;
 	px->tick.cb = on_tick;
 	mw_loop_add_tick(loop, &px->tick);
+	mw_audit_on_durable(audit, on_durable, px);
 	*out = px;
 	return 0;
 fail:
@@ -2236,6 +2341,7 @@ void mw_proxy_free(struct mw_proxy *px)
 {
 	if (!px)
 		return;
+	mw_audit_on_durable(px->audit, NULL, NULL);
 	while (px->conns)
 		conn_close(px->conns, "shutting down");
 	for (struct listener *l = &px->l4; l; l = l == &px->l4 ? &px->l6 : NULL)

@@ -28,6 +28,8 @@ struct mw_proxy_stats {
 	uint64_t rpc_messages;
 	uint64_t http_errors;
 	uint64_t upstream_errors;
+	uint64_t held_for_durability; /* requests that waited for the trail */
+	uint64_t durability_timeouts; /* requests refused: never durable */
 	uint64_t bytes_from_clients;
 	uint64_t bytes_from_servers;
 	uint64_t

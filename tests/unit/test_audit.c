@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,7 +130,19 @@ struct ta_drive {
 	bool connected_in_outage;
 	uint64_t seqs[8];
 	PGconn *db;
+	/* durability during the outage */
+	struct mw_audit_stats in_outage;
+	uint64_t notified, notifications;
 };
+
+static void ta_on_durable(void *arg, uint64_t seq)
+{
+	struct ta_drive *d = arg;
+
+	cr_assert_gt(seq, d->notified, "durable_seq went back");
+	d->notified = seq;
+	d->notifications++;
+}
 
 static void ta_on_tick(struct mw_tick *t, int64_t now)
 {
@@ -691,6 +704,7 @@ static bool ta_outage_step(struct ta_drive *d, int64_t now)
 			return false;
 		d->written_in_outage = st.written;
 		d->connected_in_outage = st.connected;
+		d->in_outage = st;
 		d->seqs[5] = ta_submit_simple(d->a, 1, "ping");
 		d->rc_start = mw_pg_embedded_start(ta_dir, ta_user, NULL, err,
 						   sizeof(err));
@@ -714,6 +728,7 @@ Test(audit, outage_loses_nothing)
 
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
+	mw_audit_on_durable(a, ta_on_durable, &d);
 	d.seqs[0] = ta_submit_simple(a, 1, "initialize");
 	d.seqs[1] = ta_submit_simple(a, 1, "tools/list");
 	d.loop = loop;
@@ -725,12 +740,20 @@ Test(audit, outage_loses_nothing)
 	cr_assert_eq(d.rc_start, 0);
 	cr_assert_eq(d.written_in_outage, 2);
 	cr_assert_not(d.connected_in_outage);
+	/* the database away, the spool made every event durable */
+	cr_assert_eq(d.in_outage.durable_seq, 5);
+	cr_assert_geq(d.in_outage.spooled, 3);
+	cr_assert_gt(d.in_outage.spool_bytes, 0);
+	cr_assert_not(d.in_outage.spool_failing);
 	for (int i = 0; i < 6; i++)
 		cr_assert_eq(d.seqs[i], (uint64_t)i + 1);
 	mw_audit_stats(a, &st);
 	cr_assert_eq(st.written, 6);
 	cr_assert_eq(st.queued, 0);
 	cr_assert(st.connected);
+	cr_assert_eq(st.spool_bytes, 0, "shipped, the spool is emptied");
+	cr_assert_eq(d.notified, 6);
+	cr_assert_geq(d.notifications, 2);
 
 	c = ta_db();
 	r = ta_query(c, "SELECT string_agg(seq::text, ',' ORDER BY seq) "
@@ -1562,4 +1585,179 @@ Test(audit, roles_and_triggers_keep_the_trail_append_only)
 	PQfinish(own);
 	mw_audit_close(a);
 	mw_loop_free(loop);
+}
+
+/* ---- durability: the spool ---- */
+
+/* Written 1, the database stopped, 2 and 3 made durable in the spool. */
+static bool ta_spool_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+	char err[512];
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (st.written < 1)
+			return false;
+		d->rc_stop =
+			mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err));
+		if (d->rc_stop ||
+		    ta_submit_simple(d->a, 1, "tools/list") != 2 ||
+		    ta_submit_simple(d->a, 1, "tools/call") != 3) {
+			d->rc_stop = -1;
+			return true;
+		}
+		d->phase = 1;
+		return false;
+	}
+	return mw_audit_durable_seq(d->a) >= 3;
+}
+
+/*
+ * Killed while the database is away: what the spool made durable is
+ * shipped by the next start, once, and the chain goes on from it without
+ * a fork. The first writer runs in a child that ends with _exit, as a
+ * kill -9 would leave it: nothing flushed, nothing closed.
+ */
+Test(audit, the_next_start_ships_what_the_spool_holds)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct mw_audit_stats st;
+	char err[512];
+	pid_t pid;
+	int wst;
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct ta_drive d = { 0 };
+
+		if (mw_loop_new(&loop))
+			_exit(10);
+		a = ta_open(loop);
+		if (ta_submit_simple(a, 1, "initialize") != 1)
+			_exit(11);
+		d.loop = loop;
+		d.a = a;
+		d.step = ta_spool_step;
+		ta_drive_loop(&d, 30000);
+		if (d.rc_stop)
+			_exit(12);
+		mw_audit_stats(a, &st);
+		_exit(st.spooled >= 2 && st.written == 1 ? 0 : 14);
+	}
+	cr_assert_eq(waitpid(pid, &wst, 0), pid);
+	cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+		  "the first writer failed (status %d)", wst);
+
+	cr_assert_eq(
+		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
+		0, "%s", err);
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
+	ta_drive_until_written(loop, a, 3);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	cr_assert_eq(st.spool_bytes, 0);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	/* 1..4 and the close's checkpoint, each once, one chain */
+	cr_assert_eq(ta_check_chain(TA_HOST), 5);
+}
+
+struct ta_fill {
+	struct ta_drive d; /* first */
+	json_t *params;
+	uint64_t accepted, last;
+	bool refused;
+	char err[512];
+};
+
+/* One 4 KiB event a tick until the spool fails, then the database back. */
+static bool ta_fill_step(struct ta_drive *d, int64_t now)
+{
+	struct ta_fill *f = (struct ta_fill *)d;
+	struct mw_audit_stats st;
+	struct mw_audit_event ev = {
+		.kind = MW_EV_REQUEST,
+		.conn_id = 1,
+		.method = "tools/call",
+		.params = f->params,
+	};
+	uint64_t seq;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		seq = mw_audit_submit(d->a, &ev);
+		if (!seq) {
+			f->refused = true;
+			d->in_outage = st;
+			if (mw_pg_embedded_start(ta_dir, ta_user, NULL, f->err,
+						 sizeof(f->err)))
+				d->rc_start = -1;
+			d->phase = 1;
+			return d->rc_start != 0;
+		}
+		f->accepted++;
+		f->last = seq;
+		return f->accepted >= 200;
+	}
+	return st.written >= f->accepted;
+}
+
+/*
+ * AU-5: with the database away and the spool's disk full, events cannot
+ * be made durable: submit refuses (the proxy refuses the call), the
+ * status says so, and everything accepted is still recorded once the
+ * database is back.
+ */
+Test(audit, a_full_spool_with_the_database_away_refuses)
+{
+	char spool[PATH_MAX], cmd[PATH_MAX + 64], err[512], big[4096];
+	struct ta_fill f = { 0 };
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	struct mw_audit_stats st;
+
+	snprintf(spool, sizeof(spool), "%s/small", ta_dir);
+	cr_assert_eq(mkdir(spool, 0700), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "mount -t tmpfs -o size=64k,mode=0700 tmpfs %s", spool);
+	cr_assert_eq(system(cmd), 0, "cannot mount a small tmpfs: %s", cmd);
+	ta_cfg.spool_dir = spool;
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	f.params = json_pack("{ss}", "blob", big);
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err)), 0,
+		     "%s", err);
+	f.d.loop = loop;
+	f.d.a = a;
+	f.d.step = ta_fill_step;
+	ta_drive_loop(&f.d, 60000);
+	cr_assert_eq(f.d.rc_start, 0, "%s", f.err);
+	cr_assert(f.refused, "64 KiB cannot hold 200 events of 4 KiB");
+	cr_assert(f.d.in_outage.spool_failing);
+	cr_assert_gt(f.d.in_outage.spool_failures, 0);
+	cr_assert_lt(f.d.in_outage.durable_seq, f.last);
+	cr_assert_gt(f.d.in_outage.spooled, 0);
+
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	cr_assert_not(st.spool_failing, "all recorded: no failure stands");
+	cr_assert_neq(ta_submit_simple(a, 1, "ping"), 0,
+		      "the database back, calls go through again");
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	json_decref(f.params);
+	/* the accepted events, the ping, the close's checkpoint */
+	cr_assert_eq(ta_check_chain(TA_HOST), (int)f.accepted + 2);
+	snprintf(cmd, sizeof(cmd), "umount %s", spool);
+	cr_assert_eq(system(cmd), 0);
 }

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The spool's reading side on arbitrary file contents. The input is
+ * written as <dir>/events.spool, opened (which cuts a torn last line off)
+ * and scanned. Every run checks:
+ *   - the cut is what the bytes say: everything after the last '\n' (all
+ *     of it without one), reported in torn; the file and mw_spool_size are
+ *     what is left;
+ *   - the scan hands over exactly the input's lines, in order, none
+ *     holding a '\n', and their lengths plus one newline each add up to
+ *     the size after open;
+ *   - a second open finds nothing torn.
+ * The spool directory is made under $TMPDIR (else /tmp): a tmpfs there
+ * makes the fsyncs cheap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool.h"
+
+static char dir[PATH_MAX];
+static char file[PATH_MAX + 32];
+
+static void cleanup(void)
+{
+	unlink(file);
+	rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)argc;
+	(void)argv;
+	/* a torn line is cut at nearly every run: not worth a log line */
+	mw_log_set_level(MW_LOG_ERR);
+	if (!tmp || !tmp[0])
+		tmp = "/tmp";
+	if (snprintf(dir, sizeof(dir), "%s/mw-fuzz-spool-XXXXXX", tmp) >=
+		    (int)sizeof(dir) ||
+	    !mkdtemp(dir))
+		abort();
+	snprintf(file, sizeof(file), "%s/%s", dir, MW_SPOOL_FILE);
+	atexit(cleanup);
+	return 0;
+}
+
+static void write_file(const unsigned char *data, size_t size)
+{
+	size_t done = 0;
+	ssize_t n;
+	int fd;
+
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		abort();
+	while (done < size) {
+		n = write(fd, data + done, size - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			abort();
+		done += (size_t)n;
+	}
+	if (close(fd))
+		abort();
+}
+
+struct walk {
+	const unsigned char *data;
+	uint64_t off; /* where the next line should start in data */
+	uint64_t bytes; /* line lengths plus newlines */
+	uint64_t lines;
+};
+
+static int line_cb(void *arg, const char *line, size_t len)
+{
+	struct walk *w = arg;
+
+	if (len > MW_SPOOL_LINE_MAX || memchr(line, '\n', len) ||
+	    memcmp(line, w->data + w->off, len) ||
+	    w->data[w->off + len] != '\n')
+		abort();
+	w->off += len + 1;
+	w->bytes += len + 1;
+	w->lines++;
+	return 0;
+}
+
+static uint64_t disk_size(void)
+{
+	struct stat st;
+
+	if (stat(file, &st))
+		abort();
+	return (uint64_t)st.st_size;
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+	const unsigned char *nl = size ? memrchr(data, '\n', size) : NULL;
+	uint64_t keep = nl ? (uint64_t)(nl - data) + 1 : 0;
+	struct walk w = { .data = data };
+	struct mw_spool *s = NULL;
+	char err[512];
+	size_t torn = 0;
+	int rc;
+
+	write_file(data, size);
+	rc = mw_spool_open(&s, dir, &torn, err, sizeof(err));
+	if (size - keep > MW_SPOOL_LINE_MAX) {
+		/* not a spool: refused, and the file left alone */
+		if (rc != -EBADMSG || s || disk_size() != size)
+			abort();
+		return 0;
+	}
+	if (rc || !s)
+		abort();
+	if (torn != size - keep || mw_spool_size(s) != keep ||
+	    disk_size() != keep)
+		abort();
+	rc = mw_spool_scan(s, line_cb, &w);
+	/* a line longer than the limit is refused, not handed over */
+	if (rc == -EBADMSG) {
+		const unsigned char *p = data + w.off;
+		const unsigned char *next = memchr(p, '\n', keep - w.off);
+
+		if (!next || (size_t)(next - p) <= MW_SPOOL_LINE_MAX)
+			abort();
+	} else if (rc || w.off != keep || w.bytes != mw_spool_size(s)) {
+		abort();
+	}
+	mw_spool_close(s);
+
+	s = NULL;
+	torn = 1;
+	if (mw_spool_open(&s, dir, &torn, err, sizeof(err)) || torn ||
+	    mw_spool_size(s) != keep)
+		abort();
+	mw_spool_close(s);
+	return 0;
+}

@@ -1,0 +1,559 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Read size of the backward search for the last '\n' at open. */
+#define MW_SPOOL_TAIL_CHUNK (64u << 10)
+/* First buffer of a scan; it grows (to MW_SPOOL_LINE_MAX + 1) only for a
+ * line that does not fit. */
+#define MW_SPOOL_SCAN_CHUNK (1u << 20)
+
+struct mw_spool {
+	char path[PATH_MAX];
+	int fd;
+	/* The bytes of whole lines: the file's size but after a failed cut
+	 * back, when the file may hold more (see cut) */
+	uint64_t size;
+	bool cut; /* bytes past size may remain: cut them before appending */
+};
+
+/* pread until n bytes or end of file; returns the bytes read or -errno. */
+static ssize_t pread_full(int fd, char *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	ssize_t r;
+
+	while (done < n) {
+		r = pread(fd, buf + done, n - done, (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+/* Syncs the directory dir names (path copied: it is cut at the last '/'). */
+static int sync_parent(const char *dir, char *err, size_t errlen)
+{
+	char parent[PATH_MAX], *slash;
+	int fd, rc;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >=
+	    (int)sizeof(parent)) {
+		mw_set_err(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	/* "a/b/" names a/b: trailing slashes are not a level */
+	for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/';)
+		parent[--n] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", parent, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (close(fd)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", parent, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/*
+ * Opens dir (made 0700 when missing) and checks it is the daemon's own:
+ * a spool others may write to could be fed lines the daemon would ship as
+ * its own audit events. Returns the directory's fd or -errno.
+ */
+static int open_dir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	bool made = false;
+	int dfd, rc;
+
+	if (mkdir(dir, 0700)) {
+		if (errno != EEXIST) {
+			rc = -errno;
+			mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+			return rc;
+		}
+	} else {
+		made = true;
+	}
+	if (made) {
+		rc = sync_parent(dir, err, errlen);
+		if (rc)
+			return rc;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		return rc;
+	}
+	if (fstat(dfd, &st)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		rc = -EPERM;
+		mw_set_err(err, errlen,
+			   "%s: owned by uid %u, not by uid %u that the "
+			   "daemon runs as: the spool directory must be the "
+			   "daemon's own",
+			   dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto fail;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		rc = -EPERM;
+		mw_set_err(err, errlen,
+			   "%s: writable by group or others (mode %04o): the "
+			   "spool directory must be private; run chmod 700 %s",
+			   dir, (unsigned)(st.st_mode & 07777), dir);
+		goto fail;
+	}
+	return dfd;
+fail:
+	close(dfd);
+	return rc;
+}
+
+/*
+ * Opens the file in dfd, creating it 0600; *made says it was created (so
+ * the directory needs a sync). Returns the fd or -errno.
+ */
+static int open_file(int dfd, const char *path, bool *made, char *err,
+		     size_t errlen)
+{
+	const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	int fd, rc;
+
+	/* Twice at most: a file removed between the two opens is made. */
+	for (int tries = 0; tries < 2; tries++) {
+		fd = openat(dfd, MW_SPOOL_FILE, flags | O_CREAT | O_EXCL, 0600);
+		if (fd >= 0) {
+			*made = true;
+			return fd;
+		}
+		if (errno != EEXIST)
+			break;
+		fd = openat(dfd, MW_SPOOL_FILE, flags);
+		if (fd >= 0) {
+			*made = false;
+			return fd;
+		}
+		if (errno != ENOENT)
+			break;
+	}
+	rc = -errno;
+	mw_set_err(err, errlen, "%s: %s", path,
+		   rc == -ELOOP ? "a symbolic link, not the spool file"
+				: strerror(-rc));
+	return rc;
+}
+
+/*
+ * Where the whole lines end: just after the last '\n' (0 without one),
+ * searched for backwards in bounded reads. What follows it is a torn
+ * line; one longer than MW_SPOOL_LINE_MAX was never written here.
+ */
+static int whole_end(struct mw_spool *s, uint64_t *keep, char *err,
+		     size_t errlen)
+{
+	uint64_t end = s->size;
+	char *buf, *nl;
+	size_t chunk;
+	ssize_t n;
+	int rc = 0;
+
+	*keep = 0;
+	if (!s->size)
+		return 0;
+	buf = malloc(MW_SPOOL_TAIL_CHUNK);
+	if (!buf) {
+		mw_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	while (end > 0 && s->size - end <= MW_SPOOL_LINE_MAX) {
+		chunk = end < MW_SPOOL_TAIL_CHUNK ? (size_t)end
+						  : MW_SPOOL_TAIL_CHUNK;
+		end -= chunk;
+		n = pread_full(s->fd, buf, chunk, end);
+		if (n < 0) {
+			rc = (int)n;
+			mw_set_err(err, errlen, "%s: %s", s->path,
+				   strerror(-rc));
+			goto out;
+		}
+		if ((size_t)n != chunk) {
+			rc = -EIO;
+			mw_set_err(err, errlen,
+				   "%s: shrank while being read: is another "
+				   "process using it?",
+				   s->path);
+			goto out;
+		}
+		nl = memrchr(buf, '\n', chunk);
+		if (nl) {
+			*keep = end + (uint64_t)(nl - buf) + 1;
+			break;
+		}
+	}
+	if (s->size - *keep > MW_SPOOL_LINE_MAX) {
+		rc = -EBADMSG;
+		mw_set_err(err, errlen,
+			   "%s: ends in more than %u bytes without a newline: "
+			   "not an audit spool",
+			   s->path, MW_SPOOL_LINE_MAX);
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+/* Cuts a torn last line off (synced) and reports its length. */
+static int cut_torn(struct mw_spool *s, size_t *torn, char *err, size_t errlen)
+{
+	uint64_t keep, cut;
+	int rc;
+
+	rc = whole_end(s, &keep, err, errlen);
+	if (rc)
+		return rc;
+	cut = s->size - keep;
+	if (cut) {
+		if (ftruncate(s->fd, (off_t)keep) || fsync(s->fd)) {
+			rc = -errno;
+			mw_set_err(err, errlen,
+				   "%s: cannot cut a torn line: %s", s->path,
+				   strerror(errno));
+			return rc;
+		}
+		log_warn("spool %s: cut off a torn last line of %llu bytes "
+			 "(a write a crash interrupted)",
+			 s->path, (unsigned long long)cut);
+		s->size = keep;
+	}
+	if (torn)
+		*torn = (size_t)cut;
+	return 0;
+}
+
+int mw_spool_open(struct mw_spool **out, const char *dir, size_t *torn,
+		  char *err, size_t errlen)
+{
+	struct mw_spool *s = NULL;
+	struct stat st;
+	bool made = false;
+	int dfd = -1, rc, n;
+
+	if (torn)
+		*torn = 0;
+	if (!out || !dir || !dir[0]) {
+		mw_set_err(err, errlen, "spool: no directory given");
+		return -EINVAL;
+	}
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		mw_set_err(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	s->fd = -1;
+	n = snprintf(s->path, sizeof(s->path), "%s/%s", dir, MW_SPOOL_FILE);
+	if (n < 0 || (size_t)n >= sizeof(s->path)) {
+		rc = -ENAMETOOLONG;
+		mw_set_err(err, errlen, "%s: spool path too long", dir);
+		goto fail;
+	}
+	dfd = open_dir(dir, err, errlen);
+	if (dfd < 0) {
+		rc = dfd;
+		goto fail;
+	}
+	s->fd = open_file(dfd, s->path, &made, err, errlen);
+	if (s->fd < 0) {
+		rc = s->fd;
+		goto fail;
+	}
+	if (made && fsync(dfd)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (close(dfd)) {
+		dfd = -1;
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	dfd = -1;
+	/* Two writers would interleave lines, and one would cut the other's
+	 * line in progress as torn. */
+	if (flock(s->fd, LOCK_EX | LOCK_NB)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", s->path,
+			   rc == -EWOULDBLOCK
+				   ? "in use by another process (is another "
+				     "daemon running?)"
+				   : strerror(-rc));
+		goto fail;
+	}
+	if (fstat(s->fd, &st)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", s->path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		mw_set_err(err, errlen, "%s: not a regular file", s->path);
+		goto fail;
+	}
+	if (st.st_uid != geteuid()) {
+		rc = -EPERM;
+		mw_set_err(err, errlen,
+			   "%s: owned by uid %u, not by uid %u that the "
+			   "daemon runs as",
+			   s->path, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto fail;
+	}
+	if ((st.st_mode & 07777) != 0600 && fchmod(s->fd, 0600)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", s->path, strerror(errno));
+		goto fail;
+	}
+	s->size = (uint64_t)st.st_size;
+	rc = cut_torn(s, torn, err, errlen);
+	if (rc)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	if (dfd >= 0)
+		close(dfd);
+	mw_spool_close(s);
+	return rc;
+}
+
+void mw_spool_close(struct mw_spool *s)
+{
+	if (!s)
+		return;
+	/* Every append was synced: a failing close loses nothing. */
+	if (s->fd >= 0 && close(s->fd))
+		log_warn("spool %s: close: %s", s->path, strerror(errno));
+	free(s);
+}
+
+const char *mw_spool_path(const struct mw_spool *s)
+{
+	return s->path;
+}
+
+uint64_t mw_spool_size(const struct mw_spool *s)
+{
+	return s->size;
+}
+
+/*
+ * Cuts the file back to its whole lines after a failed append; 0 or
+ * -errno. When even that fails, the next append tries again before it
+ * writes: with O_APPEND, a line written after the stray bytes would join
+ * them.
+ */
+static int cut_back(struct mw_spool *s)
+{
+	int rc;
+
+	if (ftruncate(s->fd, (off_t)s->size)) {
+		rc = -errno;
+		log_err("spool %s: cannot cut a failed write back to %llu "
+			"bytes: %s",
+			s->path, (unsigned long long)s->size, strerror(-rc));
+		s->cut = true;
+		return rc;
+	}
+	s->cut = false;
+	return 0;
+}
+
+/* Data must be whole lines, none longer than MW_SPOOL_LINE_MAX. */
+static bool whole_lines(const char *p, size_t n)
+{
+	const char *end = p + n, *nl;
+
+	if (p[n - 1] != '\n')
+		return false;
+	if (n <= (size_t)MW_SPOOL_LINE_MAX + 1)
+		return true;
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if ((size_t)(nl - p) > MW_SPOOL_LINE_MAX)
+			return false;
+	}
+	return true;
+}
+
+int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
+{
+	const char *p = data;
+	size_t done = 0;
+	ssize_t w;
+	int rc;
+
+	if (!s || (!data && n))
+		return -EINVAL;
+	if (!n)
+		return 0;
+	if (!whole_lines(p, n))
+		return -EINVAL;
+	if (n > (uint64_t)INT64_MAX - s->size)
+		return -EFBIG;
+	if (s->cut) {
+		rc = cut_back(s);
+		if (rc)
+			return rc;
+	}
+	while (done < n) {
+		w = write(s->fd, p + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			rc = w ? -errno : -EIO;
+			goto fail;
+		}
+		done += (size_t)w;
+	}
+	if (fdatasync(s->fd)) {
+		rc = -errno;
+		goto fail;
+	}
+	s->size += n;
+	return 0;
+fail:
+	/* its own failure is logged; the write's is the one to report */
+	(void)cut_back(s);
+	return rc;
+}
+
+int mw_spool_scan(struct mw_spool *s,
+		  int (*cb)(void *arg, const char *line, size_t len), void *arg)
+{
+	size_t cap = MW_SPOOL_SCAN_CHUNK, len = 0, want, start;
+	uint64_t off = 0, end;
+	char *buf, *nl, *grown;
+	ssize_t n;
+	int rc = 0;
+
+	if (!s || !cb)
+		return -EINVAL;
+	/* Only what was whole when the scan began: a line the callback
+	 * appends is for the next scan. */
+	end = s->size;
+	if (!end)
+		return 0;
+	if (end < cap)
+		cap = (size_t)end;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	while (off < end) {
+		if (len == cap) {
+			/* One line fills the buffer: grow it, up to a line of
+			 * MW_SPOOL_LINE_MAX and its '\n'. */
+			if (cap > MW_SPOOL_LINE_MAX) {
+				rc = -EBADMSG;
+				goto out;
+			}
+			want = cap > (MW_SPOOL_LINE_MAX + 1u) / 2
+				       ? MW_SPOOL_LINE_MAX + 1u
+				       : cap * 2;
+			if (want > end)
+				want = (size_t)end;
+			grown = realloc(buf, want);
+			if (!grown) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = grown;
+			cap = want;
+		}
+		want = cap - len;
+		if (want > end - off)
+			want = (size_t)(end - off);
+		n = pread_full(s->fd, buf + len, want, off);
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if ((size_t)n != want) {
+			rc = -EIO; /* shrank under us: not by this daemon */
+			goto out;
+		}
+		off += want;
+		len += want;
+		start = 0;
+		while ((nl = memchr(buf + start, '\n', len - start))) {
+			size_t llen = (size_t)(nl - (buf + start));
+
+			if (llen > MW_SPOOL_LINE_MAX) {
+				rc = -EBADMSG;
+				goto out;
+			}
+			rc = cb(arg, buf + start, llen);
+			if (rc)
+				goto out;
+			start += llen + 1;
+		}
+		if (len - start > MW_SPOOL_LINE_MAX) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		memmove(buf, buf + start, len - start);
+		len -= start;
+	}
+	/* Size counts whole lines only; bytes left were changed under us. */
+	if (len)
+		rc = -EBADMSG;
+out:
+	free(buf);
+	return rc;
+}
+
+int mw_spool_reset(struct mw_spool *s)
+{
+	if (!s)
+		return -EINVAL;
+	if (ftruncate(s->fd, 0))
+		return -errno;
+	s->size = 0;
+	s->cut = false;
+	if (fsync(s->fd))
+		return -errno;
+	return 0;
+}
