@@ -43,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # intermediate files, and rebuild everything next time).
 .SECONDARY: $(BPF_OBJS)
 
-.PHONY: all asan test unit integration demo bench bench-policy fuzz install clean deps format
+.PHONY: all asan test unit integration demo bench bench-policy bench-audit fuzz install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
 
@@ -108,11 +108,22 @@ bench-policy: $(BUILD)/policy_bench
 $(BUILD)/policy_bench: bench/policy_bench.c $(BUILD)/lib.a $(USER_HDRS)
 	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
 
+# Audit ingest and verify speed into the embedded PostgreSQL
+# (bench/audit_bench.c); as root, not part of `make test`.
+bench-audit: deps $(BUILD)/audit_bench $(BUILD)/mcpwarden
+	$(BUILD)/audit_bench 300000 3
+
+$(BUILD)/audit_bench: bench/audit_bench.c $(BUILD)/lib.a $(USER_HDRS)
+	$(LINK) -DBENCH_BUILD='"$(abspath $(BUILD))"' $< $(BUILD)/lib.a \
+		$(LDLIBS) -o $@
+
 # libFuzzer targets, one per parser: build/fuzz/<name>, linked with the
 # parsers only (no eBPF, no database).
 FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
 	user/config.c user/yaml_util.c user/policy.c user/policy_load.c \
-	user/policy_index.c user/glob.c user/jsonptr.c user/mcp.c user/digest.c
+	user/policy_index.c user/glob.c user/jsonptr.c user/mcp.c user/digest.c \
+	user/chain.c user/sign.c user/pgcopy.c user/verify.c
+FUZZ_LIB += user/spool.c
 fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <libpq-fe.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,10 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "log.h"
 #include "policy.h"
+#include "sign.h"
+#include "verify.h"
 #include "yaml_util.h"
 
 #define CONTROL_TIMEOUT_MS 30000
@@ -27,8 +31,8 @@ static void usage(FILE *f)
 		"  release CGROUP                    stop steering CGROUP\n"
 		"  status [--json]                   enforced cgroups, "
 		"servers, live connections, counters\n"
-		"  sql [PSQL ARGS...]                psql on the audit "
-		"database\n"
+		"  sql [--owner] [PSQL ARGS...]      psql on the audit "
+		"database (as the auditor, or the owner)\n"
 		"  reload                            swap in the policy of "
 		"the daemon's configuration\n"
 		"  policy accept-tools SERVER        accept SERVER's changed "
@@ -46,6 +50,15 @@ static void usage(FILE *f)
 		"      --direction client|server  --subject S  --oidc-group "
 		"G...  --tool-changed\n"
 		"      --verbose\n"
+		"  audit verify [OPTIONS]            check the audit trail's "
+		"hash chains and signed\n"
+		"                                    checkpoints (exit 0 ok, "
+		"1 broken, 2 cannot verify)\n"
+		"      --host NAME  --checkpoints FILE  --pubkey FILE  --json\n"
+		"      --package DIR (an evidence package instead of the "
+		"database)\n"
+		"  audit pubkey                      print the public key "
+		"that signs the checkpoints\n"
 		"\n"
 		"CGROUP is a path relative to the cgroup v2 mount, or "
 		"absolute.\n"
@@ -206,18 +219,25 @@ out:
 	return rc;
 }
 
+/*
+ * psql as the auditor (the views, read-only), or with --owner as the login
+ * that owns the schema (retention: mcpwarden.drop_partitions_before).
+ */
 static int cmd_sql(const struct mw_config *cfg, int argc, char **argv)
 {
-	struct mw_audit_config ac = {
-		.dsn = cfg->audit.dsn,
-		.state_dir = cfg->state_dir,
-		.host = cfg->host,
-		.embedded_user = cfg->audit.embedded_user,
-	};
-	char conninfo[2048];
+	bool owner = argc > 1 && !strcmp(argv[1], "--owner");
+	struct mw_audit_config ac;
+	char conninfo[4096];
 	char **args = calloc((size_t)argc + 3, sizeof(*args));
 
-	if (!args || mw_audit_conninfo(&ac, conninfo, sizeof(conninfo))) {
+	if (owner) {
+		argc--;
+		argv++;
+	}
+	mw_config_audit(cfg, &ac);
+	if (!args ||
+	    mw_audit_conninfo_as(&ac, owner ? MW_AUDIT_OWNER : MW_AUDIT_AUDITOR,
+				 conninfo, sizeof(conninfo))) {
 		fprintf(stderr, "mcpwarden: cannot build the connection "
 				"string\n");
 		free(args);
@@ -747,6 +767,345 @@ static int cmd_policy(int argc, char **argv)
 	return 2;
 }
 
+/* ---- audit verify / audit pubkey ---- */
+
+#define AUDIT_PEM_MAX (64 << 10)
+#define PACKAGE_EVENTS "events.jsonl"
+#define PACKAGE_CHECKPOINTS "checkpoints.jsonl"
+#define PACKAGE_PUBKEY "public-key.pem"
+
+static int audit_config(const char *config, struct mw_config *cfg)
+{
+	char err[512];
+
+	if (mw_config_load_opts(config, cfg, false, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int join_path(char *out, size_t outlen, const char *dir,
+		     const char *name)
+{
+	int n = snprintf(out, outlen, "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= outlen) {
+		fprintf(stderr, "mcpwarden: %s/%s: path too long\n", dir, name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * COPY (SELECT <chain columns>, hash FROM mcpwarden.chain_events
+ * [WHERE host = '...'] ORDER BY host, seq, ts_us) TO STDOUT
+ */
+static char *audit_copy_query(PGconn *conn, const char *host)
+{
+	char *lit = host ? PQescapeLiteral(conn, host, strlen(host)) : NULL;
+	char *q = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (host && !lit)
+		return NULL;
+	f = open_memstream(&q, &len);
+	if (f) {
+		fputs("COPY (SELECT ", f);
+		for (int i = 0; i < MW_CF_N; i++)
+			fprintf(f, "%s, ", mw_chain_field_names[i]);
+		fputs("hash FROM mcpwarden.chain_events", f);
+		if (lit)
+			fprintf(f, " WHERE host = %s", lit);
+		fputs(" ORDER BY host, seq, ts_us) TO STDOUT", f);
+		if (fclose(f)) {
+			free(q);
+			q = NULL;
+		}
+	}
+	PQfreemem(lit);
+	return q;
+}
+
+/* Streams the database's rows into v: one COPY, row by row. */
+static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
+			   const char *host)
+{
+	struct mw_audit_config ac;
+	char conninfo[2048], err[1024];
+	PGconn *conn;
+	PGresult *res = NULL;
+	char *q = NULL, *line;
+	int n, rc = -1;
+
+	mw_config_audit(cfg, &ac);
+	if (mw_audit_conninfo(&ac, conninfo, sizeof(conninfo))) {
+		fprintf(stderr, "mcpwarden: cannot build the connection "
+				"string\n");
+		return -1;
+	}
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		mw_set_err(err, sizeof(err), "%s", PQerrorMessage(conn));
+		fprintf(stderr,
+			"mcpwarden: cannot connect to the audit database: "
+			"%s\n",
+			err);
+		goto out;
+	}
+	q = audit_copy_query(conn, host);
+	if (!q) {
+		fprintf(stderr, "mcpwarden: out of memory\n");
+		goto out;
+	}
+	res = PQexec(conn, q);
+	if (PQresultStatus(res) != PGRES_COPY_OUT)
+		goto pg_fail;
+	PQclear(res);
+	res = NULL;
+	while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
+		int bad = mw_verify_copy_line(v, line, (size_t)n, err,
+					      sizeof(err));
+
+		PQfreemem(line);
+		if (bad) {
+			fprintf(stderr, "mcpwarden: reading the events: %s\n",
+				err);
+			goto out;
+		}
+	}
+	if (n == -2) {
+		mw_set_err(err, sizeof(err), "%s", PQerrorMessage(conn));
+		fprintf(stderr, "mcpwarden: reading the events: %s\n", err);
+		goto out;
+	}
+	res = PQgetResult(conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto pg_fail;
+	rc = 0;
+	goto out;
+pg_fail:
+	mw_set_err(err, sizeof(err), "%s", PQresultErrorMessage(res));
+	fprintf(stderr, "mcpwarden: reading the events: %s\n", err);
+out:
+	PQclear(res);
+	free(q);
+	PQfinish(conn);
+	return rc;
+}
+
+/* A checkpoint file; a missing one is only a warning when optional. */
+static int audit_checkpoints(struct mw_verify *v, const char *path,
+			     const char *host, bool optional)
+{
+	char err[1024];
+
+	if (!mw_verify_load_checkpoints(v, path, host, err, sizeof(err)))
+		return 0;
+	if (optional && errno == ENOENT) {
+		fprintf(stderr,
+			"mcpwarden: warning: no checkpoint file %s: only the "
+			"checkpoints in the database are checked, a deleted "
+			"tail cannot be seen\n",
+			path);
+		return 0;
+	}
+	fprintf(stderr, "mcpwarden: checkpoint file: %s\n", err);
+	return -1;
+}
+
+static void audit_report(struct mw_verify *v, bool as_json, const char *source)
+{
+	json_t *j;
+
+	if (!as_json) {
+		mw_verify_print(v, stdout);
+		return;
+	}
+	j = mw_verify_json(v);
+	if (!j) {
+		fprintf(stderr, "mcpwarden: out of memory\n");
+		return;
+	}
+	json_object_set_new(j, "source", json_string(source));
+	json_dumpf(j, stdout, JSON_INDENT(2));
+	putchar('\n');
+	json_decref(j);
+}
+
+static int cmd_audit_verify(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "checkpoints", required_argument, NULL, 'C' },
+		{ "pubkey", required_argument, NULL, 'k' },
+		{ "package", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *host = NULL, *cps = NULL, *pubkey = NULL, *package = NULL;
+	struct mw_config cfg;
+	struct mw_sign_pub *pub = NULL;
+	struct mw_verify *v = NULL;
+	char path[PATH_MAX], err[1024];
+	bool as_json = false, have_cfg = false;
+	int opt, rc = 2;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			host = optarg;
+			break;
+		case 'C':
+			cps = optarg;
+			break;
+		case 'k':
+			pubkey = optarg;
+			break;
+		case 'P':
+			package = optarg;
+			break;
+		case 'j':
+			as_json = true;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || (package && host)) {
+		if (package && host)
+			fprintf(stderr, "mcpwarden: a package is verified "
+					"whole: no --host\n");
+		usage(stderr);
+		return 2;
+	}
+	/* a package needs no configuration: it may be checked anywhere */
+	if (!package) {
+		if (audit_config(config, &cfg))
+			return 2;
+		have_cfg = true;
+	}
+	if (pubkey)
+		snprintf(path, sizeof(path), "%s", pubkey);
+	else if (join_path(path, sizeof(path), package ?: cfg.state_dir,
+			   package ? PACKAGE_PUBKEY : MW_SIGN_PUB_FILE))
+		goto out;
+	if (mw_sign_pub_load(&pub, path, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: public key: %s\n", err);
+		goto out;
+	}
+	if (package && !pubkey)
+		fprintf(stderr,
+			"mcpwarden: note: checkpoints are checked with the "
+			"package's own key %s: compare it with the host's "
+			"(`mcpwarden audit pubkey` there) or give --pubkey\n",
+			mw_sign_pub_key_id(pub));
+	if (mw_verify_new(&v, pub, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: %s\n", err);
+		goto out;
+	}
+	/* checkpoints first: each one read is then older than the rows */
+	if (package) {
+		if (join_path(path, sizeof(path), package,
+			      PACKAGE_CHECKPOINTS) ||
+		    audit_checkpoints(v, path, NULL, false) ||
+		    (cps && audit_checkpoints(v, cps, NULL, false)) ||
+		    join_path(path, sizeof(path), package, PACKAGE_EVENTS))
+			goto out;
+		if (mw_verify_load_jsonl(v, path, err, sizeof(err))) {
+			fprintf(stderr, "mcpwarden: %s\n", err);
+			goto out;
+		}
+	} else {
+		struct mw_audit_config ac;
+
+		mw_config_audit(&cfg, &ac);
+		if (!cps && mw_audit_checkpoint_path(&ac, path, sizeof(path))) {
+			fprintf(stderr, "mcpwarden: checkpoint file path too "
+					"long\n");
+			goto out;
+		}
+		if (audit_checkpoints(v, cps ?: path, host, !cps) ||
+		    audit_verify_db(v, &cfg, host))
+			goto out;
+	}
+	mw_verify_finish(v);
+	if (host && !mw_verify_find_host(v, host)) {
+		fprintf(stderr,
+			"mcpwarden: host %s has no events in the database "
+			"and no checkpoints in the file: nothing to verify\n",
+			host);
+		goto out;
+	}
+	audit_report(v, as_json, package ? "package" : "database");
+	rc = mw_verify_ok(v) ? 0 : 1;
+out:
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+	if (have_cfg)
+		mw_config_free(&cfg);
+	return rc;
+}
+
+/* Prints the public key file, once it loads as a key. */
+static int cmd_audit_pubkey(const char *config, int argc)
+{
+	struct mw_config cfg;
+	struct mw_sign_pub *pub = NULL;
+	char path[PATH_MAX], err[512];
+	char *pem = NULL;
+	size_t len = 0;
+	FILE *f = NULL;
+	int rc = 1;
+
+	if (argc != 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (audit_config(config, &cfg))
+		return 1;
+	if (join_path(path, sizeof(path), cfg.state_dir, MW_SIGN_PUB_FILE))
+		goto out;
+	pem = malloc(AUDIT_PEM_MAX + 1);
+	f = fopen(path, "re");
+	if (!pem || !f) {
+		fprintf(stderr, "mcpwarden: %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	len = fread(pem, 1, AUDIT_PEM_MAX + 1, f);
+	if (ferror(f) || len > AUDIT_PEM_MAX) {
+		fprintf(stderr, "mcpwarden: %s: %s\n", path,
+			ferror(f) ? strerror(errno) : "not a public key file");
+		goto out;
+	}
+	if (mw_sign_pub_from_pem(&pub, pem, len, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: %s: %s\n", path, err);
+		goto out;
+	}
+	if (fwrite(pem, 1, len, stdout) == len && !fflush(stdout))
+		rc = 0;
+out:
+	if (f)
+		fclose(f);
+	free(pem);
+	mw_sign_pub_free(pub);
+	mw_config_free(&cfg);
+	return rc;
+}
+
+static int cmd_audit(const char *config, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "verify"))
+		return cmd_audit_verify(config, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "pubkey"))
+		return cmd_audit_pubkey(config, argc - 1);
+	usage(stderr);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = MW_DEFAULT_CONFIG;
@@ -778,6 +1137,9 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "policy") &&
 	    !(optind + 1 < argc && !strcmp(argv[optind + 1], "accept-tools")))
 		return cmd_policy(argc - optind, argv + optind);
+	/* Audit commands load what they need: a package needs no config. */
+	if (!strcmp(cmd, "audit"))
+		return cmd_audit(config, argc - optind, argv + optind);
 	if (mw_config_load_opts(config, &cfg, false, err, sizeof(err))) {
 		fprintf(stderr, "mcpwarden: %s\n", err);
 		return 1;

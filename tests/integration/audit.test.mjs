@@ -1,0 +1,235 @@
+// The audit trail under stress, as an auditor and an operator see it: real
+// eBPF steering, the official SDK client making load against the reference
+// server, the embedded PostgreSQL killed and brought back, the daemon
+// killed with SIGKILL, the spool's filesystem full, and the trail edited
+// by a database superuser. After each, `mcpwarden audit verify` says
+// whether the chain holds, and SQL counts what the clients saw.
+//
+// Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/audit.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  MCP_DIR, cgroupRelPath, makeCgroup, spawnInCgroup, startServer, startDaemon, uniqueName,
+  cleanupAll, cleanupDaemon, pgBin, waitExit,
+} from './helpers.mjs';
+
+const LOAD = path.join(MCP_DIR, 'load.mjs');
+let srv;
+let cg; // each test's own: a daemon a failed test left behind steers only its own
+
+before(async () => {
+  srv = await startServer();
+});
+
+after(async () => {
+  await srv?.stop();
+  await cleanupAll();
+});
+
+async function until(fn, what, ms = 30000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+async function statusJson(d) {
+  const r = await d.cli(['status', '--json']);
+  assert.equal(r.code, 0, `status --json failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Everything accepted is in the database and the spool is empty. */
+async function settled(d) {
+  return until(async () => {
+    const s = await statusJson(d);
+    return s.audit.queued === 0 && s.audit.spool_bytes === 0 && s.audit.connected && s;
+  }, 'the audit trail to settle (queue and spool empty)');
+}
+
+async function daemonFor(extra = {}) {
+  cg = makeCgroup(uniqueName('mw-audit'));
+  const d = await startDaemon({
+    servers: [{ name: 'everything', address: `127.0.0.1:${srv.port}` }],
+    ...extra,
+  });
+  const r = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(r.code, 0, r.stderr);
+  return d;
+}
+
+/** Starts tests/mcp/load.mjs in the enforced cgroup; .done resolves its JSON. */
+function load(args) {
+  const p = spawnInCgroup(cg, process.execPath, [LOAD, srv.url, ...args]);
+  p.done = waitExit(p, 120000).then(() => {
+    assert.equal(p.exitCode, 0, `load.mjs failed: ${p.err}`);
+    return JSON.parse(p.out);
+  });
+  return p;
+}
+
+function pgCtl(d, ...args) {
+  const data = path.join(d.stateDir, 'pg/data');
+  const r = spawnSync('runuser', ['-u', 'mcpwarden', '--', pgBin('pg_ctl'), '-D', data, ...args],
+    { cwd: '/', encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, `pg_ctl ${args.join(' ')}: ${r.stderr}${r.stdout}`);
+}
+
+async function verify(d, ...args) {
+  const r = await d.cli(['audit', 'verify', ...args]);
+  assert.ok(r.code === 0 || r.code === 1, `audit verify could not run (exit ${r.code}): ${r.stderr}${r.stdout}`);
+  return r;
+}
+
+async function assertVerifies(d, what) {
+  const r = await verify(d);
+  assert.equal(r.code, 0, `${what}: audit verify found a break:\n${r.stdout}${r.stderr}`);
+}
+
+async function echoRows(d, tag) {
+  return d.sqlObjects(`select arguments->>'message' as message, is_error,
+      response->'content'->0->>'text' as text
+    from mcpwarden.tool_calls where tool = 'echo' and arguments->>'message' like '${tag} %'`);
+}
+
+test('PostgreSQL killed under load and brought back: every call the clients saw is recorded once, and the chain verifies', async () => {
+  const d = await daemonFor();
+  const tag = uniqueName('pgkill');
+  const l = load(['--calls', '300', '--streams', '4', '--tag', tag]);
+  await until(async () => (await echoRows(d, tag)).length >= 20, 'the first calls to be recorded');
+  pgCtl(d, 'stop', '-m', 'immediate', '-w');
+  await sleep(1500);
+  const down = await statusJson(d);
+  assert.equal(down.audit.connected, false, 'the database is down');
+  assert.ok(down.audit.spooled > 0, `nothing went to the spool while the database was down: ${JSON.stringify(down.audit)}`);
+  assert.ok(down.audit.spool_bytes > 0);
+  pgCtl(d, '-l', path.join(d.stateDir, 'pg', 'restart.log'), 'start', '-w');
+  const out = await l.done;
+  assert.equal(out.failed, 0, `calls failed: ${JSON.stringify(out.errors)}`);
+  assert.equal(out.ok, 300);
+  await settled(d);
+  const rows = await echoRows(d, tag);
+  assert.equal(rows.length, out.ok, 'recorded calls != calls the clients saw');
+  assert.equal(new Set(rows.map((r) => r.message)).size, rows.length, 'a call recorded twice');
+  assert.ok(rows.every((r) => r.is_error === false && r.text === `Echo: ${r.message}`),
+    'a call recorded without its response');
+  await assertVerifies(d, 'after the database outage');
+  await d.cleanup();
+});
+
+test('the daemon killed with SIGKILL under load: after the restart its chain goes on without a fork and verifies', async () => {
+  let d = await daemonFor();
+  const tag = uniqueName('k9');
+  const l = load(['--calls', '400', '--streams', '4', '--seconds', '60', '--tag', tag]);
+  await until(async () => (await echoRows(d, tag)).length >= 30, 'the first calls to be recorded');
+  const before = (await statusJson(d)).audit.durable_seq;
+  await d.kill();
+  await sleep(500);
+  d = await startDaemon(d.config);
+  const out = await l.done;
+  assert.ok(out.ok >= 30, `too few calls went through: ${JSON.stringify(out)}`);
+  await settled(d);
+  const [[n, lo, hi]] = await d.sql('select count(*), min(seq), max(seq) from mcpwarden.events');
+  assert.equal(Number(n), Number(hi) - Number(lo) + 1, `seqs ${lo}..${hi} are not one run of ${n}`);
+  assert.ok(Number(hi) > before);
+  // Durable before forward: whatever the clients saw answered was recorded
+  // before it reached the server, killed or not.
+  const rows = await echoRows(d, tag);
+  assert.ok(rows.length >= out.ok, `${out.ok} calls answered, ${rows.length} recorded`);
+  assert.equal(new Set(rows.map((r) => r.message)).size, rows.length, 'a call recorded twice');
+  await assertVerifies(d, 'after SIGKILL and restart');
+  await d.cleanup();
+});
+
+test('edits, deletions and reordering by a database superuser are named by audit verify', async () => {
+  const d = await daemonFor({ audit: { checkpoint_events: 10 } });
+  const tag = uniqueName('tamper');
+  const out = await load(['--calls', '30', '--streams', '2', '--tag', tag]).done;
+  assert.equal(out.ok, 30);
+  await settled(d);
+  await assertVerifies(d, 'before any change');
+  const [[host]] = await d.sql('select distinct host from mcpwarden.events');
+  const [[n]] = await d.sql(`select min(seq) from mcpwarden.events where host = '${host}'
+      and kind = 'request' and seq > 20`);
+  const superuser = (q) => d.sql(`begin; set local session_replication_role = replica; ${q}; commit`);
+  const where = (s) => `host = '${host}' and seq = ${s}`;
+
+  // modified: a tool's arguments changed in place
+  const [[params]] = await d.sql(`select params::text from mcpwarden.events where ${where(n)}`);
+  await superuser(`update mcpwarden.events set params = '{"name":"echo","arguments":{"message":"nothing to see"}}' where ${where(n)}`);
+  let r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a modified event verified:\n${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`"seq":\\s*${n}\\b`));
+  assert.match(r.stdout, /modified/);
+  await superuser(`update mcpwarden.events set params = $q$${params}$q$ where ${where(n)}`);
+  await assertVerifies(d, 'the edit undone');
+
+  // deleted: one event removed
+  const [[row]] = await d.sql(`select row_to_json(e)::text from mcpwarden.events e where ${where(n)}`);
+  await superuser(`delete from mcpwarden.events where ${where(n)}`);
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a deletion verified:\n${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`"seq":\\s*${n}\\b`));
+  assert.match(r.stdout, /deleted/);
+  await superuser(`insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${row}$q$)`);
+  await assertVerifies(d, 'the deletion undone');
+
+  // reordered: two events swap places
+  await superuser(`update mcpwarden.events set seq = -1 where ${where(n)};
+    update mcpwarden.events set seq = ${n} where ${where(n + 1)};
+    update mcpwarden.events set seq = ${n + 1} where ${where(-1)}`);
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a reordering verified:\n${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`"seq":\\s*${n}\\b`));
+  assert.match(r.stdout, /reordered/);
+  await superuser(`update mcpwarden.events set seq = -1 where ${where(n)};
+    update mcpwarden.events set seq = ${n} where ${where(n + 1)};
+    update mcpwarden.events set seq = ${n + 1} where ${where(-1)}`);
+  await assertVerifies(d, 'the order restored');
+
+  // the last events deleted: the checkpoint file outside the database says
+  // how far the chain went
+  await superuser(`delete from mcpwarden.events where host = '${host}' and seq >= ${n}`);
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a truncated chain verified:\n${r.stdout}`);
+  await cleanupDaemon(d);
+});
+
+test('a full spool with the database away refuses calls (AU-5); calls go through again once it is back', async () => {
+  const spool = fs.mkdtempSync('/tmp/mw-spoolfs-');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0700', 'tmpfs', spool], { encoding: 'utf8' });
+  assert.equal(m.status, 0, `cannot mount a small tmpfs: ${m.stderr}`);
+  try {
+    const d = await daemonFor({ audit: { spool_dir: spool, durable_timeout_ms: 3000 } });
+    const tag = uniqueName('full');
+    assert.equal((await load(['--calls', '10', '--streams', '1', '--tag', `${tag} a`]).done).ok, 10);
+    await settled(d);
+    pgCtl(d, 'stop', '-m', 'immediate', '-w');
+    const out = await load(['--calls', '400', '--streams', '2', '--seconds', '40', '--tag', `${tag} b`]).done;
+    assert.ok(out.failed > 0, `no call was refused with the spool full: ${JSON.stringify(out)}`);
+    assert.ok(out.ok > 0, 'the spool took nothing');
+    const st = await statusJson(d);
+    assert.equal(st.audit.spool_failing, true, JSON.stringify(st.audit));
+    assert.match(d.log(), /ALERT \(AU-5\)/);
+    pgCtl(d, '-l', path.join(d.stateDir, 'pg', 'restart.log'), 'start', '-w');
+    await settled(d);
+    const again = await load(['--calls', '10', '--streams', '1', '--tag', `${tag} c`]).done;
+    assert.equal(again.ok, 10, `calls still refused: ${JSON.stringify(again)}`);
+    await settled(d);
+    // what the clients saw answered while the spool was full was recorded
+    const rows = await echoRows(d, `${tag} b`);
+    assert.ok(rows.length >= out.ok, `${out.ok} answered, ${rows.length} recorded`);
+    await assertVerifies(d, 'after the full spool');
+    await d.cleanup();
+  } finally {
+    spawnSync('umount', ['-l', spool]);
+    fs.rmSync(spool, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,2037 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The audit trail verifier: a state machine per host fed one row at a
+ * time (verify.h says what is checked and how breaks are classified).
+ *
+ * Per host it keeps what the next row is checked against: the stored
+ * hashes of the rows at the last seq (and at the one before, for a
+ * repeated seq), the recomputed hash of the last row, its ts_us, whether
+ * it was clean (verified at its own seq). A row whose content does not
+ * hash to its stored hash is hashed again with seq +-1..16 (the offset
+ * found last tried first, so that a renumbered run costs two hashes a
+ * row): a match at a higher seq is held as pending, to become "reordered"
+ * when a row verifying at a lower seq follows within 16 seqs and
+ * "deleted" otherwise. A break explains the link and checkpoint failures
+ * it causes: they are not counted again.
+ *
+ * File checkpoints are sorted by (host, seq) once, before the first row,
+ * and merged with the rows: each is resolved (matched, mismatched, or
+ * never seen) when the rows pass its seq, those left at the end of a host
+ * prove the tail deleted.
+ */
+#include "verify.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "pgcopy.h"
+
+#define GROUP_MAX 4 /* stored hashes kept of rows sharing one seq */
+#define UNDIAGNOSED_MAX 256 /* then only the last offset found is tried */
+#define ESC_MAX 48 /* bytes of a hostile value quoted in a detail */
+#define READ_CHUNK (64u << 10)
+#define CHECKPOINT_KIND "checkpoint"
+#define INVALID_HOST_NAME "(rows and lines without a usable host)"
+
+/* A file checkpoint, its signature checked; resolved against the rows. */
+enum cp_state { CP_UNSEEN, CP_SEEN, CP_MATCHED };
+
+struct fcp {
+	uint64_t seq;
+	uint32_t host;
+	uint8_t state;
+	char hash[MW_CHAIN_HASH_HEX];
+	char sig[MW_SIGN_B64_LEN]; /* verified */
+};
+
+enum run_kind { RUN_NONE, RUN_PENDING, RUN_REORDERED, RUN_INSERTED };
+
+struct hstate {
+	struct mw_verify_host r;
+	size_t name_len;
+	uint32_t idx; /* in mw_verify.hosts */
+	bool rows_seen;
+	/* the chain up to the last row taken in */
+	bool have_prev;
+	uint64_t grp_seq, pgrp_seq; /* the last seq, the one before */
+	int ngrp, npgrp;
+	char grp[GROUP_MAX][MW_CHAIN_HASH_HEX];
+	char pgrp[GROUP_MAX][MW_CHAIN_HASH_HEX];
+	char prev_computed[MW_CHAIN_HASH_HEX]; /* at prev_real */
+	bool prev_computed_ok;
+	uint64_t prev_real; /* the seq the last row verified at */
+	int64_t prev_ts;
+	bool prev_ts_ok;
+	bool prev_clean;
+	/* renumbering diagnosis */
+	int last_delta;
+	unsigned undiagnosed;
+	enum run_kind run;
+	int run_delta;
+	uint64_t run_last;
+	bool pending;
+	uint64_t pend_seq, pend_last;
+	int pend_delta;
+	/* checkpoints */
+	bool have_good; /* a checkpoint matched: events up to good_covered */
+	uint64_t good_covered;
+	bool have_break; /* a break about the chain's content */
+	uint64_t last_break_seq;
+	size_t cp_begin, cp_end, cp_cur;
+};
+
+struct mw_verify {
+	const struct mw_sign_pub *pub;
+	char key_id[MW_SIGN_KEY_ID_LEN];
+	struct hstate **hosts;
+	size_t nhosts, caphosts;
+	uint32_t *table; /* open addressing: host index + 1, 0 empty */
+	size_t tcap;
+	struct hstate *cur;
+	struct hstate *invalid;
+	struct fcp *cps;
+	size_t ncps, capcps;
+	bool rows_started, finished;
+	size_t *order;
+};
+
+static const char *const class_names[MW_VB_N] = {
+	[MW_VB_MODIFIED] = "modified",
+	[MW_VB_REORDERED] = "reordered",
+	[MW_VB_DELETED] = "deleted",
+	[MW_VB_INSERTED] = "inserted",
+	[MW_VB_REWRITTEN] = "rewritten",
+	[MW_VB_BAD_SIGNATURE] = "bad_signature",
+	[MW_VB_MISSING_CHECKPOINT] = "missing_checkpoint",
+	[MW_VB_MALFORMED] = "malformed",
+};
+
+const char *mw_verify_class_name(enum mw_verify_class c)
+{
+	return (unsigned)c < MW_VB_N ? class_names[c] : "?";
+}
+
+/* ---- small helpers ---- */
+
+/*
+ * Bytes as printable ASCII: others as \xHH, long values cut with "...".
+ * NULL (SQL NULL) as NULL. Returns out.
+ */
+static const char *esc(const char *s, size_t n, size_t max, char *out,
+		       size_t outlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t w = 0;
+
+	if (!s) {
+		snprintf(out, outlen, "NULL");
+		return out;
+	}
+	for (size_t i = 0; i < n && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (w + 5 >= outlen)
+			break;
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			out[w++] = (char)c;
+		} else {
+			out[w++] = '\\';
+			out[w++] = 'x';
+			out[w++] = hex[c >> 4];
+			out[w++] = hex[c & 15];
+		}
+	}
+	if (n > max && w + 4 < outlen) {
+		memcpy(out + w, "...", 3);
+		w += 3;
+	}
+	out[w] = '\0';
+	return out;
+}
+
+#define ESC_BUF (ESC_MAX * 4 + 8)
+#define ESCV(v, buf) esc((v)->s, (v)->n, ESC_MAX, buf, sizeof(buf))
+
+/*
+ * mw_chain_is_hash without a branch per byte: random hex digits make the
+ * branches mispredict, at two hashes a row. 64 lowercase hex digits.
+ */
+static bool is_hash(const char *s, size_t n)
+{
+	static const unsigned char hex[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+		['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+		['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
+		['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	};
+	unsigned char all = 1;
+
+	if (!s || n != 64)
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		all &= hex[(unsigned char)s[i]];
+	return all;
+}
+
+/* A canonical decimal integer (as PostgreSQL prints a bigint). */
+static bool parse_i64(const char *s, size_t n, int64_t *out)
+{
+	bool neg = false;
+	uint64_t x = 0, lim;
+
+	if (!s || !n)
+		return false;
+	if (*s == '-') {
+		neg = true;
+		s++;
+		n--;
+	}
+	if (!n || n > 19 || (s[0] == '0' && (n > 1 || neg)))
+		return false;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (x > (lim - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = neg ? (int64_t)(0 - x) : (int64_t)x;
+	return true;
+}
+
+static bool parse_seq(const struct mw_chain_value *v, uint64_t *out)
+{
+	int64_t x;
+
+	if (!parse_i64(v->s, v->n, &x) || x < 1)
+		return false;
+	*out = (uint64_t)x;
+	return true;
+}
+
+static bool value_is(const struct mw_chain_value *v, const char *s)
+{
+	size_t n = strlen(s);
+
+	return v->s && v->n == n && !memcmp(v->s, s, n);
+}
+
+/* The hash of f with its seq replaced by seq. */
+static int hash_at(const struct mw_chain_value f[MW_CF_N], uint64_t seq,
+		   char out[MW_CHAIN_HASH_HEX])
+{
+	struct mw_chain_value g[MW_CF_N];
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)seq);
+
+	memcpy(g, f, sizeof(g));
+	g[MW_CF_SEQ].s = num;
+	g[MW_CF_SEQ].n = (size_t)n;
+	return mw_chain_hash(g, out);
+}
+
+/* ---- breaks ---- */
+
+static void note_content(struct hstate *h, uint64_t seq)
+{
+	if (!h->have_break || seq > h->last_break_seq)
+		h->last_break_seq = seq;
+	h->have_break = true;
+}
+
+/*
+ * Records a break; content says it is about the chain's events (it then
+ * explains later link and checkpoint failures). The same class at the
+ * same seq is recorded once.
+ */
+__attribute__((format(printf, 6, 7))) static void
+record(struct hstate *h, enum mw_verify_class cls, uint64_t seq,
+       uint64_t seq_end, bool content, const char *fmt, ...)
+{
+	struct mw_verify_host *r = &h->r;
+	struct mw_verify_break *b;
+	size_t pos;
+	va_list ap;
+
+	for (size_t i = 0; i < r->ndetails; i++)
+		if (r->details[i].cls == cls && r->details[i].seq == seq)
+			return;
+	if (seq_end < seq)
+		seq_end = seq;
+	r->breaks++;
+	r->by_class[cls]++;
+	if (content)
+		note_content(h, seq_end);
+	for (pos = r->ndetails; pos && r->details[pos - 1].seq > seq; pos--)
+		;
+	if (pos >= MW_VERIFY_MAX_DETAILS)
+		return;
+	if (r->ndetails == MW_VERIFY_MAX_DETAILS)
+		r->ndetails--;
+	memmove(&r->details[pos + 1], &r->details[pos],
+		(r->ndetails - pos) * sizeof(r->details[0]));
+	r->ndetails++;
+	b = &r->details[pos];
+	b->cls = cls;
+	b->seq = seq;
+	b->seq_end = seq_end;
+	va_start(ap, fmt);
+	vsnprintf(b->detail, sizeof(b->detail), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- hosts ---- */
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t x = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		x = (x ^ (unsigned char)s[i]) * 1099511628211ull;
+	return x;
+}
+
+static int table_grow(struct mw_verify *v)
+{
+	size_t ncap = v->tcap ? v->tcap * 2 : 64;
+	uint32_t *t = calloc(ncap, sizeof(*t));
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < v->nhosts; i++) {
+		struct hstate *h = v->hosts[i];
+		size_t k;
+
+		if (h->r.invalid)
+			continue;
+		k = name_hash(h->r.name, h->name_len) & (ncap - 1);
+		while (t[k])
+			k = (k + 1) & (ncap - 1);
+		t[k] = (uint32_t)i + 1;
+	}
+	free(v->table);
+	v->table = t;
+	v->tcap = ncap;
+	return 0;
+}
+
+static struct hstate *host_new(struct mw_verify *v, const char *name, size_t n,
+			       bool invalid, char *err, size_t errlen)
+{
+	struct hstate *h;
+
+	if (v->nhosts >= MW_VERIFY_MAX_HOSTS) {
+		mw_set_err(err, errlen, "more than %d hosts",
+			   MW_VERIFY_MAX_HOSTS);
+		return NULL;
+	}
+	if (v->nhosts == v->caphosts) {
+		size_t ncap = v->caphosts ? v->caphosts * 2 : 16;
+		struct hstate **nh = realloc(v->hosts, ncap * sizeof(*nh));
+
+		if (!nh)
+			goto oom;
+		v->hosts = nh;
+		v->caphosts = ncap;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		goto oom;
+	memcpy(h->r.name, name, n);
+	h->r.name[n] = '\0';
+	h->name_len = n;
+	h->r.invalid = invalid;
+	h->idx = (uint32_t)v->nhosts;
+	v->hosts[v->nhosts++] = h;
+	return h;
+oom:
+	mw_set_err(err, errlen, "out of memory");
+	return NULL;
+}
+
+/*
+ * The state of host name (n bytes), created when new; a name that cannot
+ * be a host's (NULL, empty, too long, with a NUL byte) gets the invalid
+ * entry. NULL with err when a new host is one too many.
+ */
+static struct hstate *host_of(struct mw_verify *v, const char *name, size_t n,
+			      char *err, size_t errlen)
+{
+	struct hstate *h = v->cur;
+	size_t k;
+
+	if (!name || !n || n >= MW_VERIFY_HOST_MAX || memchr(name, 0, n)) {
+		if (!v->invalid)
+			v->invalid = host_new(v, "", 0, true, err, errlen);
+		return v->invalid;
+	}
+	if (h && !h->r.invalid && h->name_len == n &&
+	    !memcmp(h->r.name, name, n))
+		return h;
+	if ((v->nhosts + 1) * 2 > v->tcap && table_grow(v)) {
+		mw_set_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	k = name_hash(name, n) & (v->tcap - 1);
+	while (v->table[k]) {
+		h = v->hosts[v->table[k] - 1];
+		if (h->name_len == n && !memcmp(h->r.name, name, n))
+			return h;
+		k = (k + 1) & (v->tcap - 1);
+	}
+	h = host_new(v, name, n, false, err, errlen);
+	if (h)
+		v->table[k] = (uint32_t)v->nhosts;
+	return h;
+}
+
+/* ---- lifecycle ---- */
+
+int mw_verify_new(struct mw_verify **out, const struct mw_sign_pub *pub,
+		  char *err, size_t errlen)
+{
+	struct mw_verify *v;
+	const char *id = pub ? mw_sign_pub_key_id(pub) : NULL;
+
+	if (!id) {
+		mw_set_err(err, errlen, "no public key to verify with");
+		return -1;
+	}
+	v = calloc(1, sizeof(*v));
+	if (!v) {
+		mw_set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	v->pub = pub;
+	snprintf(v->key_id, sizeof(v->key_id), "%s", id);
+	*out = v;
+	return 0;
+}
+
+void mw_verify_free(struct mw_verify *v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < v->nhosts; i++)
+		free(v->hosts[i]);
+	free(v->hosts);
+	free(v->table);
+	free(v->cps);
+	free(v->order);
+	free(v);
+}
+
+/* ---- file checkpoints ---- */
+
+static bool sig_checks(const struct mw_verify *v, const char *host,
+		       uint64_t seq, const char *hash, const char *sig)
+{
+	char msg[MW_VERIFY_HOST_MAX + 160];
+	int n = mw_chain_checkpoint_message(msg, sizeof(msg), host, seq, hash);
+
+	return n > 0 && strlen(sig) < MW_SIGN_B64_LEN &&
+	       mw_sign_pub_verify(v->pub, msg, (size_t)n, sig);
+}
+
+static int json_uint(json_t *j, const char *key, bool required, uint64_t *out)
+{
+	json_t *x = json_object_get(j, key);
+
+	if (!x)
+		return required ? -1 : 0;
+	if (!json_is_integer(x) || json_integer_value(x) < 1)
+		return -1;
+	*out = (uint64_t)json_integer_value(x);
+	return 0;
+}
+
+/* A string of at most max bytes, without NUL, copied to out. */
+static int json_str(json_t *j, const char *key, char *out, size_t outlen)
+{
+	json_t *x = json_object_get(j, key);
+	const char *s = json_string_value(x);
+	size_t n = json_string_length(x);
+
+	if (!s || n >= outlen || strlen(s) != n)
+		return -1;
+	memcpy(out, s, n + 1);
+	return 0;
+}
+
+int mw_verify_parse_checkpoint(const char *line, size_t len,
+			       struct mw_verify_cp *out, char *err,
+			       size_t errlen)
+{
+	json_error_t jerr;
+	json_t *j, *ts;
+	const char *bad = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (len > MW_VERIFY_CP_LINE_MAX) {
+		mw_set_err(err, errlen, "longer than %d bytes",
+			   MW_VERIFY_CP_LINE_MAX);
+		return -1;
+	}
+	if (len && line[len - 1] == '\n')
+		len--;
+	j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		mw_set_err(err, errlen, "not JSON: %s", jerr.text);
+		return -1;
+	}
+	ts = json_object_get(j, "ts_us");
+	if (!json_is_object(j))
+		bad = "not a JSON object";
+	else if (json_str(j, "host", out->host, sizeof(out->host)) ||
+		 !out->host[0])
+		bad = "host: not a host name";
+	else if (json_uint(j, "seq", true, &out->seq))
+		bad = "seq: not a positive integer";
+	else if (json_str(j, "hash", out->hash, sizeof(out->hash)) ||
+		 !mw_chain_is_hash(out->hash, strlen(out->hash)))
+		bad = "hash: not 64 lowercase hex digits";
+	else if (json_str(j, "key_id", out->key_id, sizeof(out->key_id)))
+		bad = "key_id: not a key id";
+	else if (json_str(j, "signature", out->signature,
+			  sizeof(out->signature)))
+		bad = "signature: not a signature";
+	else if (json_uint(j, "checkpoint_seq", false, &out->checkpoint_seq))
+		bad = "checkpoint_seq: not a positive integer";
+	else if (ts && !json_is_integer(ts))
+		bad = "ts_us: not an integer";
+	if (!bad && ts)
+		out->ts_us = (int64_t)json_integer_value(ts);
+	json_decref(j);
+	if (bad) {
+		mw_set_err(err, errlen, "%s", bad);
+		return -1;
+	}
+	return 0;
+}
+
+int mw_verify_add_checkpoint(struct mw_verify *v, const struct mw_verify_cp *cp,
+			     char *err, size_t errlen)
+{
+	struct hstate *h;
+	struct fcp *c;
+	char buf[ESC_BUF];
+
+	if (v->rows_started) {
+		mw_set_err(err, errlen,
+			   "file checkpoints must come before the rows");
+		return -1;
+	}
+	h = host_of(v, cp->host, strnlen(cp->host, sizeof(cp->host)), err,
+		    errlen);
+	if (!h)
+		return -1;
+	if (h->r.invalid) {
+		record(h, MW_VB_MALFORMED, 0, 0, false,
+		       "a file checkpoint names no usable host");
+		return 0;
+	}
+	if (strcmp(cp->key_id, v->key_id)) {
+		h->r.file_cp_failed++;
+		record(h, MW_VB_BAD_SIGNATURE, cp->seq, cp->seq, false,
+		       "the file checkpoint for seq %llu is signed by key "
+		       "%s, not by %s",
+		       (unsigned long long)cp->seq,
+		       esc(cp->key_id, strlen(cp->key_id), ESC_MAX, buf,
+			   sizeof(buf)),
+		       v->key_id);
+		return 0;
+	}
+	if (!mw_chain_is_hash(cp->hash, strnlen(cp->hash, sizeof(cp->hash))) ||
+	    !sig_checks(v, h->r.name, cp->seq, cp->hash, cp->signature)) {
+		h->r.file_cp_failed++;
+		record(h, MW_VB_BAD_SIGNATURE, cp->seq, cp->seq, false,
+		       "the signature of the file checkpoint for seq %llu "
+		       "does not verify",
+		       (unsigned long long)cp->seq);
+		return 0;
+	}
+	if (v->ncps == v->capcps) {
+		size_t ncap = v->capcps ? v->capcps * 2 : 64;
+		struct fcp *n = realloc(v->cps, ncap * sizeof(*n));
+
+		if (!n) {
+			mw_set_err(err, errlen, "out of memory");
+			return -1;
+		}
+		v->cps = n;
+		v->capcps = ncap;
+	}
+	c = &v->cps[v->ncps++];
+	memset(c, 0, sizeof(*c));
+	c->seq = cp->seq;
+	c->host = h->idx;
+	c->state = CP_UNSEEN;
+	memcpy(c->hash, cp->hash, sizeof(c->hash));
+	memcpy(c->sig, cp->signature, sizeof(c->sig));
+	return 0;
+}
+
+static bool blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* An input line that does not parse; row when it stood for an event. */
+static int bad_line(struct mw_verify *v, const char *what, uint64_t lineno,
+		    const char *why, bool row, char *err, size_t errlen)
+{
+	struct hstate *h = host_of(v, NULL, 0, err, errlen);
+
+	if (!h)
+		return -1;
+	if (row)
+		h->r.events++;
+	record(h, MW_VB_MALFORMED, 0, 0, true, "%s line %llu: %s", what,
+	       (unsigned long long)lineno, why);
+	return 0;
+}
+
+int mw_verify_checkpoint_line(struct mw_verify *v, const char *line, size_t len,
+			      uint64_t lineno, char *err, size_t errlen)
+{
+	struct mw_verify_cp cp;
+	char why[256];
+
+	if (blank(line, len))
+		return 0;
+	if (mw_verify_parse_checkpoint(line, len, &cp, why, sizeof(why)))
+		return bad_line(v, "checkpoint file", lineno, why, false, err,
+				errlen);
+	return mw_verify_add_checkpoint(v, &cp, err, errlen);
+}
+
+static int cp_cmp(const void *a, const void *b)
+{
+	const struct fcp *x = a, *y = b;
+
+	if (x->host != y->host)
+		return x->host < y->host ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return memcmp(x->hash, y->hash, sizeof(x->hash));
+}
+
+/* Sorts the file checkpoints (duplicates dropped) and gives each host its
+ * range of them. */
+static void start_rows(struct mw_verify *v)
+{
+	size_t n = 0;
+
+	v->rows_started = true;
+	if (v->ncps)
+		qsort(v->cps, v->ncps, sizeof(*v->cps), cp_cmp);
+	for (size_t i = 0; i < v->ncps; i++)
+		if (!n || cp_cmp(&v->cps[n - 1], &v->cps[i]))
+			v->cps[n++] = v->cps[i];
+	v->ncps = n;
+	for (size_t i = 0; i < v->ncps;) {
+		struct hstate *h = v->hosts[v->cps[i].host];
+
+		h->cp_begin = h->cp_cur = i;
+		while (i < v->ncps && v->hosts[v->cps[i].host] == h)
+			i++;
+		h->cp_end = i;
+	}
+}
+
+/* ---- checkpoint matching ---- */
+
+/* Events up to covered are vouched for by a checkpoint. */
+static void good(struct hstate *h, uint64_t covered)
+{
+	if (!h->have_good || covered > h->good_covered)
+		h->good_covered = covered;
+	h->have_good = true;
+}
+
+/*
+ * A checkpoint signed another hash for seq covered than the recomputed
+ * one: explained by an earlier break since the last matching checkpoint,
+ * or else the chain was recomputed after it.
+ */
+static void cp_mismatch(struct hstate *h, uint64_t covered, const char *what)
+{
+	uint64_t from;
+
+	if (h->have_break &&
+	    (!h->have_good || h->last_break_seq > h->good_covered))
+		return;
+	from = h->have_good ? h->good_covered + 1
+			    : (h->r.first_seq ? h->r.first_seq : 1);
+	if (from > covered)
+		from = covered;
+	record(h, MW_VB_REWRITTEN, from, covered, true,
+	       "events %llu-%llu rewritten: %s signed another hash for seq "
+	       "%llu than the recomputed one (the chain links: it was "
+	       "recomputed)",
+	       (unsigned long long)from, (unsigned long long)covered, what,
+	       (unsigned long long)covered);
+}
+
+static void resolve_cp(struct hstate *h, struct fcp *c)
+{
+	switch (c->state) {
+	case CP_MATCHED:
+		h->r.file_cp_ok++;
+		good(h, c->seq);
+		break;
+	case CP_SEEN:
+		h->r.file_cp_failed++;
+		cp_mismatch(h, c->seq, "the checkpoint file");
+		break;
+	default:
+		if (h->r.first_seq && c->seq < h->r.first_seq) {
+			h->r.file_cp_retention++;
+			break;
+		}
+		h->r.file_cp_failed++;
+		record(h, MW_VB_MISSING_CHECKPOINT, c->seq, c->seq, false,
+		       "the checkpoint file vouches for seq %llu, which the "
+		       "database does not hold",
+		       (unsigned long long)c->seq);
+	}
+}
+
+/* Resolves the file checkpoints of seqs below seq. */
+static void advance_cps(struct mw_verify *v, struct hstate *h, uint64_t seq)
+{
+	while (h->cp_cur < h->cp_end && v->cps[h->cp_cur].seq < seq)
+		resolve_cp(h, &v->cps[h->cp_cur++]);
+}
+
+/* A row at seq whose recomputed hash is computed (NULL: unknown). */
+static void mark_cps(struct mw_verify *v, struct hstate *h, uint64_t seq,
+		     const char *computed)
+{
+	for (size_t i = h->cp_cur; i < h->cp_end && v->cps[i].seq == seq; i++) {
+		struct fcp *c = &v->cps[i];
+
+		if (computed && !strcmp(computed, c->hash))
+			c->state = CP_MATCHED;
+		else if (c->state == CP_UNSEEN)
+			c->state = CP_SEEN;
+	}
+}
+
+/*
+ * Whether the file holds this very checkpoint (seq, hash, signature), its
+ * signature verified already: the same statement is not verified twice.
+ */
+static bool known_signed(const struct mw_verify *v, const struct hstate *h,
+			 uint64_t seq, const char *hash, const char *sig)
+{
+	size_t lo = h->cp_begin, hi = h->cp_end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->cps[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < h->cp_end && v->cps[lo].seq == seq; lo++)
+		if (!strcmp(v->cps[lo].hash, hash) &&
+		    !strcmp(v->cps[lo].sig, sig))
+			return true;
+	return false;
+}
+
+/* A checkpoint event at seq (verifying at real), its params. */
+static void db_checkpoint(struct mw_verify *v, struct hstate *h,
+			  const struct mw_chain_value *params, uint64_t seq,
+			  uint64_t real)
+{
+	const char *bad = NULL, *hash, *key_id, *sig;
+	json_t *j = NULL, *js;
+	json_error_t jerr;
+	char buf[ESC_BUF], what[64];
+	uint64_t covered;
+
+	if (params->s)
+		j = json_loadb(params->s, params->n, JSON_REJECT_DUPLICATES,
+			       &jerr);
+	js = json_object_get(j, "seq");
+	hash = json_string_value(json_object_get(j, "hash"));
+	key_id = json_string_value(json_object_get(j, "key_id"));
+	sig = json_string_value(json_object_get(j, "signature"));
+	if (!json_is_object(j))
+		bad = "are not a JSON object";
+	else if (!json_is_integer(js) || json_integer_value(js) < 0)
+		bad = "have no seq";
+	else if (!hash || !mw_chain_is_hash(hash, strlen(hash)))
+		bad = "have no hash";
+	else if (!key_id || !sig)
+		bad = "have no key_id or signature";
+	if (bad) {
+		h->r.db_cp_failed++;
+		record(h, MW_VB_MALFORMED, seq, seq, false,
+		       "the checkpoint's params %s", bad);
+		goto out;
+	}
+	covered = (uint64_t)json_integer_value(js);
+	if (strcmp(key_id, v->key_id)) {
+		h->r.db_cp_failed++;
+		record(h, MW_VB_BAD_SIGNATURE, seq, seq, false,
+		       "the checkpoint is signed by key %s, not by %s",
+		       esc(key_id, strlen(key_id), ESC_MAX, buf, sizeof(buf)),
+		       v->key_id);
+		goto out;
+	}
+	if (!known_signed(v, h, covered, hash, sig) &&
+	    !sig_checks(v, h->r.name, covered, hash, sig)) {
+		h->r.db_cp_failed++;
+		record(h, MW_VB_BAD_SIGNATURE, seq, seq, false,
+		       "the checkpoint's signature does not verify");
+		goto out;
+	}
+	if (covered != real - 1) {
+		h->r.db_cp_failed++;
+		record(h, MW_VB_MALFORMED, seq, seq, false,
+		       "the checkpoint at seq %llu covers seq %llu, not %llu",
+		       (unsigned long long)real, (unsigned long long)covered,
+		       (unsigned long long)(real - 1));
+		goto out;
+	}
+	/* the event before is not there (retention, a gap): the signature
+	 * is all that can be checked */
+	if (!h->have_prev || h->prev_real != covered || !h->prev_computed_ok) {
+		h->r.db_cp_ok++;
+		goto out;
+	}
+	if (!strcmp(hash, h->prev_computed)) {
+		h->r.db_cp_ok++;
+		if (real == seq)
+			good(h, covered);
+		goto out;
+	}
+	h->r.db_cp_failed++;
+	snprintf(what, sizeof(what), "the checkpoint at seq %llu",
+		 (unsigned long long)seq);
+	cp_mismatch(h, covered, what);
+out:
+	json_decref(j);
+}
+
+/* ---- the chain ---- */
+
+enum link { LINK_UNKNOWN, LINK_OK, LINK_BAD };
+
+/* Whether prev_hash (64 hex) links row seq to the event before. */
+static enum link link_of(const struct hstate *h, uint64_t seq,
+			 const char *prev_hash)
+{
+	const char(*g)[MW_CHAIN_HASH_HEX];
+	int n;
+
+	if (!h->have_prev) {
+		if (seq != 1)
+			return LINK_UNKNOWN;
+		return memcmp(prev_hash, MW_CHAIN_GENESIS, 64) ? LINK_BAD
+							       : LINK_OK;
+	}
+	if (seq == h->grp_seq + 1) {
+		g = h->grp;
+		n = h->ngrp;
+	} else if (seq == h->grp_seq && h->pgrp_seq + 1 == seq) {
+		g = h->pgrp;
+		n = h->npgrp;
+	} else {
+		return LINK_UNKNOWN;
+	}
+	if (!n)
+		return LINK_UNKNOWN;
+	for (int i = 0; i < n; i++)
+		if (!memcmp(prev_hash, g[i], 64))
+			return LINK_OK;
+	return LINK_BAD;
+}
+
+/* Takes the row at seq into the chain. */
+static void accept_row(struct hstate *h, uint64_t seq, const char *stored,
+		       const char *computed, uint64_t real, bool ts_ok,
+		       int64_t ts, bool clean)
+{
+	if (!h->have_prev || seq != h->grp_seq) {
+		if (h->have_prev) {
+			memcpy(h->pgrp, h->grp, sizeof(h->grp));
+			h->npgrp = h->ngrp;
+			h->pgrp_seq = h->grp_seq;
+		}
+		h->grp_seq = seq;
+		h->ngrp = 0;
+	}
+	if (stored && h->ngrp < GROUP_MAX)
+		memcpy(h->grp[h->ngrp++], stored, MW_CHAIN_HASH_HEX);
+	h->prev_computed_ok = computed != NULL;
+	if (computed)
+		memcpy(h->prev_computed, computed, MW_CHAIN_HASH_HEX);
+	h->prev_real = real;
+	h->prev_ts_ok = ts_ok;
+	h->prev_ts = ts;
+	h->prev_clean = clean;
+	h->have_prev = true;
+	if (seq > h->r.last_seq)
+		h->r.last_seq = seq;
+}
+
+/* A pending higher-seq shift that nothing compensated: deletions. */
+static void resolve_pending(struct hstate *h)
+{
+	if (!h->pending)
+		return;
+	h->pending = false;
+	record(h, MW_VB_DELETED, h->pend_seq,
+	       h->pend_seq + (uint64_t)h->pend_delta - 1, true,
+	       "%d event(s) deleted at seq %llu: from there on events "
+	       "verify with their seq raised by %d (renumbered)",
+	       h->pend_delta, (unsigned long long)h->pend_seq, h->pend_delta);
+	if (h->run == RUN_PENDING)
+		h->run = RUN_NONE;
+}
+
+/* The row at seq verifies at seq + d (d != 0). */
+static void shift(struct hstate *h, uint64_t seq, int d)
+{
+	uint64_t first;
+
+	note_content(h, seq);
+	if (h->run != RUN_NONE && h->run_delta == d && seq == h->run_last + 1) {
+		h->run_last = seq;
+		if (h->run == RUN_PENDING)
+			h->pend_last = seq;
+		return;
+	}
+	if (d > 0) {
+		if (h->pending && seq == h->pend_last + 1 &&
+		    d > h->pend_delta) {
+			/* more deleted further on */
+			int more = d - h->pend_delta;
+
+			resolve_pending(h);
+			h->pending = true;
+			h->pend_seq = h->pend_last = seq;
+			h->pend_delta = more;
+		} else if (h->pending) {
+			h->pend_last = seq;
+		} else {
+			h->pending = true;
+			h->pend_seq = h->pend_last = seq;
+			h->pend_delta = d;
+		}
+		h->run = RUN_PENDING;
+		h->run_delta = d;
+		h->run_last = seq;
+		return;
+	}
+	h->run_delta = d;
+	h->run_last = seq;
+	if (h->pending && seq <= h->pend_last + MW_VERIFY_SHIFT_MAX) {
+		h->pending = false;
+		h->run = RUN_REORDERED;
+		record(h, MW_VB_REORDERED, h->pend_seq, seq, true,
+		       "seq %llu holds the event of seq %llu and seq %llu "
+		       "that of seq %llu: events swapped or moved",
+		       (unsigned long long)h->pend_seq,
+		       (unsigned long long)(h->pend_seq +
+					    (uint64_t)h->pend_delta),
+		       (unsigned long long)seq,
+		       (unsigned long long)(seq - (uint64_t)-d));
+		return;
+	}
+	h->run = RUN_INSERTED;
+	first = seq - (uint64_t)-d;
+	if (h->r.first_seq && first < h->r.first_seq)
+		first = h->r.first_seq;
+	record(h, MW_VB_INSERTED, first, seq > first ? seq - 1 : first, true,
+	       "%d event(s) inserted before seq %llu: from there on events "
+	       "verify with their seq lowered by %d (renumbered)",
+	       -d, (unsigned long long)seq, -d);
+}
+
+/*
+ * The seq offset d (1..16 either way) at which f hashes to stored, the
+ * last one found tried first; 0 when none. -1 when the digest fails.
+ */
+static int diagnose(struct hstate *h, const struct mw_chain_value *f,
+		    uint64_t seq, const char *stored, int *delta,
+		    char computed[MW_CHAIN_HASH_HEX])
+{
+	int tries[2 * MW_VERIFY_SHIFT_MAX + 1], n = 0;
+
+	*delta = 0;
+	if (h->last_delta)
+		tries[n++] = h->last_delta;
+	if (h->undiagnosed < UNDIAGNOSED_MAX)
+		for (int d = 1; d <= MW_VERIFY_SHIFT_MAX; d++) {
+			if (d != h->last_delta)
+				tries[n++] = d;
+			if (-d != h->last_delta)
+				tries[n++] = -d;
+		}
+	for (int i = 0; i < n; i++) {
+		int d = tries[i];
+
+		if ((d < 0 && seq <= (uint64_t)-d) ||
+		    (d > 0 && seq > (uint64_t)INT64_MAX - (uint64_t)d))
+			continue;
+		if (hash_at(f, d > 0 ? seq + (uint64_t)d : seq - (uint64_t)-d,
+			    computed))
+			return -1;
+		if (!memcmp(computed, stored, 64)) {
+			*delta = d;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* What the writer cannot have produced; NULL when the row is well formed.
+ * The reason goes to why. */
+static const char *malformed(const struct mw_chain_value *f,
+			     const struct mw_chain_value *hash, bool hash_ok,
+			     bool *ts_ok, int64_t *ts, char *why, size_t whylen)
+{
+	char buf[ESC_BUF];
+
+	*ts_ok = parse_i64(f[MW_CF_TS_US].s, f[MW_CF_TS_US].n, ts);
+	if (!hash_ok)
+		snprintf(why, whylen,
+			 "the stored hash %s is not 64 lowercase "
+			 "hex digits",
+			 hash ? ESCV(hash, buf) : "NULL");
+	else if (!is_hash(f[MW_CF_PREV_HASH].s, f[MW_CF_PREV_HASH].n))
+		snprintf(why, whylen,
+			 "prev_hash %s is not 64 lowercase hex "
+			 "digits",
+			 ESCV(&f[MW_CF_PREV_HASH], buf));
+	else if (!*ts_ok)
+		snprintf(why, whylen, "ts_us %s is not an integer",
+			 ESCV(&f[MW_CF_TS_US], buf));
+	else if (!f[MW_CF_KIND].s)
+		snprintf(why, whylen, "kind is NULL");
+	else
+		return NULL;
+	return why;
+}
+
+static uint64_t add_delta(uint64_t seq, int d)
+{
+	return d >= 0 ? seq + (uint64_t)d : seq - (uint64_t)-d;
+}
+
+/* A row whose seq is not a positive integer: it stands where the next
+ * seq is expected. */
+static void row_bad_seq(struct mw_verify *v, struct hstate *h,
+			const struct mw_chain_value *f, const char *stored)
+{
+	uint64_t seq = h->have_prev ? h->grp_seq + 1 : 0;
+	char buf[ESC_BUF];
+
+	record(h, MW_VB_MALFORMED, seq, seq, true,
+	       "seq %s is not a positive integer", ESCV(&f[MW_CF_SEQ], buf));
+	if (!h->have_prev)
+		return;
+	if (h->pending && seq > h->pend_last + MW_VERIFY_SHIFT_MAX)
+		resolve_pending(h);
+	advance_cps(v, h, seq);
+	mark_cps(v, h, seq, NULL);
+	h->run = RUN_NONE;
+	accept_row(h, seq, stored, NULL, seq, false, 0, false);
+}
+
+/*
+ * The verdict on a row at seq whose content hashes to its stored hash
+ * (own_ok), or does so at seq + delta, or neither; lk its link.
+ */
+static void classify(struct hstate *h, uint64_t seq, int64_t ts, bool own_ok,
+		     int delta, enum link lk)
+{
+	if (own_ok) {
+		h->run = RUN_NONE;
+		h->undiagnosed = 0;
+		/* after a broken row, a link failure is its consequence */
+		if (lk != LINK_BAD || (h->have_prev && !h->prev_clean))
+			return;
+		if (seq == 1)
+			record(h, MW_VB_INSERTED, seq, seq, true,
+			       "seq 1 does not start from the genesis hash");
+		else
+			record(h, MW_VB_INSERTED, seq, seq, true,
+			       "prev_hash does not link to the hash of seq "
+			       "%llu: an event inserted or replaced (its own "
+			       "hash checks)",
+			       (unsigned long long)(seq - 1));
+		return;
+	}
+	if (delta) {
+		h->undiagnosed = 0;
+		h->last_delta = delta;
+		shift(h, seq, delta);
+		return;
+	}
+	h->undiagnosed++;
+	h->run = RUN_NONE;
+	if (h->prev_ts_ok && ts < h->prev_ts)
+		record(h, MW_VB_REORDERED, seq, seq, true,
+		       "the content does not match the stored hash and ts_us "
+		       "goes back from the event before");
+	else
+		record(h, MW_VB_MODIFIED, seq, seq, true,
+		       "the content does not match the stored hash");
+}
+
+static int row(struct mw_verify *v, struct hstate *h,
+	       const struct mw_chain_value *f,
+	       const struct mw_chain_value *hash, char *err, size_t errlen)
+{
+	char stored[MW_CHAIN_HASH_HEX], own[MW_CHAIN_HASH_HEX];
+	char real_hash[MW_CHAIN_HASH_HEX], why[ESC_BUF + 64];
+	bool ts_ok, own_ok, hash_ok;
+	int64_t ts = 0;
+	uint64_t seq;
+	int delta = 0;
+
+	h->r.events++;
+	hash_ok = hash && is_hash(hash->s, hash->n);
+	if (hash_ok) {
+		memcpy(stored, hash->s, 64);
+		stored[64] = '\0';
+	}
+	if (!parse_seq(&f[MW_CF_SEQ], &seq)) {
+		row_bad_seq(v, h, f, hash_ok ? stored : NULL);
+		return 0;
+	}
+	if (h->pending && seq > h->pend_last + MW_VERIFY_SHIFT_MAX)
+		resolve_pending(h);
+	if (h->have_prev && seq < h->grp_seq) {
+		record(h, MW_VB_REORDERED, seq, seq, true,
+		       "seq %llu comes after seq %llu: events out of order",
+		       (unsigned long long)seq, (unsigned long long)h->grp_seq);
+		return 0;
+	}
+	if (!h->have_prev) {
+		h->r.first_seq = seq;
+		h->r.starts_late = seq > 1;
+	} else if (seq > h->grp_seq + 1) {
+		/* the checkpoints of the rows seen, then the gap, then
+		 * those of the missing seqs */
+		advance_cps(v, h, h->grp_seq + 1);
+		record(h, MW_VB_DELETED, h->grp_seq + 1, seq - 1, true,
+		       "%llu event(s) missing (seq gap)",
+		       (unsigned long long)(seq - h->grp_seq - 1));
+	}
+	advance_cps(v, h, seq);
+	if (malformed(f, hash, hash_ok, &ts_ok, &ts, why, sizeof(why))) {
+		record(h, MW_VB_MALFORMED, seq, seq, true, "%s", why);
+		mark_cps(v, h, seq, NULL);
+		h->run = RUN_NONE;
+		accept_row(h, seq, hash_ok ? stored : NULL, NULL, seq, ts_ok,
+			   ts, false);
+		return 0;
+	}
+	if (mw_chain_hash(f, own))
+		goto digest_failed;
+	own_ok = !memcmp(own, stored, 64);
+	if (h->have_prev && seq == h->grp_seq) {
+		record(h, MW_VB_INSERTED, seq, seq, true,
+		       "seq %llu appears more than once",
+		       (unsigned long long)seq);
+		mark_cps(v, h, seq, own);
+		h->run = RUN_NONE;
+		accept_row(h, seq, stored, own, seq, ts_ok, ts, false);
+		return 0;
+	}
+	if (!own_ok && diagnose(h, f, seq, stored, &delta, real_hash))
+		goto digest_failed;
+	classify(h, seq, ts, own_ok, delta,
+		 link_of(h, seq, f[MW_CF_PREV_HASH].s));
+	if ((own_ok || delta) && value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
+		db_checkpoint(v, h, &f[MW_CF_PARAMS], seq,
+			      add_delta(seq, delta));
+	mark_cps(v, h, seq, own);
+	accept_row(h, seq, stored, delta ? real_hash : own,
+		   add_delta(seq, delta), ts_ok, ts, own_ok);
+	return 0;
+digest_failed:
+	mw_set_err(err, errlen, "cannot compute an event's hash");
+	return -1;
+}
+
+int mw_verify_row(struct mw_verify *v, const struct mw_chain_value f[MW_CF_N],
+		  const struct mw_chain_value *hash, char *err, size_t errlen)
+{
+	struct hstate *h;
+	uint64_t seq = 0;
+	char buf[ESC_BUF];
+
+	if (v->finished) {
+		mw_set_err(err, errlen, "verification already finished");
+		return -1;
+	}
+	if (!v->rows_started)
+		start_rows(v);
+	h = host_of(v, f[MW_CF_HOST].s, f[MW_CF_HOST].n, err, errlen);
+	if (!h)
+		return -1;
+	if (h->r.invalid) {
+		h->r.events++;
+		if (!parse_seq(&f[MW_CF_SEQ], &seq))
+			seq = 0;
+		record(h, MW_VB_MALFORMED, seq, seq, true,
+		       "a row whose host %s is not a host name",
+		       ESCV(&f[MW_CF_HOST], buf));
+		return 0;
+	}
+	if (h != v->cur && h->rows_seen) {
+		if (!parse_seq(&f[MW_CF_SEQ], &seq))
+			seq = h->have_prev ? h->grp_seq + 1 : 0;
+		record(h, MW_VB_REORDERED, seq, seq, true,
+		       "the host's events resume at seq %llu after another "
+		       "host's: events out of order",
+		       (unsigned long long)seq);
+	}
+	v->cur = h;
+	h->rows_seen = true;
+	return row(v, h, f, hash, err, errlen);
+}
+
+int mw_verify_copy_line(struct mw_verify *v, char *line, size_t len, char *err,
+			size_t errlen)
+{
+	struct mw_chain_value f[MW_CF_N + 1];
+
+	if (mw_pgcopy_parse(line, len, f, MW_CF_N + 1, err, errlen))
+		return -1;
+	return mw_verify_row(v, f, &f[MW_CF_N], err, errlen);
+}
+
+/* ---- events.jsonl ---- */
+
+static int hex4(const char *s, size_t len, size_t *r)
+{
+	int x = 0;
+
+	if (len - *r < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char c = s[(*r)++];
+
+		x <<= 4;
+		if (c >= '0' && c <= '9')
+			x |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			x |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			x |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return x;
+}
+
+static size_t utf8_put(char *out, uint32_t cp)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xe0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	out[0] = (char)(0xf0 | (cp >> 18));
+	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	out[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/*
+ * The JSON string whose opening quote is before s[*pos], decoded in place
+ * (an escape never decodes longer than itself); *pos moves past the
+ * closing quote. NULL when it is not a valid string.
+ */
+static const char *jstring(char *s, size_t len, size_t *pos,
+			   struct mw_chain_value *out)
+{
+	/* what ends a run of plain bytes: quote, backslash, controls */
+	static const bool stop[256] = {
+		[0 ... 0x1f] = true,
+		['"'] = true,
+		['\\'] = true,
+	};
+	size_t r = *pos, w = *pos;
+
+	for (;;) {
+		unsigned char c;
+		size_t k = r;
+		int cp, lo;
+
+		while (k < len && !stop[(unsigned char)s[k]])
+			k++;
+		if (k > r) {
+			if (w != r)
+				memmove(s + w, s + r, k - r);
+			w += k - r;
+			r = k;
+		}
+		if (r >= len)
+			return "an unterminated string";
+		c = (unsigned char)s[r++];
+		if (c == '"')
+			break;
+		if (c < 0x20)
+			return "a control character in a string";
+		if (c != '\\') {
+			s[w++] = (char)c;
+			continue;
+		}
+		if (r >= len)
+			return "an unterminated string";
+		c = (unsigned char)s[r++];
+		switch (c) {
+		case '"':
+		case '\\':
+		case '/':
+			s[w++] = (char)c;
+			break;
+		case 'b':
+			s[w++] = '\b';
+			break;
+		case 'f':
+			s[w++] = '\f';
+			break;
+		case 'n':
+			s[w++] = '\n';
+			break;
+		case 'r':
+			s[w++] = '\r';
+			break;
+		case 't':
+			s[w++] = '\t';
+			break;
+		case 'u':
+			cp = hex4(s, len, &r);
+			if (cp < 0)
+				return "a bad \\u escape";
+			if (cp >= 0xdc00 && cp <= 0xdfff)
+				return "a lone low surrogate";
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				if (len - r < 2 || s[r] != '\\' ||
+				    s[r + 1] != 'u')
+					return "a lone high surrogate";
+				r += 2;
+				lo = hex4(s, len, &r);
+				if (lo < 0xdc00 || lo > 0xdfff)
+					return "a lone high surrogate";
+				cp = 0x10000 + ((cp - 0xd800) << 10) +
+				     (lo - 0xdc00);
+			}
+			w += utf8_put(s + w, (uint32_t)cp);
+			break;
+		default:
+			return "a bad escape";
+		}
+	}
+	out->s = s + *pos;
+	out->n = w - *pos;
+	*pos = r;
+	return NULL;
+}
+
+static void skip_ws(const char *s, size_t len, size_t *i)
+{
+	while (*i < len && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' ||
+			    s[*i] == '\r'))
+		(*i)++;
+}
+
+/* Index of key among the field names and "hash" (MW_CF_N), guess first. */
+static int key_index(const struct mw_chain_value *k, int guess)
+{
+	for (int j = 0; j <= MW_CF_N; j++) {
+		int i = (guess + j) % (MW_CF_N + 1);
+		const char *name =
+			i < MW_CF_N ? mw_chain_field_names[i] : "hash";
+
+		if (k->n && k->s[0] == name[0] && value_is(k, name))
+			return i;
+	}
+	return -1;
+}
+
+int mw_verify_parse_jsonl(char *line, size_t len,
+			  struct mw_chain_value f[MW_CF_N],
+			  struct mw_chain_value *hash, char *err, size_t errlen)
+{
+	struct mw_chain_value key, val;
+	uint64_t seen = 0, all = (2ull << MW_CF_N) - 1;
+	const char *bad;
+	char buf[ESC_BUF];
+	size_t i = 0;
+	int nkeys = 0;
+
+	_Static_assert(MW_CF_N < 63, "one bit per key");
+	if (len > MW_PGCOPY_MAX_LINE) {
+		mw_set_err(err, errlen, "longer than %u bytes",
+			   MW_PGCOPY_MAX_LINE);
+		return -1;
+	}
+	skip_ws(line, len, &i);
+	if (i >= len || line[i] != '{') {
+		mw_set_err(err, errlen, "not a JSON object");
+		return -1;
+	}
+	i++;
+	skip_ws(line, len, &i);
+	if (i < len && line[i] == '}') {
+		i++;
+		goto end;
+	}
+	for (;;) {
+		int k;
+
+		if (i >= len || line[i] != '"') {
+			mw_set_err(err, errlen, "a key expected at byte %zu",
+				   i);
+			return -1;
+		}
+		i++;
+		bad = jstring(line, len, &i, &key);
+		if (bad)
+			goto bad;
+		skip_ws(line, len, &i);
+		if (i >= len || line[i] != ':') {
+			mw_set_err(err, errlen, "':' expected at byte %zu", i);
+			return -1;
+		}
+		i++;
+		skip_ws(line, len, &i);
+		k = key_index(&key, nkeys);
+		if (k < 0) {
+			mw_set_err(
+				err, errlen, "unknown key \"%s\"",
+				esc(key.s, key.n, ESC_MAX, buf, sizeof(buf)));
+			return -1;
+		}
+		if (seen & (1ull << k)) {
+			mw_set_err(
+				err, errlen, "key \"%s\" repeated",
+				esc(key.s, key.n, ESC_MAX, buf, sizeof(buf)));
+			return -1;
+		}
+		if (i < len && line[i] == '"') {
+			i++;
+			bad = jstring(line, len, &i, &val);
+			if (bad)
+				goto bad;
+		} else if (len - i >= 4 && !memcmp(line + i, "null", 4)) {
+			i += 4;
+			val.s = NULL;
+			val.n = 0;
+		} else {
+			mw_set_err(err, errlen,
+				   "key \"%s\": not a string or "
+				   "null",
+				   k < MW_CF_N ? mw_chain_field_names[k]
+					       : "hash");
+			return -1;
+		}
+		if (k < MW_CF_N)
+			f[k] = val;
+		else
+			*hash = val;
+		seen |= 1ull << k;
+		nkeys++;
+		skip_ws(line, len, &i);
+		if (i < len && line[i] == ',') {
+			i++;
+			skip_ws(line, len, &i);
+			continue;
+		}
+		if (i < len && line[i] == '}') {
+			i++;
+			break;
+		}
+		mw_set_err(err, errlen, "',' or '}' expected at byte %zu", i);
+		return -1;
+	}
+end:
+	skip_ws(line, len, &i);
+	if (i != len) {
+		mw_set_err(err, errlen, "text after the object at byte %zu", i);
+		return -1;
+	}
+	if (seen != all) {
+		int k = 0;
+
+		while (seen & (1ull << k))
+			k++;
+		mw_set_err(err, errlen, "key \"%s\" missing",
+			   k < MW_CF_N ? mw_chain_field_names[k] : "hash");
+		return -1;
+	}
+	return 0;
+bad:
+	mw_set_err(err, errlen, "%s at byte %zu", bad, i);
+	return -1;
+}
+
+int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
+			 uint64_t lineno, char *err, size_t errlen)
+{
+	struct mw_chain_value f[MW_CF_N], hash;
+	char why[256];
+
+	if (blank(line, len))
+		return 0;
+	if (v->finished) {
+		mw_set_err(err, errlen, "verification already finished");
+		return -1;
+	}
+	if (!v->rows_started)
+		start_rows(v);
+	if (mw_verify_parse_jsonl(line, len, f, &hash, why, sizeof(why)))
+		return bad_line(v, "events.jsonl", lineno, why, true, err,
+				errlen);
+	return mw_verify_row(v, f, &hash, err, errlen);
+}
+
+/* ---- reading files line by line, bounded ---- */
+
+struct reader {
+	FILE *f;
+	char *buf;
+	size_t cap, start, end;
+	size_t max; /* longest line */
+	size_t total, total_max; /* bytes read, at most (0: no bound) */
+	bool eof;
+};
+
+/*
+ * The next line (without its newline) in *line, *len: 1, 0 at the end,
+ * -1 on a read error or past total_max (errno EFBIG). A line longer than
+ * max is skipped whole and reported with *toolong.
+ */
+static int reader_next(struct reader *rd, char **line, size_t *len,
+		       bool *toolong)
+{
+	bool skipping = false;
+
+	*toolong = false;
+	for (;;) {
+		char *nl = rd->end > rd->start
+				   ? memchr(rd->buf + rd->start, '\n',
+					    rd->end - rd->start)
+				   : NULL;
+		size_t got;
+
+		if (nl || (rd->eof && rd->end > rd->start)) {
+			size_t n = nl ? (size_t)(nl - (rd->buf + rd->start))
+				      : rd->end - rd->start;
+
+			*line = rd->buf + rd->start;
+			*len = n;
+			rd->start += n + (nl ? 1 : 0);
+			if (skipping || n > rd->max) {
+				*toolong = true;
+				*len = 0;
+			}
+			return 1;
+		}
+		if (rd->eof) {
+			if (skipping) {
+				*toolong = true;
+				*len = 0;
+				*line = rd->buf;
+				return 1;
+			}
+			return 0;
+		}
+		if (rd->end - rd->start > rd->max) {
+			skipping = true;
+			rd->start = rd->end = 0;
+		}
+		if (rd->start) {
+			memmove(rd->buf, rd->buf + rd->start,
+				rd->end - rd->start);
+			rd->end -= rd->start;
+			rd->start = 0;
+		}
+		if (rd->cap - rd->end < READ_CHUNK) {
+			size_t ncap = rd->cap ? rd->cap * 2 : 2 * READ_CHUNK;
+			char *n;
+
+			if (ncap > rd->max + 2 * READ_CHUNK)
+				ncap = rd->max + 2 * READ_CHUNK;
+			if (ncap <= rd->cap) {
+				errno = ENOMEM;
+				return -1;
+			}
+			n = realloc(rd->buf, ncap);
+			if (!n)
+				return -1;
+			rd->buf = n;
+			rd->cap = ncap;
+		}
+		got = fread(rd->buf + rd->end, 1, rd->cap - rd->end, rd->f);
+		rd->end += got;
+		rd->total += got;
+		if (rd->total_max && rd->total > rd->total_max) {
+			errno = EFBIG;
+			return -1;
+		}
+		if (got == 0) {
+			if (ferror(rd->f))
+				return -1;
+			rd->eof = true;
+		}
+	}
+}
+
+static bool host_is(const char *line, size_t len, const char *host)
+{
+	json_t *j = json_loadb(line, len, 0, NULL);
+	const char *h = json_string_value(json_object_get(j, "host"));
+	bool is = !h || !strcmp(h, host); /* no host: a malformed line */
+
+	json_decref(j);
+	return is;
+}
+
+int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
+			       const char *host, char *err, size_t errlen)
+{
+	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
+			     .total_max = MW_VERIFY_CP_FILE_MAX };
+	struct stat st;
+	uint64_t lineno = 0;
+	int rc = -1, got;
+	char *line;
+	size_t len;
+	bool toolong;
+
+	rd.f = fopen(path, "re");
+	if (!rd.f) {
+		int e = errno;
+
+		mw_set_err(err, errlen, "%s: %s", path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (!fstat(fileno(rd.f), &st) && st.st_size > MW_VERIFY_CP_FILE_MAX) {
+		mw_set_err(err, errlen,
+			   "%s: larger than %u bytes: not a checkpoint file",
+			   path, MW_VERIFY_CP_FILE_MAX);
+		errno = EFBIG;
+		goto out;
+	}
+	while ((got = reader_next(&rd, &line, &len, &toolong)) == 1) {
+		char why[64];
+
+		lineno++;
+		if (toolong) {
+			snprintf(why, sizeof(why), "longer than %d bytes",
+				 MW_VERIFY_CP_LINE_MAX);
+			if (bad_line(v, "checkpoint file", lineno, why, false,
+				     err, errlen))
+				goto out;
+			continue;
+		}
+		if (host && !blank(line, len) && !host_is(line, len, host))
+			continue;
+		if (mw_verify_checkpoint_line(v, line, len, lineno, err,
+					      errlen))
+			goto out;
+	}
+	if (got < 0) {
+		mw_set_err(err, errlen, "%s: %s", path,
+			   errno == EFBIG ? "larger than the bound of a "
+					    "checkpoint file"
+					  : strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(rd.buf);
+	fclose(rd.f);
+	return rc;
+}
+
+int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
+			 size_t errlen)
+{
+	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
+	uint64_t lineno = 0;
+	int rc = -1, got;
+	char *line;
+	size_t len;
+	bool toolong;
+
+	rd.f = fopen(path, "re");
+	if (!rd.f) {
+		mw_set_err(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while ((got = reader_next(&rd, &line, &len, &toolong)) == 1) {
+		lineno++;
+		if (toolong) {
+			if (bad_line(v, "events.jsonl", lineno,
+				     "longer than the longest row accepted",
+				     true, err, errlen))
+				goto out;
+			continue;
+		}
+		if (mw_verify_jsonl_line(v, line, len, lineno, err, errlen))
+			goto out;
+	}
+	if (got < 0) {
+		mw_set_err(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(rd.buf);
+	fclose(rd.f);
+	return rc;
+}
+
+/* ---- the end ---- */
+
+static void finish_host(struct mw_verify *v, struct hstate *h)
+{
+	uint64_t n = 0, max = 0;
+
+	resolve_pending(h);
+	if (h->r.first_seq)
+		advance_cps(v, h, h->r.last_seq + 1);
+	for (; h->cp_cur < h->cp_end; h->cp_cur++) {
+		n++;
+		if (v->cps[h->cp_cur].seq > max)
+			max = v->cps[h->cp_cur].seq;
+	}
+	if (!n)
+		return;
+	h->r.file_cp_failed += n;
+	if (h->r.first_seq)
+		record(h, MW_VB_DELETED, h->r.last_seq + 1, max, true,
+		       "events after seq %llu deleted: the checkpoint file "
+		       "vouches for seq %llu",
+		       (unsigned long long)h->r.last_seq,
+		       (unsigned long long)max);
+	else
+		record(h, MW_VB_DELETED, 1, max, true,
+		       "no events in the database, but the checkpoint file "
+		       "vouches for seq %llu",
+		       (unsigned long long)max);
+}
+
+static int host_cmp(const void *a, const void *b, void *arg)
+{
+	const struct mw_verify *v = arg;
+	const struct hstate *x = v->hosts[*(const size_t *)a];
+	const struct hstate *y = v->hosts[*(const size_t *)b];
+	size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
+	int c;
+
+	if (x->r.invalid != y->r.invalid)
+		return x->r.invalid ? 1 : -1;
+	c = memcmp(x->r.name, y->r.name, n);
+	if (c)
+		return c;
+	return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+void mw_verify_finish(struct mw_verify *v)
+{
+	if (v->finished)
+		return;
+	if (!v->rows_started)
+		start_rows(v);
+	v->finished = true;
+	for (size_t i = 0; i < v->nhosts; i++)
+		finish_host(v, v->hosts[i]);
+	v->order = calloc(v->nhosts ? v->nhosts : 1, sizeof(*v->order));
+	if (!v->order)
+		return;
+	for (size_t i = 0; i < v->nhosts; i++)
+		v->order[i] = i;
+	qsort_r(v->order, v->nhosts, sizeof(*v->order), host_cmp, v);
+}
+
+/* ---- results ---- */
+
+const char *mw_verify_key_id(const struct mw_verify *v)
+{
+	return v->key_id;
+}
+
+uint64_t mw_verify_breaks(const struct mw_verify *v)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < v->nhosts; i++)
+		n += v->hosts[i]->r.breaks;
+	return n;
+}
+
+bool mw_verify_ok(const struct mw_verify *v)
+{
+	return v->finished && !mw_verify_breaks(v);
+}
+
+size_t mw_verify_nhosts(const struct mw_verify *v)
+{
+	return v->nhosts;
+}
+
+const struct mw_verify_host *mw_verify_host_at(const struct mw_verify *v,
+					       size_t i)
+{
+	if (i >= v->nhosts)
+		return NULL;
+	return &v->hosts[v->order ? v->order[i] : i]->r;
+}
+
+const struct mw_verify_host *mw_verify_find_host(const struct mw_verify *v,
+						 const char *name)
+{
+	for (size_t i = 0; i < v->nhosts; i++)
+		if (!v->hosts[i]->r.invalid &&
+		    !strcmp(v->hosts[i]->r.name, name))
+			return &v->hosts[i]->r;
+	return NULL;
+}
+
+#define NAME_BUF (MW_VERIFY_HOST_MAX * 4 + 8)
+
+static const char *host_label(const struct mw_verify_host *r, char *buf,
+			      size_t buflen)
+{
+	if (r->invalid)
+		return INVALID_HOST_NAME;
+	return esc(r->name, strlen(r->name), MW_VERIFY_HOST_MAX, buf, buflen);
+}
+
+static void print_range(FILE *f, uint64_t a, uint64_t b)
+{
+	if (!a)
+		fprintf(f, "-");
+	else if (b > a)
+		fprintf(f, "seq %llu-%llu", (unsigned long long)a,
+			(unsigned long long)b);
+	else
+		fprintf(f, "seq %llu", (unsigned long long)a);
+}
+
+/*
+ * host NAME: N event(s), seq A-B
+ *   note: the chain starts at seq A (earlier events removed by retention)
+ *   checkpoints: D verified in the database[, X failed]; F verified in
+ *     the checkpoint file[, Y failed][, R before the chain (retention)]
+ *   ok | BROKEN: B break(s), first at seq S (CLASS)
+ *     seq S[-E] CLASS: DETAIL
+ *     ... K more break(s) not shown
+ * then one line: "verification ok: ..." or "verification FAILED: ...".
+ */
+void mw_verify_print(const struct mw_verify *v, FILE *f)
+{
+	uint64_t events = 0, cps = 0, broken = 0;
+	char buf[NAME_BUF];
+
+	fprintf(f, "public key %s\n", v->key_id);
+	for (size_t i = 0; i < v->nhosts; i++) {
+		const struct mw_verify_host *r = mw_verify_host_at(v, i);
+
+		events += r->events;
+		cps += r->db_cp_ok + r->file_cp_ok;
+		fprintf(f, "host %s: %llu event(s)",
+			host_label(r, buf, sizeof(buf)),
+			(unsigned long long)r->events);
+		if (r->first_seq)
+			fprintf(f, ", seq %llu-%llu",
+				(unsigned long long)r->first_seq,
+				(unsigned long long)r->last_seq);
+		fputc('\n', f);
+		if (r->starts_late)
+			fprintf(f,
+				"  note: the chain starts at seq %llu (earlier "
+				"events removed by retention)\n",
+				(unsigned long long)r->first_seq);
+		if (!r->invalid) {
+			fprintf(f,
+				"  checkpoints: %llu verified in the database",
+				(unsigned long long)r->db_cp_ok);
+			if (r->db_cp_failed)
+				fprintf(f, ", %llu failed",
+					(unsigned long long)r->db_cp_failed);
+			fprintf(f, "; %llu verified in the checkpoint file",
+				(unsigned long long)r->file_cp_ok);
+			if (r->file_cp_failed)
+				fprintf(f, ", %llu failed",
+					(unsigned long long)r->file_cp_failed);
+			if (r->file_cp_retention)
+				fprintf(f,
+					", %llu before the chain (retention)",
+					(unsigned long long)
+						r->file_cp_retention);
+			fputc('\n', f);
+		}
+		if (!r->breaks) {
+			fprintf(f, "  ok\n");
+			continue;
+		}
+		broken++;
+		fprintf(f, "  BROKEN: %llu break(s)",
+			(unsigned long long)r->breaks);
+		if (r->details[0].seq)
+			fprintf(f, ", first at seq %llu (%s)",
+				(unsigned long long)r->details[0].seq,
+				class_names[r->details[0].cls]);
+		fputc('\n', f);
+		for (size_t k = 0; k < r->ndetails; k++) {
+			const struct mw_verify_break *b = &r->details[k];
+
+			fprintf(f, "    ");
+			print_range(f, b->seq, b->seq_end);
+			fprintf(f, " %s: %s\n", class_names[b->cls], b->detail);
+		}
+		if (r->breaks > r->ndetails)
+			fprintf(f, "    ... %llu more break(s) not shown\n",
+				(unsigned long long)(r->breaks - r->ndetails));
+	}
+	if (!broken)
+		fprintf(f,
+			"verification ok: %zu host(s), %llu event(s), %llu "
+			"checkpoint(s) verified\n",
+			v->nhosts, (unsigned long long)events,
+			(unsigned long long)cps);
+	else
+		fprintf(f,
+			"verification FAILED: %llu break(s) in %llu of %zu "
+			"host(s), %llu event(s)\n",
+			(unsigned long long)mw_verify_breaks(v),
+			(unsigned long long)broken, v->nhosts,
+			(unsigned long long)events);
+}
+
+static int set_u(json_t *o, const char *k, uint64_t x)
+{
+	return json_object_set_new(o, k, json_integer((json_int_t)x));
+}
+
+static json_t *break_json(const struct mw_verify_break *b)
+{
+	return json_pack("{s:s,s:I,s:I,s:s}", "class", class_names[b->cls],
+			 "seq", (json_int_t)b->seq, "seq_end",
+			 (json_int_t)b->seq_end, "detail", b->detail);
+}
+
+static json_t *host_json(const struct mw_verify_host *r)
+{
+	json_t *o = json_object(), *cp = json_object(), *counts = json_object();
+	json_t *details = json_array(), *first = NULL, *name = json_null();
+	char buf[NAME_BUF];
+	int bad = !o || !cp || !counts || !details;
+
+	for (int c = 0; !bad && c < MW_VB_N; c++)
+		if (r->by_class[c])
+			bad = set_u(counts, class_names[c], r->by_class[c]);
+	for (size_t k = 0; !bad && k < r->ndetails; k++)
+		bad = json_array_append_new(details,
+					    break_json(&r->details[k]));
+	if (r->ndetails)
+		first = json_pack("{s:I,s:s}", "seq",
+				  (json_int_t)r->details[0].seq, "class",
+				  class_names[r->details[0].cls]);
+	if (!r->invalid)
+		name = json_string(esc(r->name, strlen(r->name),
+				       MW_VERIFY_HOST_MAX, buf, sizeof(buf)));
+	if (bad || (r->ndetails && !first) ||
+	    set_u(cp, "database_verified", r->db_cp_ok) ||
+	    set_u(cp, "database_failed", r->db_cp_failed) ||
+	    set_u(cp, "file_verified", r->file_cp_ok) ||
+	    set_u(cp, "file_failed", r->file_cp_failed) ||
+	    set_u(cp, "file_before_chain", r->file_cp_retention) ||
+	    json_object_set(o, "host", name) ||
+	    json_object_set_new(o, "ok", json_boolean(!r->breaks)) ||
+	    set_u(o, "events", r->events) ||
+	    set_u(o, "first_seq", r->first_seq) ||
+	    set_u(o, "last_seq", r->last_seq) ||
+	    json_object_set_new(o, "starts_after_retention",
+				json_boolean(r->starts_late)) ||
+	    json_object_set(o, "checkpoints", cp) ||
+	    set_u(o, "breaks", r->breaks) ||
+	    json_object_set(o, "break_counts", counts) ||
+	    json_object_set(o, "first_break", first ? first : json_null()) ||
+	    json_object_set(o, "details", details)) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(name);
+	json_decref(first);
+	json_decref(cp);
+	json_decref(counts);
+	json_decref(details);
+	return o;
+}
+
+/*
+ * {"ok": B, "key_id": K, "hosts": [{"host": NAME|null, "ok": B,
+ *  "events": N, "first_seq": N, "last_seq": N,
+ *  "starts_after_retention": B, "checkpoints": {"database_verified": N,
+ *  "database_failed": N, "file_verified": N, "file_failed": N,
+ *  "file_before_chain": N}, "breaks": N, "break_counts": {CLASS: N},
+ *  "first_break": {"seq": N, "class": CLASS}|null,
+ *  "details": [{"class", "seq", "seq_end", "detail"}]}],
+ *  "hosts_broken": N, "events": N, "breaks": N}
+ */
+json_t *mw_verify_json(const struct mw_verify *v)
+{
+	json_t *o = json_object(), *hosts = json_array();
+	uint64_t events = 0, broken = 0;
+
+	if (!o || !hosts)
+		goto fail;
+	for (size_t i = 0; i < v->nhosts; i++) {
+		const struct mw_verify_host *r = mw_verify_host_at(v, i);
+
+		events += r->events;
+		broken += r->breaks != 0;
+		if (json_array_append_new(hosts, host_json(r)))
+			goto fail;
+	}
+	if (json_object_set_new(o, "ok", json_boolean(mw_verify_ok(v))) ||
+	    json_object_set_new(o, "key_id", json_string(v->key_id)) ||
+	    json_object_set(o, "hosts", hosts) ||
+	    set_u(o, "hosts_broken", broken) || set_u(o, "events", events) ||
+	    set_u(o, "breaks", mw_verify_breaks(v)))
+		goto fail;
+	json_decref(hosts);
+	return o;
+fail:
+	json_decref(hosts);
+	json_decref(o);
+	return NULL;
+}
