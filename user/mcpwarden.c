@@ -818,7 +818,8 @@ static char *audit_copy_query(PGconn *conn, const char *host)
 		fputs("hash FROM mcpwarden.chain_events", f);
 		if (lit)
 			fprintf(f, " WHERE host = %s", lit);
-		fputs(" ORDER BY host, seq, ts_us) TO STDOUT", f);
+		/* ts, not ts_us: the order of the key's index, no sort */
+		fputs(" ORDER BY host, seq, ts) TO STDOUT", f);
 		if (fclose(f)) {
 			free(q);
 			q = NULL;
