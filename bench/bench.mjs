@@ -3,7 +3,10 @@
 // at several concurrencies, in one run, through
 //   direct       the client talks to the upstream itself
 //   nginx        nginx as a plain reverse proxy (keep-alive upstream pool)
-//   mcpwarden    steered by eBPF into mcpwardend, sk_msg splice off, no policy
+//   mcpwarden    steered by eBPF into mcpwardend, sk_msg splice off, no policy;
+//                a request goes upstream once its audit event is durable
+//   mw+fwd-first the same with audit.durable_before_forward: false (requests
+//                go upstream at once, the trail catches up behind them)
 //   mw+policy    the same with a policy of --policy-rules rules (default 100,
 //                see policyText()); the benchmark's call is allowed by the
 //                last rule, after five argument guards on it
@@ -27,6 +30,8 @@ import path from 'node:path';
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+const SETUPS = ['mcpwarden', 'mw+fwd-first', 'mw+policy', 'mw+splice'];
 
 const opt = {
 	duration: 5,
@@ -300,10 +305,11 @@ async function main() {
 		}
 		const policy = policyText(opt.policyRules, servers);
 		for (let run = 0; run < opt.runs; run++) {
-			for (const setup of ['mcpwarden', 'mw+policy', 'mw+splice']) {
+			for (const setup of SETUPS) {
 				const splice = setup === 'mw+splice';
 				const d = await h.startDaemon({ servers, splice, bpf_pin_dir: pinDir,
 					state_dir: stateDir, log_level: 'warn',
+					...(setup === 'mw+fwd-first' ? { audit: { durable_before_forward: false } } : {}),
 					...(setup === 'mw+policy' ? { policy } : {}) });
 				const en = await d.cli(['enforce', h.cgroupRelPath(cg)]);
 				if (en.code !== 0) throw new Error(`enforce: ${en.stderr}`);
@@ -358,7 +364,7 @@ async function main() {
 					p99: median(xs.map((x) => x.p99)), bad: xs.reduce((a, x) => a + x.bad, 0) };
 			};
 			const dir = cell('direct');
-			for (const s of ['direct', 'nginx', 'mcpwarden', 'mw+policy', 'mw+splice']) {
+			for (const s of ['direct', 'nginx', ...SETUPS]) {
 				const x = cell(s);
 				lines.push(`| ${u} | ${c} | ${s} | ${fmt(x.rps)} | ${fmt(x.rps / dir.rps, 2)} | ` +
 					`${fmt(x.p50)} | ${fmt(x.p99)} | ${s === 'direct' ? '' : fmt(x.p50 - dir.p50)} |` +
@@ -373,6 +379,17 @@ async function main() {
 		for (const c of opt.conns) {
 			const a = results[u]['mw+policy'][c].map((x) => x.rps);
 			const b = results[u].mcpwarden[c].map((x) => x.rps);
+			lines.push(`  ${u} c=${c}: ${fmt(median(a) / median(b), 3)} ` +
+				`(runs: ${a.map((x, i) => fmt(x / b[i], 3)).join(', ')})`);
+		}
+	}
+	lines.push('');
+	lines.push('mcpwarden (durable before forward) against mw+fwd-first (no wait for the audit trail), ' +
+		'same run, throughput ratio of the medians and of each run:');
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			const a = results[u].mcpwarden[c].map((x) => x.rps);
+			const b = results[u]['mw+fwd-first'][c].map((x) => x.rps);
 			lines.push(`  ${u} c=${c}: ${fmt(median(a) / median(b), 3)} ` +
 				`(runs: ${a.map((x, i) => fmt(x / b[i], 3)).join(', ')})`);
 		}

@@ -932,10 +932,14 @@ static uint64_t durable_seq(const struct mw_audit *a)
 	return a->spooled_seq > committed ? a->spooled_seq : committed;
 }
 
-/* The callback runs from on_timer, at the loop's top level. */
+/*
+ * The callback runs from on_timer, at the loop's top level; so does
+ * spool_due, which re-arms for the event now first in line.
+ */
 static void durable_moved(struct mw_audit *a)
 {
-	if (a->durable_cb && durable_seq(a) > a->notified_seq)
+	if ((a->durable_cb && durable_seq(a) > a->notified_seq) ||
+	    (a->spool && a->count))
 		arm_timer(a, mw_now_ms());
 }
 

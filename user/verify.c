@@ -156,27 +156,6 @@ static const char *esc(const char *s, size_t n, size_t max, char *out,
 #define ESC_BUF (ESC_MAX * 4 + 8)
 #define ESCV(v, buf) esc((v)->s, (v)->n, ESC_MAX, buf, sizeof(buf))
 
-/*
- * mw_chain_is_hash without a branch per byte: random hex digits make the
- * branches mispredict, at two hashes a row. 64 lowercase hex digits.
- */
-static bool is_hash(const char *s, size_t n)
-{
-	static const unsigned char hex[256] = {
-		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
-		['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-		['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1,
-		['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-	};
-	unsigned char all = 1;
-
-	if (!s || n != 64)
-		return false;
-	for (size_t i = 0; i < 64; i++)
-		all &= hex[(unsigned char)s[i]];
-	return all;
-}
-
 /* A canonical decimal integer (as PostgreSQL prints a bigint). */
 static bool parse_i64(const char *s, size_t n, int64_t *out)
 {
@@ -1013,7 +992,7 @@ static const char *malformed(const struct mw_chain_value *f,
 			 "the stored hash %s is not 64 lowercase "
 			 "hex digits",
 			 hash ? ESCV(hash, buf) : "NULL");
-	else if (!is_hash(f[MW_CF_PREV_HASH].s, f[MW_CF_PREV_HASH].n))
+	else if (!mw_chain_is_hash(f[MW_CF_PREV_HASH].s, f[MW_CF_PREV_HASH].n))
 		snprintf(why, whylen,
 			 "prev_hash %s is not 64 lowercase hex "
 			 "digits",
@@ -1106,7 +1085,7 @@ static int row(struct mw_verify *v, struct hstate *h,
 	int delta = 0;
 
 	h->r.events++;
-	hash_ok = hash && is_hash(hash->s, hash->n);
+	hash_ok = hash && mw_chain_is_hash(hash->s, hash->n);
 	if (hash_ok) {
 		memcpy(stored, hash->s, 64);
 		stored[64] = '\0';
@@ -1221,280 +1200,72 @@ int mw_verify_copy_line(struct mw_verify *v, char *line, size_t len, char *err,
 
 /* ---- events.jsonl ---- */
 
-static int hex4(const char *s, size_t len, size_t *r)
-{
-	int x = 0;
-
-	if (len - *r < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char c = s[(*r)++];
-
-		x <<= 4;
-		if (c >= '0' && c <= '9')
-			x |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			x |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			x |= c - 'A' + 10;
-		else
-			return -1;
-	}
-	return x;
-}
-
-static size_t utf8_put(char *out, uint32_t cp)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | (cp >> 6));
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | (cp >> 12));
-		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | (cp >> 18));
-	out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/*
- * The JSON string whose opening quote is before s[*pos], decoded in place
- * (an escape never decodes longer than itself); *pos moves past the
- * closing quote. NULL when it is not a valid string.
- */
-static const char *jstring(char *s, size_t len, size_t *pos,
-			   struct mw_chain_value *out)
-{
-	/* what ends a run of plain bytes: quote, backslash, controls */
-	static const bool stop[256] = {
-		[0 ... 0x1f] = true,
-		['"'] = true,
-		['\\'] = true,
-	};
-	size_t r = *pos, w = *pos;
-
-	for (;;) {
-		unsigned char c;
-		size_t k = r;
-		int cp, lo;
-
-		while (k < len && !stop[(unsigned char)s[k]])
-			k++;
-		if (k > r) {
-			if (w != r)
-				memmove(s + w, s + r, k - r);
-			w += k - r;
-			r = k;
-		}
-		if (r >= len)
-			return "an unterminated string";
-		c = (unsigned char)s[r++];
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return "a control character in a string";
-		if (c != '\\') {
-			s[w++] = (char)c;
-			continue;
-		}
-		if (r >= len)
-			return "an unterminated string";
-		c = (unsigned char)s[r++];
-		switch (c) {
-		case '"':
-		case '\\':
-		case '/':
-			s[w++] = (char)c;
-			break;
-		case 'b':
-			s[w++] = '\b';
-			break;
-		case 'f':
-			s[w++] = '\f';
-			break;
-		case 'n':
-			s[w++] = '\n';
-			break;
-		case 'r':
-			s[w++] = '\r';
-			break;
-		case 't':
-			s[w++] = '\t';
-			break;
-		case 'u':
-			cp = hex4(s, len, &r);
-			if (cp < 0)
-				return "a bad \\u escape";
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return "a lone low surrogate";
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				if (len - r < 2 || s[r] != '\\' ||
-				    s[r + 1] != 'u')
-					return "a lone high surrogate";
-				r += 2;
-				lo = hex4(s, len, &r);
-				if (lo < 0xdc00 || lo > 0xdfff)
-					return "a lone high surrogate";
-				cp = 0x10000 + ((cp - 0xd800) << 10) +
-				     (lo - 0xdc00);
-			}
-			w += utf8_put(s + w, (uint32_t)cp);
-			break;
-		default:
-			return "a bad escape";
-		}
-	}
-	out->s = s + *pos;
-	out->n = w - *pos;
-	*pos = r;
-	return NULL;
-}
-
-static void skip_ws(const char *s, size_t len, size_t *i)
-{
-	while (*i < len && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' ||
-			    s[*i] == '\r'))
-		(*i)++;
-}
-
-/* Index of key among the field names and "hash" (MW_CF_N), guess first. */
-static int key_index(const struct mw_chain_value *k, int guess)
-{
-	for (int j = 0; j <= MW_CF_N; j++) {
-		int i = (guess + j) % (MW_CF_N + 1);
-		const char *name =
-			i < MW_CF_N ? mw_chain_field_names[i] : "hash";
-
-		if (k->n && k->s[0] == name[0] && value_is(k, name))
-			return i;
-	}
-	return -1;
-}
-
-int mw_verify_parse_jsonl(char *line, size_t len,
+int mw_verify_parse_jsonl(const char *line, size_t len, json_t **root,
 			  struct mw_chain_value f[MW_CF_N],
 			  struct mw_chain_value *hash, char *err, size_t errlen)
 {
-	struct mw_chain_value key, val;
-	uint64_t seen = 0, all = (2ull << MW_CF_N) - 1;
-	const char *bad;
 	char buf[ESC_BUF];
-	size_t i = 0;
-	int nkeys = 0;
+	json_error_t je;
+	const char *key;
+	json_t *o, *val;
 
-	_Static_assert(MW_CF_N < 63, "one bit per key");
+	*root = NULL;
 	if (len > MW_PGCOPY_MAX_LINE) {
 		mw_set_err(err, errlen, "longer than %u bytes",
 			   MW_PGCOPY_MAX_LINE);
 		return -1;
 	}
-	skip_ws(line, len, &i);
-	if (i >= len || line[i] != '{') {
-		mw_set_err(err, errlen, "not a JSON object");
+	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &je);
+	if (!o) {
+		mw_set_err(err, errlen, "not JSON: %s at byte %d", je.text,
+			   je.position);
 		return -1;
 	}
-	i++;
-	skip_ws(line, len, &i);
-	if (i < len && line[i] == '}') {
-		i++;
-		goto end;
+	if (!json_is_object(o)) {
+		mw_set_err(err, errlen, "not a JSON object");
+		goto fail;
 	}
-	for (;;) {
-		int k;
+	for (int k = 0; k <= MW_CF_N; k++) {
+		const char *name =
+			k < MW_CF_N ? mw_chain_field_names[k] : "hash";
+		struct mw_chain_value *dst = k < MW_CF_N ? &f[k] : hash;
+		json_t *v = json_object_get(o, name);
 
-		if (i >= len || line[i] != '"') {
-			mw_set_err(err, errlen, "a key expected at byte %zu",
-				   i);
-			return -1;
+		if (!v) {
+			mw_set_err(err, errlen, "key \"%s\" missing", name);
+			goto fail;
 		}
-		i++;
-		bad = jstring(line, len, &i, &key);
-		if (bad)
-			goto bad;
-		skip_ws(line, len, &i);
-		if (i >= len || line[i] != ':') {
-			mw_set_err(err, errlen, "':' expected at byte %zu", i);
-			return -1;
-		}
-		i++;
-		skip_ws(line, len, &i);
-		k = key_index(&key, nkeys);
-		if (k < 0) {
-			mw_set_err(
-				err, errlen, "unknown key \"%s\"",
-				esc(key.s, key.n, ESC_MAX, buf, sizeof(buf)));
-			return -1;
-		}
-		if (seen & (1ull << k)) {
-			mw_set_err(
-				err, errlen, "key \"%s\" repeated",
-				esc(key.s, key.n, ESC_MAX, buf, sizeof(buf)));
-			return -1;
-		}
-		if (i < len && line[i] == '"') {
-			i++;
-			bad = jstring(line, len, &i, &val);
-			if (bad)
-				goto bad;
-		} else if (len - i >= 4 && !memcmp(line + i, "null", 4)) {
-			i += 4;
-			val.s = NULL;
-			val.n = 0;
+		if (json_is_null(v)) {
+			dst->s = NULL;
+			dst->n = 0;
+		} else if (json_is_string(v)) {
+			dst->s = json_string_value(v);
+			dst->n = json_string_length(v);
 		} else {
 			mw_set_err(err, errlen,
-				   "key \"%s\": not a string or "
-				   "null",
-				   k < MW_CF_N ? mw_chain_field_names[k]
-					       : "hash");
-			return -1;
+				   "key \"%s\": not a string or null", name);
+			goto fail;
 		}
-		if (k < MW_CF_N)
-			f[k] = val;
-		else
-			*hash = val;
-		seen |= 1ull << k;
-		nkeys++;
-		skip_ws(line, len, &i);
-		if (i < len && line[i] == ',') {
-			i++;
-			skip_ws(line, len, &i);
-			continue;
-		}
-		if (i < len && line[i] == '}') {
-			i++;
-			break;
-		}
-		mw_set_err(err, errlen, "',' or '}' expected at byte %zu", i);
-		return -1;
 	}
-end:
-	skip_ws(line, len, &i);
-	if (i != len) {
-		mw_set_err(err, errlen, "text after the object at byte %zu", i);
-		return -1;
-	}
-	if (seen != all) {
-		int k = 0;
+	/* every key was found: any more is one the verification ignores */
+	if (json_object_size(o) != MW_CF_N + 1) {
+		json_object_foreach (o, key, val) {
+			bool known = !strcmp(key, "hash");
 
-		while (seen & (1ull << k))
-			k++;
-		mw_set_err(err, errlen, "key \"%s\" missing",
-			   k < MW_CF_N ? mw_chain_field_names[k] : "hash");
-		return -1;
+			for (int k = 0; k < MW_CF_N && !known; k++)
+				known = !strcmp(key, mw_chain_field_names[k]);
+			if (!known) {
+				mw_set_err(err, errlen, "unknown key \"%s\"",
+					   esc(key, strlen(key), ESC_MAX, buf,
+					       sizeof(buf)));
+				goto fail;
+			}
+		}
 	}
+	*root = o;
 	return 0;
-bad:
-	mw_set_err(err, errlen, "%s at byte %zu", bad, i);
+fail:
+	json_decref(o);
 	return -1;
 }
 
@@ -1502,7 +1273,9 @@ int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
 			 uint64_t lineno, char *err, size_t errlen)
 {
 	struct mw_chain_value f[MW_CF_N], hash;
+	json_t *root;
 	char why[256];
+	int rc;
 
 	if (blank(line, len))
 		return 0;
@@ -1512,10 +1285,12 @@ int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
 	}
 	if (!v->rows_started)
 		start_rows(v);
-	if (mw_verify_parse_jsonl(line, len, f, &hash, why, sizeof(why)))
+	if (mw_verify_parse_jsonl(line, len, &root, f, &hash, why, sizeof(why)))
 		return bad_line(v, "events.jsonl", lineno, why, true, err,
 				errlen);
-	return mw_verify_row(v, f, &hash, err, errlen);
+	rc = mw_verify_row(v, f, &hash, err, errlen);
+	json_decref(root);
+	return rc;
 }
 
 /* ---- reading files line by line, bounded ---- */

@@ -186,13 +186,13 @@ int mw_verify_copy_line(struct mw_verify *v, char *line, size_t len, char *err,
 			size_t errlen);
 
 /*
- * One events.jsonl line of an evidence package, parsed in place: a JSON
- * object whose keys are exactly the mw_chain_field_names and "hash" (a
- * missing, repeated or unknown key is refused: everything a package shows
- * is covered by the verification), each value a string holding the exact
- * column text (not checked for UTF-8: the hash decides) or null.
+ * One events.jsonl line of an evidence package: a JSON object whose keys
+ * are exactly the mw_chain_field_names and "hash" (a missing, repeated or
+ * unknown key is refused: everything a package shows is covered by the
+ * verification), each value a string holding the exact column text or
+ * null. f and hash point into *root, which the caller json_decref()s.
  */
-int mw_verify_parse_jsonl(char *line, size_t len,
+int mw_verify_parse_jsonl(const char *line, size_t len, json_t **root,
 			  struct mw_chain_value f[MW_CF_N],
 			  struct mw_chain_value *hash, char *err,
 			  size_t errlen);

@@ -1191,10 +1191,12 @@ static void tv_jsonl_bad(const char *text, const char *why)
 {
 	struct mw_chain_value f[MW_CF_N], hash;
 	char *line = strdup(text), err[256] = "";
+	json_t *root = NULL;
 
-	cr_assert_eq(mw_verify_parse_jsonl(line, strlen(line), f, &hash, err,
-					   sizeof(err)),
+	cr_assert_eq(mw_verify_parse_jsonl(line, strlen(line), &root, f, &hash,
+					   err, sizeof(err)),
 		     -1, "%s", text);
+	cr_assert_null(root);
 	cr_assert(strstr(err, why), "%.80s: %s", text, err);
 	free(line);
 }
@@ -1204,12 +1206,13 @@ Test(jsonl, parses_row, .init = tv_setup, .fini = tv_teardown)
 	struct tv_chain c = { 0 };
 	struct mw_chain_value f[MW_CF_N], hash;
 	char err[256] = "", *line;
+	json_t *root = NULL;
 
 	tv_build(&c, TV_HOST, 7);
 	tv_set(&c.rows[6], MW_CF_SERVER, "caf\xc3\xa9 \xf0\x9f\x98\x80 \"q\"/");
 	line = tv_jsonl(&c.rows[6], NULL);
-	cr_assert_eq(mw_verify_parse_jsonl(line, strlen(line), f, &hash, err,
-					   sizeof(err)),
+	cr_assert_eq(mw_verify_parse_jsonl(line, strlen(line), &root, f, &hash,
+					   err, sizeof(err)),
 		     0, "%s: %s", line, err);
 	for (int i = 0; i < MW_CF_N; i++) {
 		const char *want = c.rows[6].v[i];
@@ -1225,6 +1228,7 @@ Test(jsonl, parses_row, .init = tv_setup, .fini = tv_teardown)
 	}
 	cr_assert_eq(hash.n, 64);
 	cr_assert_eq(memcmp(hash.s, c.rows[6].v[MW_CF_N], 64), 0);
+	json_decref(root);
 	free(line);
 	tv_free(&c);
 }
@@ -1239,7 +1243,7 @@ Test(jsonl, refused, .init = tv_setup, .fini = tv_teardown)
 	tv_jsonl_bad(line, "unknown key \"note\"");
 	free(line);
 	line = tv_jsonl(&c.rows[2], "\"seq\":\"3\"");
-	tv_jsonl_bad(line, "key \"seq\" repeated");
+	tv_jsonl_bad(line, "duplicate object key");
 	free(line);
 	line = tv_jsonl(&c.rows[2], NULL);
 	p = strstr(line, "\"seq\":\"3\"");
@@ -1249,16 +1253,16 @@ Test(jsonl, refused, .init = tv_setup, .fini = tv_teardown)
 	line = tv_jsonl(&c.rows[2], NULL);
 	p = strstr(line, "\"rule\":");
 	memcpy(p, "\"rulx\"", 6);
-	tv_jsonl_bad(line, "unknown key");
+	tv_jsonl_bad(line, "key \"rule\" missing");
 	free(line);
 	tv_jsonl_bad("{}", "key \"host\" missing");
 	tv_jsonl_bad("[]", "not a JSON object");
-	tv_jsonl_bad("{\"host\":\"a\"", "expected");
-	tv_jsonl_bad("{\"host\":\"a\\ud800\"}", "lone high surrogate");
-	tv_jsonl_bad("{\"host\":\"a\\udc00\"}", "lone low surrogate");
-	tv_jsonl_bad("{\"host\":\"a\\x\"}", "bad escape");
-	tv_jsonl_bad("{\"host\":\"a\tb\"}", "control character");
-	tv_jsonl_bad("{\"host\":\"a} x", "unterminated");
+	tv_jsonl_bad("{\"host\":\"a\"", "not JSON");
+	tv_jsonl_bad("{\"host\":\"a\\ud800\"}", "not JSON");
+	tv_jsonl_bad("{\"host\":\"a\\udc00\"}", "not JSON");
+	tv_jsonl_bad("{\"host\":\"a\\x\"}", "not JSON");
+	tv_jsonl_bad("{\"host\":\"a\tb\"}", "not JSON");
+	tv_jsonl_bad("{\"host\":\"a} x", "not JSON");
 	tv_jsonl_bad("{\"host\":true}", "not a string or null");
 	tv_free(&c);
 }
