@@ -243,6 +243,8 @@ static const char *const kind_names[] = {
 	[MW_EV_TOOL_CHANGED] = "tool_changed",
 	[MW_EV_TOOLS_ACCEPTED] = "tools_accepted",
 	[MW_EV_CHECKPOINT] = "checkpoint",
+	[MW_EV_DAEMON_START] = "daemon_start",
+	[MW_EV_POLICY_LOADED] = "policy_loaded",
 };
 
 static const char *kind_name(enum mw_event_kind k)

@@ -26,6 +26,8 @@ enum mw_event_kind {
 	MW_EV_TOOL_CHANGED, /* differs from the accepted definition */
 	MW_EV_TOOLS_ACCEPTED, /* an operator accepted a server's tools */
 	MW_EV_CHECKPOINT, /* signed statement of the chain so far (audit.c) */
+	MW_EV_DAEMON_START, /* detail: version; params: what it runs with */
+	MW_EV_POLICY_LOADED, /* at start and reload: the policy in force */
 };
 
 struct mw_audit_event {

@@ -26,6 +26,7 @@
 #include "loop.h"
 #include "privs.h"
 #include "proxy.h"
+#include "version.h"
 
 struct daemon {
 	struct mw_config cfg;
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 }
 
 static int reload_policy(void *arg, char *msg, size_t msglen);
+static void record_policy(struct daemon *d);
 
 static void on_signal(struct mw_io *io, uint32_t events)
 {
@@ -136,6 +138,60 @@ static bool same_servers(const struct mw_config *a, const struct mw_config *b)
 }
 
 /*
+ * The trail says what ran: the version and the settings that shape what
+ * is recorded, at every start (evidence export reads them back).
+ */
+static void record_start(struct daemon *d)
+{
+	json_t *p = json_pack(
+		"{ss,ss,ss,sb,sb,sI,sI}", "version", MW_VERSION, "config",
+		d->cfg.path, "host", d->cfg.host, "durable_before_forward",
+		d->cfg.audit.durable_before_forward, "splice", d->cfg.splice,
+		"checkpoint_events", (json_int_t)d->cfg.audit.checkpoint_events,
+		"checkpoint_ms", (json_int_t)d->cfg.audit.checkpoint_ms);
+	struct mw_audit_event ev = {
+		.kind = MW_EV_DAEMON_START,
+		.detail = "mcpwardend " MW_VERSION,
+		.params = p,
+	};
+
+	if (!p || !mw_audit_submit(d->audit, &ev))
+		log_err("audit: the start could not be recorded");
+	json_decref(p);
+}
+
+/*
+ * The policy in force, at start and at every reload: its hash, and its
+ * text when it has a file of its own. An inline policy's bytes are the
+ * whole configuration, which may hold database credentials: those are
+ * not copied into the trail (policy: FILE puts the text in).
+ */
+static void record_policy(struct daemon *d)
+{
+	bool own_file = strcmp(d->cfg.policy_file, d->cfg.path) != 0;
+	size_t len = 0;
+	const char *src = mw_policy_source(d->cfg.policy, &len);
+	json_t *p = json_pack("{ss,ss,sI,sb}", "file", d->cfg.policy_file,
+			      "sha256", d->cfg.policy_sha256, "rules",
+			      (json_int_t)mw_policy_rule_count(d->cfg.policy),
+			      "text_recorded", own_file);
+	struct mw_audit_event ev = {
+		.kind = MW_EV_POLICY_LOADED,
+		.policy_sha256 = d->cfg.policy_sha256,
+		.params = p,
+		.detail = own_file ? src
+				   : "inline in the configuration: its bytes "
+				     "are not recorded (they may hold "
+				     "credentials)",
+	};
+
+	(void)len;
+	if (!p || !mw_audit_submit(d->audit, &ev))
+		log_err("audit: the policy in force could not be recorded");
+	json_decref(p);
+}
+
+/*
  * Swaps in the policy of the configuration file as it is now, atomically
  * for the connections (one loop thread: every message is judged by the
  * old policy or by the new one). Only the policy: listeners, servers and
@@ -177,6 +233,7 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	memcpy(d->cfg.policy_file, fresh.policy_file,
 	       sizeof(d->cfg.policy_file));
 	mw_proxy_set_policy(d->proxy, d->cfg.policy);
+	record_policy(d);
 	snprintf(msg, msglen, "policy from %s: %zu rule(s), sha256 %s",
 		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
 		 d->cfg.policy_sha256);
@@ -299,6 +356,8 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_warn("no policy in %s: every message is allowed (and "
 			 "recorded); see policy/README.md",
 			 d->cfg.path);
+	record_start(d);
+	record_policy(d);
 	log_info("ready: %zu protected server(s), splice %s, policy %s "
 		 "(%zu rule(s), sha256 %.12s), control %s",
 		 d->cfg.nservers, d->cfg.splice ? "on" : "off",

@@ -803,7 +803,14 @@ void mw_policy_free(struct mw_policy *p)
 	hs_free_database(p->all_regexes);
 	hs_free_scratch(p->scratch);
 	free(p->file);
+	free(p->src);
 	free(p);
+}
+
+const char *mw_policy_source(const struct mw_policy *p, size_t *len)
+{
+	*len = p->srclen;
+	return p->src;
 }
 
 int mw_policy_check_servers(const struct mw_policy *p, const char *const *names,

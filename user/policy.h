@@ -185,6 +185,8 @@ enum mw_policy_action mw_policy_default(const struct mw_policy *p,
 bool mw_policy_is_none(const struct mw_policy *p);
 /* Hex SHA-256 of the bytes the policy was loaded from. */
 const char *mw_policy_sha256(const struct mw_policy *p);
+/* Those bytes (NUL-terminated; *len without the NUL). */
+const char *mw_policy_source(const struct mw_policy *p, size_t *len);
 const char *mw_policy_action_name(enum mw_policy_action a);
 
 #endif

@@ -141,6 +141,8 @@ struct policy_index {
 struct mw_policy {
 	char sha256[MW_POLICY_SHA256_HEX];
 	char *file;
+	char *src; /* the bytes hashed, NUL-terminated (for the audit trail) */
+	size_t srclen;
 	bool none; /* the configuration has no policy: allow all */
 	bool default_explicit;
 	enum mw_policy_action default_action;

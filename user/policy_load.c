@@ -37,8 +37,15 @@ static struct mw_policy *policy_new(const char *file, const void *src,
 	if (!p)
 		return NULL;
 	p->file = strdup(file);
+	p->src = malloc(srclen + 1);
 	p->default_action = MW_DECIDE_DENY;
-	if (!p->file || mw_sha256_hex(src, srclen, p->sha256)) {
+	if (p->src) {
+		if (srclen)
+			memcpy(p->src, src, srclen);
+		p->src[srclen] = '\0';
+		p->srclen = srclen;
+	}
+	if (!p->file || !p->src || mw_sha256_hex(src, srclen, p->sha256)) {
 		mw_policy_free(p);
 		return NULL;
 	}

@@ -155,6 +155,15 @@ test('edits, deletions and reordering by a database superuser are named by audit
   assert.equal(out.ok, 30);
   await settled(d);
   await assertVerifies(d, 'before any change');
+  // what ran is in the chain too: the version and the policy in force
+  const ran = await d.sqlObjects(`select kind, detail, policy_sha256, params::jsonb as params
+    from mcpwarden.chain_events where kind in ('daemon_start', 'policy_loaded') order by seq`);
+  assert.deepEqual(ran.map((r) => r.kind), ['daemon_start', 'policy_loaded']);
+  assert.match(ran[0].detail, /^mcpwardend \d+\.\d+\.\d+/);
+  assert.equal(ran[0].params.durable_before_forward, true);
+  const st = await statusJson(d);
+  assert.equal(ran[1].policy_sha256, st.policy.sha256);
+  assert.equal(ran[1].params.text_recorded, false, 'an inline policy: the configuration is not copied');
   const [[host]] = await d.sql('select distinct host from mcpwarden.events');
   const [[n]] = await d.sql(`select min(seq) from mcpwarden.events where host = '${host}'
       and kind = 'request' and seq > 20`);
