@@ -111,6 +111,51 @@ bool mw_chain_is_hash(const char *s, size_t n)
 	return all;
 }
 
+bool mw_chain_value_i64(const struct mw_chain_value *v, int64_t *out)
+{
+	const char *s = v->s;
+	size_t n = v->n;
+	bool neg = false;
+	uint64_t x = 0, lim;
+
+	if (!s || !n)
+		return false;
+	if (*s == '-') {
+		neg = true;
+		s++;
+		n--;
+	}
+	if (!n || n > 19 || (s[0] == '0' && (n > 1 || neg)))
+		return false;
+	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (x > (lim - (uint64_t)(s[i] - '0')) / 10)
+			return false;
+		x = x * 10 + (uint64_t)(s[i] - '0');
+	}
+	*out = neg ? (int64_t)(0 - x) : (int64_t)x;
+	return true;
+}
+
+bool mw_chain_value_seq(const struct mw_chain_value *v, uint64_t *out)
+{
+	int64_t x;
+
+	if (!mw_chain_value_i64(v, &x) || x < 1)
+		return false;
+	*out = (uint64_t)x;
+	return true;
+}
+
+bool mw_chain_value_is(const struct mw_chain_value *v, const char *s)
+{
+	size_t n = strlen(s);
+
+	return v->s && v->n == n && !memcmp(v->s, s, n);
+}
+
 int mw_chain_checkpoint_message(char *out, size_t outlen, const char *host,
 				uint64_t seq, const char *hash)
 {

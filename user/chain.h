@@ -87,6 +87,17 @@ int mw_chain_hash(const struct mw_chain_value v[MW_CF_N],
 bool mw_chain_is_hash(const char *s, size_t n);
 
 /*
+ * A column's integer, only in the canonical decimal form PostgreSQL prints
+ * for a bigint (no sign but '-', no leading zero, no spaces): a stored
+ * value in any other spelling is not the one that was hashed.
+ */
+bool mw_chain_value_i64(const struct mw_chain_value *v, int64_t *out);
+/* The same, and at least 1: a chain's seq. */
+bool mw_chain_value_seq(const struct mw_chain_value *v, uint64_t *out);
+/* True when v is not NULL and its text is exactly s. */
+bool mw_chain_value_is(const struct mw_chain_value *v, const char *s);
+
+/*
  * What a checkpoint signs, written to out (NUL-terminated):
  *   "mcpwarden checkpoint v1\nhost=<host>\nseq=<seq>\nhash=<hash>\n"
  * Returns the length, or -1 when it does not fit.

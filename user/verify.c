@@ -156,50 +156,6 @@ static const char *esc(const char *s, size_t n, size_t max, char *out,
 #define ESC_BUF (ESC_MAX * 4 + 8)
 #define ESCV(v, buf) esc((v)->s, (v)->n, ESC_MAX, buf, sizeof(buf))
 
-/* A canonical decimal integer (as PostgreSQL prints a bigint). */
-static bool parse_i64(const char *s, size_t n, int64_t *out)
-{
-	bool neg = false;
-	uint64_t x = 0, lim;
-
-	if (!s || !n)
-		return false;
-	if (*s == '-') {
-		neg = true;
-		s++;
-		n--;
-	}
-	if (!n || n > 19 || (s[0] == '0' && (n > 1 || neg)))
-		return false;
-	lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (x > (lim - (uint64_t)(s[i] - '0')) / 10)
-			return false;
-		x = x * 10 + (uint64_t)(s[i] - '0');
-	}
-	*out = neg ? (int64_t)(0 - x) : (int64_t)x;
-	return true;
-}
-
-static bool parse_seq(const struct mw_chain_value *v, uint64_t *out)
-{
-	int64_t x;
-
-	if (!parse_i64(v->s, v->n, &x) || x < 1)
-		return false;
-	*out = (uint64_t)x;
-	return true;
-}
-
-static bool value_is(const struct mw_chain_value *v, const char *s)
-{
-	size_t n = strlen(s);
-
-	return v->s && v->n == n && !memcmp(v->s, s, n);
-}
-
 /* The hash of f with its seq replaced by seq. */
 static int hash_at(const struct mw_chain_value f[MW_CF_N], uint64_t seq,
 		   char out[MW_CHAIN_HASH_HEX])
@@ -986,7 +942,7 @@ static const char *malformed(const struct mw_chain_value *f,
 {
 	char buf[ESC_BUF];
 
-	*ts_ok = parse_i64(f[MW_CF_TS_US].s, f[MW_CF_TS_US].n, ts);
+	*ts_ok = mw_chain_value_i64(&f[MW_CF_TS_US], ts);
 	if (!hash_ok)
 		snprintf(why, whylen,
 			 "the stored hash %s is not 64 lowercase "
@@ -1090,7 +1046,7 @@ static int row(struct mw_verify *v, struct hstate *h,
 		memcpy(stored, hash->s, 64);
 		stored[64] = '\0';
 	}
-	if (!parse_seq(&f[MW_CF_SEQ], &seq)) {
+	if (!mw_chain_value_seq(&f[MW_CF_SEQ], &seq)) {
 		row_bad_seq(v, h, f, hash_ok ? stored : NULL);
 		return 0;
 	}
@@ -1138,7 +1094,8 @@ static int row(struct mw_verify *v, struct hstate *h,
 		goto digest_failed;
 	classify(h, seq, ts, own_ok, delta,
 		 link_of(h, seq, f[MW_CF_PREV_HASH].s));
-	if ((own_ok || delta) && value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
+	if ((own_ok || delta) &&
+	    mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
 		db_checkpoint(v, h, &f[MW_CF_PARAMS], seq,
 			      add_delta(seq, delta));
 	mark_cps(v, h, seq, own);
@@ -1168,7 +1125,7 @@ int mw_verify_row(struct mw_verify *v, const struct mw_chain_value f[MW_CF_N],
 		return -1;
 	if (h->r.invalid) {
 		h->r.events++;
-		if (!parse_seq(&f[MW_CF_SEQ], &seq))
+		if (!mw_chain_value_seq(&f[MW_CF_SEQ], &seq))
 			seq = 0;
 		record(h, MW_VB_MALFORMED, seq, seq, true,
 		       "a row whose host %s is not a host name",
@@ -1176,7 +1133,7 @@ int mw_verify_row(struct mw_verify *v, const struct mw_chain_value f[MW_CF_N],
 		return 0;
 	}
 	if (h != v->cur && h->rows_seen) {
-		if (!parse_seq(&f[MW_CF_SEQ], &seq))
+		if (!mw_chain_value_seq(&f[MW_CF_SEQ], &seq))
 			seq = h->have_prev ? h->grp_seq + 1 : 0;
 		record(h, MW_VB_REORDERED, seq, seq, true,
 		       "the host's events resume at seq %llu after another "
