@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MCP_DIR, cgroupRelPath, makeCgroup, spawnInCgroup, startServer, startDaemon, uniqueName,
-  cleanupAll, cleanupDaemon, pgBin, waitExit,
+  cleanupAll, cleanupDaemon, pgBin, waitExit, until, statusJson, auditSettled,
 } from './helpers.mjs';
 
 const LOAD = path.join(MCP_DIR, 'load.mjs');
@@ -29,30 +29,6 @@ after(async () => {
   await srv?.stop();
   await cleanupAll();
 });
-
-async function until(fn, what, ms = 30000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-async function statusJson(d) {
-  const r = await d.cli(['status', '--json']);
-  assert.equal(r.code, 0, `status --json failed: ${r.stderr}`);
-  return JSON.parse(r.stdout);
-}
-
-/** Everything accepted is in the database and the spool is empty. */
-async function settled(d) {
-  return until(async () => {
-    const s = await statusJson(d);
-    return s.audit.queued === 0 && s.audit.spool_bytes === 0 && s.audit.connected && s;
-  }, 'the audit trail to settle (queue and spool empty)');
-}
 
 async function daemonFor(extra = {}) {
   cg = makeCgroup(uniqueName('mw-audit'));
@@ -114,7 +90,7 @@ test('PostgreSQL killed under load and brought back: every call the clients saw 
   const out = await l.done;
   assert.equal(out.failed, 0, `calls failed: ${JSON.stringify(out.errors)}`);
   assert.equal(out.ok, 300);
-  await settled(d);
+  await auditSettled(d);
   const rows = await echoRows(d, tag);
   assert.equal(rows.length, out.ok, 'recorded calls != calls the clients saw');
   assert.equal(new Set(rows.map((r) => r.message)).size, rows.length, 'a call recorded twice');
@@ -135,7 +111,7 @@ test('the daemon killed with SIGKILL under load: after the restart its chain goe
   d = await startDaemon(d.config);
   const out = await l.done;
   assert.ok(out.ok >= 30, `too few calls went through: ${JSON.stringify(out)}`);
-  await settled(d);
+  await auditSettled(d);
   const [[n, lo, hi]] = await d.sql('select count(*), min(seq), max(seq) from mcpwarden.events');
   assert.equal(Number(n), Number(hi) - Number(lo) + 1, `seqs ${lo}..${hi} are not one run of ${n}`);
   assert.ok(Number(hi) > before);
@@ -153,7 +129,7 @@ test('edits, deletions and reordering by a database superuser are named by audit
   const tag = uniqueName('tamper');
   const out = await load(['--calls', '30', '--streams', '2', '--tag', tag]).done;
   assert.equal(out.ok, 30);
-  await settled(d);
+  await auditSettled(d);
   await assertVerifies(d, 'before any change');
   // what ran is in the chain too: the version and the policy in force
   const ran = await d.sqlObjects(`select kind, detail, policy_sha256, params::jsonb as params
@@ -219,7 +195,7 @@ test('a full spool with the database away refuses calls (AU-5); calls go through
     const d = await daemonFor({ audit: { spool_dir: spool, durable_timeout_ms: 3000 } });
     const tag = uniqueName('full');
     assert.equal((await load(['--calls', '10', '--streams', '1', '--tag', `${tag} a`]).done).ok, 10);
-    await settled(d);
+    await auditSettled(d);
     pgCtl(d, 'stop', '-m', 'immediate', '-w');
     const out = await load(['--calls', '400', '--streams', '2', '--seconds', '40', '--tag', `${tag} b`]).done;
     assert.ok(out.failed > 0, `no call was refused with the spool full: ${JSON.stringify(out)}`);
@@ -228,10 +204,10 @@ test('a full spool with the database away refuses calls (AU-5); calls go through
     assert.equal(st.audit.spool_failing, true, JSON.stringify(st.audit));
     assert.match(d.log(), /ALERT \(AU-5\)/);
     pgCtl(d, '-l', path.join(d.stateDir, 'pg', 'restart.log'), 'start', '-w');
-    await settled(d);
+    await auditSettled(d);
     const again = await load(['--calls', '10', '--streams', '1', '--tag', `${tag} c`]).done;
     assert.equal(again.ok, 10, `calls still refused: ${JSON.stringify(again)}`);
-    await settled(d);
+    await auditSettled(d);
     // what the clients saw answered while the spool was full was recorded
     const rows = await echoRows(d, `${tag} b`);
     assert.ok(rows.length >= out.ok, `${out.ok} answered, ${rows.length} recorded`);

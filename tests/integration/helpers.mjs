@@ -24,6 +24,34 @@ export const DAEMON_BIN = path.join(BUILD, 'mcpwardend');
 export const CLI_BIN = path.join(BUILD, 'mcpwarden');
 
 const tracked = { procs: new Set(), cgroups: new Set(), daemons: new Set() };
+/** Polls fn every step ms until it returns something truthy, and returns
+ *  that; fails naming what it waited for after ms. */
+export async function until(fn, what, ms = 30000, step = 100) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(step);
+  }
+}
+
+/** d's `mcpwarden status --json`, parsed. */
+export async function statusJson(d) {
+  const r = await d.cli(['status', '--json']);
+  if (r.code !== 0) throw new Error(`status --json failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Waits until everything d accepted is in the database: queue and spool
+ *  empty, database connected. Returns that status. */
+export async function auditSettled(d, ms = 30000) {
+  return until(async () => {
+    const s = await statusJson(d);
+    return s.audit.queued === 0 && s.audit.spool_bytes === 0 && s.audit.connected && s;
+  }, 'the audit trail to settle (queue and spool empty)', ms);
+}
+
 
 /** A short random suffix for names that must not collide between runs. */
 export function uniqueName(prefix = 'mw-test') {
