@@ -123,13 +123,14 @@ FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
 	user/config.c user/yaml_util.c user/policy.c user/policy_load.c \
 	user/policy_index.c user/glob.c user/jsonptr.c user/mcp.c user/digest.c \
 	user/chain.c user/sign.c user/pgcopy.c user/verify.c
-FUZZ_LIB += user/spool.c
+FUZZ_LIB += user/spool.c user/replay.c user/evidence.c
 fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \
 		n=$$(basename $$f .c); \
 		$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-			$$f $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser \
+			-fno-sanitize-recover=undefined \
+			$$f $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser -lpq \
 			-lcrypto -lhs -o build/fuzz/$$n || exit 1; \
 	done
 

@@ -5,16 +5,21 @@
 #include <grp.h>
 #include <libpq-fe.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "evidence.h"
 #include "log.h"
+#include "pgcopy.h"
 #include "policy.h"
+#include "replay.h"
 #include "sign.h"
 #include "verify.h"
 #include "yaml_util.h"
@@ -59,6 +64,21 @@ static void usage(FILE *f)
 		"database)\n"
 		"  audit pubkey                      print the public key "
 		"that signs the checkpoints\n"
+		"  evidence export --since T --until T -o DIR [--host NAME]\n"
+		"                                    write an evidence "
+		"package of the audit trail\n"
+		"                                    (exit 0 verified, 1 "
+		"broken, 2 not written)\n"
+		"      T: YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS[.ffffff]], UTC "
+		"unless Z, +HH:MM or -HH:MM\n"
+		"      follows; --until is excluded; DIR must be new or empty\n"
+		"  replay SESSION [OPTIONS]          a session's messages as "
+		"a timeline\n"
+		"      --host NAME  --json (JSON Lines)  --follow (until "
+		"interrupted)\n"
+		"      --width N (of arguments and results; 0: not cut)\n"
+		"      --conn ID instead of SESSION: a connection's "
+		"session-less events\n"
 		"\n"
 		"CGROUP is a path relative to the cgroup v2 mount, or "
 		"absolute.\n"
@@ -770,9 +790,6 @@ static int cmd_policy(int argc, char **argv)
 /* ---- audit verify / audit pubkey ---- */
 
 #define AUDIT_PEM_MAX (64 << 10)
-#define PACKAGE_EVENTS "events.jsonl"
-#define PACKAGE_CHECKPOINTS "checkpoints.jsonl"
-#define PACKAGE_PUBKEY "public-key.pem"
 
 static int audit_config(const char *config, struct mw_config *cfg)
 {
@@ -797,36 +814,81 @@ static int join_path(char *out, size_t outlen, const char *dir,
 	return 0;
 }
 
+typedef int (*chain_line_fn)(void *ctx, char *line, size_t len, char *err,
+			     size_t errlen);
+
 /*
  * COPY (SELECT <chain columns>, hash FROM mcpwarden.chain_events
- * [WHERE host = '...'] ORDER BY host, seq, ts_us) TO STDOUT
+ * [WHERE host = <host>] [AND <cond>] <order>) TO STDOUT, each line given
+ * to fn as PostgreSQL sent it: the rows are streamed, never held.
  */
-static char *audit_copy_query(PGconn *conn, const char *host)
+static int chain_copy(PGconn *conn, const char *host, const char *cond,
+		      const char *order, chain_line_fn fn, void *ctx, char *err,
+		      size_t errlen)
 {
 	char *lit = host ? PQescapeLiteral(conn, host, strlen(host)) : NULL;
-	char *q = NULL;
-	size_t len = 0;
-	FILE *f;
+	PGresult *res = NULL;
+	char *q = NULL, *line;
+	size_t qlen = 0;
+	FILE *m = NULL;
+	int n, rc = -1;
 
-	if (host && !lit)
-		return NULL;
-	f = open_memstream(&q, &len);
-	if (f) {
-		fputs("COPY (SELECT ", f);
-		for (int i = 0; i < MW_CF_N; i++)
-			fprintf(f, "%s, ", mw_chain_field_names[i]);
-		fputs("hash FROM mcpwarden.chain_events", f);
-		if (lit)
-			fprintf(f, " WHERE host = %s", lit);
-		/* ts, not ts_us: the order of the key's index, no sort */
-		fputs(" ORDER BY host, seq, ts) TO STDOUT", f);
-		if (fclose(f)) {
-			free(q);
-			q = NULL;
-		}
+	if (host && !lit) {
+		mw_set_err(err, errlen, "%s", PQerrorMessage(conn));
+		return -1;
 	}
+	m = open_memstream(&q, &qlen);
+	if (!m) {
+		mw_set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	fputs("COPY (SELECT ", m);
+	for (int i = 0; i < MW_CF_N; i++)
+		fprintf(m, "%s, ", mw_chain_field_names[i]);
+	fputs("hash FROM mcpwarden.chain_events", m);
+	if (lit)
+		fprintf(m, " WHERE host = %s", lit);
+	if (cond)
+		fprintf(m, lit ? " AND %s" : " WHERE %s", cond);
+	fprintf(m, " %s) TO STDOUT", order);
+	if (fclose(m) || !q) {
+		mw_set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	res = PQexec(conn, q);
+	if (PQresultStatus(res) != PGRES_COPY_OUT)
+		goto pg_fail;
+	PQclear(res);
+	res = NULL;
+	while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
+		int bad = fn(ctx, line, (size_t)n, err, errlen);
+
+		PQfreemem(line);
+		if (bad)
+			goto out;
+	}
+	if (n == -2) {
+		mw_set_err(err, errlen, "%s", PQerrorMessage(conn));
+		goto out;
+	}
+	res = PQgetResult(conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto pg_fail;
+	rc = 0;
+	goto out;
+pg_fail:
+	mw_set_err(err, errlen, "%s", PQresultErrorMessage(res));
+out:
+	PQclear(res);
 	PQfreemem(lit);
-	return q;
+	free(q);
+	return rc;
+}
+
+static int verify_line(void *v, char *line, size_t len, char *err,
+		       size_t errlen)
+{
+	return mw_verify_copy_line(v, line, len, err, errlen);
 }
 
 /* Streams the database's rows into v: one COPY, row by row. */
@@ -836,9 +898,7 @@ static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 	struct mw_audit_config ac;
 	char conninfo[2048], err[1024];
 	PGconn *conn;
-	PGresult *res = NULL;
-	char *q = NULL, *line;
-	int n, rc = -1;
+	int rc = -1;
 
 	mw_config_audit(cfg, &ac);
 	if (mw_audit_conninfo(&ac, conninfo, sizeof(conninfo))) {
@@ -855,43 +915,12 @@ static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 			err);
 		goto out;
 	}
-	q = audit_copy_query(conn, host);
-	if (!q) {
-		fprintf(stderr, "mcpwarden: out of memory\n");
-		goto out;
-	}
-	res = PQexec(conn, q);
-	if (PQresultStatus(res) != PGRES_COPY_OUT)
-		goto pg_fail;
-	PQclear(res);
-	res = NULL;
-	while ((n = PQgetCopyData(conn, &line, 0)) > 0) {
-		int bad = mw_verify_copy_line(v, line, (size_t)n, err,
-					      sizeof(err));
-
-		PQfreemem(line);
-		if (bad) {
-			fprintf(stderr, "mcpwarden: reading the events: %s\n",
-				err);
-			goto out;
-		}
-	}
-	if (n == -2) {
-		mw_set_err(err, sizeof(err), "%s", PQerrorMessage(conn));
+	/* ts, not ts_us: the order of the key's index, no sort */
+	rc = chain_copy(conn, host, NULL, "ORDER BY host, seq, ts", verify_line,
+			v, err, sizeof(err));
+	if (rc)
 		fprintf(stderr, "mcpwarden: reading the events: %s\n", err);
-		goto out;
-	}
-	res = PQgetResult(conn);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		goto pg_fail;
-	rc = 0;
-	goto out;
-pg_fail:
-	mw_set_err(err, sizeof(err), "%s", PQresultErrorMessage(res));
-	fprintf(stderr, "mcpwarden: reading the events: %s\n", err);
 out:
-	PQclear(res);
-	free(q);
 	PQfinish(conn);
 	return rc;
 }
@@ -992,7 +1021,7 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 	if (pubkey)
 		snprintf(path, sizeof(path), "%s", pubkey);
 	else if (join_path(path, sizeof(path), package ?: cfg.state_dir,
-			   package ? PACKAGE_PUBKEY : MW_SIGN_PUB_FILE))
+			   package ? MW_EVIDENCE_PUBKEY : MW_SIGN_PUB_FILE))
 		goto out;
 	if (mw_sign_pub_load(&pub, path, err, sizeof(err))) {
 		fprintf(stderr, "mcpwarden: public key: %s\n", err);
@@ -1011,10 +1040,10 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 	/* checkpoints first: each one read is then older than the rows */
 	if (package) {
 		if (join_path(path, sizeof(path), package,
-			      PACKAGE_CHECKPOINTS) ||
+			      MW_EVIDENCE_CHECKPOINTS) ||
 		    audit_checkpoints(v, path, NULL, false) ||
 		    (cps && audit_checkpoints(v, cps, NULL, false)) ||
-		    join_path(path, sizeof(path), package, PACKAGE_EVENTS))
+		    join_path(path, sizeof(path), package, MW_EVIDENCE_EVENTS))
 			goto out;
 		if (mw_verify_load_jsonl(v, path, err, sizeof(err))) {
 			fprintf(stderr, "mcpwarden: %s\n", err);
@@ -1107,6 +1136,442 @@ static int cmd_audit(const char *config, int argc, char **argv)
 	return 2;
 }
 
+/* ---- evidence export ---- */
+
+typedef int (*evidence_row_fn)(struct mw_evidence *e,
+			       const struct mw_chain_value f[MW_CF_N + 1],
+			       char *err, size_t errlen);
+
+/* One export: the auditor's connection, the window's hosts (their names
+ * point into hosts), the package. */
+struct evidence_run {
+	PGconn *conn;
+	PGresult *hosts;
+	struct mw_evidence_host_window *hw;
+	int nhosts;
+	struct mw_evidence *e;
+};
+
+/* A row of chain_copy's for an evidence_row_fn: decoded, then given on. */
+struct evidence_line {
+	struct evidence_run *r;
+	evidence_row_fn fn;
+};
+
+static int evidence_line(void *ctx, char *line, size_t len, char *err,
+			 size_t errlen)
+{
+	struct evidence_line *el = ctx;
+	struct mw_chain_value f[MW_CF_N + 1];
+
+	if (mw_pgcopy_parse(line, len, f, MW_CF_N + 1, err, errlen))
+		return -1;
+	return el->fn(el->r->e, f, err, errlen);
+}
+
+/* host's rows that meet cond, in order, each to fn: the text exactly as
+ * PostgreSQL returns it. */
+static int evidence_copy(struct evidence_run *r, const char *host,
+			 const char *cond, const char *order,
+			 evidence_row_fn fn, char *err, size_t errlen)
+{
+	struct evidence_line el = { r, fn };
+
+	return chain_copy(r->conn, host, cond, order, evidence_line, &el, err,
+			  errlen);
+}
+
+/* A seq or count as PostgreSQL prints it (chain.h's one reader). */
+static bool evidence_seq(const char *s, uint64_t *out)
+{
+	struct mw_chain_value v = { s, s ? strlen(s) : 0 };
+
+	return mw_chain_value_seq(&v, out);
+}
+
+/*
+ * The hosts with events whose ts is in [since, until): the first and last
+ * seq and the count of those, and the first checkpoint event after the
+ * last, up to which the export goes so that a signature covers every
+ * event exported.
+ */
+static int evidence_hosts(struct evidence_run *r, const char *since,
+			  const char *until, const char *host, char *err,
+			  size_t errlen)
+{
+	const char *wp[3] = { since, until, host };
+	int n;
+
+	r->hosts = PQexecParams(
+		r->conn,
+		"SELECT host, min(seq), max(seq), count(*) "
+		"FROM mcpwarden.chain_events "
+		"WHERE ts >= $1::timestamptz AND ts < $2::timestamptz "
+		"AND ($3::text IS NULL OR host = $3::text) "
+		"GROUP BY host ORDER BY host",
+		3, NULL, wp, NULL, NULL, 0);
+	if (PQresultStatus(r->hosts) != PGRES_TUPLES_OK) {
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(r->hosts));
+		return -1;
+	}
+	n = PQntuples(r->hosts);
+	if (n > MW_EVIDENCE_MAX_HOSTS) {
+		mw_set_err(err, errlen, "more than %d hosts in the window",
+			   MW_EVIDENCE_MAX_HOSTS);
+		return -1;
+	}
+	r->hw = calloc(n ? (size_t)n : 1, sizeof(*r->hw));
+	if (!r->hw) {
+		mw_set_err(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		struct mw_evidence_host_window *w = &r->hw[i];
+		const char *cp[2] = { PQgetvalue(r->hosts, i, 0),
+				      PQgetvalue(r->hosts, i, 2) };
+		PGresult *c;
+		bool bad;
+
+		w->host = cp[0];
+		if (!evidence_seq(PQgetvalue(r->hosts, i, 1), &w->first_seq) ||
+		    !evidence_seq(cp[1], &w->last_seq) ||
+		    !evidence_seq(PQgetvalue(r->hosts, i, 3), &w->events)) {
+			mw_set_err(err, errlen,
+				   "host %s: seqs that are not positive "
+				   "integers",
+				   w->host);
+			return -1;
+		}
+		/* the key's index, walked from last_seq on: no sort */
+		c = PQexecParams(r->conn,
+				 "SELECT seq FROM mcpwarden.chain_events "
+				 "WHERE host = $1 AND seq > $2::bigint "
+				 "AND kind = 'checkpoint' ORDER BY seq LIMIT 1",
+				 2, NULL, cp, NULL, NULL, 0);
+		bad = PQresultStatus(c) != PGRES_TUPLES_OK;
+		if (bad) {
+			mw_set_err(err, errlen, "%s", PQresultErrorMessage(c));
+		} else if (PQntuples(c) && !evidence_seq(PQgetvalue(c, 0, 0),
+							 &w->checkpoint_seq)) {
+			mw_set_err(err, errlen,
+				   "host %s: a checkpoint seq that is not a "
+				   "positive integer",
+				   w->host);
+			bad = true;
+		}
+		PQclear(c);
+		r->nhosts = i + 1;
+		if (bad || mw_evidence_add_host(r->e, w, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * What was in force at --since: the last policy_loaded and daemon_start
+ * events before each host's first exported seq (the key's index, walked
+ * back).
+ */
+static int evidence_context(struct evidence_run *r, char *err, size_t errlen)
+{
+	static const char *const kinds[] = { "policy_loaded", "daemon_start" };
+	char cond[160];
+
+	for (int i = 0; i < r->nhosts; i++) {
+		for (size_t k = 0; r->hw[i].first_seq > 1 && k < 2; k++) {
+			snprintf(cond, sizeof(cond),
+				 "seq < %llu AND kind = '%s'",
+				 (unsigned long long)r->hw[i].first_seq,
+				 kinds[k]);
+			if (evidence_copy(r, r->hw[i].host, cond,
+					  "ORDER BY seq DESC, ts DESC LIMIT 1",
+					  mw_evidence_context_row, err, errlen))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The events, host by host: the whole seq range from the window's first
+ * event to the checkpoint after its last (or its last when there is none
+ * yet). By seq, not by ts: the chain must be whole even where the host's
+ * clock went back (FORMAT.md, "The window").
+ */
+static int evidence_events(struct evidence_run *r, char *err, size_t errlen)
+{
+	char cond[160];
+
+	if (mw_evidence_events_begin(r->e, err, errlen))
+		return -1;
+	for (int i = 0; i < r->nhosts; i++) {
+		const struct mw_evidence_host_window *w = &r->hw[i];
+
+		snprintf(
+			cond, sizeof(cond), "seq >= %llu AND seq <= %llu",
+			(unsigned long long)w->first_seq,
+			(unsigned long long)(w->checkpoint_seq ?: w->last_seq));
+		if (evidence_copy(r, w->host, cond, "ORDER BY host, seq, ts",
+				  mw_evidence_event, err, errlen))
+			return -1;
+	}
+	return mw_evidence_events_end(r->e, err, errlen);
+}
+
+static int evidence_begin(PGconn *conn, char *err, size_t errlen)
+{
+	/* one snapshot for the window, the context and the events */
+	PGresult *res = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+				     "READ ONLY");
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc)
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
+static int cmd_evidence_export(const char *config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "host", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *since = NULL, *until = NULL, *dir = NULL, *host = NULL;
+	char since_s[MW_EVIDENCE_TIME_LEN], until_s[MW_EVIDENCE_TIME_LEN];
+	char conninfo[2048], pub[PATH_MAX], cps[PATH_MAX], err[1024];
+	struct mw_evidence_request req = { 0 };
+	struct evidence_run r = { 0 };
+	struct mw_audit_config ac;
+	struct mw_config cfg;
+	struct timespec now;
+	bool have_cfg = false, verified = false;
+	int opt, rc = 2;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			since = optarg;
+			break;
+		case 'u':
+			until = optarg;
+			break;
+		case 'o':
+			dir = optarg;
+			break;
+		case 'H':
+			host = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || !since || !until || !dir) {
+		fprintf(stderr, "mcpwarden: evidence export --since T --until "
+				"T -o DIR [--host NAME]\n");
+		usage(stderr);
+		return 2;
+	}
+	if (mw_evidence_parse_time(since, &req.since_us, err, sizeof(err)) ||
+	    mw_evidence_format_time(req.since_us, since_s)) {
+		fprintf(stderr, "mcpwarden: --since: %s\n", err);
+		return 2;
+	}
+	if (mw_evidence_parse_time(until, &req.until_us, err, sizeof(err)) ||
+	    mw_evidence_format_time(req.until_us, until_s)) {
+		fprintf(stderr, "mcpwarden: --until: %s\n", err);
+		return 2;
+	}
+	if (req.since_us >= req.until_us) {
+		fprintf(stderr,
+			"mcpwarden: --since %s is not before --until %s\n",
+			since_s, until_s);
+		return 2;
+	}
+	if (audit_config(config, &cfg))
+		return 2;
+	have_cfg = true;
+	mw_config_audit(&cfg, &ac);
+	if (mw_audit_checkpoint_path(&ac, cps, sizeof(cps)) ||
+	    join_path(pub, sizeof(pub), cfg.state_dir, MW_SIGN_PUB_FILE) ||
+	    mw_audit_conninfo(&ac, conninfo, sizeof(conninfo))) {
+		fprintf(stderr, "mcpwarden: a path or the connection string "
+				"is too long\n");
+		goto out;
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	req.created_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	req.host = host;
+	if (mw_evidence_open(&r.e, dir, &req, err, sizeof(err)) ||
+	    mw_evidence_public_key_file(r.e, pub, err, sizeof(err)))
+		goto fail;
+	r.conn = PQconnectdb(conninfo);
+	if (PQstatus(r.conn) != CONNECTION_OK) {
+		mw_set_err(err, sizeof(err),
+			   "cannot connect to the audit database: %s",
+			   PQerrorMessage(r.conn));
+		goto fail;
+	}
+	if (evidence_begin(r.conn, err, sizeof(err)) ||
+	    evidence_hosts(&r, since_s, until_s, host, err, sizeof(err)) ||
+	    evidence_context(&r, err, sizeof(err)) ||
+	    evidence_events(&r, err, sizeof(err)) ||
+	    mw_evidence_checkpoint_file(r.e, cps, err, sizeof(err)) ||
+	    mw_evidence_finish(r.e, &verified, err, sizeof(err)))
+		goto fail;
+	mw_evidence_print_summary(r.e, stdout);
+	rc = verified ? 0 : 1;
+	goto out;
+fail:
+	fprintf(stderr, "mcpwarden: evidence export: %s%s\n", err,
+		r.e ? " (nothing is left in the output directory)" : "");
+out:
+	mw_evidence_free(r.e);
+	PQclear(r.hosts);
+	free(r.hw);
+	PQfinish(r.conn);
+	if (have_cfg)
+		mw_config_free(&cfg);
+	return rc;
+}
+
+static int cmd_evidence(const char *config, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "export"))
+		return cmd_evidence_export(config, argc - 1, argv + 1);
+	usage(stderr);
+	return 2;
+}
+
+/* ---- replay ---- */
+
+static volatile sig_atomic_t replay_stop;
+
+static void replay_on_signal(int sig)
+{
+	(void)sig;
+	replay_stop = 1;
+}
+
+/* Colour on a terminal only, unless NO_COLOR says otherwise (no-color.org). */
+static bool replay_color(void)
+{
+	const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	return isatty(STDOUT_FILENO) && !(no && *no) &&
+	       !(term && !strcmp(term, "dumb"));
+}
+
+static int cmd_replay(const struct mw_config *cfg, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "width", required_argument, NULL, 'w' },
+		{ "conn", required_argument, NULL, 'C' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mw_replay_opts ro = { .width = MW_REPLAY_DEFAULT_WIDTH };
+	struct mw_replay_query q = { 0 };
+	struct sigaction sa = { .sa_handler = replay_on_signal };
+	struct mw_audit_config ac;
+	struct mw_replay *r = NULL;
+	char conninfo[2048], err[1024];
+	bool by_conn = false;
+	unsigned long long n;
+	PGconn *conn = NULL;
+	int opt, rc = 1;
+	char *end;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'H':
+			q.host = optarg;
+			break;
+		case 'j':
+			ro.json = true;
+			break;
+		case 'f':
+			q.follow = true;
+			break;
+		case 'w':
+		case 'C':
+			errno = 0;
+			n = strtoull(optarg, &end, 10);
+			if (!*optarg || *optarg == '-' || *end || errno ||
+			    (opt == 'w' && n > MW_REPLAY_MAX_WIDTH) ||
+			    (opt == 'C' && (!n || n > INT64_MAX))) {
+				fprintf(stderr,
+					"mcpwarden: %s: '%s' is not %s\n",
+					opt == 'w' ? "--width" : "--conn",
+					optarg,
+					opt == 'w' ? "a width (0 to 100000)"
+						   : "a connection id");
+				return 2;
+			}
+			if (opt == 'w')
+				ro.width = (unsigned)n;
+			else
+				q.conn_id = (long long)n;
+			by_conn |= opt == 'C';
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - (by_conn ? 0 : 1)) {
+		usage(stderr);
+		return 2;
+	}
+	q.session = by_conn ? NULL : argv[optind];
+	mw_config_audit(cfg, &ac);
+	if (mw_audit_conninfo(&ac, conninfo, sizeof(conninfo))) {
+		fprintf(stderr, "mcpwarden: cannot build the connection "
+				"string\n");
+		return 1;
+	}
+	conn = PQconnectdb(conninfo);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		mw_set_err(err, sizeof(err), "%s", PQerrorMessage(conn));
+		fprintf(stderr,
+			"mcpwarden: cannot connect to the audit database: "
+			"%s\n",
+			err);
+		goto out;
+	}
+	ro.color = !ro.json && replay_color();
+	if (mw_replay_new(&r, &ro)) {
+		fprintf(stderr, "mcpwarden: out of memory\n");
+		goto out;
+	}
+	/* --follow ends on these, with what it printed flushed: exit 0 */
+	if (q.follow &&
+	    (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))) {
+		fprintf(stderr, "mcpwarden: sigaction: %s\n", strerror(errno));
+		goto out;
+	}
+	rc = mw_replay_run(conn, r, &q, &replay_stop, stdout, err, sizeof(err));
+	if (rc == -ENOENT) {
+		mw_replay_not_found(&q, err, sizeof(err));
+		fprintf(stderr, "mcpwarden: %s\n", err);
+	} else if (rc) {
+		fprintf(stderr, "mcpwarden: %s\n", err);
+	}
+	rc = rc ? 1 : 0;
+out:
+	mw_replay_free(r);
+	PQfinish(conn);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *config = MW_DEFAULT_CONFIG;
@@ -1141,6 +1606,8 @@ int main(int argc, char **argv)
 	/* Audit commands load what they need: a package needs no config. */
 	if (!strcmp(cmd, "audit"))
 		return cmd_audit(config, argc - optind, argv + optind);
+	if (!strcmp(cmd, "evidence"))
+		return cmd_evidence(config, argc - optind, argv + optind);
 	if (mw_config_load_opts(config, &cfg, false, err, sizeof(err))) {
 		fprintf(stderr, "mcpwarden: %s\n", err);
 		return 1;
@@ -1159,6 +1626,8 @@ int main(int argc, char **argv)
 		rc = cmd_reload(&cfg, argc);
 	else if (!strcmp(cmd, "policy"))
 		rc = cmd_accept_tools(&cfg, argc - 1, argv + 1);
+	else if (!strcmp(cmd, "replay"))
+		rc = cmd_replay(&cfg, argc, argv);
 	else {
 		fprintf(stderr, "mcpwarden: unknown command '%s'\n", cmd);
 		usage(stderr);

@@ -1,0 +1,974 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * The evidence package writer: time arguments, the events.jsonl line (read
+ * back by the verifier's own parser), policy file names, the masking
+ * placeholder, the NIST mapping and FORMAT.md; and whole packages written
+ * from a synthetic signed chain into a mkdtemp directory: the manifest's
+ * hashes, the policies, the checkpoint file's lines, the verification,
+ * a tampered row, an empty window, a non-empty directory.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "chain.h"
+#include "digest.h"
+#include "evidence.h"
+#include "sign.h"
+#include "verify.h"
+
+#define TE_COLS (MW_CF_N + 1)
+#define TE_HOST "te-host"
+#define TE_TS0 1700000000000000ll /* seq s at TE_TS0 + s seconds */
+#define TE_N 50
+#define TE_CP_EVERY 10
+#define TE_POLICY "default: deny\nrules:\n  - name: all\n    action: allow\n"
+
+/* ---- time arguments ---- */
+
+static int64_t te_time(const char *s)
+{
+	char err[256] = "";
+	int64_t us = 0;
+
+	cr_assert_eq(mw_evidence_parse_time(s, &us, err, sizeof(err)), 0,
+		     "%s: %s", s, err);
+	return us;
+}
+
+static void te_time_bad(const char *s, const char *why)
+{
+	char err[512] = "";
+	int64_t us = 42;
+
+	cr_assert_eq(mw_evidence_parse_time(s, &us, err, sizeof(err)), -1,
+		     "'%s' was accepted", s);
+	cr_assert_eq(us, 42, "'%s' wrote a value", s);
+	cr_assert(strstr(err, why), "'%s': \"%s\" lacks \"%s\"", s, err, why);
+}
+
+Test(evidence_time, dates_are_midnight_utc)
+{
+	cr_assert_eq(te_time("1970-01-01"), 0);
+	cr_assert_eq(te_time("2000-03-01"), 951868800ll * 1000000);
+	cr_assert_eq(te_time("2024-02-29"), 1709164800ll * 1000000);
+	cr_assert_eq(te_time("0001-01-01"), -62135596800ll * 1000000);
+	cr_assert_eq(te_time("9999-12-31"), 253402214400ll * 1000000);
+}
+
+Test(evidence_time, timestamps_utc_unless_an_offset)
+{
+	int64_t t = 1769862896ll * 1000000; /* 2026-01-31T12:34:56Z */
+
+	cr_assert_eq(te_time("2026-01-31T12:34:56"), t);
+	cr_assert_eq(te_time("2026-01-31T12:34:56Z"), t);
+	cr_assert_eq(te_time("2026-01-31 12:34:56"), t);
+	cr_assert_eq(te_time("2026-01-31T12:34"), t - 56 * 1000000ll);
+	cr_assert_eq(te_time("2026-01-31T12:34:56.5Z"), t + 500000);
+	cr_assert_eq(te_time("2026-01-31T12:34:56.000001"), t + 1);
+	cr_assert_eq(te_time("2026-01-31T12:34:56.123456Z"), t + 123456);
+	cr_assert_eq(te_time("2026-01-31T13:34:56+01:00"), t);
+	cr_assert_eq(te_time("2026-01-31T13:34:56+0100"), t);
+	cr_assert_eq(te_time("2026-01-31T13:34:56+01"), t);
+	cr_assert_eq(te_time("2026-01-31T07:04:56-05:30"), t);
+	cr_assert_eq(te_time("2026-01-31T12:34:56-00:00"), t);
+	/* an offset can cross the date line */
+	cr_assert_eq(te_time("2026-02-01T00:34:56+12:00"), t);
+	/* 12:00 with psql's "+00" */
+	cr_assert_eq(te_time("2026-01-31 12:00:00+00"),
+		     te_time("2026-01-31T12:00Z"));
+}
+
+Test(evidence_time, agrees_with_timegm)
+{
+	/* every 97th day for 2,000 years: months, leap years, centuries */
+	for (int64_t day = -200000; day < 600000; day += 97) {
+		time_t t = (time_t)(day * 86400 + 3723);
+		struct tm tm;
+		char s[64];
+
+		cr_assert_not_null(gmtime_r(&t, &tm));
+		if (tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999)
+			continue;
+		snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02dZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec);
+		cr_assert_eq(te_time(s), (int64_t)t * 1000000, "%s", s);
+	}
+}
+
+Test(evidence_time, ambiguity_and_garbage_refused)
+{
+	const char *forms = "is not an ISO 8601 date";
+
+	te_time_bad("", forms);
+	te_time_bad("yesterday", forms);
+	te_time_bad("1700000000", forms);
+	te_time_bad("20260131", forms); /* basic format */
+	te_time_bad("2026-W05", forms); /* week date */
+	te_time_bad("2026-031", forms); /* ordinal date */
+	te_time_bad("2026-1-31", forms);
+	te_time_bad("26-01-31", forms);
+	te_time_bad(" 2026-01-31", forms);
+	te_time_bad("2026-01-31 ", forms);
+	te_time_bad("2026-01-31Z", forms); /* a date has no zone */
+	te_time_bad("2026-01-31T", forms);
+	te_time_bad("2026-01-31T12", forms);
+	te_time_bad("2026-01-31t12:00", forms);
+	te_time_bad("2026-01-31T12:00Zx", forms);
+	te_time_bad("2026-01-31T12:00z", forms);
+	te_time_bad("2026-01-31T12:00+1", forms);
+	te_time_bad("2026-01-31T12:00+01:0", forms);
+	te_time_bad("2026-01-31T12:00 +01:00", forms);
+	te_time_bad("2026-01-31T12:00:00.", forms);
+	te_time_bad("2026-01-31T12:00:00,5", forms);
+	te_time_bad("2026-01-31T12:00.5", forms);
+	te_time_bad("2026-01-31T12:00:5", forms);
+	te_time_bad("2026-01-31T12:00:00.1234567", "finer than");
+	te_time_bad("2026-01-31T12:00:00.0000000", "finer than");
+	te_time_bad("2016-12-31T23:59:60Z", "leap second");
+	te_time_bad("2026-01-31T24:00", "24:00");
+	te_time_bad("2026-01-31T12:60", "no such time");
+	te_time_bad("2026-01-31T12:00:61", "no such time");
+	te_time_bad("2026-01-31T12:00+24:00", "no such UTC offset");
+	te_time_bad("2026-01-31T12:00+05:60", "no such UTC offset");
+	te_time_bad("2026-02-29", "no such date");
+	te_time_bad("1900-02-29", "no such date");
+	te_time_bad("2026-13-01", "no such date");
+	te_time_bad("2026-00-10", "no such date");
+	te_time_bad("2026-04-31", "no such date");
+	te_time_bad("0000-01-01", "no such date");
+	te_time_bad("2026-01-00", "no such date");
+}
+
+Test(evidence_time, formatted_in_utc_microseconds)
+{
+	char t[MW_EVIDENCE_TIME_LEN];
+	const int64_t samples[] = { 0,
+				    -1,
+				    1,
+				    951868800ll * 1000000 + 999999,
+				    -62135596800ll * 1000000,
+				    253402300799ll * 1000000 + 999999 };
+
+	cr_assert_eq(mw_evidence_format_time(0, t), 0);
+	cr_assert_str_eq(t, "1970-01-01T00:00:00.000000Z");
+	cr_assert_eq(mw_evidence_format_time(-1, t), 0);
+	cr_assert_str_eq(t, "1969-12-31T23:59:59.999999Z");
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		cr_assert_eq(mw_evidence_format_time(samples[i], t), 0);
+		cr_assert_eq(te_time(t), samples[i], "%s", t);
+	}
+	cr_assert_eq(mw_evidence_format_time(253402300800ll * 1000000, t), -1,
+		     "year 10000");
+}
+
+/* ---- events.jsonl lines ---- */
+
+static void te_values(const char *const v[TE_COLS],
+		      struct mw_chain_value f[TE_COLS])
+{
+	for (int i = 0; i < TE_COLS; i++) {
+		f[i].s = v[i];
+		f[i].n = v[i] ? strlen(v[i]) : 0;
+	}
+}
+
+Test(evidence_line, read_back_by_the_verifier_exactly)
+{
+	const char *v[TE_COLS] = { 0 };
+	struct mw_chain_value f[TE_COLS], g[MW_CF_N], hash;
+	char err[256] = "", *line;
+	json_t *root;
+	size_t len;
+
+	v[MW_CF_HOST] = "h\xc3\xa9";
+	v[MW_CF_SEQ] = "12";
+	v[MW_CF_TS_US] = "-5";
+	v[MW_CF_KIND] = "request";
+	v[MW_CF_PARAMS] = "{\"a\": \"tab\\there\", \"b\": [1,2]}";
+	v[MW_CF_DETAIL] = "quote \" backslash \\ newline \n ctl \x01 "
+			  "del \x7f slash / emoji \xf0\x9f\x98\x80";
+	v[MW_CF_RULE] = "";
+	v[MW_CF_PREV_HASH] = MW_CHAIN_GENESIS;
+	v[MW_CF_N] = "not checked here";
+	te_values(v, f);
+	cr_assert_eq(mw_evidence_event_line(f, &line, &len, err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_gt(len, 1);
+	cr_assert_eq(line[len - 1], '\n');
+	cr_assert_null(memchr(line, '\n', len - 1), "one line");
+	cr_assert_eq(mw_verify_parse_jsonl(line, len - 1, &root, g, &hash, err,
+					   sizeof(err)),
+		     0, "%s", err);
+	for (int i = 0; i < MW_CF_N; i++) {
+		if (!v[i]) {
+			cr_assert_null(g[i].s, "%s", mw_chain_field_names[i]);
+			continue;
+		}
+		cr_assert_eq(g[i].n, strlen(v[i]), "%s",
+			     mw_chain_field_names[i]);
+		cr_assert_eq(memcmp(g[i].s, v[i], g[i].n), 0, "%s",
+			     mw_chain_field_names[i]);
+	}
+	cr_assert_eq(hash.n, strlen(v[MW_CF_N]));
+	/* the keys in the chain's order, then hash */
+	cr_assert_eq(
+		strncmp(line, "{\"host\":\"h\xc3\xa9\",\"seq\":\"12\"", 24), 0,
+		"%s", line);
+	cr_assert(strstr(line, ",\"hash\":\"not checked here\"}\n"));
+	json_decref(root);
+	free(line);
+}
+
+Test(evidence_line, what_json_cannot_carry_is_refused)
+{
+	const char *v[TE_COLS] = { 0 };
+	struct mw_chain_value f[TE_COLS];
+	char err[256] = "", *line = (char *)1;
+	size_t len = 1;
+
+	v[MW_CF_HOST] = "h";
+	v[MW_CF_SEQ] = "1";
+	v[MW_CF_DETAIL] = "latin-1 \xe9t\xe9";
+	te_values(v, f);
+	cr_assert_eq(mw_evidence_event_line(f, &line, &len, err, sizeof(err)),
+		     -1);
+	cr_assert_null(line);
+	cr_assert(strstr(err, "detail"), "%s", err);
+	cr_assert(strstr(err, "UTF-8"), "%s", err);
+	/* a NUL inside a value (PostgreSQL text has none) */
+	te_values(v, f);
+	f[MW_CF_DETAIL].s = "a\0b";
+	f[MW_CF_DETAIL].n = 3;
+	cr_assert_eq(mw_evidence_event_line(f, &line, &len, err, sizeof(err)),
+		     -1);
+}
+
+/* ---- policy file names, masking ---- */
+
+Test(evidence_names, policy_files_named_by_hash_only)
+{
+	const char *sha = "0123456789abcdef0123456789abcdef"
+			  "0123456789abcdef0123456789abcdef";
+	char out[MW_EVIDENCE_NAME_MAX];
+
+	cr_assert_eq(mw_evidence_policy_file_name(sha, true, out, sizeof(out)),
+		     0);
+	cr_assert_eq(strcmp(out, "policies/0123456789abcdef0123456789abcdef"
+				 "0123456789abcdef0123456789abcdef.yaml"),
+		     0, "%s", out);
+	cr_assert_eq(mw_evidence_policy_file_name(sha, false, out, sizeof(out)),
+		     0);
+	cr_assert(strstr(out, "abcdef.txt"), "%s", out);
+	cr_assert_eq(mw_evidence_policy_file_name(sha, true, out, 20), -1,
+		     "too small");
+	cr_assert_eq(mw_evidence_policy_file_name(NULL, true, out, sizeof(out)),
+		     -1);
+	cr_assert_eq(mw_evidence_policy_file_name("", true, out, sizeof(out)),
+		     -1);
+	cr_assert_eq(mw_evidence_policy_file_name("../../etc/passwd", true, out,
+						  sizeof(out)),
+		     -1);
+	cr_assert_eq(
+		mw_evidence_policy_file_name(sha + 1, true, out, sizeof(out)),
+		-1, "63 digits");
+	cr_assert_eq(
+		mw_evidence_policy_file_name("0123456789ABCDEF0123456789abcdef"
+					     "0123456789abcdef0123456789abcdef",
+					     true, out, sizeof(out)),
+		-1, "upper case");
+	cr_assert_eq(
+		mw_evidence_policy_file_name("0123456789abcdef0123456789abcdef"
+					     "0123456789abcdef0123456789abcde/",
+					     true, out, sizeof(out)),
+		-1, "a slash");
+}
+
+Test(evidence_masking, placeholder_until_masking_exists)
+{
+	json_t *m = mw_evidence_masking_json();
+	char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+
+	cr_assert_str_eq(s,
+			 "{\"detectors\":[],\"masking\":\"not configured\"}");
+	free(s);
+	json_decref(m);
+}
+
+/* ---- NIST, FORMAT.md ---- */
+
+static const char *const te_controls[] = { "AC-2",  "AC-3",    "AC-6(9)",
+					   "AU-2",  "AU-3",    "AU-3(1)",
+					   "AU-8",  "AU-9(3)", "AU-10",
+					   "AU-12", "SC-7" };
+#define TE_NCONTROLS (sizeof(te_controls) / sizeof(te_controls[0]))
+
+Test(evidence_nist, json_has_every_control_with_its_evidence)
+{
+	json_t *j = mw_evidence_nist_json(), *c;
+	json_t *controls = json_object_get(j, "controls");
+	char *dump;
+	size_t i;
+
+	cr_assert_not_null(j);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "catalog")),
+			 "NIST SP 800-53 Rev. 5");
+	cr_assert_eq(json_array_size(controls), TE_NCONTROLS);
+	json_array_foreach (controls, i, c) {
+		const char *status =
+			json_string_value(json_object_get(c, "status"));
+		json_t *by = json_object_get(c, "answered_by");
+
+		cr_assert_str_eq(json_string_value(json_object_get(c, "id")),
+				 te_controls[i]);
+		cr_assert_gt(
+			strlen(json_string_value(json_object_get(c, "name"))),
+			3);
+		cr_assert(!strcmp(status, "provided") ||
+				  !strcmp(status, "partial"),
+			  "%s", status);
+		cr_assert_gt(json_array_size(by), 0, "%s", te_controls[i]);
+		cr_assert_not_null(json_string_value(
+			json_object_get(json_array_get(by, 0), "evidence")));
+		cr_assert_not_null(json_string_value(
+			json_object_get(json_array_get(by, 0), "how")));
+		cr_assert(json_is_array(json_object_get(c, "not_provided")));
+		/* a partial control says what is missing */
+		if (!strcmp(status, "partial"))
+			cr_assert_gt(json_array_size(json_object_get(
+					     c, "not_provided")),
+				     0, "%s", te_controls[i]);
+	}
+	/* honest about OIDC */
+	dump = json_dumps(json_array_get(controls, 0), 0);
+	cr_assert(strstr(dump, "OIDC"));
+	free(dump);
+	json_decref(j);
+}
+
+Test(evidence_nist, markdown_has_every_control)
+{
+	char *md = NULL, head[64];
+	size_t len = 0;
+	FILE *f = open_memstream(&md, &len);
+
+	cr_assert_not_null(f);
+	cr_assert_eq(mw_evidence_nist_md(f), 0);
+	cr_assert_eq(fclose(f), 0);
+	for (size_t i = 0; i < TE_NCONTROLS; i++) {
+		snprintf(head, sizeof(head), "\n## %s ", te_controls[i]);
+		cr_assert(strstr(md, head), "%s", head);
+	}
+	cr_assert(strstr(md, "| evidence | how it answers |"));
+	cr_assert(strstr(md, "Not provided:"));
+	free(md);
+}
+
+Test(evidence_format, documents_every_file_and_the_encoding)
+{
+	const char *doc = mw_evidence_format_md;
+	const char *files[] = {
+		MW_EVIDENCE_EVENTS,	  MW_EVIDENCE_CHECKPOINTS,
+		MW_EVIDENCE_PUBKEY,	  MW_EVIDENCE_POLICIES,
+		MW_EVIDENCE_MASKING,	  MW_EVIDENCE_NIST_MD,
+		MW_EVIDENCE_NIST_JSON,	  MW_EVIDENCE_FORMAT,
+		MW_EVIDENCE_VERIFY_JSON,  MW_EVIDENCE_VERIFY_TXT,
+		MW_EVIDENCE_MANIFEST,	  MW_EVIDENCE_MANIFEST_SHA,
+		"policies/<sha256>.yaml", "policies/<sha256>.txt"
+	};
+	char want[64];
+	const char *p;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(want, sizeof(want), "| `%s`", files[i]);
+		cr_assert(strstr(doc, want) || strstr(doc, files[i]), "%s",
+			  files[i]);
+	}
+	/* the 35 fields of the hash, in the chain's order */
+	p = strstr(doc, "over these 35 fields, in this order:");
+	cr_assert_not_null(p);
+	for (int i = 0; i < MW_CF_N; i++) {
+		snprintf(want, sizeof(want), "%s%s", mw_chain_field_names[i],
+			 i + 1 < MW_CF_N ? "," : "`");
+		p = strstr(p, want);
+		cr_assert_not_null(p, "%s out of order", want);
+		/* and each in the field table */
+		snprintf(want, sizeof(want), "`%s`", mw_chain_field_names[i]);
+		cr_assert(strstr(doc, want), "%s", want);
+	}
+	cr_assert(strstr(doc, "\"MWEV1\""));
+	cr_assert(strstr(doc, "FF FF FF FF"));
+	cr_assert(strstr(doc, "32-bit big-endian"));
+	cr_assert(strstr(doc, "mcpwarden checkpoint v1\\nhost=<host>\\nseq="
+			      "<seq>\\nhash=<hash>\\n"));
+	cr_assert(strstr(doc, "Ed25519"));
+	cr_assert(strstr(doc, "first 16 lowercase hex digits of the SHA-256"));
+	cr_assert(strstr(doc, "format version 1"));
+	for (size_t i = 0; i < TE_NCONTROLS; i++)
+		cr_assert(strstr(doc, te_controls[i]), "%s", te_controls[i]);
+}
+
+/* ---- whole packages ---- */
+
+struct te_row {
+	char *v[TE_COLS];
+};
+
+static char te_dir[64], te_key_dir[64];
+static struct mw_signer *te_signer;
+static struct te_row te_rows[TE_N + 1]; /* by seq */
+
+static int te_rm(const char *path, const struct stat *st, int flag,
+		 struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void te_set(struct te_row *r, enum mw_chain_field f, const char *s)
+{
+	free(r->v[f]);
+	r->v[f] = s ? strdup(s) : NULL;
+	cr_assert(!s || r->v[f]);
+}
+
+static void te_hash(struct te_row *r)
+{
+	struct mw_chain_value f[TE_COLS];
+	char h[MW_CHAIN_HASH_HEX];
+
+	te_values((const char *const *)r->v, f);
+	cr_assert_eq(mw_chain_hash(f, h), 0);
+	te_set(r, MW_CF_N, h);
+}
+
+static char *te_sha(const char *s)
+{
+	static char hex[MW_SHA256_HEX];
+
+	cr_assert_eq(mw_sha256_hex(s, strlen(s), hex), 0);
+	return hex;
+}
+
+/*
+ * A chain 1..TE_N of TE_HOST: daemon_start at 1, policy_loaded (text
+ * recorded) at 2, an inline policy_loaded at 12, a daemon_start at 13,
+ * checkpoints every TE_CP_EVERY.
+ */
+static void te_build(void)
+{
+	const char *prev = MW_CHAIN_GENESIS;
+	char sha_file[MW_SHA256_HEX];
+
+	snprintf(sha_file, sizeof(sha_file), "%s", te_sha(TE_POLICY));
+	for (int s = 1; s <= TE_N; s++) {
+		struct te_row *r = &te_rows[s];
+		char num[64], params[512], sig[MW_SIGN_B64_LEN], msg[512];
+
+		te_set(r, MW_CF_HOST, TE_HOST);
+		snprintf(num, sizeof(num), "%d", s);
+		te_set(r, MW_CF_SEQ, num);
+		snprintf(num, sizeof(num), "%lld", TE_TS0 + s * 1000000ll);
+		te_set(r, MW_CF_TS_US, num);
+		te_set(r, MW_CF_KIND, "request");
+		te_set(r, MW_CF_METHOD, "tools/call");
+		te_set(r, MW_CF_PARAMS, "{\"name\":\"echo\"}");
+		te_set(r, MW_CF_DECISION, "allow");
+		te_set(r, MW_CF_POLICY_SHA256, sha_file);
+		te_set(r, MW_CF_PREV_HASH, prev);
+		if (s == 1 || s == 13) {
+			te_set(r, MW_CF_KIND, "daemon_start");
+			te_set(r, MW_CF_DETAIL, "mcpwardend 9.9.9");
+			te_set(r, MW_CF_PARAMS,
+			       s == 1 ? "{\"version\":\"9.9.8\"}"
+				      : "{\"version\":\"9.9.9\"}");
+		} else if (s == 2) {
+			te_set(r, MW_CF_KIND, "policy_loaded");
+			te_set(r, MW_CF_DETAIL, TE_POLICY);
+			snprintf(params, sizeof(params),
+				 "{\"file\":\"/etc/p.yaml\",\"sha256\":\"%s\","
+				 "\"rules\":1,\"text_recorded\":true}",
+				 sha_file);
+			te_set(r, MW_CF_PARAMS, params);
+		} else if (s == 12) {
+			te_set(r, MW_CF_KIND, "policy_loaded");
+			te_set(r, MW_CF_POLICY_SHA256, te_sha("inline"));
+			te_set(r, MW_CF_DETAIL, "inline in the configuration");
+			te_set(r, MW_CF_PARAMS,
+			       "{\"file\":\"/etc/c.yaml\",\"rules\":0,"
+			       "\"text_recorded\":false}");
+		} else if (s % TE_CP_EVERY == 0) {
+			int n = mw_chain_checkpoint_message(
+				msg, sizeof(msg), TE_HOST, (uint64_t)s - 1,
+				prev);
+
+			cr_assert_gt(n, 0);
+			cr_assert_eq(
+				mw_signer_sign(te_signer, msg, (size_t)n, sig),
+				0);
+			snprintf(
+				params, sizeof(params),
+				"{\"seq\":%d,\"hash\":\"%s\",\"key_id\":\"%s\","
+				"\"signature\":\"%s\"}",
+				s - 1, prev, mw_signer_key_id(te_signer), sig);
+			te_set(r, MW_CF_KIND, "checkpoint");
+			te_set(r, MW_CF_PARAMS, params);
+		}
+		te_hash(r);
+		prev = r->v[MW_CF_N];
+	}
+}
+
+static void te_setup(void)
+{
+	char err[512] = "";
+
+	snprintf(te_key_dir, sizeof(te_key_dir), "/tmp/mw-evkey-XXXXXX");
+	cr_assert_not_null(mkdtemp(te_key_dir));
+	cr_assert_eq(mw_signer_open(&te_signer, te_key_dir, err, sizeof(err)),
+		     0, "%s", err);
+	snprintf(te_dir, sizeof(te_dir), "/tmp/mw-evpkg-XXXXXX");
+	cr_assert_not_null(mkdtemp(te_dir));
+	te_build();
+}
+
+static void te_teardown(void)
+{
+	mw_signer_free(te_signer);
+	te_signer = NULL;
+	for (int s = 0; s <= TE_N; s++)
+		for (int i = 0; i < TE_COLS; i++) {
+			free(te_rows[s].v[i]);
+			te_rows[s].v[i] = NULL;
+		}
+	nftw(te_key_dir, te_rm, 8, FTW_DEPTH | FTW_PHYS);
+	nftw(te_dir, te_rm, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static char *te_path(const char *dir, const char *name)
+{
+	static char p[2][512];
+	static int k;
+
+	k ^= 1;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
+}
+
+/* A file's bytes, NUL-terminated; *len its size. */
+static char *te_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+static size_t te_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* The checkpoint file: lines for every checkpoint, one of another host,
+ * a garbage line. */
+static void te_checkpoint_file(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	cr_assert_not_null(f);
+	for (int s = TE_CP_EVERY; s <= TE_N; s += TE_CP_EVERY) {
+		json_t *p = json_loads(te_rows[s].v[MW_CF_PARAMS], 0, NULL);
+
+		fprintf(f,
+			"{\"host\":\"%s\",\"seq\":%d,\"hash\":\"%s\","
+			"\"key_id\":\"%s\",\"signature\":\"%s\","
+			"\"checkpoint_seq\":%d,\"ts_us\":%lld}\n",
+			TE_HOST, s - 1, te_rows[s - 1].v[MW_CF_N],
+			mw_signer_key_id(te_signer),
+			json_string_value(json_object_get(p, "signature")), s,
+			TE_TS0 + s * 1000000ll);
+		json_decref(p);
+	}
+	fprintf(f,
+		"{\"host\":\"other\",\"seq\":9,\"hash\":\"%s\",\"key_id\":"
+		"\"0000000000000000\",\"signature\":\"x\"}\n",
+		MW_CHAIN_GENESIS);
+	fprintf(f, "not a checkpoint\n\n");
+	cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * A package of the window [TE_TS0 + 5 s, TE_TS0 + 34 s): seqs 5..33, the
+ * export going on to the checkpoint at 40. tamper: a row's content
+ * changed (its hash not recomputed).
+ */
+static int te_export(const char *dir, bool tamper, bool *verified)
+{
+	struct mw_evidence_request req = {
+		.since_us = TE_TS0 + 5 * 1000000ll,
+		.until_us = TE_TS0 + 34 * 1000000ll,
+		.created_us = TE_TS0 + 3600 * 1000000ll,
+	};
+	struct mw_evidence_host_window w = { .host = TE_HOST,
+					     .first_seq = 5,
+					     .last_seq = 33,
+					     .events = 29,
+					     .checkpoint_seq = 40 };
+	struct mw_chain_value f[TE_COLS];
+	struct mw_evidence *e;
+	char err[1024] = "", cps[128];
+	int rc;
+
+	snprintf(cps, sizeof(cps), "%s/cps.jsonl", te_key_dir);
+	te_checkpoint_file(cps);
+	cr_assert_eq(mw_evidence_open(&e, dir, &req, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(mw_evidence_public_key_file(
+			     e, te_path(te_key_dir, MW_SIGN_PUB_FILE), err,
+			     sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(mw_evidence_key_id(e), mw_signer_key_id(te_signer));
+	cr_assert_eq(mw_evidence_add_host(e, &w, err, sizeof(err)), 0, "%s",
+		     err);
+	te_values((const char *const *)te_rows[2].v, f);
+	cr_assert_eq(mw_evidence_context_row(e, f, err, sizeof(err)), 0, "%s",
+		     err);
+	te_values((const char *const *)te_rows[1].v, f);
+	cr_assert_eq(mw_evidence_context_row(e, f, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(mw_evidence_events_begin(e, err, sizeof(err)), 0, "%s",
+		     err);
+	for (int s = 5; s <= 40; s++) {
+		te_values((const char *const *)te_rows[s].v, f);
+		if (tamper && s == 17)
+			f[MW_CF_DECISION] =
+				(struct mw_chain_value){ "deny", 4 };
+		cr_assert_eq(mw_evidence_event(e, f, err, sizeof(err)), 0, "%s",
+			     err);
+	}
+	cr_assert_eq(mw_evidence_events_end(e, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(mw_evidence_checkpoint_file(e, cps, err, sizeof(err)), 0,
+		     "%s", err);
+	rc = mw_evidence_finish(e, verified, err, sizeof(err));
+	cr_assert_eq(rc, 0, "%s", err);
+	mw_evidence_free(e);
+	return rc;
+}
+
+static void te_assert_mode(const char *path, mode_t mode)
+{
+	struct stat st;
+
+	cr_assert_eq(stat(path, &st), 0, "%s", path);
+	cr_assert_eq(st.st_mode & 07777, mode, "%s: %o", path,
+		     st.st_mode & 07777);
+}
+
+Test(evidence_package, written_whole_and_verified, .init = te_setup,
+     .fini = te_teardown)
+{
+	char dir[128], sha[MW_SHA256_HEX], name[MW_EVIDENCE_NAME_MAX];
+	char *manifest, *text, *cps, *events;
+	json_t *m, *files, *fe, *h, *pol, *v;
+	bool verified = false;
+	size_t i, len;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir); /* made by the export */
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	te_assert_mode(dir, 0755);
+	te_assert_mode(te_path(dir, MW_EVIDENCE_POLICY_DIR), 0755);
+
+	/* manifest.sha256 names the manifest's hash, sha256sum's way */
+	manifest = te_read(te_path(dir, MW_EVIDENCE_MANIFEST), &len);
+	cr_assert_eq(mw_sha256_hex(manifest, len, sha), 0);
+	text = te_read(te_path(dir, MW_EVIDENCE_MANIFEST_SHA), NULL);
+	cr_assert_eq(strncmp(text, sha, 64), 0);
+	cr_assert_str_eq(text + 64, "  manifest.json\n");
+	free(text);
+
+	/* every file listed with its hash and size, nothing else there */
+	m = json_loads(manifest, 0, NULL);
+	cr_assert_not_null(m);
+	cr_assert_eq(json_integer_value(json_object_get(m, "format_version")),
+		     1);
+	files = json_object_get(m, "files");
+	cr_assert_eq(json_array_size(files), 12, "%zu", json_array_size(files));
+	json_array_foreach (files, i, fe) {
+		const char *fname =
+			json_string_value(json_object_get(fe, "name"));
+
+		text = te_read(te_path(dir, fname), &len);
+		cr_assert_eq(mw_sha256_hex(text, len, sha), 0);
+		cr_assert_str_eq(
+			json_string_value(json_object_get(fe, "sha256")), sha,
+			"%s", fname);
+		cr_assert_eq(json_integer_value(json_object_get(fe, "bytes")),
+			     (json_int_t)len, "%s", fname);
+		te_assert_mode(te_path(dir, fname), 0644);
+		free(text);
+	}
+
+	/* the events: 5 to the checkpoint at 40, exactly */
+	events = te_read(te_path(dir, MW_EVIDENCE_EVENTS), NULL);
+	cr_assert_eq(te_lines(events), 36);
+	cr_assert_eq(json_integer_value(json_object_get(m, "events")), 36);
+	h = json_array_get(
+		json_object_get(json_object_get(m, "window"), "exported"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(h, "host")),
+			 TE_HOST);
+	cr_assert_eq(json_integer_value(json_object_get(h, "first_seq")), 5);
+	cr_assert_eq(json_integer_value(json_object_get(h, "last_seq")), 40);
+	cr_assert_eq(json_integer_value(json_object_get(h, "events")), 36);
+	cr_assert_eq(
+		json_integer_value(json_object_get(h, "events_after_window")),
+		7);
+	cr_assert_eq(json_integer_value(
+			     json_object_get(h, "extended_to_checkpoint_seq")),
+		     40);
+	cr_assert_eq(
+		json_integer_value(json_object_get(h, "signed_through_seq")),
+		39);
+	cr_assert(json_is_true(json_object_get(h, "starts_mid_chain")));
+	cr_assert_str_eq(
+		json_string_value(json_object_get(h, "first_prev_hash")),
+		te_rows[4].v[MW_CF_N]);
+	cr_assert_str_eq(
+		json_string_value(json_object_get(h, "policy_at_since")),
+		te_sha(TE_POLICY));
+	cr_assert_str_eq(json_string_value(
+				 json_object_get(h, "daemon_version_at_since")),
+			 "9.9.8");
+	cr_assert_str_eq(json_string_value(json_object_get(
+				 json_object_get(m, "public_key"), "key_id")),
+			 mw_signer_key_id(te_signer));
+	/* daemon versions: the one before the window, the one in it */
+	v = json_object_get(m, "daemon_versions");
+	cr_assert_eq(json_array_size(v), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(v, 1),
+							   "version")),
+			 "9.9.9");
+	free(events);
+
+	/* the checkpoint file's lines in range, byte for byte: 9..39 */
+	cps = te_read(te_path(dir, MW_EVIDENCE_CHECKPOINTS), NULL);
+	cr_assert_eq(te_lines(cps), 4, "%s", cps);
+	cr_assert(strstr(cps, "\"seq\":39,"));
+	cr_assert_null(strstr(cps, "\"seq\":49,"), "beyond the package");
+	cr_assert_null(strstr(cps, "other"));
+	v = json_object_get(m, "checkpoint_file");
+	cr_assert(json_is_true(json_object_get(v, "present")));
+	cr_assert_eq(json_integer_value(json_object_get(v, "lines_exported")),
+		     4);
+	cr_assert_eq(
+		json_integer_value(json_object_get(v, "lines_not_in_range")),
+		2);
+	cr_assert_eq(json_integer_value(json_object_get(v, "lines_unparsable")),
+		     1);
+	free(cps);
+
+	/* policies: the text by its hash, the inline one explained */
+	cr_assert_eq(mw_evidence_policy_file_name(te_sha(TE_POLICY), true, name,
+						  sizeof(name)),
+		     0);
+	text = te_read(te_path(dir, name), NULL);
+	cr_assert_str_eq(text, TE_POLICY);
+	free(text);
+	cr_assert_eq(mw_evidence_policy_file_name(te_sha("inline"), false, name,
+						  sizeof(name)),
+		     0);
+	text = te_read(te_path(dir, name), NULL);
+	cr_assert(strstr(text, "not in the audit trail"), "%s", text);
+	cr_assert(strstr(text, "/etc/c.yaml"), "%s", text);
+	free(text);
+	text = te_read(te_path(dir, MW_EVIDENCE_POLICIES), NULL);
+	pol = json_loads(text, 0, NULL);
+	free(text);
+	cr_assert_eq(json_array_size(pol), 2);
+	cr_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(pol, 0), "in_force")),
+			 "in_force_at_since");
+	cr_assert(json_is_false(
+		json_object_get(json_array_get(pol, 0), "in_package_chain")));
+	cr_assert_eq(json_integer_value(
+			     json_object_get(json_array_get(pol, 1), "seq")),
+		     12);
+	cr_assert(json_is_false(
+		json_object_get(json_array_get(pol, 1), "text_recorded")));
+	json_decref(pol);
+
+	/* the verification, as audit verify --package reports it */
+	text = te_read(te_path(dir, MW_EVIDENCE_VERIFY_TXT), NULL);
+	cr_assert(strstr(text, "verification ok: 1 host(s), 36 event(s)"), "%s",
+		  text);
+	cr_assert(strstr(text, "note: the chain starts at seq 5"), "%s", text);
+	cr_assert(strstr(text, "notes from the export:"), "%s", text);
+	cr_assert(strstr(text, "the package starts at seq 5"), "%s", text);
+	free(text);
+	text = te_read(te_path(dir, MW_EVIDENCE_VERIFY_JSON), NULL);
+	v = json_loads(text, 0, NULL);
+	free(text);
+	cr_assert(json_is_true(json_object_get(v, "ok")));
+	cr_assert_str_eq(json_string_value(json_object_get(v, "source")),
+			 "package");
+	json_decref(v);
+	text = te_read(te_path(dir, MW_EVIDENCE_FORMAT), NULL);
+	cr_assert_str_eq(text, mw_evidence_format_md);
+	free(text);
+	cr_assert(json_is_true(
+		json_object_get(json_object_get(m, "verification"), "ok")));
+	json_decref(m);
+	free(manifest);
+}
+
+Test(evidence_package, a_tampered_row_is_a_break_in_a_complete_package,
+     .init = te_setup, .fini = te_teardown)
+{
+	char *text, *events;
+	bool verified = true;
+
+	te_export(te_dir, true, &verified); /* an existing empty directory */
+	cr_assert_not(verified);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_VERIFY_TXT), NULL);
+	cr_assert(strstr(text, "seq 17 modified"), "%s", text);
+	cr_assert(strstr(text, "verification FAILED"), "%s", text);
+	free(text);
+	/* written as read: the verifier sees what the database holds */
+	events = te_read(te_path(te_dir, MW_EVIDENCE_EVENTS), NULL);
+	cr_assert(strstr(events, "\"decision\":\"deny\""));
+	free(events);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_MANIFEST), NULL);
+	cr_assert(strstr(text, "\"breaks\": 1"), "%s", text);
+	free(text);
+	cr_assert_eq(access(te_path(te_dir, MW_EVIDENCE_MANIFEST_SHA), F_OK),
+		     0);
+}
+
+Test(evidence_package, an_empty_window_is_an_empty_valid_package,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct mw_evidence_request req = { .since_us = 0, .until_us = 1000000 };
+	struct mw_evidence *e;
+	char err[1024] = "", *text;
+	bool verified = false;
+
+	cr_assert_eq(mw_evidence_open(&e, te_dir, &req, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(mw_evidence_public_key_file(
+			     e, te_path(te_key_dir, MW_SIGN_PUB_FILE), err,
+			     sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_evidence_events_begin(e, err, sizeof(err)), 0);
+	cr_assert_eq(mw_evidence_events_end(e, err, sizeof(err)), 0);
+	cr_assert_eq(mw_evidence_checkpoint_file(e, "/nonexistent/cps", err,
+						 sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_evidence_finish(e, &verified, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert(verified);
+	mw_evidence_free(e);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_EVENTS), NULL);
+	cr_assert_str_eq(text, "");
+	free(text);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_MANIFEST), NULL);
+	cr_assert(strstr(text, "no events in the window"), "%s", text);
+	cr_assert(strstr(text, "\"present\": false"), "%s", text);
+	cr_assert(strstr(text, "/nonexistent/cps does not exist"), "%s", text);
+	free(text);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_POLICIES), NULL);
+	cr_assert_str_eq(text, "[]\n");
+	free(text);
+	/* no policies, no policies/ directory */
+	cr_assert_neq(access(te_path(te_dir, MW_EVIDENCE_POLICY_DIR), F_OK), 0);
+}
+
+Test(evidence_package,
+     refuses_a_non_empty_directory_and_cleans_up_after_failure,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct mw_evidence_request req = { .since_us = 0, .until_us = 1 };
+	struct mw_evidence *e = NULL;
+	char err[1024] = "", dir[128];
+	FILE *f;
+
+	f = fopen(te_path(te_dir, "something"), "we");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(mw_evidence_open(&e, te_dir, &req, err, sizeof(err)), -1);
+	cr_assert_null(e);
+	cr_assert(strstr(err, "is not empty"), "%s", err);
+	cr_assert_eq(access(te_path(te_dir, "something"), F_OK), 0,
+		     "left alone");
+	/* not a directory */
+	cr_assert_eq(mw_evidence_open(&e, te_path(te_dir, "something"), &req,
+				      err, sizeof(err)),
+		     -1);
+	/* an empty window is refused */
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	req.until_us = 0;
+	cr_assert_eq(mw_evidence_open(&e, dir, &req, err, sizeof(err)), -1);
+	cr_assert_neq(access(dir, F_OK), 0);
+	/* a failed export leaves nothing behind */
+	req.until_us = 1;
+	cr_assert_eq(mw_evidence_open(&e, dir, &req, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(mw_evidence_public_key_file(
+			     e, te_path(te_key_dir, MW_SIGN_PUB_FILE), err,
+			     sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_evidence_write_file(e, "policies/x.yaml", "x", 1, err,
+					    sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_evidence_write_file(e, "../escape", "x", 1, err,
+					    sizeof(err)),
+		     -1);
+	cr_assert_eq(mw_evidence_write_file(e, MW_EVIDENCE_PUBKEY, "x", 1, err,
+					    sizeof(err)),
+		     -1, "never over a file");
+	cr_assert_eq(mw_evidence_finish(e, &(bool){ false }, err, sizeof(err)),
+		     -1, "finished without events");
+	mw_evidence_free(e);
+	cr_assert_neq(access(dir, F_OK), 0, "the directory it made is gone");
+	/* a public key that is not one */
+	cr_assert_eq(mw_evidence_open(&e, dir, &req, err, sizeof(err)), 0);
+	f = fopen(te_path(te_key_dir, "not-a-key.pem"), "we");
+	cr_assert_not_null(f);
+	fputs("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+	      f);
+	fclose(f);
+	cr_assert_eq(mw_evidence_public_key_file(
+			     e, te_path(te_key_dir, "not-a-key.pem"), err,
+			     sizeof(err)),
+		     -1);
+	cr_assert(strstr(err, "public key"), "%s", err);
+	mw_evidence_free(e);
+	cr_assert_neq(access(dir, F_OK), 0);
+}
