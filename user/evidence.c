@@ -28,6 +28,10 @@
 #include "verify.h"
 #include "version.h"
 
+/* The events are what agents and servers exchanged: the owner's alone. */
+#define EVIDENCE_FILE_MODE 0600
+#define EVIDENCE_DIR_MODE 0700
+
 #define OUT_BUF (64u << 10)
 #define US_PER_S 1000000ll
 #define S_PER_DAY 86400ll
@@ -327,9 +331,11 @@ struct ehost {
 	char *name;
 	size_t name_len;
 	/* the window, as the database summarised it */
-	uint64_t win_first, win_last, win_events, cp_seq;
+	uint64_t win_first, win_last, win_events, cp_seq, anchor;
 	/* what was exported */
 	uint64_t events, first_seq, last_seq, extension, outside, bad_seq;
+	uint64_t lead_in; /* events from anchor to before win_first */
+	uint64_t cp_beyond; /* checkpoint-file lines past the last event */
 	uint64_t last_cp_seq; /* the last checkpoint event exported */
 	bool have_ts;
 	int64_t min_ts, max_ts;
@@ -396,15 +402,21 @@ static bool valid_name(const char *name)
 
 static int policy_dir(struct mw_evidence *e, char *err, size_t errlen)
 {
+	int fd, rc = 0;
+
 	if (e->made_policy_dir)
 		return 0;
-	if (mkdirat(e->dfd, MW_EVIDENCE_POLICY_DIR, 0755))
+	if (mkdirat(e->dfd, MW_EVIDENCE_POLICY_DIR, EVIDENCE_DIR_MODE))
 		return sys_err(err, errlen, e, MW_EVIDENCE_POLICY_DIR);
 	e->made_policy_dir = true;
-	/* whatever the umask */
-	if (fchmodat(e->dfd, MW_EVIDENCE_POLICY_DIR, 0755, 0))
-		return sys_err(err, errlen, e, MW_EVIDENCE_POLICY_DIR);
-	return 0;
+	/* whatever the umask; by its fd, never through a link */
+	fd = openat(e->dfd, MW_EVIDENCE_POLICY_DIR,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, EVIDENCE_DIR_MODE))
+		rc = sys_err(err, errlen, e, MW_EVIDENCE_POLICY_DIR);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 static void out_abort(struct mw_evidence *e, struct out *o)
@@ -454,12 +466,12 @@ static int out_open(struct mw_evidence *e, const char *name, struct out **po,
 	/* O_EXCL: the directory was empty, anything there is not ours */
 	o->fd = openat(e->dfd, o->tmp,
 		       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		       0644);
+		       EVIDENCE_FILE_MODE);
 	if (o->fd < 0) {
 		sys_err(err, errlen, e, o->tmp);
 		goto fail;
 	}
-	if (fchmod(o->fd, 0644)) {
+	if (fchmod(o->fd, EVIDENCE_FILE_MODE)) {
 		sys_err(err, errlen, e, o->tmp);
 		goto fail;
 	}
@@ -707,6 +719,7 @@ int mw_evidence_open(struct mw_evidence **out, const char *dir,
 		     size_t errlen)
 {
 	struct mw_evidence *e;
+	struct stat st;
 
 	*out = NULL;
 	if (!dir || !*dir || strlen(dir) >= sizeof(e->dir)) {
@@ -737,15 +750,42 @@ int mw_evidence_open(struct mw_evidence **out, const char *dir,
 		mw_set_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (!mkdir(dir, 0755))
+	if (!mkdir(dir, EVIDENCE_DIR_MODE))
 		e->made_dir = true;
 	else if (errno != EEXIST) {
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
-	e->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* never through a link: DIR itself may be someone else's trap */
+	e->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (e->dfd < 0) {
+		int why = errno;
+
+		/* O_DIRECTORY says ENOTDIR before O_NOFOLLOW says ELOOP */
+		mw_set_err(err, errlen, "%s: %s", dir,
+			   !lstat(dir, &st) && S_ISLNK(st.st_mode)
+				   ? "a symbolic link, not a directory"
+				   : strerror(why));
+		goto fail;
+	}
+	if (fstat(e->dfd, &st)) {
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	/*
+	 * Whoever else may write to DIR could swap the package's files or
+	 * its policies/ directory for links while it is written and read
+	 * back: refuse (a DIR made here and replaced in the meantime is
+	 * caught too, by its owner).
+	 */
+	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
+		mw_set_err(err, errlen,
+			   "%s: not a directory of uid %u's that no one else "
+			   "may write to (owner %u, mode %04o): others could "
+			   "replace the package's files as it is written",
+			   dir, (unsigned)geteuid(), (unsigned)st.st_uid,
+			   (unsigned)(st.st_mode & 07777));
+		e->made_dir = false;
 		goto fail;
 	}
 	if (!e->made_dir && !dir_is_empty(e->dfd)) {
@@ -755,7 +795,7 @@ int mw_evidence_open(struct mw_evidence **out, const char *dir,
 			   dir);
 		goto fail;
 	}
-	if (fchmod(e->dfd, 0755)) {
+	if (fchmod(e->dfd, EVIDENCE_DIR_MODE)) {
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
@@ -902,7 +942,8 @@ int mw_evidence_add_host(struct mw_evidence *e,
 		return -1;
 	}
 	if (!w->first_seq || w->last_seq < w->first_seq || !w->events ||
-	    (w->checkpoint_seq && w->checkpoint_seq <= w->last_seq)) {
+	    (w->checkpoint_seq && w->checkpoint_seq <= w->last_seq) ||
+	    w->anchor_seq > w->first_seq) {
 		mw_set_err(err, errlen, "host %s: an inconsistent window",
 			   w->host);
 		return -1;
@@ -941,6 +982,7 @@ int mw_evidence_add_host(struct mw_evidence *e,
 	h->win_last = w->last_seq;
 	h->win_events = w->events;
 	h->cp_seq = w->checkpoint_seq;
+	h->anchor = w->anchor_seq ? w->anchor_seq : w->first_seq;
 	memmove(&e->order[pos + 1], &e->order[pos],
 		(e->nhosts - pos) * sizeof(*e->order));
 	e->order[pos] = e->nhosts++;
@@ -1105,8 +1147,8 @@ static int take_policy(struct mw_evidence *e, struct ehost *h,
 			? json_incref(json_object_get(params, "rules"))
 			: json_null(),
 		"text_recorded", recorded, "in_force", when_names[w],
-		"in_package_chain", w != AT_SINCE, "text_file", tf, "text_note",
-		tn);
+		"in_package_chain", w != AT_SINCE || seq >= h->anchor,
+		"text_file", tf, "text_note", tn);
 	if (!entry || json_array_append_new(e->policies, entry)) {
 		mw_set_err(err, errlen, "out of memory");
 		goto out;
@@ -1156,7 +1198,7 @@ static int take_start(struct mw_evidence *e, struct ehost *h,
 			  json_is_string(version) ? version : json_null(),
 			  "detail", jvalue(&f[MW_CF_DETAIL]), "params", params,
 			  "in_force", when_names[w], "in_package_chain",
-			  w != AT_SINCE);
+			  w != AT_SINCE || seq >= h->anchor);
 	json_decref(params);
 	if (!entry || json_array_append_new(e->starts, entry)) {
 		mw_set_err(err, errlen, "out of memory");
@@ -1257,6 +1299,8 @@ int mw_evidence_event(struct mw_evidence *e,
 			h->last_seq = seq;
 		if (seq > h->win_last)
 			h->extension++;
+		if (seq < h->win_first)
+			h->lead_in++;
 	} else {
 		h->bad_seq++;
 	}
@@ -1266,7 +1310,7 @@ int mw_evidence_event(struct mw_evidence *e,
 		if (!h->have_ts || ts > h->max_ts)
 			h->max_ts = ts;
 		h->have_ts = true;
-		if (seq_ok && seq <= h->win_last &&
+		if (seq_ok && seq >= h->win_first && seq <= h->win_last &&
 		    (ts < e->req.since_us || ts >= e->req.until_us))
 			h->outside++;
 	}
@@ -1287,6 +1331,9 @@ int mw_evidence_event(struct mw_evidence *e,
 		if (seq_ok)
 			h->last_cp_seq = seq;
 		checkpoint_key(h, &f[MW_CF_PARAMS]);
+	} else if (seq_ok && seq < h->win_first) {
+		/* the lead-in: what was in force at --since came as a
+		 * context row; older loads were superseded before it */
 	} else if (mw_chain_value_is(&f[MW_CF_KIND], "policy_loaded")) {
 		return take_policy(e, h, f,
 				   seq_ok && seq > h->win_last ? IN_EXTENSION
@@ -1395,10 +1442,25 @@ int mw_evidence_checkpoint_file(struct mw_evidence *e, const char *path,
 		hv.s = cp.host;
 		hv.n = strlen(cp.host);
 		h = find_host(e, &hv);
-		if (!h || !h->events || cp.seq < h->first_seq ||
-		    cp.seq > h->last_seq) {
+		if (!h || !h->events || cp.seq < h->first_seq) {
 			e->cp_other++;
 			continue;
+		}
+		/*
+		 * Past the last event exported: with a checkpoint event ending
+		 * the range, the lines of later events are not the package's.
+		 * Without one, the database's chain ends there; an old enough
+		 * line for a later event says it was cut off, and goes in so
+		 * that the verifier names the deleted tail.
+		 */
+		if (cp.seq > h->last_seq) {
+			if (h->cp_seq || !cp.ts_us ||
+			    cp.ts_us > e->req.created_us -
+					       MW_EVIDENCE_CP_GRACE_US) {
+				e->cp_other++;
+				continue;
+			}
+			h->cp_beyond++;
 		}
 		if (out_write(e, o, line, (size_t)n, err, errlen))
 			goto out;
@@ -1597,35 +1659,36 @@ static json_t *host_json(const struct mw_evidence *e, const struct ehost *h)
 {
 	json_t *o;
 
-	o = json_pack("{s:s%,s:I,s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:o,s:o,"
-		      "s:b,s:o,s:o,s:o,s:s,s:I,s:O,s:O}",
-		      "host", h->name, h->name_len, "first_seq",
-		      (json_int_t)h->first_seq, "last_seq",
-		      (json_int_t)h->last_seq, "events", (json_int_t)h->events,
-		      "window", "first_seq", (json_int_t)h->win_first,
-		      "last_seq", (json_int_t)h->win_last, "events",
-		      (json_int_t)h->win_events, "extended_to_checkpoint_seq",
-		      h->cp_seq ? json_integer((json_int_t)h->cp_seq)
-				: json_null(),
-		      "events_after_window", (json_int_t)h->extension,
-		      "events_outside_window", (json_int_t)h->outside,
-		      "first_ts", h->have_ts ? jtime(h->min_ts) : json_null(),
-		      "last_ts", h->have_ts ? jtime(h->max_ts) : json_null(),
-		      "starts_mid_chain", h->first_seq > 1, "first_prev_hash",
-		      h->first_prev_hash[0] ? json_string(h->first_prev_hash)
-					    : json_null(),
-		      "last_hash",
-		      h->last_hash[0] ? json_string(h->last_hash) : json_null(),
-		      "signed_through_seq",
-		      h->last_cp_seq > 1
-			      ? json_integer((json_int_t)(h->last_cp_seq - 1))
-			      : json_null(),
-		      "key_id", h->key_id[0] ? h->key_id : e->key_id,
-		      "checkpoint_file_lines", (json_int_t)h->cp_lines,
-		      "policy_at_since",
-		      h->policy_at_since ? h->policy_at_since : json_null(),
-		      "daemon_version_at_since",
-		      h->daemon_at_since ? h->daemon_at_since : json_null());
+	o = json_pack(
+		"{s:s%,s:I,s:I,s:I,s:{s:I,s:I,s:I},s:o,s:I,s:I,s:I,s:o,s:o,"
+		"s:b,s:o,s:o,s:o,s:s,s:I,s:O,s:O}",
+		"host", h->name, h->name_len, "first_seq",
+		(json_int_t)h->first_seq, "last_seq", (json_int_t)h->last_seq,
+		"events", (json_int_t)h->events, "window", "first_seq",
+		(json_int_t)h->win_first, "last_seq", (json_int_t)h->win_last,
+		"events", (json_int_t)h->win_events,
+		"extended_to_checkpoint_seq",
+		h->cp_seq ? json_integer((json_int_t)h->cp_seq) : json_null(),
+		"events_after_window", (json_int_t)h->extension,
+		"events_before_window", (json_int_t)h->lead_in,
+		"events_outside_window", (json_int_t)h->outside, "first_ts",
+		h->have_ts ? jtime(h->min_ts) : json_null(), "last_ts",
+		h->have_ts ? jtime(h->max_ts) : json_null(), "starts_mid_chain",
+		h->first_seq > 1, "first_prev_hash",
+		h->first_prev_hash[0] ? json_string(h->first_prev_hash)
+				      : json_null(),
+		"last_hash",
+		h->last_hash[0] ? json_string(h->last_hash) : json_null(),
+		"signed_through_seq",
+		h->last_cp_seq > 1
+			? json_integer((json_int_t)(h->last_cp_seq - 1))
+			: json_null(),
+		"key_id", h->key_id[0] ? h->key_id : e->key_id,
+		"checkpoint_file_lines", (json_int_t)h->cp_lines,
+		"policy_at_since",
+		h->policy_at_since ? h->policy_at_since : json_null(),
+		"daemon_version_at_since",
+		h->daemon_at_since ? h->daemon_at_since : json_null());
 	return o;
 }
 
@@ -2292,7 +2355,8 @@ const char mw_evidence_format_md[] =
 	"  case file, a ticket) when you receive the package. The events\n"
 	"  themselves are protected by the hash chain and the signatures\n"
 	"  (sections 4 and 5), which do not depend on the manifest.\n"
-	"- Files are mode 0644, directories 0755.\n"
+	"- Files are mode 0600, directories 0700: the events hold what the\n"
+	"  agents and servers exchanged. Give the package to whom it is for.\n"
 	"\n"
 	"## 2. Files\n"
 	"\n"
@@ -2498,11 +2562,16 @@ const char mw_evidence_format_md[] =
 	"3. The first event of the host in the package is at `first_seq`\n"
 	"   (manifest). When that is 1, its `prev_hash` must be 64 zeros.\n"
 	"   When it is larger (the normal case: the window starts inside the\n"
-	"   chain), its `prev_hash` names an event outside the package and "
-	"cannot\n"
-	"   be checked here: a verifier reports where the chain starts, and "
-	"that\n"
-	"   is expected.\n"
+	"   chain), it is the event that the checkpoint event after it signs\n"
+	"   (section 7), so that its own hash is vouched for by a signature "
+	"and\n"
+	"   events deleted after it leave a gap; its `prev_hash` names an "
+	"event\n"
+	"   outside the package and cannot be checked here. Only when no\n"
+	"   checkpoint precedes the window (`events_before_window` is then "
+	"the\n"
+	"   lead-in from the host's first event in the database) is the start\n"
+	"   vouched for by nothing but the database.\n"
 	"4. Each next event has seq one more than the one before (a gap means\n"
 	"   events deleted, a repeat inserted ones) and its `prev_hash` equals "
 	"the\n"
@@ -2517,10 +2586,16 @@ const char mw_evidence_format_md[] =
 	"of\n"
 	"   (host, seq, hash), and the package holds event seq of that host "
 	"with\n"
-	"   that recomputed hash. A line beyond the last exported event would "
-	"mean\n"
-	"   events deleted after it (the export writes none beyond its "
-	"range).\n"
+	"   that recomputed hash. A line beyond the last exported event "
+	"means\n"
+	"   events deleted after it: when the database's chain ends before "
+	"the\n"
+	"   window's next checkpoint (`extended_to_checkpoint_seq` null), the\n"
+	"   export adds the file's lines beyond it that are more than a "
+	"minute\n"
+	"   older than the export (a younger one may be an event the "
+	"database\n"
+	"   has not committed yet).\n"
 	"7. Events after the host's last checkpoint event in the package are\n"
 	"   chained but vouched for by no signature. The export extends each\n"
 	"   host's range to the next checkpoint after the window, so that "
@@ -2558,10 +2633,14 @@ const char mw_evidence_format_md[] =
 	"    try: key.verify(base64.b64decode(sig, validate=True), msg); "
 	"return kid == key_id\n"
 	"    except Exception: return False\n"
+	"def strict(pairs):\n"
+	"    d = dict(pairs); assert len(d) == len(pairs), \"repeated key\"; "
+	"return d\n"
 	"hashes, prev, problems = {}, {}, []\n"
 	"for n, line in enumerate(open(\"events.jsonl\", encoding=\"utf-8\"), "
 	"1):\n"
-	"    e = json.loads(line); host, seq = e[\"host\"], int(e[\"seq\"])\n"
+	"    e = json.loads(line, object_pairs_hook=strict); host, seq = "
+	"e[\"host\"], int(e[\"seq\"])\n"
 	"    assert set(e) == set(FIELDS) | {\"hash\"}, f\"line {n}: keys\"\n"
 	"    h = event_hash(e)\n"
 	"    if h != e[\"hash\"]: problems.append((host, seq, \"modified\"))\n"
@@ -2583,7 +2662,7 @@ const char mw_evidence_format_md[] =
 	"            problems.append((host, seq, \"checkpoint\"))\n"
 	"    hashes[(host, seq)] = h; prev[host] = (seq, e[\"hash\"])\n"
 	"for line in open(\"checkpoints.jsonl\", encoding=\"utf-8\"):\n"
-	"    c = json.loads(line)\n"
+	"    c = json.loads(line, object_pairs_hook=strict)\n"
 	"    if (not signed(c[\"host\"], c[\"seq\"], c[\"hash\"], "
 	"c[\"key_id\"], c[\"signature\"])\n"
 	"            or hashes.get((c[\"host\"], c[\"seq\"])) != "
@@ -2607,7 +2686,11 @@ const char mw_evidence_format_md[] =
 	"  `since_us <= ts_us < until_us`. Its window is `window.first_seq` "
 	"to\n"
 	"  `window.last_seq`: the lowest and highest seq of those events.\n"
-	"- Its exported range goes from `window.first_seq` to the first\n"
+	"- Its exported range starts at the event signed by the last\n"
+	"  `checkpoint` event at or before `window.first_seq` (or at the "
+	"host's\n"
+	"  first event in the database when there is none):\n"
+	"  `events_before_window` counts that lead-in. It goes to the first\n"
 	"  `checkpoint` event after `window.last_seq`\n"
 	"  (`extended_to_checkpoint_seq`), so that every event in the package "
 	"is\n"
@@ -2619,8 +2702,8 @@ const char mw_evidence_format_md[] =
 	"- Every event of the host in the exported range is in the package,\n"
 	"  whatever its ts, since the chain must be whole: "
 	"`events_outside_window`\n"
-	"  counts those before `window.last_seq` whose ts lies outside the "
-	"window\n"
+	"  counts those from `window.first_seq` to `window.last_seq` whose ts\n"
+	"  lies outside the window\n"
 	"  (the host's clock stepped back).\n"
 	"- A window with no event gives a package all the same: "
 	"`events.jsonl`\n"
@@ -2632,12 +2715,11 @@ const char mw_evidence_format_md[] =
 	"\n"
 	"`policies.json` is a list of the policy_loaded events considered, by\n"
 	"host then seq: the last one before each host's range (`in_force`:\n"
-	"`in_force_at_since`, `in_package_chain` false: that event itself is "
-	"not\n"
-	"in `events.jsonl`, but its text is checked by its hash) and every one "
-	"in\n"
-	"the range (`loaded_in_window`, or `loaded_after_window` in the "
-	"extension).\n"
+	"`in_force_at_since`; `in_package_chain` true when it falls in the\n"
+	"lead-in, else that event itself is not in `events.jsonl`, but its "
+	"text\n"
+	"is checked by its hash) and every one from `window.first_seq` on\n"
+	"(`loaded_in_window`, or `loaded_after_window` in the extension).\n"
 	"Each entry: `sha256` (the policy_sha256 recorded), `host`, `seq`,\n"
 	"`loaded_at` (UTC), `ts_us`, `file` (where the daemon read it), "
 	"`rules`\n"

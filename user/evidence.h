@@ -148,9 +148,19 @@ struct mw_evidence_host_window {
 	uint64_t events; /* in the window */
 	uint64_t checkpoint_seq; /* the first checkpoint event after
 				    last_seq, 0 when there is none yet */
+	/* Where the export starts (0: first_seq): the event that the last
+	 * checkpoint event before first_seq signed, or the host's first
+	 * event when there is none. Deleting the window's first events then
+	 * leaves a gap after a signed event, which the verifier names. */
+	uint64_t anchor_seq;
 };
 
-/* The seqs to export: first_seq to checkpoint_seq (or last_seq). */
+/* A checkpoint-file line this much older than the export, for a seq beyond
+ * what the database holds, is evidence of a deleted tail (a younger one
+ * may be an event the database has not committed yet). */
+#define MW_EVIDENCE_CP_GRACE_US (60ll * 1000000)
+
+/* The seqs to export: anchor_seq to checkpoint_seq (or last_seq). */
 int mw_evidence_add_host(struct mw_evidence *e,
 			 const struct mw_evidence_host_window *w, char *err,
 			 size_t errlen);

@@ -1136,6 +1136,39 @@ static int cmd_audit(const char *config, int argc, char **argv)
 	return 2;
 }
 
+/* ---- interruption (evidence export, replay --follow) ---- */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGINT, SIGTERM and SIGHUP set stop_requested instead of ending the
+ * process: the command stops where it is and cleans up. */
+static int catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGHUP, &sa, NULL)) {
+		fprintf(stderr, "mcpwarden: sigaction: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* -1 with err set once a stop signal came. */
+static int interrupted(char *err, size_t errlen)
+{
+	if (!stop_requested)
+		return 0;
+	mw_set_err(err, errlen, "interrupted");
+	return -1;
+}
+
 /* ---- evidence export ---- */
 
 typedef int (*evidence_row_fn)(struct mw_evidence *e,
@@ -1164,6 +1197,8 @@ static int evidence_line(void *ctx, char *line, size_t len, char *err,
 	struct evidence_line *el = ctx;
 	struct mw_chain_value f[MW_CF_N + 1];
 
+	if (interrupted(err, errlen))
+		return -1;
 	if (mw_pgcopy_parse(line, len, f, MW_CF_N + 1, err, errlen))
 		return -1;
 	return el->fn(el->r->e, f, err, errlen);
@@ -1189,11 +1224,35 @@ static bool evidence_seq(const char *s, uint64_t *out)
 	return mw_chain_value_seq(&v, out);
 }
 
+/* The first row's seq of a one-column query (0 when none). */
+static int evidence_seq_query(PGconn *conn, const char *sql,
+			      const char *const params[2], uint64_t *out,
+			      char *err, size_t errlen)
+{
+	PGresult *c = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	int rc = 0;
+
+	*out = 0;
+	if (PQresultStatus(c) != PGRES_TUPLES_OK) {
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(c));
+		rc = -1;
+	} else if (PQntuples(c) && !PQgetisnull(c, 0, 0) &&
+		   !evidence_seq(PQgetvalue(c, 0, 0), out)) {
+		mw_set_err(err, errlen,
+			   "host %s: a seq that is not a positive integer",
+			   params[0]);
+		rc = -1;
+	}
+	PQclear(c);
+	return rc;
+}
+
 /*
  * The hosts with events whose ts is in [since, until): the first and last
- * seq and the count of those, and the first checkpoint event after the
- * last, up to which the export goes so that a signature covers every
- * event exported.
+ * seq and the count of those; the first checkpoint event after the last,
+ * up to which the export goes, and the event signed by the last checkpoint
+ * before the first (else the host's first event), from which it starts, so
+ * that signatures vouch for both ends of what is exported.
  */
 static int evidence_hosts(struct evidence_run *r, const char *since,
 			  const char *until, const char *host, char *err,
@@ -1229,8 +1288,6 @@ static int evidence_hosts(struct evidence_run *r, const char *since,
 		struct mw_evidence_host_window *w = &r->hw[i];
 		const char *cp[2] = { PQgetvalue(r->hosts, i, 0),
 				      PQgetvalue(r->hosts, i, 2) };
-		PGresult *c;
-		bool bad;
 
 		w->host = cp[0];
 		if (!evidence_seq(PQgetvalue(r->hosts, i, 1), &w->first_seq) ||
@@ -1242,26 +1299,36 @@ static int evidence_hosts(struct evidence_run *r, const char *since,
 				   w->host);
 			return -1;
 		}
+		const char *fp[2] = { w->host, PQgetvalue(r->hosts, i, 1) };
+		uint64_t cp_before = 0;
+
 		/* the key's index, walked from last_seq on: no sort */
-		c = PQexecParams(r->conn,
-				 "SELECT seq FROM mcpwarden.chain_events "
-				 "WHERE host = $1 AND seq > $2::bigint "
-				 "AND kind = 'checkpoint' ORDER BY seq LIMIT 1",
-				 2, NULL, cp, NULL, NULL, 0);
-		bad = PQresultStatus(c) != PGRES_TUPLES_OK;
-		if (bad) {
-			mw_set_err(err, errlen, "%s", PQresultErrorMessage(c));
-		} else if (PQntuples(c) && !evidence_seq(PQgetvalue(c, 0, 0),
-							 &w->checkpoint_seq)) {
-			mw_set_err(err, errlen,
-				   "host %s: a checkpoint seq that is not a "
-				   "positive integer",
-				   w->host);
-			bad = true;
-		}
-		PQclear(c);
+		if (evidence_seq_query(r->conn,
+				       "SELECT seq FROM mcpwarden.chain_events "
+				       "WHERE host = $1 AND seq > $2::bigint "
+				       "AND kind = 'checkpoint' ORDER BY seq "
+				       "LIMIT 1",
+				       cp, &w->checkpoint_seq, err, errlen) ||
+		    /* and back from first_seq */
+		    evidence_seq_query(r->conn,
+				       "SELECT seq FROM mcpwarden.chain_events "
+				       "WHERE host = $1 AND seq <= $2::bigint "
+				       "AND kind = 'checkpoint' ORDER BY seq "
+				       "DESC LIMIT 1",
+				       fp, &cp_before, err, errlen) ||
+		    (!cp_before &&
+		     evidence_seq_query(
+			     r->conn,
+			     "SELECT seq FROM mcpwarden.chain_events "
+			     "WHERE host = $1 AND seq <= $2::bigint "
+			     "ORDER BY seq LIMIT 1",
+			     fp, &w->anchor_seq, err, errlen)))
+			return -1;
+		/* a checkpoint event at K signs event K - 1 */
+		if (cp_before > 1)
+			w->anchor_seq = cp_before - 1;
 		r->nhosts = i + 1;
-		if (bad || mw_evidence_add_host(r->e, w, err, errlen))
+		if (mw_evidence_add_host(r->e, w, err, errlen))
 			return -1;
 	}
 	return 0;
@@ -1309,7 +1376,7 @@ static int evidence_events(struct evidence_run *r, char *err, size_t errlen)
 
 		snprintf(
 			cond, sizeof(cond), "seq >= %llu AND seq <= %llu",
-			(unsigned long long)w->first_seq,
+			(unsigned long long)(w->anchor_seq ?: w->first_seq),
 			(unsigned long long)(w->checkpoint_seq ?: w->last_seq));
 		if (evidence_copy(r, w->host, cond, "ORDER BY host, seq, ts",
 				  mw_evidence_event, err, errlen))
@@ -1329,6 +1396,26 @@ static int evidence_begin(PGconn *conn, char *err, size_t errlen)
 		mw_set_err(err, errlen, "%s", PQresultErrorMessage(res));
 	PQclear(res);
 	return rc;
+}
+
+/* A --since/--until argument, and its canonical UTC form. */
+static int evidence_time_arg(const char *opt, const char *arg, int64_t *us,
+			     char text[MW_EVIDENCE_TIME_LEN])
+{
+	char err[256];
+
+	if (mw_evidence_parse_time(arg, us, err, sizeof(err)))
+		goto fail;
+	if (mw_evidence_format_time(*us, text)) {
+		mw_set_err(err, sizeof(err),
+			   "'%s' is outside the years 0001 to 9999 in UTC",
+			   arg);
+		goto fail;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "mcpwarden: %s: %s\n", opt, err);
+	return -1;
 }
 
 static int cmd_evidence_export(const char *config, int argc, char **argv)
@@ -1377,16 +1464,9 @@ static int cmd_evidence_export(const char *config, int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (mw_evidence_parse_time(since, &req.since_us, err, sizeof(err)) ||
-	    mw_evidence_format_time(req.since_us, since_s)) {
-		fprintf(stderr, "mcpwarden: --since: %s\n", err);
+	if (evidence_time_arg("--since", since, &req.since_us, since_s) ||
+	    evidence_time_arg("--until", until, &req.until_us, until_s))
 		return 2;
-	}
-	if (mw_evidence_parse_time(until, &req.until_us, err, sizeof(err)) ||
-	    mw_evidence_format_time(req.until_us, until_s)) {
-		fprintf(stderr, "mcpwarden: --until: %s\n", err);
-		return 2;
-	}
 	if (req.since_us >= req.until_us) {
 		fprintf(stderr,
 			"mcpwarden: --since %s is not before --until %s\n",
@@ -1407,6 +1487,8 @@ static int cmd_evidence_export(const char *config, int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &now);
 	req.created_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 	req.host = host;
+	if (catch_stop_signals())
+		goto out;
 	if (mw_evidence_open(&r.e, dir, &req, err, sizeof(err)) ||
 	    mw_evidence_public_key_file(r.e, pub, err, sizeof(err)))
 		goto fail;
@@ -1422,6 +1504,7 @@ static int cmd_evidence_export(const char *config, int argc, char **argv)
 	    evidence_context(&r, err, sizeof(err)) ||
 	    evidence_events(&r, err, sizeof(err)) ||
 	    mw_evidence_checkpoint_file(r.e, cps, err, sizeof(err)) ||
+	    interrupted(err, sizeof(err)) ||
 	    mw_evidence_finish(r.e, &verified, err, sizeof(err)))
 		goto fail;
 	mw_evidence_print_summary(r.e, stdout);
@@ -1450,14 +1533,6 @@ static int cmd_evidence(const char *config, int argc, char **argv)
 
 /* ---- replay ---- */
 
-static volatile sig_atomic_t replay_stop;
-
-static void replay_on_signal(int sig)
-{
-	(void)sig;
-	replay_stop = 1;
-}
-
 /* Colour on a terminal only, unless NO_COLOR says otherwise (no-color.org). */
 static bool replay_color(void)
 {
@@ -1479,7 +1554,6 @@ static int cmd_replay(const struct mw_config *cfg, int argc, char **argv)
 	};
 	struct mw_replay_opts ro = { .width = MW_REPLAY_DEFAULT_WIDTH };
 	struct mw_replay_query q = { 0 };
-	struct sigaction sa = { .sa_handler = replay_on_signal };
 	struct mw_audit_config ac;
 	struct mw_replay *r = NULL;
 	char conninfo[2048], err[1024];
@@ -1553,12 +1627,10 @@ static int cmd_replay(const struct mw_config *cfg, int argc, char **argv)
 		goto out;
 	}
 	/* --follow ends on these, with what it printed flushed: exit 0 */
-	if (q.follow &&
-	    (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))) {
-		fprintf(stderr, "mcpwarden: sigaction: %s\n", strerror(errno));
+	if (q.follow && catch_stop_signals())
 		goto out;
-	}
-	rc = mw_replay_run(conn, r, &q, &replay_stop, stdout, err, sizeof(err));
+	rc = mw_replay_run(conn, r, &q, &stop_requested, stdout, err,
+			   sizeof(err));
 	if (rc == -ENOENT) {
 		mw_replay_not_found(&q, err, sizeof(err));
 		fprintf(stderr, "mcpwarden: %s\n", err);

@@ -118,8 +118,9 @@ test('the export writes every file, verifies, and exits 0', () => {
   assert.equal(exported.code, 0, `export failed:\n${exported.stdout}${exported.stderr}`);
   assert.match(exported.stdout, /verification ok/);
   for (const f of FILES) assert.ok(fs.statSync(path.join(pkg, f)).isFile(), `${f} missing`);
-  assert.equal(fs.statSync(pkg).mode & 0o777, 0o755);
-  for (const f of FILES) assert.equal(fs.statSync(path.join(pkg, f)).mode & 0o777, 0o644, f);
+  // the events are what agents and servers exchanged: root's alone
+  assert.equal(fs.statSync(pkg).mode & 0o777, 0o700);
+  for (const f of FILES) assert.equal(fs.statSync(path.join(pkg, f)).mode & 0o777, 0o600, f);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(pkg, 'masking.json'))),
     { masking: 'not configured', detectors: [] });
   const nist = JSON.parse(fs.readFileSync(path.join(pkg, 'nist-800-53.json')));
@@ -133,12 +134,17 @@ test('events.jsonl holds the window and the extension to the next checkpoint, as
   const [[cp]] = await d.sql(`select min(seq) from mcpwarden.chain_events
     where host = '${host}' and kind = 'checkpoint' and seq > ${hi}`);
   assert.ok(cp, 'a checkpoint follows the window');
+  // it starts at the event the last checkpoint before the window signed
+  // (or the chain's first): a signature vouches for both ends
+  const [[before]] = await d.sql(`select max(seq) from mcpwarden.chain_events
+    where host = '${host}' and kind = 'checkpoint' and seq <= ${lo}`);
+  const anchor = before ? Number(before) - 1 : 1;
   const [[total]] = await d.sql(`select count(*) from mcpwarden.chain_events
-    where host = '${host}' and seq between ${lo} and ${cp}`);
+    where host = '${host}' and seq between ${anchor} and ${cp}`);
   const ev = lines(path.join(pkg, 'events.jsonl')).map((l) => JSON.parse(l));
   assert.equal(ev.length, Number(total));
-  assert.equal(ev.length, Number(cp) - Number(lo) + 1, 'one run of seqs');
-  assert.deepEqual([ev[0].seq, ev.at(-1).seq], [lo, cp]);
+  assert.equal(ev.length, Number(cp) - anchor + 1, 'one run of seqs');
+  assert.deepEqual([Number(ev[0].seq), ev.at(-1).seq], [anchor, cp]);
   assert.equal(ev.at(-1).kind, 'checkpoint');
   // byte for byte what the view holds: compare a row's text
   const [[params, ts]] = await d.sql(`select params, ts_us from mcpwarden.chain_events
@@ -150,12 +156,13 @@ test('events.jsonl holds the window and the extension to the next checkpoint, as
   assert.equal(m.events, ev.length);
   const h = m.window.exported[0];
   assert.equal(h.host, host);
-  assert.deepEqual([h.first_seq, h.last_seq, h.events], [Number(lo), Number(cp), ev.length]);
+  assert.deepEqual([h.first_seq, h.last_seq, h.events], [anchor, Number(cp), ev.length]);
+  assert.equal(h.events_before_window, Number(lo) - anchor);
   assert.deepEqual(h.window, { first_seq: Number(lo), last_seq: Number(hi), events: Number(n) });
   assert.equal(h.extended_to_checkpoint_seq, Number(cp));
   assert.equal(h.events_after_window, Number(cp) - Number(hi));
   assert.equal(h.signed_through_seq, Number(cp) - 1);
-  assert.equal(h.starts_mid_chain, true);
+  assert.equal(h.starts_mid_chain, anchor > 1);
   assert.equal(h.first_prev_hash, ev[0].prev_hash);
   assert.ok(h.checkpoint_file_lines > 0, 'checkpoint file lines exported');
   assert.equal(lines(path.join(pkg, 'checkpoints.jsonl')).length, h.checkpoint_file_lines);
@@ -328,4 +335,65 @@ test('a non-empty output directory and ambiguous times are refused, leaving noth
   }
   r = await d.cli(['evidence', 'export', '--since', since, '--until', until]);
   assert.equal(r.code, 2, 'no -o');
+});
+
+test('an output directory that is a link, or that another user may write to, is refused', async () => {
+  const target = path.join(work, 'link-target');
+  fs.mkdirSync(target, { mode: 0o700 });
+  const link = path.join(work, 'link');
+  fs.symlinkSync(target, link);
+  let r = await exportPkg(link, '--since', since, '--until', until);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /a symbolic link, not a directory/);
+  assert.deepEqual(fs.readdirSync(target), []);
+  assert.equal(fs.statSync(target).mode & 0o777, 0o700, 'the link target left as it was');
+  const theirs = path.join(work, 'theirs');
+  fs.mkdirSync(theirs);
+  fs.chownSync(theirs, 65534, 65534);
+  r = await exportPkg(theirs, '--since', since, '--until', until);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /no one else may write to \(owner 65534/);
+  const shared = path.join(work, 'shared');
+  fs.mkdirSync(shared);
+  fs.chmodSync(shared, 0o1777);
+  r = await exportPkg(shared, '--since', since, '--until', until);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr, /mode 1777/);
+  assert.deepEqual(fs.readdirSync(shared), []);
+});
+
+// These two edit the trail as a database superuser: they come last.
+const superuser = (q) => d.sql(`begin; set local session_replication_role = replica; ${q}; commit`);
+
+test('the window\'s first events deleted by a superuser: the package shows the gap', async () => {
+  const [[host, lo]] = await d.sql(`select host, min(seq) from mcpwarden.chain_events
+    where ts >= '${since}' and ts < '${until}' group by host`);
+  await superuser(`delete from mcpwarden.events where host = '${host}' and seq between ${lo} and ${Number(lo) + 2}`);
+  const dir = path.join(work, 'head-deleted');
+  const r = await exportPkg(dir, '--since', since, '--until', until);
+  assert.equal(r.code, 1, `the package verified:\n${r.stdout}${r.stderr}`);
+  const v = JSON.parse((await d.cli(['audit', 'verify', '--package', dir, '--json'])).stdout);
+  assert.deepEqual(v.hosts[0].first_break, { seq: Number(lo), class: 'deleted' });
+});
+
+test('the window\'s tail and every checkpoint after it deleted: the checkpoint file shows it', async () => {
+  const [[host, hi]] = await d.sql(`select host, max(seq) from mcpwarden.chain_events
+    where ts >= '${since}' and ts < '${until}' group by host`);
+  const cut = Number(hi) - 3;
+  await superuser(`delete from mcpwarden.events where host = '${host}' and seq > ${cut}`);
+  // A checkpoint line younger than a minute may be an event the database
+  // has not committed yet, and is left out: make those of the cut tail old.
+  const cpFile = path.join(d.stateDir, 'audit-checkpoints.jsonl');
+  const old = Date.now() * 1000 - 120e6;
+  const cps = lines(cpFile).map((l) => JSON.parse(l));
+  assert.ok(cps.some((c) => c.host === host && c.seq > cut), 'a checkpoint line past the cut');
+  fs.writeFileSync(cpFile, cps.map((c) => JSON.stringify(c.seq > cut ? { ...c, ts_us: old } : c))
+    .join('\n') + '\n');
+  const dir = path.join(work, 'tail-deleted');
+  const r = await exportPkg(dir, '--since', since, '--until', until);
+  assert.equal(r.code, 1, `the package verified:\n${r.stdout}${r.stderr}`);
+  const v = JSON.parse((await d.cli(['audit', 'verify', '--package', dir, '--json'])).stdout);
+  // (the head deleted by the test before is named first)
+  assert.ok(v.hosts[0].details.some((b) => b.class === 'deleted' && b.seq > cut),
+    JSON.stringify(v.hosts[0].details));
 });

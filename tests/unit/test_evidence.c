@@ -625,63 +625,7 @@ static void te_checkpoint_file(const char *path)
 	cr_assert_eq(fclose(f), 0);
 }
 
-/*
- * A package of the window [TE_TS0 + 5 s, TE_TS0 + 34 s): seqs 5..33, the
- * export going on to the checkpoint at 40. tamper: a row's content
- * changed (its hash not recomputed).
- */
-static int te_export(const char *dir, bool tamper, bool *verified)
-{
-	struct mw_evidence_request req = {
-		.since_us = TE_TS0 + 5 * 1000000ll,
-		.until_us = TE_TS0 + 34 * 1000000ll,
-		.created_us = TE_TS0 + 3600 * 1000000ll,
-	};
-	struct mw_evidence_host_window w = { .host = TE_HOST,
-					     .first_seq = 5,
-					     .last_seq = 33,
-					     .events = 29,
-					     .checkpoint_seq = 40 };
-	struct mw_chain_value f[TE_COLS];
-	struct mw_evidence *e;
-	char err[1024] = "", cps[128];
-	int rc;
-
-	snprintf(cps, sizeof(cps), "%s/cps.jsonl", te_key_dir);
-	te_checkpoint_file(cps);
-	cr_assert_eq(mw_evidence_open(&e, dir, &req, err, sizeof(err)), 0, "%s",
-		     err);
-	cr_assert_eq(mw_evidence_public_key_file(
-			     e, te_path(te_key_dir, MW_SIGN_PUB_FILE), err,
-			     sizeof(err)),
-		     0, "%s", err);
-	cr_assert_str_eq(mw_evidence_key_id(e), mw_signer_key_id(te_signer));
-	cr_assert_eq(mw_evidence_add_host(e, &w, err, sizeof(err)), 0, "%s",
-		     err);
-	te_values((const char *const *)te_rows[2].v, f);
-	cr_assert_eq(mw_evidence_context_row(e, f, err, sizeof(err)), 0, "%s",
-		     err);
-	te_values((const char *const *)te_rows[1].v, f);
-	cr_assert_eq(mw_evidence_context_row(e, f, err, sizeof(err)), 0, "%s",
-		     err);
-	cr_assert_eq(mw_evidence_events_begin(e, err, sizeof(err)), 0, "%s",
-		     err);
-	for (int s = 5; s <= 40; s++) {
-		te_values((const char *const *)te_rows[s].v, f);
-		if (tamper && s == 17)
-			f[MW_CF_DECISION] =
-				(struct mw_chain_value){ "deny", 4 };
-		cr_assert_eq(mw_evidence_event(e, f, err, sizeof(err)), 0, "%s",
-			     err);
-	}
-	cr_assert_eq(mw_evidence_events_end(e, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(mw_evidence_checkpoint_file(e, cps, err, sizeof(err)), 0,
-		     "%s", err);
-	rc = mw_evidence_finish(e, verified, err, sizeof(err));
-	cr_assert_eq(rc, 0, "%s", err);
-	mw_evidence_free(e);
-	return rc;
-}
+static int te_export(const char *dir, bool tamper, bool *verified);
 
 static void te_assert_mode(const char *path, mode_t mode)
 {
@@ -704,8 +648,8 @@ Test(evidence_package, written_whole_and_verified, .init = te_setup,
 	snprintf(dir, sizeof(dir), "%s/pkg", te_dir); /* made by the export */
 	te_export(dir, false, &verified);
 	cr_assert(verified);
-	te_assert_mode(dir, 0755);
-	te_assert_mode(te_path(dir, MW_EVIDENCE_POLICY_DIR), 0755);
+	te_assert_mode(dir, 0700);
+	te_assert_mode(te_path(dir, MW_EVIDENCE_POLICY_DIR), 0700);
 
 	/* manifest.sha256 names the manifest's hash, sha256sum's way */
 	manifest = te_read(te_path(dir, MW_EVIDENCE_MANIFEST), &len);
@@ -733,7 +677,7 @@ Test(evidence_package, written_whole_and_verified, .init = te_setup,
 			"%s", fname);
 		cr_assert_eq(json_integer_value(json_object_get(fe, "bytes")),
 			     (json_int_t)len, "%s", fname);
-		te_assert_mode(te_path(dir, fname), 0644);
+		te_assert_mode(te_path(dir, fname), 0600);
 		free(text);
 	}
 
@@ -971,4 +915,184 @@ Test(evidence_package,
 	cr_assert(strstr(err, "public key"), "%s", err);
 	mw_evidence_free(e);
 	cr_assert_neq(access(dir, F_OK), 0);
+}
+
+/* ---- both ends vouched for by a signature ---- */
+
+struct te_range {
+	const char *dir; /* NULL: one under te_dir named by from and to */
+	uint64_t first, last, cp, anchor; /* the window, as add_host takes */
+	int ctx[2]; /* the context rows (in force at since) */
+	int from, to; /* rows given to mw_evidence_event */
+	int skip_lo, skip_hi; /* rows left out (deleted), 0: none */
+	int tamper; /* a row whose decision is changed, 0: none */
+	int64_t created_us;
+};
+
+/* Exports rows from..to of te_rows but the skipped ones; returns the
+ * manifest's host entry (to free with its manifest) and whether the
+ * package verified. */
+static json_t *te_export_range(const struct te_range *t, bool *verified)
+{
+	struct mw_evidence_request req = {
+		.since_us = TE_TS0 + (int64_t)t->first * 1000000ll,
+		.until_us = TE_TS0 + ((int64_t)t->last + 1) * 1000000ll,
+		.created_us = t->created_us,
+	};
+	struct mw_evidence_host_window w = { .host = TE_HOST,
+					     .first_seq = t->first,
+					     .last_seq = t->last,
+					     .events = t->last - t->first + 1,
+					     .checkpoint_seq = t->cp,
+					     .anchor_seq = t->anchor };
+	struct mw_chain_value f[TE_COLS];
+	struct mw_evidence *e;
+	char err[1024] = "", cps[128], dir[128];
+	json_t *m, *h;
+
+	snprintf(cps, sizeof(cps), "%s/cps.jsonl", te_key_dir);
+	if (t->dir)
+		snprintf(dir, sizeof(dir), "%s", t->dir);
+	else
+		snprintf(dir, sizeof(dir), "%s/pkg-%d-%d", te_dir, t->from,
+			 t->to);
+	te_checkpoint_file(cps);
+	cr_assert_eq(mw_evidence_open(&e, dir, &req, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(mw_evidence_public_key_file(
+			     e, te_path(te_key_dir, MW_SIGN_PUB_FILE), err,
+			     sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(mw_evidence_key_id(e), mw_signer_key_id(te_signer));
+	cr_assert_eq(mw_evidence_add_host(e, &w, err, sizeof(err)), 0, "%s",
+		     err);
+	for (int i = 0; i < 2; i++) {
+		te_values((const char *const *)te_rows[t->ctx[i]].v, f);
+		cr_assert_eq(mw_evidence_context_row(e, f, err, sizeof(err)), 0,
+			     "%s", err);
+	}
+	cr_assert_eq(mw_evidence_events_begin(e, err, sizeof(err)), 0, "%s",
+		     err);
+	for (int s = t->from; s <= t->to; s++) {
+		if (s >= t->skip_lo && s <= t->skip_hi)
+			continue;
+		te_values((const char *const *)te_rows[s].v, f);
+		if (s == t->tamper)
+			f[MW_CF_DECISION] =
+				(struct mw_chain_value){ "deny", 4 };
+		cr_assert_eq(mw_evidence_event(e, f, err, sizeof(err)), 0, "%s",
+			     err);
+	}
+	cr_assert_eq(mw_evidence_events_end(e, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(mw_evidence_checkpoint_file(e, cps, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(mw_evidence_finish(e, verified, err, sizeof(err)), 0, "%s",
+		     err);
+	mw_evidence_free(e);
+	m = json_load_file(te_path(dir, MW_EVIDENCE_MANIFEST), 0, NULL);
+	cr_assert_not_null(m);
+	h = json_array_get(
+		json_object_get(json_object_get(m, "window"), "exported"), 0);
+	cr_assert_not_null(h);
+	json_incref(h);
+	json_decref(m);
+	return h;
+}
+
+#define TE_LONG_AFTER (TE_TS0 + 3600 * 1000000ll)
+
+/*
+ * A package of the window [TE_TS0 + 5 s, TE_TS0 + 34 s): seqs 5..33, the
+ * export going on to the checkpoint at 40. tamper: a row's content
+ * changed (its hash not recomputed).
+ */
+static int te_export(const char *dir, bool tamper, bool *verified)
+{
+	struct te_range t = { .dir = dir,
+			      .first = 5,
+			      .last = 33,
+			      .cp = 40,
+			      .ctx = { 2, 1 },
+			      .from = 5,
+			      .to = 40,
+			      .tamper = tamper ? 17 : 0,
+			      .created_us = TE_LONG_AFTER };
+
+	json_decref(te_export_range(&t, verified));
+	return 0;
+}
+
+/*
+ * The window 15..33 starts at 9, the event the checkpoint at 10 signs:
+ * the lead-in is in the package, and what was in force at since (rows 12
+ * and 13, in it) is listed once.
+ */
+Test(evidence_package, starts_at_the_event_a_checkpoint_signs, .init = te_setup,
+     .fini = te_teardown)
+{
+	struct te_range t = { .first = 15,
+			      .last = 33,
+			      .cp = 40,
+			      .anchor = 9,
+			      .ctx = { 12, 13 },
+			      .from = 9,
+			      .to = 40,
+			      .created_us = TE_LONG_AFTER };
+	bool verified = false;
+	json_t *h = te_export_range(&t, &verified);
+
+	cr_assert(verified);
+	cr_assert_eq(json_integer_value(json_object_get(h, "first_seq")), 9);
+	cr_assert_eq(
+		json_integer_value(json_object_get(h, "events_before_window")),
+		6);
+	json_decref(h);
+}
+
+/* Deleting the window's first events leaves a gap after the signed one. */
+Test(evidence_package, the_windows_first_events_deleted_is_a_break,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct te_range t = { .first = 18,
+			      .last = 33,
+			      .cp = 40,
+			      .anchor = 9,
+			      .ctx = { 12, 13 },
+			      .from = 9,
+			      .to = 40,
+			      .skip_lo = 15,
+			      .skip_hi = 17,
+			      .created_us = TE_LONG_AFTER };
+	bool verified = true;
+
+	json_decref(te_export_range(&t, &verified));
+	cr_assert_not(verified, "a package missing 15..17 verified");
+}
+
+/*
+ * The database's chain ends at 33, with no checkpoint after it: the
+ * checkpoint file's line for 39 (signed at 40 s) says the tail was cut,
+ * once it is older than the grace; a younger one may be an event not yet
+ * committed, and is left out.
+ */
+Test(evidence_package, a_deleted_tail_is_named_by_the_checkpoint_file,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct te_range t = { .first = 15,
+			      .last = 33,
+			      .cp = 0,
+			      .anchor = 9,
+			      .ctx = { 12, 13 },
+			      .from = 9,
+			      .to = 33,
+			      .created_us = TE_LONG_AFTER };
+	bool verified = true;
+
+	json_decref(te_export_range(&t, &verified));
+	cr_assert_not(verified, "a package whose tail was cut verified");
+	t.created_us = TE_TS0 + 40 * 1000000ll + MW_EVIDENCE_CP_GRACE_US - 1;
+	t.to = 32; /* another directory */
+	t.last = 32;
+	json_decref(te_export_range(&t, &verified));
+	cr_assert(verified, "a checkpoint younger than the grace counted");
 }
