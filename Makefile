@@ -13,8 +13,8 @@ PKGS := libbpf jansson yaml-0.1 libpq libcrypto libhs
 CFLAGS ?= -O2 -g
 MW_CPPFLAGS := -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE \
 	$(shell pkg-config --cflags $(PKGS))
-MW_CFLAGS := -std=c17 -Wall -Wextra -Werror -fno-strict-aliasing
-MW_LDFLAGS :=
+MW_CFLAGS := -std=c17 -Wall -Wextra -Werror -fno-strict-aliasing -pthread
+MW_LDFLAGS := -pthread
 LDLIBS += $(shell pkg-config --libs $(PKGS)) -lhttp_parser -lelf -lz
 
 ifeq ($(SAN),1)

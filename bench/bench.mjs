@@ -7,6 +7,8 @@
 //                a request goes upstream once its audit event is durable
 //   mw+fwd-first the same with audit.durable_before_forward: false (requests
 //                go upstream at once, the trail catches up behind them)
+//   mw+commit-wait durable before forward with audit.spool_first: false (a
+//                request waits for PostgreSQL's commit, not the spool's sync)
 //   mw+policy    the same with a policy of --policy-rules rules (default 100,
 //                see policyText()); the benchmark's call is allowed by the
 //                last rule, after five argument guards on it
@@ -23,7 +25,7 @@
 //
 // usage: node bench/bench.mjs [--duration S] [--runs N] [--conns 1,16,64]
 //                             [--upstreams everything,fixed] [--build DIR]
-//                             [--policy-rules N]
+//                             [--policy-rules N] [--setups mcpwarden,...]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +33,12 @@ import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const SETUPS = ['mcpwarden', 'mw+fwd-first', 'mw+policy', 'mw+splice'];
+const SETUPS = ['mcpwarden', 'mw+fwd-first', 'mw+commit-wait', 'mw+policy', 'mw+splice'];
+// what each setup changes in the daemon's configuration
+const SETUP_AUDIT = {
+	'mw+fwd-first': { durable_before_forward: false },
+	'mw+commit-wait': { spool_first: false },
+};
 
 const opt = {
 	duration: 5,
@@ -41,6 +48,7 @@ const opt = {
 	build: 'build',
 	idle: 1000,
 	policyRules: 100,
+	setups: SETUPS,
 };
 for (let i = 2; i < process.argv.length; i++) {
 	const a = process.argv[i];
@@ -52,10 +60,15 @@ for (let i = 2; i < process.argv.length; i++) {
 	else if (a === '--build') opt.build = v();
 	else if (a === '--idle') opt.idle = Number(v());
 	else if (a === '--policy-rules') opt.policyRules = Number(v());
+	else if (a === '--setups') opt.setups = v().split(',');
 	else {
 		console.error(`bench: unknown argument ${a}`);
 		process.exit(2);
 	}
+}
+if (!opt.setups.includes('mcpwarden') || opt.setups.some((x) => !SETUPS.includes(x))) {
+	console.error(`bench: --setups takes some of ${SETUPS.join(',')}, mcpwarden among them`);
+	process.exit(2);
 }
 process.env.MW_BUILD = opt.build;
 const h = await import('../tests/integration/helpers.mjs');
@@ -305,11 +318,11 @@ async function main() {
 		}
 		const policy = policyText(opt.policyRules, servers);
 		for (let run = 0; run < opt.runs; run++) {
-			for (const setup of SETUPS) {
+			for (const setup of opt.setups) {
 				const splice = setup === 'mw+splice';
 				const d = await h.startDaemon({ servers, splice, bpf_pin_dir: pinDir,
 					state_dir: stateDir, log_level: 'warn',
-					...(setup === 'mw+fwd-first' ? { audit: { durable_before_forward: false } } : {}),
+					...(SETUP_AUDIT[setup] ? { audit: SETUP_AUDIT[setup] } : {}),
 					...(setup === 'mw+policy' ? { policy } : {}) });
 				const en = await d.cli(['enforce', h.cgroupRelPath(cg)]);
 				if (en.code !== 0) throw new Error(`enforce: ${en.stderr}`);
@@ -364,7 +377,7 @@ async function main() {
 					p99: median(xs.map((x) => x.p99)), bad: xs.reduce((a, x) => a + x.bad, 0) };
 			};
 			const dir = cell('direct');
-			for (const s of ['direct', 'nginx', ...SETUPS]) {
+			for (const s of ['direct', 'nginx', ...opt.setups]) {
 				const x = cell(s);
 				lines.push(`| ${u} | ${c} | ${s} | ${fmt(x.rps)} | ${fmt(x.rps / dir.rps, 2)} | ` +
 					`${fmt(x.p50)} | ${fmt(x.p99)} | ${s === 'direct' ? '' : fmt(x.p50 - dir.p50)} |` +
@@ -372,28 +385,26 @@ async function main() {
 			}
 		}
 	}
-	lines.push('');
-	lines.push(`mw+policy (${opt.policyRules} rules; each call passes 5 regex guards, allowed by the last rule) against mcpwarden ` +
-		'without a policy, same run, throughput ratio of the medians and of each run:');
-	for (const u of opt.upstreams) {
-		for (const c of opt.conns) {
-			const a = results[u]['mw+policy'][c].map((x) => x.rps);
-			const b = results[u].mcpwarden[c].map((x) => x.rps);
-			lines.push(`  ${u} c=${c}: ${fmt(median(a) / median(b), 3)} ` +
-				`(runs: ${a.map((x, i) => fmt(x / b[i], 3)).join(', ')})`);
+	// a's throughput against b's, same run: ratio of the medians and of each run
+	const ratios = (title, a, b) => {
+		if (!opt.setups.includes(a) || !opt.setups.includes(b)) return;
+		lines.push('');
+		lines.push(`${title}, same run, throughput ratio of the medians and of each run:`);
+		for (const u of opt.upstreams) {
+			for (const c of opt.conns) {
+				const x = results[u][a][c].map((r) => r.rps);
+				const y = results[u][b][c].map((r) => r.rps);
+				lines.push(`  ${u} c=${c}: ${fmt(median(x) / median(y), 3)} ` +
+					`(runs: ${x.map((v, i) => fmt(v / y[i], 3)).join(', ')})`);
+			}
 		}
-	}
-	lines.push('');
-	lines.push('mcpwarden (durable before forward) against mw+fwd-first (no wait for the audit trail), ' +
-		'same run, throughput ratio of the medians and of each run:');
-	for (const u of opt.upstreams) {
-		for (const c of opt.conns) {
-			const a = results[u].mcpwarden[c].map((x) => x.rps);
-			const b = results[u]['mw+fwd-first'][c].map((x) => x.rps);
-			lines.push(`  ${u} c=${c}: ${fmt(median(a) / median(b), 3)} ` +
-				`(runs: ${a.map((x, i) => fmt(x / b[i], 3)).join(', ')})`);
-		}
-	}
+	};
+	ratios(`mw+policy (${opt.policyRules} rules; each call passes 5 regex guards, allowed by the last rule) ` +
+		'against mcpwarden without a policy', 'mw+policy', 'mcpwarden');
+	ratios('mcpwarden (durable before forward, spool first) against mw+fwd-first (no wait for the audit trail)',
+		'mcpwarden', 'mw+fwd-first');
+	ratios('mw+commit-wait (durable before forward, waiting for the commit) against mw+fwd-first',
+		'mw+commit-wait', 'mw+fwd-first');
 	lines.push('');
 	lines.push(`daemon RSS with ${opt.idle} idle connections: ${rss === null ? 'n/a' : fmt(rss, 1) + ' MiB'}`);
 	console.log(lines.join('\n'));

@@ -61,6 +61,7 @@
 #include "schema.h"
 #include "sign.h"
 #include "spool.h"
+#include "spool_sync.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define BATCH_TIMEOUT_MS 60000
@@ -81,9 +82,6 @@
 #define DEFAULT_MAX_QUEUE 65536
 #define DEFAULT_BATCH_MAX 256
 #define DEFAULT_EMBEDDED_USER "mcpwarden"
-
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr)-offsetof(type, member)))
 
 /*
  * A line holds the chain's fields in their order (chain.h; ts as a
@@ -217,6 +215,14 @@ struct mw_audit {
 	struct mw_spool *spool;
 	uint64_t spooled_seq;
 	int spool_after_ms;
+	bool spool_first;
+	uint64_t want_seq; /* the highest seq a caller waits for */
+	/* appends go to a thread (the loop never waits for the disk) but
+	 * at close, or when it cannot be started */
+	struct mw_spool_sync *ssync;
+	bool spool_inline;
+	uint64_t sync_from, sync_last; /* the append in flight */
+	uint64_t spool_bytes; /* mw_spool_size as the loop last saw it */
 	bool spool_failing; /* the last append failed (AU-5 alert given) */
 	int64_t spool_retry_ms;
 	struct buf sb; /* lines on their way to the spool */
@@ -934,6 +940,26 @@ static uint64_t durable_seq(const struct mw_audit *a)
 	return a->spooled_seq > committed ? a->spooled_seq : committed;
 }
 
+/* An event a caller waits for goes to the spool after this loop turn. */
+static bool spooling_first(const struct mw_audit *a)
+{
+	return a->spool_first && a->spool &&
+	       a->spool_bytes < MW_AUDIT_SPOOL_FIRST_MAX;
+}
+
+/*
+ * How long event seq may wait for the database before the spool takes
+ * it: not at all while the database is away, nor when a caller waits for
+ * it and the spool comes first. Events nobody waits for (responses, ...)
+ * ride along with the next sync, or go to the database in its batches.
+ */
+static int64_t spool_wait_ms(const struct mw_audit *a, uint64_t seq)
+{
+	if (a->state != ST_UP || (spooling_first(a) && a->want_seq >= seq))
+		return 0;
+	return a->spool_after_ms;
+}
+
 /*
  * The callback runs from on_timer, at the loop's top level; so does
  * spool_due, which re-arms for the event now first in line.
@@ -955,29 +981,11 @@ static void notify_durable(struct mw_audit *a)
 	a->durable_cb(a->durable_arg, d);
 }
 
-/*
- * Makes every queued event not yet durable durable in the spool: one
- * append and one fdatasync for all of them (group commit). They stay
- * queued for the database. A failure is the AU-5 alert: events are not
- * durable, and while the database is away too, calls are refused.
- */
-static void spool_pending(struct mw_audit *a)
+/* The append of events from..last is over (rc from mw_spool_append). */
+static void spool_appended(struct mw_audit *a, uint64_t from, uint64_t last,
+			   int rc)
 {
-	uint64_t from = durable_seq(a) + 1, last = a->head_seq + a->count - 1;
-	int rc;
-
-	if (!a->spool || !a->count || from > last)
-		return;
-	a->sb.len = 0;
-	for (uint64_t q = from; q <= last; q++) {
-		const struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
-
-		if (buf_add(&a->sb, r->line, r->len)) {
-			rc = -ENOMEM;
-			goto fail;
-		}
-	}
-	rc = mw_spool_append(a->spool, a->sb.p, a->sb.len);
+	a->spool_bytes = mw_spool_size(a->spool);
 	if (rc)
 		goto fail;
 	if (a->spool_failing)
@@ -985,9 +993,12 @@ static void spool_pending(struct mw_audit *a)
 			 mw_spool_path(a->spool));
 	a->spool_failing = false;
 	a->st.spooled += last - from + 1;
-	a->spooled_seq = last;
-	/* a checkpoint goes outside as soon as it is durable */
-	for (uint64_t q = from; q <= last; q++) {
+	if (last > a->spooled_seq)
+		a->spooled_seq = last;
+	/* a checkpoint goes outside as soon as it is durable (those the
+	 * database committed meanwhile went at their pop) */
+	for (uint64_t q = from > a->head_seq ? from : a->head_seq;
+	     q <= last && q < a->head_seq + a->count; q++) {
 		struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
 
 		if (r->checkpoint) {
@@ -1011,6 +1022,63 @@ fail:
 	arm_timer(a, a->spool_retry_ms);
 }
 
+static void spool_drained(struct mw_audit *a);
+
+/* The spool thread's append is over: from the loop. */
+static void spool_synced(void *arg, int rc)
+{
+	struct mw_audit *a = arg;
+
+	if (a->state == ST_CLOSED)
+		return;
+	spool_appended(a, a->sync_from, a->sync_last, rc);
+	spool_drained(a);
+}
+
+/*
+ * Makes every queued event not yet durable durable in the spool: one
+ * append and one fdatasync for all of them (group commit), on the spool
+ * thread; what is queued while it syncs goes with the next. They stay
+ * queued for the database. A failure is the AU-5 alert: events are not
+ * durable, and while the database is away too, calls are refused.
+ */
+static void spool_pending(struct mw_audit *a)
+{
+	uint64_t from = durable_seq(a) + 1, last = a->head_seq + a->count - 1;
+	int rc;
+
+	if (!a->spool || !a->count || from > last ||
+	    mw_spool_sync_busy(a->ssync))
+		return;
+	a->sb.len = 0;
+	for (uint64_t q = from; q <= last; q++) {
+		const struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
+
+		if (buf_add(&a->sb, r->line, r->len)) {
+			spool_appended(a, from, last, -ENOMEM);
+			return;
+		}
+	}
+	if (a->ssync && !a->spool_inline) {
+		rc = mw_spool_sync_submit(a->ssync, a->sb.p, a->sb.len);
+		if (!rc) {
+			a->sync_from = from;
+			a->sync_last = last;
+			return;
+		}
+		if (rc == -ENOMEM) {
+			spool_appended(a, from, last, rc);
+			return;
+		}
+		log_warn("audit: cannot start the spool's thread (%s): the "
+			 "loop appends itself",
+			 strerror(-rc));
+		a->spool_inline = true;
+	}
+	spool_appended(a, from, last,
+		       mw_spool_append(a->spool, a->sb.p, a->sb.len));
+}
+
 /* Spools what must not wait any longer; arms the timer for the rest. */
 static void spool_due(struct mw_audit *a, int64_t now)
 {
@@ -1024,30 +1092,35 @@ static void spool_due(struct mw_audit *a, int64_t now)
 		return;
 	}
 	due = rec_at(a, (size_t)(first - a->head_seq))->queued_ms +
-	      a->spool_after_ms;
-	if (a->state != ST_UP || now >= due)
+	      spool_wait_ms(a, first);
+	if (now >= due)
 		spool_pending(a);
 	else
 		arm_timer(a, due);
 }
 
 /*
- * Everything queued is committed: the spool starts afresh, and a failure
- * to write it no longer leaves anything undurable.
+ * Everything the spool holds is committed: it starts afresh (events queued
+ * since then go to the new file, in order). Everything queued is
+ * committed: a failure to write the spool leaves nothing undurable.
  */
 static void spool_drained(struct mw_audit *a)
 {
 	int rc;
 
-	if (!a->spool || a->count)
+	if (!a->spool)
 		return;
-	if (a->spool_failing)
+	if (!a->count && a->spool_failing) {
 		log_info("audit: every event is recorded in the database; the "
 			 "spool's failure leaves nothing behind");
-	a->spool_failing = false;
-	if (!mw_spool_size(a->spool))
+		a->spool_failing = false;
+	}
+	/* never under an append in flight */
+	if (mw_spool_sync_busy(a->ssync) || a->head_seq - 1 < a->spooled_seq ||
+	    !a->spool_bytes)
 		return;
 	rc = mw_spool_reset(a->spool);
+	a->spool_bytes = mw_spool_size(a->spool);
 	if (rc)
 		log_warn("audit: cannot empty the spool %s: %s",
 			 mw_spool_path(a->spool), strerror(-rc));
@@ -1284,7 +1357,8 @@ static void kick(struct mw_audit *a)
 	 * cheaper than a transaction per event, and it takes that CPU away
 	 * from the request path on a small machine. A full batch goes at once.
 	 */
-	if (a->batch_gap_ms && a->count < a->batch_max) {
+	if (a->batch_gap_ms && a->count < a->batch_max &&
+	    (!a->spool_first || spooling_first(a))) {
 		int64_t due = a->last_copy_ms + a->batch_gap_ms;
 
 		if (mw_now_ms() < due) {
@@ -1843,7 +1917,8 @@ static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 		log_warn("audit: the spool's last line was torn (%zu bytes, a "
 			 "crash before it was synced): cut off",
 			 torn);
-	if (!mw_spool_size(a->spool))
+	a->spool_bytes = mw_spool_size(a->spool);
+	if (!a->spool_bytes)
 		return 0;
 	rc = mw_spool_scan(a->spool, load_line, &l);
 	if (rc)
@@ -2070,6 +2145,9 @@ static int start_timer(struct mw_audit *a)
  * by events of the loop's current batch. */
 static void release(struct mw_audit *a)
 {
+	/* first: an append in flight settles while everything is there */
+	mw_spool_sync_free(a->ssync);
+	a->ssync = NULL;
 	unregister_io(a);
 	if (a->timer_registered)
 		mw_loop_del(a->loop, &a->timer);
@@ -2174,6 +2252,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 						  : DEFAULT_CHECKPOINT_MS;
 	a->spool_after_ms = cfg->spool_after_ms > 0 ? cfg->spool_after_ms
 						    : DEFAULT_SPOOL_AFTER_MS;
+	a->spool_first = cfg->spool_first;
 	if (!a->ring || !a->host || !a->host_line) {
 		rc = -ENOMEM;
 		goto fail;
@@ -2234,6 +2313,12 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		mw_set_err(err, errlen, "audit: timer: %s", strerror(-rc));
 		goto fail;
 	}
+	rc = mw_spool_sync_new(&a->ssync, a->spool, a->loop, spool_synced, a);
+	if (rc) {
+		mw_set_err(err, errlen, "audit: spool thread: %s",
+			   strerror(-rc));
+		goto fail;
+	}
 	rc = register_io(a, EPOLLIN);
 	if (rc) {
 		mw_set_err(err, errlen, "audit: cannot watch the socket: %s",
@@ -2261,6 +2346,9 @@ void mw_audit_close(struct mw_audit *a)
 		return;
 	now = mw_now_ms();
 	deadline = now + CLOSE_WAIT_MS;
+	/* from here on the loop does not run: the spool is appended inline */
+	mw_spool_sync_wait(a->ssync);
+	a->spool_inline = true;
 	a->resend_at_ms = 0;
 	emit_checkpoint(a);
 	while (a->count && now < deadline) {
@@ -2356,9 +2444,7 @@ static uint64_t enqueue(struct mw_audit *a, const struct mw_audit_event *ev)
 	 * not in time (at once while it is away: after this loop turn, so
 	 * that one append and one sync take the turn's events) */
 	if (a->spool && seq == durable_seq(a) + 1)
-		arm_timer(a, a->state == ST_UP
-				     ? r->queued_ms + a->spool_after_ms
-				     : r->queued_ms);
+		arm_timer(a, r->queued_ms + spool_wait_ms(a, seq));
 	return seq;
 }
 
@@ -2437,6 +2523,15 @@ uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
 	return seq;
 }
 
+void mw_audit_want_durable(struct mw_audit *a, uint64_t seq)
+{
+	if (!a || seq <= a->want_seq)
+		return;
+	a->want_seq = seq;
+	if (a->spool && seq > durable_seq(a))
+		arm_timer(a, mw_now_ms() + spool_wait_ms(a, seq));
+}
+
 void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 {
 	if (!st)
@@ -2449,7 +2544,7 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 	st->connected = a->state == ST_UP;
 	st->durable_seq = durable_seq(a);
 	st->spool_failing = a->spool_failing;
-	st->spool_bytes = a->spool ? mw_spool_size(a->spool) : 0;
+	st->spool_bytes = a->spool ? a->spool_bytes : 0;
 }
 
 uint64_t mw_audit_durable_seq(const struct mw_audit *a)

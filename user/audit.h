@@ -77,7 +77,14 @@ struct mw_audit_config {
 	const char *checkpoint_file; /* "" or NULL: state_dir's */
 	const char *spool_dir; /* "" or NULL: state_dir/spool */
 	int spool_after_ms; /* spool what PostgreSQL has not taken by then */
+	/* Every event to the spool at once (one append and one fdatasync per
+	 * loop turn), PostgreSQL taking batches behind it: what makes a
+	 * request durable before forwarding cheap. */
+	bool spool_first;
 };
+
+/* The spool's size above which spool_first waits for the database. */
+#define MW_AUDIT_SPOOL_FIRST_MAX (64u << 20)
 
 /* The checkpoint file outside the database, under state_dir by default. */
 #define MW_AUDIT_CHECKPOINT_FILE "audit-checkpoints.jsonl"
@@ -127,15 +134,26 @@ struct mw_audit_stats {
  * Durability. An event is durable once committed in PostgreSQL or written
  * and fdatasync'd in the local spool. The spool takes every event not yet
  * committed as soon as the database connection is down, and those that
- * wait longer than spool_after_ms while it is up; they are shipped from
- * memory (or, after a restart, from the spool) when the database takes
- * them again, and the spool is emptied once all of it is committed.
+ * wait longer than spool_after_ms while it is up (with spool_first: those
+ * a caller waits for, mw_audit_want_durable, and all queued before them,
+ * after the loop turn, while the spool is under MW_AUDIT_SPOOL_FIRST_MAX
+ * bytes); they are shipped from memory (or,
+ * after a restart, from the spool) when the database takes them, and the
+ * spool is emptied once all it holds is committed. Above that size the
+ * spool waits for the database to catch up (events then wait for their
+ * commit), so that it stays bounded under a sustained load.
  *
  * mw_audit_durable_seq: every event up to it is durable.
  * mw_audit_on_durable: cb runs from the loop (never from inside another
  * audit call) each time durable_seq moves on.
  */
 uint64_t mw_audit_durable_seq(const struct mw_audit *a);
+/*
+ * A caller waits for every event up to seq to be durable (a request held
+ * until then): with spool_first, the spool takes them after this loop
+ * turn, with whatever else is queued (one append, one sync).
+ */
+void mw_audit_want_durable(struct mw_audit *a, uint64_t seq);
 void mw_audit_on_durable(struct mw_audit *a,
 			 void (*cb)(void *arg, uint64_t durable_seq),
 			 void *arg);

@@ -465,6 +465,9 @@ static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
 		else if (!strcmp(key, "durable_before_forward"))
 			rc = mw_yaml_get_bool(
 				c, v, key, &cfg->audit.durable_before_forward);
+		else if (!strcmp(key, "spool_first"))
+			rc = mw_yaml_get_bool(c, v, key,
+					      &cfg->audit.spool_first);
 		else if (!strcmp(key, "embedded_user"))
 			rc = mw_yaml_get_string(
 				c, v, key, cfg->audit.embedded_user,
@@ -643,6 +646,7 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->audit.spool_after_ms = 200;
 	cfg->audit.durable_timeout_ms = 10000;
 	cfg->audit.durable_before_forward = true;
+	cfg->audit.spool_first = true;
 }
 
 /* "policy: FILE" is relative to the directory of the configuration. */
@@ -771,9 +775,11 @@ void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out)
 		.host = cfg->host,
 		.embedded_user = cfg->audit.embedded_user,
 		.max_queue = cfg->audit.max_queue,
-		/* a request waiting for its event wants the next COPY at
-		 * once: batches still grow while one is in flight */
-		.batch_ms = cfg->audit.durable_before_forward
+		/* a request waiting for its commit wants the next COPY at
+		 * once (batches still grow while one is in flight); one
+		 * waiting for the spool leaves the database its batches */
+		.batch_ms = cfg->audit.durable_before_forward &&
+					    !cfg->audit.spool_first
 				    ? 0
 				    : cfg->audit.batch_ms,
 		.batch_max = cfg->audit.batch_max,
@@ -782,5 +788,7 @@ void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out)
 		.checkpoint_file = cfg->audit.checkpoint_file,
 		.spool_dir = cfg->audit.spool_dir,
 		.spool_after_ms = cfg->audit.spool_after_ms,
+		.spool_first = cfg->audit.durable_before_forward &&
+			       cfg->audit.spool_first,
 	};
 }

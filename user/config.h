@@ -60,6 +60,9 @@ struct mw_config {
 		 * give up on it (503) after durable_timeout_ms */
 		bool durable_before_forward;
 		int durable_timeout_ms;
+		/* with durable_before_forward: durable in the spool first,
+		 * the database behind (mw_audit_config.spool_first) */
+		bool spool_first;
 		char embedded_user[64];
 		int batch_ms;
 		size_t batch_max;

@@ -3,7 +3,12 @@
 #ifndef MW_LOOP_H
 #define MW_LOOP_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+/* The owner of an embedded struct mw_io (or mw_tick, ...), from it. */
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct mw_loop;
 

@@ -54,8 +54,7 @@ static void record_policy(struct daemon *d);
 
 static void on_signal(struct mw_io *io, uint32_t events)
 {
-	struct daemon *d =
-		(struct daemon *)((char *)io - offsetof(struct daemon, sig));
+	struct daemon *d = container_of(io, struct daemon, sig);
 	struct signalfd_siginfo si;
 
 	(void)events;

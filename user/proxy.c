@@ -780,6 +780,7 @@ static void hold_until(struct mw_conn *c, uint64_t seq)
 		c->hold_seq = seq;
 	if (c->held || mw_audit_durable_seq(px->audit) >= c->hold_seq)
 		return;
+	mw_audit_want_durable(px->audit, c->hold_seq);
 	c->held = true;
 	c->held_since_ms = mw_now_ms();
 	c->held_next = px->held;
@@ -2025,9 +2026,7 @@ static void on_upstream_io(struct mw_io *io, uint32_t events)
 
 static void conn_free_deferred(struct mw_deferred *d)
 {
-	struct mw_conn *c =
-		(struct mw_conn *)((char *)d -
-				   offsetof(struct mw_conn, free_later));
+	struct mw_conn *c = container_of(d, struct mw_conn, free_later);
 
 	while (c->xq_head)
 		exchange_pop(c);
@@ -2221,9 +2220,7 @@ static void on_listener(struct mw_io *io, uint32_t events)
 
 static void on_tick(struct mw_tick *t, int64_t now)
 {
-	struct mw_proxy *px =
-		(struct mw_proxy *)((char *)t -
-				    offsetof(struct mw_proxy, tick));
+	struct mw_proxy *px = container_of(t, struct mw_proxy, tick);
 	const struct mw_limits *lim = &px->cfg->limits;
 	struct mw_conn *c, *next;
 

@@ -553,7 +553,5 @@ int mw_spool_reset(struct mw_spool *s)
 		return -errno;
 	s->size = 0;
 	s->cut = false;
-	if (fsync(s->fd))
-		return -errno;
 	return 0;
 }

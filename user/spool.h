@@ -80,8 +80,12 @@ int mw_spool_scan(struct mw_spool *s,
 		  void *arg);
 
 /*
- * Empties the file (everything in it is recorded elsewhere), synced.
- * Returns 0 or -errno.
+ * Empties the file (everything in it is recorded elsewhere). Not synced:
+ * it runs at every drain, and a sync costs what an append does. After a
+ * crash the old lines may come back, all of them recorded elsewhere (the
+ * caller skips what the database holds); the next append's fdatasync
+ * makes the truncation durable with the new lines (the size is part of
+ * what fdatasync writes). Returns 0 or -errno.
  */
 int mw_spool_reset(struct mw_spool *s);
 

@@ -1761,3 +1761,98 @@ Test(audit, a_full_spool_with_the_database_away_refuses)
 	snprintf(cmd, sizeof(cmd), "umount %s", spool);
 	cr_assert_eq(system(cmd), 0);
 }
+
+/* ---- spool first ---- */
+
+struct ta_lock {
+	struct ta_drive d; /* first */
+	int64_t until_ms; /* phase 0 without spool_first: watch until then */
+	struct mw_audit_stats locked; /* while the table was locked */
+};
+
+/*
+ * Phase 0: the events table is locked, so no COPY can commit; wait for
+ * the three events to be durable (or, with spool_first off, for until_ms
+ * to pass). Then release the lock and wait until all are written and the
+ * spool is empty.
+ */
+static bool ta_lock_step(struct ta_drive *d, int64_t now)
+{
+	struct ta_lock *l = (struct ta_lock *)d;
+	struct mw_audit_stats st;
+
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (l->until_ms ? now < l->until_ms : st.durable_seq < 3)
+			return false;
+		l->locked = st;
+		ta_exec_sql(d->db, "COMMIT");
+		d->phase = 1;
+		return false;
+	}
+	return st.written >= 3 && !st.spool_bytes && !st.queued;
+}
+
+static void ta_locked_run(struct ta_lock *l, bool spool_first)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+
+	ta_cfg.spool_first = spool_first;
+	/* only spool_first can make an event durable while it is locked */
+	ta_cfg.spool_after_ms = 600000;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	l->d.loop = loop;
+	l->d.a = a;
+	l->d.db = c;
+	l->d.step = ta_lock_step;
+	mw_audit_on_durable(a, ta_on_durable, &l->d);
+	cr_assert_eq(ta_submit_simple(a, 1, "initialize"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/call"), 3);
+	/* a request held until its event is durable */
+	mw_audit_want_durable(a, 3);
+	if (!spool_first)
+		l->until_ms = mw_now_ms() + 500;
+	ta_drive_loop(&l->d, 30000);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	/* the three and the close's checkpoint, each once, one chain */
+	cr_assert_eq(ta_check_chain(TA_HOST), 4);
+}
+
+/*
+ * spool_first: an event is durable once the spool has it, whatever the
+ * database is doing (here it cannot commit: the table is locked); the
+ * database takes the events afterwards, once each, and the spool is
+ * emptied.
+ */
+Test(audit, spool_first_is_durable_before_the_database_commits)
+{
+	struct ta_lock l = { 0 };
+
+	ta_locked_run(&l, true);
+	cr_assert_eq(l.locked.written, 0);
+	cr_assert_eq(l.locked.durable_seq, 3);
+	cr_assert_eq(l.locked.spooled, 3);
+	cr_assert_gt(l.locked.spool_bytes, 0);
+	cr_assert_eq(l.d.notified, 3);
+}
+
+/* Without it, a request's event waits for the commit (the control). */
+Test(audit, without_spool_first_durable_waits_for_the_commit)
+{
+	struct ta_lock l = { 0 };
+
+	ta_locked_run(&l, false);
+	cr_assert_eq(l.locked.written, 0);
+	cr_assert_eq(l.locked.durable_seq, 0);
+	cr_assert_eq(l.locked.spooled, 0);
+	cr_assert_eq(l.d.notified, 3, "durable once committed");
+}

@@ -318,6 +318,8 @@ Test(config, defaults_when_keys_are_absent, .fini = conf_cleanup)
 	cr_assert_eq(cfg.audit.batch_ms, 10);
 	cr_assert_eq(cfg.audit.batch_max, 512);
 	cr_assert_eq(cfg.audit.max_queue, 100000);
+	cr_assert(cfg.audit.durable_before_forward);
+	cr_assert(cfg.audit.spool_first);
 	cr_assert_eq(gethostname(host, sizeof(host)), 0);
 	cr_assert_str_eq(cfg.host, host);
 	cr_assert_eq(cfg.nservers, 0);
@@ -331,6 +333,36 @@ Test(config, defaults_when_keys_are_absent, .fini = conf_cleanup)
 	cr_assert_eq(cfg.audit.batch_ms, 5);
 	cr_assert_eq(cfg.audit.max_queue, 100000);
 	mw_config_free(&cfg);
+}
+
+/* What the writer is told: the spool first only for requests that wait,
+ * and batches for the database unless requests wait for its commits. */
+Test(config, spool_first_and_batches_as_the_writer_gets_them)
+{
+	static const struct {
+		const char *yaml;
+		bool spool_first;
+		int batch_ms;
+	} cases[] = {
+		{ "audit:\n  batch_ms: 7\n", true, 7 },
+		{ "audit:\n  batch_ms: 7\n  spool_first: false\n", false, 0 },
+		{ "audit:\n  batch_ms: 7\n  durable_before_forward: false\n",
+		  false, 7 },
+	};
+	struct mw_audit_config ac;
+	struct mw_config cfg;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		conf_load_ok(cases[i].yaml, &cfg);
+		mw_config_audit(&cfg, &ac);
+		cr_assert_eq(ac.spool_first, cases[i].spool_first, "%s",
+			     cases[i].yaml);
+		cr_assert_eq(ac.batch_ms, cases[i].batch_ms, "%s",
+			     cases[i].yaml);
+		mw_config_free(&cfg);
+	}
+	conf_load_fails("audit:\n  spool_first: maybe\n", 2,
+			"spool_first: expected true or false");
 }
 
 Test(config, empty_listen6_disables_it, .fini = conf_cleanup)

@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "loop.h"
 #include "spool.h"
+#include "spool_sync.h"
 
 /* ---- helpers ---- */
 
@@ -707,4 +709,75 @@ Test(spool, bad_arguments)
 	cr_assert_eq(mw_spool_scan(NULL, sp_collect, NULL), -EINVAL);
 	cr_assert_eq(mw_spool_reset(NULL), -EINVAL);
 	mw_spool_close(NULL);
+}
+
+/* ---- the spool's thread (spool_sync.h) ---- */
+
+struct sp_sync_run {
+	struct mw_tick tick; /* first */
+	struct mw_loop *loop;
+	int done, rc;
+	int64_t deadline;
+};
+
+static void sp_sync_done(void *arg, int rc)
+{
+	struct sp_sync_run *r = arg;
+
+	r->done++;
+	r->rc = rc;
+	mw_loop_stop(r->loop);
+}
+
+static void sp_sync_tick(struct mw_tick *t, int64_t now)
+{
+	struct sp_sync_run *r = (struct sp_sync_run *)t;
+
+	if (now > r->deadline)
+		mw_loop_stop(r->loop);
+}
+
+/*
+ * One append in flight at a time, done from the loop once it is synced;
+ * a wait settles one in flight at once; what was handed over is in the
+ * file, in order.
+ */
+Test(spool, appends_on_its_thread_and_reports_from_the_loop)
+{
+	struct sp_sync_run r = { .tick.cb = sp_sync_tick };
+	struct mw_spool_sync *ss;
+	struct mw_spool *s;
+	char buf[64];
+	FILE *f;
+
+	sp_mkroot();
+	s = sp_open(NULL);
+	cr_assert_eq(mw_loop_new(&r.loop), 0);
+	mw_loop_add_tick(r.loop, &r.tick);
+	cr_assert_eq(mw_spool_sync_new(&ss, s, r.loop, sp_sync_done, &r), 0);
+	cr_assert_not(mw_spool_sync_busy(ss));
+	cr_assert_eq(mw_spool_sync_submit(ss, "one\n", 4), 0);
+	cr_assert(mw_spool_sync_busy(ss));
+	cr_assert_eq(mw_spool_sync_submit(ss, "two\n", 4), -EBUSY);
+	r.deadline = mw_now_ms() + 10000;
+	cr_assert_eq(mw_loop_run(r.loop), 0);
+	cr_assert_eq(r.done, 1, "done ran from the loop");
+	cr_assert_eq(r.rc, 0);
+	cr_assert_not(mw_spool_sync_busy(ss));
+	cr_assert_eq(mw_spool_size(s), 4);
+	/* a refused append reports its error the same way */
+	cr_assert_eq(mw_spool_sync_submit(ss, "no newline", 10), 0);
+	mw_spool_sync_wait(ss);
+	cr_assert_eq(r.done, 2, "the wait ran done");
+	cr_assert_eq(r.rc, -EINVAL);
+	cr_assert_eq(mw_spool_sync_submit(ss, "two\n", 4), 0);
+	mw_spool_sync_free(ss); /* waits for it */
+	cr_assert_eq(r.done, 3);
+	f = fopen(sp_file(), "re");
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(buf, 1, sizeof(buf), f), 8);
+	cr_assert_eq(memcmp(buf, "one\ntwo\n", 8), 0);
+	fclose(f);
+	mw_spool_close(s);
+	mw_loop_free(r.loop);
 }
