@@ -2,7 +2,8 @@
 # `make demo`: the product end to end on this host. Starts the reference MCP
 # server, the daemon with policy/demo.yaml, puts an MCP client written with
 # the official TypeScript SDK in an enforced cgroup (it connects to the
-# server's normal URL), prints what was recorded, and cleans up everything.
+# server's normal URL), prints what was recorded, replays a session,
+# verifies the chain, exports an evidence package, and cleans up everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -87,4 +88,17 @@ step "the connections, tied to the process that opened them"
 "$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c \
 	"SELECT conn_id, pid, user_name, comm, exe, cgroup, client_addr, server_addr
 	   FROM mcpwarden.connections ORDER BY conn_id"
+
+step "the refused call's session as a timeline (mcpwarden replay)"
+SID=$("$BUILD/mcpwarden" -c "$CONFIG" sql -At -c \
+	"SELECT session_id FROM mcpwarden.tool_calls WHERE decision = 'deny' LIMIT 1")
+"$BUILD/mcpwarden" -c "$CONFIG" replay "$SID" --width 48
+
+step "the hash chain and its signatures (mcpwarden audit verify)"
+"$BUILD/mcpwarden" -c "$CONFIG" audit verify
+
+step "an evidence package of today for an auditor (mcpwarden evidence export)"
+"$BUILD/mcpwarden" -c "$CONFIG" evidence export --since "$(date -u +%F)" \
+	--until "$(date -u -d tomorrow +%F)" -o "$STATE/evidence"
+ls "$STATE/evidence"
 step "done: cleaning up"
