@@ -13,7 +13,17 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "pgcopy.h"
+#include "spool.h"
 #include "yaml_util.h"
+
+/* A message recorded whole fits a line of the spool and of the verifier,
+ * escaped, with room for the event's other fields (config.h). */
+_Static_assert(2ull * MW_MAX_RECORDED_MESSAGE + (1u << 20) <=
+			       MW_SPOOL_LINE_MAX &&
+		       2ull * MW_MAX_RECORDED_MESSAGE + (1u << 20) <=
+			       MW_PGCOPY_MAX_LINE,
+	       "a recorded message may not fit a line of the trail");
 
 static int get_size(struct mw_yaml_ctx *c, yaml_node_t *n, const char *key,
 		    size_t min, size_t max, size_t *out)
@@ -396,10 +406,10 @@ static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 			rc = get_size(c, v, key, 1024, 1 << 20,
 				      &l->max_header_bytes);
 		else if (!strcmp(key, "max_body_bytes"))
-			rc = get_size(c, v, key, 1024, 256 << 20,
+			rc = get_size(c, v, key, 1024, MW_MAX_RECORDED_MESSAGE,
 				      &l->max_body_bytes);
 		else if (!strcmp(key, "max_sse_event_bytes"))
-			rc = get_size(c, v, key, 1024, 64 << 20,
+			rc = get_size(c, v, key, 1024, MW_MAX_RECORDED_MESSAGE,
 				      &l->max_sse_event_bytes);
 		else if (!strcmp(key, "max_connections"))
 			rc = get_size(c, v, key, 1, 1 << 20,

@@ -27,6 +27,16 @@ struct mw_server_cfg {
 	struct sockaddr_storage addrs[MW_MAX_SERVER_ADDRS];
 };
 
+/*
+ * The largest body or server-sent event the daemon holds, judges and
+ * records whole. Its audit line (COPY text, then a line of an evidence
+ * package's events.jsonl) can take twice its bytes, escapes doubled, and
+ * must stay within the spool's and the verifier's 64 MiB bound on a line
+ * (MW_SPOOL_LINE_MAX, MW_PGCOPY_MAX_LINE): one larger message would make
+ * the trail unverifiable from then on.
+ */
+#define MW_MAX_RECORDED_MESSAGE (16u << 20)
+
 struct mw_limits {
 	size_t max_header_bytes;
 	size_t max_body_bytes;

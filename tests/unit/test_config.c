@@ -520,6 +520,11 @@ Test(config, limits_must_be_numbers, .fini = conf_cleanup)
 			"max_connections: expected a number");
 	conf_load_fails("limits:\n  max_body_bytes: 10MB\n", 2,
 			"max_body_bytes: expected a number");
+	/* a larger message could not be recorded in a verifiable line */
+	conf_load_fails("limits:\n  max_body_bytes: 16777217\n", 2,
+			"max_body_bytes: 16777217 is outside [1024, 16777216]");
+	conf_load_fails("limits:\n  max_sse_event_bytes: 67108864\n", 2,
+			"max_sse_event_bytes: 67108864 is outside");
 	conf_load_fails("limits:\n  idle_timeout_ms: -5\n", 2,
 			"idle_timeout_ms: expected a number");
 	conf_load_fails("limits:\n  header_timeout_ms: \"\"\n", 2,
