@@ -839,35 +839,21 @@ int mw_evidence_public_key_file(struct mw_evidence *e, const char *path,
 				char *err, size_t errlen)
 {
 	struct mw_sign_pub *pub = NULL;
-	char *pem = malloc(MW_EVIDENCE_PEM_MAX + 1), why[512];
-	FILE *f = fopen(path, "re");
+	char *pem = NULL, why[512];
 	size_t len = 0;
 	int rc = -1;
 
-	if (!pem || !f) {
-		mw_set_err(err, errlen, "public key %s: %s", path,
-			   strerror(pem ? errno : ENOMEM));
-		goto out;
+	if (mw_sign_pub_load_pem(&pub, path, &pem, &len, why, sizeof(why))) {
+		mw_set_err(err, errlen, "public key: %s", why);
+		return -1;
 	}
-	len = fread(pem, 1, MW_EVIDENCE_PEM_MAX + 1, f);
-	if (ferror(f) || len > MW_EVIDENCE_PEM_MAX) {
-		mw_set_err(err, errlen, "public key %s: %s", path,
-			   ferror(f) ? strerror(errno)
-				     : "larger than a public key file");
-		goto out;
-	}
-	if (mw_sign_pub_from_pem(&pub, pem, len, why, sizeof(why))) {
-		mw_set_err(err, errlen, "public key %s: %s", path, why);
-		goto out;
-	}
+	/* the bytes that were parsed, not the file read again */
 	if (mw_evidence_write_file(e, MW_EVIDENCE_PUBKEY, pem, len, err,
 				   errlen))
 		goto out;
 	snprintf(e->key_id, sizeof(e->key_id), "%s", mw_sign_pub_key_id(pub));
 	rc = 0;
 out:
-	if (f)
-		fclose(f);
 	free(pem);
 	mw_sign_pub_free(pub);
 	return rc;

@@ -57,7 +57,6 @@
  * policies.json (a window with more is refused: export a shorter one). */
 #define MW_EVIDENCE_MAX_HOSTS 16384
 #define MW_EVIDENCE_MAX_LISTED 16384
-#define MW_EVIDENCE_PEM_MAX (64u << 10)
 #define MW_EVIDENCE_NAME_MAX 96 /* a file name inside the package */
 
 /* "YYYY-MM-DDTHH:MM:SS.ffffffZ" and the NUL, with room to spare. */

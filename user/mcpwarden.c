@@ -789,8 +789,6 @@ static int cmd_policy(int argc, char **argv)
 
 /* ---- audit verify / audit pubkey ---- */
 
-#define AUDIT_PEM_MAX (64 << 10)
-
 static int audit_config(const char *config, struct mw_config *cfg)
 {
 	char err[512];
@@ -1088,7 +1086,6 @@ static int cmd_audit_pubkey(const char *config, int argc)
 	char path[PATH_MAX], err[512];
 	char *pem = NULL;
 	size_t len = 0;
-	FILE *f = NULL;
 	int rc = 1;
 
 	if (argc != 1) {
@@ -1099,27 +1096,13 @@ static int cmd_audit_pubkey(const char *config, int argc)
 		return 1;
 	if (join_path(path, sizeof(path), cfg.state_dir, MW_SIGN_PUB_FILE))
 		goto out;
-	pem = malloc(AUDIT_PEM_MAX + 1);
-	f = fopen(path, "re");
-	if (!pem || !f) {
-		fprintf(stderr, "mcpwarden: %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	len = fread(pem, 1, AUDIT_PEM_MAX + 1, f);
-	if (ferror(f) || len > AUDIT_PEM_MAX) {
-		fprintf(stderr, "mcpwarden: %s: %s\n", path,
-			ferror(f) ? strerror(errno) : "not a public key file");
-		goto out;
-	}
-	if (mw_sign_pub_from_pem(&pub, pem, len, err, sizeof(err))) {
-		fprintf(stderr, "mcpwarden: %s: %s\n", path, err);
+	if (mw_sign_pub_load_pem(&pub, path, &pem, &len, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: %s\n", err);
 		goto out;
 	}
 	if (fwrite(pem, 1, len, stdout) == len && !fflush(stdout))
 		rc = 0;
 out:
-	if (f)
-		fclose(f);
 	free(pem);
 	mw_sign_pub_free(pub);
 	mw_config_free(&cfg);

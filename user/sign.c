@@ -254,19 +254,35 @@ int mw_sign_pub_from_pem(struct mw_sign_pub **out, const char *pem, size_t len,
 		       errlen);
 }
 
-int mw_sign_pub_load(struct mw_sign_pub **out, const char *path, char *err,
-		     size_t errlen)
+int mw_sign_pub_load_pem(struct mw_sign_pub **out, const char *path, char **pem,
+			 size_t *len, char *err, size_t errlen)
 {
 	EVP_PKEY *pkey;
 	bool absent;
+
+	*out = NULL;
+	*pem = NULL;
+	if (read_pem(path, false, &absent, pem, len, err, errlen))
+		return -1;
+	pkey = parse_pub(*pem, *len, path, err, errlen);
+	if (pub_new(out, pkey, err, errlen)) {
+		free(*pem);
+		*pem = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int mw_sign_pub_load(struct mw_sign_pub **out, const char *path, char *err,
+		     size_t errlen)
+{
 	size_t len;
 	char *pem;
 
-	if (read_pem(path, false, &absent, &pem, &len, err, errlen))
+	if (mw_sign_pub_load_pem(out, path, &pem, &len, err, errlen))
 		return -1;
-	pkey = parse_pub(pem, len, path, err, errlen);
-	free_pem(pem);
-	return pub_new(out, pkey, err, errlen);
+	free(pem);
+	return 0;
 }
 
 void mw_sign_pub_free(struct mw_sign_pub *p)

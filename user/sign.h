@@ -48,6 +48,10 @@ int mw_signer_public_pem(const struct mw_signer *s, char *out, size_t outlen);
 /* A public key from a PEM file, or from PEM text (len bytes). */
 int mw_sign_pub_load(struct mw_sign_pub **out, const char *path, char *err,
 		     size_t errlen);
+/* The same, also giving the file's text (*pem, NUL-terminated, *len bytes;
+ * free() it) as it was read and parsed. */
+int mw_sign_pub_load_pem(struct mw_sign_pub **out, const char *path, char **pem,
+			 size_t *len, char *err, size_t errlen);
 int mw_sign_pub_from_pem(struct mw_sign_pub **out, const char *pem, size_t len,
 			 char *err, size_t errlen);
 void mw_sign_pub_free(struct mw_sign_pub *p);
