@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "atomic_file.h"
 #include "digest.h"
 #include "log.h"
 
@@ -357,81 +358,6 @@ bool mw_sign_pub_verify(const struct mw_sign_pub *p, const void *msg,
 	return ok;
 }
 
-/*
- * Writes dir/name whole: a fresh temporary file beside it (O_EXCL, so it is
- * ours and 0600 from its first byte), synced, given its mode, renamed over
- * name, and the directory synced. A crash leaves the old file or the new
- * one, never half a key.
- */
-static int write_atomic(const char *dir, const char *name, const void *data,
-			size_t len, mode_t mode, char *err, size_t errlen)
-{
-	char path[PATH_MAX], tmp[PATH_MAX];
-	const char *p = data;
-	size_t done = 0;
-	ssize_t n;
-	int fd = -1, dfd = -1;
-
-	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-		    (int)sizeof(path) ||
-	    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name) >=
-		    (int)sizeof(tmp)) {
-		mw_set_err(err, errlen, "state_dir path too long");
-		return -1;
-	}
-	/* Left by a crash mid-write: it never was the key. */
-	if (unlink(tmp) && errno != ENOENT) {
-		mw_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		  0600);
-	if (fd < 0) {
-		mw_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	while (done < len) {
-		n = write(fd, p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			mw_set_err(err, errlen, "%s: %s", tmp,
-				   n ? strerror(errno) : "short write");
-			goto fail;
-		}
-		done += (size_t)n;
-	}
-	/* Whatever the umask: the private key 0600, the public one 0644. */
-	if (fchmod(fd, mode) || fsync(fd)) {
-		mw_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd)) {
-		fd = -1;
-		mw_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		mw_set_err(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd)) {
-		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	close(dfd);
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return -1;
-}
-
 /* The PEM of pkey, private (PKCS#8) or public (SubjectPublicKeyInfo), into
  * a NUL-terminated buffer to free with free_pem. */
 static char *pem_of(EVP_PKEY *pkey, bool private, size_t *outlen)
@@ -521,8 +447,8 @@ static int generate(struct mw_signer *s, const char *state_dir, char *err,
 		set_ssl_err(err, errlen, "cannot encode the private key");
 		return -1;
 	}
-	rc = write_atomic(state_dir, MW_SIGN_KEY_FILE, pem, len, 0600, err,
-			  errlen);
+	rc = mw_write_atomic(state_dir, MW_SIGN_KEY_FILE, pem, len, 0600, err,
+			     errlen);
 	free_pem(pem);
 	return rc;
 }
@@ -564,8 +490,8 @@ static int sync_public(struct mw_signer *s, const char *state_dir,
 	ERR_clear_error();
 	log_warn("audit signing key %s: %s; rewriting it", s->key_id, why);
 write:
-	return write_atomic(state_dir, MW_SIGN_PUB_FILE, s->pub_pem, s->pub_len,
-			    0644, err, errlen);
+	return mw_write_atomic(state_dir, MW_SIGN_PUB_FILE, s->pub_pem,
+			       s->pub_len, 0644, err, errlen);
 }
 
 int mw_signer_open(struct mw_signer **out, const char *state_dir, char *err,
@@ -622,8 +548,8 @@ int mw_signer_open(struct mw_signer **out, const char *state_dir, char *err,
 		goto fail;
 	}
 	if (fresh) {
-		if (write_atomic(state_dir, MW_SIGN_PUB_FILE, s->pub_pem,
-				 s->pub_len, 0644, err, errlen))
+		if (mw_write_atomic(state_dir, MW_SIGN_PUB_FILE, s->pub_pem,
+				    s->pub_len, 0644, err, errlen))
 			goto fail;
 		log_info("generated the audit signing key %s in %s", s->key_id,
 			 key);
