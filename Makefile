@@ -8,7 +8,7 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
-PKGS := libbpf jansson yaml-0.1 libpq libcrypto libhs
+PKGS := libbpf jansson yaml-0.1 libpq libcrypto libhs libpcre2-8
 # CFLAGS is the user's (optimisation, debug); MW_CFLAGS always applies.
 CFLAGS ?= -O2 -g
 MW_CPPFLAGS := -Iinclude -Iuser -I$(BUILD)/bpf -D_GNU_SOURCE \
@@ -43,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # intermediate files, and rebuild everything next time).
 .SECONDARY: $(BPF_OBJS)
 
-.PHONY: all asan test unit integration demo bench bench-policy bench-audit fuzz install clean deps format
+.PHONY: all asan test unit integration demo bench bench-policy bench-audit bench-mask fuzz install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
 
@@ -108,6 +108,14 @@ bench-policy: $(BUILD)/policy_bench
 $(BUILD)/policy_bench: bench/policy_bench.c $(BUILD)/lib.a $(USER_HDRS)
 	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
 
+# Masking speed, fast path and rewrite (bench/mask_bench.c); not part of
+# `make test`.
+bench-mask: $(BUILD)/mask_bench
+	$(BUILD)/mask_bench 5
+
+$(BUILD)/mask_bench: bench/mask_bench.c $(BUILD)/lib.a $(USER_HDRS)
+	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
+
 # Audit ingest and verify speed into the embedded PostgreSQL
 # (bench/audit_bench.c); as root, not part of `make test`.
 bench-audit: deps $(BUILD)/audit_bench $(BUILD)/mcpwarden
@@ -123,7 +131,8 @@ FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
 	user/config.c user/yaml_util.c user/policy.c user/policy_load.c \
 	user/policy_index.c user/glob.c user/jsonptr.c user/mcp.c user/digest.c \
 	user/chain.c user/sign.c user/pgcopy.c user/verify.c
-FUZZ_LIB += user/spool.c user/replay.c user/evidence.c
+FUZZ_LIB += user/spool.c user/replay.c user/evidence.c user/mask.c user/detect.c \
+	user/atomic_file.c
 fuzz:
 	mkdir -p build/fuzz
 	for f in $(FUZZ_SRCS); do \
@@ -131,7 +140,7 @@ fuzz:
 		$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 			-fno-sanitize-recover=undefined \
 			$$f $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser -lpq \
-			-lcrypto -lhs -o build/fuzz/$$n || exit 1; \
+			-lcrypto -lhs -lpcre2-8 -o build/fuzz/$$n || exit 1; \
 	done
 
 # DESTDIR stages the files (packaging); the user is created on the host.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "config.h"
+#include "mask_load.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -526,6 +527,7 @@ static bool has_dot_dot(const char *path)
 /* The policy's keys, read with the rest, loaded once servers are known. */
 struct policy_nodes {
 	yaml_node_t *file_key, *file, *default_node, *rules;
+	yaml_node_t *detectors, *masking;
 };
 
 static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
@@ -612,6 +614,12 @@ static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
 			rc = 0;
 		} else if (!strcmp(key, "rules")) {
 			pn->rules = v;
+			rc = 0;
+		} else if (!strcmp(key, "detectors")) {
+			pn->detectors = v;
+			rc = 0;
+		} else if (!strcmp(key, "masking")) {
+			pn->masking = v;
 			rc = 0;
 		} else {
 			rc = mw_yaml_fail(c, k, "unknown key '%s'", key);
@@ -721,6 +729,9 @@ static int load_policy(struct mw_yaml_ctx *c, struct mw_config *cfg,
 		names[i] = cfg->servers[i].name;
 	rc = mw_policy_check_servers(cfg->policy, names, cfg->nservers, c->err,
 				     c->errlen);
+	if (!rc)
+		rc = mw_mask_from_yaml(c, pn->detectors, pn->masking, names,
+				       cfg->nservers, &cfg->masker);
 	free(names);
 	return rc;
 }
@@ -773,6 +784,8 @@ void mw_config_free(struct mw_config *cfg)
 	cfg->nservers = 0;
 	mw_policy_free(cfg->policy);
 	cfg->policy = NULL;
+	mw_masker_free(cfg->masker);
+	cfg->masker = NULL;
 }
 
 void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out)

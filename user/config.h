@@ -11,6 +11,7 @@
 
 #include "audit.h"
 #include "log.h"
+#include "mask.h"
 #include "policy.h"
 
 #define MW_DEFAULT_CONFIG "/etc/mcpwarden/mcpwarden.yaml"
@@ -91,6 +92,8 @@ struct mw_config {
 	struct mw_policy *policy;
 	char policy_sha256[MW_POLICY_SHA256_HEX];
 	char policy_file[PATH_MAX];
+	/* "detectors:" and "masking:"; NULL: nothing is masked */
+	struct mw_masker *masker;
 };
 
 /*

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mask.h"
+
+static struct mw_masker *masker;
+
+static void setup(void)
+{
+	char err[256] = "";
+
+	cr_assert_eq(mw_masker_new(&masker, NULL, 0, NULL, 0, err, sizeof(err)),
+		     0, "%s", err);
+}
+
+static void teardown(void)
+{
+	mw_masker_free(masker);
+	masker = NULL;
+}
+
+static uint64_t all_builtins(void)
+{
+	return (1ull << MW_DET_N_BUILTIN) - 1;
+}
+
+/* "name:value" of each value found in text, joined by "|". */
+static char *found(const char *text)
+{
+	struct mw_mask_span sp[32];
+	static char out[4096];
+	long n = mw_mask_find(masker, all_builtins(), text, strlen(text), sp,
+			      32);
+	size_t o = 0;
+
+	cr_assert_geq(n, 0);
+	out[0] = '\0';
+	for (long i = 0; i < n && i < 32; i++)
+		o += (size_t)snprintf(
+			out + o, sizeof(out) - o, "%s%s:%.*s", i ? "|" : "",
+			mw_mask_builtin_name(sp[i].detector),
+			(int)(sp[i].end - sp[i].start), text + sp[i].start);
+	return out;
+}
+
+TestSuite(mask, .init = setup, .fini = teardown);
+
+Test(mask, cards_need_luhn_and_an_issuer)
+{
+	cr_assert_str_eq(found("paid 4111 1111 1111 1111 ok"),
+			 "card:4111 1111 1111 1111");
+	cr_assert_str_eq(found("amex 378282246310005."),
+			 "card:378282246310005");
+	cr_assert_str_eq(found("mc 5500-0000-0000-0004"),
+			 "card:5500-0000-0000-0004");
+	/* Luhn fails */
+	cr_assert_str_eq(found("4111 1111 1111 1112"), "");
+	/* Luhn holds, no issuer starts with 1 (a ms timestamp) */
+	cr_assert_str_eq(found("ts 1700000000007"), "");
+	/* inside a longer number, or mixed separators */
+	cr_assert_str_eq(found("41111111111111110"), "");
+	cr_assert_str_eq(found("4111-1111 1111-1111"), "");
+	cr_assert_str_eq(found("x4111111111111111"), "");
+	cr_assert_str_eq(found("4111111111111111.5"), "");
+}
+
+Test(mask, ssns_exclude_invalid_areas_groups_serials)
+{
+	cr_assert_str_eq(found("ssn 123-45-6780"), "ssn:123-45-6780");
+	cr_assert_str_eq(found("ssn 123 45 6780"), "ssn:123 45 6780");
+	cr_assert_str_eq(found("000-12-3456 666-12-3456 912-34-5678"), "");
+	cr_assert_str_eq(found("123-00-4567 123-45-0000"), "");
+	cr_assert_str_eq(found("078-05-1120 123-45-6789"), "");
+	cr_assert_str_eq(found("123-45 6780 123456780 2024-01-15"), "");
+}
+
+Test(mask, ibans_check_length_and_mod97)
+{
+	cr_assert_str_eq(found("DE89370400440532013000"),
+			 "iban:DE89370400440532013000");
+	cr_assert_str_eq(found("to GB82 WEST 1234 5698 7654 32, thanks"),
+			 "iban:GB82 WEST 1234 5698 7654 32");
+	cr_assert_str_eq(found("DE88370400440532013000"), "");
+	cr_assert_str_eq(found("DE8937040044053201300"), "");
+}
+
+Test(mask, emails_phones_addresses)
+{
+	cr_assert_str_eq(found("mail jane.doe+x@mail.example.co.uk."),
+			 "email:jane.doe+x@mail.example.co.uk");
+	cr_assert_str_eq(found("root@localhost a@b foo@bar.123"), "");
+	cr_assert_str_eq(found("call +44 20 7946 0958 now"),
+			 "phone:+44 20 7946 0958");
+	cr_assert_str_eq(found("(415) 555-2671"), "phone:(415) 555-2671");
+	cr_assert_str_eq(found("415.555.2671"), "phone:415.555.2671");
+	cr_assert_str_eq(found("4155552671 123-456-7890"), "");
+	cr_assert_str_eq(found("host 10.0.12.255 up"), "ipv4:10.0.12.255");
+	cr_assert_str_eq(found("256.1.1.1 1.2.3 01.2.3.4 1.3.6.1.4.1"), "");
+	cr_assert_str_eq(found("at 2001:db8::8a2e:370:7334."),
+			 "ipv6:2001:db8::8a2e:370:7334");
+	cr_assert_str_eq(found("::1 12:30:45 std::vector 00:1A:2B:3C:4D:5E"),
+			 "");
+}
+
+Test(mask, secrets_and_tokens)
+{
+	cr_assert_str_eq(found("key AKIAIOSFODNN7EXAMPLE"),
+			 "aws_access_key:AKIAIOSFODNN7EXAMPLE");
+	cr_assert_str_eq(
+		found("aws_secret_access_key = "
+		      "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+		"aws_secret_key:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+	cr_assert_str_eq(found("x wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+			 "");
+	cr_assert_str_eq(
+		found("ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
+		"github_token:ghp_abcdefghijklmnopqrstuvwxyz0123456789");
+	cr_assert_str_eq(found("glpat-abcdefghij0123456789"),
+			 "gitlab_token:glpat-abcdefghij0123456789");
+	cr_assert_str_eq(found("xoxb-1234567890-abcdef"),
+			 "slack_token:xoxb-1234567890-abcdef");
+	cr_assert_str_eq(found("Authorization: Bearer abc123DEF456ghi789=="),
+			 "bearer_token:abc123DEF456ghi789==");
+	cr_assert_str_eq(found("bearer of bad news"), "");
+	cr_assert_str_eq(found("postgres://app:s3cr!t@db:5432/x"),
+			 "url_credentials:app:s3cr!t");
+	cr_assert_str_eq(found("https://user@example/x"), "");
+}
+
+Test(mask, jwt_needs_a_header_with_alg)
+{
+	/* {"alg":"HS256","typ":"JWT"} . {"sub":"1"} . signature */
+	const char *jwt = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+			  "eyJzdWIiOiIxIn0.abcdefghijklmnopqrstuv";
+	char text[256];
+
+	snprintf(text, sizeof(text), "token %s end", jwt);
+	cr_assert_eq(strncmp(found(text), "jwt:", 4), 0, "%s", found(text));
+	/* {"typ":"JWT"}: no alg */
+	cr_assert_str_eq(found("eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxIn0."
+			       "abcdefghijklmnopqrstuv"),
+			 "");
+}
+
+Test(mask, pem_block_to_its_end)
+{
+	const char *t = "k=-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n"
+			"-----END RSA PRIVATE KEY----- after";
+
+	cr_assert_str_eq(found(t),
+			 "pem_private_key:-----BEGIN RSA PRIVATE KEY-----\n"
+			 "MIIEow\n-----END RSA PRIVATE KEY-----");
+	cr_assert_str_eq(found("-----BEGIN PUBLIC KEY-----\nMIIB\n"
+			       "-----END PUBLIC KEY-----"),
+			 "");
+}
+
+static struct mw_mask_plan plan_of(uint64_t set, enum mw_mask_style style)
+{
+	struct mw_mask_plan p = { .detectors = set };
+
+	for (unsigned i = 0; i < MW_MASK_MAX_DETECTORS; i++)
+		p.style[i] = (uint8_t)style;
+	return p;
+}
+
+static char *masked(const struct mw_mask_plan *p, const char *text)
+{
+	char *out = NULL;
+	size_t n;
+	long k = mw_mask_text(masker, p, text, strlen(text), &out, &n, NULL);
+
+	cr_assert_geq(k, 0);
+	return out ? out : strdup(text);
+}
+
+Test(mask, styles)
+{
+	struct mw_mask_plan full = plan_of(all_builtins(), MW_MASK_FULL);
+	struct mw_mask_plan part = plan_of(all_builtins(), MW_MASK_PARTIAL);
+	struct mw_mask_plan hash = plan_of(all_builtins(), MW_MASK_HASH);
+	uint8_t key[MW_MASK_KEY_BYTES] = { 1, 2, 3 };
+	char *a, *b, *c, *d;
+
+	a = masked(&full, "card 4111 1111 1111 1111, ssn 123-45-6780");
+	cr_assert_str_eq(a, "card [MASKED:card], ssn [MASKED:ssn]");
+	free(a);
+	a = masked(&part, "card 4111 1111 1111 1111");
+	cr_assert_str_eq(a, "card **** **** **** 1111");
+	free(a);
+	/* no key yet: hash masks as full */
+	a = masked(&hash, "4111111111111111");
+	cr_assert_str_eq(a, "[MASKED:card]");
+	free(a);
+	mw_masker_set_key(masker, key);
+	a = masked(&hash, "4111111111111111");
+	b = masked(&hash, "4111-1111-1111-1111");
+	c = masked(&hash, "5500 0000 0000 0004");
+	d = masked(&hash, "jane@example.com");
+	cr_assert_eq(strlen(a), strlen("[MASKED:card:0123456789abcdef]"), "%s",
+		     a);
+	cr_assert_str_eq(a, b, "separators do not change the token");
+	cr_assert_str_neq(a, c);
+	cr_assert_eq(strncmp(d, "[MASKED:email:", 14), 0);
+	free(a);
+	free(b);
+	free(c);
+	free(d);
+}
+
+Test(mask, plan_only_what_it_names)
+{
+	struct mw_mask_plan p = plan_of(1ull << MW_DET_SSN, MW_MASK_FULL);
+	char *a = masked(&p, "4111111111111111 123-45-6780");
+
+	cr_assert_str_eq(a, "4111111111111111 [MASKED:ssn]");
+	free(a);
+}
+
+Test(mask, json_values_numbers_and_binary)
+{
+	struct mw_mask_plan p = plan_of(all_builtins(), MW_MASK_FULL);
+	struct mw_mask_counts counts = { 0 };
+	json_error_t e;
+	json_t *j = json_loads(
+		"{\"content\":[{\"type\":\"text\",\"text\":\"card "
+		"4111\\u00201111 1111 1111\"},{\"type\":\"image\",\"mimeType\":"
+		"\"image/png\",\"data\":\"NDExMTExMTExMTExMTExMQ==\"}],"
+		"\"structuredContent\":{\"rows\":[{\"card\":4111111111111111,"
+		"\"id\":7,\"ssn\":\"123-45-6780\"}]},"
+		"\"4111111111111111\":\"key kept\"}",
+		0, &e);
+	char *text, *counts_text;
+	json_t *cj;
+
+	cr_assert(j, "%s", e.text);
+	cr_assert(mw_mask_candidates(masker, p.detectors, "x \\u0020 y", 10));
+	cr_assert_eq(mw_mask_json(masker, &p, j, &counts), 3);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert(strstr(text, "\"text\":\"card [MASKED:card]\""), "%s", text);
+	cr_assert(strstr(text, "\"card\":\"[MASKED:card]\""), "%s", text);
+	cr_assert(strstr(text, "\"id\":7"), "%s", text);
+	cr_assert(strstr(text, "\"ssn\":\"[MASKED:ssn]\""), "%s", text);
+	cr_assert(strstr(text, "NDExMTExMTExMTExMTExMQ=="), "%s", text);
+	cj = mw_mask_counts_json(masker, &counts);
+	counts_text = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert_str_eq(counts_text, "{\"card\":2,\"ssn\":1}");
+	free(counts_text);
+	free(text);
+	json_decref(cj);
+	json_decref(j);
+}
+
+Test(mask, fast_path)
+{
+	struct mw_mask_plan p = plan_of(all_builtins(), MW_MASK_FULL);
+	struct mw_mask_plan ssn = plan_of(1ull << MW_DET_SSN, MW_MASK_FULL);
+	const char *plain = "{\"result\":{\"content\":[{\"type\":\"text\","
+			    "\"text\":\"3 rows, updated 2024-01-15\"}]}}";
+	const char *card = "{\"text\":\"4111111111111111\"}";
+
+	cr_assert_not(
+		mw_mask_candidates(masker, p.detectors, plain, strlen(plain)));
+	cr_assert(mw_mask_candidates(masker, p.detectors, card, strlen(card)));
+	/* a candidate of a detector the plan does not use */
+	cr_assert_not(
+		mw_mask_candidates(masker, ssn.detectors, card, strlen(card)));
+	/* an escape could spell anything */
+	cr_assert(mw_mask_candidates(masker, ssn.detectors, "a\\/b", 4));
+}
+
+Test(mask, custom_detectors_and_rules)
+{
+	struct mw_mask_custom cust = { .name = "employee",
+				       .pattern = "EMP-[0-9]{6}",
+				       .validator = MW_MASK_VALIDATE_LUHN };
+	struct mw_mask_rule rule = { .name = "r",
+				     .apply = MW_MASK_TO_CLIENT,
+				     .style = MW_MASK_FULL };
+	struct mw_masker *m;
+	struct mw_mask_plan p;
+	char err[256], *out;
+	size_t n;
+	int det;
+
+	rule.detectors = 1ull << MW_DET_N_BUILTIN;
+	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	det = mw_masker_detector(m, "employee");
+	cr_assert_eq(det, MW_DET_N_BUILTIN);
+	cr_assert(mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p));
+	cr_assert_not(mw_masker_plan(m, "billing", NULL, MW_MASK_IN_AUDIT, &p));
+	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
+	/* 000018 passes Luhn, 000019 does not */
+	cr_assert_eq(mw_mask_text(m, &p, "EMP-000018 EMP-000019", 21, &out, &n,
+				  NULL),
+		     1);
+	cr_assert_str_eq(out, "[MASKED:employee] EMP-000019");
+	free(out);
+	mw_masker_free(m);
+	cust = (struct mw_mask_custom){ .name = "bad", .pattern = "(" };
+	cr_assert_neq(mw_masker_new(&m, &cust, 1, NULL, 0, err, sizeof(err)),
+		      0);
+	cr_assert(strstr(err, "bad"), "%s", err);
+}
+
+/* ---- the labelled corpus (tests/masking/corpus.txt) ---------------------- */
+
+#define CORPUS_LINE_MAX 8192
+#define CORPUS_MAX_SPANS 64
+
+struct corpus_case {
+	char text[CORPUS_LINE_MAX];
+	size_t len;
+	struct mw_mask_span want[CORPUS_MAX_SPANS];
+	size_t nwant;
+};
+
+static int builtin_named(const char *name, size_t n)
+{
+	for (unsigned i = 0; i < MW_DET_N_BUILTIN; i++)
+		if (strlen(mw_mask_builtin_name(i)) == n &&
+		    !strncmp(mw_mask_builtin_name(i), name, n))
+			return (int)i;
+	return -1;
+}
+
+/* One line: escapes undone, [[detector:value]] markers turned into spans. */
+static void corpus_parse(const char *line, int lineno, struct corpus_case *c)
+{
+	const char *p = line;
+
+	c->len = 0;
+	c->nwant = 0;
+	while (*p && *p != '\n') {
+		if (p[0] == '[' && p[1] == '[') {
+			const char *colon = strchr(p + 2, ':');
+			int det = colon ? builtin_named(p + 2,
+							(size_t)(colon - p - 2))
+					: -1;
+
+			cr_assert_geq(det, 0, "line %d: bad marker", lineno);
+			cr_assert_lt(c->nwant, CORPUS_MAX_SPANS);
+			c->want[c->nwant].detector = (unsigned)det;
+			c->want[c->nwant].start = c->len;
+			p = colon + 1;
+			while (*p && !(p[0] == ']' && p[1] == ']')) {
+				char ch = *p++;
+
+				if (ch == '\\' && *p) {
+					ch = *p == 'n'	 ? '\n'
+					     : *p == 't' ? '\t'
+							 : *p;
+					p++;
+				}
+				cr_assert_lt(c->len, CORPUS_LINE_MAX - 1);
+				c->text[c->len++] = ch;
+			}
+			cr_assert(*p, "line %d: unclosed marker", lineno);
+			p += 2;
+			c->want[c->nwant++].end = c->len;
+			continue;
+		}
+		if (*p == '\\' && p[1]) {
+			c->text[c->len++] = p[1] == 'n'	  ? '\n'
+					    : p[1] == 't' ? '\t'
+							  : p[1];
+			p += 2;
+		} else {
+			c->text[c->len++] = *p++;
+		}
+		cr_assert_lt(c->len, CORPUS_LINE_MAX - 1);
+	}
+	c->text[c->len] = '\0';
+}
+
+static bool same_span(const struct mw_mask_span *a,
+		      const struct mw_mask_span *b)
+{
+	return a->start == b->start && a->end == b->end &&
+	       a->detector == b->detector;
+}
+
+Test(mask, corpus_recall_and_precision, .timeout = 60)
+{
+	const char *path = getenv("MW_MASK_CORPUS")
+				   ? getenv("MW_MASK_CORPUS")
+				   : "tests/masking/corpus.txt";
+	FILE *f = fopen(path, "re");
+	static struct corpus_case c;
+	static char line[3 * CORPUS_LINE_MAX];
+	struct mw_mask_span got[CORPUS_MAX_SPANS];
+	unsigned tp[MW_DET_N_BUILTIN] = { 0 }, fp[MW_DET_N_BUILTIN] = { 0 };
+	unsigned fn[MW_DET_N_BUILTIN] = { 0 };
+	unsigned ttp = 0, tfp = 0, tfn = 0, cases = 0, negatives = 0;
+	int lineno = 0;
+	double recall, precision;
+
+	cr_assert_not_null(f, "%s: run from the repository's root", path);
+	while (fgets(line, sizeof(line), f)) {
+		long n;
+
+		lineno++;
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		corpus_parse(line, lineno, &c);
+		cases++;
+		negatives += c.nwant == 0;
+		n = mw_mask_find(masker, all_builtins(), c.text, c.len, got,
+				 CORPUS_MAX_SPANS);
+		cr_assert_geq(n, 0);
+		cr_assert_leq(n, CORPUS_MAX_SPANS);
+		for (long i = 0; i < n; i++) {
+			bool hit = false;
+
+			for (size_t k = 0; k < c.nwant && !hit; k++)
+				hit = same_span(&got[i], &c.want[k]);
+			if (hit) {
+				tp[got[i].detector]++;
+				ttp++;
+			} else {
+				fp[got[i].detector]++;
+				tfp++;
+				cr_log_warn(
+					"line %d: false positive %s: "
+					"\"%.*s\"",
+					lineno,
+					mw_mask_builtin_name(got[i].detector),
+					(int)(got[i].end - got[i].start),
+					c.text + got[i].start);
+			}
+		}
+		for (size_t k = 0; k < c.nwant; k++) {
+			bool hit = false;
+
+			for (long i = 0; i < n && !hit; i++)
+				hit = same_span(&got[i], &c.want[k]);
+			if (!hit) {
+				fn[c.want[k].detector]++;
+				tfn++;
+				cr_log_warn(
+					"line %d: missed %s: \"%.*s\"", lineno,
+					mw_mask_builtin_name(
+						c.want[k].detector),
+					(int)(c.want[k].end - c.want[k].start),
+					c.text + c.want[k].start);
+			}
+		}
+	}
+	fclose(f);
+	for (unsigned d = 0; d < MW_DET_N_BUILTIN; d++)
+		cr_log_info("corpus %-16s tp %4u fp %3u fn %3u",
+			    mw_mask_builtin_name(d), tp[d], fp[d], fn[d]);
+	cr_assert_gt(cases, 200, "only %u cases in %s", cases, path);
+	cr_assert_gt(negatives, cases / 4, "too few negatives");
+	for (unsigned d = 0; d < MW_DET_N_BUILTIN; d++)
+		cr_assert_gt(tp[d] + fn[d], 0, "no %s in the corpus",
+			     mw_mask_builtin_name(d));
+	recall = ttp + tfn ? (double)ttp / (ttp + tfn) : 0;
+	precision = ttp + tfp ? (double)ttp / (ttp + tfp) : 0;
+	cr_log_info("corpus: %u cases (%u negative), %u values: recall %.4f, "
+		    "precision %.4f",
+		    cases, negatives, ttp + tfn, recall, precision);
+	cr_assert_eq(tfn, 0, "recall %.4f: %u values missed", recall, tfn);
+	cr_assert_geq(precision, 0.99, "precision %.4f: %u false positives",
+		      precision, tfp);
+}

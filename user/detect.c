@@ -1,0 +1,1308 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * The built-in detectors: scanners that find candidates and validators
+ * that keep the real values. See detect.h for why this is C and not
+ * Vectorscan.
+ *
+ * Scanners anchor on what a value must contain and the C library finds
+ * fast: a digit (digit runs, vectorised), '@', ':', a literal prefix
+ * (memchr, memmem). Digit runs are read as chains of groups joined by one
+ * separator ("4111 1111 1111 1111", "(415) 555-2671", "10.0.0.1"), and
+ * every shape a detector accepts is tried on the chain's groups; the
+ * validators, which see the whole text, have the last word.
+ */
+#include "detect.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define JWT_HEADER_MAX 1024
+/* A chain is read in windows of this many groups (a value spans 19). */
+#define CHAIN_MAX 256
+#define VALUE_MAX_GROUPS 20
+
+struct text {
+	const char *s;
+	size_t len;
+	bool raw; /* JSON text: an escape sequence separates */
+};
+
+/* ---- character classes and boundaries ---------------------------------- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_alnum(char c)
+{
+	return is_digit(c) || is_alpha(c);
+}
+
+static bool is_word(char c)
+{
+	return is_alnum(c) || c == '_';
+}
+
+static bool is_hex(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The character before start and the one at end, or 0 at either edge. */
+/*
+ * The character before start and the one at end, or 0 at either edge. In
+ * JSON text (the fast path) an escape sequence is a separator: "\\n4111"
+ * holds a card once decoded.
+ */
+static char before(const struct text *t, size_t start)
+{
+	char c = start ? t->s[start - 1] : '\0';
+
+	if (t->raw && start >= 2 && t->s[start - 2] == '\\' && c &&
+	    strchr("ntrbf\"\\/", c))
+		return ' ';
+	return c;
+}
+
+static char after(const struct text *t, size_t end)
+{
+	char c = end < t->len ? t->s[end] : '\0';
+
+	return t->raw && c == '\\' ? ' ' : c;
+}
+
+/*
+ * A number is not a value when it continues: a digit or letter touching
+ * it, or a separator and a digit ("12-4111..." or "...1111.5").
+ */
+static bool number_bounded(const struct text *t, size_t start, size_t end,
+			   const char *seps)
+{
+	char b = before(t, start), a = after(t, end);
+
+	if (is_alnum(b) || is_alnum(a))
+		return false;
+	if (b && strchr(seps, b) && start >= 2 && is_digit(t->s[start - 2]))
+		return false;
+	if (a && strchr(seps, a) && end + 1 < t->len && is_digit(t->s[end + 1]))
+		return false;
+	return true;
+}
+
+/* A token of charset chars that is not part of a longer one. */
+static bool token_bounded(const struct text *t, size_t start, size_t end,
+			  bool (*in)(char))
+{
+	char b = before(t, start), a = after(t, end);
+
+	return !(b && in(b)) && !(a && in(a));
+}
+
+/* ---- validators --------------------------------------------------------- */
+
+static size_t digits_of(const char *s, size_t start, size_t end, char *out,
+			size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = start; i < end; i++)
+		if (is_digit(s[i])) {
+			if (n == max)
+				return max + 1;
+			out[n++] = s[i];
+		}
+	return n;
+}
+
+static bool luhn(const char *d, size_t n)
+{
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = (unsigned)(d[n - 1 - i] - '0');
+
+		if (i & 1) {
+			v *= 2;
+			if (v > 9)
+				v -= 9;
+		}
+		sum += v;
+	}
+	return n > 0 && sum % 10 == 0;
+}
+
+static unsigned prefix_num(const char *d, size_t k)
+{
+	unsigned v = 0;
+
+	for (size_t i = 0; i < k; i++)
+		v = v * 10 + (unsigned)(d[i] - '0');
+	return v;
+}
+
+/* Known issuer ranges and their lengths (ISO/IEC 7812 IINs in use). */
+static bool card_issuer(const char *d, size_t n)
+{
+	unsigned p1 = prefix_num(d, 1), p2 = prefix_num(d, 2);
+	unsigned p3 = prefix_num(d, 3), p4 = prefix_num(d, 4);
+	unsigned p6 = prefix_num(d, 6);
+
+	if (p1 == 4) /* Visa */
+		return n == 13 || n == 16 || n == 19;
+	if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720))
+		return n == 16; /* Mastercard */
+	if (p2 == 34 || p2 == 37) /* American Express */
+		return n == 15;
+	if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 ||
+	    (p6 >= 622126 && p6 <= 622925)) /* Discover */
+		return n >= 16 && n <= 19;
+	if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39)
+		return n >= 14 && n <= 19; /* Diners Club */
+	if (p4 >= 3528 && p4 <= 3589) /* JCB */
+		return n >= 16 && n <= 19;
+	if (p2 == 62) /* UnionPay */
+		return n >= 16 && n <= 19;
+	return false;
+}
+
+/* One separator kind throughout, single, between digits. */
+static bool consistent_separators(const char *s, size_t start, size_t end)
+{
+	char sep = 0;
+
+	for (size_t i = start; i < end; i++) {
+		if (is_digit(s[i]))
+			continue;
+		if (sep && s[i] != sep)
+			return false;
+		sep = s[i];
+		if (i + 1 >= end || !is_digit(s[i + 1]))
+			return false;
+	}
+	return true;
+}
+
+static bool validate_card(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	char d[20];
+	size_t n;
+
+	if (!number_bounded(t, *start, *end, ".-"))
+		return false;
+	n = digits_of(s, *start, *end, d, 19);
+	if (n < 13 || n > 19 || !consistent_separators(s, *start, *end))
+		return false;
+	return luhn(d, n) && card_issuer(d, n);
+}
+
+static bool validate_ssn(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	static const char *const never_issued[] = { "078051120", "219099999",
+						    "123456789" };
+	char d[10];
+	unsigned area, group, serial;
+
+	if (!number_bounded(t, *start, *end, "-") ||
+	    !consistent_separators(s, *start, *end) ||
+	    digits_of(s, *start, *end, d, 9) != 9)
+		return false;
+	d[9] = '\0';
+	area = prefix_num(d, 3);
+	group = prefix_num(d + 3, 2);
+	serial = prefix_num(d + 5, 4);
+	if (area == 0 || area == 666 || area >= 900 || group == 0 ||
+	    serial == 0)
+		return false;
+	for (size_t i = 0; i < sizeof(never_issued) / sizeof(*never_issued);
+	     i++)
+		if (!strcmp(d, never_issued[i]))
+			return false;
+	return true;
+}
+
+/* IBAN lengths by country (the SWIFT registry). */
+static const struct {
+	char cc[3];
+	unsigned char len;
+} iban_countries[] = {
+	{ "AD", 24 }, { "AE", 23 }, { "AL", 28 }, { "AT", 20 }, { "AZ", 28 },
+	{ "BA", 20 }, { "BE", 16 }, { "BG", 22 }, { "BH", 22 }, { "BR", 29 },
+	{ "BY", 28 }, { "CH", 21 }, { "CR", 22 }, { "CY", 28 }, { "CZ", 24 },
+	{ "DE", 22 }, { "DK", 18 }, { "DO", 28 }, { "EE", 20 }, { "EG", 29 },
+	{ "ES", 24 }, { "FI", 18 }, { "FO", 18 }, { "FR", 27 }, { "GB", 22 },
+	{ "GE", 22 }, { "GI", 23 }, { "GL", 18 }, { "GR", 27 }, { "GT", 28 },
+	{ "HR", 21 }, { "HU", 28 }, { "IE", 22 }, { "IL", 23 }, { "IQ", 23 },
+	{ "IS", 26 }, { "IT", 27 }, { "JO", 30 }, { "KW", 30 }, { "KZ", 20 },
+	{ "LB", 28 }, { "LC", 32 }, { "LI", 21 }, { "LT", 20 }, { "LU", 20 },
+	{ "LV", 21 }, { "MC", 27 }, { "MD", 24 }, { "ME", 22 }, { "MK", 19 },
+	{ "MR", 27 }, { "MT", 31 }, { "MU", 30 }, { "NL", 18 }, { "NO", 15 },
+	{ "PK", 24 }, { "PL", 28 }, { "PS", 29 }, { "PT", 25 }, { "QA", 29 },
+	{ "RO", 24 }, { "RS", 22 }, { "SA", 24 }, { "SC", 31 }, { "SE", 24 },
+	{ "SI", 19 }, { "SK", 24 }, { "SM", 27 }, { "ST", 25 }, { "SV", 28 },
+	{ "TL", 23 }, { "TN", 24 }, { "TR", 26 }, { "UA", 29 }, { "VA", 22 },
+	{ "VG", 24 }, { "XK", 20 },
+};
+
+/* ISO 7064 mod 97-10 over alnum (letters as 10..35), first four moved. */
+static bool mod97(const char *a, size_t n)
+{
+	unsigned rem = 0;
+
+	if (n < 5)
+		return false;
+	for (size_t k = 0; k < n; k++) {
+		char c = a[(k + 4) % n];
+
+		if (is_digit(c))
+			rem = (rem * 10 + (unsigned)(c - '0')) % 97;
+		else if (c >= 'A' && c <= 'Z')
+			rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
+		else if (c >= 'a' && c <= 'z')
+			rem = (rem * 100 + (unsigned)(c - 'a' + 10)) % 97;
+		else
+			return false;
+	}
+	return rem == 1;
+}
+
+static bool validate_iban(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	char a[40];
+	size_t n = 0, want = 0;
+
+	if (!token_bounded(t, *start, *end, is_alnum))
+		return false;
+	/* The print form: a space after every four characters, no other. */
+	for (size_t i = *start; i < *end; i++) {
+		if (s[i] == ' ') {
+			if (n % 4 || !n || i + 1 >= *end || s[i + 1] == ' ')
+				return false;
+			continue;
+		}
+		if (n == sizeof(a))
+			return false;
+		a[n++] = s[i];
+	}
+	for (size_t i = 0; i < sizeof(iban_countries) / sizeof(*iban_countries);
+	     i++)
+		if (!memcmp(a, iban_countries[i].cc, 2))
+			want = iban_countries[i].len;
+	return want && n == want && mod97(a, n);
+}
+
+static bool is_email_local(char c)
+{
+	return is_alnum(c) || (c && strchr("._%+-", c));
+}
+
+static bool is_domain_char(char c)
+{
+	return is_alnum(c) || c == '-';
+}
+
+static bool validate_email(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	size_t len = t->len;
+	const char *at;
+	size_t local, label = 0, tld = 0, dots = 0;
+	char a;
+
+	at = memchr(s + *start, '@', *end - *start);
+	a = after(t, *end);
+
+	if (!at || is_email_local(before(t, *start)))
+		return false;
+	/* The domain goes on: "a@b.co.uk" ends at "uk", not "co". */
+	if (is_domain_char(a) ||
+	    (a == '.' && *end + 1 < len && is_alnum(s[*end + 1])))
+		return false;
+	local = (size_t)(at - (s + *start));
+	if (local < 1 || local > 64 || s[*start] == '.' || at[-1] == '.')
+		return false;
+	for (const char *p = at + 1; p < s + *end; p++) {
+		if (*p == '.') {
+			if (!label || p[-1] == '-')
+				return false;
+			dots++;
+			label = 0;
+			tld = 0;
+			continue;
+		}
+		if (!label && *p == '-')
+			return false;
+		label++;
+		tld = is_alpha(*p) && (tld == label - 1) ? tld + 1 : 0;
+		if (label > 63)
+			return false;
+	}
+	return dots && label >= 2 && tld == label && s[*end - 1] != '-' &&
+	       (size_t)(s + *end - at - 1) <= 253;
+}
+
+static bool validate_phone(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	char d[20];
+	size_t n;
+	int open = 0;
+
+	if (!number_bounded(t, *start, *end, "-."))
+		return false;
+	if (s[*start] == '(' ? false : before(t, *start) == '(')
+		return false;
+	n = digits_of(s, *start, *end, d, 15);
+	for (size_t i = *start; i < *end; i++) {
+		char c = s[i];
+
+		if (c == '(') {
+			if (open++)
+				return false;
+		} else if (c == ')') {
+			if (--open)
+				return false;
+		} else if (!is_digit(c) && c != '+') {
+			/* one separator between groups, "(415) 555" aside */
+			if (i + 1 < *end && !is_digit(s[i + 1]) &&
+			    s[i + 1] != '(')
+				return false;
+		}
+	}
+	if (open)
+		return false;
+	if (s[*start] == '+')
+		return n >= 8 && n <= 15;
+	/* North American: [1] NXX NXX XXXX, N in 2..9. */
+	if (n == 11 && d[0] == '1')
+		memmove(d, d + 1, --n);
+	return n == 10 && d[0] >= '2' && d[3] >= '2';
+}
+
+static bool validate_ipv4(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	size_t i = *start;
+
+	if (!number_bounded(t, *start, *end, "."))
+		return false;
+	for (int octet = 0; octet < 4; octet++) {
+		size_t k = i;
+		unsigned v = 0;
+
+		while (k < *end && is_digit(s[k]))
+			v = v * 10 + (unsigned)(s[k++] - '0');
+		if (k == i || k - i > 3 || v > 255 ||
+		    (s[i] == '0' && k - i > 1))
+			return false;
+		i = k + 1;
+	}
+	return true;
+}
+
+static bool is_ipv6_char(char c)
+{
+	return is_hex(c) || c == ':' || c == '.';
+}
+
+static bool validate_ipv6(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	size_t len = t->len;
+	struct in6_addr a;
+	char buf[64];
+	size_t b = *start, e = *end, groups = 0;
+
+	/* The candidate is a piece: the address is the whole run. */
+	while (b > 0 && is_ipv6_char(s[b - 1]))
+		b--;
+	while (e < len && is_ipv6_char(s[e]))
+		e++;
+	while (e > b && (s[e - 1] == '.' ||
+			 (s[e - 1] == ':' && e - b > 2 && s[e - 2] != ':')))
+		e--; /* the end of a sentence */
+	if (is_alnum(before(t, b)) || is_alnum(after(t, e)) ||
+	    e - b >= sizeof(buf))
+		return false;
+	for (size_t i = b; i < e; i++)
+		if (is_hex(s[i]) && (i == b || !is_hex(s[i - 1])))
+			groups++;
+	memcpy(buf, s + b, e - b);
+	buf[e - b] = '\0';
+	if (groups < 3 || inet_pton(AF_INET6, buf, &a) != 1)
+		return false;
+	*start = b;
+	*end = e;
+	return true;
+}
+
+static bool is_upper_alnum(char c)
+{
+	return is_alnum(c);
+}
+
+static bool validate_aws_access(const struct text *t, size_t *start,
+				size_t *end)
+{
+	return token_bounded(t, *start, *end, is_upper_alnum);
+}
+
+static bool is_b64(char c)
+{
+	return is_alnum(c) || c == '/' || c == '+';
+}
+
+static bool is_b64_or_pad(char c)
+{
+	return is_b64(c) || c == '=';
+}
+
+/* 40 characters of mixed case and digits (the scanner found the context). */
+static bool validate_aws_secret(const struct text *t, size_t *start,
+				size_t *end)
+{
+	bool lower = false, upper = false, digit = false;
+
+	if (*end - *start != 40 ||
+	    !token_bounded(t, *start, *end, is_b64_or_pad))
+		return false;
+	for (size_t i = *start; i < *end; i++) {
+		lower |= t->s[i] >= 'a' && t->s[i] <= 'z';
+		upper |= t->s[i] >= 'A' && t->s[i] <= 'Z';
+		digit |= is_digit(t->s[i]);
+	}
+	return lower && upper && digit;
+}
+
+static bool is_token_char(char c)
+{
+	return is_word(c) || c == '-';
+}
+
+static bool validate_word_token(const struct text *t, size_t *start,
+				size_t *end)
+{
+	return token_bounded(t, *start, *end, is_token_char);
+}
+
+static bool is_jwt_char(char c)
+{
+	return is_token_char(c) || c == '.';
+}
+
+static int b64url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (is_digit(c))
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+/* Base64url without padding; the decoded length, or -1. */
+static long b64url_decode(const char *s, size_t n, char *out, size_t max)
+{
+	unsigned acc = 0, bits = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int v = b64url_value(s[i]);
+
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o == max)
+				return -1;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	return (long)o;
+}
+
+static bool validate_jwt(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	char header[JWT_HEADER_MAX];
+	const char *dot;
+	json_t *h;
+	long n;
+	bool ok;
+
+	if (!token_bounded(t, *start, *end, is_jwt_char))
+		return false;
+	dot = memchr(s + *start, '.', *end - *start);
+	if (!dot)
+		return false;
+	n = b64url_decode(s + *start, (size_t)(dot - (s + *start)), header,
+			  sizeof(header));
+	if (n <= 0)
+		return false;
+	h = json_loadb(header, (size_t)n, JSON_REJECT_DUPLICATES, NULL);
+	ok = json_is_object(h) && json_is_string(json_object_get(h, "alg"));
+	json_decref(h);
+	return ok;
+}
+
+/* The block runs to its END line; without one, to the end of the text. */
+static bool validate_pem(const struct text *t, size_t *start, size_t *end)
+{
+	const char *s = t->s;
+	size_t len = t->len;
+	static const char tail[] = "PRIVATE KEY-----";
+	const char *e = memmem(s + *end, len - *end, "-----END ", 9);
+	const char *k;
+
+	(void)start;
+	if (!e) {
+		*end = len;
+		return true;
+	}
+	k = memmem(e, len - (size_t)(e - s), tail, sizeof(tail) - 1);
+	*end = k ? (size_t)(k - s) + sizeof(tail) - 1 : len;
+	return true;
+}
+
+static bool is_bearer_char(char c)
+{
+	return is_alnum(c) || (c && strchr("._~+/-", c));
+}
+
+/* The token after "Bearer " (the scanner found the word and the blank). */
+static bool validate_bearer(const struct text *t, size_t *start, size_t *end)
+{
+	char a = after(t, *end);
+
+	return !is_bearer_char(a) && a != '=' && *end - *start >= 16;
+}
+
+/* user:password of scheme://user:password@ (the scanner's span). */
+static bool validate_url_credentials(const struct text *t, size_t *start,
+				     size_t *end)
+{
+	const char *colon = memchr(t->s + *start, ':', *end - *start);
+
+	return colon && colon > t->s + *start && colon + 1 < t->s + *end;
+}
+
+/* ---- scanning ----------------------------------------------------------- */
+
+typedef bool (*validator_fn)(const struct text *t, size_t *start, size_t *end);
+
+static const validator_fn validators[MW_DET_N_BUILTIN] = {
+	[MW_DET_CARD] = validate_card,
+	[MW_DET_SSN] = validate_ssn,
+	[MW_DET_IBAN] = validate_iban,
+	[MW_DET_EMAIL] = validate_email,
+	[MW_DET_PHONE] = validate_phone,
+	[MW_DET_IPV4] = validate_ipv4,
+	[MW_DET_IPV6] = validate_ipv6,
+	[MW_DET_AWS_ACCESS_KEY] = validate_aws_access,
+	[MW_DET_AWS_SECRET_KEY] = validate_aws_secret,
+	[MW_DET_GITHUB_TOKEN] = validate_word_token,
+	[MW_DET_GITLAB_TOKEN] = validate_word_token,
+	[MW_DET_SLACK_TOKEN] = validate_word_token,
+	[MW_DET_JWT] = validate_jwt,
+	[MW_DET_PEM_PRIVATE_KEY] = validate_pem,
+	[MW_DET_BEARER_TOKEN] = validate_bearer,
+	[MW_DET_URL_CREDENTIALS] = validate_url_credentials,
+};
+
+struct group {
+	size_t start, end; /* the digits */
+	char sep; /* what joins it to the previous group: ' ', '-', '.',
+		     '(' for "(" or " (", ')' for ")" or ") "; 0 first */
+};
+
+struct scan {
+	struct text t;
+	uint64_t set;
+	mw_detect_fn fn;
+	void *arg;
+	bool stop;
+	struct group g[CHAIN_MAX];
+	size_t ng;
+};
+
+static bool wants(const struct scan *x, unsigned det)
+{
+	return x->set & (1ull << det);
+}
+
+/* Validates a candidate and reports it; true once the caller said stop. */
+static bool try(struct scan *x, unsigned det, size_t start, size_t end)
+{
+	if (x->stop || !wants(x, det) || end <= start || end > x->t.len)
+		return x->stop;
+	if (validators[det](&x->t, &start, &end) && end > start &&
+	    x->fn(x->arg, det, start, end))
+		x->stop = true;
+	return x->stop;
+}
+
+static size_t next_digit(const char *s, size_t i, size_t len)
+{
+#ifdef __SSE2__
+	const __m128i lo = _mm_set1_epi8((char)('0' - 128 - 1));
+	const __m128i hi = _mm_set1_epi8((char)('9' - 128 + 1));
+	const __m128i flip = _mm_set1_epi8((char)0x80);
+
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_xor_si128(
+			_mm_loadu_si128((const __m128i *)(s + i)), flip);
+		int m = _mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(v, lo),
+							_mm_cmplt_epi8(v, hi)));
+
+		if (m)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; i < len; i++)
+		if (is_digit(s[i]))
+			return i;
+	return len;
+}
+
+static size_t glen(const struct group *g)
+{
+	return g->end - g->start;
+}
+
+/* Cards: 13 to 19 digits, one group or groups joined by ' ' or '-'. */
+static void chain_card(struct scan *x, size_t a)
+{
+	size_t digits = 0;
+	char sep = 0;
+
+	for (size_t b = a; b < x->ng && b < a + VALUE_MAX_GROUPS; b++) {
+		if (b > a) {
+			if (x->g[b].sep != ' ' && x->g[b].sep != '-')
+				return;
+			if (sep && x->g[b].sep != sep)
+				return;
+			sep = x->g[b].sep;
+		}
+		digits += glen(&x->g[b]);
+		if (digits > 19)
+			return;
+		if (digits >= 13 &&
+		    try(x, MW_DET_CARD, x->g[a].start, x->g[b].end))
+			return;
+	}
+}
+
+static void chain_ssn(struct scan *x, size_t a)
+{
+	const struct group *g = &x->g[a];
+
+	if (a + 2 < x->ng && glen(&g[0]) == 3 && glen(&g[1]) == 2 &&
+	    glen(&g[2]) == 4 && (g[1].sep == '-' || g[1].sep == ' ') &&
+	    g[2].sep == g[1].sep)
+		try(x, MW_DET_SSN, g[0].start, g[2].end);
+}
+
+static void chain_ipv4(struct scan *x, size_t a)
+{
+	const struct group *g = &x->g[a];
+
+	if (a + 3 >= x->ng)
+		return;
+	for (int k = 0; k < 4; k++)
+		if (glen(&g[k]) > 3 || (k && g[k].sep != '.'))
+			return;
+	try(x, MW_DET_IPV4, g[0].start, g[3].end);
+}
+
+/*
+ * Phones: "+" and 8 to 15 digits in any groups; North American numbers as
+ * (NXX) NXX-XXXX, NXX-NXX-XXXX (or '.' or ' '), optionally after "1 ".
+ */
+static void chain_phone(struct scan *x, size_t a)
+{
+	const struct text *t = &x->t;
+	const struct group *g = &x->g[a];
+	size_t st = g[0].start, digits = 0;
+	char b = st ? t->s[st - 1] : 0;
+
+	if (b == '+') {
+		for (size_t k = a; k < x->ng && k < a + 15; k++) {
+			digits += glen(&x->g[k]);
+			if (digits > 15)
+				break;
+			if (digits >= 8 && k > a &&
+			    try(x, MW_DET_PHONE, st - 1, x->g[k].end))
+				return;
+		}
+		return;
+	}
+	/* 1 NXX NXX XXXX */
+	if (glen(&g[0]) == 1 && t->s[st] == '1' && a + 3 < x->ng &&
+	    glen(&g[1]) == 3 && glen(&g[2]) == 3 && glen(&g[3]) == 4 &&
+	    try(x, MW_DET_PHONE, st, g[3].end))
+		return;
+	if (a + 2 >= x->ng || glen(&g[0]) != 3 || glen(&g[1]) != 3 ||
+	    glen(&g[2]) != 4)
+		return;
+	if (g[1].sep == ')' || g[1].sep == '(') {
+		/* (NXX) NXX-XXXX: the '(' before the first group */
+		if (b == '(' && g[1].sep == ')')
+			try(x, MW_DET_PHONE, st - 1, g[2].end);
+		return;
+	}
+	try(x, MW_DET_PHONE, st, g[2].end);
+}
+
+/* An IBAN starts with two capitals before the chain's first digits. */
+static void chain_iban(struct scan *x)
+{
+	const struct text *t = &x->t;
+	size_t st = x->g[0].start, e;
+
+	if (st < 2 || !(t->s[st - 1] >= 'A' && t->s[st - 1] <= 'Z') ||
+	    !(t->s[st - 2] >= 'A' && t->s[st - 2] <= 'Z'))
+		return;
+	st -= 2;
+	/* capitals and digits, single spaces between: 34 of them at most */
+	for (e = st; e < t->len && e - st < 42; e++) {
+		char c = t->s[e];
+
+		if (c == ' ' && e + 1 < t->len && t->s[e + 1] != ' ')
+			continue;
+		if (!is_digit(c) && !(c >= 'A' && c <= 'Z'))
+			break;
+	}
+	/* the longest first: a value ends at the run's end or before a space */
+	for (size_t k = e; k > st + 14; k--)
+		if ((k == e || t->s[k] == ' ') && is_alnum(t->s[k - 1]) &&
+		    try(x, MW_DET_IBAN, st, k))
+			return;
+}
+
+static void chain_done(struct scan *x, size_t upto)
+{
+	for (size_t a = 0; a < upto && !x->stop; a++) {
+		if (wants(x, MW_DET_CARD))
+			chain_card(x, a);
+		if (wants(x, MW_DET_SSN))
+			chain_ssn(x, a);
+		if (wants(x, MW_DET_IPV4))
+			chain_ipv4(x, a);
+		if (wants(x, MW_DET_PHONE))
+			chain_phone(x, a);
+	}
+}
+
+/* The separator after the group ending at p, and where the next starts. */
+static bool chain_next(const struct text *t, size_t p, char *sep, size_t *at)
+{
+	const char *s = t->s;
+	size_t n = t->len;
+
+	if (p + 1 < n && (s[p] == ' ' || s[p] == '-' || s[p] == '.') &&
+	    is_digit(s[p + 1])) {
+		*sep = s[p];
+		*at = p + 1;
+		return true;
+	}
+	if (p + 1 < n && s[p] == ')' && is_digit(s[p + 1])) {
+		*sep = ')';
+		*at = p + 1;
+		return true;
+	}
+	if (p + 2 < n && s[p] == ')' && s[p + 1] == ' ' && is_digit(s[p + 2])) {
+		*sep = ')';
+		*at = p + 2;
+		return true;
+	}
+	if (p + 1 < n && s[p] == '(' && is_digit(s[p + 1])) {
+		*sep = '(';
+		*at = p + 1;
+		return true;
+	}
+	if (p + 2 < n && s[p] == ' ' && s[p + 1] == '(' && is_digit(s[p + 2])) {
+		*sep = '(';
+		*at = p + 2;
+		return true;
+	}
+	return false;
+}
+
+/* Digit chains: cards, SSNs, phones, IPv4 addresses, IBANs. */
+static void scan_digits(struct scan *x)
+{
+	const struct text *t = &x->t;
+	size_t i = 0;
+
+	while (!x->stop && (i = next_digit(t->s, i, t->len)) < t->len) {
+		size_t p = i;
+		char sep = 0;
+
+		x->ng = 0;
+		for (;;) {
+			struct group *g = &x->g[x->ng++];
+
+			g->start = p;
+			while (p < t->len && is_digit(t->s[p]))
+				p++;
+			g->end = p;
+			g->sep = sep;
+			if (x->ng == 1 && wants(x, MW_DET_IBAN))
+				chain_iban(x);
+			if (x->ng == CHAIN_MAX) {
+				/* a long chain: keep the last groups, any
+				 * value they start may go on */
+				chain_done(x, CHAIN_MAX - VALUE_MAX_GROUPS);
+				memmove(x->g,
+					x->g + CHAIN_MAX - VALUE_MAX_GROUPS,
+					VALUE_MAX_GROUPS * sizeof(*x->g));
+				x->ng = VALUE_MAX_GROUPS;
+			}
+			if (x->stop || !chain_next(t, p, &sep, &p))
+				break;
+		}
+		chain_done(x, x->ng);
+		i = p;
+	}
+}
+
+static bool is_local_char(char c)
+{
+	return is_email_local(c);
+}
+
+static void scan_emails(struct scan *x)
+{
+	const struct text *t = &x->t;
+	const char *at = t->s;
+
+	while (!x->stop &&
+	       (at = memchr(at, '@', (size_t)(t->s + t->len - at)))) {
+		size_t a = (size_t)(at - t->s), b = a, e = a + 1;
+
+		while (b > 0 && a - b < 65 && is_local_char(t->s[b - 1]))
+			b--;
+		while (e < t->len &&
+		       (is_domain_char(t->s[e]) || t->s[e] == '.'))
+			e++;
+		while (e > a + 1 && (t->s[e - 1] == '.' || t->s[e - 1] == '-'))
+			e--;
+		if (b < a)
+			try(x, MW_DET_EMAIL, b, e);
+		at++;
+	}
+}
+
+static void scan_ipv6(struct scan *x)
+{
+	const struct text *t = &x->t;
+	const char *c = t->s;
+
+	while (!x->stop && (c = memchr(c, ':', (size_t)(t->s + t->len - c)))) {
+		size_t b = (size_t)(c - t->s), e = b, colons = 0;
+
+		while (b > 0 && is_ipv6_char(t->s[b - 1]))
+			b--;
+		while (e < t->len && is_ipv6_char(t->s[e]))
+			colons += t->s[e++] == ':';
+		if (colons >= 2)
+			try(x, MW_DET_IPV6, b, e);
+		c = t->s + e + (e == (size_t)(c - t->s));
+		if (c >= t->s + t->len)
+			break;
+	}
+}
+
+/*
+ * Each occurrence of a literal: fn(x, position) looks at what follows.
+ * memchr finds the literal's rarest byte (anchor, its index): glibc's
+ * memmem is far slower than memchr for needles this short.
+ */
+static void scan_literal(struct scan *x, const char *lit, size_t anchor,
+			 void (*fn)(struct scan *x, size_t at))
+{
+	const struct text *t = &x->t;
+	size_t n = strlen(lit);
+	const char *p = t->s + anchor;
+
+	while (!x->stop && p < t->s + t->len &&
+	       (p = memchr(p, lit[anchor], (size_t)(t->s + t->len - p)))) {
+		size_t i = (size_t)(p - t->s) - anchor;
+
+		if (i + n <= t->len && !memcmp(t->s + i, lit, n))
+			fn(x, i);
+		p++;
+	}
+}
+
+static size_t run_of(const struct text *t, size_t i, bool (*in)(char))
+{
+	while (i < t->len && in(t->s[i]))
+		i++;
+	return i;
+}
+
+static void at_aws_access(struct scan *x, size_t i)
+{
+	static const char *const prefixes[] = { "AKIA", "ASIA", "ABIA", "ACCA",
+						"AGPA", "AIDA", "AROA", "ANPA",
+						"ANVA", "APKA" };
+	const struct text *t = &x->t;
+
+	if (i + 20 > t->len)
+		return;
+	for (size_t k = 0; k < sizeof(prefixes) / sizeof(*prefixes); k++)
+		if (!memcmp(t->s + i, prefixes[k], 4)) {
+			for (size_t j = i + 4; j < i + 20; j++)
+				if (!is_digit(t->s[j]) &&
+				    !(t->s[j] >= 'A' && t->s[j] <= 'Z'))
+					return;
+			try(x, MW_DET_AWS_ACCESS_KEY, i, i + 20);
+			return;
+		}
+}
+
+static bool has_word_ci(const char *s, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+
+	for (size_t i = 0; i + wl <= n; i++)
+		if (!strncasecmp(s + i, w, wl))
+			return true;
+	return false;
+}
+
+/*
+ * AWS secret keys: runs of exactly 40 base64 characters, found by looking
+ * at every 20th byte (a run of 40 holds two such bytes 20 apart), with
+ * "aws" or "secret" in the 64 characters before, on the same line.
+ */
+static void scan_aws_secret(struct scan *x)
+{
+	const struct text *t = &x->t;
+
+	for (size_t k = 0; k + 20 < t->len && !x->stop; k += 20) {
+		size_t b = k, e = k + 20, w;
+		bool run = true;
+
+		if (!is_b64(t->s[k]) || !is_b64(t->s[k + 20]))
+			continue;
+		for (size_t j = k + 19; j > k && run; j--)
+			run = is_b64(t->s[j]);
+		if (!run)
+			continue;
+		while (b > 0 && is_b64(t->s[b - 1]))
+			b--;
+		while (e < t->len && is_b64(t->s[e]))
+			e++;
+		if (e - b == 40) {
+			w = b > 64 ? b - 64 : 0;
+			for (size_t j = b; j > w; j--)
+				if (t->s[j - 1] == '\n') {
+					w = j;
+					break;
+				}
+			if (has_word_ci(t->s + w, b - w, "aws") ||
+			    has_word_ci(t->s + w, b - w, "secret"))
+				try(x, MW_DET_AWS_SECRET_KEY, b, e);
+		}
+		/* the next sample after this run */
+		while (k + 20 < e)
+			k += 20;
+	}
+}
+
+static bool is_alnum_char(char c)
+{
+	return is_alnum(c);
+}
+
+static bool is_word_char(char c)
+{
+	return is_word(c);
+}
+
+static bool is_token_char_fn(char c)
+{
+	return is_token_char(c);
+}
+
+static void at_gh(struct scan *x, size_t i)
+{
+	const struct text *t = &x->t;
+	size_t e = run_of(t, i + 4, is_alnum_char);
+
+	if (e - (i + 4) >= 36 && e - (i + 4) <= 251)
+		try(x, MW_DET_GITHUB_TOKEN, i, e);
+}
+
+static void at_github_pat(struct scan *x, size_t i)
+{
+	size_t e = run_of(&x->t, i + 11, is_word_char);
+
+	if (e - (i + 11) == 82)
+		try(x, MW_DET_GITHUB_TOKEN, i, e);
+}
+
+/* Both kinds of GitHub token have a '_', rare in text: "ghp_", "..._pat_". */
+static void at_gh_underscore(struct scan *x, size_t i)
+{
+	const struct text *t = &x->t;
+
+	if (i >= 3 && t->s[i - 3] == 'g' && t->s[i - 2] == 'h' &&
+	    strchr("pousr", t->s[i - 1]) && t->s[i - 1])
+		at_gh(x, i - 3);
+	else if (i >= 6 && i + 5 <= t->len &&
+		 !memcmp(t->s + i - 6, "github_pat_", 11))
+		at_github_pat(x, i - 6);
+}
+
+static void at_glpat(struct scan *x, size_t i)
+{
+	size_t e = run_of(&x->t, i + 6, is_token_char_fn);
+
+	if (e - (i + 6) >= 20)
+		try(x, MW_DET_GITLAB_TOKEN, i, e);
+}
+
+static bool is_slack_char(char c)
+{
+	return is_alnum(c) || c == '-';
+}
+
+static void at_xox(struct scan *x, size_t i)
+{
+	const struct text *t = &x->t;
+	size_t e;
+
+	if (i + 5 > t->len || !t->s[i + 3] || !strchr("abposr", t->s[i + 3]) ||
+	    t->s[i + 4] != '-')
+		return;
+	e = run_of(t, i + 5, is_slack_char);
+	if (e - (i + 5) >= 10)
+		try(x, MW_DET_SLACK_TOKEN, i, e);
+}
+
+static bool is_b64url_char(char c)
+{
+	return is_alnum(c) || c == '-' || c == '_';
+}
+
+static void at_jwt(struct scan *x, size_t i)
+{
+	const struct text *t = &x->t;
+	size_t a = run_of(t, i, is_b64url_char), b, c;
+
+	if (a >= t->len || t->s[a] != '.' || a + 4 > t->len ||
+	    memcmp(t->s + a + 1, "eyJ", 3))
+		return;
+	b = run_of(t, a + 1, is_b64url_char);
+	if (b >= t->len || t->s[b] != '.')
+		return;
+	c = run_of(t, b + 1, is_b64url_char);
+	if (c - (b + 1) >= 16)
+		try(x, MW_DET_JWT, i, c);
+}
+
+static void at_pem(struct scan *x, size_t i)
+{
+	static const char *const kinds[] = { "",     "RSA ",	 "EC ",
+					     "DSA ", "OPENSSH ", "ENCRYPTED " };
+	static const char tail[] = "PRIVATE KEY-----";
+	const struct text *t = &x->t;
+	size_t p = i + 11;
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
+		size_t kl = strlen(kinds[k]);
+
+		if (p + kl + sizeof(tail) - 1 <= t->len &&
+		    !memcmp(t->s + p, kinds[k], kl) &&
+		    !memcmp(t->s + p + kl, tail, sizeof(tail) - 1)) {
+			try(x, MW_DET_PEM_PRIVATE_KEY, i,
+			    p + kl + sizeof(tail) - 1);
+			return;
+		}
+	}
+}
+
+static bool is_bearer_fn(char c)
+{
+	return is_bearer_char(c);
+}
+
+/* "bearer" in any case at i, blanks, the token. */
+static void at_bearer(struct scan *x, size_t i)
+{
+	const struct text *t = &x->t;
+	size_t p = i + 6, e;
+
+	if (p >= t->len || strncasecmp(t->s + i, "bearer", 6) ||
+	    is_alpha(before(t, i)))
+		return;
+	for (;;) {
+		if (p < t->len && (t->s[p] == ' ' || t->s[p] == '\t'))
+			p++;
+		else if (t->raw && p + 1 < t->len && t->s[p] == '\\' &&
+			 strchr("tnr", t->s[p + 1]) && t->s[p + 1])
+			p += 2; /* an escaped blank, in JSON text */
+		else
+			break;
+	}
+	if (p == i + 6)
+		return;
+	e = run_of(t, p, is_bearer_fn);
+	while (e < t->len && t->s[e] == '=')
+		e++;
+	try(x, MW_DET_BEARER_TOKEN, p, e);
+}
+
+/* Both cases of a word's first letter: the rest is checked at the hit. */
+static void scan_word(struct scan *x, char lower,
+		      void (*fn)(struct scan *x, size_t at))
+{
+	const struct text *t = &x->t;
+	const char first[2] = { lower, (char)(lower - 'a' + 'A') };
+
+	for (int k = 0; k < 2; k++) {
+		const char *p = t->s;
+
+		while (!x->stop &&
+		       (p = memchr(p, first[k], (size_t)(t->s + t->len - p)))) {
+			fn(x, (size_t)(p - t->s));
+			p++;
+		}
+	}
+}
+
+static bool is_not_userinfo_end(char c)
+{
+	return c && c != ':' && c != '/' && c != '@' && c != ' ' && c != '\t' &&
+	       c != '\n' && c != '\r';
+}
+
+static bool is_not_password_end(char c)
+{
+	return c && c != '/' && c != '@' && c != ' ' && c != '\t' &&
+	       c != '\n' && c != '\r';
+}
+
+/* "://" at i: a scheme before, user:password@ after. */
+static void at_url(struct scan *x, size_t i)
+{
+	const struct text *t = &x->t;
+	size_t u = i + 3, c, e;
+
+	if (!i || (!(t->s[i - 1] >= 'a' && t->s[i - 1] <= 'z') &&
+		   !is_digit(t->s[i - 1]) && !strchr("+.-", t->s[i - 1])))
+		return;
+	c = run_of(t, u, is_not_userinfo_end);
+	if (c == u || c >= t->len || t->s[c] != ':')
+		return;
+	e = run_of(t, c + 1, is_not_password_end);
+	if (e == c + 1 || e >= t->len || t->s[e] != '@')
+		return;
+	try(x, MW_DET_URL_CREDENTIALS, u, e);
+}
+
+int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
+	      mw_detect_fn fn, void *arg)
+{
+	struct scan *x = malloc(sizeof(*x));
+	bool stopped;
+
+	if (!x)
+		return -1;
+	x->t = (struct text){ s, len, json_text };
+	x->set = set;
+	x->fn = fn;
+	x->arg = arg;
+	x->stop = false;
+	x->ng = 0;
+	if (set & ((1ull << MW_DET_CARD) | (1ull << MW_DET_SSN) |
+		   (1ull << MW_DET_IBAN) | (1ull << MW_DET_PHONE) |
+		   (1ull << MW_DET_IPV4)))
+		scan_digits(x);
+	if (wants(x, MW_DET_EMAIL))
+		scan_emails(x);
+	if (wants(x, MW_DET_IPV6))
+		scan_ipv6(x);
+	if (wants(x, MW_DET_AWS_ACCESS_KEY)) {
+		const char *p = s;
+
+		while (!x->stop &&
+		       (p = memchr(p, 'A', (size_t)(s + len - p)))) {
+			at_aws_access(x, (size_t)(p - s));
+			p++;
+		}
+	}
+	if (wants(x, MW_DET_AWS_SECRET_KEY))
+		scan_aws_secret(x);
+	if (wants(x, MW_DET_GITHUB_TOKEN)) {
+		scan_literal(x, "_", 0, at_gh_underscore);
+	}
+	if (wants(x, MW_DET_GITLAB_TOKEN))
+		scan_literal(x, "glpat-", 5, at_glpat);
+	if (wants(x, MW_DET_SLACK_TOKEN))
+		scan_literal(x, "xox", 0, at_xox);
+	if (wants(x, MW_DET_JWT))
+		scan_literal(x, "eyJ", 2, at_jwt);
+	if (wants(x, MW_DET_PEM_PRIVATE_KEY))
+		scan_literal(x, "-----BEGIN ", 5, at_pem);
+	if (wants(x, MW_DET_BEARER_TOKEN))
+		scan_word(x, 'b', at_bearer);
+	if (wants(x, MW_DET_URL_CREDENTIALS))
+		scan_literal(x, "://", 0, at_url);
+	stopped = x->stop;
+	free(x);
+	return stopped ? 1 : 0;
+}
+
+/* ---- for custom detectors ----------------------------------------------- */
+
+bool mw_detect_luhn(const char *s, size_t start, size_t end)
+{
+	char d[64];
+	size_t n = digits_of(s, start, end, d, sizeof(d));
+
+	return n <= sizeof(d) && luhn(d, n);
+}
+
+bool mw_detect_mod97(const char *s, size_t start, size_t end)
+{
+	char a[64];
+	size_t n = 0;
+
+	for (size_t i = start; i < end; i++)
+		if (is_alnum(s[i])) {
+			if (n == sizeof(a))
+				return false;
+			a[n++] = s[i];
+		}
+	return mod97(a, n);
+}
+
+bool mw_detect_hash_alnum(unsigned det)
+{
+	return det == MW_DET_CARD || det == MW_DET_SSN || det == MW_DET_IBAN ||
+	       det == MW_DET_EMAIL || det == MW_DET_PHONE;
+}

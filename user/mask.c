@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * Masking: detectors (the built-ins of detect.c, custom ones as PCRE2
+ * patterns with an optional validator), rules, and the rewriting of text
+ * and JSON. See mask.h.
+ */
+#include "mask.h"
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "glob.h"
+#include "log.h"
+
+#define BUILTIN_SET ((1ull << MW_DET_N_BUILTIN) - 1)
+/* A custom pattern's work on one string, bounded: hostile input must not
+ * make a backtracking pattern run for ever. */
+#define CUSTOM_MATCH_LIMIT 1000000u
+#define CUSTOM_DEPTH_LIMIT 10000u
+
+struct span_vec {
+	struct mw_mask_span *v;
+	size_t n, cap;
+	uint64_t *keys; /* while locating: span_key() of each */
+	size_t nkeys, kcap;
+};
+
+struct detector {
+	char name[MW_MASK_NAME_MAX];
+	/* custom detectors */
+	char *pattern;
+	pcre2_code *re;
+	enum mw_mask_validator validator;
+	bool icase;
+	/* hash style: the value's letters and digits only, case folded */
+	bool hash_alnum;
+};
+
+struct mw_masker {
+	struct detector det[MW_MASK_MAX_DETECTORS];
+	unsigned ndet;
+	struct mw_mask_rule *rules;
+	size_t nrules;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	uint8_t key[MW_MASK_KEY_BYTES];
+	bool has_key;
+	struct span_vec found;
+};
+
+static const char *const builtin_names[MW_DET_N_BUILTIN] = {
+	[MW_DET_CARD] = "card",
+	[MW_DET_SSN] = "ssn",
+	[MW_DET_IBAN] = "iban",
+	[MW_DET_EMAIL] = "email",
+	[MW_DET_PHONE] = "phone",
+	[MW_DET_IPV4] = "ipv4",
+	[MW_DET_IPV6] = "ipv6",
+	[MW_DET_AWS_ACCESS_KEY] = "aws_access_key",
+	[MW_DET_AWS_SECRET_KEY] = "aws_secret_key",
+	[MW_DET_GITHUB_TOKEN] = "github_token",
+	[MW_DET_GITLAB_TOKEN] = "gitlab_token",
+	[MW_DET_SLACK_TOKEN] = "slack_token",
+	[MW_DET_JWT] = "jwt",
+	[MW_DET_PEM_PRIVATE_KEY] = "pem_private_key",
+	[MW_DET_BEARER_TOKEN] = "bearer_token",
+	[MW_DET_URL_CREDENTIALS] = "url_credentials",
+};
+
+const char *mw_mask_builtin_name(unsigned i)
+{
+	return i < MW_DET_N_BUILTIN ? builtin_names[i] : NULL;
+}
+
+static bool is_alnum(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+static int compile_custom(struct mw_masker *m, struct detector *d, char *err,
+			  size_t errlen)
+{
+	int code;
+	PCRE2_SIZE at;
+
+	d->re = pcre2_compile((PCRE2_SPTR)d->pattern, PCRE2_ZERO_TERMINATED,
+			      d->icase ? PCRE2_CASELESS : 0, &code, &at, NULL);
+	if (!d->re) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		mw_set_err(err, errlen,
+			   "masking: detector %s: %s at offset %zu", d->name,
+			   (const char *)msg, (size_t)at);
+		return -1;
+	}
+	/* Matching without the JIT is correct, only slower. */
+	(void)pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE);
+	(void)m;
+	return 0;
+}
+
+int mw_masker_new(struct mw_masker **out, const struct mw_mask_custom *custom,
+		  size_t ncustom, struct mw_mask_rule *rules, size_t nrules,
+		  char *err, size_t errlen)
+{
+	struct mw_masker *m;
+
+	*out = NULL;
+	if (MW_DET_N_BUILTIN + ncustom > MW_MASK_MAX_DETECTORS ||
+	    nrules > MW_MASK_MAX_RULES) {
+		mw_set_err(err, errlen,
+			   "masking: at most %d detectors and %d rules",
+			   MW_MASK_MAX_DETECTORS, MW_MASK_MAX_RULES);
+		return -1;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		goto nomem;
+	for (unsigned i = 0; i < MW_DET_N_BUILTIN; i++) {
+		struct detector *d = &m->det[m->ndet++];
+
+		snprintf(d->name, sizeof(d->name), "%s", builtin_names[i]);
+		d->hash_alnum = mw_detect_hash_alnum(i);
+	}
+	m->md = pcre2_match_data_create(1, NULL);
+	m->mctx = pcre2_match_context_create(NULL);
+	if (!m->md || !m->mctx)
+		goto nomem;
+	pcre2_set_match_limit(m->mctx, CUSTOM_MATCH_LIMIT);
+	pcre2_set_depth_limit(m->mctx, CUSTOM_DEPTH_LIMIT);
+	for (size_t i = 0; i < ncustom; i++) {
+		struct detector *d = &m->det[m->ndet++];
+
+		snprintf(d->name, sizeof(d->name), "%s", custom[i].name);
+		d->pattern = strdup(custom[i].pattern);
+		if (!d->pattern)
+			goto nomem;
+		d->icase = custom[i].icase;
+		d->validator = custom[i].validator;
+		d->hash_alnum = custom[i].validator != MW_MASK_VALIDATE_NONE;
+		if (compile_custom(m, d, err, errlen))
+			goto fail;
+	}
+	if (nrules) {
+		m->rules = calloc(nrules, sizeof(*m->rules));
+		if (!m->rules)
+			goto nomem;
+		memcpy(m->rules, rules, nrules * sizeof(*rules));
+		memset(rules, 0, nrules * sizeof(*rules));
+		m->nrules = nrules;
+	}
+	*out = m;
+	return 0;
+nomem:
+	mw_set_err(err, errlen, "masking: out of memory");
+fail:
+	mw_masker_free(m);
+	return -1;
+}
+
+void mw_mask_rule_clear(struct mw_mask_rule *r)
+{
+	for (size_t i = 0; i < r->nservers; i++)
+		mw_glob_free(r->servers[i]);
+	for (size_t i = 0; i < r->ntools; i++)
+		mw_glob_free(r->tools[i]);
+	free(r->servers);
+	free(r->tools);
+	r->servers = r->tools = NULL;
+	r->nservers = r->ntools = 0;
+}
+
+void mw_masker_free(struct mw_masker *m)
+{
+	if (!m)
+		return;
+	for (unsigned i = 0; i < m->ndet; i++) {
+		free(m->det[i].pattern);
+		pcre2_code_free(m->det[i].re);
+	}
+	pcre2_match_data_free(m->md);
+	pcre2_match_context_free(m->mctx);
+	for (size_t i = 0; i < m->nrules; i++)
+		mw_mask_rule_clear(&m->rules[i]);
+	free(m->rules);
+	free(m->found.v);
+	free(m->found.keys);
+	OPENSSL_cleanse(m->key, sizeof(m->key));
+	free(m);
+}
+
+void mw_masker_set_key(struct mw_masker *m,
+		       const uint8_t key[MW_MASK_KEY_BYTES])
+{
+	memcpy(m->key, key, MW_MASK_KEY_BYTES);
+	m->has_key = true;
+}
+
+int mw_masker_detector(const struct mw_masker *m, const char *name)
+{
+	for (unsigned i = 0; i < m->ndet; i++)
+		if (!strcmp(m->det[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+const char *mw_masker_detector_name(const struct mw_masker *m, unsigned i)
+{
+	return i < m->ndet ? m->det[i].name : NULL;
+}
+
+unsigned mw_masker_n_detectors(const struct mw_masker *m)
+{
+	return m->ndet;
+}
+
+uint64_t mw_masker_used(const struct mw_masker *m)
+{
+	uint64_t set = 0;
+
+	for (size_t i = 0; i < m->nrules; i++)
+		set |= m->rules[i].detectors;
+	return set;
+}
+
+size_t mw_masker_n_rules(const struct mw_masker *m)
+{
+	return m->nrules;
+}
+
+/* ---- the key ------------------------------------------------------------ */
+
+int mw_mask_key_load(const char *state_dir, uint8_t key[MW_MASK_KEY_BYTES],
+		     char *err, size_t errlen)
+{
+	char path[4096];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir,
+		     MW_MASK_KEY_FILE) >= (int)sizeof(path)) {
+		mw_set_err(err, errlen, "state_dir path too long");
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (getrandom(key, MW_MASK_KEY_BYTES, 0) != MW_MASK_KEY_BYTES) {
+			mw_set_err(err, errlen, "getrandom: %s",
+				   strerror(errno));
+			return -1;
+		}
+		if (mw_write_atomic(state_dir, MW_MASK_KEY_FILE, key,
+				    MW_MASK_KEY_BYTES, 0600, err, errlen))
+			return -1;
+		log_info("masking: new key %s", path);
+		return 0;
+	}
+	if (fd < 0) {
+		mw_set_err(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* Whoever can read or swap the key can reverse or forge tokens. */
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) || st.st_size != MW_MASK_KEY_BYTES) {
+		mw_set_err(err, errlen,
+			   "%s: must be a regular file of %d bytes, owned by "
+			   "uid %u, mode 0600",
+			   path, MW_MASK_KEY_BYTES, (unsigned)geteuid());
+		close(fd);
+		return -1;
+	}
+	n = read(fd, key, MW_MASK_KEY_BYTES);
+	close(fd);
+	if (n != MW_MASK_KEY_BYTES) {
+		mw_set_err(err, errlen, "%s: short read", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- plans -------------------------------------------------------------- */
+
+static bool any_glob(struct mw_glob *const *g, size_t n, const char *s)
+{
+	if (!g)
+		return true;
+	if (!s)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (mw_glob_match(g[i], s, strlen(s)))
+			return true;
+	return false;
+}
+
+bool mw_masker_plan(const struct mw_masker *m, const char *server,
+		    const char *tool, unsigned place, struct mw_mask_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!m)
+		return false;
+	for (size_t i = 0; i < m->nrules; i++) {
+		const struct mw_mask_rule *r = &m->rules[i];
+		uint64_t fresh;
+
+		if (!(r->apply & place) ||
+		    !any_glob(r->servers, r->nservers, server) ||
+		    !any_glob(r->tools, r->ntools, tool))
+			continue;
+		fresh = r->detectors & ~plan->detectors;
+		for (unsigned d = 0; d < m->ndet; d++)
+			if (fresh & (1ull << d))
+				plan->style[d] = (uint8_t)r->style;
+		plan->detectors |= fresh;
+		plan->binary |= r->binary;
+	}
+	return plan->detectors != 0;
+}
+
+/* ---- scanning ----------------------------------------------------------- */
+
+/*
+ * A span as one integer whose order is the order of choice: earlier
+ * first, then longer, then the lower detector (glibc sorts 8-byte
+ * elements much faster than structures). Lengths and offsets fit: a
+ * scanned string is at most MW_MASK_MAX_STRING (2^24) bytes.
+ */
+#define KEY_POS_BITS 25
+#define KEY_DET_BITS 6
+
+static uint64_t span_key(size_t start, size_t end, unsigned det)
+{
+	uint64_t room = (1ull << KEY_POS_BITS) - 1;
+
+	return ((uint64_t)start << (KEY_POS_BITS + KEY_DET_BITS)) |
+	       ((room - (uint64_t)(end - start)) << KEY_DET_BITS) | det;
+}
+
+static struct mw_mask_span span_of(uint64_t key)
+{
+	uint64_t room = (1ull << KEY_POS_BITS) - 1;
+	size_t start = (size_t)(key >> (KEY_POS_BITS + KEY_DET_BITS));
+	size_t len = (size_t)(room - ((key >> KEY_DET_BITS) & room));
+
+	return (struct mw_mask_span){
+		start, start + len, (unsigned)(key & ((1u << KEY_DET_BITS) - 1))
+	};
+}
+
+static int key_push(struct span_vec *v, uint64_t key)
+{
+	if (v->nkeys && v->keys[v->nkeys - 1] == key)
+		return 0;
+	if (v->nkeys == v->kcap) {
+		size_t cap = v->kcap ? v->kcap * 2 : 16;
+		uint64_t *nk = realloc(v->keys, cap * sizeof(*nk));
+
+		if (!nk)
+			return -1;
+		v->keys = nk;
+		v->kcap = cap;
+	}
+	v->keys[v->nkeys++] = key;
+	return 0;
+}
+
+static int span_push(struct span_vec *v, struct mw_mask_span sp)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? v->cap * 2 : 16;
+		struct mw_mask_span *nv = realloc(v->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		v->v = nv;
+		v->cap = cap;
+	}
+	v->v[v->n++] = sp;
+	return 0;
+}
+
+static bool custom_valid(const struct detector *d, const char *s, size_t start,
+			 size_t end)
+{
+	switch (d->validator) {
+	case MW_MASK_VALIDATE_LUHN:
+		return mw_detect_luhn(s, start, end);
+	case MW_MASK_VALIDATE_MOD97:
+		return mw_detect_mod97(s, start, end);
+	default:
+		return true;
+	}
+}
+
+/*
+ * Every match of a custom detector, leftmost first, validated. fn as for
+ * mw_detect. 1: fn stopped it; 0; -1: the match limit or another error
+ * (the caller must fail closed).
+ */
+static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
+			  size_t len, mw_detect_fn fn, void *arg)
+{
+	const struct detector *d = &m->det[det];
+	size_t at = 0;
+
+	while (at <= len) {
+		int rc = pcre2_match(d->re, (PCRE2_SPTR)s, len, at, 0, m->md,
+				     m->mctx);
+		PCRE2_SIZE *ov;
+
+		if (rc == PCRE2_ERROR_NOMATCH)
+			return 0;
+		if (rc < 0) {
+			log_warn("masking: detector %s: match error %d",
+				 d->name, rc);
+			return -1;
+		}
+		ov = pcre2_get_ovector_pointer(m->md);
+		if (ov[1] > ov[0] && custom_valid(d, s, ov[0], ov[1]) &&
+		    fn(arg, det, ov[0], ov[1]))
+			return 1;
+		at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+	}
+	return 0;
+}
+
+/* A \u or \/ escape in JSON text (a backslash escaped is not one). */
+static bool has_spelling_escape(const char *s, size_t len)
+{
+	const char *p = s, *end = s + len;
+
+	while ((p = memchr(p, '\\', (size_t)(end - p))) && p + 1 < end) {
+		if (p[1] == 'u' || p[1] == '/')
+			return true;
+		p += 2; /* the escaped character, whatever it is */
+	}
+	return false;
+}
+
+static int stop_at_first(void *arg, unsigned det, size_t start, size_t end)
+{
+	(void)arg;
+	(void)det;
+	(void)start;
+	(void)end;
+	return 1;
+}
+
+bool mw_mask_candidates(struct mw_masker *m, uint64_t set, const char *raw,
+			size_t len)
+{
+	if (!set || !len)
+		return false;
+	/* \uXXXX and \/ can spell any value: decode first. */
+	if (has_spelling_escape(raw, len))
+		return true;
+	/* A failure must not let a message through unexamined. */
+	if ((set & BUILTIN_SET) &&
+	    mw_detect(raw, len, set & BUILTIN_SET, true, stop_at_first, NULL))
+		return true;
+	for (unsigned d = MW_DET_N_BUILTIN; d < m->ndet; d++) {
+		if (!(set & (1ull << d)))
+			continue;
+		/* what a pattern sees in JSON text is the decoded string's
+		 * only without escapes */
+		if (memchr(raw, '\\', len) ||
+		    custom_matches(m, d, raw, len, stop_at_first, NULL))
+			return true;
+	}
+	return false;
+}
+
+static int on_found(void *arg, unsigned det, size_t start, size_t end)
+{
+	struct mw_masker *m = arg;
+
+	return key_push(&m->found, span_key(start, end, det)) ? -1 : 0;
+}
+
+static int key_order(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Fills m->found with the values in text, ordered, without overlaps. */
+static int locate(struct mw_masker *m, uint64_t set, const char *text,
+		  size_t len)
+{
+	size_t end = 0;
+
+	m->found.n = 0;
+	m->found.nkeys = 0;
+	if (len > MW_MASK_MAX_STRING)
+		return -1;
+	/* on_found stops the scan only when it cannot keep a value */
+	if ((set & BUILTIN_SET) &&
+	    mw_detect(text, len, set & BUILTIN_SET, false, on_found, m))
+		return -1;
+	for (unsigned d = MW_DET_N_BUILTIN; d < m->ndet; d++)
+		if ((set & (1ull << d)) &&
+		    custom_matches(m, d, text, len, on_found, m))
+			return -1;
+	if (m->found.nkeys > 1)
+		qsort(m->found.keys, m->found.nkeys, sizeof(*m->found.keys),
+		      key_order);
+	for (size_t i = 0; i < m->found.nkeys; i++) {
+		struct mw_mask_span sp = span_of(m->found.keys[i]);
+
+		if (sp.start < end)
+			continue;
+		if (span_push(&m->found, sp))
+			return -1;
+		end = sp.end;
+	}
+	return 0;
+}
+
+long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
+		  size_t len, struct mw_mask_span *spans, size_t max)
+{
+	if (locate(m, set, text, len))
+		return -1;
+	for (size_t i = 0; i < m->found.n && i < max; i++)
+		spans[i] = m->found.v[i];
+	return (long)m->found.n;
+}
+
+/* ---- rewriting ---------------------------------------------------------- */
+
+struct out {
+	char *p;
+	size_t n, cap;
+};
+
+static int out_put(struct out *o, const char *s, size_t n)
+{
+	if (o->n + n + 1 > o->cap) {
+		size_t cap = o->cap ? o->cap : 64;
+		char *np;
+
+		while (cap < o->n + n + 1)
+			cap *= 2;
+		np = realloc(o->p, cap);
+		if (!np)
+			return -1;
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+	o->p[o->n] = '\0';
+	return 0;
+}
+
+/* Kept by the partial style: separators, which say nothing of a value. */
+static bool partial_keeps(char c)
+{
+	return c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' ||
+	       c == '/' || c == ':' || c == '@' || c == '+' || c == '_';
+}
+
+static int put_partial(struct out *o, const char *v, size_t n)
+{
+	size_t alnum = 0, seen = 0;
+
+	for (size_t i = 0; i < n; i++)
+		alnum += is_alnum(v[i]);
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+
+		if (is_alnum(c)) {
+			if (++seen + 4 <= alnum)
+				c = '*';
+		} else if (!partial_keeps(c)) {
+			/* one star for a whole UTF-8 sequence */
+			while (i + 1 < n &&
+			       ((unsigned char)v[i + 1] & 0xc0) == 0x80)
+				i++;
+			c = '*';
+		}
+		if (out_put(o, &c, 1))
+			return -1;
+	}
+	return 0;
+}
+
+static int put_hash(struct mw_masker *m, struct out *o, unsigned det,
+		    const char *v, size_t n)
+{
+	const struct detector *d = &m->det[det];
+	size_t nlen = strlen(d->name) + 1, k = nlen;
+	unsigned char mac[EVP_MAX_MD_SIZE], *msg;
+	unsigned maclen = 0;
+	char tok[MW_MASK_NAME_MAX + 40];
+	int rc = -1;
+
+	/* name NUL value: the same digits under two detectors differ */
+	msg = malloc(nlen + n + 1);
+	if (!msg)
+		return -1;
+	memcpy(msg, d->name, nlen);
+	for (size_t i = 0; i < n; i++) {
+		if (d->hash_alnum && !is_alnum(v[i]))
+			continue;
+		msg[k++] = d->hash_alnum ? (unsigned char)tolower(v[i])
+					 : (unsigned char)v[i];
+	}
+	if (HMAC(EVP_sha256(), m->key, MW_MASK_KEY_BYTES, msg, k, mac,
+		 &maclen) &&
+	    maclen >= 8) {
+		snprintf(tok, sizeof(tok),
+			 "[MASKED:%s:%02x%02x%02x%02x%02x%02x%02x%02x]",
+			 d->name, mac[0], mac[1], mac[2], mac[3], mac[4],
+			 mac[5], mac[6], mac[7]);
+		rc = out_put(o, tok, strlen(tok));
+	}
+	OPENSSL_cleanse(msg, k);
+	free(msg);
+	return rc;
+}
+
+static int put_masked(struct mw_masker *m, const struct mw_mask_plan *plan,
+		      struct out *o, unsigned det, const char *v, size_t n)
+{
+	char tok[MW_MASK_NAME_MAX + 16];
+
+	if (plan->style[det] == MW_MASK_PARTIAL)
+		return put_partial(o, v, n);
+	/* Without a key, no token: the hash style masks as full. */
+	if (plan->style[det] == MW_MASK_HASH && m->has_key)
+		return put_hash(m, o, det, v, n);
+	snprintf(tok, sizeof(tok), "[MASKED:%s]", m->det[det].name);
+	return out_put(o, tok, strlen(tok));
+}
+
+long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
+		  const char *text, size_t len, char **out, size_t *outlen,
+		  struct mw_mask_counts *counts)
+{
+	struct out o = { 0 };
+	size_t at = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	if (locate(m, plan->detectors, text, len))
+		return -1;
+	if (!m->found.n)
+		return 0;
+	for (size_t i = 0; i < m->found.n; i++) {
+		const struct mw_mask_span *sp = &m->found.v[i];
+
+		if (out_put(&o, text + at, sp->start - at) ||
+		    put_masked(m, plan, &o, sp->detector, text + sp->start,
+			       sp->end - sp->start))
+			goto fail;
+		at = sp->end;
+		if (counts) {
+			counts->n[sp->detector]++;
+			counts->total++;
+		}
+	}
+	if (out_put(&o, text + at, len - at))
+		goto fail;
+	*out = o.p;
+	*outlen = o.n;
+	return (long)m->found.n;
+fail:
+	free(o.p);
+	return -1;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static bool is_media_object(const json_t *obj)
+{
+	const char *type = json_string_value(json_object_get(obj, "type"));
+
+	return json_object_get(obj, "mimeType") ||
+	       (type && (!strcmp(type, "image") || !strcmp(type, "audio")));
+}
+
+/* A string value masked in place, or replaced (*repl) for an integer. */
+static long mask_string(struct mw_masker *m, const struct mw_mask_plan *plan,
+			json_t *s, struct mw_mask_counts *counts)
+{
+	char *masked;
+	size_t mlen;
+	long n = mw_mask_text(m, plan, json_string_value(s),
+			      json_string_length(s), &masked, &mlen, counts);
+
+	if (n > 0) {
+		if (json_string_setn(s, masked, mlen))
+			n = -1;
+		OPENSSL_cleanse(masked, mlen);
+		free(masked);
+	}
+	return n;
+}
+
+/* An integer a detector recognises (a card as a number): masked text. */
+static json_t *mask_integer(struct mw_masker *m,
+			    const struct mw_mask_plan *plan, const json_t *j,
+			    struct mw_mask_counts *counts, long *n)
+{
+	char digits[32], *masked;
+	size_t mlen;
+	int len = snprintf(digits, sizeof(digits), "%" JSON_INTEGER_FORMAT,
+			   json_integer_value(j));
+	json_t *s = NULL;
+
+	*n = mw_mask_text(m, plan, digits, (size_t)len, &masked, &mlen, counts);
+	if (*n > 0) {
+		s = json_stringn(masked, mlen);
+		free(masked);
+		if (!s)
+			*n = -1;
+	}
+	return s;
+}
+
+static long mask_value(struct mw_masker *m, const struct mw_mask_plan *plan,
+		       json_t *j, struct mw_mask_counts *counts, int depth);
+
+static long mask_member(struct mw_masker *m, const struct mw_mask_plan *plan,
+			json_t *obj, void *iter, bool media,
+			struct mw_mask_counts *counts, int depth)
+{
+	const char *key = json_object_iter_key(iter);
+	json_t *v = json_object_iter_value(iter);
+	json_t *repl;
+	long n;
+
+	/* Base64 content: a mask would corrupt it, a detector misread it. */
+	if (json_is_string(v) && !plan->binary &&
+	    (!strcmp(key, "blob") || (media && !strcmp(key, "data"))))
+		return 0;
+	if (!json_is_integer(v))
+		return mask_value(m, plan, v, counts, depth + 1);
+	repl = mask_integer(m, plan, v, counts, &n);
+	if (repl && json_object_iter_set_new(obj, iter, repl))
+		return -1;
+	return n;
+}
+
+static long mask_value(struct mw_masker *m, const struct mw_mask_plan *plan,
+		       json_t *j, struct mw_mask_counts *counts, int depth)
+{
+	long total = 0, n = 0;
+
+	/* jansson's parser nests at most 2048 levels; a tree built in code
+	 * could go deeper: fail rather than overflow the stack. */
+	if (depth > 4096)
+		return -1;
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		return mask_string(m, plan, j, counts);
+	case JSON_OBJECT: {
+		bool media = is_media_object(j);
+
+		for (void *it = json_object_iter(j); it;
+		     it = json_object_iter_next(j, it)) {
+			n = mask_member(m, plan, j, it, media, counts, depth);
+			if (n < 0)
+				return -1;
+			total += n;
+		}
+		return total;
+	}
+	case JSON_ARRAY:
+		for (size_t i = 0; i < json_array_size(j); i++) {
+			json_t *v = json_array_get(j, i);
+
+			if (json_is_integer(v)) {
+				json_t *repl =
+					mask_integer(m, plan, v, counts, &n);
+
+				if (repl && json_array_set_new(j, i, repl))
+					return -1;
+			} else {
+				n = mask_value(m, plan, v, counts, depth + 1);
+			}
+			if (n < 0)
+				return -1;
+			total += n;
+		}
+		return total;
+	default:
+		return 0;
+	}
+}
+
+long mw_mask_json(struct mw_masker *m, const struct mw_mask_plan *plan,
+		  json_t *j, struct mw_mask_counts *counts)
+{
+	long n;
+
+	if (!j || !plan->detectors)
+		return 0;
+	if (json_is_integer(j))
+		return 0; /* a bare id or count, never replaced in place */
+	n = mask_value(m, plan, j, counts, 0);
+	return n;
+}
+
+json_t *mw_mask_counts_json(const struct mw_masker *m,
+			    const struct mw_mask_counts *c)
+{
+	json_t *o;
+
+	if (!c || !c->total)
+		return NULL;
+	o = json_object();
+	for (unsigned d = 0; o && d < m->ndet; d++)
+		if (c->n[d] &&
+		    json_object_set_new(o, m->det[d].name,
+					json_integer((json_int_t)c->n[d]))) {
+			json_decref(o);
+			return NULL;
+		}
+	return o;
+}
+
+static const char *style_name(enum mw_mask_style s)
+{
+	return s == MW_MASK_PARTIAL ? "partial"
+	       : s == MW_MASK_HASH  ? "hash"
+				    : "full";
+}
+
+static const char *validator_name(enum mw_mask_validator v)
+{
+	return v == MW_MASK_VALIDATE_LUHN    ? "luhn"
+	       : v == MW_MASK_VALIDATE_MOD97 ? "mod97"
+					     : "none";
+}
+
+json_t *mw_masker_describe(const struct mw_masker *m)
+{
+	json_t *dets = json_array(), *rules = json_array(), *o;
+
+	for (unsigned i = 0; dets && m && i < m->ndet; i++) {
+		const struct detector *d = &m->det[i];
+		json_t *e =
+			i < MW_DET_N_BUILTIN
+				? json_pack("{s:s,s:s}", "name", d->name,
+					    "kind", "built-in")
+				: json_pack("{s:s,s:s,s:s,s:s,s:b}", "name",
+					    d->name, "kind", "custom",
+					    "pattern", d->pattern, "validator",
+					    validator_name(d->validator),
+					    "case_insensitive", d->icase);
+
+		if (!e || json_array_append_new(dets, e)) {
+			json_decref(dets);
+			dets = NULL;
+		}
+	}
+	for (size_t i = 0; rules && m && i < m->nrules; i++) {
+		const struct mw_mask_rule *r = &m->rules[i];
+		json_t *names = json_array(), *apply = json_array(), *e;
+
+		for (unsigned d = 0; names && d < m->ndet; d++)
+			if (r->detectors & (1ull << d))
+				json_array_append_new(
+					names, json_string(m->det[d].name));
+		if (apply && (r->apply & MW_MASK_TO_CLIENT))
+			json_array_append_new(apply, json_string("client"));
+		if (apply && (r->apply & MW_MASK_IN_AUDIT))
+			json_array_append_new(apply, json_string("audit"));
+		e = json_pack("{s:s,s:s?,s:s?,s:o*,s:o*,s:s,s:b}", "name",
+			      r->name, "server",
+			      r->servers ? r->server_text : NULL, "tool",
+			      r->tools ? r->tool_text : NULL, "detectors",
+			      names, "apply", apply, "style",
+			      style_name(r->style), "binary", r->binary);
+		if (!e || json_array_append_new(rules, e)) {
+			json_decref(rules);
+			rules = NULL;
+		}
+	}
+	o = json_pack("{s:o*,s:o*}", "detectors", dets, "rules", rules);
+	return o;
+}
