@@ -781,6 +781,8 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 		rc = set_json(a, x, MW_CF_RESULT, ev->result);
 	if (!rc)
 		rc = set_json(a, x, MW_CF_ERROR, ev->error);
+	if (!rc)
+		rc = set_json(a, x, MW_CF_MASKED, ev->masked);
 #define TEXT(f, s) (rc ? rc : set_text(a, x, f, s, (s) ? strlen(s) : 0))
 #define FIXED(f, arr) \
 	(rc ? rc : set_text(a, x, f, arr, strnlen(arr, sizeof(arr))))

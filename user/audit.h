@@ -44,6 +44,7 @@ struct mw_audit_event {
 	json_t *params; /* borrowed; serialised at submit */
 	json_t *result;
 	json_t *error;
+	json_t *masked; /* {"detector": count} masking replaced; NULL none */
 	uint64_t request_seq; /* RESPONSE: seq of the request event; 0 none */
 	int64_t latency_us; /* RESPONSE: since the request was seen */
 	const char *decision; /* "allow", "deny", ... */

@@ -42,6 +42,7 @@ const char *const mw_chain_field_names[MW_CF_N] = {
 	[MW_CF_SERVER_ADDR] = "server_addr",
 	[MW_CF_POLICY_SHA256] = "policy_sha256",
 	[MW_CF_PREV_HASH] = "prev_hash",
+	[MW_CF_MASKED] = "masked",
 };
 
 #define NULL_MARK 0xffffffffu
@@ -63,6 +64,8 @@ int mw_chain_hash(const struct mw_chain_value v[MW_CF_N],
 		uint32_t n = NULL_MARK;
 		unsigned char len[4];
 
+		if (i >= MW_CF_FIRST_OPTIONAL && !v[i].s)
+			continue;
 		if (v[i].s) {
 			if (v[i].n >= NULL_MARK)
 				goto out;

@@ -14,6 +14,9 @@
  * decimal, ts as microseconds since the Unix epoch, JSON as the stored
  * json text, prev_hash as 64 lowercase hex digits; the first event of a
  * host's chain has 64 zeros). The hash is stored as 64 lowercase hex.
+ *
+ * Fields after prev_hash were added later: each is encoded only when it
+ * is not NULL, so that an event recorded before it existed keeps its hash.
  */
 #ifndef MW_CHAIN_H
 #define MW_CHAIN_H
@@ -59,9 +62,12 @@ enum mw_chain_field {
 	MW_CF_SERVER_ADDR,
 	MW_CF_POLICY_SHA256,
 	MW_CF_PREV_HASH,
+	/* optional from here: encoded only when not NULL */
+	MW_CF_MASKED, /* {"detector": count}: what masking replaced */
 	MW_CF_N
 };
 
+#define MW_CF_FIRST_OPTIONAL MW_CF_MASKED
 #define MW_CHAIN_HASH_HEX 65 /* 64 hex digits and NUL */
 #define MW_CHAIN_GENESIS \
 	"0000000000000000000000000000000000000000000000000000000000000000"

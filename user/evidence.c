@@ -290,14 +290,21 @@ int mw_evidence_policy_file_name(const char *sha256, bool text, char *out,
 }
 
 /*
- * Masking (AU-3, privacy) is not implemented yet: the events hold what the
- * peers sent. Kept on its own so that the configuration of the detectors
- * can be written here once it exists.
+ * What masking did to the events (AU-3, privacy): the masking rules in
+ * force with each policy_loaded event considered (they are recorded in its
+ * params), never the key.
  */
-json_t *mw_evidence_masking_json(void)
+json_t *mw_evidence_masking_json(const json_t *in_force)
 {
-	return json_pack("{s:s,s:[]}", "masking", "not configured",
-			 "detectors");
+	bool any = false;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (in_force, i, v)
+		any |= json_is_object(json_object_get(v, "masking"));
+	return json_pack("{s:s,s:O}", "masking",
+			 any ? "configured" : "not configured", "in_force",
+			 in_force);
 }
 
 /* ---- files of the package ---- */
@@ -362,7 +369,7 @@ struct mw_evidence {
 	uint64_t total_events;
 	struct pkg_file *files;
 	size_t nfiles, capfiles;
-	json_t *policies, *starts, *notes;
+	json_t *policies, *maskings, *starts, *notes;
 	size_t policy_texts;
 	bool cp_present;
 	uint64_t cp_lines, cp_other, cp_unparsable;
@@ -743,10 +750,11 @@ int mw_evidence_open(struct mw_evidence **out, const char *dir,
 	e->host_arg = req->host ? strdup(req->host) : NULL;
 	e->req.host = e->host_arg;
 	e->policies = json_array();
+	e->maskings = json_array();
 	e->starts = json_array();
 	e->notes = json_array();
-	if ((req->host && !e->host_arg) || !e->policies || !e->starts ||
-	    !e->notes) {
+	if ((req->host && !e->host_arg) || !e->policies || !e->maskings ||
+	    !e->starts || !e->notes) {
 		mw_set_err(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -830,6 +838,7 @@ void mw_evidence_free(struct mw_evidence *e)
 	free(e->cp_path);
 	free(e->report);
 	json_decref(e->policies);
+	json_decref(e->maskings);
 	json_decref(e->starts);
 	json_decref(e->notes);
 	free(e);
@@ -1046,6 +1055,7 @@ static int take_policy(struct mw_evidence *e, struct ehost *h,
 	char sha[MW_CHAIN_HASH_HEX] = "", text_sha[MW_SHA256_HEX] = "";
 	char name[MW_EVIDENCE_NAME_MAX], reason[1024];
 	json_t *params = NULL, *entry, *tf = json_null(), *tn = json_null();
+	json_t *masking, *mentry;
 	const char *file;
 	bool recorded, ok_text = false;
 	uint64_t seq = 0;
@@ -1136,6 +1146,15 @@ static int take_policy(struct mw_evidence *e, struct ehost *h,
 		"in_package_chain", w != AT_SINCE || seq >= h->anchor,
 		"text_file", tf, "text_note", tn);
 	if (!entry || json_array_append_new(e->policies, entry)) {
+		mw_set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	masking = json_object_get(params, "masking");
+	mentry = json_pack("{s:s%,s:I,s:o,s:s,s:O}", "host", h->name,
+			  h->name_len, "seq", (json_int_t)seq, "loaded_at",
+			  jtime(ts), "in_force", when_names[w], "masking",
+			  json_is_object(masking) ? masking : json_null());
+	if (!mentry || json_array_append_new(e->maskings, mentry)) {
 		mw_set_err(err, errlen, "out of memory");
 		goto out;
 	}
@@ -1684,6 +1703,20 @@ static int file_cmp(const void *a, const void *b)
 		      ((const struct pkg_file *)b)->name);
 }
 
+static const char *masking_status(const json_t *in_force)
+{
+	json_t *m = mw_evidence_masking_json(in_force);
+	bool on =
+		!strcmp(json_string_value(json_object_get(m, "masking")) ?: "",
+			"configured");
+
+	json_decref(m);
+	return on ? "configured: events hold masked values where the rules "
+		    "in force applied, and say how many (masked)"
+		  : "not configured: no policy_loaded event of the window "
+		    "carries masking rules; events hold what the peers sent";
+}
+
 static json_t *manifest_json(struct mw_evidence *e)
 {
 	json_t *m, *hosts = json_array(), *files = json_array();
@@ -1706,39 +1739,37 @@ static json_t *manifest_json(struct mw_evidence *e)
 				      "sha256", e->files[i].sha256, "bytes",
 				      (json_int_t)e->files[i].bytes)))
 			goto fail;
-	m = json_pack(
-		"{s:s,s:i,s:s,s:o,s:{s:s,s:s},"
-		"s:{s:{s:s,s:s,s:I,s:I,s:b,s:o},s:O},s:I,"
-		"s:{s:s,s:s},s:{s:o,s:b,s:I,s:I,s:I},s:O,"
-		"s:{s:s,s:I,s:I},s:{s:s,s:s},s:{s:b,s:I,s:s,s:s},"
-		"s:{s:s,s:s},s:O,s:O}",
-		"format", "mcpwarden evidence package", "format_version",
-		MW_EVIDENCE_FORMAT_VERSION, "format_doc", MW_EVIDENCE_FORMAT,
-		"created_at", jtime(e->req.created_us), "created_by", "program",
-		"mcpwarden", "version", MW_VERSION, "window", "requested",
-		"since", since, "until", until, "since_us",
-		(json_int_t)e->req.since_us, "until_us",
-		(json_int_t)e->req.until_us, "until_excluded", 1, "host",
-		e->req.host ? json_string(e->req.host) : json_null(),
-		"exported", hosts, "events", (json_int_t)e->total_events,
-		"public_key", "file", MW_EVIDENCE_PUBKEY, "key_id", e->key_id,
-		"checkpoint_file", "path",
-		e->cp_path ? json_string(e->cp_path) : json_null(), "present",
-		e->cp_present, "lines_exported", (json_int_t)e->cp_lines,
-		"lines_not_in_range", (json_int_t)e->cp_other,
-		"lines_unparsable", (json_int_t)e->cp_unparsable,
-		"daemon_versions", starts, "policies", "file",
-		MW_EVIDENCE_POLICIES, "events",
-		(json_int_t)json_array_size(e->policies), "texts",
-		(json_int_t)e->policy_texts, "masking", "file",
-		MW_EVIDENCE_MASKING, "status",
-		"not configured: masking is not implemented in this version; "
-		"events are recorded and exported as the peers sent them",
-		"verification", "ok", e->verified, "breaks",
-		(json_int_t)e->breaks, "json", MW_EVIDENCE_VERIFY_JSON, "text",
-		MW_EVIDENCE_VERIFY_TXT, "nist_800_53", "markdown",
-		MW_EVIDENCE_NIST_MD, "json", MW_EVIDENCE_NIST_JSON, "notes",
-		e->notes, "files", files);
+	m = json_pack("{s:s,s:i,s:s,s:o,s:{s:s,s:s},"
+		      "s:{s:{s:s,s:s,s:I,s:I,s:b,s:o},s:O},s:I,"
+		      "s:{s:s,s:s},s:{s:o,s:b,s:I,s:I,s:I},s:O,"
+		      "s:{s:s,s:I,s:I},s:{s:s,s:s},s:{s:b,s:I,s:s,s:s},"
+		      "s:{s:s,s:s},s:O,s:O}",
+		      "format", "mcpwarden evidence package", "format_version",
+		      MW_EVIDENCE_FORMAT_VERSION, "format_doc",
+		      MW_EVIDENCE_FORMAT, "created_at",
+		      jtime(e->req.created_us), "created_by", "program",
+		      "mcpwarden", "version", MW_VERSION, "window", "requested",
+		      "since", since, "until", until, "since_us",
+		      (json_int_t)e->req.since_us, "until_us",
+		      (json_int_t)e->req.until_us, "until_excluded", 1, "host",
+		      e->req.host ? json_string(e->req.host) : json_null(),
+		      "exported", hosts, "events", (json_int_t)e->total_events,
+		      "public_key", "file", MW_EVIDENCE_PUBKEY, "key_id",
+		      e->key_id, "checkpoint_file", "path",
+		      e->cp_path ? json_string(e->cp_path) : json_null(),
+		      "present", e->cp_present, "lines_exported",
+		      (json_int_t)e->cp_lines, "lines_not_in_range",
+		      (json_int_t)e->cp_other, "lines_unparsable",
+		      (json_int_t)e->cp_unparsable, "daemon_versions", starts,
+		      "policies", "file", MW_EVIDENCE_POLICIES, "events",
+		      (json_int_t)json_array_size(e->policies), "texts",
+		      (json_int_t)e->policy_texts, "masking", "file",
+		      MW_EVIDENCE_MASKING, "status",
+		      masking_status(e->maskings), "verification", "ok",
+		      e->verified, "breaks", (json_int_t)e->breaks, "json",
+		      MW_EVIDENCE_VERIFY_JSON, "text", MW_EVIDENCE_VERIFY_TXT,
+		      "nist_800_53", "markdown", MW_EVIDENCE_NIST_MD, "json",
+		      MW_EVIDENCE_NIST_JSON, "notes", e->notes, "files", files);
 	json_decref(hosts);
 	json_decref(files);
 	json_decref(starts);
@@ -1768,8 +1799,8 @@ int mw_evidence_finish(struct mw_evidence *e, bool *verified, char *err,
 	}
 	if (write_json(e, MW_EVIDENCE_POLICIES, sorted(e->policies), err,
 		       errlen) ||
-	    write_json(e, MW_EVIDENCE_MASKING, mw_evidence_masking_json(), err,
-		       errlen) ||
+	    write_json(e, MW_EVIDENCE_MASKING,
+		       mw_evidence_masking_json(e->maskings), err, errlen) ||
 	    write_json(e, MW_EVIDENCE_NIST_JSON, mw_evidence_nist_json(), err,
 		       errlen))
 		return -1;
@@ -2080,8 +2111,9 @@ static const struct nist_control nist[] = {
 		},
 		{
 			"OIDC subjects and groups are not recorded yet",
-			"nothing is masked: sensitive values in arguments and "
-			"results are recorded as sent (masking.json)",
+			"values are masked only where the masking rules in "
+			"force say so (masking.json); masked (per event) "
+			"counts what was replaced",
 		},
 	},
 	{
@@ -2362,9 +2394,10 @@ const char mw_evidence_format_md[] =
 	"which may hold credentials and is not recorded) |\n"
 	"| `policies.json` | every policy_loaded event considered (section 7) "
 	"|\n"
-	"| `masking.json` | the masking configuration: `{\"masking\": \"not "
-	"configured\", \"detectors\": []}` in this version, which masks "
-	"nothing |\n"
+	"| `masking.json` | `masking` (`configured` or `not configured`) and "
+	"`in_force`: per policy_loaded event considered (host, seq, "
+	"loaded_at, in_force), the masking rules and detectors it came with "
+	"(null: none), never the key |\n"
 	"| `manifest.json` | what was asked and exported, per host; the daemon "
 	"versions; the SHA-256 of every file (section 8) |\n"
 	"| `manifest.sha256` | the SHA-256 of `manifest.json`, as `sha256sum` "
@@ -2437,6 +2470,9 @@ const char mw_evidence_format_md[] =
 	"(lowercase hex) |\n"
 	"| `prev_hash` | the hash of the host's event `seq - 1`; 64 zeros for "
 	"seq 1 |\n"
+	"| `masked` | what masking replaced in the event, by detector: "
+	"`{\"card\": 2}` (counts, never the values); null when nothing was "
+	"masked (section 4: optional) |\n"
 	"| `hash` | this event's hash (section 4) |\n"
 	"\n"
 	"Kinds: `conn_open` and `conn_close` (a steered connection), "
@@ -2490,6 +2526,13 @@ const char mw_evidence_format_md[] =
 	"`prev_hash` 64 lowercase hex digits. The hash is written as 64 "
 	"lowercase\n"
 	"hex digits.\n"
+	"\n"
+	"Optional fields follow, added after version 1 without changing it: "
+	"each\n"
+	"is appended, as `f(v)`, only when it is not null, so an event "
+	"recorded\n"
+	"before the field existed keeps its hash. There is one: `masked` (a\n"
+	"package written before it existed has no such key: null).\n"
 	"\n"
 	"## 5. Checkpoints, the key, the checkpoint file\n"
 	"\n"
@@ -2605,11 +2648,14 @@ const char mw_evidence_format_md[] =
 	"cgroup_id cgroup \"\n"
 	"          \"client_addr server_addr policy_sha256 "
 	"prev_hash\").split()\n"
+	"OPTIONAL = (\"masked\",)\n"
 	"def f(v):\n"
 	"    if v is None: return b\"\\xff\\xff\\xff\\xff\"\n"
 	"    b = v.encode(\"utf-8\"); return len(b).to_bytes(4, \"big\") + b\n"
 	"def event_hash(e): return hashlib.sha256(b\"MWEV1\" + "
-	"b\"\".join(f(e[k]) for k in FIELDS)).hexdigest()\n"
+	"b\"\".join(f(e[k]) for k in FIELDS)\n"
+	"    + b\"\".join(f(e[k]) for k in OPTIONAL if e.get(k) is not "
+	"None)).hexdigest()\n"
 	"key = load_pem_public_key(open(\"public-key.pem\", \"rb\").read())\n"
 	"raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)\n"
 	"key_id = hashlib.sha256(raw).hexdigest()[:16]\n"
@@ -2627,7 +2673,8 @@ const char mw_evidence_format_md[] =
 	"1):\n"
 	"    e = json.loads(line, object_pairs_hook=strict); host, seq = "
 	"e[\"host\"], int(e[\"seq\"])\n"
-	"    assert set(e) == set(FIELDS) | {\"hash\"}, f\"line {n}: keys\"\n"
+	"    assert set(FIELDS) | {\"hash\"} <= set(e) <= set(FIELDS) | "
+	"set(OPTIONAL) | {\"hash\"}, f\"line {n}: keys\"\n"
 	"    h = event_hash(e)\n"
 	"    if h != e[\"hash\"]: problems.append((host, seq, \"modified\"))\n"
 	"    if host in prev:\n"

@@ -101,8 +101,11 @@ int mw_evidence_event_line(const struct mw_chain_value f[MW_CF_N + 1],
 int mw_evidence_policy_file_name(const char *sha256, bool text, char *out,
 				 size_t outlen);
 
-/* masking.json: what was masked before recording (nothing yet). */
-json_t *mw_evidence_masking_json(void);
+/*
+ * masking.json: the masking rules in force with each policy_loaded event
+ * considered (in_force: [{host, seq, loaded_at, in_force, masking}]).
+ */
+json_t *mw_evidence_masking_json(const json_t *in_force);
 /* The NIST SP 800-53 mapping, as JSON and as Markdown. */
 json_t *mw_evidence_nist_json(void);
 int mw_evidence_nist_md(FILE *f);

@@ -550,12 +550,85 @@ static const char migration_4[] =
 	"	TO mcpwarden_auditor;\n"
 	"RESET ROLE;\n";
 
+/*
+ * Masking: what was masked in an event (detector names and counts, never
+ * the values), chained as an optional field (chain.h), and in the views
+ * after their existing columns (CREATE OR REPLACE VIEW appends only).
+ */
+static const char migration_5[] =
+	"SET LOCAL ROLE mcpwarden_owner;\n"
+	"ALTER TABLE mcpwarden.events ADD COLUMN masked json;\n"
+	"\n"
+	"CREATE OR REPLACE VIEW mcpwarden.tool_calls AS\n"
+	"SELECT q.ts, q.host, q.seq, q.session_id, q.server, q.method, "
+	"q.tool,\n"
+	"	CASE WHEN q.method = 'tools/call' THEN q.params::jsonb -> "
+	"'arguments'\n"
+	"		ELSE q.params::jsonb END AS arguments,\n"
+	"	q.params::jsonb AS params, q.decision, q.rule,\n"
+	"	c.uid, c.gid, c.pid, c.tgid, c.comm, c.exe, c.cgroup_id,\n"
+	"	c.cgroup, c.user_name,\n"
+	"	NULL::text AS subject,\n"
+	"	CASE WHEN r.error IS NOT NULL THEN r.error::jsonb\n"
+	"		ELSE r.result::jsonb END AS response,\n"
+	"	CASE WHEN r.seq IS NULL THEN NULL ELSE r.error IS NOT NULL "
+	"END\n"
+	"		AS is_error,\n"
+	"	r.latency_us / 1000.0::double precision AS latency_ms,\n"
+	"	q.conn_id, q.rpc_id, q.direction,\n"
+	"	r.seq AS response_seq, r.ts AS response_ts,\n"
+	"	c.client_addr, c.server_addr, q.policy_sha256,\n"
+	"	q.masked::jsonb AS arguments_masked, r.masked::jsonb AS masked\n"
+	"FROM mcpwarden.events q\n"
+	"LEFT JOIN LATERAL (\n"
+	"	SELECT e.seq, e.ts, e.result, e.error, e.latency_us, e.masked\n"
+	"	FROM mcpwarden.events e\n"
+	"	WHERE e.host = q.host AND e.request_seq = q.seq\n"
+	"		AND e.kind = 'response'\n"
+	"		-- lets the planner skip older partitions\n"
+	"		AND e.ts >= q.ts - interval '1 hour'\n"
+	"	ORDER BY e.seq LIMIT 1) r ON true\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = q.host AND c.conn_id = q.conn_id\n"
+	"WHERE q.kind = 'request';\n"
+	"\n"
+	"CREATE OR REPLACE VIEW mcpwarden.messages AS\n"
+	"SELECT e.ts, e.host, e.seq, e.kind, e.direction, e.session_id,\n"
+	"	e.server, e.conn_id, e.rpc_id, e.method, e.tool,\n"
+	"	e.params::jsonb AS params, e.result::jsonb AS result,\n"
+	"	e.error::jsonb AS error, e.request_seq,\n"
+	"	e.latency_us / 1000.0::double precision AS latency_ms,\n"
+	"	e.decision, e.rule, c.uid, c.gid, c.pid, c.tgid, c.comm, "
+	"c.exe,\n"
+	"	c.cgroup_id, c.cgroup, c.user_name, NULL::text AS subject,\n"
+	"	e.policy_sha256, e.detail, e.masked::jsonb AS masked\n"
+	"FROM mcpwarden.events e\n"
+	"LEFT JOIN mcpwarden.connections c\n"
+	"	ON c.host = e.host AND c.conn_id = e.conn_id\n"
+	"WHERE e.kind IN ('request', 'notification', 'response');\n"
+	"\n"
+	"CREATE OR REPLACE VIEW mcpwarden.chain_events AS\n"
+	"SELECT host, seq,\n"
+	"	(extract(epoch FROM ts) * 1000000)::bigint AS ts_us, kind,\n"
+	"	conn_id, server, session_id, direction, rpc_id, method, tool,\n"
+	"	params, result, error, request_seq, latency_us, decision, "
+	"rule,\n"
+	"	http_method, http_path, http_status, detail, pid, tgid, uid, "
+	"gid,\n"
+	"	user_name, comm, exe, cgroup_id, cgroup, client_addr, "
+	"server_addr,\n"
+	"	policy_sha256, prev_hash, hash, ts, masked\n"
+	"FROM mcpwarden.events;\n"
+	"RESET ROLE;\n";
+
 const struct mw_migration mw_schema_migrations[] = {
 	{ 1, "events, connections, tool_calls, messages, http_errors",
 	  migration_1 },
 	{ 2, "policy_sha256 on events, tool_calls and messages", migration_2 },
 	{ 3, "tool_changes", migration_3 },
 	{ 4, "hash chain, roles, append-only partitioned events", migration_4 },
+	{ 5, "masked on events, tool_calls, messages and chain_events",
+	  migration_5 },
 };
 
 const size_t mw_schema_n_migrations =
@@ -569,7 +642,7 @@ const char mw_schema_copy_sql[] =
 	"	http_path, http_status, detail, pid, tgid, uid, gid, "
 	"user_name,\n"
 	"	comm, exe, cgroup_id, cgroup, client_addr, server_addr,\n"
-	"	policy_sha256, prev_hash, hash)\n"
+	"	policy_sha256, prev_hash, masked, hash)\n"
 	"FROM STDIN";
 
 const char mw_schema_chain_head_sql[] =

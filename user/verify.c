@@ -1188,6 +1188,9 @@ int mw_verify_parse_jsonl(const char *line, size_t len, json_t **root,
 		struct mw_chain_value *dst = k < MW_CF_N ? &f[k] : hash;
 		json_t *v = json_object_get(o, name);
 
+		/* a package written before the field existed */
+		if (!v && k >= MW_CF_FIRST_OPTIONAL && k < MW_CF_N)
+			v = json_null();
 		if (!v) {
 			mw_set_err(err, errlen, "key \"%s\" missing", name);
 			goto fail;

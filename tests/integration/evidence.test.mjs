@@ -121,8 +121,11 @@ test('the export writes every file, verifies, and exits 0', () => {
   // the events are what agents and servers exchanged: root's alone
   assert.equal(fs.statSync(pkg).mode & 0o777, 0o700);
   for (const f of FILES) assert.equal(fs.statSync(path.join(pkg, f)).mode & 0o777, 0o600, f);
-  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(pkg, 'masking.json'))),
-    { masking: 'not configured', detectors: [] });
+  // this daemon runs without masking rules: every policy it loaded says so
+  const masking = JSON.parse(fs.readFileSync(path.join(pkg, 'masking.json')));
+  assert.equal(masking.masking, 'not configured');
+  assert.ok(masking.in_force.length >= 1, 'the policy in force is listed');
+  for (const m of masking.in_force) assert.equal(m.masking, null);
   const nist = JSON.parse(fs.readFileSync(path.join(pkg, 'nist-800-53.json')));
   assert.deepEqual(nist.controls.map((c) => c.id),
     ['AC-2', 'AC-3', 'AC-6(9)', 'AU-2', 'AU-3', 'AU-3(1)', 'AU-8', 'AU-9(3)', 'AU-10', 'AU-12', 'SC-7']);
@@ -232,6 +235,7 @@ test('audit verify --package agrees with the report inside, and a verifier writt
   const FIELDS = ('host seq ts_us kind conn_id server session_id direction rpc_id method tool params ' +
     'result error request_seq latency_us decision rule http_method http_path http_status detail pid ' +
     'tgid uid gid user_name comm exe cgroup_id cgroup client_addr server_addr policy_sha256 prev_hash').split(' ');
+  const OPTIONAL = ['masked']; // appended to the hash only when not null
   const f = (v) => {
     if (v === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
     const b = Buffer.from(v, 'utf8');
@@ -249,9 +253,10 @@ test('audit verify --package agrees with the report inside, and a verifier writt
   let dbCps = 0;
   for (const line of lines(path.join(pkg, 'events.jsonl'))) {
     const e = JSON.parse(line);
-    assert.deepEqual(Object.keys(e).sort(), [...FIELDS, 'hash'].sort());
+    assert.deepEqual(Object.keys(e).sort(), [...FIELDS, ...OPTIONAL, 'hash'].sort());
     const seq = Number(e.seq);
-    const h = sha256(Buffer.concat([Buffer.from('MWEV1'), ...FIELDS.map((k) => f(e[k]))]));
+    const h = sha256(Buffer.concat([Buffer.from('MWEV1'), ...FIELDS.map((k) => f(e[k])),
+      ...OPTIONAL.filter((k) => e[k] !== null).map((k) => f(e[k]))]));
     if (h !== e.hash) problems.push([seq, 'modified']);
     if (prev && (seq !== prev.seq + 1 || e.prev_hash !== prev.hash)) problems.push([seq, 'link']);
     if (e.kind === 'checkpoint') {
