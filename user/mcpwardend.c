@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "audit.h"
 #include "bpf_loader.h"
 #include "config.h"
@@ -24,6 +26,7 @@
 #include "commands.h"
 #include "log.h"
 #include "loop.h"
+#include "mask.h"
 #include "privs.h"
 #include "proxy.h"
 #include "version.h"
@@ -170,10 +173,12 @@ static void record_policy(struct daemon *d)
 	bool own_file = strcmp(d->cfg.policy_file, d->cfg.path) != 0;
 	size_t len = 0;
 	const char *src = mw_policy_source(d->cfg.policy, &len);
-	json_t *p = json_pack("{ss,ss,sI,sb}", "file", d->cfg.policy_file,
+	json_t *p = json_pack("{ss,ss,sI,sb,so*}", "file", d->cfg.policy_file,
 			      "sha256", d->cfg.policy_sha256, "rules",
 			      (json_int_t)mw_policy_rule_count(d->cfg.policy),
-			      "text_recorded", own_file);
+			      "text_recorded", own_file, "masking",
+			      d->cfg.masker ? mw_masker_describe(d->cfg.masker)
+					    : NULL);
 	struct mw_audit_event ev = {
 		.kind = MW_EV_POLICY_LOADED,
 		.policy_sha256 = d->cfg.policy_sha256,
@@ -202,6 +207,8 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 {
 	struct daemon *d = arg;
 	struct mw_config fresh = { 0 };
+	uint8_t key[MW_MASK_KEY_BYTES];
+	struct mw_masker *old_masker;
 	struct mw_policy *old;
 	char err[768];
 
@@ -224,9 +231,26 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 		mw_config_free(&fresh);
 		return -1;
 	}
+	if (fresh.masker) {
+		if (mw_mask_key_load(d->cfg.state_dir, key, err, sizeof(err))) {
+			snprintf(msg, msglen,
+				 "masking: %s; the policy in force (sha256 "
+				 "%s) stays",
+				 err, d->cfg.policy_sha256);
+			log_warn("reload: %s", msg);
+			mw_config_free(&fresh);
+			return -1;
+		}
+		mw_masker_set_key(fresh.masker, key);
+		OPENSSL_cleanse(key, sizeof(key));
+	}
 	old = d->cfg.policy;
 	d->cfg.policy = fresh.policy;
 	fresh.policy = old;
+	old_masker = d->cfg.masker;
+	d->cfg.masker = fresh.masker;
+	fresh.masker = old_masker;
+	mw_proxy_set_masker(d->proxy, d->cfg.masker);
 	memcpy(d->cfg.policy_sha256, fresh.policy_sha256,
 	       sizeof(d->cfg.policy_sha256));
 	memcpy(d->cfg.policy_file, fresh.policy_file,
@@ -327,6 +351,16 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("%s", err);
 		goto out;
 	}
+	if (d->cfg.masker) {
+		uint8_t key[MW_MASK_KEY_BYTES];
+
+		if (mw_mask_key_load(d->cfg.state_dir, key, err, sizeof(err))) {
+			log_err("masking: %s", err);
+			goto out;
+		}
+		mw_masker_set_key(d->cfg.masker, key);
+		OPENSSL_cleanse(key, sizeof(key));
+	}
 	if (mw_pins_open(&d->pins, d->cfg.state_dir, err, sizeof(err))) {
 		log_err("tool pins: %s", err);
 		goto out;
@@ -358,10 +392,11 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	record_start(d);
 	record_policy(d);
 	log_info("ready: %zu protected server(s), splice %s, policy %s "
-		 "(%zu rule(s), sha256 %.12s), control %s",
+		 "(%zu rule(s), sha256 %.12s), masking %zu rule(s), control %s",
 		 d->cfg.nservers, d->cfg.splice ? "on" : "off",
 		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
-		 d->cfg.policy_sha256, ctl);
+		 d->cfg.policy_sha256,
+		 d->cfg.masker ? mw_masker_n_rules(d->cfg.masker) : 0, ctl);
 	if (mw_loop_run(d->loop))
 		log_err("event loop: %s", strerror(errno));
 	else

@@ -13,7 +13,8 @@ struct entry {
 	int64_t ts_us;
 	unsigned flags;
 	uint32_t hash;
-	char key[];
+	size_t tool_at; /* 0: no tool; else its offset in key[] */
+	char key[]; /* the key, NUL, the tool, NUL */
 };
 
 struct mw_pairing {
@@ -132,20 +133,23 @@ static struct entry *find(struct mw_pairing *p, const char *key, uint32_t h)
 }
 
 int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
-		   int64_t ts_us, unsigned flags)
+		   int64_t ts_us, unsigned flags, const char *tool)
 {
 	uint32_t h = keyed_hash(p, key);
-	size_t kl = strlen(key);
+	size_t kl = strlen(key), tl = tool ? strlen(tool) + 1 : 0;
 	struct entry *e = find(p, key, h);
 
 	if (e)
 		unlink_entry(p, e);
 	if (p->count == p->max)
 		unlink_entry(p, p->oldest);
-	e = malloc(sizeof(*e) + kl + 1);
+	e = malloc(sizeof(*e) + kl + 1 + tl);
 	if (!e)
 		return -ENOMEM;
 	memcpy(e->key, key, kl + 1);
+	e->tool_at = tool ? kl + 1 : 0;
+	if (tool)
+		memcpy(e->key + kl + 1, tool, tl);
 	e->hash = h;
 	e->seq = seq;
 	e->ts_us = ts_us;
@@ -164,7 +168,7 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 }
 
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
-		     int64_t *ts_us, unsigned *flags)
+		     int64_t *ts_us, unsigned *flags, char **tool)
 {
 	struct entry *e = find(p, key, keyed_hash(p, key));
 
@@ -174,6 +178,8 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 	*ts_us = e->ts_us;
 	if (flags)
 		*flags = e->flags;
+	if (tool)
+		*tool = e->tool_at ? strdup(e->key + e->tool_at) : NULL;
 	unlink_entry(p, e);
 	return true;
 }

@@ -20,14 +20,18 @@ void mw_pairing_free(struct mw_pairing *p);
 #define MW_PAIR_TOOLS_LIST 0x1u /* tools/list: its result is filtered */
 
 /*
- * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags);
- * replaces an entry with the same key. 0 or -ENOMEM.
+ * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags,
+ * its tool or NULL); replaces an entry with the same key. 0 or -ENOMEM.
  */
 int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
-		   int64_t ts_us, unsigned flags);
-/* Finds and removes; true when found. flags may be NULL. */
+		   int64_t ts_us, unsigned flags, const char *tool);
+/*
+ * Finds and removes; true when found. flags may be NULL; tool, when not
+ * NULL, gets the request's tool to free() (NULL: it had none, or no
+ * memory for it).
+ */
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
-		     int64_t *ts_us, unsigned *flags);
+		     int64_t *ts_us, unsigned *flags, char **tool);
 size_t mw_pairing_count(const struct mw_pairing *p);
 
 #endif

@@ -142,6 +142,7 @@ struct mw_proxy {
 	struct mw_tick tick;
 	struct mw_pairing *pairing;
 	const struct mw_policy *policy;
+	struct mw_masker *masker; /* NULL: nothing is masked */
 	struct mw_pins *pins; /* NULL: no tool pinning */
 	struct mw_user_cache users;
 	struct mw_conn *conns;
@@ -294,21 +295,51 @@ static void base_event(struct mw_conn *c, struct mw_audit_event *ev,
 	ev->server = c->server ? c->server->name : NULL;
 }
 
+/*
+ * Free text about a message (a parse error quotes the bytes near it) as
+ * the trail may keep it: masked by the rules for the trail, NULL when
+ * nothing needed masking. On a masking failure, a placeholder.
+ */
+static char *masked_detail(struct mw_conn *c, const char *detail,
+			   json_t **masked)
+{
+	struct mw_mask_counts counts = { 0 };
+	struct mw_mask_plan plan;
+	char *out;
+	size_t n;
+
+	*masked = NULL;
+	if (!detail || !c->px->masker ||
+	    !mw_masker_plan(c->px->masker, c->server ? c->server->name : NULL,
+			    NULL, MW_MASK_IN_AUDIT, &plan))
+		return NULL;
+	if (mw_mask_text(c->px->masker, &plan, detail, strlen(detail), &out, &n,
+			 &counts) < 0)
+		return strdup("(detail withheld: it could not be masked)");
+	*masked = mw_mask_counts_json(c->px->masker, &counts);
+	return out;
+}
+
 static void record_http_error(struct mw_conn *c, const char *http_method,
 			      const char *path, int status, const char *detail)
 {
 	struct mw_audit_event ev;
+	json_t *masked;
+	char *safe = masked_detail(c, detail, &masked);
 
 	base_event(c, &ev, MW_EV_HTTP_ERROR);
 	ev.http_method = http_method;
 	ev.http_path = path;
 	ev.http_status = status;
-	ev.detail = detail;
+	ev.detail = safe ? safe : detail;
+	ev.masked = masked;
 	ev.session_id = c->session;
 	c->px->st.http_errors++;
 	if (!mw_audit_submit(c->px->audit, &ev))
 		log_warn("conn %llu: audit queue full, error not recorded: %s",
-			 (unsigned long long)c->id, detail);
+			 (unsigned long long)c->id, ev.detail);
+	json_decref(masked);
+	free(safe);
 }
 
 /* How the messages of a batch are recorded, beyond the messages. */
@@ -317,7 +348,11 @@ struct record_opts {
 	/* per message, from mw_judge_batch(); NULL: nothing was judged */
 	const struct mw_policy_decision *d;
 	const char *detail; /* e.g. who answered; NULL */
-	bool rewritten; /* out: a result was changed (tools/list filtered) */
+	/* the body the batch came in, for masking's fast path; NULL: none */
+	const char *raw;
+	size_t raw_len;
+	bool rewritten; /* out: a result was changed (tools/list filtered,
+			   values masked) */
 	uint64_t last_seq; /* out: the seq of the last event recorded */
 };
 
@@ -464,6 +499,55 @@ static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
 }
 
 /*
+ * Masks one message's payload (params, result or error; tool: its
+ * request's): in place when it goes to the client (a server's message),
+ * then on a copy for the trail, which records *copy when it is set (to
+ * json_decref). -1: out of memory or a failed scan, the message must not
+ * pass.
+ */
+static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
+			json_t *payload, json_t **copy,
+			struct mw_mask_counts *counts, bool *rewritten)
+{
+	struct mw_masker *m = c->px->masker;
+	struct mw_mask_plan plan;
+	json_t *dup;
+	long n;
+
+	*copy = NULL;
+	if (!payload)
+		return 0;
+	if (to_client && mw_masker_plan(m, c->server->name, tool,
+					MW_MASK_TO_CLIENT, &plan)) {
+		n = mw_mask_json(m, &plan, payload, counts);
+		if (n < 0)
+			return -1;
+		*rewritten |= n > 0;
+	}
+	if (!mw_masker_plan(m, c->server->name, tool, MW_MASK_IN_AUDIT, &plan))
+		return 0;
+	dup = json_deep_copy(payload);
+	n = dup ? mw_mask_json(m, &plan, dup, counts) : -1;
+	if (n > 0)
+		*copy = dup;
+	else
+		json_decref(dup);
+	return n < 0 ? -1 : 0;
+}
+
+/*
+ * Whether a batch may need masking: the fast path over the bytes it came
+ * in (any detector of any rule), else yes.
+ */
+static bool may_need_masking(struct mw_conn *c, const struct record_opts *o)
+{
+	struct mw_masker *m = c->px->masker;
+
+	return m && (!o->raw || mw_mask_candidates(m, mw_masker_used(m), o->raw,
+						   o->raw_len));
+}
+
+/*
  * Records every message of a batch. Returns 0, or -1 when the audit trail
  * cannot take them: the caller must then refuse what carried them.
  */
@@ -475,12 +559,19 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 	const char *sha = mw_policy_sha256(c->px->policy);
 	char key[512 + MW_SESSION_MAX];
 
+	bool to_client = !strcmp(o->dir, "s2c");
+	bool masking = may_need_masking(c, o);
+
 	for (size_t i = 0; i < b->n; i++) {
 		const struct mw_rpc_msg *m = &b->msgs[i];
+		struct mw_mask_counts counts = { 0 };
 		struct mw_audit_event ev;
+		json_t *recorded = NULL;
 		uint64_t seq, req_seq;
 		int64_t req_ts;
 		unsigned flags = 0;
+		char *req_tool = NULL;
+		int rc = 0;
 
 		base_event(c, &ev, MW_EV_REQUEST);
 		ev.session_id = x->has_session ? x->session : NULL;
@@ -497,7 +588,11 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 					  : MW_EV_NOTIFICATION;
 			ev.method = m->method;
 			ev.tool = m->tool;
-			ev.params = m->params;
+			if (masking)
+				rc = mask_payload(c, to_client, m->tool,
+						  m->params, &recorded, &counts,
+						  &o->rewritten);
+			ev.params = recorded ? recorded : m->params;
 			if (o->d) {
 				ev.decision = mw_judge_decision_name(&o->d[i]);
 				ev.rule = mw_judge_rule(&o->d[i]);
@@ -510,18 +605,38 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			if (m->id && pair_key(key, sizeof(key), c, x->session,
 					      peer_dir, m->id)) {
 				if (mw_pairing_take(c->px->pairing, key,
-						    &req_seq, &req_ts,
-						    &flags)) {
+						    &req_seq, &req_ts, &flags,
+						    &req_tool)) {
 					ev.request_seq = req_seq;
 					ev.latency_us = ev.ts_us - req_ts;
 				}
 			}
 			shape_result(c, m, flags, o);
+			if (masking)
+				rc = mask_payload(
+					c, to_client, req_tool,
+					m->result ? m->result : m->error,
+					&recorded, &counts, &o->rewritten);
 			ev.result = m->result;
 			ev.error = m->error;
+			if (recorded && m->result)
+				ev.result = recorded;
+			else if (recorded)
+				ev.error = recorded;
 			break;
 		}
+		free(req_tool);
+		if (rc) {
+			log_err("conn %llu: masking failed (out of memory): "
+				"the message is refused",
+				(unsigned long long)c->id);
+			json_decref(recorded);
+			return -1;
+		}
+		ev.masked = mw_mask_counts_json(c->px->masker, &counts);
 		seq = mw_audit_submit(c->px->audit, &ev);
+		json_decref(recorded);
+		json_decref(ev.masked);
 		if (!seq)
 			return -1;
 		o->last_seq = seq;
@@ -531,7 +646,8 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		    mw_pairing_put(c->px->pairing, key, seq, ev.ts_us,
 				   !strcmp(m->method, "tools/list")
 					   ? MW_PAIR_TOOLS_LIST
-					   : 0))
+					   : 0,
+				   m->tool))
 			return -1;
 	}
 	return 0;
@@ -1155,6 +1271,8 @@ static int req_on_complete(void *arg)
 					 &batch, decisions, &culprit);
 		count_decisions(c, decisions, batch.n);
 		ro.d = decisions;
+		ro.raw = mw_buf_head(&c->req_body);
+		ro.raw_len = blen;
 		if (record_batch(c, &batch, x, h->method, h->url, &ro)) {
 			exchange_free(x);
 			respond_local(c, h->method, h->url, 503,
@@ -1430,9 +1548,12 @@ static bool batch_has_method(const struct mw_rpc_batch *b)
  * trail cannot record it.
  */
 static int judge_server_batch(struct mw_conn *c, struct exchange *x,
-			      const struct mw_rpc_batch *b, char **text)
+			      const struct mw_rpc_batch *b, const char *raw,
+			      size_t raw_len, char **text)
 {
-	struct record_opts ro = { .dir = "s2c" };
+	struct record_opts ro = { .dir = "s2c",
+				  .raw = raw,
+				  .raw_len = raw_len };
 	struct mw_policy_decision *d = NULL;
 	enum mw_policy_action verdict = MW_DECIDE_ALLOW;
 	size_t culprit = 0;
@@ -1567,7 +1688,8 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 					  c->resp_status, detail);
 			return 0;
 		}
-		rc = judge_server_batch(c, sc->x, &batch, &text);
+		rc = judge_server_batch(c, sc->x, &batch, ev->data,
+					ev->data_len, &text);
 		/* Judged as JSON: sent as the same JSON with the separators
 		 * escaped. */
 		if (rc == 0 && odd_breaks) {
@@ -1655,7 +1777,8 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 			return -1;
 		}
 	} else if (blen > 0) {
-		rc = judge_server_batch(c, x, &batch, &text);
+		rc = judge_server_batch(
+			c, x, &batch, mw_buf_head(&c->resp_body), blen, &text);
 		if (rc > 0)
 			record_http_error(
 				c, x->http_method, x->path, 502,
@@ -2307,6 +2430,7 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 	px->audit = audit;
 	px->cfg = cfg;
 	px->policy = cfg->policy;
+	px->masker = cfg->masker;
 	px->pins = pins;
 	px->l4.io.fd = -1;
 	px->l6.io.fd = -1;
@@ -2332,6 +2456,11 @@ fail:
 void mw_proxy_set_policy(struct mw_proxy *px, const struct mw_policy *policy)
 {
 	px->policy = policy;
+}
+
+void mw_proxy_set_masker(struct mw_proxy *px, struct mw_masker *masker)
+{
+	px->masker = masker;
 }
 
 void mw_proxy_free(struct mw_proxy *px)

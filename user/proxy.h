@@ -15,6 +15,7 @@
 #include "bpf_loader.h"
 #include "config.h"
 #include "loop.h"
+#include "mask.h"
 #include "pins.h"
 
 struct mw_proxy;
@@ -50,6 +51,8 @@ void mw_proxy_free(struct mw_proxy *p);
  * frees the previous one after this returns: nothing keeps a reference).
  */
 void mw_proxy_set_policy(struct mw_proxy *p, const struct mw_policy *policy);
+/* The masker from now on (NULL: none); the same ownership as the policy. */
+void mw_proxy_set_masker(struct mw_proxy *p, struct mw_masker *masker);
 void mw_proxy_stats(const struct mw_proxy *p, struct mw_proxy_stats *st);
 
 /* Calls fn for each live connection: identity, server, client address. */

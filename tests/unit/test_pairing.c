@@ -26,7 +26,7 @@ static void pair_expect(struct mw_pairing *p, const char *key, uint64_t seq,
 	uint64_t got_seq = 0;
 	int64_t got_ts = 0;
 
-	cr_assert(mw_pairing_take(p, key, &got_seq, &got_ts, NULL),
+	cr_assert(mw_pairing_take(p, key, &got_seq, &got_ts, NULL, NULL),
 		  "%s missing", key);
 	cr_assert_eq(got_seq, seq, "%s: seq %llu", key,
 		     (unsigned long long)got_seq);
@@ -38,8 +38,8 @@ static void pair_expect_missing(struct mw_pairing *p, const char *key)
 	uint64_t seq = 77;
 	int64_t ts = 88;
 
-	cr_assert_not(mw_pairing_take(p, key, &seq, &ts, NULL), "%s present",
-		      key);
+	cr_assert_not(mw_pairing_take(p, key, &seq, &ts, NULL, NULL),
+		      "%s present", key);
 	cr_assert_eq(seq, 77, "outputs untouched on a miss");
 	cr_assert_eq(ts, 88);
 }
@@ -48,8 +48,9 @@ Test(pairing, put_then_take)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "srv/sess/c2s/1", 10, 1000, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "srv/sess/c2s/\"1\"", 11, -5, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "srv/sess/c2s/1", 10, 1000, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "srv/sess/c2s/\"1\"", 11, -5, 0, NULL),
+		     0);
 	cr_assert_eq(mw_pairing_count(p), 2);
 	pair_expect(p, "srv/sess/c2s/\"1\"", 11, -5);
 	pair_expect(p, "srv/sess/c2s/1", 10, 1000);
@@ -61,12 +62,12 @@ Test(pairing, take_removes)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "k", UINT64_MAX, INT64_MIN, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "k", UINT64_MAX, INT64_MIN, 0, NULL), 0);
 	pair_expect(p, "k", UINT64_MAX, INT64_MIN);
 	cr_assert_eq(mw_pairing_count(p), 0);
 	pair_expect_missing(p, "k");
 	/* The key can be used again. */
-	cr_assert_eq(mw_pairing_put(p, "k", 2, 3, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "k", 2, 3, 0, NULL), 0);
 	pair_expect(p, "k", 2, 3);
 	mw_pairing_free(p);
 }
@@ -77,7 +78,7 @@ Test(pairing, take_of_missing_key)
 
 	pair_expect_missing(p, "nothing");
 	pair_expect_missing(p, "");
-	cr_assert_eq(mw_pairing_put(p, "abc", 1, 1, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "abc", 1, 1, 0, NULL), 0);
 	pair_expect_missing(p, "ab");
 	pair_expect_missing(p, "abcd");
 	pair_expect_missing(p, "ABC");
@@ -89,8 +90,8 @@ Test(pairing, replace_on_same_key)
 {
 	struct mw_pairing *p = pair_new(4);
 
-	cr_assert_eq(mw_pairing_put(p, "dup", 1, 100, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "dup", 2, 200, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "dup", 1, 100, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "dup", 2, 200, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 1);
 	pair_expect(p, "dup", 2, 200);
 	pair_expect_missing(p, "dup");
@@ -101,14 +102,14 @@ Test(pairing, oldest_evicted_when_full)
 {
 	struct mw_pairing *p = pair_new(3);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
-	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
 	pair_expect_missing(p, "a");
-	cr_assert_eq(mw_pairing_put(p, "e", 5, 5, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "e", 5, 5, 0, NULL), 0);
 	pair_expect_missing(p, "b");
 	pair_expect(p, "c", 3, 3);
 	pair_expect(p, "d", 4, 4);
@@ -121,13 +122,13 @@ Test(pairing, replace_makes_an_entry_newest)
 {
 	struct mw_pairing *p = pair_new(3);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0, NULL), 0);
 	/* Replacing when full neither grows nor evicts another entry. */
-	cr_assert_eq(mw_pairing_put(p, "a", 10, 10, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "a", 10, 10, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
-	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0, NULL), 0);
 	pair_expect_missing(p, "b");
 	pair_expect(p, "a", 10, 10);
 	pair_expect(p, "c", 3, 3);
@@ -139,16 +140,16 @@ Test(pairing, take_frees_room_without_eviction)
 {
 	struct mw_pairing *p = pair_new(3);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0, NULL), 0);
 	pair_expect(p, "b", 2, 2);
-	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
 	pair_expect(p, "a", 1, 1);
 	/* The oldest is unlinked from the middle of the age list too. */
-	cr_assert_eq(mw_pairing_put(p, "e", 5, 5, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "f", 6, 6, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "e", 5, 5, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "f", 6, 6, 0, NULL), 0);
 	pair_expect_missing(p, "c");
 	pair_expect(p, "d", 4, 4);
 	pair_expect(p, "e", 5, 5);
@@ -163,12 +164,14 @@ Test(pairing, count_tracks_puts_and_takes)
 
 	for (int i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0), 0);
+		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
+			     0);
 		cr_assert_eq(mw_pairing_count(p), (size_t)i + 1);
 	}
 	for (int i = 5; i < 9; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0), 0);
+		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
+			     0);
 		cr_assert_eq(mw_pairing_count(p), 5);
 	}
 	for (int i = 8; i >= 4; i--) {
@@ -183,8 +186,8 @@ Test(pairing, zero_max_holds_one)
 {
 	struct mw_pairing *p = pair_new(0);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 1);
 	pair_expect_missing(p, "a");
 	pair_expect(p, "b", 2, 2);
@@ -195,8 +198,8 @@ Test(pairing, full_hash_collision)
 {
 	struct mw_pairing *p = pair_new(16);
 
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 10, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_B, 2, 20, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 10, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_B, 2, 20, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 2,
 		     "a colliding key replaced another");
 	pair_expect(p, PAIR_COLLIDE_B, 2, 20);
@@ -204,9 +207,9 @@ Test(pairing, full_hash_collision)
 	pair_expect(p, PAIR_COLLIDE_A, 1, 10);
 
 	/* Replace and evict with both in one chain. */
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 10, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_B, 2, 20, 0), 0);
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 3, 30, 0), 0);
+	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 10, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_B, 2, 20, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 3, 30, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 2);
 	pair_expect(p, PAIR_COLLIDE_A, 3, 30);
 	pair_expect(p, PAIR_COLLIDE_B, 2, 20);
@@ -221,7 +224,9 @@ Test(pairing, many_keys)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "srv/s%d/c2s/%d", i % 7, i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i * 3, -i, 0), 0);
+		cr_assert_eq(
+			mw_pairing_put(p, key, (uint64_t)i * 3, -i, 0, NULL),
+			0);
 	}
 	cr_assert_eq(mw_pairing_count(p), N);
 	/* Take every other one, in an order unlike insertion. */
@@ -238,7 +243,9 @@ Test(pairing, many_keys)
 	/* Fill again past the bound: the survivors are the oldest to go. */
 	for (int i = N; i < N + N / 2 + 10; i++) {
 		snprintf(key, sizeof(key), "srv/s%d/c2s/%d", i % 7, i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i * 3, -i, 0), 0);
+		cr_assert_eq(
+			mw_pairing_put(p, key, (uint64_t)i * 3, -i, 0, NULL),
+			0);
 	}
 	cr_assert_eq(mw_pairing_count(p), N);
 	for (int i = 0; i < 20; i += 2) {
@@ -264,16 +271,17 @@ Test(pairing, flags_travel_with_the_request)
 	unsigned flags = 0;
 
 	cr_assert_eq(mw_pairing_new(&p, 8), 0);
-	cr_assert_eq(mw_pairing_put(p, "list", 1, 1, MW_PAIR_TOOLS_LIST), 0);
-	cr_assert_eq(mw_pairing_put(p, "call", 2, 2, 0), 0);
-	cr_assert(mw_pairing_take(p, "list", &seq, &ts, &flags));
+	cr_assert_eq(mw_pairing_put(p, "list", 1, 1, MW_PAIR_TOOLS_LIST, NULL),
+		     0);
+	cr_assert_eq(mw_pairing_put(p, "call", 2, 2, 0, NULL), 0);
+	cr_assert(mw_pairing_take(p, "list", &seq, &ts, &flags, NULL));
 	cr_assert_eq(flags, MW_PAIR_TOOLS_LIST);
-	cr_assert(mw_pairing_take(p, "call", &seq, &ts, &flags));
+	cr_assert(mw_pairing_take(p, "call", &seq, &ts, &flags, NULL));
 	cr_assert_eq(flags, 0);
 	/* A request id used again replaces the entry, flags too. */
-	cr_assert_eq(mw_pairing_put(p, "x", 3, 3, MW_PAIR_TOOLS_LIST), 0);
-	cr_assert_eq(mw_pairing_put(p, "x", 4, 4, 0), 0);
-	cr_assert(mw_pairing_take(p, "x", &seq, &ts, &flags));
+	cr_assert_eq(mw_pairing_put(p, "x", 3, 3, MW_PAIR_TOOLS_LIST, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "x", 4, 4, 0, NULL), 0);
+	cr_assert(mw_pairing_take(p, "x", &seq, &ts, &flags, NULL));
 	cr_assert_eq(seq, 4);
 	cr_assert_eq(flags, 0);
 	mw_pairing_free(p);
