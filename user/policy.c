@@ -9,7 +9,7 @@
 #include "policy_internal.h"
 
 /* Where argument and params conditions look, for one message. */
-/* Strings of one decision scanned with every regex at once, and what hit. */
+/* Strings of one decision and what their regexes gave. */
 #define EVAL_SCANNED 4
 #define EVAL_REGEX_WORDS ((POLICY_MAX_REGEXES + 63) / 64)
 
@@ -23,6 +23,7 @@ struct eval {
 	size_t nscanned;
 	struct scanned {
 		const json_t *value;
+		uint64_t known[EVAL_REGEX_WORDS]; /* matched already */
 		uint64_t hits[EVAL_REGEX_WORDS];
 	} scanned[EVAL_SCANNED];
 };
@@ -170,79 +171,54 @@ static bool valid_utf8(const unsigned char *s, size_t n)
 	return true;
 }
 
-static int on_regex_match(unsigned int id, unsigned long long from,
-			  unsigned long long to, unsigned int flags, void *ctx)
-{
-	(void)id;
-	(void)from;
-	(void)to;
-	(void)flags;
-	*(bool *)ctx = true;
-	return 1; /* one match is enough: stop */
-}
-
-static int on_any_match(unsigned int id, unsigned long long from,
-			unsigned long long to, unsigned int flags, void *ctx)
-{
-	uint64_t *hits = ctx;
-
-	(void)from;
-	(void)to;
-	(void)flags;
-	hits[id / 64] |= (uint64_t)1 << (id % 64);
-	return 0; /* every pattern that matches */
-}
-
-/*
- * Regex index of v, from one scan of v with every regex of the policy,
- * remembered for the decision: rules that test the same argument with
- * different patterns cost one scan, not one each. 1, 0, or -1.
- */
-static int regex_match_scanned(struct eval *e, size_t index, const json_t *v)
+/* 1, 0, or -1 when it cannot be evaluated (a match limit). */
+static int regex_match(const struct mw_policy *p, size_t index, const json_t *v)
 {
 	const char *s = json_string_value(v);
 	size_t len = json_string_length(v);
+	int rc;
+
+	if (!valid_utf8((const unsigned char *)s, len))
+		return 0;
+	rc = pcre2_match(p->regexes[index].re, (PCRE2_SPTR)s, len, 0,
+			 PCRE2_NO_UTF_CHECK, p->md, p->mctx);
+	if (rc >= 0)
+		return 1;
+	return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}
+
+/*
+ * The same, remembered for the decision: rules that test the same
+ * argument with the same pattern match it once.
+ */
+static int regex_match_scanned(struct eval *e, size_t index, const json_t *v)
+{
+	uint64_t bit = (uint64_t)1 << (index % 64);
 	struct scanned *sc = NULL;
-	hs_error_t rc;
+	int m;
 
 	for (size_t i = 0; i < e->nscanned && !sc; i++)
 		if (e->scanned[i].value == v)
 			sc = &e->scanned[i];
 	if (!sc) {
-		if (len > UINT32_MAX ||
-		    !valid_utf8((const unsigned char *)s, len))
-			return 0;
-		/* More strings than places: the oldest is scanned again if
+		/* More strings than places: the oldest is matched again if
 		 * asked for again, nothing is wrong. */
 		sc = &e->scanned[e->nscanned % EVAL_SCANNED];
 		if (e->nscanned < EVAL_SCANNED)
 			e->nscanned++;
-		sc->value = NULL;
-		memset(sc->hits, 0, sizeof(sc->hits));
-		rc = hs_scan(e->p->all_regexes, s, (unsigned int)len, 0,
-			     e->p->scratch, on_any_match, sc->hits);
-		if (rc != HS_SUCCESS)
-			return -1;
 		sc->value = v;
+		memset(sc->known, 0, sizeof(sc->known));
+		memset(sc->hits, 0, sizeof(sc->hits));
 	}
-	return (sc->hits[index / 64] >> (index % 64)) & 1;
-}
-
-/* 1, 0, or -1 when the scan itself failed. */
-static int regex_match(const struct mw_policy *p, size_t index, const json_t *v)
-{
-	const char *s = json_string_value(v);
-	size_t len = json_string_length(v);
-	bool matched = false;
-	hs_error_t rc;
-
-	if (len > UINT32_MAX || !valid_utf8((const unsigned char *)s, len))
-		return 0;
-	rc = hs_scan(p->regexes[index].db, s, (unsigned int)len, 0, p->scratch,
-		     on_regex_match, &matched);
-	if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)
+	if (sc->known[index / 64] & bit)
+		return (sc->hits[index / 64] & bit) != 0;
+	m = regex_match(e->p, index, v);
+	if (m < 0)
 		return -1;
-	return matched;
+	sc->known[index / 64] |= bit;
+	if (m)
+		sc->hits[index / 64] |= bit;
+	return m;
 }
 
 static int leaf_eval(struct eval *e, const struct policy_cond *c,
@@ -797,11 +773,11 @@ void mw_policy_free(struct mw_policy *p)
 	free(p->rules);
 	for (size_t i = 0; i < p->nregexes; i++) {
 		free(p->regexes[i].pattern);
-		hs_free_database(p->regexes[i].db);
+		pcre2_code_free(p->regexes[i].re);
 	}
 	free(p->regexes);
-	hs_free_database(p->all_regexes);
-	hs_free_scratch(p->scratch);
+	pcre2_match_data_free(p->md);
+	pcre2_match_context_free(p->mctx);
 	free(p->file);
 	free(p->src);
 	free(p);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include <hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <jansson.h>
 
 #include "glob.h"
@@ -22,6 +24,9 @@
 #define POLICY_MAX_MESSAGE 1024
 #define POLICY_MAX_REGEX 1024
 #define POLICY_MAX_REGEXES 1000 /* distinct; each compiles in ~1 ms */
+/* PCRE2 work on one string: beyond, the condition cannot be evaluated */
+#define POLICY_REGEX_MATCH_LIMIT 1000000u
+#define POLICY_REGEX_DEPTH_LIMIT 10000u
 #define POLICY_MAX_LIST 256 /* entries of one list */
 #define POLICY_MAX_CONDS 256 /* condition nodes in one rule */
 #define POLICY_MAX_COND_DEPTH 16 /* all/any/not nesting */
@@ -101,10 +106,17 @@ struct policy_rule {
 	struct policy_cond *when; /* COND_ALL of args and params, or NULL */
 };
 
+/*
+ * A regex is checked by Vectorscan when the policy loads (its syntax is
+ * the accepted one: no back-references, no look-around) and matched with
+ * PCRE2: Debian 12's Vectorscan (5.4.9) misses matches on some inputs
+ * ("[a-z]+@" after a long run of one letter), and a guard that misses lets
+ * a call through.
+ */
 struct policy_regex {
 	char *pattern;
 	bool icase;
-	hs_database_t *db;
+	pcre2_code *re;
 };
 
 /* Byte-string keys to small integers, open addressing, fixed at load. */
@@ -150,12 +162,9 @@ struct mw_policy {
 	size_t nrules;
 	struct policy_regex *regexes;
 	size_t nregexes;
-	/*
-	 * Every regex in one database (ids: indexes into regexes): a decision
-	 * scans each string once for all of them, however many rules test it.
-	 */
-	hs_database_t *all_regexes;
-	hs_scratch_t *scratch;
+	/* PCRE2's match state (decisions run on one thread), its limits */
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
 	struct policy_index index;
 };
 

@@ -398,51 +398,22 @@ static int parse_globs(struct loader *l, yaml_node_t *n, const char *key,
 /* ---- request conditions ---- */
 
 /*
- * The policy's regexes in one database, each reporting its index once per
- * scan: what a decision scans instead of each regex in turn.
+ * PCRE2's match state for the policy's regexes, with limits: a pattern
+ * that backtracks without end on some input cannot be evaluated there
+ * (and the decision says so) rather than hold the daemon.
  */
-static int compile_all_regexes(struct mw_policy *p, struct mw_yaml_ctx *c,
-			       yaml_node_t *where)
+static int regex_match_state(struct mw_policy *p, struct mw_yaml_ctx *c,
+			     yaml_node_t *where)
 {
-	const char **patterns;
-	unsigned *flags, *ids;
-	hs_compile_error_t *cerr = NULL;
-	int rc = 0;
-
 	if (!p->nregexes)
 		return 0;
-	patterns = calloc(p->nregexes, sizeof(*patterns));
-	flags = calloc(p->nregexes, sizeof(*flags));
-	ids = calloc(p->nregexes, sizeof(*ids));
-	if (!patterns || !flags || !ids) {
-		rc = mw_yaml_fail(c, where, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < p->nregexes; i++) {
-		patterns[i] = p->regexes[i].pattern;
-		flags[i] = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
-			   HS_FLAG_UTF8 |
-			   (p->regexes[i].icase ? HS_FLAG_CASELESS : 0);
-		ids[i] = (unsigned)i;
-	}
-	if (hs_compile_multi(patterns, flags, ids, (unsigned)p->nregexes,
-			     HS_MODE_BLOCK, NULL, &p->all_regexes,
-			     &cerr) != HS_SUCCESS) {
-		rc = mw_yaml_fail(c, where,
-				  "regex: the policy's patterns "
-				  "together: %s",
-				  cerr ? cerr->message : "cannot compile");
-		hs_free_compile_error(cerr);
-		goto out;
-	}
-	if (hs_alloc_scratch(p->all_regexes, &p->scratch) != HS_SUCCESS)
-		rc = mw_yaml_fail(c, where,
-				  "regex: cannot allocate scratch space");
-out:
-	free(patterns);
-	free(flags);
-	free(ids);
-	return rc;
+	p->md = pcre2_match_data_create(1, NULL);
+	p->mctx = pcre2_match_context_create(NULL);
+	if (!p->md || !p->mctx)
+		return mw_yaml_fail(c, where, "out of memory");
+	pcre2_set_match_limit(p->mctx, POLICY_REGEX_MATCH_LIMIT);
+	pcre2_set_depth_limit(p->mctx, POLICY_REGEX_DEPTH_LIMIT);
+	return 0;
 }
 
 static int regex_add(struct loader *l, yaml_node_t *n, bool icase,
@@ -453,6 +424,9 @@ static int regex_add(struct loader *l, yaml_node_t *n, bool icase,
 	struct policy_regex *grown;
 	hs_compile_error_t *cerr = NULL;
 	hs_database_t *db = NULL;
+	pcre2_code *re;
+	PCRE2_SIZE at;
+	int code;
 	long known;
 	char *copy;
 	unsigned flags = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY |
@@ -481,22 +455,32 @@ static int regex_add(struct loader *l, yaml_node_t *n, bool icase,
 		hs_free_compile_error(cerr);
 		return -1;
 	}
+	hs_free_database(db);
+	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+			   PCRE2_UTF | PCRE2_NO_UTF_CHECK |
+				   (icase ? PCRE2_CASELESS : 0),
+			   &code, &at, NULL);
+	if (!re) {
+		PCRE2_UCHAR msg[256];
+
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		return mw_yaml_fail(l->c, n, "regex: '%s': %s at offset %zu",
+				    pattern, (const char *)msg, (size_t)at);
+	}
+	/* Without the JIT, matching is slower, not wrong. */
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	grown = realloc(p->regexes, (p->nregexes + 1) * sizeof(*grown));
 	copy = strdup(pattern);
 	if (grown)
 		p->regexes = grown;
 	if (!grown || !copy) {
 		free(copy);
-		hs_free_database(db);
+		pcre2_code_free(re);
 		return mw_yaml_fail(l->c, n, "out of memory");
 	}
 	p->regexes[p->nregexes++] = (struct policy_regex){ .pattern = copy,
 							   .icase = icase,
-							   .db = db };
-	if (hs_alloc_scratch(db, &p->scratch) != HS_SUCCESS)
-		return mw_yaml_fail(l->c, n,
-				    "regex: cannot allocate scratch "
-				    "space");
+							   .re = re };
 	*index = p->nregexes - 1;
 	if (policy_keymap_put(&l->regexes[icase], copy, strlen(copy),
 			      (uint32_t)*index, NULL) < 0)
@@ -1105,7 +1089,7 @@ int mw_policy_from_yaml(struct mw_yaml_ctx *c, yaml_node_t *default_node,
 			goto fail;
 	}
 	if (policy_index_build(p, pc.err, pc.errlen) ||
-	    compile_all_regexes(p, &pc, rules_node))
+	    regex_match_state(p, &pc, rules_node))
 		goto fail;
 	policy_keymap_free(&l.names);
 	policy_keymap_free(&l.regexes[0]);

@@ -504,6 +504,25 @@ Test(conditions, regex, .fini = pol_cleanup)
 	cr_assert_not(cond_holds("{pointer: /q, regex: '.*'}", "{}"));
 }
 
+/*
+ * Debian 12's Vectorscan misses "[a-z]+@" in this text (a long run of one
+ * letter before the match, at many run lengths): the match is PCRE2's.
+ */
+Test(conditions, regex_after_a_long_run, .fini = pol_cleanup)
+{
+	char args[512];
+
+	for (int n = 0; n < 200; n += 7) {
+		snprintf(args, sizeof(args), "{\"q\":\"%.*s jane@e.co\"}", n,
+			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		cr_assert(cond_holds("{pointer: /q, regex: '[a-z]+@'}", args),
+			  "%d letters before", n);
+	}
+}
+
 Test(conditions, exists, .fini = pol_cleanup)
 {
 	cr_assert(cond_holds("{pointer: /a, exists: true}", "{\"a\":null}"));
