@@ -73,6 +73,14 @@ if sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
 fi
 sed 's/^/  client: /' "$STATE.denied"
 
+step "masking: the server echoes a card number, an SSN and an e-mail address"
+# policy/demo.yaml masks cards (partially) and SSNs before the client sees
+# them; the e-mail reaches the client, the trail keeps a keyed hash of it.
+sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
+	node tests/mcp/steps.mjs "http://127.0.0.1:$SERVER_PORT/mcp" \
+	'[{"op":"call","name":"echo","args":{"message":"card 4111 1111 1111 1111, SSN 123-45-6780, mail jane@example.com"}}]' |
+	node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log("  client got:", JSON.parse(s).steps[0].text))'
+
 step "live status"
 "$BUILD/mcpwarden" -c "$CONFIG" status | sed -n '1,40p'
 
@@ -83,6 +91,12 @@ sleep 0.3
 	        left(arguments::text, 32) AS arguments, decision, rule, is_error,
 	        round(latency_ms::numeric, 2) AS ms
 	   FROM mcpwarden.tool_calls ORDER BY seq"
+
+step "what masking replaced, by detector (never the values)"
+"$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c \
+	"SELECT tool, arguments->>'message' AS recorded_arguments,
+	        arguments_masked, masked
+	   FROM mcpwarden.tool_calls WHERE masked IS NOT NULL ORDER BY seq"
 
 step "the connections, tied to the process that opened them"
 "$BUILD/mcpwarden" -c "$CONFIG" sql -P pager=off -c \

@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "mask.h"
 #include "control.h"
 #include "evidence.h"
 #include "log.h"
@@ -386,6 +387,11 @@ static int cmd_policy_check(int argc, char **argv)
 	print_policy_summary(stdout, &lp);
 	if (strcmp(lp.source, argv[1]))
 		printf("policy file: %s\n", lp.source);
+	if (lp.has_cfg && lp.cfg.masker)
+		printf("masking: %zu rule(s), %u detector(s) (%u custom)\n",
+		       mw_masker_n_rules(lp.cfg.masker),
+		       mw_masker_n_detectors(lp.cfg.masker),
+		       mw_masker_n_detectors(lp.cfg.masker) - MW_DET_N_BUILTIN);
 	loaded_policy_free(&lp);
 	return 0;
 }
