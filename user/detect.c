@@ -858,6 +858,8 @@ static void scan_digits(struct scan *x)
 		size_t p = i;
 		char sep = 0;
 
+		size_t digits = 0;
+
 		x->ng = 0;
 		for (;;) {
 			struct group *g = &x->g[x->ng++];
@@ -867,6 +869,7 @@ static void scan_digits(struct scan *x)
 				p++;
 			g->end = p;
 			g->sep = sep;
+			digits += g->end - g->start;
 			if (x->ng == 1 && wants(x, MW_DET_IBAN))
 				chain_iban(x);
 			if (x->ng == CHAIN_MAX) {
@@ -881,7 +884,10 @@ static void scan_digits(struct scan *x)
 			if (x->stop || !chain_next(t, p, &sep, &p))
 				break;
 		}
-		chain_done(x, x->ng);
+		/* the shortest values: 8 digits (+E.164), or four groups
+		 * (an IPv4 address); most numbers in text are neither */
+		if (digits >= 8 || x->ng >= 4)
+			chain_done(x, x->ng);
 		i = p;
 	}
 }
@@ -1261,7 +1267,7 @@ int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
 		scan_literal(x, "_", 0, at_gh_underscore);
 	}
 	if (wants(x, MW_DET_GITLAB_TOKEN))
-		scan_literal(x, "glpat-", 5, at_glpat);
+		scan_literal(x, "glpat-", 0, at_glpat);
 	if (wants(x, MW_DET_SLACK_TOKEN))
 		scan_literal(x, "xox", 0, at_xox);
 	if (wants(x, MW_DET_JWT))
