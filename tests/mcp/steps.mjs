@@ -8,6 +8,9 @@
 //     {"op": "list"}                        tools/list: the tool names, sorted
 //     {"op": "describe", "name": T}         tools/list: T's description
 //     {"op": "call", "name": T, "args": {}} tools/call
+//       "full": true      also the whole content and structuredContent
+//       "progress": true  ask for progress (the result then comes on an
+//                         SSE stream), and count the notifications
 //   The client offers roots (one root, file:///srv/data) and counts how
 //   often the server asked for them.
 // Output: {"steps": [{"ok": true, "tools"|"text"|"description": ...} or
@@ -57,8 +60,13 @@ try {
         if (s.op === 'list') out.steps.push({ ok: true, tools: r.tools.map((t) => t.name).sort() });
         else out.steps.push({ ok: true, description: r.tools.find((t) => t.name === s.name)?.description ?? null });
       } else if (s.op === 'call') {
-        const r = await client.callTool({ name: s.name, arguments: s.args ?? {} });
-        out.steps.push({ ok: true, text: r.content?.[0]?.text ?? null, is_error: !!r.isError });
+        let progress = 0;
+        const r = await client.callTool({ name: s.name, arguments: s.args ?? {} }, undefined,
+          s.progress ? { onprogress: () => { progress++; } } : undefined);
+        const step = { ok: true, text: r.content?.[0]?.text ?? null, is_error: !!r.isError };
+        if (s.full) Object.assign(step, { content: r.content, structured: r.structuredContent ?? null });
+        if (s.progress) step.progress = progress;
+        out.steps.push(step);
       } else {
         throw new Error(`unknown op ${s.op}`);
       }

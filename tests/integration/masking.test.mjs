@@ -1,0 +1,199 @@
+// Masking end to end: a real MCP server (tests/mcp/billing.mjs, built with
+// the official SDK) returns rows of a real PostgreSQL table holding card
+// numbers, SSNs and e-mail addresses; an SDK client in an enforced cgroup
+// calls it through mcpwarden. The client and the audit trail must see only
+// what the masking rules let through, JSON results and SSE-streamed ones
+// alike, and the trail must say what was masked, never the values.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  startServer, startDaemon, makeCgroup, uniqueName, cgroupRelPath, runInCgroup, run,
+  MCP_DIR, cleanupAll, auditSettled, pgBin,
+} from './helpers.mjs';
+
+const CUSTOMERS = [
+  [1, 'Ada Lovelace', 'ada@example.com', '4111 1111 1111 1111', '219-45-6781',
+    'invoice 2024-01-15, order ORD-2024-000123'],
+  [2, 'Bob Smith', 'bob.smith@billing.example.org', '5500-0000-0000-0004', '501-23-4567', 'paid'],
+  [3, 'Ada Byron', 'ada.b@example.com', '378282246310005', '123-45-6780', 'new'],
+];
+const CARDS = CUSTOMERS.map((c) => c[3]);
+const SSNS = CUSTOMERS.map((c) => c[4]);
+const EMAILS = CUSTOMERS.map((c) => c[2]);
+// Every way a raw value could show: as stored, and the card's digits alone.
+const RAW = [...CARDS, ...CARDS.map((c) => c.replace(/\D/g, '')), ...SSNS, ...EMAILS];
+
+const MASKING = [
+  { name: 'billing-to-client', server: 'billing', tool: ['lookup_*', 'card_image'],
+    apply: ['client', 'audit'], detectors: ['card'], style: 'partial' },
+  { name: 'ssn-everywhere', server: 'billing', apply: ['client', 'audit'],
+    detectors: ['ssn', 'email'], style: 'full' },
+  { name: 'hashed-in-trail', apply: ['audit'], detectors: ['card'], style: 'hash' },
+];
+
+let pgDir;
+let billing;
+let d;
+let cg;
+
+async function asMcpwarden(cmd, args) {
+  const r = await run('runuser', ['-u', 'mcpwarden', '--', cmd, ...args], { cwd: '/', timeout: 60000 });
+  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function psqlBilling(query) {
+  return asMcpwarden('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', pgDir, '-d', 'billing', '-c', query]);
+}
+
+async function steps(list, { inside = true } = {}) {
+  const args = [path.join(MCP_DIR, 'steps.mjs'), billing.url, JSON.stringify(list), '--timeout', '20000'];
+  const r = inside
+    ? await runInCgroup(cg, process.execPath, args, { timeout: 30000 })
+    : await run(process.execPath, args, { timeout: 30000 });
+  assert.equal(r.code, 0, `steps.mjs failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+function assertNoRaw(text, where) {
+  for (const v of RAW) assert.ok(!text.includes(v), `${where} holds the raw value ${v}`);
+}
+
+before(async () => {
+  const pw = (() => {
+    const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('mcpwarden:'));
+    assert.ok(line, 'the mcpwarden user exists (scripts/deps.sh creates it)');
+    const f = line.split(':');
+    return { uid: Number(f[2]), gid: Number(f[3]) };
+  })();
+  pgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-billing-pg-'));
+  fs.chownSync(pgDir, pw.uid, pw.gid);
+  await asMcpwarden(pgBin('initdb'), ['-D', path.join(pgDir, 'data'), '-A', 'trust', '-U', 'mcpwarden',
+    '--no-sync']);
+  await asMcpwarden(pgBin('pg_ctl'), ['-D', path.join(pgDir, 'data'), '-w', '-l', path.join(pgDir, 'log'),
+    '-o', `-c listen_addresses='' -c unix_socket_directories=${pgDir} -c fsync=off`, 'start']);
+  await asMcpwarden('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-h', pgDir, '-d', 'postgres', '-c',
+    'CREATE DATABASE billing']);
+  const values = CUSTOMERS.map((c) => `(${c[0]}, ${c.slice(1).map((v) => `'${v}'`).join(', ')})`).join(',\n');
+  await psqlBilling(`CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text,
+    ssn text, note text); INSERT INTO customers VALUES ${values}`);
+
+  process.env.BILLING_PG = `postgresql://mcpwarden@/billing?host=${pgDir}`;
+  billing = await startServer({ script: 'billing.mjs', host: '127.0.0.1' });
+  d = await startDaemon({
+    servers: [{ name: 'billing', address: `127.0.0.1:${billing.port}` }],
+    masking: MASKING,
+  });
+  cg = makeCgroup(uniqueName('mw-masking'));
+  const en = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(en.code, 0, en.stderr);
+});
+
+after(async () => {
+  await cleanupAll();
+  if (pgDir) {
+    await run('runuser', ['-u', 'mcpwarden', '--', pgBin('pg_ctl'), '-D', path.join(pgDir, 'data'), '-m',
+      'immediate', 'stop'], { cwd: '/', timeout: 30000 }).catch(() => {});
+    fs.rmSync(pgDir, { recursive: true, force: true });
+  }
+});
+
+test('the server really returns the raw rows (called directly, outside the cgroup)', async () => {
+  const r = await steps([{ op: 'call', name: 'lookup_customers', args: { name_prefix: 'Ada' }, full: true }],
+    { inside: false });
+  assert.deepEqual(r.steps[0].structured.rows.map((x) => x.card), [CARDS[0], CARDS[2]]);
+});
+
+test('a JSON result reaches the client masked: cards partial, SSNs and e-mails full, the rest intact', async () => {
+  const r = await steps([{ op: 'call', name: 'lookup_customers', args: { name_prefix: 'Ada' }, full: true }]);
+  const step = r.steps[0];
+  assert.equal(step.ok, true);
+  const rows = JSON.parse(step.text); // still valid JSON
+  assert.deepEqual(rows.map((x) => x.card), ['**** **** **** 1111', '***********0005']);
+  assert.deepEqual(rows.map((x) => x.ssn), ['[MASKED:ssn]', '[MASKED:ssn]']);
+  assert.deepEqual(rows.map((x) => x.email), ['[MASKED:email]', '[MASKED:email]']);
+  assert.equal(rows[0].note, 'invoice 2024-01-15, order ORD-2024-000123');
+  assert.deepEqual(step.structured.rows, rows, 'structuredContent masked the same way');
+  assertNoRaw(JSON.stringify(r), 'the client output');
+});
+
+test('an SSE-streamed result is masked too; an audit-only rule leaves the client its value', async () => {
+  const r = await steps([{ op: 'call', name: 'stream_customers', progress: true, full: true }]);
+  const step = r.steps[0];
+  assert.equal(step.ok, true);
+  assert.ok(step.progress >= 1, 'progress notifications came, so the result came on an SSE stream');
+  const rows = JSON.parse(step.text);
+  assert.equal(rows.length, 3);
+  for (const x of rows) {
+    assert.equal(x.ssn, '[MASKED:ssn]');
+    assert.equal(x.email, '[MASKED:email]');
+  }
+  // billing-to-client names lookup_* and card_image only; hashed-in-trail
+  // masks cards in the trail alone: the client gets them as stored.
+  assert.deepEqual(rows.map((x) => x.card), CARDS);
+});
+
+test('a raw argument reaches the server, and the trail keeps it masked', async () => {
+  const r = await steps([{ op: 'call', name: 'lookup_customers', args: { card: CARDS[0] }, full: true }]);
+  const rows = JSON.parse(r.steps[0].text);
+  assert.deepEqual(rows.map((x) => x.id), [1], 'the server found the row: it got the raw card');
+  await auditSettled(d);
+  const calls = await d.sqlObjects(`SELECT arguments, arguments_masked, masked FROM mcpwarden.tool_calls
+    WHERE tool = 'lookup_customers' AND arguments ? 'card'`);
+  assert.equal(calls.length, 1);
+  assert.deepEqual(calls[0].arguments_masked, { card: 1 });
+  assert.equal(calls[0].arguments.card, '**** **** **** 1111');
+  // the row twice, as text and as structuredContent
+  assert.deepEqual(calls[0].masked, { card: 2, ssn: 2, email: 2 });
+});
+
+test('the image is passed byte for byte, the text beside it masked', async () => {
+  const r = await steps([{ op: 'call', name: 'card_image', full: true }]);
+  const [img, txt] = r.steps[0].content;
+  const want = Buffer.from('\x89PNG\r\n\x1a\n4111111111111111 not text').toString('base64');
+  assert.equal(img.type, 'image');
+  assert.equal(img.data, want);
+  assert.equal(txt.text, 'card on file: **** **** **** 1111');
+});
+
+test('the trail: no raw value in any event, the spool or the log; what was masked is counted; verify passes', async () => {
+  await auditSettled(d);
+  const events = await d.sql('SELECT e::text FROM mcpwarden.events e ORDER BY seq');
+  assert.ok(events.length > 10);
+  assertNoRaw(events.map((row) => row[0]).join('\n'), 'mcpwarden.events');
+  const spool = path.join(d.stateDir, 'spool');
+  for (const f of fs.existsSync(spool) ? fs.readdirSync(spool) : []) {
+    assertNoRaw(fs.readFileSync(path.join(spool, f), 'latin1'), `the spool file ${f}`);
+  }
+  assertNoRaw(d.log(), 'the daemon log');
+
+  // the streamed result: cards hashed in the trail, the same card the same token
+  const streamed = await d.sqlObjects(`SELECT response, masked FROM mcpwarden.tool_calls
+    WHERE tool = 'stream_customers'`);
+  assert.equal(streamed.length, 1);
+  assert.deepEqual(streamed[0].masked, { card: 6, ssn: 6, email: 6 });
+  const recorded = JSON.parse(streamed[0].response.content[0].text);
+  const tokens = recorded.map((x) => x.card);
+  for (const t of tokens) assert.match(t, /^\[MASKED:card:[0-9a-f]{16}\]$/);
+  assert.equal(new Set(tokens).size, 3, 'different cards, different tokens');
+  const again = await steps([{ op: 'call', name: 'stream_customers' }]);
+  assert.equal(again.steps[0].ok, true);
+  await auditSettled(d);
+  const both = await d.sqlObjects(`SELECT response FROM mcpwarden.tool_calls
+    WHERE tool = 'stream_customers' ORDER BY seq`);
+  assert.equal(both.length, 2);
+  assert.deepEqual(JSON.parse(both[1].response.content[0].text).map((x) => x.card), tokens,
+    'the same card gives the same token: auditors can join on it');
+
+  const v = await d.cli(['audit', 'verify']);
+  assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
+});
+
+test('the hash key lives under state_dir, 32 bytes, readable by its owner only', () => {
+  const st = fs.statSync(path.join(d.stateDir, 'masking.key'));
+  assert.equal(st.size, 32);
+  assert.equal(st.mode & 0o777, 0o600);
+});

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// An MCP server built with the official TypeScript SDK (McpServer over
+// Streamable HTTP, one session per client) whose tools return rows of a real
+// PostgreSQL table of customers, card numbers and SSNs included: what
+// mcpwarden's masking tests put between it and a client.
+//
+// Tools:
+//   lookup_customers {name_prefix?, card?}  the matching rows, as text (JSON)
+//                    and as structuredContent {rows}; card filters on the
+//                    exact card number (so a test can prove the server got
+//                    the raw argument)
+//   stream_customers {}  the same rows after progress notifications, so that
+//                    the result comes on an SSE stream
+//   card_image {}    an image (base64 PNG bytes) and a text with a card
+//
+// Usage: node billing.mjs --pg CONNSTRING [--port N] [--host ADDR]
+//   CONNSTRING as libpq takes it (e.g. postgresql:///billing?host=/tmp/dir)
+//   Prints "ready PORT URL" on stdout once listening (URL: the /mcp endpoint).
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import pg from 'pg';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+let port = 0;
+let host = '127.0.0.1';
+let conn = process.env.BILLING_PG;
+const argv = process.argv.slice(2);
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--port') port = Number(argv[++i]);
+  else if (argv[i] === '--host') host = argv[++i];
+  else if (argv[i] === '--pg') conn = argv[++i];
+  else {
+    process.stderr.write(`billing.mjs: unknown argument ${argv[i]}\n`);
+    process.exit(2);
+  }
+}
+if (!conn) {
+  process.stderr.write('billing.mjs: --pg CONNSTRING is required\n');
+  process.exit(2);
+}
+
+const db = new pg.Pool({ connectionString: conn, max: 4 });
+
+// Bytes a card number's digits could be read in, were they masked as text.
+export const IMAGE_B64 = Buffer.from('\x89PNG\r\n\x1a\n4111111111111111 not text').toString('base64');
+
+async function rows(where, params) {
+  const r = await db.query(
+    `SELECT id, name, email, card, ssn, note FROM customers ${where} ORDER BY id`, params);
+  return r.rows;
+}
+
+function result(list) {
+  return {
+    content: [{ type: 'text', text: JSON.stringify(list) }],
+    structuredContent: { rows: list },
+  };
+}
+
+function newServer() {
+  const server = new McpServer({ name: 'mcpwarden-billing', version: '1.0.0' });
+  server.registerTool('lookup_customers', {
+    description: 'Customers by name prefix or by card number.',
+    inputSchema: { name_prefix: z.string().optional(), card: z.string().optional() },
+  }, async ({ name_prefix: prefix, card }) => {
+    if (card !== undefined) return result(await rows('WHERE card = $1', [card]));
+    return result(await rows('WHERE name LIKE $1', [`${prefix ?? ''}%`]));
+  });
+  server.registerTool('stream_customers', {
+    description: 'Every customer, after reporting progress.',
+  }, async (extra) => { // no inputSchema: the handler gets extra alone
+    const token = extra._meta?.progressToken;
+    for (let k = 1; k <= 3; k++) {
+      if (token !== undefined) {
+        await extra.sendNotification({ method: 'notifications/progress',
+          params: { progressToken: token, progress: k, total: 3 } });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return result(await rows('', []));
+  });
+  server.registerTool('card_image', {
+    description: 'A scanned card, and its number as text.',
+  }, async () => ({
+    content: [
+      { type: 'image', mimeType: 'image/png', data: IMAGE_B64 },
+      { type: 'text', text: 'card on file: 4111 1111 1111 1111' },
+    ],
+  }));
+  return server;
+}
+
+const transports = new Map();
+
+async function readBody(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text ? JSON.parse(text) : undefined;
+}
+
+const httpServer = http.createServer(async (req, res) => {
+  try {
+    if (!req.url.startsWith('/mcp')) {
+      res.writeHead(404).end();
+      return;
+    }
+    const sid = req.headers['mcp-session-id'];
+    const body = req.method === 'POST' ? await readBody(req) : undefined;
+    let transport = sid ? transports.get(sid) : undefined;
+    if (!transport) {
+      if (req.method !== 'POST' || !isInitializeRequest(body)) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end('{"jsonrpc":"2.0","error":{"code":-32000,"message":"no session"},"id":null}');
+        return;
+      }
+      transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (id) => transports.set(id, transport),
+      });
+      transport.onclose = () => transports.delete(transport.sessionId);
+      await newServer().connect(transport);
+    }
+    await transport.handleRequest(req, res, body);
+  } catch (e) {
+    process.stderr.write(`billing.mjs: ${e.stack}\n`);
+    if (!res.headersSent) res.writeHead(500).end();
+  }
+});
+
+httpServer.listen(port, host, () => {
+  const a = httpServer.address();
+  const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+  process.stdout.write(`ready ${a.port} http://${h}:${a.port}/mcp\n`);
+});
