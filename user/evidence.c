@@ -1151,9 +1151,9 @@ static int take_policy(struct mw_evidence *e, struct ehost *h,
 	}
 	masking = json_object_get(params, "masking");
 	mentry = json_pack("{s:s%,s:I,s:o,s:s,s:O}", "host", h->name,
-			  h->name_len, "seq", (json_int_t)seq, "loaded_at",
-			  jtime(ts), "in_force", when_names[w], "masking",
-			  json_is_object(masking) ? masking : json_null());
+			   h->name_len, "seq", (json_int_t)seq, "loaded_at",
+			   jtime(ts), "in_force", when_names[w], "masking",
+			   json_is_object(masking) ? masking : json_null());
 	if (!mentry || json_array_append_new(e->maskings, mentry)) {
 		mw_set_err(err, errlen, "out of memory");
 		goto out;

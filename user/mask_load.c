@@ -297,6 +297,7 @@ int mw_mask_from_yaml(struct mw_yaml_ctx *c, yaml_node_t *detectors,
 	struct mw_mask_custom *custom = NULL;
 	struct mw_mask_rule *rules = NULL;
 	size_t ncustom = 0, nrules = 0;
+	char why[512];
 	int rc = -1;
 
 	*out = NULL;
@@ -355,8 +356,10 @@ int mw_mask_from_yaml(struct mw_yaml_ctx *c, yaml_node_t *detectors,
 				     nservers, &rules[nrules - 1]))
 			goto out;
 	}
-	rc = mw_masker_new(out, custom, ncustom, rules, nrules, c->err,
-			   c->errlen);
+	rc = mw_masker_new(out, custom, ncustom, rules, nrules, why,
+			   sizeof(why));
+	if (rc)
+		mw_yaml_fail(c, detectors ? detectors : masking, "%s", why);
 out:
 	for (size_t i = 0; i < nrules; i++)
 		mw_mask_rule_clear(&rules[i]);

@@ -882,3 +882,79 @@ Test(config, missing_policy_file, .fini = conf_cleanup)
 	cr_assert_eq(mw_config_load(path, &cfg, err, sizeof(err)), -1);
 	cr_assert(strstr(err, "/nonexistent/policy.yaml: "), "%s", err);
 }
+
+#define CONF_MASK_SERVERS \
+	"servers:\n  - name: billing\n    address: 127.0.0.1:8080\n"
+
+Test(config, masking_rules_and_custom_detectors, .fini = conf_cleanup)
+{
+	struct mw_config cfg;
+	struct mw_mask_plan plan;
+
+	conf_load_ok(CONF_MASK_SERVERS "detectors:\n"
+				       "  - name: employee_id\n"
+				       "    pattern: 'EMP-[0-9]{6}'\n"
+				       "    validator: luhn\n"
+				       "masking:\n"
+				       "  - name: to-client\n"
+				       "    server: billing\n"
+				       "    tool: [\"lookup_*\"]\n"
+				       "    detectors: [card, employee_id]\n"
+				       "    style: partial\n"
+				       "  - apply: [audit]\n"
+				       "    detectors: [all]\n"
+				       "    style: hash\n",
+		     &cfg);
+	cr_assert_not_null(cfg.masker);
+	cr_assert_eq(mw_masker_n_rules(cfg.masker), 2);
+	cr_assert_eq(mw_masker_detector(cfg.masker, "employee_id"),
+		     MW_DET_N_BUILTIN);
+	/* the client: only lookup_* tools, card and employee_id, partial */
+	cr_assert(mw_masker_plan(cfg.masker, "billing", "lookup_customers",
+				 MW_MASK_TO_CLIENT, &plan));
+	cr_assert_eq(plan.detectors,
+		     (1ull << MW_DET_CARD) | (1ull << MW_DET_N_BUILTIN));
+	cr_assert_eq(plan.style[MW_DET_CARD], MW_MASK_PARTIAL);
+	cr_assert_not(mw_masker_plan(cfg.masker, "billing", "refund",
+				     MW_MASK_TO_CLIENT, &plan));
+	/* the trail: the first rule naming card decides its style */
+	cr_assert(mw_masker_plan(cfg.masker, "billing", "lookup_customers",
+				 MW_MASK_IN_AUDIT, &plan));
+	cr_assert_eq(plan.style[MW_DET_CARD], MW_MASK_PARTIAL);
+	cr_assert_eq(plan.style[MW_DET_SSN], MW_MASK_HASH);
+	mw_config_free(&cfg);
+	cr_assert_null(cfg.masker);
+}
+
+Test(config, masking_errors_name_the_line, .fini = conf_cleanup)
+{
+	conf_load_fails(CONF_MASK_SERVERS "masking:\n  - detectors: [cards]\n",
+			5, "unknown detector 'cards'");
+	conf_load_fails(CONF_MASK_SERVERS
+			"masking:\n  - detectors: [card]\n    style: stars\n",
+			5, "style: full, partial or hash");
+	conf_load_fails(
+		CONF_MASK_SERVERS
+		"masking:\n  - detectors: [card]\n    server: payroll\n",
+		6, "matches no configured server");
+	conf_load_fails(CONF_MASK_SERVERS "masking:\n  - style: full\n", 5,
+			"names no detectors");
+	conf_load_fails(
+		CONF_MASK_SERVERS
+		"masking:\n  - detectors: [card]\n    apply: [server]\n",
+		6, "apply: 'client' or 'audit'");
+	conf_load_fails(CONF_MASK_SERVERS
+			"masking:\n  - detectors: [card]\n    colour: red\n",
+			6, "unknown key 'colour'");
+	conf_load_fails(CONF_MASK_SERVERS
+			"detectors:\n  - name: card\n    pattern: x\n"
+			"masking:\n  - detectors: [card]\n",
+			5, "built-in detector's name");
+	conf_load_fails(CONF_MASK_SERVERS
+			"detectors:\n  - name: bad\n    pattern: '('\n"
+			"masking:\n  - detectors: [bad]\n",
+			5, "detector bad: missing closing parenthesis");
+	conf_load_fails(CONF_MASK_SERVERS
+			"detectors:\n  - name: lonely\n    pattern: x\n",
+			5, "no 'masking' rules use them");
+}

@@ -513,11 +513,12 @@ Test(conditions, regex_after_a_long_run, .fini = pol_cleanup)
 	char args[512];
 
 	for (int n = 0; n < 200; n += 7) {
-		snprintf(args, sizeof(args), "{\"q\":\"%.*s jane@e.co\"}", n,
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-			 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		snprintf(
+			args, sizeof(args), "{\"q\":\"%.*s jane@e.co\"}", n,
+			"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+			"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 		cr_assert(cond_holds("{pointer: /q, regex: '[a-z]+@'}", args),
 			  "%d letters before", n);
 	}
