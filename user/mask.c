@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "buf.h"
 #include "glob.h"
 #include "log.h"
 
@@ -543,31 +544,6 @@ long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
 
 /* ---- rewriting ---------------------------------------------------------- */
 
-struct out {
-	char *p;
-	size_t n, cap;
-};
-
-static int out_put(struct out *o, const char *s, size_t n)
-{
-	if (o->n + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 64;
-		char *np;
-
-		while (cap < o->n + n + 1)
-			cap *= 2;
-		np = realloc(o->p, cap);
-		if (!np)
-			return -1;
-		o->p = np;
-		o->cap = cap;
-	}
-	memcpy(o->p + o->n, s, n);
-	o->n += n;
-	o->p[o->n] = '\0';
-	return 0;
-}
-
 /* Kept by the partial style: separators, which say nothing of a value. */
 static bool partial_keeps(char c)
 {
@@ -575,7 +551,7 @@ static bool partial_keeps(char c)
 	       c == '/' || c == ':' || c == '@' || c == '+' || c == '_';
 }
 
-static int put_partial(struct out *o, const char *v, size_t n)
+static int put_partial(struct mw_buf *o, const char *v, size_t n)
 {
 	size_t alnum = 0, seen = 0;
 
@@ -594,13 +570,13 @@ static int put_partial(struct out *o, const char *v, size_t n)
 				i++;
 			c = '*';
 		}
-		if (out_put(o, &c, 1))
+		if (mw_buf_append(o, &c, 1))
 			return -1;
 	}
 	return 0;
 }
 
-static int put_hash(struct mw_masker *m, struct out *o, unsigned det,
+static int put_hash(struct mw_masker *m, struct mw_buf *o, unsigned det,
 		    const char *v, size_t n)
 {
 	const struct detector *d = &m->det[det];
@@ -628,7 +604,7 @@ static int put_hash(struct mw_masker *m, struct out *o, unsigned det,
 			 "[MASKED:%s:%02x%02x%02x%02x%02x%02x%02x%02x]",
 			 d->name, mac[0], mac[1], mac[2], mac[3], mac[4],
 			 mac[5], mac[6], mac[7]);
-		rc = out_put(o, tok, strlen(tok));
+		rc = mw_buf_append(o, tok, strlen(tok));
 	}
 	OPENSSL_cleanse(msg, k);
 	free(msg);
@@ -636,7 +612,7 @@ static int put_hash(struct mw_masker *m, struct out *o, unsigned det,
 }
 
 static int put_masked(struct mw_masker *m, const struct mw_mask_plan *plan,
-		      struct out *o, unsigned det, const char *v, size_t n)
+		      struct mw_buf *o, unsigned det, const char *v, size_t n)
 {
 	char tok[MW_MASK_NAME_MAX + 16];
 
@@ -646,14 +622,14 @@ static int put_masked(struct mw_masker *m, const struct mw_mask_plan *plan,
 	if (plan->style[det] == MW_MASK_HASH && m->has_key)
 		return put_hash(m, o, det, v, n);
 	snprintf(tok, sizeof(tok), "[MASKED:%s]", m->det[det].name);
-	return out_put(o, tok, strlen(tok));
+	return mw_buf_append(o, tok, strlen(tok));
 }
 
 long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 		  const char *text, size_t len, char **out, size_t *outlen,
 		  struct mw_mask_counts *counts)
 {
-	struct out o = { 0 };
+	struct mw_buf o = { 0 };
 	size_t at = 0;
 
 	*out = NULL;
@@ -665,7 +641,7 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 	for (size_t i = 0; i < m->found.n; i++) {
 		const struct mw_mask_span *sp = &m->found.v[i];
 
-		if (out_put(&o, text + at, sp->start - at) ||
+		if (mw_buf_append(&o, text + at, sp->start - at) ||
 		    put_masked(m, plan, &o, sp->detector, text + sp->start,
 			       sp->end - sp->start))
 			goto fail;
@@ -675,13 +651,14 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 			counts->total++;
 		}
 	}
-	if (out_put(&o, text + at, len - at))
+	/* NUL-terminated, the NUL not counted */
+	if (mw_buf_append(&o, text + at, len - at) || mw_buf_append(&o, "", 1))
 		goto fail;
-	*out = o.p;
-	*outlen = o.n;
+	*out = o.data;
+	*outlen = mw_buf_used(&o) - 1;
 	return (long)m->found.n;
 fail:
-	free(o.p);
+	mw_buf_free(&o);
 	return -1;
 }
 
