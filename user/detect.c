@@ -643,6 +643,7 @@ struct scan {
 	bool stop;
 	struct group g[CHAIN_MAX];
 	size_t ng;
+	size_t pem_end; /* where the last private key block read ends */
 };
 
 static bool wants(const struct scan *x, unsigned det)
@@ -1053,6 +1054,18 @@ static bool is_token_char_fn(char c)
 	return is_token_char(c);
 }
 
+/*
+ * Tokens start where a run of their characters starts: checked before the
+ * run is read, so that "eyJeyJeyJ..." or "glpat-glpat-..." costs one read
+ * of the run, not one per occurrence (quadratic on hostile input).
+ */
+static bool starts_run(const struct text *t, size_t i, bool (*in)(char))
+{
+	char b = before(t, i);
+
+	return !(b && in(b));
+}
+
 static void at_gh(struct scan *x, size_t i)
 {
 	const struct text *t = &x->t;
@@ -1064,7 +1077,11 @@ static void at_gh(struct scan *x, size_t i)
 
 static void at_github_pat(struct scan *x, size_t i)
 {
-	size_t e = run_of(&x->t, i + 11, is_word_char);
+	size_t e;
+
+	if (!starts_run(&x->t, i, is_word_char))
+		return;
+	e = run_of(&x->t, i + 11, is_word_char);
 
 	if (e - (i + 11) == 82)
 		try(x, MW_DET_GITHUB_TOKEN, i, e);
@@ -1085,7 +1102,11 @@ static void at_gh_underscore(struct scan *x, size_t i)
 
 static void at_glpat(struct scan *x, size_t i)
 {
-	size_t e = run_of(&x->t, i + 6, is_token_char_fn);
+	size_t e;
+
+	if (!starts_run(&x->t, i, is_token_char_fn))
+		return;
+	e = run_of(&x->t, i + 6, is_token_char_fn);
 
 	if (e - (i + 6) >= 20)
 		try(x, MW_DET_GITLAB_TOKEN, i, e);
@@ -1102,7 +1123,7 @@ static void at_xox(struct scan *x, size_t i)
 	size_t e;
 
 	if (i + 5 > t->len || !t->s[i + 3] || !strchr("abposr", t->s[i + 3]) ||
-	    t->s[i + 4] != '-')
+	    t->s[i + 4] != '-' || !starts_run(t, i, is_token_char_fn))
 		return;
 	e = run_of(t, i + 5, is_slack_char);
 	if (e - (i + 5) >= 10)
@@ -1117,7 +1138,11 @@ static bool is_b64url_char(char c)
 static void at_jwt(struct scan *x, size_t i)
 {
 	const struct text *t = &x->t;
-	size_t a = run_of(t, i, is_b64url_char), b, c;
+	size_t a, b, c;
+
+	if (!starts_run(t, i, is_jwt_char))
+		return;
+	a = run_of(t, i, is_b64url_char);
 
 	if (a >= t->len || t->s[a] != '.' || a + 4 > t->len ||
 	    memcmp(t->s + a + 1, "eyJ", 3))
@@ -1138,14 +1163,26 @@ static void at_pem(struct scan *x, size_t i)
 	const struct text *t = &x->t;
 	size_t p = i + 11;
 
+	/* inside a block already read to its END (or to the end of the
+	 * text): one read of the text, however many BEGIN lines */
+	if (i < x->pem_end)
+		return;
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(*kinds); k++) {
 		size_t kl = strlen(kinds[k]);
 
 		if (p + kl + sizeof(tail) - 1 <= t->len &&
 		    !memcmp(t->s + p, kinds[k], kl) &&
 		    !memcmp(t->s + p + kl, tail, sizeof(tail) - 1)) {
-			try(x, MW_DET_PEM_PRIVATE_KEY, i,
-			    p + kl + sizeof(tail) - 1);
+			size_t start = i, end = p + kl + sizeof(tail) - 1;
+
+			/* validate_pem reads on to the END line */
+			if (validate_pem(t, &start, &end)) {
+				x->pem_end = end;
+				if (wants(x, MW_DET_PEM_PRIVATE_KEY) &&
+				    x->fn(x->arg, MW_DET_PEM_PRIVATE_KEY, start,
+					  end))
+					x->stop = true;
+			}
 			return;
 		}
 	}
@@ -1244,6 +1281,7 @@ int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
 	x->arg = arg;
 	x->stop = false;
 	x->ng = 0;
+	x->pem_end = 0;
 	if (set & ((1ull << MW_DET_CARD) | (1ull << MW_DET_SSN) |
 		   (1ull << MW_DET_IBAN) | (1ull << MW_DET_PHONE) |
 		   (1ull << MW_DET_IPV4)))

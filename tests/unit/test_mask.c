@@ -468,3 +468,44 @@ Test(mask, corpus_recall_and_precision, .timeout = 60)
 	cr_assert_geq(precision, 0.99, "precision %.4f: %u false positives",
 		      precision, tfp);
 }
+
+/*
+ * Hostile text: prefixes repeated over 4 MiB. Each must cost one read of
+ * the text, not one per occurrence (which would take hours here, so the
+ * timeout only catches a return to quadratic scanning).
+ */
+Test(mask, repeated_prefixes_scan_in_linear_time, .timeout = 60)
+{
+	static const char *const units[] = {
+		"eyJ",
+		"glpat-",
+		"xoxb-",
+		"github_pat_",
+		"ghp_",
+		"bearer ",
+		"-----BEGIN PRIVATE KEY-----",
+		"a@",
+		"1:",
+		"a://b:",
+		"AKIA",
+		"1 ",
+		"aws ",
+		"(1",
+		"+1-",
+	};
+	size_t len = 4u << 20;
+	char *text = malloc(len);
+	struct mw_mask_span sp[4];
+
+	cr_assert_not_null(text);
+	for (size_t u = 0; u < sizeof(units) / sizeof(*units); u++) {
+		size_t ul = strlen(units[u]);
+
+		for (size_t i = 0; i < len; i++)
+			text[i] = units[u][i % ul];
+		cr_assert_geq(
+			mw_mask_find(masker, all_builtins(), text, len, sp, 4),
+			0, "%s", units[u]);
+	}
+	free(text);
+}
