@@ -192,6 +192,35 @@ test('the trail: no raw value in any event, the spool or the log; what was maske
   assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
 });
 
+test('an evidence package names the masking rules in force, never the key', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-masking-evidence-'));
+  const pkg = path.join(dir, 'pkg');
+  try {
+    const day = new Date().toISOString().slice(0, 10);
+    const next = new Date(Date.now() + 86400000).toISOString().slice(0, 10);
+    const r = await d.cli(['evidence', 'export', '--since', day, '--until', next, '-o', pkg],
+      { timeout: 120000 });
+    assert.equal(r.code, 0, `${r.stdout}${r.stderr}`);
+    const masking = JSON.parse(fs.readFileSync(path.join(pkg, 'masking.json'), 'utf8'));
+    assert.equal(masking.masking, 'configured');
+    const rules = masking.in_force[0].masking.rules;
+    assert.deepEqual(rules.map((x) => [x.name, x.style, x.apply]), MASKING.map((x) =>
+      [x.name, x.style, x.apply]));
+    assert.deepEqual(rules[0].detectors, ['card']);
+    assert.equal(rules[0].tool, 'lookup_*, card_image');
+    const key = fs.readFileSync(path.join(d.stateDir, 'masking.key')).toString('hex');
+    for (const f of fs.readdirSync(pkg, { recursive: true })) {
+      const file = path.join(pkg, f);
+      if (!fs.statSync(file).isFile()) continue;
+      const text = fs.readFileSync(file, 'latin1');
+      assertNoRaw(text, `the package's ${f}`);
+      assert.ok(!text.includes(key), `the package's ${f} holds the masking key`);
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('the hash key lives under state_dir, 32 bytes, readable by its owner only', () => {
   const st = fs.statSync(path.join(d.stateDir, 'masking.key'));
   assert.equal(st.size, 32);
