@@ -800,16 +800,22 @@ static void chain_iban(struct scan *x)
 			return;
 }
 
-static void chain_done(struct scan *x, size_t upto)
+/* digits: the chain's (window's) digits: fewer than a shape needs, skip it */
+static void chain_done(struct scan *x, size_t upto, size_t digits)
 {
+	bool card = wants(x, MW_DET_CARD) && digits >= 13;
+	bool ssn = wants(x, MW_DET_SSN) && digits >= 9 && x->ng >= 3;
+	bool ipv4 = wants(x, MW_DET_IPV4) && x->ng >= 4;
+	bool phone = wants(x, MW_DET_PHONE) && digits >= 8;
+
 	for (size_t a = 0; a < upto && !x->stop; a++) {
-		if (wants(x, MW_DET_CARD))
+		if (card)
 			chain_card(x, a);
-		if (wants(x, MW_DET_SSN))
+		if (ssn)
 			chain_ssn(x, a);
-		if (wants(x, MW_DET_IPV4))
+		if (ipv4)
 			chain_ipv4(x, a);
-		if (wants(x, MW_DET_PHONE))
+		if (phone)
 			chain_phone(x, a);
 	}
 }
@@ -876,7 +882,8 @@ static void scan_digits(struct scan *x)
 			if (x->ng == CHAIN_MAX) {
 				/* a long chain: keep the last groups, any
 				 * value they start may go on */
-				chain_done(x, CHAIN_MAX - VALUE_MAX_GROUPS);
+				chain_done(x, CHAIN_MAX - VALUE_MAX_GROUPS,
+					   digits);
 				memmove(x->g,
 					x->g + CHAIN_MAX - VALUE_MAX_GROUPS,
 					VALUE_MAX_GROUPS * sizeof(*x->g));
@@ -888,7 +895,7 @@ static void scan_digits(struct scan *x)
 		/* the shortest values: 8 digits (+E.164), or four groups
 		 * (an IPv4 address); most numbers in text are neither */
 		if (digits >= 8 || x->ng >= 4)
-			chain_done(x, x->ng);
+			chain_done(x, x->ng, digits);
 		i = p;
 	}
 }
@@ -917,26 +924,6 @@ static void scan_emails(struct scan *x)
 		if (b < a)
 			try(x, MW_DET_EMAIL, b, e);
 		at++;
-	}
-}
-
-static void scan_ipv6(struct scan *x)
-{
-	const struct text *t = &x->t;
-	const char *c = t->s;
-
-	while (!x->stop && (c = memchr(c, ':', (size_t)(t->s + t->len - c)))) {
-		size_t b = (size_t)(c - t->s), e = b, colons = 0;
-
-		while (b > 0 && is_ipv6_char(t->s[b - 1]))
-			b--;
-		while (e < t->len && is_ipv6_char(t->s[e]))
-			colons += t->s[e++] == ':';
-		if (colons >= 2)
-			try(x, MW_DET_IPV6, b, e);
-		c = t->s + e + (e == (size_t)(c - t->s));
-		if (c >= t->s + t->len)
-			break;
 	}
 }
 
@@ -1267,6 +1254,36 @@ static void at_url(struct scan *x, size_t i)
 	try(x, MW_DET_URL_CREDENTIALS, u, e);
 }
 
+/* ':' anchors IPv6 addresses and URL credentials alike: one pass. */
+static void scan_colons(struct scan *x)
+{
+	const struct text *t = &x->t;
+	bool ipv6 = wants(x, MW_DET_IPV6);
+	bool url = wants(x, MW_DET_URL_CREDENTIALS);
+	size_t ipv6_done = 0; /* an address's run is read once */
+	const char *c = t->s;
+
+	while (!x->stop && c < t->s + t->len &&
+	       (c = memchr(c, ':', (size_t)(t->s + t->len - c)))) {
+		size_t i = (size_t)(c - t->s);
+
+		if (url && i + 3 <= t->len && c[1] == '/' && c[2] == '/')
+			at_url(x, i);
+		if (ipv6 && i >= ipv6_done) {
+			size_t b = i, e = i, colons = 0;
+
+			while (b > 0 && is_ipv6_char(t->s[b - 1]))
+				b--;
+			while (e < t->len && is_ipv6_char(t->s[e]))
+				colons += t->s[e++] == ':';
+			if (colons >= 2)
+				try(x, MW_DET_IPV6, b, e);
+			ipv6_done = e;
+		}
+		c++;
+	}
+}
+
 int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
 	      mw_detect_fn fn, void *arg)
 {
@@ -1288,8 +1305,8 @@ int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
 		scan_digits(x);
 	if (wants(x, MW_DET_EMAIL))
 		scan_emails(x);
-	if (wants(x, MW_DET_IPV6))
-		scan_ipv6(x);
+	if (wants(x, MW_DET_IPV6) || wants(x, MW_DET_URL_CREDENTIALS))
+		scan_colons(x);
 	if (wants(x, MW_DET_AWS_ACCESS_KEY)) {
 		const char *p = s;
 
@@ -1314,8 +1331,6 @@ int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
 		scan_literal(x, "-----BEGIN ", 5, at_pem);
 	if (wants(x, MW_DET_BEARER_TOKEN))
 		scan_word(x, 'b', at_bearer);
-	if (wants(x, MW_DET_URL_CREDENTIALS))
-		scan_literal(x, "://", 0, at_url);
 	stopped = x->stop;
 	free(x);
 	return stopped ? 1 : 0;
