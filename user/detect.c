@@ -278,6 +278,16 @@ static bool mod97(const char *a, size_t n)
 	return rem == 1;
 }
 
+/* The length of an IBAN of country cc[0..1], 0 for no such country. */
+static size_t iban_length(const char *cc)
+{
+	for (size_t i = 0; i < sizeof(iban_countries) / sizeof(*iban_countries);
+	     i++)
+		if (!memcmp(cc, iban_countries[i].cc, 2))
+			return iban_countries[i].len;
+	return 0;
+}
+
 static bool validate_iban(const struct text *t, size_t *start, size_t *end)
 {
 	const char *s = t->s;
@@ -297,10 +307,7 @@ static bool validate_iban(const struct text *t, size_t *start, size_t *end)
 			return false;
 		a[n++] = s[i];
 	}
-	for (size_t i = 0; i < sizeof(iban_countries) / sizeof(*iban_countries);
-	     i++)
-		if (!memcmp(a, iban_countries[i].cc, 2))
-			want = iban_countries[i].len;
+	want = n >= 2 ? iban_length(a) : 0;
 	return want && n == want && mod97(a, n);
 }
 
@@ -476,8 +483,12 @@ static bool validate_aws_secret(const struct text *t, size_t *start,
 {
 	bool lower = false, upper = false, digit = false;
 
-	if (*end - *start != 40 ||
-	    !token_bounded(t, *start, *end, is_b64_or_pad))
+	char b = before(t, *start);
+
+	/* "KEY=<secret>" is how keys are written; "<secret>=" would be a
+	 * longer base64 string */
+	if (*end - *start != 40 || (b && is_b64(b)) ||
+	    is_b64_or_pad(after(t, *end)))
 		return false;
 	for (size_t i = *start; i < *end; i++) {
 		lower |= t->s[i] >= 'a' && t->s[i] <= 'z';
@@ -751,7 +762,7 @@ static void chain_phone(struct scan *x, size_t a)
 			digits += glen(&x->g[k]);
 			if (digits > 15)
 				break;
-			if (digits >= 8 && k > a &&
+			if (digits >= 8 &&
 			    try(x, MW_DET_PHONE, st - 1, x->g[k].end))
 				return;
 		}
@@ -778,26 +789,28 @@ static void chain_phone(struct scan *x, size_t a)
 static void chain_iban(struct scan *x)
 {
 	const struct text *t = &x->t;
-	size_t st = x->g[0].start, e;
+	size_t st = x->g[0].start, e, n = 0, want;
 
 	if (st < 2 || !(t->s[st - 1] >= 'A' && t->s[st - 1] <= 'Z') ||
 	    !(t->s[st - 2] >= 'A' && t->s[st - 2] <= 'Z'))
 		return;
 	st -= 2;
-	/* capitals and digits, single spaces between: 34 of them at most */
-	for (e = st; e < t->len && e - st < 42; e++) {
+	want = iban_length(t->s + st);
+	if (!want)
+		return;
+	/* the country's length in capitals and digits, single spaces between
+	 * (the print form): the one end to try */
+	for (e = st; e < t->len && n < want; e++) {
 		char c = t->s[e];
 
-		if (c == ' ' && e + 1 < t->len && t->s[e + 1] != ' ')
+		if (c == ' ' && n && e + 1 < t->len && t->s[e + 1] != ' ')
 			continue;
 		if (!is_digit(c) && !(c >= 'A' && c <= 'Z'))
-			break;
-	}
-	/* the longest first: a value ends at the run's end or before a space */
-	for (size_t k = e; k > st + 14; k--)
-		if ((k == e || t->s[k] == ' ') && is_alnum(t->s[k - 1]) &&
-		    try(x, MW_DET_IBAN, st, k))
 			return;
+		n++;
+	}
+	if (n == want)
+		try(x, MW_DET_IBAN, st, e);
 }
 
 /* digits: the chain's (window's) digits: fewer than a shape needs, skip it */

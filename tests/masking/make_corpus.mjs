@@ -254,13 +254,18 @@ for (let k = 0; k < 8; k++) {
     (x) => `aws_secret_access_key = ${x}`,
     (x) => `AWS secret: ${x}`,
     (x) => `{"SecretAccessKey": "${x}"}`,
+    (x) => `AWS_SECRET_ACCESS_KEY=${x}`,
   ])(m('aws_secret_key', secret)));
+}
+for (let k = 0; k < 3; k++) { // the environment-variable form
+  line(`export AWS_SECRET_ACCESS_KEY=${m('aws_secret_key', 'Zq9' + chars(ALNUM + '/+', 37))}`);
 }
 section('AWS look-alikes');
 line(`key AKIA${chars(UP + DIG, 15)} short`);
 line(`key akia${chars(LOW + DIG, 16)} lower`);
 line(`blob ${'aB3' + chars(ALNUM, 37)} with no context`);
 line(`secret sha ${chars('0123456789abcdef', 40)} is lowercase hex`);
+line(`AWS_SECRET_ACCESS_KEY=${'aB3' + chars(ALNUM, 37)}== padded, a longer base64 string`);
 section('GitHub, GitLab and Slack tokens');
 for (let k = 0; k < 6; k++) {
   line(`token ${m('github_token', pick(['ghp_', 'gho_', 'ghs_', 'ghu_', 'ghr_']) + chars(ALNUM, 36))}`);
