@@ -259,23 +259,27 @@ static const struct {
 /* ISO 7064 mod 97-10 over alnum (letters as 10..35), first four moved. */
 static bool mod97(const char *a, size_t n)
 {
-	unsigned rem = 0;
+	uint64_t acc = 0;
 
 	if (n < 5)
 		return false;
+	/* digits gathered in a 64-bit number, reduced before it could pass
+	 * 10^17: one division per eight digits or so, not one per digit */
 	for (size_t k = 0; k < n; k++) {
 		char c = a[(k + 4) % n];
 
 		if (is_digit(c))
-			rem = (rem * 10 + (unsigned)(c - '0')) % 97;
+			acc = acc * 10 + (unsigned)(c - '0');
 		else if (c >= 'A' && c <= 'Z')
-			rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
+			acc = acc * 100 + (unsigned)(c - 'A' + 10);
 		else if (c >= 'a' && c <= 'z')
-			rem = (rem * 100 + (unsigned)(c - 'a' + 10)) % 97;
+			acc = acc * 100 + (unsigned)(c - 'a' + 10);
 		else
 			return false;
+		if (acc >= 100000000000000ull)
+			acc %= 97;
 	}
-	return rem == 1;
+	return acc % 97 == 1;
 }
 
 /* The length of an IBAN of country cc[0..1], 0 for no such country. */
@@ -313,7 +317,8 @@ static bool validate_iban(const struct text *t, size_t *start, size_t *end)
 
 static bool is_email_local(char c)
 {
-	return is_alnum(c) || (c && strchr("._%+-", c));
+	return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
+	       c == '-';
 }
 
 static bool is_domain_char(char c)
@@ -597,7 +602,8 @@ static bool validate_pem(const struct text *t, size_t *start, size_t *end)
 
 static bool is_bearer_char(char c)
 {
-	return is_alnum(c) || (c && strchr("._~+/-", c));
+	return is_alnum(c) || c == '.' || c == '_' || c == '~' || c == '+' ||
+	       c == '/' || c == '-';
 }
 
 /* The token after "Bearer " (the scanner found the word and the blank). */
