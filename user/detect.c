@@ -461,15 +461,10 @@ static bool validate_ipv6(const struct text *t, size_t *start, size_t *end)
 	return true;
 }
 
-static bool is_upper_alnum(char c)
-{
-	return is_alnum(c);
-}
-
 static bool validate_aws_access(const struct text *t, size_t *start,
 				size_t *end)
 {
-	return token_bounded(t, *start, *end, is_upper_alnum);
+	return token_bounded(t, *start, *end, is_alnum);
 }
 
 static bool is_b64(char c)
@@ -919,11 +914,6 @@ static void scan_digits(struct scan *x)
 	}
 }
 
-static bool is_local_char(char c)
-{
-	return is_email_local(c);
-}
-
 static void scan_emails(struct scan *x)
 {
 	const struct text *t = &x->t;
@@ -933,7 +923,7 @@ static void scan_emails(struct scan *x)
 	       (at = memchr(at, '@', (size_t)(t->s + t->len - at)))) {
 		size_t a = (size_t)(at - t->s), b = a, e = a + 1;
 
-		while (b > 0 && a - b < 65 && is_local_char(t->s[b - 1]))
+		while (b > 0 && a - b < 65 && is_email_local(t->s[b - 1]))
 			b--;
 		while (e < t->len &&
 		       (is_domain_char(t->s[e]) || t->s[e] == '.'))
@@ -1045,21 +1035,6 @@ static void scan_aws_secret(struct scan *x)
 	}
 }
 
-static bool is_alnum_char(char c)
-{
-	return is_alnum(c);
-}
-
-static bool is_word_char(char c)
-{
-	return is_word(c);
-}
-
-static bool is_token_char_fn(char c)
-{
-	return is_token_char(c);
-}
-
 /*
  * Tokens start where a run of their characters starts: checked before the
  * run is read, so that "eyJeyJeyJ..." or "glpat-glpat-..." costs one read
@@ -1075,7 +1050,7 @@ static bool starts_run(const struct text *t, size_t i, bool (*in)(char))
 static void at_gh(struct scan *x, size_t i)
 {
 	const struct text *t = &x->t;
-	size_t e = run_of(t, i + 4, is_alnum_char);
+	size_t e = run_of(t, i + 4, is_alnum);
 
 	if (e - (i + 4) >= 36 && e - (i + 4) <= 251)
 		try(x, MW_DET_GITHUB_TOKEN, i, e);
@@ -1085,9 +1060,9 @@ static void at_github_pat(struct scan *x, size_t i)
 {
 	size_t e;
 
-	if (!starts_run(&x->t, i, is_word_char))
+	if (!starts_run(&x->t, i, is_word))
 		return;
-	e = run_of(&x->t, i + 11, is_word_char);
+	e = run_of(&x->t, i + 11, is_word);
 
 	if (e - (i + 11) == 82)
 		try(x, MW_DET_GITHUB_TOKEN, i, e);
@@ -1110,9 +1085,9 @@ static void at_glpat(struct scan *x, size_t i)
 {
 	size_t e;
 
-	if (!starts_run(&x->t, i, is_token_char_fn))
+	if (!starts_run(&x->t, i, is_token_char))
 		return;
-	e = run_of(&x->t, i + 6, is_token_char_fn);
+	e = run_of(&x->t, i + 6, is_token_char);
 
 	if (e - (i + 6) >= 20)
 		try(x, MW_DET_GITLAB_TOKEN, i, e);
@@ -1129,7 +1104,7 @@ static void at_xox(struct scan *x, size_t i)
 	size_t e;
 
 	if (i + 5 > t->len || !t->s[i + 3] || !strchr("abposr", t->s[i + 3]) ||
-	    t->s[i + 4] != '-' || !starts_run(t, i, is_token_char_fn))
+	    t->s[i + 4] != '-' || !starts_run(t, i, is_token_char))
 		return;
 	e = run_of(t, i + 5, is_slack_char);
 	if (e - (i + 5) >= 10)
@@ -1194,11 +1169,6 @@ static void at_pem(struct scan *x, size_t i)
 	}
 }
 
-static bool is_bearer_fn(char c)
-{
-	return is_bearer_char(c);
-}
-
 /* "bearer" in any case at i, blanks, the token. */
 static void at_bearer(struct scan *x, size_t i)
 {
@@ -1219,7 +1189,7 @@ static void at_bearer(struct scan *x, size_t i)
 	}
 	if (p == i + 6)
 		return;
-	e = run_of(t, p, is_bearer_fn);
+	e = run_of(t, p, is_bearer_char);
 	while (e < t->len && t->s[e] == '=')
 		e++;
 	try(x, MW_DET_BEARER_TOKEN, p, e);

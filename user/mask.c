@@ -91,8 +91,7 @@ static bool is_alnum(char c)
 	       (c >= 'A' && c <= 'Z');
 }
 
-static int compile_custom(struct mw_masker *m, struct detector *d, char *err,
-			  size_t errlen)
+static int compile_custom(struct detector *d, char *err, size_t errlen)
 {
 	int code;
 	PCRE2_SIZE at;
@@ -110,7 +109,6 @@ static int compile_custom(struct mw_masker *m, struct detector *d, char *err,
 	}
 	/* Matching without the JIT is correct, only slower. */
 	(void)pcre2_jit_compile(d->re, PCRE2_JIT_COMPLETE);
-	(void)m;
 	return 0;
 }
 
@@ -153,7 +151,7 @@ int mw_masker_new(struct mw_masker **out, const struct mw_mask_custom *custom,
 		d->icase = custom[i].icase;
 		d->validator = custom[i].validator;
 		d->hash_alnum = custom[i].validator != MW_MASK_VALIDATE_NONE;
-		if (compile_custom(m, d, err, errlen))
+		if (compile_custom(d, err, errlen))
 			goto fail;
 	}
 	if (nrules) {
