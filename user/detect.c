@@ -29,7 +29,6 @@
 struct text {
 	const char *s;
 	size_t len;
-	bool raw; /* JSON text: an escape sequence separates */
 };
 
 /* ---- character classes and boundaries ---------------------------------- */
@@ -60,26 +59,14 @@ static bool is_hex(char c)
 }
 
 /* The character before start and the one at end, or 0 at either edge. */
-/*
- * The character before start and the one at end, or 0 at either edge. In
- * JSON text (the fast path) an escape sequence is a separator: "\\n4111"
- * holds a card once decoded.
- */
 static char before(const struct text *t, size_t start)
 {
-	char c = start ? t->s[start - 1] : '\0';
-
-	if (t->raw && start >= 2 && t->s[start - 2] == '\\' && c &&
-	    strchr("ntrbf\"\\/", c))
-		return ' ';
-	return c;
+	return start ? t->s[start - 1] : '\0';
 }
 
 static char after(const struct text *t, size_t end)
 {
-	char c = end < t->len ? t->s[end] : '\0';
-
-	return t->raw && c == '\\' ? ' ' : c;
+	return end < t->len ? t->s[end] : '\0';
 }
 
 /*
@@ -1181,9 +1168,6 @@ static void at_bearer(struct scan *x, size_t i)
 	for (;;) {
 		if (p < t->len && (t->s[p] == ' ' || t->s[p] == '\t'))
 			p++;
-		else if (t->raw && p + 1 < t->len && t->s[p] == '\\' &&
-			 strchr("tnr", t->s[p + 1]) && t->s[p + 1])
-			p += 2; /* an escaped blank, in JSON text */
 		else
 			break;
 	}
@@ -1273,15 +1257,15 @@ static void scan_colons(struct scan *x)
 	}
 }
 
-int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
-	      mw_detect_fn fn, void *arg)
+int mw_detect(const char *s, size_t len, uint64_t set, mw_detect_fn fn,
+	      void *arg)
 {
 	struct scan *x = malloc(sizeof(*x));
 	bool stopped;
 
 	if (!x)
 		return -1;
-	x->t = (struct text){ s, len, json_text };
+	x->t = (struct text){ s, len };
 	x->set = set;
 	x->fn = fn;
 	x->arg = arg;

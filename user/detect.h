@@ -44,13 +44,11 @@ typedef int (*mw_detect_fn)(void *arg, unsigned det, size_t start, size_t end);
 
 /*
  * Reports every value of the detectors in set that s holds (several may
- * overlap: the caller chooses). json_text: s is JSON text, not a decoded
- * string, and an escape sequence counts as a separator (the fast path;
- * \u and \/ escapes, which could spell a value, are the caller's to
- * catch). Returns 1 when fn stopped it, 0, or -1 out of memory.
+ * overlap: the caller chooses). Returns 1 when fn stopped it, 0, or -1
+ * out of memory.
  */
-int mw_detect(const char *s, size_t len, uint64_t set, bool json_text,
-	      mw_detect_fn fn, void *arg);
+int mw_detect(const char *s, size_t len, uint64_t set, mw_detect_fn fn,
+	      void *arg);
 
 /* Validators for custom detectors, over the letters and digits. */
 bool mw_detect_luhn(const char *s, size_t start, size_t end);

@@ -23,6 +23,7 @@
 #include "atomic_file.h"
 #include "buf.h"
 #include "glob.h"
+#include "json_text.h"
 #include "log.h"
 
 #define BUILTIN_SET ((1ull << MW_DET_N_BUILTIN) - 1)
@@ -59,6 +60,9 @@ struct mw_masker {
 	uint8_t key[MW_MASK_KEY_BYTES];
 	bool has_key;
 	struct span_vec found;
+	/* the fast path's decoded copy of a message */
+	char *scratch;
+	size_t scratch_cap;
 };
 
 static const char *const builtin_names[MW_DET_N_BUILTIN] = {
@@ -187,6 +191,7 @@ void mw_masker_free(struct mw_masker *m)
 {
 	if (!m)
 		return;
+	free(m->scratch);
 	for (unsigned i = 0; i < m->ndet; i++) {
 		free(m->det[i].pattern);
 		pcre2_code_free(m->det[i].re);
@@ -294,12 +299,14 @@ int mw_mask_key_load(const char *state_dir, uint8_t key[MW_MASK_KEY_BYTES],
 
 /* ---- plans -------------------------------------------------------------- */
 
-static bool any_glob(struct mw_glob *const *g, size_t n, const char *s)
+/* unknown: s is NULL because it is not known (not because there is none) */
+static bool any_glob(struct mw_glob *const *g, size_t n, const char *s,
+		     bool unknown)
 {
 	if (!g)
 		return true;
 	if (!s)
-		return false;
+		return unknown;
 	for (size_t i = 0; i < n; i++)
 		if (mw_glob_match(g[i], s, strlen(s)))
 			return true;
@@ -309,16 +316,19 @@ static bool any_glob(struct mw_glob *const *g, size_t n, const char *s)
 bool mw_masker_plan(const struct mw_masker *m, const char *server,
 		    const char *tool, unsigned place, struct mw_mask_plan *plan)
 {
+	bool unknown = place & MW_MASK_ANY_TOOL;
+
 	memset(plan, 0, sizeof(*plan));
 	if (!m)
 		return false;
+	place &= ~MW_MASK_ANY_TOOL;
 	for (size_t i = 0; i < m->nrules; i++) {
 		const struct mw_mask_rule *r = &m->rules[i];
 		uint64_t fresh;
 
 		if (!(r->apply & place) ||
-		    !any_glob(r->servers, r->nservers, server) ||
-		    !any_glob(r->tools, r->ntools, tool))
+		    !any_glob(r->servers, r->nservers, server, unknown) ||
+		    !any_glob(r->tools, r->ntools, tool, unknown))
 			continue;
 		fresh = r->detectors & ~plan->detectors;
 		for (unsigned d = 0; d < m->ndet; d++)
@@ -437,19 +447,6 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 	return 0;
 }
 
-/* A \u or \/ escape in JSON text (a backslash escaped is not one). */
-static bool has_spelling_escape(const char *s, size_t len)
-{
-	const char *p = s, *end = s + len;
-
-	while ((p = memchr(p, '\\', (size_t)(end - p))) && p + 1 < end) {
-		if (p[1] == 'u' || p[1] == '/')
-			return true;
-		p += 2; /* the escaped character, whatever it is */
-	}
-	return false;
-}
-
 static int stop_at_first(void *arg, unsigned det, size_t start, size_t end)
 {
 	(void)arg;
@@ -459,28 +456,91 @@ static int stop_at_first(void *arg, unsigned det, size_t start, size_t end)
 	return 1;
 }
 
+static char *scratch_of(struct mw_masker *m, size_t len)
+{
+	if (len > m->scratch_cap) {
+		char *p = realloc(m->scratch, len);
+
+		if (!p)
+			return NULL;
+		m->scratch = p;
+		m->scratch_cap = len;
+	}
+	return m->scratch;
+}
+
+/*
+ * Custom patterns see each string (and integer) alone, as the slow path
+ * shows them: an anchored pattern matches nowhere else. raw is JSON.
+ */
+static bool custom_candidates(struct mw_masker *m, uint64_t set,
+			      const char *raw, size_t len)
+{
+	struct mw_json_token tok;
+	size_t at = 0;
+
+	while (mw_json_next_token(raw, len, &at, &tok)) {
+		const char *v = raw + tok.start;
+		size_t n = tok.end - tok.start;
+
+		if (!tok.is_string) {
+			/* the slow path sees integers as jansson prints
+			 * them; reals it leaves alone */
+			if (memchr(v, '.', n) || memchr(v, 'e', n) ||
+			    memchr(v, 'E', n))
+				continue;
+			if (n == 2 && !memcmp(v, "-0", 2)) {
+				v++;
+				n--;
+			}
+		} else if (tok.has_escape) {
+			char *out = scratch_of(m, n);
+
+			if (!out)
+				return true;
+			n = mw_json_unescape(out, v, n);
+			if (n == MW_JSON_UNESCAPE_FAILED)
+				return true;
+			v = out;
+		}
+		for (unsigned d = MW_DET_N_BUILTIN; d < m->ndet; d++)
+			if ((set & (1ull << d)) &&
+			    custom_matches(m, d, v, n, stop_at_first, NULL))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * The built-ins run over the whole text with its escapes decoded: every
+ * string's bytes then stand as the slow path sees them, between quotes,
+ * which no scanner takes into a value, so a value found in a string is
+ * found here too. Keys and binary content are scanned as well: more
+ * candidates, never fewer. Any failure says "candidate": the slow path
+ * decides.
+ */
 bool mw_mask_candidates(struct mw_masker *m, uint64_t set, const char *raw,
 			size_t len)
 {
+	const char *view = raw;
+	size_t vlen = len;
+
 	if (!set || !len)
 		return false;
-	/* \uXXXX and \/ can spell any value: decode first. */
-	if (has_spelling_escape(raw, len))
-		return true;
-	/* A failure must not let a message through unexamined. */
-	if ((set & BUILTIN_SET) &&
-	    mw_detect(raw, len, set & BUILTIN_SET, true, stop_at_first, NULL))
-		return true;
-	for (unsigned d = MW_DET_N_BUILTIN; d < m->ndet; d++) {
-		if (!(set & (1ull << d)))
-			continue;
-		/* what a pattern sees in JSON text is the decoded string's
-		 * only without escapes */
-		if (memchr(raw, '\\', len) ||
-		    custom_matches(m, d, raw, len, stop_at_first, NULL))
+	if ((set & BUILTIN_SET) && memchr(raw, '\\', len)) {
+		char *out = scratch_of(m, len);
+
+		if (!out)
 			return true;
+		vlen = mw_json_unescape(out, raw, len);
+		if (vlen == MW_JSON_UNESCAPE_FAILED)
+			return true;
+		view = out;
 	}
-	return false;
+	if ((set & BUILTIN_SET) &&
+	    mw_detect(view, vlen, set & BUILTIN_SET, stop_at_first, NULL))
+		return true;
+	return (set & ~BUILTIN_SET) && custom_candidates(m, set, raw, len);
 }
 
 static int on_found(void *arg, unsigned det, size_t start, size_t end)
@@ -509,7 +569,7 @@ static int locate(struct mw_masker *m, uint64_t set, const char *text,
 		return -1;
 	/* on_found stops the scan only when it cannot keep a value */
 	if ((set & BUILTIN_SET) &&
-	    mw_detect(text, len, set & BUILTIN_SET, false, on_found, m))
+	    mw_detect(text, len, set & BUILTIN_SET, on_found, m))
 		return -1;
 	for (unsigned d = MW_DET_N_BUILTIN; d < m->ndet; d++)
 		if ((set & (1ull << d)) &&
@@ -549,17 +609,19 @@ static bool partial_keeps(char c)
 	       c == '/' || c == ':' || c == '@' || c == '+' || c == '_';
 }
 
+/* The last four letters and digits stay, never more than half of them. */
 static int put_partial(struct mw_buf *o, const char *v, size_t n)
 {
-	size_t alnum = 0, seen = 0;
+	size_t alnum = 0, seen = 0, keep;
 
 	for (size_t i = 0; i < n; i++)
 		alnum += is_alnum(v[i]);
+	keep = alnum / 2 < 4 ? alnum / 2 : 4;
 	for (size_t i = 0; i < n; i++) {
 		char c = v[i];
 
 		if (is_alnum(c)) {
-			if (++seen + 4 <= alnum)
+			if (++seen + keep <= alnum)
 				c = '*';
 		} else if (!partial_keeps(c)) {
 			/* one star for a whole UTF-8 sequence */
@@ -670,6 +732,21 @@ static bool is_media_object(const json_t *obj)
 	       (type && (!strcmp(type, "image") || !strcmp(type, "audio")));
 }
 
+/* Base64 as MCP's blob and data carry it: padded, no blanks. */
+static bool is_base64(const char *s, size_t n)
+{
+	size_t pad = 0;
+
+	if (n % 4)
+		return false;
+	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < n - pad; i++)
+		if (!is_alnum(s[i]) && s[i] != '+' && s[i] != '/')
+			return false;
+	return true;
+}
+
 /* A string value masked in place, or replaced (*repl) for an integer. */
 static long mask_string(struct mw_masker *m, const struct mw_mask_plan *plan,
 			json_t *s, struct mw_mask_counts *counts)
@@ -721,9 +798,11 @@ static long mask_member(struct mw_masker *m, const struct mw_mask_plan *plan,
 	json_t *repl;
 	long n;
 
-	/* Base64 content: a mask would corrupt it, a detector misread it. */
+	/* Base64 content: a mask would corrupt it, a detector misread it.
+	 * Only what is base64 passes as such. */
 	if (json_is_string(v) && !plan->binary &&
-	    (!strcmp(key, "blob") || (media && !strcmp(key, "data"))))
+	    (!strcmp(key, "blob") || (media && !strcmp(key, "data"))) &&
+	    is_base64(json_string_value(v), json_string_length(v)))
 		return 0;
 	if (!json_is_integer(v))
 		return mask_value(m, plan, v, counts, depth + 1);

@@ -58,6 +58,10 @@ enum mw_mask_validator {
 	1u /* server messages on their way to the client
 				(and so, as sent, in the trail) */
 #define MW_MASK_IN_AUDIT 2u /* the recorded copy: arguments and results */
+/* With a place, for a plan: the message's server or tool is not known (a
+ * response no request is known for, a free-text detail): every rule that
+ * names one applies. */
+#define MW_MASK_ANY_TOOL 4u
 
 struct mw_glob;
 
@@ -135,9 +139,9 @@ size_t mw_masker_n_rules(const struct mw_masker *m);
 
 /*
  * The plan for a message of server (and tool, NULL for none) at one place
- * (MW_MASK_TO_CLIENT or MW_MASK_IN_AUDIT): for each detector, the first
- * rule in file order that names it sets its style. False when nothing
- * applies.
+ * (MW_MASK_TO_CLIENT or MW_MASK_IN_AUDIT, with MW_MASK_ANY_TOOL when the
+ * tool is not known): for each detector, the first rule in file order
+ * that names it sets its style. False when nothing applies.
  */
 bool mw_masker_plan(const struct mw_masker *m, const char *server,
 		    const char *tool, unsigned place,

@@ -311,7 +311,7 @@ static char *masked_detail(struct mw_conn *c, const char *detail,
 	*masked = NULL;
 	if (!detail || !c->px->masker ||
 	    !mw_masker_plan(c->px->masker, c->server ? c->server->name : NULL,
-			    NULL, MW_MASK_IN_AUDIT, &plan))
+			    NULL, MW_MASK_IN_AUDIT | MW_MASK_ANY_TOOL, &plan))
 		return NULL;
 	if (mw_mask_text(c->px->masker, &plan, detail, strlen(detail), &out, &n,
 			 &counts) < 0)
@@ -506,7 +506,7 @@ static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
  * pass.
  */
 static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
-			json_t *payload, json_t **copy,
+			unsigned unknown, json_t *payload, json_t **copy,
 			struct mw_mask_counts *counts, bool *rewritten)
 {
 	struct mw_masker *m = c->px->masker;
@@ -518,13 +518,14 @@ static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
 	if (!payload)
 		return 0;
 	if (to_client && mw_masker_plan(m, c->server->name, tool,
-					MW_MASK_TO_CLIENT, &plan)) {
+					MW_MASK_TO_CLIENT | unknown, &plan)) {
 		n = mw_mask_json(m, &plan, payload, counts);
 		if (n < 0)
 			return -1;
 		*rewritten |= n > 0;
 	}
-	if (!mw_masker_plan(m, c->server->name, tool, MW_MASK_IN_AUDIT, &plan))
+	if (!mw_masker_plan(m, c->server->name, tool,
+			    MW_MASK_IN_AUDIT | unknown, &plan))
 		return 0;
 	dup = json_deep_copy(payload);
 	n = dup ? mw_mask_json(m, &plan, dup, counts) : -1;
@@ -569,7 +570,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		json_t *recorded = NULL;
 		uint64_t seq, req_seq;
 		int64_t req_ts;
-		unsigned flags = 0;
+		unsigned flags = 0, unknown_tool = 0;
 		char *req_tool = NULL;
 		int rc = 0;
 
@@ -589,7 +590,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			ev.method = m->method;
 			ev.tool = m->tool;
 			if (masking)
-				rc = mask_payload(c, to_client, m->tool,
+				rc = mask_payload(c, to_client, m->tool, 0,
 						  m->params, &recorded, &counts,
 						  &o->rewritten);
 			ev.params = recorded ? recorded : m->params;
@@ -602,19 +603,22 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		case MW_RPC_RESULT:
 		case MW_RPC_ERROR:
 			ev.kind = MW_EV_RESPONSE;
-			if (m->id && pair_key(key, sizeof(key), c, x->session,
-					      peer_dir, m->id)) {
-				if (mw_pairing_take(c->px->pairing, key,
-						    &req_seq, &req_ts, &flags,
-						    &req_tool)) {
-					ev.request_seq = req_seq;
-					ev.latency_us = ev.ts_us - req_ts;
-				}
+			if (m->id &&
+			    pair_key(key, sizeof(key), c, x->session, peer_dir,
+				     m->id) &&
+			    mw_pairing_take(c->px->pairing, key, &req_seq,
+					    &req_ts, &flags, &req_tool)) {
+				ev.request_seq = req_seq;
+				ev.latency_us = ev.ts_us - req_ts;
+			} else {
+				/* which tool answered is not known: every
+				 * tool's rules apply */
+				unknown_tool = MW_MASK_ANY_TOOL;
 			}
 			shape_result(c, m, flags, o);
 			if (masking)
 				rc = mask_payload(
-					c, to_client, req_tool,
+					c, to_client, req_tool, unknown_tool,
 					m->result ? m->result : m->error,
 					&recorded, &counts, &o->rewritten);
 			ev.result = m->result;

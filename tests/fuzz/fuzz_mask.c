@@ -2,12 +2,13 @@
 /*
  * Input: 1 byte of style, then text. Every built-in detector runs over the
  * text (mw_mask_find and mw_mask_text) and, when the text is JSON, over the
- * parsed value (mw_mask_json). Checked: spans are ordered, inside the text
- * and do not overlap; the fast path never says "nothing" where a value was
- * found in raw text; masking a text replaces exactly the values found,
- * and what it leaves between them is the text's own bytes; masked JSON
- * stays JSON. (Masking twice may find more: a value that touched a letter
- * can touch a token's ']' instead.)
+ * parsed value (mw_mask_json), with an anchored custom pattern too.
+ * Checked: spans are ordered, inside the text and do not overlap; the fast
+ * path never says "nothing" where a value was found, in the text or in the
+ * JSON it is; masking a text replaces exactly the values found, and what
+ * it leaves between them is the text's own bytes; masked JSON stays JSON.
+ * (Masking twice may find more: a value that touched a letter can touch a
+ * token's ']' instead.)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,10 +21,12 @@ static struct mw_masker *fuzz_masker;
 static struct mw_masker *masker(void)
 {
 	static const uint8_t key[MW_MASK_KEY_BYTES] = { 7 };
+	struct mw_mask_custom anchored = { .name = "order",
+					   .pattern = "^[A-Z]{2}-[0-9]{3}$" };
 	char err[256];
 
 	if (!fuzz_masker) {
-		if (mw_masker_new(&fuzz_masker, NULL, 0, NULL, 0, err,
+		if (mw_masker_new(&fuzz_masker, &anchored, 1, NULL, 0, err,
 				  sizeof(err)))
 			abort();
 		mw_masker_set_key(fuzz_masker, key);
@@ -35,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mw_masker *m = masker();
 	uint64_t all = (1ull << MW_DET_N_BUILTIN) - 1;
-	struct mw_mask_plan plan = { .detectors = all };
+	uint64_t with_custom = (1ull << (MW_DET_N_BUILTIN + 1)) - 1;
+	struct mw_mask_plan plan = { .detectors = with_custom };
 	struct mw_mask_span spans[256];
 	struct mw_mask_counts counts = { 0 };
 	const char *text;
@@ -61,8 +65,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (i && spans[i].start < spans[i - 1].end)
 			abort();
 	}
-	if (n && !mw_mask_candidates(m, all, text, len))
+	/* the fast path reads JSON text, escapes decoded: without any, the
+	 * text is what it scans */
+	if (n && !memchr(text, '\\', len) &&
+	    !mw_mask_candidates(m, all, text, len))
 		abort();
+	plan.detectors = all;
 	k = mw_mask_text(m, &plan, text, len, &out, &outlen, &counts);
 	if (k != n || (k > 0) != (out != NULL) || counts.total != (uint32_t)k)
 		abort();
@@ -80,8 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
 	if (j) {
 		char *dump;
+		long masked;
 
-		if (mw_mask_json(m, &plan, j, NULL) < 0)
+		plan.detectors = with_custom;
+		masked = mw_mask_json(m, &plan, j, NULL);
+		if (masked < 0 ||
+		    (masked > 0 &&
+		     !mw_mask_candidates(m, with_custom, text, len)))
 			abort();
 		dump = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
 		if (!dump)

@@ -917,6 +917,17 @@ Test(config, masking_rules_and_custom_detectors, .fini = conf_cleanup)
 	cr_assert_eq(plan.style[MW_DET_CARD], MW_MASK_PARTIAL);
 	cr_assert_not(mw_masker_plan(cfg.masker, "billing", "refund",
 				     MW_MASK_TO_CLIENT, &plan));
+	/* not a tool call: the tool's rules do not apply */
+	cr_assert_not(mw_masker_plan(cfg.masker, "billing", NULL,
+				     MW_MASK_TO_CLIENT, &plan));
+	/* a response whose request is not known: they do */
+	cr_assert(mw_masker_plan(cfg.masker, "billing", NULL,
+				 MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL, &plan));
+	cr_assert_eq(plan.detectors,
+		     (1ull << MW_DET_CARD) | (1ull << MW_DET_N_BUILTIN));
+	cr_assert_not(mw_masker_plan(cfg.masker, "crm", NULL,
+				     MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL,
+				     &plan));
 	/* the trail: the first rule naming card decides its style */
 	cr_assert(mw_masker_plan(cfg.masker, "billing", "lookup_customers",
 				 MW_MASK_IN_AUDIT, &plan));

@@ -191,6 +191,10 @@ Test(mask, styles)
 	a = masked(&part, "card 4111 1111 1111 1111");
 	cr_assert_str_eq(a, "card **** **** **** 1111");
 	free(a);
+	/* a short value keeps at most half of itself */
+	a = masked(&part, "db postgres://ab:c1d@h/x");
+	cr_assert_str_eq(a, "db postgres://**:*1d@h/x");
+	free(a);
 	/* no key yet: hash masks as full */
 	a = masked(&hash, "4111111111111111");
 	cr_assert_str_eq(a, "[MASKED:card]");
@@ -228,7 +232,9 @@ Test(mask, json_values_numbers_and_binary)
 	json_t *j = json_loads(
 		"{\"content\":[{\"type\":\"text\",\"text\":\"card "
 		"4111\\u00201111 1111 1111\"},{\"type\":\"image\",\"mimeType\":"
-		"\"image/png\",\"data\":\"NDExMTExMTExMTExMTExMQ==\"}],"
+		"\"image/png\",\"data\":\"NDExMTExMTExMTExMTExMQ==\"},"
+		"{\"type\":\"resource\",\"resource\":{\"uri\":\"x:y\","
+		"\"blob\":\"4111 1111 1111 1111\"}}],"
 		"\"structuredContent\":{\"rows\":[{\"card\":4111111111111111,"
 		"\"id\":7,\"ssn\":\"123-45-6780\"}]},"
 		"\"4111111111111111\":\"key kept\"}",
@@ -237,17 +243,18 @@ Test(mask, json_values_numbers_and_binary)
 	json_t *cj;
 
 	cr_assert(j, "%s", e.text);
-	cr_assert(mw_mask_candidates(masker, p.detectors, "x \\u0020 y", 10));
-	cr_assert_eq(mw_mask_json(masker, &p, j, &counts), 3);
+	cr_assert_eq(mw_mask_json(masker, &p, j, &counts), 4);
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	cr_assert(strstr(text, "\"text\":\"card [MASKED:card]\""), "%s", text);
 	cr_assert(strstr(text, "\"card\":\"[MASKED:card]\""), "%s", text);
 	cr_assert(strstr(text, "\"id\":7"), "%s", text);
 	cr_assert(strstr(text, "\"ssn\":\"[MASKED:ssn]\""), "%s", text);
 	cr_assert(strstr(text, "NDExMTExMTExMTExMTExMQ=="), "%s", text);
+	/* a blob that is not base64 is text to scan */
+	cr_assert(strstr(text, "\"blob\":\"[MASKED:card]\""), "%s", text);
 	cj = mw_mask_counts_json(masker, &counts);
 	counts_text = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
-	cr_assert_str_eq(counts_text, "{\"card\":2,\"ssn\":1}");
+	cr_assert_str_eq(counts_text, "{\"card\":3,\"ssn\":1}");
 	free(counts_text);
 	free(text);
 	json_decref(cj);
@@ -268,8 +275,85 @@ Test(mask, fast_path)
 	/* a candidate of a detector the plan does not use */
 	cr_assert_not(
 		mw_mask_candidates(masker, ssn.detectors, card, strlen(card)));
-	/* an escape could spell anything */
-	cr_assert(mw_mask_candidates(masker, ssn.detectors, "a\\/b", 4));
+}
+
+/* What the slow path masks in a JSON text, the fast path must flag. */
+static void assert_flagged(struct mw_masker *m, uint64_t set, const char *text)
+{
+	struct mw_mask_plan p = plan_of(set, MW_MASK_FULL);
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	cr_assert(j, "%s: %s", text, e.text);
+	cr_assert_gt(mw_mask_json(m, &p, j, NULL), 0, "nothing in %s", text);
+	cr_assert(mw_mask_candidates(m, set, text, strlen(text)),
+		  "fast path passed %s", text);
+	json_decref(j);
+}
+
+static void assert_clean(struct mw_masker *m, uint64_t set, const char *text)
+{
+	cr_assert_not(mw_mask_candidates(m, set, text, strlen(text)),
+		      "fast path flagged %s", text);
+}
+
+Test(mask, fast_path_reads_escapes_as_the_parse_does)
+{
+	const char *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+	uint64_t all = all_builtins();
+	char text[1024];
+	size_t o;
+
+	/* an escape's letter is not part of the value after it */
+	assert_flagged(masker, all, "{\"t\":\"\\bfe80::1:2:3:4\"}");
+	assert_flagged(masker, all, "{\"t\":\"\\f2001:db8::1\"}");
+	snprintf(
+		text, sizeof(text), "{\"t\":\"\\n%s@example.com\"}",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aa");
+	assert_flagged(masker, all, text);
+	snprintf(text, sizeof(text), "{\"t\":\"aws secret\\t%s\"}", secret);
+	assert_flagged(masker, all, text);
+	/* escapes are one character: the context is near once decoded */
+	o = (size_t)snprintf(text, sizeof(text), "{\"t\":\"aws ");
+	for (int i = 0; i < 40; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "\\\"");
+	snprintf(text + o, sizeof(text) - o, " %s\"}", secret);
+	assert_flagged(masker, all, text);
+	/* values spelled with \u and \/ */
+	assert_flagged(masker, all,
+		       "{\"t\":\"4111\\u00201111\\u00201111\\u00201111\"}");
+	assert_flagged(masker, all,
+		       "{\"u\":\"https:\\/\\/user:pw@db.example\\/x\"}");
+	assert_flagged(masker, all,
+		       "{\"t\":\"\\ud83d\\ude00 jane@example.com\"}");
+	/* escapes that spell nothing no longer send a message to the slow
+	 * path */
+	assert_clean(masker, all,
+		     "{\"t\":\"caf\\u00e9 \\ud83d\\ude00 \\\"ok\\\"\\n\"}");
+	assert_clean(masker, 1ull << MW_DET_SSN, "{\"t\":\"a\\/b\"}");
+	/* a malformed escape: the slow path decides */
+	cr_assert(mw_mask_candidates(masker, all, "{\"t\":\"\\x\"}", 10));
+}
+
+Test(mask, fast_path_runs_custom_patterns_per_string)
+{
+	struct mw_mask_custom cust[] = {
+		{ .name = "employee", .pattern = "^EMP-[0-9]{6}$" },
+		{ .name = "order", .pattern = "^9[0-9]{5}$" },
+	};
+	uint64_t emp = 1ull << MW_DET_N_BUILTIN, ord = emp << 1;
+	struct mw_masker *m;
+	char err[256];
+
+	cr_assert_eq(mw_masker_new(&m, cust, 2, NULL, 0, err, sizeof(err)), 0,
+		     "%s", err);
+	assert_flagged(m, emp, "{\"a\":\"x\",\"id\":\"EMP-123456\"}");
+	assert_flagged(m, emp, "[\"EMP-\\u0031\\u0032\\u0033456\"]");
+	assert_flagged(m, ord, "{\"order\":912345}");
+	assert_clean(m, emp, "{\"id\":\"see EMP-123456\"}");
+	assert_clean(m, ord, "{\"order\":912345.5,\"n\":\"-912345\"}");
+	mw_masker_free(m);
 }
 
 Test(mask, custom_detectors_and_rules)

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Input: any bytes. The tokens of the text are walked (each inside the
+ * text, in order) and every string token decoded. When jansson reads the
+ * input as one JSON string, the token found is that string, and
+ * mw_json_unescape() gives exactly jansson's value: the fast path of
+ * masking reads escapes as the parse does.
+ */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_text.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *s = (const char *)data;
+	struct mw_json_token tok;
+	size_t at = 0, prev_end = 0, n;
+	char *out;
+	json_t *j;
+
+	if (size > (1u << 16))
+		return 0;
+	out = malloc(size + 1);
+	if (!out)
+		return 0;
+	while (mw_json_next_token(s, size, &at, &tok)) {
+		if (tok.start < prev_end || tok.end < tok.start ||
+		    tok.end > size || at > size || at < tok.end)
+			abort();
+		prev_end = tok.end;
+		if (tok.is_string)
+			mw_json_unescape(out, s + tok.start,
+					 tok.end - tok.start);
+	}
+	j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	if (json_is_string(j)) {
+		size_t lead = 0;
+
+		while (lead < size && strchr(" \t\r\n", s[lead]))
+			lead++;
+		at = lead;
+		if (!mw_json_next_token(s, size, &at, &tok) || !tok.is_string ||
+		    tok.start != lead + 1)
+			abort();
+		n = mw_json_unescape(out, s + tok.start, tok.end - tok.start);
+		if (n == MW_JSON_UNESCAPE_FAILED ||
+		    n != json_string_length(j) ||
+		    memcmp(out, json_string_value(j), n))
+			abort();
+	}
+	json_decref(j);
+	free(out);
+	return 0;
+}

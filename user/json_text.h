@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * JSON text read without a parse: escape sequences decoded, and the
+ * string and number tokens of a text already known to be JSON. Masking's
+ * fast path reads a message's bytes as they came, and must see what the
+ * parse will see.
+ */
+#ifndef MW_JSON_TEXT_H
+#define MW_JSON_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MW_JSON_UNESCAPE_FAILED ((size_t)-1)
+
+/*
+ * Writes s[0..len) to out (at least len bytes) with every escape sequence
+ * decoded (\uXXXX and surrogate pairs as UTF-8). The result is never
+ * longer than s. Returns its length, or MW_JSON_UNESCAPE_FAILED for a
+ * malformed escape (jansson refuses those too).
+ */
+size_t mw_json_unescape(char *out, const char *s, size_t len);
+
+struct mw_json_token {
+	size_t start, end; /* a string's content (no quotes), or a number */
+	bool is_string;
+	bool has_escape; /* a string with a backslash in it */
+};
+
+/*
+ * The next string or number token of JSON text s at or after *at (which
+ * must not be inside a token); *at moves past it. False at the end, or
+ * when the text ends inside a string.
+ */
+bool mw_json_next_token(const char *s, size_t len, size_t *at,
+			struct mw_json_token *tok);
+
+#endif
