@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
+#include "json_text.h"
 #include "mask.h"
 
 #define TARGET (1u << 20)
@@ -123,6 +125,16 @@ static long fast_path(struct mw_masker *m, const struct mw_mask_plan *p,
 
 static json_t *parsed;
 
+/* Serialised as the daemon does it (mw_json_write); 0 or -1. */
+static int serialise(const json_t *j)
+{
+	struct mw_buf out = { 0 };
+	int rc = mw_json_write(&out, j);
+
+	mw_buf_free(&out);
+	return rc;
+}
+
 /* The message parsed already (as the daemon has it): walk, mask, dump. */
 static long rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 		    const char *s, size_t len)
@@ -131,9 +143,9 @@ static long rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 	long n = mw_mask_candidates(m, p->detectors, s, len)
 			 ? mw_mask_json(m, p, j, NULL)
 			 : 0;
-	char *out = json_dumps(j, JSON_COMPACT);
 
-	free(out);
+	if (serialise(j))
+		n = -1;
 	json_decref(j);
 	return n;
 }
@@ -145,9 +157,9 @@ static long parse_and_rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 	long n = mw_mask_candidates(m, p->detectors, s, len)
 			 ? mw_mask_json(m, p, j, NULL)
 			 : 0;
-	char *out = json_dumps(j, JSON_COMPACT);
 
-	free(out);
+	if (serialise(j))
+		n = -1;
 	json_decref(j);
 	return n;
 }

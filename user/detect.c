@@ -80,9 +80,9 @@ static bool number_bounded(const struct text *t, size_t start, size_t end,
 
 	if (is_alnum(b) || is_alnum(a))
 		return false;
-	if (b && strchr(seps, b) && start >= 2 && is_digit(t->s[start - 2]))
+	if (start >= 2 && is_digit(t->s[start - 2]) && b && strchr(seps, b))
 		return false;
-	if (a && strchr(seps, a) && end + 1 < t->len && is_digit(t->s[end + 1]))
+	if (end + 1 < t->len && is_digit(t->s[end + 1]) && a && strchr(seps, a))
 		return false;
 	return true;
 }
@@ -252,8 +252,8 @@ static bool mod97(const char *a, size_t n)
 		return false;
 	/* digits gathered in a 64-bit number, reduced before it could pass
 	 * 10^17: one division per eight digits or so, not one per digit */
-	for (size_t k = 0; k < n; k++) {
-		char c = a[(k + 4) % n];
+	for (size_t k = 0, i = 4; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
+		char c = a[i];
 
 		if (is_digit(c))
 			acc = acc * 10 + (unsigned)(c - '0');

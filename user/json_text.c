@@ -2,7 +2,15 @@
 /* JSON text without a parse: see json_text.h. */
 #include "json_text.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "buf.h"
+
+/* jansson's parser nests at most 2048 levels: a deeper tree was built in
+ * code, and is refused rather than overflow the stack */
+#define WRITE_MAX_DEPTH 2048
 
 static int hex_value(char c)
 {
@@ -162,4 +170,123 @@ bool mw_json_next_token(const char *s, size_t len, size_t *at,
 			return true;
 		}
 	}
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* What a byte becomes in a JSON string: 0 itself, 'u' \u00XX, else \c. */
+static const char escape_of[256] = {
+	['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',	 ['\t'] = 't',
+	[0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u',	 [0x04] = 'u',
+	[0x05] = 'u', [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u',	 [0x0e] = 'u',
+	[0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u',	 [0x13] = 'u',
+	[0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u',	 [0x18] = 'u',
+	[0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',	 [0x1d] = 'u',
+	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
+};
+
+static int write_string(struct mw_buf *out, const char *s, size_t n)
+{
+	size_t run = 0;
+
+	if (mw_buf_append(out, "\"", 1))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char e = escape_of[(unsigned char)s[i]], esc[6];
+		size_t elen = 2;
+
+		if (!e)
+			continue;
+		esc[0] = '\\';
+		esc[1] = e;
+		if (e == 'u') {
+			static const char hex[] = "0123456789ABCDEF";
+
+			memcpy(esc + 2, "00", 2);
+			esc[4] = hex[(unsigned char)s[i] >> 4];
+			esc[5] = hex[s[i] & 0xf];
+			elen = 6;
+		}
+		if (mw_buf_append(out, s + run, i - run) ||
+		    mw_buf_append(out, esc, elen))
+			return -1;
+		run = i + 1;
+	}
+	return mw_buf_append(out, s + run, n - run) ||
+			       mw_buf_append(out, "\"", 1)
+		       ? -1
+		       : 0;
+}
+
+static int write_integer(struct mw_buf *out, json_int_t v)
+{
+	unsigned long long mag =
+		v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	if (v < 0 && mw_buf_append(out, "-", 1))
+		return -1;
+	return mw_buf_uint(out, mag, 10);
+}
+
+/* Reals are rare: jansson's own formatting, so that they read the same. */
+static int write_real(struct mw_buf *out, const json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	int rc = text ? mw_buf_append(out, text, strlen(text)) : -1;
+
+	free(text);
+	return rc;
+}
+
+static int write_value(struct mw_buf *out, const json_t *j, int depth)
+{
+	if (depth > WRITE_MAX_DEPTH)
+		return -1;
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: {
+		bool first = true;
+
+		if (mw_buf_append(out, "{", 1))
+			return -1;
+		for (void *it = json_object_iter((json_t *)j); it;
+		     it = json_object_iter_next((json_t *)j, it)) {
+			if ((!first && mw_buf_append(out, ",", 1)) ||
+			    write_string(out, json_object_iter_key(it),
+					 json_object_iter_key_len(it)) ||
+			    mw_buf_append(out, ":", 1) ||
+			    write_value(out, json_object_iter_value(it),
+					depth + 1))
+				return -1;
+			first = false;
+		}
+		return mw_buf_append(out, "}", 1);
+	}
+	case JSON_ARRAY:
+		if (mw_buf_append(out, "[", 1))
+			return -1;
+		for (size_t i = 0; i < json_array_size(j); i++)
+			if ((i && mw_buf_append(out, ",", 1)) ||
+			    write_value(out, json_array_get(j, i), depth + 1))
+				return -1;
+		return mw_buf_append(out, "]", 1);
+	case JSON_STRING:
+		return write_string(out, json_string_value(j),
+				    json_string_length(j));
+	case JSON_INTEGER:
+		return write_integer(out, json_integer_value(j));
+	case JSON_REAL:
+		return write_real(out, j);
+	case JSON_TRUE:
+		return mw_buf_append(out, "true", 4);
+	case JSON_FALSE:
+		return mw_buf_append(out, "false", 5);
+	case JSON_NULL:
+		return mw_buf_append(out, "null", 4);
+	}
+	return -1;
+}
+
+int mw_json_write(struct mw_buf *out, const json_t *j)
+{
+	return j ? write_value(out, j, 0) : -1;
 }

@@ -8,8 +8,11 @@
 #ifndef MW_JSON_TEXT_H
 #define MW_JSON_TEXT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+struct mw_buf;
 
 #define MW_JSON_UNESCAPE_FAILED ((size_t)-1)
 
@@ -34,5 +37,13 @@ struct mw_json_token {
  */
 bool mw_json_next_token(const char *s, size_t len, size_t *at,
 			struct mw_json_token *tok);
+
+/*
+ * Appends j as compact JSON text, as json_dumps(j, JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes it (members in their order, non-ASCII as it
+ * is), at memory speed: masking re-serialises every message it changed.
+ * 0, or -1 (out of memory, or nested deeper than jansson parses).
+ */
+int mw_json_write(struct mw_buf *out, const json_t *j);
 
 #endif

@@ -37,10 +37,14 @@ struct span_vec {
 	size_t n, cap;
 	uint64_t *keys; /* while locating: span_key() of each */
 	size_t nkeys, kcap;
+	uint64_t *sorted; /* the radix sort's other half */
+	size_t scap;
 };
 
 struct detector {
 	char name[MW_MASK_NAME_MAX];
+	char token[MW_MASK_NAME_MAX + 16]; /* the full style's */
+	size_t token_len;
 	/* custom detectors */
 	char *pattern;
 	pcre2_code *re;
@@ -116,6 +120,18 @@ static int compile_custom(struct detector *d, char *err, size_t errlen)
 	return 0;
 }
 
+static void name_detector(struct detector *d, const char *name)
+{
+	size_t n;
+
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	n = strlen(d->name);
+	memcpy(d->token, "[MASKED:", 8);
+	memcpy(d->token + 8, d->name, n);
+	d->token[8 + n] = ']';
+	d->token_len = 9 + n;
+}
+
 int mw_masker_new(struct mw_masker **out, const struct mw_mask_custom *custom,
 		  size_t ncustom, struct mw_mask_rule *rules, size_t nrules,
 		  char *err, size_t errlen)
@@ -136,7 +152,7 @@ int mw_masker_new(struct mw_masker **out, const struct mw_mask_custom *custom,
 	for (unsigned i = 0; i < MW_DET_N_BUILTIN; i++) {
 		struct detector *d = &m->det[m->ndet++];
 
-		snprintf(d->name, sizeof(d->name), "%s", builtin_names[i]);
+		name_detector(d, builtin_names[i]);
 		d->hash_alnum = mw_detect_hash_alnum(i);
 	}
 	m->md = pcre2_match_data_create(1, NULL);
@@ -148,7 +164,7 @@ int mw_masker_new(struct mw_masker **out, const struct mw_mask_custom *custom,
 	for (size_t i = 0; i < ncustom; i++) {
 		struct detector *d = &m->det[m->ndet++];
 
-		snprintf(d->name, sizeof(d->name), "%s", custom[i].name);
+		name_detector(d, custom[i].name);
 		d->pattern = strdup(custom[i].pattern);
 		if (!d->pattern)
 			goto nomem;
@@ -203,6 +219,7 @@ void mw_masker_free(struct mw_masker *m)
 	free(m->rules);
 	free(m->found.v);
 	free(m->found.keys);
+	free(m->found.sorted);
 	OPENSSL_cleanse(m->key, sizeof(m->key));
 	free(m);
 }
@@ -430,6 +447,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 		int rc = pcre2_match(d->re, (PCRE2_SPTR)s, len, at, 0, m->md,
 				     m->mctx);
 		PCRE2_SIZE *ov;
+		size_t start, end;
 
 		if (rc == PCRE2_ERROR_NOMATCH)
 			return 0;
@@ -439,10 +457,18 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			return -1;
 		}
 		ov = pcre2_get_ovector_pointer(m->md);
-		if (ov[1] > ov[0] && custom_valid(d, s, ov[0], ov[1]) &&
-		    fn(arg, det, ov[0], ov[1]))
+		start = ov[0];
+		end = ov[1];
+		/* a byte pattern can match part of a character: the value
+		 * takes the whole, so masked text stays UTF-8 */
+		while (start > 0 && ((unsigned char)s[start] & 0xc0) == 0x80)
+			start--;
+		while (end < len && ((unsigned char)s[end] & 0xc0) == 0x80)
+			end++;
+		if (end > start && custom_valid(d, s, start, end) &&
+		    fn(arg, det, start, end))
 			return 1;
-		at = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+		at = end > ov[0] ? end : ov[0] + 1;
 	}
 	return 0;
 }
@@ -550,11 +576,49 @@ static int on_found(void *arg, unsigned det, size_t start, size_t end)
 	return key_push(&m->found, span_key(start, end, det)) ? -1 : 0;
 }
 
-static int key_order(const void *a, const void *b)
+/*
+ * The keys in order: a radix sort, a byte a pass, the passes where every
+ * key has the same byte skipped. A dense result holds tens of thousands
+ * of values, where qsort's comparisons cost more than finding them.
+ */
+static int sort_keys(struct span_vec *v)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	size_t n = v->nkeys, count[256];
+	uint64_t *from = v->keys, *to;
 
-	return x < y ? -1 : x > y;
+	if (n < 2)
+		return 0;
+	if (v->scap < n) {
+		uint64_t *p = realloc(v->sorted, v->kcap * sizeof(*p));
+
+		if (!p)
+			return -1;
+		v->sorted = p;
+		v->scap = v->kcap;
+	}
+	to = v->sorted;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t at = 0;
+
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(from[i] >> shift) & 0xff]++;
+		if (count[(from[0] >> shift) & 0xff] == n)
+			continue;
+		for (unsigned b = 0; b < 256; b++) {
+			size_t c = count[b];
+
+			count[b] = at;
+			at += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			to[count[(from[i] >> shift) & 0xff]++] = from[i];
+		to = from;
+		from = from == v->keys ? v->sorted : v->keys;
+	}
+	if (from != v->keys)
+		memcpy(v->keys, from, n * sizeof(*from));
+	return 0;
 }
 
 /* Fills m->found with the values in text, ordered, without overlaps. */
@@ -575,9 +639,8 @@ static int locate(struct mw_masker *m, uint64_t set, const char *text,
 		if ((set & (1ull << d)) &&
 		    custom_matches(m, d, text, len, on_found, m))
 			return -1;
-	if (m->found.nkeys > 1)
-		qsort(m->found.keys, m->found.nkeys, sizeof(*m->found.keys),
-		      key_order);
+	if (sort_keys(&m->found))
+		return -1;
 	for (size_t i = 0; i < m->found.nkeys; i++) {
 		struct mw_mask_span sp = span_of(m->found.keys[i]);
 
@@ -674,15 +737,12 @@ static int put_hash(struct mw_masker *m, struct mw_buf *o, unsigned det,
 static int put_masked(struct mw_masker *m, const struct mw_mask_plan *plan,
 		      struct mw_buf *o, unsigned det, const char *v, size_t n)
 {
-	char tok[MW_MASK_NAME_MAX + 16];
-
 	if (plan->style[det] == MW_MASK_PARTIAL)
 		return put_partial(o, v, n);
 	/* Without a key, no token: the hash style masks as full. */
 	if (plan->style[det] == MW_MASK_HASH && m->has_key)
 		return put_hash(m, o, det, v, n);
-	snprintf(tok, sizeof(tok), "[MASKED:%s]", m->det[det].name);
-	return mw_buf_append(o, tok, strlen(tok));
+	return mw_buf_append(o, m->det[det].token, m->det[det].token_len);
 }
 
 long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
@@ -757,7 +817,8 @@ static long mask_string(struct mw_masker *m, const struct mw_mask_plan *plan,
 			      json_string_length(s), &masked, &mlen, counts);
 
 	if (n > 0) {
-		if (json_string_setn(s, masked, mlen))
+		/* UTF-8 in, values replaced whole: UTF-8 out */
+		if (json_string_setn_nocheck(s, masked, mlen))
 			n = -1;
 		OPENSSL_cleanse(masked, mlen);
 		free(masked);
@@ -784,6 +845,55 @@ static json_t *mask_integer(struct mw_masker *m,
 			*n = -1;
 	}
 	return s;
+}
+
+/*
+ * Keys are data too ({"jane@example.com": {...}}): an object with a key
+ * to mask is rebuilt with its members in order (two keys masked alike:
+ * the later value stays, as JSON.parse has it).
+ */
+static long mask_keys(struct mw_masker *m, const struct mw_mask_plan *plan,
+		      json_t *obj, struct mw_mask_counts *counts)
+{
+	json_t *rebuilt;
+	long total = 0;
+	void *it;
+
+	for (it = json_object_iter(obj); it;
+	     it = json_object_iter_next(obj, it)) {
+		if (locate(m, plan->detectors, json_object_iter_key(it),
+			   json_object_iter_key_len(it)))
+			return -1;
+		if (m->found.n)
+			break;
+	}
+	if (!it)
+		return 0;
+	rebuilt = json_object();
+	if (!rebuilt)
+		return -1;
+	for (it = json_object_iter(obj); it;
+	     it = json_object_iter_next(obj, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t klen = json_object_iter_key_len(it), mlen;
+		char *masked;
+		long n = mw_mask_text(m, plan, key, klen, &masked, &mlen,
+				      counts);
+
+		if (n < 0 ||
+		    json_object_setn(rebuilt, n ? masked : key, n ? mlen : klen,
+				     json_object_iter_value(it))) {
+			free(masked);
+			json_decref(rebuilt);
+			return -1;
+		}
+		free(masked);
+		total += n;
+	}
+	if (json_object_clear(obj) || json_object_update(obj, rebuilt))
+		total = -1;
+	json_decref(rebuilt);
+	return total;
 }
 
 static long mask_value(struct mw_masker *m, const struct mw_mask_plan *plan,
@@ -827,6 +937,9 @@ static long mask_value(struct mw_masker *m, const struct mw_mask_plan *plan,
 	case JSON_OBJECT: {
 		bool media = is_media_object(j);
 
+		total = mask_keys(m, plan, j, counts);
+		if (total < 0)
+			return -1;
 		for (void *it = json_object_iter(j); it;
 		     it = json_object_iter_next(j, it)) {
 			n = mask_member(m, plan, j, it, media, counts, depth);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "json_text.h"
 #include "http.h"
 #include "jsonrpc.h"
 #include "judge.h"
@@ -340,6 +341,60 @@ static void record_http_error(struct mw_conn *c, const char *http_method,
 			 (unsigned long long)c->id, ev.detail);
 	json_decref(masked);
 	free(safe);
+}
+
+/*
+ * Bytes for the client that are not JSON-RPC (a body that is not, an
+ * event other than a message): masked as text by the server's rules for
+ * the client, whatever tool they name (no request says which). *out (to
+ * free, *outlen bytes) when values were masked, which is recorded with
+ * their counts. 0, or -1: they could not be masked and must not pass.
+ */
+static int mask_client_text(struct mw_conn *c, const struct exchange *x,
+			    const char *what, const char *data, size_t len,
+			    char **out, size_t *outlen)
+{
+	struct mw_masker *m = c->px->masker;
+	struct mw_mask_counts counts = { 0 };
+	struct mw_audit_event ev;
+	struct mw_mask_plan plan;
+	long n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!m || !c->server || !len ||
+	    !mw_masker_plan(m, c->server->name, NULL,
+			    MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL, &plan))
+		return 0;
+	n = mw_mask_text(m, &plan, data, len, out, outlen, &counts);
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	base_event(c, &ev, MW_EV_HTTP_ERROR);
+	ev.session_id = c->session;
+	ev.http_method = x ? x->http_method : NULL;
+	ev.http_path = x ? x->path : NULL;
+	ev.http_status = c->resp.head.status;
+	ev.detail = what;
+	ev.masked = mw_mask_counts_json(m, &counts);
+	if (!mw_audit_submit(c->px->audit, &ev)) {
+		/* what the client got must be on record */
+		json_decref(ev.masked);
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	json_decref(ev.masked);
+	return 0;
+}
+
+/* Whether the server's messages to the client are masked at all. */
+static bool masks_for_client(const struct mw_conn *c)
+{
+	struct mw_mask_plan plan;
+
+	return c->px->masker && c->server &&
+	       mw_masker_plan(c->px->masker, c->server->name, NULL,
+			      MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL, &plan);
 }
 
 /* How the messages of a batch are recorded, beyond the messages. */
@@ -1494,8 +1549,20 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		/* Clients read the answer to a GET on an MCP endpoint as an
 		 * event stream whatever its type (the TypeScript SDK does
 		 * not look): so do we. */
-		c->mode = success && !strcmp(x->http_method, "GET") ? RESP_SSE
-								    : RESP_RAW;
+		if (success && !strcmp(x->http_method, "GET")) {
+			c->mode = RESP_SSE;
+			break;
+		}
+		/* Anything else (an error page, a DELETE's answer) is held
+		 * when values are masked for the client, to be masked whole:
+		 * a value can straddle two reads. */
+		if (masks_for_client(c) && strcmp(x->http_method, "HEAD") &&
+		    h->status != 204 && h->status != 304) {
+			c->mode = RESP_JSON;
+			c->resp_typed_json = false;
+			return 0;
+		}
+		c->mode = RESP_RAW;
 		break;
 	}
 	if (c->mode == RESP_SSE) {
@@ -1520,9 +1587,24 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 /* A batch as JSON text to free(), after shape_result() changed it. */
 static char *batch_text(const struct mw_rpc_batch *b, size_t flags)
 {
+	struct mw_buf out = { 0 };
 	json_t *all;
 	char *text;
 
+	/* the usual case, at memory speed: masking rewrites whole results */
+	if (!flags) {
+		int rc = b->is_batch ? mw_buf_append(&out, "[", 1) : 0;
+
+		for (size_t i = 0; !rc && i < b->n; i++)
+			rc = (i && mw_buf_append(&out, ",", 1)) ||
+			     mw_json_write(&out, b->msgs[i].json);
+		if (rc || (b->is_batch && mw_buf_append(&out, "]", 1)) ||
+		    mw_buf_append(&out, "", 1)) {
+			mw_buf_free(&out);
+			return NULL;
+		}
+		return out.data;
+	}
 	flags |= JSON_COMPACT;
 	if (!b->is_batch)
 		return json_dumps(b->msgs[0].json, flags);
@@ -1717,6 +1799,27 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 			return rc;
 		}
 	}
+	/* Other events reach the client too, whatever it makes of them:
+	 * masked as text, the whole block (its fields, comments). The
+	 * legacy transport's endpoint is protocol, not content. */
+	if (!is_message && !(ev->kind == MW_SSE_MESSAGE && ev->event &&
+			     !strcmp(ev->event, "endpoint"))) {
+		size_t mlen;
+
+		if (mask_client_text(c, sc->x,
+				     "values masked in an SSE event that is "
+				     "not a JSON-RPC message",
+				     ev->raw, ev->raw_len, &text, &mlen)) {
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "an SSE event could not be masked");
+			return -EIO;
+		}
+		if (text) {
+			rc = client_stream_chunk(c, text, mlen) ? -ENOMEM : 0;
+			free(text);
+			return rc;
+		}
+	}
 	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
 }
 
@@ -1758,7 +1861,8 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 	struct mw_rpc_batch batch = { 0 };
 	char why[256], framing[64], *text = NULL;
 	const char *body;
-	bool success = h->status >= 200 && h->status < 300;
+	bool success = h->status >= 200 && h->status < 300, judged = false;
+	size_t tlen = 0;
 	int rc;
 
 	if (blen > 0 && mw_rpc_parse(mw_buf_head(&c->resp_body), blen,
@@ -1781,8 +1885,10 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 			return -1;
 		}
 	} else if (blen > 0) {
+		judged = true;
 		rc = judge_server_batch(
 			c, x, &batch, mw_buf_head(&c->resp_body), blen, &text);
+		tlen = text ? strlen(text) : 0;
 		if (rc > 0)
 			record_http_error(
 				c, x->http_method, x->path, 502,
@@ -1795,8 +1901,17 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 	}
 forward:
 	mw_rpc_batch_free(&batch);
+	if (!judged &&
+	    mask_client_text(c, x,
+			     "values masked in a response body that is not "
+			     "JSON-RPC",
+			     mw_buf_head(&c->resp_body), blen, &text, &tlen)) {
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "a response body could not be masked");
+		return -1;
+	}
 	body = text ? text : mw_buf_head(&c->resp_body);
-	blen = text ? strlen(text) : blen;
+	blen = text ? tlen : blen;
 	snprintf(framing, sizeof(framing), "Content-Length: %zu", blen);
 	rc = send_response_head(c, h, framing) ||
 	     mw_buf_append(&c->c.out, body, blen);

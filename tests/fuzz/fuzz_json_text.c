@@ -4,13 +4,15 @@
  * text, in order) and every string token decoded. When jansson reads the
  * input as one JSON string, the token found is that string, and
  * mw_json_unescape() gives exactly jansson's value: the fast path of
- * masking reads escapes as the parse does.
+ * masking reads escapes as the parse does. Any JSON jansson reads,
+ * mw_json_write() writes byte for byte as json_dumps() does.
  */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json_text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -50,6 +52,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    n != json_string_length(j) ||
 		    memcmp(out, json_string_value(j), n))
 			abort();
+	}
+	if (j) {
+		struct mw_buf w = { 0 };
+		char *ref = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		if (!ref || mw_json_write(&w, j) ||
+		    mw_buf_used(&w) != strlen(ref) ||
+		    memcmp(mw_buf_head(&w), ref, strlen(ref)))
+			abort();
+		free(ref);
+		mw_buf_free(&w);
 	}
 	json_decref(j);
 	free(out);

@@ -159,6 +159,44 @@ test('the image is passed byte for byte, the text beside it masked', async () =>
   assert.equal(txt.text, 'card on file: **** **** **** 1111');
 });
 
+// Plain HTTP from a process: what fetch() returns, status and body.
+async function fetchText(url, { inside = true } = {}) {
+  const code = `fetch(${JSON.stringify(url)}).then(async (r) => process.stdout.write(JSON.stringify(
+    { status: r.status, type: r.headers.get('content-type'), body: await r.text() })))`;
+  const r = inside
+    ? await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 })
+    : await run(process.execPath, ['-e', code], { timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+test('what is not JSON-RPC is masked too: an error page, an SSE event that is not a message', async () => {
+  const base = billing.url.replace(/\/mcp$/, '');
+  const direct = await fetchText(`${base}/debug`, { inside: false });
+  assert.ok(direct.body.includes(CARDS[0]) && direct.body.includes(SSNS[0]), 'the page quotes the raw row');
+
+  const page = await fetchText(`${base}/debug`);
+  assert.equal(page.status, 500);
+  assert.equal(page.body, 'internal error while billing customer Ada Lovelace: card **** **** **** 1111, '
+    + 'ssn [MASKED:ssn]\n');
+  const events = await fetchText(`${base}/events`);
+  assert.equal(events.status, 200);
+  assert.match(events.type, /text\/event-stream/);
+  assertNoRaw(events.body, 'the event stream');
+  assert.ok(events.body.includes('event: audit\ndata: customer Ada Lovelace: card **** **** **** 1111, '
+    + 'ssn [MASKED:ssn]\n\n'), events.body);
+  assert.ok(events.body.includes(': note customer Ada Lovelace: card **** **** **** 1111'), 'comments too');
+
+  await auditSettled(d);
+  const rows = await d.sqlObjects(`SELECT http_path, http_status, detail, masked FROM mcpwarden.events
+    WHERE kind = 'http_error' AND masked IS NOT NULL ORDER BY seq`);
+  const byPath = Object.fromEntries(rows.map((r) => [r.http_path, r]));
+  assert.deepEqual(byPath['/debug'].masked, { card: 1, ssn: 1 });
+  assert.equal(byPath['/debug'].http_status, 500);
+  assert.match(byPath['/debug'].detail, /not JSON-RPC/);
+  assert.deepEqual(byPath['/events'].masked, { card: 2, ssn: 2 });
+});
+
 test('the trail: no raw value in any event, the spool or the log; what was masked is counted; verify passes', async () => {
   await auditSettled(d);
   const events = await d.sql('SELECT e::text FROM mcpwarden.events e ORDER BY seq');

@@ -13,6 +13,10 @@
 //                    the result comes on an SSE stream
 //   card_image {}    an image (base64 PNG bytes) and a text with a card
 //
+// Beside /mcp, what servers also send that is not JSON-RPC:
+//   GET /debug       a 500 error page (text/plain) quoting the first row
+//   GET /events      an event stream of one "audit" event quoting it too
+//
 // Usage: node billing.mjs --pg CONNSTRING [--port N] [--host ADDR]
 //   CONNSTRING as libpq takes it (e.g. postgresql:///billing?host=/tmp/dir)
 //   Prints "ready PORT URL" on stdout once listening (URL: the /mcp endpoint).
@@ -90,4 +94,23 @@ function newServer() {
   return server;
 }
 
-serve(newServer, { port, host, name: 'billing.mjs' });
+async function firstRowText() {
+  const r = await rows('', []);
+  return `customer ${r[0].name}: card ${r[0].card}, ssn ${r[0].ssn}`;
+}
+
+async function routes(req, res) {
+  if (req.url === '/debug') {
+    res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end(`internal error while billing ${await firstRowText()}\n`);
+    return true;
+  }
+  if (req.url === '/events') {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`: note ${await firstRowText()}\nevent: audit\ndata: ${await firstRowText()}\n\n`);
+    return true;
+  }
+  return false;
+}
+
+serve(newServer, { port, host, name: 'billing.mjs', routes });

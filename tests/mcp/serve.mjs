@@ -1,5 +1,6 @@
 // Streamable HTTP hosting for the SDK-built test servers (sqlserver.mjs,
 // billing.mjs): one McpServer (from newServer()) per session, at /mcp.
+// routes(req, res), when given, may answer other paths first (true: done).
 // Prints "ready PORT URL" on stdout once listening.
 import http from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -13,10 +14,11 @@ async function readBody(req) {
   return text ? JSON.parse(text) : undefined;
 }
 
-export function serve(newServer, { port = 0, host = '127.0.0.1', name = 'server' } = {}) {
+export function serve(newServer, { port = 0, host = '127.0.0.1', name = 'server', routes } = {}) {
   const transports = new Map();
   const httpServer = http.createServer(async (req, res) => {
     try {
+      if (routes && await routes(req, res)) return;
       if (!req.url.startsWith('/mcp')) {
         res.writeHead(404).end();
         return;

@@ -243,7 +243,7 @@ Test(mask, json_values_numbers_and_binary)
 	json_t *cj;
 
 	cr_assert(j, "%s", e.text);
-	cr_assert_eq(mw_mask_json(masker, &p, j, &counts), 4);
+	cr_assert_eq(mw_mask_json(masker, &p, j, &counts), 5);
 	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	cr_assert(strstr(text, "\"text\":\"card [MASKED:card]\""), "%s", text);
 	cr_assert(strstr(text, "\"card\":\"[MASKED:card]\""), "%s", text);
@@ -252,9 +252,11 @@ Test(mask, json_values_numbers_and_binary)
 	cr_assert(strstr(text, "NDExMTExMTExMTExMTExMQ=="), "%s", text);
 	/* a blob that is not base64 is text to scan */
 	cr_assert(strstr(text, "\"blob\":\"[MASKED:card]\""), "%s", text);
+	/* keys are data too */
+	cr_assert(strstr(text, "\"[MASKED:card]\":\"key kept\""), "%s", text);
 	cj = mw_mask_counts_json(masker, &counts);
 	counts_text = json_dumps(cj, JSON_COMPACT | JSON_SORT_KEYS);
-	cr_assert_str_eq(counts_text, "{\"card\":3,\"ssn\":1}");
+	cr_assert_str_eq(counts_text, "{\"card\":4,\"ssn\":1}");
 	free(counts_text);
 	free(text);
 	json_decref(cj);
