@@ -125,11 +125,12 @@ static long fast_path(struct mw_masker *m, const struct mw_mask_plan *p,
 
 static json_t *parsed;
 
-/* Serialised as the daemon does it (mw_json_write); 0 or -1. */
-static int serialise(const json_t *j)
+/* Serialised as the daemon does it (mw_json_write, the buffer sized
+ * after the body it came in); 0 or -1. */
+static int serialise(const json_t *j, size_t len)
 {
 	struct mw_buf out = { 0 };
-	int rc = mw_json_write(&out, j);
+	int rc = mw_buf_reserve(&out, len + 1) || mw_json_write(&out, j);
 
 	mw_buf_free(&out);
 	return rc;
@@ -144,7 +145,7 @@ static long rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 			 ? mw_mask_json(m, p, j, NULL)
 			 : 0;
 
-	if (serialise(j))
+	if (serialise(j, len))
 		n = -1;
 	json_decref(j);
 	return n;
@@ -158,7 +159,7 @@ static long parse_and_rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 			 ? mw_mask_json(m, p, j, NULL)
 			 : 0;
 
-	if (serialise(j))
+	if (serialise(j, len))
 		n = -1;
 	json_decref(j);
 	return n;

@@ -40,6 +40,11 @@ static int reserve(struct mw_buf *b, size_t extra)
 	return 0;
 }
 
+int mw_buf_reserve(struct mw_buf *b, size_t extra)
+{
+	return reserve(b, extra);
+}
+
 int mw_buf_append(struct mw_buf *b, const void *data, size_t len)
 {
 	if (!len)

@@ -25,6 +25,8 @@ static inline const char *mw_buf_head(const struct mw_buf *b)
 
 /* 0 or -ENOMEM. */
 int mw_buf_append(struct mw_buf *b, const void *data, size_t len);
+/* Room for extra more bytes, so that appending them does not grow it. */
+int mw_buf_reserve(struct mw_buf *b, size_t extra);
 /* Appends NUL-terminated strings, NULL-terminated list; 0 or -ENOMEM. */
 int mw_buf_cat(struct mw_buf *b, ...) __attribute__((sentinel));
 /* Appends an unsigned number in decimal (hex when base is 16). */

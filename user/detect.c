@@ -650,14 +650,22 @@ static bool wants(const struct scan *x, unsigned det)
 	return x->set & (1ull << det);
 }
 
+/* Validates a candidate and reports it: whether it was a value. */
+static bool report(struct scan *x, unsigned det, size_t start, size_t end)
+{
+	if (x->stop || !wants(x, det) || end <= start || end > x->t.len)
+		return false;
+	if (!validators[det](&x->t, &start, &end) || end <= start)
+		return false;
+	if (x->fn(x->arg, det, start, end))
+		x->stop = true;
+	return true;
+}
+
 /* Validates a candidate and reports it; true once the caller said stop. */
 static bool try(struct scan *x, unsigned det, size_t start, size_t end)
 {
-	if (x->stop || !wants(x, det) || end <= start || end > x->t.len)
-		return x->stop;
-	if (validators[det](&x->t, &start, &end) && end > start &&
-	    x->fn(x->arg, det, start, end))
-		x->stop = true;
+	report(x, det, start, end);
 	return x->stop;
 }
 
@@ -746,14 +754,20 @@ static void chain_phone(struct scan *x, size_t a)
 	char b = st ? t->s[st - 1] : 0;
 
 	if (b == '+') {
-		for (size_t k = a; k < x->ng && k < a + 15; k++) {
+		size_t upto[15], k = a;
+
+		/* the longest number first: a shorter one inside it is no
+		 * value of its own */
+		for (; k < x->ng && k < a + 15; k++) {
 			digits += glen(&x->g[k]);
 			if (digits > 15)
 				break;
-			if (digits >= 8 &&
-			    try(x, MW_DET_PHONE, st - 1, x->g[k].end))
-				return;
+			upto[k - a] = digits;
 		}
+		while (k-- > a)
+			if (upto[k - a] >= 8 &&
+			    report(x, MW_DET_PHONE, st - 1, x->g[k].end))
+				return;
 		return;
 	}
 	/* 1 NXX NXX XXXX */

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "buf.h"
 
@@ -185,18 +188,43 @@ static const char escape_of[256] = {
 	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
 };
 
+/* The first byte at or after i that a JSON string must escape, or n. */
+static size_t next_to_escape(const char *s, size_t i, size_t n)
+{
+#ifdef __SSE2__
+	const __m128i ctl = _mm_set1_epi8(0x1f);
+	const __m128i quote = _mm_set1_epi8('"');
+	const __m128i backslash = _mm_set1_epi8('\\');
+
+	for (; i + 16 <= n; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+		/* unsigned v <= 0x1f: min(v, 0x1f) == v */
+		__m128i hit = _mm_or_si128(
+			_mm_cmpeq_epi8(_mm_min_epu8(v, ctl), v),
+			_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+				     _mm_cmpeq_epi8(v, backslash)));
+		int m = _mm_movemask_epi8(hit);
+
+		if (m)
+			return i + (size_t)__builtin_ctz((unsigned)m);
+	}
+#endif
+	for (; i < n; i++)
+		if (escape_of[(unsigned char)s[i]])
+			return i;
+	return n;
+}
+
 static int write_string(struct mw_buf *out, const char *s, size_t n)
 {
 	size_t run = 0;
 
 	if (mw_buf_append(out, "\"", 1))
 		return -1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; (i = next_to_escape(s, i, n)) < n; i++) {
 		char e = escape_of[(unsigned char)s[i]], esc[6];
 		size_t elen = 2;
 
-		if (!e)
-			continue;
 		esc[0] = '\\';
 		esc[1] = e;
 		if (e == 'u') {

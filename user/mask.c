@@ -64,6 +64,7 @@ struct mw_masker {
 	uint8_t key[MW_MASK_KEY_BYTES];
 	bool has_key;
 	struct span_vec found;
+	struct mw_buf out; /* a masked string, before it is set */
 	/* the fast path's decoded copy of a message */
 	char *scratch;
 	size_t scratch_cap;
@@ -208,6 +209,9 @@ void mw_masker_free(struct mw_masker *m)
 	if (!m)
 		return;
 	free(m->scratch);
+	if (m->out.data)
+		OPENSSL_cleanse(m->out.data, m->out.cap);
+	mw_buf_free(&m->out);
 	for (unsigned i = 0; i < m->ndet; i++) {
 		free(m->det[i].pattern);
 		pcre2_code_free(m->det[i].re);
@@ -576,17 +580,26 @@ static int on_found(void *arg, unsigned det, size_t start, size_t end)
 	return key_push(&m->found, span_key(start, end, det)) ? -1 : 0;
 }
 
+/* The end of the ascending run of a[0..n) that starts at i. */
+static size_t run_end(const uint64_t *a, size_t i, size_t n)
+{
+	while (++i < n && a[i - 1] <= a[i])
+		;
+	return i;
+}
+
 /*
- * The keys in order: a radix sort, a byte a pass, the passes where every
- * key has the same byte skipped. A dense result holds tens of thousands
- * of values, where qsort's comparisons cost more than finding them.
+ * The keys in order: a natural merge sort. Each scanner reports in text
+ * order, so the keys come as a few ascending runs, merged in a pass or
+ * two; a dense result holds tens of thousands of values, where qsort's
+ * comparisons cost more than finding them.
  */
 static int sort_keys(struct span_vec *v)
 {
-	size_t n = v->nkeys, count[256];
+	size_t n = v->nkeys;
 	uint64_t *from = v->keys, *to;
 
-	if (n < 2)
+	if (n < 2 || run_end(from, 0, n) == n)
 		return 0;
 	if (v->scap < n) {
 		uint64_t *p = realloc(v->sorted, v->kcap * sizeof(*p));
@@ -597,24 +610,27 @@ static int sort_keys(struct span_vec *v)
 		v->scap = v->kcap;
 	}
 	to = v->sorted;
-	for (unsigned shift = 0; shift < 64; shift += 8) {
-		size_t at = 0;
+	for (;;) {
+		size_t i = 0, runs = 0;
 
-		memset(count, 0, sizeof(count));
-		for (size_t i = 0; i < n; i++)
-			count[(from[i] >> shift) & 0xff]++;
-		if (count[(from[0] >> shift) & 0xff] == n)
-			continue;
-		for (unsigned b = 0; b < 256; b++) {
-			size_t c = count[b];
+		while (i < n) {
+			size_t mid = run_end(from, i, n), end = mid, a, b, o;
 
-			count[b] = at;
-			at += c;
+			if (mid < n)
+				end = run_end(from, mid, n);
+			for (a = i, b = mid, o = i; a < mid && b < end;)
+				to[o++] = from[b] < from[a] ? from[b++]
+							    : from[a++];
+			memcpy(to + o, from + a, (mid - a) * sizeof(*to));
+			o += mid - a;
+			memcpy(to + o, from + b, (end - b) * sizeof(*to));
+			i = end;
+			runs++;
 		}
-		for (size_t i = 0; i < n; i++)
-			to[count[(from[i] >> shift) & 0xff]++] = from[i];
 		to = from;
 		from = from == v->keys ? v->sorted : v->keys;
+		if (runs == 1)
+			break;
 	}
 	if (from != v->keys)
 		memcpy(v->keys, from, n * sizeof(*from));
@@ -745,15 +761,14 @@ static int put_masked(struct mw_masker *m, const struct mw_mask_plan *plan,
 	return mw_buf_append(o, m->det[det].token, m->det[det].token_len);
 }
 
-long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
-		  const char *text, size_t len, char **out, size_t *outlen,
-		  struct mw_mask_counts *counts)
+/* The masked text appended to o (NUL-terminated, the NUL not counted):
+ * how many values, 0 (o untouched) or -1. */
+static long mask_text_into(struct mw_masker *m, const struct mw_mask_plan *plan,
+			   const char *text, size_t len, struct mw_buf *o,
+			   struct mw_mask_counts *counts)
 {
-	struct mw_buf o = { 0 };
 	size_t at = 0;
 
-	*out = NULL;
-	*outlen = 0;
 	if (locate(m, plan->detectors, text, len))
 		return -1;
 	if (!m->found.n)
@@ -761,25 +776,37 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 	for (size_t i = 0; i < m->found.n; i++) {
 		const struct mw_mask_span *sp = &m->found.v[i];
 
-		if (mw_buf_append(&o, text + at, sp->start - at) ||
-		    put_masked(m, plan, &o, sp->detector, text + sp->start,
+		if (mw_buf_append(o, text + at, sp->start - at) ||
+		    put_masked(m, plan, o, sp->detector, text + sp->start,
 			       sp->end - sp->start))
-			goto fail;
+			return -1;
 		at = sp->end;
 		if (counts) {
 			counts->n[sp->detector]++;
 			counts->total++;
 		}
 	}
-	/* NUL-terminated, the NUL not counted */
-	if (mw_buf_append(&o, text + at, len - at) || mw_buf_append(&o, "", 1))
-		goto fail;
+	if (mw_buf_append(o, text + at, len - at) || mw_buf_append(o, "", 1))
+		return -1;
+	return (long)m->found.n;
+}
+
+long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
+		  const char *text, size_t len, char **out, size_t *outlen,
+		  struct mw_mask_counts *counts)
+{
+	struct mw_buf o = { 0 };
+	long n = mask_text_into(m, plan, text, len, &o, counts);
+
+	*out = NULL;
+	*outlen = 0;
+	if (n <= 0) {
+		mw_buf_free(&o);
+		return n;
+	}
 	*out = o.data;
 	*outlen = mw_buf_used(&o) - 1;
-	return (long)m->found.n;
-fail:
-	mw_buf_free(&o);
-	return -1;
+	return n;
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -811,18 +838,16 @@ static bool is_base64(const char *s, size_t n)
 static long mask_string(struct mw_masker *m, const struct mw_mask_plan *plan,
 			json_t *s, struct mw_mask_counts *counts)
 {
-	char *masked;
-	size_t mlen;
-	long n = mw_mask_text(m, plan, json_string_value(s),
-			      json_string_length(s), &masked, &mlen, counts);
+	long n;
 
-	if (n > 0) {
-		/* UTF-8 in, values replaced whole: UTF-8 out */
-		if (json_string_setn_nocheck(s, masked, mlen))
-			n = -1;
-		OPENSSL_cleanse(masked, mlen);
-		free(masked);
-	}
+	/* the masker's own buffer, kept from string to string */
+	mw_buf_reset(&m->out);
+	n = mask_text_into(m, plan, json_string_value(s), json_string_length(s),
+			   &m->out, counts);
+	/* UTF-8 in, values replaced whole: UTF-8 out */
+	if (n > 0 && json_string_setn_nocheck(s, mw_buf_head(&m->out),
+					      mw_buf_used(&m->out) - 1))
+		n = -1;
 	return n;
 }
 

@@ -566,6 +566,7 @@ static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
 {
 	struct mw_masker *m = c->px->masker;
 	struct mw_mask_plan plan;
+	uint64_t client = 0;
 	json_t *dup;
 	long n;
 
@@ -578,9 +579,13 @@ static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
 		if (n < 0)
 			return -1;
 		*rewritten |= n > 0;
+		client = plan.detectors;
 	}
+	/* The trail's detectors all masked for the client already: the
+	 * trail records what the client got, with no second scan. */
 	if (!mw_masker_plan(m, c->server->name, tool,
-			    MW_MASK_IN_AUDIT | unknown, &plan))
+			    MW_MASK_IN_AUDIT | unknown, &plan) ||
+	    !(plan.detectors & ~client))
 		return 0;
 	dup = json_deep_copy(payload);
 	n = dup ? mw_mask_json(m, &plan, dup, counts) : -1;
@@ -1585,7 +1590,9 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 }
 
 /* A batch as JSON text to free(), after shape_result() changed it. */
-static char *batch_text(const struct mw_rpc_batch *b, size_t flags)
+/* size_hint: about how long the text is (the body it was parsed from) */
+static char *batch_text(const struct mw_rpc_batch *b, size_t flags,
+			size_t size_hint)
 {
 	struct mw_buf out = { 0 };
 	json_t *all;
@@ -1593,7 +1600,8 @@ static char *batch_text(const struct mw_rpc_batch *b, size_t flags)
 
 	/* the usual case, at memory speed: masking rewrites whole results */
 	if (!flags) {
-		int rc = b->is_batch ? mw_buf_append(&out, "[", 1) : 0;
+		int rc = mw_buf_reserve(&out, size_hint + 1) ||
+			 (b->is_batch && mw_buf_append(&out, "[", 1));
 
 		for (size_t i = 0; !rc && i < b->n; i++)
 			rc = (i && mw_buf_append(&out, ",", 1)) ||
@@ -1669,7 +1677,7 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 			 c->ident.tgid, b->msgs[culprit].method, reason);
 		rc = 1;
 	} else if (ro.rewritten) {
-		*text = batch_text(b, 0);
+		*text = batch_text(b, 0, raw_len);
 		if (!*text)
 			rc = -1;
 	}
@@ -1780,7 +1788,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		 * escaped. */
 		if (rc == 0 && odd_breaks) {
 			free(text);
-			text = batch_text(&batch, JSON_ENSURE_ASCII);
+			text = batch_text(&batch, JSON_ENSURE_ASCII, 0);
 			if (!text)
 				rc = -1;
 		}
