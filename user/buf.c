@@ -45,7 +45,7 @@ int mw_buf_reserve(struct mw_buf *b, size_t extra)
 	return reserve(b, extra);
 }
 
-int mw_buf_append(struct mw_buf *b, const void *data, size_t len)
+int mw_buf_append_slow(struct mw_buf *b, const void *data, size_t len)
 {
 	if (!len)
 		return 0;

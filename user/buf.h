@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct mw_buf {
 	char *data;
@@ -23,8 +24,19 @@ static inline const char *mw_buf_head(const struct mw_buf *b)
 	return b->data + b->off;
 }
 
-/* 0 or -ENOMEM. */
-int mw_buf_append(struct mw_buf *b, const void *data, size_t len);
+int mw_buf_append_slow(struct mw_buf *b, const void *data, size_t len);
+
+/* 0 or -ENOMEM. Inline when it fits: masking appends twice a value. */
+static inline int mw_buf_append(struct mw_buf *b, const void *data, size_t len)
+{
+	/* a drained buffer goes the slow way, which rewinds it */
+	if (len && len <= b->cap - b->len && !(b->off && b->off == b->len)) {
+		memcpy(b->data + b->len, data, len);
+		b->len += len;
+		return 0;
+	}
+	return mw_buf_append_slow(b, data, len);
+}
 /* Room for extra more bytes, so that appending them does not grow it. */
 int mw_buf_reserve(struct mw_buf *b, size_t extra);
 /* Appends NUL-terminated strings, NULL-terminated list; 0 or -ENOMEM. */

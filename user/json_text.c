@@ -10,21 +10,11 @@
 #endif
 
 #include "buf.h"
+#include "hex.h"
 
 /* jansson's parser nests at most 2048 levels: a deeper tree was built in
  * code, and is refused rather than overflow the stack */
 #define WRITE_MAX_DEPTH 2048
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* The four hex digits at s (n bytes left), or -1. */
 static long hex4(const char *s, size_t n)
@@ -34,7 +24,7 @@ static long hex4(const char *s, size_t n)
 	if (n < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int d = hex_value(s[i]);
+		int d = mw_hex_value((unsigned char)s[i]);
 
 		if (d < 0)
 			return -1;

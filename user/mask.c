@@ -33,11 +33,11 @@
 #define CUSTOM_DEPTH_LIMIT 10000u
 
 struct span_vec {
-	struct mw_mask_span *v;
-	size_t n, cap;
-	uint64_t *keys; /* while locating: span_key() of each */
+	/* span_key() of each value found; once located, only the values
+	 * kept, in order */
+	uint64_t *keys;
 	size_t nkeys, kcap;
-	uint64_t *sorted; /* the radix sort's other half */
+	uint64_t *sorted; /* the merge sort's other half */
 	size_t scap;
 };
 
@@ -221,7 +221,6 @@ void mw_masker_free(struct mw_masker *m)
 	for (size_t i = 0; i < m->nrules; i++)
 		mw_mask_rule_clear(&m->rules[i]);
 	free(m->rules);
-	free(m->found.v);
 	free(m->found.keys);
 	free(m->found.sorted);
 	OPENSSL_cleanse(m->key, sizeof(m->key));
@@ -408,21 +407,6 @@ static int key_push(struct span_vec *v, uint64_t key)
 	return 0;
 }
 
-static int span_push(struct span_vec *v, struct mw_mask_span sp)
-{
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 16;
-		struct mw_mask_span *nv = realloc(v->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		v->v = nv;
-		v->cap = cap;
-	}
-	v->v[v->n++] = sp;
-	return 0;
-}
-
 static bool custom_valid(const struct detector *d, const char *s, size_t start,
 			 size_t end)
 {
@@ -499,6 +483,23 @@ static char *scratch_of(struct mw_masker *m, size_t len)
 	return m->scratch;
 }
 
+/* *s (*n bytes of JSON text) with its escapes decoded, in the scratch
+ * buffer; false when that cannot be done. */
+static bool unescaped(struct mw_masker *m, const char **s, size_t *n)
+{
+	char *out = scratch_of(m, *n);
+	size_t len;
+
+	if (!out)
+		return false;
+	len = mw_json_unescape(out, *s, *n);
+	if (len == MW_JSON_UNESCAPE_FAILED)
+		return false;
+	*s = out;
+	*n = len;
+	return true;
+}
+
 /*
  * Custom patterns see each string (and integer) alone, as the slow path
  * shows them: an anchored pattern matches nowhere else. raw is JSON.
@@ -523,15 +524,8 @@ static bool custom_candidates(struct mw_masker *m, uint64_t set,
 				v++;
 				n--;
 			}
-		} else if (tok.has_escape) {
-			char *out = scratch_of(m, n);
-
-			if (!out)
-				return true;
-			n = mw_json_unescape(out, v, n);
-			if (n == MW_JSON_UNESCAPE_FAILED)
-				return true;
-			v = out;
+		} else if (tok.has_escape && !unescaped(m, &v, &n)) {
+			return true;
 		}
 		for (unsigned d = MW_DET_N_BUILTIN; d < m->ndet; d++)
 			if ((set & (1ull << d)) &&
@@ -557,16 +551,9 @@ bool mw_mask_candidates(struct mw_masker *m, uint64_t set, const char *raw,
 
 	if (!set || !len)
 		return false;
-	if ((set & BUILTIN_SET) && memchr(raw, '\\', len)) {
-		char *out = scratch_of(m, len);
-
-		if (!out)
-			return true;
-		vlen = mw_json_unescape(out, raw, len);
-		if (vlen == MW_JSON_UNESCAPE_FAILED)
-			return true;
-		view = out;
-	}
+	if ((set & BUILTIN_SET) && memchr(raw, '\\', len) &&
+	    !unescaped(m, &view, &vlen))
+		return true;
 	if ((set & BUILTIN_SET) &&
 	    mw_detect(view, vlen, set & BUILTIN_SET, stop_at_first, NULL))
 		return true;
@@ -641,9 +628,8 @@ static int sort_keys(struct span_vec *v)
 static int locate(struct mw_masker *m, uint64_t set, const char *text,
 		  size_t len)
 {
-	size_t end = 0;
+	size_t end = 0, kept = 0;
 
-	m->found.n = 0;
 	m->found.nkeys = 0;
 	if (len > MW_MASK_MAX_STRING)
 		return -1;
@@ -662,10 +648,10 @@ static int locate(struct mw_masker *m, uint64_t set, const char *text,
 
 		if (sp.start < end)
 			continue;
-		if (span_push(&m->found, sp))
-			return -1;
+		m->found.keys[kept++] = m->found.keys[i];
 		end = sp.end;
 	}
+	m->found.nkeys = kept;
 	return 0;
 }
 
@@ -674,9 +660,9 @@ long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
 {
 	if (locate(m, set, text, len))
 		return -1;
-	for (size_t i = 0; i < m->found.n && i < max; i++)
-		spans[i] = m->found.v[i];
-	return (long)m->found.n;
+	for (size_t i = 0; i < m->found.nkeys && i < max; i++)
+		spans[i] = span_of(m->found.keys[i]);
+	return (long)m->found.nkeys;
 }
 
 /* ---- rewriting ---------------------------------------------------------- */
@@ -771,10 +757,11 @@ static long mask_text_into(struct mw_masker *m, const struct mw_mask_plan *plan,
 
 	if (locate(m, plan->detectors, text, len))
 		return -1;
-	if (!m->found.n)
+	if (!m->found.nkeys)
 		return 0;
-	for (size_t i = 0; i < m->found.n; i++) {
-		const struct mw_mask_span *sp = &m->found.v[i];
+	for (size_t i = 0; i < m->found.nkeys; i++) {
+		struct mw_mask_span span = span_of(m->found.keys[i]);
+		const struct mw_mask_span *sp = &span;
 
 		if (mw_buf_append(o, text + at, sp->start - at) ||
 		    put_masked(m, plan, o, sp->detector, text + sp->start,
@@ -788,7 +775,7 @@ static long mask_text_into(struct mw_masker *m, const struct mw_mask_plan *plan,
 	}
 	if (mw_buf_append(o, text + at, len - at) || mw_buf_append(o, "", 1))
 		return -1;
-	return (long)m->found.n;
+	return (long)m->found.nkeys;
 }
 
 long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
@@ -889,7 +876,7 @@ static long mask_keys(struct mw_masker *m, const struct mw_mask_plan *plan,
 		if (locate(m, plan->detectors, json_object_iter_key(it),
 			   json_object_iter_key_len(it)))
 			return -1;
-		if (m->found.n)
+		if (m->found.nkeys)
 			break;
 	}
 	if (!it)

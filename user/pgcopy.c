@@ -3,18 +3,8 @@
 
 #include <string.h>
 
+#include "hex.h"
 #include "log.h"
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static bool is_octal(unsigned char c)
 {
@@ -44,10 +34,12 @@ static char unescape(const char *line, size_t len, size_t *r)
 	case 'v':
 		return '\v';
 	case 'x':
-		if (*r >= len || (val = hexval((unsigned char)line[*r])) < 0)
+		if (*r >= len ||
+		    (val = mw_hex_value((unsigned char)line[*r])) < 0)
 			return 'x';
 		(*r)++;
-		if (*r < len && (h = hexval((unsigned char)line[*r])) >= 0) {
+		if (*r < len &&
+		    (h = mw_hex_value((unsigned char)line[*r])) >= 0) {
 			(*r)++;
 			val = (val << 4) + h;
 		}
