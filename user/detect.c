@@ -697,6 +697,27 @@ static size_t glen(const struct group *g)
 	return g->end - g->start;
 }
 
+/*
+ * How cards are printed: in fours, the last group shorter (13 to 19
+ * digits), or 4-6-5 and 4-6-4 (American Express, Diners Club). Any other
+ * grouping of digits is not a card ("4 1 1 1 ..."), and trying every
+ * window of such a chain would cost a validation per digit.
+ */
+static bool card_grouping(const struct group *g, size_t n)
+{
+	if (n == 1)
+		return true;
+	if (glen(&g[0]) != 4)
+		return false;
+	if (n == 3 && glen(&g[1]) == 6 &&
+	    (glen(&g[2]) == 4 || glen(&g[2]) == 5))
+		return true;
+	for (size_t i = 1; i + 1 < n; i++)
+		if (glen(&g[i]) != 4)
+			return false;
+	return glen(&g[n - 1]) <= 4;
+}
+
 /* Cards: 13 to 19 digits, one group or groups joined by ' ' or '-'. */
 static void chain_card(struct scan *x, size_t a)
 {
@@ -709,12 +730,15 @@ static void chain_card(struct scan *x, size_t a)
 				return;
 			if (sep && x->g[b].sep != sep)
 				return;
+			/* a grouped card starts with four digits */
+			if (glen(&x->g[a]) != 4)
+				return;
 			sep = x->g[b].sep;
 		}
 		digits += glen(&x->g[b]);
 		if (digits > 19)
 			return;
-		if (digits >= 13 &&
+		if (digits >= 13 && card_grouping(&x->g[a], b - a + 1) &&
 		    try(x, MW_DET_CARD, x->g[a].start, x->g[b].end))
 			return;
 	}

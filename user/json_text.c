@@ -63,18 +63,35 @@ static size_t put_utf8(char *out, unsigned long cp)
  */
 static size_t unescape_one(const char *s, size_t n, char *out, size_t *olen)
 {
-	static const char simple[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
 	long hi, lo;
 
 	if (n < 2)
 		return 0;
-	if (s[1] != 'u') {
-		for (size_t k = 0; simple[k]; k += 2)
-			if (s[1] == simple[k]) {
-				out[0] = simple[k + 1];
-				*olen = 1;
-				return 2;
-			}
+	*olen = 1;
+	switch (s[1]) {
+	case '"':
+	case '\\':
+	case '/':
+		out[0] = s[1];
+		return 2;
+	case 'b':
+		out[0] = '\b';
+		return 2;
+	case 'f':
+		out[0] = '\f';
+		return 2;
+	case 'n':
+		out[0] = '\n';
+		return 2;
+	case 'r':
+		out[0] = '\r';
+		return 2;
+	case 't':
+		out[0] = '\t';
+		return 2;
+	case 'u':
+		break;
+	default:
 		return 0;
 	}
 	hi = hex4(s + 2, n - 2);

@@ -65,6 +65,12 @@ Test(mask, cards_need_luhn_and_an_issuer)
 	cr_assert_str_eq(found("4111-1111 1111-1111"), "");
 	cr_assert_str_eq(found("x4111111111111111"), "");
 	cr_assert_str_eq(found("4111111111111111.5"), "");
+	/* printed in fours, or 4-6-5 and 4-6-4: no other grouping */
+	cr_assert_str_eq(found("amex 3782 822463 10005"),
+			 "card:3782 822463 10005");
+	cr_assert_str_eq(found("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"), "");
+	cr_assert_str_eq(found("41 11 11 11 11 11 11 11"), "");
+	cr_assert_str_eq(found("411 111 111 111 1111"), "");
 }
 
 Test(mask, ssns_exclude_invalid_areas_groups_serials)
