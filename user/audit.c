@@ -1824,13 +1824,22 @@ static int load_line(void *arg, const char *line, size_t len)
 	struct spool_load *l = arg;
 	struct mw_audit *a = l->a;
 	const char *f, *h, *ph;
-	size_t n, hn, phn;
+	size_t n, hn, phn, fields = 1, missing = 0;
 	uint64_t seq = 0;
 	struct rec *r;
 
 	l->lines++;
+	for (const char *p = line;
+	     (p = memchr(p, '\t', (size_t)(line + len - p))); p++)
+		fields++;
+	/* A line of a version before the optional fields: they are NULL,
+	 * which the hash does not encode, so it is still the event's. */
+	if (fields == MW_CF_FIRST_OPTIONAL + 1)
+		missing = MW_CF_N - MW_CF_FIRST_OPTIONAL;
+	else if (fields != N_COLS)
+		goto bad;
 	if (!line_field(line, len, MW_CF_SEQ, &f, &n) || !n || n > 19 ||
-	    !line_field(line, len, C_HASH, &h, &hn) ||
+	    !line_field(line, len, C_HASH - (int)missing, &h, &hn) ||
 	    !mw_chain_is_hash(h, hn) ||
 	    !line_field(line, len, MW_CF_PREV_HASH, &ph, &phn) ||
 	    !mw_chain_is_hash(ph, phn) || h + hn != line + len)
@@ -1866,14 +1875,18 @@ static int load_line(void *arg, const char *line, size_t len)
 			   mw_spool_path(a->spool), a->max_queue);
 		return -ENOSPC;
 	}
-	if (reserve(a, len + 1))
+	if (reserve(a, len + 1 + 3 * missing))
 		return -ENOMEM;
 	r = rec_at(a, a->count);
 	memset(r, 0, sizeof(*r));
 	r->line = a->tail->data + a->tail->used;
-	memcpy(r->line, line, len);
-	r->line[len] = '\n';
-	r->len = len + 1;
+	memcpy(r->line, line, (size_t)(h - line));
+	r->len = (size_t)(h - line);
+	for (size_t i = 0; i < missing; i++, r->len += 3)
+		memcpy(r->line + r->len, "\\N\t", 3);
+	memcpy(r->line + r->len, h, hn);
+	r->len += hn;
+	r->line[r->len++] = '\n';
 	r->ch = a->tail;
 	r->queued_ms = mw_now_ms();
 	a->tail->used += r->len;
