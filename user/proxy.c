@@ -321,6 +321,19 @@ static char *masked_detail(struct mw_conn *c, const char *detail,
 	return out;
 }
 
+/*
+ * Free text for the daemon's log, which is a trail too: masked by the
+ * same rules; s itself when nothing needed masking (*tofree: to free).
+ */
+static const char *log_safe(struct mw_conn *c, const char *s, char **tofree)
+{
+	json_t *counts;
+
+	*tofree = masked_detail(c, s, &counts);
+	json_decref(counts);
+	return *tofree ? *tofree : s;
+}
+
 static void record_http_error(struct mw_conn *c, const char *http_method,
 			      const char *path, int status, const char *detail)
 {
@@ -1131,12 +1144,17 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 				  .detail = "answered by mcpwarden: refused "
 					    "by policy" };
 	struct mw_rpc_batch answer = { 0 };
-	char reason[512], why[128], *body, *sse = NULL;
+	char reason[512], why[128], *body, *sse = NULL, *name_buf;
+	const char *name;
 
 	mw_judge_reason(&d[culprit], reason, sizeof(reason));
+	/* the name may be a resource's URI, credentials and all */
+	name = log_safe(c, b->msgs[culprit].name ? b->msgs[culprit].name : "",
+			&name_buf);
 	log_info("conn %llu (%s, pid %u): %s %s: %s", (unsigned long long)c->id,
-		 c->ident.comm, c->ident.tgid, b->msgs[culprit].method,
-		 b->msgs[culprit].name ? b->msgs[culprit].name : "", reason);
+		 c->ident.comm, c->ident.tgid, b->msgs[culprit].method, name,
+		 reason);
+	free(name_buf);
 	body = mw_judge_refusal(b, d, culprit);
 	if (!body) {
 		/* Notifications only: an HTTP error, as a server would. */
@@ -2076,11 +2094,12 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 static void client_protocol_error(struct mw_conn *c)
 {
 	const char *why = mw_http_error(&c->req);
-	char detail[256];
+	char detail[256], *safe;
 
 	snprintf(detail, sizeof(detail), "malformed request: %s", why);
 	log_info("conn %llu (%s, pid %u): %s", (unsigned long long)c->id,
-		 c->ident.comm, c->ident.tgid, detail);
+		 c->ident.comm, c->ident.tgid, log_safe(c, detail, &safe));
+	free(safe);
 	record_http_error(c, c->req.head.method[0] ? c->req.head.method : NULL,
 			  NULL, strstr(why, "over the limit") ? 413 : 400,
 			  detail);
@@ -2163,11 +2182,13 @@ static void give_up_upstream(struct mw_conn *c, int status, const char *detail,
 
 static void upstream_failed(struct mw_conn *c, const char *why)
 {
-	char detail[256], answer[320];
+	char detail[256], answer[320], *safe;
 
 	snprintf(detail, sizeof(detail), "upstream %s: %s", c->upstream_str,
 		 why);
-	log_warn("conn %llu: %s", (unsigned long long)c->id, detail);
+	log_warn("conn %llu: %s", (unsigned long long)c->id,
+		 log_safe(c, detail, &safe));
+	free(safe);
 	c->px->st.upstream_errors++;
 	snprintf(answer, sizeof(answer), "%s: %s",
 		 mw_http_in_message(&c->resp)

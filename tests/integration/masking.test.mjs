@@ -32,7 +32,10 @@ const MASKING = [
   { name: 'ssn-everywhere', server: 'billing', apply: ['client', 'audit'],
     detectors: ['ssn', 'email'], style: 'full' },
   { name: 'hashed-in-trail', apply: ['audit'], detectors: ['card'], style: 'hash' },
+  { name: 'no-credentials-on-record', apply: ['audit'], detectors: ['url_credentials'], style: 'full' },
 ];
+// A database URI with its password: what a refused resources/read names.
+const DB_URI = 'postgres://billing:s3cret-Pw0rd@db.internal/billing';
 
 let pgDir;
 let billing;
@@ -86,6 +89,8 @@ before(async () => {
   d = await startDaemon({
     servers: [{ name: 'billing', address: `127.0.0.1:${billing.port}` }],
     masking: MASKING,
+    default: 'allow',
+    rules: [{ name: 'no-database-uris', resource: 'postgres://**', action: 'deny' }],
   });
   cg = makeCgroup(uniqueName('mw-masking'));
   const en = await d.cli(['enforce', cgroupRelPath(cg)]);
@@ -195,6 +200,19 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   assert.equal(byPath['/debug'].http_status, 500);
   assert.match(byPath['/debug'].detail, /not JSON-RPC/);
   assert.deepEqual(byPath['/events'].masked, { card: 2, ssn: 2 });
+});
+
+test('a refused read of a URI with a password: the log and the trail name it masked', async () => {
+  const r = await steps([{ op: 'read', uri: DB_URI }]);
+  assert.equal(r.steps[0].ok, false, 'the policy refuses the read');
+  assert.match(r.steps[0].message, /no-database-uris/);
+  await auditSettled(d);
+  const log = d.log();
+  assert.ok(!log.includes('s3cret-Pw0rd'), 'the password is in the daemon log');
+  assert.ok(log.includes('postgres://[MASKED:url_credentials]@db.internal/billing'),
+    'the refusal is logged with the URI masked');
+  const events = await d.sql('SELECT e::text FROM mcpwarden.events e');
+  assert.ok(!events.map((row) => row[0]).join('\n').includes('s3cret-Pw0rd'), 'the password is in the trail');
 });
 
 test('the trail: no raw value in any event, the spool or the log; what was masked is counted; verify passes', async () => {

@@ -67,6 +67,9 @@ try {
         if (s.full) Object.assign(step, { content: r.content, structured: r.structuredContent ?? null });
         if (s.progress) step.progress = progress;
         out.steps.push(step);
+      } else if (s.op === 'read') {
+        const r = await client.readResource({ uri: s.uri });
+        out.steps.push({ ok: true, contents: r.contents });
       } else {
         throw new Error(`unknown op ${s.op}`);
       }
