@@ -1079,16 +1079,32 @@ static char *sse_message_event(const struct mw_sse_event *like,
 			       const char *data)
 {
 	const char *id = like ? like->id : NULL;
-	char retry[32] = "";
-	char *out;
+	struct mw_buf out = { 0 };
+	int rc = 0;
 
-	if (like && like->retry >= 0)
-		snprintf(retry, sizeof(retry), "retry: %ld\n", like->retry);
-	if (asprintf(&out, "%s%s%s%s%sdata: %s\n\n", id ? "id: " : "",
-		     id ? id : "", id ? "\n" : "", retry,
-		     !like || like->event ? "event: message\n" : "", data) < 0)
+	if (id)
+		rc = mw_buf_cat(&out, "id: ", id, "\n", NULL);
+	if (!rc && like && like->retry >= 0)
+		rc = mw_buf_printf(&out, "retry: %ld\n", like->retry);
+	if (!rc && (!like || like->event))
+		rc = mw_buf_cat(&out, "event: message\n", NULL);
+	/* one data line per line of data: an event's data may span lines */
+	for (const char *p = data; !rc; p++) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		rc = mw_buf_cat(&out, "data: ", NULL) ||
+		     mw_buf_append(&out, p, n) || mw_buf_append(&out, "\n", 1);
+		if (!nl)
+			break;
+		p = nl;
+	}
+	/* the blank line that ends the event, and a NUL */
+	if (rc || mw_buf_append(&out, "\n", 1) || mw_buf_append(&out, "", 1)) {
+		mw_buf_free(&out);
 		return NULL;
-	return out;
+	}
+	return out.data;
 }
 
 /*
@@ -1762,6 +1778,16 @@ static bool has_unicode_line_break(const char *s, size_t n)
 	return false;
 }
 
+/* Whether an SSE block holds a comment line (one starting with ':'). */
+static bool has_sse_comment(const char *raw, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (raw[i] == ':' &&
+		    (i == 0 || raw[i - 1] == '\n' || raw[i - 1] == '\r'))
+			return true;
+	return false;
+}
+
 static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 {
 	struct sse_ctx *sc = arg;
@@ -1824,6 +1850,11 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 			free(text);
 			return rc;
 		}
+		/* Comments were not judged: when values are masked, the
+		 * event goes without them (clients ignore them). */
+		if (has_sse_comment(ev->raw, ev->raw_len) &&
+		    masks_for_client(c))
+			return send_rewritten_event(c, ev, ev->data);
 	}
 	/* Other events reach the client too, whatever it makes of them:
 	 * masked as text, the whole block (its fields, comments). The

@@ -191,6 +191,10 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   assert.ok(events.body.includes('event: audit\ndata: customer Ada Lovelace: card **** **** **** 1111, '
     + 'ssn [MASKED:ssn]\n\n'), events.body);
   assert.ok(events.body.includes(': note customer Ada Lovelace: card **** **** **** 1111'), 'comments too');
+  // the message after it arrives whole, without the comment beside it
+  assert.ok(events.body.includes('data: {"jsonrpc":"2.0","method":"notifications/message",'
+    + '"params":{"level":"info","data":"billing ready"}}\n\n'), events.body);
+  assert.ok(!events.body.includes(': trace'), events.body);
 
   await auditSettled(d);
   const rows = await d.sqlObjects(`SELECT http_path, http_status, detail, masked FROM mcpwarden.events

@@ -15,7 +15,8 @@
 //
 // Beside /mcp, what servers also send that is not JSON-RPC:
 //   GET /debug       a 500 error page (text/plain) quoting the first row
-//   GET /events      an event stream of one "audit" event quoting it too
+//   GET /events      an event stream: an "audit" event quoting it too, then a
+//                    JSON-RPC message whose block has a comment quoting it
 //
 // Usage: node billing.mjs --pg CONNSTRING [--port N] [--host ADDR]
 //   CONNSTRING as libpq takes it (e.g. postgresql:///billing?host=/tmp/dir)
@@ -107,7 +108,10 @@ async function routes(req, res) {
   }
   if (req.url === '/events') {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
-    res.end(`: note ${await firstRowText()}\nevent: audit\ndata: ${await firstRowText()}\n\n`);
+    const row = await firstRowText();
+    const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message',
+      params: { level: 'info', data: 'billing ready' } });
+    res.end(`: note ${row}\nevent: audit\ndata: ${row}\n\n: trace ${row}\ndata: ${note}\n\n`);
     return true;
   }
   return false;
