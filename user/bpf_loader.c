@@ -250,8 +250,11 @@ static int link_cgroup_id(int fd, uint64_t *cg_id)
 	__u32 len = sizeof(info);
 
 	memset(&info, 0, sizeof(info));
+	*cg_id = 0;
+	/* errno could be 0 on a failure libbpf did not set it for: never
+	 * report one as success */
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
+		return errno ? -errno : -EIO;
 	if (info.type != BPF_LINK_TYPE_CGROUP)
 		return -EINVAL;
 	*cg_id = info.cgroup.cgroup_id;
