@@ -44,6 +44,12 @@
 #define MW_MAX_PIPELINE 32
 #define MW_MAX_PAIRING 65536
 #define MW_SESSION_MAX 256
+/* A refused client may still be sending the body we will not read: closing
+ * with it unread makes the kernel answer with a reset that can destroy our
+ * answer in the client's receive queue. We half-close and drain for at most
+ * this long (nginx's lingering close), for at most this many sockets. */
+#define MW_LINGER_MS 2000
+#define MW_MAX_LINGERING 1024
 
 struct mw_conn;
 
@@ -134,6 +140,15 @@ struct listener {
 	struct mw_proxy *px;
 };
 
+/* A client socket after its connection closed, drained until EOF or
+ * MW_LINGER_MS (see linger_client). */
+struct lingering {
+	struct mw_io io;
+	struct mw_proxy *px;
+	struct lingering *prev, *next;
+	int64_t until_ms;
+};
+
 struct mw_proxy {
 	struct mw_loop *loop;
 	struct mw_bpf *bpf;
@@ -148,10 +163,13 @@ struct mw_proxy {
 	struct mw_user_cache users;
 	struct mw_conn *conns;
 	struct mw_conn *held; /* waiting for their events to be durable */
+	struct lingering *lingering;
+	size_t nlingering;
 	struct mw_proxy_stats st;
 };
 
 static void conn_close(struct mw_conn *c, const char *why);
+static void conn_close_lingering(struct mw_conn *c);
 static void conn_update(struct mw_conn *c);
 static void start_next_exchange(struct mw_conn *c);
 static int flush_side(struct mw_conn *c, struct mw_side *s);
@@ -2066,7 +2084,7 @@ static void conn_update(struct mw_conn *c)
 			return;
 	}
 	if (c->closing && !mw_buf_used(&c->c.out)) {
-		conn_close(c, NULL);
+		conn_close_lingering(c);
 		return;
 	}
 	/* Backpressure: read a side only while the other has room. */
@@ -2092,7 +2110,7 @@ static void conn_update(struct mw_conn *c)
 	/* Nothing left to answer and nobody to ask: done. */
 	if ((c->c.rd_eof || c->no_more_requests) && c->nx == 0 &&
 	    !mw_buf_used(&c->c.out) && !mw_http_in_message(&c->resp)) {
-		conn_close(c, NULL);
+		conn_close_lingering(c);
 		return;
 	}
 	if (c->u.rd_eof && c->nx == 0 && !mw_buf_used(&c->c.out)) {
@@ -2345,7 +2363,99 @@ static void conn_free_deferred(struct mw_deferred *d)
 	free(c);
 }
 
+static void linger_free(struct lingering *lg)
+{
+	struct mw_proxy *px = lg->px;
+
+	mw_loop_del(px->loop, &lg->io);
+	close(lg->io.fd);
+	if (lg->prev)
+		lg->prev->next = lg->next;
+	else
+		px->lingering = lg->next;
+	if (lg->next)
+		lg->next->prev = lg->prev;
+	px->nlingering--;
+	free(lg);
+}
+
+static void on_lingering(struct mw_io *io, uint32_t events)
+{
+	struct lingering *lg = container_of(io, struct lingering, io);
+	char buf[16384];
+	ssize_t n;
+
+	(void)events;
+	/* A few reads per turn: a client that keeps sending is cut at
+	 * until_ms by the tick, not served ahead of the others. */
+	for (int i = 0; i < 16; i++) {
+		n = recv(io->fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		linger_free(lg); /* EOF or an error: the client is done */
+		return;
+	}
+}
+
+/*
+ * Takes the client socket of a closing connection: our answer is queued,
+ * a FIN follows it, and what the client still sends is read and dropped
+ * so that the kernel does not reset the connection under the answer.
+ * Returns false when the socket must simply be closed.
+ */
+static bool linger_client(struct mw_proxy *px, int fd)
+{
+	struct lingering *lg;
+
+	if (px->nlingering >= MW_MAX_LINGERING || shutdown(fd, SHUT_WR))
+		return false;
+	lg = calloc(1, sizeof(*lg));
+	if (!lg)
+		return false;
+	lg->px = px;
+	lg->io.fd = fd;
+	lg->io.cb = on_lingering;
+	lg->until_ms = mw_now_ms() + MW_LINGER_MS;
+	if (mw_loop_add(px->loop, &lg->io, EPOLLIN | EPOLLRDHUP)) {
+		free(lg);
+		return false;
+	}
+	lg->next = px->lingering;
+	if (lg->next)
+		lg->next->prev = lg;
+	px->lingering = lg;
+	px->nlingering++;
+	return true;
+}
+
+static void linger_expire(struct mw_proxy *px, int64_t now)
+{
+	struct lingering *lg, *next;
+
+	for (lg = px->lingering; lg; lg = next) {
+		next = lg->next;
+		if (now >= lg->until_ms)
+			linger_free(lg);
+	}
+}
+
+static void conn_close_how(struct mw_conn *c, const char *why, bool linger);
+
 static void conn_close(struct mw_conn *c, const char *why)
+{
+	conn_close_how(c, why, false);
+}
+
+/* Closes after an answer the client must be able to read (a refusal, the
+ * last response of a connection that asked to close). */
+static void conn_close_lingering(struct mw_conn *c)
+{
+	conn_close_how(c, NULL, !c->c.rd_eof);
+}
+
+static void conn_close_how(struct mw_conn *c, const char *why, bool linger)
 {
 	struct mw_proxy *px = c->px;
 	struct mw_audit_event ev;
@@ -2368,7 +2478,8 @@ static void conn_close(struct mw_conn *c, const char *why)
 			continue;
 		if (s->registered)
 			mw_loop_del(px->loop, &s->io);
-		close(s->io.fd);
+		if (!(linger && s == &c->c && linger_client(px, s->io.fd)))
+			close(s->io.fd);
 		s->io.fd = -1;
 	}
 	if (c->prev)
@@ -2526,6 +2637,7 @@ static void on_tick(struct mw_tick *t, int64_t now)
 	const struct mw_limits *lim = &px->cfg->limits;
 	struct mw_conn *c, *next;
 
+	linger_expire(px, now);
 	for (c = px->conns; c; c = next) {
 		next = c->next;
 		if (c->held && now - c->held_since_ms >
@@ -2649,6 +2761,8 @@ void mw_proxy_free(struct mw_proxy *px)
 	mw_audit_on_durable(px->audit, NULL, NULL);
 	while (px->conns)
 		conn_close(px->conns, "shutting down");
+	while (px->lingering)
+		linger_free(px->lingering);
 	for (struct listener *l = &px->l4; l; l = l == &px->l4 ? &px->l6 : NULL)
 		if (l->io.fd >= 0) {
 			mw_loop_del(px->loop, &l->io);

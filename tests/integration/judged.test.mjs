@@ -8,6 +8,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import zlib from 'node:zlib';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   cgroupRelPath, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, freePort,
 } from './helpers.mjs';
@@ -21,20 +24,26 @@ const seen = [];
 // Sends one raw HTTP request from inside the cgroup and prints the answer.
 const RAW = String.raw`
 const net = require('net');
-const [port, b64] = process.argv.slice(1);
+const [port, file] = process.argv.slice(1);
 const s = net.connect(Number(port), '127.0.0.1');
 let got = '';
-s.on('connect', () => s.write(Buffer.from(b64, 'base64')));
+s.on('connect', () => s.write(require('fs').readFileSync(file)));
 s.on('data', (c) => { got += c; if (/\r\n\r\n[\s\S]*\}/.test(got) || /\r\n\r\nmcpwarden/.test(got)) s.end(); });
 s.on('close', () => process.stdout.write(got));
 s.on('error', (e) => process.stdout.write('error ' + e.code));
 setTimeout(() => s.destroy(), 5000);
 `;
 
+// The request goes through a file: an argument is limited to 128 KiB.
 async function raw(req) {
-  const r = await runInCgroup(cg, process.execPath,
-    ['-e', RAW, String(port), Buffer.from(req).toString('base64')], { timeout: 10000 });
-  return r.stdout;
+  const file = path.join(os.tmpdir(), `${uniqueName('raw')}.req`);
+  fs.writeFileSync(file, req);
+  try {
+    const r = await runInCgroup(cg, process.execPath, ['-e', RAW, String(port), file], { timeout: 10000 });
+    return r.stdout;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 }
 
 // body: a string (sent as UTF-8) or a Buffer (sent as is).
@@ -201,6 +210,11 @@ const REFUSED = [
       `Content-Length: ${CALL.length}\r\n\r\n${CALL}`), 400, /ambiguous session id/],
   ['an oversized body',
     post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"x":"${'a'.repeat(80000)}"}}}`,
+      'Content-Type: application/json\r\n'), 413, /over the limit/],
+  // Still being sent when the answer goes out: the daemon drains it rather
+  // than closing under it (a reset would destroy the answer).
+  ['an oversized body the client is still sending',
+    post(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"x":"${'a'.repeat(4 << 20)}"}}}`,
       'Content-Type: application/json\r\n'), 413, /over the limit/],
 ];
 
