@@ -798,6 +798,20 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 
 /* ---- JSON --------------------------------------------------------------- */
 
+bool mw_mask_plan_covers(const struct mw_mask_plan *done,
+			 const struct mw_mask_plan *want)
+{
+	if (want->detectors & ~done->detectors)
+		return false;
+	if (want->binary && !done->binary)
+		return false;
+	for (unsigned d = 0; d < MW_MASK_MAX_DETECTORS; d++)
+		if ((want->detectors & (1ull << d)) &&
+		    want->style[d] != done->style[d])
+			return false;
+	return true;
+}
+
 static bool is_media_object(const json_t *obj)
 {
 	const char *type = json_string_value(json_object_get(obj, "type"));

@@ -175,7 +175,15 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 		  struct mw_mask_counts *counts);
 
 /*
- * Masks a JSON value in place: every string value (object keys are kept),
+ * Whether masking with done left nothing for want to do: every detector of
+ * want is in done with the same style, and binary content is masked by
+ * done if want masks it.
+ */
+bool mw_mask_plan_covers(const struct mw_mask_plan *done,
+			 const struct mw_mask_plan *want);
+
+/*
+ * Masks a JSON value in place: every string value and object key,
  * and integers that a detector recognises (replaced by a string); base64
  * binary content (the "blob" of a resource, the "data" of image and audio
  * content) only when the plan says binary. Returns the values masked, or

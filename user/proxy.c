@@ -596,35 +596,57 @@ static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
 			struct mw_mask_counts *counts, bool *rewritten)
 {
 	struct mw_masker *m = c->px->masker;
-	struct mw_mask_plan plan;
-	uint64_t client = 0;
-	json_t *dup;
+	struct mw_mask_plan trail, client = { 0 };
+	struct mw_mask_counts client_counts = { 0 };
+	json_t *dup = NULL;
 	long n;
 
 	*copy = NULL;
 	if (!payload)
 		return 0;
-	if (to_client && mw_masker_plan(m, c->server->name, tool,
-					MW_MASK_TO_CLIENT | unknown, &plan)) {
-		n = mw_mask_json(m, &plan, payload, counts);
-		if (n < 0)
+	if (to_client && !mw_masker_plan(m, c->server->name, tool,
+					 MW_MASK_TO_CLIENT | unknown, &client))
+		client.detectors = 0;
+	/*
+	 * The trail records what the client got when that masked all the
+	 * trail asks, in the trail's styles. Otherwise its copy is masked
+	 * from the server's message: the trail's detectors in its styles,
+	 * and what the client's rules mask besides.
+	 */
+	if (mw_masker_plan(m, c->server->name, tool, MW_MASK_IN_AUDIT | unknown,
+			   &trail) &&
+	    !mw_mask_plan_covers(&client, &trail)) {
+		for (unsigned d = 0; d < MW_MASK_MAX_DETECTORS; d++)
+			if ((client.detectors & (1ull << d)) &&
+			    !(trail.detectors & (1ull << d)))
+				trail.style[d] = client.style[d];
+		trail.detectors |= client.detectors;
+		trail.binary |= client.binary;
+		dup = json_deep_copy(payload);
+		if (!dup)
 			return -1;
-		*rewritten |= n > 0;
-		client = plan.detectors;
 	}
-	/* The trail's detectors all masked for the client already: the
-	 * trail records what the client got, with no second scan. */
-	if (!mw_masker_plan(m, c->server->name, tool,
-			    MW_MASK_IN_AUDIT | unknown, &plan) ||
-	    !(plan.detectors & ~client))
+	if (client.detectors) {
+		/* with a copy for the trail, its scan counts for both */
+		n = mw_mask_json(m, &client, payload,
+				 dup ? &client_counts : counts);
+		if (n < 0)
+			goto fail;
+		*rewritten |= n > 0;
+	}
+	if (!dup)
 		return 0;
-	dup = json_deep_copy(payload);
-	n = dup ? mw_mask_json(m, &plan, dup, counts) : -1;
+	n = mw_mask_json(m, &trail, dup, counts);
+	if (n < 0)
+		goto fail;
 	if (n > 0)
 		*copy = dup;
 	else
 		json_decref(dup);
-	return n < 0 ? -1 : 0;
+	return 0;
+fail:
+	json_decref(dup);
+	return -1;
 }
 
 /*

@@ -625,3 +625,28 @@ Test(mask, repeated_prefixes_scan_in_linear_time, .timeout = 60)
 	}
 	free(text);
 }
+
+/* The trail may take the client's masked copy only when that masked all
+ * the trail asks, the way the trail asks it. */
+Test(mask, plan_covers_needs_same_detectors_styles_and_binary)
+{
+	struct mw_mask_plan client = { .detectors = 0x3 }, trail = { 0 };
+
+	client.style[0] = MW_MASK_PARTIAL;
+	client.style[1] = MW_MASK_FULL;
+	cr_assert(mw_mask_plan_covers(&client, &trail), "nothing to do");
+	trail.detectors = 0x2;
+	trail.style[1] = MW_MASK_FULL;
+	cr_assert(mw_mask_plan_covers(&client, &trail));
+	trail.detectors = 0x1;
+	trail.style[0] = MW_MASK_HASH;
+	cr_assert(!mw_mask_plan_covers(&client, &trail), "another style");
+	trail.style[0] = MW_MASK_PARTIAL;
+	cr_assert(mw_mask_plan_covers(&client, &trail));
+	trail.binary = true;
+	cr_assert(!mw_mask_plan_covers(&client, &trail), "blobs too");
+	client.binary = true;
+	cr_assert(mw_mask_plan_covers(&client, &trail));
+	trail.detectors = 0x4;
+	cr_assert(!mw_mask_plan_covers(&client, &trail), "a detector more");
+}
