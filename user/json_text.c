@@ -112,7 +112,9 @@ static size_t unescape_one(const char *s, size_t n, char *out, size_t *olen)
 	return 12;
 }
 
-size_t mw_json_unescape(char *out, const char *s, size_t len)
+/* Both decodes: lenient keeps a malformed escape as it is and writes a
+ * decoded control character '?'; strict fails on the first. */
+static size_t unescape_all(char *out, const char *s, size_t len, bool lenient)
 {
 	const char *end = s + len, *bs;
 	size_t o = 0;
@@ -123,13 +125,30 @@ size_t mw_json_unescape(char *out, const char *s, size_t len)
 		memcpy(out + o, s, (size_t)(bs - s));
 		o += (size_t)(bs - s);
 		took = unescape_one(bs, (size_t)(end - bs), out + o, &olen);
-		if (!took)
+		if (!took && !lenient)
 			return MW_JSON_UNESCAPE_FAILED;
+		if (!took) {
+			out[o++] = '\\';
+			s = bs + 1;
+			continue;
+		}
+		if (lenient && olen == 1 && (unsigned char)out[o] < 0x20)
+			out[o] = '?';
 		o += olen;
 		s = bs + took;
 	}
 	memcpy(out + o, s, (size_t)(end - s));
 	return o + (size_t)(end - s);
+}
+
+size_t mw_json_unescape(char *out, const char *s, size_t len)
+{
+	return unescape_all(out, s, len, false);
+}
+
+size_t mw_json_unescape_lenient(char *out, const char *s, size_t len)
+{
+	return unescape_all(out, s, len, true);
 }
 
 static bool is_number_char(char c)

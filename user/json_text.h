@@ -24,6 +24,14 @@ struct mw_buf;
  */
 size_t mw_json_unescape(char *out, const char *s, size_t len);
 
+/*
+ * The same for free text that quotes JSON (a parse error names the bytes
+ * near it): valid escapes decoded, malformed ones kept as they are, and a
+ * decoded control character written '?' (the text goes to logs). Never
+ * longer than s; returns the length.
+ */
+size_t mw_json_unescape_lenient(char *out, const char *s, size_t len);
+
 struct mw_json_token {
 	size_t start, end; /* a string's content (no quotes), or a number */
 	bool is_string;

@@ -316,24 +316,39 @@ static void base_event(struct mw_conn *c, struct mw_audit_event *ev,
 
 /*
  * Free text about a message (a parse error quotes the bytes near it) as
- * the trail may keep it: masked by the rules for the trail, NULL when
- * nothing needed masking. On a masking failure, a placeholder.
+ * the trail (place MW_MASK_IN_AUDIT) or the client (MW_MASK_TO_CLIENT) may
+ * read it: masked by their rules, NULL when nothing needed masking. On a
+ * masking failure, a placeholder.
  */
-static char *masked_detail(struct mw_conn *c, const char *detail,
-			   json_t **masked)
+static char *masked_detail(struct mw_conn *c, unsigned place,
+			   const char *detail, json_t **masked)
 {
 	struct mw_mask_counts counts = { 0 };
 	struct mw_mask_plan plan;
-	char *out;
-	size_t n;
+	size_t len = detail ? strlen(detail) : 0, n;
+	char *out, *decoded = NULL;
+	long found;
 
 	*masked = NULL;
 	if (!detail || !c->px->masker ||
 	    !mw_masker_plan(c->px->masker, c->server ? c->server->name : NULL,
-			    NULL, MW_MASK_IN_AUDIT | MW_MASK_ANY_TOOL, &plan))
+			    NULL, place | MW_MASK_ANY_TOOL, &plan))
 		return NULL;
-	if (mw_mask_text(c->px->masker, &plan, detail, strlen(detail), &out, &n,
-			 &counts) < 0)
+	/* A quoted escape must not hide a value: the text is read with its
+	 * escapes decoded, and shown so when something was masked. */
+	if (memchr(detail, '\\', len)) {
+		decoded = malloc(len + 1);
+		if (!decoded)
+			return strdup("(detail withheld: it could not be "
+				      "masked)");
+		len = mw_json_unescape_lenient(decoded, detail, len);
+		decoded[len] = '\0';
+		detail = decoded;
+	}
+	found = mw_mask_text(c->px->masker, &plan, detail, len, &out, &n,
+			     &counts);
+	free(decoded);
+	if (found < 0)
 		return strdup("(detail withheld: it could not be masked)");
 	*masked = mw_mask_counts_json(c->px->masker, &counts);
 	return out;
@@ -347,7 +362,7 @@ static const char *log_safe(struct mw_conn *c, const char *s, char **tofree)
 {
 	json_t *counts;
 
-	*tofree = masked_detail(c, s, &counts);
+	*tofree = masked_detail(c, MW_MASK_IN_AUDIT, s, &counts);
 	json_decref(counts);
 	return *tofree ? *tofree : s;
 }
@@ -357,7 +372,7 @@ static void record_http_error(struct mw_conn *c, const char *http_method,
 {
 	struct mw_audit_event ev;
 	json_t *masked;
-	char *safe = masked_detail(c, detail, &masked);
+	char *safe = masked_detail(c, MW_MASK_IN_AUDIT, detail, &masked);
 
 	base_event(c, &ev, MW_EV_HTTP_ERROR);
 	ev.http_method = http_method;
@@ -374,48 +389,13 @@ static void record_http_error(struct mw_conn *c, const char *http_method,
 	free(safe);
 }
 
-/*
- * Bytes for the client that are not JSON-RPC (a body that is not, an
- * event other than a message): masked as text by the server's rules for
- * the client, whatever tool they name (no request says which). *out (to
- * free, *outlen bytes) when values were masked, which is recorded with
- * their counts. 0, or -1: they could not be masked and must not pass.
- */
-static int mask_client_text(struct mw_conn *c, const struct exchange *x,
-			    const char *what, const char *data, size_t len,
-			    char **out, size_t *outlen)
+/* The client's rules for what any tool of the server sends; false when
+ * none apply. */
+static bool client_text_plan(const struct mw_conn *c, struct mw_mask_plan *plan)
 {
-	struct mw_masker *m = c->px->masker;
-	struct mw_mask_counts counts = { 0 };
-	struct mw_audit_event ev;
-	struct mw_mask_plan plan;
-	long n;
-
-	*out = NULL;
-	*outlen = 0;
-	if (!m || !c->server || !len ||
-	    !mw_masker_plan(m, c->server->name, NULL,
-			    MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL, &plan))
-		return 0;
-	n = mw_mask_text(m, &plan, data, len, out, outlen, &counts);
-	if (n <= 0)
-		return n < 0 ? -1 : 0;
-	base_event(c, &ev, MW_EV_HTTP_ERROR);
-	ev.session_id = c->session;
-	ev.http_method = x ? x->http_method : NULL;
-	ev.http_path = x ? x->path : NULL;
-	ev.http_status = c->resp.head.status;
-	ev.detail = what;
-	ev.masked = mw_mask_counts_json(m, &counts);
-	if (!mw_audit_submit(c->px->audit, &ev)) {
-		/* what the client got must be on record */
-		json_decref(ev.masked);
-		free(*out);
-		*out = NULL;
-		return -1;
-	}
-	json_decref(ev.masked);
-	return 0;
+	return c->px->masker && c->server &&
+	       mw_masker_plan(c->px->masker, c->server->name, NULL,
+			      MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL, plan);
 }
 
 /* Whether the server's messages to the client are masked at all. */
@@ -423,9 +403,139 @@ static bool masks_for_client(const struct mw_conn *c)
 {
 	struct mw_mask_plan plan;
 
-	return c->px->masker && c->server &&
-	       mw_masker_plan(c->px->masker, c->server->name, NULL,
-			      MW_MASK_TO_CLIENT | MW_MASK_ANY_TOOL, &plan);
+	return client_text_plan(c, &plan);
+}
+
+/* What the client got masked outside JSON-RPC, on record with its counts
+ * (what: where). -1 when the trail cannot take it: it must not pass. */
+static int record_client_masking(struct mw_conn *c, const struct exchange *x,
+				 const char *what,
+				 const struct mw_mask_counts *counts)
+{
+	struct mw_audit_event ev;
+	bool ok;
+
+	base_event(c, &ev, MW_EV_HTTP_ERROR);
+	ev.session_id = c->session;
+	ev.http_method = x ? x->http_method : NULL;
+	ev.http_path = x ? x->path : NULL;
+	ev.http_status = c->resp.head.status;
+	ev.detail = what;
+	ev.masked = mw_mask_counts_json(c->px->masker, counts);
+	ok = ev.masked && mw_audit_submit(c->px->audit, &ev);
+	json_decref(ev.masked);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Whether text that is not JSON shows more values read with its escapes
+ * decoded than the found read as it is: an escape hides one from the
+ * text scan, and the text cannot be masked (it could be JSON with a
+ * duplicate key, or a client could decode it). A failure says yes.
+ */
+static bool escapes_hide_values(struct mw_masker *m,
+				const struct mw_mask_plan *plan, const char *s,
+				size_t len, long found)
+{
+	struct mw_mask_counts counts = { 0 };
+	char *decoded = malloc(len + 1), *out = NULL;
+	size_t dlen, outlen;
+	long n = -1;
+
+	if (decoded) {
+		dlen = mw_json_unescape_lenient(decoded, s, len);
+		n = mw_mask_text(m, plan, decoded, dlen, &out, &outlen,
+				 &counts);
+	}
+	free(out);
+	free(decoded);
+	return n < 0 || n > found;
+}
+
+/*
+ * Masks what the client reads outside JSON-RPC: as JSON when it is JSON,
+ * its escapes decoded as the client's parser decodes them (the text is
+ * then rewritten: json_flags as json_dumps takes them, 0 for compact), else
+ * as text. Text whose escapes, decoded, show a value the text scan missed
+ * is refused (JSON with a duplicate key, say). Returns the values masked (*out, to free, *outlen bytes), 0 (*out
+ * NULL), or -1.
+ */
+static long mask_text_for_client(struct mw_masker *m,
+				 const struct mw_mask_plan *plan, const char *s,
+				 size_t len, size_t json_flags, char **out,
+				 size_t *outlen, struct mw_mask_counts *counts)
+{
+	struct mw_buf b = { 0 };
+	json_error_t jerr;
+	json_t *j;
+	long n;
+
+	*out = NULL;
+	*outlen = 0;
+	j = json_loadb(s, len,
+		       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+			       JSON_ALLOW_NUL,
+		       &jerr);
+	if (!j) {
+		n = mw_mask_text(m, plan, s, len, out, outlen, counts);
+		if (n >= 0 && memchr(s, '\\', len) &&
+		    escapes_hide_values(m, plan, s, len, n)) {
+			free(*out);
+			*out = NULL;
+			*outlen = 0;
+			return -1;
+		}
+		return n;
+	}
+	n = mw_mask_json(m, plan, j, counts);
+	if (n > 0 && json_flags) {
+		*out = json_dumps(j,
+				  json_flags | JSON_COMPACT | JSON_ENCODE_ANY);
+		*outlen = *out ? strlen(*out) : 0;
+		if (!*out)
+			n = -1;
+	} else if (n > 0) {
+		if (mw_json_write(&b, j)) {
+			mw_buf_free(&b);
+			n = -1;
+		} else {
+			*outlen = mw_buf_used(&b);
+			*out = b.data;
+		}
+	}
+	json_decref(j);
+	return n;
+}
+
+/*
+ * A body the client reads that is not JSON-RPC (an error page), masked by
+ * the rules for the client, whatever tool they name (no request says
+ * which). *out (to free, *outlen bytes) when values were masked, which is
+ * recorded with their counts. 0, or -1: it could not be masked and must not
+ * pass.
+ */
+static int mask_client_text(struct mw_conn *c, const struct exchange *x,
+			    const char *what, const char *data, size_t len,
+			    char **out, size_t *outlen)
+{
+	struct mw_mask_counts counts = { 0 };
+	struct mw_mask_plan plan;
+	long n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (!len || !client_text_plan(c, &plan))
+		return 0;
+	n = mask_text_for_client(c->px->masker, &plan, data, len, 0, out,
+				 outlen, &counts);
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	if (record_client_masking(c, x, what, &counts)) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* How the messages of a batch are recorded, beyond the messages. */
@@ -1200,17 +1310,18 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 				  .detail = "answered by mcpwarden: refused "
 					    "by policy" };
 	struct mw_rpc_batch answer = { 0 };
-	char reason[512], why[128], *body, *sse = NULL, *name_buf;
-	const char *name;
+	char reason[512], why[128], *body, *sse = NULL, *name_buf, *method_buf;
+	const char *name, *method;
 
 	mw_judge_reason(&d[culprit], reason, sizeof(reason));
 	/* the name may be a resource's URI, credentials and all */
 	name = log_safe(c, b->msgs[culprit].name ? b->msgs[culprit].name : "",
 			&name_buf);
+	method = log_safe(c, b->msgs[culprit].method, &method_buf);
 	log_info("conn %llu (%s, pid %u): %s %s: %s", (unsigned long long)c->id,
-		 c->ident.comm, c->ident.tgid, b->msgs[culprit].method, name,
-		 reason);
+		 c->ident.comm, c->ident.tgid, method, name, reason);
 	free(name_buf);
+	free(method_buf);
 	body = mw_judge_refusal(b, d, culprit);
 	if (!body) {
 		/* Notifications only: an HTTP error, as a server would. */
@@ -1742,13 +1853,16 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 	if (record_batch(c, b, x, x->http_method, x->path, &ro)) {
 		rc = -1;
 	} else if (verdict != MW_DECIDE_ALLOW) {
-		char reason[512];
+		char reason[512], *method_buf;
+		const char *method =
+			log_safe(c, b->msgs[culprit].method, &method_buf);
 
 		mw_judge_reason(&d[culprit], reason, sizeof(reason));
 		log_info("conn %llu (%s, pid %u): server message %s "
 			 "withheld: %s",
 			 (unsigned long long)c->id, c->ident.comm,
-			 c->ident.tgid, b->msgs[culprit].method, reason);
+			 c->ident.tgid, method, reason);
+		free(method_buf);
 		rc = 1;
 	} else if (ro.rewritten) {
 		*text = batch_text(b, 0, raw_len);
@@ -1818,14 +1932,107 @@ static bool has_unicode_line_break(const char *s, size_t n)
 	return false;
 }
 
-/* Whether an SSE block holds a comment line (one starting with ':'). */
-static bool has_sse_comment(const char *raw, size_t len)
+/* Appends "name: value" lines, one per line of value (len bytes). */
+static int put_sse_field(struct mw_buf *out, const char *name,
+			 const char *value, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (raw[i] == ':' &&
-		    (i == 0 || raw[i - 1] == '\n' || raw[i - 1] == '\r'))
-			return true;
-	return false;
+	for (;;) {
+		const char *nl = memchr(value, '\n', len);
+		size_t n = nl ? (size_t)(nl - value) : len;
+
+		if (mw_buf_cat(out, name, ": ", NULL) ||
+		    mw_buf_append(out, value, n) || mw_buf_append(out, "\n", 1))
+			return -1;
+		if (!nl)
+			return 0;
+		value = nl + 1;
+		len -= n + 1;
+	}
+}
+
+/* One field value masked as text for the client: *v and *len replaced by
+ * the masked copy (kept in *tofree) when values were masked. */
+static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
+			  const char **v, size_t *len, size_t json_flags,
+			  char **tofree, struct mw_mask_counts *counts)
+{
+	size_t n;
+
+	*tofree = NULL;
+	if (!*v || !*len)
+		return 0;
+	if (mask_text_for_client(c->px->masker, plan, *v, *len, json_flags,
+				 tofree, &n, counts) < 0)
+		return -1;
+	if (*tofree) {
+		*v = *tofree;
+		*len = n;
+	}
+	return 0;
+}
+
+/*
+ * With masking for the client, a block goes as mcpwarden frames it, never
+ * as received: comments, unknown fields and a byte-order mark, which no
+ * rule judged, are dropped; the id and the event type are masked as text
+ * and so is the data of an event that is not JSON-RPC (data: what the
+ * client gets, mask_data: whether it is still to be masked). One data
+ * line per line of data, and the blank line after: no mask can join or
+ * split events. A block of comments alone stays a bare ":" (a keep-alive).
+ */
+static int send_masked_block(struct mw_conn *c, const struct exchange *x,
+			     const struct mw_sse_event *ev, const char *data,
+			     size_t data_len, bool mask_data)
+{
+	struct mw_mask_counts counts = { 0 };
+	struct mw_mask_plan plan;
+	struct mw_buf out = { 0 };
+	const char *id = ev->id, *type = ev->event;
+	size_t id_len = id ? strlen(id) : 0, type_len = type ? strlen(type) : 0;
+	char *id_buf = NULL, *type_buf = NULL, *data_buf = NULL;
+	int rc = -EIO;
+
+	if (!client_text_plan(c, &plan))
+		return -EIO;
+	/* a client that splits lines on U+2028 would read another id */
+	if (id && has_unicode_line_break(id, id_len))
+		id = NULL;
+	/* JSON rewritten keeps its escapes: a decoded U+2028 would be one */
+	if (mask_sse_field(c, &plan, &id, &id_len, JSON_ENSURE_ASCII, &id_buf,
+			   &counts) ||
+	    mask_sse_field(c, &plan, &type, &type_len, JSON_ENSURE_ASCII,
+			   &type_buf, &counts) ||
+	    (mask_data &&
+	     mask_sse_field(c, &plan, &data, &data_len, JSON_ENSURE_ASCII,
+			    &data_buf, &counts)))
+		goto fail;
+	rc = -ENOMEM;
+	if ((id && put_sse_field(&out, "id", id, id_len)) ||
+	    (ev->retry >= 0 &&
+	     mw_buf_printf(&out, "retry: %ld\n", ev->retry)) ||
+	    (type && put_sse_field(&out, "event", type, type_len)) ||
+	    (ev->kind == MW_SSE_MESSAGE &&
+	     put_sse_field(&out, "data", data ? data : "", data_len)) ||
+	    (!mw_buf_used(&out) && mw_buf_append(&out, ":\n", 2)) ||
+	    mw_buf_append(&out, "\n", 1))
+		goto fail;
+	rc = -EIO;
+	if (counts.total &&
+	    record_client_masking(
+		    c, x, "values masked in an SSE event's fields", &counts))
+		goto fail;
+	rc = client_stream_chunk(c, mw_buf_head(&out), mw_buf_used(&out))
+		     ? -ENOMEM
+		     : 0;
+fail:
+	if (rc == -EIO)
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "an SSE event could not be masked");
+	mw_buf_free(&out);
+	free(id_buf);
+	free(type_buf);
+	free(data_buf);
+	return rc;
 }
 
 static int sse_on_event(void *arg, const struct mw_sse_event *ev)
@@ -1885,27 +2092,37 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		}
 		if (rc > 0)
 			return 0;
+		if (masks_for_client(c)) {
+			rc = send_masked_block(
+				c, sc->x, ev, text ? text : ev->data,
+				text ? strlen(text) : ev->data_len, false);
+			free(text);
+			return rc;
+		}
 		if (text) {
 			rc = send_rewritten_event(c, ev, text);
 			free(text);
 			return rc;
 		}
-		/* Comments were not judged: when values are masked, the
-		 * event goes without them (clients ignore them). */
-		if (has_sse_comment(ev->raw, ev->raw_len) &&
-		    masks_for_client(c))
-			return send_rewritten_event(c, ev, ev->data);
+		return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM
+								    : 0;
 	}
-	/* Other events reach the client too, whatever it makes of them:
-	 * masked as text, the whole block (its fields, comments). The
-	 * legacy transport's endpoint is protocol, not content. */
-	if (!is_message && !(ev->kind == MW_SSE_MESSAGE && ev->event &&
-			     !strcmp(ev->event, "endpoint"))) {
+	/* Other events reach the client too, whatever it makes of them. The
+	 * legacy transport's endpoint (on its GET stream) is protocol, not
+	 * content: its data, the URL to post to, goes as it is. */
+	if (ev->kind != MW_SSE_TRAILER && masks_for_client(c))
+		return send_masked_block(c, sc->x, ev, ev->data, ev->data_len,
+					 !(ev->event &&
+					   !strcmp(ev->event, "endpoint") &&
+					   !strcmp(sc->x->http_method, "GET")));
+	/* An unfinished block at the end, which no client dispatches:
+	 * masked as text if need be. */
+	if (ev->kind == MW_SSE_TRAILER) {
 		size_t mlen;
 
 		if (mask_client_text(c, sc->x,
-				     "values masked in an SSE event that is "
-				     "not a JSON-RPC message",
+				     "values masked in an unfinished SSE "
+				     "event",
 				     ev->raw, ev->raw_len, &text, &mlen)) {
 			snprintf(c->resp.err, sizeof(c->resp.err),
 				 "an SSE event could not be masked");
@@ -2253,7 +2470,8 @@ static void give_up_upstream(struct mw_conn *c, int status, const char *detail,
 
 static void upstream_failed(struct mw_conn *c, const char *why)
 {
-	char detail[256], answer[320], *safe;
+	char detail[256], answer[320], *safe, *masked;
+	json_t *counts;
 
 	snprintf(detail, sizeof(detail), "upstream %s: %s", c->upstream_str,
 		 why);
@@ -2261,11 +2479,15 @@ static void upstream_failed(struct mw_conn *c, const char *why)
 		 log_safe(c, detail, &safe));
 	free(safe);
 	c->px->st.upstream_errors++;
+	/* why may quote the server's bytes: masked as its answers are */
+	masked = masked_detail(c, MW_MASK_TO_CLIENT, why, &counts);
+	json_decref(counts);
 	snprintf(answer, sizeof(answer), "%s: %s",
 		 mw_http_in_message(&c->resp)
 			 ? "the MCP server's answer cannot be passed on"
 			 : "the MCP server cannot be reached",
-		 why);
+		 masked ? masked : why);
+	free(masked);
 	give_up_upstream(c, 502, detail, answer);
 }
 

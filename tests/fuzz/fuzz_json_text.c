@@ -5,7 +5,9 @@
  * input as one JSON string, the token found is that string, and
  * mw_json_unescape() gives exactly jansson's value: the fast path of
  * masking reads escapes as the parse does. Any JSON jansson reads,
- * mw_json_write() writes byte for byte as json_dumps() does.
+ * mw_json_write() writes byte for byte as json_dumps() does. The lenient
+ * decode is never longer than its input, and agrees with the strict one
+ * wherever that reads the text (control characters aside).
  */
 #include <jansson.h>
 #include <stdint.h>
@@ -36,6 +38,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (tok.is_string)
 			mw_json_unescape(out, s + tok.start,
 					 tok.end - tok.start);
+	}
+	/* the lenient decode: never longer, and where the strict one reads
+	 * the text, the same bytes but for control characters */
+	{
+		char *strict = malloc(size + 1);
+		size_t ln = mw_json_unescape_lenient(out, s, size), sn;
+
+		if (!strict || ln > size)
+			abort();
+		sn = mw_json_unescape(strict, s, size);
+		if (sn != MW_JSON_UNESCAPE_FAILED) {
+			if (sn != ln)
+				abort();
+			for (size_t i = 0; i < sn; i++)
+				if (out[i] != strict[i] &&
+				    !(out[i] == '?' &&
+				      (unsigned char)strict[i] < 0x20))
+					abort();
+		}
+		free(strict);
 	}
 	j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (json_is_string(j)) {

@@ -186,26 +186,42 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   assert.equal(page.status, 500);
   assert.equal(page.body, 'internal error while billing customer Ada Lovelace: card **** **** **** 1111, '
     + 'ssn [MASKED:ssn]\n');
+  const json = await fetchText(`${base}/debug-json`);
+  assert.equal(json.status, 500);
+  assert.equal(json.body, '{"error":"no customer with ssn [MASKED:ssn]"}', 'escapes hide no value');
+  const dup = await fetchText(`${base}/debug-dup`);
+  assert.equal(dup.status, 502, 'an escaped value in what cannot be masked is refused');
+  assert.ok(!dup.body.includes('6781'), dup.body);
+
   const events = await fetchText(`${base}/events`);
   assert.equal(events.status, 200);
   assert.match(events.type, /text\/event-stream/);
   assertNoRaw(events.body, 'the event stream');
-  assert.ok(events.body.includes('event: audit\ndata: customer Ada Lovelace: card **** **** **** 1111, '
+  assert.ok(events.body.startsWith('event: audit\ndata: customer Ada Lovelace: card **** **** **** 1111, '
     + 'ssn [MASKED:ssn]\n\n'), events.body);
-  assert.ok(events.body.includes(': note customer Ada Lovelace: card **** **** **** 1111'), 'comments too');
-  // the message after it arrives whole, without the comment beside it
+  // the id masked, the JSON's escapes read, the field no client reads dropped
+  assert.ok(events.body.includes('id: **** **** **** 1111\nevent: audit-json\ndata: {"ssn":"[MASKED:ssn]"}\n\n'),
+    events.body);
+  // comments (after a byte-order mark too) and unknown fields were never judged: they are not sent
+  for (const never of [': note', ': trace', 'x-note', '\ufeff']) assert.ok(!events.body.includes(never), never);
+  // the message after them arrives whole
   assert.ok(events.body.includes('data: {"jsonrpc":"2.0","method":"notifications/message",'
     + '"params":{"level":"info","data":"billing ready"}}\n\n'), events.body);
-  assert.ok(!events.body.includes(': trace'), events.body);
 
   await auditSettled(d);
   const rows = await d.sqlObjects(`SELECT http_path, http_status, detail, masked FROM mcpwarden.events
     WHERE kind = 'http_error' AND masked IS NOT NULL ORDER BY seq`);
-  const byPath = Object.fromEntries(rows.map((r) => [r.http_path, r]));
-  assert.deepEqual(byPath['/debug'].masked, { card: 1, ssn: 1 });
-  assert.equal(byPath['/debug'].http_status, 500);
-  assert.match(byPath['/debug'].detail, /not JSON-RPC/);
-  assert.deepEqual(byPath['/events'].masked, { card: 2, ssn: 2 });
+  const sum = (p) => rows.filter((r) => r.http_path === p).reduce((acc, r) => {
+    for (const [k, v] of Object.entries(r.masked)) acc[k] = (acc[k] ?? 0) + v;
+    return acc;
+  }, {});
+  const debug = rows.find((r) => r.http_path === '/debug');
+  assert.deepEqual(debug.masked, { card: 1, ssn: 1 });
+  assert.equal(debug.http_status, 500);
+  assert.match(debug.detail, /not JSON-RPC/);
+  assert.deepEqual(sum('/debug-json'), { ssn: 1 });
+  // the row's card, and the id, in its event and again in the message after (ids persist)
+  assert.deepEqual(sum('/events'), { card: 3, ssn: 2 });
 });
 
 test('a refused read of a URI with a password: the log and the trail name it masked', async () => {

@@ -106,12 +106,32 @@ async function routes(req, res) {
     res.end(`internal error while billing ${await firstRowText()}\n`);
     return true;
   }
+  // JSON that is not JSON-RPC, its SSN written with escapes
+  if (req.url === '/debug-json') {
+    const r = await rows('', []);
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(`{"error":"no customer with ssn ${r[0].ssn.replace(/-/g, '\\u002d')}"}`);
+    return true;
+  }
+  // the same with a duplicate key: no parse reads it one way only
+  if (req.url === '/debug-dup') {
+    const r = await rows('', []);
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(`{"error":"none","error":"no customer with ssn ${r[0].ssn.replace(/-/g, '\\u002d')}"}`);
+    return true;
+  }
+  // A byte-order mark, comments, an id, a field no client reads, JSON with
+  // escapes in an event that is not a message, then a message.
   if (req.url === '/events') {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const r = await rows('', []);
     const row = await firstRowText();
     const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message',
       params: { level: 'info', data: 'billing ready' } });
-    res.end(`: note ${row}\nevent: audit\ndata: ${row}\n\n: trace ${row}\ndata: ${note}\n\n`);
+    res.end(`\ufeff: note ${row}\nevent: audit\ndata: ${row}\n\n`
+      + `id: ${r[0].card}\nx-note: ${row}\nevent: audit-json\n`
+      + `data: {"ssn":"${r[0].ssn.replace(/-/g, '\\u002d')}"}\n\n`
+      + `: trace ${row}\ndata: ${note}\n\n`);
     return true;
   }
   return false;

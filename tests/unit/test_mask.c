@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_text.h"
 #include "mask.h"
 
 static struct mw_masker *masker;
@@ -649,4 +650,16 @@ Test(mask, plan_covers_needs_same_detectors_styles_and_binary)
 	cr_assert(mw_mask_plan_covers(&client, &trail));
 	trail.detectors = 0x4;
 	cr_assert(!mw_mask_plan_covers(&client, &trail), "a detector more");
+}
+
+/* An error message quoting JSON: what the escapes spell is what masking
+ * reads; a broken escape stays, a control character shows as '?'. */
+Test(mask, lenient_unescape_for_quoted_json)
+{
+	const char *in = "near '\\\"219\\u002d45\\u002d6781\\n\\q\\u12'";
+	char out[64];
+	size_t n = mw_json_unescape_lenient(out, in, strlen(in));
+
+	out[n] = '\0';
+	cr_assert_str_eq(out, "near '\"219-45-6781?\\q\\u12'");
 }
