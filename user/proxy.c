@@ -1075,8 +1075,23 @@ static bool names_extra_headers(const char *conn)
  * identity: a compressed answer could not be judged (clients inflate what
  * we would only see as bytes).
  */
+/* Headers the client's MCP stack must read as the server wrote them. */
+static bool is_protocol_header(const char *name)
+{
+	return !strcasecmp(name, "content-type") ||
+	       !strcasecmp(name, "mcp-session-id") ||
+	       !strcasecmp(name, "mcp-protocol-version");
+}
+
+/*
+ * The headers that are not hop-by-hop; with a plan (a response to a client
+ * whose rules mask), their values masked as text, the protocol's aside.
+ */
 static int write_end_to_end_headers(struct mw_buf *out,
-				    const struct mw_http_head *h, bool request)
+				    const struct mw_http_head *h, bool request,
+				    struct mw_masker *m,
+				    const struct mw_mask_plan *plan,
+				    struct mw_mask_counts *counts)
 {
 	const char *conn = mw_http_header(h, "connection");
 	bool extra = names_extra_headers(conn);
@@ -1090,6 +1105,21 @@ static int write_end_to_end_headers(struct mw_buf *out,
 		    (extra && mw_http_token_in_list(conn, hd->name)) ||
 		    (request && !strcasecmp(hd->name, "accept-encoding")))
 			continue;
+		if (plan && !is_protocol_header(hd->name)) {
+			char *masked;
+			size_t mlen;
+			long n = mw_mask_text(m, plan, hd->value,
+					      strlen(hd->value), &masked, &mlen,
+					      counts);
+			int rc = n < 0 || mw_buf_cat(out, hd->name, ": ",
+						     n ? masked : hd->value,
+						     "\r\n", NULL);
+
+			free(masked);
+			if (rc)
+				return -1;
+			continue;
+		}
 		if (mw_buf_cat(out, hd->name, ": ", hd->value, "\r\n", NULL))
 			return -1;
 	}
@@ -1164,7 +1194,7 @@ static int forward_request(struct mw_conn *c, const struct mw_http_head *h)
 			!strcmp(h->method, "PATCH");
 
 	if (mw_buf_cat(out, h->method, " ", h->url, " HTTP/1.1\r\n", NULL) ||
-	    write_end_to_end_headers(out, h, true))
+	    write_end_to_end_headers(out, h, true, NULL, NULL, NULL))
 		return -1;
 	if (has_body &&
 	    (mw_buf_cat(out, "Content-Length: ", NULL) ||
@@ -1580,17 +1610,36 @@ static int client_stream_chunk(struct mw_conn *c, const char *data, size_t len)
 static int send_response_head(struct mw_conn *c, const struct mw_http_head *h,
 			      const char *framing)
 {
-	struct mw_buf *out = &c->c.out;
+	struct mw_mask_counts counts = { 0 };
+	struct mw_buf head = { 0 };
+	struct mw_mask_plan plan;
+	bool masking = client_text_plan(c, &plan);
+	/* with masking, built aside: a head that cannot be recorded is not
+	 * sent */
+	struct mw_buf *out = masking ? &head : &c->c.out;
+	int rc = -1;
 
 	if (mw_buf_cat(out, "HTTP/1.1 ", NULL) ||
 	    mw_buf_uint(out, (unsigned)h->status, 10) ||
 	    mw_buf_cat(out, " ", mw_http_reason(h->status), "\r\n", NULL) ||
-	    write_end_to_end_headers(out, h, false) ||
+	    write_end_to_end_headers(out, h, false, c->px->masker,
+				     masking ? &plan : NULL, &counts) ||
 	    (framing && mw_buf_cat(out, framing, "\r\n", NULL)) ||
 	    mw_buf_append(out, "\r\n", 2))
-		return -1;
+		goto out;
+	if (counts.total &&
+	    record_client_masking(c, c->xq_head,
+				  "values masked in the response's headers",
+				  &counts))
+		goto out;
+	if (masking &&
+	    mw_buf_append(&c->c.out, mw_buf_head(&head), mw_buf_used(&head)))
+		goto out;
 	c->resp_head_sent = true;
-	return 0;
+	rc = 0;
+out:
+	mw_buf_free(&head);
+	return rc;
 }
 
 static void learn_session(struct mw_conn *c, struct exchange *x,

@@ -169,7 +169,8 @@ test('the image is passed byte for byte, the text beside it masked', async () =>
 // Plain HTTP from a process: what fetch() returns, status and body.
 async function fetchText(url, { inside = true } = {}) {
   const code = `fetch(${JSON.stringify(url)}).then(async (r) => process.stdout.write(JSON.stringify(
-    { status: r.status, type: r.headers.get('content-type'), body: await r.text() })))`;
+    { status: r.status, type: r.headers.get('content-type'), headers: Object.fromEntries(r.headers),
+      body: await r.text() })))`;
   const r = inside
     ? await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 })
     : await run(process.execPath, ['-e', code], { timeout: 30000 });
@@ -186,6 +187,7 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   assert.equal(page.status, 500);
   assert.equal(page.body, 'internal error while billing customer Ada Lovelace: card **** **** **** 1111, '
     + 'ssn [MASKED:ssn]\n');
+  assert.equal(page.headers['x-debug-card'], '**** **** **** 1111', 'headers are masked too');
   const json = await fetchText(`${base}/debug-json`);
   assert.equal(json.status, 500);
   assert.equal(json.body, '{"error":"no customer with ssn [MASKED:ssn]"}', 'escapes hide no value');
@@ -217,6 +219,7 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   }, {});
   const debug = rows.find((r) => r.http_path === '/debug');
   assert.deepEqual(debug.masked, { card: 1, ssn: 1 });
+  assert.deepEqual(sum('/debug'), { card: 2, ssn: 1 }, 'the body and the header');
   assert.equal(debug.http_status, 500);
   assert.match(debug.detail, /not JSON-RPC/);
   assert.deepEqual(sum('/debug-json'), { ssn: 1 });

@@ -102,7 +102,8 @@ async function firstRowText() {
 
 async function routes(req, res) {
   if (req.url === '/debug') {
-    res.writeHead(500, { 'content-type': 'text/plain' });
+    const r = await rows('', []);
+    res.writeHead(500, { 'content-type': 'text/plain', 'x-debug-card': r[0].card });
     res.end(`internal error while billing ${await firstRowText()}\n`);
     return true;
   }
