@@ -31,7 +31,7 @@ s.on('connect', () => s.write(require('fs').readFileSync(file)));
 s.on('data', (c) => { got += c; if (/\r\n\r\n[\s\S]*\}/.test(got) || /\r\n\r\nmcpwarden/.test(got)) s.end(); });
 s.on('close', () => process.stdout.write(got));
 s.on('error', (e) => process.stdout.write('error ' + e.code));
-setTimeout(() => s.destroy(), 5000);
+setTimeout(() => s.destroy(), 5000).unref();
 `;
 
 // The request goes through a file: an argument is limited to 128 KiB.
@@ -265,7 +265,7 @@ s.on('connect', () => s.write(Buffer.from(b64, 'base64')));
 s.on('data', (c) => chunks.push(c));
 s.on('close', () => process.stdout.write(Buffer.concat(chunks).toString('latin1')));
 s.on('error', (e) => process.stdout.write('error ' + e.code));
-setTimeout(() => s.destroy(), 5000);
+setTimeout(() => s.destroy(), 5000).unref();
 `;
 
 async function rawAll(req) {
