@@ -112,6 +112,14 @@ static size_t unescape_one(const char *s, size_t n, char *out, size_t *olen)
 	return 12;
 }
 
+/* A \uXXXX escape of a surrogate that unescape_one refused: unpaired. */
+static bool lone_surrogate(const char *s, size_t n)
+{
+	long cp = n >= 6 && s[1] == 'u' ? hex4(s + 2, n - 2) : -1;
+
+	return cp >= 0xd800 && cp <= 0xdfff;
+}
+
 /* Both decodes: lenient keeps a malformed escape as it is and writes a
  * decoded control character '?'; strict fails on the first. */
 static size_t unescape_all(char *out, const char *s, size_t len, bool lenient)
@@ -127,6 +135,13 @@ static size_t unescape_all(char *out, const char *s, size_t len, bool lenient)
 		took = unescape_one(bs, (size_t)(end - bs), out + o, &olen);
 		if (!took && !lenient)
 			return MW_JSON_UNESCAPE_FAILED;
+		if (!took && lone_surrogate(bs, (size_t)(end - bs))) {
+			/* JSON.parse takes it: a character, not the digits
+			 * of its escape, stands before what follows */
+			out[o++] = '?';
+			s = bs + 6;
+			continue;
+		}
 		if (!took) {
 			out[o++] = '\\';
 			s = bs + 1;

@@ -20,15 +20,17 @@ struct mw_buf;
  * Writes s[0..len) to out (at least len bytes) with every escape sequence
  * decoded (\uXXXX and surrogate pairs as UTF-8). The result is never
  * longer than s. Returns its length, or MW_JSON_UNESCAPE_FAILED for a
- * malformed escape (jansson refuses those too).
+ * malformed escape (jansson refuses those too; \u0000 it reads only with
+ * JSON_ALLOW_NUL, and here it is a NUL byte).
  */
 size_t mw_json_unescape(char *out, const char *s, size_t len);
 
 /*
  * The same for free text that quotes JSON (a parse error names the bytes
- * near it): valid escapes decoded, malformed ones kept as they are, and a
- * decoded control character written '?' (the text goes to logs). Never
- * longer than s; returns the length.
+ * near it): valid escapes decoded, an unpaired surrogate (which
+ * JSON.parse reads) written '?', other malformed escapes kept as they are,
+ * and a decoded control character written '?' (the text goes to logs).
+ * Never longer than s; returns the length.
  */
 size_t mw_json_unescape_lenient(char *out, const char *s, size_t len);
 

@@ -194,6 +194,9 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   const dup = await fetchText(`${base}/debug-dup`);
   assert.equal(dup.status, 502, 'an escaped value in what cannot be masked is refused');
   assert.ok(!dup.body.includes('6781'), dup.body);
+  const lone = await fetchText(`${base}/debug-lone`);
+  assert.equal(lone.status, 502, 'a card behind a lone surrogate is refused');
+  assert.ok(!lone.body.includes('1111 1111'), lone.body);
 
   const events = await fetchText(`${base}/events`);
   assert.equal(events.status, 200);

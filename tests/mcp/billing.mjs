@@ -114,6 +114,13 @@ async function routes(req, res) {
     res.end(`{"error":"no customer with ssn ${r[0].ssn.replace(/-/g, '\\u002d')}"}`);
     return true;
   }
+  // a lone surrogate (JSON.parse reads it, jansson does not) before a card
+  if (req.url === '/debug-lone') {
+    const r = await rows('', []);
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(`{"error":"card \\uDC00${r[0].card}"}`);
+    return true;
+  }
   // the same with a duplicate key: no parse reads it one way only
   if (req.url === '/debug-dup') {
     const r = await rows('', []);

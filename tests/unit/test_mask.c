@@ -662,4 +662,10 @@ Test(mask, lenient_unescape_for_quoted_json)
 
 	out[n] = '\0';
 	cr_assert_str_eq(out, "near '\"219-45-6781?\\q\\u12'");
+	/* a lone surrogate is a character to JSON.parse: its hex digits do
+	 * not run into the card after it */
+	in = "\\uDC004111 1111 1111 1111 \\uD800\\u0034";
+	n = mw_json_unescape_lenient(out, in, strlen(in));
+	out[n] = '\0';
+	cr_assert_str_eq(out, "?4111 1111 1111 1111 ?4");
 }
