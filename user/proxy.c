@@ -314,6 +314,19 @@ static void base_event(struct mw_conn *c, struct mw_audit_event *ev,
 	ev->server = c->server ? c->server->name : NULL;
 }
 
+/* s with its JSON escapes decoded leniently, NUL-terminated, to free
+ * (*dlen bytes); NULL when out of memory. */
+static char *decoded_copy(const char *s, size_t len, size_t *dlen)
+{
+	char *d = malloc(len + 1);
+
+	if (!d)
+		return NULL;
+	*dlen = mw_json_unescape_lenient(d, s, len);
+	d[*dlen] = '\0';
+	return d;
+}
+
 /*
  * Free text about a message (a parse error quotes the bytes near it) as
  * the trail (place MW_MASK_IN_AUDIT) or the client (MW_MASK_TO_CLIENT) may
@@ -337,12 +350,10 @@ static char *masked_detail(struct mw_conn *c, unsigned place,
 	/* A quoted escape must not hide a value: the text is read with its
 	 * escapes decoded, and shown so when something was masked. */
 	if (memchr(detail, '\\', len)) {
-		decoded = malloc(len + 1);
+		decoded = decoded_copy(detail, len, &len);
 		if (!decoded)
 			return strdup("(detail withheld: it could not be "
 				      "masked)");
-		len = mw_json_unescape_lenient(decoded, detail, len);
-		decoded[len] = '\0';
 		detail = decoded;
 	}
 	found = mw_mask_text(c->px->masker, &plan, detail, len, &out, &n,
@@ -438,15 +449,13 @@ static bool escapes_hide_values(struct mw_masker *m,
 				size_t len, long found)
 {
 	struct mw_mask_counts counts = { 0 };
-	char *decoded = malloc(len + 1), *out = NULL;
 	size_t dlen, outlen;
+	char *decoded = decoded_copy(s, len, &dlen), *out = NULL;
 	long n = -1;
 
-	if (decoded) {
-		dlen = mw_json_unescape_lenient(decoded, s, len);
+	if (decoded)
 		n = mw_mask_text(m, plan, decoded, dlen, &out, &outlen,
 				 &counts);
-	}
 	free(out);
 	free(decoded);
 	return n < 0 || n > found;
@@ -457,8 +466,8 @@ static bool escapes_hide_values(struct mw_masker *m,
  * its escapes decoded as the client's parser decodes them (the text is
  * then rewritten: json_flags as json_dumps takes them, 0 for compact), else
  * as text. Text whose escapes, decoded, show a value the text scan missed
- * is refused (JSON with a duplicate key, say). Returns the values masked (*out, to free, *outlen bytes), 0 (*out
- * NULL), or -1.
+ * is refused (JSON with a duplicate key, say). Returns the values masked
+ * (*out, to free, *outlen bytes), 0 (*out NULL), or -1.
  */
 static long mask_text_for_client(struct mw_masker *m,
 				 const struct mw_mask_plan *plan, const char *s,
@@ -1070,11 +1079,6 @@ static bool names_extra_headers(const char *conn)
 	return false;
 }
 
-/*
- * The headers that travel on. A request's Accept-Encoding is replaced by
- * identity: a compressed answer could not be judged (clients inflate what
- * we would only see as bytes).
- */
 /* Headers the client's MCP stack must read as the server wrote them. */
 static bool is_protocol_header(const char *name)
 {
@@ -1084,8 +1088,10 @@ static bool is_protocol_header(const char *name)
 }
 
 /*
- * The headers that are not hop-by-hop; with a plan (a response to a client
- * whose rules mask), their values masked as text, the protocol's aside.
+ * The headers that travel on. A request's Accept-Encoding is replaced by
+ * identity: a compressed answer could not be judged (clients inflate what
+ * we would only see as bytes). With a plan (a response to a client whose
+ * rules mask), values are masked as text, the protocol's headers aside.
  */
 static int write_end_to_end_headers(struct mw_buf *out,
 				    const struct mw_http_head *h, bool request,
@@ -2030,29 +2036,27 @@ static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
  * split events. A block of comments alone stays a bare ":" (a keep-alive).
  */
 static int send_masked_block(struct mw_conn *c, const struct exchange *x,
+			     const struct mw_mask_plan *plan,
 			     const struct mw_sse_event *ev, const char *data,
 			     size_t data_len, bool mask_data)
 {
 	struct mw_mask_counts counts = { 0 };
-	struct mw_mask_plan plan;
 	struct mw_buf out = { 0 };
 	const char *id = ev->id, *type = ev->event;
 	size_t id_len = id ? strlen(id) : 0, type_len = type ? strlen(type) : 0;
 	char *id_buf = NULL, *type_buf = NULL, *data_buf = NULL;
 	int rc = -EIO;
 
-	if (!client_text_plan(c, &plan))
-		return -EIO;
 	/* a client that splits lines on U+2028 would read another id */
 	if (id && has_unicode_line_break(id, id_len))
 		id = NULL;
 	/* JSON rewritten keeps its escapes: a decoded U+2028 would be one */
-	if (mask_sse_field(c, &plan, &id, &id_len, JSON_ENSURE_ASCII, &id_buf,
+	if (mask_sse_field(c, plan, &id, &id_len, JSON_ENSURE_ASCII, &id_buf,
 			   &counts) ||
-	    mask_sse_field(c, &plan, &type, &type_len, JSON_ENSURE_ASCII,
+	    mask_sse_field(c, plan, &type, &type_len, JSON_ENSURE_ASCII,
 			   &type_buf, &counts) ||
 	    (mask_data &&
-	     mask_sse_field(c, &plan, &data, &data_len, JSON_ENSURE_ASCII,
+	     mask_sse_field(c, plan, &data, &data_len, JSON_ENSURE_ASCII,
 			    &data_buf, &counts)))
 		goto fail;
 	rc = -ENOMEM;
@@ -2089,8 +2093,9 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	struct sse_ctx *sc = arg;
 	struct mw_conn *c = sc->c;
 	struct mw_rpc_batch batch = { 0 };
+	struct mw_mask_plan plan;
 	char why[256], *text;
-	bool is_message, odd_breaks;
+	bool is_message, odd_breaks, masking = client_text_plan(c, &plan);
 	int rc;
 
 	/* An empty data buffer is never dispatched to the client (WHATWG
@@ -2141,9 +2146,9 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		}
 		if (rc > 0)
 			return 0;
-		if (masks_for_client(c)) {
+		if (masking) {
 			rc = send_masked_block(
-				c, sc->x, ev, text ? text : ev->data,
+				c, sc->x, &plan, ev, text ? text : ev->data,
 				text ? strlen(text) : ev->data_len, false);
 			free(text);
 			return rc;
@@ -2159,11 +2164,11 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	/* Other events reach the client too, whatever it makes of them. The
 	 * legacy transport's endpoint (on its GET stream) is protocol, not
 	 * content: its data, the URL to post to, goes as it is. */
-	if (ev->kind != MW_SSE_TRAILER && masks_for_client(c))
-		return send_masked_block(c, sc->x, ev, ev->data, ev->data_len,
-					 !(ev->event &&
-					   !strcmp(ev->event, "endpoint") &&
-					   !strcmp(sc->x->http_method, "GET")));
+	if (ev->kind != MW_SSE_TRAILER && masking)
+		return send_masked_block(
+			c, sc->x, &plan, ev, ev->data, ev->data_len,
+			!(ev->event && !strcmp(ev->event, "endpoint") &&
+			  !strcmp(sc->x->http_method, "GET")));
 	/* An unfinished block at the end, which no client dispatches:
 	 * masked as text if need be. */
 	if (ev->kind == MW_SSE_TRAILER) {
