@@ -1256,6 +1256,24 @@ static bool client_accepts(const char *accept, const char *type)
 	return false;
 }
 
+/* Appends "name: value" lines, one per line of value (len bytes). */
+static int put_sse_field(struct mw_buf *out, const char *name,
+			 const char *value, size_t len)
+{
+	for (;;) {
+		const char *nl = memchr(value, '\n', len);
+		size_t n = nl ? (size_t)(nl - value) : len;
+
+		if (mw_buf_cat(out, name, ": ", NULL) ||
+		    mw_buf_append(out, value, n) || mw_buf_append(out, "\n", 1))
+			return -1;
+		if (!nl)
+			return 0;
+		value = nl + 1;
+		len -= n + 1;
+	}
+}
+
 /*
  * A message event carrying data (compact JSON: one line), as text to
  * free(). like: the event it replaces, whose id, retry and type are kept;
@@ -1275,16 +1293,8 @@ static char *sse_message_event(const struct mw_sse_event *like,
 	if (!rc && (!like || like->event))
 		rc = mw_buf_cat(&out, "event: message\n", NULL);
 	/* one data line per line of data: an event's data may span lines */
-	for (const char *p = data; !rc; p++) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-
-		rc = mw_buf_cat(&out, "data: ", NULL) ||
-		     mw_buf_append(&out, p, n) || mw_buf_append(&out, "\n", 1);
-		if (!nl)
-			break;
-		p = nl;
-	}
+	if (!rc)
+		rc = put_sse_field(&out, "data", data, strlen(data));
 	/* the blank line that ends the event, and a NUL */
 	if (rc || mw_buf_append(&out, "\n", 1) || mw_buf_append(&out, "", 1)) {
 		mw_buf_free(&out);
@@ -1985,24 +1995,6 @@ static bool has_unicode_line_break(const char *s, size_t n)
 		     (unsigned char)p[2] == 0xa9))
 			return true;
 	return false;
-}
-
-/* Appends "name: value" lines, one per line of value (len bytes). */
-static int put_sse_field(struct mw_buf *out, const char *name,
-			 const char *value, size_t len)
-{
-	for (;;) {
-		const char *nl = memchr(value, '\n', len);
-		size_t n = nl ? (size_t)(nl - value) : len;
-
-		if (mw_buf_cat(out, name, ": ", NULL) ||
-		    mw_buf_append(out, value, n) || mw_buf_append(out, "\n", 1))
-			return -1;
-		if (!nl)
-			return 0;
-		value = nl + 1;
-		len -= n + 1;
-	}
 }
 
 /* One field value masked as text for the client: *v and *len replaced by
