@@ -57,11 +57,7 @@ static size_t put_utf8(char *out, unsigned long cp)
 	return 4;
 }
 
-/*
- * The escape at s (s[0] is the backslash, n bytes left) decoded to out:
- * how many input bytes it took, or 0 when it is malformed.
- */
-static size_t unescape_one(const char *s, size_t n, char *out, size_t *olen)
+size_t mw_json_unescape_one(const char *s, size_t n, char *out, size_t *olen)
 {
 	long hi, lo;
 
@@ -112,7 +108,8 @@ static size_t unescape_one(const char *s, size_t n, char *out, size_t *olen)
 	return 12;
 }
 
-/* A \uXXXX escape of a surrogate that unescape_one refused: unpaired. */
+/* A \uXXXX escape of a surrogate that mw_json_unescape_one refused:
+ * unpaired. */
 static bool lone_surrogate(const char *s, size_t n)
 {
 	long cp = n >= 6 && s[1] == 'u' ? hex4(s + 2, n - 2) : -1;
@@ -132,7 +129,8 @@ static size_t unescape_all(char *out, const char *s, size_t len, bool lenient)
 
 		memcpy(out + o, s, (size_t)(bs - s));
 		o += (size_t)(bs - s);
-		took = unescape_one(bs, (size_t)(end - bs), out + o, &olen);
+		took = mw_json_unescape_one(bs, (size_t)(end - bs), out + o,
+					    &olen);
 		if (!took && !lenient)
 			return MW_JSON_UNESCAPE_FAILED;
 		if (!took && lone_surrogate(bs, (size_t)(end - bs))) {
@@ -229,8 +227,7 @@ static const char escape_of[256] = {
 	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"',  ['\\'] = '\\',
 };
 
-/* The first byte at or after i that a JSON string must escape, or n. */
-static size_t next_to_escape(const char *s, size_t i, size_t n)
+size_t mw_json_string_stop(const char *s, size_t i, size_t n, bool non_ascii)
 {
 #ifdef __SSE2__
 	const __m128i ctl = _mm_set1_epi8(0x1f);
@@ -246,12 +243,16 @@ static size_t next_to_escape(const char *s, size_t i, size_t n)
 				     _mm_cmpeq_epi8(v, backslash)));
 		int m = _mm_movemask_epi8(hit);
 
+		/* a byte's top bit: not ASCII */
+		if (non_ascii)
+			m |= _mm_movemask_epi8(v);
 		if (m)
 			return i + (size_t)__builtin_ctz((unsigned)m);
 	}
 #endif
 	for (; i < n; i++)
-		if (escape_of[(unsigned char)s[i]])
+		if (escape_of[(unsigned char)s[i]] ||
+		    (non_ascii && (unsigned char)s[i] >= 0x80))
 			return i;
 	return n;
 }
@@ -262,7 +263,7 @@ static int write_string(struct mw_buf *out, const char *s, size_t n)
 
 	if (mw_buf_append(out, "\"", 1))
 		return -1;
-	for (size_t i = 0; (i = next_to_escape(s, i, n)) < n; i++) {
+	for (size_t i = 0; (i = mw_json_string_stop(s, i, n, false)) < n; i++) {
 		char e = escape_of[(unsigned char)s[i]], esc[6];
 		size_t elen = 2;
 

@@ -34,6 +34,22 @@ size_t mw_json_unescape(char *out, const char *s, size_t len);
  */
 size_t mw_json_unescape_lenient(char *out, const char *s, size_t len);
 
+/*
+ * The one escape sequence at s (s[0] is the backslash, n bytes left)
+ * decoded to out (4 bytes at most, *olen of them): how many input bytes
+ * it took, or 0 when it is malformed (jansson's rules: a surrogate only
+ * as a high and low pair).
+ */
+size_t mw_json_unescape_one(const char *s, size_t n, char *out, size_t *olen);
+
+/*
+ * The first byte at or after i that a JSON string cannot hold as it is
+ * ('"', '\\' or a control character), or with non_ascii any byte past
+ * 0x7f as well (a parse must check its UTF-8); n when there is none. 16
+ * bytes at a time: strings are most of a large message.
+ */
+size_t mw_json_string_stop(const char *s, size_t i, size_t n, bool non_ascii);
+
 struct mw_json_token {
 	size_t start, end; /* a string's content (no quotes), or a number */
 	bool is_string;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_parse.h"
+
 static const char *const message_members[] = {
 	"jsonrpc", "id", "method", "params", "result", "error",
 };
@@ -316,9 +318,10 @@ int mw_rpc_parse(const char *buf, size_t len, size_t max_len,
 	}
 
 	/* No JSON_DECODE_ANY: only an object or an array is a message.
-	 * No JSON_ALLOW_NUL: a NUL would cut strings short in C. jansson
-	 * refuses bytes after the value unless told otherwise. */
-	root = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	 * No JSON_ALLOW_NUL: a NUL would cut strings short in C. Bytes
+	 * after the value are refused. */
+	root = mw_json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES,
+			     &jerr);
 	if (!root) {
 		set_err(err, errlen, "invalid JSON at offset %d: %s",
 			jerr.position, jerr.text);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "json_parse.h"
 #include "json_text.h"
 #include "http.h"
 #include "jsonrpc.h"
@@ -481,10 +482,10 @@ static long mask_text_for_client(struct mw_masker *m,
 
 	*out = NULL;
 	*outlen = 0;
-	j = json_loadb(s, len,
-		       JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
-			       JSON_ALLOW_NUL,
-		       &jerr);
+	j = mw_json_loadb(s, len,
+			  JSON_DECODE_ANY | JSON_REJECT_DUPLICATES |
+				  JSON_ALLOW_NUL,
+			  &jerr);
 	if (!j) {
 		n = mw_mask_text(m, plan, s, len, out, outlen, counts);
 		if (n >= 0 && memchr(s, '\\', len) &&
