@@ -220,27 +220,49 @@ static bool validate_ssn(const struct text *t, size_t *start, size_t *end)
 	return true;
 }
 
-/* IBAN lengths by country (the SWIFT registry). */
-static const struct {
-	char cc[3];
-	unsigned char len;
-} iban_countries[] = {
-	{ "AD", 24 }, { "AE", 23 }, { "AL", 28 }, { "AT", 20 }, { "AZ", 28 },
-	{ "BA", 20 }, { "BE", 16 }, { "BG", 22 }, { "BH", 22 }, { "BR", 29 },
-	{ "BY", 28 }, { "CH", 21 }, { "CR", 22 }, { "CY", 28 }, { "CZ", 24 },
-	{ "DE", 22 }, { "DK", 18 }, { "DO", 28 }, { "EE", 20 }, { "EG", 29 },
-	{ "ES", 24 }, { "FI", 18 }, { "FO", 18 }, { "FR", 27 }, { "GB", 22 },
-	{ "GE", 22 }, { "GI", 23 }, { "GL", 18 }, { "GR", 27 }, { "GT", 28 },
-	{ "HR", 21 }, { "HU", 28 }, { "IE", 22 }, { "IL", 23 }, { "IQ", 23 },
-	{ "IS", 26 }, { "IT", 27 }, { "JO", 30 }, { "KW", 30 }, { "KZ", 20 },
-	{ "LB", 28 }, { "LC", 32 }, { "LI", 21 }, { "LT", 20 }, { "LU", 20 },
-	{ "LV", 21 }, { "MC", 27 }, { "MD", 24 }, { "ME", 22 }, { "MK", 19 },
-	{ "MR", 27 }, { "MT", 31 }, { "MU", 30 }, { "NL", 18 }, { "NO", 15 },
-	{ "PK", 24 }, { "PL", 28 }, { "PS", 29 }, { "PT", 25 }, { "QA", 29 },
-	{ "RO", 24 }, { "RS", 22 }, { "SA", 24 }, { "SC", 31 }, { "SE", 24 },
-	{ "SI", 19 }, { "SK", 24 }, { "SM", 27 }, { "ST", 25 }, { "SV", 28 },
-	{ "TL", 23 }, { "TN", 24 }, { "TR", 26 }, { "UA", 29 }, { "VA", 22 },
-	{ "VG", 24 }, { "XK", 20 },
+/* IBAN lengths by country (the SWIFT registry), indexed by the two
+ * capitals: every candidate IBAN is looked up, twice. */
+#define IBAN_CC(a, b) (((a) - 'A') * 26 + ((b) - 'A'))
+static const unsigned char iban_lengths[26 * 26] = {
+	[IBAN_CC('A', 'D')] = 24, [IBAN_CC('A', 'E')] = 23,
+	[IBAN_CC('A', 'L')] = 28, [IBAN_CC('A', 'T')] = 20,
+	[IBAN_CC('A', 'Z')] = 28, [IBAN_CC('B', 'A')] = 20,
+	[IBAN_CC('B', 'E')] = 16, [IBAN_CC('B', 'G')] = 22,
+	[IBAN_CC('B', 'H')] = 22, [IBAN_CC('B', 'R')] = 29,
+	[IBAN_CC('B', 'Y')] = 28, [IBAN_CC('C', 'H')] = 21,
+	[IBAN_CC('C', 'R')] = 22, [IBAN_CC('C', 'Y')] = 28,
+	[IBAN_CC('C', 'Z')] = 24, [IBAN_CC('D', 'E')] = 22,
+	[IBAN_CC('D', 'K')] = 18, [IBAN_CC('D', 'O')] = 28,
+	[IBAN_CC('E', 'E')] = 20, [IBAN_CC('E', 'G')] = 29,
+	[IBAN_CC('E', 'S')] = 24, [IBAN_CC('F', 'I')] = 18,
+	[IBAN_CC('F', 'O')] = 18, [IBAN_CC('F', 'R')] = 27,
+	[IBAN_CC('G', 'B')] = 22, [IBAN_CC('G', 'E')] = 22,
+	[IBAN_CC('G', 'I')] = 23, [IBAN_CC('G', 'L')] = 18,
+	[IBAN_CC('G', 'R')] = 27, [IBAN_CC('G', 'T')] = 28,
+	[IBAN_CC('H', 'R')] = 21, [IBAN_CC('H', 'U')] = 28,
+	[IBAN_CC('I', 'E')] = 22, [IBAN_CC('I', 'L')] = 23,
+	[IBAN_CC('I', 'Q')] = 23, [IBAN_CC('I', 'S')] = 26,
+	[IBAN_CC('I', 'T')] = 27, [IBAN_CC('J', 'O')] = 30,
+	[IBAN_CC('K', 'W')] = 30, [IBAN_CC('K', 'Z')] = 20,
+	[IBAN_CC('L', 'B')] = 28, [IBAN_CC('L', 'C')] = 32,
+	[IBAN_CC('L', 'I')] = 21, [IBAN_CC('L', 'T')] = 20,
+	[IBAN_CC('L', 'U')] = 20, [IBAN_CC('L', 'V')] = 21,
+	[IBAN_CC('M', 'C')] = 27, [IBAN_CC('M', 'D')] = 24,
+	[IBAN_CC('M', 'E')] = 22, [IBAN_CC('M', 'K')] = 19,
+	[IBAN_CC('M', 'R')] = 27, [IBAN_CC('M', 'T')] = 31,
+	[IBAN_CC('M', 'U')] = 30, [IBAN_CC('N', 'L')] = 18,
+	[IBAN_CC('N', 'O')] = 15, [IBAN_CC('P', 'K')] = 24,
+	[IBAN_CC('P', 'L')] = 28, [IBAN_CC('P', 'S')] = 29,
+	[IBAN_CC('P', 'T')] = 25, [IBAN_CC('Q', 'A')] = 29,
+	[IBAN_CC('R', 'O')] = 24, [IBAN_CC('R', 'S')] = 22,
+	[IBAN_CC('S', 'A')] = 24, [IBAN_CC('S', 'C')] = 31,
+	[IBAN_CC('S', 'E')] = 24, [IBAN_CC('S', 'I')] = 19,
+	[IBAN_CC('S', 'K')] = 24, [IBAN_CC('S', 'M')] = 27,
+	[IBAN_CC('S', 'T')] = 25, [IBAN_CC('S', 'V')] = 28,
+	[IBAN_CC('T', 'L')] = 23, [IBAN_CC('T', 'N')] = 24,
+	[IBAN_CC('T', 'R')] = 26, [IBAN_CC('U', 'A')] = 29,
+	[IBAN_CC('V', 'A')] = 22, [IBAN_CC('V', 'G')] = 24,
+	[IBAN_CC('X', 'K')] = 20,
 };
 
 /* ISO 7064 mod 97-10 over alnum (letters as 10..35), first four moved. */
@@ -272,11 +294,9 @@ static bool mod97(const char *a, size_t n)
 /* The length of an IBAN of country cc[0..1], 0 for no such country. */
 static size_t iban_length(const char *cc)
 {
-	for (size_t i = 0; i < sizeof(iban_countries) / sizeof(*iban_countries);
-	     i++)
-		if (!memcmp(cc, iban_countries[i].cc, 2))
-			return iban_countries[i].len;
-	return 0;
+	if (cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z')
+		return 0;
+	return iban_lengths[IBAN_CC(cc[0], cc[1])];
 }
 
 static bool validate_iban(const struct text *t, size_t *start, size_t *end)
