@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "json_text.h"
+#include "utf8.h"
 
 /* jansson's JSON_PARSER_MAX_DEPTH: a scalar counts as a level too */
 #define MAX_DEPTH 2048
@@ -75,41 +76,6 @@ static void skip_ws(struct parser *p)
 }
 
 /*
- * The length of the well-formed UTF-8 sequence at s (n bytes left, s[0]
- * not ASCII), or 0: jansson refuses overlong forms, surrogates and code
- * points past U+10FFFF, so the second byte's range depends on the first.
- */
-static size_t utf8_sequence(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t need;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		need = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		need = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		need = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else {
-		return 0;
-	}
-	if (n < need || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t k = 2; k < need; k++)
-		if (s[k] < 0x80 || s[k] > 0xbf)
-			return 0;
-	return need;
-}
-
-/*
  * The string at p->at (its opening quote): *out and *outlen get its
  * value, the input's own bytes when it has no escape, else the decoded
  * copy in p->scratch (valid until the next string). False on an error.
@@ -133,8 +99,10 @@ static bool parse_string(struct parser *p, const char **out, size_t *outlen)
 		if (c == '"')
 			break;
 		if (c >= 0x80) {
-			took = utf8_sequence((const unsigned char *)s + i,
-					     n - i);
+			uint32_t cp;
+
+			took = mw_utf8_decode((const unsigned char *)s + i,
+					      n - i, &cp);
 			if (!took) {
 				set_error(p, i, "invalid UTF-8 in a string");
 				return false;

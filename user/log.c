@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "utf8.h"
+
 static enum mw_log_level min_level = MW_LOG_INFO;
 
 void mw_log_set_level(enum mw_log_level level)
@@ -17,28 +19,38 @@ void mw_log_set_level(enum mw_log_level level)
 
 /*
  * Text from peers reaches the log (a refused method, a parse error quoting
- * the bytes near it): a control character is written \xNN and a line
- * break starts an indented continuation, so that no peer can forge an
- * entry or drive a terminal. out holds at least 5 * strlen(s) + 1 bytes.
+ * the bytes near it): a control character or a byte that is not UTF-8 is
+ * written \xNN, a code point that acts on a terminal or hides or reorders
+ * text (C1 controls, bidi overrides, line separators: mw_utf8_shown_escaped)
+ * \uNNNN or \UNNNNNNNN, and a line break starts an indented
+ * continuation, so that no peer can forge an entry or drive a terminal.
+ * out holds at least 5 * strlen(s) + 1 bytes: no escape is longer than 5
+ * bytes for each byte it stands for.
  */
 static void defang(char *out, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
 
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	for (size_t i = 0; i < len;) {
+		uint32_t cp;
+		size_t n = mw_utf8_decode(p + i, len - i, &cp);
 
-		if (c == '\n') {
+		if (p[i] == '\n') {
 			memcpy(out, "\n    ", 5);
 			out += 5;
-		} else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-			*out++ = '\\';
-			*out++ = 'x';
-			*out++ = hex[c >> 4];
-			*out++ = hex[c & 15];
+		} else if (!n || (cp < 0x20 && cp != '\t') || cp == 0x7f) {
+			out += sprintf(out, "\\x%02x", p[i]);
+			n = 1;
+		} else if (mw_utf8_shown_escaped(cp)) {
+			out += sprintf(out,
+				       cp <= 0xffff ? "\\u%04x" : "\\U%08x",
+				       (unsigned)cp);
 		} else {
-			*out++ = (char)c;
+			memcpy(out, p + i, n);
+			out += n;
 		}
+		i += n;
 	}
 	*out = '\0';
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "utf8.h"
 
 /* Requests remembered for pairing their responses (a ring). */
 #define PAIR_MAX 4096
@@ -122,57 +123,6 @@ void mw_replay_set_origin(struct mw_replay *r, int64_t ts_us)
 
 /* ---- escaping ---- */
 
-/* The valid UTF-8 sequence at s: its length (1..4) and code point; 0 when
- * s does not start one (overlong, surrogate, beyond U+10FFFF, cut). */
-static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c;
-	size_t n;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
-/*
- * Code points a terminal acts on or that hide or reorder what is shown:
- * C1 controls (U+009B is CSI on some terminals), zero-width and bidi
- * marks and overrides, line/paragraph separators, the BOM, interlinear
- * annotation, tags.
- */
-static bool shown_escaped(uint32_t c)
-{
-	return (c >= 0x80 && c <= 0x9f) || c == 0x61c ||
-	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
-	       (c >= 0x2060 && c <= 0x206f) || c == 0xfeff ||
-	       (c >= 0xfff9 && c <= 0xfffb) || (c >= 0xe0000 && c <= 0xe007f);
-}
-
 /* The escape for code point c in mode; its length. */
 static size_t escape_cp(char *esc, size_t len, uint32_t c,
 			enum mw_replay_esc mode)
@@ -219,12 +169,12 @@ int mw_replay_escape(struct mw_buf *out, const char *s, size_t len,
 		size_t n, ulen, w;
 		uint32_t c;
 
-		n = utf8_decode(p + i, len - i, &c);
+		n = mw_utf8_decode(p + i, len - i, &c);
 		if (!n) {
 			ulen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x",
 						p[i]);
 			n = 1;
-		} else if (c < 0x20 || c == 0x7f || shown_escaped(c) ||
+		} else if (c < 0x20 || c == 0x7f || mw_utf8_shown_escaped(c) ||
 			   (c == '\\' && mode == MW_REPLAY_ESC_TEXT)) {
 			ulen = escape_cp(esc, sizeof(esc), c, mode);
 		} else {

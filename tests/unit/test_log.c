@@ -25,3 +25,25 @@ Test(log, peer_text_cannot_forge_entries, .init = cr_redirect_stderr)
 	cr_assert_eq(strchr(got, '\n') - got + 1,
 		     (long)(strstr(got, "    2026") - got));
 }
+
+/* Past ASCII: a C1 CSI, a right-to-left override that would show the
+ * entry's text reversed, a line separator some viewers break on, a byte
+ * that is not UTF-8; ordinary non-ASCII text stays as it is. */
+Test(log, peer_text_cannot_hide_or_reorder, .init = cr_redirect_stderr)
+{
+	char got[512];
+	size_t n;
+
+	mw_log_set_level(MW_LOG_INFO);
+	log_info("refused %s",
+		 "caf\xc3\xa9 \xc2\x9b"
+		 "2J \xe2\x80\xae"
+		 "txt.exe \xe2\x80\xa8 \xff\xfe \xf3\xa0\x80\x81");
+	fflush(stderr);
+	n = fread(got, 1, sizeof(got) - 1, cr_get_redirected_stderr());
+	got[n] = '\0';
+	cr_assert(strstr(got, " info: refused caf\xc3\xa9 \\u009b2J "
+			      "\\u202etxt.exe \\u2028 \\xff\\xfe "
+			      "\\U000e0001\n"),
+		  "%s", got);
+}
