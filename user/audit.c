@@ -55,13 +55,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_text.h"
 #include "log.h"
 #include "pg_embedded.h"
+#include "buf.h"
 #include "chain.h"
 #include "schema.h"
 #include "sign.h"
 #include "spool.h"
 #include "spool_sync.h"
+#include "utf8.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define BATCH_TIMEOUT_MS 60000
@@ -196,6 +199,7 @@ struct mw_audit {
 
 	struct chunk *chunks, *tail, *spare;
 	struct buf jb; /* JSON dumps of the event being submitted */
+	struct mw_buf jw; /* one of them, written by mw_json_write */
 	struct values vals; /* of the event being submitted */
 
 	/* The chain: the hash of the last event queued (or recorded). */
@@ -348,33 +352,6 @@ static int buf_add(struct buf *b, const char *s, size_t n)
 
 /* ---- COPY text lines ---- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned int c = s[0];
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* One byte in COPY text format: backslash, tab, newline and CR escaped. */
 static char *put_copy_char(char *o, char c)
 {
@@ -403,7 +380,8 @@ static char *put_text(char *o, const char *str, size_t n)
 		unsigned char c = *s;
 
 		if (c >= 0x80) {
-			size_t l = utf8_len(s, (size_t)(end - s));
+			uint32_t cp;
+			size_t l = mw_utf8_decode(s, (size_t)(end - s), &cp);
 
 			if (l) {
 				memcpy(o, s, l);
@@ -430,27 +408,14 @@ static char *put_escaped(char *o, const char *s, size_t n)
 	return o;
 }
 
-static bool utf8_valid(const char *str, size_t n)
-{
-	const unsigned char *s = (const unsigned char *)str, *end = s + n;
-
-	while (s < end) {
-		size_t l = *s < 0x80 ? 1 : utf8_len(s, (size_t)(end - s));
-
-		if (!l)
-			return false;
-		s += l;
-	}
-	return true;
-}
-
 /* Appends str to b with each invalid UTF-8 byte as U+FFFD. */
 static int add_scrubbed(struct buf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str, *end = s + n;
 
 	while (s < end) {
-		size_t l = *s < 0x80 ? 1 : utf8_len(s, (size_t)(end - s));
+		uint32_t cp;
+		size_t l = mw_utf8_decode(s, (size_t)(end - s), &cp);
 		int rc = l ? buf_add(b, (const char *)s, l)
 			   : buf_add(b, "\xef\xbf\xbd", 3);
 
@@ -695,7 +660,7 @@ static int set_text(struct mw_audit *a, struct values *x, enum mw_chain_field f,
 
 	if (!s)
 		return 0;
-	if (utf8_valid(s, n)) {
+	if (mw_utf8_valid(s, n)) {
 		x->v[f].s = s;
 		x->v[f].n = n;
 		return 0;
@@ -718,9 +683,18 @@ static int set_json(struct mw_audit *a, struct values *x, enum mw_chain_field f,
 	/* JSON null is SQL NULL (as jsonb_populate_record made it) */
 	if (!j || json_is_null(j))
 		return 0;
-	if (json_dump_callback(j, json_to_buf, &a->jb,
-			       JSON_COMPACT | JSON_ENCODE_ANY) ||
-	    a->jb.len == off)
+	/* mw_json_write writes what json_dumps does, several times faster
+	 * (payloads are most of an event); a tree nested deeper than it
+	 * writes goes to jansson */
+	a->jw.off = a->jw.len = 0;
+	if (!mw_json_write(&a->jw, j)) {
+		if (json_to_buf(a->jw.data, a->jw.len, &a->jb))
+			return -ENOMEM;
+	} else if (json_dump_callback(j, json_to_buf, &a->jb,
+				      JSON_COMPACT | JSON_ENCODE_ANY)) {
+		return -EINVAL;
+	}
+	if (a->jb.len == off)
 		return -EINVAL;
 	scrub_json_nul(a->jb.p + off, a->jb.len - off);
 	x->in_jb[f] = true;
@@ -2200,6 +2174,7 @@ static void release(struct mw_audit *a)
 	free(a->spare);
 	a->spare = NULL;
 	free(a->jb.p);
+	mw_buf_free(&a->jw);
 	free(a->host);
 	free(a->host_line);
 	free(a->conninfo);
@@ -2235,7 +2210,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	hl = strlen(cfg->host);
 	for (size_t i = 0; i < hl; i++) {
 		if ((unsigned char)cfg->host[i] < 0x20 ||
-		    cfg->host[i] == 0x7f || !utf8_valid(cfg->host, hl)) {
+		    cfg->host[i] == 0x7f || !mw_utf8_valid(cfg->host, hl)) {
 			mw_set_err(err, errlen,
 				   "audit: the host name must be UTF-8 text "
 				   "without control characters");

@@ -6,6 +6,8 @@
 
 #include <openssl/evp.h>
 
+#include "digest.h"
+
 const char *const mw_chain_field_names[MW_CF_N] = {
 	[MW_CF_HOST] = "host",
 	[MW_CF_SEQ] = "seq",
@@ -57,7 +59,7 @@ int mw_chain_hash(const struct mw_chain_value v[MW_CF_N],
 	int rc = -1;
 
 	out[0] = '\0';
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	if (!ctx || !EVP_DigestInit_ex(ctx, mw_sha256_md(), NULL) ||
 	    !EVP_DigestUpdate(ctx, "MWEV1", 5))
 		goto out;
 	for (int i = 0; i < MW_CF_N; i++) {

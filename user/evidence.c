@@ -466,7 +466,7 @@ static int out_open(struct mw_evidence *e, const char *name, struct out **po,
 	snprintf(o->name, sizeof(o->name), "%s", name);
 	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp", name);
 	o->md = EVP_MD_CTX_new();
-	if (!o->md || !EVP_DigestInit_ex(o->md, EVP_sha256(), NULL)) {
+	if (!o->md || !EVP_DigestInit_ex(o->md, mw_sha256_md(), NULL)) {
 		mw_set_err(err, errlen, "cannot compute SHA-256");
 		goto fail;
 	}

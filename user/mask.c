@@ -22,6 +22,7 @@
 
 #include "atomic_file.h"
 #include "buf.h"
+#include "digest.h"
 #include "glob.h"
 #include "json_text.h"
 #include "log.h"
@@ -722,7 +723,7 @@ static int put_hash(struct mw_masker *m, struct mw_buf *o, unsigned det,
 		msg[k++] = d->hash_alnum ? (unsigned char)tolower(v[i])
 					 : (unsigned char)v[i];
 	}
-	if (HMAC(EVP_sha256(), m->key, MW_MASK_KEY_BYTES, msg, k, mac,
+	if (HMAC(mw_sha256_md(), m->key, MW_MASK_KEY_BYTES, msg, k, mac,
 		 &maclen) &&
 	    maclen >= 8) {
 		snprintf(tok, sizeof(tok),

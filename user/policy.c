@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "policy_internal.h"
+#include "utf8.h"
 
 /* Where argument and params conditions look, for one message. */
 /* Strings of one decision and what their regexes gave. */
@@ -132,45 +133,6 @@ static bool json_same(const json_t *a, const json_t *b)
 	}
 }
 
-/* Vectorscan's UTF-8 mode requires valid input; jansson's is. */
-static bool valid_utf8(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned char c = s[i];
-		size_t len;
-		unsigned cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			len = 2;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			len = 3;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		if (n - i < len)
-			return false;
-		for (size_t k = 1; k < len; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		i += len;
-	}
-	return true;
-}
-
 /* 1, 0, or -1 when it cannot be evaluated (a match limit). */
 static int regex_match(const struct mw_policy *p, size_t index, const json_t *v)
 {
@@ -178,7 +140,8 @@ static int regex_match(const struct mw_policy *p, size_t index, const json_t *v)
 	size_t len = json_string_length(v);
 	int rc;
 
-	if (!valid_utf8((const unsigned char *)s, len))
+	/* PCRE2 is told not to check: its UTF mode requires valid input */
+	if (!mw_utf8_valid(s, len))
 		return 0;
 	rc = pcre2_match(p->regexes[index].re, (PCRE2_SPTR)s, len, 0,
 			 PCRE2_NO_UTF_CHECK, p->md, p->mctx);

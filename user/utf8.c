@@ -37,6 +37,19 @@ size_t mw_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
+bool mw_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t cp;
+
+	for (size_t i = 0, n; i < len; i += n) {
+		n = s[i] < 0x80 ? 1 : mw_utf8_decode(s + i, len - i, &cp);
+		if (!n)
+			return false;
+	}
+	return true;
+}
+
 bool mw_utf8_shown_escaped(uint32_t c)
 {
 	return (c >= 0x80 && c <= 0x9f) || c == 0x61c ||

@@ -19,6 +19,9 @@
  */
 size_t mw_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
 
+/* Whether s[0..len) is well-formed UTF-8 throughout. */
+bool mw_utf8_valid(const char *s, size_t len);
+
 /*
  * Code points a terminal acts on or that hide or reorder what is shown:
  * C1 controls (U+009B is CSI on some terminals), zero-width and bidi
