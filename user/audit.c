@@ -55,10 +55,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "json_text.h"
 #include "log.h"
 #include "pg_embedded.h"
-#include "buf.h"
 #include "chain.h"
 #include "schema.h"
 #include "sign.h"
