@@ -69,6 +69,16 @@ static char after(const struct text *t, size_t end)
 	return end < t->len ? t->s[end] : '\0';
 }
 
+/* c is one of set's characters (never NUL): once inlined, the compares
+ * strchr's call stood for. */
+static bool is_one_of(char c, const char *set)
+{
+	for (; *set; set++)
+		if (c == *set)
+			return true;
+	return false;
+}
+
 /*
  * A number is not a value when it continues: a digit or letter touching
  * it, or a separator and a digit ("12-4111..." or "...1111.5").
@@ -80,9 +90,9 @@ static bool number_bounded(const struct text *t, size_t start, size_t end,
 
 	if (is_alnum(b) || is_alnum(a))
 		return false;
-	if (start >= 2 && is_digit(t->s[start - 2]) && b && strchr(seps, b))
+	if (start >= 2 && is_digit(t->s[start - 2]) && is_one_of(b, seps))
 		return false;
-	if (end + 1 < t->len && is_digit(t->s[end + 1]) && a && strchr(seps, a))
+	if (end + 1 < t->len && is_digit(t->s[end + 1]) && is_one_of(a, seps))
 		return false;
 	return true;
 }
@@ -114,18 +124,21 @@ static size_t digits_of(const char *s, size_t start, size_t end, char *out,
 
 static bool luhn(const char *d, size_t n)
 {
+	/* a doubled digit's digit sum: no branch on which digits double
+	 * (d holds digits; the mask only bounds the index) */
+	static const unsigned char doubled[16] = {
+		0, 2, 4, 6, 8, 1, 3, 5, 7, 9
+	};
 	unsigned sum = 0;
+	size_t i = n;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = (unsigned)(d[n - 1 - i] - '0');
-
-		if (i & 1) {
-			v *= 2;
-			if (v > 9)
-				v -= 9;
-		}
-		sum += v;
+	while (i >= 2) {
+		sum += (unsigned)(d[i - 1] - '0') +
+		       doubled[(unsigned)(d[i - 2] - '0') & 15];
+		i -= 2;
 	}
+	if (i)
+		sum += (unsigned)(d[0] - '0');
 	return n > 0 && sum % 10 == 0;
 }
 
@@ -163,21 +176,30 @@ static bool card_issuer(const char *d, size_t n)
 	return false;
 }
 
-/* One separator kind throughout, single, between digits. */
-static bool consistent_separators(const char *s, size_t start, size_t end)
+/*
+ * The digits of s[start, end) in out and their count (max + 1 for more
+ * than max), or 0 when what separates them is not one kind throughout,
+ * single, between digits.
+ */
+static size_t grouped_digits(const char *s, size_t start, size_t end, char *out,
+			     size_t max)
 {
+	size_t n = 0;
 	char sep = 0;
 
 	for (size_t i = start; i < end; i++) {
-		if (is_digit(s[i]))
+		if (is_digit(s[i])) {
+			if (n < max)
+				out[n] = s[i];
+			if (n <= max)
+				n++;
 			continue;
-		if (sep && s[i] != sep)
-			return false;
+		}
+		if ((sep && s[i] != sep) || i + 1 >= end || !is_digit(s[i + 1]))
+			return 0;
 		sep = s[i];
-		if (i + 1 >= end || !is_digit(s[i + 1]))
-			return false;
 	}
-	return true;
+	return n;
 }
 
 static bool validate_card(const struct text *t, size_t *start, size_t *end)
@@ -188,8 +210,8 @@ static bool validate_card(const struct text *t, size_t *start, size_t *end)
 
 	if (!number_bounded(t, *start, *end, ".-"))
 		return false;
-	n = digits_of(s, *start, *end, d, 19);
-	if (n < 13 || n > 19 || !consistent_separators(s, *start, *end))
+	n = grouped_digits(s, *start, *end, d, 19);
+	if (n < 13 || n > 19)
 		return false;
 	return luhn(d, n) && card_issuer(d, n);
 }
@@ -197,25 +219,25 @@ static bool validate_card(const struct text *t, size_t *start, size_t *end)
 static bool validate_ssn(const struct text *t, size_t *start, size_t *end)
 {
 	const char *s = t->s;
-	static const char *const never_issued[] = { "078051120", "219099999",
-						    "123456789" };
-	char d[10];
-	unsigned area, group, serial;
+	/* printed in advertising and examples, never issued */
+	static const unsigned never_issued[] = { 78051120, 219099999,
+						 123456789 };
+	char d[9];
+	unsigned area, group, serial, whole;
 
 	if (!number_bounded(t, *start, *end, "-") ||
-	    !consistent_separators(s, *start, *end) ||
-	    digits_of(s, *start, *end, d, 9) != 9)
+	    grouped_digits(s, *start, *end, d, 9) != 9)
 		return false;
-	d[9] = '\0';
 	area = prefix_num(d, 3);
 	group = prefix_num(d + 3, 2);
 	serial = prefix_num(d + 5, 4);
 	if (area == 0 || area == 666 || area >= 900 || group == 0 ||
 	    serial == 0)
 		return false;
+	whole = prefix_num(d, 9);
 	for (size_t i = 0; i < sizeof(never_issued) / sizeof(*never_issued);
 	     i++)
-		if (!strcmp(d, never_issued[i]))
+		if (whole == never_issued[i])
 			return false;
 	return true;
 }
@@ -265,6 +287,23 @@ static const unsigned char iban_lengths[26 * 26] = {
 	[IBAN_CC('X', 'K')] = 20,
 };
 
+/* acc with alnum c appended (a letter as two digits, 10..35), kept below
+ * 10^15; UINT64_MAX for any other character. */
+static uint64_t mod97_append(uint64_t acc, char c)
+{
+	unsigned d = (unsigned)(c - '0');
+
+	if (d <= 9)
+		acc = acc * 10 + d;
+	else if ((d = (unsigned)(c - 'A')) < 26 ||
+		 (d = (unsigned)(c - 'a')) < 26)
+		acc = acc * 100 + d + 10;
+	else
+		return UINT64_MAX;
+	/* one division per ten digits or so, not one per digit */
+	return acc >= 1000000000000000ull ? acc % 97 : acc;
+}
+
 /* ISO 7064 mod 97-10 over alnum (letters as 10..35), first four moved. */
 static bool mod97(const char *a, size_t n)
 {
@@ -272,21 +311,10 @@ static bool mod97(const char *a, size_t n)
 
 	if (n < 5)
 		return false;
-	/* digits gathered in a 64-bit number, reduced before it could pass
-	 * 10^17: one division per eight digits or so, not one per digit */
-	for (size_t k = 0, i = 4; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
-		char c = a[i];
-
-		if (is_digit(c))
-			acc = acc * 10 + (unsigned)(c - '0');
-		else if (c >= 'A' && c <= 'Z')
-			acc = acc * 100 + (unsigned)(c - 'A' + 10);
-		else if (c >= 'a' && c <= 'z')
-			acc = acc * 100 + (unsigned)(c - 'a' + 10);
-		else
+	for (size_t i = 4; i < n + 4; i++) {
+		acc = mod97_append(acc, a[i < n ? i : i - n]);
+		if (acc == UINT64_MAX)
 			return false;
-		if (acc >= 100000000000000ull)
-			acc %= 97;
 	}
 	return acc % 97 == 1;
 }
@@ -307,6 +335,12 @@ static bool validate_iban(const struct text *t, size_t *start, size_t *end)
 
 	if (!token_bounded(t, *start, *end, is_alnum))
 		return false;
+	/* The compact form is its own copy. */
+	if (!memchr(s + *start, ' ', *end - *start)) {
+		n = *end - *start;
+		want = n >= 2 ? iban_length(s + *start) : 0;
+		return want && n == want && mod97(s + *start, n);
+	}
 	/* The print form: a space after every four characters, no other. */
 	for (size_t i = *start; i < *end; i++) {
 		if (s[i] == ' ') {
@@ -377,24 +411,27 @@ static bool validate_phone(const struct text *t, size_t *start, size_t *end)
 {
 	const char *s = t->s;
 	char d[20];
-	size_t n;
+	size_t n = 0;
 	int open = 0;
 
 	if (!number_bounded(t, *start, *end, "-."))
 		return false;
 	if (s[*start] == '(' ? false : before(t, *start) == '(')
 		return false;
-	n = digits_of(s, *start, *end, d, 15);
 	for (size_t i = *start; i < *end; i++) {
 		char c = s[i];
 
-		if (c == '(') {
+		if (is_digit(c)) {
+			/* at most 15 kept, 16 counted: too many */
+			if (n <= 15)
+				d[n++] = c;
+		} else if (c == '(') {
 			if (open++)
 				return false;
 		} else if (c == ')') {
 			if (--open)
 				return false;
-		} else if (!is_digit(c) && c != '+') {
+		} else if (c != '+') {
 			/* one separator between groups, "(415) 555" aside */
 			if (i + 1 < *end && !is_digit(s[i + 1]) &&
 			    s[i + 1] != '(')
@@ -857,7 +894,12 @@ static void chain_iban(struct scan *x)
 	if (!want)
 		return;
 	/* the country's length in capitals and digits, single spaces between
-	 * (the print form): the one end to try */
+	 * (the print form): the one end to try; in the compact form, within
+	 * the chain's first group of digits */
+	if (x->g[0].end - st >= want) {
+		try(x, MW_DET_IBAN, st, st + want);
+		return;
+	}
 	for (e = st; e < t->len && n < want; e++) {
 		char c = t->s[e];
 
