@@ -933,35 +933,26 @@ static void chain_done(struct scan *x, size_t upto, size_t digits)
 	}
 }
 
-/* The separator after the group ending at p, and where the next starts. */
+/* The separator after the group ending at p, and where the next starts:
+ * one of " -.()", or ") " and " (" before a digit. */
 static bool chain_next(const struct text *t, size_t p, char *sep, size_t *at)
 {
 	const char *s = t->s;
 	size_t n = t->len;
+	char c;
 
-	if (p + 1 < n && (s[p] == ' ' || s[p] == '-' || s[p] == '.') &&
-	    is_digit(s[p + 1])) {
-		*sep = s[p];
+	if (p + 1 >= n)
+		return false;
+	c = s[p];
+	if (is_digit(s[p + 1]) &&
+	    (c == ' ' || c == '-' || c == '.' || c == ')' || c == '(')) {
+		*sep = c;
 		*at = p + 1;
 		return true;
 	}
-	if (p + 1 < n && s[p] == ')' && is_digit(s[p + 1])) {
-		*sep = ')';
-		*at = p + 1;
-		return true;
-	}
-	if (p + 2 < n && s[p] == ')' && s[p + 1] == ' ' && is_digit(s[p + 2])) {
-		*sep = ')';
-		*at = p + 2;
-		return true;
-	}
-	if (p + 1 < n && s[p] == '(' && is_digit(s[p + 1])) {
-		*sep = '(';
-		*at = p + 1;
-		return true;
-	}
-	if (p + 2 < n && s[p] == ' ' && s[p + 1] == '(' && is_digit(s[p + 2])) {
-		*sep = '(';
+	if (p + 2 < n && is_digit(s[p + 2]) &&
+	    ((c == ')' && s[p + 1] == ' ') || (c == ' ' && s[p + 1] == '('))) {
+		*sep = c == ')' ? ')' : '(';
 		*at = p + 2;
 		return true;
 	}
