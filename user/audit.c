@@ -134,11 +134,6 @@ struct batch {
 	char msg[256];
 };
 
-struct buf {
-	char *p;
-	size_t len, cap;
-};
-
 /*
  * The values of one event as they will be stored and hashed. Text that
  * is not valid UTF-8, and JSON, is made in a->jb, whose memory may move
@@ -198,8 +193,7 @@ struct mw_audit {
 	struct batch b;
 
 	struct chunk *chunks, *tail, *spare;
-	struct buf jb; /* JSON dumps of the event being submitted */
-	struct mw_buf jw; /* one of them, written by mw_json_write */
+	struct mw_buf jb; /* JSON dumps of the event being submitted */
 	struct values vals; /* of the event being submitted */
 
 	/* The chain: the hash of the last event queued (or recorded). */
@@ -229,7 +223,7 @@ struct mw_audit {
 	uint64_t spool_bytes; /* mw_spool_size as the loop last saw it */
 	bool spool_failing; /* the last append failed (AU-5 alert given) */
 	int64_t spool_retry_ms;
-	struct buf sb; /* lines on their way to the spool */
+	struct mw_buf sb; /* lines on their way to the spool */
 	void (*durable_cb)(void *arg, uint64_t durable_seq);
 	void *durable_arg;
 	uint64_t notified_seq;
@@ -330,26 +324,6 @@ static bool forget_started(const char *dir)
 	return false;
 }
 
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (ncap < b->len + n + 1)
-			ncap *= 2;
-		p = realloc(b->p, ncap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = ncap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
 /* ---- COPY text lines ---- */
 
 /* One byte in COPY text format: backslash, tab, newline and CR escaped. */
@@ -409,15 +383,15 @@ static char *put_escaped(char *o, const char *s, size_t n)
 }
 
 /* Appends str to b with each invalid UTF-8 byte as U+FFFD. */
-static int add_scrubbed(struct buf *b, const char *str, size_t n)
+static int add_scrubbed(struct mw_buf *b, const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str, *end = s + n;
 
 	while (s < end) {
 		uint32_t cp;
 		size_t l = mw_utf8_decode(s, (size_t)(end - s), &cp);
-		int rc = l ? buf_add(b, (const char *)s, l)
-			   : buf_add(b, "\xef\xbf\xbd", 3);
+		int rc = l ? mw_buf_append(b, s, l)
+			   : mw_buf_append(b, "\xef\xbf\xbd", 3);
 
 		if (rc)
 			return rc;
@@ -513,16 +487,10 @@ static char *put_ts(struct mw_audit *a, char *o, int64_t us)
 	return o + 3;
 }
 
-/* jansson's dump callback: called for every token, so kept short. */
+/* jansson's dump callback */
 static int json_to_buf(const char *s, size_t n, void *data)
 {
-	struct buf *b = data;
-
-	if (b->cap - b->len <= n)
-		return buf_add(b, s, n) ? -1 : 0;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	return 0;
+	return mw_buf_append(data, s, n) ? -1 : 0;
 }
 
 /* ---- the queue ---- */
@@ -685,18 +653,16 @@ static int set_json(struct mw_audit *a, struct values *x, enum mw_chain_field f,
 		return 0;
 	/* mw_json_write writes what json_dumps does, several times faster
 	 * (payloads are most of an event); a tree nested deeper than it
-	 * writes goes to jansson */
-	a->jw.off = a->jw.len = 0;
-	if (!mw_json_write(&a->jw, j)) {
-		if (json_to_buf(a->jw.data, a->jw.len, &a->jb))
-			return -ENOMEM;
-	} else if (json_dump_callback(j, json_to_buf, &a->jb,
-				      JSON_COMPACT | JSON_ENCODE_ANY)) {
-		return -EINVAL;
+	 * writes goes to jansson, after what it wrote is dropped */
+	if (mw_json_write(&a->jb, j)) {
+		a->jb.len = off;
+		if (json_dump_callback(j, json_to_buf, &a->jb,
+				       JSON_COMPACT | JSON_ENCODE_ANY))
+			return -EINVAL;
 	}
 	if (a->jb.len == off)
 		return -EINVAL;
-	scrub_json_nul(a->jb.p + off, a->jb.len - off);
+	scrub_json_nul(a->jb.data + off, a->jb.len - off);
 	x->in_jb[f] = true;
 	x->jb_off[f] = off;
 	x->v[f].s = "";
@@ -728,7 +694,7 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 
 	memset(x->v, 0, sizeof(x->v));
 	memset(x->in_jb, 0, sizeof(x->in_jb));
-	a->jb.len = 0;
+	mw_buf_reset(&a->jb);
 	x->v[MW_CF_HOST].s = a->host;
 	x->v[MW_CF_HOST].n = strlen(a->host);
 	set_i64(x, MW_CF_SEQ, (int64_t)seq);
@@ -790,7 +756,7 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 	x->v[MW_CF_PREV_HASH].n = 64;
 	for (int f = 0; f < MW_CF_N; f++) {
 		if (x->in_jb[f])
-			x->v[f].s = a->jb.p + x->jb_off[f];
+			x->v[f].s = a->jb.data + x->jb_off[f];
 		worst += 2 * x->v[f].n;
 	}
 	if (mw_chain_hash(x->v, hash))
@@ -1026,17 +992,17 @@ static void spool_pending(struct mw_audit *a)
 	if (!a->spool || !a->count || from > last ||
 	    mw_spool_sync_busy(a->ssync))
 		return;
-	a->sb.len = 0;
+	mw_buf_reset(&a->sb);
 	for (uint64_t q = from; q <= last; q++) {
 		const struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
 
-		if (buf_add(&a->sb, r->line, r->len)) {
+		if (mw_buf_append(&a->sb, r->line, r->len)) {
 			spool_appended(a, from, last, -ENOMEM);
 			return;
 		}
 	}
 	if (a->ssync && !a->spool_inline) {
-		rc = mw_spool_sync_submit(a->ssync, a->sb.p, a->sb.len);
+		rc = mw_spool_sync_submit(a->ssync, a->sb.data, a->sb.len);
 		if (!rc) {
 			a->sync_from = from;
 			a->sync_last = last;
@@ -1052,7 +1018,7 @@ static void spool_pending(struct mw_audit *a)
 		a->spool_inline = true;
 	}
 	spool_appended(a, from, last,
-		       mw_spool_append(a->spool, a->sb.p, a->sb.len));
+		       mw_spool_append(a->spool, a->sb.data, a->sb.len));
 }
 
 /* Spools what must not wait any longer; arms the timer for the rest. */
@@ -2154,8 +2120,7 @@ static void release(struct mw_audit *a)
 	a->signer = NULL;
 	mw_spool_close(a->spool);
 	a->spool = NULL;
-	free(a->sb.p);
-	a->sb.p = NULL;
+	mw_buf_free(&a->sb);
 	if (a->checkpoint_fd >= 0)
 		close(a->checkpoint_fd);
 	a->checkpoint_fd = -1;
@@ -2173,12 +2138,11 @@ static void release(struct mw_audit *a)
 	a->tail = NULL;
 	free(a->spare);
 	a->spare = NULL;
-	free(a->jb.p);
-	mw_buf_free(&a->jw);
+	mw_buf_free(&a->jb);
 	free(a->host);
 	free(a->host_line);
 	free(a->conninfo);
-	a->jb.p = a->host = a->host_line = a->conninfo = NULL;
+	a->host = a->host_line = a->conninfo = NULL;
 	a->state = ST_CLOSED;
 	a->phase = PH_IDLE;
 	a->st.connected = false;
