@@ -234,6 +234,8 @@ struct mw_audit {
 	uint64_t last_conn_id;
 	struct mw_audit_stats st;
 	struct mw_deferred dfr; /* frees the struct after the event batch */
+	struct mw_deferred soon; /* spool_soon, after the event batch */
+	bool soon_queued;
 };
 
 static const char *const kind_names[] = {
@@ -903,7 +905,8 @@ static int64_t spool_wait_ms(const struct mw_audit *a, uint64_t seq)
 }
 
 /*
- * The callback runs from on_timer, at the loop's top level; so does
+ * The callback runs at the loop's top level: from on_timer, spool_soon
+ * (after a batch) or spool_synced (the spool thread's answer); so does
  * spool_due, which re-arms for the event now first in line.
  */
 static void durable_moved(struct mw_audit *a)
@@ -923,7 +926,8 @@ static void notify_durable(struct mw_audit *a)
 	a->durable_cb(a->durable_arg, d);
 }
 
-/* The append of events from..last is over (rc from mw_spool_append). */
+/* The append of events from..last is over (rc from mw_spool_append); the
+ * caller tells the waiters. */
 static void spool_appended(struct mw_audit *a, uint64_t from, uint64_t last,
 			   int rc)
 {
@@ -949,7 +953,6 @@ static void spool_appended(struct mw_audit *a, uint64_t from, uint64_t last,
 			r->checkpoint = NULL;
 		}
 	}
-	durable_moved(a);
 	return;
 fail:
 	a->st.spool_failures++;
@@ -965,6 +968,7 @@ fail:
 }
 
 static void spool_drained(struct mw_audit *a);
+static void spool_after_batch(struct mw_audit *a);
 
 /* The spool thread's append is over: from the loop. */
 static void spool_synced(void *arg, int rc)
@@ -975,6 +979,12 @@ static void spool_synced(void *arg, int rc)
 		return;
 	spool_appended(a, a->sync_from, a->sync_last, rc);
 	spool_drained(a);
+	/* at the loop's top level already, as on_timer: the waiters go on
+	 * now; what queued during the sync starts the next one once the
+	 * batch is done, with what the batch adds */
+	notify_durable(a);
+	if (a->state != ST_CLOSED)
+		spool_after_batch(a);
 }
 
 /*
@@ -1017,8 +1027,10 @@ static void spool_pending(struct mw_audit *a)
 			 strerror(-rc));
 		a->spool_inline = true;
 	}
-	spool_appended(a, from, last,
-		       mw_spool_append(a->spool, a->sb.data, a->sb.len));
+	rc = mw_spool_append(a->spool, a->sb.data, a->sb.len);
+	spool_appended(a, from, last, rc);
+	if (!rc)
+		durable_moved(a);
 }
 
 /* Spools what must not wait any longer; arms the timer for the rest. */
@@ -2153,6 +2165,34 @@ static void free_deferred(struct mw_deferred *d)
 	free(container_of(d, struct mw_audit, dfr));
 }
 
+/*
+ * What a caller waits for goes to the spool once the loop's current batch
+ * is done, with whatever else the batch queued (group commit): a deferred
+ * call, where the timer would cost its syscalls and a turn of the loop.
+ */
+static void spool_soon(struct mw_deferred *d)
+{
+	struct mw_audit *a = container_of(d, struct mw_audit, soon);
+
+	a->soon_queued = false;
+	if (a->state == ST_CLOSED) {
+		/* mw_audit_close left the struct to this call */
+		free(a);
+		return;
+	}
+	notify_durable(a);
+	if (a->state != ST_CLOSED)
+		service(a, mw_now_ms());
+}
+
+static void spool_after_batch(struct mw_audit *a)
+{
+	if (!a->soon_queued) {
+		a->soon_queued = true;
+		mw_loop_defer(a->loop, &a->soon);
+	}
+}
+
 int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		  struct mw_loop *loop, char *err, size_t errlen)
 {
@@ -2186,6 +2226,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		return -ENOMEM;
 	a->loop = loop;
 	a->dfr.cb = free_deferred;
+	a->soon.cb = spool_soon;
 	a->io.cb = on_io;
 	a->io.fd = -1;
 	a->timer.fd = -1;
@@ -2350,7 +2391,9 @@ void mw_audit_close(struct mw_audit *a)
 				a->count);
 	}
 	release(a);
-	mw_loop_defer(a->loop, &a->dfr);
+	/* a spool_soon still to run frees it, after its batch */
+	if (!a->soon_queued)
+		mw_loop_defer(a->loop, &a->dfr);
 }
 
 void mw_audit_stop_embedded(const struct mw_audit_config *cfg)
@@ -2479,11 +2522,18 @@ uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
 
 void mw_audit_want_durable(struct mw_audit *a, uint64_t seq)
 {
+	int64_t wait;
+
 	if (!a || seq <= a->want_seq)
 		return;
 	a->want_seq = seq;
-	if (a->spool && seq > durable_seq(a))
-		arm_timer(a, mw_now_ms() + spool_wait_ms(a, seq));
+	if (!a->spool || seq <= durable_seq(a))
+		return;
+	wait = spool_wait_ms(a, seq);
+	if (wait)
+		arm_timer(a, mw_now_ms() + wait);
+	else
+		spool_after_batch(a);
 }
 
 void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
