@@ -34,32 +34,39 @@ struct mw_spool_sync {
 	bool busy; /* the loop's: submitted, done not run yet */
 };
 
+/*
+ * The mutex is never held across a wake-up: a thread woken while its
+ * waker still holds the lock sleeps again on the lock, two more futex
+ * calls and a context switch on the path every durable request waits on.
+ */
 static void *sync_main(void *arg)
 {
 	struct mw_spool_sync *s = arg;
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		int rc;
 
+		pthread_mutex_lock(&s->mu);
 		while (!s->have_work && !s->stop)
 			pthread_cond_wait(&s->cv, &s->mu);
-		if (!s->have_work)
+		if (!s->have_work) {
+			pthread_mutex_unlock(&s->mu);
 			break;
+		}
 		pthread_mutex_unlock(&s->mu);
 		rc = mw_spool_append(s->spool, s->data, s->len);
 		pthread_mutex_lock(&s->mu);
 		s->rc = rc;
 		s->have_work = false;
 		s->finished = true;
+		pthread_mutex_unlock(&s->mu);
+		/* for mw_spool_sync_wait, and the loop's eventfd (a write
+		 * cannot fail short of a bad fd; settle runs once either way) */
 		pthread_cond_broadcast(&s->cv);
-		/* an eventfd write cannot fail short of a bad fd; the loop
-		 * also settles on mw_spool_sync_wait */
 		if (write(s->io.fd, &one, sizeof(one)) < 0)
 			log_err("spool: eventfd: %s", strerror(errno));
 	}
-	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -152,8 +159,8 @@ int mw_spool_sync_submit(struct mw_spool_sync *s, const void *data, size_t n)
 	s->busy = true;
 	pthread_mutex_lock(&s->mu);
 	s->have_work = true;
-	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+	pthread_cond_signal(&s->cv);
 	return 0;
 }
 
@@ -181,8 +188,8 @@ void mw_spool_sync_free(struct mw_spool_sync *s)
 	if (s->started) {
 		pthread_mutex_lock(&s->mu);
 		s->stop = true;
-		pthread_cond_signal(&s->cv);
 		pthread_mutex_unlock(&s->mu);
+		pthread_cond_signal(&s->cv);
 		pthread_join(s->thread, NULL);
 	}
 	if (s->io_added)
