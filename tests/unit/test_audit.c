@@ -1856,3 +1856,27 @@ Test(audit, without_spool_first_durable_waits_for_the_commit)
 	cr_assert_eq(l.locked.spooled, 0);
 	cr_assert_eq(l.d.notified, 3, "durable once committed");
 }
+
+/*
+ * A request's wait queues the spool's sync for the end of the loop's
+ * batch. Closing before the batch is over leaves the struct to that
+ * queued call, which frees it: no use after free, no leak (the sanitizer
+ * build runs this), and the event is recorded once.
+ */
+Test(audit, close_with_a_sync_queued_for_the_batch)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+
+	ta_cfg.spool_first = true;
+	ta_cfg.spool_after_ms = 600000;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/call"), 1);
+	mw_audit_want_durable(a, 1);
+	mw_audit_close(a);
+	/* the loop's deferred calls run here */
+	mw_loop_free(loop);
+	/* the event and the close's checkpoint */
+	cr_assert_eq(ta_check_chain(TA_HOST), 2);
+}
