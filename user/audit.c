@@ -904,16 +904,18 @@ static int64_t spool_wait_ms(const struct mw_audit *a, uint64_t seq)
 	return a->spool_after_ms;
 }
 
+static void spool_after_batch(struct mw_audit *a);
+
 /*
- * The callback runs at the loop's top level: from on_timer, spool_soon
- * (after a batch) or spool_synced (the spool thread's answer); so does
- * spool_due, which re-arms for the event now first in line.
+ * The callback runs at the loop's top level, after the current batch
+ * (spool_soon), or at once where the loop called in (spool_synced); so
+ * does spool_due, which re-arms for the event now first in line.
  */
 static void durable_moved(struct mw_audit *a)
 {
 	if ((a->durable_cb && durable_seq(a) > a->notified_seq) ||
 	    (a->spool && a->count))
-		arm_timer(a, mw_now_ms());
+		spool_after_batch(a);
 }
 
 static void notify_durable(struct mw_audit *a)
@@ -926,8 +928,7 @@ static void notify_durable(struct mw_audit *a)
 	a->durable_cb(a->durable_arg, d);
 }
 
-/* The append of events from..last is over (rc from mw_spool_append); the
- * caller tells the waiters. */
+/* The append of events from..last is over (rc from mw_spool_append). */
 static void spool_appended(struct mw_audit *a, uint64_t from, uint64_t last,
 			   int rc)
 {
@@ -953,6 +954,7 @@ static void spool_appended(struct mw_audit *a, uint64_t from, uint64_t last,
 			r->checkpoint = NULL;
 		}
 	}
+	durable_moved(a);
 	return;
 fail:
 	a->st.spool_failures++;
@@ -968,7 +970,6 @@ fail:
 }
 
 static void spool_drained(struct mw_audit *a);
-static void spool_after_batch(struct mw_audit *a);
 
 /* The spool thread's append is over: from the loop. */
 static void spool_synced(void *arg, int rc)
@@ -979,12 +980,10 @@ static void spool_synced(void *arg, int rc)
 		return;
 	spool_appended(a, a->sync_from, a->sync_last, rc);
 	spool_drained(a);
-	/* at the loop's top level already, as on_timer: the waiters go on
-	 * now; what queued during the sync starts the next one once the
-	 * batch is done, with what the batch adds */
+	/* at the loop's top level already: the waiters go on now, not after
+	 * the batch; what queued during the sync starts the next one once
+	 * the batch is done, with what the batch adds */
 	notify_durable(a);
-	if (a->state != ST_CLOSED)
-		spool_after_batch(a);
 }
 
 /*
@@ -1027,10 +1026,8 @@ static void spool_pending(struct mw_audit *a)
 			 strerror(-rc));
 		a->spool_inline = true;
 	}
-	rc = mw_spool_append(a->spool, a->sb.data, a->sb.len);
-	spool_appended(a, from, last, rc);
-	if (!rc)
-		durable_moved(a);
+	spool_appended(a, from, last,
+		       mw_spool_append(a->spool, a->sb.data, a->sb.len));
 }
 
 /* Spools what must not wait any longer; arms the timer for the rest. */
@@ -1149,7 +1146,7 @@ static void drop_conn(struct mw_audit *a)
 	a->phase = PH_IDLE; /* the batch in flight, if any, goes again */
 	a->st.connected = false;
 	a->reconnect_at_ms = mw_now_ms() + a->backoff_ms;
-	arm_timer(a, mw_now_ms()); /* spool what is queued */
+	spool_after_batch(a); /* spool what is queued */
 	a->backoff_ms *= 2;
 	if (a->backoff_ms > BACKOFF_MAX_MS)
 		a->backoff_ms = BACKOFF_MAX_MS;
@@ -1721,6 +1718,14 @@ static void service(struct mw_audit *a, int64_t now)
 	}
 }
 
+/* Tells the waiters what became durable, then does what is due. */
+static void run_due(struct mw_audit *a)
+{
+	notify_durable(a);
+	if (a->state != ST_CLOSED)
+		service(a, mw_now_ms());
+}
+
 static void on_timer(struct mw_io *io, uint32_t events)
 {
 	struct mw_audit *a = container_of(io, struct mw_audit, timer);
@@ -1732,10 +1737,7 @@ static void on_timer(struct mw_io *io, uint32_t events)
 	if (read(io->fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_debug("audit: timerfd: %s", strerror(errno));
 	a->timer_at = 0;
-	notify_durable(a);
-	if (a->state == ST_CLOSED)
-		return;
-	service(a, mw_now_ms());
+	run_due(a);
 }
 
 /* ---- the spool at start ---- */
@@ -2167,8 +2169,9 @@ static void free_deferred(struct mw_deferred *d)
 
 /*
  * What a caller waits for goes to the spool once the loop's current batch
- * is done, with whatever else the batch queued (group commit): a deferred
- * call, where the timer would cost its syscalls and a turn of the loop.
+ * is done, with whatever else the batch queued (group commit), and the
+ * waiters hear of what became durable: a deferred call, where the timer
+ * would cost its syscalls and a turn of the loop.
  */
 static void spool_soon(struct mw_deferred *d)
 {
@@ -2180,9 +2183,7 @@ static void spool_soon(struct mw_deferred *d)
 		free(a);
 		return;
 	}
-	notify_durable(a);
-	if (a->state != ST_CLOSED)
-		service(a, mw_now_ms());
+	run_due(a);
 }
 
 static void spool_after_batch(struct mw_audit *a)
@@ -2329,7 +2330,9 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	return 0;
 fail:
 	release(a);
-	free(a);
+	/* as in mw_audit_close: a spool_soon still to run frees it */
+	if (!a->soon_queued)
+		free(a);
 	return rc;
 }
 
