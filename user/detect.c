@@ -228,13 +228,13 @@ static bool validate_ssn(const struct text *t, size_t *start, size_t *end)
 	if (!number_bounded(t, *start, *end, "-") ||
 	    grouped_digits(s, *start, *end, d, 9) != 9)
 		return false;
-	area = prefix_num(d, 3);
-	group = prefix_num(d + 3, 2);
-	serial = prefix_num(d + 5, 4);
+	whole = prefix_num(d, 9);
+	area = whole / 1000000;
+	group = whole / 10000 % 100;
+	serial = whole % 10000;
 	if (area == 0 || area == 666 || area >= 900 || group == 0 ||
 	    serial == 0)
 		return false;
-	whole = prefix_num(d, 9);
 	for (size_t i = 0; i < sizeof(never_issued) / sizeof(*never_issued);
 	     i++)
 		if (whole == never_issued[i])
