@@ -1051,8 +1051,8 @@ static void spool_due(struct mw_audit *a, int64_t now)
 }
 
 /*
- * Everything the spool holds is committed: it starts afresh (events queued
- * since then go to the new file, in order). Everything queued is
+ * Everything the spool holds is committed: its lines are dropped (events
+ * spooled since then are the only ones it counts). Everything queued is
  * committed: a failure to write the spool leaves nothing undurable.
  */
 static void spool_drained(struct mw_audit *a)
@@ -1076,7 +1076,7 @@ static void spool_drained(struct mw_audit *a)
 		log_warn("audit: cannot empty the spool %s: %s",
 			 mw_spool_path(a->spool), strerror(-rc));
 	else
-		log_debug("audit: spool shipped and emptied");
+		log_debug("audit: spool shipped; its lines are dropped");
 }
 
 /* ---- the connection ---- */
@@ -1883,8 +1883,9 @@ static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 	if (rc)
 		return rc;
 	if (torn)
-		log_warn("audit: the spool's last line was torn (%zu bytes, a "
-			 "crash before it was synced): cut off",
+		log_warn("audit: %zu bytes after the spool's last whole line "
+			 "(a write a crash interrupted before its sync): cut "
+			 "off",
 			 torn);
 	a->spool_bytes = mw_spool_size(a->spool);
 	if (!a->spool_bytes)

@@ -140,7 +140,8 @@ struct mw_audit_stats {
  * after the loop turn, while the spool is under MW_AUDIT_SPOOL_FIRST_MAX
  * bytes); they are shipped from memory (or,
  * after a restart, from the spool) when the database takes them, and the
- * spool is emptied once all it holds is committed. Above that size the
+ * spool's lines are dropped once all it holds is committed (their space
+ * is reused in place, spool.h). Above that size the
  * spool waits for the database to catch up (events then wait for their
  * commit), so that it stays bounded under a sustained load.
  *

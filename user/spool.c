@@ -13,8 +13,8 @@
 
 #include "log.h"
 
-/* Read size of the backward search for the last '\n' at open. */
-#define MW_SPOOL_TAIL_CHUNK (64u << 10)
+/* Read size of the forward search for the lines' end at open. */
+#define MW_SPOOL_OPEN_CHUNK (1u << 20)
 /* First buffer of a scan; it grows (to MW_SPOOL_LINE_MAX + 1) only for a
  * line that does not fit. */
 #define MW_SPOOL_SCAN_CHUNK (1u << 20)
@@ -22,10 +22,16 @@
 struct mw_spool {
 	char path[PATH_MAX];
 	int fd;
-	/* The bytes of whole lines: the file's size but after a failed cut
-	 * back, when the file may hold more (see cut) */
+	/* Lines before start are recorded elsewhere (a reset); after open
+	 * the scan takes them all. */
+	uint64_t start;
+	/* Where the whole lines end: the next append's offset */
 	uint64_t size;
-	bool cut; /* bytes past size may remain: cut them before appending */
+	/* The file's size; from size to here it holds NUL bytes only, but
+	 * after a failed cut back (see cut) */
+	uint64_t file_size;
+	bool cut; /* a failed append's bytes past size may remain */
+	bool recycle; /* due before the next append (see MW_SPOOL_RECYCLE_BYTES) */
 };
 
 /* pread until n bytes or end of file; returns the bytes read or -errno. */
@@ -150,7 +156,7 @@ fail:
 static int open_file(int dfd, const char *path, bool *made, char *err,
 		     size_t errlen)
 {
-	const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
+	const int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY;
 	int fd, rc;
 
 	/* Twice at most: a file removed between the two opens is made. */
@@ -177,33 +183,47 @@ static int open_file(int dfd, const char *path, bool *made, char *err,
 	return rc;
 }
 
-/*
- * Where the whole lines end: just after the last '\n' (0 without one),
- * searched for backwards in bounded reads. What follows it is a torn
- * line; one longer than MW_SPOOL_LINE_MAX was never written here.
- */
-static int whole_end(struct mw_spool *s, uint64_t *keep, char *err,
-		     size_t errlen)
+/* Non-NUL bytes in buf. */
+static size_t count_set(const char *buf, size_t n)
 {
-	uint64_t end = s->size;
-	char *buf, *nl;
-	size_t chunk;
+	size_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += buf[i] != '\0';
+	return c;
+}
+
+/*
+ * Where the whole lines end: just after the last '\n' before the first
+ * NUL byte (or the end of the file), in bounded forward reads. *stray
+ * gets the count of bytes other than NUL after that: a torn line, and
+ * what an append a crash interrupted left further on (its pages reach the
+ * disk in any order, so a written page may follow one still NUL). A torn
+ * line longer than MW_SPOOL_LINE_MAX was never written here.
+ */
+static int lines_end(struct mw_spool *s, uint64_t *keep, uint64_t *stray,
+		     char *err, size_t errlen)
+{
+	uint64_t off = 0, nul = UINT64_MAX;
+	char *buf, *p;
 	ssize_t n;
 	int rc = 0;
 
 	*keep = 0;
-	if (!s->size)
+	*stray = 0;
+	if (!s->file_size)
 		return 0;
-	buf = malloc(MW_SPOOL_TAIL_CHUNK);
+	buf = malloc(MW_SPOOL_OPEN_CHUNK);
 	if (!buf) {
 		mw_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	while (end > 0 && s->size - end <= MW_SPOOL_LINE_MAX) {
-		chunk = end < MW_SPOOL_TAIL_CHUNK ? (size_t)end
-						  : MW_SPOOL_TAIL_CHUNK;
-		end -= chunk;
-		n = pread_full(s->fd, buf, chunk, end);
+	while (off < s->file_size) {
+		size_t chunk = s->file_size - off < MW_SPOOL_OPEN_CHUNK
+				       ? (size_t)(s->file_size - off)
+				       : MW_SPOOL_OPEN_CHUNK;
+
+		n = pread_full(s->fd, buf, chunk, off);
 		if (n < 0) {
 			rc = (int)n;
 			mw_set_err(err, errlen, "%s: %s", s->path,
@@ -218,13 +238,26 @@ static int whole_end(struct mw_spool *s, uint64_t *keep, char *err,
 				   s->path);
 			goto out;
 		}
-		nl = memrchr(buf, '\n', chunk);
-		if (nl) {
-			*keep = end + (uint64_t)(nl - buf) + 1;
-			break;
+		if (nul == UINT64_MAX) {
+			char *z = memchr(buf, '\0', chunk);
+			size_t lines = z ? (size_t)(z - buf) : chunk;
+
+			p = memrchr(buf, '\n', lines);
+			if (p)
+				*keep = off + (uint64_t)(p - buf) + 1;
+			if (z) {
+				nul = off + lines;
+				*stray += count_set(z, chunk - lines);
+			}
+		} else {
+			*stray += count_set(buf, chunk);
 		}
+		off += chunk;
 	}
-	if (s->size - *keep > MW_SPOOL_LINE_MAX) {
+	if (nul == UINT64_MAX)
+		nul = s->file_size;
+	*stray += nul - *keep;
+	if (nul - *keep > MW_SPOOL_LINE_MAX) {
 		rc = -EBADMSG;
 		mw_set_err(err, errlen,
 			   "%s: ends in more than %u bytes without a newline: "
@@ -236,17 +269,20 @@ out:
 	return rc;
 }
 
-/* Cuts a torn last line off (synced) and reports its length. */
+/*
+ * Finds where the lines end and cuts off what follows when it is not all
+ * NUL bytes (synced), so that the next append's bytes are followed by NUL
+ * bytes only; reports the bytes cut that were not NUL.
+ */
 static int cut_torn(struct mw_spool *s, size_t *torn, char *err, size_t errlen)
 {
-	uint64_t keep, cut;
+	uint64_t keep, stray;
 	int rc;
 
-	rc = whole_end(s, &keep, err, errlen);
+	rc = lines_end(s, &keep, &stray, err, errlen);
 	if (rc)
 		return rc;
-	cut = s->size - keep;
-	if (cut) {
+	if (stray) {
 		if (ftruncate(s->fd, (off_t)keep) || fsync(s->fd)) {
 			rc = -errno;
 			mw_set_err(err, errlen,
@@ -254,13 +290,14 @@ static int cut_torn(struct mw_spool *s, size_t *torn, char *err, size_t errlen)
 				   strerror(errno));
 			return rc;
 		}
-		log_warn("spool %s: cut off a torn last line of %llu bytes "
-			 "(a write a crash interrupted)",
-			 s->path, (unsigned long long)cut);
-		s->size = keep;
+		log_warn("spool %s: cut off %llu bytes after the last whole "
+			 "line (a write a crash interrupted)",
+			 s->path, (unsigned long long)stray);
+		s->file_size = keep;
 	}
+	s->size = keep;
 	if (torn)
-		*torn = (size_t)cut;
+		*torn = (size_t)stray;
 	return 0;
 }
 
@@ -347,7 +384,7 @@ int mw_spool_open(struct mw_spool **out, const char *dir, size_t *torn,
 		mw_set_err(err, errlen, "%s: %s", s->path, strerror(errno));
 		goto fail;
 	}
-	s->size = (uint64_t)st.st_size;
+	s->file_size = (uint64_t)st.st_size;
 	rc = cut_torn(s, torn, err, errlen);
 	if (rc)
 		goto fail;
@@ -377,23 +414,62 @@ const char *mw_spool_path(const struct mw_spool *s)
 
 uint64_t mw_spool_size(const struct mw_spool *s)
 {
-	return s->size;
+	return s->size - s->start;
+}
+
+/* pwrite until done; 0 or -errno (-EIO for a write that wrote nothing). */
+static int pwrite_full(int fd, const char *p, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < n) {
+		w = pwrite(fd, p + done, n - done, (off_t)(off + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes NUL bytes over [off, off + n). */
+static int zero_range(int fd, uint64_t off, uint64_t n)
+{
+	static const char zeros[64u << 10];
+
+	while (n) {
+		size_t chunk = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		int rc = pwrite_full(fd, zeros, chunk, off);
+
+		if (rc)
+			return rc;
+		off += chunk;
+		n -= chunk;
+	}
+	return 0;
 }
 
 /*
- * Cuts the file back to its whole lines after a failed append; 0 or
- * -errno. When even that fails, the next append tries again before it
- * writes: with O_APPEND, a line written after the stray bytes would join
- * them.
+ * Puts the file back as it was before a failed append of n bytes: NUL
+ * bytes over what it wrote in the file, and its size; 0 or -errno. When
+ * even that fails, the next append tries again before it writes: a line
+ * written after the stray bytes would be read with them.
  */
-static int cut_back(struct mw_spool *s)
+static int cut_back(struct mw_spool *s, uint64_t n)
 {
+	uint64_t in_file = s->file_size - s->size;
 	int rc;
 
-	if (ftruncate(s->fd, (off_t)s->size)) {
+	if (n < in_file)
+		in_file = n;
+	rc = zero_range(s->fd, s->size, in_file);
+	if (!rc && ftruncate(s->fd, (off_t)s->file_size))
 		rc = -errno;
-		log_err("spool %s: cannot cut a failed write back to %llu "
-			"bytes: %s",
+	if (rc) {
+		log_err("spool %s: cannot put back the file after a failed "
+			"write at %llu bytes: %s",
 			s->path, (unsigned long long)s->size, strerror(-rc));
 		s->cut = true;
 		return rc;
@@ -402,12 +478,38 @@ static int cut_back(struct mw_spool *s)
 	return 0;
 }
 
-/* Data must be whole lines, none longer than MW_SPOOL_LINE_MAX. */
+/*
+ * Every line in the file is recorded elsewhere: overwrites them with NUL
+ * bytes, synced before any new line goes in (a crash must not find new
+ * lines followed by old ones), or cuts a large file to 0; the next line
+ * goes at offset 0. 0 or -errno, and then it is still due.
+ */
+static int recycle(struct mw_spool *s)
+{
+	int rc;
+
+	if (s->file_size > MW_SPOOL_KEEP_BYTES) {
+		if (ftruncate(s->fd, 0) || fsync(s->fd))
+			return -errno;
+		s->file_size = 0;
+	} else {
+		rc = zero_range(s->fd, 0, s->size);
+		if (rc)
+			return rc;
+		if (fdatasync(s->fd))
+			return -errno;
+	}
+	s->start = s->size = 0;
+	s->recycle = false;
+	return 0;
+}
+
+/* Data must be whole lines, none longer than MW_SPOOL_LINE_MAX, no NUL. */
 static bool whole_lines(const char *p, size_t n)
 {
 	const char *end = p + n, *nl;
 
-	if (p[n - 1] != '\n')
+	if (p[n - 1] != '\n' || memchr(p, '\0', n))
 		return false;
 	if (n <= (size_t)MW_SPOOL_LINE_MAX + 1)
 		return true;
@@ -422,8 +524,6 @@ static bool whole_lines(const char *p, size_t n)
 int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 {
 	const char *p = data;
-	size_t done = 0;
-	ssize_t w;
 	int rc;
 
 	if (!s || (!data && n))
@@ -435,29 +535,37 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 	if (n > (uint64_t)INT64_MAX - s->size)
 		return -EFBIG;
 	if (s->cut) {
-		rc = cut_back(s);
+		rc = cut_back(s, UINT64_MAX);
 		if (rc)
 			return rc;
 	}
-	while (done < n) {
-		w = write(s->fd, p + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = w ? -errno : -EIO;
-			goto fail;
-		}
-		done += (size_t)w;
+	if (s->recycle) {
+		rc = recycle(s);
+		if (rc)
+			return rc;
 	}
+	rc = pwrite_full(s->fd, p, n, s->size);
+	/* a full file system: the recorded lines' space may be enough */
+	if (rc == -ENOSPC && s->start == s->size && s->size) {
+		rc = cut_back(s, n);
+		if (!rc)
+			rc = recycle(s);
+		if (!rc)
+			rc = pwrite_full(s->fd, p, n, s->size);
+	}
+	if (rc)
+		goto fail;
 	if (fdatasync(s->fd)) {
 		rc = -errno;
 		goto fail;
 	}
 	s->size += n;
+	if (s->size > s->file_size)
+		s->file_size = s->size;
 	return 0;
 fail:
 	/* its own failure is logged; the write's is the one to report */
-	(void)cut_back(s);
+	(void)cut_back(s, n);
 	return rc;
 }
 
@@ -465,7 +573,7 @@ int mw_spool_scan(struct mw_spool *s,
 		  int (*cb)(void *arg, const char *line, size_t len), void *arg)
 {
 	size_t cap = MW_SPOOL_SCAN_CHUNK, len = 0, want, start;
-	uint64_t off = 0, end;
+	uint64_t off, end;
 	char *buf, *nl, *grown;
 	ssize_t n;
 	int rc = 0;
@@ -474,11 +582,12 @@ int mw_spool_scan(struct mw_spool *s,
 		return -EINVAL;
 	/* Only what was whole when the scan began: a line the callback
 	 * appends is for the next scan. */
+	off = s->start;
 	end = s->size;
-	if (!end)
+	if (off == end)
 		return 0;
-	if (end < cap)
-		cap = (size_t)end;
+	if (end - off < cap)
+		cap = (size_t)(end - off);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -493,8 +602,8 @@ int mw_spool_scan(struct mw_spool *s,
 			want = cap > (MW_SPOOL_LINE_MAX + 1u) / 2
 				       ? MW_SPOOL_LINE_MAX + 1u
 				       : cap * 2;
-			if (want > end)
-				want = (size_t)end;
+			if (want > end - s->start)
+				want = (size_t)(end - s->start);
 			grown = realloc(buf, want);
 			if (!grown) {
 				rc = -ENOMEM;
@@ -549,9 +658,8 @@ int mw_spool_reset(struct mw_spool *s)
 {
 	if (!s)
 		return -EINVAL;
-	if (ftruncate(s->fd, 0))
-		return -errno;
-	s->size = 0;
-	s->cut = false;
+	s->start = s->size;
+	if (s->size >= MW_SPOOL_RECYCLE_BYTES)
+		s->recycle = true;
 	return 0;
 }

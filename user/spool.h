@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The audit spool: a local, fsync'd, append-only file of audit lines (the
- * COPY text lines of audit.c, each ending in '\n') that makes events
- * durable while PostgreSQL cannot take them, and from which they are
- * shipped when it can again. One file per spool directory:
+ * The audit spool: a local, fsync'd file of audit lines (the COPY text
+ * lines of audit.c, each ending in '\n', none holding a NUL byte) that
+ * makes events durable while PostgreSQL cannot take them, and from which
+ * they are shipped when it can again. One file per spool directory:
  *
- *   <dir>/events.spool   the lines, in seq order
+ *   <dir>/events.spool   the lines, in seq order, then NUL bytes
  *
- * The file holds only whole lines: a write that fails part-way (ENOSPC,
- * EIO) is cut back to the last whole line before the error is returned,
- * and a torn last line found at open (a crash in the middle of a write,
- * before its sync) is cut off and reported. Nothing here knows what a
- * line means: the caller reads seq and hash from it.
+ * The lines end at the first NUL byte (or the file's end). Lines that are
+ * recorded elsewhere (mw_spool_reset) stay in the file until they fill a
+ * few MiB, and are then overwritten with NUL bytes in place: the file's
+ * blocks are reused, and an fdatasync over written blocks flushes the data
+ * without a journal commit. Everything after the lines is NUL: a write
+ * that fails part-way (ENOSPC, EIO) is put back before the error is
+ * returned, and whatever a crash left after the last whole line (a torn
+ * line, pages of an unsynced write) is cut off at open and reported.
+ * Nothing here knows what a line means: the caller reads seq and hash
+ * from it.
  */
 #ifndef MW_SPOOL_H
 #define MW_SPOOL_H
@@ -22,6 +27,19 @@
 
 #define MW_SPOOL_FILE "events.spool"
 #define MW_SPOOL_LINE_MAX (64u << 20) /* a line longer than this is corrupt */
+/*
+ * Recorded lines stay in the file until they fill this much; then the
+ * next append first overwrites them with NUL bytes (one write and one
+ * fdatasync) and starts again at offset 0. Below it a reset costs
+ * nothing, and the file's blocks are kept: overwriting written blocks
+ * changes no metadata, so fdatasync flushes the data alone, without the
+ * journal commit an append that grows the file waits for (on the
+ * project's VM a third of each flush, and most of its tail under load).
+ */
+#define MW_SPOOL_RECYCLE_BYTES (4u << 20)
+/* A file larger than this (an outage's backlog) is cut to 0 instead of
+ * being overwritten, which frees its blocks. */
+#define MW_SPOOL_KEEP_BYTES (16u << 20)
 
 struct mw_spool;
 
@@ -31,27 +49,31 @@ struct mw_spool;
  * to, is refused (-EPERM); so is a file that is a symbolic link, not a
  * regular file or not the user's. The file is locked (flock): a second
  * open, from this process or another, fails with -EWOULDBLOCK until the
- * first is closed. *torn (may be NULL) gets the number of bytes of a torn
- * last line that were cut off (synced, and logged); a file that ends in
- * more than MW_SPOOL_LINE_MAX bytes without a '\n' is no spool (-EBADMSG,
- * left as it is). Returns 0 or -errno with a message in err.
+ * first is closed. *torn (may be NULL) gets the number of bytes other than
+ * NUL found after the last whole line, which were cut off (synced, and
+ * logged); a file whose lines end in more than MW_SPOOL_LINE_MAX bytes
+ * without a '\n' is no spool (-EBADMSG, left as it is). Returns 0 or
+ * -errno with a message in err.
  */
 int mw_spool_open(struct mw_spool **out, const char *dir, size_t *torn,
 		  char *err, size_t errlen);
 void mw_spool_close(struct mw_spool *s);
 
-/* The file's path (for messages) and its size in bytes. */
+/* The file's path (for messages), and the bytes of its lines not yet
+ * recorded elsewhere (those since the last mw_spool_reset). */
 const char *mw_spool_path(const struct mw_spool *s);
 uint64_t mw_spool_size(const struct mw_spool *s);
 
 /*
- * Appends n bytes (whole lines) and makes them durable (write(2) until
- * done, then fdatasync). Data that does not end in '\n', or holds a line
- * longer than MW_SPOOL_LINE_MAX, is refused (-EINVAL); n == 0 does
- * nothing. On failure (-ENOSPC when the file system is full) the file is
- * cut back to its size before the call, so that nothing of them stays in
- * it, and -errno is returned; the spool is still usable (the next append
- * may succeed when space comes back).
+ * Appends n bytes (whole lines) and makes them durable (pwrite(2) after
+ * the last line until done, then fdatasync). Data that does not end in
+ * '\n', holds a NUL byte or a line longer than MW_SPOOL_LINE_MAX is
+ * refused (-EINVAL); n == 0 does nothing. When the file system is full and
+ * every line in the file is recorded elsewhere, their space is reused
+ * (see mw_spool_reset). On failure (-ENOSPC when the file system is full)
+ * the file is put back as it was before the call, so that nothing of them
+ * stays in it, and -errno is returned; the spool is still usable (the next
+ * append may succeed when space comes back).
  *
  * A failed fdatasync is a failure too, and then what the disk holds is
  * unknown: the kernel may have written some or all of the bytes before
@@ -73,19 +95,21 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n);
  * MW_SPOOL_LINE_MAX are an error (-EBADMSG). Reads in bounded chunks (a
  * 1 MiB buffer, grown only for a longer line, up to MW_SPOOL_LINE_MAX + 1
  * bytes): the file may be far larger than memory. Only the mw_spool_size
- * bytes there were when the scan began are read: cb may append.
+ * bytes there were when the scan began are read: cb may append. After a
+ * reset, the lines before it are not passed on.
  */
 int mw_spool_scan(struct mw_spool *s,
 		  int (*cb)(void *arg, const char *line, size_t len),
 		  void *arg);
 
 /*
- * Empties the file (everything in it is recorded elsewhere). Not synced:
- * it runs at every drain, and a sync costs what an append does. After a
- * crash the old lines may come back, all of them recorded elsewhere (the
- * caller skips what the database holds); the next append's fdatasync
- * makes the truncation durable with the new lines (the size is part of
- * what fdatasync writes). Returns 0 or -errno.
+ * Everything in the file is recorded elsewhere: mw_spool_size is 0, and
+ * the lines stay in the file, to be found again by the next open (the
+ * caller skips what the database holds), until they fill
+ * MW_SPOOL_RECYCLE_BYTES (spool.c); then the next append first overwrites
+ * them with NUL bytes and syncs that, and writes from offset 0 (a file
+ * grown past MW_SPOOL_KEEP_BYTES by an outage is cut to 0 instead). Runs
+ * at every drain: it writes nothing itself. Returns 0 or -errno.
  */
 int mw_spool_reset(struct mw_spool *s);
 

@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * The spool's reading side on arbitrary file contents. The input is
- * written as <dir>/events.spool, opened (which cuts a torn last line off)
- * and scanned. Every run checks:
- *   - the cut is what the bytes say: everything after the last '\n' (all
- *     of it without one), reported in torn; the file and mw_spool_size are
- *     what is left;
+ * written as <dir>/events.spool, opened (which cuts off what follows the
+ * last whole line unless it is all NUL bytes) and scanned. Every run
+ * checks:
+ *   - the lines end where the bytes say: after the last '\n' before the
+ *     first NUL (or the end); the bytes other than NUL after that are
+ *     reported in torn, and when there are some the file is cut there,
+ *     else left as it is; mw_spool_size is where the lines end;
  *   - the scan hands over exactly the input's lines, in order, none
  *     holding a '\n', and their lengths plus one newline each add up to
  *     the size after open;
- *   - a second open finds nothing torn.
+ *   - a line appended then goes right after them: a second open finds
+ *     nothing torn, and one line more.
  * The spool directory is made under $TMPDIR (else /tmp): a tmpfs there
  * makes the fsyncs cheap.
  */
@@ -106,17 +109,22 @@ static uint64_t disk_size(void)
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	const unsigned char *nl = size ? memrchr(data, '\n', size) : NULL;
+	const unsigned char *nul = size ? memchr(data, '\0', size) : NULL;
+	size_t lines = nul ? (size_t)(nul - data) : size;
+	const unsigned char *nl = lines ? memrchr(data, '\n', lines) : NULL;
 	uint64_t keep = nl ? (uint64_t)(nl - data) + 1 : 0;
+	uint64_t stray = lines - keep;
 	struct walk w = { .data = data };
 	struct mw_spool *s = NULL;
 	char err[512];
 	size_t torn = 0;
 	int rc;
 
+	for (size_t i = lines; i < size; i++)
+		stray += data[i] != '\0';
 	write_file(data, size);
 	rc = mw_spool_open(&s, dir, &torn, err, sizeof(err));
-	if (size - keep > MW_SPOOL_LINE_MAX) {
+	if (lines - keep > MW_SPOOL_LINE_MAX) {
 		/* not a spool: refused, and the file left alone */
 		if (rc != -EBADMSG || s || disk_size() != size)
 			abort();
@@ -124,8 +132,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	if (rc || !s)
 		abort();
-	if (torn != size - keep || mw_spool_size(s) != keep ||
-	    disk_size() != keep)
+	if (torn != stray || mw_spool_size(s) != keep ||
+	    disk_size() != (stray ? keep : size))
 		abort();
 	rc = mw_spool_scan(s, line_cb, &w);
 	/* a line longer than the limit is refused, not handed over */
@@ -138,12 +146,14 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	} else if (rc || w.off != keep || w.bytes != mw_spool_size(s)) {
 		abort();
 	}
+	if (mw_spool_append(s, "x\n", 2))
+		abort();
 	mw_spool_close(s);
 
 	s = NULL;
 	torn = 1;
 	if (mw_spool_open(&s, dir, &torn, err, sizeof(err)) || torn ||
-	    mw_spool_size(s) != keep)
+	    mw_spool_size(s) != keep + 2)
 		abort();
 	mw_spool_close(s);
 	return 0;

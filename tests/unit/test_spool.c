@@ -125,14 +125,24 @@ static void sp_raw_append(const char *path, const void *data, size_t n)
 	cr_assert_eq(close(fd), 0);
 }
 
-/* Makes path's size size (a hole of zero bytes) and puts a '\n' at nl
- * unless nl is UINT64_MAX: long lines without writing them. */
-static void sp_sparse(const char *path, uint64_t size, uint64_t nl)
+/* Fills path up to size with 'x' (NUL bytes would end the lines) and
+ * puts a '\n' at nl unless nl is UINT64_MAX: long lines. */
+static void sp_fill(const char *path, uint64_t size, uint64_t nl)
 {
+	static char xs[1u << 20];
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
 
 	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
-	cr_assert_eq(ftruncate(fd, (off_t)size), 0, "%s", strerror(errno));
+	cr_assert_eq(fstat(fd, &st), 0);
+	memset(xs, 'x', sizeof(xs));
+	for (uint64_t off = (uint64_t)st.st_size; off < size;) {
+		size_t n = size - off < sizeof(xs) ? (size_t)(size - off)
+						   : sizeof(xs);
+
+		cr_assert_eq(pwrite(fd, xs, n, (off_t)off), (ssize_t)n);
+		off += n;
+	}
 	if (nl != UINT64_MAX)
 		cr_assert_eq(pwrite(fd, "\n", 1, (off_t)nl), 1);
 	cr_assert_eq(close(fd), 0);
@@ -207,7 +217,7 @@ static uint64_t sp_rand(uint64_t *x)
 	return *x;
 }
 
-/* len bytes of anything but '\n': tabs, backslashes, NUL, high bytes. */
+/* len bytes of anything but '\n' and NUL: tabs, backslashes, high bytes. */
 static char *sp_line(uint64_t *seed, size_t len)
 {
 	static const char alpha[] =
@@ -217,8 +227,6 @@ static char *sp_line(uint64_t *seed, size_t len)
 	cr_assert_not_null(p);
 	for (size_t i = 0; i < len; i++)
 		p[i] = alpha[sp_rand(seed) % (sizeof(alpha) - 1)];
-	if (len > 2)
-		p[len / 2] = '\0';
 	return p;
 }
 
@@ -415,14 +423,14 @@ Test(spool, torn_tail_longer_than_a_line_is_no_spool)
 	/* "ok\n" and a torn line of MW_SPOOL_LINE_MAX bytes: a longest line
 	 * that lost its '\n' only; cut. */
 	sp_raw_append(sp_file(), "ok\n", 3);
-	sp_sparse(sp_file(), 3 + (uint64_t)MW_SPOOL_LINE_MAX, UINT64_MAX);
+	sp_fill(sp_file(), 3 + (uint64_t)MW_SPOOL_LINE_MAX, UINT64_MAX);
 	s = sp_open(&torn);
 	cr_assert_eq(torn, MW_SPOOL_LINE_MAX);
 	cr_assert_eq(mw_spool_size(s), 3);
 	mw_spool_close(s);
 
 	/* One byte more than any line: refused, and left as it is. */
-	sp_sparse(sp_file(), 3 + (uint64_t)MW_SPOOL_LINE_MAX + 1, UINT64_MAX);
+	sp_fill(sp_file(), 3 + (uint64_t)MW_SPOOL_LINE_MAX + 1, UINT64_MAX);
 	s = NULL;
 	rc = mw_spool_open(&s, sp_dir(), &torn, err, sizeof(err));
 	cr_assert_eq(rc, -EBADMSG, "%d: %s", rc, err);
@@ -443,7 +451,7 @@ Test(spool, scan_line_limit)
 	cr_assert_eq(mkdir(sp_dir(), 0700), 0);
 	/* "a\n", a line of exactly MW_SPOOL_LINE_MAX bytes, "b\n" */
 	sp_raw_append(sp_file(), "a\n", 2);
-	sp_sparse(sp_file(), 2 + max, 2 + max);
+	sp_fill(sp_file(), 2 + max, 2 + max);
 	sp_raw_append(sp_file(), "b\n", 2);
 	s = sp_open(NULL);
 	sp_scan(s, &got);
@@ -456,7 +464,7 @@ Test(spool, scan_line_limit)
 
 	/* one byte longer: an error, after the lines before it */
 	cr_assert_eq(truncate(sp_file(), 2), 0);
-	sp_sparse(sp_file(), 2 + max + 1, 2 + max + 1);
+	sp_fill(sp_file(), 2 + max + 1, 2 + max + 1);
 	sp_raw_append(sp_file(), "b\n", 2);
 	s = sp_open(NULL);
 	rc = mw_spool_scan(s, sp_collect, &got);
@@ -466,7 +474,31 @@ Test(spool, scan_line_limit)
 	mw_spool_close(s);
 }
 
-Test(spool, reset_empties)
+/* The bytes of path, read whole (NULL with *n 0 for an empty file). */
+static char *sp_slurp(const char *path, size_t *n)
+{
+	uint64_t size = sp_disk_size(path);
+	char *buf = malloc(size ? (size_t)size : 1);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	cr_assert_not_null(buf);
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(pread(fd, buf, (size_t)size, 0), (ssize_t)size);
+	cr_assert_eq(close(fd), 0);
+	*n = (size_t)size;
+	return buf;
+}
+
+/* n bytes of buf from off on are all NUL. */
+static bool sp_all_nul(const char *buf, size_t off, size_t n)
+{
+	for (size_t i = off; i < n; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+Test(spool, reset_forgets_recorded_lines_until_reopen)
 {
 	struct sp_lines got = { 0 };
 	struct mw_spool *s;
@@ -476,16 +508,155 @@ Test(spool, reset_empties)
 	sp_append_str(s, "a\nb\nc\n");
 	cr_assert_eq(mw_spool_reset(s), 0);
 	cr_assert_eq(mw_spool_size(s), 0);
-	cr_assert_eq(sp_disk_size(sp_file()), 0);
 	sp_scan(s, &got);
 	cr_assert_eq(got.n, 0);
+	/* below MW_SPOOL_RECYCLE_BYTES the lines stay where they are */
+	cr_assert_eq(sp_disk_size(sp_file()), 6);
 	sp_append_str(s, "d\n");
 	cr_assert_eq(mw_spool_size(s), 2);
-	mw_spool_close(s);
-	s = sp_open(NULL);
 	sp_scan(s, &got);
 	cr_assert_eq(got.n, 1);
 	cr_assert_eq(got.v[0][0], 'd');
+	sp_lines_free(&got);
+	cr_assert_eq(sp_disk_size(sp_file()), 8);
+	mw_spool_close(s);
+	/* a new open does not know what was recorded: the caller skips it */
+	s = sp_open(NULL);
+	cr_assert_eq(mw_spool_size(s), 8);
+	sp_scan(s, &got);
+	cr_assert_eq(got.n, 4);
+	cr_assert_eq(got.v[3][0], 'd');
+	sp_lines_free(&got);
+	mw_spool_close(s);
+}
+
+/* Lines of len bytes (with the '\n') numbered from first, n of them. */
+static char *sp_numbered(size_t first, size_t n, size_t len)
+{
+	char *buf = malloc(n * len);
+
+	cr_assert_not_null(buf);
+	cr_assert_geq(len, 16);
+	for (size_t i = 0; i < n; i++) {
+		char *l = buf + i * len;
+
+		memset(l, 'y', len - 1);
+		memcpy(l, "0123456789", 10);
+		snprintf(l, 11, "%010zu", first + i);
+		l[10] = '\t';
+		l[len - 1] = '\n';
+	}
+	return buf;
+}
+
+/*
+ * Past MW_SPOOL_RECYCLE_BYTES a reset has the next append overwrite the
+ * recorded lines with NUL bytes and write from offset 0: the file keeps
+ * its size (its blocks), holds the new lines and NUL bytes only, and a
+ * reopen finds the new lines and nothing torn.
+ */
+Test(spool, recycle_overwrites_in_place)
+{
+	const size_t len = 1000, n = MW_SPOOL_RECYCLE_BYTES / len + 1;
+	char *old = sp_numbered(0, n, len), *fresh = sp_numbered(n, 3, len);
+	struct sp_lines got = { 0 };
+	struct mw_spool *s;
+	size_t torn = 99, flen;
+	uint64_t grown;
+	char *file;
+
+	sp_mkroot();
+	s = sp_open(NULL);
+	sp_append(s, old, n * len);
+	grown = sp_disk_size(sp_file());
+	cr_assert_eq(grown, n * len);
+	cr_assert_eq(mw_spool_reset(s), 0);
+	cr_assert_eq(mw_spool_size(s), 0);
+	sp_append(s, fresh, 3 * len);
+	cr_assert_eq(mw_spool_size(s), 3 * len);
+	cr_assert_eq(sp_disk_size(sp_file()), grown, "the file was cut");
+	file = sp_slurp(sp_file(), &flen);
+	cr_assert_eq(memcmp(file, fresh, 3 * len), 0);
+	cr_assert(sp_all_nul(file, 3 * len, flen), "old lines left behind");
+	free(file);
+	/* the next line goes after the new ones, over NUL bytes */
+	sp_append(s, old, len);
+	mw_spool_close(s);
+
+	s = sp_open(&torn);
+	cr_assert_eq(torn, 0);
+	cr_assert_eq(mw_spool_size(s), 4 * len);
+	cr_assert_eq(sp_disk_size(sp_file()), grown);
+	sp_scan(s, &got);
+	cr_assert_eq(got.n, 4);
+	cr_assert_eq(memcmp(got.v[0], fresh, len - 1), 0);
+	cr_assert_eq(memcmp(got.v[3], old, len - 1), 0);
+	sp_lines_free(&got);
+	mw_spool_close(s);
+	free(old);
+	free(fresh);
+}
+
+/* A file an outage grew past MW_SPOOL_KEEP_BYTES is cut, not overwritten. */
+Test(spool, recycle_cuts_a_large_file)
+{
+	const size_t len = 4096, n = MW_SPOOL_KEEP_BYTES / len + 1;
+	char *lines = sp_numbered(0, n, len);
+	struct mw_spool *s;
+
+	sp_mkroot();
+	s = sp_open(NULL);
+	sp_append(s, lines, n * len);
+	cr_assert_eq(mw_spool_reset(s), 0);
+	sp_append(s, lines, len);
+	cr_assert_eq(sp_disk_size(sp_file()), len);
+	cr_assert_eq(mw_spool_size(s), len);
+	mw_spool_close(s);
+	free(lines);
+}
+
+/*
+ * What a crash leaves after the last whole line: a torn line, NUL bytes
+ * where pages of the interrupted write never reached the disk, then pages
+ * that did. All of it is cut, the bytes other than NUL reported; a file
+ * whose lines are followed by NUL bytes only is left as it is.
+ */
+Test(spool, crash_leftovers_after_the_lines_are_cut)
+{
+	static const char nuls[100];
+	struct sp_lines got = { 0 };
+	struct mw_spool *s;
+	size_t torn = 99;
+
+	sp_mkroot();
+	cr_assert_eq(mkdir(sp_dir(), 0700), 0);
+	sp_raw_append(sp_file(), "a\nb\ntor", 7);
+	sp_raw_append(sp_file(), nuls, sizeof(nuls));
+	sp_raw_append(sp_file(), "stray\n", 6);
+	sp_raw_append(sp_file(), nuls, 50);
+	s = sp_open(&torn);
+	cr_assert_eq(torn, 3 + 6);
+	cr_assert_eq(mw_spool_size(s), 4);
+	cr_assert_eq(sp_disk_size(sp_file()), 4);
+	sp_scan(s, &got);
+	cr_assert_eq(got.n, 2);
+	sp_lines_free(&got);
+	mw_spool_close(s);
+
+	/* NUL bytes alone after the lines: nothing torn, nothing cut */
+	sp_raw_append(sp_file(), nuls, sizeof(nuls));
+	s = sp_open(&torn);
+	cr_assert_eq(torn, 0);
+	cr_assert_eq(mw_spool_size(s), 4);
+	cr_assert_eq(sp_disk_size(sp_file()), 4 + sizeof(nuls));
+	sp_append_str(s, "c\n");
+	cr_assert_eq(sp_disk_size(sp_file()), 4 + sizeof(nuls));
+	mw_spool_close(s);
+	s = sp_open(&torn);
+	cr_assert_eq(torn, 0);
+	sp_scan(s, &got);
+	cr_assert_eq(got.n, 3);
+	cr_assert_eq(got.v[2][0], 'c');
 	sp_lines_free(&got);
 	mw_spool_close(s);
 }
@@ -536,6 +707,8 @@ Test(spool, append_refuses_partial_lines)
 	sp_append_str(s, "whole\n");
 	cr_assert_eq(mw_spool_append(s, "half", 4), -EINVAL);
 	cr_assert_eq(mw_spool_append(s, "a\nhalf", 6), -EINVAL);
+	/* a NUL byte would end the lines there at the next open */
+	cr_assert_eq(mw_spool_append(s, "a\0b\n", 4), -EINVAL);
 	cr_assert_eq(mw_spool_append(s, NULL, 1), -EINVAL);
 	cr_assert_eq(mw_spool_append(s, "", 0), 0);
 	cr_assert_eq(mw_spool_size(s), 6);
@@ -611,7 +784,8 @@ Test(spool, enospc_leaves_whole_lines)
 		cr_assert_eq(mw_spool_size(s), ok * SP_ENOSPC_LINE);
 	}
 
-	/* the space the spool had is its own again */
+	/* the space of lines recorded elsewhere is reused: the append that
+	 * finds the file system full overwrites them */
 	cr_assert_eq(mw_spool_reset(s), 0);
 	sp_enospc_line(line, 7);
 	sp_append(s, line, sizeof(line));
