@@ -43,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # intermediate files, and rebuild everything next time).
 .SECONDARY: $(BPF_OBJS)
 
-.PHONY: all asan test unit integration demo bench bench-policy bench-audit bench-mask fuzz install clean deps format
+.PHONY: all asan test unit integration demo bench bench-policy bench-audit bench-mask bench-spool fuzz install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
 
@@ -124,6 +124,14 @@ bench-audit: deps $(BUILD)/audit_bench $(BUILD)/mcpwarden
 $(BUILD)/audit_bench: bench/audit_bench.c $(BUILD)/lib.a $(USER_HDRS)
 	$(LINK) -DBENCH_BUILD='"$(abspath $(BUILD))"' $< $(BUILD)/lib.a \
 		$(LDLIBS) -o $@
+
+# The spool's flush against a growing file's (bench/spool_bench.c), on the
+# disk under /var/tmp; not part of `make test`.
+bench-spool: $(BUILD)/spool_bench
+	$(BUILD)/spool_bench /var/tmp 3000
+
+$(BUILD)/spool_bench: bench/spool_bench.c $(BUILD)/lib.a $(USER_HDRS)
+	$(LINK) $< $(BUILD)/lib.a $(LDLIBS) -o $@
 
 # libFuzzer targets, one per parser: build/fuzz/<name>, linked with the
 # parsers only (no eBPF, no database).
