@@ -1884,8 +1884,8 @@ static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 		return rc;
 	if (torn)
 		log_warn("audit: %zu bytes after the spool's last whole line "
-			 "(a write a crash interrupted before its sync): cut "
-			 "off",
+			 "(recorded lines, or a write a crash interrupted "
+			 "before its sync): cut off",
 			 torn);
 	a->spool_bytes = mw_spool_size(a->spool);
 	if (!a->spool_bytes)
@@ -2393,6 +2393,17 @@ void mw_audit_close(struct mw_audit *a)
 			log_err("audit: %zu events could not be written "
 				"before close",
 				a->count);
+	} else if (a->spool) {
+		int rc;
+
+		spool_drained(a);
+		rc = mw_spool_clear(a->spool);
+
+		if (rc)
+			log_warn("audit: cannot empty the spool %s at close "
+				 "(its lines are recorded; the next start "
+				 "skips them): %s",
+				 mw_spool_path(a->spool), strerror(-rc));
 	}
 	release(a);
 	/* a spool_soon still to run frees it, after its batch */

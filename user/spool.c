@@ -18,6 +18,9 @@
 /* First buffer of a scan; it grows (to MW_SPOOL_LINE_MAX + 1) only for a
  * line that does not fit. */
 #define MW_SPOOL_SCAN_CHUNK (1u << 20)
+/* Recycled lines are overwritten with NUL bytes this much at a time, ahead
+ * of the appends (see clear_ahead). */
+#define MW_SPOOL_CLEAR_CHUNK (256u << 10)
 
 struct mw_spool {
 	char path[PATH_MAX];
@@ -28,8 +31,11 @@ struct mw_spool {
 	/* Where the whole lines end: the next append's offset */
 	uint64_t size;
 	/* The file's size; from size to here it holds NUL bytes only, but
-	 * after a failed cut back (see cut) */
+	 * in [stale_from, stale_end) and after a failed cut back (see cut) */
 	uint64_t file_size;
+	/* Recycled lines, recorded elsewhere, not yet overwritten with NUL
+	 * bytes on the disk (size <= stale_from while any remain) */
+	uint64_t stale_from, stale_end;
 	bool cut; /* a failed append's bytes past size may remain */
 	bool recycle; /* due before the next append (see MW_SPOOL_RECYCLE_BYTES) */
 };
@@ -291,7 +297,8 @@ static int cut_torn(struct mw_spool *s, size_t *torn, char *err, size_t errlen)
 			return rc;
 		}
 		log_warn("spool %s: cut off %llu bytes after the last whole "
-			 "line (a write a crash interrupted)",
+			 "line (lines recorded before a crash, or a write it "
+			 "interrupted)",
 			 s->path, (unsigned long long)stray);
 		s->file_size = keep;
 	}
@@ -478,29 +485,69 @@ static int cut_back(struct mw_spool *s, uint64_t n)
 	return 0;
 }
 
+/* Cuts the file to n bytes, synced; 0 or -errno. */
+static int cut_to(struct mw_spool *s, uint64_t n)
+{
+	if (ftruncate(s->fd, (off_t)n) || fsync(s->fd))
+		return -errno;
+	s->file_size = n;
+	s->stale_from = s->stale_end = 0;
+	return 0;
+}
+
 /*
- * Every line in the file is recorded elsewhere: overwrites them with NUL
- * bytes, synced before any new line goes in (a crash must not find new
- * lines followed by old ones), or cuts a large file to 0; the next line
- * goes at offset 0. 0 or -errno, and then it is still due.
+ * Every line in the file is recorded elsewhere: the next line goes at
+ * offset 0, and the old ones are overwritten with NUL bytes ahead of the
+ * appends (clear_ahead); a file an outage grew past MW_SPOOL_KEEP_BYTES
+ * is cut to 0 instead. 0 or -errno, and then it is still due.
  */
 static int recycle(struct mw_spool *s)
 {
 	int rc;
 
 	if (s->file_size > MW_SPOOL_KEEP_BYTES) {
-		if (ftruncate(s->fd, 0) || fsync(s->fd))
-			return -errno;
-		s->file_size = 0;
-	} else {
-		rc = zero_range(s->fd, 0, s->size);
+		rc = cut_to(s, 0);
 		if (rc)
 			return rc;
-		if (fdatasync(s->fd))
-			return -errno;
+	} else {
+		s->stale_from = 0;
+		if (s->size > s->stale_end)
+			s->stale_end = s->size;
 	}
 	s->start = s->size = 0;
 	s->recycle = false;
+	return 0;
+}
+
+/*
+ * The bytes up to need (an append's and the one after it) must be NUL on
+ * the disk before the append writes, so that a crash in the middle of it
+ * cannot leave new lines running into recycled ones: overwrites recycled
+ * lines MW_SPOOL_CLEAR_CHUNK at a time, synced (one more flush per chunk,
+ * not per append, and never a whole file's worth in one request's wait).
+ * Where the file system cannot take even that (copy on write), the file
+ * is cut after its lines instead. 0 or -errno.
+ */
+static int clear_ahead(struct mw_spool *s, uint64_t need)
+{
+	uint64_t to;
+	int rc;
+
+	if (s->stale_from >= s->stale_end || s->stale_from >= need)
+		return 0;
+	to = s->stale_from + MW_SPOOL_CLEAR_CHUNK;
+	if (to < need)
+		to = need;
+	if (to > s->stale_end)
+		to = s->stale_end;
+	rc = zero_range(s->fd, s->stale_from, to - s->stale_from);
+	if (!rc && fdatasync(s->fd))
+		rc = -errno;
+	if (rc == -ENOSPC)
+		return cut_to(s, s->size);
+	if (rc)
+		return rc;
+	s->stale_from = to;
 	return 0;
 }
 
@@ -544,12 +591,17 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 		if (rc)
 			return rc;
 	}
+	rc = clear_ahead(s, s->size + n + 1);
+	if (rc)
+		return rc;
 	rc = pwrite_full(s->fd, p, n, s->size);
 	/* a full file system: the recorded lines' space may be enough */
 	if (rc == -ENOSPC && s->start == s->size && s->size) {
 		rc = cut_back(s, n);
 		if (!rc)
 			rc = recycle(s);
+		if (!rc)
+			rc = clear_ahead(s, n + 1);
 		if (!rc)
 			rc = pwrite_full(s->fd, p, n, s->size);
 	}
@@ -652,6 +704,34 @@ int mw_spool_scan(struct mw_spool *s,
 out:
 	free(buf);
 	return rc;
+}
+
+int mw_spool_clear(struct mw_spool *s)
+{
+	uint64_t end;
+	int rc;
+
+	if (!s)
+		return -EINVAL;
+	if (s->start != s->size)
+		return -EBUSY;
+	end = s->size > s->stale_end ? s->size : s->stale_end;
+	if (s->file_size > MW_SPOOL_KEEP_BYTES || s->cut) {
+		rc = cut_to(s, 0);
+	} else {
+		rc = zero_range(s->fd, 0, end);
+		if (!rc && fdatasync(s->fd))
+			rc = -errno;
+		if (rc == -ENOSPC)
+			rc = cut_to(s, 0);
+	}
+	if (rc)
+		return rc;
+	s->start = s->size = 0;
+	s->stale_from = s->stale_end = 0;
+	s->recycle = false;
+	s->cut = false;
+	return 0;
 }
 
 int mw_spool_reset(struct mw_spool *s)

@@ -9,8 +9,9 @@
  *
  * The lines end at the first NUL byte (or the file's end). Lines that are
  * recorded elsewhere (mw_spool_reset) stay in the file until they fill a
- * few MiB, and are then overwritten with NUL bytes in place: the file's
- * blocks are reused, and an fdatasync over written blocks flushes the data
+ * few MiB; then new lines are written from the start, over them, and they
+ * are overwritten with NUL bytes ahead of the new ones: the file's blocks
+ * are reused, and an fdatasync over written blocks flushes the data
  * without a journal commit. Everything after the lines is NUL: a write
  * that fails part-way (ENOSPC, EIO) is put back before the error is
  * returned, and whatever a crash left after the last whole line (a torn
@@ -29,12 +30,14 @@
 #define MW_SPOOL_LINE_MAX (64u << 20) /* a line longer than this is corrupt */
 /*
  * Recorded lines stay in the file until they fill this much; then the
- * next append first overwrites them with NUL bytes (one write and one
- * fdatasync) and starts again at offset 0. Below it a reset costs
- * nothing, and the file's blocks are kept: overwriting written blocks
- * changes no metadata, so fdatasync flushes the data alone, without the
- * journal commit an append that grows the file waits for (on the
- * project's VM a third of each flush, and most of its tail under load).
+ * next append starts again at offset 0, and the recorded lines are
+ * overwritten with NUL bytes ahead of the appends, 256 KiB and one
+ * fdatasync at a time, before an append writes there. A reset itself
+ * costs nothing, and the file's blocks are kept: overwriting written
+ * blocks changes no metadata, so fdatasync flushes the data alone,
+ * without the journal commit an append that grows the file waits for (on
+ * the project's VM a third of each flush, and most of its tail under
+ * load).
  */
 #define MW_SPOOL_RECYCLE_BYTES (4u << 20)
 /* A file larger than this (an outage's backlog) is cut to 0 instead of
@@ -71,9 +74,9 @@ uint64_t mw_spool_size(const struct mw_spool *s);
  * refused (-EINVAL); n == 0 does nothing. When the file system is full and
  * every line in the file is recorded elsewhere, their space is reused
  * (see mw_spool_reset). On failure (-ENOSPC when the file system is full)
- * the file is put back as it was before the call, so that nothing of them
- * stays in it, and -errno is returned; the spool is still usable (the next
- * append may succeed when space comes back).
+ * nothing of the bytes stays in the file (lines recorded elsewhere may
+ * have been dropped to make room), and -errno is returned; the spool is
+ * still usable (the next append may succeed when space comes back).
  *
  * A failed fdatasync is a failure too, and then what the disk holds is
  * unknown: the kernel may have written some or all of the bytes before
@@ -104,13 +107,22 @@ int mw_spool_scan(struct mw_spool *s,
 
 /*
  * Everything in the file is recorded elsewhere: mw_spool_size is 0, and
- * the lines stay in the file, to be found again by the next open (the
- * caller skips what the database holds), until they fill
- * MW_SPOOL_RECYCLE_BYTES (spool.c); then the next append first overwrites
- * them with NUL bytes and syncs that, and writes from offset 0 (a file
- * grown past MW_SPOOL_KEEP_BYTES by an outage is cut to 0 instead). Runs
- * at every drain: it writes nothing itself. Returns 0 or -errno.
+ * the lines stay in the file, to be found again by an open after a crash
+ * (the caller skips what the database holds), until they fill
+ * MW_SPOOL_RECYCLE_BYTES; then the next append writes from offset 0 (a
+ * file grown past MW_SPOOL_KEEP_BYTES by an outage is cut to 0 first).
+ * Runs at every drain: it writes nothing itself. Returns 0 or -errno.
  */
 int mw_spool_reset(struct mw_spool *s);
+
+/*
+ * At a clean stop with everything recorded elsewhere (mw_spool_size 0,
+ * else -EBUSY): overwrites the lines with NUL bytes, synced (a file past
+ * MW_SPOOL_KEEP_BYTES is cut to 0), so that the next start finds no line
+ * of this run's (a database restored or a host renamed meanwhile would
+ * not know them) and still writes over the file's blocks. Returns 0 or
+ * -errno.
+ */
+int mw_spool_clear(struct mw_spool *s);
 
 #endif

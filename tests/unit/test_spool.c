@@ -550,18 +550,20 @@ static char *sp_numbered(size_t first, size_t n, size_t len)
 }
 
 /*
- * Past MW_SPOOL_RECYCLE_BYTES a reset has the next append overwrite the
- * recorded lines with NUL bytes and write from offset 0: the file keeps
- * its size (its blocks), holds the new lines and NUL bytes only, and a
- * reopen finds the new lines and nothing torn.
+ * Past MW_SPOOL_RECYCLE_BYTES a reset has the next append write from
+ * offset 0, over the recorded lines: the file keeps its size (its
+ * blocks), and the recorded lines are overwritten with NUL bytes ahead of
+ * the appends, so that the bytes after the last line are always NUL. A
+ * reopen (after a crash: a clean stop clears the file) finds the new
+ * lines, and cuts the recorded ones not overwritten yet.
  */
 Test(spool, recycle_overwrites_in_place)
 {
 	const size_t len = 1000, n = MW_SPOOL_RECYCLE_BYTES / len + 1;
-	char *old = sp_numbered(0, n, len), *fresh = sp_numbered(n, 3, len);
+	char *old = sp_numbered(0, n, len), *fresh = sp_numbered(n, 600, len);
 	struct sp_lines got = { 0 };
 	struct mw_spool *s;
-	size_t torn = 99, flen;
+	size_t torn = 99, flen, left;
 	uint64_t grown;
 	char *file;
 
@@ -577,21 +579,54 @@ Test(spool, recycle_overwrites_in_place)
 	cr_assert_eq(sp_disk_size(sp_file()), grown, "the file was cut");
 	file = sp_slurp(sp_file(), &flen);
 	cr_assert_eq(memcmp(file, fresh, 3 * len), 0);
-	cr_assert(sp_all_nul(file, 3 * len, flen), "old lines left behind");
+	cr_assert(sp_all_nul(file, 3 * len, 256u << 10),
+		  "no NUL bytes ahead of the new lines");
+	cr_assert_neq(file[flen - 2], '\0', "all of it cleared at once");
 	free(file);
-	/* the next line goes after the new ones, over NUL bytes */
-	sp_append(s, old, len);
+	/* one by one, past the first cleared stretch: the bytes after the
+	 * lines are NUL each time */
+	for (size_t i = 3; i < 600; i++) {
+		sp_append(s, fresh + i * len, len);
+		if (i % 97)
+			continue;
+		file = sp_slurp(sp_file(), &flen);
+		cr_assert_eq(memcmp(file, fresh, (i + 1) * len), 0);
+		cr_assert_eq(file[(i + 1) * len], '\0', "after line %zu", i);
+		free(file);
+	}
+	cr_assert_eq(sp_disk_size(sp_file()), grown);
+	file = sp_slurp(sp_file(), &flen);
+	cr_assert(sp_all_nul(file, 600 * len, 600 * len + 1));
+	left = 0;
+	for (size_t i = 600 * len; i < flen; i++)
+		left += file[i] != '\0';
+	cr_assert_gt(left, 0, "every recorded line cleared at once");
+	free(file);
 	mw_spool_close(s);
 
+	/* as after a crash: the new lines, and the recorded ones cut */
+	s = sp_open(&torn);
+	cr_assert_eq(torn, left);
+	cr_assert_eq(mw_spool_size(s), 600 * len);
+	cr_assert_eq(sp_disk_size(sp_file()), 600 * len);
+	sp_scan(s, &got);
+	cr_assert_eq(got.n, 600);
+	cr_assert_eq(memcmp(got.v[0], fresh, len - 1), 0);
+	cr_assert_eq(memcmp(got.v[599], fresh + 599 * len, len - 1), 0);
+	sp_lines_free(&got);
+
+	/* a clean stop with everything recorded leaves nothing */
+	cr_assert_eq(mw_spool_clear(s), -EBUSY);
+	cr_assert_eq(mw_spool_reset(s), 0);
+	cr_assert_eq(mw_spool_clear(s), 0);
+	file = sp_slurp(sp_file(), &flen);
+	cr_assert_eq(flen, 600 * len, "the blocks are kept");
+	cr_assert(sp_all_nul(file, 0, flen));
+	free(file);
+	mw_spool_close(s);
 	s = sp_open(&torn);
 	cr_assert_eq(torn, 0);
-	cr_assert_eq(mw_spool_size(s), 4 * len);
-	cr_assert_eq(sp_disk_size(sp_file()), grown);
-	sp_scan(s, &got);
-	cr_assert_eq(got.n, 4);
-	cr_assert_eq(memcmp(got.v[0], fresh, len - 1), 0);
-	cr_assert_eq(memcmp(got.v[3], old, len - 1), 0);
-	sp_lines_free(&got);
+	cr_assert_eq(mw_spool_size(s), 0);
 	mw_spool_close(s);
 	free(old);
 	free(fresh);
@@ -882,6 +917,7 @@ Test(spool, bad_arguments)
 	cr_assert_eq(mw_spool_append(NULL, "a\n", 2), -EINVAL);
 	cr_assert_eq(mw_spool_scan(NULL, sp_collect, NULL), -EINVAL);
 	cr_assert_eq(mw_spool_reset(NULL), -EINVAL);
+	cr_assert_eq(mw_spool_clear(NULL), -EINVAL);
 	mw_spool_close(NULL);
 }
 
