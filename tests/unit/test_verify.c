@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "chain.h"
 #include "pgcopy.h"
 #include "sign.h"
@@ -1445,4 +1447,71 @@ Test(checkpoints, file_too_large, .init = tv_setup, .fini = tv_teardown)
 	cr_assert(strstr(err, "larger than"), "%s", err);
 	mw_verify_free(v);
 	unlink(path);
+}
+
+/* ---- the hash's encoding (chain.h), against a plain computation ---- */
+
+static uint64_t tv_rand(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/*
+ * "MWEV1", then per field a 4-byte big-endian length (0xffffffff for
+ * NULL) and the bytes, optional fields left out when NULL: built whole and
+ * hashed at once, against mw_chain_hash's buffered feed, over fields of
+ * every size around its buffer's (2 KiB) and halves.
+ */
+Test(chain, hash_is_the_documented_encoding)
+{
+	static const size_t sizes[] = { 0,    1,    3,	  64,	1000,
+					1023, 1024, 1025, 2040, 2043,
+					2044, 2048, 2049, 5000 };
+	const size_t nsizes = sizeof(sizes) / sizeof(sizes[0]);
+	static char data[MW_CF_N][6000];
+	unsigned char *whole = malloc(5 + MW_CF_N * (4 + 6000));
+	uint64_t seed = 0x2545f4914f6cdd1dull;
+
+	cr_assert_not_null(whole);
+	for (int f = 0; f < MW_CF_N; f++)
+		for (size_t i = 0; i < sizeof(data[f]); i++)
+			data[f][i] = (char)(tv_rand(&seed) & 0xff);
+	for (int round = 0; round < 400; round++) {
+		struct mw_chain_value v[MW_CF_N];
+		unsigned char md[EVP_MAX_MD_SIZE];
+		char got[MW_CHAIN_HASH_HEX], want[MW_CHAIN_HASH_HEX];
+		unsigned int mdlen = 0;
+		size_t w = 5;
+
+		memcpy(whole, "MWEV1", 5);
+		for (int f = 0; f < MW_CF_N; f++) {
+			uint64_t r = tv_rand(&seed);
+			uint32_t n;
+
+			v[f].s = r % 7 ? data[f] : NULL;
+			v[f].n = sizes[(r >> 8) % nsizes];
+			if (round < 2) /* all short, then all long */
+				v[f].n = round ? 5000 : 2, v[f].s = data[f];
+			if (f >= MW_CF_FIRST_OPTIONAL && !v[f].s)
+				continue;
+			n = v[f].s ? (uint32_t)v[f].n : 0xffffffffu;
+			whole[w++] = (unsigned char)(n >> 24);
+			whole[w++] = (unsigned char)(n >> 16);
+			whole[w++] = (unsigned char)(n >> 8);
+			whole[w++] = (unsigned char)n;
+			if (v[f].s) {
+				memcpy(whole + w, v[f].s, v[f].n);
+				w += v[f].n;
+			}
+		}
+		cr_assert(EVP_Digest(whole, w, md, &mdlen, EVP_sha256(), NULL));
+		for (unsigned i = 0; i < 32; i++)
+			snprintf(want + 2 * i, 3, "%02x", md[i]);
+		cr_assert_eq(mw_chain_hash(v, got), 0);
+		cr_assert_str_eq(got, want, "round %d", round);
+	}
+	free(whole);
 }
