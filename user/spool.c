@@ -297,8 +297,8 @@ static int cut_torn(struct mw_spool *s, size_t *torn, char *err, size_t errlen)
 			return rc;
 		}
 		log_warn("spool %s: cut off %llu bytes after the last whole "
-			 "line (lines recorded before a crash, or a write it "
-			 "interrupted)",
+			 "line (recorded lines not yet cleared, or a write a "
+			 "crash interrupted)",
 			 s->path, (unsigned long long)stray);
 		s->file_size = keep;
 	}
@@ -459,21 +459,46 @@ static int zero_range(int fd, uint64_t off, uint64_t n)
 }
 
 /*
+ * Cuts the file to n bytes (n is 0 with every line recorded, or the
+ * lines' end), synced; 0 or -errno. The state follows the file as soon as
+ * it is cut, even when the sync fails: the next append must not write
+ * after a hole, and its own fdatasync carries the size with it.
+ */
+static int cut_to(struct mw_spool *s, uint64_t n)
+{
+	if (ftruncate(s->fd, (off_t)n))
+		return -errno;
+	s->file_size = n;
+	s->stale_from = s->stale_end = 0;
+	if (s->size > n)
+		s->start = s->size = n;
+	return fsync(s->fd) ? -errno : 0;
+}
+
+/*
  * Puts the file back as it was before a failed append of n bytes: NUL
- * bytes over what it wrote in the file, and its size; 0 or -errno. When
- * even that fails, the next append tries again before it writes: a line
- * written after the stray bytes would be read with them.
+ * bytes over what it wrote in the file (which clear_ahead had made NUL:
+ * recycled lines past stale_from are left to it), and its size; 0 or
+ * -errno. Where NUL bytes need space the file system does not have, the
+ * file is cut after the lines instead. When even that fails, the next
+ * append tries again before it writes: a line written after the stray
+ * bytes would be read with them. Not synced: after a crash whole lines of
+ * the failed append may be found (see mw_spool_append).
  */
 static int cut_back(struct mw_spool *s, uint64_t n)
 {
-	uint64_t in_file = s->file_size - s->size;
+	uint64_t end = s->file_size;
 	int rc;
 
-	if (n < in_file)
-		in_file = n;
-	rc = zero_range(s->fd, s->size, in_file);
+	if (s->stale_from < s->stale_end && s->stale_from < end)
+		end = s->stale_from;
+	if (n < end - s->size)
+		end = s->size + n;
+	rc = zero_range(s->fd, s->size, end - s->size);
 	if (!rc && ftruncate(s->fd, (off_t)s->file_size))
 		rc = -errno;
+	if (rc == -ENOSPC)
+		rc = cut_to(s, s->size);
 	if (rc) {
 		log_err("spool %s: cannot put back the file after a failed "
 			"write at %llu bytes: %s",
@@ -482,16 +507,6 @@ static int cut_back(struct mw_spool *s, uint64_t n)
 		return rc;
 	}
 	s->cut = false;
-	return 0;
-}
-
-/* Cuts the file to n bytes, synced; 0 or -errno. */
-static int cut_to(struct mw_spool *s, uint64_t n)
-{
-	if (ftruncate(s->fd, (off_t)n) || fsync(s->fd))
-		return -errno;
-	s->file_size = n;
-	s->stale_from = s->stale_end = 0;
 	return 0;
 }
 
@@ -715,23 +730,27 @@ int mw_spool_clear(struct mw_spool *s)
 		return -EINVAL;
 	if (s->start != s->size)
 		return -EBUSY;
+	/* recycled first: should the clearing fail, the next append still
+	 * clears ahead of itself (or finds the file cut) */
 	end = s->size > s->stale_end ? s->size : s->stale_end;
+	s->start = s->size = 0;
+	s->stale_from = 0;
+	s->stale_end = end;
+	s->recycle = false;
 	if (s->file_size > MW_SPOOL_KEEP_BYTES || s->cut) {
 		rc = cut_to(s, 0);
-	} else {
-		rc = zero_range(s->fd, 0, end);
-		if (!rc && fdatasync(s->fd))
-			rc = -errno;
-		if (rc == -ENOSPC)
-			rc = cut_to(s, 0);
-	}
-	if (rc)
+		if (!rc)
+			s->cut = false;
 		return rc;
-	s->start = s->size = 0;
-	s->stale_from = s->stale_end = 0;
-	s->recycle = false;
-	s->cut = false;
-	return 0;
+	}
+	rc = zero_range(s->fd, 0, end);
+	if (!rc && fdatasync(s->fd))
+		rc = -errno;
+	if (rc == -ENOSPC)
+		return cut_to(s, 0);
+	if (!rc)
+		s->stale_end = 0;
+	return rc;
 }
 
 int mw_spool_reset(struct mw_spool *s)

@@ -12,10 +12,13 @@
  * few MiB; then new lines are written from the start, over them, and they
  * are overwritten with NUL bytes ahead of the new ones: the file's blocks
  * are reused, and an fdatasync over written blocks flushes the data
- * without a journal commit. Everything after the lines is NUL: a write
- * that fails part-way (ENOSPC, EIO) is put back before the error is
- * returned, and whatever a crash left after the last whole line (a torn
- * line, pages of an unsynced write) is cut off at open and reported.
+ * without a journal commit. After the lines come NUL bytes: an append
+ * first makes the bytes it writes, and the one after, NUL on the disk
+ * (the recycled lines further on are overwritten later); a write that
+ * fails part-way (ENOSPC, EIO) is put back before the error is returned;
+ * and whatever a crash left after the last whole line (a torn line, pages
+ * of an unsynced write, recycled lines not yet overwritten) is cut off at
+ * open and reported.
  * Nothing here knows what a line means: the caller reads seq and hash
  * from it.
  */
@@ -78,12 +81,12 @@ uint64_t mw_spool_size(const struct mw_spool *s);
  * have been dropped to make room), and -errno is returned; the spool is
  * still usable (the next append may succeed when space comes back).
  *
- * A failed fdatasync is a failure too, and then what the disk holds is
- * unknown: the kernel may have written some or all of the bytes before
- * the error, and the cut back itself is not synced (the device is failing
- * anyway). After a crash such lines may be found, whole or torn (cut at
- * the next open): the caller must count them as not spooled, yet accept
- * finding them later (the same seq twice). Retrying the fdatasync would
+ * A failed write or fdatasync leaves what the disk holds unknown: the
+ * kernel may have written some or all of the bytes before the error, and
+ * putting them back is not synced (the device is failing anyway). After a
+ * crash such lines may be found, whole or torn (cut at the next open):
+ * the caller must count them as not spooled, yet accept finding them
+ * later (the same seq twice). Retrying the fdatasync would
  * not help: Linux reports a writeback error once, and may have dropped
  * the pages.
  */
@@ -107,11 +110,12 @@ int mw_spool_scan(struct mw_spool *s,
 
 /*
  * Everything in the file is recorded elsewhere: mw_spool_size is 0, and
- * the lines stay in the file, to be found again by an open after a crash
- * (the caller skips what the database holds), until they fill
- * MW_SPOOL_RECYCLE_BYTES; then the next append writes from offset 0 (a
- * file grown past MW_SPOOL_KEEP_BYTES by an outage is cut to 0 first).
- * Runs at every drain: it writes nothing itself. Returns 0 or -errno.
+ * the lines stay in the file until they fill MW_SPOOL_RECYCLE_BYTES; then
+ * the next append writes from offset 0 (a file grown past
+ * MW_SPOOL_KEEP_BYTES by an outage is cut to 0 first). An open after a
+ * crash finds them again (the caller skips what the database holds), or
+ * cuts those a recycle left behind the new lines. Runs at every drain: it
+ * writes nothing itself. Returns 0 or -errno.
  */
 int mw_spool_reset(struct mw_spool *s);
 
@@ -121,7 +125,8 @@ int mw_spool_reset(struct mw_spool *s);
  * MW_SPOOL_KEEP_BYTES is cut to 0), so that the next start finds no line
  * of this run's (a database restored or a host renamed meanwhile would
  * not know them) and still writes over the file's blocks. Returns 0 or
- * -errno.
+ * -errno; the spool is recycled either way (the next append writes from
+ * offset 0, clearing ahead of itself).
  */
 int mw_spool_clear(struct mw_spool *s);
 

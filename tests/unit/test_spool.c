@@ -627,6 +627,18 @@ Test(spool, recycle_overwrites_in_place)
 	s = sp_open(&torn);
 	cr_assert_eq(torn, 0);
 	cr_assert_eq(mw_spool_size(s), 0);
+	/* and a clear leaves a spool to go on with: appends from offset 0 */
+	sp_append(s, old, 2 * len);
+	cr_assert_eq(mw_spool_reset(s), 0);
+	cr_assert_eq(mw_spool_clear(s), 0);
+	sp_append(s, fresh, len);
+	mw_spool_close(s);
+	s = sp_open(&torn);
+	cr_assert_eq(torn, 0);
+	sp_scan(s, &got);
+	cr_assert_eq(got.n, 1);
+	cr_assert_eq(memcmp(got.v[0], fresh, len - 1), 0);
+	sp_lines_free(&got);
 	mw_spool_close(s);
 	free(old);
 	free(fresh);
