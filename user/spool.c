@@ -276,6 +276,23 @@ out:
 }
 
 /*
+ * Cuts the file to n bytes (n is 0 with every line recorded, or the
+ * lines' end), synced; 0 or -errno. The state follows the file as soon as
+ * it is cut, even when the sync fails: the next append must not write
+ * after a hole, and its own fdatasync carries the size with it.
+ */
+static int cut_to(struct mw_spool *s, uint64_t n)
+{
+	if (ftruncate(s->fd, (off_t)n))
+		return -errno;
+	s->file_size = n;
+	s->stale_from = s->stale_end = 0;
+	if (s->size > n)
+		s->start = s->size = n;
+	return fsync(s->fd) ? -errno : 0;
+}
+
+/*
  * Finds where the lines end and cuts off what follows when it is not all
  * NUL bytes (synced), so that the next append's bytes are followed by NUL
  * bytes only; reports the bytes cut that were not NUL.
@@ -289,18 +306,17 @@ static int cut_torn(struct mw_spool *s, size_t *torn, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	if (stray) {
-		if (ftruncate(s->fd, (off_t)keep) || fsync(s->fd)) {
-			rc = -errno;
+		rc = cut_to(s, keep);
+		if (rc) {
 			mw_set_err(err, errlen,
 				   "%s: cannot cut a torn line: %s", s->path,
-				   strerror(errno));
+				   strerror(-rc));
 			return rc;
 		}
 		log_warn("spool %s: cut off %llu bytes after the last whole "
 			 "line (recorded lines not yet cleared, or a write a "
 			 "crash interrupted)",
 			 s->path, (unsigned long long)stray);
-		s->file_size = keep;
 	}
 	s->size = keep;
 	if (torn)
@@ -459,23 +475,6 @@ static int zero_range(int fd, uint64_t off, uint64_t n)
 }
 
 /*
- * Cuts the file to n bytes (n is 0 with every line recorded, or the
- * lines' end), synced; 0 or -errno. The state follows the file as soon as
- * it is cut, even when the sync fails: the next append must not write
- * after a hole, and its own fdatasync carries the size with it.
- */
-static int cut_to(struct mw_spool *s, uint64_t n)
-{
-	if (ftruncate(s->fd, (off_t)n))
-		return -errno;
-	s->file_size = n;
-	s->stale_from = s->stale_end = 0;
-	if (s->size > n)
-		s->start = s->size = n;
-	return fsync(s->fd) ? -errno : 0;
-}
-
-/*
  * Puts the file back as it was before a failed append of n bytes: NUL
  * bytes over what it wrote in the file (which clear_ahead had made NUL:
  * recycled lines past stale_from are left to it), and its size; 0 or
@@ -562,7 +561,11 @@ static int clear_ahead(struct mw_spool *s, uint64_t need)
 		return cut_to(s, s->size);
 	if (rc)
 		return rc;
-	s->stale_from = to;
+	/* all of them cleared: none left for the next recycle to count */
+	if (to == s->stale_end)
+		s->stale_from = s->stale_end = 0;
+	else
+		s->stale_from = to;
 	return 0;
 }
 
@@ -723,34 +726,23 @@ out:
 
 int mw_spool_clear(struct mw_spool *s)
 {
-	uint64_t end;
 	int rc;
 
 	if (!s)
 		return -EINVAL;
 	if (s->start != s->size)
 		return -EBUSY;
-	/* recycled first: should the clearing fail, the next append still
-	 * clears ahead of itself (or finds the file cut) */
-	end = s->size > s->stale_end ? s->size : s->stale_end;
-	s->start = s->size = 0;
-	s->stale_from = 0;
-	s->stale_end = end;
-	s->recycle = false;
-	if (s->file_size > MW_SPOOL_KEEP_BYTES || s->cut) {
+	/* bytes a failed put back left may lie past the lines: cut them */
+	if (s->cut) {
 		rc = cut_to(s, 0);
-		if (!rc)
-			s->cut = false;
-		return rc;
+		if (rc)
+			return rc;
+		s->cut = false;
 	}
-	rc = zero_range(s->fd, 0, end);
-	if (!rc && fdatasync(s->fd))
-		rc = -errno;
-	if (rc == -ENOSPC)
-		return cut_to(s, 0);
-	if (!rc)
-		s->stale_end = 0;
-	return rc;
+	/* recycled first: should the clearing fail, the next append still
+	 * clears ahead of itself */
+	rc = recycle(s);
+	return rc ? rc : clear_ahead(s, s->stale_end);
 }
 
 int mw_spool_reset(struct mw_spool *s)

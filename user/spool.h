@@ -125,8 +125,8 @@ int mw_spool_reset(struct mw_spool *s);
  * MW_SPOOL_KEEP_BYTES is cut to 0), so that the next start finds no line
  * of this run's (a database restored or a host renamed meanwhile would
  * not know them) and still writes over the file's blocks. Returns 0 or
- * -errno; the spool is recycled either way (the next append writes from
- * offset 0, clearing ahead of itself).
+ * -errno; after a failure the next append still leaves the file right
+ * (it puts back stray bytes first, and clears ahead of itself).
  */
 int mw_spool_clear(struct mw_spool *s);
 
