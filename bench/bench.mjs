@@ -21,6 +21,9 @@
 // Load: wrk (Debian's), run inside the enforced cgroup for the mcpwarden
 // setups and outside it otherwise. Each cell is the median of --runs runs;
 // setups are interleaved within a run so that machine noise spreads evenly.
+// Each cell also counts the CPU time (from /proc) the whole machine, the
+// proxy, the audit database and the upstream used, per request: on a small
+// machine every hop's cost comes out of the same cores.
 // Then: the daemon's RSS with 1,000 idle connections.
 //
 // usage: node bench/bench.mjs [--duration S] [--runs N] [--conns 1,16,64]
@@ -208,6 +211,67 @@ function toUs(v, unit) {
 	return unit === 'us' ? x : unit === 'ms' ? x * 1e3 : unit === 's' ? x * 1e6 : NaN;
 }
 
+// CPU time used, in clock ticks (sysconf(_SC_CLK_TCK), 100 on Linux),
+// by a process and all its threads: utime + stime from /proc/PID/stat.
+const TICK_US = 10000;
+function procTicks(pid) {
+	try {
+		const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+		const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+		return Number(f[11]) + Number(f[12]);
+	} catch {
+		return 0; // gone (a PostgreSQL backend that ended): counted up to its last snapshot
+	}
+}
+
+function childPids(ppid) {
+	const out = [];
+	for (const e of fs.readdirSync('/proc')) {
+		if (!/^\d+$/.test(e)) continue;
+		try {
+			const st = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+			if (Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(e));
+		} catch { /* gone */ }
+	}
+	return out;
+}
+
+// A master (nginx, the postmaster) and its children.
+const family = (pid) => (pid ? [pid, ...childPids(pid)] : []);
+const pidFile = (f) => (fs.existsSync(f) ? Number(fs.readFileSync(f, 'utf8').split('\n')[0]) : 0);
+
+// The whole machine's busy time, in ticks summed over the cores.
+function machineTicks() {
+	const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
+	return f.reduce((a, x) => a + x, 0) - f[3] - f[4]; // less idle and iowait
+}
+
+// Runs fn (a wrk run) and adds to its result the CPU each group of
+// processes in groups ({name: () => [pids]}) and the whole machine used
+// during it, in µs per request.
+async function withCpu(groups, fn) {
+	const snap = () => {
+		const per = {};
+		for (const [g, pids] of Object.entries(groups)) for (const p of pids()) per[`${g}:${p}`] = procTicks(p);
+		return per;
+	};
+	const m0 = machineTicks();
+	const s0 = snap();
+	const r = await fn();
+	const s1 = snap();
+	const m1 = machineTicks();
+	const cpu = {};
+	for (const g of Object.keys(groups)) cpu[g] = 0;
+	for (const [k, v] of Object.entries(s1)) {
+		const g = k.slice(0, k.indexOf(':'));
+		cpu[g] += Math.max(0, v - (s0[k] ?? 0)); // a new process counts from 0
+	}
+	const perReq = (t) => (t * TICK_US) / r.requests;
+	r.cpu = { machine: perReq(m1 - m0) };
+	for (const [g, t] of Object.entries(cpu)) r.cpu[g] = perReq(t);
+	return r;
+}
+
 async function wrk(url, script, conns, cgroup) {
 	const args = ['-t', String(Math.min(conns, 2)), '-c', String(conns), '-d', `${opt.duration}s`,
 		'--latency', '-s', script, url];
@@ -219,10 +283,12 @@ async function wrk(url, script, conns, cgroup) {
 	const p50 = out.match(/^\s+50%\s+([\d.]+)(us|ms|s)/m);
 	const p99 = out.match(/^\s+99%\s+([\d.]+)(us|ms|s)/m);
 	const err = out.match(/^errors (\d+) (\d+)/m);
+	const requests = Number(out.match(/(\d+) requests in/)?.[1]);
 	const sockErr = /Socket errors/.test(out);
-	if (!rps || !p50 || !p99) throw new Error(`wrk failed: ${out}\n${r.stderr}`);
+	if (!rps || !p50 || !p99 || !requests) throw new Error(`wrk failed: ${out}\n${r.stderr}`);
 	return {
 		rps,
+		requests,
 		p50: toUs(p50[1], p50[2]),
 		p99: toUs(p99[1], p99[2]),
 		bad: Number(err?.[1] ?? 0) + (sockErr ? 1 : 0),
@@ -298,6 +364,12 @@ async function main() {
 		everything: { url: `http://127.0.0.1:${everything.port}/mcp`,
 			nginx: `http://127.0.0.1:${peve}/mcp` },
 	};
+	// whose CPU each cell counts (the daemon's includes its threads)
+	const upstreamPids = {
+		fixed: () => family(pidFile(path.join(fixed.dir, 'nginx.pid'))),
+		everything: () => [everything.proc.pid],
+	};
+	const proxyPids = () => family(pidFile(path.join(proxy.dir, 'nginx.pid')));
 	const servers = [
 		{ name: 'fixed', address: `127.0.0.1:${fport}` },
 		{ name: 'everything', address: `127.0.0.1:${everything.port}` },
@@ -326,12 +398,17 @@ async function main() {
 					...(setup === 'mw+policy' ? { policy } : {}) });
 				const en = await d.cli(['enforce', h.cgroupRelPath(cg)]);
 				if (en.code !== 0) throw new Error(`enforce: ${en.stderr}`);
+				const pgPids = () => family(pidFile(path.join(stateDir, 'pg/data/postmaster.pid')));
 				for (const u of opt.upstreams) {
+					const upstream = upstreamPids[u];
 					for (const c of opt.conns) {
-						add(u, setup, c, await wrk(ups[u].url, ups[u].script, c, cg));
+						add(u, setup, c, await withCpu({ proxy: () => [d.proc.pid], pg: pgPids, upstream },
+							() => wrk(ups[u].url, ups[u].script, c, cg)));
 						if (setup === 'mcpwarden') {
-							add(u, 'direct', c, await wrk(ups[u].url, ups[u].script, c));
-							add(u, 'nginx', c, await wrk(ups[u].nginx, ups[u].script, c));
+							add(u, 'direct', c, await withCpu({ upstream },
+								() => wrk(ups[u].url, ups[u].script, c)));
+							add(u, 'nginx', c, await withCpu({ proxy: proxyPids, upstream },
+								() => wrk(ups[u].nginx, ups[u].script, c)));
 						}
 						log(`run ${run + 1}/${opt.runs} ${u} c=${c} ${setup} done`);
 					}
@@ -382,6 +459,28 @@ async function main() {
 				lines.push(`| ${u} | ${c} | ${s} | ${fmt(x.rps)} | ${fmt(x.rps / dir.rps, 2)} | ` +
 					`${fmt(x.p50)} | ${fmt(x.p99)} | ${s === 'direct' ? '' : fmt(x.p50 - dir.p50)} |` +
 					(x.bad ? ` (${x.bad} non-2xx/socket errors)` : ''));
+			}
+		}
+	}
+	// Where the CPU goes: on a 2-core machine every hop's cost comes out of
+	// the same cores, so a setup's throughput is the machine's CPU over its
+	// CPU per request once the machine is busy.
+	lines.push('');
+	lines.push('CPU per request, µs (medians): the whole machine, the proxy (mcpwardend or nginx), ' +
+		'the audit database (PostgreSQL, every process), the upstream; wrk and the kernel\'s ' +
+		'softirq work done outside these processes make up the rest of the machine\'s:');
+	lines.push('');
+	lines.push('| upstream | conns | setup | machine | proxy | audit DB | upstream |');
+	lines.push('|---|---:|---|---:|---:|---:|---:|');
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			for (const s of ['direct', 'nginx', ...opt.setups]) {
+				const xs = results[u][s][c];
+				const m = (k) => {
+					const v = xs.map((x) => x.cpu[k]);
+					return v.some((x) => x === undefined) ? '' : fmt(median(v), 1);
+				};
+				lines.push(`| ${u} | ${c} | ${s} | ${m('machine')} | ${m('proxy')} | ${m('pg')} | ${m('upstream')} |`);
 			}
 		}
 	}
