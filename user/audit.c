@@ -1921,14 +1921,15 @@ static int with_role(const char *base, const char *role, char *out,
 int mw_audit_conninfo_as(const struct mw_audit_config *cfg,
 			 enum mw_audit_role role, char *out, size_t outlen)
 {
-	const char *own = role == MW_AUDIT_WRITER    ? cfg->writer_dsn
-			  : role == MW_AUDIT_AUDITOR ? cfg->auditor_dsn
-						     : NULL;
+	const char *own;
 	char base[4096];
 	int rc;
 
 	if (!cfg || !out || !outlen)
 		return -EINVAL;
+	own = role == MW_AUDIT_WRITER	 ? cfg->writer_dsn
+	      : role == MW_AUDIT_AUDITOR ? cfg->auditor_dsn
+					 : NULL;
 	if (own && *own)
 		return snprintf(out, outlen, "%s", own) >= (int)outlen ? -ENOSPC
 								       : 0;
