@@ -1985,12 +1985,10 @@ static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
  */
 static bool has_unicode_line_break(const char *s, size_t n)
 {
-	for (const char *p = s; (p = memchr(p, '\xc2', n - (size_t)(p - s)));
-	     p++)
+	for (const char *p = s; (p = memchr(p, 0xc2, n - (size_t)(p - s))); p++)
 		if ((size_t)(p - s) + 1 < n && (unsigned char)p[1] == 0x85)
 			return true;
-	for (const char *p = s; (p = memchr(p, '\xe2', n - (size_t)(p - s)));
-	     p++)
+	for (const char *p = s; (p = memchr(p, 0xe2, n - (size_t)(p - s))); p++)
 		if ((size_t)(p - s) + 2 < n && (unsigned char)p[1] == 0x80 &&
 		    ((unsigned char)p[2] == 0xa8 ||
 		     (unsigned char)p[2] == 0xa9))
