@@ -243,7 +243,7 @@ const pidFile = (f) => (fs.existsSync(f) ? Number(fs.readFileSync(f, 'utf8').spl
 // The whole machine's busy time, in ticks summed over the cores.
 function machineTicks() {
 	const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-	return f.reduce((a, x) => a + x, 0) - f[3] - f[4]; // less idle and iowait
+	return f.reduce((a, x) => a + x, 0) - f[3] - f[4] - f[7]; // less idle, iowait and steal
 }
 
 // Runs fn (a wrk run) and adds to its result the CPU each group of
