@@ -162,6 +162,21 @@ static bool is_token(const char *s)
 	return true;
 }
 
+/*
+ * RFC 9110 5.5: a field value excludes the whitespace around it.
+ * http-parser drops the leading whitespace only; a server that trims the
+ * rest (Node does) would read another value than ours ("abc \t" against
+ * "abc") for a session id, say.
+ */
+static const char *trim_ows(char *v)
+{
+	size_t n = strlen(v);
+
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		v[--n] = '\0';
+	return v;
+}
+
 static int check_head(struct mw_http *h)
 {
 	struct mw_http_head *hd = &h->head;
@@ -202,10 +217,15 @@ static int check_head(struct mw_http *h)
 			return set_err(h, "unsupported Transfer-Encoding");
 	}
 	if (h->kind == MW_HTTP_REQUEST) {
-		if (hd->major == 1 && hd->minor >= 1 && n_host != 1)
-			return set_err(h, "HTTP/1.1 needs exactly one Host");
+		/* HTTP/1.0 too: the request goes on as HTTP/1.1 */
+		if (n_host != 1)
+			return set_err(h, "a request needs exactly one Host");
 		if (!hd->url || hd->url[0] != '/')
 			return set_err(h, "request target must be a path");
+		/* RFC 9112 3.2: no fragment in a request target; servers
+		 * disagree on where the query ends when one is there */
+		if (strchr(hd->url, '#'))
+			return set_err(h, "request target holds a fragment");
 	}
 	return 0;
 }
@@ -223,9 +243,10 @@ static int on_headers_complete(http_parser *p)
 	hd->nheaders = h->nheaders;
 	for (size_t i = 0; i < h->nheaders; i++) {
 		hd->headers[i].name = h->strbuf + h->name_off[i];
-		hd->headers[i].value = h->value_off[i] == SIZE_MAX
-					       ? ""
-					       : h->strbuf + h->value_off[i];
+		hd->headers[i].value =
+			h->value_off[i] == SIZE_MAX
+				? ""
+				: trim_ows(h->strbuf + h->value_off[i]);
 	}
 	if (h->kind == MW_HTTP_REQUEST) {
 		snprintf(hd->method, sizeof(hd->method), "%s",

@@ -516,9 +516,11 @@ Test(http, keep_alive_by_version_and_connection)
 		  false },
 		{ "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
 		  true },
-		{ "GET / HTTP/1.0\r\n\r\n", false },
-		{ "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true },
-		{ "GET / HTTP/1.0\r\nConnection: close\r\n\r\n", false },
+		{ "GET / HTTP/1.0\r\nHost: a\r\n\r\n", false },
+		{ "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n",
+		  true },
+		{ "GET / HTTP/1.0\r\nHost: a\r\nConnection: close\r\n\r\n",
+		  false },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -535,12 +537,21 @@ Test(http, keep_alive_by_version_and_connection)
 	}
 }
 
-Test(http, http10_needs_no_host)
+/* The proxy sends every request on as HTTP/1.1, which needs one Host. */
+Test(http, http10_needs_one_host_too)
 {
 	struct http_run run;
 
+	http_assert_rejected(MW_HTTP_REQUEST, "GET / HTTP/1.0\r\n\r\n", 4096,
+			     "Host");
+	http_assert_rejected(MW_HTTP_REQUEST,
+			     "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+			     4096, "Host");
 	http_start(&run, MW_HTTP_REQUEST, 4096);
-	cr_assert_eq(http_feed(&run, HTTP_LIT("GET / HTTP/1.0\r\n\r\n"), 0), 0);
+	cr_assert_eq(http_feed(&run,
+			       HTTP_LIT("GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
+			       0),
+		     0);
 	cr_assert_eq(run.r->msg[0].major, 1);
 	cr_assert_eq(run.r->msg[0].minor, 0);
 	http_finish(&run);
@@ -631,6 +642,18 @@ Test(http, rejects_targets_that_are_not_paths)
 	http_assert_rejected(MW_HTTP_REQUEST,
 			     "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
 			     4096, "target");
+}
+
+/* Servers disagree on where a query ends when a fragment follows it. */
+Test(http, rejects_a_fragment_in_the_target)
+{
+	http_assert_rejected(MW_HTTP_REQUEST,
+			     "POST /message?a=1#&sessionId=x HTTP/1.1\r\n"
+			     "Host: a\r\n\r\n",
+			     4096, "fragment");
+	http_assert_rejected(MW_HTTP_REQUEST,
+			     "GET /mcp# HTTP/1.1\r\nHost: a\r\n\r\n", 4096,
+			     "fragment");
 }
 
 Test(http, rejects_unsupported_expect)
@@ -1142,6 +1165,26 @@ Test(http, header_lookup_on_parsed_head_returns_first)
 	cr_assert_str_eq(http_hdr(m, "host"), "a");
 	cr_assert_str_eq(mw_http_header(&run.h.head, "HOST"), "a");
 	cr_assert_str_eq(mw_http_header(&run.h.head, "X-DUP"), "1");
+	http_finish(&run);
+}
+
+/* RFC 9110 5.5: the whitespace around a value is not part of it; Node
+ * trims both ends, http-parser only the leading one. */
+Test(http, values_lose_the_whitespace_around_them)
+{
+	struct http_run run;
+
+	http_start(&run, MW_HTTP_REQUEST, 4096);
+	cr_assert_eq(http_feed(&run,
+			       HTTP_LIT("GET / HTTP/1.1\r\nHost: a \t\r\n"
+					"Mcp-Session-Id: \t CCCC \t \r\n"
+					"X-Inner: a b\r\nX-Blank:  \t\r\n\r\n"),
+			       0),
+		     0);
+	cr_assert_str_eq(mw_http_header(&run.h.head, "host"), "a");
+	cr_assert_str_eq(mw_http_header(&run.h.head, "mcp-session-id"), "CCCC");
+	cr_assert_str_eq(mw_http_header(&run.h.head, "x-inner"), "a b");
+	cr_assert_str_eq(mw_http_header(&run.h.head, "x-blank"), "");
 	http_finish(&run);
 }
 
