@@ -123,7 +123,8 @@ static void unlink_entry(struct mw_pairing *p, struct entry *e)
 	free(e);
 }
 
-static struct entry *find(struct mw_pairing *p, const char *key, uint32_t h)
+static struct entry *find(const struct mw_pairing *p, const char *key,
+			  uint32_t h)
 {
 	for (struct entry *e = p->buckets[h & (p->nbuckets - 1)]; e;
 	     e = e->hnext)
@@ -182,6 +183,11 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		*tool = e->tool_at ? strdup(e->key + e->tool_at) : NULL;
 	unlink_entry(p, e);
 	return true;
+}
+
+bool mw_pairing_has(const struct mw_pairing *p, const char *key)
+{
+	return find(p, key, keyed_hash(p, key)) != NULL;
 }
 
 size_t mw_pairing_count(const struct mw_pairing *p)

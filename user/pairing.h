@@ -32,6 +32,8 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
  */
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		     int64_t *ts_us, unsigned *flags, char **tool);
+/* A request with this key waits for its response. */
+bool mw_pairing_has(const struct mw_pairing *p, const char *key);
 size_t mw_pairing_count(const struct mw_pairing *p);
 
 #endif

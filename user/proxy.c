@@ -253,6 +253,11 @@ static char *query_session_id(const char *url, bool *ambiguous)
 	*ambiguous = false;
 	while (q) {
 		q++;
+		/* a name in percent-encoding may decode to one of ours */
+		if (memchr(q, '%', strcspn(q, "=&"))) {
+			*ambiguous = true;
+			return NULL;
+		}
 		for (size_t i = 0; i < 2; i++) {
 			size_t len = strlen(names[i]);
 
@@ -1409,15 +1414,16 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 }
 
 /*
- * Headers MCP reads one value of: a second copy is forwarded too, and the
- * server may read the one we did not.
+ * Headers read as one value (by MCP, or by us to judge the body): a second
+ * copy is forwarded too, and the server may read the one we did not.
  */
 static bool repeated_mcp_header(const struct mw_http_head *h, char *why,
 				size_t whylen)
 {
-	static const char *const names[] = { "mcp-session-id",
-					     "mcp-protocol-version",
-					     "mcp-method", "mcp-name" };
+	static const char *const names[] = {
+		"mcp-session-id", "mcp-protocol-version", "mcp-method",
+		"mcp-name",	  "content-type",	  "content-encoding",
+	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (mw_http_header_count(h, names[i]) > 1) {
@@ -1452,6 +1458,64 @@ static int check_mcp_rules(const struct mw_http_head *h,
 	return 0;
 }
 
+static int compare_id_ptrs(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * A request id that is already waiting for its answer in the session, or
+ * that a batch holds twice: the answer would pair with the other request,
+ * and be masked and recorded as that one's (MCP: a requestor never reuses
+ * an id within a session). True with the reason in why.
+ */
+static bool request_id_in_use(const struct mw_conn *c, const char *session,
+			      const struct mw_rpc_batch *b, char *why,
+			      size_t whylen)
+{
+	char key[512 + MW_SESSION_MAX];
+	const char **ids;
+	size_t n = 0;
+	bool dup = false;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct mw_rpc_msg *m = &b->msgs[i];
+
+		if (m->kind != MW_RPC_REQUEST)
+			continue;
+		if (pair_key(key, sizeof(key), c, session, "c2s", m->id) &&
+		    mw_pairing_has(c->px->pairing, key)) {
+			snprintf(why, whylen,
+				 "request id %.64s is still waiting for its "
+				 "answer in this session",
+				 m->id);
+			return true;
+		}
+		n++;
+	}
+	if (n < 2)
+		return false;
+	ids = malloc(n * sizeof(*ids));
+	if (!ids) {
+		snprintf(why, whylen, "out of memory");
+		return true;
+	}
+	n = 0;
+	for (size_t i = 0; i < b->n; i++)
+		if (b->msgs[i].kind == MW_RPC_REQUEST)
+			ids[n++] = b->msgs[i].id;
+	qsort(ids, n, sizeof(*ids), compare_id_ptrs);
+	for (size_t i = 1; i < n && !dup; i++)
+		if (!strcmp(ids[i - 1], ids[i])) {
+			snprintf(why, whylen,
+				 "request id %.64s appears twice in the batch",
+				 ids[i]);
+			dup = true;
+		}
+	free(ids);
+	return dup;
+}
+
 static int req_on_complete(void *arg)
 {
 	struct mw_conn *c = arg;
@@ -1466,7 +1530,7 @@ static int req_on_complete(void *arg)
 	struct mw_policy_decision *decisions = NULL;
 	enum mw_policy_action verdict;
 	char *legacy_sid = NULL;
-	bool ambiguous = false;
+	bool ambiguous = false, two_sessions, id_in_use;
 	size_t culprit;
 	char why[256];
 	int rc = 0, code;
@@ -1486,13 +1550,22 @@ static int req_on_complete(void *arg)
 			      "invalid Mcp-Session-Id", NULL, false);
 		return 0;
 	}
-	if (!sid)
-		sid = legacy_sid = query_session_id(h->url, &ambiguous);
-	if (ambiguous) {
-		record_http_error(c, h->method, h->url, 400,
-				  "ambiguous session id in the query");
-		respond_local(c, h->method, h->url, 400,
-			      "ambiguous session id in the query", NULL, false);
+	legacy_sid = query_session_id(h->url, &ambiguous);
+	/* the legacy transport reads the query, Streamable HTTP the header */
+	two_sessions = sid && legacy_sid && strcmp(sid, legacy_sid);
+	if (sid) {
+		free(legacy_sid);
+		legacy_sid = NULL;
+	} else {
+		sid = legacy_sid;
+	}
+	if (ambiguous || two_sessions) {
+		snprintf(why, sizeof(why), "ambiguous session id: %s",
+			 two_sessions ? "the query names another one than "
+					"Mcp-Session-Id"
+				      : "the query could be read two ways");
+		record_http_error(c, h->method, h->url, 400, why);
+		respond_local(c, h->method, h->url, 400, why, NULL, false);
 		goto out;
 	}
 	if (sid && (!c->session || strcmp(c->session, sid))) {
@@ -1548,12 +1621,20 @@ static int req_on_complete(void *arg)
 			goto out;
 		}
 		code = check_mcp_rules(h, &batch, why, sizeof(why));
+		/* answered without the id: the client's other request
+		 * with it is still waiting for its own answer */
+		id_in_use = !code && request_id_in_use(c, x->session, &batch,
+						       why, sizeof(why));
+		if (id_in_use)
+			code = MW_RPC_INVALID_REQUEST;
 		if (code) {
 			record_http_error(c, h->method, h->url, 400, why);
 			exchange_free(x);
-			respond_local_code(
-				c, h->method, h->url, 400, code, why,
-				batch.n == 1 ? batch.msgs[0].id : NULL, false);
+			respond_local_code(c, h->method, h->url, 400, code, why,
+					   batch.n == 1 && !id_in_use
+						   ? batch.msgs[0].id
+						   : NULL,
+					   false);
 			goto out;
 		}
 		decisions = calloc(batch.n, sizeof(*decisions));
@@ -1750,6 +1831,15 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		}
 		c->mode = RESP_INFORMATIONAL;
 		return 1;
+	}
+	/* We judge the body as the first names it; a client may join them
+	 * ("text/plain, text/event-stream") and read it as another type. */
+	if (mw_http_header_count(h, "content-type") > 1 ||
+	    mw_http_header_count(h, "content-encoding") > 1) {
+		snprintf(c->resp.err, sizeof(c->resp.err),
+			 "the response names its Content-Type or "
+			 "Content-Encoding more than once");
+		return -1;
 	}
 	learn_session(c, x, mw_http_header(h, "mcp-session-id"));
 	head_req = !strcmp(x->http_method, "HEAD");

@@ -286,3 +286,19 @@ Test(pairing, flags_travel_with_the_request)
 	cr_assert_eq(flags, 0);
 	mw_pairing_free(p);
 }
+
+/* has() looks without taking: the proxy refuses a request whose id waits. */
+Test(pairing, has_sees_waiting_keys_only)
+{
+	struct mw_pairing *p = pair_new(2);
+
+	cr_assert_not(mw_pairing_has(p, PAIR_COLLIDE_A));
+	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 1, 0, NULL), 0);
+	cr_assert(mw_pairing_has(p, PAIR_COLLIDE_A));
+	/* same hash, other key */
+	cr_assert_not(mw_pairing_has(p, PAIR_COLLIDE_B));
+	cr_assert(mw_pairing_has(p, PAIR_COLLIDE_A), "has() took the entry");
+	pair_expect(p, PAIR_COLLIDE_A, 1, 1);
+	cr_assert_not(mw_pairing_has(p, PAIR_COLLIDE_A));
+	mw_pairing_free(p);
+}

@@ -1,0 +1,211 @@
+// Inputs that the daemon and a server (or a client) could read two ways.
+// The daemon judges one reading; if the peer acts on the other, a message
+// passes unjudged, is masked by the wrong rule, or is recorded under the
+// wrong session. Each case here must be refused (400 to a client, 502 for
+// a server's answer) and recorded, or normalised so that both sides read
+// the same thing.
+//
+// One daemon for the file, a raw upstream written here (it answers every
+// tools/call with a card number, and sends a malformed answer on demand),
+// clients that are node scripts in the enforced cgroup writing raw bytes.
+//
+// Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/ambiguity.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import {
+  makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until,
+} from './helpers.mjs';
+
+const NODE = process.execPath;
+const CARD = '4111 1111 1111 1111';
+let d, cg, up;
+
+// Writes the bytes (base64 in argv) and prints what came back, base64,
+// at the close or after ms.
+const CLIENT = String.raw`
+const net = require('net');
+const [host, port, b64, ms] = process.argv.slice(1);
+const s = net.connect(Number(port), host);
+const chunks = [];
+s.on('data', (c) => chunks.push(c));
+s.on('error', () => {});
+const fin = () => { process.stdout.write(Buffer.concat(chunks).toString('base64')); process.exit(0); };
+s.on('close', fin);
+s.on('connect', () => s.write(Buffer.from(b64, 'base64')));
+setTimeout(fin, Number(ms));
+`;
+
+async function raw(bytes, ms = 1500) {
+  const r = await runInCgroup(cg, NODE, ['-e', CLIENT, '127.0.0.1', String(up.port),
+    Buffer.from(bytes, 'latin1').toString('base64'), String(ms)], { timeout: ms + 10000 });
+  return Buffer.from(r.stdout, 'base64').toString('latin1');
+}
+
+// The status lines of the responses in out, in order.
+const statuses = (out) => [...out.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+
+// Answers tools/call with "NAME: card CARD" as JSON; with X-Test: dupct,
+// answers tools/list as an event stream under two Content-Type headers.
+function startUpstream() {
+  const st = { reqs: [] };
+  const server = net.createServer((s) => {
+    let buf = Buffer.alloc(0);
+    s.on('error', () => {});
+    s.on('data', (c) => {
+      buf = Buffer.concat([buf, c]);
+      for (;;) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        const m = head.match(/\r\ncontent-length:\s*(\d+)/i);
+        const len = m ? Number(m[1]) : 0;
+        if (buf.length < end + 4 + len) return;
+        const body = buf.subarray(end + 4, end + 4 + len).toString('utf8');
+        buf = buf.subarray(end + 4 + len);
+        st.reqs.push({ head, body });
+        let msg = null;
+        try { msg = JSON.parse(body); } catch { /* not JSON */ }
+        const id = msg && !Array.isArray(msg) ? msg.id : null;
+        if (/\r\nx-test: dupct/i.test(head)) {
+          const r = { jsonrpc: '2.0', id, result: { tools: [
+            { name: 'forbidden', description: 'denied by the policy', inputSchema: { type: 'object' } },
+            { name: 'fine', description: 'allowed', inputSchema: { type: 'object' } }] } };
+          const b = `event: message\ndata: ${JSON.stringify(r)}\n\n`;
+          s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/event-stream\r\n' +
+            `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
+          continue;
+        }
+        const r = JSON.stringify({ jsonrpc: '2.0', id,
+          result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
+        s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`);
+      }
+    });
+  });
+  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ port: server.address().port, st, server })));
+}
+
+function post(body, extra = '', path = '/mcp', version = '1.1') {
+  return `POST ${path} HTTP/${version}\r\n${version === '1.1' ? `Host: 127.0.0.1:${up.port}\r\n` : ''}` +
+    'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+    `${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+const call = (id, name) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: {} } });
+
+async function httpErrors(pattern) {
+  let rows = [];
+  await until(async () => {
+    rows = await d.sqlObjects('select http_status, detail from mcpwarden.http_errors order by ts');
+    return rows.some((r) => pattern.test(r.detail ?? ''));
+  }, `an http_errors row matching ${pattern}`, 15000);
+  return rows.filter((r) => pattern.test(r.detail ?? ''));
+}
+
+before(async () => {
+  up = await startUpstream();
+  d = await startDaemon({
+    servers: [{ name: 'fake', address: `127.0.0.1:${up.port}` }],
+    default: 'allow',
+    rules: [{ name: 'no-forbidden', tool: 'forbidden', action: 'deny' }],
+    masking: [{ name: 'secret-cards', server: 'fake', tool: ['secret'], apply: ['client'],
+      detectors: ['card'], style: 'full' }],
+  });
+  cg = makeCgroup(uniqueName('mw-ambiguity'));
+  const r = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(r.code, 0, r.stderr);
+});
+after(async () => {
+  await cleanupAll();
+  up?.server.close();
+});
+
+test('1. a tool-scoped masking rule masks its tool\'s answer (the control for 2 and 3)', async () => {
+  const out = await raw(post(call(7, 'secret')));
+  assert.deepEqual(statuses(out), [200], out);
+  assert.ok(!out.includes(CARD), `the card passed unmasked: ${out}`);
+  assert.match(out, /secret: card \[MASKED:card\]/);
+});
+
+test('2. a request id still waiting for its answer is refused: the answer cannot be masked as another tool\'s', async () => {
+  const n = up.st.reqs.length;
+  const out = await raw(post(call(1, 'secret'), 'Mcp-Session-Id: s-reuse\r\n') +
+    post(call(1, 'other'), 'Mcp-Session-Id: s-reuse\r\n'));
+  assert.ok(!out.includes(CARD), `the card passed unmasked: ${out}`);
+  assert.deepEqual(statuses(out), [200, 400], out);
+  assert.match(out, /secret: card \[MASKED:card\]/);
+  assert.match(out, /request id 1 is still waiting for its answer/);
+  // the refusal carries no id: the client's first request keeps its own
+  assert.match(out, /"id":null/);
+  assert.deepEqual(up.st.reqs.slice(n).map((r) => JSON.parse(r.body).params.name), ['secret']);
+  await httpErrors(/request id 1 is still waiting/);
+  // answered, the id is free again
+  const again = await raw(post(call(1, 'secret'), 'Mcp-Session-Id: s-reuse\r\n'));
+  assert.deepEqual(statuses(again), [200], again);
+});
+
+test('3. a batch that holds one id twice is refused before the server sees it', async () => {
+  const n = up.st.reqs.length;
+  const b = JSON.stringify([JSON.parse(call(2, 'secret')), JSON.parse(call(2, 'other'))]);
+  const out = await raw(post(b, 'Mcp-Protocol-Version: 2025-03-26\r\n'));
+  assert.deepEqual(statuses(out), [400], out);
+  assert.match(out, /request id 2 appears twice in the batch/);
+  assert.equal(up.st.reqs.length, n, 'the server got the batch');
+});
+
+test('4. a request naming its Content-Type or Content-Encoding twice is refused', async () => {
+  const n = up.st.reqs.length;
+  for (const extra of ['Content-Encoding: identity\r\nContent-Encoding: gzip\r\n',
+    'Content-Type: text/plain\r\n']) {
+    const out = await raw(post(call(3, 'x'), extra));
+    assert.deepEqual(statuses(out), [400], `${extra}: ${out}`);
+    assert.match(out, /header content-(encoding|type) sent more than once/);
+  }
+  assert.equal(up.st.reqs.length, n, 'the server got a request with a repeated header');
+});
+
+test('5. session ids: header and query must agree, the query must read one way, values are trimmed', async () => {
+  const n = up.st.reqs.length;
+  let out = await raw(post(call(4, 'x'), 'Mcp-Session-Id: AAAA\r\n', '/message?sessionId=BBBB'));
+  assert.deepEqual(statuses(out), [400], out);
+  assert.match(out, /ambiguous session id: the query names another one than Mcp-Session-Id/);
+  out = await raw(post(call(5, 'x'), '', '/message?session%49d=DDDD&x=1'));
+  assert.deepEqual(statuses(out), [400], out);
+  assert.match(out, /the query could be read two ways/);
+  out = await raw(post(call(6, 'x'), '', '/message?a=1#&sessionId=EEEE'));
+  assert.deepEqual(statuses(out), [400], out);
+  assert.match(out, /fragment/);
+  assert.equal(up.st.reqs.length, n, 'the server got an ambiguous request');
+
+  // the same id in both places is one session
+  out = await raw(post(call(8, 'x'), 'Mcp-Session-Id: SAME\r\n', '/message?sessionId=SAME'));
+  assert.deepEqual(statuses(out), [200], out);
+  // trailing whitespace is not part of the value (RFC 9110 5.5): the
+  // server and the trail both see CCCC
+  out = await raw(post(call(9, 'x'), 'Mcp-Session-Id: CCCC \t\r\n'));
+  assert.deepEqual(statuses(out), [200], out);
+  const fwd = up.st.reqs.at(-1).head;
+  assert.match(fwd, /\r\nmcp-session-id: CCCC\r\n/i, fwd);
+  await until(async () => (await d.sqlObjects(
+    "select session_id from mcpwarden.events where rpc_id = '9' and kind = 'request'")).length === 1,
+  'the request with id 9 recorded');
+  const rows = await d.sqlObjects("select session_id from mcpwarden.events where rpc_id = '9' and kind = 'request'");
+  assert.deepEqual(rows.map((r) => r.session_id), ['CCCC']);
+});
+
+test('6. an HTTP/1.0 request without Host is refused: it would go on as HTTP/1.1 without one', async () => {
+  const n = up.st.reqs.length;
+  const out = await raw(post(call(10, 'x'), '', '/mcp', '1.0'));
+  assert.equal(statuses(out)[0], 400, out);
+  assert.match(out, /exactly one Host/);
+  assert.equal(up.st.reqs.length, n);
+});
+
+test('7. a response naming two Content-Types is not passed on: 502, recorded', async () => {
+  const tl = JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'tools/list', params: {} });
+  const out = await raw(post(tl, 'X-Test: dupct\r\n'));
+  assert.deepEqual(statuses(out), [502], out);
+  assert.ok(!out.includes('forbidden'), `the unjudged tools/list reached the client: ${out}`);
+  const rows = await httpErrors(/Content-Type or Content-Encoding more than once/);
+  assert.ok(rows.every((r) => r.http_status === 502), JSON.stringify(rows));
+});
