@@ -1163,9 +1163,13 @@ static void hold_until(struct mw_conn *c, uint64_t seq)
 		return;
 	if (seq > c->hold_seq)
 		c->hold_seq = seq;
-	if (c->held || mw_audit_durable_seq(px->audit) >= c->hold_seq)
+	if (mw_audit_durable_seq(px->audit) >= c->hold_seq)
 		return;
+	/* a held connection's next request too: without it, that one
+	 * waited for the spool's timer or the commit, not the next sync */
 	mw_audit_want_durable(px->audit, c->hold_seq);
+	if (c->held)
+		return;
 	c->held = true;
 	c->held_since_ms = mw_now_ms();
 	c->held_next = px->held;
