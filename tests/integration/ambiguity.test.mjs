@@ -14,7 +14,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until,
+  eachRequest, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
@@ -50,37 +50,25 @@ const statuses = (out) => [...out.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Nu
 function startUpstream() {
   const st = { reqs: [] };
   const server = net.createServer((s) => {
-    let buf = Buffer.alloc(0);
     s.on('error', () => {});
-    s.on('data', (c) => {
-      buf = Buffer.concat([buf, c]);
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const m = head.match(/\r\ncontent-length:\s*(\d+)/i);
-        const len = m ? Number(m[1]) : 0;
-        if (buf.length < end + 4 + len) return;
-        const body = buf.subarray(end + 4, end + 4 + len).toString('utf8');
-        buf = buf.subarray(end + 4 + len);
-        st.reqs.push({ head, body });
-        let msg = null;
-        try { msg = JSON.parse(body); } catch { /* not JSON */ }
-        const id = msg && !Array.isArray(msg) ? msg.id : null;
-        if (/\r\nx-test: dupct/i.test(head)) {
-          const r = { jsonrpc: '2.0', id, result: { tools: [
-            { name: 'forbidden', description: 'denied by the policy', inputSchema: { type: 'object' } },
-            { name: 'fine', description: 'allowed', inputSchema: { type: 'object' } }] } };
-          const b = `event: message\ndata: ${JSON.stringify(r)}\n\n`;
-          s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/event-stream\r\n' +
-            `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
-          continue;
-        }
-        const r = JSON.stringify({ jsonrpc: '2.0', id,
-          result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
-        s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
-          `Content-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`);
+    eachRequest(s, (head, body) => {
+      st.reqs.push({ head, body });
+      let msg = null;
+      try { msg = JSON.parse(body); } catch { /* not JSON */ }
+      const id = msg && !Array.isArray(msg) ? msg.id : null;
+      if (/\r\nx-test: dupct/i.test(head)) {
+        const r = { jsonrpc: '2.0', id, result: { tools: [
+          { name: 'forbidden', description: 'denied by the policy', inputSchema: { type: 'object' } },
+          { name: 'fine', description: 'allowed', inputSchema: { type: 'object' } }] } };
+        const b = `event: message\ndata: ${JSON.stringify(r)}\n\n`;
+        s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Type: text/event-stream\r\n' +
+          `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
+        return;
       }
+      const r = JSON.stringify({ jsonrpc: '2.0', id,
+        result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
+      s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+        `Content-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`);
     });
   });
   return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ port: server.address().port, st, server })));

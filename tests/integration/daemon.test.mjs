@@ -17,7 +17,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, spawnInCgroup, startServer, runClient,
+  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, spawnInCgroup, startServer, runClient,
   startDaemon, uniqueName, cleanupAll,
 } from './helpers.mjs';
 
@@ -209,26 +209,14 @@ function startSink() {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    s.on('data', (chunk) => {
-      st.bytes += chunk.length;
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const m = head.match(/\r\ncontent-length:\s*(\d+)/i);
-        const len = m ? Number(m[1]) : 0;
-        if (buf.length < end + 4 + len) return;
-        const body = buf.subarray(end + 4, end + 4 + len).toString('utf8');
-        buf = buf.subarray(end + 4 + len);
-        st.requests.push({ head, body });
-        let id = null;
-        try { id = JSON.parse(body).id ?? null; } catch { /* not JSON */ }
-        const resp = JSON.stringify({ jsonrpc: '2.0', id, result: { sink: true } });
-        s.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n` +
-          `Content-Length: ${Buffer.byteLength(resp)}\r\n\r\n${resp}`);
-      }
+    s.on('data', (chunk) => { st.bytes += chunk.length; });
+    eachRequest(s, (head, body) => {
+      st.requests.push({ head, body });
+      let id = null;
+      try { id = JSON.parse(body).id ?? null; } catch { /* not JSON */ }
+      const resp = JSON.stringify({ jsonrpc: '2.0', id, result: { sink: true } });
+      s.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(resp)}\r\n\r\n${resp}`);
     });
   });
   return new Promise((resolve, reject) => {

@@ -224,6 +224,28 @@ export function spawnInCgroup(cgroupPath, cmd, args = [], opts = {}) {
 // ---------------------------------------------------------------- MCP peers
 
 /** A TCP port free on 127.0.0.1 and ::1 alike (probed by binding the dual-stack wildcard). */
+// For a test upstream that answers by hand on a raw socket: calls
+// fn(head, body) for each request as soon as it is whole (framed by
+// Content-Length; no Content-Length, no body). head is latin1 without the
+// blank line, body UTF-8.
+export function eachRequest(socket, fn) {
+  let buf = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buf.subarray(0, end).toString('latin1');
+      const m = head.match(/\r\ncontent-length:\s*(\d+)/i);
+      const len = m ? Number(m[1]) : 0;
+      if (buf.length < end + 4 + len) return;
+      const body = buf.subarray(end + 4, end + 4 + len).toString('utf8');
+      buf = buf.subarray(end + 4 + len);
+      fn(head, body);
+    }
+  });
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();

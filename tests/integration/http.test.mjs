@@ -17,7 +17,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, freePort, cleanupAll,
+  eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, freePort, cleanupAll,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
@@ -611,27 +611,16 @@ async function startSlowReader() {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
     s.on('error', () => {});
-    let buf = Buffer.alloc(0);
-    s.on('data', (chunk) => {
-      st.bytes += chunk.length;
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buf.subarray(0, end).toString('latin1');
-        const m = head.match(/\r\ncontent-length:\s*(\d+)/i);
-        const len = m ? Number(m[1]) : 0;
-        if (buf.length < end + 4 + len) return;
-        const body = buf.subarray(end + 4, end + 4 + len).toString('utf8');
-        buf = buf.subarray(end + 4 + len);
-        let msg = null;
-        try { msg = JSON.parse(body); } catch { /* not JSON */ }
-        const data = msg?.params?.arguments?.data;
-        st.reqs.push({ id: msg?.id ?? null, len, te: /\r\ntransfer-encoding:/i.test(head),
-          padOk: typeof data === 'string' && data === padFor8(msg.id, data.length), padLen: data?.length });
-        const resp = JSON.stringify({ jsonrpc: '2.0', id: msg?.id ?? null, result: { len } });
-        s.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(resp)}\r\n\r\n${resp}`);
-      }
+    s.on('data', (chunk) => { st.bytes += chunk.length; });
+    eachRequest(s, (head, body) => {
+      const len = Buffer.byteLength(body);
+      let msg = null;
+      try { msg = JSON.parse(body); } catch { /* not JSON */ }
+      const data = msg?.params?.arguments?.data;
+      st.reqs.push({ id: msg?.id ?? null, len, te: /\r\ntransfer-encoding:/i.test(head),
+        padOk: typeof data === 'string' && data === padFor8(msg.id, data.length), padLen: data?.length });
+      const resp = JSON.stringify({ jsonrpc: '2.0', id: msg?.id ?? null, result: { len } });
+      s.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(resp)}\r\n\r\n${resp}`);
     });
     if (st.released) s.resume();
   });
