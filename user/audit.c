@@ -1770,16 +1770,36 @@ static bool line_field(const char *line, size_t len, int i, const char **f,
 }
 
 /*
+ * A decimal field of a line as a number: 0 for \N, or for anything else
+ * than 1 to 19 digits.
+ */
+static uint64_t line_u64(const char *f, size_t n)
+{
+	uint64_t v = 0;
+
+	if (!n || n > 19)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (f[i] < '0' || f[i] > '9')
+			return 0;
+		v = v * 10 + (uint64_t)(f[i] - '0');
+	}
+	return v;
+}
+
+/*
  * One spooled line: recorded already (seq up to the database's head), or
- * queued again, in order, as durable.
+ * queued again, in order, as durable. Either way its conn_id was given
+ * out: numbering goes on after it (the database does not hold those
+ * only in the spool), so that no two connections share an id.
  */
 static int load_line(void *arg, const char *line, size_t len)
 {
 	struct spool_load *l = arg;
 	struct mw_audit *a = l->a;
-	const char *f, *h, *ph;
-	size_t n, hn, phn, fields = 1, missing = 0;
-	uint64_t seq = 0;
+	const char *f, *h, *ph, *cf;
+	size_t n, hn, phn, cn, fields = 1, missing = 0;
+	uint64_t seq = 0, conn_id;
 	struct rec *r;
 
 	l->lines++;
@@ -1796,13 +1816,17 @@ static int load_line(void *arg, const char *line, size_t len)
 	    !line_field(line, len, C_HASH - (int)missing, &h, &hn) ||
 	    !mw_chain_is_hash(h, hn) ||
 	    !line_field(line, len, MW_CF_PREV_HASH, &ph, &phn) ||
-	    !mw_chain_is_hash(ph, phn) || h + hn != line + len)
+	    !mw_chain_is_hash(ph, phn) || h + hn != line + len ||
+	    !line_field(line, len, MW_CF_CONN_ID, &cf, &cn))
 		goto bad;
 	for (size_t i = 0; i < n; i++) {
 		if (f[i] < '0' || f[i] > '9')
 			goto bad;
 		seq = seq * 10 + (uint64_t)(f[i] - '0');
 	}
+	conn_id = line_u64(cf, cn);
+	if (conn_id > a->last_conn_id)
+		a->last_conn_id = conn_id;
 	if (seq <= l->head) {
 		l->skipped++;
 		return 0;

@@ -111,7 +111,7 @@ void mw_audit_stop_embedded(const struct mw_audit_config *cfg);
 
 /*
  * The next connection id of this host (> 0): numbering continues across
- * restarts from what the database holds.
+ * restarts from what the database and the spool hold.
  */
 uint64_t mw_audit_next_conn_id(struct mw_audit *a);
 

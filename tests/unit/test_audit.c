@@ -1880,3 +1880,111 @@ Test(audit, close_with_a_sync_queued_for_the_batch)
 	/* the event and the close's checkpoint */
 	cr_assert_eq(ta_check_chain(TA_HOST), 2);
 }
+
+/* ---- connection ids across a restart ---- */
+
+static uint64_t ta_conn_open(struct mw_audit *a, uint64_t conn_id, uint32_t uid)
+{
+	struct mw_identity id;
+	struct mw_audit_event ev = {
+		.kind = MW_EV_CONN_OPEN,
+		.conn_id = conn_id,
+		.server = "billing",
+		.client_addr = "127.0.0.1:40000",
+		.server_addr = "10.0.0.5:8080",
+	};
+
+	ta_identity(&id);
+	id.uid = uid;
+	ev.identity = &id;
+	return mw_audit_submit(a, &ev);
+}
+
+/* Written 1, the database stopped, connection 2 opened: in the spool. */
+static bool ta_conn_spool_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+	char err[512];
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (st.written < 1)
+			return false;
+		d->rc_stop =
+			mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err));
+		d->seqs[0] = mw_audit_next_conn_id(d->a);
+		if (d->rc_stop || d->seqs[0] != 2 ||
+		    ta_conn_open(d->a, d->seqs[0], 2000) != 2 ||
+		    ta_submit_simple(d->a, d->seqs[0], "tools/call") != 3) {
+			d->rc_stop = -1;
+			return true;
+		}
+		d->phase = 1;
+		return false;
+	}
+	return mw_audit_durable_seq(d->a) >= 3;
+}
+
+/*
+ * A connection opened while the database was away is only in the spool
+ * when the writer is killed: the next start numbers connections after
+ * it, not after the database's last, so that no two identities share a
+ * conn_id (the views would credit one's requests to both).
+ */
+Test(audit, conn_ids_go_on_after_those_in_the_spool)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char err[512];
+	uint64_t id;
+	pid_t pid;
+	int wst;
+	PGconn *c;
+
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct ta_drive d = { 0 };
+
+		if (mw_loop_new(&loop))
+			_exit(10);
+		a = ta_open(loop);
+		if (ta_conn_open(a, mw_audit_next_conn_id(a), 1000) != 1)
+			_exit(11);
+		d.loop = loop;
+		d.a = a;
+		d.step = ta_conn_spool_step;
+		ta_drive_loop(&d, 30000);
+		_exit(d.rc_stop ? 12 : 0); /* as a kill -9 leaves it */
+	}
+	cr_assert_eq(waitpid(pid, &wst, 0), pid);
+	cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+		  "the first writer failed (status %d)", wst);
+
+	cr_assert_eq(
+		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
+		0, "%s", err);
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	id = mw_audit_next_conn_id(a);
+	cr_assert_eq(id, 3, "conn_id %llu given out again",
+		     (unsigned long long)id);
+	cr_assert_eq(ta_conn_open(a, id, 3000), 4);
+	ta_drive_until_written(loop, a, 3); /* 2 and 3 from the spool, 4 */
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	c = ta_db();
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
+				 "WHERE kind = 'conn_open' AND conn_id = 2"),
+		     1);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.tool_calls "
+				 "WHERE seq = 3 AND uid = 2000"),
+		     1);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.tool_calls "
+				 "WHERE seq = 3"),
+		     1);
+	PQfinish(c);
+	/* 1..4 and the close's checkpoint */
+	cr_assert_eq(ta_check_chain(TA_HOST), 5);
+}
