@@ -59,6 +59,7 @@
 #include "json_text.h"
 #include "log.h"
 #include "pg_embedded.h"
+#include "pgcopy.h"
 #include "chain.h"
 #include "schema.h"
 #include "sign.h"
@@ -81,6 +82,24 @@
 #define DEFAULT_CHECKPOINT_MS 10000
 #define DEFAULT_SPOOL_AFTER_MS 200
 #define SPOOL_RETRY_MS 1000
+
+/*
+ * The longest line of the trail, its newline included: what the spool
+ * takes (MW_SPOOL_LINE_MAX before the newline) and what `audit verify`
+ * reads (MW_PGCOPY_MAX_LINE), the line as written here, as PostgreSQL's
+ * COPY TO writes the row back, and as an evidence package's events.jsonl
+ * line. An event whose line could be longer is refused at submit: one
+ * such line would stop the spool (and the verifier) at it for good.
+ * LINE_SLACK covers the field names, quotes, NULLs, numbers and ts in
+ * their other forms; what the values take is counted.
+ */
+#define LINE_MAX_BYTES                                              \
+	((size_t)MW_SPOOL_LINE_MAX + 1 < (size_t)MW_PGCOPY_MAX_LINE \
+		 ? (size_t)MW_SPOOL_LINE_MAX + 1                    \
+		 : (size_t)MW_PGCOPY_MAX_LINE)
+#define LINE_SLACK 4096
+/* No value byte takes more than this in any of the three forms. */
+#define LINE_GROWTH_MAX 6
 
 #define DEFAULT_MAX_QUEUE 65536
 #define DEFAULT_BATCH_MAX 256
@@ -679,6 +698,60 @@ static void set_i64(struct values *x, enum mw_chain_field f, int64_t v)
 }
 
 /*
+ * The longest of the event's line as written here (backslash, tab,
+ * newline and CR doubled), as PostgreSQL's COPY TO writes it (\b, \f and
+ * \v too) and as a JSON string in events.jsonl (quote, backslash and
+ * \b \f \n \r \t doubled, other control characters 6 bytes), but for
+ * what LINE_SLACK covers. PostgreSQL escapes what this writer does and
+ * more: its form is never the shorter.
+ */
+static size_t line_bytes(const struct values *x)
+{
+	size_t pg = 0, json = 0, total = 0;
+
+	for (int f = 0; f < MW_CF_N; f++)
+		total += x->v[f].n;
+	/* what it is for all but the largest events */
+	if (total <= (LINE_MAX_BYTES - LINE_SLACK) / LINE_GROWTH_MAX)
+		return total;
+	for (int f = 0; f < MW_CF_N; f++) {
+		const unsigned char *s = (const unsigned char *)x->v[f].s;
+
+		for (size_t i = 0; i < x->v[f].n; i++) {
+			unsigned char c = s[i];
+
+			if (c > '\\' || (c > '"' && c < '\\'))
+				continue;
+			switch (c) {
+			case '\\':
+			case '\t':
+			case '\n':
+			case '\r':
+				pg++;
+				json++;
+				break;
+			case '\b':
+			case '\f':
+				pg++;
+				json++;
+				break;
+			case '\v':
+				pg++;
+				json += 5;
+				break;
+			case '"':
+				json++;
+				break;
+			default:
+				if (c < 0x20)
+					json += 5;
+			}
+		}
+	}
+	return total + (pg > json ? pg : json);
+}
+
+/*
  * Writes the event's line into the tail chunk (r describes it) and its
  * hash, chained to a->last_hash, into hash.
  */
@@ -690,7 +763,7 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 		ev->kind == MW_EV_CONN_OPEN ? ev->identity : NULL;
 	const char *kind = kind_name(ev->kind);
 	struct values *x = &a->vals;
-	size_t worst = 64 + 48 + 2 * N_COLS;
+	size_t worst = 64 + 48 + 2 * N_COLS, line;
 	char *start, *o;
 	int rc = 0;
 
@@ -760,6 +833,16 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 		if (x->in_jb[f])
 			x->v[f].s = a->jb.data + x->jb_off[f];
 		worst += 2 * x->v[f].n;
+	}
+	line = line_bytes(x);
+	if (line > LINE_MAX_BYTES - LINE_SLACK) {
+		log_err("audit: a %s event of connection %llu would make a "
+			"line of up to %zu bytes, longer than the %zu the "
+			"spool and audit verify take: it is refused (not "
+			"recorded), and so is what it records",
+			kind, (unsigned long long)ev->conn_id,
+			line + LINE_SLACK, LINE_MAX_BYTES);
+		return -EFBIG;
 	}
 	if (mw_chain_hash(x->v, hash))
 		return -EINVAL;

@@ -117,7 +117,9 @@ uint64_t mw_audit_next_conn_id(struct mw_audit *a);
 
 /*
  * Queues one event and returns its sequence number (> 0), or 0 when the
- * queue is full (the caller must then refuse what it was about to pass).
+ * queue is full, or the event would make a line longer than the spool and
+ * `audit verify` take (logged; later events are not affected): the caller
+ * must then refuse what it was about to pass.
  */
 uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev);
 

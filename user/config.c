@@ -18,8 +18,12 @@
 #include "spool.h"
 #include "yaml_util.h"
 
-/* A message recorded whole fits a line of the spool and of the verifier,
- * escaped, with room for the event's other fields (config.h). */
+/* A message recorded whole whose JSON is written back no longer than it
+ * came fits a line of the spool and of the verifier, escaped (twice its
+ * bytes), with room for the event's other fields. One whose reals are
+ * written back longer (up to 5 times: 0.1 as 0.10000000000000001) may
+ * not: the audit writer refuses its event, and the proxy its request
+ * (config.h; audit.c, LINE_MAX_BYTES). */
 _Static_assert(2ull * MW_MAX_RECORDED_MESSAGE + (1u << 20) <=
 			       MW_SPOOL_LINE_MAX &&
 		       2ull * MW_MAX_RECORDED_MESSAGE + (1u << 20) <=

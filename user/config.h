@@ -31,10 +31,16 @@ struct mw_server_cfg {
 /*
  * The largest body or server-sent event the daemon holds, judges and
  * records whole. Its audit line (COPY text, then a line of an evidence
- * package's events.jsonl) can take twice its bytes, escapes doubled, and
- * must stay within the spool's and the verifier's 64 MiB bound on a line
- * (MW_SPOOL_LINE_MAX, MW_PGCOPY_MAX_LINE): one larger message would make
- * the trail unverifiable from then on.
+ * package's events.jsonl) takes twice its bytes, escapes doubled, as long
+ * as its JSON is written back no longer than it came, and then stays
+ * within the spool's and the verifier's 64 MiB bound on a line
+ * (MW_SPOOL_LINE_MAX, MW_PGCOPY_MAX_LINE). That is not the worst case:
+ * jansson writes a real back with 17 significant digits (0.1 as
+ * 0.10000000000000001), so a message of reals grows up to 5 times before
+ * it is escaped, and one of this size can need a longer line. The audit
+ * writer refuses such an event (mw_audit_submit returns 0, and the proxy
+ * refuses the request): a longer line would stop the spool, and the
+ * verifier, at it from then on.
  */
 #define MW_MAX_RECORDED_MESSAGE (16u << 20)
 

@@ -1988,3 +1988,96 @@ Test(audit, conn_ids_go_on_after_those_in_the_spool)
 	/* 1..4 and the close's checkpoint */
 	cr_assert_eq(ta_check_chain(TA_HOST), 5);
 }
+
+/* ---- events too large for a line of the trail ---- */
+
+struct ta_big {
+	struct ta_drive d; /* first */
+	struct mw_audit_stats locked; /* while the table was locked */
+};
+
+/* Event 2 durable in the spool while the table is locked, then all in. */
+static bool ta_big_step(struct ta_drive *d, int64_t now)
+{
+	struct ta_big *b = (struct ta_big *)d;
+	struct mw_audit_stats st;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (st.durable_seq < 2)
+			return false;
+		b->locked = st;
+		ta_exec_sql(d->db, "COMMIT");
+		d->phase = 1;
+		return false;
+	}
+	return st.written >= 2 && !st.queued;
+}
+
+/*
+ * An event whose line would be longer than the spool and the verifier
+ * take (here 10 MiB of control characters, 6 bytes each as JSON, one
+ * more in COPY; reals re-printed by jansson grow as much) is refused at
+ * submit, so that the proxy refuses its request: it never reaches the
+ * spool, which would refuse it and every event after it. A large event
+ * that fits is taken, and so is the next small one, durable in the spool
+ * while the database cannot commit.
+ */
+Test(audit, an_event_too_long_for_a_line_is_refused_alone)
+{
+	size_t n = 10u << 20, fits = 12u << 20;
+	struct ta_big b = { 0 };
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	json_t *huge, *large;
+	char *s;
+	PGconn *c;
+
+	s = malloc(fits);
+	cr_assert_not_null(s);
+	memset(s, 1, n);
+	huge = json_pack("{ss%}", "blob", s, n);
+	memset(s, 'x', fits);
+	large = json_pack("{ss%}", "blob", s, fits);
+	free(s);
+	cr_assert(huge && large);
+
+	ta_cfg.spool_first = true;
+	ta_cfg.spool_after_ms = 600000;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	{
+		struct mw_audit_event ev = {
+			.kind = MW_EV_REQUEST,
+			.conn_id = 1,
+			.method = "tools/call",
+			.params = huge,
+		};
+
+		cr_assert_eq(mw_audit_submit(a, &ev), 0);
+		ev.params = large;
+		cr_assert_eq(mw_audit_submit(a, &ev), 1);
+	}
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 2);
+	mw_audit_want_durable(a, 2);
+	b.d.loop = loop;
+	b.d.a = a;
+	b.d.db = c;
+	b.d.step = ta_big_step;
+	ta_drive_loop(&b.d, 60000);
+	cr_assert_eq(b.locked.written, 0);
+	cr_assert_eq(b.locked.durable_seq, 2);
+	cr_assert_not(b.locked.spool_failing);
+	cr_assert_eq(b.locked.spool_failures, 0);
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	json_decref(huge);
+	json_decref(large);
+	/* the two taken and the close's checkpoint */
+	cr_assert_eq(ta_check_chain(TA_HOST), 3);
+}
