@@ -251,6 +251,7 @@ struct mw_audit {
 	size_t ts_len;
 
 	uint64_t last_conn_id;
+	uint64_t gap_lo, gap_hi; /* the last events found missing */
 	struct mw_audit_stats st;
 	struct mw_deferred dfr; /* frees the struct after the event batch */
 	struct mw_deferred soon; /* spool_soon, after the event batch */
@@ -1585,12 +1586,41 @@ static void batch_settled(struct mw_audit *a)
 	}
 }
 
+/*
+ * The database holds fewer of this host's events than it acknowledged to
+ * this writer (restored from a backup, failed over to a replica that had
+ * not received them; or retention dropped every one): events max + 1 ..
+ * head_seq - 1 are gone from it, and the spool let them go once they
+ * were committed. The chain goes on after them; audit verify shows the
+ * gap. Said once per gap.
+ */
+static void database_behind(struct mw_audit *a, uint64_t max)
+{
+	uint64_t lo = max + 1, hi = a->head_seq - 1;
+
+	if (lo == a->gap_lo && hi == a->gap_hi)
+		return;
+	a->gap_lo = lo;
+	a->gap_hi = hi;
+	a->st.missing += hi - lo + 1;
+	log_err("audit: ALERT (AU-5): the database holds the events of host "
+		"%s up to seq %llu only, yet it had committed them up to "
+		"%llu: events %llu..%llu are missing from it (a restore, a "
+		"failover to a replica that had not received them%s); they "
+		"are not shipped again, and audit verify will show the gap",
+		a->host, (unsigned long long)max, (unsigned long long)hi,
+		(unsigned long long)lo, (unsigned long long)hi,
+		max ? "" : ", or retention dropped all of them");
+}
+
 /* The chain's head on the new connection: records up to it are there. */
 static void synced(struct mw_audit *a)
 {
 	uint64_t max = a->sync_seq, n = 0;
 
 	a->phase = PH_IDLE;
+	if (max < a->head_seq - 1)
+		database_behind(a, max);
 	if (max >= a->head_seq && max - a->head_seq < a->count) {
 		const struct rec *r = rec_at(a, (size_t)(max - a->head_seq));
 

@@ -128,6 +128,10 @@ struct mw_audit_stats {
 	uint64_t spooled; /* events made durable in the spool */
 	uint64_t spool_bytes; /* in the spool file now */
 	uint64_t spool_failures; /* appends that failed (disk full, ...) */
+	/* events the database acknowledged and was later found without
+	 * (a restore, a failover to a lagging replica): alerted, not shipped
+	 * again */
+	uint64_t missing;
 	uint64_t durable_seq;
 	bool connected;
 	bool spool_failing; /* the last append failed: not durable */

@@ -135,6 +135,8 @@ static json_t *status(struct mw_commands_ctx *cc)
 			  (json_int_t)as.spool_failures, "spool_failing",
 			  as.spool_failing, "durable_before_forward",
 			  cc->cfg->audit.durable_before_forward);
+	json_object_set_new(audit, "missing_events",
+			    json_integer((json_int_t)as.missing));
 	mw_format_addr(&cc->cfg->listen4, listen, sizeof(listen));
 	json_object_set_new(r, "host", json_string(cc->cfg->host));
 	json_object_set_new(r, "listen", json_string(listen));

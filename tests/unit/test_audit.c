@@ -2081,3 +2081,81 @@ Test(audit, an_event_too_long_for_a_line_is_refused_alone)
 	/* the two taken and the close's checkpoint */
 	cr_assert_eq(ta_check_chain(TA_HOST), 3);
 }
+
+/* ---- a database that lost events it had committed ---- */
+
+static void ta_drop_writer(PGconn *c)
+{
+	PQclear(ta_query(c, "SELECT pg_terminate_backend(pid) FROM "
+			    "pg_stat_activity WHERE usename = "
+			    "'mcpwarden_writer'"));
+}
+
+/*
+ * 1..3 written, then deleted but 1 and the writer's connection dropped;
+ * 4 written; the connection dropped again; 5 written. seqs[] get the
+ * missing count after each.
+ */
+static bool ta_behind_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (st.written < (uint64_t)d->phase + 3)
+		return false;
+	d->seqs[d->phase] = st.missing;
+	switch (d->phase++) {
+	case 0:
+		/* the acknowledged tail is gone, past the triggers */
+		ta_exec_sql(d->db, "SET session_replication_role = replica");
+		ta_exec_sql(d->db, "DELETE FROM mcpwarden.events WHERE "
+				   "seq >= 2");
+		ta_drop_writer(d->db);
+		d->seqs[4] = ta_submit_simple(d->a, 1, "after");
+		return false;
+	case 1:
+		/* the next reconnect finds no new gap */
+		ta_drop_writer(d->db);
+		d->seqs[5] = ta_submit_simple(d->a, 1, "again");
+		return false;
+	default:
+		return true;
+	}
+}
+
+/*
+ * The database comes back without events it acknowledged (a replica
+ * promoted without them, a restore): the writer cannot make them up, but
+ * says so (an alert in the log, counted in the stats) once, and goes on.
+ */
+Test(audit, a_database_without_committed_events_is_alerted)
+{
+	struct ta_drive d = { 0 };
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	for (int i = 1; i <= 3; i++)
+		cr_assert_eq(ta_submit_simple(a, 1, "ping"), (uint64_t)i);
+	c = ta_db();
+	d.loop = loop;
+	d.a = a;
+	d.db = c;
+	d.step = ta_behind_step;
+	ta_drive_loop(&d, 30000);
+	cr_assert_eq(d.seqs[4], 4);
+	cr_assert_eq(d.seqs[5], 5);
+	cr_assert_eq(d.seqs[0], 0, "nothing missing at first");
+	cr_assert_eq(d.seqs[1], 2, "events 2 and 3 are missing: %llu",
+		     (unsigned long long)d.seqs[1]);
+	cr_assert_eq(d.seqs[2], 2, "no new gap, nothing more counted");
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events WHERE "
+				 "seq IN (1, 4, 5)"),
+		     3);
+	PQfinish(c);
+}
