@@ -23,6 +23,11 @@
  * from the timer. The first thing on a new connection is max(seq) of this
  * host: every queued record up to it was committed (its acknowledgement
  * lost) and is dropped, so nothing is written twice without ON CONFLICT.
+ * Should the database's event at max(seq) not be the one queued (its hash
+ * differs: another writer with this host name), the writer drops nothing
+ * and stops writing to that database (halt): what is queued goes to the
+ * spool, as during an outage. A database with fewer events than were
+ * committed is alerted (database_behind).
  * That holds because batches commit in seq order, one at a time, and only
  * one writer uses a host name; should a row still be there (a COPY that
  * committed after its connection was given up), the primary key refuses
@@ -199,6 +204,7 @@ struct mw_audit {
 	int resend_backoff_ms;
 	uint64_t refusals; /* consecutive refused batches */
 	bool down_logged;
+	bool halted; /* the database's chain is not this writer's: no more */
 	bool sync_ok;
 	uint64_t sync_seq;
 	char sync_hash[MW_CHAIN_HASH_HEX]; /* "" when the chain is empty */
@@ -1613,6 +1619,30 @@ static void database_behind(struct mw_audit *a, uint64_t max)
 		max ? "" : ", or retention dropped all of them");
 }
 
+/*
+ * The database's event max is not the one this writer queued with that
+ * seq: another writer uses this host name, or the database was replaced
+ * by one that took other events. Taking the queued events up to max as
+ * recorded would lose them; writing on would fork the chain. The writer
+ * stops writing for good (no reconnect): what is queued stays queued and
+ * goes to the spool as during an outage, calls being refused once the
+ * spool cannot take them, and at close it is left in the spool.
+ */
+static void halt(struct mw_audit *a, uint64_t max)
+{
+	log_err("audit: ALERT (AU-5): the database's event %llu of host %s "
+		"is not the one this writer queued (another writer with this "
+		"host name, or a database that took other events): the "
+		"writer stops writing to it; events %llu..%llu stay queued%s "
+		"until an operator sorts the trail out and restarts",
+		(unsigned long long)max, a->host,
+		(unsigned long long)a->head_seq,
+		(unsigned long long)(a->head_seq + a->count - 1),
+		a->spool ? " and go to the spool" : "");
+	a->halted = true;
+	drop_conn(a);
+}
+
 /* The chain's head on the new connection: records up to it are there. */
 static void synced(struct mw_audit *a)
 {
@@ -1624,11 +1654,10 @@ static void synced(struct mw_audit *a)
 	if (max >= a->head_seq && max - a->head_seq < a->count) {
 		const struct rec *r = rec_at(a, (size_t)(max - a->head_seq));
 
-		if (memcmp(r->line + r->len - 65, a->sync_hash, 64))
-			log_err("audit: the database's event %llu of host %s "
-				"is not the one this writer queued: another "
-				"writer with this host name?",
-				(unsigned long long)max, a->host);
+		if (memcmp(r->line + r->len - 65, a->sync_hash, 64)) {
+			halt(a, max);
+			return;
+		}
 	}
 	while (a->count && a->head_seq <= max) {
 		pop(a, 1);
@@ -1805,6 +1834,8 @@ static void service(struct mw_audit *a, int64_t now)
 	}
 	switch (a->state) {
 	case ST_DOWN:
+		if (a->halted)
+			break;
 		if (now >= a->reconnect_at_ms)
 			connect_start(a);
 		else
@@ -1940,6 +1971,17 @@ static int load_line(void *arg, const char *line, size_t len)
 	conn_id = line_u64(cf, cn);
 	if (conn_id > a->last_conn_id)
 		a->last_conn_id = conn_id;
+	if (seq == l->head && memcmp(h, l->head_hash, 64)) {
+		mw_set_err(l->err, l->errlen,
+			   "audit spool %s: event %llu is not the database's "
+			   "event %llu of host %s (another writer with this "
+			   "host name, or a database that took other events): "
+			   "sort the trail out, and move the file away to "
+			   "start",
+			   mw_spool_path(a->spool), (unsigned long long)seq,
+			   (unsigned long long)seq, a->host);
+		return -EBADMSG;
+	}
 	if (seq <= l->head) {
 		l->skipped++;
 		return 0;
@@ -2002,9 +2044,11 @@ bad:
 static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 		      char *err, size_t errlen)
 {
-	struct spool_load l = {
-		.a = a, .head = a->head_seq - 1, .err = err, .errlen = errlen
-	};
+	struct spool_load l = { .a = a,
+				.head = a->head_seq - 1,
+				.head_hash = a->last_hash,
+				.err = err,
+				.errlen = errlen };
 	char dir[PATH_MAX];
 	size_t torn = 0;
 	int rc, n;
@@ -2488,7 +2532,7 @@ void mw_audit_close(struct mw_audit *a)
 	a->spool_inline = true;
 	a->resend_at_ms = 0;
 	emit_checkpoint(a);
-	while (a->count && now < deadline) {
+	while (a->count && !a->halted && now < deadline) {
 		int wait = (int)(deadline - now < 50 ? deadline - now : 50);
 
 		if (a->state == ST_UP) {
@@ -2523,7 +2567,14 @@ void mw_audit_close(struct mw_audit *a)
 	}
 	if (a->count) {
 		spool_pending(a);
-		if (a->spooled_seq >= a->head_seq + a->count - 1)
+		if (a->halted)
+			log_err("audit: %zu events are left %s, not written: "
+				"the database's chain is not this writer's",
+				a->count,
+				a->spooled_seq >= a->head_seq + a->count - 1
+					? "in the spool"
+					: "unrecorded");
+		else if (a->spooled_seq >= a->head_seq + a->count - 1)
 			log_warn("audit: %zu events wait in the spool for the "
 				 "database; they are shipped at the next start",
 				 a->count);
@@ -2701,6 +2752,7 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 	st->connected = a->state == ST_UP;
 	st->durable_seq = durable_seq(a);
 	st->spool_failing = a->spool_failing;
+	st->halted = a->halted;
 	st->spool_bytes = a->spool ? a->spool_bytes : 0;
 }
 

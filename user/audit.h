@@ -135,6 +135,9 @@ struct mw_audit_stats {
 	uint64_t durable_seq;
 	bool connected;
 	bool spool_failing; /* the last append failed: not durable */
+	/* the database's chain is not this writer's (another writer with
+	 * this host name?): nothing more is written to it */
+	bool halted;
 };
 
 /*

@@ -868,10 +868,50 @@ Test(audit, transient_refusal_is_retried)
 #define TA_BURST 2000
 #define TA_LOST 5
 
+static int ta_check_chain(const char *host);
+
+/* Commits the spooled lines of events lo..hi as the writer would. */
+static void ta_commit_spooled(PGconn *c, long long lo, long long hi)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	PGresult *r;
+	long long got = 0;
+
+	snprintf(path, sizeof(path), "%s/spool/events.spool", ta_dir);
+	f = fopen(path, "re");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	r = PQexec(c, mw_schema_copy_sql);
+	cr_assert_eq(PQresultStatus(r), PGRES_COPY_IN, "%s",
+		     PQresultErrorMessage(r));
+	PQclear(r);
+	while ((n = getline(&line, &cap, f)) > 0 && line[0]) {
+		const char *tab = strchr(line, '\t');
+		long long seq = tab ? atoll(tab + 1) : 0;
+
+		if (seq < lo || seq > hi)
+			continue;
+		cr_assert_eq(PQputCopyData(c, line, (int)n), 1);
+		got++;
+	}
+	free(line);
+	fclose(f);
+	cr_assert_eq(got, hi - lo + 1, "the spool has %lld of them", got);
+	cr_assert_eq(PQputCopyEnd(c, NULL), 1);
+	r = PQgetResult(c);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s",
+		     PQresultErrorMessage(r));
+	PQclear(r);
+	PQclear(PQgetResult(c));
+}
+
 static bool ta_burst_step(struct ta_drive *d, int64_t now)
 {
 	struct mw_audit_stats st;
-	char err[512], sql[512];
+	char err[512];
 	PGresult *r;
 	long long max;
 
@@ -895,6 +935,9 @@ static bool ta_burst_step(struct ta_drive *d, int64_t now)
 		d->phase = 2;
 		return false;
 	case 2:
+		/* the spool has them all: the lines to commit below */
+		if (st.durable_seq < TA_BURST)
+			return false;
 		d->written_in_outage = st.written;
 		if (mw_pg_embedded_start(ta_dir, ta_user, NULL, err,
 					 sizeof(err))) {
@@ -905,9 +948,10 @@ static bool ta_burst_step(struct ta_drive *d, int64_t now)
 		}
 		/*
 		 * As if the next batches had committed and their
-		 * acknowledgement got lost with the connection. Batches
-		 * commit one at a time in seq order: what the database has
-		 * is always the head of the writer's queue.
+		 * acknowledgement got lost with the connection: the same
+		 * lines, taken from the spool. Batches commit one at a time
+		 * in seq order: what the database has is always the head of
+		 * the writer's queue.
 		 */
 		d->db = ta_db();
 		ta_exec_sql(d->db, "DROP TRIGGER ta_slow ON mcpwarden.events");
@@ -916,13 +960,7 @@ static bool ta_burst_step(struct ta_drive *d, int64_t now)
 		max = atoll(PQgetvalue(r, 0, 0));
 		PQclear(r);
 		d->mark = max;
-		snprintf(sql, sizeof(sql),
-			 "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
-			 "detail, prev_hash, hash) SELECT '" TA_HOST "', g, "
-			 "now(), 'request', 'committed, acknowledgement lost', "
-			 "'-', '-' FROM generate_series(%lld, %lld) g",
-			 max + 1, max + TA_LOST);
-		ta_exec_sql(d->db, sql);
+		ta_commit_spooled(d->db, max + 1, max + TA_LOST);
 		PQfinish(d->db);
 		d->db = NULL;
 		d->phase = 3;
@@ -976,13 +1014,11 @@ Test(audit, resent_batches_are_idempotent)
 		     TA_BURST);
 	cr_assert_eq(ta_count(c, "SELECT max(seq) FROM mcpwarden.events"),
 		     TA_BURST);
-	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
-				 "WHERE detail = 'committed, "
-				 "acknowledgement lost'"),
-		     TA_LOST);
 	PQfinish(c);
 	mw_audit_close(a);
 	mw_loop_free(loop);
+	/* and the chain is whole: the events and the close's checkpoint */
+	cr_assert_eq(ta_check_chain(TA_HOST), TA_BURST + 1);
 }
 
 /*
@@ -2158,4 +2194,97 @@ Test(audit, a_database_without_committed_events_is_alerted)
 				 "seq IN (1, 4, 5)"),
 		     3);
 	PQfinish(c);
+}
+
+/* ---- another writer's chain ---- */
+
+/*
+ * Phase 0: the writer's COPY of 1..3 waits for the locked table, in which
+ * another event 2 of this host waits to commit; the writer's connection
+ * is dropped, then the other event committed. Phase 1: the writer halts
+ * and the spool takes 1..3; event 4 is taken too (seqs[0]).
+ */
+static bool ta_halt_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (!d->mark)
+			d->mark = now;
+		if (now - d->mark < 300)
+			return false;
+		ta_drop_writer(d->db);
+		ta_exec_sql(d->db, "COMMIT");
+		d->phase = 1;
+		return false;
+	}
+	if (d->phase == 1) {
+		if (!st.halted || st.durable_seq < 3)
+			return false;
+		d->in_outage = st;
+		d->seqs[0] = ta_submit_simple(d->a, 1, "after");
+		d->phase = 2;
+		return false;
+	}
+	return st.durable_seq >= 4;
+}
+
+/*
+ * The database's event 2 is not the one this writer queued (another
+ * writer with this host name): the writer takes none of its queued
+ * events as recorded, stops writing to that database, and keeps them
+ * durable in the spool, as during an outage; the next start refuses to
+ * take the spooled event 2 for the database's.
+ */
+Test(audit, another_chain_in_the_database_halts_the_writer)
+{
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char err[512] = "";
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		       "detail, prev_hash, hash) VALUES ('" TA_HOST "', 2, "
+		       "now(), 'request', 'another writer', '" MW_CHAIN_GENESIS
+		       "', '" MW_CHAIN_GENESIS "')");
+	for (int i = 1; i <= 3; i++)
+		cr_assert_eq(ta_submit_simple(a, 1, "ping"), (uint64_t)i);
+	d.loop = loop;
+	d.a = a;
+	d.db = c;
+	d.step = ta_halt_step;
+	ta_drive_loop(&d, 30000);
+	cr_assert(d.in_outage.halted);
+	cr_assert_not(d.in_outage.connected);
+	cr_assert_eq(d.in_outage.written, 0, "none taken as recorded");
+	cr_assert_eq(d.in_outage.queued, 3);
+	cr_assert_geq(d.in_outage.spooled, 3);
+	cr_assert_eq(d.seqs[0], 4, "events are still taken, into the spool");
+	mw_audit_stats(a, &st);
+	cr_assert(st.halted);
+	cr_assert_eq(st.written, 0);
+	cr_assert_eq(st.queued, 4);
+	cr_assert_gt(st.spool_bytes, 0);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	/* nothing of this writer's went to that database */
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"), 1);
+	PQfinish(c);
+	/* nor does the next start take the spool's 1 and 2 as recorded */
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = NULL;
+	cr_assert_eq(mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err)),
+		     -EBADMSG, "%s", err);
+	cr_assert_null(a);
+	cr_assert_not_null(strstr(err, "event 2 is not the database's"), "%s",
+			   err);
+	mw_loop_free(loop);
 }
