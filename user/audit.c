@@ -87,6 +87,8 @@
 #define DEFAULT_CHECKPOINT_MS 10000
 #define DEFAULT_SPOOL_AFTER_MS 200
 #define SPOOL_RETRY_MS 1000
+#define DEFAULT_LOCK_WAIT_MS 120000
+#define LOCK_POLL_MS 100
 
 /*
  * The longest line of the trail, its newline included: what the spool
@@ -139,7 +141,8 @@ struct rec {
 /* The command in flight while ST_UP; only one at a time. */
 enum phase {
 	PH_IDLE,
-	PH_SYNC, /* the chain's head after a (re)connect */
+	PH_LOCK, /* the host's writer lock after a reconnect */
+	PH_SYNC, /* the chain's head, once the lock is held */
 	PH_MAINT, /* partitions for the days ahead */
 	PH_COPY, /* COPY sent, waiting for PGRES_COPY_IN */
 	PH_PUT, /* putting the lines (waits for EPOLLOUT when libpq is full) */
@@ -205,6 +208,10 @@ struct mw_audit {
 	uint64_t refusals; /* consecutive refused batches */
 	bool down_logged;
 	bool halted; /* the database's chain is not this writer's: no more */
+	bool lock_ok; /* the lock query answered */
+	bool lock_got;
+	long lock_holder; /* when not got: a session holding it, or 0 */
+	long lock_holder_said; /* the holder the log last named */
 	bool sync_ok;
 	uint64_t sync_seq;
 	char sync_hash[MW_CHAIN_HASH_HEX]; /* "" when the chain is empty */
@@ -1248,10 +1255,11 @@ static void conn_lost(struct mw_audit *a, const char *why)
 	char msg[512];
 
 	copy_msg(msg, sizeof(msg), why);
-	if (a->state == ST_UP || !a->down_logged) {
+	/* connected: up with the lock taken; a refused lock is a failure */
+	if (a->st.connected || !a->down_logged) {
 		log_warn("audit: database connection %s: %s (%zu events "
 			 "queued, retrying)",
-			 a->state == ST_UP ? "lost" : "failed", msg, a->count);
+			 a->st.connected ? "lost" : "failed", msg, a->count);
 		a->down_logged = true;
 	} else {
 		log_debug("audit: reconnect failed: %s", msg);
@@ -1284,6 +1292,45 @@ static void sent(struct mw_audit *a, enum phase ph)
 	push_out(a);
 }
 
+/* The answer to mw_schema_writer_lock_sql; false when it is not one. */
+static bool lock_answer(const PGresult *r, bool *got, long *holder)
+{
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+	    PQnfields(r) != 2)
+		return false;
+	*got = !strcmp(PQgetvalue(r, 0, 0), "t");
+	*holder = PQgetisnull(r, 0, 1) ? 0
+				       : strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	return true;
+}
+
+static void lock_busy_msg(const struct mw_audit *a, long holder, char *out,
+			  size_t outlen)
+{
+	snprintf(out, outlen,
+		 "the writer lock of host %s is held by another session "
+		 "(PostgreSQL pid %ld): a daemon that died while its last "
+		 "commit was pending, until the server ends its session, or "
+		 "another mcpwardend with this host name",
+		 a->host, holder);
+}
+
+/* What is there already: batches whose acknowledgement was lost. */
+static void send_sync(struct mw_audit *a)
+{
+	const char *params[1] = { a->host };
+
+	if (!PQsendQueryParams(a->conn, mw_schema_chain_head_sql, 1, NULL,
+			       params, NULL, NULL, 0)) {
+		conn_lost(a, PQerrorMessage(a->conn));
+		return;
+	}
+	a->sync_ok = false;
+	a->sync_hash[0] = '\0';
+	memset(&a->b, 0, sizeof(a->b));
+	sent(a, PH_SYNC);
+}
+
 static void connected(struct mw_audit *a)
 {
 	const char *params[1] = { a->host };
@@ -1294,28 +1341,24 @@ static void connected(struct mw_audit *a)
 	}
 	a->state = ST_UP;
 	a->phase = PH_IDLE;
-	a->st.connected = true;
-	a->backoff_ms = BACKOFF_MIN_MS;
-	a->resend_at_ms = 0;
 	if (register_io(a, EPOLLIN)) {
 		conn_lost(a, "cannot watch the database socket");
 		return;
 	}
-	if (a->down_logged)
-		log_info("audit: database connection restored (%zu events "
-			 "to write)",
-			 a->count);
-	a->down_logged = false;
-	/* What is there already: batches whose acknowledgement was lost. */
-	if (!PQsendQueryParams(a->conn, mw_schema_chain_head_sql, 1, NULL,
+	/*
+	 * The lock before the head: the session of a daemon that died (or of
+	 * this one, cut off) may still be committing a batch, held back by a
+	 * synchronous replica or an I/O stall. A head read before that
+	 * commit shows would start a second chain from the same event.
+	 */
+	if (!PQsendQueryParams(a->conn, mw_schema_writer_lock_sql, 1, NULL,
 			       params, NULL, NULL, 0)) {
 		conn_lost(a, PQerrorMessage(a->conn));
 		return;
 	}
-	a->sync_ok = false;
-	a->sync_hash[0] = '\0';
+	a->lock_ok = false;
 	memset(&a->b, 0, sizeof(a->b));
-	sent(a, PH_SYNC);
+	sent(a, PH_LOCK);
 }
 
 static void connect_step(struct mw_audit *a)
@@ -1709,7 +1752,32 @@ static void command_done(struct mw_audit *a)
 		conn_lost(a, a->b.msg);
 		return;
 	}
-	if (a->phase == PH_SYNC) {
+	if (a->phase == PH_LOCK) {
+		char msg[512];
+
+		if (!a->lock_ok) {
+			conn_lost(a, "cannot take the writer lock");
+			return;
+		}
+		if (!a->lock_got) {
+			lock_busy_msg(a, a->lock_holder, msg, sizeof(msg));
+			if (a->lock_holder != a->lock_holder_said)
+				log_warn("audit: %s; retrying", msg);
+			a->lock_holder_said = a->lock_holder;
+			conn_lost(a, msg);
+			return;
+		}
+		a->lock_holder_said = 0;
+		a->st.connected = true;
+		a->backoff_ms = BACKOFF_MIN_MS;
+		a->resend_at_ms = 0;
+		if (a->down_logged)
+			log_info("audit: database connection restored (%zu "
+				 "events to write)",
+				 a->count);
+		a->down_logged = false;
+		send_sync(a);
+	} else if (a->phase == PH_SYNC) {
 		if (!a->sync_ok) {
 			conn_lost(a, "cannot read the chain's head");
 			return;
@@ -1729,8 +1797,9 @@ static void command_done(struct mw_audit *a)
 static void read_results(struct mw_audit *a)
 {
 	while (a->state == ST_UP &&
-	       (a->phase == PH_SYNC || a->phase == PH_MAINT ||
-		a->phase == PH_COPY || a->phase == PH_RESULT) &&
+	       (a->phase == PH_LOCK || a->phase == PH_SYNC ||
+		a->phase == PH_MAINT || a->phase == PH_COPY ||
+		a->phase == PH_RESULT) &&
 	       !PQisBusy(a->conn)) {
 		PGresult *r = PQgetResult(a->conn);
 		ExecStatusType st;
@@ -1740,7 +1809,16 @@ static void read_results(struct mw_audit *a)
 			continue;
 		}
 		st = PQresultStatus(r);
-		if (a->phase == PH_SYNC) {
+		if (a->phase == PH_LOCK) {
+			if (lock_answer(r, &a->lock_got, &a->lock_holder)) {
+				a->lock_ok = true;
+			} else {
+				note_failure(&a->b, r);
+				log_warn("audit: cannot take the writer lock: "
+					 "%s",
+					 a->b.msg);
+			}
+		} else if (a->phase == PH_SYNC) {
 			if (st == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
 			    PQnfields(r) == 3) {
 				a->sync_seq =
@@ -2210,11 +2288,11 @@ static PGconn *connect_now(const char *conninfo, const char *as, char *err,
 }
 
 /*
- * The owner's part of the start: schema, partitions, the chain's head.
- * The writer's own login then does the rest, and only INSERTs.
+ * The owner's part of the start: schema, partitions. The writer's own
+ * login then does the rest (the lock, the chain's head), and only
+ * INSERTs.
  */
-static int prepare_database(struct mw_audit *a,
-			    const struct mw_audit_config *cfg, char *err,
+static int prepare_database(const struct mw_audit_config *cfg, char *err,
 			    size_t errlen)
 {
 	char conninfo[8192];
@@ -2239,10 +2317,60 @@ static int prepare_database(struct mw_audit *a,
 			log_warn("audit: cannot make the partitions ahead: %s",
 				 PQresultErrorMessage(r));
 		PQclear(r);
-		rc = read_chain_head(a, conn, err, errlen);
 	}
 	PQfinish(conn);
 	return rc;
+}
+
+/*
+ * The start waits for the lock (see connected): the session holding it
+ * is most often that of a daemon just killed, which the server ends once
+ * its last command is done; one whose machine died ends within the
+ * keepalives mw_schema_writer_lock_sql sets.
+ */
+static int take_writer_lock(struct mw_audit *a, int wait_ms, char *err,
+			    size_t errlen)
+{
+	const char *params[1] = { a->host };
+	int64_t deadline = mw_now_ms() + wait_ms;
+	bool waited = false;
+
+	for (;;) {
+		PGresult *r = PQexecParams(a->conn, mw_schema_writer_lock_sql,
+					   1, NULL, params, NULL, NULL, 0);
+		bool got = false;
+		long holder = 0;
+		char msg[512];
+
+		if (!lock_answer(r, &got, &holder)) {
+			copy_msg(msg, sizeof(msg), PQresultErrorMessage(r));
+			PQclear(r);
+			mw_set_err(err, errlen,
+				   "audit: cannot take the writer lock: %s",
+				   msg);
+			return -EIO;
+		}
+		PQclear(r);
+		if (got) {
+			if (waited)
+				log_info("audit: took the writer lock of host "
+					 "%s",
+					 a->host);
+			return 0;
+		}
+		lock_busy_msg(a, holder, msg, sizeof(msg));
+		if (mw_now_ms() >= deadline) {
+			mw_set_err(err, errlen,
+				   "audit: %s; gave up after %d ms", msg,
+				   wait_ms);
+			return -EBUSY;
+		}
+		if (!waited)
+			log_warn("audit: %s; waiting up to %d ms", msg,
+				 wait_ms);
+		waited = true;
+		poll(NULL, 0, LOCK_POLL_MS);
+	}
 }
 
 /* The signing key (made on first start) and the outside file. */
@@ -2452,7 +2580,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		if (started)
 			remember_started(cfg->state_dir);
 	}
-	rc = prepare_database(a, cfg, err, errlen);
+	rc = prepare_database(cfg, err, errlen);
 	if (rc)
 		goto fail;
 	rc = mw_audit_conninfo_as(cfg, MW_AUDIT_WRITER, conninfo,
@@ -2473,7 +2601,14 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		rc = -ECONNREFUSED;
 		goto fail;
 	}
-	rc = open_spool(a, cfg, err, errlen);
+	rc = take_writer_lock(a,
+			      cfg->lock_wait_ms > 0 ? cfg->lock_wait_ms
+						    : DEFAULT_LOCK_WAIT_MS,
+			      err, errlen);
+	if (!rc)
+		rc = read_chain_head(a, a->conn, err, errlen);
+	if (!rc)
+		rc = open_spool(a, cfg, err, errlen);
 	if (!rc)
 		rc = open_checkpoints(a, cfg, err, errlen);
 	if (rc)
@@ -2749,7 +2884,7 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 		return;
 	*st = a->st;
 	st->queued = a->count;
-	st->connected = a->state == ST_UP;
+	st->connected = a->state == ST_UP && a->st.connected;
 	st->durable_seq = durable_seq(a);
 	st->spool_failing = a->spool_failing;
 	st->halted = a->halted;

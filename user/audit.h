@@ -82,6 +82,9 @@ struct mw_audit_config {
 	 * loop turn), PostgreSQL taking batches behind it: what makes a
 	 * request durable before forwarding cheap. */
 	bool spool_first;
+	/* How long a start waits for the host's writer lock (0: 120 s, the
+	 * time the server takes to end the session of a dead machine). */
+	int lock_wait_ms;
 };
 
 /* The spool's size above which spool_first waits for the database. */

@@ -649,6 +649,25 @@ const char mw_schema_copy_sql[] =
 const char mw_schema_chain_head_sql[] =
 	"SELECT seq, hash, conn_id FROM mcpwarden.chain_head($1)";
 
+/*
+ * The key is 64 bits of SHA-256 over the host name (a 32-bit hash would
+ * make hosts sharing a database wait on each other now and then). The
+ * holder is looked for only when the lock was not taken; classid and
+ * objid are the key's high and low halves, objsubid 1 the bigint form.
+ */
+const char mw_schema_writer_lock_sql[] =
+	"SELECT l.got, (SELECT min(k.pid) FROM pg_locks k WHERE NOT l.got\n"
+	"	AND k.locktype = 'advisory' AND k.granted AND k.objsubid = 1\n"
+	"	AND k.classid = ((l.key >> 32) & 4294967295)::oid\n"
+	"	AND k.objid = (l.key & 4294967295)::oid)\n"
+	"FROM (SELECT key, pg_try_advisory_lock(key) AS got,\n"
+	"	set_config('tcp_keepalives_idle', '60', false),\n"
+	"	set_config('tcp_keepalives_interval', '10', false),\n"
+	"	set_config('tcp_keepalives_count', '6', false)\n"
+	"	FROM (SELECT ('x' || left(encode(sha256(convert_to(\n"
+	"		'mcpwarden writer ' || $1, 'UTF8')), 'hex'), 16))\n"
+	"		::bit(64)::bigint AS key) k0) l";
+
 const char mw_schema_ensure_partitions_sql[] =
 	"SELECT mcpwarden.ensure_partitions(7)";
 

@@ -50,6 +50,15 @@ extern const char mw_schema_copy_sql[];
  * the last conn_id recorded for it. */
 extern const char mw_schema_chain_head_sql[];
 
+/*
+ * $1 host: tries to take the session-level advisory lock of its chain's
+ * writer. Returns whether it was taken and, when not, the pid of a
+ * session holding it (NULL if it went meanwhile). Sets the session's
+ * TCP keepalives so that the server ends a session whose client died
+ * with its machine within about two minutes, which releases the lock.
+ */
+extern const char mw_schema_writer_lock_sql[];
+
 /* Daily partitions for the days ahead (the writer may run it). */
 extern const char mw_schema_ensure_partitions_sql[];
 

@@ -11,10 +11,13 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2287,4 +2290,226 @@ Test(audit, another_chain_in_the_database_halts_the_writer)
 	cr_assert_not_null(strstr(err, "event 2 is not the database's"), "%s",
 			   err);
 	mw_loop_free(loop);
+}
+
+/* ---- the host's writer lock ---- */
+
+/* Takes the writer lock of TA_HOST on c, as a writer's session would. */
+static bool ta_take_writer_lock(PGconn *c)
+{
+	const char *params[1] = { TA_HOST };
+	PGresult *r = PQexecParams(c, mw_schema_writer_lock_sql, 1, NULL,
+				   params, NULL, NULL, 0);
+	bool got;
+
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "writer lock: %s",
+		     PQresultErrorMessage(r));
+	got = !strcmp(PQgetvalue(r, 0, 0), "t");
+	PQclear(r);
+	return got;
+}
+
+/*
+ * A writer in a process of its own, killed by the test: it queues 1..3
+ * and runs until then.
+ */
+static pid_t ta_writer_process(void)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct mw_audit_config cfg = ta_cfg;
+		struct mw_loop *loop;
+		struct mw_audit *a = NULL;
+		char err[512];
+
+		/* its events stay out of the spool: the case to show */
+		cfg.spool_after_ms = 600000;
+		if (mw_loop_new(&loop) ||
+		    mw_audit_open(&a, &cfg, loop, err, sizeof(err)))
+			_exit(2);
+		for (int i = 1; i <= 3; i++)
+			if (ta_submit_simple(a, 1, "ping") != (uint64_t)i)
+				_exit(3);
+		mw_loop_run(loop);
+		_exit(4);
+	}
+	return pid;
+}
+
+struct ta_release {
+	int delay_ms;
+	bool done;
+};
+
+/* The synchronous replica comes back: the held commits show. */
+static void *ta_release_commits(void *arg)
+{
+	struct ta_release *rl = arg;
+	PGconn *c = ta_db();
+	PGresult *r;
+
+	poll(NULL, 0, rl->delay_ms);
+	r = PQexec(c, "ALTER SYSTEM RESET synchronous_standby_names");
+	rl->done = PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	r = PQexec(c, "SELECT pg_reload_conf()");
+	rl->done = rl->done && PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	PQfinish(c);
+	return NULL;
+}
+
+/*
+ * A daemon killed while PostgreSQL still held its last batch's commit
+ * back (here a synchronous replica that is away; an I/O stall would do
+ * the same): its session keeps the host's writer lock until that commit
+ * shows and the server ends it. The next start waits for the lock and
+ * continues the chain after the late events, rather than from the head
+ * it could read before they show: one chain, no second event 1.
+ */
+Test(audit, a_restart_waits_for_the_dead_writers_late_commit)
+{
+	struct ta_release rl = { .delay_ms = 800 };
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	int64_t t0, waited;
+	pthread_t th;
+	PGconn *c;
+	pid_t pid;
+	int st;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	/* only the writer's commits wait for the replica */
+	c = ta_db();
+	ta_exec_sql(c, "ALTER SYSTEM SET synchronous_commit = 'local'");
+	ta_exec_sql(c, "ALTER SYSTEM SET synchronous_standby_names = "
+		       "'away'");
+	ta_exec_sql(c, "ALTER ROLE " MW_SCHEMA_WRITER_ROLE
+		       " SET synchronous_commit = 'on'");
+	PQclear(ta_query(c, "SELECT pg_reload_conf()"));
+
+	pid = ta_writer_process();
+	for (int i = 0;
+	     !ta_count(c, "SELECT count(*) FROM pg_stat_activity WHERE "
+			  "usename = '" MW_SCHEMA_WRITER_ROLE "' AND "
+			  "wait_event = 'SyncRep'");
+	     i++) {
+		cr_assert_lt(i, 1000, "the writer's commit never waited");
+		poll(NULL, 0, 10);
+	}
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st), "the writer process ended early: %d", st);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"), 0,
+		     "its events are not visible yet");
+	PQfinish(c);
+
+	cr_assert_eq(pthread_create(&th, NULL, ta_release_commits, &rl), 0);
+	t0 = mw_now_ms();
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	waited = mw_now_ms() - t0;
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert(rl.done);
+	cr_assert_eq(ta_submit_simple(a, 1, "after"), 4,
+		     "the chain goes on after the late events");
+	cr_assert_geq(waited, rl.delay_ms - 100,
+		      "the start did not wait for the lock (%lld ms)",
+		      (long long)waited);
+	ta_drive_until_written(loop, a, 1);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	cr_assert_eq(ta_check_chain(TA_HOST), 5,
+		     "one chain: 1..4 and the closing checkpoint");
+}
+
+/*
+ * Phase 0: the writer's session is ended and the test's session takes
+ * the lock before the writer is back (the loop is held meanwhile); an
+ * event is submitted. Phase 1: for a second the writer stays out (the
+ * event goes to the spool); the lock is released. Phase 2: it is written.
+ */
+static bool ta_locked_out_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	mw_audit_stats(d->a, &st);
+	switch (d->phase) {
+	case 0:
+		ta_drop_writer(d->db);
+		for (int i = 0; !ta_take_writer_lock(d->db); i++) {
+			cr_assert_lt(i, 500, "the ended session kept the lock");
+			poll(NULL, 0, 10);
+		}
+		d->seqs[0] = ta_submit_simple(d->a, 1, "while locked out");
+		d->mark = now;
+		d->phase = 1;
+		return false;
+	case 1:
+		if (now - d->mark < 1500)
+			return false;
+		d->in_outage = st;
+		PQclear(ta_query(d->db, "SELECT pg_advisory_unlock_all()"));
+		d->phase = 2;
+		return false;
+	default:
+		return st.written >= 2;
+	}
+}
+
+/*
+ * Another session holding the host's writer lock keeps the writer out:
+ * a start gives up after lock_wait_ms with an error naming the session,
+ * and a writer that reconnects stays disconnected, its events going to
+ * the spool, until the lock is free.
+ */
+Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
+{
+	struct ta_drive d = { 0 };
+	struct mw_loop *loop;
+	struct mw_audit *a = NULL;
+	char err[512] = "", want[64];
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+
+	c = ta_db();
+	cr_assert(ta_take_writer_lock(c));
+	ta_cfg.lock_wait_ms = 300;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = NULL;
+	cr_assert_eq(mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err)), -EBUSY,
+		     "%s", err);
+	cr_assert_null(a);
+	mw_loop_free(loop);
+	snprintf(want, sizeof(want), "PostgreSQL pid %d", PQbackendPID(c));
+	cr_assert_not_null(strstr(err, want), "%s", err);
+	cr_assert_not_null(strstr(err, "held by another session"), "%s", err);
+
+	PQclear(ta_query(c, "SELECT pg_advisory_unlock_all()"));
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "before"), 1);
+	d.loop = loop;
+	d.a = a;
+	d.db = c;
+	d.step = ta_locked_out_step;
+	ta_drive_loop(&d, 30000);
+	cr_assert_eq(d.seqs[0], 2);
+	cr_assert_not(d.in_outage.connected);
+	cr_assert_eq(d.in_outage.written, 1, "nothing written locked out");
+	cr_assert_geq(d.in_outage.durable_seq, 2, "but spooled");
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	cr_assert_eq(ta_check_chain(TA_HOST), 3,
+		     "one chain: 1, 2 and the closing checkpoint");
+	PQfinish(c);
 }
