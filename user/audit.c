@@ -2021,7 +2021,7 @@ static int load_line(void *arg, const char *line, size_t len)
 	struct mw_audit *a = l->a;
 	const char *f, *h, *ph, *cf;
 	size_t n, hn, phn, cn, fields = 1, missing = 0;
-	uint64_t seq = 0, conn_id;
+	uint64_t seq, conn_id;
 	struct rec *r;
 
 	l->lines++;
@@ -2034,18 +2034,15 @@ static int load_line(void *arg, const char *line, size_t len)
 		missing = MW_CF_N - MW_CF_FIRST_OPTIONAL;
 	else if (fields != N_COLS)
 		goto bad;
-	if (!line_field(line, len, MW_CF_SEQ, &f, &n) || !n || n > 19 ||
+	/* seqs start at 1: a 0 is no event's */
+	if (!line_field(line, len, MW_CF_SEQ, &f, &n) ||
+	    !(seq = line_u64(f, n)) ||
 	    !line_field(line, len, C_HASH - (int)missing, &h, &hn) ||
 	    !mw_chain_is_hash(h, hn) ||
 	    !line_field(line, len, MW_CF_PREV_HASH, &ph, &phn) ||
 	    !mw_chain_is_hash(ph, phn) || h + hn != line + len ||
 	    !line_field(line, len, MW_CF_CONN_ID, &cf, &cn))
 		goto bad;
-	for (size_t i = 0; i < n; i++) {
-		if (f[i] < '0' || f[i] > '9')
-			goto bad;
-		seq = seq * 10 + (uint64_t)(f[i] - '0');
-	}
 	conn_id = line_u64(cf, cn);
 	if (conn_id > a->last_conn_id)
 		a->last_conn_id = conn_id;

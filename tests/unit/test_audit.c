@@ -28,6 +28,7 @@
 #include "pg_embedded.h"
 #include "schema.h"
 #include "sign.h"
+#include "spool.h"
 
 #define TA_HOST "ta-host"
 #define TA_POLICY_SHA \
@@ -2512,4 +2513,48 @@ Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
 	cr_assert_eq(ta_check_chain(TA_HOST), 3,
 		     "one chain: 1, 2 and the closing checkpoint");
 	PQfinish(c);
+}
+
+/* ---- a spool that is not the writer's ---- */
+
+/*
+ * A spooled line whose seq is no event's (0, not a number, too long) is
+ * not taken for one: the start stops and names the line, whatever the
+ * database holds.
+ */
+Test(audit, a_spooled_line_without_a_seq_stops_the_start)
+{
+	static const char *const bad_seqs[] = { "0", "12a", "",
+						"12345678901234567890" };
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char path[PATH_MAX], err[512];
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	snprintf(path, sizeof(path), "%s/spool/" MW_SPOOL_FILE, ta_dir);
+	for (size_t b = 0; b < sizeof(bad_seqs) / sizeof(bad_seqs[0]); b++) {
+		FILE *f = fopen(path, "w");
+
+		cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+		for (int i = 0; i < MW_CF_N; i++)
+			fprintf(f, "%s\t",
+				i == MW_CF_HOST	       ? TA_HOST
+				: i == MW_CF_SEQ       ? bad_seqs[b]
+				: i == MW_CF_PREV_HASH ? MW_CHAIN_GENESIS
+						       : "\\N");
+		fprintf(f, "%s\n", TA_POLICY_SHA);
+		cr_assert_eq(fclose(f), 0);
+		cr_assert_eq(mw_loop_new(&loop), 0);
+		a = NULL;
+		err[0] = '\0';
+		cr_assert_eq(mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err)),
+			     -EBADMSG, "seq \"%s\": %s", bad_seqs[b], err);
+		cr_assert_null(a);
+		cr_assert_not_null(strstr(err, "line 1 is not an audit event"),
+				   "seq \"%s\": %s", bad_seqs[b], err);
+		mw_loop_free(loop);
+	}
 }
