@@ -2885,6 +2885,7 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 	st->durable_seq = durable_seq(a);
 	st->spool_failing = a->spool_failing;
 	st->halted = a->halted;
+	st->lock_holder = a->lock_holder_said;
 	st->spool_bytes = a->spool ? a->spool_bytes : 0;
 }
 

@@ -141,6 +141,9 @@ struct mw_audit_stats {
 	/* the database's chain is not this writer's (another writer with
 	 * this host name?): nothing more is written to it */
 	bool halted;
+	/* the PostgreSQL pid of the session found holding this host's
+	 * writer lock at the last attempt to take it, 0 once it is taken */
+	long lock_holder;
 };
 
 /*

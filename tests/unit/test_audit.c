@@ -2472,6 +2472,7 @@ static bool ta_locked_out_step(struct ta_drive *d, int64_t now)
 Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
 {
 	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
 	struct mw_loop *loop;
 	struct mw_audit *a = NULL;
 	char err[512] = "", want[64];
@@ -2506,8 +2507,11 @@ Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
 	ta_drive_loop(&d, 30000);
 	cr_assert_eq(d.seqs[0], 2);
 	cr_assert_not(d.in_outage.connected);
+	cr_assert_eq(d.in_outage.lock_holder, PQbackendPID(c));
 	cr_assert_eq(d.in_outage.written, 1, "nothing written locked out");
 	cr_assert_geq(d.in_outage.durable_seq, 2, "but spooled");
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.lock_holder, 0, "taken at last");
 	mw_audit_close(a);
 	mw_loop_free(loop);
 	cr_assert_eq(ta_check_chain(TA_HOST), 3,
