@@ -52,6 +52,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,14 @@ struct values {
 	char num[MW_CF_N][24];
 };
 
+/* What the writer makes of mw_schema_writer_lock_sql's answer. */
+enum lock_verdict {
+	LOCK_NONE, /* no answer (yet), or not one */
+	LOCK_TAKEN,
+	LOCK_WAIT, /* held by a session of the writer's login */
+	LOCK_IGNORED, /* held by another login's session: alerted */
+};
+
 enum conn_state {
 	ST_DOWN,
 	ST_CONNECTING,
@@ -208,9 +217,8 @@ struct mw_audit {
 	uint64_t refusals; /* consecutive refused batches */
 	bool down_logged;
 	bool halted; /* the database's chain is not this writer's: no more */
-	bool lock_ok; /* the lock query answered */
-	bool lock_got;
-	long lock_holder; /* when not got: a session holding it, or 0 */
+	enum lock_verdict lock_v; /* of the lock query in flight */
+	long lock_holder; /* when not taken: a session holding it, or 0 */
 	long lock_holder_said; /* the holder the log last named */
 	bool sync_ok;
 	uint64_t sync_seq;
@@ -974,6 +982,12 @@ static void degrade(struct rec *r, const struct batch *b)
 
 static void arm_timer(struct mw_audit *a, int64_t when_ms);
 
+/* Up with the writer lock taken (or a holder of another login alerted). */
+static bool writing(const struct mw_audit *a)
+{
+	return a->state == ST_UP && a->st.connected;
+}
+
 static uint64_t durable_seq(const struct mw_audit *a)
 {
 	uint64_t committed = a->head_seq - 1;
@@ -996,7 +1010,7 @@ static bool spooling_first(const struct mw_audit *a)
  */
 static int64_t spool_wait_ms(const struct mw_audit *a, uint64_t seq)
 {
-	if (a->state != ST_UP || (spooling_first(a) && a->want_seq >= seq))
+	if (!writing(a) || (spooling_first(a) && a->want_seq >= seq))
 		return 0;
 	return a->spool_after_ms;
 }
@@ -1292,27 +1306,64 @@ static void sent(struct mw_audit *a, enum phase ph)
 	push_out(a);
 }
 
-/* The answer to mw_schema_writer_lock_sql; false when it is not one. */
-static bool lock_answer(const PGresult *r, bool *got, long *holder)
+/*
+ * A session of another login holding the lock has no events of this
+ * host to commit (the writer's login inserts them): it is not waited
+ * for, or any login, the auditor's psql say, could keep the writer out.
+ * A holder that has just gone is waited for: the next try takes it.
+ */
+static enum lock_verdict lock_answer(const PGresult *r, long *holder)
 {
+	*holder = 0;
 	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
-	    PQnfields(r) != 2)
-		return false;
-	*got = !strcmp(PQgetvalue(r, 0, 0), "t");
-	*holder = PQgetisnull(r, 0, 1) ? 0
-				       : strtol(PQgetvalue(r, 0, 1), NULL, 10);
-	return true;
+	    PQnfields(r) != 3)
+		return LOCK_NONE;
+	if (!strcmp(PQgetvalue(r, 0, 0), "t"))
+		return LOCK_TAKEN;
+	if (!PQgetisnull(r, 0, 1))
+		*holder = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	if (*holder > 0 && !PQgetisnull(r, 0, 2) &&
+	    !strcmp(PQgetvalue(r, 0, 2), "f"))
+		return LOCK_IGNORED;
+	return LOCK_WAIT;
 }
 
-static void lock_busy_msg(const struct mw_audit *a, long holder, char *out,
-			  size_t outlen)
+/*
+ * Says (once per holder) what keeps the writer out, or what it goes on
+ * without; msg gets the reason.
+ */
+static void lock_said(struct mw_audit *a, enum lock_verdict v, long holder,
+		      char *msg, size_t msglen)
 {
-	snprintf(out, outlen,
-		 "the writer lock of host %s is held by another session "
-		 "(PostgreSQL pid %ld): a daemon that died while its last "
-		 "commit was pending, until the server ends its session, or "
-		 "another mcpwardend with this host name",
-		 a->host, holder);
+	if (v == LOCK_IGNORED)
+		snprintf(msg, msglen,
+			 "ALERT (AU-9): the writer lock of host %s is held by "
+			 "PostgreSQL pid %ld, a session of another login, "
+			 "which has no events of this host to commit: writing "
+			 "without the lock (revoke EXECUTE on the advisory "
+			 "lock functions from PUBLIC in the audit database to "
+			 "stop this)",
+			 a->host, holder);
+	else if (holder)
+		snprintf(msg, msglen,
+			 "the writer lock of host %s is held by another "
+			 "session of the writer's login (PostgreSQL pid %ld): "
+			 "a daemon that died while its last commit was "
+			 "pending, until the server ends its session, or "
+			 "another mcpwardend with this host name",
+			 a->host, holder);
+	else
+		snprintf(msg, msglen,
+			 "the writer lock of host %s was held by a session "
+			 "that has just ended",
+			 a->host);
+	if (holder != a->lock_holder_said) {
+		if (v == LOCK_IGNORED)
+			log_err("audit: %s", msg);
+		else
+			log_warn("audit: %s; retrying", msg);
+	}
+	a->lock_holder_said = holder;
 }
 
 /* What is there already: batches whose acknowledgement was lost. */
@@ -1356,7 +1407,7 @@ static void connected(struct mw_audit *a)
 		conn_lost(a, PQerrorMessage(a->conn));
 		return;
 	}
-	a->lock_ok = false;
+	a->lock_v = LOCK_NONE;
 	memset(&a->b, 0, sizeof(a->b));
 	sent(a, PH_LOCK);
 }
@@ -1755,19 +1806,19 @@ static void command_done(struct mw_audit *a)
 	if (a->phase == PH_LOCK) {
 		char msg[512];
 
-		if (!a->lock_ok) {
+		if (a->lock_v == LOCK_NONE) {
 			conn_lost(a, "cannot take the writer lock");
 			return;
 		}
-		if (!a->lock_got) {
-			lock_busy_msg(a, a->lock_holder, msg, sizeof(msg));
-			if (a->lock_holder != a->lock_holder_said)
-				log_warn("audit: %s; retrying", msg);
-			a->lock_holder_said = a->lock_holder;
+		if (a->lock_v != LOCK_TAKEN)
+			lock_said(a, a->lock_v, a->lock_holder, msg,
+				  sizeof(msg));
+		else
+			a->lock_holder_said = 0;
+		if (a->lock_v == LOCK_WAIT) {
 			conn_lost(a, msg);
 			return;
 		}
-		a->lock_holder_said = 0;
 		a->st.connected = true;
 		a->backoff_ms = BACKOFF_MIN_MS;
 		a->resend_at_ms = 0;
@@ -1810,9 +1861,8 @@ static void read_results(struct mw_audit *a)
 		}
 		st = PQresultStatus(r);
 		if (a->phase == PH_LOCK) {
-			if (lock_answer(r, &a->lock_got, &a->lock_holder)) {
-				a->lock_ok = true;
-			} else {
+			a->lock_v = lock_answer(r, &a->lock_holder);
+			if (a->lock_v == LOCK_NONE) {
 				note_failure(&a->b, r);
 				log_warn("audit: cannot take the writer lock: "
 					 "%s",
@@ -1930,7 +1980,7 @@ static void service(struct mw_audit *a, int64_t now)
 		if (a->phase == PH_IDLE) {
 			kick(a);
 		} else if (now - a->cmd_ms > BATCH_TIMEOUT_MS) {
-			conn_lost(a, "no answer to a batch within 60 s");
+			conn_lost(a, "no answer from the database within 60 s");
 		} else {
 			arm_timer(a, a->cmd_ms + BATCH_TIMEOUT_MS + 1);
 		}
@@ -2292,7 +2342,7 @@ static PGconn *connect_now(const char *conninfo, const char *as, char *err,
 static int prepare_database(const struct mw_audit_config *cfg, char *err,
 			    size_t errlen)
 {
-	char conninfo[8192];
+	char conninfo[8192], msg[512];
 	PGconn *conn;
 	PGresult *r;
 	int rc;
@@ -2308,7 +2358,27 @@ static int prepare_database(const struct mw_audit_config *cfg, char *err,
 	if (!conn)
 		return -ECONNREFUSED;
 	rc = mw_schema_migrate(conn, NULL, err, errlen);
+	if (!rc && (!cfg->dsn || !*cfg->dsn)) {
+		r = PQexec(conn, mw_schema_lock_grants_sql);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			copy_msg(msg, sizeof(msg), PQresultErrorMessage(r));
+			mw_set_err(err, errlen,
+				   "audit: cannot keep advisory locks to the "
+				   "writer: %s",
+				   msg);
+			rc = -EIO;
+		}
+		PQclear(r);
+	}
 	if (!rc) {
+		/*
+		 * A partition made waits for every open transaction that
+		 * inserted events, a dead daemon's commit held back too: not
+		 * for long, nor silently (the partitions are made again
+		 * every few hours).
+		 */
+		r = PQexec(conn, "SET lock_timeout = '5s'");
+		PQclear(r);
 		r = PQexec(conn, mw_schema_ensure_partitions_sql);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK)
 			log_warn("audit: cannot make the partitions ahead: %s",
@@ -2317,6 +2387,15 @@ static int prepare_database(const struct mw_audit_config *cfg, char *err,
 	}
 	PQfinish(conn);
 	return rc;
+}
+
+/* A stop asked for while the start waits: the daemon blocks them. */
+static bool stop_pending(void)
+{
+	sigset_t p;
+
+	return !sigpending(&p) &&
+	       (sigismember(&p, SIGTERM) == 1 || sigismember(&p, SIGINT) == 1);
 }
 
 /*
@@ -2330,16 +2409,16 @@ static int take_writer_lock(struct mw_audit *a, int wait_ms, char *err,
 {
 	const char *params[1] = { a->host };
 	int64_t deadline = mw_now_ms() + wait_ms;
-	bool waited = false;
 
 	for (;;) {
 		PGresult *r = PQexecParams(a->conn, mw_schema_writer_lock_sql,
 					   1, NULL, params, NULL, NULL, 0);
-		bool got = false;
-		long holder = 0;
+		enum lock_verdict v;
+		long holder;
 		char msg[512];
 
-		if (!lock_answer(r, &got, &holder)) {
+		v = lock_answer(r, &holder);
+		if (v == LOCK_NONE) {
 			copy_msg(msg, sizeof(msg), PQresultErrorMessage(r));
 			PQclear(r);
 			mw_set_err(err, errlen,
@@ -2348,24 +2427,28 @@ static int take_writer_lock(struct mw_audit *a, int wait_ms, char *err,
 			return -EIO;
 		}
 		PQclear(r);
-		if (got) {
-			if (waited)
+		if (v == LOCK_TAKEN) {
+			if (a->lock_holder_said)
 				log_info("audit: took the writer lock of host "
 					 "%s",
 					 a->host);
+			a->lock_holder_said = 0;
 			return 0;
 		}
-		lock_busy_msg(a, holder, msg, sizeof(msg));
+		lock_said(a, v, holder, msg, sizeof(msg));
+		if (v == LOCK_IGNORED)
+			return 0;
 		if (mw_now_ms() >= deadline) {
 			mw_set_err(err, errlen,
 				   "audit: %s; gave up after %d ms", msg,
 				   wait_ms);
 			return -EBUSY;
 		}
-		if (!waited)
-			log_warn("audit: %s; waiting up to %d ms", msg,
-				 wait_ms);
-		waited = true;
+		if (stop_pending()) {
+			mw_set_err(err, errlen,
+				   "audit: %s; stopped while waiting", msg);
+			return -EINTR;
+		}
 		poll(NULL, 0, LOCK_POLL_MS);
 	}
 }
@@ -2841,7 +2924,7 @@ uint64_t mw_audit_submit(struct mw_audit *a, const struct mw_audit_event *ev)
 	if (!a || !ev || a->state == ST_CLOSED)
 		return 0;
 	/* AU-5: nowhere to make it durable */
-	if (a->spool_failing && a->state != ST_UP)
+	if (a->spool_failing && !writing(a))
 		return 0;
 	seq = enqueue(a, ev);
 	if (!seq)
@@ -2881,7 +2964,7 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 		return;
 	*st = a->st;
 	st->queued = a->count;
-	st->connected = a->state == ST_UP && a->st.connected;
+	st->connected = writing(a);
 	st->durable_seq = durable_seq(a);
 	st->spool_failing = a->spool_failing;
 	st->halted = a->halted;

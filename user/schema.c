@@ -654,19 +654,46 @@ const char mw_schema_chain_head_sql[] =
  * make hosts sharing a database wait on each other now and then). The
  * holder is looked for only when the lock was not taken; classid and
  * objid are the key's high and low halves, objsubid 1 the bigint form.
+ * Whether the holder logged in as this session did tells a writer's
+ * session from one of another role, which cannot have events to commit.
  */
 const char mw_schema_writer_lock_sql[] =
-	"SELECT l.got, (SELECT min(k.pid) FROM pg_locks k WHERE NOT l.got\n"
-	"	AND k.locktype = 'advisory' AND k.granted AND k.objsubid = 1\n"
-	"	AND k.classid = ((l.key >> 32) & 4294967295)::oid\n"
-	"	AND k.objid = (l.key & 4294967295)::oid)\n"
+	"SELECT l.got, h.pid, h.usename = session_user\n"
 	"FROM (SELECT key, pg_try_advisory_lock(key) AS got,\n"
 	"	set_config('tcp_keepalives_idle', '60', false),\n"
 	"	set_config('tcp_keepalives_interval', '10', false),\n"
-	"	set_config('tcp_keepalives_count', '6', false)\n"
+	"	set_config('tcp_keepalives_count', '6', false),\n"
+	"	set_config('tcp_user_timeout', '120000', false)\n"
 	"	FROM (SELECT ('x' || left(encode(sha256(convert_to(\n"
 	"		'mcpwarden writer ' || $1, 'UTF8')), 'hex'), 16))\n"
-	"		::bit(64)::bigint AS key) k0) l";
+	"		::bit(64)::bigint AS key) k0) l\n"
+	"LEFT JOIN LATERAL (SELECT k.pid, a.usename FROM pg_locks k\n"
+	"	LEFT JOIN pg_stat_activity a ON a.pid = k.pid\n"
+	"	WHERE NOT l.got AND k.locktype = 'advisory' AND k.granted\n"
+	"	AND k.database = (SELECT oid FROM pg_database\n"
+	"		WHERE datname = current_database())\n"
+	"	AND k.objsubid = 1\n"
+	"	AND k.classid = ((l.key >> 32) & 4294967295)::oid\n"
+	"	AND k.objid = (l.key & 4294967295)::oid\n"
+	"	ORDER BY k.pid LIMIT 1) h ON true";
+
+/*
+ * Advisory locks are PUBLIC's by default: any login of the database could
+ * hold the writer's key and keep the writer out. In a database of its own
+ * (the embedded cluster's) only the writer needs the one function it
+ * uses; the owner, a superuser there, is not bound by these grants.
+ */
+const char mw_schema_lock_grants_sql[] =
+	"REVOKE EXECUTE ON FUNCTION pg_advisory_lock(bigint),\n"
+	"	pg_try_advisory_lock(bigint), "
+	"pg_advisory_lock_shared(bigint),\n"
+	"	pg_try_advisory_lock_shared(bigint),\n"
+	"	pg_advisory_xact_lock(bigint),\n"
+	"	pg_try_advisory_xact_lock(bigint),\n"
+	"	pg_advisory_xact_lock_shared(bigint),\n"
+	"	pg_try_advisory_xact_lock_shared(bigint) FROM PUBLIC;\n"
+	"GRANT EXECUTE ON FUNCTION pg_try_advisory_lock(bigint)\n"
+	"	TO " MW_SCHEMA_WRITER_ROLE;
 
 const char mw_schema_ensure_partitions_sql[] =
 	"SELECT mcpwarden.ensure_partitions(7)";

@@ -53,11 +53,17 @@ extern const char mw_schema_chain_head_sql[];
 /*
  * $1 host: tries to take the session-level advisory lock of its chain's
  * writer. Returns whether it was taken and, when not, the pid of a
- * session holding it (NULL if it went meanwhile). Sets the session's
- * TCP keepalives so that the server ends a session whose client died
- * with its machine within about two minutes, which releases the lock.
+ * session holding it (NULL if it went meanwhile) and whether that
+ * session logged in as this one (NULL when unknown). Sets the session's
+ * TCP keepalives and user timeout so that the server ends a session
+ * whose client died with its machine within about two minutes, which
+ * releases the lock.
  */
 extern const char mw_schema_writer_lock_sql[];
+
+/* Run by a superuser in a database of mcpwarden's own: only the writer
+ * may take bigint advisory locks (see mw_schema_writer_lock_sql). */
+extern const char mw_schema_lock_grants_sql[];
 
 /* Daily partitions for the days ahead (the writer may run it). */
 extern const char mw_schema_ensure_partitions_sql[];

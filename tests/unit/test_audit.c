@@ -133,7 +133,7 @@ struct ta_drive {
 	uint64_t written_in_outage;
 	bool connected_in_outage;
 	uint64_t seqs[8];
-	PGconn *db;
+	PGconn *db, *db2;
 	/* durability during the outage */
 	struct mw_audit_stats in_outage;
 	uint64_t notified, notifications;
@@ -192,18 +192,22 @@ static struct mw_audit *ta_open(struct mw_loop *loop)
 	return a;
 }
 
-static PGconn *ta_db(void)
+static PGconn *ta_db_as(enum mw_audit_role role)
 {
 	char ci[1024];
 	PGconn *c;
 
-	cr_assert_eq(
-		mw_audit_conninfo_as(&ta_cfg, MW_AUDIT_OWNER, ci, sizeof(ci)),
-		0);
+	cr_assert_eq(mw_audit_conninfo_as(&ta_cfg, role, ci, sizeof(ci)), 0);
 	c = PQconnectdb(ci);
 	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect %s: %s", ci,
 		     PQerrorMessage(c));
 	return c;
+}
+
+/* The owner's login: a superuser of the embedded cluster. */
+static PGconn *ta_db(void)
+{
+	return ta_db_as(MW_AUDIT_OWNER);
 }
 
 static void ta_exec_sql(PGconn *c, const char *sql)
@@ -2295,12 +2299,18 @@ Test(audit, another_chain_in_the_database_halts_the_writer)
 
 /* ---- the host's writer lock ---- */
 
-/* Takes the writer lock of TA_HOST on c, as a writer's session would. */
-static bool ta_take_writer_lock(PGconn *c)
+/* Tries the writer lock of TA_HOST on c, as a writer's session does. */
+static PGresult *ta_try_writer_lock(PGconn *c)
 {
 	const char *params[1] = { TA_HOST };
-	PGresult *r = PQexecParams(c, mw_schema_writer_lock_sql, 1, NULL,
-				   params, NULL, NULL, 0);
+
+	return PQexecParams(c, mw_schema_writer_lock_sql, 1, NULL, params, NULL,
+			    NULL, 0);
+}
+
+static bool ta_take_writer_lock(PGconn *c)
+{
+	PGresult *r = ta_try_writer_lock(c);
 	bool got;
 
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "writer lock: %s",
@@ -2438,11 +2448,17 @@ Test(audit, a_restart_waits_for_the_dead_writers_late_commit)
 static bool ta_locked_out_step(struct ta_drive *d, int64_t now)
 {
 	struct mw_audit_stats st;
+	char sql[256];
 
 	mw_audit_stats(d->a, &st);
 	switch (d->phase) {
 	case 0:
-		ta_drop_writer(d->db);
+		snprintf(sql, sizeof(sql),
+			 "SELECT pg_terminate_backend(pid) FROM "
+			 "pg_stat_activity WHERE usename = "
+			 "'" MW_SCHEMA_WRITER_ROLE "' AND pid <> %d",
+			 PQbackendPID(d->db));
+		PQclear(ta_query(d->db2, sql));
 		for (int i = 0; !ta_take_writer_lock(d->db); i++) {
 			cr_assert_lt(i, 500, "the ended session kept the lock");
 			poll(NULL, 0, 10);
@@ -2483,7 +2499,7 @@ Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
 	mw_audit_close(a);
 	mw_loop_free(loop);
 
-	c = ta_db();
+	c = ta_db_as(MW_AUDIT_WRITER);
 	cr_assert(ta_take_writer_lock(c));
 	ta_cfg.lock_wait_ms = 300;
 	cr_assert_eq(mw_loop_new(&loop), 0);
@@ -2503,6 +2519,7 @@ Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
 	d.loop = loop;
 	d.a = a;
 	d.db = c;
+	d.db2 = ta_db();
 	d.step = ta_locked_out_step;
 	ta_drive_loop(&d, 30000);
 	cr_assert_eq(d.seqs[0], 2);
@@ -2517,6 +2534,7 @@ Test(audit, a_writer_lock_held_elsewhere_keeps_the_writer_out)
 	cr_assert_eq(ta_check_chain(TA_HOST), 3,
 		     "one chain: 1, 2 and the closing checkpoint");
 	PQfinish(c);
+	PQfinish(d.db2);
 }
 
 /* ---- a spool that is not the writer's ---- */
@@ -2561,4 +2579,50 @@ Test(audit, a_spooled_line_without_a_seq_stops_the_start)
 				   "seq \"%s\": %s", bad_seqs[b], err);
 		mw_loop_free(loop);
 	}
+}
+
+/*
+ * A login other than the writer's cannot keep the writer out: in the
+ * embedded cluster only the writer may take advisory locks (the auditor's
+ * psql is refused), and a session of another login that holds the lock
+ * all the same (a superuser's) has no events to commit: the writer is
+ * told, goes on without the lock, and says who holds it.
+ */
+Test(audit, another_login_cannot_keep_the_writer_out)
+{
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+
+	c = ta_db_as(MW_AUDIT_AUDITOR);
+	r = ta_try_writer_lock(c);
+	cr_assert_eq(PQresultStatus(r), PGRES_FATAL_ERROR,
+		     "the auditor took the writer's lock");
+	cr_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501", "%s",
+			 PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+
+	c = ta_db();
+	cr_assert(ta_take_writer_lock(c));
+	ta_cfg.lock_wait_ms = 60000;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_stats(a, &st);
+	cr_assert(st.connected);
+	cr_assert_eq(st.lock_holder, PQbackendPID(c));
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	ta_drive_until_written(loop, a, 1);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	PQfinish(c);
+	cr_assert_eq(ta_check_chain(TA_HOST), 2,
+		     "one chain: 1 and the closing checkpoint");
 }
