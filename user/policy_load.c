@@ -95,6 +95,8 @@ static bool digits(const char **p)
 	return *p > start;
 }
 
+#define POLICY_MAX_EXACT_INT ((((long long)1) << 53) - 1)
+
 /* JSON's number grammar, which YAML's plain scalars are wider than. */
 static bool json_number_syntax(const char *s, bool *is_int)
 {
@@ -143,6 +145,20 @@ static int parse_number(struct loader *l, yaml_node_t *n, const char *key,
 	if (errno == ERANGE || (!is_int && !isfinite(out->d)))
 		return mw_yaml_fail(l->c, n, "%s: '%s' is out of range", key,
 				    s);
+	/*
+	 * Beyond 2^53 - 1 a JavaScript server reads integers rounded: a
+	 * client's 2^53 + 1 is 2^53 to it, so a bound there would judge a
+	 * value other than the one the server uses. Smaller bounds cannot be
+	 * crossed by that rounding.
+	 */
+	if (is_int &&
+	    (out->i > POLICY_MAX_EXACT_INT || out->i < -POLICY_MAX_EXACT_INT))
+		return mw_yaml_fail(l->c, n,
+				    "%s: '%s' is beyond 2^53 - 1, where "
+				    "JavaScript servers read integers rounded: "
+				    "the policy would judge another value than "
+				    "they use",
+				    key, s);
 	return 0;
 }
 

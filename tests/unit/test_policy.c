@@ -1458,6 +1458,12 @@ Test(errors, conditions, .fini = pol_cleanup)
 	cond_fails("{pointer: /a, gt: 1e999}", 27, "out of range");
 	cond_fails("{pointer: /a, equals: 99999999999999999999}", 31,
 		   "out of range");
+	cond_fails("{pointer: /a, le: 9007199254740992}", 27,
+		   "le: '9007199254740992' is beyond 2^53 - 1");
+	cond_fails("{pointer: /a, equals: -9007199254740992}", 31,
+		   "beyond 2^53 - 1");
+	cond_fails("{pointer: /a, equals: [1, 9007199254740993]}", 35,
+		   "beyond 2^53 - 1");
 	cond_fails("{pointer: /a, equals: yes}", 31, "'yes' is ambiguous");
 	cond_fails("{pointer: /a, equals: 1_000}", 31,
 		   "'1_000' is not a JSON number");
