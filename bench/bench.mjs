@@ -190,13 +190,30 @@ function wrkScript(session) {
 	const f = path.join(tmp, `req-${session ?? 'none'}.lua`);
 	const lines = [
 		'wrk.method = "POST"',
-		`wrk.body = '${REQUEST}'`,
 		'wrk.headers["Content-Type"] = "application/json"',
 		'wrk.headers["Accept"] = "application/json, text/event-stream"',
 	];
 	if (session) {
-		lines.push(`wrk.headers["Mcp-Session-Id"] = "${session}"`);
-		lines.push('wrk.headers["Mcp-Protocol-Version"] = "2025-06-18"');
+		// The connections share the session, where a JSON-RPC id may
+		// not be reused while its request is pending (the daemon
+		// refuses that, as MCP does): every request gets its own, from
+		// a base of its own per script so that requests a run left
+		// unanswered do not collide with the next run's. Without a
+		// session (the fixed upstream, whose answer always has id 1)
+		// ids are per connection, and 1 is never pending twice.
+		const [before, after] = REQUEST.split('"id":1');
+		const base = Math.floor(Math.random() * 1e6) * 1e9;
+		lines.push('local threads = 0',
+			'setup = function(thread) thread:set("tid", threads); threads = threads + 1 end',
+			'local n = 0',
+			'request = function()',
+			'  n = n + 1',
+			`  return wrk.format(nil, nil, nil, string.format('${before}"id":%.0f${after}', ${base} + tid * 1e8 + n))`,
+			'end');
+		lines.push(`wrk.headers["Mcp-Session-Id"] = "${session}"`,
+			'wrk.headers["Mcp-Protocol-Version"] = "2025-06-18"');
+	} else {
+		lines.push(`wrk.body = '${REQUEST}'`);
 	}
 	// Count non-2xx answers: a fast error is not a fast answer.
 	lines.push('done = function(summary, latency, requests)',
