@@ -149,10 +149,14 @@ static int parse_number(struct loader *l, yaml_node_t *n, const char *key,
 	 * Beyond 2^53 - 1 a JavaScript server reads integers rounded: a
 	 * client's 2^53 + 1 is 2^53 to it, so a bound there would judge a
 	 * value other than the one the server uses. Smaller bounds cannot be
-	 * crossed by that rounding.
+	 * crossed by that rounding. A real there (2^53 written 9.007e15, or
+	 * 9007199254740991.5, which rounds to it) is the same bound; beyond
+	 * 2^63 there are no integers the daemon holds exactly to round.
 	 */
-	if (is_int &&
-	    (out->i > POLICY_MAX_EXACT_INT || out->i < -POLICY_MAX_EXACT_INT))
+	if (is_int ? out->i > POLICY_MAX_EXACT_INT ||
+			     out->i < -POLICY_MAX_EXACT_INT
+		   : fabs(out->d) > (double)POLICY_MAX_EXACT_INT &&
+			     fabs(out->d) <= 0x1p63)
 		return mw_yaml_fail(l->c, n,
 				    "%s: '%s' is beyond 2^53 - 1, where "
 				    "JavaScript servers read integers rounded: "

@@ -1462,6 +1462,10 @@ Test(errors, conditions, .fini = pol_cleanup)
 		   "le: '9007199254740992' is beyond 2^53 - 1");
 	cond_fails("{pointer: /a, equals: -9007199254740992}", 31,
 		   "beyond 2^53 - 1");
+	cond_fails("{pointer: /a, le: 9.007199254740992e15}", 27,
+		   "beyond 2^53 - 1");
+	cond_fails("{pointer: /a, equals: 9007199254740991.5}", 31,
+		   "beyond 2^53 - 1");
 	cond_fails("{pointer: /a, equals: [1, 9007199254740993]}", 35,
 		   "beyond 2^53 - 1");
 	cond_fails("{pointer: /a, equals: yes}", 31, "'yes' is ambiguous");
