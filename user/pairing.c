@@ -12,7 +12,7 @@ struct entry {
 	uint64_t seq;
 	int64_t ts_us;
 	unsigned flags;
-	uint32_t hash;
+	uint64_t hash;
 	size_t tool_at; /* 0: no tool; else its offset in key[] */
 	char key[]; /* the key, NUL, the tool, NUL */
 };
@@ -23,7 +23,13 @@ struct mw_pairing {
 	size_t nbuckets;
 	size_t count, max;
 	struct entry *oldest, *newest;
+	/* keys dropped for room (see pairing.h) */
+	uint64_t *dropped; /* DROPPED_BITS bits */
+	size_t ndropped;
 };
+
+#define DROPPED_BITS (1u << 20)
+#define DROPPED_PROBES 3
 
 static uint64_t rotl(uint64_t x, int b)
 {
@@ -49,7 +55,7 @@ static uint64_t rotl(uint64_t x, int b)
  * request ids, so with a public hash they could aim every key at one
  * bucket and make each look-up walk them all.
  */
-static uint32_t keyed_hash(const struct mw_pairing *p, const char *s)
+static uint64_t keyed_hash(const struct mw_pairing *p, const char *s)
 {
 	uint64_t v0 = 0x736f6d6570736575ULL ^ p->k0;
 	uint64_t v1 = 0x646f72616e646f6dULL ^ p->k1;
@@ -74,7 +80,7 @@ static uint32_t keyed_hash(const struct mw_pairing *p, const char *s)
 	v2 ^= 0xff;
 	for (int r = 0; r < 4; r++)
 		SIP_ROUND(v0, v1, v2, v3);
-	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
+	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
@@ -94,14 +100,53 @@ int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
 		return -ENOMEM;
 	}
 	p->max = max_entries;
+	p->dropped = calloc(DROPPED_BITS / 64, sizeof(*p->dropped));
+	if (!p->dropped) {
+		free(p->buckets);
+		free(p);
+		return -ENOMEM;
+	}
 	if (getrandom(&p->k0, sizeof(p->k0), 0) != sizeof(p->k0) ||
 	    getrandom(&p->k1, sizeof(p->k1), 0) != sizeof(p->k1)) {
+		free(p->dropped);
 		free(p->buckets);
 		free(p);
 		return -EIO;
 	}
 	*out = p;
 	return 0;
+}
+
+/* Bit i of the filter for hash h: 20 bits of it each. */
+static size_t dropped_bit(uint64_t h, int i)
+{
+	return (size_t)(h >> (20 * i)) & (DROPPED_BITS - 1);
+}
+
+static void remember_dropped(struct mw_pairing *p, uint64_t h)
+{
+	for (int i = 0; i < DROPPED_PROBES; i++) {
+		size_t b = dropped_bit(h, i);
+
+		p->dropped[b / 64] |= (uint64_t)1 << (b % 64);
+	}
+	p->ndropped++;
+}
+
+static bool was_dropped(const struct mw_pairing *p, uint64_t h)
+{
+	if (!p->ndropped)
+		return false;
+	/* full: a key it lost would read as never dropped */
+	if (p->ndropped >= p->max)
+		return true;
+	for (int i = 0; i < DROPPED_PROBES; i++) {
+		size_t b = dropped_bit(h, i);
+
+		if (!(p->dropped[b / 64] & ((uint64_t)1 << (b % 64))))
+			return false;
+	}
+	return true;
 }
 
 static void unlink_entry(struct mw_pairing *p, struct entry *e)
@@ -124,7 +169,7 @@ static void unlink_entry(struct mw_pairing *p, struct entry *e)
 }
 
 static struct entry *find(const struct mw_pairing *p, const char *key,
-			  uint32_t h)
+			  uint64_t h)
 {
 	for (struct entry *e = p->buckets[h & (p->nbuckets - 1)]; e;
 	     e = e->hnext)
@@ -136,14 +181,19 @@ static struct entry *find(const struct mw_pairing *p, const char *key,
 int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 		   int64_t ts_us, unsigned flags, const char *tool)
 {
-	uint32_t h = keyed_hash(p, key);
+	uint64_t h = keyed_hash(p, key);
 	size_t kl = strlen(key), tl = tool ? strlen(tool) + 1 : 0;
 	struct entry *e = find(p, key, h);
 
+	flags &= ~MW_PAIR_AMBIGUOUS;
+	if (e || was_dropped(p, h))
+		flags |= MW_PAIR_AMBIGUOUS;
 	if (e)
 		unlink_entry(p, e);
-	if (p->count == p->max)
+	if (p->count == p->max) {
+		remember_dropped(p, p->oldest->hash);
 		unlink_entry(p, p->oldest);
+	}
 	e = malloc(sizeof(*e) + kl + 1 + tl);
 	if (!e)
 		return -ENOMEM;
@@ -185,11 +235,6 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 	return true;
 }
 
-bool mw_pairing_has(const struct mw_pairing *p, const char *key)
-{
-	return find(p, key, keyed_hash(p, key)) != NULL;
-}
-
 size_t mw_pairing_count(const struct mw_pairing *p)
 {
 	return p->count;
@@ -201,6 +246,7 @@ void mw_pairing_free(struct mw_pairing *p)
 		return;
 	while (p->oldest)
 		unlink_entry(p, p->oldest);
+	free(p->dropped);
 	free(p->buckets);
 	free(p);
 }

@@ -848,6 +848,18 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 					    &req_ts, &flags, &req_tool)) {
 				ev.request_seq = req_seq;
 				ev.latency_us = ev.ts_us - req_ts;
+				if (flags & MW_PAIR_AMBIGUOUS) {
+					/* not this tool's answer, maybe */
+					free(req_tool);
+					req_tool = NULL;
+					unknown_tool = MW_MASK_ANY_TOOL;
+					if (!ev.detail)
+						ev.detail =
+							"paired ambiguously: "
+							"the request id was "
+							"reused, every tool's "
+							"masking rules apply";
+				}
 			} else {
 				/* which tool answered is not known: every
 				 * tool's rules apply */
@@ -1468,35 +1480,22 @@ static int compare_id_ptrs(const void *a, const void *b)
 }
 
 /*
- * A request id that is already waiting for its answer in the session, or
- * that a batch holds twice: the answer would pair with the other request,
- * and be masked and recorded as that one's (MCP: a requestor never reuses
- * an id within a session). True with the reason in why.
+ * A batch holding one request id twice: either answer could be either
+ * request's (MCP: a requestor never reuses an id within a session). An id
+ * still waiting from an earlier message is not refused, as it may never
+ * be answered (a cancelled request, a server that failed): the pairing
+ * marks it ambiguous, and its answer gets every tool's masking rules.
+ * True with the reason in why.
  */
-static bool request_id_in_use(const struct mw_conn *c, const char *session,
-			      const struct mw_rpc_batch *b, char *why,
-			      size_t whylen)
+static bool batch_repeats_an_id(const struct mw_rpc_batch *b, char *why,
+				size_t whylen)
 {
-	char key[512 + MW_SESSION_MAX];
 	const char **ids;
 	size_t n = 0;
 	bool dup = false;
 
-	for (size_t i = 0; i < b->n; i++) {
-		const struct mw_rpc_msg *m = &b->msgs[i];
-
-		if (m->kind != MW_RPC_REQUEST)
-			continue;
-		if (pair_key(key, sizeof(key), c, session, "c2s", m->id) &&
-		    mw_pairing_has(c->px->pairing, key)) {
-			snprintf(why, whylen,
-				 "request id %.64s is still waiting for its "
-				 "answer in this session",
-				 m->id);
-			return true;
-		}
-		n++;
-	}
+	for (size_t i = 0; i < b->n; i++)
+		n += b->msgs[i].kind == MW_RPC_REQUEST;
 	if (n < 2)
 		return false;
 	ids = malloc(n * sizeof(*ids));
@@ -1625,10 +1624,9 @@ static int req_on_complete(void *arg)
 			goto out;
 		}
 		code = check_mcp_rules(h, &batch, why, sizeof(why));
-		/* answered without the id: the client's other request
-		 * with it is still waiting for its own answer */
-		id_in_use = !code && request_id_in_use(c, x->session, &batch,
-						       why, sizeof(why));
+		/* answered without the id, which two requests carry */
+		id_in_use =
+			!code && batch_repeats_an_id(&batch, why, sizeof(why));
 		if (id_in_use)
 			code = MW_RPC_INVALID_REQUEST;
 		if (code) {

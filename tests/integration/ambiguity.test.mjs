@@ -3,7 +3,8 @@
 // passes unjudged, is masked by the wrong rule, or is recorded under the
 // wrong session. Each case here must be refused (400 to a client, 502 for
 // a server's answer) and recorded, or normalised so that both sides read
-// the same thing.
+// the same thing, or (a reused request id) answered under the strictest
+// reading: every tool's masking rules.
 //
 // One daemon for the file, a raw upstream written here (it answers every
 // tools/call with a card number, and sends a malformed answer on demand),
@@ -115,21 +116,28 @@ test('1. a tool-scoped masking rule masks its tool\'s answer (the control for 2 
   assert.match(out, /secret: card \[MASKED:card\]/);
 });
 
-test('2. a request id still waiting for its answer is refused: the answer cannot be masked as another tool\'s', async () => {
+test('2. an id reused while its request waits: both go on, and both answers get every tool\'s masking rules', async () => {
+  // MCP forbids the reuse, but a waiting id may never be answered (a
+  // cancelled request, a server that failed): refusing it would lock the
+  // id for good. Either answer could be either request's, so neither is
+  // masked as one tool's only.
   const n = up.st.reqs.length;
   const out = await raw(post(call(1, 'secret'), 'Mcp-Session-Id: s-reuse\r\n') +
     post(call(1, 'other'), 'Mcp-Session-Id: s-reuse\r\n'));
   assert.ok(!out.includes(CARD), `the card passed unmasked: ${out}`);
-  assert.deepEqual(statuses(out), [200, 400], out);
+  assert.deepEqual(statuses(out), [200, 200], out);
   assert.match(out, /secret: card \[MASKED:card\]/);
-  assert.match(out, /request id 1 is still waiting for its answer/);
-  // the refusal carries no id: the client's first request keeps its own
-  assert.match(out, /"id":null/);
-  assert.deepEqual(up.st.reqs.slice(n).map((r) => JSON.parse(r.body).params.name), ['secret']);
-  await httpErrors(/request id 1 is still waiting/);
-  // answered, the id is free again
-  const again = await raw(post(call(1, 'secret'), 'Mcp-Session-Id: s-reuse\r\n'));
+  assert.match(out, /other: card \[MASKED:card\]/);
+  assert.deepEqual(up.st.reqs.slice(n).map((r) => JSON.parse(r.body).params.name), ['secret', 'other']);
+  await until(async () => {
+    const rows = await d.sqlObjects("select count(*)::int as n from mcpwarden.chain_events " +
+      "where kind = 'response' and detail like 'paired ambiguously%'");
+    return rows[0].n >= 1;
+  }, 'a response recorded as paired ambiguously', 15000);
+  // a fresh id in the session pairs as before
+  const again = await raw(post(call(2, 'other'), 'Mcp-Session-Id: s-reuse\r\n'));
   assert.deepEqual(statuses(again), [200], again);
+  assert.ok(again.includes(CARD), `the other tool has no masking rule: ${again}`);
 });
 
 test('3. a batch that holds one id twice is refused before the server sees it', async () => {

@@ -278,27 +278,89 @@ Test(pairing, flags_travel_with_the_request)
 	cr_assert_eq(flags, MW_PAIR_TOOLS_LIST);
 	cr_assert(mw_pairing_take(p, "call", &seq, &ts, &flags, NULL));
 	cr_assert_eq(flags, 0);
-	/* A request id used again replaces the entry, flags too. */
+	/* A request id used again replaces the entry, flags too (and the
+	 * new one is ambiguous). */
 	cr_assert_eq(mw_pairing_put(p, "x", 3, 3, MW_PAIR_TOOLS_LIST, NULL), 0);
 	cr_assert_eq(mw_pairing_put(p, "x", 4, 4, 0, NULL), 0);
 	cr_assert(mw_pairing_take(p, "x", &seq, &ts, &flags, NULL));
 	cr_assert_eq(seq, 4);
-	cr_assert_eq(flags, 0);
+	cr_assert_eq(flags, MW_PAIR_AMBIGUOUS);
 	mw_pairing_free(p);
 }
 
-/* has() looks without taking: the proxy refuses a request whose id waits. */
-Test(pairing, has_sees_waiting_keys_only)
+/* The flags a key's entry gives back when taken. */
+static unsigned pair_flags(struct mw_pairing *p, const char *key)
 {
-	struct mw_pairing *p = pair_new(2);
+	uint64_t seq;
+	int64_t ts;
+	unsigned flags = 0;
 
-	cr_assert_not(mw_pairing_has(p, PAIR_COLLIDE_A));
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 1, 0, NULL), 0);
-	cr_assert(mw_pairing_has(p, PAIR_COLLIDE_A));
-	/* same hash, other key */
-	cr_assert_not(mw_pairing_has(p, PAIR_COLLIDE_B));
-	cr_assert(mw_pairing_has(p, PAIR_COLLIDE_A), "has() took the entry");
-	pair_expect(p, PAIR_COLLIDE_A, 1, 1);
-	cr_assert_not(mw_pairing_has(p, PAIR_COLLIDE_A));
+	cr_assert(mw_pairing_take(p, key, &seq, &ts, &flags, NULL),
+		  "%s missing", key);
+	return flags;
+}
+
+/*
+ * A key put while its entry waits may be answered for either request:
+ * the new entry says so, and a first put never does (nor can a caller
+ * set the mark itself).
+ */
+Test(pairing, a_key_put_twice_is_ambiguous)
+{
+	struct mw_pairing *p = pair_new(8);
+
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 1, 1, MW_PAIR_TOOLS_LIST,
+				    "secret"),
+		     0);
+	cr_assert_eq(
+		mw_pairing_put(p, "s/c2s/2", 2, 2, MW_PAIR_AMBIGUOUS, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 3, 3, 0, "other"), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/1"), MW_PAIR_AMBIGUOUS);
+	cr_assert_eq(pair_flags(p, "s/c2s/2"), 0, "not the caller's to set");
+	/* taken, then put again: nothing waits, nothing was dropped */
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/1"), 0);
+	mw_pairing_free(p);
+}
+
+/*
+ * An entry dropped for room leaves its key marked: its request may still
+ * be answered, and the answer must not be taken for a later request's
+ * with that key. Keys never dropped stay plain.
+ */
+Test(pairing, a_key_dropped_for_room_is_ambiguous_when_put_again)
+{
+	struct mw_pairing *p = pair_new(64);
+	char key[32];
+
+	for (int i = 0; i < 65; i++) {
+		snprintf(key, sizeof(key), "s/c2s/%d", i);
+		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
+			     0);
+	}
+	pair_expect_missing(p, "s/c2s/0");
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/0", 100, 100, 0, "slow"), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/0"), MW_PAIR_AMBIGUOUS);
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/fresh", 101, 101, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/fresh"), 0);
+	mw_pairing_free(p);
+}
+
+/*
+ * Once as many keys were dropped as the table holds, the filter cannot be
+ * trusted to know them all: every key put after is marked.
+ */
+Test(pairing, past_as_many_drops_as_entries_every_key_is_ambiguous)
+{
+	struct mw_pairing *p = pair_new(4);
+	char key[32];
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "s/c2s/%d", i);
+		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
+			     0);
+	}
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/never-seen", 9, 9, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/never-seen"), MW_PAIR_AMBIGUOUS);
 	mw_pairing_free(p);
 }
