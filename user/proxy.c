@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "json_parse.h"
 #include "json_text.h"
+#include "hex.h"
 #include "http.h"
 #include "jsonrpc.h"
 #include "judge.h"
@@ -237,44 +238,90 @@ static bool request_type_is_json_utf8(const char *ct)
 	return *p == '\0';
 }
 
-/* The legacy HTTP+SSE transport names its session in the query string. */
+/*
+ * The start of a query parameter's name p[0..n) as servers decode it
+ * (%XX, '+' as a space) into out (NUL-terminated); *encoded when it held
+ * either. False for a '%' without two hex digits, which servers read
+ * differently.
+ */
+static bool query_name(const char *p, size_t n, char *out, size_t outlen,
+		       bool *encoded)
+{
+	size_t o = 0;
+
+	*encoded = false;
+	for (size_t i = 0; i < n && o + 1 < outlen; i++) {
+		int hi, lo;
+
+		if (p[i] == '+') {
+			*encoded = true;
+			out[o++] = ' ';
+			continue;
+		}
+		if (p[i] != '%') {
+			out[o++] = p[i];
+			continue;
+		}
+		*encoded = true;
+		if (n - i < 3)
+			return false;
+		hi = mw_hex_value((unsigned char)p[i + 1]);
+		lo = mw_hex_value((unsigned char)p[i + 2]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	return true;
+}
+
 /*
  * The legacy transport's session in the query: sessionId (TypeScript) or
  * session_id (Python). Servers parse queries their own way, so anything
- * they could read differently (the parameter twice, percent-encoding) sets
- * *ambiguous and gives NULL.
+ * they could read differently sets *ambiguous and gives NULL: the
+ * parameter twice, a name that decodes to one of these or extends one
+ * (sessionId[]=, which Express reads as sessionId), a value in
+ * percent-encoding or longer than a session id may be. Other names are
+ * not ours to judge.
  */
 static char *query_session_id(const char *url, bool *ambiguous)
 {
-	static const char *const names[] = { "sessionId=", "session_id=" };
+	static const char *const names[] = { "sessionId", "session_id" };
 	const char *q = strchr(url, '?'), *found = NULL;
 	size_t n = 0;
 
 	*ambiguous = false;
 	while (q) {
+		size_t nl;
+		char name[16];
+		bool encoded, ours;
+
 		q++;
-		/* a name in percent-encoding may decode to one of ours */
-		if (memchr(q, '%', strcspn(q, "=&"))) {
+		nl = strcspn(q, "=&#");
+		if (!query_name(q, nl, name, sizeof(name), &encoded)) {
 			*ambiguous = true;
 			return NULL;
 		}
 		for (size_t i = 0; i < 2; i++) {
 			size_t len = strlen(names[i]);
 
-			if (strncmp(q, names[i], len))
+			if (strncmp(name, names[i], len))
 				continue;
-			if (found) {
+			ours = !encoded && nl == len && q[nl] == '=';
+			if (!ours || found) {
 				*ambiguous = true;
 				return NULL;
 			}
-			found = q + len;
+			found = q + len + 1;
 			n = strcspn(found, "&#");
 		}
 		q = strchr(q, '&');
 	}
-	if (!found || n == 0 || n > MW_SESSION_MAX)
+	if (!found || n == 0)
 		return NULL;
-	if (memchr(found, '%', n) || memchr(found, '+', n)) {
+	if (n > MW_SESSION_MAX || memchr(found, '%', n) ||
+	    memchr(found, '+', n)) {
 		*ambiguous = true;
 		return NULL;
 	}

@@ -171,7 +171,16 @@ test('5. session ids: header and query must agree, the query must read one way, 
   out = await raw(post(call(6, 'x'), '', '/message?a=1#&sessionId=EEEE'));
   assert.deepEqual(statuses(out), [400], out);
   assert.match(out, /fragment/);
+  // Express's query parser reads sessionId[]=B and sessionId[0]=B as B
+  for (const q of ['sessionId[]=FFFF', 'sessionId%5B0%5D=FFFF', 'session_id.x=FFFF', 'sessionId']) {
+    out = await raw(post(call(7, 'x'), '', `/message?${q}`));
+    assert.deepEqual(statuses(out), [400], `${q}: ${out}`);
+    assert.match(out, /the query could be read two ways/, q);
+  }
   assert.equal(up.st.reqs.length, n, 'the server got an ambiguous request');
+  // a percent-encoded name that is not a session's is the server's own
+  out = await raw(post(call(10, 'x'), 'Mcp-Session-Id: GGGG\r\n', '/mcp?env%5BAPI_KEY%5D=1&caf%C3%A9=2'));
+  assert.deepEqual(statuses(out), [200], out);
 
   // the same id in both places is one session
   out = await raw(post(call(8, 'x'), 'Mcp-Session-Id: SAME\r\n', '/message?sessionId=SAME'));
