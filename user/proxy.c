@@ -1598,7 +1598,7 @@ static int req_on_complete(void *arg)
 				  "invalid Mcp-Session-Id");
 		respond_local(c, h->method, h->url, 400,
 			      "invalid Mcp-Session-Id", NULL, false);
-		return 0;
+		goto out;
 	}
 	legacy_sid = query_session_id(h->url, &ambiguous);
 	/* the legacy transport reads the query, Streamable HTTP the header */
