@@ -1478,7 +1478,9 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 
 /*
  * Headers read as one value (by MCP, or by us to judge the body): a second
- * copy is forwarded too, and the server may read the one we did not.
+ * copy is forwarded too, and the peer may read the one we did not; one
+ * that Connection names is dropped on the way (hop-by-hop), and the peer
+ * reads none. Either is refused.
  */
 static bool repeated_mcp_header(const struct mw_http_head *h, char *why,
 				size_t whylen)
@@ -1487,13 +1489,22 @@ static bool repeated_mcp_header(const struct mw_http_head *h, char *why,
 		"mcp-session-id", "mcp-protocol-version", "mcp-method",
 		"mcp-name",	  "content-type",	  "content-encoding",
 	};
+	const char *conn = mw_http_header(h, "connection");
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		if (mw_http_header_count(h, names[i]) > 1) {
 			snprintf(why, whylen, "header %s sent more than once",
 				 names[i]);
 			return true;
 		}
+		if (conn && mw_http_token_in_list(conn, names[i])) {
+			snprintf(why, whylen,
+				 "Connection names header %s, which would "
+				 "not be passed on",
+				 names[i]);
+			return true;
+		}
+	}
 	return false;
 }
 
@@ -1860,7 +1871,7 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 	struct mw_conn *c = arg;
 	struct exchange *x = c->xq_head;
 	const char *ctype = mw_http_header(h, "content-type"), *cenc;
-	char framing[64];
+	char framing[64], why[96];
 	bool head_req, success;
 
 	if (!x || x->is_local) {
@@ -1881,13 +1892,12 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		c->mode = RESP_INFORMATIONAL;
 		return 1;
 	}
-	/* We judge the body as the first names it; a client may join them
-	 * ("text/plain, text/event-stream") and read it as another type. */
-	if (mw_http_header_count(h, "content-type") > 1 ||
-	    mw_http_header_count(h, "content-encoding") > 1) {
-		snprintf(c->resp.err, sizeof(c->resp.err),
-			 "the response names its Content-Type or "
-			 "Content-Encoding more than once");
+	/* We judge the body, and learn the session, as the first names
+	 * them; a client may join them ("text/plain, text/event-stream",
+	 * "A, B") and read another type or session. */
+	if (repeated_mcp_header(h, why, sizeof(why))) {
+		snprintf(c->resp.err, sizeof(c->resp.err), "the response: %s",
+			 why);
 		return -1;
 	}
 	learn_session(c, x, mw_http_header(h, "mcp-session-id"));

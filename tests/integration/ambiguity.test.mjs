@@ -68,7 +68,9 @@ function startUpstream() {
       }
       const r = JSON.stringify({ jsonrpc: '2.0', id,
         result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
-      s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+      // with X-Test: dupsid, two session ids (fetch would read "A, B")
+      const sids = /\r\nx-test: dupsid/i.test(head) ? 'Mcp-Session-Id: A\r\nMcp-Session-Id: B\r\n' : '';
+      s.write(`HTTP/1.1 200 OK\r\n${sids}Content-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`);
     });
   });
@@ -149,7 +151,7 @@ test('3. a batch that holds one id twice is refused before the server sees it', 
   assert.equal(up.st.reqs.length, n, 'the server got the batch');
 });
 
-test('4. a request naming its Content-Type or Content-Encoding twice is refused', async () => {
+test('4. a request naming its Content-Type or Content-Encoding twice, or a judged header in Connection, is refused', async () => {
   const n = up.st.reqs.length;
   for (const extra of ['Content-Encoding: identity\r\nContent-Encoding: gzip\r\n',
     'Content-Type: text/plain\r\n']) {
@@ -157,6 +159,11 @@ test('4. a request naming its Content-Type or Content-Encoding twice is refused'
     assert.deepEqual(statuses(out), [400], `${extra}: ${out}`);
     assert.match(out, /header content-(encoding|type) sent more than once/);
   }
+  // a header the daemon reads, named by Connection, would not reach the
+  // server: judged under session S, the request would arrive without one
+  const out = await raw(post(call(3, 'x'), 'Connection: keep-alive, Mcp-Session-Id\r\nMcp-Session-Id: S\r\n'));
+  assert.deepEqual(statuses(out), [400], out);
+  assert.match(out, /Connection names header mcp-session-id/);
   assert.equal(up.st.reqs.length, n, 'the server got a request with a repeated header');
 });
 
@@ -206,11 +213,15 @@ test('6. an HTTP/1.0 request without Host is refused: it would go on as HTTP/1.1
   assert.equal(up.st.reqs.length, n);
 });
 
-test('7. a response naming two Content-Types is not passed on: 502, recorded', async () => {
+test('7. a response naming two Content-Types or two session ids is not passed on: 502, recorded', async () => {
   const tl = JSON.stringify({ jsonrpc: '2.0', id: 11, method: 'tools/list', params: {} });
   const out = await raw(post(tl, 'X-Test: dupct\r\n'));
   assert.deepEqual(statuses(out), [502], out);
   assert.ok(!out.includes('forbidden'), `the unjudged tools/list reached the client: ${out}`);
-  const rows = await httpErrors(/Content-Type or Content-Encoding more than once/);
+  const rows = await httpErrors(/the response: header content-type sent more than once/);
   assert.ok(rows.every((r) => r.http_status === 502), JSON.stringify(rows));
+  const again = await raw(post(call(12, 'x'), 'X-Test: dupsid\r\n'));
+  assert.deepEqual(statuses(again), [502], again);
+  assert.ok(!again.includes(CARD), again);
+  await httpErrors(/the response: header mcp-session-id sent more than once/);
 });
