@@ -1373,6 +1373,22 @@ static char *sse_message_event(const struct mw_sse_event *like,
 }
 
 /*
+ * A legacy session is the exact text an event stream of this server, read
+ * by this user, announced: servers normalise the query's value their own
+ * way (Python's UUID() takes upper case, braces, urn:uuid:), so another
+ * spelling of the same session would be judged and recorded apart.
+ */
+static bool legacy_stream_live(const struct mw_conn *from, const char *sid)
+{
+	for (const struct mw_conn *s = from->px->conns; s; s = s->next)
+		if (!s->dead && s->server == from->server && s->legacy_stream &&
+		    !strcmp(s->legacy_stream, sid) &&
+		    s->ident.uid == from->ident.uid)
+			return true;
+	return false;
+}
+
+/*
  * The legacy transport answers POSTs on the session's event stream, so a
  * refusal goes there too, between two whole events; -1 when this daemon
  * carries no such stream, or none it may write to (the caller then answers
@@ -1591,7 +1607,7 @@ static int req_on_complete(void *arg)
 	struct mw_policy_decision *decisions = NULL;
 	enum mw_policy_action verdict;
 	char *legacy_sid = NULL;
-	bool ambiguous = false, two_sessions, id_in_use;
+	bool ambiguous = false, two_sessions, unknown_legacy, id_in_use;
 	size_t culprit;
 	char why[256];
 	int rc = 0, code;
@@ -1620,11 +1636,16 @@ static int req_on_complete(void *arg)
 	} else {
 		sid = legacy_sid;
 	}
-	if (ambiguous || two_sessions) {
+	unknown_legacy = !ambiguous && !two_sessions && sid &&
+			 sid == legacy_sid && !legacy_stream_live(c, sid);
+	if (ambiguous || two_sessions || unknown_legacy) {
 		snprintf(why, sizeof(why), "ambiguous session id: %s",
 			 two_sessions ? "the query names another one than "
 					"Mcp-Session-Id"
-				      : "the query could be read two ways");
+			 : unknown_legacy
+				 ? "the query names a session no event stream "
+				   "of this server announced to this user"
+				 : "the query could be read two ways");
 		record_http_error(c, h->method, h->url, 400, why);
 		respond_local(c, h->method, h->url, 400, why, NULL, false);
 		goto out;

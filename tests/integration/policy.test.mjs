@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, run, startDaemon, startServer, uniqueName,
-  cleanupAll,
+  MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, run, spawnInCgroup, startDaemon, startServer,
+  uniqueName, cleanupAll,
 } from './helpers.mjs';
 
 let d;
@@ -354,20 +354,56 @@ test('a client that accepts only an event stream gets the refusal as an event', 
   assert.equal(err.error.code, -32003);
 });
 
-test('legacy HTTP+SSE without a stream to answer on: the refusal is a 403 on the POST itself', async () => {
+test('legacy HTTP+SSE: the refusal is a 403 on the POST when the stream is not the poster\'s; a session no stream announced is refused', async () => {
+  // the session's stream, held from another enforced cgroup
+  const cg2 = makeCgroup(uniqueName('mw-policy-stream'));
+  const en = await d.cli(['enforce', cgroupRelPath(cg2)]);
+  assert.equal(en.code, 0, en.stderr);
+  const holder = String.raw`
+const r = await fetch(process.argv[1], { headers: { accept: 'text/event-stream' } });
+const rd = r.body.getReader();
+let buf = '';
+for (;;) {
+  const { value, done } = await rd.read();
+  if (done) break;
+  buf += new TextDecoder().decode(value);
+  const m = buf.match(/event: endpoint\r?\ndata: (.*)\r?\n/);
+  if (m) { console.log(m[1]); break; }
+}
+setTimeout(() => process.exit(0), 15000);
+`;
+  const stream = spawnInCgroup(cg2, process.execPath, ['--input-type=module', '-e', holder,
+    `http://127.0.0.1:${everything.port}/sse`]);
+  for (let i = 0; i < 100 && !stream.out.includes('\n'); i++) await new Promise((r) => setTimeout(r, 100));
+  const endpoint = stream.out.trim();
+  assert.match(endpoint, /sessionId=/, `no endpoint event: ${stream.err}`);
   const script = String.raw`
 const r = await fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' },
   body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call',
     params: { name: 'echo', arguments: { message: 'a forbidden word' } } }) });
 console.log(JSON.stringify({ status: r.status, body: await r.text() }));
 `;
-  const r = await runInCgroup(cg, process.execPath, ['--input-type=module', '-e', script,
-    `http://127.0.0.1:${everything.port}/message?sessionId=no-such-stream`], { timeout: 20000 });
-  assert.equal(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  assert.equal(out.status, 403);
-  const err = JSON.parse(out.body);
-  assert.equal(err.id, 3);
-  assert.equal(err.error.code, -32003);
-  assert.match(err.error.message, /everything-echo/);
+  const post = async (target) => {
+    const r = await runInCgroup(cg, process.execPath, ['--input-type=module', '-e', script,
+      new URL(target, `http://127.0.0.1:${everything.port}`).href], { timeout: 20000 });
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  try {
+    const out = await post(endpoint);
+    assert.equal(out.status, 403, out.body);
+    const err = JSON.parse(out.body);
+    assert.equal(err.id, 3);
+    assert.equal(err.error.code, -32003);
+    assert.match(err.error.message, /everything-echo/);
+    // another spelling, or a made-up session: no stream announced it
+    for (const target of [endpoint.replace(/sessionId=(.*)$/, (_, v) => `sessionId=${v.toUpperCase()}`),
+      '/message?sessionId=no-such-stream']) {
+      const o = await post(target);
+      assert.equal(o.status, 400, `${target}: ${o.body}`);
+      assert.match(o.body, /no event stream of this server announced/);
+    }
+  } finally {
+    stream.kill('SIGKILL');
+  }
 });
