@@ -235,6 +235,16 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 	return true;
 }
 
+bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq)
+{
+	struct entry *e = find(p, key, keyed_hash(p, key));
+
+	if (!e || e->seq != seq)
+		return false;
+	unlink_entry(p, e);
+	return true;
+}
+
 size_t mw_pairing_count(const struct mw_pairing *p)
 {
 	return p->count;

@@ -42,6 +42,11 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
  */
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		     int64_t *ts_us, unsigned *flags, char **tool);
+/*
+ * Forgets the request with this key and audit seq, whose answer will not
+ * come (not a later request put over the key); true when it was there.
+ */
+bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq);
 size_t mw_pairing_count(const struct mw_pairing *p);
 
 #endif

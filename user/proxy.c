@@ -88,6 +88,19 @@ struct exchange {
 	bool close_after;
 	bool carried_rpc; /* its request held JSON-RPC: the answer is judged */
 	bool chunk_ok; /* the client spoke HTTP/1.1: streams go chunked */
+	/*
+	 * Its requests' pairing entries: those its answer did not take are
+	 * dropped when it ends (an error page, a cancelled request), so that
+	 * the id is not left waiting for good. Not when the server answers
+	 * 202 (the legacy transport answers on the session's stream).
+	 */
+	struct mw_pairing *pairing;
+	struct pending_pair {
+		char *key;
+		uint64_t seq;
+	} * waits;
+	size_t nwaits;
+	bool answered_elsewhere;
 };
 
 struct mw_conn {
@@ -330,6 +343,13 @@ static char *query_session_id(const char *url, bool *ambiguous)
 
 static void exchange_free(struct exchange *x)
 {
+	for (size_t i = 0; i < x->nwaits; i++) {
+		if (!x->answered_elsewhere)
+			mw_pairing_drop(x->pairing, x->waits[i].key,
+					x->waits[i].seq);
+		free(x->waits[i].key);
+	}
+	free(x->waits);
 	free(x->path);
 	free(x->session);
 	mw_buf_free(&x->local);
@@ -834,11 +854,32 @@ static bool may_need_masking(struct mw_conn *c, const struct record_opts *o)
 }
 
 /*
+ * Remembers that a request of x waits (see struct exchange). Without the
+ * memory, its entry only stays until the table needs the room.
+ */
+static void exchange_wait(struct exchange *x, struct mw_pairing *pairing,
+			  const char *key, uint64_t seq)
+{
+	struct pending_pair *w;
+	char *k = strdup(key);
+
+	w = k ? realloc(x->waits, (x->nwaits + 1) * sizeof(*w)) : NULL;
+	if (!w) {
+		free(k);
+		return;
+	}
+	x->waits = w;
+	x->waits[x->nwaits].key = k;
+	x->waits[x->nwaits++].seq = seq;
+	x->pairing = pairing;
+}
+
+/*
  * Records every message of a batch. Returns 0, or -1 when the audit trail
  * cannot take them: the caller must then refuse what carried them.
  */
 static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
-			const struct exchange *x, const char *http_method,
+			struct exchange *x, const char *http_method,
 			const char *path, struct record_opts *o)
 {
 	const char *peer_dir = !strcmp(o->dir, "c2s") ? "s2c" : "c2s";
@@ -943,13 +984,18 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		o->last_seq = seq;
 		c->px->st.rpc_messages++;
 		if (m->kind == MW_RPC_REQUEST &&
-		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id) &&
-		    mw_pairing_put(c->px->pairing, key, seq, ev.ts_us,
-				   !strcmp(m->method, "tools/list")
-					   ? MW_PAIR_TOOLS_LIST
-					   : 0,
-				   m->tool))
-			return -1;
+		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id)) {
+			if (mw_pairing_put(c->px->pairing, key, seq, ev.ts_us,
+					   !strcmp(m->method, "tools/list")
+						   ? MW_PAIR_TOOLS_LIST
+						   : 0,
+					   m->tool))
+				return -1;
+			/* the server's requests are answered in other
+			 * exchanges, the client's in this one */
+			if (!to_client)
+				exchange_wait(x, c->px->pairing, key, seq);
+		}
 	}
 	return 0;
 }
@@ -1902,6 +1948,9 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 	}
 	c->resp_status = h->status;
 	c->resp_keep_alive = h->keep_alive;
+	/* accepted: the legacy transport answers on the session's stream */
+	if (h->status == 202)
+		x->answered_elsewhere = true;
 	c->resp_head_sent = false;
 	mw_buf_reset(&c->resp_body);
 	if (h->status >= 100 && h->status < 200) {

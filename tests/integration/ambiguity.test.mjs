@@ -68,6 +68,10 @@ function startUpstream() {
       }
       const r = JSON.stringify({ jsonrpc: '2.0', id,
         result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
+      if (/\r\nx-test: err500/i.test(head)) {
+        s.write('HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\noops');
+        return;
+      }
       // with X-Test: dupsid, two session ids (fetch would read "A, B")
       const sids = /\r\nx-test: dupsid/i.test(head) ? 'Mcp-Session-Id: A\r\nMcp-Session-Id: B\r\n' : '';
       s.write(`HTTP/1.1 200 OK\r\n${sids}Content-Type: application/json\r\n` +
@@ -140,6 +144,17 @@ test('2. an id reused while its request waits: both go on, and both answers get 
   const again = await raw(post(call(2, 'other'), 'Mcp-Session-Id: s-reuse\r\n'));
   assert.deepEqual(statuses(again), [200], again);
   assert.ok(again.includes(CARD), `the other tool has no masking rule: ${again}`);
+});
+
+test('2b. an id whose request the server failed is free again: its next use pairs plainly', async () => {
+  // an error page answers none of the exchange's requests, and none will
+  // come later: the waiting entry goes with the exchange
+  let out = await raw(post(call(21, 'secret'), 'Mcp-Session-Id: s-500\r\nX-Test: err500\r\n'));
+  assert.deepEqual(statuses(out), [500], out);
+  out = await raw(post(call(21, 'other'), 'Mcp-Session-Id: s-500\r\n'));
+  assert.deepEqual(statuses(out), [200], out);
+  // other has no masking rule: masked, it would have been taken as ambiguous
+  assert.ok(out.includes(`other: card ${CARD}`), out);
 });
 
 test('3. a batch that holds one id twice is refused before the server sees it', async () => {

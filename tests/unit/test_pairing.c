@@ -364,3 +364,28 @@ Test(pairing, past_as_many_drops_as_entries_every_key_is_ambiguous)
 	cr_assert_eq(pair_flags(p, "s/c2s/never-seen"), MW_PAIR_AMBIGUOUS);
 	mw_pairing_free(p);
 }
+
+/*
+ * drop() forgets a request whose answer will not come, but not a later
+ * request put over its key.
+ */
+Test(pairing, drop_forgets_only_that_request)
+{
+	struct mw_pairing *p = pair_new(8);
+
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 1, 1, 0, NULL), 0);
+	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 2), "another seq");
+	cr_assert(mw_pairing_drop(p, "s/c2s/1", 1));
+	pair_expect_missing(p, "s/c2s/1");
+	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 1), "already gone");
+	/* dropped, not for room: put again, it is plain */
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 3, 3, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/1"), 0);
+	/* over a waiting key: the earlier request's drop keeps the later */
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/2", 4, 4, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/2", 5, 5, 0, NULL), 0);
+	cr_assert_not(mw_pairing_drop(p, "s/c2s/2", 4));
+	pair_expect(p, "s/c2s/2", 5, 5);
+	cr_assert_eq(mw_pairing_count(p), 0);
+	mw_pairing_free(p);
+}
