@@ -188,8 +188,11 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 	flags &= ~MW_PAIR_AMBIGUOUS;
 	if (e || was_dropped(p, h))
 		flags |= MW_PAIR_AMBIGUOUS;
-	if (e)
+	if (e) {
+		/* the request replaced may still be answered, later */
+		remember_dropped(p, e->hash);
 		unlink_entry(p, e);
+	}
 	if (p->count == p->max) {
 		remember_dropped(p, p->oldest->hash);
 		unlink_entry(p, p->oldest);
@@ -235,12 +238,15 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 	return true;
 }
 
-bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq)
+bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq,
+		     bool may_be_answered)
 {
 	struct entry *e = find(p, key, keyed_hash(p, key));
 
 	if (!e || e->seq != seq)
 		return false;
+	if (may_be_answered)
+		remember_dropped(p, e->hash);
 	unlink_entry(p, e);
 	return true;
 }

@@ -6,9 +6,10 @@
  * connections. Bounded: the oldest entry is dropped when full.
  *
  * A key put while a request with it still waits, or again after its
- * entry was dropped for room, may be answered for either request: its
- * entry is marked MW_PAIR_AMBIGUOUS, and the caller must not trust what
- * it says of the request (its tool). Dropped keys are remembered in a
+ * entry was dropped for room (or put over, or given up while its answer
+ * could still come), may be answered for either request: its entry is
+ * marked MW_PAIR_AMBIGUOUS, and the caller must not trust what it says of
+ * the request (its tool). Dropped keys are remembered in a
  * Bloom filter (a false positive only marks an entry it need not); once
  * the filter has taken as many keys as the table holds, every entry put
  * after is marked.
@@ -43,10 +44,12 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		     int64_t *ts_us, unsigned *flags, char **tool);
 /*
- * Forgets the request with this key and audit seq, whose answer will not
- * come (not a later request put over the key); true when it was there.
+ * Forgets the request with this key and audit seq (not a later request
+ * put over the key); true when it was there. When its answer may still
+ * come (on another stream), the key is remembered as a dropped one.
  */
-bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq);
+bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq,
+		     bool may_be_answered);
 size_t mw_pairing_count(const struct mw_pairing *p);
 
 #endif

@@ -90,9 +90,12 @@ struct exchange {
 	bool chunk_ok; /* the client spoke HTTP/1.1: streams go chunked */
 	/*
 	 * Its requests' pairing entries: those its answer did not take are
-	 * dropped when it ends (an error page, a cancelled request), so that
-	 * the id is not left waiting for good. Not when the server answers
-	 * 202 (the legacy transport answers on the session's stream).
+	 * dropped when it ends, so that an id is not left waiting for good.
+	 * Plainly when no answer can come later (an error status, a JSON
+	 * body); otherwise (cut short, an event stream that a client may
+	 * resume) their keys stay known as dropped, and a request reusing
+	 * one is paired as ambiguous. Kept when the server answers 202 (the
+	 * legacy transport answers on the session's stream).
 	 */
 	struct mw_pairing *pairing;
 	struct pending_pair {
@@ -101,6 +104,7 @@ struct exchange {
 	} * waits;
 	size_t nwaits;
 	bool answered_elsewhere;
+	bool no_later_answer;
 };
 
 struct mw_conn {
@@ -346,7 +350,7 @@ static void exchange_free(struct exchange *x)
 	for (size_t i = 0; i < x->nwaits; i++) {
 		if (!x->answered_elsewhere)
 			mw_pairing_drop(x->pairing, x->waits[i].key,
-					x->waits[i].seq);
+					x->waits[i].seq, !x->no_later_answer);
 		free(x->waits[i].key);
 	}
 	free(x->waits);
@@ -1948,9 +1952,12 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 	}
 	c->resp_status = h->status;
 	c->resp_keep_alive = h->keep_alive;
-	/* accepted: the legacy transport answers on the session's stream */
+	/* accepted: the legacy transport answers on the session's stream;
+	 * an error status answers nothing, now or later */
 	if (h->status == 202)
 		x->answered_elsewhere = true;
+	else if (h->status >= 300)
+		x->no_later_answer = true;
 	c->resp_head_sent = false;
 	mw_buf_reset(&c->resp_body);
 	if (h->status >= 100 && h->status < 200) {
@@ -2518,6 +2525,8 @@ static int resp_on_complete(void *arg)
 					 "invalid JSON-RPC from the server");
 			return -1;
 		}
+		/* a JSON body holds every answer it will give */
+		x->no_later_answer = true;
 		break;
 	case RESP_SSE:
 		if (mw_sse_finish(&c->sse, sse_on_event, &sc) < 0)
@@ -3267,6 +3276,10 @@ void mw_proxy_free(struct mw_proxy *px)
 	if (!px)
 		return;
 	mw_audit_on_durable(px->audit, NULL, NULL);
+	/* their exchanges drop pairing entries: before the table goes */
+	for (struct mw_conn *c = px->conns; c; c = c->next)
+		while (c->xq_head)
+			exchange_pop(c);
 	while (px->conns)
 		conn_close(px->conns, "shutting down");
 	while (px->lingering)

@@ -68,6 +68,13 @@ function startUpstream() {
       }
       const r = JSON.stringify({ jsonrpc: '2.0', id,
         result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
+      // with X-Test: slow=MS, the answer comes MS later
+      const slow = /\r\nx-test: slow=(\d+)/i.exec(head);
+      if (slow) {
+        setTimeout(() => s.write('HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n' +
+          `Content-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`), Number(slow[1]));
+        return;
+      }
       if (/\r\nx-test: err500/i.test(head)) {
         s.write('HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\noops');
         return;
@@ -157,6 +164,25 @@ test('2b. an id whose request the server failed is free again: its next use pair
   assert.ok(out.includes(`other: card ${CARD}`), out);
 });
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A reused id stays ambiguous while the first request may still be
+// answered: after the entry put over it is used up (answered, or given
+// up by a refusal), a third request with the id must not pair plainly.
+for (const [name, second] of [['a refused request', 'forbidden'], ['a fast answer', 'other']]) {
+  test(`2c. an id reused, then ${name} over it, then reused again: the first answer is still masked`, async () => {
+    const sid = `Mcp-Session-Id: s-again-${second}\r\n`;
+    const first = raw(post(call(31, 'secret'), `${sid}X-Test: slow=2500\r\n`), 5000);
+    await sleep(700);
+    await raw(post(call(31, second), sid), 1000);
+    const third = raw(post(call(31, 'other'), `${sid}X-Test: slow=4000\r\n`), 6000);
+    const out = await first;
+    await third;
+    assert.deepEqual(statuses(out), [200], out);
+    assert.ok(!out.includes(CARD), `the secret tool's card passed unmasked: ${out}`);
+  });
+}
+
 test('3. a batch that holds one id twice is refused before the server sees it', async () => {
   const n = up.st.reqs.length;
   const b = JSON.stringify([JSON.parse(call(2, 'secret')), JSON.parse(call(2, 'other'))]);
@@ -239,4 +265,14 @@ test('7. a response naming two Content-Types or two session ids is not passed on
   assert.deepEqual(statuses(again), [502], again);
   assert.ok(!again.includes(CARD), again);
   await httpErrors(/the response: header mcp-session-id sent more than once/);
+});
+
+test('8. a stop with a request in flight ends cleanly', async () => {
+  // (last: it stops the file's daemon) the exchange's pairing entries go
+  // before the table does; under ASan a use after free exits non-zero
+  const inflight = raw(post(call(51, 'secret'), 'Mcp-Session-Id: s-stop\r\nX-Test: slow=5000\r\n'), 3000);
+  await sleep(800);
+  const r = await d.stop();
+  await inflight;
+  assert.deepEqual(r, { code: 0, signal: null }, d.log().slice(-2000));
 });

@@ -317,9 +317,15 @@ Test(pairing, a_key_put_twice_is_ambiguous)
 	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 3, 3, 0, "other"), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/1"), MW_PAIR_AMBIGUOUS);
 	cr_assert_eq(pair_flags(p, "s/c2s/2"), 0, "not the caller's to set");
-	/* taken, then put again: nothing waits, nothing was dropped */
+	/* taken, then put again: the request put over may still be
+	 * answered, so the key stays ambiguous */
 	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 4, 4, 0, NULL), 0);
-	cr_assert_eq(pair_flags(p, "s/c2s/1"), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/1"), MW_PAIR_AMBIGUOUS);
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/3", 5, 5, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/3"), 0);
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/3", 6, 6, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/3"), 0,
+		     "taken first: nothing waited");
 	mw_pairing_free(p);
 }
 
@@ -374,17 +380,22 @@ Test(pairing, drop_forgets_only_that_request)
 	struct mw_pairing *p = pair_new(8);
 
 	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 1, 1, 0, NULL), 0);
-	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 2), "another seq");
-	cr_assert(mw_pairing_drop(p, "s/c2s/1", 1));
+	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 2, false), "another seq");
+	cr_assert(mw_pairing_drop(p, "s/c2s/1", 1, false));
 	pair_expect_missing(p, "s/c2s/1");
-	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 1), "already gone");
-	/* dropped, not for room: put again, it is plain */
+	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 1, false), "already gone");
+	/* no answer can come: put again, it is plain */
 	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 3, 3, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/1"), 0);
+	/* one may still come: put again, it is ambiguous */
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/4", 7, 7, 0, NULL), 0);
+	cr_assert(mw_pairing_drop(p, "s/c2s/4", 7, true));
+	cr_assert_eq(mw_pairing_put(p, "s/c2s/4", 8, 8, 0, NULL), 0);
+	cr_assert_eq(pair_flags(p, "s/c2s/4"), MW_PAIR_AMBIGUOUS);
 	/* over a waiting key: the earlier request's drop keeps the later */
 	cr_assert_eq(mw_pairing_put(p, "s/c2s/2", 4, 4, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_put(p, "s/c2s/2", 5, 5, 0, NULL), 0);
-	cr_assert_not(mw_pairing_drop(p, "s/c2s/2", 4));
+	cr_assert_not(mw_pairing_drop(p, "s/c2s/2", 4, false));
 	pair_expect(p, "s/c2s/2", 5, 5);
 	cr_assert_eq(mw_pairing_count(p), 0);
 	mw_pairing_free(p);
