@@ -23,7 +23,8 @@ struct mw_pairing {
 	size_t nbuckets;
 	size_t count, max;
 	struct entry *oldest, *newest;
-	/* keys dropped for room (see pairing.h) */
+	/* keys whose request may still be answered, their entry gone
+	 * (dropped for room, put over, given up: see pairing.h) */
 	uint64_t *dropped; /* DROPPED_BITS bits */
 	size_t ndropped;
 };

@@ -9,10 +9,10 @@
  * entry was dropped for room (or put over, or given up while its answer
  * could still come), may be answered for either request: its entry is
  * marked MW_PAIR_AMBIGUOUS, and the caller must not trust what it says of
- * the request (its tool). Dropped keys are remembered in a
- * Bloom filter (a false positive only marks an entry it need not); once
- * the filter has taken as many keys as the table holds, every entry put
- * after is marked.
+ * the request (its tool). Such keys are remembered in a Bloom filter (a
+ * false positive only marks an entry it need not); once the filter has
+ * taken as many keys as the table holds, every entry put after is
+ * marked.
  */
 #ifndef MW_PAIRING_H
 #define MW_PAIRING_H

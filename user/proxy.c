@@ -1422,6 +1422,14 @@ static char *sse_message_event(const struct mw_sse_event *like,
 	return out.data;
 }
 
+/* s is a live event stream of from's server for the legacy session sid. */
+static bool carries_legacy_session(const struct mw_conn *s,
+				   const struct mw_conn *from, const char *sid)
+{
+	return !s->dead && s->server == from->server && s->legacy_stream &&
+	       !strcmp(s->legacy_stream, sid);
+}
+
 /*
  * A legacy session is the exact text an event stream of this server, read
  * by this user, announced: servers normalise the query's value their own
@@ -1431,8 +1439,7 @@ static char *sse_message_event(const struct mw_sse_event *like,
 static bool legacy_stream_live(const struct mw_conn *from, const char *sid)
 {
 	for (const struct mw_conn *s = from->px->conns; s; s = s->next)
-		if (!s->dead && s->server == from->server && s->legacy_stream &&
-		    !strcmp(s->legacy_stream, sid) &&
+		if (carries_legacy_session(s, from, sid) &&
 		    s->ident.uid == from->ident.uid)
 			return true;
 	return false;
@@ -1451,9 +1458,8 @@ static int inject_legacy_answer(struct mw_conn *from, const char *sid,
 		char *ev;
 		int rc;
 
-		if (s->dead || s->server != from->server || !s->legacy_stream ||
-		    strcmp(s->legacy_stream, sid) || s->mode != RESP_SSE ||
-		    !s->resp_head_sent)
+		if (!carries_legacy_session(s, from, sid) ||
+		    s->mode != RESP_SSE || !s->resp_head_sent)
 			continue;
 		/* Only into the poster's own stream (the same user in the
 		 * same cgroup), and only while it is read: a client that
@@ -1657,7 +1663,7 @@ static int req_on_complete(void *arg)
 	struct mw_policy_decision *decisions = NULL;
 	enum mw_policy_action verdict;
 	char *legacy_sid = NULL;
-	bool ambiguous = false, two_sessions, unknown_legacy, id_in_use;
+	bool ambiguous = false, two_sessions, unknown_legacy, repeated_id;
 	size_t culprit;
 	char why[256];
 	int rc = 0, code;
@@ -1754,15 +1760,15 @@ static int req_on_complete(void *arg)
 		}
 		code = check_mcp_rules(h, &batch, why, sizeof(why));
 		/* answered without the id, which two requests carry */
-		id_in_use =
+		repeated_id =
 			!code && batch_repeats_an_id(&batch, why, sizeof(why));
-		if (id_in_use)
+		if (repeated_id)
 			code = MW_RPC_INVALID_REQUEST;
 		if (code) {
 			record_http_error(c, h->method, h->url, 400, why);
 			exchange_free(x);
 			respond_local_code(c, h->method, h->url, 400, code, why,
-					   batch.n == 1 && !id_in_use
+					   batch.n == 1 && !repeated_id
 						   ? batch.msgs[0].id
 						   : NULL,
 					   false);
