@@ -1659,6 +1659,58 @@ static bool ta_spool_step(struct ta_drive *d, int64_t now)
 }
 
 /*
+ * A writer in a child that ends with _exit, as a kill -9 leaves it
+ * (nothing flushed, nothing closed): first queues what it needs before
+ * the loop, step drives it (stopping the database, see the steps), and
+ * done, when given, checks what the child saw. Then the cluster is
+ * started again for the next writer.
+ */
+static void ta_writer_killed(bool (*first)(struct mw_audit *a),
+			     bool (*step)(struct ta_drive *d, int64_t now),
+			     bool (*done)(struct mw_audit *a))
+{
+	char err[512];
+	pid_t pid = fork();
+	int wst;
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct ta_drive d = { 0 };
+
+		if (mw_loop_new(&d.loop))
+			_exit(10);
+		d.a = ta_open(d.loop);
+		if (!first(d.a))
+			_exit(11);
+		d.step = step;
+		ta_drive_loop(&d, 30000);
+		if (d.rc_stop)
+			_exit(12);
+		_exit(!done || done(d.a) ? 0 : 14);
+	}
+	cr_assert_eq(waitpid(pid, &wst, 0), pid);
+	cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+		  "the first writer failed (status %d)", wst);
+	cr_assert_eq(
+		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
+		0, "%s", err);
+}
+
+static bool ta_first_initialize(struct mw_audit *a)
+{
+	return ta_submit_simple(a, 1, "initialize") == 1;
+}
+
+/* 1 written, 2 and 3 only in the spool. */
+static bool ta_spooled_two(struct mw_audit *a)
+{
+	struct mw_audit_stats st;
+
+	mw_audit_stats(a, &st);
+	return st.spooled >= 2 && st.written == 1;
+}
+
+/*
  * Killed while the database is away: what the spool made durable is
  * shipped by the next start, once, and the chain goes on from it without
  * a fork. The first writer runs in a child that ends with _exit, as a
@@ -1669,36 +1721,8 @@ Test(audit, the_next_start_ships_what_the_spool_holds)
 	struct mw_loop *loop;
 	struct mw_audit *a;
 	struct mw_audit_stats st;
-	char err[512];
-	pid_t pid;
-	int wst;
 
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		struct ta_drive d = { 0 };
-
-		if (mw_loop_new(&loop))
-			_exit(10);
-		a = ta_open(loop);
-		if (ta_submit_simple(a, 1, "initialize") != 1)
-			_exit(11);
-		d.loop = loop;
-		d.a = a;
-		d.step = ta_spool_step;
-		ta_drive_loop(&d, 30000);
-		if (d.rc_stop)
-			_exit(12);
-		mw_audit_stats(a, &st);
-		_exit(st.spooled >= 2 && st.written == 1 ? 0 : 14);
-	}
-	cr_assert_eq(waitpid(pid, &wst, 0), pid);
-	cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
-		  "the first writer failed (status %d)", wst);
-
-	cr_assert_eq(
-		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
-		0, "%s", err);
+	ta_writer_killed(ta_first_initialize, ta_spool_step, ta_spooled_two);
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
@@ -1970,6 +1994,11 @@ static bool ta_conn_spool_step(struct ta_drive *d, int64_t now)
 	return mw_audit_durable_seq(d->a) >= 3;
 }
 
+static bool ta_first_conn_open(struct mw_audit *a)
+{
+	return ta_conn_open(a, mw_audit_next_conn_id(a), 1000) == 1;
+}
+
 /*
  * A connection opened while the database was away is only in the spool
  * when the writer is killed: the next start numbers connections after
@@ -1980,35 +2009,10 @@ Test(audit, conn_ids_go_on_after_those_in_the_spool)
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	char err[512];
 	uint64_t id;
-	pid_t pid;
-	int wst;
 	PGconn *c;
 
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		struct ta_drive d = { 0 };
-
-		if (mw_loop_new(&loop))
-			_exit(10);
-		a = ta_open(loop);
-		if (ta_conn_open(a, mw_audit_next_conn_id(a), 1000) != 1)
-			_exit(11);
-		d.loop = loop;
-		d.a = a;
-		d.step = ta_conn_spool_step;
-		ta_drive_loop(&d, 30000);
-		_exit(d.rc_stop ? 12 : 0); /* as a kill -9 leaves it */
-	}
-	cr_assert_eq(waitpid(pid, &wst, 0), pid);
-	cr_assert(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
-		  "the first writer failed (status %d)", wst);
-
-	cr_assert_eq(
-		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
-		0, "%s", err);
+	ta_writer_killed(ta_first_conn_open, ta_conn_spool_step, NULL);
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	id = mw_audit_next_conn_id(a);
