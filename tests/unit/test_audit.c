@@ -134,6 +134,8 @@ struct ta_drive {
 	bool connected_in_outage;
 	uint64_t seqs[8];
 	PGconn *db, *db2;
+	/* ta_killed_step: queues events 2 and 3, the database stopped */
+	bool (*queue_in_outage)(struct ta_drive *d);
 	/* durability during the outage */
 	struct mw_audit_stats in_outage;
 	uint64_t notified, notifications;
@@ -1633,8 +1635,11 @@ Test(audit, roles_and_triggers_keep_the_trail_append_only)
 
 /* ---- durability: the spool ---- */
 
-/* Written 1, the database stopped, 2 and 3 made durable in the spool. */
-static bool ta_spool_step(struct ta_drive *d, int64_t now)
+/*
+ * Written 1, the database stopped, 2 and 3 queued by d->queue_in_outage (false
+ * when they did not get those seqs) and made durable in the spool.
+ */
+static bool ta_killed_step(struct ta_drive *d, int64_t now)
 {
 	struct mw_audit_stats st;
 	char err[512];
@@ -1646,9 +1651,7 @@ static bool ta_spool_step(struct ta_drive *d, int64_t now)
 			return false;
 		d->rc_stop =
 			mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err));
-		if (d->rc_stop ||
-		    ta_submit_simple(d->a, 1, "tools/list") != 2 ||
-		    ta_submit_simple(d->a, 1, "tools/call") != 3) {
+		if (d->rc_stop || !d->queue_in_outage(d)) {
 			d->rc_stop = -1;
 			return true;
 		}
@@ -1658,15 +1661,21 @@ static bool ta_spool_step(struct ta_drive *d, int64_t now)
 	return mw_audit_durable_seq(d->a) >= 3;
 }
 
+static bool ta_queue_two_calls(struct ta_drive *d)
+{
+	return ta_submit_simple(d->a, 1, "tools/list") == 2 &&
+	       ta_submit_simple(d->a, 1, "tools/call") == 3;
+}
+
 /*
  * A writer in a child that ends with _exit, as a kill -9 leaves it
- * (nothing flushed, nothing closed): first queues what it needs before
- * the loop, step drives it (stopping the database, see the steps), and
- * done, when given, checks what the child saw. Then the cluster is
- * started again for the next writer.
+ * (nothing flushed, nothing closed): first queues event 1 before the
+ * loop, queue_in_outage events 2 and 3 once the database is stopped
+ * (ta_killed_step), and done, when given, checks what the child saw.
+ * Then the cluster is started again for the next writer.
  */
 static void ta_writer_killed(bool (*first)(struct mw_audit *a),
-			     bool (*step)(struct ta_drive *d, int64_t now),
+			     bool (*queue_in_outage)(struct ta_drive *d),
 			     bool (*done)(struct mw_audit *a))
 {
 	char err[512];
@@ -1682,7 +1691,8 @@ static void ta_writer_killed(bool (*first)(struct mw_audit *a),
 		d.a = ta_open(d.loop);
 		if (!first(d.a))
 			_exit(11);
-		d.step = step;
+		d.step = ta_killed_step;
+		d.queue_in_outage = queue_in_outage;
 		ta_drive_loop(&d, 30000);
 		if (d.rc_stop)
 			_exit(12);
@@ -1722,7 +1732,8 @@ Test(audit, the_next_start_ships_what_the_spool_holds)
 	struct mw_audit *a;
 	struct mw_audit_stats st;
 
-	ta_writer_killed(ta_first_initialize, ta_spool_step, ta_spooled_two);
+	ta_writer_killed(ta_first_initialize, ta_queue_two_calls,
+			 ta_spooled_two);
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
@@ -1969,29 +1980,11 @@ static uint64_t ta_conn_open(struct mw_audit *a, uint64_t conn_id, uint32_t uid)
 }
 
 /* Written 1, the database stopped, connection 2 opened: in the spool. */
-static bool ta_conn_spool_step(struct ta_drive *d, int64_t now)
+static bool ta_queue_conn_and_call(struct ta_drive *d)
 {
-	struct mw_audit_stats st;
-	char err[512];
-
-	(void)now;
-	mw_audit_stats(d->a, &st);
-	if (d->phase == 0) {
-		if (st.written < 1)
-			return false;
-		d->rc_stop =
-			mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err));
-		d->seqs[0] = mw_audit_next_conn_id(d->a);
-		if (d->rc_stop || d->seqs[0] != 2 ||
-		    ta_conn_open(d->a, d->seqs[0], 2000) != 2 ||
-		    ta_submit_simple(d->a, d->seqs[0], "tools/call") != 3) {
-			d->rc_stop = -1;
-			return true;
-		}
-		d->phase = 1;
-		return false;
-	}
-	return mw_audit_durable_seq(d->a) >= 3;
+	d->seqs[0] = mw_audit_next_conn_id(d->a);
+	return d->seqs[0] == 2 && ta_conn_open(d->a, d->seqs[0], 2000) == 2 &&
+	       ta_submit_simple(d->a, d->seqs[0], "tools/call") == 3;
 }
 
 static bool ta_first_conn_open(struct mw_audit *a)
@@ -2012,7 +2005,7 @@ Test(audit, conn_ids_go_on_after_those_in_the_spool)
 	uint64_t id;
 	PGconn *c;
 
-	ta_writer_killed(ta_first_conn_open, ta_conn_spool_step, NULL);
+	ta_writer_killed(ta_first_conn_open, ta_queue_conn_and_call, NULL);
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	id = mw_audit_next_conn_id(a);
