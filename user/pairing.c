@@ -13,8 +13,21 @@ struct entry {
 	int64_t ts_us;
 	unsigned flags;
 	uint64_t hash;
+	size_t scope_len; /* key[0..scope_len) is its scope */
 	size_t tool_at; /* 0: no tool; else its offset in key[] */
 	char key[]; /* the key, NUL, the tool, NUL */
+};
+
+/* A scope's dropped keys (their hashes), while it lives. */
+struct ledger {
+	struct ledger *hnext; /* bucket chain */
+	struct ledger *older, *newer; /* idle longest first */
+	uint64_t hash; /* of the scope */
+	uint64_t *keys; /* open addressing, 0 free; cap a power of two */
+	size_t nkeys, cap;
+	bool tainted; /* past MW_PAIR_SCOPE_DROPS_MAX: every key */
+	size_t scope_len;
+	char scope[];
 };
 
 struct mw_pairing {
@@ -23,10 +36,14 @@ struct mw_pairing {
 	size_t nbuckets;
 	size_t count, max;
 	struct entry *oldest, *newest;
-	/* keys whose request may still be answered, their entry gone
-	 * (dropped for room, put over, given up: see pairing.h) */
-	uint64_t *dropped; /* DROPPED_BITS bits */
-	size_t ndropped;
+	/* scopes with keys whose request may still be answered, their
+	 * entry gone (dropped for room, put over, given up: see pairing.h) */
+	struct ledger **lbuckets; /* nbuckets of them */
+	struct ledger *lidlest, *lnewest;
+	size_t nledgers, max_ledgers;
+	size_t nremembered; /* keys in all ledgers */
+	/* scopes whose ledger was given up for room: DROPPED_BITS bits */
+	uint64_t *forgotten;
 };
 
 #define DROPPED_BITS (1u << 20)
@@ -56,13 +73,14 @@ static uint64_t rotl(uint64_t x, int b)
  * request ids, so with a public hash they could aim every key at one
  * bucket and make each look-up walk them all.
  */
-static uint64_t keyed_hash(const struct mw_pairing *p, const char *s)
+static uint64_t keyed_hash(const struct mw_pairing *p, const char *s,
+			   size_t len)
 {
 	uint64_t v0 = 0x736f6d6570736575ULL ^ p->k0;
 	uint64_t v1 = 0x646f72616e646f6dULL ^ p->k1;
 	uint64_t v2 = 0x6c7967656e657261ULL ^ p->k0;
 	uint64_t v3 = 0x7465646279746573ULL ^ p->k1;
-	size_t len = strlen(s), i = 0;
+	size_t i = 0;
 	uint64_t m, b = (uint64_t)len << 56;
 
 	for (; i + 8 <= len; i += 8) {
@@ -95,60 +113,257 @@ int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
 	p->nbuckets = 1;
 	while (p->nbuckets < max_entries)
 		p->nbuckets <<= 1;
-	p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
-	if (!p->buckets) {
-		free(p);
-		return -ENOMEM;
-	}
 	p->max = max_entries;
-	p->dropped = calloc(DROPPED_BITS / 64, sizeof(*p->dropped));
-	if (!p->dropped) {
-		free(p->buckets);
-		free(p);
-		return -ENOMEM;
-	}
+	p->max_ledgers = max_entries / 4 ? max_entries / 4 : 1;
+	p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
+	p->lbuckets = calloc(p->nbuckets, sizeof(*p->lbuckets));
+	p->forgotten = calloc(DROPPED_BITS / 64, sizeof(*p->forgotten));
+	if (!p->buckets || !p->lbuckets || !p->forgotten)
+		goto fail;
 	if (getrandom(&p->k0, sizeof(p->k0), 0) != sizeof(p->k0) ||
 	    getrandom(&p->k1, sizeof(p->k1), 0) != sizeof(p->k1)) {
-		free(p->dropped);
-		free(p->buckets);
-		free(p);
+		mw_pairing_free(p);
 		return -EIO;
 	}
 	*out = p;
 	return 0;
+fail:
+	mw_pairing_free(p);
+	return -ENOMEM;
 }
 
+/* ---- forgotten scopes: a Bloom filter ------------------------------------ */
+
 /* Bit i of the filter for hash h: 20 bits of it each. */
-static size_t dropped_bit(uint64_t h, int i)
+static size_t forgotten_bit(uint64_t h, int i)
 {
 	return (size_t)(h >> (20 * i)) & (DROPPED_BITS - 1);
 }
 
-static void remember_dropped(struct mw_pairing *p, uint64_t h)
+static void forget_scope(struct mw_pairing *p, uint64_t scope_hash)
 {
 	for (int i = 0; i < DROPPED_PROBES; i++) {
-		size_t b = dropped_bit(h, i);
+		size_t b = forgotten_bit(scope_hash, i);
 
-		p->dropped[b / 64] |= (uint64_t)1 << (b % 64);
+		p->forgotten[b / 64] |= (uint64_t)1 << (b % 64);
 	}
-	p->ndropped++;
 }
 
-static bool was_dropped(const struct mw_pairing *p, uint64_t h)
+/* No false negative: a scope forgotten reads as forgotten for good. */
+static bool was_forgotten(const struct mw_pairing *p, uint64_t scope_hash)
 {
-	if (!p->ndropped)
-		return false;
-	/* full: a key it lost would read as never dropped */
-	if (p->ndropped >= p->max)
-		return true;
 	for (int i = 0; i < DROPPED_PROBES; i++) {
-		size_t b = dropped_bit(h, i);
+		size_t b = forgotten_bit(scope_hash, i);
 
-		if (!(p->dropped[b / 64] & ((uint64_t)1 << (b % 64))))
+		if (!(p->forgotten[b / 64] & ((uint64_t)1 << (b % 64))))
 			return false;
 	}
 	return true;
 }
+
+/* ---- ledgers: a live scope's dropped keys -------------------------------- */
+
+static struct ledger *ledger_find(const struct mw_pairing *p, const char *scope,
+				  size_t len, uint64_t h)
+{
+	for (struct ledger *l = p->lbuckets[h & (p->nbuckets - 1)]; l;
+	     l = l->hnext)
+		if (l->hash == h && l->scope_len == len &&
+		    !memcmp(l->scope, scope, len))
+			return l;
+	return NULL;
+}
+
+static void ledger_unlink_age(struct mw_pairing *p, struct ledger *l)
+{
+	if (l->older)
+		l->older->newer = l->newer;
+	else
+		p->lidlest = l->newer;
+	if (l->newer)
+		l->newer->older = l->older;
+	else
+		p->lnewest = l->older;
+}
+
+static void ledger_link_newest(struct mw_pairing *p, struct ledger *l)
+{
+	l->older = p->lnewest;
+	l->newer = NULL;
+	if (p->lnewest)
+		p->lnewest->newer = l;
+	else
+		p->lidlest = l;
+	p->lnewest = l;
+}
+
+static void ledger_touch(struct mw_pairing *p, struct ledger *l)
+{
+	if (p->lnewest == l)
+		return;
+	ledger_unlink_age(p, l);
+	ledger_link_newest(p, l);
+}
+
+static void ledger_free(struct mw_pairing *p, struct ledger *l)
+{
+	struct ledger **pp = &p->lbuckets[l->hash & (p->nbuckets - 1)];
+
+	while (*pp != l)
+		pp = &(*pp)->hnext;
+	*pp = l->hnext;
+	ledger_unlink_age(p, l);
+	p->nledgers--;
+	p->nremembered -= l->nkeys;
+	free(l->keys);
+	free(l);
+}
+
+/* For room: the scope's keys are no longer known one by one. */
+static void ledger_give_up(struct mw_pairing *p, struct ledger *l)
+{
+	forget_scope(p, l->hash);
+	ledger_free(p, l);
+}
+
+static struct ledger *ledger_new(struct mw_pairing *p, const char *scope,
+				 size_t len, uint64_t h)
+{
+	struct ledger *l;
+
+	if (p->nledgers >= p->max_ledgers && p->lidlest)
+		ledger_give_up(p, p->lidlest);
+	l = calloc(1, sizeof(*l) + len);
+	if (!l)
+		return NULL;
+	memcpy(l->scope, scope, len);
+	l->scope_len = len;
+	l->hash = h;
+	l->hnext = p->lbuckets[h & (p->nbuckets - 1)];
+	p->lbuckets[h & (p->nbuckets - 1)] = l;
+	ledger_link_newest(p, l);
+	p->nledgers++;
+	return l;
+}
+
+/* 0 marks a free slot: a key hashed to 0 is kept as 1 (a false positive
+ * at worst, which only marks an entry it need not). */
+static uint64_t slot_value(uint64_t key_hash)
+{
+	return key_hash ? key_hash : 1;
+}
+
+static bool ledger_has(const struct ledger *l, uint64_t key_hash)
+{
+	uint64_t v = slot_value(key_hash);
+
+	if (!l->cap)
+		return false;
+	for (size_t i = v & (l->cap - 1);; i = (i + 1) & (l->cap - 1)) {
+		if (!l->keys[i])
+			return false;
+		if (l->keys[i] == v)
+			return true;
+	}
+}
+
+static void ledger_place(uint64_t *keys, size_t cap, uint64_t v)
+{
+	size_t i = v & (cap - 1);
+
+	while (keys[i] && keys[i] != v)
+		i = (i + 1) & (cap - 1);
+	keys[i] = v;
+}
+
+static void ledger_taint(struct mw_pairing *p, struct ledger *l)
+{
+	p->nremembered -= l->nkeys;
+	free(l->keys);
+	l->keys = NULL;
+	l->nkeys = l->cap = 0;
+	l->tainted = true;
+}
+
+/* Keeps the table at most half full; false when out of memory. */
+static bool ledger_make_room(struct ledger *l)
+{
+	size_t cap = l->cap ? l->cap * 2 : 8;
+	uint64_t *keys;
+
+	if (2 * (l->nkeys + 1) <= l->cap)
+		return true;
+	keys = calloc(cap, sizeof(*keys));
+	if (!keys)
+		return false;
+	for (size_t i = 0; i < l->cap; i++)
+		if (l->keys[i])
+			ledger_place(keys, cap, l->keys[i]);
+	free(l->keys);
+	l->keys = keys;
+	l->cap = cap;
+	return true;
+}
+
+/* The key of entry e may still be answered, e gone. */
+static void remember_dropped(struct mw_pairing *p, const struct entry *e)
+{
+	uint64_t h = keyed_hash(p, e->key, e->scope_len);
+	struct ledger *l = ledger_find(p, e->key, e->scope_len, h);
+
+	if (!l)
+		l = ledger_new(p, e->key, e->scope_len, h);
+	if (!l) {
+		/* out of memory: every key of the scope is marked */
+		forget_scope(p, h);
+		return;
+	}
+	ledger_touch(p, l);
+	if (l->tainted || ledger_has(l, e->hash))
+		return;
+	if (l->nkeys >= MW_PAIR_SCOPE_DROPS_MAX || !ledger_make_room(l)) {
+		ledger_taint(p, l);
+		return;
+	}
+	ledger_place(l->keys, l->cap, slot_value(e->hash));
+	l->nkeys++;
+	p->nremembered++;
+	while (p->nremembered > p->max && p->lidlest != l)
+		ledger_give_up(p, p->lidlest);
+	if (p->nremembered > p->max)
+		ledger_taint(p, l);
+}
+
+static bool was_dropped(struct mw_pairing *p, const char *key, size_t scope_len,
+			uint64_t key_hash)
+{
+	uint64_t h = keyed_hash(p, key, scope_len);
+	struct ledger *l = ledger_find(p, key, scope_len, h);
+
+	if (!l)
+		return was_forgotten(p, h);
+	ledger_touch(p, l);
+	return l->tainted || ledger_has(l, key_hash);
+}
+
+void mw_pairing_end_scope(struct mw_pairing *p, const char *scope,
+			  size_t scope_len)
+{
+	struct ledger *l;
+
+	if (!p)
+		return;
+	l = ledger_find(p, scope, scope_len, keyed_hash(p, scope, scope_len));
+	if (l)
+		ledger_free(p, l);
+}
+
+size_t mw_pairing_scopes(const struct mw_pairing *p)
+{
+	return p->nledgers;
+}
+
+/* ---- waiting requests ---------------------------------------------------- */
 
 static void unlink_entry(struct mw_pairing *p, struct entry *e)
 {
@@ -179,23 +394,26 @@ static struct entry *find(const struct mw_pairing *p, const char *key,
 	return NULL;
 }
 
-int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
-		   int64_t ts_us, unsigned flags, const char *tool)
+int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
+		   uint64_t seq, int64_t ts_us, unsigned flags,
+		   const char *tool)
 {
-	uint64_t h = keyed_hash(p, key);
 	size_t kl = strlen(key), tl = tool ? strlen(tool) + 1 : 0;
+	uint64_t h = keyed_hash(p, key, kl);
 	struct entry *e = find(p, key, h);
 
+	if (scope_len > kl)
+		return -EINVAL;
 	flags &= ~MW_PAIR_AMBIGUOUS;
-	if (e || was_dropped(p, h))
+	if (e || was_dropped(p, key, scope_len, h))
 		flags |= MW_PAIR_AMBIGUOUS;
 	if (e) {
 		/* the request replaced may still be answered, later */
-		remember_dropped(p, e->hash);
+		remember_dropped(p, e);
 		unlink_entry(p, e);
 	}
 	if (p->count == p->max) {
-		remember_dropped(p, p->oldest->hash);
+		remember_dropped(p, p->oldest);
 		unlink_entry(p, p->oldest);
 	}
 	e = malloc(sizeof(*e) + kl + 1 + tl);
@@ -206,6 +424,7 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 	if (tool)
 		memcpy(e->key + kl + 1, tool, tl);
 	e->hash = h;
+	e->scope_len = scope_len;
 	e->seq = seq;
 	e->ts_us = ts_us;
 	e->flags = flags;
@@ -225,7 +444,7 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		     int64_t *ts_us, unsigned *flags, char **tool)
 {
-	struct entry *e = find(p, key, keyed_hash(p, key));
+	struct entry *e = find(p, key, keyed_hash(p, key, strlen(key)));
 
 	if (!e)
 		return false;
@@ -242,12 +461,12 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq,
 		     bool may_be_answered)
 {
-	struct entry *e = find(p, key, keyed_hash(p, key));
+	struct entry *e = find(p, key, keyed_hash(p, key, strlen(key)));
 
 	if (!e || e->seq != seq)
 		return false;
 	if (may_be_answered)
-		remember_dropped(p, e->hash);
+		remember_dropped(p, e);
 	unlink_entry(p, e);
 	return true;
 }
@@ -263,7 +482,10 @@ void mw_pairing_free(struct mw_pairing *p)
 		return;
 	while (p->oldest)
 		unlink_entry(p, p->oldest);
-	free(p->dropped);
+	while (p->lidlest)
+		ledger_free(p, p->lidlest);
+	free(p->forgotten);
+	free(p->lbuckets);
 	free(p->buckets);
 	free(p);
 }

@@ -9,10 +9,17 @@
  * entry was dropped for room (or put over, or given up while its answer
  * could still come), may be answered for either request: its entry is
  * marked MW_PAIR_AMBIGUOUS, and the caller must not trust what it says of
- * the request (its tool). Such keys are remembered in a Bloom filter (a
- * false positive only marks an entry it need not); once the filter has
- * taken as many keys as the table holds, every entry put after is
- * marked.
+ * the request (its tool).
+ *
+ * Such dropped keys are remembered per scope (the key's first scope_len
+ * bytes: a server's session), exactly, until the scope ends (the session
+ * was deleted, its stream or its connection closed): one client's lost
+ * answers make only its own session's pairings ambiguous, and none last
+ * beyond the session. A scope with more than MW_PAIR_SCOPE_DROPS_MAX of
+ * them has every pairing ambiguous until it ends. Memory is bounded too:
+ * past max_entries remembered keys, or max_entries / 4 scopes, the scope
+ * idle longest is forgotten into a Bloom filter that marks every key of
+ * it from then on (a false positive only marks an entry it need not).
  */
 #ifndef MW_PAIRING_H
 #define MW_PAIRING_H
@@ -20,6 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#define MW_PAIR_SCOPE_DROPS_MAX 1024
 
 struct mw_pairing;
 
@@ -31,11 +40,14 @@ void mw_pairing_free(struct mw_pairing *p);
 
 /*
  * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags,
- * its tool or NULL); replaces an entry with the same key, and then marks
- * the new one MW_PAIR_AMBIGUOUS (see above). 0 or -ENOMEM.
+ * its tool or NULL) under key, whose first scope_len bytes are its scope;
+ * replaces an entry with the same key, and then marks the new one
+ * MW_PAIR_AMBIGUOUS (see above). 0, -EINVAL (scope_len beyond the key) or
+ * -ENOMEM.
  */
-int mw_pairing_put(struct mw_pairing *p, const char *key, uint64_t seq,
-		   int64_t ts_us, unsigned flags, const char *tool);
+int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
+		   uint64_t seq, int64_t ts_us, unsigned flags,
+		   const char *tool);
 /*
  * Finds and removes; true when found. flags may be NULL; tool, when not
  * NULL, gets the request's tool to free() (NULL: it had none, or no
@@ -50,6 +62,14 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
  */
 bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq,
 		     bool may_be_answered);
+/*
+ * The scope ended: nothing can answer its dropped keys any more, and
+ * they are forgotten (its waiting entries are not touched).
+ */
+void mw_pairing_end_scope(struct mw_pairing *p, const char *scope,
+			  size_t scope_len);
 size_t mw_pairing_count(const struct mw_pairing *p);
+/* Scopes whose dropped keys are remembered; for tests and status. */
+size_t mw_pairing_scopes(const struct mw_pairing *p);
 
 #endif

@@ -360,9 +360,13 @@ static void exchange_free(struct exchange *x)
 	free(x);
 }
 
-/* False when the key does not fit: such a request is recorded unpaired. */
+/*
+ * False when the key does not fit: such a request is recorded unpaired.
+ * Its scope, the server and the session, is its first *scope_len bytes.
+ */
 static bool pair_key(char *out, size_t outlen, const struct mw_conn *c,
-		     const char *session, const char *dir, const char *id)
+		     const char *session, const char *dir, const char *id,
+		     size_t *scope_len)
 {
 	const char *parts[] = { c->server->name, session, dir, id };
 	size_t len = 0;
@@ -374,9 +378,22 @@ static bool pair_key(char *out, size_t outlen, const struct mw_conn *c,
 			return false;
 		memcpy(out + len, parts[i], n);
 		len += n;
+		if (i == 1)
+			*scope_len = len;
 		out[len++] = i < 3 ? '\n' : '\0';
 	}
 	return true;
+}
+
+/* Nothing can answer the session's requests any more. */
+static void end_pair_scope(struct mw_conn *c, const char *session)
+{
+	char key[512 + MW_SESSION_MAX];
+	size_t scope_len;
+
+	if (c->server && session &&
+	    pair_key(key, sizeof(key), c, session, "", "", &scope_len))
+		mw_pairing_end_scope(c->px->pairing, key, scope_len);
 }
 
 /* ---- audit ------------------------------------------------------------ */
@@ -889,6 +906,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 	const char *peer_dir = !strcmp(o->dir, "c2s") ? "s2c" : "c2s";
 	const char *sha = mw_policy_sha256(c->px->policy);
 	char key[512 + MW_SESSION_MAX];
+	size_t scope_len;
 
 	bool to_client = !strcmp(o->dir, "s2c");
 	bool masking = may_need_masking(c, o);
@@ -935,7 +953,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			ev.kind = MW_EV_RESPONSE;
 			if (m->id &&
 			    pair_key(key, sizeof(key), c, x->session, peer_dir,
-				     m->id) &&
+				     m->id, &scope_len) &&
 			    mw_pairing_take(c->px->pairing, key, &req_seq,
 					    &req_ts, &flags, &req_tool)) {
 				ev.request_seq = req_seq;
@@ -988,8 +1006,10 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		o->last_seq = seq;
 		c->px->st.rpc_messages++;
 		if (m->kind == MW_RPC_REQUEST &&
-		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id)) {
-			if (mw_pairing_put(c->px->pairing, key, seq, ev.ts_us,
+		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id,
+			     &scope_len)) {
+			if (mw_pairing_put(c->px->pairing, key, scope_len, seq,
+					   ev.ts_us,
 					   !strcmp(m->method, "tools/list")
 						   ? MW_PAIR_TOOLS_LIST
 						   : 0,
@@ -1006,22 +1026,28 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 
 /* ---- local responses ---------------------------------------------------- */
 
+/*
+ * What pairs the requests that carry no session: their answers come on
+ * their own connection only.
+ */
+static const char *conn_scope(const struct mw_conn *c, char out[32])
+{
+	snprintf(out, 32, "conn:%llu", (unsigned long long)c->id);
+	return out;
+}
+
 static struct exchange *exchange_new(struct mw_conn *c, const char *method,
 				     const char *path, const char *session)
 {
 	struct exchange *x = calloc(1, sizeof(*x));
+	char scope[32];
 
 	if (!x)
 		return NULL;
 	snprintf(x->http_method, sizeof(x->http_method), "%s", method);
 	x->path = strdup(path ? path : "");
 	x->has_session = session != NULL;
-	if (session) {
-		x->session = strdup(session);
-	} else if (asprintf(&x->session, "conn:%llu",
-			    (unsigned long long)c->id) < 0) {
-		x->session = NULL;
-	}
+	x->session = strdup(session ? session : conn_scope(c, scope));
 	x->start_us = mw_now_us();
 	if (!x->path || !x->session) {
 		exchange_free(x);
@@ -1964,6 +1990,10 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		x->answered_elsewhere = true;
 	else if (h->status >= 300)
 		x->no_later_answer = true;
+	/* the session is gone, and with it whatever could answer in it */
+	if (!strcmp(x->http_method, "DELETE") && x->has_session &&
+	    h->status >= 200 && h->status < 300)
+		end_pair_scope(c, x->session);
 	c->resp_head_sent = false;
 	mw_buf_reset(&c->resp_body);
 	if (h->status >= 100 && h->status < 200) {
@@ -2966,6 +2996,27 @@ static void linger_expire(struct mw_proxy *px, int64_t now)
 
 static void conn_close_how(struct mw_conn *c, const char *why, bool linger);
 
+/*
+ * A closing connection ends what only it could answer: the requests it
+ * carried without a session, and a legacy session whose stream it was
+ * (its POSTs are refused once no stream of it is live).
+ */
+static void end_pair_scopes(struct mw_conn *c)
+{
+	char scope[32];
+
+	for (struct exchange *x = c->xq_head; x; x = x->next)
+		if (!x->has_session)
+			x->no_later_answer = true;
+	end_pair_scope(c, conn_scope(c, scope));
+	if (!c->legacy_stream)
+		return;
+	for (const struct mw_conn *s = c->px->conns; s; s = s->next)
+		if (carries_legacy_session(s, c, c->legacy_stream))
+			return;
+	end_pair_scope(c, c->legacy_stream);
+}
+
 static void conn_close(struct mw_conn *c, const char *why)
 {
 	conn_close_how(c, why, false);
@@ -2995,6 +3046,7 @@ static void conn_close_how(struct mw_conn *c, const char *why, bool linger)
 		ev.detail = why;
 		ev.session_id = c->session;
 		mw_audit_submit(px->audit, &ev);
+		end_pair_scopes(c);
 	}
 	for (struct mw_side *s = &c->c; s; s = s == &c->c ? &c->u : NULL) {
 		if (s->io.fd < 0)

@@ -54,6 +54,10 @@ function startUpstream() {
     s.on('error', () => {});
     eachRequest(s, (head, body) => {
       st.reqs.push({ head, body });
+      if (head.startsWith('DELETE ')) {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       let msg = null;
       try { msg = JSON.parse(body); } catch { /* not JSON */ }
       const id = msg && !Array.isArray(msg) ? msg.id : null;
@@ -182,6 +186,60 @@ for (const [name, second] of [['a refused request', 'forbidden'], ['a fast answe
     assert.ok(!out.includes(CARD), `the secret tool's card passed unmasked: ${out}`);
   });
 }
+
+// Opens conns connections, pipelines per requests on each (tools/call
+// "secret", ids from first on, in session sid, answered slowly), and
+// resets them all after ms: every request is cut while it waits.
+const FLOOD = String.raw`
+const net = require('net');
+const [host, port, sid, first, conns, per, ms] = process.argv.slice(1).map((a, i) => (i > 2 ? Number(a) : a));
+const socks = [];
+let id = first;
+for (let i = 0; i < conns; i++) {
+  let bytes = '';
+  for (let j = 0; j < per; j++, id++) {
+    const b = JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'secret', arguments: {} } });
+    bytes += 'POST /mcp HTTP/1.1\r\nHost: ' + host + ':' + port + '\r\nContent-Type: application/json\r\n' +
+      'Accept: application/json, text/event-stream\r\nMcp-Session-Id: ' + sid + '\r\nX-Test: slow=60000\r\n' +
+      'Content-Length: ' + Buffer.byteLength(b) + '\r\n\r\n' + b;
+  }
+  const s = net.connect(Number(port), host, () => s.write(bytes));
+  s.on('error', () => {});
+  socks.push(s);
+}
+setTimeout(() => { for (const s of socks) s.resetAndDestroy(); setTimeout(() => process.exit(0), 200); }, ms);
+`;
+
+test('2d. a session that lost more ids than the daemon follows pairs every answer ambiguously, until it is deleted; other sessions are not touched', async () => {
+  // 1,056 requests cut while they wait: their answers could still come
+  // on a stream the client resumes, so each id stays ambiguous. Past
+  // 1,024 of them the session is not followed id by id any more.
+  const lost = 33 * 32;
+  const r = await runInCgroup(cg, NODE, ['-e', FLOOD, '127.0.0.1', String(up.port), 's-flood', '1000',
+    '33', '32', '4000'], { timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  let n = 0;
+  await until(async () => {
+    n = (await d.sqlObjects("select count(*)::int as n from mcpwarden.events " +
+      "where session_id = 's-flood' and kind = 'request'"))[0].n;
+    return n === lost;
+  }, `${lost} requests recorded before the cut (${n})`, 15000);
+  const sid = (s) => `Mcp-Session-Id: ${s}\r\n`;
+  // a fresh id in that session: the other tool's answer gets every rule
+  let out = await raw(post(call(1, 'other'), sid('s-flood')));
+  assert.deepEqual(statuses(out), [200], out);
+  assert.match(out, /other: card \[MASKED:card\]/);
+  // another session's id 1000 (cut in s-flood) is its own
+  out = await raw(post(call(1000, 'other'), sid('s-calm')));
+  assert.ok(out.includes(`other: card ${CARD}`), `another session's pairing was touched: ${out}`);
+  // the client ends the session: nothing can answer in it any more
+  out = await raw(`DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n${sid('s-flood')}\r\n`);
+  assert.deepEqual(statuses(out), [200], out);
+  for (const id of [2, 1000]) {
+    out = await raw(post(call(id, 'other'), sid('s-flood')));
+    assert.ok(out.includes(`other: card ${CARD}`), `id ${id} after the DELETE: ${out}`);
+  }
+});
 
 test('3. a batch that holds one id twice is refused before the server sees it', async () => {
   const n = up.st.reqs.length;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,6 +10,13 @@
 /* Two keys with the same 32-bit FNV-1a hash (0x589d962b). */
 #define PAIR_COLLIDE_A "s1/c2s/1310694"
 #define PAIR_COLLIDE_B "s1/c2s/308069"
+
+/* The tests' keys are scoped by what comes before their first '/'. */
+static int pair_put(struct mw_pairing *p, const char *key, uint64_t seq,
+		    int64_t ts, unsigned flags, const char *tool)
+{
+	return mw_pairing_put(p, key, strcspn(key, "/"), seq, ts, flags, tool);
+}
 
 static struct mw_pairing *pair_new(size_t max)
 {
@@ -48,9 +56,8 @@ Test(pairing, put_then_take)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "srv/sess/c2s/1", 10, 1000, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "srv/sess/c2s/\"1\"", 11, -5, 0, NULL),
-		     0);
+	cr_assert_eq(pair_put(p, "srv/sess/c2s/1", 10, 1000, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "srv/sess/c2s/\"1\"", 11, -5, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 2);
 	pair_expect(p, "srv/sess/c2s/\"1\"", 11, -5);
 	pair_expect(p, "srv/sess/c2s/1", 10, 1000);
@@ -62,12 +69,12 @@ Test(pairing, take_removes)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "k", UINT64_MAX, INT64_MIN, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "k", UINT64_MAX, INT64_MIN, 0, NULL), 0);
 	pair_expect(p, "k", UINT64_MAX, INT64_MIN);
 	cr_assert_eq(mw_pairing_count(p), 0);
 	pair_expect_missing(p, "k");
 	/* The key can be used again. */
-	cr_assert_eq(mw_pairing_put(p, "k", 2, 3, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "k", 2, 3, 0, NULL), 0);
 	pair_expect(p, "k", 2, 3);
 	mw_pairing_free(p);
 }
@@ -78,7 +85,7 @@ Test(pairing, take_of_missing_key)
 
 	pair_expect_missing(p, "nothing");
 	pair_expect_missing(p, "");
-	cr_assert_eq(mw_pairing_put(p, "abc", 1, 1, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "abc", 1, 1, 0, NULL), 0);
 	pair_expect_missing(p, "ab");
 	pair_expect_missing(p, "abcd");
 	pair_expect_missing(p, "ABC");
@@ -90,8 +97,8 @@ Test(pairing, replace_on_same_key)
 {
 	struct mw_pairing *p = pair_new(4);
 
-	cr_assert_eq(mw_pairing_put(p, "dup", 1, 100, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "dup", 2, 200, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "dup", 1, 100, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "dup", 2, 200, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 1);
 	pair_expect(p, "dup", 2, 200);
 	pair_expect_missing(p, "dup");
@@ -102,14 +109,14 @@ Test(pairing, oldest_evicted_when_full)
 {
 	struct mw_pairing *p = pair_new(3);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "c", 3, 3, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
-	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "d", 4, 4, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
 	pair_expect_missing(p, "a");
-	cr_assert_eq(mw_pairing_put(p, "e", 5, 5, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "e", 5, 5, 0, NULL), 0);
 	pair_expect_missing(p, "b");
 	pair_expect(p, "c", 3, 3);
 	pair_expect(p, "d", 4, 4);
@@ -122,13 +129,13 @@ Test(pairing, replace_makes_an_entry_newest)
 {
 	struct mw_pairing *p = pair_new(3);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "c", 3, 3, 0, NULL), 0);
 	/* Replacing when full neither grows nor evicts another entry. */
-	cr_assert_eq(mw_pairing_put(p, "a", 10, 10, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "a", 10, 10, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
-	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "d", 4, 4, 0, NULL), 0);
 	pair_expect_missing(p, "b");
 	pair_expect(p, "a", 10, 10);
 	pair_expect(p, "c", 3, 3);
@@ -140,16 +147,16 @@ Test(pairing, take_frees_room_without_eviction)
 {
 	struct mw_pairing *p = pair_new(3);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "c", 3, 3, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "c", 3, 3, 0, NULL), 0);
 	pair_expect(p, "b", 2, 2);
-	cr_assert_eq(mw_pairing_put(p, "d", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "d", 4, 4, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 3);
 	pair_expect(p, "a", 1, 1);
 	/* The oldest is unlinked from the middle of the age list too. */
-	cr_assert_eq(mw_pairing_put(p, "e", 5, 5, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "f", 6, 6, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "e", 5, 5, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "f", 6, 6, 0, NULL), 0);
 	pair_expect_missing(p, "c");
 	pair_expect(p, "d", 4, 4);
 	pair_expect(p, "e", 5, 5);
@@ -164,14 +171,12 @@ Test(pairing, count_tracks_puts_and_takes)
 
 	for (int i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
-			     0);
+		cr_assert_eq(pair_put(p, key, (uint64_t)i, i, 0, NULL), 0);
 		cr_assert_eq(mw_pairing_count(p), (size_t)i + 1);
 	}
 	for (int i = 5; i < 9; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
-			     0);
+		cr_assert_eq(pair_put(p, key, (uint64_t)i, i, 0, NULL), 0);
 		cr_assert_eq(mw_pairing_count(p), 5);
 	}
 	for (int i = 8; i >= 4; i--) {
@@ -186,8 +191,8 @@ Test(pairing, zero_max_holds_one)
 {
 	struct mw_pairing *p = pair_new(0);
 
-	cr_assert_eq(mw_pairing_put(p, "a", 1, 1, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "b", 2, 2, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "a", 1, 1, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "b", 2, 2, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 1);
 	pair_expect_missing(p, "a");
 	pair_expect(p, "b", 2, 2);
@@ -198,8 +203,8 @@ Test(pairing, full_hash_collision)
 {
 	struct mw_pairing *p = pair_new(16);
 
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 10, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_B, 2, 20, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, PAIR_COLLIDE_A, 1, 10, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, PAIR_COLLIDE_B, 2, 20, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 2,
 		     "a colliding key replaced another");
 	pair_expect(p, PAIR_COLLIDE_B, 2, 20);
@@ -207,9 +212,9 @@ Test(pairing, full_hash_collision)
 	pair_expect(p, PAIR_COLLIDE_A, 1, 10);
 
 	/* Replace and evict with both in one chain. */
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 1, 10, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_B, 2, 20, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, PAIR_COLLIDE_A, 3, 30, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, PAIR_COLLIDE_A, 1, 10, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, PAIR_COLLIDE_B, 2, 20, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, PAIR_COLLIDE_A, 3, 30, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 2);
 	pair_expect(p, PAIR_COLLIDE_A, 3, 30);
 	pair_expect(p, PAIR_COLLIDE_B, 2, 20);
@@ -224,9 +229,7 @@ Test(pairing, many_keys)
 
 	for (int i = 0; i < N; i++) {
 		snprintf(key, sizeof(key), "srv/s%d/c2s/%d", i % 7, i);
-		cr_assert_eq(
-			mw_pairing_put(p, key, (uint64_t)i * 3, -i, 0, NULL),
-			0);
+		cr_assert_eq(pair_put(p, key, (uint64_t)i * 3, -i, 0, NULL), 0);
 	}
 	cr_assert_eq(mw_pairing_count(p), N);
 	/* Take every other one, in an order unlike insertion. */
@@ -243,9 +246,7 @@ Test(pairing, many_keys)
 	/* Fill again past the bound: the survivors are the oldest to go. */
 	for (int i = N; i < N + N / 2 + 10; i++) {
 		snprintf(key, sizeof(key), "srv/s%d/c2s/%d", i % 7, i);
-		cr_assert_eq(
-			mw_pairing_put(p, key, (uint64_t)i * 3, -i, 0, NULL),
-			0);
+		cr_assert_eq(pair_put(p, key, (uint64_t)i * 3, -i, 0, NULL), 0);
 	}
 	cr_assert_eq(mw_pairing_count(p), N);
 	for (int i = 0; i < 20; i += 2) {
@@ -271,17 +272,16 @@ Test(pairing, flags_travel_with_the_request)
 	unsigned flags = 0;
 
 	cr_assert_eq(mw_pairing_new(&p, 8), 0);
-	cr_assert_eq(mw_pairing_put(p, "list", 1, 1, MW_PAIR_TOOLS_LIST, NULL),
-		     0);
-	cr_assert_eq(mw_pairing_put(p, "call", 2, 2, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "list", 1, 1, MW_PAIR_TOOLS_LIST, NULL), 0);
+	cr_assert_eq(pair_put(p, "call", 2, 2, 0, NULL), 0);
 	cr_assert(mw_pairing_take(p, "list", &seq, &ts, &flags, NULL));
 	cr_assert_eq(flags, MW_PAIR_TOOLS_LIST);
 	cr_assert(mw_pairing_take(p, "call", &seq, &ts, &flags, NULL));
 	cr_assert_eq(flags, 0);
 	/* A request id used again replaces the entry, flags too (and the
 	 * new one is ambiguous). */
-	cr_assert_eq(mw_pairing_put(p, "x", 3, 3, MW_PAIR_TOOLS_LIST, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "x", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "x", 3, 3, MW_PAIR_TOOLS_LIST, NULL), 0);
+	cr_assert_eq(pair_put(p, "x", 4, 4, 0, NULL), 0);
 	cr_assert(mw_pairing_take(p, "x", &seq, &ts, &flags, NULL));
 	cr_assert_eq(seq, 4);
 	cr_assert_eq(flags, MW_PAIR_AMBIGUOUS);
@@ -309,21 +309,19 @@ Test(pairing, a_key_put_twice_is_ambiguous)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 1, 1, MW_PAIR_TOOLS_LIST,
-				    "secret"),
+	cr_assert_eq(pair_put(p, "s/c2s/1", 1, 1, MW_PAIR_TOOLS_LIST, "secret"),
 		     0);
-	cr_assert_eq(
-		mw_pairing_put(p, "s/c2s/2", 2, 2, MW_PAIR_AMBIGUOUS, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 3, 3, 0, "other"), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/2", 2, 2, MW_PAIR_AMBIGUOUS, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/1", 3, 3, 0, "other"), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/1"), MW_PAIR_AMBIGUOUS);
 	cr_assert_eq(pair_flags(p, "s/c2s/2"), 0, "not the caller's to set");
 	/* taken, then put again: the request put over may still be
 	 * answered, so the key stays ambiguous */
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/1", 4, 4, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/1"), MW_PAIR_AMBIGUOUS);
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/3", 5, 5, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/3", 5, 5, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/3"), 0);
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/3", 6, 6, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/3", 6, 6, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/3"), 0,
 		     "taken first: nothing waited");
 	mw_pairing_free(p);
@@ -341,33 +339,13 @@ Test(pairing, a_key_dropped_for_room_is_ambiguous_when_put_again)
 
 	for (int i = 0; i < 65; i++) {
 		snprintf(key, sizeof(key), "s/c2s/%d", i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
-			     0);
+		cr_assert_eq(pair_put(p, key, (uint64_t)i, i, 0, NULL), 0);
 	}
 	pair_expect_missing(p, "s/c2s/0");
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/0", 100, 100, 0, "slow"), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/0", 100, 100, 0, "slow"), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/0"), MW_PAIR_AMBIGUOUS);
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/fresh", 101, 101, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/fresh", 101, 101, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/fresh"), 0);
-	mw_pairing_free(p);
-}
-
-/*
- * Once as many keys were dropped as the table holds, the filter cannot be
- * trusted to know them all: every key put after is marked.
- */
-Test(pairing, past_as_many_drops_as_entries_every_key_is_ambiguous)
-{
-	struct mw_pairing *p = pair_new(4);
-	char key[32];
-
-	for (int i = 0; i < 8; i++) {
-		snprintf(key, sizeof(key), "s/c2s/%d", i);
-		cr_assert_eq(mw_pairing_put(p, key, (uint64_t)i, i, 0, NULL),
-			     0);
-	}
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/never-seen", 9, 9, 0, NULL), 0);
-	cr_assert_eq(pair_flags(p, "s/c2s/never-seen"), MW_PAIR_AMBIGUOUS);
 	mw_pairing_free(p);
 }
 
@@ -379,24 +357,149 @@ Test(pairing, drop_forgets_only_that_request)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 1, 1, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/1", 1, 1, 0, NULL), 0);
 	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 2, false), "another seq");
 	cr_assert(mw_pairing_drop(p, "s/c2s/1", 1, false));
 	pair_expect_missing(p, "s/c2s/1");
 	cr_assert_not(mw_pairing_drop(p, "s/c2s/1", 1, false), "already gone");
 	/* no answer can come: put again, it is plain */
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/1", 3, 3, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/1", 3, 3, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/1"), 0);
 	/* one may still come: put again, it is ambiguous */
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/4", 7, 7, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/4", 7, 7, 0, NULL), 0);
 	cr_assert(mw_pairing_drop(p, "s/c2s/4", 7, true));
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/4", 8, 8, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/4", 8, 8, 0, NULL), 0);
 	cr_assert_eq(pair_flags(p, "s/c2s/4"), MW_PAIR_AMBIGUOUS);
 	/* over a waiting key: the earlier request's drop keeps the later */
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/2", 4, 4, 0, NULL), 0);
-	cr_assert_eq(mw_pairing_put(p, "s/c2s/2", 5, 5, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/2", 4, 4, 0, NULL), 0);
+	cr_assert_eq(pair_put(p, "s/c2s/2", 5, 5, 0, NULL), 0);
 	cr_assert_not(mw_pairing_drop(p, "s/c2s/2", 4, false));
 	pair_expect(p, "s/c2s/2", 5, 5);
 	cr_assert_eq(mw_pairing_count(p), 0);
+	mw_pairing_free(p);
+}
+
+/* Puts key, then gives its request up while an answer may still come. */
+static void pair_lose(struct mw_pairing *p, const char *key, uint64_t seq)
+{
+	cr_assert_eq(pair_put(p, key, seq, 1, 0, NULL), 0);
+	cr_assert(mw_pairing_drop(p, key, seq, true), "%s", key);
+}
+
+/* Whether key, put now, would be marked (the entry is taken again). */
+static bool pair_is_ambiguous(struct mw_pairing *p, const char *key)
+{
+	cr_assert_eq(pair_put(p, key, 999, 1, 0, NULL), 0);
+	return pair_flags(p, key) == MW_PAIR_AMBIGUOUS;
+}
+
+/*
+ * One session's lost answers say nothing of another's: a client that
+ * cancels or cuts requests makes only its own pairings ambiguous.
+ */
+Test(pairing, a_scopes_drops_leave_other_scopes_plain)
+{
+	struct mw_pairing *p = pair_new(64);
+
+	pair_lose(p, "a/c2s/1", 1);
+	cr_assert(pair_is_ambiguous(p, "a/c2s/1"));
+	cr_assert_not(pair_is_ambiguous(p, "b/c2s/1"), "another session");
+	cr_assert_not(pair_is_ambiguous(p, "a/c2s/2"), "another id");
+	cr_assert_not(pair_is_ambiguous(p, "a/s2c/1"), "another direction");
+	cr_assert_eq(mw_pairing_scopes(p), 1);
+	mw_pairing_free(p);
+}
+
+/*
+ * When the session ends nothing can answer in it any more: its dropped
+ * ids are plain again, and entries still waiting are not touched.
+ */
+Test(pairing, ending_a_scope_forgets_its_drops)
+{
+	struct mw_pairing *p = pair_new(64);
+
+	pair_lose(p, "a/c2s/1", 1);
+	pair_lose(p, "b/c2s/1", 2);
+	cr_assert_eq(pair_put(p, "a/c2s/7", 3, 3, 0, "waits"), 0);
+	mw_pairing_end_scope(p, "a", 1);
+	mw_pairing_end_scope(p, "a", 1);
+	mw_pairing_end_scope(p, "zz", 2);
+	cr_assert_eq(mw_pairing_scopes(p), 1);
+	cr_assert_not(pair_is_ambiguous(p, "a/c2s/1"));
+	cr_assert(pair_is_ambiguous(p, "b/c2s/1"), "another scope's stays");
+	pair_expect(p, "a/c2s/7", 3, 3);
+	/* "a" is a prefix of "ab": scopes are compared whole */
+	pair_lose(p, "ab/c2s/1", 4);
+	mw_pairing_end_scope(p, "a", 1);
+	cr_assert(pair_is_ambiguous(p, "ab/c2s/1"));
+	mw_pairing_free(p);
+}
+
+/*
+ * A session that lost more than MW_PAIR_SCOPE_DROPS_MAX ids is not
+ * followed id by id: every pairing in it is ambiguous until it ends.
+ */
+Test(pairing, a_scope_past_its_drop_limit_is_ambiguous_throughout)
+{
+	struct mw_pairing *p = pair_new(4 * MW_PAIR_SCOPE_DROPS_MAX);
+	char key[32];
+
+	for (int i = 0; i < MW_PAIR_SCOPE_DROPS_MAX; i++) {
+		snprintf(key, sizeof(key), "a/c2s/%d", i);
+		pair_lose(p, key, (uint64_t)i + 1);
+	}
+	cr_assert_not(pair_is_ambiguous(p, "a/c2s/fresh"), "at the limit");
+	pair_lose(p, "a/c2s/one-more", 5000);
+	cr_assert(pair_is_ambiguous(p, "a/c2s/fresh"));
+	cr_assert_not(pair_is_ambiguous(p, "b/c2s/fresh"));
+	mw_pairing_end_scope(p, "a", 1);
+	cr_assert_not(pair_is_ambiguous(p, "a/c2s/fresh"));
+	mw_pairing_free(p);
+}
+
+/*
+ * Memory is bounded: past max_entries / 4 scopes or max_entries dropped
+ * ids, the scope idle longest is forgotten whole, and every pairing in it
+ * is ambiguous from then on, even after it ends (a Bloom filter cannot
+ * forget). The other scopes keep their ids one by one.
+ */
+Test(pairing, past_its_memory_the_idlest_scope_is_forgotten_whole)
+{
+	struct mw_pairing *p = pair_new(8); /* 2 scopes, 8 ids */
+	char key[32];
+
+	pair_lose(p, "a/c2s/1", 1);
+	pair_lose(p, "b/c2s/1", 2);
+	cr_assert_not(pair_is_ambiguous(p, "a/c2s/2"), "a is busy now");
+	pair_lose(p, "c/c2s/1", 3);
+	cr_assert_eq(mw_pairing_scopes(p), 2);
+	/* b was idle longest */
+	cr_assert(pair_is_ambiguous(p, "b/c2s/2"));
+	mw_pairing_end_scope(p, "b", 1);
+	cr_assert(pair_is_ambiguous(p, "b/c2s/3"), "forgotten for good");
+	cr_assert(pair_is_ambiguous(p, "c/c2s/1"));
+	cr_assert_not(pair_is_ambiguous(p, "c/c2s/2"));
+	cr_assert(pair_is_ambiguous(p, "a/c2s/1"));
+	/* 8 ids held at most: c's ninth makes room by forgetting a, and
+	 * then c itself, alone over the bound, is ambiguous throughout */
+	for (int i = 2; i < 9; i++) {
+		snprintf(key, sizeof(key), "c/c2s/x%d", i);
+		pair_lose(p, key, (uint64_t)i + 10);
+	}
+	cr_assert(pair_is_ambiguous(p, "a/c2s/2"), "a forgotten");
+	cr_assert_not(pair_is_ambiguous(p, "c/c2s/fresh"), "8 ids fit");
+	pair_lose(p, "c/c2s/x9", 30);
+	cr_assert(pair_is_ambiguous(p, "c/c2s/fresh"));
+	cr_assert_not(pair_is_ambiguous(p, "d/c2s/1"), "never dropped");
+	mw_pairing_free(p);
+}
+
+Test(pairing, a_scope_longer_than_its_key_is_refused)
+{
+	struct mw_pairing *p = pair_new(8);
+
+	cr_assert_eq(mw_pairing_put(p, "ab", 3, 1, 1, 0, NULL), -EINVAL);
+	cr_assert_eq(mw_pairing_put(p, "ab", 2, 1, 1, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_count(p), 1);
 	mw_pairing_free(p);
 }
