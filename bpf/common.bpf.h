@@ -13,7 +13,6 @@
 #define AF_INET6 10
 #define SOCK_STREAM 1
 #define SOL_SOCKET 1
-#define SO_MARK 36
 
 static __always_inline void mw_stat_inc(enum mw_stat s)
 {

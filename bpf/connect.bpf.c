@@ -2,9 +2,9 @@
 /*
  * cgroup/connect4 and cgroup/connect6: a TCP connect() from an enforced
  * cgroup to a protected MCP server is recorded (who, where to) by socket
- * cookie and rewritten to the daemon's listener. The programs always allow
- * the connect(): fail-closed comes from the listener being absent while the
- * daemon is down (the client gets "connection refused").
+ * cookie and rewritten to the daemon's listener. Fail-closed: when the
+ * socket listening there is not the daemon's (it is down), the connect()
+ * is refused (EPERM).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -17,27 +17,78 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define MW_ALLOW 1
+#define MW_REFUSE 0 /* connect() fails with EPERM */
 
 /*
- * The daemon's own sockets are never steered: it marks its upstream
- * sockets with SO_MARK, and it is recognised by tgid as a second line (it
- * normally runs outside every enforced cgroup anyway). bpf_getsockopt() is
- * usable from the connect hooks (the socket is locked there) since 5.8.
- * daemon_tgid is the tgid in the initial pid namespace.
+ * The daemon's own sockets, tagged from user space (the key is the socket's
+ * fd there): its upstream sockets, which are never steered, and its
+ * listeners, the only sockets a connection is steered to. Not pinned: each
+ * daemon start loads a fresh map with its programs, so a tag never outlives
+ * the daemon that wrote it. Unlike a process id (reused once the daemon is
+ * gone) or an SO_MARK (which CAP_NET_RAW sets), nobody else can write here.
  */
-static __always_inline int mw_is_daemon_socket(struct bpf_sock_addr *ctx,
-					       const struct mw_settings *s)
-{
-	int mark = 0;
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u32);
+} own_socks SEC(".maps");
 
-	if (s->daemon_tgid &&
-	    (__u32)(bpf_get_current_pid_tgid() >> 32) == s->daemon_tgid)
-		return 1;
-	if (bpf_getsockopt(ctx, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) ==
-		    0 &&
-	    (__u32)mark == MW_DAEMON_SOCK_MARK)
-		return 1;
-	return 0;
+static __always_inline int mw_is_daemon_socket(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	__u32 *tag;
+
+	if (!sk)
+		return 0;
+	tag = bpf_sk_storage_get(&own_socks, sk, 0, 0);
+	return tag && *tag == MW_OWN_UPSTREAM;
+}
+
+/*
+ * Whether the socket listening at the steering target is the daemon's.
+ * While the daemon is down its port is free, and any local user could
+ * listen there and read what is steered to it: the connect() is refused
+ * instead. The look-up is in the caller's network namespace, where the
+ * rewritten connect() goes.
+ */
+static __always_inline int mw_daemon_listens(struct bpf_sock_addr *ctx,
+					     struct bpf_sock_tuple *t,
+					     __u32 tuple_size)
+{
+	struct bpf_sock *sk;
+	__u32 *tag;
+	int ours;
+
+	sk = bpf_sk_lookup_tcp(ctx, t, tuple_size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	tag = bpf_sk_storage_get(&own_socks, sk, 0, 0);
+	ours = tag && *tag == MW_OWN_LISTENER;
+	bpf_sk_release(sk);
+	return ours;
+}
+
+static __always_inline int mw_daemon_listens4(struct bpf_sock_addr *ctx,
+					      __u32 addr, __u16 port)
+{
+	struct bpf_sock_tuple t;
+
+	__builtin_memset(&t, 0, sizeof(t));
+	t.ipv4.daddr = addr;
+	t.ipv4.dport = bpf_htons(port);
+	return mw_daemon_listens(ctx, &t, sizeof(t.ipv4));
+}
+
+static __always_inline int mw_daemon_listens6(struct bpf_sock_addr *ctx,
+					      const __u32 addr[4], __u16 port)
+{
+	struct bpf_sock_tuple t;
+
+	__builtin_memset(&t, 0, sizeof(t));
+	__builtin_memcpy(t.ipv6.daddr, addr, sizeof(t.ipv6.daddr));
+	t.ipv6.dport = bpf_htons(port);
+	return mw_daemon_listens(ctx, &t, sizeof(t.ipv6));
 }
 
 /*
@@ -60,6 +111,13 @@ mw_protected_lookup(const struct mw_server_key *key)
 	ip4 = bpf_htonl(0x7f000001);
 	__builtin_memcpy(&lo.addr[12], &ip4, sizeof(ip4));
 	return bpf_map_lookup_elem(&protected_servers, &lo);
+}
+
+/* The daemon is down (or someone else holds its port): fail closed. */
+static __always_inline int mw_refuse_undaemoned(void)
+{
+	mw_stat_inc(MW_STAT_CONNECT_REFUSED_DOWN);
+	return MW_REFUSE;
 }
 
 /* Captures the connecting task's identity and the original destination. */
@@ -108,7 +166,7 @@ mw_steer(struct bpf_sock_addr *ctx, const struct mw_server_key *dst,
 	s = mw_settings_get();
 	if (!s)
 		return NULL;
-	if (mw_is_daemon_socket(ctx, s)) {
+	if (mw_is_daemon_socket(ctx)) {
 		mw_stat_inc(MW_STAT_CONNECT_DAEMON_SKIPPED);
 		return NULL;
 	}
@@ -132,6 +190,8 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 	s = mw_steer(ctx, &dst, AF_INET);
 	if (!s)
 		return MW_ALLOW;
+	if (!mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
+		return mw_refuse_undaemoned();
 	ctx->user_ip4 = s->listen4_addr;
 	ctx->user_port = bpf_htons(s->listen4_port);
 	return MW_ALLOW;
@@ -174,8 +234,12 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 		return MW_ALLOW;
 	if (!mw_addr_is_v4mapped(dst.addr) && s->listen6_port) {
 		__builtin_memcpy(w, s->listen6_addr, sizeof(w));
+		if (!mw_daemon_listens6(ctx, w, s->listen6_port))
+			return mw_refuse_undaemoned();
 		ctx->user_port = bpf_htons(s->listen6_port);
 	} else {
+		if (!mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
+			return mw_refuse_undaemoned();
 		w[0] = 0;
 		w[1] = 0;
 		w[2] = bpf_htonl(0x0000ffff);

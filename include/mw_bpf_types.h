@@ -63,7 +63,7 @@ struct mw_settings {
 	__u16 listen4_port; /* host byte order */
 	__u16 listen6_port;
 	__u32 splice; /* non-zero: sk_msg splices client<->daemon bytes */
-	__u32 daemon_tgid; /* never redirect the daemon's own sockets */
+	__u32 daemon_tgid; /* unused: the programs tag the daemon's sockets */
 };
 
 enum mw_stat {
@@ -75,10 +75,12 @@ enum mw_stat {
 	MW_STAT_SPLICE_REDIRECT,
 	MW_STAT_SPLICE_MISS,
 	MW_STAT_RECORD_FULL,
+	MW_STAT_CONNECT_REFUSED_DOWN, /* the daemon was not listening */
 	MW_STAT__COUNT,
 };
 
-/* Marks the daemon's upstream sockets (SO_MARK) so no program touches them. */
-#define MW_DAEMON_SOCK_MARK 0x6d770001u
+/* Tags of the daemon's own sockets (connect.bpf.c's own_socks). */
+#define MW_OWN_UPSTREAM 1u /* never steered */
+#define MW_OWN_LISTENER 2u /* what connections are steered to */
 
 #endif

@@ -67,7 +67,7 @@ struct mw_bpf {
 	char pin_dir[PATH_MAX];
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
-		stats_fd;
+		stats_fd, own_socks_fd;
 };
 
 /* ---- errors and libbpf messages ---- */
@@ -398,6 +398,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->conns_fd = bpf_map__fd(b->connect->maps.conns);
 	b->sockhash_fd = bpf_map__fd(b->splice->maps.sock_hash);
 	b->stats_fd = bpf_map__fd(b->connect->maps.stats);
+	b->own_socks_fd = bpf_map__fd(b->connect->maps.own_socks);
 
 	if (settings) {
 		r = mw_bpf_set_settings(b, settings);
@@ -585,6 +586,13 @@ int mw_bpf_stats(struct mw_bpf *b, uint64_t out[MW_STAT__COUNT])
 	return 0;
 }
 
+int mw_bpf_tag_own_socket(struct mw_bpf *b, int fd, uint32_t tag)
+{
+	if (bpf_map_update_elem(b->own_socks_fd, &fd, &tag, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 const char *mw_bpf_stat_name(enum mw_stat s)
 {
 	static const char *const names[MW_STAT__COUNT] = {
@@ -596,6 +604,7 @@ const char *mw_bpf_stat_name(enum mw_stat s)
 		[MW_STAT_SPLICE_REDIRECT] = "splice_redirect",
 		[MW_STAT_SPLICE_MISS] = "splice_miss",
 		[MW_STAT_RECORD_FULL] = "record_full",
+		[MW_STAT_CONNECT_REFUSED_DOWN] = "connect_refused_down",
 	};
 
 	if ((unsigned)s >= MW_STAT__COUNT || !names[s])

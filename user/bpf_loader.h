@@ -49,6 +49,13 @@ int mw_bpf_splice_add(struct mw_bpf *b, int fd,
 		      const struct sockaddr_storage *peer,
 		      const struct sockaddr_storage *local);
 
+/*
+ * Tags one of the daemon's sockets for the programs: MW_OWN_UPSTREAM before
+ * connect() (never steered), MW_OWN_LISTENER once listening (the target
+ * they steer to). 0 or -errno.
+ */
+int mw_bpf_tag_own_socket(struct mw_bpf *b, int fd, uint32_t tag);
+
 /* cgroup_path is absolute (under the cgroup v2 mount). */
 int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 		   size_t errlen);

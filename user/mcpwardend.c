@@ -340,7 +340,6 @@ static int run(struct daemon *d, const char *config_path, int debug)
 			((struct sockaddr_in6 *)&d->cfg.listen6)->sin6_port);
 	}
 	settings.splice = d->cfg.splice;
-	settings.daemon_tgid = (uint32_t)getpid();
 
 	if (mw_bpf_open(&d->bpf, d->cfg.bpf_pin_dir, &settings, err,
 			sizeof(err))) {

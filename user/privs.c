@@ -15,7 +15,7 @@
 uint64_t mw_privs_kept(void)
 {
 	return BIT(CAP_BPF) | BIT(CAP_PERFMON) | /* enforce, release: links */
-	       BIT(CAP_NET_ADMIN) | /* cgroup attach, SO_MARK */
+	       BIT(CAP_NET_ADMIN) | /* cgroup attach */
 	       BIT(CAP_SYS_ADMIN) | /* bpf on kernels without CAP_BPF */
 	       BIT(CAP_SYS_PTRACE) | /* /proc/PID/exe, fds, pidfd_getfd */
 	       BIT(CAP_DAC_READ_SEARCH) | BIT(CAP_DAC_OVERRIDE) | /* /proc */

@@ -3070,16 +3070,22 @@ static void conn_close_how(struct mw_conn *c, const char *why, bool linger)
 
 static int start_upstream(struct mw_conn *c)
 {
-	int fd, mark = MW_DAEMON_SOCK_MARK;
 	socklen_t sl;
+	int fd, r;
 
 	fd = socket(c->upstream_addr.ss_family,
 		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	/* Marked so that no mcpwarden program ever steers it back to us. */
-	if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
-		log_warn("SO_MARK on upstream socket: %s", strerror(errno));
+	/* Tagged so that no mcpwarden program ever steers it back to us. */
+	r = mw_bpf_tag_own_socket(c->px->bpf, fd, MW_OWN_UPSTREAM);
+	if (r) {
+		log_err("cannot tag the upstream socket for the programs: %s",
+			strerror(-r));
+		close(fd);
+		errno = -r;
+		return -1;
+	}
 	sl = c->upstream_addr.ss_family == AF_INET
 		     ? sizeof(struct sockaddr_in)
 		     : sizeof(struct sockaddr_in6);
@@ -3250,7 +3256,7 @@ static int open_listener(struct mw_proxy *px, struct listener *l,
 			 const struct sockaddr_storage *ss, char *err,
 			 size_t errlen)
 {
-	int one = 1, fd;
+	int one = 1, fd, r;
 	socklen_t sl = ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
 						: sizeof(struct sockaddr_in6);
 	char a[64];
@@ -3265,6 +3271,12 @@ static int open_listener(struct mw_proxy *px, struct listener *l,
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (const struct sockaddr *)ss, sl) || listen(fd, 1024))
 		goto fail;
+	/* the programs steer to this socket only */
+	r = mw_bpf_tag_own_socket(px->bpf, fd, MW_OWN_LISTENER);
+	if (r) {
+		errno = -r;
+		goto fail;
+	}
 	l->io.fd = fd;
 	l->io.cb = on_listener;
 	l->px = px;

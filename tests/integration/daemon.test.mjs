@@ -180,6 +180,37 @@ async function clientIn(cgroup, url, opts = {}) {
 
 /** Sends PAYLOAD raw over TCP from inside CGROUP; resolves the script's JSON
  *  plus {status, headers, body} parsed from the first response. */
+// connect() to 127.0.0.1:PORT from a child process, optionally given pid
+// PID (through ns_last_pid) or with SO_MARK (36) set first; prints the
+// child's pid and "connected" or the error.
+const CONNECT_PROBE = String.raw`
+use Socket;
+my ($port, $pid, $mark) = @ARGV;
+if ($pid) {
+  open(my $f, '>', '/proc/sys/kernel/ns_last_pid') or die "ns_last_pid: $!";
+  print $f $pid - 1;
+  close $f;
+}
+my $child = fork() // die "fork: $!";
+if (!$child) {
+  socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+  setsockopt($s, SOL_SOCKET, 36, pack('i', $mark)) or die "SO_MARK: $!" if $mark;
+  my $ok = connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1')));
+  print "$$ " . ($ok ? 'connected' : "$!") . "\n";
+  exit 0;
+}
+waitpid($child, 0);
+`;
+
+async function connectProbe(cgroup, port, { pid = 0, mark = 0 }) {
+  const r = await runInCgroup(cgroup, 'perl', ['-e', CONNECT_PROBE, String(port), String(pid), String(mark)],
+    { timeout: 10000 });
+  assert.equal(r.code, 0, `connect probe failed: ${r.stderr}`);
+  const m = r.stdout.trim().match(/^(\d+) (.*)$/);
+  assert.ok(m, r.stdout);
+  return { pid: Number(m[1]), result: m[2] };
+}
+
 async function rawHttp(cgroup, host, port, payload) {
   const r = await runInCgroup(cgroup, NODE, ['-e', RAW_HTTP, host, String(port)],
     { input: payload, timeout: 20000 });
@@ -632,11 +663,31 @@ test('5. restart under enforcement: refused while down, recorded again after, se
   // reaches the server directly.
   const logLen = srv.log().length;
   await assert.rejects(runClient(srv.url, { cgroup: cgA, scenario: 'echo', message: 'while down', timeout: 10000 }),
-    /ECONNREFUSED/);
+    /EPERM/);
   await assert.rejects(runClient(`http://[::1]:${srv.port}/mcp`, { cgroup: cgA, scenario: 'echo', timeout: 10000 }),
-    /ECONNREFUSED/);
+    /EPERM/);
   const raw = await rawHttp(cgA, '127.0.0.1', srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  assert.equal(raw.error, 'ECONNREFUSED', JSON.stringify(raw));
+  assert.equal(raw.error, 'EPERM', JSON.stringify(raw));
+  // Nobody stands in for the daemon: not a process that got its pid
+  // back, nor a socket with the mark its upstream sockets once carried,
+  // nor a listener on its free port (it would read what is steered).
+  let probe;
+  for (let i = 0; i < 5 && probe?.pid !== old.proc.pid; i++)
+    probe = await connectProbe(cgA, srv.port, { pid: old.proc.pid });
+  assert.deepEqual(probe, { pid: old.proc.pid, result: 'Operation not permitted' });
+  probe = await connectProbe(cgA, srv.port, { mark: 0x6d770001 });
+  assert.equal(probe.result, 'Operation not permitted');
+  const squatter = net.createServer((s) => s.destroy());
+  let squatted = 0;
+  squatter.on('connection', () => squatted++);
+  await new Promise((res) => squatter.listen(Number(old.config.listen.split(':')[1]), '127.0.0.1', res));
+  try {
+    probe = await connectProbe(cgA, srv.port, {});
+    assert.equal(probe.result, 'Operation not permitted');
+    assert.equal(squatted, 0, 'a connection was steered to a listener that is not the daemon');
+  } finally {
+    await new Promise((res) => squatter.close(res));
+  }
   assert.equal(srv.log().slice(logLen), '', 'the server saw a request while the daemon was down');
   // ...while outside the cgroup everything still works.
   await runClient(srv.url, { scenario: 'list' });
