@@ -198,6 +198,34 @@ static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The pins are the enforcement: whoever can rename or unlink them can
+ * detach it. /sys/fs/bpf is often world-writable (sticky, like /tmp), so a
+ * local user could have made the directory first: only a directory of
+ * this uid that nobody else may write is used.
+ */
+static int check_pin_dir_owner(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(dir, &st) != 0) {
+		mw_set_err(err, errlen, "cannot stat %s: %s", dir,
+			   strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		mw_set_err(err, errlen,
+			   "%s is not a directory of uid %u that only it may "
+			   "write (uid %u, mode %04o): another user could "
+			   "replace the pins; remove it",
+			   dir, (unsigned)geteuid(), (unsigned)st.st_uid,
+			   (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* ---- addresses ---- */
 
 /* ---- links ---- */
@@ -360,7 +388,14 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		free(b);
 		return -ENAMETOOLONG;
 	}
-	r = ensure_pin_dir(b->links_dir, err, errlen);
+	r = ensure_pin_dir(b->pin_dir, err, errlen);
+	if (!r)
+		r = check_pin_dir_owner(b->pin_dir, err, errlen);
+	if (!r && (r = mkdir_p(b->links_dir)))
+		mw_set_err(err, errlen, "cannot create %s: %s", b->links_dir,
+			   strerror(-r));
+	if (!r)
+		r = check_pin_dir_owner(b->links_dir, err, errlen);
 	if (r)
 		goto fail;
 

@@ -37,3 +37,18 @@ test('the running daemon has dropped the capabilities it does not use', async ()
   const stop = await d.stop();
   assert.equal(stop.code, 0, `clean stop (the embedded cluster is stopped as its user): ${d.log()}`);
 });
+
+test('a pin directory another user made first is refused: it could replace the pins', async () => {
+  // /sys/fs/bpf is often world-writable (sticky): nobody may create the
+  // daemon's directory before it and keep the right to rename its pins
+  const dir = `/sys/fs/bpf/${uniqueName('mw-test-foreign')}`;
+  fs.mkdirSync(dir, { mode: 0o700 });
+  fs.chownSync(dir, 65534, 65534);
+  try {
+    await assert.rejects(startDaemon({ bpf_pin_dir: dir, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
+      /not a directory of uid 0 that only it may write \(uid 65534/);
+    assert.deepEqual(fs.readdirSync(dir), [], 'the daemon pinned into it');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
