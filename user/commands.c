@@ -122,6 +122,10 @@ static json_t *status(struct mw_commands_ctx *cc)
 			    json_integer((json_int_t)ps.held_for_durability));
 	json_object_set_new(proxy, "durability_timeouts",
 			    json_integer((json_int_t)ps.durability_timeouts));
+	json_object_set_new(proxy, "accept_paused",
+			    json_integer((json_int_t)ps.accept_paused));
+	json_object_set_new(proxy, "body_timeouts",
+			    json_integer((json_int_t)ps.body_timeouts));
 	mw_audit_stats(cc->audit, &as);
 	audit = json_pack("{s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:b,s:b}",
 			  "submitted", (json_int_t)as.submitted, "written",

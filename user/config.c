@@ -421,6 +421,8 @@ static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 				      &l->max_connections);
 		else if (!strcmp(key, "header_timeout_ms"))
 			rc = get_ms(c, v, key, &l->header_timeout_ms);
+		else if (!strcmp(key, "body_timeout_ms"))
+			rc = get_ms(c, v, key, &l->body_timeout_ms);
 		else if (!strcmp(key, "idle_timeout_ms"))
 			rc = get_ms(c, v, key, &l->idle_timeout_ms);
 		else if (!strcmp(key, "connect_timeout_ms"))
@@ -656,6 +658,7 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->limits.max_sse_event_bytes = 4 << 20;
 	cfg->limits.max_connections = 4096;
 	cfg->limits.header_timeout_ms = 10000;
+	cfg->limits.body_timeout_ms = 60000;
 	cfg->limits.idle_timeout_ms = 300000;
 	cfg->limits.connect_timeout_ms = 5000;
 	snprintf(cfg->audit.embedded_user, sizeof(cfg->audit.embedded_user),

@@ -50,6 +50,7 @@ struct mw_limits {
 	size_t max_sse_event_bytes;
 	size_t max_connections;
 	int header_timeout_ms;
+	int body_timeout_ms;
 	int idle_timeout_ms;
 	int connect_timeout_ms;
 };

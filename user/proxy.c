@@ -128,6 +128,7 @@ struct mw_conn {
 	/* request being assembled */
 	struct mw_buf req_body;
 	int64_t head_start_ms;
+	int64_t body_start_ms; /* a request body is still arriving */
 	int64_t last_active_ms;
 	int64_t connect_start_ms;
 	/* exchanges awaiting their response, oldest first */
@@ -157,6 +158,8 @@ struct mw_conn {
 struct listener {
 	struct mw_io io;
 	struct mw_proxy *px;
+	bool paused; /* out of descriptors: out of the loop until a tick */
+	int64_t logged_ms; /* when that was last logged */
 };
 
 /* A client socket after its connection closed, drained until EOF or
@@ -2598,7 +2601,23 @@ static const struct mw_http_cb resp_cb = {
 
 static void side_set(struct mw_conn *c, struct mw_side *s, uint32_t want)
 {
-	if (s->io.fd < 0 || (s->registered && s->events == want))
+	if (s->io.fd < 0)
+		return;
+	/*
+	 * epoll reports a hang-up to a socket that asks for nothing, every
+	 * turn (level-triggered): a server side that has nothing to do now
+	 * (its response fully read, or the client's buffer full) leaves the
+	 * loop until it has. The client side stays: its hang-up ends the
+	 * connection (on_client_io).
+	 */
+	if (!want && s == &c->u) {
+		if (s->registered) {
+			mw_loop_del(c->px->loop, &s->io);
+			s->registered = false;
+		}
+		return;
+	}
+	if (s->registered && s->events == want)
 		return;
 	if (!s->registered) {
 		if (mw_loop_add(c->px->loop, &s->io, want)) {
@@ -2640,6 +2659,17 @@ static void conn_update(struct mw_conn *c)
 	    mw_buf_used(&c->u.out) < MW_HIGH_WATER &&
 	    mw_buf_used(&c->c.out) < MW_HIGH_WATER && c->nx < MW_MAX_PIPELINE)
 		cw |= EPOLLIN;
+	/*
+	 * A body's clock runs from the end of its head (a trickle keeps the
+	 * idle timer fresh while the body so far is held), but only while
+	 * the daemon reads the client: not while it holds it back.
+	 */
+	if ((cw & EPOLLIN) && !c->req.in_head && mw_http_in_message(&c->req)) {
+		if (!c->body_start_ms)
+			c->body_start_ms = mw_now_ms();
+	} else {
+		c->body_start_ms = 0;
+	}
 	if (mw_buf_used(&c->c.out))
 		cw |= EPOLLOUT;
 	if (c->u.io.fd >= 0) {
@@ -2850,13 +2880,19 @@ static void on_client_io(struct mw_io *io, uint32_t events)
 
 	if (c->dead)
 		return;
+	/* The daemon never shuts the client's side: a hang-up is a reset,
+	 * and nobody is left to answer. */
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		conn_close(c, "the client reset the connection");
+		return;
+	}
 	if (events & EPOLLOUT) {
 		if (flush_side(c, &c->c)) {
 			conn_close(c, NULL);
 			return;
 		}
 	}
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+	if (events & EPOLLIN)
 		on_client_readable(c);
 	conn_update(c);
 }
@@ -2889,9 +2925,14 @@ static void on_upstream_io(struct mw_io *io, uint32_t events)
 		if (flush_side(c, &c->u))
 			upstream_failed(c, strerror(errno));
 	}
+	/* a hang-up is read like EOF, but only while there is room for
+	 * what may still come before it */
 	if (c->u.io.fd >= 0 && !c->u.connecting &&
-	    (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+	    ((events & EPOLLIN) ||
+	     ((events & (EPOLLHUP | EPOLLERR)) && (s->events & EPOLLIN))))
 		on_upstream_readable(c);
+	else if (c->u.io.fd >= 0 && !c->u.connecting && (events & EPOLLERR))
+		upstream_failed(c, "connection reset");
 	conn_update(c);
 }
 
@@ -3110,6 +3151,27 @@ static void refuse_unsteered(struct mw_proxy *px, int fd, const char *peer)
 	close(fd);
 }
 
+/*
+ * A connection refused before its first request is read still gets an
+ * answer, best effort (its socket buffer is empty): a 503 saying why, then
+ * the close, rather than an empty reply.
+ */
+static void send_early_503(int fd, const char *why)
+{
+	char msg[512];
+	int n;
+
+	n = snprintf(msg, sizeof(msg),
+		     "HTTP/1.1 503 Service Unavailable\r\n"
+		     "Content-Type: text/plain; charset=utf-8\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n"
+		     "%s\n",
+		     strlen(why) + 1, why);
+	if (n > 0 && (size_t)n < sizeof(msg) &&
+	    send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("early 503: %s", strerror(errno));
+}
+
 static void accept_one(struct mw_proxy *px, int fd)
 {
 	struct sockaddr_storage peer, local;
@@ -3137,7 +3199,9 @@ static void accept_one(struct mw_proxy *px, int fd)
 		px->st.refused_overload++;
 		log_warn("refused %s: %zu connections is the limit", peer_s,
 			 px->cfg->limits.max_connections);
-		close(fd);
+		send_early_503(fd, "mcpwarden: too many connections, refused");
+		if (!linger_client(px, fd))
+			close(fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -3178,7 +3242,13 @@ static void accept_one(struct mw_proxy *px, int fd)
 	ev.client_addr = c->client_addr;
 	ev.server_addr = c->upstream_str;
 	if (!mw_audit_submit(px->audit, &ev)) {
-		conn_close(c, "audit queue full: connection refused");
+		/* AU-5: the queue is full, or nothing can make it durable */
+		send_early_503(fd, "mcpwarden: the audit trail cannot record "
+				   "this connection: refused");
+		conn_close_how(c,
+			       "the audit trail cannot record the "
+			       "connection: refused",
+			       true);
 		return;
 	}
 	log_debug("conn %llu: %s pid %u uid %u (%s) -> %s %s",
@@ -3193,6 +3263,35 @@ static void accept_one(struct mw_proxy *px, int fd)
 	conn_update(c);
 }
 
+/*
+ * Out of descriptors (or memory) the pending connection stays in the
+ * backlog, and a level-triggered listener would be reported again at once,
+ * every turn: it leaves the loop until the next tick (resume_listeners).
+ */
+static void pause_listener(struct listener *l)
+{
+	int64_t now = mw_now_ms();
+
+	/* once per pause, and a pause a tick long: at most every 10 s */
+	if (now - l->logged_ms >= 10000) {
+		log_err("accept: %s: new connections wait until a descriptor "
+			"is free (max_connections is %zu)",
+			strerror(errno), l->px->cfg->limits.max_connections);
+		l->logged_ms = now;
+	}
+	l->px->st.accept_paused++;
+	if (!mw_loop_mod(l->px->loop, &l->io, 0))
+		l->paused = true;
+}
+
+static void resume_listeners(struct mw_proxy *px)
+{
+	for (struct listener *l = &px->l4; l; l = l == &px->l4 ? &px->l6 : NULL)
+		if (l->paused && l->io.fd >= 0 &&
+		    !mw_loop_mod(px->loop, &l->io, EPOLLIN))
+			l->paused = false;
+}
+
 static void on_listener(struct mw_io *io, uint32_t events)
 {
 	struct listener *l = (struct listener *)io;
@@ -3203,6 +3302,11 @@ static void on_listener(struct mw_io *io, uint32_t events)
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				pause_listener(l);
+				return;
+			}
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("accept: %s", strerror(errno));
@@ -3219,6 +3323,7 @@ static void on_tick(struct mw_tick *t, int64_t now)
 	struct mw_conn *c, *next;
 
 	linger_expire(px, now);
+	resume_listeners(px);
 	for (c = px->conns; c; c = next) {
 		next = c->next;
 		if (c->held && now - c->held_since_ms >
@@ -3241,6 +3346,19 @@ static void on_tick(struct mw_tick *t, int64_t now)
 				      "request not received in time", NULL,
 				      true);
 			c->head_start_ms = 0;
+			c->no_more_requests = true;
+			conn_update(c);
+			continue;
+		}
+		if (c->body_start_ms &&
+		    now - c->body_start_ms > lim->body_timeout_ms) {
+			c->px->st.body_timeouts++;
+			record_http_error(c, NULL, NULL, 408,
+					  "request body not received in time");
+			respond_local(c, "GET", "", 408,
+				      "request body not received in time", NULL,
+				      true);
+			c->body_start_ms = 0;
 			c->no_more_requests = true;
 			conn_update(c);
 			continue;

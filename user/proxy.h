@@ -38,6 +38,8 @@ struct mw_proxy_stats {
 	uint64_t
 		rpc_would_refuse; /* allowed, but an audit-mode rule would not */
 	uint64_t tools_hidden; /* tools removed from tools/list results */
+	uint64_t accept_paused; /* out of descriptors at accept() */
+	uint64_t body_timeouts; /* request bodies not received in time */
 };
 
 /* pins may be NULL (no tool pinning); it outlives the proxy. */

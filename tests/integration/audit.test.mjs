@@ -13,7 +13,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  MCP_DIR, cgroupRelPath, makeCgroup, spawnInCgroup, startServer, startDaemon, uniqueName,
+  MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, spawnInCgroup, startServer, startDaemon, uniqueName,
   cleanupAll, cleanupDaemon, pgBin, waitExit, until, statusJson, auditSettled,
 } from './helpers.mjs';
 
@@ -238,6 +238,15 @@ test('a full spool with the database away refuses calls (AU-5); calls go through
     const st = await statusJson(d);
     assert.equal(st.audit.spool_failing, true, JSON.stringify(st.audit));
     assert.match(d.log(), /ALERT \(AU-5\)/);
+    // a new connection is told why, not given an empty reply
+    const raw = await runInCgroup(cg, process.execPath, ['-e', `
+      const s = require('net').connect(${srv.port}, '127.0.0.1');
+      let got = '';
+      s.on('data', (c) => { got += c; });
+      s.on('error', () => {});
+      s.on('close', () => { process.stdout.write(got); });
+      s.write('GET /mcp HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');`], { timeout: 10000 });
+    assert.match(raw.stdout, /^HTTP\/1\.1 503 [^]*the audit trail cannot record this connection/, raw.stdout);
     pgCtl(d, '-l', path.join(d.stateDir, 'pg', 'restart.log'), 'start', '-w');
     await auditSettled(d);
     const again = await load(['--calls', '10', '--streams', '1', '--tag', `${tag} c`]).done;

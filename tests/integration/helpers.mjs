@@ -246,6 +246,21 @@ export function eachRequest(socket, fn) {
   });
 }
 
+// CPU time (user + system, in clock ticks) process pid has used.
+function cpuTicks(pid) {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+/** What process pid spends over the next ms, as a share of one core. */
+export async function cpuShare(pid, ms) {
+  const hz = 100; // USER_HZ
+  const t0 = cpuTicks(pid);
+  await new Promise((r) => setTimeout(r, ms));
+  return (cpuTicks(pid) - t0) / hz / (ms / 1000);
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();

@@ -4,7 +4,8 @@
 // upstream failures and bounded responses.
 //
 // One daemon for the file (small limits: header_timeout_ms 500,
-// idle_timeout_ms 2000, max_body_bytes 1.5 MiB), upstreams written here
+// body_timeout_ms 1500, idle_timeout_ms 2000, max_body_bytes 1.5 MiB),
+// upstreams written here
 // (node http / raw net servers in this process, on 127.0.0.1, protected in
 // the config) and clients that are small node scripts run inside the
 // enforced cgroup (raw sockets where framing matters).
@@ -17,12 +18,13 @@ import http from 'node:http';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, freePort, cleanupAll,
+  eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, freePort, cleanupAll, cpuShare,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
 const HEADER_TIMEOUT_MS = 500;
 const IDLE_TIMEOUT_MS = 2000;
+const BODY_TIMEOUT_MS = 1500;
 const MAX_BODY = 1536 * 1024; // limits.max_body_bytes of this file's daemon
 const MiB = 1024 * 1024;
 
@@ -639,7 +641,8 @@ before(async () => {
   up.down = { port: await freePort(), close: async () => {} }; // nothing listens there
   const asan = [process.env.ASAN_OPTIONS, 'quarantine_size_mb=1'].filter(Boolean).join(':');
   d = await startDaemon({
-    limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS, max_body_bytes: MAX_BODY },
+    limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS, max_body_bytes: MAX_BODY,
+      body_timeout_ms: BODY_TIMEOUT_MS },
     servers: Object.entries(up).map(([name, u]) => ({ name, address: `127.0.0.1:${u.port}` })),
   }, { env: { ASAN_OPTIONS: asan } });
   cg = makeCgroup(uniqueName('mw-test-http'));
@@ -700,6 +703,25 @@ test('1b. a partial request head right behind a complete request also gets 408 w
   assert.equal(up.api.st.reqs.length - n0, 1, 'the server got other than the one complete request');
   await waitRows(`select http_status from mcpwarden.http_errors where tgid = ${o.pid}`,
     (x) => x.length === 1 && x[0].http_status === 408, `the 408 of pid ${o.pid}`);
+});
+
+test('1c. a request body that trickles in gets 408 within body_timeout_ms and never reaches the server', async () => {
+  // each byte keeps the idle timer fresh; the body so far is held
+  const n0 = up.api.st.reqs.length;
+  const head = `POST /t1c HTTP/1.1\r\nHost: 127.0.0.1:${up.api.port}\r\nContent-Type: application/json\r\n` +
+    'Content-Length: 100\r\n\r\n{"jsonrpc":';
+  const plan = [W(head), { op: 'mark', name: 'sent' }];
+  for (let i = 0; i < 12; i++) plan.push({ op: 'sleep', ms: 300 }, W(' '));
+  plan.push({ op: 'waitClose', ms: 3000 });
+  const o = await rawClient('api', plan);
+  assert.deepEqual(o.finals.map((r) => r.status), [408], show(o));
+  assert.match(o.finals[0].body.toString('utf8'), /request body not received in time/);
+  const waited = o.firstByteAt - o.marks.sent;
+  assert.ok(waited >= BODY_TIMEOUT_MS - 100 && waited <= BODY_TIMEOUT_MS + 1500,
+    `408 after ${waited} ms (body_timeout_ms ${BODY_TIMEOUT_MS}): ${show(o)}`);
+  assert.equal(up.api.st.reqs.length, n0, 'the incomplete request reached the server');
+  const st = JSON.parse((await d.cli(['status', '--json'])).stdout);
+  assert.ok(st.proxy.body_timeouts >= 1, JSON.stringify(st.proxy));
 });
 
 test('2a. a keep-alive connection with nothing in flight is closed after idle_timeout_ms', async () => {
@@ -1076,4 +1098,36 @@ test('11. a request with Connection: close, not half-closed, still gets the whol
   assert.equal(o.finals[0].complete, true, `the stream was cut short: ${show(o)}`);
   assert.deepEqual(events(o), want);
   assert.ok(o.endAt !== null, `not closed after the response: ${show(o)}`);
+});
+
+test('14. out of descriptors, accept() waits without a busy loop or a flood of log lines, and resumes', async () => {
+  const pid = d.proc.pid;
+  const used = fs.readdirSync(`/proc/${pid}/fd`).length;
+  const lim = await run('prlimit', ['--pid', String(pid), '--nofile', '--raw', '--noheadings', '--output=SOFT,HARD']);
+  const [soft, hard] = lim.stdout.trim().split(/\s+/);
+  const logBefore = d.log().length;
+  // room for a few connections (each is a client and a server socket)
+  let r = await run('prlimit', ['--pid', String(pid), `--nofile=${used + 6}:${hard}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const holders = [];
+  try {
+    for (let i = 0; i < 8; i++) {
+      holders.push(spawnInCgroup(cg, NODE, ['-e',
+        `const s = require('net').connect(${up.api.port}, '127.0.0.1'); s.on('error', () => {}); setTimeout(() => {}, 60000);`]));
+    }
+    await sleep(1000);
+    const share = await cpuShare(pid, 2000);
+    assert.ok(share < 0.2, `the daemon used ${(share * 100).toFixed(0)}% of a core out of descriptors`);
+    const lines = d.log().slice(logBefore).split('\n').filter((l) => /accept: /.test(l));
+    assert.ok(lines.length >= 1 && lines.length <= 2, `accept log lines: ${lines.length}\n${lines.slice(0, 5).join('\n')}`);
+    const st = JSON.parse((await d.cli(['status', '--json'])).stdout);
+    assert.ok(st.proxy.accept_paused >= 1, JSON.stringify(st.proxy));
+  } finally {
+    for (const h of holders) { try { process.kill(-h.pid, 'SIGKILL'); } catch { /* gone */ } }
+    r = await run('prlimit', ['--pid', String(pid), `--nofile=${soft}:${hard}`]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  // descriptors free again: the waiting connections and new ones are served
+  const o = await rawClient('api', [W(post(up.api.port, '/t14', rpc(4, 'ping'))), { op: 'waitResponses', n: 1, ms: 5000 }]);
+  assert.deepEqual(o.finals.map((x) => x.status), [200], show(o));
 });
