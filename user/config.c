@@ -226,6 +226,27 @@ static int add_addr(struct mw_server_cfg *s, const struct sockaddr *sa)
 	return 0;
 }
 
+/* Loopback, the wildcards, and every address ifa lists; -1 when full. */
+static int add_local_addrs(struct mw_server_cfg *s, struct ifaddrs *ifa)
+{
+	struct sockaddr_in lo4 = { .sin_family = AF_INET };
+	struct sockaddr_in any4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6,
+				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
+
+	lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (add_addr(s, (struct sockaddr *)&lo4) ||
+	    add_addr(s, (struct sockaddr *)&any4) ||
+	    add_addr(s, (struct sockaddr *)&lo6) ||
+	    add_addr(s, (struct sockaddr *)&any6))
+		return -1;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
+		if (i->ifa_addr && add_addr(s, i->ifa_addr))
+			return -1;
+	return 0;
+}
+
 /*
  * A server on this host answers on every local address, so a client could
  * reach it through any of them: protect them all.
@@ -246,30 +267,46 @@ static int expand_local(struct mw_yaml_ctx *c, yaml_node_t *n,
 				local = true;
 	}
 	if (local) {
-		struct sockaddr_in lo4 = { .sin_family = AF_INET };
-		struct sockaddr_in any4 = { .sin_family = AF_INET };
-		struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6,
-					    .sin6_addr =
-						    IN6ADDR_LOOPBACK_INIT };
-		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
-
-		lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		s->local = true;
-		if (add_addr(s, (struct sockaddr *)&lo4) ||
-		    add_addr(s, (struct sockaddr *)&any4) ||
-		    add_addr(s, (struct sockaddr *)&lo6) ||
-		    add_addr(s, (struct sockaddr *)&any6))
-			goto full;
-		for (i = ifa; i; i = i->ifa_next)
-			if (i->ifa_addr && add_addr(s, i->ifa_addr))
-				goto full;
+		if (add_local_addrs(s, ifa)) {
+			freeifaddrs(ifa);
+			return mw_yaml_fail(c, n,
+					    "server %s: more than %d addresses",
+					    s->name, MW_MAX_SERVER_ADDRS);
+		}
 	}
 	freeifaddrs(ifa);
 	return 0;
-full:
+}
+
+int mw_config_add_local_addrs(struct mw_config *cfg, size_t *added, char *err,
+			      size_t errlen)
+{
+	struct ifaddrs *ifa;
+	int rc = 0;
+
+	*added = 0;
+	if (getifaddrs(&ifa)) {
+		snprintf(err, errlen, "getifaddrs: %s", strerror(errno));
+		return -1;
+	}
+	for (size_t k = 0; k < cfg->nservers; k++) {
+		struct mw_server_cfg *s = &cfg->servers[k];
+		size_t before = s->naddrs;
+
+		if (!s->local)
+			continue;
+		if (add_local_addrs(s, ifa) && !rc) {
+			snprintf(err, errlen,
+				 "server %s: more than %d addresses: a new "
+				 "local address is not protected",
+				 s->name, MW_MAX_SERVER_ADDRS);
+			rc = -1;
+		}
+		*added += s->naddrs - before;
+	}
 	freeifaddrs(ifa);
-	return mw_yaml_fail(c, n, "server %s: more than %d addresses", s->name,
-			    MW_MAX_SERVER_ADDRS);
+	return rc;
 }
 
 static int parse_server(struct mw_yaml_ctx *c, yaml_node_t *n,

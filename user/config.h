@@ -139,4 +139,12 @@ void mw_mapped_to_addr(const uint8_t a[16], uint16_t port,
 /* The control socket path under state_dir. */
 void mw_control_path(const struct mw_config *cfg, char *out, size_t outlen);
 
+/*
+ * Adds the host's current addresses to every local server (addresses only
+ * come: one removed stays protected); *added counts them. -1 with err when
+ * a server's MW_MAX_SERVER_ADDRS is reached (the others are still added).
+ */
+int mw_config_add_local_addrs(struct mw_config *cfg, size_t *added, char *err,
+			      size_t errlen);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "addrwatch.h"
 #include "audit.h"
 #include "bpf_loader.h"
 #include "config.h"
@@ -40,6 +41,7 @@ struct daemon {
 	struct mw_pins *pins;
 	struct mw_proxy *proxy;
 	struct mw_control *control;
+	struct mw_addrwatch *addrwatch;
 	struct mw_io sig;
 };
 
@@ -126,6 +128,32 @@ static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 	free(keys);
 	free(vals);
 	return rc ? -1 : 0;
+}
+
+/*
+ * A local server is protected on every local address, including those that
+ * appear after the start: an address added later would otherwise reach it
+ * unsteered. Called when the host's addresses change, and once after the
+ * watch is set up (for those that came since the configuration was read).
+ */
+static void protect_new_local_addrs(void *arg)
+{
+	struct daemon *d = arg;
+	char err[320];
+	size_t added;
+
+	if (mw_config_add_local_addrs(&d->cfg, &added, err, sizeof(err)))
+		log_err("ALERT (SC-7): %s", err);
+	if (!added)
+		return;
+	if (set_protected_servers(d, err, sizeof(err))) {
+		log_err("ALERT (SC-7): new local addresses are not protected: "
+			"%s",
+			err);
+		return;
+	}
+	log_info("protecting %zu new local address(es) of local servers",
+		 added);
 }
 
 static bool same_servers(const struct mw_config *a, const struct mw_config *b)
@@ -286,7 +314,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	struct mw_settings settings = { 0 };
 	char err[512], ctl[PATH_MAX];
 	sigset_t mask;
-	int rc = 1;
+	int rc = 1, r;
 
 	if (mw_config_load(config_path, &d->cfg, err, sizeof(err))) {
 		log_err("%s", err);
@@ -346,10 +374,17 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("eBPF: %s", err);
 		goto out;
 	}
+	r = mw_addrwatch_open(&d->addrwatch, d->loop, protect_new_local_addrs,
+			      d);
+	if (r) {
+		log_err("cannot watch the host's addresses: %s", strerror(-r));
+		goto out;
+	}
 	if (set_protected_servers(d, err, sizeof(err))) {
 		log_err("%s", err);
 		goto out;
 	}
+	protect_new_local_addrs(d);
 	if (d->cfg.masker) {
 		uint8_t key[MW_MASK_KEY_BYTES];
 
@@ -401,6 +436,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	else
 		rc = 0;
 out:
+	mw_addrwatch_close(d->addrwatch);
 	mw_control_close(d->control);
 	mw_proxy_free(d->proxy);
 	mw_pins_free(d->pins);
