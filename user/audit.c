@@ -110,6 +110,7 @@
 #define LINE_GROWTH_MAX 6
 
 #define DEFAULT_MAX_QUEUE 65536
+#define DEFAULT_MAX_QUEUE_BYTES ((size_t)512 << 20)
 #define DEFAULT_BATCH_MAX 256
 #define DEFAULT_EMBEDDED_USER "mcpwarden"
 
@@ -196,6 +197,10 @@ struct mw_audit {
 	size_t host_len;
 	char *conninfo;
 	size_t max_queue, batch_max;
+	/* bytes of line chunks allocated, and their bound: events stay in
+	 * memory until committed, durable in the spool or not */
+	size_t chunk_bytes, max_bytes;
+	bool bytes_full; /* alerted: the bound refused an event */
 	int batch_gap_ms; /* least time between two COPYs below batch_max */
 	int64_t last_copy_ms;
 
@@ -540,10 +545,12 @@ static int json_to_buf(const char *s, size_t n, void *data)
 
 static void chunk_free(struct mw_audit *a, struct chunk *c)
 {
-	if (c->cap == CHUNK_SIZE && !a->spare)
+	if (c->cap == CHUNK_SIZE && !a->spare) {
 		a->spare = c;
-	else
+	} else {
+		a->chunk_bytes -= c->cap;
 		free(c);
+	}
 }
 
 /* Frees the chunks no record needs any more. */
@@ -571,10 +578,29 @@ static int reserve(struct mw_audit *a, size_t n)
 		c = a->spare;
 		a->spare = NULL;
 	} else {
+		/* AU-5: past the bound calls are refused (a long outage, or
+		 * one agent's large requests, must not take the host's
+		 * memory, nor, through the spool, its disk) */
+		if (a->chunk_bytes + cap > a->max_bytes) {
+			if (!a->bytes_full)
+				log_err("audit: ALERT (AU-5): the events not "
+					"yet in the database take %zu bytes, "
+					"audit.max_queue_bytes is %zu: calls "
+					"are refused until it takes them",
+					a->chunk_bytes, a->max_bytes);
+			a->bytes_full = true;
+			return -ENOSPC;
+		}
 		c = malloc(sizeof(*c) + cap);
 		if (!c)
 			return -ENOMEM;
 		c->cap = cap;
+		a->chunk_bytes += cap;
+	}
+	if (a->bytes_full) {
+		log_info("audit: the queued events fit in "
+			 "audit.max_queue_bytes again");
+		a->bytes_full = false;
 	}
 	c->next = NULL;
 	c->used = 0;
@@ -2073,6 +2099,7 @@ static int load_line(void *arg, const char *line, size_t len)
 	size_t n, hn, phn, cn, fields = 1, missing = 0;
 	uint64_t seq, conn_id;
 	struct rec *r;
+	int rc;
 
 	l->lines++;
 	for (const char *p = line;
@@ -2133,8 +2160,14 @@ static int load_line(void *arg, const char *line, size_t len)
 			   mw_spool_path(a->spool), a->max_queue);
 		return -ENOSPC;
 	}
-	if (reserve(a, len + 1 + 3 * missing))
-		return -ENOMEM;
+	rc = reserve(a, len + 1 + 3 * missing);
+	if (rc == -ENOSPC)
+		mw_set_err(l->err, l->errlen,
+			   "audit spool %s holds more than "
+			   "audit.max_queue_bytes (%zu): raise it to ship them",
+			   mw_spool_path(a->spool), a->max_bytes);
+	if (rc)
+		return rc;
 	r = rec_at(a, a->count);
 	memset(r, 0, sizeof(*r));
 	r->line = a->tail->data + a->tail->used;
@@ -2623,6 +2656,8 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	a->io.fd = -1;
 	a->timer.fd = -1;
 	a->max_queue = cfg->max_queue ? cfg->max_queue : DEFAULT_MAX_QUEUE;
+	a->max_bytes = cfg->max_queue_bytes ? cfg->max_queue_bytes
+					    : DEFAULT_MAX_QUEUE_BYTES;
 	a->batch_max = cfg->batch_max ? cfg->batch_max : DEFAULT_BATCH_MAX;
 	a->batch_gap_ms = cfg->batch_ms > 0 ? cfg->batch_ms : 0;
 	a->backoff_ms = BACKOFF_MIN_MS;
@@ -2964,6 +2999,7 @@ void mw_audit_stats(struct mw_audit *a, struct mw_audit_stats *st)
 		return;
 	*st = a->st;
 	st->queued = a->count;
+	st->queue_bytes = a->chunk_bytes;
 	st->connected = writing(a);
 	st->durable_seq = durable_seq(a);
 	st->spool_failing = a->spool_failing;

@@ -71,6 +71,7 @@ struct mw_audit_config {
 	const char *host; /* host name recorded in every row */
 	const char *embedded_user; /* OS user owning the embedded cluster */
 	size_t max_queue; /* events held in memory before refusing */
+	size_t max_queue_bytes; /* and their lines' bytes (0: 512 MiB) */
 	int batch_ms; /* least gap between two COPYs that are not full */
 	size_t batch_max; /* events per COPY at most */
 	size_t checkpoint_events; /* sign after this many events (0: 1000) */
@@ -130,6 +131,7 @@ struct mw_audit_stats {
 	uint64_t submitted, written, failed_batches, queued, checkpoints;
 	uint64_t spooled; /* events made durable in the spool */
 	uint64_t spool_bytes; /* in the spool file now */
+	uint64_t queue_bytes; /* memory the queued lines take */
 	uint64_t spool_failures; /* appends that failed (disk full, ...) */
 	/* events the database acknowledged and was later found without
 	 * (a restore, a failover to a lagging replica): alerted, not shipped

@@ -142,6 +142,8 @@ static json_t *status(struct mw_commands_ctx *cc)
 	json_object_set_new(audit, "missing_events",
 			    json_integer((json_int_t)as.missing));
 	json_object_set_new(audit, "halted", json_boolean(as.halted));
+	json_object_set_new(audit, "queue_bytes",
+			    json_integer((json_int_t)as.queue_bytes));
 	json_object_set_new(audit, "writer_lock_held_by",
 			    json_integer((json_int_t)as.lock_holder));
 	mw_format_addr(&cc->cfg->listen4, listen, sizeof(listen));

@@ -534,6 +534,11 @@ static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
 		else if (!strcmp(key, "max_queue"))
 			rc = get_size(c, v, key, 16, 10000000,
 				      &cfg->audit.max_queue);
+		/* at least room for the largest event's line or two */
+		else if (!strcmp(key, "max_queue_bytes"))
+			rc = get_size(c, v, key, (size_t)64 << 20,
+				      (size_t)1 << 40,
+				      &cfg->audit.max_queue_bytes);
 		else
 			return mw_yaml_fail(c, k, "audit: unknown key '%s'",
 					    key);
@@ -703,6 +708,7 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->audit.batch_ms = 10;
 	cfg->audit.batch_max = 512;
 	cfg->audit.max_queue = 100000;
+	cfg->audit.max_queue_bytes = (size_t)512 << 20;
 	cfg->audit.checkpoint_events = 10000;
 	cfg->audit.checkpoint_ms = 10000;
 	cfg->audit.spool_after_ms = 200;
@@ -842,6 +848,7 @@ void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out)
 		.host = cfg->host,
 		.embedded_user = cfg->audit.embedded_user,
 		.max_queue = cfg->audit.max_queue,
+		.max_queue_bytes = cfg->audit.max_queue_bytes,
 		/* a request waiting for its commit wants the next COPY at
 		 * once (batches still grow while one is in flight); one
 		 * waiting for the spool leaves the database its batches */

@@ -85,6 +85,7 @@ struct mw_config {
 		int batch_ms;
 		size_t batch_max;
 		size_t max_queue;
+		size_t max_queue_bytes;
 	} audit;
 	char host[256]; /* recorded in every audit row */
 	struct mw_server_cfg *servers;

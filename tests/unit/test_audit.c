@@ -85,6 +85,7 @@ static void ta_setup(void)
 	ta_cfg.host = TA_HOST;
 	ta_cfg.embedded_user = ta_user;
 	ta_cfg.max_queue = 1024;
+	ta_cfg.max_queue_bytes = 0;
 	ta_cfg.batch_ms = 10;
 	ta_cfg.batch_max = 64;
 	/* checkpoints have tests of their own: none unless asked for */
@@ -683,6 +684,63 @@ Test(audit, queue_full_refuses)
 	cr_assert_eq(st.queued, 0);
 	/* Room again; the refused event did not take a seq. */
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/*
+ * Events stay in memory until the database has them: their bytes are
+ * bounded too (audit.max_queue_bytes), not only their number, or a few
+ * large requests during an outage would take the host's memory.
+ */
+Test(audit, queue_bytes_full_refuses)
+{
+	struct mw_audit_event ev = {
+		.kind = MW_EV_REQUEST,
+		.conn_id = 1,
+		.server = "billing",
+		.direction = "c2s",
+		.rpc_id = "7",
+		.method = "tools/call",
+		.decision = "allow",
+	};
+	size_t blob_len = 1 << 20, accepted = 0;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char *blob = malloc(blob_len + 1);
+
+	cr_assert_not_null(blob);
+	memset(blob, 'x', blob_len);
+	blob[blob_len] = '\0';
+	ev.params = json_pack("{ss}", "blob", blob);
+	free(blob);
+	ta_cfg.max_queue_bytes = 64 << 20;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	/* nothing ships while the loop does not run */
+	while (accepted < 100 && mw_audit_submit(a, &ev))
+		accepted++;
+	mw_audit_stats(a, &st);
+	/* a line's chunk is sized for its worst case (escapes doubled):
+	 * about 2 MiB for each of these */
+	cr_assert_lt(accepted, 64, "1 MiB events past a 64 MiB bound");
+	cr_assert_geq(accepted, 24, "the bound refused early: %zu", accepted);
+	cr_assert_leq(st.queue_bytes, 64 << 20);
+	cr_assert_eq(st.queued, accepted);
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = accepted;
+	ta_drive_loop(&d, 60000);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	/* the tail chunk stays, for the next lines */
+	cr_assert_lt(st.queue_bytes, 4 << 20, "the chunks went back");
+	cr_assert_eq(mw_audit_submit(a, &ev), accepted + 1, "room again");
+	json_decref(ev.params);
 	mw_audit_close(a);
 	mw_loop_free(loop);
 }

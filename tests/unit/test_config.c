@@ -143,6 +143,7 @@ static const char conf_full[] = "# every key\n"
 				"  batch_ms: 20\n"
 				"  batch_max: 100000\n"
 				"  max_queue: 16\n"
+				"  max_queue_bytes: 67108864\n"
 				"servers:\n"
 				"  - name: local-one\n"
 				"    address: 127.0.0.1:8080\n"
@@ -185,6 +186,7 @@ Test(config, full_file, .fini = conf_cleanup)
 	cr_assert_eq(cfg.audit.batch_ms, 20);
 	cr_assert_eq(cfg.audit.batch_max, 100000);
 	cr_assert_eq(cfg.audit.max_queue, 16);
+	cr_assert_eq(cfg.audit.max_queue_bytes, 64 << 20);
 
 	cr_assert_eq(cfg.nservers, 4);
 	cr_assert_str_eq(cfg.servers[0].name, "local-one");
@@ -321,6 +323,7 @@ Test(config, defaults_when_keys_are_absent, .fini = conf_cleanup)
 	cr_assert_eq(cfg.audit.batch_ms, 10);
 	cr_assert_eq(cfg.audit.batch_max, 512);
 	cr_assert_eq(cfg.audit.max_queue, 100000);
+	cr_assert_eq(cfg.audit.max_queue_bytes, (size_t)512 << 20);
 	cr_assert(cfg.audit.durable_before_forward);
 	cr_assert(cfg.audit.spool_first);
 	cr_assert_eq(gethostname(host, sizeof(host)), 0);
@@ -549,6 +552,8 @@ Test(config, limits_must_be_in_range, .fini = conf_cleanup)
 	conf_load_fails("limits:\n  idle_timeout_ms: 86400001\n", 2,
 			"is outside");
 	conf_load_fails("audit:\n  max_queue: 15\n", 2, "is outside");
+	conf_load_fails("audit:\n  max_queue_bytes: 1048576\n", 2,
+			"is outside");
 	conf_load_fails("audit:\n  batch_max: 100001\n", 2, "is outside");
 }
 
