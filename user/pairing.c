@@ -6,9 +6,13 @@
 #include <string.h>
 #include <sys/random.h>
 
+struct owner;
+
 struct entry {
 	struct entry *hnext; /* bucket chain */
 	struct entry *older, *newer; /* age list */
+	struct owner *owner;
+	struct entry *o_older, *o_newer; /* the owner's age list */
 	uint64_t seq;
 	int64_t ts_us;
 	unsigned flags;
@@ -17,6 +21,16 @@ struct entry {
 	size_t tool_at; /* 0: no tool; else its offset in key[] */
 	char key[]; /* the key, NUL, the tool, NUL */
 };
+
+/* Whose requests wait: one user's may fill max_per_owner of the table. */
+struct owner {
+	struct owner *next; /* bucket chain */
+	uint32_t uid;
+	size_t count;
+	struct entry *oldest, *newest;
+};
+
+#define OWNER_BUCKETS 256
 
 /* A scope's dropped keys (their hashes), while it lives. */
 struct ledger {
@@ -36,6 +50,8 @@ struct mw_pairing {
 	size_t nbuckets;
 	size_t count, max;
 	struct entry *oldest, *newest;
+	struct owner *owners[OWNER_BUCKETS];
+	size_t owner_max; /* entries one owner may have waiting */
 	/* scopes with keys whose request may still be answered, their
 	 * entry gone (dropped for room, put over, given up: see pairing.h) */
 	struct ledger **lbuckets; /* nbuckets of them */
@@ -102,7 +118,8 @@ static uint64_t keyed_hash(const struct mw_pairing *p, const char *s,
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
+int mw_pairing_new(struct mw_pairing **out, size_t max_entries,
+		   size_t max_per_owner)
 {
 	struct mw_pairing *p = calloc(1, sizeof(*p));
 
@@ -115,6 +132,9 @@ int mw_pairing_new(struct mw_pairing **out, size_t max_entries)
 		p->nbuckets <<= 1;
 	p->max = max_entries;
 	p->max_ledgers = max_entries / 4 ? max_entries / 4 : 1;
+	p->owner_max = max_per_owner && max_per_owner < max_entries
+			       ? max_per_owner
+			       : max_entries;
 	p->buckets = calloc(p->nbuckets, sizeof(*p->buckets));
 	p->lbuckets = calloc(p->nbuckets, sizeof(*p->lbuckets));
 	p->forgotten = calloc(DROPPED_BITS / 64, sizeof(*p->forgotten));
@@ -239,6 +259,8 @@ static struct ledger *ledger_new(struct mw_pairing *p, const char *scope,
 	memcpy(l->scope, scope, len);
 	l->scope_len = len;
 	l->hash = h;
+	/* forgotten once, the scope's ids are not known one by one again */
+	l->tainted = was_forgotten(p, h);
 	l->hnext = p->lbuckets[h & (p->nbuckets - 1)];
 	p->lbuckets[h & (p->nbuckets - 1)] = l;
 	ledger_link_newest(p, l);
@@ -365,6 +387,35 @@ size_t mw_pairing_scopes(const struct mw_pairing *p)
 
 /* ---- waiting requests ---------------------------------------------------- */
 
+static struct owner **owner_slot(struct mw_pairing *p, uint32_t uid)
+{
+	struct owner **o = &p->owners[uid % OWNER_BUCKETS];
+
+	while (*o && (*o)->uid != uid)
+		o = &(*o)->next;
+	return o;
+}
+
+static void owner_unlink(struct mw_pairing *p, struct entry *e)
+{
+	struct owner *o = e->owner;
+
+	if (e->o_older)
+		e->o_older->o_newer = e->o_newer;
+	else
+		o->oldest = e->o_newer;
+	if (e->o_newer)
+		e->o_newer->o_older = e->o_older;
+	else
+		o->newest = e->o_older;
+	if (--o->count == 0) {
+		struct owner **slot = owner_slot(p, o->uid);
+
+		*slot = o->next;
+		free(o);
+	}
+}
+
 static void unlink_entry(struct mw_pairing *p, struct entry *e)
 {
 	struct entry **pp = &p->buckets[e->hash & (p->nbuckets - 1)];
@@ -372,6 +423,7 @@ static void unlink_entry(struct mw_pairing *p, struct entry *e)
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
+	owner_unlink(p, e);
 	if (e->older)
 		e->older->newer = e->newer;
 	else
@@ -395,12 +447,13 @@ static struct entry *find(const struct mw_pairing *p, const char *key,
 }
 
 int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
-		   uint64_t seq, int64_t ts_us, unsigned flags,
+		   uint32_t owner, uint64_t seq, int64_t ts_us, unsigned flags,
 		   const char *tool)
 {
 	size_t kl = strlen(key), tl = tool ? strlen(tool) + 1 : 0;
 	uint64_t h = keyed_hash(p, key, kl);
 	struct entry *e = find(p, key, h);
+	struct owner **slot, *o;
 
 	if (scope_len > kl)
 		return -EINVAL;
@@ -412,13 +465,35 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
 		remember_dropped(p, e);
 		unlink_entry(p, e);
 	}
+	/* one user's flood drops its own requests, not the others' */
+	slot = owner_slot(p, owner);
+	if (*slot && (*slot)->count >= p->owner_max) {
+		struct entry *victim = (*slot)->oldest;
+
+		remember_dropped(p, victim);
+		unlink_entry(p, victim);
+		slot = owner_slot(p, owner);
+	}
 	if (p->count == p->max) {
 		remember_dropped(p, p->oldest);
 		unlink_entry(p, p->oldest);
+		slot = owner_slot(p, owner);
 	}
+	if (!*slot) {
+		*slot = calloc(1, sizeof(**slot));
+		if (!*slot)
+			return -ENOMEM;
+		(*slot)->uid = owner;
+	}
+	o = *slot;
 	e = malloc(sizeof(*e) + kl + 1 + tl);
-	if (!e)
+	if (!e) {
+		if (!o->count) {
+			*slot = o->next;
+			free(o);
+		}
 		return -ENOMEM;
+	}
 	memcpy(e->key, key, kl + 1);
 	e->tool_at = tool ? kl + 1 : 0;
 	if (tool)
@@ -438,6 +513,15 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
 		p->oldest = e;
 	p->newest = e;
 	p->count++;
+	e->owner = o;
+	e->o_older = o->newest;
+	e->o_newer = NULL;
+	if (o->newest)
+		o->newest->o_newer = e;
+	else
+		o->oldest = e;
+	o->newest = e;
+	o->count++;
 	return 0;
 }
 

@@ -32,7 +32,9 @@
 
 struct mw_pairing;
 
-int mw_pairing_new(struct mw_pairing **out, size_t max_entries);
+/* max_per_owner: what one owner's requests may fill (0: all of it). */
+int mw_pairing_new(struct mw_pairing **out, size_t max_entries,
+		   size_t max_per_owner);
 void mw_pairing_free(struct mw_pairing *p);
 /* What the response to a request needs to know about it. */
 #define MW_PAIR_TOOLS_LIST 0x1u /* tools/list: its result is filtered */
@@ -40,13 +42,15 @@ void mw_pairing_free(struct mw_pairing *p);
 
 /*
  * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags,
- * its tool or NULL) under key, whose first scope_len bytes are its scope;
+ * its tool or NULL) under key, whose first scope_len bytes are its scope,
+ * for owner (the uid that sent it: past max_per_owner of its requests,
+ * its own oldest is dropped for room);
  * replaces an entry with the same key, and then marks the new one
  * MW_PAIR_AMBIGUOUS (see above). 0, -EINVAL (scope_len beyond the key) or
  * -ENOMEM.
  */
 int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
-		   uint64_t seq, int64_t ts_us, unsigned flags,
+		   uint32_t owner, uint64_t seq, int64_t ts_us, unsigned flags,
 		   const char *tool);
 /*
  * Finds and removes; true when found. flags may be NULL; tool, when not

@@ -363,6 +363,19 @@ static void exchange_free(struct exchange *x)
 	free(x);
 }
 
+/* MCP: a session id is visible ASCII (0x21 to 0x7E) only. */
+static bool valid_session_id(const char *sid)
+{
+	size_t n = strlen(sid);
+
+	if (!n || n > MW_SESSION_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (sid[i] < 0x21 || sid[i] > 0x7e)
+			return false;
+	return true;
+}
+
 /*
  * False when the key does not fit: such a request is recorded unpaired.
  * Its scope, the server and the session, is its first *scope_len bytes.
@@ -1011,8 +1024,8 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		if (m->kind == MW_RPC_REQUEST &&
 		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id,
 			     &scope_len)) {
-			if (mw_pairing_put(c->px->pairing, key, scope_len, seq,
-					   ev.ts_us,
+			if (mw_pairing_put(c->px->pairing, key, scope_len,
+					   c->ident.uid, seq, ev.ts_us,
 					   !strcmp(m->method, "tools/list")
 						   ? MW_PAIR_TOOLS_LIST
 						   : 0,
@@ -1031,11 +1044,12 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 
 /*
  * What pairs the requests that carry no session: their answers come on
- * their own connection only.
+ * their own connection only. The space keeps it apart from every session
+ * id a client can name (visible ASCII only, valid_session_id).
  */
 static const char *conn_scope(const struct mw_conn *c, char out[32])
 {
-	snprintf(out, 32, "conn:%llu", (unsigned long long)c->id);
+	snprintf(out, 32, "conn %llu", (unsigned long long)c->id);
 	return out;
 }
 
@@ -1705,7 +1719,7 @@ static int req_on_complete(void *arg)
 		respond_local(c, h->method, h->url, 400, why, NULL, false);
 		goto out;
 	}
-	if (sid && (!*sid || strlen(sid) > MW_SESSION_MAX)) {
+	if (sid && !valid_session_id(sid)) {
 		record_http_error(c, h->method, h->url, 400,
 				  "invalid Mcp-Session-Id");
 		respond_local(c, h->method, h->url, 400,
@@ -1993,10 +2007,6 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		x->answered_elsewhere = true;
 	else if (h->status >= 300)
 		x->no_later_answer = true;
-	/* the session is gone, and with it whatever could answer in it */
-	if (!strcmp(x->http_method, "DELETE") && x->has_session &&
-	    h->status >= 200 && h->status < 300)
-		end_pair_scope(c, x->session);
 	c->resp_head_sent = false;
 	mw_buf_reset(&c->resp_body);
 	if (h->status >= 100 && h->status < 200) {
@@ -3430,7 +3440,8 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 	px->pins = pins;
 	px->l4.io.fd = -1;
 	px->l6.io.fd = -1;
-	if (mw_pairing_new(&px->pairing, MW_MAX_PAIRING)) {
+	/* one user's requests fill an eighth of it at most */
+	if (mw_pairing_new(&px->pairing, MW_MAX_PAIRING, MW_MAX_PAIRING / 8)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}

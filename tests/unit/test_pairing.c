@@ -15,14 +15,15 @@
 static int pair_put(struct mw_pairing *p, const char *key, uint64_t seq,
 		    int64_t ts, unsigned flags, const char *tool)
 {
-	return mw_pairing_put(p, key, strcspn(key, "/"), seq, ts, flags, tool);
+	return mw_pairing_put(p, key, strcspn(key, "/"), 0, seq, ts, flags,
+			      tool);
 }
 
 static struct mw_pairing *pair_new(size_t max)
 {
 	struct mw_pairing *p = NULL;
 
-	cr_assert_eq(mw_pairing_new(&p, max), 0);
+	cr_assert_eq(mw_pairing_new(&p, max, 0), 0);
 	cr_assert_not_null(p);
 	cr_assert_eq(mw_pairing_count(p), 0);
 	return p;
@@ -271,7 +272,7 @@ Test(pairing, flags_travel_with_the_request)
 	int64_t ts;
 	unsigned flags = 0;
 
-	cr_assert_eq(mw_pairing_new(&p, 8), 0);
+	cr_assert_eq(mw_pairing_new(&p, 8, 0), 0);
 	cr_assert_eq(pair_put(p, "list", 1, 1, MW_PAIR_TOOLS_LIST, NULL), 0);
 	cr_assert_eq(pair_put(p, "call", 2, 2, 0, NULL), 0);
 	cr_assert(mw_pairing_take(p, "list", &seq, &ts, &flags, NULL));
@@ -498,8 +499,53 @@ Test(pairing, a_scope_longer_than_its_key_is_refused)
 {
 	struct mw_pairing *p = pair_new(8);
 
-	cr_assert_eq(mw_pairing_put(p, "ab", 3, 1, 1, 0, NULL), -EINVAL);
-	cr_assert_eq(mw_pairing_put(p, "ab", 2, 1, 1, 0, NULL), 0);
+	cr_assert_eq(mw_pairing_put(p, "ab", 3, 0, 1, 1, 0, NULL), -EINVAL);
+	cr_assert_eq(mw_pairing_put(p, "ab", 2, 0, 1, 1, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 1);
+	mw_pairing_free(p);
+}
+
+/*
+ * One user's requests fill at most an eighth of the table: past it, its
+ * own oldest waiting request makes room (and its id is remembered as
+ * dropped), not another user's.
+ */
+Test(pairing, one_owner_floods_only_its_own_entries)
+{
+	struct mw_pairing *p = NULL;
+	char key[32];
+
+	cr_assert_eq(mw_pairing_new(&p, 64, 8), 0);
+	cr_assert_eq(
+		mw_pairing_put(p, "b/c2s/victim", 1, 1000, 1, 1, 0, "secret"),
+		0);
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "a/c2s/%d", i);
+		cr_assert_eq(mw_pairing_put(p, key, 1, 666, (uint64_t)i + 10, i,
+					    0, NULL),
+			     0);
+	}
+	cr_assert_eq(mw_pairing_count(p), 9, "8 of the flood and the victim");
+	pair_expect(p, "b/c2s/victim", 1, 1);
+	pair_expect_missing(p, "a/c2s/91");
+	pair_expect(p, "a/c2s/92", 102, 92);
+	cr_assert(pair_is_ambiguous(p, "a/c2s/0"), "dropped, remembered");
+	mw_pairing_free(p);
+}
+
+/*
+ * A scope forgotten whole stays so: an id it loses later starts no list
+ * that would vouch for its other ids.
+ */
+Test(pairing, a_forgotten_scope_stays_ambiguous_after_a_new_drop)
+{
+	struct mw_pairing *p = pair_new(8); /* 2 scopes */
+
+	pair_lose(p, "a/c2s/secret", 1);
+	pair_lose(p, "b/c2s/1", 2);
+	pair_lose(p, "c/c2s/1", 3); /* a is forgotten */
+	pair_lose(p, "a/c2s/other", 4);
+	cr_assert(pair_is_ambiguous(p, "a/c2s/secret"));
+	cr_assert(pair_is_ambiguous(p, "a/c2s/fresh"));
 	mw_pairing_free(p);
 }
