@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -68,6 +69,7 @@ struct mw_bpf {
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
 		stats_fd, own_socks_fd;
+	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
 /* ---- errors and libbpf messages ---- */
@@ -226,6 +228,36 @@ static int check_pin_dir_owner(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * One daemon per pin directory: a second would switch the pinned links to
+ * its own programs, whose map knows none of the first one's sockets, and
+ * every steered connect() would fail while the first still serves.
+ */
+static int lock_pin_dir(struct mw_bpf *b, char *err, size_t errlen)
+{
+	int r;
+
+	b->pin_lock_fd = open(b->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (b->pin_lock_fd < 0) {
+		r = -errno;
+		mw_set_err(err, errlen, "cannot open %s: %s", b->pin_dir,
+			   strerror(-r));
+		return r;
+	}
+	if (flock(b->pin_lock_fd, LOCK_EX | LOCK_NB)) {
+		r = -errno;
+		if (r == -EWOULDBLOCK)
+			mw_set_err(err, errlen,
+				   "another mcpwardend uses bpf_pin_dir %s",
+				   b->pin_dir);
+		else
+			mw_set_err(err, errlen, "cannot lock %s: %s",
+				   b->pin_dir, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
 /* ---- addresses ---- */
 
 /* ---- links ---- */
@@ -379,6 +411,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	b->pin_lock_fd = -1;
 	if ((size_t)snprintf(b->pin_dir, sizeof(b->pin_dir), "%s", pin_dir) >=
 		    sizeof(b->pin_dir) ||
 	    (size_t)snprintf(b->links_dir, sizeof(b->links_dir), "%s/%s",
@@ -391,6 +424,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	r = ensure_pin_dir(b->pin_dir, err, errlen);
 	if (!r)
 		r = check_pin_dir_owner(b->pin_dir, err, errlen);
+	if (!r)
+		r = lock_pin_dir(b, err, errlen);
 	if (!r && (r = mkdir_p(b->links_dir)))
 		mw_set_err(err, errlen, "cannot create %s: %s", b->links_dir,
 			   strerror(-r));
@@ -472,6 +507,8 @@ void mw_bpf_close(struct mw_bpf *b)
 	mw_splice_bpf__destroy(b->splice);
 	mw_sockops_bpf__destroy(b->sockops);
 	mw_connect_bpf__destroy(b->connect);
+	if (b->pin_lock_fd >= 0)
+		close(b->pin_lock_fd);
 	free(b);
 }
 

@@ -129,6 +129,7 @@ struct mw_conn {
 	struct mw_buf req_body;
 	int64_t head_start_ms;
 	int64_t body_start_ms; /* a request body is still arriving */
+	int64_t body_paused_ms; /* since when the daemon has not read it */
 	int64_t last_active_ms;
 	int64_t connect_start_ms;
 	/* exchanges awaiting their response, oldest first */
@@ -2672,13 +2673,24 @@ static void conn_update(struct mw_conn *c)
 	/*
 	 * A body's clock runs from the end of its head (a trickle keeps the
 	 * idle timer fresh while the body so far is held), but only while
-	 * the daemon reads the client: not while it holds it back.
+	 * the daemon reads the client: the time it holds it back is added
+	 * to the start.
 	 */
-	if ((cw & EPOLLIN) && !c->req.in_head && mw_http_in_message(&c->req)) {
+	if (!c->req.in_head && mw_http_in_message(&c->req)) {
+		int64_t now = mw_now_ms();
+
 		if (!c->body_start_ms)
-			c->body_start_ms = mw_now_ms();
+			c->body_start_ms = now;
+		/* a pause does not count, nor restart the clock */
+		if (!(cw & EPOLLIN) && !c->body_paused_ms) {
+			c->body_paused_ms = now;
+		} else if ((cw & EPOLLIN) && c->body_paused_ms) {
+			c->body_start_ms += now - c->body_paused_ms;
+			c->body_paused_ms = 0;
+		}
 	} else {
 		c->body_start_ms = 0;
+		c->body_paused_ms = 0;
 	}
 	if (mw_buf_used(&c->c.out))
 		cw |= EPOLLOUT;
@@ -3360,7 +3372,7 @@ static void on_tick(struct mw_tick *t, int64_t now)
 			conn_update(c);
 			continue;
 		}
-		if (c->body_start_ms &&
+		if (c->body_start_ms && !c->body_paused_ms &&
 		    now - c->body_start_ms > lim->body_timeout_ms) {
 			c->px->st.body_timeouts++;
 			record_http_error(c, NULL, NULL, 408,
@@ -3369,6 +3381,7 @@ static void on_tick(struct mw_tick *t, int64_t now)
 				      "request body not received in time", NULL,
 				      true);
 			c->body_start_ms = 0;
+			c->body_paused_ms = 0;
 			c->no_more_requests = true;
 			conn_update(c);
 			continue;

@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { cgroupRelPath, makeCgroup, startDaemon, uniqueName, cleanupAll } from './helpers.mjs';
+import { cgroupRelPath, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll } from './helpers.mjs';
 
 after(cleanupAll);
 
@@ -51,4 +51,24 @@ test('a pin directory another user made first is refused: it could replace the p
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a second daemon on the same pin directory is refused; the first keeps steering', async () => {
+  // it would switch the pinned links to programs that know none of the
+  // first daemon's sockets: every steered connect() would fail
+  const d1 = await startDaemon({ servers: [{ name: 's', address: '127.0.0.1:9' }] });
+  await assert.rejects(startDaemon({ bpf_pin_dir: d1.config.bpf_pin_dir, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
+    /another mcpwardend uses bpf_pin_dir/);
+  const cg = makeCgroup(uniqueName('mw-privs-two'));
+  const en = await d1.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(en.code, 0, en.stderr);
+  // steered to the first daemon, which finds nothing at port 9: a 502
+  const r = await runInCgroup(cg, process.execPath, ['-e', `
+    const s = require('net').connect(9, '127.0.0.1', () => s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
+    let got = '';
+    s.on('data', (c) => { got += c; });
+    s.on('error', (e) => { got = 'error ' + e.code; });
+    s.on('close', () => process.stdout.write(got.split('\\r\\n')[0]));`], { timeout: 10000 });
+  assert.match(r.stdout, /^HTTP\/1\.1 502/, r.stdout + r.stderr);
+  await d1.stop();
 });
