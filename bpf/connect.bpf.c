@@ -249,3 +249,72 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 	mw_set_user_ip6(ctx, w);
 	return MW_ALLOW;
 }
+
+/*
+ * The cgroup hooks run for the cgroup a socket was made in, not for the
+ * caller's: a process in an enforced cgroup that got a socket made
+ * outside it (passed over a Unix socket, taken with pidfd_getfd, made
+ * before it moved in) would connect unsteered. The guard programs are
+ * attached to the root cgroup, so they run for every socket, after any
+ * enforced cgroup's own programs: a connect() still aimed at a protected
+ * server (one made in an enforced cgroup was rewritten to the daemon
+ * already) from a caller in an enforced cgroup is refused. The daemon
+ * keeps the ids of the enforced cgroups here.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MW_MAX_ENFORCED);
+	__type(key, __u64);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} enforced SEC(".maps");
+
+/* Whether the calling task is in an enforced cgroup or below one. */
+static __always_inline int mw_caller_enforced(void)
+{
+	for (int level = 0; level < MW_CG_MAX_LEVEL; level++) {
+		__u64 id = bpf_get_current_ancestor_cgroup_id(level);
+
+		if (!id)
+			return 0;
+		if (bpf_map_lookup_elem(&enforced, &id))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline int mw_guard(struct bpf_sock_addr *ctx,
+				    const struct mw_server_key *dst)
+{
+	if (!mw_protected_lookup(dst) || mw_is_daemon_socket(ctx) ||
+	    !mw_caller_enforced())
+		return MW_ALLOW;
+	mw_stat_inc(MW_STAT_CONNECT_REFUSED_FOREIGN);
+	return MW_REFUSE;
+}
+
+SEC("cgroup/connect4")
+int mw_guard4(struct bpf_sock_addr *ctx)
+{
+	struct mw_server_key dst;
+
+	if (ctx->type != SOCK_STREAM)
+		return MW_ALLOW;
+	__builtin_memset(&dst, 0, sizeof(dst));
+	mw_addr_from_v4(dst.addr, MW_CTX_U32(ctx, user_ip4));
+	dst.port = mw_sa_port(ctx);
+	return mw_guard(ctx, &dst);
+}
+
+SEC("cgroup/connect6")
+int mw_guard6(struct bpf_sock_addr *ctx)
+{
+	struct mw_server_key dst;
+
+	if (ctx->type != SOCK_STREAM)
+		return MW_ALLOW;
+	__builtin_memset(&dst, 0, sizeof(dst));
+	MW_ADDR_FROM_V6(dst.addr, ctx, user_ip6);
+	dst.port = mw_sa_port(ctx);
+	return mw_guard(ctx, &dst);
+}

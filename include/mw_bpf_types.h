@@ -15,6 +15,8 @@
 #define MW_MAX_SERVERS 4096 /* servers x addresses */
 #define MW_MAX_CONNS 65536
 #define MW_MAX_PENDING_CONNECTS 16384
+#define MW_MAX_ENFORCED 4096 /* enforced cgroups */
+#define MW_CG_MAX_LEVEL 32 /* nesting the guard looks through */
 
 /*
  * Addresses are always 16 bytes: IPv4 is stored IPv4-mapped
@@ -76,6 +78,8 @@ enum mw_stat {
 	MW_STAT_SPLICE_MISS,
 	MW_STAT_RECORD_FULL,
 	MW_STAT_CONNECT_REFUSED_DOWN, /* the daemon was not listening */
+	/* a socket made outside, connected from an enforced cgroup */
+	MW_STAT_CONNECT_REFUSED_FOREIGN,
 	MW_STAT__COUNT,
 };
 

@@ -61,6 +61,10 @@ static const struct {
 };
 #define N_LINK_KINDS (sizeof(link_kinds) / sizeof(link_kinds[0]))
 
+/* The guard programs' links, on the root cgroup (connect.bpf.c). */
+static const char *const guard_links[] = { "guard_connect4", "guard_connect6" };
+#define N_GUARDS (sizeof(guard_links) / sizeof(guard_links[0]))
+
 struct mw_bpf {
 	struct mw_connect_bpf *connect;
 	struct mw_sockops_bpf *sockops;
@@ -68,7 +72,7 @@ struct mw_bpf {
 	char pin_dir[PATH_MAX];
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
-		stats_fd, own_socks_fd;
+		stats_fd, own_socks_fd, enforced_fd;
 	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
@@ -275,6 +279,21 @@ static struct bpf_program *prog_of(struct mw_bpf *b, enum mw_link_kind k)
 	return NULL;
 }
 
+static struct bpf_program *guard_prog(struct mw_bpf *b, size_t i)
+{
+	return i == 0 ? b->connect->progs.mw_guard4
+		      : b->connect->progs.mw_guard6;
+}
+
+/* The guard link named name: its index, or -1. */
+static int guard_index(const char *name)
+{
+	for (size_t i = 0; i < N_GUARDS; i++)
+		if (!strcmp(name, guard_links[i]))
+			return (int)i;
+	return -1;
+}
+
 static int link_path(struct mw_bpf *b, uint64_t cg_id, const char *suffix,
 		     char *out, size_t outlen)
 {
@@ -336,6 +355,72 @@ static void drop_link(const char *path)
 	bpf_link__destroy(l);
 }
 
+static int adopt_guard(struct mw_bpf *b, const char *path, int i, char *err,
+		       size_t errlen)
+{
+	struct bpf_link *l = bpf_link__open(path);
+	int r = 0;
+
+	reason_reset();
+	if (!l || bpf_link__update_program(l, guard_prog(b, (size_t)i))) {
+		r = errno ? -errno : -EINVAL;
+		mw_set_err(err, errlen,
+			   "cannot switch %s to the new program: %s", path,
+			   reason_or(-r));
+	}
+	bpf_link__destroy(l);
+	return r;
+}
+
+/* Attaches the guards to the root cgroup, once: their links are pinned. */
+static int attach_guards(struct mw_bpf *b, char *err, size_t errlen)
+{
+	const char *root = mw_cgroup2_mount();
+	int rootfd, r = 0;
+
+	if (!root) {
+		mw_set_err(err, errlen, "cgroup v2 is not mounted");
+		return -ENODEV;
+	}
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		r = -errno;
+		mw_set_err(err, errlen, "cannot open %s: %s", root,
+			   strerror(-r));
+		return r;
+	}
+	for (size_t i = 0; i < N_GUARDS && !r; i++) {
+		char path[PATH_MAX];
+		struct bpf_link *l;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->links_dir,
+				     guard_links[i]) >= sizeof(path)) {
+			mw_set_err(err, errlen, "bpf_pin_dir too long");
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if (access(path, F_OK) == 0)
+			continue; /* adopted */
+		reason_reset();
+		l = bpf_program__attach_cgroup(guard_prog(b, i), rootfd);
+		if (!l) {
+			r = errno ? -errno : -EINVAL;
+			mw_set_err(err, errlen,
+				   "kernel refused to attach %s to %s: %s",
+				   guard_links[i], root, reason_or(-r));
+			break;
+		}
+		if (bpf_link__pin(l, path)) {
+			r = -errno;
+			mw_set_err(err, errlen, "cannot pin %s: %s", path,
+				   strerror(-r));
+		}
+		bpf_link__destroy(l);
+	}
+	close(rootfd);
+	return r;
+}
+
 /* Switches every pinned link to this instance's programs. */
 static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 {
@@ -357,6 +442,11 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->links_dir,
 				     de->d_name) >= sizeof(path))
 			continue;
+		if (guard_index(de->d_name) >= 0) {
+			r = adopt_guard(b, path, guard_index(de->d_name), err,
+					errlen);
+			continue;
+		}
 		if (k < 0) {
 			log_warn("ignoring unknown pin %s", path);
 			continue;
@@ -388,6 +478,8 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 	closedir(d);
 	return r;
 }
+
+static int sync_enforced(struct mw_bpf *b, char *err, size_t errlen);
 
 /* ---- open / close ---- */
 
@@ -469,6 +561,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->sockhash_fd = bpf_map__fd(b->splice->maps.sock_hash);
 	b->stats_fd = bpf_map__fd(b->connect->maps.stats);
 	b->own_socks_fd = bpf_map__fd(b->connect->maps.own_socks);
+	b->enforced_fd = bpf_map__fd(b->connect->maps.enforced);
 
 	if (settings) {
 		r = mw_bpf_set_settings(b, settings);
@@ -490,6 +583,10 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		goto fail;
 	}
 	r = adopt_links(b, err, errlen);
+	if (!r)
+		r = sync_enforced(b, err, errlen);
+	if (!r)
+		r = attach_guards(b, err, errlen);
 	if (r)
 		goto fail;
 	*out = b;
@@ -677,6 +774,7 @@ const char *mw_bpf_stat_name(enum mw_stat s)
 		[MW_STAT_SPLICE_MISS] = "splice_miss",
 		[MW_STAT_RECORD_FULL] = "record_full",
 		[MW_STAT_CONNECT_REFUSED_DOWN] = "connect_refused_down",
+		[MW_STAT_CONNECT_REFUSED_FOREIGN] = "connect_refused_foreign",
 	};
 
 	if ((unsigned)s >= MW_STAT__COUNT || !names[s])
@@ -744,6 +842,36 @@ static int enforced_ids(struct mw_bpf *b, struct idset *ids)
 		close(fd);
 	}
 	closedir(d);
+	return r;
+}
+
+/*
+ * The guard's set of enforced cgroups, from the pinned links (the truth):
+ * stale ids go, missing ones come.
+ */
+static int sync_enforced(struct mw_bpf *b, char *err, size_t errlen)
+{
+	struct idset ids = { 0 };
+	uint64_t key, next;
+	uint8_t one = 1;
+	int r, more;
+
+	r = enforced_ids(b, &ids);
+	for (size_t i = 0; !r && i < ids.n; i++)
+		if (bpf_map_update_elem(b->enforced_fd, &ids.v[i], &one,
+					BPF_ANY))
+			r = -errno;
+	more = !r && bpf_map_get_next_key(b->enforced_fd, NULL, &next) == 0;
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(b->enforced_fd, &key, &next) == 0;
+		if (!idset_has(&ids, key))
+			bpf_map_delete_elem(b->enforced_fd, &key);
+	}
+	free(ids.v);
+	if (r)
+		mw_set_err(err, errlen, "cannot fill the enforced cgroups: %s",
+			   strerror(-r));
 	return r;
 }
 
@@ -950,6 +1078,14 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 			if (created[i])
 				drop_link(path[i]);
 	} else {
+		uint8_t one = 1;
+
+		/* the guard now refuses what the links cannot steer */
+		if (bpf_map_update_elem(b->enforced_fd, &id, &one, BPF_ANY))
+			log_err("ALERT (SC-7): cgroup %s is enforced, but its "
+				"id is not in the guard's map (%s): a socket "
+				"made outside it is not refused",
+				abs, strerror(errno));
 		log_info("enforcing cgroup %s (id %" PRIu64 ")", abs, id);
 	}
 	close(cgfd);
@@ -968,6 +1104,8 @@ int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 	if (cgfd < 0)
 		return cgfd;
 	close(cgfd);
+	/* first: direct connections must not meet the guard after */
+	bpf_map_delete_elem(b->enforced_fd, &id);
 	for (size_t i = N_LINK_KINDS; i-- > 0;) {
 		if (link_path(b, id, link_kinds[i].suffix, path,
 			      sizeof(path))) {

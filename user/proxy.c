@@ -3338,6 +3338,18 @@ static void on_listener(struct mw_io *io, uint32_t events)
 	}
 }
 
+/* 408: the request stops here, and so does the connection. */
+static void request_timed_out(struct mw_conn *c, const char *why)
+{
+	record_http_error(c, NULL, NULL, 408, why);
+	respond_local(c, "GET", "", 408, why, NULL, true);
+	c->head_start_ms = 0;
+	c->body_start_ms = 0;
+	c->body_paused_ms = 0;
+	c->no_more_requests = true;
+	conn_update(c);
+}
+
 static void on_tick(struct mw_tick *t, int64_t now)
 {
 	struct mw_proxy *px = container_of(t, struct mw_proxy, tick);
@@ -3362,28 +3374,14 @@ static void on_tick(struct mw_tick *t, int64_t now)
 		}
 		if (c->head_start_ms &&
 		    now - c->head_start_ms > lim->header_timeout_ms) {
-			record_http_error(c, NULL, NULL, 408,
-					  "request not received in time");
-			respond_local(c, "GET", "", 408,
-				      "request not received in time", NULL,
-				      true);
-			c->head_start_ms = 0;
-			c->no_more_requests = true;
-			conn_update(c);
+			request_timed_out(c, "request not received in time");
 			continue;
 		}
 		if (c->body_start_ms && !c->body_paused_ms &&
 		    now - c->body_start_ms > lim->body_timeout_ms) {
 			c->px->st.body_timeouts++;
-			record_http_error(c, NULL, NULL, 408,
+			request_timed_out(c,
 					  "request body not received in time");
-			respond_local(c, "GET", "", 408,
-				      "request body not received in time", NULL,
-				      true);
-			c->body_start_ms = 0;
-			c->body_paused_ms = 0;
-			c->no_more_requests = true;
-			conn_update(c);
 			continue;
 		}
 		/* Streams stay open while the server holds them. */

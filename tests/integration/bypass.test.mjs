@@ -1,9 +1,11 @@
-// A server on this host is protected on every local address, those that
-// appear after the daemon started too (DHCP, a VPN, IPv6 temporary
-// addresses): through one the daemon did not know, a client would reach
-// the server unsteered.
+// Ways around the steering that are closed: the kernel hooks run where a
+// socket was made and for the addresses the daemon knows, so a client in
+// an enforced cgroup could reach a protected server through an address
+// that appeared after the start, or with a socket made outside its
+// cgroup. (A dead daemon's pid, its old socket mark and its free port are
+// in daemon.test.mjs, test 5.)
 //
-// Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/localaddr.test.mjs
+// Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/bypass.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -42,7 +44,7 @@ s.on('close', () => console.log(process.pid + ' ' + got.split('\r\n')[0]));
 before(async () => {
   up = await startUpstream();
   d = await startDaemon({ servers: [{ name: 'local', address: `127.0.0.1:${up.port}` }], default: 'allow' });
-  cg = makeCgroup(uniqueName('mw-localaddr'));
+  cg = makeCgroup(uniqueName('mw-bypass'));
   const r = await d.cli(['enforce', cgroupRelPath(cg)]);
   assert.equal(r.code, 0, r.stderr);
 });
@@ -69,4 +71,26 @@ test('an address added to the host after the start protects the local server too
   }, `the ping through ${NEW_ADDR} recorded (${JSON.stringify(rows)}; ${pid})`, 10000);
   assert.deepEqual(rows, [{ method: 'ping', server: 'local' }]);
   assert.match(d.log(), /protecting 1 new local address/);
+});
+
+// Makes a TCP socket, then moves itself into the cgroup (its path) and
+// connects the socket to 127.0.0.1:PORT; prints "connected" or the error.
+const PREMOVE = String.raw`
+use Socket;
+my ($cg, $port) = @ARGV;
+socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+open(my $f, '>', "$cg/cgroup.procs") or die "cgroup.procs: $!";
+print $f "$$\n";
+close($f) or die "move: $!";
+print connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) ? "connected\n" : "$!\n";
+`;
+
+test('a socket made outside the enforced cgroup is refused when a process inside connects it', async () => {
+  // the cgroup hooks run for the cgroup a socket was made in: the guard
+  // on the root cgroup refuses what they cannot steer
+  const r = await run('perl', ['-e', PREMOVE, cg, String(up.port)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'Operation not permitted');
+  const st = JSON.parse((await d.cli(['status', '--json'])).stdout);
+  assert.ok(st.kernel.connect_refused_foreign >= 1, JSON.stringify(st.kernel));
 });
