@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,12 +95,36 @@ size_t mw_identity_groups(const struct mw_identity *id, const char **names,
 	return n;
 }
 
+/* Whether the connecting thread still bears the name captured at its
+ * connect(). */
+static bool same_comm(const struct mw_conn_info *ci)
+{
+	char path[64], comm[MW_COMM_LEN + 2];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", ci->tgid,
+		 ci->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	if (comm[n - 1] == '\n')
+		n--;
+	comm[n] = '\0';
+	return !strncmp(comm, ci->comm, MW_COMM_LEN);
+}
+
 void mw_identity_from_conn(struct mw_identity *id,
 			   const struct mw_conn_info *ci,
 			   struct mw_user_cache *uc)
 {
 	const struct mw_user_cache_entry *e;
 	char link[64];
+	bool unchanged;
 	ssize_t n;
 
 	memset(id, 0, sizeof(*id));
@@ -110,10 +136,17 @@ void mw_identity_from_conn(struct mw_identity *id,
 	memcpy(id->comm, ci->comm, sizeof(id->comm));
 	id->comm[sizeof(id->comm) - 1] = '\0';
 
-	/* The process may already be gone; the kernel record stays the truth. */
+	/*
+	 * The process may already be gone; the kernel record stays the
+	 * truth. Read now, the executable is the connecting thread's only if
+	 * it did not exec since its connect(): an exec renames it, so a name
+	 * other than the one the kernel captured, before or after the
+	 * read, leaves it unknown.
+	 */
 	snprintf(link, sizeof(link), "/proc/%u/exe", ci->tgid);
+	unchanged = same_comm(ci);
 	n = readlink(link, id->exe, sizeof(id->exe) - 1);
-	id->exe[n > 0 ? n : 0] = '\0';
+	id->exe[n > 0 && unchanged && same_comm(ci) ? n : 0] = '\0';
 
 	if (mw_cgroup_path_of_id(ci->cgroup_id, id->cgroup, sizeof(id->cgroup)))
 		snprintf(id->cgroup, sizeof(id->cgroup), "cgroup:%llu",

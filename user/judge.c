@@ -15,8 +15,9 @@ void mw_judge_who_init(struct mw_judge_who *w, const struct mw_identity *id)
 	s->user = id->user;
 	s->ngroups = mw_identity_groups(id, w->groups, MW_IDENTITY_MAX_GROUPS);
 	s->groups = w->groups;
-	/* An unresolved cgroup ("cgroup:ID") or a vanished executable ("")
-	 * is unknown: conditions on it do not match. */
+	/* An unresolved cgroup ("cgroup:ID") or an executable not known
+	 * ("") is unknown: an allow rule's condition on it does not match,
+	 * a refusing rule's does (policy.c). */
 	s->cgroup = id->cgroup[0] == '/' ? id->cgroup : NULL;
 	s->exe = id->exe[0] ? id->exe : NULL;
 }

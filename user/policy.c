@@ -409,6 +409,30 @@ static bool check_globs(struct eval *e, const struct policy_globs *l,
 	return ok;
 }
 
+/*
+ * The cgroup's path and the executable are read when the connection is
+ * accepted: a cgroup removed by then, a process gone, or one that exec'd
+ * since its connect() leave them unknown (identity.c). What is not known
+ * cannot escape a rule that refuses: it matches a deny or approve rule's
+ * condition on it, never an allow rule's.
+ */
+static bool check_known_globs(struct eval *e, const struct policy_rule *r,
+			      const struct policy_globs *l, const char *field,
+			      const char *value)
+{
+	bool ok;
+
+	if (value && value[0])
+		return check_globs(e, l, field, value);
+	ok = r->action != MW_DECIDE_ALLOW;
+	if (e->trace)
+		fprintf(e->trace, "%*s%c %s unknown: %s\n", e->indent, "",
+			ok ? '+' : '-', field,
+			ok ? "a refusing rule applies"
+			   : "no allow rule applies");
+	return ok;
+}
+
 static bool check_uids(struct eval *e, const struct policy_uids *l,
 		       uint32_t uid)
 {
@@ -478,8 +502,8 @@ static int rule_matches(struct eval *e, const struct policy_rule *r,
 			 in->target))
 		return 0;
 	if ((r->cgroups.n &&
-	     !check_globs(e, &r->cgroups, "cgroup", s->cgroup)) ||
-	    (r->exes.n && !check_globs(e, &r->exes, "exe", s->exe)))
+	     !check_known_globs(e, r, &r->cgroups, "cgroup", s->cgroup)) ||
+	    (r->exes.n && !check_known_globs(e, r, &r->exes, "exe", s->exe)))
 		return 0;
 	if (r->has_tool_changed) {
 		bool ok = r->tool_changed == in->tool_changed;

@@ -134,13 +134,19 @@ Test(judge, who_init_takes_identity_as_rules_see_it)
 	cr_assert_eq(w.subject.ngroups, 0);
 }
 
-Test(judge, who_unknown_values_match_no_condition)
+/*
+ * A cgroup or an executable not known (a removed cgroup, a process gone or
+ * exec'd since its connect()) cannot escape a rule that refuses, and
+ * earns no rule that allows.
+ */
+Test(judge, who_unknown_values_match_refusing_rules_only)
 {
 	struct mw_policy *p = jd_policy(
 		"default: allow\nrules:\n"
-		"  - {name: any-cgroup, cgroup: \"/**\", action: deny}\n"
-		"  - {name: any-exe, exe: \"/**\", action: deny}\n"
-		"  - {name: devs, group: dev, tool: t, action: approve}\n");
+		"  - {name: no-tmp-cgroup, cgroup: \"/tmp/**\", action: deny}\n"
+		"  - {name: no-tmp-exe, exe: \"/tmp/**\", action: deny}\n"
+		"  - {name: trusted-exe, exe: /usr/bin/python3, tool: t, "
+		"action: allow}\n");
 	struct mw_identity id;
 	struct mw_judge_who w;
 	struct mw_rpc_batch b;
@@ -152,21 +158,34 @@ Test(judge, who_unknown_values_match_no_condition)
 	mw_judge_who_init(&w, &id);
 	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
 				    d, &culprit),
-		     MW_DECIDE_DENY);
-	cr_assert_str_eq(d[0].rule, "any-cgroup");
+		     MW_DECIDE_ALLOW);
+	cr_assert_str_eq(d[0].rule, "trusted-exe", "known: no deny matches");
 
 	snprintf(id.cgroup, sizeof(id.cgroup), "cgroup:123");
 	mw_judge_who_init(&w, &id);
-	mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b, d,
-		       &culprit);
-	cr_assert_str_eq(d[0].rule, "any-exe");
+	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
+				    d, &culprit),
+		     MW_DECIDE_DENY);
+	cr_assert_str_eq(d[0].rule, "no-tmp-cgroup");
 
+	jd_identity(&id);
 	id.exe[0] = '\0';
 	mw_judge_who_init(&w, &id);
 	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
 				    d, &culprit),
-		     MW_DECIDE_APPROVE);
-	cr_assert_str_eq(d[0].rule, "devs", "supplementary group matched");
+		     MW_DECIDE_DENY);
+	cr_assert_str_eq(d[0].rule, "no-tmp-exe");
+
+	/* the allow rule wants the executable it names: unknown is not it */
+	mw_policy_free(p);
+	p = jd_policy("default: deny\nrules:\n"
+		      "  - {name: trusted-exe, exe: /usr/bin/python3, "
+		      "action: allow}\n");
+	mw_judge_who_init(&w, &id);
+	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
+				    d, &culprit),
+		     MW_DECIDE_DENY);
+	cr_assert_str_eq(d[0].rule, "(default)");
 	mw_rpc_batch_free(&b);
 	mw_policy_free(p);
 }
