@@ -460,6 +460,8 @@ static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 			rc = get_ms(c, v, key, &l->header_timeout_ms);
 		else if (!strcmp(key, "body_timeout_ms"))
 			rc = get_ms(c, v, key, &l->body_timeout_ms);
+		else if (!strcmp(key, "send_timeout_ms"))
+			rc = get_ms(c, v, key, &l->send_timeout_ms);
 		else if (!strcmp(key, "idle_timeout_ms"))
 			rc = get_ms(c, v, key, &l->idle_timeout_ms);
 		else if (!strcmp(key, "connect_timeout_ms"))
@@ -701,6 +703,7 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->limits.max_connections = 4096;
 	cfg->limits.header_timeout_ms = 10000;
 	cfg->limits.body_timeout_ms = 60000;
+	cfg->limits.send_timeout_ms = 60000;
 	cfg->limits.idle_timeout_ms = 300000;
 	cfg->limits.connect_timeout_ms = 5000;
 	snprintf(cfg->audit.embedded_user, sizeof(cfg->audit.embedded_user),

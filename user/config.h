@@ -51,6 +51,7 @@ struct mw_limits {
 	size_t max_connections;
 	int header_timeout_ms;
 	int body_timeout_ms;
+	int send_timeout_ms; /* a peer that takes nothing of what waits */
 	int idle_timeout_ms;
 	int connect_timeout_ms;
 };

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -309,6 +310,33 @@ static json_t *handle_control(void *arg, const char *cmd, json_t *req)
 	return mw_commands_handle(&cc, cmd, req);
 }
 
+/*
+ * Each connection holds two descriptors (client and server), a closing one
+ * lingers a while, and the database, the spool and the loop take a few:
+ * the soft limit goes up to the hard one, and a hard limit too low for
+ * max_connections is said at start rather than met at accept().
+ */
+static void raise_fd_limit(size_t max_connections)
+{
+	rlim_t want = (rlim_t)(2 * max_connections + 1024 + 64);
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			log_warn("cannot raise the descriptor limit: %s",
+				 strerror(errno));
+	}
+	if (rl.rlim_cur < want)
+		log_warn("the descriptor limit (%llu) is below what "
+			 "max_connections (%zu) needs (%llu): accept() will "
+			 "pause when it is reached",
+			 (unsigned long long)rl.rlim_cur, max_connections,
+			 (unsigned long long)want);
+}
+
 static int run(struct daemon *d, const char *config_path, int debug)
 {
 	struct mw_settings settings = { 0 };
@@ -321,6 +349,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		return 1;
 	}
 	mw_log_set_level(debug ? MW_LOG_DEBUG : d->cfg.log_level);
+	raise_fd_limit(d->cfg.limits.max_connections);
 	/* Traversable, not listable: the embedded cluster's own user must
 	 * reach state_dir/pg; the control socket guards itself (0600). */
 	if (mkdir_p(d->cfg.state_dir, 0711)) {

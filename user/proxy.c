@@ -64,6 +64,8 @@ struct mw_side {
 	bool rd_eof; /* peer sent FIN */
 	bool wr_shut; /* we sent FIN */
 	bool connecting;
+	/* out has waited since, and the peer last took some of it then */
+	int64_t pending_since_ms, last_send_ms;
 };
 
 enum resp_mode {
@@ -2643,6 +2645,25 @@ static void side_set(struct mw_conn *c, struct mw_side *s, uint32_t want)
 	s->events = want;
 }
 
+static void note_pending(struct mw_side *s)
+{
+	if (!mw_buf_used(&s->out))
+		s->pending_since_ms = 0;
+	else if (!s->pending_since_ms)
+		s->pending_since_ms = mw_now_ms();
+}
+
+/* A peer that takes none of what waits for it, for limit_ms. */
+static bool write_stalled(const struct mw_side *s, int64_t now, int limit_ms)
+{
+	int64_t since = s->pending_since_ms > s->last_send_ms
+				? s->pending_since_ms
+				: s->last_send_ms;
+
+	return s->pending_since_ms && mw_buf_used(&s->out) &&
+	       now - since > limit_ms;
+}
+
 static void conn_update(struct mw_conn *c)
 {
 	uint32_t cw = 0, uw = 0;
@@ -2717,6 +2738,12 @@ static void conn_update(struct mw_conn *c)
 		conn_close(c, NULL);
 		return;
 	}
+	note_pending(&c->c);
+	/* held back on purpose: its clock starts when it may go */
+	if (c->held)
+		c->u.pending_since_ms = 0;
+	else
+		note_pending(&c->u);
 	side_set(c, &c->c, cw);
 	if (!c->dead)
 		side_set(c, &c->u, uw);
@@ -2735,6 +2762,7 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 		}
 		mw_buf_consume(&s->out, (size_t)n);
 		c->last_active_ms = mw_now_ms();
+		s->last_send_ms = c->last_active_ms;
 	}
 	mw_buf_shrink(&s->out);
 	return 0;
@@ -3382,6 +3410,23 @@ static void on_tick(struct mw_tick *t, int64_t now)
 			c->px->st.body_timeouts++;
 			request_timed_out(c,
 					  "request body not received in time");
+			continue;
+		}
+		/*
+		 * A peer that reads nothing of what waits for it holds its
+		 * buffers for ever (a client gone quiet, a server that
+		 * stopped reading): a stream stays open while it is read.
+		 */
+		if (write_stalled(&c->c, now, lim->send_timeout_ms)) {
+			conn_close(c, "the client read nothing in "
+				      "send_timeout_ms");
+			continue;
+		}
+		if (!c->held && c->u.io.fd >= 0 && !c->u.connecting &&
+		    write_stalled(&c->u, now, lim->send_timeout_ms)) {
+			upstream_failed(c, "the server read nothing of the "
+					   "request in send_timeout_ms");
+			conn_update(c);
 			continue;
 		}
 		/* Streams stay open while the server holds them. */

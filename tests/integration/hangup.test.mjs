@@ -1,22 +1,26 @@
 // A peer that hangs up while the daemon still has work on the connection.
 // epoll reports a hang-up (or a reset) to a socket every turn, whatever it
 // asked for: acted on wrongly, the daemon turns in a busy loop for as long
-// as the connection lives. Each case measures the daemon's CPU time.
+// as the connection lives. Each case measures the daemon's CPU time. A
+// peer that takes nothing of what waits for it is given up after
+// send_timeout_ms (2 s here).
 //
 // One daemon for the file (default limits: an 8 MiB JSON body is held
 // whole), a raw upstream written here (half-open allowed; /never is never
-// answered, /big is a 7 MB JSON answer sent with the server's FIN), clients
-// that are perl scripts in the enforced cgroup.
+// answered, /big is a 7 MB JSON answer sent with the server's FIN), one
+// that never reads, clients that are perl or node scripts in the enforced
+// cgroup.
 //
 // Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/hangup.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  eachRequest, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, cpuShare,
+  eachRequest, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, cpuShare, until,
 } from './helpers.mjs';
 
-let d, cg, up;
+const SEND_TIMEOUT_MS = 2000;
+let d, cg, up, hole;
 
 function startUpstream() {
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -60,9 +64,20 @@ async function status() {
   return JSON.parse(r.stdout);
 }
 
+// Accepts and never reads.
+function startHole() {
+  const server = net.createServer({ pauseOnConnect: true }, (s) => s.on('error', () => {}));
+  return new Promise((res) => server.listen(0, '127.0.0.1', () => res({ port: server.address().port, server })));
+}
+
 before(async () => {
   up = await startUpstream();
-  d = await startDaemon({ servers: [{ name: 'raw', address: `127.0.0.1:${up.port}` }], default: 'allow' });
+  hole = await startHole();
+  d = await startDaemon({
+    servers: [{ name: 'raw', address: `127.0.0.1:${up.port}` }, { name: 'hole', address: `127.0.0.1:${hole.port}` }],
+    default: 'allow',
+    limits: { send_timeout_ms: SEND_TIMEOUT_MS },
+  });
   cg = makeCgroup(uniqueName('mw-hangup'));
   const r = await d.cli(['enforce', cgroupRelPath(cg)]);
   assert.equal(r.code, 0, r.stderr);
@@ -70,6 +85,7 @@ before(async () => {
 after(async () => {
   await cleanupAll();
   up?.server.close();
+  hole?.server.close();
 });
 
 test('1. a client that resets while an answer is still owed is dropped at once, without a busy loop', async () => {
@@ -84,14 +100,41 @@ test('1. a client that resets while an answer is still owed is dropped at once, 
   assert.equal((await status()).proxy.active, active0, 'the reset connection is still open');
 });
 
-test('2. a client that half-closes and reads nothing costs no CPU once the server has answered and closed', async () => {
+test('2. a client that half-closes and reads nothing costs no CPU, and is closed after send_timeout_ms', async () => {
   // the 7 MB answer is held whole and judged, the server's FIN read; what
-  // the client does not read waits, and the server side leaves the loop
+  // the client does not read waits (the server side leaves the loop) for
+  // send_timeout_ms, then the connection goes, buffers and all
+  const active0 = (await status()).proxy.active;
   const hex = Buffer.from(post('/big', 3)).toString('hex');
-  const client = runInCgroup(cg, 'perl', ['-e', CLIENT, String(up.port), hex, 'half', '6000'], { timeout: 20000 });
-  await new Promise((res) => setTimeout(res, 1500));
-  const share = await cpuShare(d.proc.pid, 3000);
+  const client = runInCgroup(cg, 'perl', ['-e', CLIENT, String(up.port), hex, 'half', '8000'], { timeout: 20000 });
+  await new Promise((res) => setTimeout(res, 500));
+  const share = await cpuShare(d.proc.pid, SEND_TIMEOUT_MS - 700);
+  assert.ok(share < 0.2, `the daemon used ${(share * 100).toFixed(0)}% of a core for a client that does not read`);
+  await until(async () => (await status()).proxy.active === active0,
+    'the connection of the client that reads nothing to close', SEND_TIMEOUT_MS + 3000);
+  assert.match(d.log(), /the client read nothing in send_timeout_ms/);
   const r = await client;
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(share < 0.2, `the daemon used ${(share * 100).toFixed(0)}% of a core for a client that does not read`);
+});
+
+// POSTs a ping padded to 7 MB to 127.0.0.1:PORT; prints what comes back.
+const BIG_POST = String.raw`
+const port = Number(process.argv[1]);
+const body = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping', params: { pad: 'p'.repeat(7000000) } });
+const s = require('net').connect(port, '127.0.0.1', () => s.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:' + port +
+  '\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+  'Content-Length: ' + body.length + '\r\n\r\n' + body));
+let got = '';
+s.on('data', (c) => { got += c; if (/read nothing/.test(got)) s.destroy(); });
+s.on('error', () => {});
+s.on('close', () => process.stdout.write(got));
+`;
+
+test('3. a server that reads nothing of a request: 502 with the reason after send_timeout_ms', async () => {
+  const t0 = Date.now();
+  const r = await runInCgroup(cg, process.execPath, ['-e', BIG_POST, String(hole.port)], { timeout: 20000 });
+  const waited = Date.now() - t0;
+  assert.match(r.stdout, /^HTTP\/1\.1 502 [^]*the server read nothing of the request in send_timeout_ms/,
+    r.stdout.slice(0, 500));
+  assert.ok(waited >= SEND_TIMEOUT_MS && waited < SEND_TIMEOUT_MS + 5000, `answered after ${waited} ms`);
 });

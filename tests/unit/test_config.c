@@ -135,6 +135,7 @@ static const char conf_full[] = "# every key\n"
 				"  max_connections: 7\n"
 				"  header_timeout_ms: 1500\n"
 				"  body_timeout_ms: 2500\n"
+				"  send_timeout_ms: 3500\n"
 				"  idle_timeout_ms: 86400000\n"
 				"  connect_timeout_ms: 1\n"
 				"audit:\n"
@@ -178,6 +179,7 @@ Test(config, full_file, .fini = conf_cleanup)
 	cr_assert_eq(cfg.limits.max_connections, 7);
 	cr_assert_eq(cfg.limits.header_timeout_ms, 1500);
 	cr_assert_eq(cfg.limits.body_timeout_ms, 2500);
+	cr_assert_eq(cfg.limits.send_timeout_ms, 3500);
 	cr_assert_eq(cfg.limits.idle_timeout_ms, 86400000);
 	cr_assert_eq(cfg.limits.connect_timeout_ms, 1);
 
@@ -316,6 +318,7 @@ Test(config, defaults_when_keys_are_absent, .fini = conf_cleanup)
 	cr_assert_eq(cfg.limits.max_connections, 4096);
 	cr_assert_eq(cfg.limits.header_timeout_ms, 10000);
 	cr_assert_eq(cfg.limits.body_timeout_ms, 60000);
+	cr_assert_eq(cfg.limits.send_timeout_ms, 60000);
 	cr_assert_eq(cfg.limits.idle_timeout_ms, 300000);
 	cr_assert_eq(cfg.limits.connect_timeout_ms, 5000);
 	cr_assert_str_eq(cfg.audit.dsn, "");
