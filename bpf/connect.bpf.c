@@ -120,6 +120,24 @@ static __always_inline int mw_refuse_undaemoned(void)
 	return MW_REFUSE;
 }
 
+/* The destination a connect4 asks for, as a protected-server key. */
+static __always_inline void mw_dst4(struct bpf_sock_addr *ctx,
+				    struct mw_server_key *dst)
+{
+	__builtin_memset(dst, 0, sizeof(*dst));
+	mw_addr_from_v4(dst->addr, MW_CTX_U32(ctx, user_ip4));
+	dst->port = mw_sa_port(ctx);
+}
+
+/* The same for connect6 (IPv4-mapped addresses included). */
+static __always_inline void mw_dst6(struct bpf_sock_addr *ctx,
+				    struct mw_server_key *dst)
+{
+	__builtin_memset(dst, 0, sizeof(*dst));
+	MW_ADDR_FROM_V6(dst->addr, ctx, user_ip6);
+	dst->port = mw_sa_port(ctx);
+}
+
 /* Captures the connecting task's identity and the original destination. */
 static __always_inline void mw_record(void *ctx,
 				      const struct mw_server_key *dst,
@@ -184,9 +202,7 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 	/* The hook also runs for UDP connect(); only TCP is steered. */
 	if (ctx->type != SOCK_STREAM)
 		return MW_ALLOW;
-	__builtin_memset(&dst, 0, sizeof(dst));
-	mw_addr_from_v4(dst.addr, MW_CTX_U32(ctx, user_ip4));
-	dst.port = mw_sa_port(ctx);
+	mw_dst4(ctx, &dst);
 	s = mw_steer(ctx, &dst, AF_INET);
 	if (!s)
 		return MW_ALLOW;
@@ -226,9 +242,7 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 
 	if (ctx->type != SOCK_STREAM)
 		return MW_ALLOW;
-	__builtin_memset(&dst, 0, sizeof(dst));
-	MW_ADDR_FROM_V6(dst.addr, ctx, user_ip6);
-	dst.port = mw_sa_port(ctx);
+	mw_dst6(ctx, &dst);
 	s = mw_steer(ctx, &dst, AF_INET6);
 	if (!s)
 		return MW_ALLOW;
@@ -300,9 +314,7 @@ int mw_guard4(struct bpf_sock_addr *ctx)
 
 	if (ctx->type != SOCK_STREAM)
 		return MW_ALLOW;
-	__builtin_memset(&dst, 0, sizeof(dst));
-	mw_addr_from_v4(dst.addr, MW_CTX_U32(ctx, user_ip4));
-	dst.port = mw_sa_port(ctx);
+	mw_dst4(ctx, &dst);
 	return mw_guard(ctx, &dst);
 }
 
@@ -313,8 +325,6 @@ int mw_guard6(struct bpf_sock_addr *ctx)
 
 	if (ctx->type != SOCK_STREAM)
 		return MW_ALLOW;
-	__builtin_memset(&dst, 0, sizeof(dst));
-	MW_ADDR_FROM_V6(dst.addr, ctx, user_ip6);
-	dst.port = mw_sa_port(ctx);
+	mw_dst6(ctx, &dst);
 	return mw_guard(ctx, &dst);
 }
