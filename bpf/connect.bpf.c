@@ -206,10 +206,12 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 	s = mw_steer(ctx, &dst, AF_INET);
 	if (!s)
 		return MW_ALLOW;
-	if (!mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
-		return mw_refuse_undaemoned();
+	/* rewritten even when refused: the guard, which runs after, sees a
+	 * socket handled here (mw_guard) */
 	ctx->user_ip4 = s->listen4_addr;
 	ctx->user_port = bpf_htons(s->listen4_port);
+	if (!mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
+		return mw_refuse_undaemoned();
 	return MW_ALLOW;
 }
 
@@ -246,21 +248,23 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 	s = mw_steer(ctx, &dst, AF_INET6);
 	if (!s)
 		return MW_ALLOW;
+	/* rewritten even when refused (see mw_connect4) */
 	if (!mw_addr_is_v4mapped(dst.addr) && s->listen6_port) {
 		__builtin_memcpy(w, s->listen6_addr, sizeof(w));
+		mw_set_user_ip6(ctx, w);
+		ctx->user_port = bpf_htons(s->listen6_port);
 		if (!mw_daemon_listens6(ctx, w, s->listen6_port))
 			return mw_refuse_undaemoned();
-		ctx->user_port = bpf_htons(s->listen6_port);
-	} else {
-		if (!mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
-			return mw_refuse_undaemoned();
-		w[0] = 0;
-		w[1] = 0;
-		w[2] = bpf_htonl(0x0000ffff);
-		w[3] = s->listen4_addr;
-		ctx->user_port = bpf_htons(s->listen4_port);
+		return MW_ALLOW;
 	}
+	w[0] = 0;
+	w[1] = 0;
+	w[2] = bpf_htonl(0x0000ffff);
+	w[3] = s->listen4_addr;
 	mw_set_user_ip6(ctx, w);
+	ctx->user_port = bpf_htons(s->listen4_port);
+	if (!mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
+		return mw_refuse_undaemoned();
 	return MW_ALLOW;
 }
 

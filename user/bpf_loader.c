@@ -1024,6 +1024,44 @@ static int open_cgroup(const char *cgroup_path, char *abs, size_t abslen,
 	return fd;
 }
 
+/* How deep below the cgroup v2 root abs is (the root is level 0). */
+static int cgroup_level(const char *abs)
+{
+	const char *root = mw_cgroup2_mount(), *p;
+	int level = 0;
+
+	p = root && !strncmp(abs, root, strlen(root)) ? abs + strlen(root)
+						      : abs;
+	for (; *p; p++)
+		if (*p == '/' && p[1] && p[1] != '/')
+			level++;
+	return level;
+}
+
+/*
+ * Adds an enforced cgroup to the guard's map. Full, it first drops the ids
+ * of cgroups removed while enforced (their links are defunct): an enforce
+ * the guard cannot cover fails rather than leave sockets made outside
+ * unrefused.
+ */
+static int guard_add(struct mw_bpf *b, uint64_t id, char *err, size_t errlen)
+{
+	uint8_t one = 1;
+	int r;
+
+	if (!bpf_map_update_elem(b->enforced_fd, &id, &one, BPF_ANY))
+		return 0;
+	r = sync_enforced(b, err, errlen);
+	if (!r && !bpf_map_update_elem(b->enforced_fd, &id, &one, BPF_ANY))
+		return 0;
+	r = -errno;
+	mw_set_err(err, errlen,
+		   "the guard cannot take another enforced cgroup (%d at "
+		   "most): %s",
+		   MW_MAX_ENFORCED, strerror(errno));
+	return r ? r : -ENOSPC;
+}
+
 int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 		   size_t errlen)
 {
@@ -1035,6 +1073,14 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 	cgfd = open_cgroup(cgroup_path, abs, sizeof(abs), &id, err, errlen);
 	if (cgfd < 0)
 		return cgfd;
+	if (cgroup_level(abs) >= MW_CG_MAX_LEVEL) {
+		mw_set_err(err, errlen,
+			   "%s is nested deeper than the guard looks (%d "
+			   "levels)",
+			   abs, MW_CG_MAX_LEVEL);
+		close(cgfd);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < N_LINK_KINDS && r == 0; i++) {
 		struct bpf_link *l;
 
@@ -1073,19 +1119,14 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 		bpf_link__destroy(l);
 		created[i] = true;
 	}
+	/* the guard now refuses what the links cannot steer */
+	if (!r)
+		r = guard_add(b, id, err, errlen);
 	if (r) {
 		for (size_t i = N_LINK_KINDS; i-- > 0;)
 			if (created[i])
 				drop_link(path[i]);
 	} else {
-		uint8_t one = 1;
-
-		/* the guard now refuses what the links cannot steer */
-		if (bpf_map_update_elem(b->enforced_fd, &id, &one, BPF_ANY))
-			log_err("ALERT (SC-7): cgroup %s is enforced, but its "
-				"id is not in the guard's map (%s): a socket "
-				"made outside it is not refused",
-				abs, strerror(errno));
 		log_info("enforcing cgroup %s (id %" PRIu64 ")", abs, id);
 	}
 	close(cgfd);

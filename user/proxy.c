@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -66,6 +68,7 @@ struct mw_side {
 	bool connecting;
 	/* out has waited since, and the peer last took some of it then */
 	int64_t pending_since_ms, last_send_ms;
+	int last_outq; /* the kernel's send queue at the last tick */
 };
 
 enum resp_mode {
@@ -2653,13 +2656,32 @@ static void note_pending(struct mw_side *s)
 		s->pending_since_ms = mw_now_ms();
 }
 
-/* A peer that takes none of what waits for it, for limit_ms. */
-static bool write_stalled(const struct mw_side *s, int64_t now, int limit_ms)
+/*
+ * A full socket turns writable only once a good part of its send buffer
+ * (megabytes, autotuned) has drained: a peer reading slowly but steadily
+ * can go long without a send() of ours succeeding. Its progress shows in
+ * the kernel's send queue, which shrinks as it takes data.
+ */
+static void note_peer_progress(struct mw_side *s, int64_t now)
 {
-	int64_t since = s->pending_since_ms > s->last_send_ms
-				? s->pending_since_ms
-				: s->last_send_ms;
+	int queued;
 
+	if (s->io.fd < 0 || !mw_buf_used(&s->out) ||
+	    ioctl(s->io.fd, SIOCOUTQ, &queued))
+		return;
+	if (queued < s->last_outq)
+		s->last_send_ms = now;
+	s->last_outq = queued;
+}
+
+/* A peer that takes none of what waits for it, for limit_ms. */
+static bool write_stalled(struct mw_side *s, int64_t now, int limit_ms)
+{
+	int64_t since;
+
+	note_peer_progress(s, now);
+	since = s->pending_since_ms > s->last_send_ms ? s->pending_since_ms
+						      : s->last_send_ms;
 	return s->pending_since_ms && mw_buf_used(&s->out) &&
 	       now - since > limit_ms;
 }

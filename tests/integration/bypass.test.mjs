@@ -8,7 +8,9 @@
 // Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/bypass.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import {
   eachRequest, makeCgroup, run, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until,
 } from './helpers.mjs';
@@ -93,4 +95,20 @@ test('a socket made outside the enforced cgroup is refused when a process inside
   assert.equal(r.stdout.trim(), 'Operation not permitted');
   const st = JSON.parse((await d.cli(['status', '--json'])).stdout);
   assert.ok(st.kernel.connect_refused_foreign >= 1, JSON.stringify(st.kernel));
+});
+
+test('enforce refuses a cgroup nested deeper than the guard looks', async () => {
+  // the guard walks 32 levels of the caller's ancestry: deeper, a socket
+  // made outside would not be refused
+  const parts = Array.from({ length: 32 }, (_, i) => `l${i}`);
+  const top = makeCgroup(uniqueName('mw-deep'));
+  const deep = path.join(top, ...parts);
+  fs.mkdirSync(deep, { recursive: true });
+  try {
+    const r = await d.cli(['enforce', deep]);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr + r.stdout, /nested deeper than the guard looks \(32 levels\)/);
+  } finally {
+    for (let p = deep; p !== top; p = path.dirname(p)) fs.rmdirSync(p);
+  }
 });

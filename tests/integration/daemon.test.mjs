@@ -654,6 +654,7 @@ test('5. restart under enforcement: refused while down, recorded again after, se
   const before1 = await d.sqlObjects('select seq, method, tool, tgid, arguments from mcpwarden.tool_calls order by seq');
   const [[maxBefore]] = await d.sql('select max(seq) from mcpwarden.events');
 
+  const foreign0 = (await statusJson()).kernel.connect_refused_foreign;
   const old = d;
   const ex = await old.stop();
   assert.deepEqual(ex, { code: 0, signal: null }, `SIGTERM: the daemon did not exit cleanly:\n${old.log()}`);
@@ -694,6 +695,10 @@ test('5. restart under enforcement: refused while down, recorded again after, se
 
   d = await startDaemon(old.config);
   const st = await statusJson();
+  // refused for the daemon being down, each once: not also as a socket
+  // made outside (the guard on the root cgroup runs after)
+  assert.ok(st.kernel.connect_refused_down >= 5, JSON.stringify(st.kernel));
+  assert.equal(st.kernel.connect_refused_foreign, foreign0, JSON.stringify(st.kernel));
   assert.ok(st.enforced.some((e) => e.cgroup === cgA), `after restart ${cgA} is not enforced: ${JSON.stringify(st.enforced)}`);
   const m2 = `after restart ${uniqueName('m')}`;
   const c2 = await clientIn(cgA, srv.url, { scenario: 'echo', message: m2 });

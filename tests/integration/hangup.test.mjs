@@ -138,3 +138,35 @@ test('3. a server that reads nothing of a request: 502 with the reason after sen
     r.stdout.slice(0, 500));
   assert.ok(waited >= SEND_TIMEOUT_MS && waited < SEND_TIMEOUT_MS + 5000, `answered after ${waited} ms`);
 });
+
+// Sends the request (hex), then reads 1 KiB every 50 ms for ms; prints
+// the bytes read and whether the daemon closed.
+const SLOW_READER = String.raw`
+use Socket;
+use Time::HiRes qw(sleep time);
+my ($port, $hex, $ms) = @ARGV;
+socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
+send($s, pack('H*', $hex), 0) or die "send: $!";
+my ($got, $closed, $end) = (0, 0, time + $ms / 1000);
+while (time < $end) {
+  my $n = sysread($s, my $buf, 1024);
+  if (!$n) { $closed = 1; last; }
+  $got += $n;
+  sleep(0.05);
+}
+print "$got $closed\n";
+`;
+
+test('4. a client that reads slowly but steadily is not taken for one that reads nothing', async () => {
+  // a full socket turns writable only once much of its buffer drained: the
+  // daemon's send() can fail for longer than send_timeout_ms while the
+  // client still takes about 20 KB/s
+  const hex = Buffer.from(post('/big', 5)).toString('hex');
+  const ms = 2 * SEND_TIMEOUT_MS + 2000;
+  const r = await runInCgroup(cg, 'perl', ['-e', SLOW_READER, String(up.port), hex, String(ms)], { timeout: ms + 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  const [got, closed] = r.stdout.trim().split(' ').map(Number);
+  assert.equal(closed, 0, `the daemon closed a client that was reading (${got} bytes read)`);
+  assert.ok(got > 50000, `${got} bytes read`);
+});
