@@ -16,8 +16,8 @@ void mw_judge_who_init(struct mw_judge_who *w, const struct mw_identity *id)
 	s->ngroups = mw_identity_groups(id, w->groups, MW_IDENTITY_MAX_GROUPS);
 	s->groups = w->groups;
 	/* An unresolved cgroup ("cgroup:ID") or an executable not known
-	 * ("") is unknown: an allow rule's condition on it does not match,
-	 * a refusing rule's does (policy.c). */
+	 * ("") is unknown: an allow or approve rule's condition on it does
+	 * not match, a deny rule's does (policy.c). */
 	s->cgroup = id->cgroup[0] == '/' ? id->cgroup : NULL;
 	s->exe = id->exe[0] ? id->exe : NULL;
 }

@@ -29,6 +29,8 @@
 #include <stdint.h>
 
 #define MW_PAIR_SCOPE_DROPS_MAX 1024
+/* The owner of the servers' requests to clients: no uid is (uid_t)-1. */
+#define MW_PAIR_OWNER_SERVERS UINT32_MAX
 
 struct mw_pairing;
 

@@ -413,8 +413,9 @@ static bool check_globs(struct eval *e, const struct policy_globs *l,
  * The cgroup's path and the executable are read when the connection is
  * accepted: a cgroup removed by then, a process gone, or one that exec'd
  * since its connect() leave them unknown (identity.c). What is not known
- * cannot escape a rule that refuses: it matches a deny or approve rule's
- * condition on it, never an allow rule's.
+ * cannot escape a rule that refuses: it matches a deny rule's condition
+ * on it, never an allow or approve rule's (an approval would otherwise
+ * come before a deny written below it).
  */
 static bool check_known_globs(struct eval *e, const struct policy_rule *r,
 			      const struct policy_globs *l, const char *field,
@@ -424,12 +425,12 @@ static bool check_known_globs(struct eval *e, const struct policy_rule *r,
 
 	if (value && value[0])
 		return check_globs(e, l, field, value);
-	ok = r->action != MW_DECIDE_ALLOW;
+	ok = r->action == MW_DECIDE_DENY;
 	if (e->trace)
 		fprintf(e->trace, "%*s%c %s unknown: %s\n", e->indent, "",
 			ok ? '+' : '-', field,
-			ok ? "a refusing rule applies"
-			   : "no allow rule applies");
+			ok ? "a deny rule applies"
+			   : "no allow or approve rule applies");
 	return ok;
 }
 

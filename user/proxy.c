@@ -1030,8 +1030,12 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		if (m->kind == MW_RPC_REQUEST &&
 		    pair_key(key, sizeof(key), c, x->session, o->dir, m->id,
 			     &scope_len)) {
+			/* the servers' requests count apart from any user's:
+			 * a server's flood drops only servers' requests */
 			if (mw_pairing_put(c->px->pairing, key, scope_len,
-					   c->ident.uid, seq, ev.ts_us,
+					   to_client ? MW_PAIR_OWNER_SERVERS
+						     : c->ident.uid,
+					   seq, ev.ts_us,
 					   !strcmp(m->method, "tools/list")
 						   ? MW_PAIR_TOOLS_LIST
 						   : 0,

@@ -136,8 +136,9 @@ Test(judge, who_init_takes_identity_as_rules_see_it)
 
 /*
  * A cgroup or an executable not known (a removed cgroup, a process gone or
- * exec'd since its connect()) cannot escape a rule that refuses, and
- * earns no rule that allows.
+ * exec'd since its connect()) cannot escape a deny rule, and earns no
+ * rule that allows or asks for approval (which would come before a deny
+ * written below it).
  */
 Test(judge, who_unknown_values_match_refusing_rules_only)
 {
@@ -175,6 +176,19 @@ Test(judge, who_unknown_values_match_refusing_rules_only)
 				    d, &culprit),
 		     MW_DECIDE_DENY);
 	cr_assert_str_eq(d[0].rule, "no-tmp-exe");
+
+	/* an approval for one executable, above a deny for everyone:
+	 * unknown is denied, not approved */
+	mw_policy_free(p);
+	p = jd_policy("default: allow\nrules:\n"
+		      "  - {name: agent-may-ask, exe: /opt/agent/bin/agent, "
+		      "tool: t, action: approve}\n"
+		      "  - {name: nobody-else, tool: t, action: deny}\n");
+	mw_judge_who_init(&w, &id);
+	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
+				    d, &culprit),
+		     MW_DECIDE_DENY);
+	cr_assert_str_eq(d[0].rule, "nobody-else");
 
 	/* the allow rule wants the executable it names: unknown is not it */
 	mw_policy_free(p);
