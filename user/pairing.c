@@ -6,13 +6,48 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "loop.h" /* container_of */
+
+/* Intrusive lists in age order, oldest first: every put or touch makes
+ * its member the newest. */
+struct age_link {
+	struct age_link *older, *newer;
+};
+
+struct age_list {
+	struct age_link *oldest, *newest;
+};
+
+static void age_unlink(struct age_list *a, struct age_link *n)
+{
+	if (n->older)
+		n->older->newer = n->newer;
+	else
+		a->oldest = n->newer;
+	if (n->newer)
+		n->newer->older = n->older;
+	else
+		a->newest = n->older;
+}
+
+static void age_push(struct age_list *a, struct age_link *n)
+{
+	n->older = a->newest;
+	n->newer = NULL;
+	if (a->newest)
+		a->newest->newer = n;
+	else
+		a->oldest = n;
+	a->newest = n;
+}
+
 struct owner;
 
 struct entry {
 	struct entry *hnext; /* bucket chain */
-	struct entry *older, *newer; /* age list */
+	struct age_link age; /* in the table's list */
 	struct owner *owner;
-	struct entry *o_older, *o_newer; /* the owner's age list */
+	struct age_link owner_age; /* in its owner's list */
 	uint64_t seq;
 	int64_t ts_us;
 	unsigned flags;
@@ -27,7 +62,7 @@ struct owner {
 	struct owner *next; /* bucket chain */
 	uint32_t uid;
 	size_t count;
-	struct entry *oldest, *newest;
+	struct age_list entries;
 };
 
 #define OWNER_BUCKETS 256
@@ -35,7 +70,7 @@ struct owner {
 /* A scope's dropped keys (their hashes), while it lives. */
 struct ledger {
 	struct ledger *hnext; /* bucket chain */
-	struct ledger *older, *newer; /* idle longest first */
+	struct age_link age; /* idle longest first */
 	uint64_t hash; /* of the scope */
 	uint64_t *keys; /* open addressing, 0 free; cap a power of two */
 	size_t nkeys, cap;
@@ -49,13 +84,13 @@ struct mw_pairing {
 	struct entry **buckets;
 	size_t nbuckets;
 	size_t count, max;
-	struct entry *oldest, *newest;
+	struct age_list entries;
 	struct owner *owners[OWNER_BUCKETS];
 	size_t owner_max; /* entries one owner may have waiting */
 	/* scopes with keys whose request may still be answered, their
 	 * entry gone (dropped for room, put over, given up: see pairing.h) */
 	struct ledger **lbuckets; /* nbuckets of them */
-	struct ledger *lidlest, *lnewest;
+	struct age_list ledgers;
 	size_t nledgers, max_ledgers;
 	size_t nremembered; /* keys in all ledgers */
 	/* scopes whose ledger was given up for room: DROPPED_BITS bits */
@@ -194,35 +229,20 @@ static struct ledger *ledger_find(const struct mw_pairing *p, const char *scope,
 	return NULL;
 }
 
-static void ledger_unlink_age(struct mw_pairing *p, struct ledger *l)
+/* The scope idle longest, or NULL. */
+static struct ledger *ledger_idlest(const struct mw_pairing *p)
 {
-	if (l->older)
-		l->older->newer = l->newer;
-	else
-		p->lidlest = l->newer;
-	if (l->newer)
-		l->newer->older = l->older;
-	else
-		p->lnewest = l->older;
-}
-
-static void ledger_link_newest(struct mw_pairing *p, struct ledger *l)
-{
-	l->older = p->lnewest;
-	l->newer = NULL;
-	if (p->lnewest)
-		p->lnewest->newer = l;
-	else
-		p->lidlest = l;
-	p->lnewest = l;
+	return p->ledgers.oldest
+		       ? container_of(p->ledgers.oldest, struct ledger, age)
+		       : NULL;
 }
 
 static void ledger_touch(struct mw_pairing *p, struct ledger *l)
 {
-	if (p->lnewest == l)
+	if (p->ledgers.newest == &l->age)
 		return;
-	ledger_unlink_age(p, l);
-	ledger_link_newest(p, l);
+	age_unlink(&p->ledgers, &l->age);
+	age_push(&p->ledgers, &l->age);
 }
 
 static void ledger_free(struct mw_pairing *p, struct ledger *l)
@@ -232,7 +252,7 @@ static void ledger_free(struct mw_pairing *p, struct ledger *l)
 	while (*pp != l)
 		pp = &(*pp)->hnext;
 	*pp = l->hnext;
-	ledger_unlink_age(p, l);
+	age_unlink(&p->ledgers, &l->age);
 	p->nledgers--;
 	p->nremembered -= l->nkeys;
 	free(l->keys);
@@ -251,8 +271,8 @@ static struct ledger *ledger_new(struct mw_pairing *p, const char *scope,
 {
 	struct ledger *l;
 
-	if (p->nledgers >= p->max_ledgers && p->lidlest)
-		ledger_give_up(p, p->lidlest);
+	if (p->nledgers >= p->max_ledgers && ledger_idlest(p))
+		ledger_give_up(p, ledger_idlest(p));
 	l = calloc(1, sizeof(*l) + len);
 	if (!l)
 		return NULL;
@@ -263,7 +283,7 @@ static struct ledger *ledger_new(struct mw_pairing *p, const char *scope,
 	l->tainted = was_forgotten(p, h);
 	l->hnext = p->lbuckets[h & (p->nbuckets - 1)];
 	p->lbuckets[h & (p->nbuckets - 1)] = l;
-	ledger_link_newest(p, l);
+	age_push(&p->ledgers, &l->age);
 	p->nledgers++;
 	return l;
 }
@@ -350,8 +370,8 @@ static void remember_dropped(struct mw_pairing *p, const struct entry *e)
 	ledger_place(l->keys, l->cap, slot_value(e->hash));
 	l->nkeys++;
 	p->nremembered++;
-	while (p->nremembered > p->max && p->lidlest != l)
-		ledger_give_up(p, p->lidlest);
+	while (p->nremembered > p->max && ledger_idlest(p) != l)
+		ledger_give_up(p, ledger_idlest(p));
 	if (p->nremembered > p->max)
 		ledger_taint(p, l);
 }
@@ -400,14 +420,7 @@ static void owner_unlink(struct mw_pairing *p, struct entry *e)
 {
 	struct owner *o = e->owner;
 
-	if (e->o_older)
-		e->o_older->o_newer = e->o_newer;
-	else
-		o->oldest = e->o_newer;
-	if (e->o_newer)
-		e->o_newer->o_older = e->o_older;
-	else
-		o->newest = e->o_older;
+	age_unlink(&o->entries, &e->owner_age);
 	if (--o->count == 0) {
 		struct owner **slot = owner_slot(p, o->uid);
 
@@ -424,16 +437,14 @@ static void unlink_entry(struct mw_pairing *p, struct entry *e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
 	owner_unlink(p, e);
-	if (e->older)
-		e->older->newer = e->newer;
-	else
-		p->oldest = e->newer;
-	if (e->newer)
-		e->newer->older = e->older;
-	else
-		p->newest = e->older;
+	age_unlink(&p->entries, &e->age);
 	p->count--;
 	free(e);
+}
+
+static struct entry *oldest_entry(const struct mw_pairing *p)
+{
+	return container_of(p->entries.oldest, struct entry, age);
 }
 
 static struct entry *find(const struct mw_pairing *p, const char *key,
@@ -468,15 +479,18 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
 	/* one user's flood drops its own requests, not the others' */
 	slot = owner_slot(p, owner);
 	if (*slot && (*slot)->count >= p->owner_max) {
-		struct entry *victim = (*slot)->oldest;
+		struct entry *victim = container_of((*slot)->entries.oldest,
+						    struct entry, owner_age);
 
 		remember_dropped(p, victim);
 		unlink_entry(p, victim);
 		slot = owner_slot(p, owner);
 	}
 	if (p->count == p->max) {
-		remember_dropped(p, p->oldest);
-		unlink_entry(p, p->oldest);
+		struct entry *oldest = oldest_entry(p);
+
+		remember_dropped(p, oldest);
+		unlink_entry(p, oldest);
 		slot = owner_slot(p, owner);
 	}
 	if (!*slot) {
@@ -505,22 +519,10 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
 	e->flags = flags;
 	e->hnext = p->buckets[h & (p->nbuckets - 1)];
 	p->buckets[h & (p->nbuckets - 1)] = e;
-	e->older = p->newest;
-	e->newer = NULL;
-	if (p->newest)
-		p->newest->newer = e;
-	else
-		p->oldest = e;
-	p->newest = e;
+	age_push(&p->entries, &e->age);
 	p->count++;
 	e->owner = o;
-	e->o_older = o->newest;
-	e->o_newer = NULL;
-	if (o->newest)
-		o->newest->o_newer = e;
-	else
-		o->oldest = e;
-	o->newest = e;
+	age_push(&o->entries, &e->owner_age);
 	o->count++;
 	return 0;
 }
@@ -564,10 +566,10 @@ void mw_pairing_free(struct mw_pairing *p)
 {
 	if (!p)
 		return;
-	while (p->oldest)
-		unlink_entry(p, p->oldest);
-	while (p->lidlest)
-		ledger_free(p, p->lidlest);
+	while (p->entries.oldest)
+		unlink_entry(p, oldest_entry(p));
+	while (ledger_idlest(p))
+		ledger_free(p, ledger_idlest(p));
 	free(p->forgotten);
 	free(p->lbuckets);
 	free(p->buckets);
