@@ -355,20 +355,18 @@ static void drop_link(const char *path)
 	bpf_link__destroy(l);
 }
 
-static int adopt_guard(struct mw_bpf *b, const char *path, int i, char *err,
-		       size_t errlen)
+/* Points the pinned link l (at path) at prog, this instance's program. */
+static int switch_link(struct bpf_link *l, struct bpf_program *prog,
+		       const char *path, char *err, size_t errlen)
 {
-	struct bpf_link *l = bpf_link__open(path);
-	int r = 0;
+	int r;
 
 	reason_reset();
-	if (!l || bpf_link__update_program(l, guard_prog(b, (size_t)i))) {
-		r = errno ? -errno : -EINVAL;
-		mw_set_err(err, errlen,
-			   "cannot switch %s to the new program: %s", path,
-			   reason_or(-r));
-	}
-	bpf_link__destroy(l);
+	if (l && !bpf_link__update_program(l, prog))
+		return 0;
+	r = errno ? -errno : -EINVAL;
+	mw_set_err(err, errlen, "cannot switch %s to the new program: %s", path,
+		   reason_or(-r));
 	return r;
 }
 
@@ -434,17 +432,21 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 		char path[PATH_MAX];
 		uint64_t name_id, cg_id;
 		struct bpf_link *l;
-		int k;
+		int k, g;
 
 		if (de->d_name[0] == '.')
 			continue;
 		k = parse_link_name(de->d_name, &name_id);
+		g = guard_index(de->d_name);
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->links_dir,
 				     de->d_name) >= sizeof(path))
 			continue;
-		if (guard_index(de->d_name) >= 0) {
-			r = adopt_guard(b, path, guard_index(de->d_name), err,
+		if (g >= 0) {
+			/* the guard must stay: a pin that will not open fails */
+			l = bpf_link__open(path);
+			r = switch_link(l, guard_prog(b, (size_t)g), path, err,
 					errlen);
+			bpf_link__destroy(l);
 			continue;
 		}
 		if (k < 0) {
@@ -465,14 +467,8 @@ static int adopt_links(struct mw_bpf *b, char *err, size_t errlen)
 			bpf_link__destroy(l);
 			continue;
 		}
-		reason_reset();
-		if (bpf_link__update_program(l,
-					     prog_of(b, link_kinds[k].kind))) {
-			r = -errno;
-			mw_set_err(err, errlen,
-				   "cannot switch %s to the new program: %s",
-				   path, reason_or(-r));
-		}
+		r = switch_link(l, prog_of(b, link_kinds[k].kind), path, err,
+				errlen);
 		bpf_link__destroy(l);
 	}
 	closedir(d);
