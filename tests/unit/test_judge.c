@@ -51,24 +51,36 @@ static void jd_identity(struct mw_identity *id)
 	snprintf(id->exe, sizeof(id->exe), "/usr/bin/python3");
 }
 
-/* Judges text travelling in dir; d gets one decision per message. */
+/* Judges text from the caller id travelling in dir; d gets one decision
+ * per message. */
+static enum mw_policy_action
+jd_judge_as(const struct mw_policy *p, const struct mw_identity *id,
+	    const struct mw_pins *pins, const char *server,
+	    enum mw_policy_direction dir, const char *text,
+	    struct mw_policy_decision *d, size_t maxd, size_t *culprit)
+{
+	struct mw_judge_who w;
+	struct mw_rpc_batch b;
+	enum mw_policy_action a;
+
+	mw_judge_who_init(&w, id);
+	jd_parse(text, &b);
+	cr_assert_leq(b.n, maxd);
+	a = mw_judge_batch(p, pins, &w, server, dir, &b, d, culprit);
+	mw_rpc_batch_free(&b);
+	return a;
+}
+
+/* The same from the usual caller (jd_identity). */
 static enum mw_policy_action
 jd_judge(const struct mw_policy *p, const struct mw_pins *pins,
 	 const char *server, enum mw_policy_direction dir, const char *text,
 	 struct mw_policy_decision *d, size_t maxd, size_t *culprit)
 {
 	struct mw_identity id;
-	struct mw_judge_who w;
-	struct mw_rpc_batch b;
-	enum mw_policy_action a;
 
 	jd_identity(&id);
-	mw_judge_who_init(&w, &id);
-	jd_parse(text, &b);
-	cr_assert_leq(b.n, maxd);
-	a = mw_judge_batch(p, pins, &w, server, dir, &b, d, culprit);
-	mw_rpc_batch_free(&b);
-	return a;
+	return jd_judge_as(p, &id, pins, server, dir, text, d, maxd, culprit);
 }
 
 #define CALL(id, tool)                                                  \
@@ -149,31 +161,25 @@ Test(judge, who_unknown_values_match_refusing_rules_only)
 		"  - {name: trusted-exe, exe: /usr/bin/python3, tool: t, "
 		"action: allow}\n");
 	struct mw_identity id;
-	struct mw_judge_who w;
-	struct mw_rpc_batch b;
 	struct mw_policy_decision d[1];
 	size_t culprit;
 
-	jd_parse(CALL("1", "t"), &b);
 	jd_identity(&id);
-	mw_judge_who_init(&w, &id);
-	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
-				    d, &culprit),
+	cr_assert_eq(jd_judge_as(p, &id, NULL, "s", MW_POLICY_FROM_CLIENT,
+				 CALL("1", "t"), d, 1, &culprit),
 		     MW_DECIDE_ALLOW);
 	cr_assert_str_eq(d[0].rule, "trusted-exe", "known: no deny matches");
 
 	snprintf(id.cgroup, sizeof(id.cgroup), "cgroup:123");
-	mw_judge_who_init(&w, &id);
-	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
-				    d, &culprit),
+	cr_assert_eq(jd_judge_as(p, &id, NULL, "s", MW_POLICY_FROM_CLIENT,
+				 CALL("1", "t"), d, 1, &culprit),
 		     MW_DECIDE_DENY);
 	cr_assert_str_eq(d[0].rule, "no-tmp-cgroup");
 
 	jd_identity(&id);
 	id.exe[0] = '\0';
-	mw_judge_who_init(&w, &id);
-	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
-				    d, &culprit),
+	cr_assert_eq(jd_judge_as(p, &id, NULL, "s", MW_POLICY_FROM_CLIENT,
+				 CALL("1", "t"), d, 1, &culprit),
 		     MW_DECIDE_DENY);
 	cr_assert_str_eq(d[0].rule, "no-tmp-exe");
 
@@ -184,9 +190,8 @@ Test(judge, who_unknown_values_match_refusing_rules_only)
 		      "  - {name: agent-may-ask, exe: /opt/agent/bin/agent, "
 		      "tool: t, action: approve}\n"
 		      "  - {name: nobody-else, tool: t, action: deny}\n");
-	mw_judge_who_init(&w, &id);
-	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
-				    d, &culprit),
+	cr_assert_eq(jd_judge_as(p, &id, NULL, "s", MW_POLICY_FROM_CLIENT,
+				 CALL("1", "t"), d, 1, &culprit),
 		     MW_DECIDE_DENY);
 	cr_assert_str_eq(d[0].rule, "nobody-else");
 
@@ -195,12 +200,10 @@ Test(judge, who_unknown_values_match_refusing_rules_only)
 	p = jd_policy("default: deny\nrules:\n"
 		      "  - {name: trusted-exe, exe: /usr/bin/python3, "
 		      "action: allow}\n");
-	mw_judge_who_init(&w, &id);
-	cr_assert_eq(mw_judge_batch(p, NULL, &w, "s", MW_POLICY_FROM_CLIENT, &b,
-				    d, &culprit),
+	cr_assert_eq(jd_judge_as(p, &id, NULL, "s", MW_POLICY_FROM_CLIENT,
+				 CALL("1", "t"), d, 1, &culprit),
 		     MW_DECIDE_DENY);
 	cr_assert_str_eq(d[0].rule, "(default)");
-	mw_rpc_batch_free(&b);
 	mw_policy_free(p);
 }
 
