@@ -13,6 +13,7 @@
 #include "mw_bpf_types.h"
 #include "maps.bpf.h"
 #include "common.bpf.h"
+#include "task_image.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -162,6 +163,8 @@ static __always_inline void mw_record(void *ctx,
 	info.cookie = cookie;
 	info.connect_ns = bpf_ktime_get_ns();
 	bpf_get_current_comm(info.comm, sizeof(info.comm));
+	mw_task_image_of((struct task_struct *)bpf_get_current_task(),
+			 &info.image);
 	if (bpf_map_update_elem(&pending, &cookie, &info, BPF_ANY))
 		mw_stat_inc(MW_STAT_RECORD_FULL);
 }

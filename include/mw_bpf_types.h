@@ -42,6 +42,21 @@ struct mw_conn_key {
 	__u32 pad;
 };
 
+/*
+ * The process image a task runs, as the kernel knows it: its process's
+ * start (kept when a thread other than the leader execs), its exec count
+ * and its executable's inode. The same at connect() and at accept means no
+ * exec and no new process in between: /proc/PID/exe then names what
+ * connected. Zero where the kernel had nothing to read.
+ */
+struct mw_task_image {
+	__u64 start_ns; /* the process's task_struct.start_time */
+	__u64 exec_id; /* task_struct.self_exec_id, one more per exec */
+	__u64 exe_ino; /* mm->exe_file's inode number */
+	__u32 exe_dev; /* and its super block's kernel dev_t */
+	__u32 pad;
+};
+
 /* Captured at connect() in the context of the connecting task. */
 struct mw_conn_info {
 	__u8 orig_addr[16]; /* the destination the client asked for */
@@ -56,6 +71,7 @@ struct mw_conn_info {
 	__u64 cookie;
 	__u64 connect_ns; /* bpf_ktime_get_ns() at connect */
 	char comm[MW_COMM_LEN];
+	struct mw_task_image image;
 };
 
 /* Run-time settings, one element; the daemon writes it at every start. */

@@ -262,6 +262,49 @@ static int lock_pin_dir(struct mw_bpf *b, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A map pinned by a daemon of another version may have another layout
+ * (struct mw_conn_info grew): libbpf would refuse to reuse it and the
+ * daemon would not start. Its records are those of connections that died
+ * with that daemon, so the pin goes and the load makes the map afresh; a
+ * connection the old programs record there meanwhile finds no record at
+ * accept and is refused (fail closed).
+ */
+static int replace_stale_pins(struct bpf_object *obj, char *err, size_t errlen)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map (m, obj) {
+		const char *path = bpf_map__pin_path(m);
+		struct bpf_map_info info;
+		__u32 len = sizeof(info);
+		bool same;
+		int fd;
+
+		if (!path || (fd = bpf_obj_get(path)) < 0)
+			continue; /* not pinned yet: the load pins it */
+		memset(&info, 0, sizeof(info));
+		same = bpf_obj_get_info_by_fd(fd, &info, &len) ||
+		       (info.type == bpf_map__type(m) &&
+			info.key_size == bpf_map__key_size(m) &&
+			info.value_size == bpf_map__value_size(m) &&
+			info.max_entries == bpf_map__max_entries(m) &&
+			info.map_flags == bpf_map__map_flags(m));
+		close(fd);
+		if (same)
+			continue;
+		log_warn("eBPF: pinned map %s has another layout (another "
+			 "version's): replaced",
+			 path);
+		if (unlink(path) && errno != ENOENT) {
+			mw_set_err(err, errlen, "cannot replace %s: %s", path,
+				   strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
 /* ---- addresses ---- */
 
 /* ---- links ---- */
@@ -538,6 +581,13 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 			   reason_or(-r));
 		goto fail;
 	}
+	r = replace_stale_pins(b->connect->obj, err, errlen);
+	if (!r)
+		r = replace_stale_pins(b->sockops->obj, err, errlen);
+	if (!r)
+		r = replace_stale_pins(b->splice->obj, err, errlen);
+	if (r)
+		goto fail;
 	reason_reset();
 	r = mw_connect_bpf__load(b->connect);
 	if (!r)

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
 
-#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -11,6 +10,7 @@
 
 #include "cgroup.h"
 #include "loop.h"
+#include "task_image.h"
 
 /* Appends a group's name (or its number) to the entry's list. */
 static void add_group(struct mw_user_cache_entry *e, gid_t gid, size_t *used)
@@ -95,32 +95,19 @@ size_t mw_identity_groups(const struct mw_identity *id, const char **names,
 	return n;
 }
 
-/* Whether the connecting thread still bears the name captured at its
- * connect(). */
-static bool same_comm(const struct mw_conn_info *ci)
+/* Whether process tgid still runs the image its connect() ran. */
+static bool same_image(struct mw_task_images *ti, const struct mw_conn_info *ci)
 {
-	char path[64], comm[MW_COMM_LEN + 2];
-	ssize_t n;
-	int fd;
+	struct mw_task_image now;
 
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", ci->tgid,
-		 ci->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, comm, sizeof(comm) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	if (comm[n - 1] == '\n')
-		n--;
-	comm[n] = '\0';
-	return !strncmp(comm, ci->comm, MW_COMM_LEN);
+	return ti && !mw_task_image_read(ti, ci->tgid, &now) &&
+	       mw_task_image_same(&ci->image, &now);
 }
 
 void mw_identity_from_conn(struct mw_identity *id,
 			   const struct mw_conn_info *ci,
-			   struct mw_user_cache *uc)
+			   struct mw_user_cache *uc,
+			   struct mw_task_images *images)
 {
 	const struct mw_user_cache_entry *e;
 	char link[64];
@@ -138,15 +125,15 @@ void mw_identity_from_conn(struct mw_identity *id,
 
 	/*
 	 * The process may already be gone; the kernel record stays the
-	 * truth. Read now, the executable is the connecting thread's only if
-	 * it did not exec since its connect(): an exec renames it, so a name
-	 * other than the one the kernel captured, before or after the
-	 * read, leaves it unknown.
+	 * truth. Read now, the executable is the one that connected only if
+	 * the process ran the image its connect() ran both before and after
+	 * the read: no exec, no other process under a reused pid. A name
+	 * proves nothing (PR_SET_NAME), the image's exec count does.
 	 */
 	snprintf(link, sizeof(link), "/proc/%u/exe", ci->tgid);
-	unchanged = same_comm(ci);
+	unchanged = same_image(images, ci);
 	n = readlink(link, id->exe, sizeof(id->exe) - 1);
-	id->exe[n > 0 && unchanged && same_comm(ci) ? n : 0] = '\0';
+	id->exe[n > 0 && unchanged && same_image(images, ci) ? n : 0] = '\0';
 
 	if (mw_cgroup_path_of_id(ci->cgroup_id, id->cgroup, sizeof(id->cgroup)))
 		snprintf(id->cgroup, sizeof(id->cgroup), "cgroup:%llu",

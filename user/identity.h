@@ -15,7 +15,7 @@ struct mw_identity {
 	uint32_t gid;
 	uint64_t cgroup_id;
 	char comm[MW_COMM_LEN];
-	char exe[256]; /* /proc/tgid/exe at accept; "" if gone */
+	char exe[256]; /* /proc/tgid/exe at accept; "" if not vouched for */
 	char cgroup[256]; /* path relative to the cgroup v2 mount */
 	char user[64]; /* user name of uid, or the number */
 	/*
@@ -45,10 +45,17 @@ struct mw_user_cache {
 	} e[MW_USER_CACHE];
 };
 
-/* Fills id from the kernel record and /proc, passwd and group look-ups. */
+struct mw_task_images;
+
+/*
+ * Fills id from the kernel record and /proc, passwd and group look-ups.
+ * images (NULL: none) vouches for what /proc says; without it the
+ * executable is not known.
+ */
 void mw_identity_from_conn(struct mw_identity *id,
 			   const struct mw_conn_info *ci,
-			   struct mw_user_cache *uc);
+			   struct mw_user_cache *uc,
+			   struct mw_task_images *images);
 
 /*
  * Points names[0..max) at the group names of id; returns how many. The

@@ -42,6 +42,7 @@
 #include "pairing.h"
 #include "pins.h"
 #include "sse.h"
+#include "task_image.h"
 
 #define MW_READ_CHUNK (64 * 1024)
 #define MW_HIGH_WATER (256 * 1024)
@@ -189,6 +190,7 @@ struct mw_proxy {
 	struct mw_masker *masker; /* NULL: nothing is masked */
 	struct mw_pins *pins; /* NULL: no tool pinning */
 	struct mw_user_cache users;
+	struct mw_task_images *images; /* vouch for /proc/PID/exe */
 	struct mw_conn *conns;
 	struct mw_conn *held; /* waiting for their events to be durable */
 	struct lingering *lingering;
@@ -3294,7 +3296,7 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->u.io.fd = -1;
 	c->u.io.cb = on_upstream_io;
 	c->server = &px->cfg->servers[ci.server_id];
-	mw_identity_from_conn(&c->ident, &ci, &px->users);
+	mw_identity_from_conn(&c->ident, &ci, &px->users, px->images);
 	mw_judge_who_init(&c->who, &c->ident);
 	snprintf(c->client_addr, sizeof(c->client_addr), "%s", peer_s);
 	mw_mapped_to_addr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
@@ -3527,6 +3529,8 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (mw_task_images_open(&px->images, err, errlen))
+		goto fail;
 	if (open_listener(px, &px->l4, &cfg->listen4, err, errlen))
 		goto fail;
 	if (cfg->has_listen6 &&
@@ -3571,6 +3575,7 @@ void mw_proxy_free(struct mw_proxy *px)
 			close(l->io.fd);
 		}
 	mw_pairing_free(px->pairing);
+	mw_task_images_close(px->images);
 	free(px);
 }
 

@@ -2,7 +2,8 @@
 // socket was made and for the addresses the daemon knows, so a client in
 // an enforced cgroup could reach a protected server through an address
 // that appeared after the start, or with a socket made outside its
-// cgroup. (A dead daemon's pid, its old socket mark and its free port are
+// cgroup; and a process could be credited with a program it named itself
+// after and exec'd once connected. (A dead daemon's pid, its old socket mark and its free port are
 // in daemon.test.mjs, test 5.)
 //
 // Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/bypass.test.mjs
@@ -12,7 +13,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
-  eachRequest, makeCgroup, run, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until,
+  eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath,
+  until,
 } from './helpers.mjs';
 
 const NEW_ADDR = '198.18.0.77'; // benchmarking range (RFC 2544): nobody's
@@ -111,4 +113,42 @@ test('enforce refuses a cgroup nested deeper than the guard looks', async () => 
   } finally {
     for (let p = deep; p !== top; p = path.dirname(p)) fs.rmdirSync(p);
   }
+});
+
+// Takes the name "sleep" (prctl PR_SET_NAME, as perl's $0 does), connects
+// to 127.0.0.1:PORT, prints its pid and execs /usr/bin/sleep with the
+// socket still open.
+const RENAME_EXEC = String.raw`
+use Socket;
+my ($port) = @ARGV;
+$^F = 1000; # no close-on-exec: the connection outlives the exec
+$0 = 'sleep';
+socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
+$| = 1;
+print "$$\n";
+exec('/usr/bin/sleep', '10') or die "exec: $!";
+`;
+
+test('a process named after a program and exec\'ing it after connect() is not credited with it', async () => {
+  // /proc/PID/exe is read at accept; the daemon is held still so that the
+  // accept comes after the exec. The kernel recorded the image that
+  // connected: the name matches, the image does not.
+  process.kill(d.proc.pid, 'SIGSTOP');
+  let pid;
+  try {
+    const p = spawnInCgroup(cg, 'perl', ['-e', RENAME_EXEC, String(up.port)]);
+    pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
+      new Error(`probe exited: ${p.err}`))), 'the probe connected', 5000, 20));
+    await until(() => { try { return fs.readlinkSync(`/proc/${pid}/exe`) === '/usr/bin/sleep'; } catch { return false; } },
+      'the exec', 5000, 20);
+  } finally {
+    process.kill(d.proc.pid, 'SIGCONT');
+  }
+  const rows = await until(async () => {
+    const r = await d.sqlObjects(`select comm, exe from mcpwarden.connections where tgid = ${pid}`);
+    return r.length ? r : null;
+  }, 'the connection recorded', 10000);
+  assert.equal(rows[0].comm, 'sleep');
+  assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
 });

@@ -1,11 +1,15 @@
 // Once running, the daemon keeps only the capabilities it still needs
-// (user/privs.c) and can gain no new ones; enforcement still works.
+// (user/privs.c) and can gain no new ones; enforcement still works. Its
+// pin directory is its own: nobody else's, one daemon's, and maps another
+// version pinned there with another layout are replaced.
 //
 // Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/privs.test.mjs
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { cgroupRelPath, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll } from './helpers.mjs';
+import {
+  cgroupRelPath, makeCgroup, run, runInCgroup, startDaemon, testPinDir, uniqueName, cleanupAll,
+} from './helpers.mjs';
 
 after(cleanupAll);
 
@@ -53,6 +57,17 @@ test('a pin directory another user made first is refused: it could replace the p
   }
 });
 
+// GET / from inside CG to 127.0.0.1:9; prints the status line or the error.
+async function getPort9(cg) {
+  const r = await runInCgroup(cg, process.execPath, ['-e', `
+    const s = require('net').connect(9, '127.0.0.1', () => s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
+    let got = '';
+    s.on('data', (c) => { got += c; });
+    s.on('error', (e) => { got = 'error ' + e.code; });
+    s.on('close', () => process.stdout.write(got.split('\\r\\n')[0]));`], { timeout: 10000 });
+  return r.stdout + r.stderr;
+}
+
 test('a second daemon on the same pin directory is refused; the first keeps steering', async () => {
   // it would switch the pinned links to programs that know none of the
   // first daemon's sockets: every steered connect() would fail
@@ -63,12 +78,26 @@ test('a second daemon on the same pin directory is refused; the first keeps stee
   const en = await d1.cli(['enforce', cgroupRelPath(cg)]);
   assert.equal(en.code, 0, en.stderr);
   // steered to the first daemon, which finds nothing at port 9: a 502
-  const r = await runInCgroup(cg, process.execPath, ['-e', `
-    const s = require('net').connect(9, '127.0.0.1', () => s.write('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'));
-    let got = '';
-    s.on('data', (c) => { got += c; });
-    s.on('error', (e) => { got = 'error ' + e.code; });
-    s.on('close', () => process.stdout.write(got.split('\\r\\n')[0]));`], { timeout: 10000 });
-  assert.match(r.stdout, /^HTTP\/1\.1 502/, r.stdout + r.stderr);
+  assert.match(await getPort9(cg), /^HTTP\/1\.1 502/);
   await d1.stop();
+});
+
+test('a map another version pinned with another layout is replaced, and steering works', async () => {
+  // connect()'s record (struct mw_conn_info) was 80 bytes before it
+  // carried the process image: libbpf will not reuse such a map
+  const dir = testPinDir();
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const mk = await run('bpftool', ['map', 'create', `${dir}/pending`, 'type', 'lru_hash', 'key', '8',
+    'value', '80', 'entries', '16384', 'name', 'pending']);
+  assert.equal(mk.code, 0, mk.stderr);
+  const d = await startDaemon({ bpf_pin_dir: dir, servers: [{ name: 's', address: '127.0.0.1:9' }] });
+  assert.match(d.log(), /pinned map \S+\/pending has another layout \(another version's\): replaced/);
+  const show = await run('bpftool', ['-j', 'map', 'show', 'pinned', `${dir}/pending`]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.ok(JSON.parse(show.stdout).bytes_value > 80, show.stdout);
+  const cg = makeCgroup(uniqueName('mw-privs-layout'));
+  const en = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(en.code, 0, en.stderr);
+  assert.match(await getPort9(cg), /^HTTP\/1\.1 502/);
+  await d.stop();
 });
