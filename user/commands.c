@@ -126,6 +126,10 @@ static json_t *status(struct mw_commands_ctx *cc)
 			    json_integer((json_int_t)ps.accept_paused));
 	json_object_set_new(proxy, "body_timeouts",
 			    json_integer((json_int_t)ps.body_timeouts));
+	json_object_set_new(proxy, "buffers_full",
+			    json_integer((json_int_t)ps.buffers_full));
+	json_object_set_new(proxy, "buffered_bytes",
+			    json_integer((json_int_t)ps.buffered_bytes));
 	mw_audit_stats(cc->audit, &as);
 	audit = json_pack("{s:I,s:I,s:I,s:I,s:b,s:I,s:I,s:I,s:I,s:I,s:b,s:b}",
 			  "submitted", (json_int_t)as.submitted, "written",

@@ -456,6 +456,10 @@ static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 		else if (!strcmp(key, "max_connections"))
 			rc = get_size(c, v, key, 1, 1 << 20,
 				      &l->max_connections);
+		else if (!strcmp(key, "max_buffered_bytes"))
+			/* a user's quarter holds the largest message */
+			rc = get_size(c, v, key, 4 * MW_MAX_RECORDED_MESSAGE,
+				      SIZE_MAX / 2, &l->max_buffered_bytes);
 		else if (!strcmp(key, "header_timeout_ms"))
 			rc = get_ms(c, v, key, &l->header_timeout_ms);
 		else if (!strcmp(key, "body_timeout_ms"))
@@ -701,6 +705,7 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->limits.max_body_bytes = 8 << 20;
 	cfg->limits.max_sse_event_bytes = 4 << 20;
 	cfg->limits.max_connections = 4096;
+	cfg->limits.max_buffered_bytes = (size_t)256 << 20;
 	cfg->limits.header_timeout_ms = 10000;
 	cfg->limits.body_timeout_ms = 60000;
 	cfg->limits.send_timeout_ms = 60000;

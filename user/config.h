@@ -49,6 +49,8 @@ struct mw_limits {
 	size_t max_body_bytes;
 	size_t max_sse_event_bytes;
 	size_t max_connections;
+	/* message bytes held by all connections; a user's share a quarter */
+	size_t max_buffered_bytes;
 	int header_timeout_ms;
 	int body_timeout_ms;
 	int send_timeout_ms; /* a peer that takes nothing of what waits */

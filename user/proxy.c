@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "buf.h"
 #include "json_parse.h"
 #include "json_text.h"
@@ -131,6 +132,7 @@ struct mw_conn {
 	bool closing; /* close once the client side has drained */
 	bool client_wants_close;
 	bool no_more_requests; /* stop reading the client (not a FIN) */
+	int req_refused_status; /* the request's refusal, when not 400/413 */
 	/* request being assembled */
 	struct mw_buf req_body;
 	int64_t head_start_ms;
@@ -160,6 +162,9 @@ struct mw_conn {
 	bool held;
 	int64_t held_since_ms;
 	struct mw_conn *held_next;
+	/* what its buffers hold, on its user's share of px->budget */
+	struct mw_budget_owner *holder;
+	size_t buffered;
 };
 
 struct listener {
@@ -191,6 +196,7 @@ struct mw_proxy {
 	struct mw_pins *pins; /* NULL: no tool pinning */
 	struct mw_user_cache users;
 	struct mw_task_images *images; /* vouch for /proc/PID/exe */
+	struct mw_budget budget; /* limits.max_buffered_bytes */
 	struct mw_conn *conns;
 	struct mw_conn *held; /* waiting for their events to be durable */
 	struct lingering *lingering;
@@ -1188,6 +1194,42 @@ static void start_next_exchange(struct mw_conn *c)
 	}
 }
 
+/* ---- the bytes connections hold ------------------------------------------ */
+
+static size_t conn_buffered(const struct mw_conn *c)
+{
+	return mw_buf_used(&c->req_body) + mw_buf_used(&c->resp_body) +
+	       mw_buf_used(&c->c.out) + mw_buf_used(&c->u.out) +
+	       (c->sse_ready ? mw_sse_buffered(&c->sse) : 0);
+}
+
+static void recount_buffered(struct mw_conn *c)
+{
+	if (c->holder) /* none once closed */
+		mw_budget_move(&c->px->budget, c->holder, &c->buffered,
+			       conn_buffered(c));
+}
+
+/*
+ * Whether a message may grow by more bytes: each is bounded on its own,
+ * all connections together by limits.max_buffered_bytes, one user's by a
+ * quarter of it. Otherwise err says so and the message is refused.
+ */
+static bool may_buffer(struct mw_conn *c, size_t more, char *err, size_t errlen)
+{
+	struct mw_proxy *px = c->px;
+
+	recount_buffered(c);
+	if (c->holder && mw_budget_allows(&px->budget, c->holder, more))
+		return true;
+	px->st.buffers_full++;
+	snprintf(err, errlen,
+		 "the daemon holds all the message bytes it may (%zu for "
+		 "uid %u, %zu in all: limits.max_buffered_bytes); try again",
+		 px->budget.per_owner, c->ident.uid, px->budget.limit);
+	return false;
+}
+
 /* ---- requests (client -> server) ---------------------------------------- */
 
 static int req_on_head(void *arg, struct mw_http_head *h)
@@ -1207,6 +1249,7 @@ static int req_on_head(void *arg, struct mw_http_head *h)
 		return -1;
 	}
 	mw_buf_reset(&c->req_body);
+	c->req_refused_status = 0;
 	/* We hold the whole body before judging it, so we ask for it. */
 	if (h->expect_continue && c->nx == 0 && !c->upstream_failed) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -1226,6 +1269,10 @@ static int req_on_body(void *arg, const char *data, size_t len)
 		snprintf(c->req.err, sizeof(c->req.err),
 			 "request body over the limit of %zu bytes",
 			 c->px->cfg->limits.max_body_bytes);
+		return -1;
+	}
+	if (!may_buffer(c, len, c->req.err, sizeof(c->req.err))) {
+		c->req_refused_status = 503;
 		return -1;
 	}
 	return mw_buf_append(&c->req_body, data, len) ? -1 : 0;
@@ -2483,8 +2530,12 @@ static int resp_on_body(void *arg, const char *data, size_t len)
 				 c->px->cfg->limits.max_body_bytes);
 			return -1;
 		}
+		if (!may_buffer(c, len, c->resp.err, sizeof(c->resp.err)))
+			return -1;
 		return mw_buf_append(&c->resp_body, data, len) ? -1 : 0;
 	case RESP_SSE:
+		if (!may_buffer(c, len, c->resp.err, sizeof(c->resp.err)))
+			return -1;
 		if (mw_sse_feed(&c->sse, data, len, sse_on_event, &sc) < 0) {
 			if (!c->resp.err[0])
 				snprintf(c->resp.err, sizeof(c->resp.err),
@@ -2775,6 +2826,8 @@ static void conn_update(struct mw_conn *c)
 	side_set(c, &c->c, cw);
 	if (!c->dead)
 		side_set(c, &c->u, uw);
+	if (!c->dead)
+		recount_buffered(c);
 }
 
 static int flush_side(struct mw_conn *c, struct mw_side *s)
@@ -2796,20 +2849,24 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 	return 0;
 }
 
+/* A request the daemon cannot take: malformed, too large, or (503) one
+ * the daemon has no room for now. */
 static void client_protocol_error(struct mw_conn *c)
 {
 	const char *why = mw_http_error(&c->req);
+	int status = strstr(why, "over the limit") ? 413 : 400;
 	char detail[256], *safe;
 
-	snprintf(detail, sizeof(detail), "malformed request: %s", why);
+	if (c->req_refused_status)
+		status = c->req_refused_status;
+	snprintf(detail, sizeof(detail), "%s request: %s",
+		 status == 503 ? "refused" : "malformed", why);
 	log_info("conn %llu (%s, pid %u): %s", (unsigned long long)c->id,
 		 c->ident.comm, c->ident.tgid, log_safe(c, detail, &safe));
 	free(safe);
 	record_http_error(c, c->req.head.method[0] ? c->req.head.method : NULL,
-			  NULL, strstr(why, "over the limit") ? 413 : 400,
-			  detail);
-	respond_local(c, "GET", "", strstr(why, "over the limit") ? 413 : 400,
-		      detail, NULL, true);
+			  NULL, status, detail);
+	respond_local(c, "GET", "", status, detail, NULL, true);
 	c->no_more_requests = true;
 }
 
@@ -3183,6 +3240,8 @@ static void conn_close_how(struct mw_conn *c, const char *why, bool linger)
 	if (c->next)
 		c->next->prev = c->prev;
 	px->st.active--;
+	mw_budget_leave(&px->budget, c->holder, c->buffered);
+	c->holder = NULL;
 	c->free_later.cb = conn_free_deferred;
 	mw_loop_defer(px->loop, &c->free_later);
 }
@@ -3297,6 +3356,12 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->u.io.cb = on_upstream_io;
 	c->server = &px->cfg->servers[ci.server_id];
 	mw_identity_from_conn(&c->ident, &ci, &px->users, px->images);
+	c->holder = mw_budget_join(&px->budget, c->ident.uid);
+	if (!c->holder) {
+		free(c);
+		close(fd);
+		return;
+	}
 	mw_judge_who_init(&c->who, &c->ident);
 	snprintf(c->client_addr, sizeof(c->client_addr), "%s", peer_s);
 	mw_mapped_to_addr(ci.orig_addr, ci.orig_port, &c->upstream_addr);
@@ -3529,6 +3594,8 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	mw_budget_init(&px->budget, cfg->limits.max_buffered_bytes,
+		       cfg->limits.max_buffered_bytes / 4);
 	if (mw_task_images_open(&px->images, err, errlen))
 		goto fail;
 	if (open_listener(px, &px->l4, &cfg->listen4, err, errlen))
@@ -3576,12 +3643,14 @@ void mw_proxy_free(struct mw_proxy *px)
 		}
 	mw_pairing_free(px->pairing);
 	mw_task_images_close(px->images);
+	mw_budget_free(&px->budget);
 	free(px);
 }
 
 void mw_proxy_stats(const struct mw_proxy *px, struct mw_proxy_stats *st)
 {
 	*st = px->st;
+	st->buffered_bytes = px->budget.used;
 }
 
 int mw_proxy_for_each_conn(const struct mw_proxy *px,

@@ -40,6 +40,8 @@ struct mw_proxy_stats {
 	uint64_t tools_hidden; /* tools removed from tools/list results */
 	uint64_t accept_paused; /* out of descriptors at accept() */
 	uint64_t body_timeouts; /* request bodies not received in time */
+	uint64_t buffers_full; /* messages refused: limits.max_buffered_bytes */
+	size_t buffered_bytes; /* what connections hold now */
 };
 
 /* pins may be NULL (no tool pinning); it outlives the proxy. */

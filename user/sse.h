@@ -84,6 +84,12 @@ struct mw_sse {
 	const char *reason;
 };
 
+/* Bytes of the event being assembled (held until it is whole). */
+static inline size_t mw_sse_buffered(const struct mw_sse *s)
+{
+	return s->raw_len + s->data_len;
+}
+
 /* max_event_bytes bounds one block's raw bytes (1..MW_SSE_MAX_EVENT_LIMIT).
  * Allocates nothing until fed. Returns 0 or -EINVAL. */
 int mw_sse_init(struct mw_sse *s, size_t max_event_bytes);

@@ -3,10 +3,11 @@
 // asked for: acted on wrongly, the daemon turns in a busy loop for as long
 // as the connection lives. Each case measures the daemon's CPU time. A
 // peer that takes nothing of what waits for it is given up after
-// send_timeout_ms (2 s here).
+// send_timeout_ms (2 s here). And many connections of one user that hold
+// bodies cannot take the room every other user's need.
 //
 // One daemon for the file (default limits: an 8 MiB JSON body is held
-// whole), a raw upstream written here (half-open allowed; /never is never
+// whole; max_buffered_bytes at its least, 64 MiB, a user's share 16 MiB), a raw upstream written here (half-open allowed; /never is never
 // answered, /big is a 7 MB JSON answer sent with the server's FIN), one
 // that never reads, clients that are perl or node scripts in the enforced
 // cgroup.
@@ -16,10 +17,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  eachRequest, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, cpuShare, until,
+  eachRequest, makeCgroup, runInCgroup, spawnInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, cpuShare,
+  until,
 } from './helpers.mjs';
 
 const SEND_TIMEOUT_MS = 2000;
+const MiB = 1024 * 1024;
 let d, cg, up, hole;
 
 function startUpstream() {
@@ -76,7 +79,7 @@ before(async () => {
   d = await startDaemon({
     servers: [{ name: 'raw', address: `127.0.0.1:${up.port}` }, { name: 'hole', address: `127.0.0.1:${hole.port}` }],
     default: 'allow',
-    limits: { send_timeout_ms: SEND_TIMEOUT_MS },
+    limits: { send_timeout_ms: SEND_TIMEOUT_MS, max_buffered_bytes: 64 * MiB },
   });
   cg = makeCgroup(uniqueName('mw-hangup'));
   const r = await d.cli(['enforce', cgroupRelPath(cg)]);
@@ -117,12 +120,13 @@ test('2. a client that half-closes and reads nothing costs no CPU, and is closed
   assert.equal(r.code, 0, r.stderr);
 });
 
-// POSTs a ping padded to 7 MB to 127.0.0.1:PORT; prints what comes back.
+// POSTs a ping padded to 7 MB to 127.0.0.1:PORT (Connection: close); prints
+// what comes back.
 const BIG_POST = String.raw`
 const port = Number(process.argv[1]);
 const body = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping', params: { pad: 'p'.repeat(7000000) } });
 const s = require('net').connect(port, '127.0.0.1', () => s.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:' + port +
-  '\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+  '\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\n' +
   'Content-Length: ' + body.length + '\r\n\r\n' + body));
 let got = '';
 s.on('data', (c) => { got += c; if (/read nothing/.test(got)) s.destroy(); });
@@ -169,4 +173,39 @@ test('4. a client that reads slowly but steadily is not taken for one that reads
   const [got, closed] = r.stdout.trim().split(' ').map(Number);
   assert.equal(closed, 0, `the daemon closed a client that was reading (${got} bytes read)`);
   assert.ok(got > 50000, `${got} bytes read`);
+});
+
+// Sends a request head and SIZE bytes of its body, never the rest; stays.
+const HOLDER = String.raw`
+const [port, size] = process.argv.slice(1).map(Number);
+const s = require('net').connect(port, '127.0.0.1', () => s.write('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:' + port +
+  '\r\nContent-Type: application/json\r\nContent-Length: ' + (size + 1000) + '\r\n\r\n' +
+  '{"jsonrpc":"2.0","id":9,"method":"ping","params":{"pad":"' + 'h'.repeat(size - 50)));
+s.on('error', () => {});
+setInterval(() => {}, 1000);
+`;
+
+test('5. one user\'s connections holding bodies leave the others room: past a quarter of max_buffered_bytes, 503', async () => {
+  // each connection's body is bounded (8 MiB); 4,096 connections of them
+  // are not: what all hold is bounded, and one uid holds a quarter of it
+  const holders = [0, 1].map(() => spawnInCgroup(cg, process.execPath, ['-e', HOLDER, String(up.port), String(6 * MiB)]));
+  try {
+    await until(async () => (await status()).proxy.buffered_bytes >= 12 * MiB - 100, 'the two bodies held', 15000);
+    const root = await runInCgroup(cg, process.execPath, ['-e', BIG_POST, String(up.port)], { timeout: 20000 });
+    assert.match(root.stdout, /^HTTP\/1\.1 503 [^]*16777216 for uid 0, 67108864 in all: limits\.max_buffered_bytes/,
+      root.stdout.slice(0, 500));
+    // another user's 7 MB request fits in its own share
+    const nobody = await runInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
+      process.execPath, '-e', BIG_POST, String(up.port)], { timeout: 20000 });
+    assert.match(nobody.stdout, /^HTTP\/1\.1 200 /, nobody.stdout.slice(0, 500));
+    assert.ok((await status()).proxy.buffers_full >= 1);
+  } finally {
+    for (const h of holders) h.kill('SIGKILL');
+  }
+  await until(async () => (await status()).proxy.buffered_bytes < MiB, 'the held bodies given back', 10000);
+  const again = await runInCgroup(cg, process.execPath, ['-e', BIG_POST, String(up.port)], { timeout: 20000 });
+  assert.match(again.stdout, /^HTTP\/1\.1 200 /, again.stdout.slice(0, 500));
+  const rows = await d.sqlObjects("select uid, detail from mcpwarden.http_errors where http_status = 503");
+  assert.ok(rows.some((r) => r.uid === 0 && /^refused request: .*limits\.max_buffered_bytes/.test(r.detail)),
+    JSON.stringify(rows));
 });

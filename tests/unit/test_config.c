@@ -133,6 +133,7 @@ static const char conf_full[] = "# every key\n"
 				"  max_body_bytes: 1048576\n"
 				"  max_sse_event_bytes: 4096\n"
 				"  max_connections: 7\n"
+				"  max_buffered_bytes: 67108864\n"
 				"  header_timeout_ms: 1500\n"
 				"  body_timeout_ms: 2500\n"
 				"  send_timeout_ms: 3500\n"
@@ -177,6 +178,7 @@ Test(config, full_file, .fini = conf_cleanup)
 	cr_assert_eq(cfg.limits.max_body_bytes, 1048576);
 	cr_assert_eq(cfg.limits.max_sse_event_bytes, 4096);
 	cr_assert_eq(cfg.limits.max_connections, 7);
+	cr_assert_eq(cfg.limits.max_buffered_bytes, 64 << 20);
 	cr_assert_eq(cfg.limits.header_timeout_ms, 1500);
 	cr_assert_eq(cfg.limits.body_timeout_ms, 2500);
 	cr_assert_eq(cfg.limits.send_timeout_ms, 3500);
@@ -316,6 +318,7 @@ Test(config, defaults_when_keys_are_absent, .fini = conf_cleanup)
 	cr_assert_eq(cfg.limits.max_body_bytes, 8 << 20);
 	cr_assert_eq(cfg.limits.max_sse_event_bytes, 4 << 20);
 	cr_assert_eq(cfg.limits.max_connections, 4096);
+	cr_assert_eq(cfg.limits.max_buffered_bytes, (size_t)256 << 20);
 	cr_assert_eq(cfg.limits.header_timeout_ms, 10000);
 	cr_assert_eq(cfg.limits.body_timeout_ms, 60000);
 	cr_assert_eq(cfg.limits.send_timeout_ms, 60000);
@@ -551,6 +554,9 @@ Test(config, limits_must_be_in_range, .fini = conf_cleanup)
 	conf_load_fails("limits:\n  max_header_bytes: 1048577\n", 2,
 			"is outside");
 	conf_load_fails("limits:\n  max_connections: 0\n", 2, "is outside");
+	/* a user's quarter must hold the largest message (16 MiB) */
+	conf_load_fails("limits:\n  max_buffered_bytes: 67108863\n", 2,
+			"is outside");
 	conf_load_fails("limits:\n  connect_timeout_ms: 0\n", 2, "is outside");
 	conf_load_fails("limits:\n  idle_timeout_ms: 86400001\n", 2,
 			"is outside");
