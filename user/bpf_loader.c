@@ -233,6 +233,47 @@ static int check_pin_dir_owner(const char *dir, char *err, size_t errlen)
 }
 
 /*
+ * So must every directory above it be: whoever may write one of them can
+ * rename the pin directory away and put another in its place. A sticky
+ * one (/sys/fs/bpf, like /tmp) lets nobody rename what is not theirs, and
+ * what is below it is checked in turn.
+ */
+static int check_pin_dir_parents(const char *dir, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	while ((slash = strrchr(path, '/'))) {
+		slash[slash == path] = '\0'; /* "/" stays "/" */
+		if (lstat(path, &st) != 0) {
+			mw_set_err(err, errlen, "cannot stat %s: %s", path,
+				   strerror(errno));
+			return -errno;
+		}
+		if (!S_ISDIR(st.st_mode) ||
+		    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		     !(st.st_mode & S_ISVTX))) {
+			mw_set_err(err, errlen,
+				   "%s, above bpf_pin_dir, is not a directory "
+				   "that only root or uid %u may change (uid "
+				   "%u, mode %04o): another user could replace "
+				   "the pins",
+				   path, (unsigned)geteuid(),
+				   (unsigned)st.st_uid,
+				   (unsigned)(st.st_mode & 07777));
+			return -EPERM;
+		}
+		if (slash == path)
+			break;
+	}
+	return 0;
+}
+
+/*
  * One daemon per pin directory: a second would switch the pinned links to
  * its own programs, whose map knows none of the first one's sockets, and
  * every steered connect() would fail while the first still serves.
@@ -555,6 +596,8 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	r = ensure_pin_dir(b->pin_dir, err, errlen);
 	if (!r)
 		r = check_pin_dir_owner(b->pin_dir, err, errlen);
+	if (!r)
+		r = check_pin_dir_parents(b->pin_dir, err, errlen);
 	if (!r)
 		r = lock_pin_dir(b, err, errlen);
 	if (!r && (r = mkdir_p(b->links_dir)))

@@ -57,6 +57,19 @@ test('a pin directory another user made first is refused: it could replace the p
   }
 });
 
+test('a pin directory under a directory another user may write is refused: it could be swapped', async () => {
+  const top = `/sys/fs/bpf/${uniqueName('mw-test-theirs')}`;
+  fs.mkdirSync(top, { mode: 0o755 });
+  fs.chownSync(top, 65534, 65534);
+  try {
+    await assert.rejects(startDaemon({ bpf_pin_dir: `${top}/pins`, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
+      new RegExp(`${top}, above bpf_pin_dir, is not a directory that only root or uid 0 may change \\(uid 65534`));
+    assert.deepEqual(fs.readdirSync(`${top}/pins`), [], 'the daemon pinned into it');
+  } finally {
+    fs.rmSync(top, { recursive: true, force: true });
+  }
+});
+
 // GET / from inside CG to 127.0.0.1:9; prints the status line or the error.
 async function getPort9(cg) {
   const r = await runInCgroup(cg, process.execPath, ['-e', `
