@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -104,6 +106,26 @@ static bool same_image(struct mw_task_images *ti, const struct mw_conn_info *ci)
 	       mw_task_image_same(&ci->image, &now);
 }
 
+/*
+ * Whether path, in the daemon's view of the file system, names the file
+ * behind link (/proc/PID/exe). The path /proc gives is the one the process
+ * sees: in a mount namespace of its own (an unprivileged user namespace is
+ * enough) it may have bound another program over /usr/bin/sleep.
+ */
+static bool path_names_exe(const char *link, const char *path)
+{
+	struct stat running, named;
+	int fd = open(link, O_PATH | O_CLOEXEC);
+	bool same;
+
+	if (fd < 0)
+		return false;
+	same = !fstat(fd, &running) && !stat(path, &named) &&
+	       running.st_dev == named.st_dev && running.st_ino == named.st_ino;
+	close(fd);
+	return same;
+}
+
 void mw_identity_from_conn(struct mw_identity *id,
 			   const struct mw_conn_info *ci,
 			   struct mw_user_cache *uc,
@@ -128,12 +150,18 @@ void mw_identity_from_conn(struct mw_identity *id,
 	 * truth. Read now, the executable is the one that connected only if
 	 * the process ran the image its connect() ran both before and after
 	 * the read: no exec, no other process under a reused pid. A name
-	 * proves nothing (PR_SET_NAME), the image's exec count does.
+	 * proves nothing (PR_SET_NAME), the image's exec count does. And the
+	 * path must name that file where the daemon looks.
 	 */
 	snprintf(link, sizeof(link), "/proc/%u/exe", ci->tgid);
 	unchanged = same_image(images, ci);
 	n = readlink(link, id->exe, sizeof(id->exe) - 1);
-	id->exe[n > 0 && unchanged && same_image(images, ci) ? n : 0] = '\0';
+	if (n <= 0 || (size_t)n >= sizeof(id->exe) - 1) /* none, or cut */
+		n = 0;
+	id->exe[n] = '\0';
+	if (!n || !unchanged || !path_names_exe(link, id->exe) ||
+	    !same_image(images, ci))
+		id->exe[0] = '\0';
 
 	if (mw_cgroup_path_of_id(ci->cgroup_id, id->cgroup, sizeof(id->cgroup)))
 		snprintf(id->cgroup, sizeof(id->cgroup), "cgroup:%llu",

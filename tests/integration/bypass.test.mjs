@@ -152,3 +152,37 @@ test('a process named after a program and exec\'ing it after connect() is not cr
   assert.equal(rows[0].comm, 'sleep');
   assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
 });
+
+// As nobody, in a user and mount namespace of its own, binds perl over
+// /usr/bin/sleep and runs it under that name: connects to 127.0.0.1:PORT,
+// prints its pid and the status line of a ping's answer.
+const BOUND_OVER = String.raw`
+use Socket;
+my $port = shift;
+socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
+connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
+my $b = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
+send($s, "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" .
+  "Accept: application/json, text/event-stream\r\nConnection: close\r\nContent-Length: " . length($b) . "\r\n\r\n$b", 0)
+  or die "send: $!";
+my $line = <$s>;
+$line =~ s/\r?\n$//;
+print "$$ $line\n";
+`;
+
+test('a program bound over another in a mount namespace of the client\'s own is not credited with its path', async () => {
+  // /proc/PID/exe gives the path as the process sees it; the daemon checks
+  // that the path names the same file in its own view
+  const r = await runInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm',
+    'sh', '-c', 'mount --bind /usr/bin/perl /usr/bin/sleep && exec /usr/bin/sleep -e "$0" "$1"', BOUND_OVER,
+    String(up.port)], { timeout: 10000 });
+  assert.equal(r.code, 0, r.stderr);
+  const m = r.stdout.trim().match(/^(\d+) HTTP\/1\.1 200/);
+  assert.ok(m, `not steered and answered: ${r.stdout}`);
+  const rows = await until(async () => {
+    const x = await d.sqlObjects(`select comm, exe from mcpwarden.connections where tgid = ${m[1]}`);
+    return x.length ? x : null;
+  }, 'the connection recorded', 10000);
+  assert.equal(rows[0].comm, 'sleep');
+  assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
+});
