@@ -57,6 +57,16 @@ struct mw_task_image {
 	__u32 pad;
 };
 
+/*
+ * What the task iterator (task_image.bpf.c) writes for the one process it
+ * is run for: tgid says which, should the kernel ignore the link's tid.
+ */
+struct mw_task_image_rec {
+	__u32 tgid;
+	__u32 pad;
+	struct mw_task_image image;
+};
+
 /* Captured at connect() in the context of the connecting task. */
 struct mw_conn_info {
 	__u8 orig_addr[16]; /* the destination the client asked for */

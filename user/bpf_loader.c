@@ -306,11 +306,20 @@ static int lock_pin_dir(struct mw_bpf *b, char *err, size_t errlen)
 /*
  * A map pinned by a daemon of another version may have another layout
  * (struct mw_conn_info grew): libbpf would refuse to reuse it and the
- * daemon would not start. Its records are those of connections that died
- * with that daemon, so the pin goes and the load makes the map afresh; a
- * connection the old programs record there meanwhile finds no record at
- * accept and is refused (fail closed).
+ * daemon would not start. The maps of connections (pending, conns,
+ * sock_hash) hold only records of connections that died with that daemon:
+ * the pin goes and the load makes the map afresh; a connection the old
+ * programs record there meanwhile finds no record at accept and is
+ * refused (fail closed). Any other map steers or guards: until this
+ * daemon filled a new one, the links it adopts would let connections
+ * through, so its start fails and says what to do.
  */
+static bool per_connection_map(const char *name)
+{
+	return !strcmp(name, "pending") || !strcmp(name, "conns") ||
+	       !strcmp(name, "sock_hash");
+}
+
 static int replace_stale_pins(struct bpf_object *obj, char *err, size_t errlen)
 {
 	struct bpf_map *m;
@@ -334,6 +343,15 @@ static int replace_stale_pins(struct bpf_object *obj, char *err, size_t errlen)
 		close(fd);
 		if (same)
 			continue;
+		if (!per_connection_map(bpf_map__name(m))) {
+			mw_set_err(
+				err, errlen,
+				"pinned map %s has another layout (another "
+				"version's): release every cgroup and remove "
+				"the pin directory to upgrade",
+				path);
+			return -EINVAL;
+		}
 		log_warn("eBPF: pinned map %s has another layout (another "
 			 "version's): replaced",
 			 path);

@@ -62,6 +62,7 @@ int mw_task_image_read(struct mw_task_images *t, uint32_t tgid,
 	union bpf_iter_link_info info;
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .iter_info = &info,
 		    .iter_info_len = sizeof(info));
+	struct mw_task_image_rec rec;
 	size_t got = 0;
 	int link_fd, iter_fd, r = 0;
 
@@ -77,9 +78,9 @@ int mw_task_image_read(struct mw_task_images *t, uint32_t tgid,
 		r = iter_fd;
 		goto out;
 	}
-	while (got < sizeof(*img)) {
+	while (got < sizeof(rec)) {
 		ssize_t n =
-			read(iter_fd, (char *)img + got, sizeof(*img) - got);
+			read(iter_fd, (char *)&rec + got, sizeof(rec) - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -91,8 +92,13 @@ int mw_task_image_read(struct mw_task_images *t, uint32_t tgid,
 			break;
 		got += (size_t)n;
 	}
-	if (!r && got != sizeof(*img))
+	if (!r && got != sizeof(rec))
 		r = got ? -EIO : -ESRCH;
+	/* a kernel that ignored the tid ran it over every task */
+	if (!r && rec.tgid != tgid)
+		r = -EOPNOTSUPP;
+	if (!r)
+		*img = rec.image;
 	close(iter_fd);
 out:
 	close(link_fd);

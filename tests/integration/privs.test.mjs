@@ -114,3 +114,19 @@ test('a map another version pinned with another layout is replaced, and steering
   assert.match(await getPort9(cg), /^HTTP\/1\.1 502/);
   await d.stop();
 });
+
+test('a map that steers, pinned with another layout, is not replaced: the start fails and says what to do', async () => {
+  // until the new daemon filled a fresh protected_servers, the links it
+  // adopts would steer nothing: connections would go straight through
+  const dir = testPinDir();
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const mk = await run('bpftool', ['map', 'create', `${dir}/protected_servers`, 'type', 'hash', 'key', '20',
+    'value', '8', 'entries', '4096', 'name', 'protected_serve']);
+  assert.equal(mk.code, 0, mk.stderr);
+  try {
+    await assert.rejects(startDaemon({ bpf_pin_dir: dir, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
+      /pinned map \S+\/protected_servers has another layout \(another version's\): release every cgroup and remove the pin directory to upgrade/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
