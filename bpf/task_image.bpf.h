@@ -11,12 +11,29 @@
 #include <bpf/bpf_core_read.h>
 
 /*
+ * __FMODE_EXEC in f_flags: the kernel opened the file to run it (exec, a
+ * binfmt's interpreter). open() strips the bit from what userspace asks,
+ * so an executable given to a process by PR_SET_MM_EXE_FILE or
+ * PR_SET_MM_MAP's exe_fd (an fd the process opened: CAP_CHECKPOINT_RESTORE
+ * in a user namespace of its own is enough) never bears it. The value has
+ * been 0x20 since it exists, and vmlinux.h carries no macros.
+ */
+#define MW_FMODE_EXEC 0x20
+
+static __always_inline bool mw_opened_to_run(struct file *exe)
+{
+	return BPF_CORE_READ(exe, f_flags) & MW_FMODE_EXEC;
+}
+
+/*
  * Probe reads (BPF_CORE_READ), not BTF pointer walks: the connect hooks get
  * the task from bpf_get_current_task(), a plain number to the verifier, and
  * a kernel thread's NULL mm or an exiting task's freed one must read as
  * zero, never fault. The leader's start time is the process's (de_thread()
  * gives it to a thread that execs); self_exec_id is the same in every
  * thread of one image and grows by one at each exec.
+ * No image (all zero) when the executable is not what an exec opened:
+ * then nothing vouches for it.
  */
 static __always_inline void mw_task_image_of(struct task_struct *task,
 					     struct mw_task_image *img)
@@ -24,12 +41,12 @@ static __always_inline void mw_task_image_of(struct task_struct *task,
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 
 	__builtin_memset(img, 0, sizeof(*img));
+	if (!exe || !mw_opened_to_run(exe))
+		return;
 	img->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	img->exec_id = BPF_CORE_READ(task, self_exec_id);
-	if (exe) {
-		img->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
-		img->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-	}
+	img->exe_ino = BPF_CORE_READ(exe, f_inode, i_ino);
+	img->exe_dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
 }
 
 #endif

@@ -47,7 +47,8 @@ struct mw_conn_key {
  * start (kept when a thread other than the leader execs), its exec count
  * and its executable's inode. The same at connect() and at accept means no
  * exec and no new process in between: /proc/PID/exe then names what
- * connected. Zero where the kernel had nothing to read.
+ * connected. Zero where the kernel had nothing to read, or where the
+ * executable was not opened by an exec (task_image.bpf.h).
  */
 struct mw_task_image {
 	__u64 start_ns; /* the process's task_struct.start_time */

@@ -11,7 +11,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath,
   until,
@@ -186,3 +188,38 @@ test('a program bound over another in a mount namespace of the client\'s own is 
   assert.equal(rows[0].comm, 'sleep');
   assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
 });
+
+// probes/setexe.c, built for the test: a process that gives itself
+// /usr/bin/sleep as its executable without running it, then connects.
+async function buildSetexe() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-setexe-'));
+  fs.chmodSync(dir, 0o755);
+  const bin = path.join(dir, 'setexe');
+  const r = await run('cc', ['-O2', '-o', bin, fileURLToPath(new URL('probes/setexe.c', import.meta.url))]);
+  assert.equal(r.code, 0, r.stderr);
+  return bin;
+}
+
+for (const mode of ['self', 'vm']) {
+  test(`an executable swapped in without exec (PR_SET_MM_MAP, ${mode === 'self' ? 'in a user namespace of its own' :
+    'by a CLONE_VM child in one'}) is not credited`, async () => {
+    // the address space, its exec count and its start are the same at
+    // connect() and at accept, but the file was not opened by an exec
+    const bin = await buildSetexe();
+    try {
+      const p = spawnInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', bin, mode,
+        '/usr/bin/sleep', String(up.port)]);
+      const pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
+        new Error(`probe exited: ${p.err}`))), 'the probe connected', 10000, 20));
+      assert.match(p.err, /exe now \/usr\/bin\/sleep/);
+      const rows = await until(async () => {
+        const x = await d.sqlObjects(`select exe from mcpwarden.connections where tgid = ${pid}`);
+        return x.length ? x : null;
+      }, 'the connection recorded', 10000);
+      assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
+      p.kill('SIGKILL');
+    } finally {
+      fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+    }
+  });
+}
