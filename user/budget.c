@@ -9,6 +9,7 @@ void mw_budget_init(struct mw_budget *b, size_t limit, size_t per_owner)
 	memset(b, 0, sizeof(*b));
 	b->limit = limit;
 	b->per_owner = per_owner;
+	b->reserve = limit / 64;
 }
 
 void mw_budget_free(struct mw_budget *b)
@@ -64,9 +65,11 @@ void mw_budget_leave(struct mw_budget *b, struct mw_budget_owner *o,
 bool mw_budget_allows(const struct mw_budget *b,
 		      const struct mw_budget_owner *o, size_t more)
 {
-	if (b->used > b->limit || o->used > b->per_owner)
+	if (o->used > b->per_owner || more > b->per_owner - o->used)
 		return false;
-	return more <= b->limit - b->used && more <= b->per_owner - o->used;
+	if (b->used <= b->limit && more <= b->limit - b->used)
+		return true;
+	return o->used <= b->reserve && more <= b->reserve - o->used;
 }
 
 void mw_budget_move(struct mw_budget *b, struct mw_budget_owner *o,

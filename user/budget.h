@@ -23,6 +23,7 @@ struct mw_budget_owner {
 
 struct mw_budget {
 	size_t limit, per_owner;
+	size_t reserve; /* an owner holding less is not refused for others */
 	size_t used;
 	struct mw_budget_owner *bucket[MW_BUDGET_BUCKETS];
 };
@@ -37,7 +38,12 @@ struct mw_budget_owner *mw_budget_join(struct mw_budget *b, uint32_t owner);
 void mw_budget_leave(struct mw_budget *b, struct mw_budget_owner *o,
 		     size_t held);
 
-/* Whether o's holder may grow what it holds by more bytes. */
+/*
+ * Whether o's holder may grow what it holds by more bytes: within the
+ * owner's share, and within the limit unless the owner holds less than a
+ * reserve (limit / 64): a user holding little is not refused for what
+ * others hold, and the total then passes the limit by a reserve a user.
+ */
 bool mw_budget_allows(const struct mw_budget *b,
 		      const struct mw_budget_owner *o, size_t more);
 /*

@@ -428,6 +428,28 @@ static int parse_servers(struct mw_yaml_ctx *c, yaml_node_t *n,
 	return 0;
 }
 
+/*
+ * A user's quarter of max_buffered_bytes must hold the largest message
+ * twice over: a buffer grows by doubling, and an event being assembled is
+ * held twice (its lines and its data).
+ */
+static int check_buffered_bytes(struct mw_yaml_ctx *c, yaml_node_t *n,
+				const struct mw_limits *l)
+{
+	size_t largest = l->max_body_bytes > 2 * l->max_sse_event_bytes
+				 ? l->max_body_bytes
+				 : 2 * l->max_sse_event_bytes;
+
+	if (l->max_buffered_bytes / 4 >= 2 * largest)
+		return 0;
+	return mw_yaml_fail(c, n,
+			    "limits: max_buffered_bytes %zu is too small for "
+			    "max_body_bytes and max_sse_event_bytes: a user's "
+			    "quarter must hold twice the largest message (at "
+			    "least %zu)",
+			    l->max_buffered_bytes, 8 * largest);
+}
+
 static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 			struct mw_limits *l)
 {
@@ -476,7 +498,7 @@ static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 		if (rc)
 			return -1;
 	}
-	return 0;
+	return check_buffered_bytes(c, n, l);
 }
 
 static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,

@@ -70,6 +70,11 @@ struct mw_http {
 void mw_http_init(struct mw_http *h, enum mw_http_kind kind, size_t max_head,
 		  const struct mw_http_cb *cb, void *arg);
 void mw_http_free(struct mw_http *h);
+/* Memory held for the head being parsed. */
+static inline size_t mw_http_held(const struct mw_http *h)
+{
+	return h->strcap;
+}
 /* Bytes consumed, or -1 with mw_http_error() set. */
 ssize_t mw_http_feed(struct mw_http *h, const char *data, size_t len);
 /* The peer closed: 0 when that ended a message cleanly or none was open. */

@@ -112,6 +112,7 @@ struct exchange {
 	size_t nwaits;
 	bool answered_elsewhere;
 	bool no_later_answer;
+	size_t held; /* bytes it holds, counted in conn_held() */
 };
 
 struct mw_conn {
@@ -923,6 +924,7 @@ static void exchange_wait(struct exchange *x, struct mw_pairing *pairing,
 	x->waits[x->nwaits].key = k;
 	x->waits[x->nwaits++].seq = seq;
 	x->pairing = pairing;
+	x->held += sizeof(*w) + strlen(k) + 1;
 }
 
 /*
@@ -1088,6 +1090,7 @@ static struct exchange *exchange_new(struct mw_conn *c, const char *method,
 		exchange_free(x);
 		return NULL;
 	}
+	x->held = sizeof(*x) + strlen(x->path) + strlen(x->session) + 2;
 	return x;
 }
 
@@ -1141,6 +1144,7 @@ static void respond_local_body(struct mw_conn *c, const char *http_method,
 		conn_close(c, "out of memory");
 		return;
 	}
+	x->held += x->local.cap;
 	exchange_push(c, x);
 	if (c->xq_head == x)
 		start_next_exchange(c);
@@ -1196,11 +1200,22 @@ static void start_next_exchange(struct mw_conn *c)
 
 /* ---- the bytes connections hold ------------------------------------------ */
 
+/*
+ * The memory a connection holds for its messages: what its buffers have
+ * allocated (a partly drained one keeps its size), the heads being
+ * parsed, the event being assembled, and its queue of exchanges (paths,
+ * the ids they wait for, answers made here).
+ */
 static size_t conn_buffered(const struct mw_conn *c)
 {
-	return mw_buf_used(&c->req_body) + mw_buf_used(&c->resp_body) +
-	       mw_buf_used(&c->c.out) + mw_buf_used(&c->u.out) +
-	       (c->sse_ready ? mw_sse_buffered(&c->sse) : 0);
+	size_t n = c->req_body.cap + c->resp_body.cap + c->c.out.cap +
+		   c->u.out.cap + mw_http_held(&c->req) +
+		   mw_http_held(&c->resp) +
+		   (c->sse_ready ? mw_sse_held(&c->sse) : 0);
+
+	for (const struct exchange *x = c->xq_head; x; x = x->next)
+		n += x->held;
+	return n;
 }
 
 static void recount_buffered(struct mw_conn *c)
@@ -1250,6 +1265,13 @@ static int req_on_head(void *arg, struct mw_http_head *h)
 	}
 	mw_buf_reset(&c->req_body);
 	c->req_refused_status = 0;
+	/* before a 100 Continue invites the body */
+	if (h->content_length > 0 &&
+	    !may_buffer(c, (size_t)h->content_length, c->req.err,
+			sizeof(c->req.err))) {
+		c->req_refused_status = 503;
+		return -1;
+	}
 	/* We hold the whole body before judging it, so we ask for it. */
 	if (h->expect_continue && c->nx == 0 && !c->upstream_failed) {
 		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -2533,9 +2555,9 @@ static int resp_on_body(void *arg, const char *data, size_t len)
 		if (!may_buffer(c, len, c->resp.err, sizeof(c->resp.err)))
 			return -1;
 		return mw_buf_append(&c->resp_body, data, len) ? -1 : 0;
-	case RESP_SSE:
-		if (!may_buffer(c, len, c->resp.err, sizeof(c->resp.err)))
-			return -1;
+	case RESP_SSE: {
+		size_t held = mw_sse_held(&c->sse);
+
 		if (mw_sse_feed(&c->sse, data, len, sse_on_event, &sc) < 0) {
 			if (!c->resp.err[0])
 				snprintf(c->resp.err, sizeof(c->resp.err),
@@ -2543,7 +2565,13 @@ static int resp_on_body(void *arg, const char *data, size_t len)
 					 mw_sse_error(&c->sse));
 			return -1;
 		}
+		/* whole events pass (the client's pace bounds them); an
+		 * event being assembled is held */
+		if (mw_sse_held(&c->sse) > held &&
+		    !may_buffer(c, 0, c->resp.err, sizeof(c->resp.err)))
+			return -1;
 		return 0;
+	}
 	case RESP_RAW:
 		return client_stream_chunk(c, data, len) ? -1 : 0;
 	default:
@@ -2864,9 +2892,19 @@ static void client_protocol_error(struct mw_conn *c)
 	log_info("conn %llu (%s, pid %u): %s", (unsigned long long)c->id,
 		 c->ident.comm, c->ident.tgid, log_safe(c, detail, &safe));
 	free(safe);
-	record_http_error(c, c->req.head.method[0] ? c->req.head.method : NULL,
-			  NULL, status, detail);
-	respond_local(c, "GET", "", status, detail, NULL, true);
+	if (c->req_refused_status) {
+		/* a well-formed request: answered as its kind wants */
+		const char *path = c->req.head.url ? c->req.head.url : "";
+
+		record_http_error(c, c->req.head.method, path, status, detail);
+		respond_local(c, c->req.head.method, path, status, detail, NULL,
+			      true);
+	} else {
+		record_http_error(
+			c, c->req.head.method[0] ? c->req.head.method : NULL,
+			NULL, status, detail);
+		respond_local(c, "GET", "", status, detail, NULL, true);
+	}
 	c->no_more_requests = true;
 }
 

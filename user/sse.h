@@ -84,10 +84,10 @@ struct mw_sse {
 	const char *reason;
 };
 
-/* Bytes of the event being assembled (held until it is whole). */
-static inline size_t mw_sse_buffered(const struct mw_sse *s)
+/* Memory held for the event being assembled (until it is whole). */
+static inline size_t mw_sse_held(const struct mw_sse *s)
 {
-	return s->raw_len + s->data_len;
+	return s->raw_cap + s->data_cap;
 }
 
 /* max_event_bytes bounds one block's raw bytes (1..MW_SSE_MAX_EVENT_LIMIT).

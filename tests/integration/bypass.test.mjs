@@ -202,7 +202,9 @@ async function buildSetexe() {
 
 for (const mode of ['self', 'vm']) {
   test(`an executable swapped in without exec (PR_SET_MM_MAP, ${mode === 'self' ? 'in a user namespace of its own' :
-    'by a CLONE_VM child in one'}) is not credited`, async () => {
+    'by a CLONE_VM child in one'}) is not credited`, {
+    skip: process.arch !== 'x64' && 'the probe unmaps itself with x86-64 code (probes/setexe.c)',
+  }, async () => {
     // the address space, its exec count and its start are the same at
     // connect() and at accept, but the file was not opened by an exec
     const bin = await buildSetexe();

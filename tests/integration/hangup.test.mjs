@@ -188,12 +188,16 @@ setInterval(() => {}, 1000);
 test('5. one user\'s connections holding bodies leave the others room: past a quarter of max_buffered_bytes, 503', async () => {
   // each connection's body is bounded (8 MiB); 4,096 connections of them
   // are not: what all hold is bounded, and one uid holds a quarter of it
-  const holders = [0, 1].map(() => spawnInCgroup(cg, process.execPath, ['-e', HOLDER, String(up.port), String(6 * MiB)]));
+  // (a buffer grows by doubling: 3 MiB of a body hold 4 MiB)
+  const holders = [0, 1, 2].map(() => spawnInCgroup(cg, process.execPath, ['-e', HOLDER, String(up.port),
+    String(3 * MiB)]));
   try {
-    await until(async () => (await status()).proxy.buffered_bytes >= 12 * MiB - 100, 'the two bodies held', 15000);
+    await until(async () => (await status()).proxy.buffered_bytes >= 12 * MiB, 'the three bodies held', 15000);
     const root = await runInCgroup(cg, process.execPath, ['-e', BIG_POST, String(up.port)], { timeout: 20000 });
     assert.match(root.stdout, /^HTTP\/1\.1 503 [^]*16777216 for uid 0, 67108864 in all: limits\.max_buffered_bytes/,
       root.stdout.slice(0, 500));
+    // refused at its head, before its body was taken; a JSON-RPC error
+    assert.match(root.stdout, /\r\nContent-Type: application\/json\r\n[^]*"error":\{"code":/, root.stdout.slice(0, 500));
     // another user's 7 MB request fits in its own share
     const nobody = await runInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
       process.execPath, '-e', BIG_POST, String(up.port)], { timeout: 20000 });
@@ -205,7 +209,7 @@ test('5. one user\'s connections holding bodies leave the others room: past a qu
   await until(async () => (await status()).proxy.buffered_bytes < MiB, 'the held bodies given back', 10000);
   const again = await runInCgroup(cg, process.execPath, ['-e', BIG_POST, String(up.port)], { timeout: 20000 });
   assert.match(again.stdout, /^HTTP\/1\.1 200 /, again.stdout.slice(0, 500));
-  const rows = await d.sqlObjects("select uid, detail from mcpwarden.http_errors where http_status = 503");
-  assert.ok(rows.some((r) => r.uid === 0 && /^refused request: .*limits\.max_buffered_bytes/.test(r.detail)),
-    JSON.stringify(rows));
+  const rows = await d.sqlObjects("select uid, http_path, detail from mcpwarden.http_errors where http_status = 503");
+  assert.ok(rows.some((r) => r.uid === 0 && r.http_path === '/mcp' &&
+    /^refused request: .*limits\.max_buffered_bytes/.test(r.detail)), JSON.stringify(rows));
 });

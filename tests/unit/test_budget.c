@@ -38,6 +38,20 @@ Test(budget, a_user_holds_a_share_and_all_together_the_limit)
 	cr_assert_eq(b.used, 1100);
 	cr_assert_not(mw_budget_allows(&b, carol, 0));
 	cr_assert_not(mw_budget_allows(&b, bob, 0));
+	/* but a user holding less than the reserve (1000 / 64) is not
+	 * refused for what the others hold */
+	{
+		struct mw_budget_owner *dave = mw_budget_join(&b, 4);
+		size_t dd = 0;
+
+		cr_assert_eq(b.reserve, 15);
+		cr_assert(mw_budget_allows(&b, dave, 15));
+		cr_assert_not(mw_budget_allows(&b, dave, 16));
+		mw_budget_move(&b, dave, &dd, 10);
+		cr_assert(mw_budget_allows(&b, dave, 5));
+		cr_assert_not(mw_budget_allows(&b, dave, 6));
+		mw_budget_leave(&b, dave, dd);
+	}
 	mw_budget_move(&b, carol, &cc, 100);
 	cr_assert(mw_budget_allows(&b, carol, 100));
 

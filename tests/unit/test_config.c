@@ -557,6 +557,14 @@ Test(config, limits_must_be_in_range, .fini = conf_cleanup)
 	/* a user's quarter must hold the largest message (16 MiB) */
 	conf_load_fails("limits:\n  max_buffered_bytes: 67108863\n", 2,
 			"is outside");
+	/* and twice the largest message the other limits allow */
+	conf_load_fails("limits:\n  max_buffered_bytes: 67108864\n"
+			"  max_body_bytes: 16777216\n",
+			2,
+			"max_buffered_bytes 67108864 is too small for "
+			"max_body_bytes and max_sse_event_bytes: a user's "
+			"quarter must hold twice the largest message (at "
+			"least 134217728)");
 	conf_load_fails("limits:\n  connect_timeout_ms: 0\n", 2, "is outside");
 	conf_load_fails("limits:\n  idle_timeout_ms: 86400001\n", 2,
 			"is outside");
