@@ -26,14 +26,28 @@ static __always_inline bool mw_opened_to_run(struct file *exe)
 }
 
 /*
+ * A process in a user namespace of its own holds every capability there:
+ * it may mount its own binfmt_misc, whose "O" flag hands an interpreter
+ * the program the kernel opened to run (__FMODE_EXEC and all), ready for
+ * PR_SET_MM_MAP. Only the initial namespace's processes are vouched for
+ * (all threads of a process share one: unshare(CLONE_NEWUSER) refuses a
+ * threaded caller).
+ */
+static __always_inline bool mw_in_initial_userns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, cred, user_ns, level) == 0;
+}
+
+/*
  * Probe reads (BPF_CORE_READ), not BTF pointer walks: the connect hooks get
  * the task from bpf_get_current_task(), a plain number to the verifier, and
  * a kernel thread's NULL mm or an exiting task's freed one must read as
  * zero, never fault. The leader's start time is the process's (de_thread()
  * gives it to a thread that execs); self_exec_id is the same in every
  * thread of one image and grows by one at each exec.
- * No image (all zero) when the executable is not what an exec opened:
- * then nothing vouches for it.
+ * No image (all zero) when the executable is not what an exec opened, or
+ * the process is in a user namespace of its own: then nothing vouches for
+ * it.
  */
 static __always_inline void mw_task_image_of(struct task_struct *task,
 					     struct mw_task_image *img)
@@ -41,7 +55,7 @@ static __always_inline void mw_task_image_of(struct task_struct *task,
 	struct file *exe = BPF_CORE_READ(task, mm, exe_file);
 
 	__builtin_memset(img, 0, sizeof(*img));
-	if (!exe || !mw_opened_to_run(exe))
+	if (!exe || !mw_opened_to_run(exe) || !mw_in_initial_userns(task))
 		return;
 	img->start_ns = BPF_CORE_READ(task, group_leader, start_time);
 	img->exec_id = BPF_CORE_READ(task, self_exec_id);

@@ -225,3 +225,34 @@ for (const mode of ['self', 'vm']) {
     }
   });
 }
+
+test('a program the kernel opened to run, handed over by binfmt_misc in a user namespace of its own, is not credited', {
+  skip: process.arch !== 'x64' && 'the probe unmaps itself with x86-64 code (probes/setexe.c)',
+}, async () => {
+  // binfmt_misc's "O" flag gives the interpreter the file opened for the
+  // exec (__FMODE_EXEC), which PR_SET_MM_MAP takes as the executable:
+  // processes in a user namespace of their own are not vouched for
+  const bin = await buildSetexe();
+  try {
+    // the magic: the 8 bytes of /usr/bin/sleep's entry address (offset 24)
+    const magic = [...fs.readFileSync('/usr/bin/sleep').subarray(24, 32)]
+      .map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+    const mnt = path.join(path.dirname(bin), 'binfmt');
+    fs.mkdirSync(mnt);
+    const script = 'mount -t binfmt_misc none "$1" && ' +
+      `printf '%s' ':mwx:M:24:${magic}::${bin}:O' > "$1/register" && exec /usr/bin/sleep 10`;
+    const p = spawnInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm',
+      'sh', '-c', script, 'sh', mnt], { env: { MW_PORT: String(up.port) } });
+    const pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
+      new Error(`probe exited: ${p.err}`))), 'the probe connected', 10000, 20));
+    assert.match(p.err, /exe now \/usr\/bin\/sleep/);
+    const rows = await until(async () => {
+      const x = await d.sqlObjects(`select exe from mcpwarden.connections where tgid = ${pid}`);
+      return x.length ? x : null;
+    }, 'the connection recorded', 10000);
+    assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
+    p.kill('SIGKILL');
+  } finally {
+    fs.rmSync(path.dirname(bin), { recursive: true, force: true });
+  }
+});

@@ -7,6 +7,9 @@
  *   self: the process unshares a user namespace and swaps itself.
  *   vm:   a CLONE_VM|CLONE_NEWUSER child swaps the shared address space;
  *         the process that connects stays in the initial user namespace.
+ * Run as a binfmt_misc interpreter with the "O" flag (AT_EXECFD set), it
+ * takes the file the kernel opened to run as its executable, and connects
+ * to the port in MW_PORT.
  * The kernel refuses the swap while the old executable is mapped, so the
  * program first copies its own mappings to anonymous memory, from a
  * trampoline that is itself anonymous (x86-64).
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -65,8 +69,8 @@ static void unmap_own_executable(void)
 		unsigned long a, b;
 		char perm[8], path[4096] = "";
 
-		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &a, &b,
-			   perm, path) < 3 ||
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %4095s", &a, &b, perm,
+			   path) < 3 ||
 		    strcmp(path, self))
 			continue;
 		segs[n].addr = a;
@@ -91,7 +95,7 @@ static void unmap_own_executable(void)
 }
 
 /* PR_SET_MM_MAP with the current layout (from /proc/self/stat) and exe_fd. */
-static int set_exe(const char *target)
+static int set_exe_fd(int exe_fd)
 {
 	unsigned long v[52] = { 0 };
 	char buf[4096], *p;
@@ -122,10 +126,14 @@ static int set_exe(const char *target)
 		.arg_end = v[49],
 		.env_start = v[50],
 		.env_end = v[51],
-		.exe_fd = (unsigned)open(target, O_RDONLY),
+		.exe_fd = (unsigned)exe_fd,
 	};
-	return prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof(m),
-		     0);
+	return prctl(PR_SET_MM, PR_SET_MM_MAP, (unsigned long)&m, sizeof(m), 0);
+}
+
+static int set_exe(const char *target)
+{
+	return set_exe_fd(open(target, O_RDONLY));
 }
 
 static const char *target;
@@ -143,14 +151,22 @@ static int swap_in_child(void *arg)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int execfd = (int)getauxval(AT_EXECFD);
+	const char *port = argc == 4 ? argv[3] : getenv("MW_PORT");
 	char now[256];
 	ssize_t k;
 	int s;
 
-	if (argc != 4)
+	if (execfd > 0) {
+		unmap_own_executable();
+		if (set_exe_fd(execfd)) {
+			perror("PR_SET_MM_MAP with AT_EXECFD");
+			return 1;
+		}
+	} else if (argc != 4) {
 		return 2;
-	target = argv[2];
-	if (!strcmp(argv[1], "self")) {
+	} else if (!strcmp(argv[1], "self")) {
+		target = argv[2];
 		if (unshare(CLONE_NEWUSER)) {
 			perror("unshare");
 			return 1;
@@ -165,6 +181,7 @@ int main(int argc, char **argv)
 		pid_t c;
 		int ws;
 
+		target = argv[2];
 		unmap_own_executable();
 		c = clone(swap_in_child, stack + (1 << 16),
 			  CLONE_VM | CLONE_NEWUSER | SIGCHLD, NULL);
@@ -172,15 +189,14 @@ int main(int argc, char **argv)
 			perror("clone");
 			return 1;
 		}
-		if (waitpid(c, &ws, 0) < 0 || !WIFEXITED(ws) ||
-		    WEXITSTATUS(ws))
+		if (waitpid(c, &ws, 0) < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws))
 			return 1;
 	}
 	k = readlink("/proc/self/exe", now, sizeof(now) - 1);
 	now[k > 0 ? k : 0] = 0;
 	fprintf(stderr, "exe now %s\n", now);
 	s = socket(AF_INET, SOCK_STREAM, 0);
-	sa.sin_port = htons((unsigned short)atoi(argv[3]));
+	sa.sin_port = htons((unsigned short)atoi(port ? port : "0"));
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	if (connect(s, (struct sockaddr *)&sa, sizeof(sa))) {
 		perror("connect");
