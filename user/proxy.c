@@ -1238,10 +1238,17 @@ static bool may_buffer(struct mw_conn *c, size_t more, char *err, size_t errlen)
 	if (c->holder && mw_budget_allows(&px->budget, c->holder, more))
 		return true;
 	px->st.buffers_full++;
-	snprintf(err, errlen,
-		 "the daemon holds all the message bytes it may (%zu for "
-		 "uid %u, %zu in all: limits.max_buffered_bytes); try again",
-		 px->budget.per_owner, c->ident.uid, px->budget.limit);
+	if (c->holder && c->holder->used + more > px->budget.per_owner)
+		snprintf(err, errlen,
+			 "uid %u's connections hold all the message bytes "
+			 "they may (%zu: a quarter of "
+			 "limits.max_buffered_bytes); try again",
+			 c->ident.uid, px->budget.per_owner);
+	else
+		snprintf(err, errlen,
+			 "the daemon holds all the message bytes it may "
+			 "(%zu in all: limits.max_buffered_bytes); try again",
+			 px->budget.limit);
 	return false;
 }
 
@@ -1265,10 +1272,11 @@ static int req_on_head(void *arg, struct mw_http_head *h)
 	}
 	mw_buf_reset(&c->req_body);
 	c->req_refused_status = 0;
-	/* before a 100 Continue invites the body */
-	if (h->content_length > 0 &&
-	    !may_buffer(c, (size_t)h->content_length, c->req.err,
-			sizeof(c->req.err))) {
+	/* Every head: a body-less request's exchange is held too. Before a
+	 * 100 Continue invites the body. */
+	if (!may_buffer(c,
+			h->content_length > 0 ? (size_t)h->content_length : 0,
+			c->req.err, sizeof(c->req.err))) {
 		c->req_refused_status = 503;
 		return -1;
 	}
@@ -3560,10 +3568,17 @@ static void on_tick(struct mw_tick *t, int64_t now)
 			conn_update(c);
 			continue;
 		}
-		/* Streams stay open while the server holds them. */
-		if (c->nx == 0 &&
+		/*
+		 * Streams stay open while the server holds them, unless the
+		 * client has finished (a killed one's FIN looks the same) and
+		 * nothing moved either way: its answers, if any ever come,
+		 * are for nobody, and its exchanges hold memory.
+		 */
+		if ((c->nx == 0 || c->c.rd_eof) &&
 		    now - c->last_active_ms > lim->idle_timeout_ms)
-			conn_close(c, "idle");
+			conn_close(c, c->nx ? "the client finished and nothing "
+					      "came in idle_timeout_ms"
+					    : "idle");
 	}
 }
 

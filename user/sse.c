@@ -146,8 +146,23 @@ static int process_field(struct mw_sse *s, const char *line, size_t len)
 	return 0;
 }
 
+/* What a stream keeps between events: a large one's buffers go with it,
+ * so that an idle stream holds little. */
+#define MW_SSE_KEEP_BYTES (64u << 10)
+
+static void drop_if_large(char **buf, size_t *cap)
+{
+	if (*cap <= MW_SSE_KEEP_BYTES)
+		return;
+	free(*buf);
+	*buf = NULL;
+	*cap = 0;
+}
+
 static void reset_block(struct mw_sse *s)
 {
+	drop_if_large(&s->raw, &s->raw_cap);
+	drop_if_large(&s->data, &s->data_cap);
 	s->raw_len = 0;
 	s->line_start = 0;
 	s->line_end = 0;

@@ -3,7 +3,8 @@
 // asked for: acted on wrongly, the daemon turns in a busy loop for as long
 // as the connection lives. Each case measures the daemon's CPU time. A
 // peer that takes nothing of what waits for it is given up after
-// send_timeout_ms (2 s here). And many connections of one user that hold
+// send_timeout_ms (2 s here), one that finished and waits for an answer that
+// never comes after idle_timeout_ms (3 s here). And many connections of one user that hold
 // bodies cannot take the room every other user's need.
 //
 // One daemon for the file (default limits: an 8 MiB JSON body is held
@@ -22,6 +23,7 @@ import {
 } from './helpers.mjs';
 
 const SEND_TIMEOUT_MS = 2000;
+const IDLE_TIMEOUT_MS = 3000;
 const MiB = 1024 * 1024;
 let d, cg, up, hole;
 
@@ -79,7 +81,7 @@ before(async () => {
   d = await startDaemon({
     servers: [{ name: 'raw', address: `127.0.0.1:${up.port}` }, { name: 'hole', address: `127.0.0.1:${hole.port}` }],
     default: 'allow',
-    limits: { send_timeout_ms: SEND_TIMEOUT_MS, max_buffered_bytes: 64 * MiB },
+    limits: { send_timeout_ms: SEND_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS, max_buffered_bytes: 64 * MiB },
   });
   cg = makeCgroup(uniqueName('mw-hangup'));
   const r = await d.cli(['enforce', cgroupRelPath(cg)]);
@@ -194,7 +196,8 @@ test('5. one user\'s connections holding bodies leave the others room: past a qu
   try {
     await until(async () => (await status()).proxy.buffered_bytes >= 12 * MiB, 'the three bodies held', 15000);
     const root = await runInCgroup(cg, process.execPath, ['-e', BIG_POST, String(up.port)], { timeout: 20000 });
-    assert.match(root.stdout, /^HTTP\/1\.1 503 [^]*16777216 for uid 0, 67108864 in all: limits\.max_buffered_bytes/,
+    assert.match(root.stdout,
+      /^HTTP\/1\.1 503 [^]*uid 0's connections hold all the message bytes they may \(16777216: a quarter of limits\.max_buffered_bytes\)/,
       root.stdout.slice(0, 500));
     // refused at its head, before its body was taken; a JSON-RPC error
     assert.match(root.stdout, /\r\nContent-Type: application\/json\r\n[^]*"error":\{"code":/, root.stdout.slice(0, 500));
@@ -212,4 +215,20 @@ test('5. one user\'s connections holding bodies leave the others room: past a qu
   const rows = await d.sqlObjects("select uid, http_path, detail from mcpwarden.http_errors where http_status = 503");
   assert.ok(rows.some((r) => r.uid === 0 && r.http_path === '/mcp' &&
     /^refused request: .*limits\.max_buffered_bytes/.test(r.detail)), JSON.stringify(rows));
+});
+
+test('6. a client that finished while its answer never comes is dropped after idle_timeout_ms, memory and all', async () => {
+  // a killed client's FIN looks like a half-close: with nothing moving
+  // either way its exchanges would be held for ever
+  const active0 = (await status()).proxy.active;
+  const hex = Buffer.from(post('/never', 6)).toString('hex');
+  const t0 = Date.now();
+  const client = runInCgroup(cg, 'perl', ['-e', CLIENT, String(up.port), hex, 'half', '8000'], { timeout: 20000 });
+  await until(async () => (await status()).proxy.active > active0, 'the connection accepted', 5000, 50);
+  await until(async () => (await status()).proxy.active === active0, 'the finished client\'s connection to close',
+    IDLE_TIMEOUT_MS + 3000, 100);
+  const waited = Date.now() - t0;
+  assert.ok(waited >= IDLE_TIMEOUT_MS - 500, `closed after ${waited} ms`);
+  assert.match(d.log(), /the client finished and nothing came in idle_timeout_ms/);
+  assert.equal((await client).code, 0);
 });

@@ -680,3 +680,35 @@ Test(sse, random_slicing_matches_one_piece)
 	}
 	sse_recorder_free(whole);
 }
+
+static int count_event(void *arg, const struct mw_sse_event *ev)
+{
+	(void)ev;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* An idle stream must not keep a large event's buffers (the daemon counts
+ * them against limits.max_buffered_bytes). */
+Test(sse, a_large_event_s_buffers_go_with_it)
+{
+	size_t big = 300 * 1024;
+	char *in = malloc(big + 16);
+	struct mw_sse s;
+	int n = 0;
+
+	cr_assert_not_null(in);
+	memcpy(in, "data: ", 6);
+	memset(in + 6, 'x', big);
+	memcpy(in + 6 + big, "\n\n", 2);
+	cr_assert_eq(mw_sse_init(&s, 1 << 20), 0);
+	cr_assert_eq(mw_sse_feed(&s, in, 6 + big + 2, count_event, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_leq(mw_sse_held(&s), 128 * 1024, "held %zu", mw_sse_held(&s));
+	/* and small events keep theirs */
+	cr_assert_eq(mw_sse_feed(&s, "data: a\n\n", 9, count_event, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_gt(mw_sse_held(&s), 0);
+	mw_sse_free(&s);
+	free(in);
+}
