@@ -200,6 +200,23 @@ async function buildSetexe() {
   return bin;
 }
 
+// The row recorded for the connection of a setexe probe (which prints its
+// pid once connected), once it says it took /usr/bin/sleep; kills it.
+async function recordedExe(p) {
+  try {
+    const pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
+      new Error(`probe exited: ${p.err}`))), 'the probe connected', 10000, 20));
+    assert.match(p.err, /exe now \/usr\/bin\/sleep/);
+    const rows = await until(async () => {
+      const x = await d.sqlObjects(`select exe from mcpwarden.connections where tgid = ${pid}`);
+      return x.length ? x : null;
+    }, 'the connection recorded', 10000);
+    return rows[0];
+  } finally {
+    p.kill('SIGKILL');
+  }
+}
+
 for (const mode of ['self', 'vm']) {
   test(`an executable swapped in without exec (PR_SET_MM_MAP, ${mode === 'self' ? 'in a user namespace of its own' :
     'by a CLONE_VM child in one'}) is not credited`, {
@@ -211,15 +228,8 @@ for (const mode of ['self', 'vm']) {
     try {
       const p = spawnInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', bin, mode,
         '/usr/bin/sleep', String(up.port)]);
-      const pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
-        new Error(`probe exited: ${p.err}`))), 'the probe connected', 10000, 20));
-      assert.match(p.err, /exe now \/usr\/bin\/sleep/);
-      const rows = await until(async () => {
-        const x = await d.sqlObjects(`select exe from mcpwarden.connections where tgid = ${pid}`);
-        return x.length ? x : null;
-      }, 'the connection recorded', 10000);
-      assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
-      p.kill('SIGKILL');
+      const row = await recordedExe(p);
+      assert.ok(!row.exe, `credited with ${row.exe}`);
     } finally {
       fs.rmSync(path.dirname(bin), { recursive: true, force: true });
     }
@@ -243,15 +253,8 @@ test('a program the kernel opened to run, handed over by binfmt_misc in a user n
       `printf '%s' ':mwx:M:24:${magic}::${bin}:O' > "$1/register" && exec /usr/bin/sleep 10`;
     const p = spawnInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'unshare', '-Urm',
       'sh', '-c', script, 'sh', mnt], { env: { MW_PORT: String(up.port) } });
-    const pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
-      new Error(`probe exited: ${p.err}`))), 'the probe connected', 10000, 20));
-    assert.match(p.err, /exe now \/usr\/bin\/sleep/);
-    const rows = await until(async () => {
-      const x = await d.sqlObjects(`select exe from mcpwarden.connections where tgid = ${pid}`);
-      return x.length ? x : null;
-    }, 'the connection recorded', 10000);
-    assert.ok(!rows[0].exe, `credited with ${rows[0].exe}`);
-    p.kill('SIGKILL');
+    const row = await recordedExe(p);
+    assert.ok(!row.exe, `credited with ${row.exe}`);
   } finally {
     fs.rmSync(path.dirname(bin), { recursive: true, force: true });
   }
