@@ -3517,6 +3517,23 @@ static void request_timed_out(struct mw_conn *c, const char *why)
 	conn_update(c);
 }
 
+/*
+ * Whether the client has sent its FIN. While the daemon does not read it
+ * (a full pipeline, a refused request), rd_eof stays unset: the socket's
+ * TCP state says it (CLOSE_WAIT: the peer finished, we have not).
+ */
+static bool client_finished(struct mw_conn *c)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (c->c.rd_eof)
+		return true;
+	memset(&ti, 0, sizeof(ti));
+	return !getsockopt(c->c.io.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) &&
+	       ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
 static void on_tick(struct mw_tick *t, int64_t now)
 {
 	struct mw_proxy *px = container_of(t, struct mw_proxy, tick);
@@ -3571,14 +3588,24 @@ static void on_tick(struct mw_tick *t, int64_t now)
 		/*
 		 * Streams stay open while the server holds them, unless the
 		 * client has finished (a killed one's FIN looks the same) and
-		 * nothing moved either way: its answers, if any ever come,
-		 * are for nobody, and its exchanges hold memory.
+		 * nothing moved either way: its exchanges hold memory for an
+		 * answer that may be for nobody. A live client that only
+		 * half-closed learns why (504); a dead one resets.
 		 */
-		if ((c->nx == 0 || c->c.rd_eof) &&
-		    now - c->last_active_ms > lim->idle_timeout_ms)
-			conn_close(c, c->nx ? "the client finished and nothing "
-					      "came in idle_timeout_ms"
-					    : "idle");
+		if (now - c->last_active_ms <= lim->idle_timeout_ms)
+			continue;
+		if (c->nx == 0) {
+			conn_close(c, "idle");
+		} else if (client_finished(c)) {
+			static const char why[] =
+				"the client finished sending and no answer "
+				"came in idle_timeout_ms";
+
+			log_info("conn %llu: %s", (unsigned long long)c->id,
+				 why);
+			give_up_upstream(c, 504, why, why);
+			conn_update(c);
+		}
 	}
 }
 

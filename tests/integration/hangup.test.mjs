@@ -4,7 +4,7 @@
 // as the connection lives. Each case measures the daemon's CPU time. A
 // peer that takes nothing of what waits for it is given up after
 // send_timeout_ms (2 s here), one that finished and waits for an answer that
-// never comes after idle_timeout_ms (3 s here). And many connections of one user that hold
+// never comes gets 504 after idle_timeout_ms (3 s here). And many connections of one user that hold
 // bodies cannot take the room every other user's need.
 //
 // One daemon for the file (default limits: an 8 MiB JSON body is held
@@ -32,7 +32,7 @@ function startUpstream() {
     s.on('error', () => {});
     eachRequest(s, (head) => {
       const path = head.split(' ')[1];
-      if (path === '/never') return;
+      if (path.startsWith('/never')) return;
       const text = path === '/big' ? 'B'.repeat(7000000) : 'ok';
       const b = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } });
       const r = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
@@ -177,6 +177,32 @@ test('4. a client that reads slowly but steadily is not taken for one that reads
   assert.ok(got > 50000, `${got} bytes read`);
 });
 
+// GET /mcp with Connection: close to 127.0.0.1:PORT; prints what comes back.
+const GET_CLOSE = String.raw`
+const port = Number(process.argv[1]);
+const s = require('net').connect(port, '127.0.0.1', () => s.write('GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:' + port +
+  '\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n'));
+let got = '';
+s.on('data', (c) => { got += c; });
+s.on('error', () => {});
+s.on('close', () => process.stdout.write(got));
+`;
+
+// Opens CONNS connections to 127.0.0.1:PORT, each pipelining 32 GETs of
+// /never with a 60 KB query (never answered); stays.
+const PIPELINER = String.raw`
+const [port, conns] = process.argv.slice(1).map(Number);
+const q = 'q'.repeat(60000);
+for (let i = 0; i < conns; i++) {
+  const s = require('net').connect(port, '127.0.0.1', () => {
+    for (let j = 0; j < 32; j++)
+      s.write('GET /never?' + q + ' HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n');
+  });
+  s.on('error', () => {});
+}
+setInterval(() => {}, 1000);
+`;
+
 // Sends a request head and SIZE bytes of its body, never the rest; stays.
 const HOLDER = String.raw`
 const [port, size] = process.argv.slice(1).map(Number);
@@ -201,7 +227,7 @@ test('5. one user\'s connections holding bodies leave the others room: past a qu
       root.stdout.slice(0, 500));
     // refused at its head, before its body was taken; a JSON-RPC error
     assert.match(root.stdout, /\r\nContent-Type: application\/json\r\n[^]*"error":\{"code":/, root.stdout.slice(0, 500));
-    // another user's 7 MB request fits in its own share
+        // another user's 7 MB request fits in its own share
     const nobody = await runInCgroup(cg, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups',
       process.execPath, '-e', BIG_POST, String(up.port)], { timeout: 20000 });
     assert.match(nobody.stdout, /^HTTP\/1\.1 200 /, nobody.stdout.slice(0, 500));
@@ -217,7 +243,7 @@ test('5. one user\'s connections holding bodies leave the others room: past a qu
     /^refused request: .*limits\.max_buffered_bytes/.test(r.detail)), JSON.stringify(rows));
 });
 
-test('6. a client that finished while its answer never comes is dropped after idle_timeout_ms, memory and all', async () => {
+test('6. a client that finished while its answer never comes gets 504 and is dropped after idle_timeout_ms', async () => {
   // a killed client's FIN looks like a half-close: with nothing moving
   // either way its exchanges would be held for ever
   const active0 = (await status()).proxy.active;
@@ -229,6 +255,43 @@ test('6. a client that finished while its answer never comes is dropped after id
     IDLE_TIMEOUT_MS + 3000, 100);
   const waited = Date.now() - t0;
   assert.ok(waited >= IDLE_TIMEOUT_MS - 500, `closed after ${waited} ms`);
-  assert.match(d.log(), /the client finished and nothing came in idle_timeout_ms/);
+  assert.match(d.log(), /the client finished sending and no answer came in idle_timeout_ms/);
   assert.equal((await client).code, 0);
+  // a live client that only half-closed learns why
+  const rows = await d.sqlObjects("select count(*)::int as n from mcpwarden.http_errors where http_status = 504 " +
+    "and detail like 'the client finished sending%'");
+  assert.ok(rows[0].n >= 1, JSON.stringify(rows));
+});
+
+test('6b. so is one whose FIN waits behind requests the daemon no longer reads (a full pipeline)', async () => {
+  // 33 requests: the daemon stops reading at 32 in flight, and only the
+  // socket's TCP state (CLOSE_WAIT) tells that the client finished
+  const active0 = (await status()).proxy.active;
+  let reqs = '';
+  for (let i = 0; i < 33; i++) reqs += post('/never', 100 + i);
+  const client = runInCgroup(cg, 'perl', ['-e', CLIENT, String(up.port), Buffer.from(reqs).toString('hex'), 'half',
+    String(IDLE_TIMEOUT_MS + 5000)], { timeout: 20000 });
+  await until(async () => (await status()).proxy.active > active0, 'the connection accepted', 5000, 50);
+  await until(async () => (await status()).proxy.active === active0, 'the finished client\'s connection to close',
+    IDLE_TIMEOUT_MS + 3000, 100);
+  assert.equal((await client).code, 0);
+});
+
+test('7. requests without a body count too: a user whose queued exchanges fill its quarter gets 503 for the next', async () => {
+  // 10 connections x 32 pipelined GETs with 60 KB targets, never answered:
+  // their exchanges hold about 19 MiB, past root's 16 MiB
+  const p = spawnInCgroup(cg, process.execPath, ['-e', PIPELINER, String(up.port), '10']);
+  try {
+    await until(async () => (await status()).proxy.buffers_full > 0 &&
+      (await status()).proxy.buffered_bytes > 15 * MiB, 'root\'s quarter filled by exchanges', 15000);
+    const st = await status();
+    assert.ok(st.proxy.buffered_bytes < 17 * MiB, `held ${st.proxy.buffered_bytes} bytes past root's 16 MiB`);
+    const get = await runInCgroup(cg, process.execPath, ['-e', GET_CLOSE, String(up.port)], { timeout: 10000 });
+    assert.match(get.stdout, /^HTTP\/1\.1 503 [^]*uid 0's connections hold all the message bytes they may/,
+      get.stdout.slice(0, 500));
+  } finally {
+    // (its connections go when the kernel gives up on the orphaned
+    // sockets, whose unsent requests the daemon no longer reads)
+    p.kill('SIGKILL');
+  }
 });
