@@ -687,6 +687,13 @@ static void pop(struct mw_audit *a, size_t n)
 		a->count--;
 	}
 	trim_chunks(a);
+	/* Nothing queued: a large event's chunk (up to twice the largest
+	 * message) is not kept for the next lines. */
+	if (!a->count && a->tail && a->tail->cap > CHUNK_SIZE) {
+		chunk_free(a, a->tail);
+		a->chunks = NULL;
+		a->tail = NULL;
+	}
 }
 
 static int set_text(struct mw_audit *a, struct values *x, enum mw_chain_field f,
