@@ -2890,29 +2890,25 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 static void client_protocol_error(struct mw_conn *c)
 {
 	const char *why = mw_http_error(&c->req);
+	const char *method = c->req.head.method;
+	bool refused = c->req_refused_status != 0;
+	const char *url = c->req.head.url ? c->req.head.url : "";
 	int status = strstr(why, "over the limit") ? 413 : 400;
 	char detail[256], *safe;
 
-	if (c->req_refused_status)
+	if (refused)
 		status = c->req_refused_status;
 	snprintf(detail, sizeof(detail), "%s request: %s",
 		 status == 503 ? "refused" : "malformed", why);
 	log_info("conn %llu (%s, pid %u): %s", (unsigned long long)c->id,
 		 c->ident.comm, c->ident.tgid, log_safe(c, detail, &safe));
 	free(safe);
-	if (c->req_refused_status) {
-		/* a well-formed request: answered as its kind wants */
-		const char *path = c->req.head.url ? c->req.head.url : "";
-
-		record_http_error(c, c->req.head.method, path, status, detail);
-		respond_local(c, c->req.head.method, path, status, detail, NULL,
-			      true);
-	} else {
-		record_http_error(
-			c, c->req.head.method[0] ? c->req.head.method : NULL,
-			NULL, status, detail);
-		respond_local(c, "GET", "", status, detail, NULL, true);
-	}
+	/* a well-formed request (refused, not malformed) is answered as its
+	 * kind wants: a JSON-RPC error for an MCP POST */
+	record_http_error(c, method[0] ? method : NULL, refused ? url : NULL,
+			  status, detail);
+	respond_local(c, refused ? method : "GET", refused ? url : "", status,
+		      detail, NULL, true);
 	c->no_more_requests = true;
 }
 
