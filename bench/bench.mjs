@@ -13,6 +13,8 @@
 //                see policyText()); the benchmark's call is allowed by the
 //                last rule, after five argument guards on it
 //   mw+splice    sk_msg splice on, no policy
+//   mw+no-spin   mw+fwd-first with busy_poll_us: 0 (the event loop sleeps in
+//                epoll_wait as soon as it has nothing to do)
 // against two upstreams:
 //   everything   the official reference server (server-everything), in an
 //                initialised session, tools/call echo
@@ -36,11 +38,13 @@ import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const SETUPS = ['mcpwarden', 'mw+fwd-first', 'mw+commit-wait', 'mw+policy', 'mw+splice'];
+const SETUPS = ['mcpwarden', 'mw+fwd-first', 'mw+commit-wait', 'mw+policy', 'mw+splice',
+	'mw+no-spin'];
 // what each setup changes in the daemon's configuration
 const SETUP_AUDIT = {
 	'mw+fwd-first': { durable_before_forward: false },
 	'mw+commit-wait': { spool_first: false },
+	'mw+no-spin': { durable_before_forward: false },
 };
 
 const opt = {
@@ -410,6 +414,7 @@ async function main() {
 			for (const setup of opt.setups) {
 				const splice = setup === 'mw+splice';
 				const d = await h.startDaemon({ servers, splice, bpf_pin_dir: pinDir,
+					...(setup === 'mw+no-spin' ? { busy_poll_us: 0 } : {}),
 					state_dir: stateDir, log_level: 'warn',
 					...(SETUP_AUDIT[setup] ? { audit: SETUP_AUDIT[setup] } : {}),
 					...(setup === 'mw+policy' ? { policy } : {}) });
@@ -521,6 +526,8 @@ async function main() {
 		'mcpwarden', 'mw+fwd-first');
 	ratios('mw+commit-wait (durable before forward, waiting for the commit) against mw+fwd-first',
 		'mw+commit-wait', 'mw+fwd-first');
+	ratios('mw+fwd-first (busy polling, the default) against mw+no-spin (busy_poll_us: 0)',
+		'mw+fwd-first', 'mw+no-spin');
 	lines.push('');
 	lines.push(`daemon RSS with ${opt.idle} idle connections: ${rss === null ? 'n/a' : fmt(rss, 1) + ' MiB'}`);
 	console.log(lines.join('\n'));

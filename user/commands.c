@@ -8,6 +8,7 @@
 #include "cgroup.h"
 #include "control.h"
 #include "log.h"
+#include "spin.h"
 
 static json_t *conn_key_json(const struct mw_conn_key *k,
 			     const struct mw_conn_info *v)
@@ -66,6 +67,15 @@ static json_t *policy_status(const struct mw_config *cfg)
 			 "default", mw_policy_action_name(def),
 			 "explicit_default", explicit_default, "none",
 			 mw_policy_is_none(cfg->policy));
+}
+
+static json_t *busy_poll_status(const struct mw_loop *loop)
+{
+	const struct mw_spin *s = mw_loop_busy_poll(loop);
+
+	return json_pack("{s:I,s:I,s:I}", "window_us", (json_int_t)s->window_us,
+			 "windows", (json_int_t)s->windows, "caught",
+			 (json_int_t)s->caught);
 }
 
 static json_t *status(struct mw_commands_ctx *cc)
@@ -154,6 +164,7 @@ static json_t *status(struct mw_commands_ctx *cc)
 	json_object_set_new(r, "host", json_string(cc->cfg->host));
 	json_object_set_new(r, "listen", json_string(listen));
 	json_object_set_new(r, "splice", json_boolean(cc->cfg->splice));
+	json_object_set_new(r, "busy_poll", busy_poll_status(cc->loop));
 	json_object_set_new(r, "bpf_pin_dir",
 			    json_string(cc->cfg->bpf_pin_dir));
 	json_object_set_new(r, "servers", servers);

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "bpf_loader.h"
 #include "config.h"
+#include "loop.h"
 #include "proxy.h"
 
 struct mw_commands_ctx {
@@ -19,6 +20,7 @@ struct mw_commands_ctx {
 	struct mw_audit *audit;
 	struct mw_proxy *proxy;
 	struct mw_pins *pins;
+	const struct mw_loop *loop;
 	/* Swaps in the configuration file's policy: 0, or -1 when the file
 	 * does not load (the policy in force stays); msg says what happened. */
 	int (*reload)(void *arg, char *msg, size_t msglen);

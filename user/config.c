@@ -655,6 +655,13 @@ static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
 						  "/sys/fs/bpf/");
 		} else if (!strcmp(key, "splice")) {
 			rc = mw_yaml_get_bool(c, v, key, &cfg->splice);
+		} else if (!strcmp(key, "busy_poll_us")) {
+			unsigned long long us;
+
+			rc = mw_yaml_get_uint(c, v, key, 0, MW_MAX_BUSY_POLL_US,
+					      &us);
+			if (!rc)
+				cfg->busy_poll_us = (unsigned)us;
 		} else if (!strcmp(key, "host")) {
 			rc = mw_yaml_get_string(c, v, key, cfg->host,
 						sizeof(cfg->host));
@@ -728,6 +735,7 @@ static void set_defaults(struct mw_config *cfg)
 	cfg->limits.max_sse_event_bytes = 4 << 20;
 	cfg->limits.max_connections = 4096;
 	cfg->limits.max_buffered_bytes = (size_t)256 << 20;
+	cfg->busy_poll_us = MW_DEFAULT_BUSY_POLL_US;
 	cfg->limits.header_timeout_ms = 10000;
 	cfg->limits.body_timeout_ms = 60000;
 	cfg->limits.send_timeout_ms = 60000;

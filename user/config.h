@@ -43,6 +43,10 @@ struct mw_server_cfg {
  * verifier, at it from then on.
  */
 #define MW_MAX_RECORDED_MESSAGE (16u << 20)
+/* Busy polling after a batch (see user/loop.c): a window long enough for a
+ * local upstream's or client's turnaround; longer only burns CPU. */
+#define MW_DEFAULT_BUSY_POLL_US 50
+#define MW_MAX_BUSY_POLL_US 1000
 
 struct mw_limits {
 	size_t max_header_bytes;
@@ -66,6 +70,7 @@ struct mw_config {
 	char state_dir[PATH_MAX];
 	char bpf_pin_dir[PATH_MAX];
 	bool splice;
+	unsigned busy_poll_us; /* see mw_loop_set_busy_poll */
 	enum mw_log_level log_level;
 	struct mw_limits limits;
 	struct {

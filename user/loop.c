@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "loop.h"
+#include "spin.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -13,18 +14,24 @@ struct mw_loop {
 	int epfd;
 	int stop;
 	int64_t last_tick;
+	struct mw_spin spin;
 	struct mw_tick *ticks;
 	struct mw_deferred *deferred;
 };
 
 static void run_deferred(struct mw_loop *l);
 
-int64_t mw_now_ms(void)
+static int64_t now_monotonic_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t mw_now_ms(void)
+{
+	return now_monotonic_us() / 1000;
 }
 
 int64_t mw_now_us(void)
@@ -119,13 +126,25 @@ static void run_ticks(struct mw_loop *l)
 		t->cb(t, now);
 }
 
+void mw_loop_set_busy_poll(struct mw_loop *l, unsigned window_us)
+{
+	mw_spin_init(&l->spin, window_us);
+}
+
+const struct mw_spin *mw_loop_busy_poll(const struct mw_loop *l)
+{
+	return &l->spin;
+}
+
 int mw_loop_run(struct mw_loop *l)
 {
 	struct epoll_event evs[64];
 
 	l->stop = 0;
 	while (!l->stop) {
-		int n = epoll_wait(l->epfd, evs, 64, MW_TICK_MS);
+		bool polled = l->spin.until_us &&
+			      mw_spin_polling(&l->spin, now_monotonic_us());
+		int n = epoll_wait(l->epfd, evs, 64, polled ? 0 : MW_TICK_MS);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -140,6 +159,9 @@ int mw_loop_run(struct mw_loop *l)
 		run_deferred(l);
 		run_ticks(l);
 		run_deferred(l);
+		if (l->spin.window_us)
+			mw_spin_after_wait(&l->spin, n, polled,
+					   now_monotonic_us());
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 	((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct mw_loop;
+struct mw_spin;
 
 /* Embedded in the owner of an fd; the loop calls cb(handler, epoll events). */
 struct mw_io {
@@ -38,6 +39,9 @@ int mw_loop_mod(struct mw_loop *l, struct mw_io *io, uint32_t events);
 void mw_loop_del(struct mw_loop *l, struct mw_io *io);
 /* Ticks run about every 100 ms. */
 void mw_loop_add_tick(struct mw_loop *l, struct mw_tick *t);
+/* Poll for up to window_us after a batch before sleeping (0: never). */
+void mw_loop_set_busy_poll(struct mw_loop *l, unsigned window_us);
+const struct mw_spin *mw_loop_busy_poll(const struct mw_loop *l);
 /* Runs until mw_loop_stop; returns 0 or -errno. */
 int mw_loop_run(struct mw_loop *l);
 void mw_loop_stop(struct mw_loop *l);

@@ -156,6 +156,21 @@ usage:
 	return 2;
 }
 
+static void print_busy_poll(json_t *bp)
+{
+	json_int_t window = json_integer_value(json_object_get(bp, "window_us"));
+
+	if (!window) {
+		printf("busy polling off\n");
+		return;
+	}
+	printf("busy polling for %lld us after a batch: %lld windows, "
+	       "%lld caught an event\n",
+	       (long long)window,
+	       (long long)json_integer_value(json_object_get(bp, "windows")),
+	       (long long)json_integer_value(json_object_get(bp, "caught")));
+}
+
 static void print_status(json_t *r)
 {
 	json_t *v, *kernel = json_object_get(r, "kernel");
@@ -167,6 +182,7 @@ static void print_status(json_t *r)
 	       json_string_value(json_object_get(r, "listen")),
 	       json_is_true(json_object_get(r, "splice")) ? "on" : "off",
 	       json_string_value(json_object_get(r, "bpf_pin_dir")));
+	print_busy_poll(json_object_get(r, "busy_poll"));
 	printf("\nenforced cgroups:\n");
 	if (!json_array_size(json_object_get(r, "enforced")))
 		printf("  (none)\n");

@@ -175,9 +175,10 @@ static bool same_servers(const struct mw_config *a, const struct mw_config *b)
 static void record_start(struct daemon *d)
 {
 	json_t *p = json_pack(
-		"{ss,ss,ss,sb,sb,sI,sI}", "version", MW_VERSION, "config",
+		"{ss,ss,ss,sb,sb,sI,sI,sI}", "version", MW_VERSION, "config",
 		d->cfg.path, "host", d->cfg.host, "durable_before_forward",
 		d->cfg.audit.durable_before_forward, "splice", d->cfg.splice,
+		"busy_poll_us", (json_int_t)d->cfg.busy_poll_us,
 		"checkpoint_events", (json_int_t)d->cfg.audit.checkpoint_events,
 		"checkpoint_ms", (json_int_t)d->cfg.audit.checkpoint_ms);
 	struct mw_audit_event ev = {
@@ -302,6 +303,7 @@ static json_t *handle_control(void *arg, const char *cmd, json_t *req)
 		.bpf = d->bpf,
 		.audit = d->audit,
 		.proxy = d->proxy,
+		.loop = d->loop,
 		.pins = d->pins,
 		.reload = reload_policy,
 		.reload_arg = d,
@@ -366,6 +368,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("epoll: %s", strerror(errno));
 		goto out;
 	}
+	mw_loop_set_busy_poll(d->loop, d->cfg.busy_poll_us);
 	d->sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	d->sig.cb = on_signal;
 	if (d->sig.fd < 0 || mw_loop_add(d->loop, &d->sig, EPOLLIN)) {
@@ -454,11 +457,12 @@ static int run(struct daemon *d, const char *config_path, int debug)
 			 d->cfg.path);
 	record_start(d);
 	record_policy(d);
-	log_info("ready: %zu protected server(s), splice %s, policy %s "
-		 "(%zu rule(s), sha256 %.12s), masking %zu rule(s), control %s",
+	log_info("ready: %zu protected server(s), splice %s, busy poll %u us, "
+		 "policy %s (%zu rule(s), sha256 %.12s), masking %zu rule(s), "
+		 "control %s",
 		 d->cfg.nservers, d->cfg.splice ? "on" : "off",
-		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
-		 d->cfg.policy_sha256,
+		 d->cfg.busy_poll_us, d->cfg.policy_file,
+		 mw_policy_rule_count(d->cfg.policy), d->cfg.policy_sha256,
 		 d->cfg.masker ? mw_masker_n_rules(d->cfg.masker) : 0, ctl);
 	if (mw_loop_run(d->loop))
 		log_err("event loop: %s", strerror(errno));

@@ -632,9 +632,15 @@ test('10. status lists the enforced cgroup, the protected servers and a live con
     }
     assert.ok(s1.proxy.active >= 1, `proxy.active ${s1.proxy.active}`);
     assert.ok(s1.kernel.connect_redirected > s0.kernel.connect_redirected, 'kernel connect_redirected did not move');
+    // busy polling is on by default: the daemon's first batches open
+    // windows (later ones only while windows catch events)
+    assert.equal(s1.busy_poll.window_us, 50);
+    assert.ok(s1.busy_poll.windows > 0, `busy_poll ${JSON.stringify(s1.busy_poll)}`);
+    assert.ok(s1.busy_poll.caught <= s1.busy_poll.windows, `busy_poll ${JSON.stringify(s1.busy_poll)}`);
 
     const t = await d.cli(['status']);
     assert.equal(t.code, 0, t.stderr);
+    assert.match(t.stdout, /^busy polling for 50 us after a batch: \d+ windows, \d+ caught an event$/m);
     assert.match(t.stdout, new RegExp(`^enforced cgroups:\\n(  .*\\n)*  ${cgA}\\n`, 'm'));
     assert.match(t.stdout, new RegExp(`^  legacy +127\\.0\\.0\\.1:${legacy.port}\\b`, 'm'));
     assert.match(t.stdout, new RegExp(`^  #\\d+ node pid ${h.pid} uid 0 \\S+ \\(${cgroupRelPath(cgA)}\\) -> legacy$`, 'm'));
@@ -719,6 +725,26 @@ test('5. restart under enforcement: refused while down, recorded again after, se
   const [[n, lo, hi]] = await d.sql('select count(*), min(seq), max(seq) from mcpwarden.events');
   assert.equal(lo, '1');
   assert.equal(n, hi, `events seq has holes or duplicates: count ${n}, max ${hi}`);
+});
+
+test('12. with busy_poll_us: 0 the loop never polls, and the full scenario gives identical results', async () => {
+  const cg = makeCgroup(uniqueName('mw-test-nopoll'));
+  const ds = await startDaemon({ busy_poll_us: 0, servers: serversConfig() });
+  extraDaemons.push(ds);
+  try {
+    await enforce(ds, cg);
+    const s = await clientIn(cg, srv.url, { scenario: 'full' });
+    assert.deepEqual(s.out, directFull, 'no busy polling, Streamable HTTP: output differs from the direct one');
+    const l = await clientIn(cg, legacy.url, { scenario: 'full', legacy: true });
+    assert.deepEqual(l.out, directLegacy, 'no busy polling, legacy HTTP+SSE: output differs from the direct one');
+    const st = await statusJson(ds);
+    assert.ok(st.proxy.http_requests > 0, JSON.stringify(st.proxy));
+    assert.deepEqual(st.busy_poll, { window_us: 0, windows: 0, caught: 0 });
+    const t = await ds.cli(['status']);
+    assert.match(t.stdout, /^busy polling off$/m);
+  } finally {
+    await ds.cleanup();
+  }
 });
 
 test('11. with splice: true the full scenario gives identical results through the daemon', async () => {

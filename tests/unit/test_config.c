@@ -126,6 +126,7 @@ static const char conf_full[] = "# every key\n"
 				"state_dir: /run/mw-test\n"
 				"bpf_pin_dir: /sys/fs/bpf/mw-test\n"
 				"splice: yes\n"
+				"busy_poll_us: 20\n"
 				"log_level: debug\n"
 				"host: test-host\n"
 				"limits:\n"
@@ -171,6 +172,7 @@ Test(config, full_file, .fini = conf_cleanup)
 	cr_assert_str_eq(cfg.state_dir, "/run/mw-test");
 	cr_assert_str_eq(cfg.bpf_pin_dir, "/sys/fs/bpf/mw-test");
 	cr_assert(cfg.splice);
+	cr_assert_eq(cfg.busy_poll_us, 20);
 	cr_assert_eq(cfg.log_level, MW_LOG_DEBUG);
 	cr_assert_str_eq(cfg.host, "test-host");
 
@@ -313,6 +315,7 @@ Test(config, defaults_when_keys_are_absent, .fini = conf_cleanup)
 	cr_assert_str_eq(cfg.state_dir, "/var/lib/mcpwarden");
 	cr_assert_str_eq(cfg.bpf_pin_dir, "/sys/fs/bpf/mcpwarden");
 	cr_assert_not(cfg.splice);
+	cr_assert_eq(cfg.busy_poll_us, 50);
 	cr_assert_eq(cfg.log_level, MW_LOG_INFO);
 	cr_assert_eq(cfg.limits.max_header_bytes, 64 << 10);
 	cr_assert_eq(cfg.limits.max_body_bytes, 8 << 20);
@@ -572,6 +575,10 @@ Test(config, limits_must_be_in_range, .fini = conf_cleanup)
 	conf_load_fails("audit:\n  max_queue_bytes: 1048576\n", 2,
 			"is outside");
 	conf_load_fails("audit:\n  batch_max: 100001\n", 2, "is outside");
+	conf_load_fails("busy_poll_us: 1001\n", 1,
+			"busy_poll_us: 1001 is outside [0, 1000]");
+	conf_load_fails("busy_poll_us: -1\n", 1,
+			"busy_poll_us: expected a number");
 }
 
 Test(config, other_value_errors, .fini = conf_cleanup)

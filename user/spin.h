@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * When the event loop polls instead of sleeping: a short window after each
+ * batch, kept only while such windows catch events (see spin.c).
+ */
+#ifndef MW_SPIN_H
+#define MW_SPIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct mw_spin {
+	int64_t window_us; /* 0: never poll */
+	int64_t until_us; /* polling without sleeping until then; 0: not */
+	uint32_t history; /* the last 32 windows, bit set: caught an event */
+	unsigned since_probe;
+	uint64_t windows; /* opened, since the start */
+	uint64_t caught; /* of those, windows an event came in */
+};
+
+void mw_spin_init(struct mw_spin *s, unsigned window_us);
+/* Whether the next wait should poll (a zero timeout) at now_us. */
+bool mw_spin_polling(const struct mw_spin *s, int64_t now_us);
+/* After a wait returned n events (polled: it had a zero timeout) and the
+ * batch was handled, at now_us. */
+void mw_spin_after_wait(struct mw_spin *s, int n, bool polled, int64_t now_us);
+
+#endif
