@@ -9,16 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 
 int mw_write_atomic(const char *dir, const char *name, const void *data,
 		    size_t len, mode_t mode, char *err, size_t errlen)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	const char *p = data;
-	size_t done = 0;
-	ssize_t n;
-	int fd = -1, dfd = -1;
+	int fd = -1, dfd = -1, rc;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 		    (int)sizeof(path) ||
@@ -38,16 +36,10 @@ int mw_write_atomic(const char *dir, const char *name, const void *data,
 		mw_set_err(err, errlen, "%s: %s", tmp, strerror(errno));
 		return -1;
 	}
-	while (done < len) {
-		n = write(fd, p + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			mw_set_err(err, errlen, "%s: %s", tmp,
-				   n ? strerror(errno) : "short write");
-			goto fail;
-		}
-		done += (size_t)n;
+	rc = mw_write_all(fd, data, len);
+	if (rc) {
+		mw_set_err(err, errlen, "%s: %s", tmp, strerror(-rc));
+		goto fail;
 	}
 	/* Whatever the umask. */
 	if (fchmod(fd, mode) || fsync(fd)) {

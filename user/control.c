@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 
 struct mw_control {
@@ -64,21 +65,6 @@ static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
 	return -1;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void serve_one(struct mw_control *c, int fd)
 {
 	char *buf = malloc(MW_CONTROL_MAX_LINE);
@@ -125,8 +111,8 @@ reply:
 		resp = mw_control_error("internal error");
 	text = json_dumps(resp, JSON_COMPACT);
 	if (text) {
-		write_all(fd, text, strlen(text));
-		write_all(fd, "\n", 1);
+		mw_write_all(fd, text, strlen(text));
+		mw_write_all(fd, "\n", 1);
 	}
 out:
 	free(text);
@@ -212,7 +198,7 @@ int mw_control_call(const char *path, json_t *req, int timeout_ms,
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	char *text = NULL, *buf = NULL;
 	json_error_t jerr;
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, sent;
 	ssize_t n;
 
 	*resp = NULL;
@@ -231,10 +217,16 @@ int mw_control_call(const char *path, json_t *req, int timeout_ms,
 	}
 	text = json_dumps(req, JSON_COMPACT);
 	buf = malloc(MW_CONTROL_MAX_ANSWER);
-	if (!text || !buf || write_all(fd, text, strlen(text)) ||
-	    write_all(fd, "\n", 1)) {
+	if (!text || !buf) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	sent = mw_write_all(fd, text, strlen(text));
+	if (!sent)
+		sent = mw_write_all(fd, "\n", 1);
+	if (sent) {
 		snprintf(err, errlen, "cannot send to the daemon: %s",
-			 strerror(errno));
+			 strerror(-sent));
 		goto out;
 	}
 	n = read_line(fd, buf, MW_CONTROL_MAX_ANSWER, timeout_ms);

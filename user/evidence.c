@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "digest.h"
+#include "fdio.h"
 #include "log.h"
 #include "pgcopy.h"
 #include "sign.h"
@@ -492,18 +493,11 @@ fail:
 static int out_flush(struct mw_evidence *e, struct out *o, const char *p,
 		     size_t n, char *err, size_t errlen)
 {
-	while (n) {
-		ssize_t w = write(o->fd, p, n);
+	int rc = mw_write_all(o->fd, p, n);
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (!w)
-				errno = EIO;
-			return sys_err(err, errlen, e, o->tmp);
-		}
-		p += w;
-		n -= (size_t)w;
+	if (rc) {
+		errno = -rc;
+		return sys_err(err, errlen, e, o->tmp);
 	}
 	return 0;
 }

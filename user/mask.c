@@ -23,6 +23,7 @@
 #include "atomic_file.h"
 #include "buf.h"
 #include "digest.h"
+#include "fdio.h"
 #include "glob.h"
 #include "json_text.h"
 #include "log.h"
@@ -309,7 +310,7 @@ int mw_mask_key_load(const char *state_dir, uint8_t key[MW_MASK_KEY_BYTES],
 		close(fd);
 		return -1;
 	}
-	n = read(fd, key, MW_MASK_KEY_BYTES);
+	n = mw_read_full(fd, key, MW_MASK_KEY_BYTES);
 	close(fd);
 	if (n != MW_MASK_KEY_BYTES) {
 		mw_set_err(err, errlen, "%s: short read", path);

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 
 #define PG_SOCKET_NAME "/.s.PGSQL.5432"
@@ -337,7 +338,8 @@ static int pg_config_bindir(char *out, size_t outlen)
 	char *argv[] = { "pg_config", "--bindir", NULL };
 	long maxfd = sysconf(_SC_OPEN_MAX);
 	char buf[PATH_MAX];
-	size_t len = 0;
+	size_t len;
+	ssize_t got;
 	int pfd[2], wst;
 	pid_t pid;
 
@@ -369,17 +371,8 @@ static int pg_config_bindir(char *out, size_t outlen)
 		_exit(127);
 	}
 	close(pfd[1]);
-	for (;;) {
-		ssize_t r = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		if (len == sizeof(buf) - 1)
-			break;
-	}
+	got = mw_read_full(pfd[0], buf, sizeof(buf) - 1);
+	len = got > 0 ? (size_t)got : 0;
 	close(pfd[0]);
 	while (waitpid(pid, &wst, 0) < 0) {
 		if (errno != EINTR)
@@ -551,21 +544,6 @@ static int conf_quote(char *out, size_t outlen, const char *s)
 	return 0;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * DATA/mcpwarden.conf, rewritten at every start (so a moved state_dir
  * follows), included at the end of postgresql.conf.
@@ -608,7 +586,7 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 			   strerror(-rc));
 		return rc;
 	}
-	rc = write_all(fd, body, (size_t)n);
+	rc = mw_write_all(fd, body, (size_t)n);
 	if (!rc && u->switch_user && fchown(fd, u->uid, u->gid) < 0)
 		rc = -errno;
 	if (!rc && fsync(fd) < 0)
@@ -659,8 +637,8 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 		if (fd < 0) {
 			rc = -errno;
 		} else {
-			rc = write_all(fd, include_line,
-				       sizeof(include_line) - 1);
+			rc = mw_write_all(fd, include_line,
+					  sizeof(include_line) - 1);
 			if (!rc && fsync(fd) < 0)
 				rc = -errno;
 			close(fd);

@@ -10,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "log.h"
 
 /* In memory as on disk: {server: {tool: {"accepted": hex, "seen": hex}}}. */
 struct mw_pins {
+	char dir[PATH_MAX]; /* state_dir */
 	char path[PATH_MAX];
 	json_t *root;
 	bool dirty; /* changed since the last save */
@@ -84,7 +86,9 @@ int mw_pins_open(struct mw_pins **out, const char *state_dir, char *err,
 	}
 	n = snprintf(p->path, sizeof(p->path), "%s/%s", state_dir,
 		     MW_PINS_FILE);
-	if (n < 0 || (size_t)n >= sizeof(p->path)) {
+	if (n < 0 || (size_t)n >= sizeof(p->path) ||
+	    (size_t)snprintf(p->dir, sizeof(p->dir), "%s", state_dir) >=
+		    sizeof(p->dir)) {
 		mw_set_err(err, errlen, "state_dir path too long");
 		goto fail;
 	}
@@ -105,64 +109,38 @@ void mw_pins_free(struct mw_pins *p)
 	free(p);
 }
 
-/*
- * Written whole to a temporary file (0600 whatever a stale one had),
- * synced, renamed over the old, and the directory synced: the pins an
- * operator accepted survive a crash.
- */
-static int save(struct mw_pins *p)
+/* Written whole or not at all (see mw_write_atomic): the pins an operator
+ * accepted survive a crash. */
+static int save_changes(struct mw_pins *p, char *err, size_t errlen)
 {
-	char tmp[PATH_MAX + 8], dir[PATH_MAX], *slash;
 	char *text;
-	size_t len;
-	int fd, rc = -1;
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", p->path) >= (int)sizeof(tmp))
-		return -1;
+	if (!p->dirty)
+		return 0;
 	text = json_dumps(p->root, JSON_INDENT(1) | JSON_SORT_KEYS);
-	if (!text)
+	if (!text) {
+		mw_set_err(err, errlen, "out of memory");
 		return -1;
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
-	if (fd >= 0) {
-		if (!fchmod(fd, 0600) && write(fd, text, len) == (ssize_t)len &&
-		    !fsync(fd))
-			rc = 0;
-		if (close(fd))
-			rc = -1;
 	}
-	if (!rc && rename(tmp, p->path))
-		rc = -1;
-	snprintf(dir, sizeof(dir), "%s", p->path);
-	slash = strrchr(dir, '/');
-	if (!rc && slash) {
-		*slash = '\0';
-		fd = open(dir[0] ? dir : "/",
-			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || fsync(fd))
-			rc = -1;
-		if (fd >= 0)
-			close(fd);
-	}
-	if (rc) {
-		log_err("tool pins: cannot save %s: %s", p->path,
-			strerror(errno));
-		unlink(tmp);
-	}
+	rc = mw_write_atomic(p->dir, MW_PINS_FILE, text, strlen(text), 0600,
+			     err, errlen);
 	free(text);
+	if (!rc)
+		p->dirty = false;
 	return rc;
 }
 
 int mw_pins_save(struct mw_pins *p)
 {
-	if (!p->dirty)
+	char err[PATH_MAX + 128];
+
+	if (!save_changes(p, err, sizeof(err)))
 		return 0;
-	if (save(p))
-		return -1;
-	p->dirty = false;
-	return 0;
+	log_err("tool pins: cannot save: %s", err);
+	return -1;
 }
+
 int mw_pins_fingerprint(const json_t *def, char hex[MW_PIN_HEX])
 {
 	json_t *copy;
@@ -273,12 +251,7 @@ int mw_pins_accept(struct mw_pins *p, const char *server, size_t *n, char *err,
 	}
 	if (*n)
 		p->dirty = true;
-	if (mw_pins_save(p)) {
-		mw_set_err(err, errlen, "cannot save %s: %s", p->path,
-			   strerror(errno));
-		return -1;
-	}
-	return 0;
+	return save_changes(p, err, errlen);
 }
 
 json_t *mw_pins_json(const struct mw_pins *p, const char *server)

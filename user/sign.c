@@ -18,6 +18,7 @@
 
 #include "atomic_file.h"
 #include "digest.h"
+#include "fdio.h"
 #include "log.h"
 
 /* An Ed25519 key PEM is a few hundred bytes: anything much larger is not
@@ -101,7 +102,7 @@ static int read_pem(const char *path, bool private, bool *absent, char **out,
 {
 	struct stat st;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len;
 	ssize_t n;
 	int fd;
 
@@ -147,19 +148,12 @@ static int read_pem(const char *path, bool private, bool *absent, char **out,
 		mw_set_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	while (len <= MW_SIGN_MAX_PEM) {
-		n = read(fd, buf + len, MW_SIGN_MAX_PEM + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			mw_set_err(err, errlen, "%s: %s", path,
-				   strerror(errno));
-			goto fail;
-		}
-		if (!n)
-			break;
-		len += (size_t)n;
+	n = mw_read_full(fd, buf, MW_SIGN_MAX_PEM + 1);
+	if (n < 0) {
+		mw_set_err(err, errlen, "%s: %s", path, strerror((int)-n));
+		goto fail;
 	}
+	len = (size_t)n;
 	if (len > MW_SIGN_MAX_PEM) {
 		mw_set_err(err, errlen, "%s: larger than %d bytes", path,
 			   MW_SIGN_MAX_PEM);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 
 /* Read size of the forward search for the lines' end at open. */
@@ -39,25 +40,6 @@ struct mw_spool {
 	bool cut; /* a failed append's bytes past size may remain */
 	bool recycle; /* due before the next append (see MW_SPOOL_RECYCLE_BYTES) */
 };
-
-/* pread until n bytes or end of file; returns the bytes read or -errno. */
-static ssize_t pread_full(int fd, char *buf, size_t n, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t r;
-
-	while (done < n) {
-		r = pread(fd, buf + done, n - done, (off_t)(off + done));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (!r)
-			break;
-		done += (size_t)r;
-	}
-	return (ssize_t)done;
-}
 
 /* Syncs the directory dir names (path copied: it is cut at the last '/'). */
 static int sync_parent(const char *dir, char *err, size_t errlen)
@@ -229,7 +211,7 @@ static int lines_end(struct mw_spool *s, uint64_t *keep, uint64_t *stray,
 				       ? (size_t)(s->file_size - off)
 				       : MW_SPOOL_OPEN_CHUNK;
 
-		n = pread_full(s->fd, buf, chunk, off);
+		n = mw_pread_full(s->fd, buf, chunk, (off_t)off);
 		if (n < 0) {
 			rc = (int)n;
 			mw_set_err(err, errlen, "%s: %s", s->path,
@@ -440,23 +422,6 @@ uint64_t mw_spool_size(const struct mw_spool *s)
 	return s->size - s->start;
 }
 
-/* pwrite until done; 0 or -errno (-EIO for a write that wrote nothing). */
-static int pwrite_full(int fd, const char *p, size_t n, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t w;
-
-	while (done < n) {
-		w = pwrite(fd, p + done, n - done, (off_t)(off + done));
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w ? -errno : -EIO;
-		done += (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes NUL bytes over [off, off + n). */
 static int zero_range(int fd, uint64_t off, uint64_t n)
 {
@@ -464,7 +429,7 @@ static int zero_range(int fd, uint64_t off, uint64_t n)
 
 	while (n) {
 		size_t chunk = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
-		int rc = pwrite_full(fd, zeros, chunk, off);
+		int rc = mw_pwrite_all(fd, zeros, chunk, (off_t)off);
 
 		if (rc)
 			return rc;
@@ -612,7 +577,7 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 	rc = clear_ahead(s, s->size + n + 1);
 	if (rc)
 		return rc;
-	rc = pwrite_full(s->fd, p, n, s->size);
+	rc = mw_pwrite_all(s->fd, p, n, (off_t)s->size);
 	/* a full file system: the recorded lines' space may be enough */
 	if (rc == -ENOSPC && s->start == s->size && s->size) {
 		rc = cut_back(s, n);
@@ -621,7 +586,7 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 		if (!rc)
 			rc = clear_ahead(s, n + 1);
 		if (!rc)
-			rc = pwrite_full(s->fd, p, n, s->size);
+			rc = mw_pwrite_all(s->fd, p, n, (off_t)s->size);
 	}
 	if (rc)
 		goto fail;
@@ -685,7 +650,7 @@ int mw_spool_scan(struct mw_spool *s,
 		want = cap - len;
 		if (want > end - off)
 			want = (size_t)(end - off);
-		n = pread_full(s->fd, buf + len, want, off);
+		n = mw_pread_full(s->fd, buf + len, want, (off_t)off);
 		if (n < 0) {
 			rc = (int)n;
 			goto out;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "task_image.skel.h"
 
@@ -63,7 +64,7 @@ int mw_task_image_read(struct mw_task_images *t, uint32_t tgid,
 	LIBBPF_OPTS(bpf_link_create_opts, opts, .iter_info = &info,
 		    .iter_info_len = sizeof(info));
 	struct mw_task_image_rec rec;
-	size_t got = 0;
+	ssize_t got;
 	int link_fd, iter_fd, r = 0;
 
 	if (!tgid)
@@ -78,21 +79,10 @@ int mw_task_image_read(struct mw_task_images *t, uint32_t tgid,
 		r = iter_fd;
 		goto out;
 	}
-	while (got < sizeof(rec)) {
-		ssize_t n =
-			read(iter_fd, (char *)&rec + got, sizeof(rec) - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		if (!n)
-			break;
-		got += (size_t)n;
-	}
-	if (!r && got != sizeof(rec))
+	got = mw_read_full(iter_fd, &rec, sizeof(rec));
+	if (got < 0)
+		r = (int)got;
+	else if ((size_t)got != sizeof(rec))
 		r = got ? -EIO : -ESRCH;
 	/* a kernel that ignored the tid ran it over every task */
 	if (!r && rec.tgid != tgid)

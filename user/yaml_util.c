@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
+
 int mw_yaml_fail(struct mw_yaml_ctx *c, const yaml_node_t *n, const char *fmt,
 		 ...)
 {
@@ -179,7 +181,8 @@ int mw_yaml_get_uint(struct mw_yaml_ctx *c, yaml_node_t *n, const char *key,
 int mw_yaml_read_file(const char *path, size_t max_bytes, char **bytes,
 		      size_t *len, char *err, size_t errlen)
 {
-	size_t cap = max_bytes + 1, have = 0;
+	size_t cap = max_bytes + 1, have;
+	ssize_t n;
 	char *buf = NULL;
 	struct stat st;
 	int fd;
@@ -203,19 +206,12 @@ int mw_yaml_read_file(const char *path, size_t max_bytes, char **bytes,
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	while (have < cap) {
-		ssize_t n = read(fd, buf + have, cap - have);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
+	n = mw_read_full(fd, buf, cap);
+	if (n < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
+		goto fail;
 	}
+	have = (size_t)n;
 	if (have > max_bytes) {
 		snprintf(err, errlen, "%s: larger than %zu bytes", path,
 			 max_bytes);

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fdio.h"
+
+struct dribble {
+	int fd;
+	const char *text;
+};
+
+/* Writes one byte at a time with pauses: the reader sees short reads. */
+static void *dribble(void *arg)
+{
+	struct dribble *d = arg;
+
+	for (const char *p = d->text; *p; p++) {
+		cr_assert_eq(write(d->fd, p, 1), 1);
+		usleep(1000);
+	}
+	close(d->fd);
+	return NULL;
+}
+
+Test(fdio, a_read_gathers_short_reads_until_full_or_the_end)
+{
+	char buf[32] = { 0 };
+	struct dribble d = { .text = "whole" };
+	pthread_t t;
+	int pfd[2];
+
+	cr_assert_eq(pipe(pfd), 0);
+	d.fd = pfd[1];
+	cr_assert_eq(pthread_create(&t, NULL, dribble, &d), 0);
+	cr_assert_eq(mw_read_full(pfd[0], buf, 3), 3);
+	cr_assert_eq(memcmp(buf, "who", 3), 0);
+	/* asked for more than is left: what there was, at the end */
+	cr_assert_eq(mw_read_full(pfd[0], buf, sizeof(buf)), 2);
+	cr_assert_eq(memcmp(buf, "le", 2), 0);
+	cr_assert_eq(mw_read_full(pfd[0], buf, sizeof(buf)), 0);
+	pthread_join(t, NULL);
+	close(pfd[0]);
+	cr_assert_eq(mw_read_full(pfd[0], buf, 1), -EBADF);
+}
+
+Test(fdio, positioned_transfers_leave_the_file_position)
+{
+	char path[] = "/tmp/mw-fdio-XXXXXX", buf[8] = { 0 };
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	unlink(path);
+	cr_assert_eq(mw_write_all(fd, "abcdef", 6), 0);
+	cr_assert_eq(mw_pwrite_all(fd, "XY", 2, 2), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 6);
+	cr_assert_eq(mw_pread_full(fd, buf, sizeof(buf), 1), 5);
+	cr_assert_str_eq(buf, "bXYef");
+	cr_assert_eq(mw_pread_full(fd, buf, 1, -1), -EINVAL);
+	cr_assert_eq(mw_pwrite_all(fd, "a", 1, -1), -EINVAL);
+	close(fd);
+}
+
+Test(fdio, a_write_all_reports_the_error)
+{
+	int pfd[2];
+
+	cr_assert_eq(pipe(pfd), 0);
+	close(pfd[0]);
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(mw_write_all(pfd[1], "x", 1), -EPIPE);
+	close(pfd[1]);
+	cr_assert_eq(mw_write_all(pfd[1], "x", 1), -EBADF);
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "fdio.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+/* off < 0: at the file position */
+static ssize_t read_full_at(int fd, char *p, size_t n, off_t off)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t r = off < 0 ? read(fd, p + done, n - done)
+				    : pread(fd, p + done, n - done,
+					    off + (off_t)done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static int write_all_at(int fd, const char *p, size_t n, off_t off)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = off < 0 ? write(fd, p + done, n - done)
+				    : pwrite(fd, p + done, n - done,
+					     off + (off_t)done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w ? -errno : -EIO;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+ssize_t mw_read_full(int fd, void *buf, size_t n)
+{
+	return read_full_at(fd, buf, n, -1);
+}
+
+ssize_t mw_pread_full(int fd, void *buf, size_t n, off_t off)
+{
+	if (off < 0)
+		return -EINVAL;
+	return read_full_at(fd, buf, n, off);
+}
+
+int mw_write_all(int fd, const void *buf, size_t n)
+{
+	return write_all_at(fd, buf, n, -1);
+}
+
+int mw_pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+	if (off < 0)
+		return -EINVAL;
+	return write_all_at(fd, buf, n, off);
+}
