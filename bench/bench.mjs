@@ -22,7 +22,8 @@
 //                enough not to be the bottleneck
 // Load: wrk (Debian's), run inside the enforced cgroup for the mcpwarden
 // setups and outside it otherwise. Each cell is the median of --runs runs;
-// setups are interleaved within a run so that machine noise spreads evenly.
+// setups are interleaved within a run so that machine noise spreads evenly,
+// in an order that rotates from run to run.
 // Each cell also counts the CPU time (from /proc) the whole machine, the
 // proxy, the audit database and the upstream used, per request: on a small
 // machine every hop's cost comes out of the same cores.
@@ -270,6 +271,13 @@ function machineTicks() {
 // Runs fn (a wrk run) and adds to its result the CPU each group of
 // processes in groups ({name: () => [pids]}) and the whole machine used
 // during it, in µs per request.
+// the daemon's busy-polling counters (see user/spin.c)
+async function busyPoll(d) {
+	const st = await d.cli(['status', '--json']);
+	if (st.code !== 0) throw new Error(`status: ${st.stderr}`);
+	return JSON.parse(st.stdout).busy_poll;
+}
+
 async function withCpu(groups, fn) {
 	const snap = () => {
 		const per = {};
@@ -411,7 +419,10 @@ async function main() {
 		}
 		const policy = policyText(opt.policyRules, servers);
 		for (let run = 0; run < opt.runs; run++) {
-			for (const setup of opt.setups) {
+			// each run starts one setup further on: a setup that follows
+			// another can inherit its wake (the reference server's heap)
+			const order = opt.setups.map((_, i) => opt.setups[(i + run) % opt.setups.length]);
+			for (const setup of order) {
 				const splice = setup === 'mw+splice';
 				const d = await h.startDaemon({ servers, splice, bpf_pin_dir: pinDir,
 					...(setup === 'mw+no-spin' ? { busy_poll_us: 0 } : {}),
@@ -424,8 +435,14 @@ async function main() {
 				for (const u of opt.upstreams) {
 					const upstream = upstreamPids[u];
 					for (const c of opt.conns) {
-						add(u, setup, c, await withCpu({ proxy: () => [d.proc.pid], pg: pgPids, upstream },
-							() => wrk(ups[u].url, ups[u].script, c, cg)));
+						const bp0 = await busyPoll(d);
+						const r = await withCpu({ proxy: () => [d.proc.pid], pg: pgPids, upstream },
+							() => wrk(ups[u].url, ups[u].script, c, cg));
+						const bp1 = await busyPoll(d);
+						r.spin = { windows: (bp1.windows - bp0.windows) / r.requests,
+							caught: bp1.windows > bp0.windows
+								? (bp1.caught - bp0.caught) / (bp1.windows - bp0.windows) : 0 };
+						add(u, setup, c, r);
 						if (setup === 'mcpwarden') {
 							add(u, 'direct', c, await withCpu({ upstream },
 								() => wrk(ups[u].url, ups[u].script, c)));
@@ -503,6 +520,20 @@ async function main() {
 					return v.some((x) => x === undefined) ? '' : fmt(median(v), 1);
 				};
 				lines.push(`| ${u} | ${c} | ${s} | ${m('machine')} | ${m('proxy')} | ${m('pg')} | ${m('upstream')} |`);
+			}
+		}
+	}
+	lines.push('');
+	lines.push('Busy polling (medians): windows the daemon opened per request, and the share of them an event came in:');
+	lines.push('');
+	lines.push('| upstream | conns | setup | windows/request | caught |');
+	lines.push('|---|---:|---|---:|---:|');
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			for (const s of opt.setups) {
+				const xs = results[u][s][c];
+				lines.push(`| ${u} | ${c} | ${s} | ${fmt(median(xs.map((x) => x.spin.windows)), 2)} | ` +
+					`${fmt(100 * median(xs.map((x) => x.spin.caught)), 0)}% |`);
 			}
 		}
 	}
