@@ -2001,8 +2001,8 @@ static const struct nist_control nist[] = {
 			  "definitions (mcpwarden policy accept-tools)" },
 			{ "daemon_start events: detail (mcpwardend VERSION), "
 			  "params (version, config, host, "
-			  "durable_before_forward, splice, checkpoint_events, "
-			  "checkpoint_ms)",
+			  "durable_before_forward, splice, busy_poll_us, "
+			  "checkpoint_events, checkpoint_ms)",
 			  "each start, with the settings that weaken or "
 			  "strengthen the trail (durable_before_forward: false "
 			  "is recorded)" },
@@ -2481,7 +2481,8 @@ const char mw_evidence_format_md[] =
 	"`checkpoint` (a signed statement of the chain, section 5),\n"
 	"`daemon_start` (params: version, config, host, "
 	"durable_before_forward,\n"
-	"splice, checkpoint_events, checkpoint_ms) and `policy_loaded` "
+	"splice, busy_poll_us, checkpoint_events, checkpoint_ms) and "
+	"`policy_loaded` "
 	"(params:\n"
 	"file, sha256, rules, text_recorded).\n"
 	"\n"

@@ -142,8 +142,7 @@ int mw_loop_run(struct mw_loop *l)
 
 	l->stop = 0;
 	while (!l->stop) {
-		bool polled = l->spin.until_us &&
-			      mw_spin_polling(&l->spin, now_monotonic_us());
+		bool polled = mw_spin_polling(&l->spin);
 		int n = epoll_wait(l->epfd, evs, 64, polled ? 0 : MW_TICK_MS);
 
 		if (n < 0) {

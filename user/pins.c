@@ -251,7 +251,11 @@ int mw_pins_accept(struct mw_pins *p, const char *server, size_t *n, char *err,
 	}
 	if (*n)
 		p->dirty = true;
-	return save_changes(p, err, errlen);
+	if (save_changes(p, err, errlen)) {
+		log_err("tool pins: cannot save: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 json_t *mw_pins_json(const struct mw_pins *p, const char *server)

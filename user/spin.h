@@ -19,8 +19,10 @@ struct mw_spin {
 };
 
 void mw_spin_init(struct mw_spin *s, unsigned window_us);
-/* Whether the next wait should poll (a zero timeout) at now_us. */
-bool mw_spin_polling(const struct mw_spin *s, int64_t now_us);
+/* Whether the next wait should poll (a zero timeout): a window is open.
+ * A window that ran out before its first poll still gets that poll, so
+ * that each window ends as one catch or one miss. */
+bool mw_spin_polling(const struct mw_spin *s);
 /* After a wait returned n events (polled: it had a zero timeout) and the
  * batch was handled, at now_us. */
 void mw_spin_after_wait(struct mw_spin *s, int n, bool polled, int64_t now_us);

@@ -16,7 +16,7 @@ static int drive(struct mw_spin *s, int batches, int64_t (*gap_us)(int i),
 	*polled_us = 0;
 	for (int i = 0; i < batches; i++) {
 		int64_t next = *now + gap_us(i);
-		bool polled = mw_spin_polling(s, *now);
+		bool polled = mw_spin_polling(s);
 
 		if (polled) {
 			opened++;
@@ -26,7 +26,7 @@ static int drive(struct mw_spin *s, int batches, int64_t (*gap_us)(int i),
 				*polled_us += s->until_us - *now;
 				*now = s->until_us;
 				mw_spin_after_wait(s, 0, true, *now);
-				cr_assert_not(mw_spin_polling(s, *now));
+				cr_assert_not(mw_spin_polling(s));
 				polled = false;
 			} else {
 				*polled_us += next - *now;
@@ -119,6 +119,22 @@ Test(spin, peers_that_turn_fast_are_polled_for_again)
 	drive(&s, 24 * 16 + 16, fast, &now, &polled);
 	opened = drive(&s, 100, fast, &now, &polled);
 	cr_assert_eq(opened, 100);
+}
+
+Test(spin, a_window_that_ran_out_before_its_poll_is_still_polled_once)
+{
+	struct mw_spin s;
+	int64_t now;
+
+	started(&s, 50, &now);
+	/* the daemon was preempted past the window's end */
+	now += 200;
+	cr_assert(mw_spin_polling(&s));
+	mw_spin_after_wait(&s, 0, true, now);
+	cr_assert_not(mw_spin_polling(&s));
+	cr_assert_eq(s.windows, 1);
+	cr_assert_eq(s.caught, 0);
+	cr_assert_eq(s.history, UINT32_MAX << 1, "counted as a miss");
 }
 
 Test(spin, a_zero_window_never_polls)
