@@ -43,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # intermediate files, and rebuild everything next time).
 .SECONDARY: $(BPF_OBJS)
 
-.PHONY: all asan test unit integration demo bench bench-policy bench-audit bench-mask bench-spool fuzz install clean deps format
+.PHONY: all asan test unit integration demo bench bench-policy bench-audit bench-mask bench-spool fuzz fuzz-smoke install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
 
@@ -85,6 +85,7 @@ test: deps
 	$(MAKE) asan
 	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" build-asan/unit_tests
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp build-asan/unit_tests --jobs 2
+	$(MAKE) -j2 fuzz-smoke
 	tests/integration/run.sh build-asan
 
 unit: asan
@@ -141,15 +142,28 @@ FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
 	user/chain.c user/sign.c user/pgcopy.c user/verify.c
 FUZZ_LIB += user/spool.c user/replay.c user/evidence.c user/mask.c user/detect.c \
 	user/mask_load.c user/json_text.c user/json_parse.c user/utf8.c \
-	user/atomic_file.c
-fuzz:
-	mkdir -p build/fuzz
-	for f in $(FUZZ_SRCS); do \
-		n=$$(basename $$f .c); \
-		$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-			-fno-sanitize-recover=undefined \
-			$$f $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser -lpq \
-			-lcrypto -lhs -lpcre2-8 -o build/fuzz/$$n || exit 1; \
+	user/atomic_file.c user/fdio.c
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+fuzz: $(FUZZ_BINS)
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(USER_HDRS)
+	@mkdir -p build/fuzz
+	$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined \
+		$< $(FUZZ_LIB) -ljansson -lyaml -lhttp_parser -lpq \
+		-lcrypto -lhs -lpcre2-8 -o $@
+
+# Part of the tests: every fuzz target builds and runs 5,000 inputs, its
+# committed corpus first, so that a target that no longer links or trips
+# at once fails here rather than in the next fuzzing campaign.
+fuzz-smoke: fuzz
+	for t in $(FUZZ_BINS); do \
+		c=tests/fuzz/corpus/$$(basename $$t | sed 's/^fuzz_//'); \
+		w=$$(mktemp -d); \
+		$$t -seed=1 -runs=5000 $$w $$(test -d $$c && echo $$c) \
+			>$$w.log 2>&1 || { tail -40 $$w.log; exit 1; }; \
+		echo "$$t: 5000 inputs"; \
+		rm -rf $$w $$w.log; \
 	done
 
 # DESTDIR stages the files (packaging); the user is created on the host.
