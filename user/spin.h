@@ -9,6 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Of the last 32 windows, how many must have caught an event to go on. */
+#define MW_SPIN_HITS_TO_SPIN 24
+/* While not polling, one batch in this many still opens a window. */
+#define MW_SPIN_PROBE_EVERY 64
+
 struct mw_spin {
 	int64_t window_us; /* 0: never poll */
 	int64_t until_us; /* polling without sleeping until then; 0: not */

@@ -84,13 +84,14 @@ Test(spin, slow_peers_stop_the_polling)
 	int opened;
 
 	started(&s, 50, &now);
-	opened = drive(&s, 1600, slow, &now, &polled);
+	opened = drive(&s, 100 * MW_SPIN_PROBE_EVERY, slow, &now, &polled);
 	/* nine empty windows bring the history under 24 of 32; then one
-	 * batch in 16 still looks */
-	cr_assert_leq(opened, 9 + 1600 / 16 + 1, "%d windows", opened);
+	 * batch in MW_SPIN_PROBE_EVERY still looks */
+	cr_assert_leq(opened, 32 - MW_SPIN_HITS_TO_SPIN + 1 + 100 + 1,
+		      "%d windows", opened);
 	cr_assert_eq(polled, opened * 50);
-	/* once settled, a window per 16 batches */
-	opened = drive(&s, 1600, slow, &now, &polled);
+	/* once settled, one window per MW_SPIN_PROBE_EVERY batches */
+	opened = drive(&s, 100 * MW_SPIN_PROBE_EVERY, slow, &now, &polled);
 	cr_assert_eq(opened, 100, "%d windows", opened);
 	cr_assert_eq(s.caught, 0);
 }
@@ -103,8 +104,9 @@ Test(spin, a_slow_server_between_fast_requests_stops_it_too)
 
 	started(&s, 50, &now);
 	drive(&s, 1000, alternating, &now, &polled);
-	opened = drive(&s, 1600, alternating, &now, &polled);
-	cr_assert_leq(opened, 1600 / 16 + 1, "%d windows", opened);
+	opened = drive(&s, 100 * MW_SPIN_PROBE_EVERY, alternating, &now,
+		       &polled);
+	cr_assert_leq(opened, 100 + 1, "%d windows", opened);
 }
 
 Test(spin, peers_that_turn_fast_are_polled_for_again)
@@ -115,8 +117,9 @@ Test(spin, peers_that_turn_fast_are_polled_for_again)
 
 	started(&s, 50, &now);
 	drive(&s, 1000, slow, &now, &polled);
-	/* 24 probes that catch their event, one per 16 batches */
-	drive(&s, 24 * 16 + 16, fast, &now, &polled);
+	/* 24 probes that catch their event */
+	drive(&s, (MW_SPIN_HITS_TO_SPIN + 1) * MW_SPIN_PROBE_EVERY, fast, &now,
+	      &polled);
 	opened = drive(&s, 100, fast, &now, &polled);
 	cr_assert_eq(opened, 100);
 }
