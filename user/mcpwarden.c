@@ -158,11 +158,11 @@ usage:
 
 static void print_busy_poll(json_t *bp)
 {
-	json_int_t window =
-		json_integer_value(json_object_get(bp, "window_us"));
+	json_int_t window;
 
 	if (!bp) /* a daemon from before busy polling */
 		return;
+	window = json_integer_value(json_object_get(bp, "window_us"));
 	if (!window) {
 		printf("busy polling off\n");
 		return;

@@ -110,7 +110,7 @@ void mw_pins_free(struct mw_pins *p)
 }
 
 /* Written whole or not at all (see mw_write_atomic): the pins an operator
- * accepted survive a crash. */
+ * accepted survive a crash. A failure is logged and said in err. */
 static int save_changes(struct mw_pins *p, char *err, size_t errlen)
 {
 	char *text;
@@ -121,24 +121,25 @@ static int save_changes(struct mw_pins *p, char *err, size_t errlen)
 	text = json_dumps(p->root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (!text) {
 		mw_set_err(err, errlen, "out of memory");
-		return -1;
+		goto fail;
 	}
 	rc = mw_write_atomic(p->dir, MW_PINS_FILE, text, strlen(text), 0600,
 			     err, errlen);
 	free(text);
-	if (!rc)
-		p->dirty = false;
-	return rc;
+	if (rc)
+		goto fail;
+	p->dirty = false;
+	return 0;
+fail:
+	log_err("tool pins: cannot save: %s", err);
+	return -1;
 }
 
 int mw_pins_save(struct mw_pins *p)
 {
 	char err[PATH_MAX + 128];
 
-	if (!save_changes(p, err, sizeof(err)))
-		return 0;
-	log_err("tool pins: cannot save: %s", err);
-	return -1;
+	return save_changes(p, err, sizeof(err));
 }
 
 int mw_pins_fingerprint(const json_t *def, char hex[MW_PIN_HEX])
@@ -251,11 +252,7 @@ int mw_pins_accept(struct mw_pins *p, const char *server, size_t *n, char *err,
 	}
 	if (*n)
 		p->dirty = true;
-	if (save_changes(p, err, errlen)) {
-		log_err("tool pins: cannot save: %s", err);
-		return -1;
-	}
-	return 0;
+	return save_changes(p, err, errlen);
 }
 
 json_t *mw_pins_json(const struct mw_pins *p, const char *server)
