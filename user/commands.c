@@ -279,7 +279,7 @@ static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req)
 
 static json_t *reload(struct mw_commands_ctx *cc)
 {
-	char msg[1024];
+	char msg[2048];
 
 	if (!cc->reload)
 		return mw_control_error("reload is not available");

@@ -168,6 +168,86 @@ static bool same_servers(const struct mw_config *a, const struct mw_config *b)
 	return true;
 }
 
+/* Adds name to the comma-separated list in out (truncated if need be). */
+static void list_add(char *out, size_t outlen, const char *name)
+{
+	size_t n = strnlen(out, outlen);
+
+	if (n + 1 < outlen)
+		snprintf(out + n, outlen - n, "%s%s", n ? ", " : "", name);
+}
+
+static bool same_addr(const struct sockaddr_storage *a,
+		      const struct sockaddr_storage *b)
+{
+	char x[128], y[128];
+
+	mw_format_addr(a, x, sizeof(x));
+	mw_format_addr(b, y, sizeof(y));
+	return !strcmp(x, y);
+}
+
+/*
+ * The settings a reload leaves as they are (they are read at start): the
+ * names of those the file now changes, so that the operator is told
+ * rather than left to believe they apply.
+ */
+static void restart_only_changes(const struct mw_config *run,
+				 const struct mw_config *now, char *out,
+				 size_t outlen)
+{
+#define CHANGED(field, name)                         \
+	do {                                         \
+		if (run->field != now->field)        \
+			list_add(out, outlen, name); \
+	} while (0)
+#define CHANGED_TEXT(field, name)                    \
+	do {                                         \
+		if (strcmp(run->field, now->field))  \
+			list_add(out, outlen, name); \
+	} while (0)
+
+	*out = '\0';
+	if (!same_addr(&run->listen4, &now->listen4) ||
+	    run->has_listen6 != now->has_listen6 ||
+	    (run->has_listen6 && !same_addr(&run->listen6, &now->listen6)))
+		list_add(out, outlen, "listen");
+	CHANGED_TEXT(state_dir, "state_dir");
+	CHANGED_TEXT(bpf_pin_dir, "bpf_pin_dir");
+	CHANGED_TEXT(host, "host");
+	CHANGED(splice, "splice");
+	CHANGED(busy_poll_us, "busy_poll_us");
+	CHANGED(log_level, "log_level");
+	CHANGED(limits.max_header_bytes, "limits.max_header_bytes");
+	CHANGED(limits.max_body_bytes, "limits.max_body_bytes");
+	CHANGED(limits.max_sse_event_bytes, "limits.max_sse_event_bytes");
+	CHANGED(limits.max_connections, "limits.max_connections");
+	CHANGED(limits.max_buffered_bytes, "limits.max_buffered_bytes");
+	CHANGED(limits.header_timeout_ms, "limits.header_timeout_ms");
+	CHANGED(limits.body_timeout_ms, "limits.body_timeout_ms");
+	CHANGED(limits.send_timeout_ms, "limits.send_timeout_ms");
+	CHANGED(limits.idle_timeout_ms, "limits.idle_timeout_ms");
+	CHANGED(limits.connect_timeout_ms, "limits.connect_timeout_ms");
+	CHANGED_TEXT(audit.dsn, "audit.dsn");
+	CHANGED_TEXT(audit.writer_dsn, "audit.writer_dsn");
+	CHANGED_TEXT(audit.auditor_dsn, "audit.auditor_dsn");
+	CHANGED_TEXT(audit.checkpoint_file, "audit.checkpoint_file");
+	CHANGED(audit.checkpoint_events, "audit.checkpoint_events");
+	CHANGED(audit.checkpoint_ms, "audit.checkpoint_ms");
+	CHANGED_TEXT(audit.spool_dir, "audit.spool_dir");
+	CHANGED(audit.spool_after_ms, "audit.spool_after_ms");
+	CHANGED(audit.durable_before_forward, "audit.durable_before_forward");
+	CHANGED(audit.durable_timeout_ms, "audit.durable_timeout_ms");
+	CHANGED(audit.spool_first, "audit.spool_first");
+	CHANGED_TEXT(audit.embedded_user, "audit.embedded_user");
+	CHANGED(audit.batch_ms, "audit.batch_ms");
+	CHANGED(audit.batch_max, "audit.batch_max");
+	CHANGED(audit.max_queue, "audit.max_queue");
+	CHANGED(audit.max_queue_bytes, "audit.max_queue_bytes");
+#undef CHANGED
+#undef CHANGED_TEXT
+}
+
 /*
  * The trail says what ran: the version and the settings that shape what
  * is recorded, at every start (evidence export reads them back).
@@ -240,7 +320,7 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	uint8_t key[MW_MASK_KEY_BYTES];
 	struct mw_masker *old_masker;
 	struct mw_policy *old;
-	char err[768];
+	char err[768], unapplied[1024];
 
 	if (mw_config_load(d->cfg.path, &fresh, err, sizeof(err))) {
 		snprintf(msg, msglen,
@@ -291,6 +371,18 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 		 d->cfg.policy_file, mw_policy_rule_count(d->cfg.policy),
 		 d->cfg.policy_sha256);
 	log_info("reload: %s", msg);
+	restart_only_changes(&d->cfg, &fresh, unapplied, sizeof(unapplied));
+	if (*unapplied) {
+		size_t n = strnlen(msg, msglen);
+
+		snprintf(msg + n, msglen - n,
+			 "; %s also changes %s, which take a restart: the "
+			 "running values stay",
+			 d->cfg.path, unapplied);
+		log_warn("reload: %s changes %s, which take a restart: the "
+			 "running values stay",
+			 d->cfg.path, unapplied);
+	}
 	mw_config_free(&fresh);
 	return 0;
 }

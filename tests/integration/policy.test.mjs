@@ -227,7 +227,20 @@ test('reload swaps the policy; a broken file keeps the one in force', async () =
   rl = await d.cli(['reload']);
   assert.notEqual(rl.code, 0);
   assert.match(rl.stderr, /servers in .* changed, which takes a restart/);
+
+  // Settings read at start: the policy is swapped, and the operator is told
+  // which of the file's changes wait for a restart.
+  assert.doesNotMatch(config, /^(busy_poll_us|limits):/m);
+  fs.writeFileSync(d.configPath, `${config}\nbusy_poll_us: 7\nlimits:\n  idle_timeout_ms: 12345\n`);
+  rl = await d.cli(['reload']);
+  assert.equal(rl.code, 0, rl.stderr);
+  assert.match(rl.stdout, /policy from .*; .* also changes busy_poll_us, limits\.idle_timeout_ms, which take a restart: the running values stay/);
+  const bp = JSON.parse((await d.cli(['status', '--json'])).stdout).busy_poll;
+  assert.equal(bp.window_us, 50, 'the running window stays');
   fs.writeFileSync(d.configPath, config);
+  rl = await d.cli(['reload']);
+  assert.equal(rl.code, 0, rl.stderr);
+  assert.doesNotMatch(rl.stdout, /take a restart/);
 
   // SIGHUP does the same as mcpwarden reload.
   fs.writeFileSync(policyFile, POLICY);
