@@ -2443,6 +2443,24 @@ fail:
 	return rc;
 }
 
+/* The legacy transport's endpoint event, on its GET stream. */
+static bool is_legacy_endpoint(const struct exchange *x,
+			       const struct mw_sse_event *ev)
+{
+	return ev->kind == MW_SSE_MESSAGE && ev->event &&
+	       !strcmp(ev->event, "endpoint") && !strcmp(x->http_method, "GET");
+}
+
+/* The length of p's first bytes (up to n) that are in set. */
+static size_t strspn_n(const char *p, size_t n, const char *set)
+{
+	size_t i = 0;
+
+	while (i < n && p[i] && strchr(set, p[i]))
+		i++;
+	return i;
+}
+
 static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 {
 	struct sse_ctx *sc = arg;
@@ -2453,10 +2471,17 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	bool is_message, odd_breaks, masking = client_text_plan(c, &plan);
 	int rc;
 
-	/* An empty data buffer is never dispatched to the client (WHATWG
-	 * "dispatch the event"): servers send such events to prime resumption. */
+	/*
+	 * An empty data buffer is never dispatched to the client (WHATWG
+	 * "dispatch the event"): servers send such events to prime
+	 * resumption. Any other data is judged as JSON-RPC whatever the
+	 * event's type: some clients parse every event's data as a message
+	 * (and trim the type), so a type is no reason to let data through
+	 * unjudged. The one exception is the legacy transport's endpoint, on
+	 * its GET stream: protocol, a URL, not a message.
+	 */
 	is_message = ev->kind == MW_SSE_MESSAGE && ev->data_len > 0 &&
-		     (!ev->event || !strcmp(ev->event, "message"));
+		     !is_legacy_endpoint(sc->x, ev);
 	odd_breaks = has_unicode_line_break(ev->raw, ev->raw_len);
 	if (odd_breaks && !is_message) {
 		/* Nothing a conforming client acts on is lost. */
@@ -2466,8 +2491,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 				  "dropped");
 		return 0;
 	}
-	if (ev->kind == MW_SSE_MESSAGE && ev->event &&
-	    !strcmp(ev->event, "endpoint"))
+	if (is_legacy_endpoint(sc->x, ev))
 		sse_learn_endpoint(c, sc->x, ev);
 	if (is_message) {
 		if (mw_rpc_parse(ev->data, ev->data_len,
@@ -2516,33 +2540,26 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM
 								    : 0;
 	}
-	/* Other events reach the client too, whatever it makes of them. The
-	 * legacy transport's endpoint (on its GET stream) is protocol, not
-	 * content: its data, the URL to post to, goes as it is. */
-	if (ev->kind != MW_SSE_TRAILER && masking)
-		return send_masked_block(
-			c, sc->x, &plan, ev, ev->data, ev->data_len,
-			!(ev->event && !strcmp(ev->event, "endpoint") &&
-			  !strcmp(sc->x->http_method, "GET")));
-	/* An unfinished block at the end, which no client dispatches:
-	 * masked as text if need be. */
+	/*
+	 * An unfinished block at the end: a conforming client drops it, and
+	 * one that hands on what it holds at the end would act on data
+	 * nobody judged. Dropped, and recorded when it held more than line
+	 * breaks.
+	 */
 	if (ev->kind == MW_SSE_TRAILER) {
-		size_t mlen;
-
-		if (mask_client_text(c, sc->x,
-				     "values masked in an unfinished SSE "
-				     "event",
-				     ev->raw, ev->raw_len, &text, &mlen)) {
-			snprintf(c->resp.err, sizeof(c->resp.err),
-				 "an SSE event could not be masked");
-			return -EIO;
-		}
-		if (text) {
-			rc = client_stream_chunk(c, text, mlen) ? -ENOMEM : 0;
-			free(text);
-			return rc;
-		}
+		if (ev->raw_len > strspn_n(ev->raw, ev->raw_len, "\r\n"))
+			record_http_error(c, sc->x->http_method, sc->x->path,
+					  c->resp_status,
+					  "unfinished SSE event at the end of "
+					  "the stream dropped");
+		return 0;
 	}
+	/* The legacy endpoint, and blocks without data (comments, ids,
+	 * retry): its data, the URL to post to, goes as it is. */
+	if (masking)
+		return send_masked_block(c, sc->x, &plan, ev, ev->data,
+					 ev->data_len,
+					 !is_legacy_endpoint(sc->x, ev));
 	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
 }
 

@@ -70,6 +70,19 @@ function startUpstream() {
           `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
         return;
       }
+      // with X-Test: typed, tools/list answered in an event whose type is
+      // not "message" (with a space after it), then an unfinished event
+      // holding another answer at the end of the stream
+      if (/\r\nx-test: typed/i.test(head)) {
+        const r = { jsonrpc: '2.0', id, result: { tools: [
+          { name: 'forbidden', description: 'denied by the policy', inputSchema: { type: 'object' } },
+          { name: 'fine', description: 'allowed', inputSchema: { type: 'object' } }] } };
+        const late = { jsonrpc: '2.0', id: 999, result: { content: [{ type: 'text', text: `late card ${CARD}` }] } };
+        const b = `event: message \ndata: ${JSON.stringify(r)}\n\ndata: ${JSON.stringify(late)}\n`;
+        s.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n' +
+          `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
+        return;
+      }
       const r = JSON.stringify({ jsonrpc: '2.0', id,
         result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
       // with X-Test: slow=MS, the answer comes MS later
@@ -339,6 +352,18 @@ test('7. a response naming two Content-Types or two session ids is not passed on
   assert.deepEqual(statuses(again), [502], again);
   assert.ok(!again.includes(CARD), again);
   await httpErrors(/the response: header mcp-session-id sent more than once/);
+});
+
+test('7b. an event of another type is judged as a message; an unfinished last event is dropped, recorded', async () => {
+  // Some clients parse every event's data as JSON-RPC and trim the type,
+  // and some hand on what they hold when the stream ends.
+  const tl = JSON.stringify({ jsonrpc: '2.0', id: 13, method: 'tools/list', params: {} });
+  const out = await raw(post(tl, 'X-Test: typed\r\n'));
+  assert.deepEqual(statuses(out), [200], out);
+  assert.match(out, /"fine"/, out);
+  assert.ok(!out.includes('forbidden'), `the unjudged tools/list reached the client: ${out}`);
+  assert.ok(!out.includes('late card'), `the unfinished event reached the client: ${out}`);
+  await httpErrors(/unfinished SSE event at the end of the stream dropped/);
 });
 
 test('8. a stop with a request in flight ends cleanly', async () => {
