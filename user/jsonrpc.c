@@ -32,13 +32,106 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	}
 }
 
+/*
+ * The next character of key *p, folded as Go's encoding/json folds a
+ * member's name to match a struct field (last match wins): ASCII letters
+ * without case, and the two non-ASCII letters that fold to ASCII ones,
+ * U+017F (long s) to 's' and U+212A (Kelvin sign) to 'k'. Any other byte
+ * stands for itself. 0 at the end.
+ */
+static unsigned next_folded(const unsigned char **p)
+{
+	const unsigned char *s = *p;
+
+	if (!*s)
+		return 0;
+	if (s[0] == 0xc5 && s[1] == 0xbf) {
+		*p += 2;
+		return 's';
+	}
+	if (s[0] == 0xe2 && s[1] == 0x84 && s[2] == 0xaa) {
+		*p += 3;
+		return 'k';
+	}
+	*p += 1;
+	return s[0] >= 'A' && s[0] <= 'Z' ? s[0] | 0x20u : s[0];
+}
+
+static int folded_cmp(const void *a, const void *b)
+{
+	const unsigned char *x = *(const unsigned char *const *)a;
+	const unsigned char *y = *(const unsigned char *const *)b;
+	unsigned cx, cy;
+
+	do {
+		cx = next_folded(&x);
+		cy = next_folded(&y);
+	} while (cx && cx == cy);
+	return (cx > cy) - (cx < cy);
+}
+
+static bool short_ascii(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (i >= 40 || (unsigned char)s[i] >= 0x80)
+			return false;
+	return true;
+}
+
+/*
+ * Whether object j has two members whose names differ only in case (as
+ * next_folded reads them): the daemon judges one ("name"), a server that
+ * matches names without case may act on the other ("Name"). 1 when it
+ * does (err says which), 0 when not, -1 out of memory.
+ */
+static int keys_collide(json_t *j, char *err, size_t errlen)
+{
+	const char *stack[16], **keys = stack, *key;
+	size_t n = json_object_size(j), i = 0;
+	json_t *v;
+	int rc = 0;
+
+	if (n < 2)
+		return 0;
+	if (n > sizeof(stack) / sizeof(*stack)) {
+		keys = malloc(n * sizeof(*keys));
+		if (!keys)
+			return -1;
+	}
+	json_object_foreach (j, key, v)
+		keys[i++] = key;
+	qsort(keys, n, sizeof(*keys), folded_cmp);
+	for (i = 1; i < n && !rc; i++) {
+		if (folded_cmp(&keys[i - 1], &keys[i]))
+			continue;
+		/* named when short and ASCII: a cut could split a character */
+		if (short_ascii(keys[i - 1]) && short_ascii(keys[i]))
+			set_err(err, errlen,
+				"members \"%s\" and \"%s\" differ only in "
+				"case: "
+				"a server may read either",
+				keys[i - 1], keys[i]);
+		else
+			set_err(err, errlen,
+				"two members of an object differ only in case: "
+				"a server may read either");
+		rc = 1;
+	}
+	if (keys != stack)
+		free(keys);
+	return rc;
+}
+
 /* jansson caps its own recursion at JSON_PARSER_MAX_DEPTH, which bounds this
  * walk's stack too; our lower limit keeps later consumers cheap. */
 /*
  * Nesting within MW_RPC_MAX_DEPTH, and no member named "__proto__": a
  * JavaScript server that copies arguments into an object reads that member
  * as the object's prototype, so its fields would reach the tool while a
- * rule's pointer finds nothing there.
+ * rule's pointer finds nothing there. Nor two members whose names differ
+ * only in case (keys_collide).
  */
 static bool shape_ok(json_t *j, int depth, char *err, size_t errlen)
 {
@@ -54,6 +147,15 @@ static bool shape_ok(json_t *j, int depth, char *err, size_t errlen)
 		return false;
 	}
 	if (json_is_object(j)) {
+		switch (keys_collide(j, err, errlen)) {
+		case 0:
+			break;
+		case 1:
+			return false;
+		default:
+			set_err(err, errlen, "out of memory");
+			return false;
+		}
 		json_object_foreach (j, key, v) {
 			if (!strcmp(key, "__proto__")) {
 				set_err(err, errlen,

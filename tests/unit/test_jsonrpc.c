@@ -288,6 +288,47 @@ Test(jsonrpc, rejects_duplicate_keys)
 		-EBADMSG);
 }
 
+/* Go's encoding/json matches member names to fields without case. */
+Test(jsonrpc, rejects_keys_that_differ_only_in_case)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"allowed\",\"Name\":\"forbidden\"}}",
+		   -EPROTO);
+	cr_assert(strstr(rpc_err, "\"Name\"") && strstr(rpc_err, "\"name\"") &&
+			  strstr(rpc_err, "differ only in case"),
+		  "%s", rpc_err);
+	rpc_reject(
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		"\"params\":{\"name\":\"t\",\"arguments\":{\"PATH\":\"/ok\"},"
+		"\"ARGUMENTS\":{\"path\":\"/etc/shadow\"}}}",
+		-EPROTO);
+	/* U+017F (long s) folds to s, U+212A (Kelvin sign) to k */
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":{\"path\":1,"
+		   "\"\u017fafe\":2,\"safe\":3}}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":1,\"b\":2,"
+		   "\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9,"
+		   "\"j\":10,\"k\":11,\"l\":12,\"m\":13,\"n\":14,\"o\":15,"
+		   "\"p\":16,\"q\":17,\"\u212a\":18}}",
+		   -EPROTO);
+	cr_assert(strstr(rpc_err, "two members of an object differ only"), "%s",
+		  rpc_err);
+}
+
+/* Names that differ by more than case are fine. */
+Test(jsonrpc, keys_that_differ_by_more_than_case_are_accepted)
+{
+	struct mw_rpc_batch b;
+
+	cr_assert_eq(rpc_parse_str("{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{"
+				   "\"ab\":1,\"a\":2,\"abc\":3,"
+				   "\"s\u017f\":4,\"sk\":5}}",
+				   &b),
+		     0, "%s", rpc_err);
+	mw_rpc_batch_free(&b);
+}
+
 Test(jsonrpc, rejects_nul)
 {
 	rpc_reject("{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\\u0000x\"}",
