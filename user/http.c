@@ -226,6 +226,15 @@ static int check_head(struct mw_http *h)
 		 * disagree on where the query ends when one is there */
 		if (strchr(hd->url, '#'))
 			return set_err(h, "request target holds a fragment");
+		/* http-parser lets a tab, control bytes and bytes over 0x7f
+		 * into the target; a server that splits the request line on
+		 * any white space would read another target than the one
+		 * judged (RFC 9112 3.2, RFC 3986: visible ASCII only) */
+		for (const unsigned char *u = (const unsigned char *)hd->url;
+		     *u; u++)
+			if (*u <= 0x20 || *u >= 0x7f)
+				return set_err(h, "request target holds a byte "
+						  "that is not visible ASCII");
 	}
 	return 0;
 }

@@ -656,6 +656,22 @@ Test(http, rejects_a_fragment_in_the_target)
 			     "fragment");
 }
 
+/* A server that splits the request line on any white space, or decodes
+ * raw bytes its own way, would read another target than the one judged. */
+Test(http, rejects_a_target_byte_that_is_not_visible_ascii)
+{
+	http_assert_rejected(
+		MW_HTTP_REQUEST,
+		"GET /a\tb?sessionId=x HTTP/1.1\r\nHost: a\r\n\r\n", 4096,
+		"visible ASCII");
+	http_assert_rejected(MW_HTTP_REQUEST,
+			     "GET /mcp?x=\x81 HTTP/1.1\r\nHost: a\r\n\r\n",
+			     4096, "visible ASCII");
+	http_assert_rejected(MW_HTTP_REQUEST,
+			     "GET /mcp\x0c HTTP/1.1\r\nHost: a\r\n\r\n", 4096,
+			     "");
+}
+
 Test(http, rejects_unsupported_expect)
 {
 	http_assert_rejected(MW_HTTP_REQUEST,
