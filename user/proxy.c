@@ -2157,11 +2157,11 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		break;
 	case TYPE_OTHER:
 		/* An answer to JSON-RPC is held and looked at whatever type
-		 * it claims: if it is JSON-RPC it is judged like any other.
-		 * A body that is not ("Accepted" from the legacy transport)
-		 * passes as it is: clients act on a POST's answer only when
-		 * it is typed JSON or an event stream. */
-		if (success && x->carried_rpc) {
+		 * and status it claims (some clients parse any error body as
+		 * a JSON-RPC answer): if it is JSON-RPC it is judged like any
+		 * other. A body that is not ("Accepted" from the legacy
+		 * transport, an error page) passes as it is. */
+		if (x->carried_rpc) {
 			c->mode = RESP_JSON;
 			c->resp_typed_json = false;
 			return 0;
@@ -2604,6 +2604,11 @@ static int resp_on_body(void *arg, const char *data, size_t len)
 	}
 }
 
+/* What a client gets instead of an error body that could not be judged. */
+#define UNJUDGED_ERROR_BODY                                                  \
+	"{\"error\":\"mcpwarden: the server's error body reads as JSON but " \
+	"not as JSON-RPC that could be judged; it was withheld\"}"
+
 static int finish_json_response(struct mw_conn *c, struct exchange *x)
 {
 	const struct mw_http_head *h = &c->resp.head;
@@ -2634,6 +2639,15 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 			c->px->st.upstream_errors++;
 			return -1;
 		}
+		/* An error whose body reads as JSON but not as a message
+		 * the daemon can judge: its status and head go on (a 401's
+		 * WWW-Authenticate, say), its body does not. */
+		text = strdup(UNJUDGED_ERROR_BODY);
+		if (!text)
+			return -1;
+		tlen = strlen(text);
+		judged = true;
+		goto forward;
 	} else if (blen > 0) {
 		judged = true;
 		rc = judge_server_batch(

@@ -92,6 +92,15 @@ function startUpstream() {
           `Content-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`), Number(slow[1]));
         return;
       }
+      // with X-Test: rpc500, the answer in a 500 typed text/plain; with
+      // X-Test: odd500, the same with a member JSON-RPC does not define
+      const in500 = /\r\nx-test: (rpc|odd)500/i.exec(head);
+      if (in500) {
+        const b = in500[1] === 'odd' ? `${r.slice(0, -1)},"x":1}` : r;
+        s.write('HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n' +
+          `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
+        return;
+      }
       if (/\r\nx-test: err500/i.test(head)) {
         s.write('HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\noops');
         return;
@@ -364,6 +373,23 @@ test('7b. an event of another type is judged as a message; an unfinished last ev
   assert.ok(!out.includes('forbidden'), `the unjudged tools/list reached the client: ${out}`);
   assert.ok(!out.includes('late card'), `the unfinished event reached the client: ${out}`);
   await httpErrors(/unfinished SSE event at the end of the stream dropped/);
+});
+
+test('7c. an error\'s body is judged as an answer too; one that reads as JSON but not as JSON-RPC is withheld', async () => {
+  // Some clients parse any error body as the JSON-RPC answer.
+  const out = await raw(post(call(14, 'secret'), 'X-Test: rpc500\r\n'));
+  assert.deepEqual(statuses(out), [500], out);
+  assert.ok(!out.includes(CARD), `the card passed unmasked: ${out}`);
+  assert.match(out, /secret: card \[MASKED:card\]/);
+  const odd = await raw(post(call(15, 'secret'), 'X-Test: odd500\r\n'));
+  assert.deepEqual(statuses(odd), [500], odd);
+  assert.ok(!odd.includes(CARD), `the unjudged body reached the client: ${odd}`);
+  assert.match(odd, /it was withheld/);
+  await httpErrors(/invalid JSON-RPC from the server \(HTTP 500\)/);
+  // an error page that is not JSON still passes as it is
+  const page = await raw(post(call(16, 'x'), 'X-Test: err500\r\n'));
+  assert.deepEqual(statuses(page), [500], page);
+  assert.match(page, /\r\n\r\noops$/);
 });
 
 test('8. a stop with a request in flight ends cleanly', async () => {
