@@ -306,7 +306,13 @@ static const char *kind_name(enum mw_event_kind k)
 	return kind_names[k];
 }
 
-static const char *const conn_keys[] = { "connect_timeout", "dbname", NULL };
+/*
+ * After dbname, whose connection string it overrides: text goes both ways
+ * as UTF-8, what the chain hashes, whatever PGCLIENTENCODING or a role's
+ * setting says (converted text would read as modified events).
+ */
+static const char *const conn_keys[] = { "connect_timeout", "dbname",
+					 "client_encoding", NULL };
 
 /* Copies a libpq message on one line (its line breaks become spaces). */
 static void copy_msg(char *out, size_t outlen, const char *msg)
@@ -1474,7 +1480,7 @@ static void connect_step(struct mw_audit *a)
 
 static void connect_start(struct mw_audit *a)
 {
-	const char *vals[] = { "10", a->conninfo, NULL };
+	const char *vals[] = { "10", a->conninfo, "UTF8", NULL };
 
 	a->conn = PQconnectStartParams(conn_keys, vals, 1);
 	a->state = ST_CONNECTING;
@@ -2354,12 +2360,18 @@ static int read_chain_head(struct mw_audit *a, PGconn *conn, char *err,
 	return rc;
 }
 
+PGconn *mw_audit_pq_connect(const char *conninfo)
+{
+	const char *vals[] = { "10", conninfo, "UTF8", NULL };
+
+	return PQconnectdbParams(conn_keys, vals, 1);
+}
+
 /* A blocking connection for start-up; NULL with err set. */
 static PGconn *connect_now(const char *conninfo, const char *as, char *err,
 			   size_t errlen)
 {
-	const char *vals[] = { "10", conninfo, NULL };
-	PGconn *conn = PQconnectdbParams(conn_keys, vals, 1);
+	PGconn *conn = mw_audit_pq_connect(conninfo);
 	char msg[512];
 
 	if (conn && PQstatus(conn) == CONNECTION_OK) {

@@ -929,7 +929,7 @@ static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 				"string\n");
 		return -1;
 	}
-	conn = PQconnectdb(conninfo);
+	conn = mw_audit_pq_connect(conninfo);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		mw_set_err(err, sizeof(err), "%s", PQerrorMessage(conn));
 		fprintf(stderr,
@@ -1500,7 +1500,7 @@ static int cmd_evidence_export(const char *config, int argc, char **argv)
 	if (mw_evidence_open(&r.e, dir, &req, err, sizeof(err)) ||
 	    mw_evidence_public_key_file(r.e, pub, err, sizeof(err)))
 		goto fail;
-	r.conn = PQconnectdb(conninfo);
+	r.conn = mw_audit_pq_connect(conninfo);
 	if (PQstatus(r.conn) != CONNECTION_OK) {
 		mw_set_err(err, sizeof(err),
 			   "cannot connect to the audit database: %s",
@@ -1620,7 +1620,7 @@ static int cmd_replay(const struct mw_config *cfg, int argc, char **argv)
 				"string\n");
 		return 1;
 	}
-	conn = PQconnectdb(conninfo);
+	conn = mw_audit_pq_connect(conninfo);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		mw_set_err(err, sizeof(err), "%s", PQerrorMessage(conn));
 		fprintf(stderr,

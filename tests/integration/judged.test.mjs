@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  cgroupRelPath, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, freePort,
+  cgroupRelPath, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, freePort, auditSettled,
 } from './helpers.mjs';
 
 let d;
@@ -259,6 +259,12 @@ test('headers that agree with the body, base64 names and batches without a versi
   assert.match(out, /^HTTP\/1\.1 200 /, out);
   assert.equal(seen.length, n + 3);
   assert.equal(seen[n].headers['mcp-name'], `=?base64?${b64}?=`, 'headers reach the server as sent');
+
+  // The trail's text is read back as the UTF-8 that was hashed, whatever
+  // client encoding the auditor's environment asks for.
+  await auditSettled(d);
+  const v = await d.cli(['audit', 'verify'], { env: { PGCLIENTENCODING: 'LATIN1' } });
+  assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
 });
 
 // Reads the whole answer (the daemon closes after it: Connection: close).
