@@ -571,3 +571,44 @@ bool mw_rpc_looks_like_no_json(const char *buf, size_t len)
 		i++;
 	return i == len || (buf[i] != '{' && buf[i] != '[');
 }
+
+/* Whether object o has a member whose name folds to a JSON-RPC member's. */
+static bool names_a_message_member(json_t *o)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach (o, key, v) {
+		for (size_t i = 0;
+		     i < sizeof(message_members) / sizeof(*message_members);
+		     i++)
+			if (!folded_cmp(&key, &message_members[i]))
+				return true;
+	}
+	return false;
+}
+
+bool mw_rpc_reads_as_no_message(const char *buf, size_t len)
+{
+	json_t *root, *v;
+	bool none = true;
+	size_t i;
+
+	if (mw_rpc_looks_like_no_json(buf, len))
+		return true;
+	root = mw_json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+	if (!root)
+		return false;
+	if (json_is_object(root)) {
+		none = !names_a_message_member(root);
+	} else {
+		json_array_foreach (root, i, v) {
+			if (json_is_object(v) && names_a_message_member(v)) {
+				none = false;
+				break;
+			}
+		}
+	}
+	json_decref(root);
+	return none;
+}

@@ -90,4 +90,13 @@ const char *mw_rpc_kind_name(enum mw_rpc_kind kind);
  */
 bool mw_rpc_looks_like_no_json(const char *buf, size_t len);
 
+/*
+ * True when no reader could take buf for a JSON-RPC message: it looks
+ * like no JSON, or it is JSON (duplicates refused) whose object, or each
+ * object of whose array, has no member named like a JSON-RPC member even
+ * without case ({"ssn": "..."}). False for anything else that did not
+ * parse as a message: it must be refused, not passed.
+ */
+bool mw_rpc_reads_as_no_message(const char *buf, size_t len);
+
 #endif

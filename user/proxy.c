@@ -2493,11 +2493,17 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	}
 	if (is_legacy_endpoint(sc->x, ev))
 		sse_learn_endpoint(c, sc->x, ev);
-	if (is_message) {
-		if (mw_rpc_parse(ev->data, ev->data_len,
-				 c->px->cfg->limits.max_sse_event_bytes, &batch,
-				 why, sizeof(why))) {
-			/* Never pass on what could not be judged. */
+	if (is_message && mw_rpc_parse(ev->data, ev->data_len,
+				       c->px->cfg->limits.max_sse_event_bytes,
+				       &batch, why, sizeof(why))) {
+		/* An event of its own type whose data no reader could take
+		 * for a message (a log line, {"ssn": ...}) goes on as text,
+		 * masked like any. Nothing else that could not be judged is
+		 * passed on. */
+		if (ev->event && strcmp(ev->event, "message") && !odd_breaks &&
+		    mw_rpc_reads_as_no_message(ev->data, ev->data_len)) {
+			is_message = false;
+		} else {
 			char detail[320];
 
 			snprintf(detail, sizeof(detail),
@@ -2506,6 +2512,8 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 					  c->resp_status, detail);
 			return 0;
 		}
+	}
+	if (is_message) {
 		rc = judge_server_batch(c, sc->x, &batch, ev->data,
 					ev->data_len, &text);
 		/* Judged as JSON: sent as the same JSON with the separators
@@ -2639,9 +2647,11 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 			c->px->st.upstream_errors++;
 			return -1;
 		}
-		/* An error whose body reads as JSON but not as a message
-		 * the daemon can judge: its status and head go on (a 401's
-		 * WWW-Authenticate, say), its body does not. */
+		if (!x->carried_rpc)
+			goto forward;
+		/* An error answering JSON-RPC whose body reads as JSON but
+		 * not as a message the daemon can judge: its status and head
+		 * go on (a 401's WWW-Authenticate, say), its body does not. */
 		text = strdup(UNJUDGED_ERROR_BODY);
 		if (!text)
 			return -1;

@@ -728,3 +728,31 @@ Test(jsonrpc, what_cannot_be_json_rpc)
 	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT(" {\"jsonrpc\"")));
 	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT("\r\n[1]")));
 }
+
+/* An SSE event of its own type passes as text only when no reader could
+ * take its data for a message. */
+Test(jsonrpc, reads_as_no_message)
+{
+	static const char *const none[] = {
+		"customer Ada: card 4111",
+		"{\"ssn\":\"078-05-1120\"}",
+		"[1,{\"level\":\"info\"}]",
+		"  ",
+	};
+	static const char *const maybe[] = {
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}",
+		"{\"Method\":\"sampling/createMessage\"}",
+		"{\"\\u017fsn\":1,\"\\u212aid\":2,\"ID\":3}",
+		"[{\"a\":1},{\"RESULT\":{}}]",
+		"{\"ssn\":1,\"ssn\":2}",
+		"{\"ssn\":",
+	};
+
+	for (size_t i = 0; i < sizeof(none) / sizeof(*none); i++)
+		cr_assert(mw_rpc_reads_as_no_message(none[i], strlen(none[i])),
+			  "%s", none[i]);
+	for (size_t i = 0; i < sizeof(maybe) / sizeof(*maybe); i++)
+		cr_assert(
+			!mw_rpc_reads_as_no_message(maybe[i], strlen(maybe[i])),
+			"%s", maybe[i]);
+}
