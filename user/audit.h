@@ -191,6 +191,8 @@ enum mw_audit_role {
 int mw_audit_conninfo_as(const struct mw_audit_config *cfg,
 			 enum mw_audit_role role, char *out, size_t outlen);
 /* As the auditor: `mcpwarden sql`, `audit verify`. */
+int mw_audit_conninfo(const struct mw_audit_config *cfg, char *out,
+		      size_t outlen);
 /*
  * A blocking libpq connection to conninfo (a connection string or URI)
  * that speaks UTF-8 whatever the environment or the role says, with a
@@ -198,8 +200,6 @@ int mw_audit_conninfo_as(const struct mw_audit_config *cfg,
  */
 struct pg_conn; /* libpq's PGconn */
 struct pg_conn *mw_audit_pq_connect(const char *conninfo);
-int mw_audit_conninfo(const struct mw_audit_config *cfg, char *out,
-		      size_t outlen);
 
 /* The checkpoint file's path for cfg. Returns 0 or -ENAMETOOLONG. */
 int mw_audit_checkpoint_path(const struct mw_audit_config *cfg, char *out,

@@ -148,6 +148,14 @@ bool mw_http_token_in_list(const char *list, const char *token)
  * Rejects what two parsers could read differently: a smuggled second body
  * length, duplicated framing headers, a target that is not origin-form.
  */
+bool mw_http_visible_ascii(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return false;
+	return true;
+}
+
 /* RFC 9110 5.6.2: a field name is a token. */
 static bool is_token(const char *s)
 {
@@ -230,11 +238,9 @@ static int check_head(struct mw_http *h)
 		 * into the target; a server that splits the request line on
 		 * any white space would read another target than the one
 		 * judged (RFC 9112 3.2, RFC 3986: visible ASCII only) */
-		for (const unsigned char *u = (const unsigned char *)hd->url;
-		     *u; u++)
-			if (*u <= 0x20 || *u >= 0x7f)
-				return set_err(h, "request target holds a byte "
-						  "that is not visible ASCII");
+		if (!mw_http_visible_ascii(hd->url))
+			return set_err(h, "request target holds a byte that "
+					  "is not visible ASCII");
 	}
 	return 0;
 }

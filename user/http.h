@@ -90,6 +90,8 @@ size_t mw_http_header_count(const struct mw_http_head *head, const char *name);
 bool mw_http_token_in_list(const char *list, const char *token);
 /* Hop-by-hop headers (RFC 9110 7.6.1) that a proxy must not forward. */
 bool mw_http_is_hop_by_hop(const char *name);
+/* Every byte of s is visible ASCII (VCHAR, 0x21 to 0x7E). */
+bool mw_http_visible_ascii(const char *s);
 const char *mw_http_reason(int status);
 
 #endif

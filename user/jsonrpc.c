@@ -110,8 +110,7 @@ static int keys_collide(json_t *j, char *err, size_t errlen)
 		if (short_ascii(keys[i - 1]) && short_ascii(keys[i]))
 			set_err(err, errlen,
 				"members \"%s\" and \"%s\" differ only in "
-				"case: "
-				"a server may read either",
+				"case: a server may read either",
 				keys[i - 1], keys[i]);
 		else
 			set_err(err, errlen,

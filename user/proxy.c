@@ -383,12 +383,7 @@ static bool valid_session_id(const char *sid)
 {
 	size_t n = strlen(sid);
 
-	if (!n || n > MW_SESSION_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (sid[i] < 0x21 || sid[i] > 0x7e)
-			return false;
-	return true;
+	return n && n <= MW_SESSION_MAX && mw_http_visible_ascii(sid);
 }
 
 /*
@@ -2562,8 +2557,10 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 					  "the stream dropped");
 		return 0;
 	}
-	/* The legacy endpoint, and blocks without data (comments, ids,
-	 * retry): its data, the URL to post to, goes as it is. */
+	/* Blocks without data (comments, ids, retry), events of their own
+	 * type whose data no reader takes for a message (masked as text),
+	 * and the legacy endpoint, whose data, the URL to post to, goes as
+	 * it is. */
 	if (masking)
 		return send_masked_block(c, sc->x, &plan, ev, ev->data,
 					 ev->data_len,
