@@ -51,7 +51,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } pending SEC(".maps");
 
-/* Established steered connections by client-side 4-tuple. */
+/*
+ * Steered connections by client-side 4-tuple, from the client's
+ * ESTABLISHED until the daemon takes the record at accept (or the socket
+ * closes first): a connection the daemon holds costs no entry here.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MW_MAX_CONNS);

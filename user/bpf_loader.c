@@ -781,15 +781,25 @@ static void conn_key_from(struct mw_conn_key *k,
 	mw_addr_to_mapped(remote, k->remote_addr, &k->remote_port);
 }
 
-int mw_bpf_lookup_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
-		       const struct sockaddr_storage *local,
-		       struct mw_conn_info *out)
+int mw_bpf_take_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
+		     const struct sockaddr_storage *local,
+		     struct mw_conn_info *out)
 {
 	struct mw_conn_key k;
 
 	/* The client's own view: its local end is our peer. */
 	conn_key_from(&k, peer, local);
 	if (bpf_map_lookup_elem(b->conns_fd, &k, out))
+		return -errno;
+	/*
+	 * Taken once: a record left after its connection was taken would let
+	 * a client holding connections (in CLOSE_WAIT, say, once the daemon
+	 * has closed them) fill the map that every other client's connect
+	 * needs. If the kernel's own entry cannot go, the connection is
+	 * refused rather than leave a record another connection could be
+	 * credited with.
+	 */
+	if (bpf_map_delete_elem(b->conns_fd, &k) && errno != ENOENT)
 		return -errno;
 	return 0;
 }

@@ -33,13 +33,15 @@ int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
 		       const struct mw_server_val *vals, size_t n);
 
 /*
- * The identity and original destination of a steered connection, looked up
- * from the daemon's accepted socket: peer is the client's address, local the
- * listener's. Returns 0, -ENOENT when the connection was not steered.
+ * The identity and original destination of a steered connection, taken
+ * from the kernel's records for the daemon's accepted socket (peer is the
+ * client's address, local the listener's): the record is deleted, so each
+ * is taken once. Returns 0, -ENOENT when the connection was not steered
+ * (or was taken already).
  */
-int mw_bpf_lookup_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
-		       const struct sockaddr_storage *local,
-		       struct mw_conn_info *out);
+int mw_bpf_take_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
+		     const struct sockaddr_storage *local,
+		     struct mw_conn_info *out);
 
 /*
  * Adds the daemon's accepted socket to the sockhash (splice on) so sk_msg

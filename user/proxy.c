@@ -3404,7 +3404,7 @@ static void accept_one(struct mw_proxy *px, int fd)
 		return;
 	}
 	mw_format_addr(&peer, peer_s, sizeof(peer_s));
-	if (mw_bpf_lookup_conn(px->bpf, &peer, &local, &ci)) {
+	if (mw_bpf_take_conn(px->bpf, &peer, &local, &ci)) {
 		refuse_unsteered(px, fd, peer_s);
 		return;
 	}

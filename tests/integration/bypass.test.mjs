@@ -101,6 +101,39 @@ test('a socket made outside the enforced cgroup is refused when a process inside
   assert.ok(st.kernel.connect_refused_foreign >= 1, JSON.stringify(st.kernel));
 });
 
+// Opens N connections to 127.0.0.1:PORT, prints "open" once all are
+// connected, and holds them without a word until killed.
+const HOLD = String.raw`
+const [port, n] = process.argv.slice(1).map(Number);
+let up = 0;
+for (let i = 0; i < n; i++) {
+  require('net').connect(port, '127.0.0.1', () => { if (++up === n) console.log('open'); }).on('error', (e) => {
+    console.log('error ' + e.code);
+  });
+}
+setInterval(() => {}, 1000);
+`;
+
+test('a connection the daemon holds keeps no kernel record that clients could pile up', async () => {
+  // the kernel's records of steered connections are shared by every
+  // client: a client holding connections (idle, or in CLOSE_WAIT once the
+  // daemon closed them) must not use them up for the others
+  const p = spawnInCgroup(cg, process.execPath, ['-e', HOLD, String(up.port), '3']);
+  try {
+    await until(() => /^open$/m.test(p.out) || (/^error/m.test(p.out) && Promise.reject(new Error(p.out))),
+      'the connections open', 10000, 20);
+    let st;
+    await until(async () => {
+      st = JSON.parse((await d.cli(['status', '--json'])).stdout);
+      return st.connections.filter((x) => x.pid === p.pid).length === 3;
+    }, 'the daemon to hold the three connections', 10000);
+    assert.deepEqual(st.kernel_connections.filter((x) => x.pid === p.pid), [],
+      'records of connections the daemon has accepted are still in the kernel map');
+  } finally {
+    p.kill('SIGKILL');
+  }
+});
+
 test('enforce refuses a cgroup nested deeper than the guard looks', async () => {
   // the guard walks 32 levels of the caller's ancestry: deeper, a socket
   // made outside would not be refused
