@@ -121,6 +121,31 @@ static __always_inline int mw_refuse_undaemoned(void)
 	return MW_REFUSE;
 }
 
+/*
+ * What becomes of a connect() that is not steered: allowed, except to the
+ * port of a server on this host at an address the daemon has not listed
+ * while the daemon is down. The daemon lists each local address as it
+ * appears; an address added while it is down (ip addr add) would reach the
+ * server unrecorded until its restart. Whether an address is local cannot
+ * be told from here (a listener on 0.0.0.0 matches any address in a socket
+ * look-up), so until the daemon is back that port is refused at every
+ * unlisted address, a remote host's included: closed, as everything else
+ * steered is while the daemon is down.
+ */
+static __always_inline int mw_unsteered(struct bpf_sock_addr *ctx,
+					const struct mw_server_key *dst)
+{
+	const struct mw_settings *s;
+	__u32 port = dst->port;
+
+	if (!bpf_map_lookup_elem(&local_ports, &port))
+		return MW_ALLOW;
+	s = mw_settings_get();
+	if (!s || mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
+		return MW_ALLOW;
+	return mw_refuse_undaemoned();
+}
+
 /* The destination a connect4 asks for, as a protected-server key. */
 static __always_inline void mw_dst4(struct bpf_sock_addr *ctx,
 				    struct mw_server_key *dst)
@@ -208,7 +233,7 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 	mw_dst4(ctx, &dst);
 	s = mw_steer(ctx, &dst, AF_INET);
 	if (!s)
-		return MW_ALLOW;
+		return mw_unsteered(ctx, &dst);
 	/* rewritten even when refused: the guard, which runs after, sees a
 	 * socket handled here (mw_guard) */
 	ctx->user_ip4 = s->listen4_addr;
@@ -250,7 +275,7 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 	mw_dst6(ctx, &dst);
 	s = mw_steer(ctx, &dst, AF_INET6);
 	if (!s)
-		return MW_ALLOW;
+		return mw_unsteered(ctx, &dst);
 	/* rewritten even when refused (see mw_connect4) */
 	if (!mw_addr_is_v4mapped(dst.addr) && s->listen6_port) {
 		__builtin_memcpy(w, s->listen6_addr, sizeof(w));

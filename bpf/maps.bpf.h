@@ -25,6 +25,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } protected_servers SEC(".maps");
 
+/*
+ * Ports (host byte order, in a __u32) of the protected servers on this
+ * host, written by the daemon. Such a server answers on every local
+ * address, and the daemon adds each to protected_servers as it appears;
+ * while the daemon is down nobody does, so these ports are refused at any
+ * address not listed (connect.bpf.c, mw_unsteered).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MW_MAX_SERVERS);
+	__type(key, __u32);
+	__type(value, struct mw_server_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} local_ports SEC(".maps");
+
 /* One element: struct mw_settings, written by the daemon at every start. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -72,7 +72,7 @@ struct mw_bpf {
 	char pin_dir[PATH_MAX];
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
-		stats_fd, own_socks_fd, enforced_fd;
+		stats_fd, own_socks_fd, enforced_fd, local_ports_fd;
 	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
@@ -669,6 +669,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->stats_fd = bpf_map__fd(b->connect->maps.stats);
 	b->own_socks_fd = bpf_map__fd(b->connect->maps.own_socks);
 	b->enforced_fd = bpf_map__fd(b->connect->maps.enforced);
+	b->local_ports_fd = bpf_map__fd(b->connect->maps.local_ports);
 
 	if (settings) {
 		r = mw_bpf_set_settings(b, settings);
@@ -727,49 +728,75 @@ int mw_bpf_set_settings(struct mw_bpf *b, const struct mw_settings *s)
 	return 0;
 }
 
-static int server_key_eq(const struct mw_server_key *a,
-			 const struct mw_server_key *b)
+/*
+ * Makes the map at fd hold exactly these n entries: added first, then the
+ * others removed, so that no moment leaves an entry missing. Keys are
+ * compared whole (callers zero their padding).
+ */
+static int replace_map(int fd, const void *keys, size_t key_size,
+		       const void *vals, size_t val_size, size_t n, size_t max)
 {
-	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
+	unsigned char *stale, cur[sizeof(struct mw_server_key)],
+		next[sizeof(cur)];
+	size_t nstale = 0;
+	int r = 0, more;
+
+	if (n > max)
+		return -E2BIG;
+	if (key_size > sizeof(cur))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
+					(const char *)vals + i * val_size,
+					BPF_ANY))
+			return -errno;
+	stale = calloc(max, key_size);
+	if (!stale)
+		return -ENOMEM;
+	more = bpf_map_get_next_key(fd, NULL, next) == 0;
+	while (more && nstale < max) {
+		bool keep = false;
+
+		memcpy(cur, next, key_size);
+		for (size_t i = 0; i < n && !keep; i++)
+			keep = !memcmp(cur, (const char *)keys + i * key_size,
+				       key_size);
+		if (!keep)
+			memcpy(stale + nstale++ * key_size, cur, key_size);
+		more = bpf_map_get_next_key(fd, cur, next) == 0;
+	}
+	for (size_t i = 0; i < nstale; i++)
+		if (bpf_map_delete_elem(fd, stale + i * key_size) &&
+		    errno != ENOENT)
+			r = -errno;
+	free(stale);
+	return r;
 }
 
 int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
 		       const struct mw_server_val *vals, size_t n)
 {
-	struct mw_server_key cur, next, *stale;
-	size_t nstale = 0;
-	int r = 0, more;
+	struct mw_server_key *k;
+	int r;
 
-	if (n > MW_MAX_SERVERS)
-		return -E2BIG;
-	/* Add first, then remove: no moment without protection. */
-	for (size_t i = 0; i < n; i++) {
-		struct mw_server_key k = keys[i];
-
-		k.pad = 0;
-		if (bpf_map_update_elem(b->servers_fd, &k, &vals[i], BPF_ANY))
-			return -errno;
-	}
-	stale = calloc(MW_MAX_SERVERS, sizeof(*stale));
-	if (!stale)
+	k = calloc(n ? n : 1, sizeof(*k));
+	if (!k)
 		return -ENOMEM;
-	more = bpf_map_get_next_key(b->servers_fd, NULL, &next) == 0;
-	while (more && nstale < MW_MAX_SERVERS) {
-		bool keep = false;
-
-		cur = next;
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = server_key_eq(&cur, &keys[i]);
-		if (!keep)
-			stale[nstale++] = cur;
-		more = bpf_map_get_next_key(b->servers_fd, &cur, &next) == 0;
+	for (size_t i = 0; i < n; i++) {
+		k[i] = keys[i];
+		k[i].pad = 0;
 	}
-	for (size_t i = 0; i < nstale; i++)
-		if (bpf_map_delete_elem(b->servers_fd, &stale[i]) &&
-		    errno != ENOENT)
-			r = -errno;
-	free(stale);
+	r = replace_map(b->servers_fd, k, sizeof(*k), vals, sizeof(*vals), n,
+			MW_MAX_SERVERS);
+	free(k);
 	return r;
+}
+
+int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
+			   const struct mw_server_val *vals, size_t n)
+{
+	return replace_map(b->local_ports_fd, ports, sizeof(*ports), vals,
+			   sizeof(*vals), n, MW_MAX_SERVERS);
 }
 
 static void conn_key_from(struct mw_conn_key *k,

@@ -33,6 +33,14 @@ int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
 		       const struct mw_server_val *vals, size_t n);
 
 /*
+ * Replaces the ports of the protected servers on this host (host byte
+ * order), which the programs refuse at unlisted addresses while the daemon
+ * is down.
+ */
+int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
+			   const struct mw_server_val *vals, size_t n);
+
+/*
  * The identity and original destination of a steered connection, taken
  * from the kernel's records for the daemon's accepted socket (peer is the
  * client's address, local the listener's): the record is deleted, so each

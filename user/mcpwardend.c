@@ -95,6 +95,38 @@ static int mkdir_p(const char *path, mode_t mode)
 	return chmod(tmp, mode);
 }
 
+/*
+ * The ports of the local servers, for the programs to refuse at unlisted
+ * addresses while the daemon is down (maps.bpf.h, local_ports).
+ */
+static int set_local_ports(struct daemon *d)
+{
+	size_t n = 0, cap = d->cfg.nservers ? d->cfg.nservers : 1;
+	uint32_t *ports = calloc(cap, sizeof(*ports));
+	struct mw_server_val *vals = calloc(cap, sizeof(*vals));
+	int rc = -ENOMEM;
+
+	if (!ports || !vals)
+		goto out;
+	for (size_t i = 0; i < d->cfg.nservers; i++) {
+		const struct mw_server_cfg *s = &d->cfg.servers[i];
+		bool seen = false;
+
+		for (size_t j = 0; j < n && !seen; j++)
+			seen = ports[j] == s->port;
+		if (!s->local || seen)
+			continue;
+		ports[n] = s->port;
+		vals[n].server_id = (uint32_t)i;
+		n++;
+	}
+	rc = mw_bpf_set_local_ports(d->bpf, ports, vals, n);
+out:
+	free(ports);
+	free(vals);
+	return rc;
+}
+
 static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 {
 	struct mw_server_key *keys;
@@ -125,6 +157,9 @@ static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 	rc = mw_bpf_set_servers(d->bpf, keys, vals, n);
 	if (rc)
 		snprintf(err, errlen, "cannot set protected servers: %s",
+			 strerror(-rc));
+	else if ((rc = set_local_ports(d)))
+		snprintf(err, errlen, "cannot set the local servers' ports: %s",
 			 strerror(-rc));
 	free(keys);
 	free(vals);

@@ -20,6 +20,7 @@ import {
 } from './helpers.mjs';
 
 const NEW_ADDR = '198.18.0.77'; // benchmarking range (RFC 2544): nobody's
+const DOWN_ADDR = '198.18.0.78'; // added while the daemon is down
 let d, cg, up;
 
 // Answers every request, on every address (0.0.0.0).
@@ -56,6 +57,7 @@ before(async () => {
 });
 after(async () => {
   await run('ip', ['addr', 'del', `${NEW_ADDR}/32`, 'dev', 'lo']);
+  await run('ip', ['addr', 'del', `${DOWN_ADDR}/32`, 'dev', 'lo']);
   await cleanupAll();
   up?.server.close();
 });
@@ -291,4 +293,36 @@ test('a program the kernel opened to run, handed over by binfmt_misc in a user n
   } finally {
     fs.rmSync(path.dirname(bin), { recursive: true, force: true });
   }
+});
+
+// Connects to HOST:PORT; prints "connected" or the error's code.
+const CONNECT = String.raw`
+const [host, port] = process.argv.slice(1);
+require('net').connect(Number(port), host, () => { console.log('connected'); process.exit(0); })
+  .on('error', (e) => { console.log(e.code); process.exit(0); });
+`;
+
+test('an address added while the daemon is down does not reach the local server unrecorded', async () => {
+  // nobody follows the host's addresses while the daemon is down: the
+  // local server's port is refused at any address it had not listed
+  const old = d;
+  await old.stop();
+  try {
+    const r = await run('ip', ['addr', 'add', `${DOWN_ADDR}/32`, 'dev', 'lo']);
+    assert.equal(r.code, 0, `ip addr add: ${r.stderr}`);
+    const c = await runInCgroup(cg, process.execPath, ['-e', CONNECT, DOWN_ADDR, String(up.port)], { timeout: 10000 });
+    assert.equal(c.stdout.trim(), 'EPERM', c.stdout + c.stderr);
+    // outside the enforced cgroup the address answers: it was the
+    // enforcement that refused
+    const o = await run(process.execPath, ['-e', CONNECT, DOWN_ADDR, String(up.port)], { timeout: 10000 });
+    assert.equal(o.stdout.trim(), 'connected', o.stdout + o.stderr);
+  } finally {
+    d = await startDaemon(old.config);
+  }
+  // back up, the daemon lists the address and the call is recorded
+  const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, DOWN_ADDR, String(up.port)], { timeout: 10000 });
+  const [pid, ...status] = c.stdout.trim().split(' ');
+  assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
+  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
+    .length === 1, `the ping through ${DOWN_ADDR} recorded`, 10000);
 });
