@@ -1206,6 +1206,36 @@ static int guard_add(struct mw_bpf *b, uint64_t id, char *err, size_t errlen)
 	return r ? r : -ENOSPC;
 }
 
+/*
+ * A cgroup inside a subtree delegated to a user is not enforced: that
+ * user's processes could move themselves out to a cgroup of their own,
+ * where nothing steers them. Its delegated root can be (the user cannot
+ * move a process above it).
+ */
+static int refuse_delegated(const char *abs, char *err, size_t errlen)
+{
+	char anc[PATH_MAX];
+	unsigned owner = 0;
+	int r;
+
+	r = mw_cgroup_delegated_above(abs, anc, sizeof(anc), &owner);
+	if (r > 0) {
+		mw_set_err(err, errlen,
+			   "%s lies in a subtree delegated to uid %u (%s "
+			   "lets others than root move processes): its "
+			   "processes could move themselves out of "
+			   "enforcement; enforce %s instead",
+			   abs, owner, anc, anc);
+		return -EPERM;
+	}
+	if (r < 0)
+		mw_set_err(err, errlen,
+			   "cannot tell whether %s lies in a delegated "
+			   "subtree: %s",
+			   abs, strerror(-r));
+	return r;
+}
+
 int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 		   size_t errlen)
 {
@@ -1224,6 +1254,11 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 			   abs, MW_CG_MAX_LEVEL);
 		close(cgfd);
 		return -EINVAL;
+	}
+	r = refuse_delegated(abs, err, errlen);
+	if (r) {
+		close(cgfd);
+		return r;
 	}
 	for (size_t i = 0; i < N_LINK_KINDS && r == 0; i++) {
 		struct bpf_link *l;

@@ -168,6 +168,61 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 }
 
 /*
+ * Whether a cgroup's migration files let anyone but root write them: its
+ * owner when not root, or anyone at all when group or others may write.
+ */
+static int migration_open_to_users(const char *dir, unsigned *owner)
+{
+	static const char *const files[] = { "cgroup.procs", "cgroup.threads" };
+	char f[PATH_MAX];
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((size_t)snprintf(f, sizeof(f), "%s/%s", dir, files[i]) >=
+		    sizeof(f))
+			return -ENAMETOOLONG;
+		if (stat(f, &st)) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+			*owner = (unsigned)st.st_uid;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int mw_cgroup_delegated_above(const char *abs, char *out, size_t outlen,
+			      unsigned *owner)
+{
+	const char *mnt = mw_cgroup2_mount();
+	char root[PATH_MAX], p[PATH_MAX], *slash;
+	int found = 0, r;
+
+	if (!mnt || !realpath(mnt, root))
+		return mnt ? -errno : -ENODEV;
+	if ((size_t)snprintf(p, sizeof(p), "%s", abs) >= sizeof(p))
+		return -ENAMETOOLONG;
+	/* from the parent up, the root cgroup (root's alone) excluded */
+	while ((slash = strrchr(p, '/')) && slash > p) {
+		*slash = '\0';
+		if (!path_within(p, root) || !strcmp(p, root))
+			break;
+		r = migration_open_to_users(p, owner);
+		if (r < 0)
+			return r;
+		if (r) {
+			if ((size_t)snprintf(out, outlen, "%s", p) >= outlen)
+				return -ENAMETOOLONG;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+/*
  * The cgroup id that bpf_get_current_cgroup_id() and the link info report
  * is the kernfs node id, which cgroupfs exposes as the directory's inode
  * number on 64-bit hosts.

@@ -16,6 +16,18 @@ const char *mw_cgroup2_mount(void);
 int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 		      size_t errlen);
 
+/*
+ * Whether processes in the cgroup at abs (canonical, absolute) could move
+ * themselves out of it. Moving a process needs write access to
+ * cgroup.procs (or cgroup.threads) of the common ancestor of where it is
+ * and where it goes, so an ancestor whose files a user may write (a
+ * subtree delegated to that user, as systemd does for user@UID.service)
+ * lets that user's processes leave. Returns 1 with the outermost such
+ * ancestor in out and its owner, 0 when there is none, or -errno.
+ */
+int mw_cgroup_delegated_above(const char *abs, char *out, size_t outlen,
+			      unsigned *owner);
+
 /* The cgroup id (kernfs inode) of an absolute cgroup path. */
 int mw_cgroup_id(const char *abs_path, uint64_t *id);
 

@@ -152,6 +152,38 @@ test('enforce refuses a cgroup nested deeper than the guard looks', async () => 
   }
 });
 
+test('enforce refuses a cgroup in a subtree delegated to a user, whose processes could leave it', async () => {
+  // delegated as systemd does it (user@UID.service): the subtree's
+  // directories and migration files belong to the user
+  const top = makeCgroup(uniqueName('mw-deleg'));
+  const agent = path.join(top, 'agent');
+  fs.mkdirSync(agent);
+  for (const dir of [top, agent]) {
+    for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) {
+      fs.chownSync(path.join(dir, f), 65534, 65534);
+    }
+  }
+  try {
+    // what enforcing agent would leave open: a process of the user in it
+    // moves itself out, to a cgroup nothing steers
+    const esc = await runInCgroup(agent, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c',
+      'echo $$ > "$1/cgroup.procs" && grep "^0::" /proc/self/cgroup', 'sh', top]);
+    assert.equal(esc.stdout.trim(), `0::${cgroupRelPath(top)}`, esc.stderr);
+    const r = await d.cli(['enforce', agent]);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr + r.stdout,
+      new RegExp(`delegated to uid 65534 .*could move themselves out of enforcement; enforce ${top} instead`));
+    // its delegated root can be enforced: the user cannot move a process
+    // above it
+    const t = await d.cli(['enforce', top]);
+    assert.equal(t.code, 0, t.stderr);
+    const u = await d.cli(['release', top]);
+    assert.equal(u.code, 0, u.stderr);
+  } finally {
+    fs.rmdirSync(agent);
+  }
+});
+
 // Takes the name "sleep" (prctl PR_SET_NAME, as perl's $0 does), connects
 // to 127.0.0.1:PORT, prints its pid and execs /usr/bin/sleep with the
 // socket still open.
