@@ -948,7 +948,11 @@ out:
 	return rc;
 }
 
-/* A checkpoint file; a missing one is only a warning when optional. */
+/*
+ * A checkpoint file. The daemon's own (optional) may be missing: that is
+ * a break when the database holds checkpoints (mw_verify says so), and
+ * only a warning otherwise (no daemon ever ran with this configuration).
+ */
 static int audit_checkpoints(struct mw_verify *v, const char *path,
 			     const char *host, bool optional)
 {
@@ -960,8 +964,10 @@ static int audit_checkpoints(struct mw_verify *v, const char *path,
 		fprintf(stderr,
 			"mcpwarden: warning: no checkpoint file %s: only the "
 			"checkpoints in the database are checked, a deleted "
-			"tail cannot be seen\n",
+			"tail cannot be seen (give a copy with "
+			"--checkpoints)\n",
 			path);
+		mw_verify_checkpoint_file_missing(v);
 		return 0;
 	}
 	fprintf(stderr, "mcpwarden: checkpoint file: %s\n", err);

@@ -82,6 +82,7 @@ struct hstate {
 	bool have_break; /* a break about the chain's content */
 	uint64_t last_break_seq;
 	size_t cp_begin, cp_end, cp_cur;
+	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
 };
 
 struct mw_verify {
@@ -95,6 +96,7 @@ struct mw_verify {
 	struct hstate *invalid;
 	struct fcp *cps;
 	size_t ncps, capcps;
+	bool cp_file_missing;
 	bool rows_started, finished;
 	size_t *order;
 };
@@ -696,6 +698,8 @@ static void db_checkpoint(struct mw_verify *v, struct hstate *h,
 	char buf[ESC_BUF], what[64];
 	uint64_t covered;
 
+	if (!h->first_db_cp_seq)
+		h->first_db_cp_seq = seq;
 	if (params->s)
 		j = json_loadb(params->s, params->n, JSON_REJECT_DUPLICATES,
 			       &jerr);
@@ -1459,6 +1463,13 @@ static void finish_host(struct mw_verify *v, struct hstate *h)
 	uint64_t n = 0, max = 0;
 
 	resolve_pending(h);
+	if (v->cp_file_missing && h->first_db_cp_seq)
+		record(h, MW_VB_MISSING_CHECKPOINT, h->first_db_cp_seq,
+		       h->first_db_cp_seq, false,
+		       "the checkpoint file is missing, but the database "
+		       "holds checkpoints from seq %llu on, each of which the "
+		       "daemon appended to it",
+		       (unsigned long long)h->first_db_cp_seq);
 	if (h->r.first_seq)
 		advance_cps(v, h, h->r.last_seq + 1);
 	for (; h->cp_cur < h->cp_end; h->cp_cur++) {
@@ -1496,6 +1507,11 @@ static int host_cmp(const void *a, const void *b, void *arg)
 	if (c)
 		return c;
 	return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
+}
+
+void mw_verify_checkpoint_file_missing(struct mw_verify *v)
+{
+	v->cp_file_missing = true;
 }
 
 void mw_verify_finish(struct mw_verify *v)

@@ -206,6 +206,14 @@ int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
 int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 			 size_t errlen);
 
+/*
+ * The daemon's checkpoint file is not there. The daemon creates it at
+ * start and appends every checkpoint it writes to the database, so a
+ * chain with checkpoint events but no file has lost its outside copy: a
+ * break. Before mw_verify_finish.
+ */
+void mw_verify_checkpoint_file_missing(struct mw_verify *v);
+
 /* Ends the input: the checks that need the end of each chain. */
 void mw_verify_finish(struct mw_verify *v);
 

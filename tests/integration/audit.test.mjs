@@ -214,6 +214,20 @@ test('edits, deletions and reordering by a database superuser are named by audit
     update mcpwarden.events set seq = ${n + 1} where ${where(-1)}`);
   await assertVerifies(d, 'the order restored');
 
+  // the checkpoint file gone: the database holds checkpoints the daemon
+  // appended to it, so its outside copy was lost
+  const cpFile = path.join(d.stateDir, 'audit-checkpoints.jsonl');
+  fs.renameSync(cpFile, `${cpFile}.away`);
+  try {
+    r = await verify(d, '--json');
+    assert.equal(r.code, 1, `verified without the checkpoint file:\n${r.stdout}`);
+    assert.match(r.stdout, /missing_checkpoint/);
+    assert.match(r.stdout, /the checkpoint file is missing, but the database holds checkpoints/);
+  } finally {
+    fs.renameSync(`${cpFile}.away`, cpFile);
+  }
+  await assertVerifies(d, 'the checkpoint file back');
+
   // the last events deleted: the checkpoint file outside the database says
   // how far the chain went
   await superuser(`delete from mcpwarden.events where host = '${host}' and seq >= ${n}`);
