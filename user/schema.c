@@ -622,6 +622,30 @@ static const char migration_5[] =
 	"FROM mcpwarden.events;\n"
 	"RESET ROLE;\n";
 
+/*
+ * A superuser can store a ts that microseconds since 1970 cannot hold in
+ * a bigint ('infinity', or near the ends of the range): the conversion
+ * failed, and with it the whole COPY that audit verify and evidence
+ * export read. Such a ts_us is now NULL, which verify names as a
+ * malformed event at its seq.
+ */
+static const char migration_6[] =
+	"SET LOCAL ROLE mcpwarden_owner;\n"
+	"CREATE OR REPLACE VIEW mcpwarden.chain_events AS\n"
+	"SELECT host, seq,\n"
+	"	CASE WHEN isfinite(ts) AND extract(epoch FROM ts) * 1000000\n"
+	"		BETWEEN -9223372036854775808 AND 9223372036854775807\n"
+	"	THEN (extract(epoch FROM ts) * 1000000)::bigint END AS ts_us,\n"
+	"	kind, conn_id, server, session_id, direction, rpc_id, method,\n"
+	"	tool, params, result, error, request_seq, latency_us, "
+	"decision,\n"
+	"	rule, http_method, http_path, http_status, detail, pid, tgid,\n"
+	"	uid, gid, user_name, comm, exe, cgroup_id, cgroup, "
+	"client_addr,\n"
+	"	server_addr, policy_sha256, prev_hash, hash, ts, masked\n"
+	"FROM mcpwarden.events;\n"
+	"RESET ROLE;\n";
+
 const struct mw_migration mw_schema_migrations[] = {
 	{ 1, "events, connections, tool_calls, messages, http_errors",
 	  migration_1 },
@@ -630,6 +654,7 @@ const struct mw_migration mw_schema_migrations[] = {
 	{ 4, "hash chain, roles, append-only partitioned events", migration_4 },
 	{ 5, "masked on events, tool_calls, messages and chain_events",
 	  migration_5 },
+	{ 6, "chain_events: a ts_us out of range is NULL", migration_6 },
 };
 
 const size_t mw_schema_n_migrations =

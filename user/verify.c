@@ -531,8 +531,11 @@ static int bad_line(struct mw_verify *v, const char *what, uint64_t lineno,
 		return -1;
 	if (row)
 		h->r.events++;
-	record(h, MW_VB_MALFORMED, 0, 0, true, "%s line %llu: %s", what,
-	       (unsigned long long)lineno, why);
+	if (lineno)
+		record(h, MW_VB_MALFORMED, 0, 0, true, "%s line %llu: %s", what,
+		       (unsigned long long)lineno, why);
+	else
+		record(h, MW_VB_MALFORMED, 0, 0, true, "%s: %s", what, why);
 	return 0;
 }
 
@@ -1033,13 +1036,18 @@ static void classify(struct hstate *h, uint64_t seq, int64_t ts, bool own_ok,
 		       "the content does not match the stored hash");
 }
 
+/*
+ * Takes one row in. unread, when not NULL, says why the row's content
+ * could not be read: only its host, seq and stored hash are in f and hash.
+ */
 static int row(struct mw_verify *v, struct hstate *h,
 	       const struct mw_chain_value *f,
-	       const struct mw_chain_value *hash, char *err, size_t errlen)
+	       const struct mw_chain_value *hash, const char *unread, char *err,
+	       size_t errlen)
 {
 	char stored[MW_CHAIN_HASH_HEX], own[MW_CHAIN_HASH_HEX];
 	char real_hash[MW_CHAIN_HASH_HEX], why[ESC_BUF + 64];
-	bool ts_ok, own_ok, hash_ok;
+	bool ts_ok = false, own_ok, hash_ok;
 	int64_t ts = 0;
 	uint64_t seq;
 	int delta = 0;
@@ -1074,8 +1082,10 @@ static int row(struct mw_verify *v, struct hstate *h,
 		       (unsigned long long)(seq - h->grp_seq - 1));
 	}
 	advance_cps(v, h, seq);
-	if (malformed(f, hash, hash_ok, &ts_ok, &ts, why, sizeof(why))) {
-		record(h, MW_VB_MALFORMED, seq, seq, true, "%s", why);
+	if (unread ||
+	    malformed(f, hash, hash_ok, &ts_ok, &ts, why, sizeof(why))) {
+		record(h, MW_VB_MALFORMED, seq, seq, true, "%s",
+		       unread ? unread : why);
 		mark_cps(v, h, seq, NULL);
 		h->run = RUN_NONE;
 		accept_row(h, seq, hash_ok ? stored : NULL, NULL, seq, ts_ok,
@@ -1111,8 +1121,10 @@ digest_failed:
 	return -1;
 }
 
-int mw_verify_row(struct mw_verify *v, const struct mw_chain_value f[MW_CF_N],
-		  const struct mw_chain_value *hash, char *err, size_t errlen)
+static int verify_row(struct mw_verify *v,
+		      const struct mw_chain_value f[MW_CF_N],
+		      const struct mw_chain_value *hash, const char *unread,
+		      char *err, size_t errlen)
 {
 	struct hstate *h;
 	uint64_t seq = 0;
@@ -1146,7 +1158,53 @@ int mw_verify_row(struct mw_verify *v, const struct mw_chain_value f[MW_CF_N],
 	}
 	v->cur = h;
 	h->rows_seen = true;
-	return row(v, h, f, hash, err, errlen);
+	return row(v, h, f, hash, unread, err, errlen);
+}
+
+int mw_verify_row(struct mw_verify *v, const struct mw_chain_value f[MW_CF_N],
+		  const struct mw_chain_value *hash, char *err, size_t errlen)
+{
+	return verify_row(v, f, hash, NULL, err, errlen);
+}
+
+/*
+ * A row too long to be read (a superuser can store one): no event the
+ * daemon writes is, so it is a break at its seq, and the chain goes on
+ * past it. Its host and seq are decoded from the line's start, its
+ * stored hash from its end (the last field), so that the next row still
+ * links to it.
+ */
+static int copy_row_too_long(struct mw_verify *v, const char *line, size_t len,
+			     char *err, size_t errlen)
+{
+	char head[2 * MW_VERIFY_HOST_MAX + 64], stored[MW_CHAIN_HASH_HEX];
+	struct mw_chain_value f[MW_CF_N] = { 0 }, hash = { 0 };
+	size_t n = 0, tabs = 0, end = len;
+	char unread[128];
+
+	while (n < len && n < sizeof(head) && tabs < 2)
+		tabs += line[n++] == '\t';
+	if (end && line[end - 1] == '\n')
+		end--;
+	if (end > 64 && line[end - 65] == '\t' &&
+	    mw_chain_is_hash(line + end - 64, 64)) {
+		memcpy(stored, line + end - 64, 64);
+		stored[64] = '\0';
+		hash.s = stored;
+		hash.n = 64;
+	}
+	memcpy(head, line, n);
+	if (tabs < 2 ||
+	    mw_pgcopy_parse(head, n - 1, f, MW_CF_SEQ + 1, err, errlen))
+		return bad_line(v, "a row of the database", 0,
+				"longer than the bound of a row, and its host "
+				"and seq cannot be read",
+				true, err, errlen);
+	snprintf(unread, sizeof(unread),
+		 "the row is longer than %u bytes, which no event the daemon "
+		 "writes is: its content was not read",
+		 MW_PGCOPY_MAX_LINE);
+	return verify_row(v, f, hash.s ? &hash : NULL, unread, err, errlen);
 }
 
 int mw_verify_copy_line(struct mw_verify *v, char *line, size_t len, char *err,
@@ -1154,6 +1212,8 @@ int mw_verify_copy_line(struct mw_verify *v, char *line, size_t len, char *err,
 {
 	struct mw_chain_value f[MW_CF_N + 1];
 
+	if (len > MW_PGCOPY_MAX_LINE)
+		return copy_row_too_long(v, line, len, err, errlen);
 	if (mw_pgcopy_parse(line, len, f, MW_CF_N + 1, err, errlen))
 		return -1;
 	return mw_verify_row(v, f, &f[MW_CF_N], err, errlen);

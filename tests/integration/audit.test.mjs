@@ -214,6 +214,24 @@ test('edits, deletions and reordering by a database superuser are named by audit
     update mcpwarden.events set seq = ${n + 1} where ${where(-1)}`);
   await assertVerifies(d, 'the order restored');
 
+  // a ts that microseconds since 1970 cannot hold, and a row longer than
+  // verify reads: each is named at its seq (verify used to stop, unable
+  // to read the chain)
+  await superuser(`update mcpwarden.events set ts = 'infinity' where ${where(n)}`);
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `an infinite ts verified:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`"seq":\\s*${n},[^}]*ts_us NULL is not an integer`));
+  await superuser(`delete from mcpwarden.events where ${where(n)};
+    insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${row}$q$)`);
+  await assertVerifies(d, 'the ts restored');
+  await superuser(`update mcpwarden.events set detail = repeat('x', 65 << 20) where ${where(n)}`);
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a 65 MiB row verified:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`"seq":\\s*${n},[^}]*the row is longer than 67108864 bytes`));
+  await superuser(`delete from mcpwarden.events where ${where(n)};
+    insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${row}$q$)`);
+  await assertVerifies(d, 'the row restored');
+
   // the checkpoint file gone: the database holds checkpoints the daemon
   // appended to it, so its outside copy was lost
   const cpFile = path.join(d.stateDir, 'audit-checkpoints.jsonl');
