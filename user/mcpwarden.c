@@ -1087,6 +1087,7 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 					"long\n");
 			goto out;
 		}
+		mw_verify_whole_chains(v);
 		if (audit_checkpoints(v, cps ?: path, host, !cps) ||
 		    audit_verify_db(v, &cfg, host))
 			goto out;

@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -42,6 +43,8 @@ enum cp_state { CP_UNSEEN, CP_SEEN, CP_MATCHED };
 
 struct fcp {
 	uint64_t seq;
+	uint64_t checkpoint_seq; /* the checkpoint event's; 0: not given */
+	int64_t ts_us; /* the checkpoint event's ts; 0: not given */
 	uint32_t host;
 	uint8_t state;
 	char hash[MW_CHAIN_HASH_HEX];
@@ -83,6 +86,9 @@ struct hstate {
 	uint64_t last_break_seq;
 	size_t cp_begin, cp_end, cp_cur;
 	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
+	bool first_ts_ok; /* the ts of the row at first_seq */
+	int64_t first_ts;
+	bool prefix_deleted; /* a deletion before first_seq recorded */
 };
 
 struct mw_verify {
@@ -97,6 +103,7 @@ struct mw_verify {
 	struct fcp *cps;
 	size_t ncps, capcps;
 	bool cp_file_missing;
+	bool whole_chains; /* the database, not a package's window */
 	bool rows_started, finished;
 	size_t *order;
 };
@@ -506,6 +513,8 @@ int mw_verify_add_checkpoint(struct mw_verify *v, const struct mw_verify_cp *cp,
 	c = &v->cps[v->ncps++];
 	memset(c, 0, sizeof(*c));
 	c->seq = cp->seq;
+	c->checkpoint_seq = cp->checkpoint_seq;
+	c->ts_us = cp->ts_us;
 	c->host = h->idx;
 	c->state = CP_UNSEEN;
 	memcpy(c->hash, cp->hash, sizeof(c->hash));
@@ -621,7 +630,50 @@ static void cp_mismatch(struct hstate *h, uint64_t covered, const char *what)
 	       (unsigned long long)covered);
 }
 
-static void resolve_cp(struct hstate *h, struct fcp *c)
+static int64_t utc_day(int64_t ts_us)
+{
+	const int64_t day = 86400LL * 1000000LL;
+
+	return ts_us >= 0 ? ts_us / day : -((-ts_us + day - 1) / day);
+}
+
+/*
+ * A file checkpoint before a whole chain's first event: retention, which
+ * drops whole UTC days (the partitions before one), or a deletion. The
+ * file gives the day of the checkpoint's own event; when that event is
+ * gone but its day is not before the first event's, whose day is still
+ * there, retention did not take it: the chain's start was deleted.
+ * Recorded once per host. Whether it was (the file's checkpoint is
+ * counted as failed).
+ */
+static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
+				struct fcp *c)
+{
+	char day[32];
+	time_t t;
+	struct tm tm;
+
+	if (!v->whole_chains || !h->first_ts_ok || !c->ts_us ||
+	    !c->checkpoint_seq || c->checkpoint_seq >= h->r.first_seq ||
+	    utc_day(c->ts_us) < utc_day(h->first_ts))
+		return false;
+	h->r.file_cp_failed++;
+	if (h->prefix_deleted)
+		return true;
+	h->prefix_deleted = true;
+	t = (time_t)(utc_day(h->first_ts) * 86400);
+	if (!gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%Y-%m-%d", &tm))
+		snprintf(day, sizeof(day), "?");
+	record(h, MW_VB_DELETED, c->checkpoint_seq, h->r.first_seq - 1, true,
+	       "events before seq %llu deleted: the checkpoint file holds the "
+	       "checkpoint at seq %llu, made no earlier than %s, the day of "
+	       "the first event left, which retention (whole days) keeps",
+	       (unsigned long long)h->r.first_seq,
+	       (unsigned long long)c->checkpoint_seq, day);
+	return true;
+}
+
+static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 {
 	switch (c->state) {
 	case CP_MATCHED:
@@ -634,7 +686,8 @@ static void resolve_cp(struct hstate *h, struct fcp *c)
 		break;
 	default:
 		if (h->r.first_seq && c->seq < h->r.first_seq) {
-			h->r.file_cp_retention++;
+			if (!deleted_not_retired(v, h, c))
+				h->r.file_cp_retention++;
 			break;
 		}
 		h->r.file_cp_failed++;
@@ -649,7 +702,7 @@ static void resolve_cp(struct hstate *h, struct fcp *c)
 static void advance_cps(struct mw_verify *v, struct hstate *h, uint64_t seq)
 {
 	while (h->cp_cur < h->cp_end && v->cps[h->cp_cur].seq < seq)
-		resolve_cp(h, &v->cps[h->cp_cur++]);
+		resolve_cp(v, h, &v->cps[h->cp_cur++]);
 }
 
 /* A row at seq whose recomputed hash is computed (NULL: unknown). */
@@ -1073,6 +1126,8 @@ static int row(struct mw_verify *v, struct hstate *h,
 	if (!h->have_prev) {
 		h->r.first_seq = seq;
 		h->r.starts_late = seq > 1;
+		h->first_ts_ok = !unread && mw_chain_value_i64(&f[MW_CF_TS_US],
+							       &h->first_ts);
 	} else if (seq > h->grp_seq + 1) {
 		/* the checkpoints of the rows seen, then the gap, then
 		 * those of the missing seqs */
@@ -1572,6 +1627,11 @@ static int host_cmp(const void *a, const void *b, void *arg)
 void mw_verify_checkpoint_file_missing(struct mw_verify *v)
 {
 	v->cp_file_missing = true;
+}
+
+void mw_verify_whole_chains(struct mw_verify *v)
+{
+	v->whole_chains = true;
 }
 
 void mw_verify_finish(struct mw_verify *v)

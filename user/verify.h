@@ -214,6 +214,14 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
  */
 void mw_verify_checkpoint_file_missing(struct mw_verify *v);
 
+/*
+ * The rows are whole chains (the database's), not a window of them (a
+ * package's): a chain that starts late was cut by retention, which drops
+ * whole days, and a file checkpoint of a day the chain still holds, from
+ * before its start, shows a deletion. Before the rows.
+ */
+void mw_verify_whole_chains(struct mw_verify *v);
+
 /* Ends the input: the checks that need the end of each chain. */
 void mw_verify_finish(struct mw_verify *v);
 

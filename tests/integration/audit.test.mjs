@@ -201,6 +201,18 @@ test('edits, deletions and reordering by a database superuser are named by audit
   await superuser(`insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${row}$q$)`);
   await assertVerifies(d, 'the deletion undone');
 
+  // the chain's start deleted: not retention, which drops whole days (the
+  // checkpoint file holds a checkpoint of a day the chain still has)
+  const head = (await d.sql(`select row_to_json(e)::text from mcpwarden.events e
+    where host = '${host}' and seq < ${n} order by seq`)).map(([x]) => x);
+  await superuser(`delete from mcpwarden.events where host = '${host}' and seq < ${n}`);
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a deleted start verified:\n${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`events before seq ${n} deleted`));
+  await superuser(head.map((x) =>
+    `insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${x}$q$)`).join(';\n'));
+  await assertVerifies(d, 'the start restored');
+
   // reordered: two events swap places
   await superuser(`update mcpwarden.events set seq = -1 where ${where(n)};
     update mcpwarden.events set seq = ${n} where ${where(n + 1)};

@@ -267,9 +267,10 @@ static size_t tv_index(const struct tv_chain *c, uint64_t seq)
 	return 0;
 }
 
-/* The checkpoint file line for seq of c, signed by s. */
-static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
-		       uint64_t seq, char *line, size_t linelen)
+/* The checkpoint file line for seq of c, signed by s, made at ts_us. */
+static void tv_file_cp_at(const struct tv_chain *c, const struct mw_signer *s,
+			  uint64_t seq, long long ts_us, char *line,
+			  size_t linelen)
 {
 	const struct tv_row *r = &c->rows[tv_index(c, seq)];
 	char sig[MW_SIGN_B64_LEN];
@@ -280,7 +281,13 @@ static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
 		 "\"key_id\":\"%s\",\"signature\":\"%s\","
 		 "\"checkpoint_seq\":%llu,\"ts_us\":%lld}\n",
 		 r->v[MW_CF_HOST], (unsigned long long)seq, r->v[MW_CF_N],
-		 mw_signer_key_id(s), sig, (unsigned long long)seq + 1, TV_TS0);
+		 mw_signer_key_id(s), sig, (unsigned long long)seq + 1, ts_us);
+}
+
+static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
+		       uint64_t seq, char *line, size_t linelen)
+{
+	tv_file_cp_at(c, s, seq, TV_TS0, line, linelen);
 }
 
 static struct mw_verify *tv_new(int key)
@@ -435,6 +442,58 @@ Test(verify, retention_start_is_information, .init = tv_setup,
 	mw_verify_free(v);
 	tv_free(&c);
 	tv_free(&full);
+}
+
+/*
+ * The database's chain without its first 100 events, and a file
+ * checkpoint at seq 49 (its event, 50, gone) made at ts_us.
+ */
+static struct mw_verify *tv_cut_start(long long ts_us)
+{
+	struct tv_chain c = { 0 }, full = { 0 };
+	struct mw_verify *v;
+	char line[1024];
+
+	tv_build(&full, TV_HOST, TV_N);
+	tv_build(&c, TV_HOST, TV_N);
+	for (int i = 0; i < 100; i++)
+		tv_remove(&c, 0);
+	v = tv_new(0);
+	mw_verify_whole_chains(v);
+	tv_file_cp_at(&full, tv_signer[0], 49, ts_us, line, sizeof(line));
+	tv_add_line(v, line);
+	tv_feed(v, &c);
+	mw_verify_finish(v);
+	tv_free(&c);
+	tv_free(&full);
+	return v;
+}
+
+Test(verify, retention_takes_whole_days, .init = tv_setup, .fini = tv_teardown)
+{
+	/* the checkpoint's day is before the first event's: dropped */
+	struct mw_verify *v = tv_cut_start(TV_TS0 - 86400ll * 1000000);
+	const struct mw_verify_host *h = tv_host(v, TV_HOST);
+
+	cr_assert(mw_verify_ok(v));
+	cr_assert_eq(h->file_cp_retention, 1);
+	mw_verify_free(v);
+}
+
+Test(verify, start_deleted_within_a_kept_day, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	/* the checkpoint's day is the first event's, which is kept */
+	struct mw_verify *v = tv_cut_start(TV_TS0);
+	const struct mw_verify_host *h = tv_host(v, TV_HOST);
+
+	tv_expect(v, 1, MW_VB_DELETED, 50);
+	cr_assert_eq(h->details[0].seq_end, 100);
+	cr_assert_eq(h->file_cp_retention, 0);
+	cr_assert_eq(h->file_cp_failed, 1);
+	cr_assert(strstr(h->details[0].detail, "events before seq 101 deleted"),
+		  "%s", h->details[0].detail);
+	mw_verify_free(v);
 }
 
 /* ---- one test per break ---- */
