@@ -20,7 +20,7 @@ import {
 
 const NODE = process.execPath;
 const CARD = '4111 1111 1111 1111';
-let d, cg, up;
+let d, cg, up, bare;
 
 // Writes the bytes (base64 in argv) and prints what came back, base64,
 // at the close or after ms.
@@ -37,8 +37,8 @@ s.on('connect', () => s.write(Buffer.from(b64, 'base64')));
 setTimeout(fin, Number(ms));
 `;
 
-async function raw(bytes, ms = 1500) {
-  const r = await runInCgroup(cg, NODE, ['-e', CLIENT, '127.0.0.1', String(up.port),
+async function raw(bytes, ms = 1500, to = up) {
+  const r = await runInCgroup(cg, NODE, ['-e', CLIENT, '127.0.0.1', String(to.port),
     Buffer.from(bytes, 'latin1').toString('base64'), String(ms)], { timeout: ms + 10000 });
   return Buffer.from(r.stdout, 'base64').toString('latin1');
 }
@@ -132,8 +132,9 @@ async function httpErrors(pattern) {
 
 before(async () => {
   up = await startUpstream();
+  bare = await startUpstream(); // a server no masking rule names
   d = await startDaemon({
-    servers: [{ name: 'fake', address: `127.0.0.1:${up.port}` }],
+    servers: [{ name: 'fake', address: `127.0.0.1:${up.port}` }, { name: 'bare', address: `127.0.0.1:${bare.port}` }],
     default: 'allow',
     rules: [{ name: 'no-forbidden', tool: 'forbidden', action: 'deny' }],
     masking: [{ name: 'secret-cards', server: 'fake', tool: ['secret'], apply: ['client'],
@@ -146,6 +147,7 @@ before(async () => {
 after(async () => {
   await cleanupAll();
   up?.server.close();
+  bare?.server.close();
 });
 
 test('1. a tool-scoped masking rule masks its tool\'s answer (the control for 2 and 3)', async () => {
@@ -385,6 +387,12 @@ test('7c. an error\'s body is judged as an answer too; one that reads as JSON bu
   assert.deepEqual(statuses(odd), [500], odd);
   assert.ok(!odd.includes(CARD), `the unjudged body reached the client: ${odd}`);
   assert.match(odd, /it was withheld/);
+  // the same from a server no masking rule names: judging does not
+  // depend on masking holding the body
+  const plain = await raw(post(call(17, 'plain'), 'X-Test: odd500\r\n'), 1500, bare);
+  assert.deepEqual(statuses(plain), [500], plain);
+  assert.ok(!plain.includes('"x":1'), `the unjudged body reached the client: ${plain}`);
+  assert.match(plain, /it was withheld/);
   await httpErrors(/invalid JSON-RPC from the server \(HTTP 500\)/);
   // an error page that is not JSON still passes as it is
   const page = await raw(post(call(16, 'x'), 'X-Test: err500\r\n'));
