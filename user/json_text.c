@@ -257,30 +257,67 @@ size_t mw_json_string_stop(const char *s, size_t i, size_t n, bool non_ascii)
 	return n;
 }
 
+/*
+ * The bytes of U+0085, U+2028 or U+2029 at s[i], which some readers of
+ * event streams take for line ends (httpx-sse, after str.splitlines):
+ * written raw into an SSE data line they would split a message that was
+ * judged whole. 0 for anything else.
+ */
+static size_t line_end_lookalike(const char *s, size_t i, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+
+	if (u[0] == 0xc2 && n - i >= 2 && u[1] == 0x85)
+		return 2;
+	if (u[0] == 0xe2 && n - i >= 3 && u[1] == 0x80 &&
+	    (u[2] == 0xa8 || u[2] == 0xa9))
+		return 3;
+	return 0;
+}
+
+/* Those are escaped, like the control characters, '"' and '\\'. */
 static int write_string(struct mw_buf *out, const char *s, size_t n)
 {
+	static const char hex[] = "0123456789ABCDEF";
 	size_t run = 0;
 
 	if (mw_buf_append(out, "\"", 1))
 		return -1;
-	for (size_t i = 0; (i = mw_json_string_stop(s, i, n, false)) < n; i++) {
+	for (size_t i = 0; (i = mw_json_string_stop(s, i, n, true)) < n; i++) {
 		char e = escape_of[(unsigned char)s[i]], esc[6];
-		size_t elen = 2;
+		size_t elen = 2, skip = 1;
+		unsigned cp;
 
-		esc[0] = '\\';
-		esc[1] = e;
-		if (e == 'u') {
-			static const char hex[] = "0123456789ABCDEF";
-
-			memcpy(esc + 2, "00", 2);
-			esc[4] = hex[(unsigned char)s[i] >> 4];
-			esc[5] = hex[s[i] & 0xf];
+		if ((unsigned char)s[i] >= 0x80) {
+			skip = line_end_lookalike(s, i, n);
+			if (!skip)
+				continue;
+			/* U+2028 and U+2029 end in 0xa8 and 0xa9 */
+			cp = skip == 2 ? 0x85u
+				       : 0x2000u + ((unsigned char)s[i + 2] -
+						    0x80u);
+			esc[0] = '\\';
+			esc[1] = 'u';
+			esc[2] = hex[cp >> 12];
+			esc[3] = hex[(cp >> 8) & 0xf];
+			esc[4] = hex[(cp >> 4) & 0xf];
+			esc[5] = hex[cp & 0xf];
 			elen = 6;
+		} else {
+			esc[0] = '\\';
+			esc[1] = e;
+			if (e == 'u') {
+				memcpy(esc + 2, "00", 2);
+				esc[4] = hex[(unsigned char)s[i] >> 4];
+				esc[5] = hex[s[i] & 0xf];
+				elen = 6;
+			}
 		}
 		if (mw_buf_append(out, s + run, i - run) ||
 		    mw_buf_append(out, esc, elen))
 			return -1;
-		run = i + 1;
+		run = i + skip;
+		i += skip - 1;
 	}
 	return mw_buf_append(out, s + run, n - run) ||
 			       mw_buf_append(out, "\"", 1)

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json_parse.h"
+#include "json_text.h"
 
 #define DAEMON_FLAGS JSON_REJECT_DUPLICATES
 
@@ -208,4 +210,38 @@ Test(json_parse, nul_outside_a_string_is_refused)
 	cr_assert_null(mw_json_loadb("[1\0]", 4, 0, NULL));
 	cr_assert_null(mw_json_loadb("true\0", 5, JSON_DECODE_ANY, NULL));
 	cr_assert_null(mw_json_loadb("{}\0", 3, 0, NULL));
+}
+
+/*
+ * The writer escapes what some event-stream readers take for line ends
+ * (U+0085, U+2028, U+2029): a rewritten message stays one line, and reads
+ * back as the same string.
+ */
+Test(json_text, writes_line_end_lookalikes_escaped)
+{
+	const char in[] = "a\xc2\x85"
+			  "b\xe2\x80\xa8"
+			  "c\xe2\x80\xa9"
+			  "d\xc3\xa9"
+			  "\xe2\x80\xa7";
+	json_t *s = json_stringn(in, sizeof(in) - 1), *back;
+	struct mw_buf out = { 0 };
+	json_error_t je;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(mw_json_write(&out, s), 0);
+	cr_assert_eq(
+		out.len - out.off,
+		strlen("\"a\\u0085b\\u2028c\\u2029d\xc3\xa9\xe2\x80\xa7\""));
+	cr_assert_eq(memcmp(out.data + out.off,
+			    "\"a\\u0085b\\u2028c\\u2029d\xc3\xa9\xe2\x80\xa7\"",
+			    out.len - out.off),
+		     0, "%.*s", (int)(out.len - out.off), out.data + out.off);
+	back = json_loadb(out.data + out.off, out.len - out.off,
+			  JSON_DECODE_ANY, &je);
+	cr_assert_not_null(back, "%s", je.text);
+	cr_assert(json_equal(back, s));
+	json_decref(back);
+	json_decref(s);
+	mw_buf_free(&out);
 }
