@@ -122,28 +122,37 @@ static __always_inline int mw_refuse_undaemoned(void)
 }
 
 /*
- * What becomes of a connect() that is not steered: allowed, except to the
- * port of a server on this host at an address the daemon has not listed
- * while the daemon is down. The daemon lists each local address as it
- * appears; an address added while it is down (ip addr add) would reach the
- * server unrecorded until its restart. Whether an address is local cannot
- * be told from here (a listener on 0.0.0.0 matches any address in a socket
- * look-up), so until the daemon is back that port is refused at every
- * unlisted address, a remote host's included: closed, as everything else
- * steered is while the daemon is down.
+ * Whether a connect() that is not steered goes to the port of a server on
+ * this host, at an address the daemon has not listed, while the daemon is
+ * down (*sp: the settings to refuse with). The daemon lists each local
+ * address as it appears; an address added while it is down (ip addr add)
+ * would reach the server unrecorded until its restart. Whether an address
+ * is local cannot be told from here (a listener on 0.0.0.0 matches any
+ * address in a socket look-up), so until the daemon is back that port is
+ * refused at every unlisted address, a remote host's included: closed, as
+ * everything else steered is while the daemon is down. Only in the
+ * daemon's network namespace: another has addresses of its own, and the
+ * daemon's listener is never found from there.
  */
-static __always_inline int mw_unsteered(struct bpf_sock_addr *ctx,
-					const struct mw_server_key *dst)
+static __always_inline bool
+mw_unlisted_local_down(struct bpf_sock_addr *ctx,
+		       const struct mw_server_key *dst,
+		       const struct mw_settings **sp)
 {
 	const struct mw_settings *s;
-	__u32 port = dst->port;
+	__u32 port = dst->port, k = 0;
+	__u64 *netns;
 
 	if (!bpf_map_lookup_elem(&local_ports, &port))
-		return MW_ALLOW;
+		return false;
+	netns = bpf_map_lookup_elem(&local_netns, &k);
+	if (netns && *netns && *netns != bpf_get_netns_cookie(ctx))
+		return false;
 	s = mw_settings_get();
 	if (!s || mw_daemon_listens4(ctx, s->listen4_addr, s->listen4_port))
-		return MW_ALLOW;
-	return mw_refuse_undaemoned();
+		return false;
+	*sp = s;
+	return true;
 }
 
 /* The destination a connect4 asks for, as a protected-server key. */
@@ -232,8 +241,9 @@ int mw_connect4(struct bpf_sock_addr *ctx)
 		return MW_ALLOW;
 	mw_dst4(ctx, &dst);
 	s = mw_steer(ctx, &dst, AF_INET);
-	if (!s)
-		return mw_unsteered(ctx, &dst);
+	/* an unlisted local address while down takes the refusal below */
+	if (!s && !mw_unlisted_local_down(ctx, &dst, &s))
+		return MW_ALLOW;
 	/* rewritten even when refused: the guard, which runs after, sees a
 	 * socket handled here (mw_guard) */
 	ctx->user_ip4 = s->listen4_addr;
@@ -274,8 +284,8 @@ int mw_connect6(struct bpf_sock_addr *ctx)
 		return MW_ALLOW;
 	mw_dst6(ctx, &dst);
 	s = mw_steer(ctx, &dst, AF_INET6);
-	if (!s)
-		return mw_unsteered(ctx, &dst);
+	if (!s && !mw_unlisted_local_down(ctx, &dst, &s))
+		return MW_ALLOW;
 	/* rewritten even when refused (see mw_connect4) */
 	if (!mw_addr_is_v4mapped(dst.addr) && s->listen6_port) {
 		__builtin_memcpy(w, s->listen6_addr, sizeof(w));
@@ -332,8 +342,11 @@ static __always_inline int mw_caller_enforced(void)
 static __always_inline int mw_guard(struct bpf_sock_addr *ctx,
 				    const struct mw_server_key *dst)
 {
-	if (!mw_protected_lookup(dst) || mw_is_daemon_socket(ctx) ||
-	    !mw_caller_enforced())
+	const struct mw_settings *s;
+
+	if (!mw_protected_lookup(dst) && !mw_unlisted_local_down(ctx, dst, &s))
+		return MW_ALLOW;
+	if (mw_is_daemon_socket(ctx) || !mw_caller_enforced())
 		return MW_ALLOW;
 	mw_stat_inc(MW_STAT_CONNECT_REFUSED_FOREIGN);
 	return MW_REFUSE;

@@ -40,6 +40,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } local_ports SEC(".maps");
 
+/*
+ * One element: the cookie of the network namespace the daemon and those
+ * local servers are in (0: not known). Another namespace has addresses
+ * of its own, which local_ports says nothing about.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} local_netns SEC(".maps");
+
 /* One element: struct mw_settings, written by the daemon at every start. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

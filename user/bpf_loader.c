@@ -72,7 +72,8 @@ struct mw_bpf {
 	char pin_dir[PATH_MAX];
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
-		stats_fd, own_socks_fd, enforced_fd, local_ports_fd;
+		stats_fd, own_socks_fd, enforced_fd, local_ports_fd,
+		local_netns_fd;
 	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
@@ -670,6 +671,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->own_socks_fd = bpf_map__fd(b->connect->maps.own_socks);
 	b->enforced_fd = bpf_map__fd(b->connect->maps.enforced);
 	b->local_ports_fd = bpf_map__fd(b->connect->maps.local_ports);
+	b->local_netns_fd = bpf_map__fd(b->connect->maps.local_netns);
 
 	if (settings) {
 		r = mw_bpf_set_settings(b, settings);
@@ -793,8 +795,13 @@ int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
 }
 
 int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
-			   const struct mw_server_val *vals, size_t n)
+			   const struct mw_server_val *vals, size_t n,
+			   uint64_t netns_cookie)
 {
+	__u32 k = 0;
+
+	if (bpf_map_update_elem(b->local_netns_fd, &k, &netns_cookie, BPF_ANY))
+		return -errno;
 	return replace_map(b->local_ports_fd, ports, sizeof(*ports), vals,
 			   sizeof(*vals), n, MW_MAX_SERVERS);
 }

@@ -35,10 +35,12 @@ int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
 /*
  * Replaces the ports of the protected servers on this host (host byte
  * order), which the programs refuse at unlisted addresses while the daemon
- * is down.
+ * is down, in the network namespace of netns_cookie (0: not known, every
+ * namespace).
  */
 int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
-			   const struct mw_server_val *vals, size_t n);
+			   const struct mw_server_val *vals, size_t n,
+			   uint64_t netns_cookie);
 
 /*
  * The identity and original destination of a steered connection, taken

@@ -99,6 +99,26 @@ static int mkdir_p(const char *path, mode_t mode)
  * The ports of the local servers, for the programs to refuse at unlisted
  * addresses while the daemon is down (maps.bpf.h, local_ports).
  */
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71 /* Linux 5.14 */
+#endif
+
+/* The daemon's network namespace, as the programs name it; 0 unknown. */
+static uint64_t own_netns_cookie(void)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) ||
+	    len != sizeof(cookie))
+		cookie = 0;
+	close(fd);
+	return cookie;
+}
+
 static int set_local_ports(struct daemon *d)
 {
 	size_t n = 0, cap = d->cfg.nservers ? d->cfg.nservers : 1;
@@ -120,7 +140,7 @@ static int set_local_ports(struct daemon *d)
 		vals[n].server_id = (uint32_t)i;
 		n++;
 	}
-	rc = mw_bpf_set_local_ports(d->bpf, ports, vals, n);
+	rc = mw_bpf_set_local_ports(d->bpf, ports, vals, n, own_netns_cookie());
 out:
 	free(ports);
 	free(vals);

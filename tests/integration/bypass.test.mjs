@@ -82,15 +82,17 @@ test('an address added to the host after the start protects the local server too
 });
 
 // Makes a TCP socket, then moves itself into the cgroup (its path) and
-// connects the socket to 127.0.0.1:PORT; prints "connected" or the error.
+// connects the socket to HOST:PORT (127.0.0.1 by default); prints
+// "connected" or the error.
 const PREMOVE = String.raw`
 use Socket;
-my ($cg, $port) = @ARGV;
+my ($cg, $port, $host) = @ARGV;
+$host //= '127.0.0.1';
 socket(my $s, PF_INET, SOCK_STREAM, 0) or die "socket: $!";
 open(my $f, '>', "$cg/cgroup.procs") or die "cgroup.procs: $!";
 print $f "$$\n";
 close($f) or die "move: $!";
-print connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) ? "connected\n" : "$!\n";
+print connect($s, pack_sockaddr_in($port, inet_aton($host))) ? "connected\n" : "$!\n";
 `;
 
 test('a socket made outside the enforced cgroup is refused when a process inside connects it', async () => {
@@ -344,6 +346,9 @@ test('an address added while the daemon is down does not reach the local server 
     assert.equal(r.code, 0, `ip addr add: ${r.stderr}`);
     const c = await runInCgroup(cg, process.execPath, ['-e', CONNECT, DOWN_ADDR, String(up.port)], { timeout: 10000 });
     assert.equal(c.stdout.trim(), 'EPERM', c.stdout + c.stderr);
+    // and so is a socket made outside the cgroup, connected from inside
+    const f = await run('perl', ['-e', PREMOVE, cg, String(up.port), DOWN_ADDR]);
+    assert.equal(f.stdout.trim(), 'Operation not permitted', f.stdout + f.stderr);
     // outside the enforced cgroup the address answers: it was the
     // enforcement that refused
     const o = await run(process.execPath, ['-e', CONNECT, DOWN_ADDR, String(up.port)], { timeout: 10000 });
@@ -357,4 +362,24 @@ test('an address added while the daemon is down does not reach the local server 
   assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
   await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
     .length === 1, `the ping through ${DOWN_ADDR} recorded`, 10000);
+});
+
+// In a network namespace of its own: puts ADDR on lo, listens there on
+// PORT, connects to it; prints "connected" or the error's code.
+const OWN_NETNS = String.raw`
+const [addr, port] = process.argv.slice(1);
+const srv = require('net').createServer((s) => s.destroy()).listen(Number(port), addr, () => {
+  require('net').connect(Number(port), addr, () => { console.log('connected'); process.exit(0); })
+    .on('error', (e) => { console.log(e.code); process.exit(0); });
+});
+`;
+
+test('a client in a network namespace of its own reaches its own addresses on a local server\'s port', async () => {
+  // local servers' ports are refused at unlisted addresses only in the
+  // daemon's namespace, where the daemon follows the addresses
+  const addr = '198.18.0.79';
+  const r = await runInCgroup(cg, 'unshare', ['-n', 'sh', '-c',
+    `ip link set lo up && ip addr add ${addr}/32 dev lo && exec "$0" -e "$1" ${addr} ${up.port}`,
+    process.execPath, OWN_NETNS], { timeout: 10000 });
+  assert.equal(r.stdout.trim(), 'connected', r.stdout + r.stderr);
 });
