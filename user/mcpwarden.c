@@ -949,12 +949,13 @@ out:
 }
 
 /*
- * A checkpoint file. The daemon's own (optional) may be missing: that is
- * a break when the database holds checkpoints (mw_verify says so), and
- * only a warning otherwise (no daemon ever ran with this configuration).
+ * A checkpoint file. The daemon's own (optional, own_host set) may be
+ * missing: a break for own_host's chain when the database holds its
+ * checkpoints (mw_verify says so), a warning otherwise.
  */
 static int audit_checkpoints(struct mw_verify *v, const char *path,
-			     const char *host, bool optional)
+			     const char *host, bool optional,
+			     const char *own_host)
 {
 	char err[1024];
 
@@ -967,7 +968,8 @@ static int audit_checkpoints(struct mw_verify *v, const char *path,
 			"tail cannot be seen (give a copy with "
 			"--checkpoints)\n",
 			path);
-		mw_verify_checkpoint_file_missing(v);
+		if (own_host)
+			mw_verify_checkpoint_file_missing(v, own_host);
 		return 0;
 	}
 	fprintf(stderr, "mcpwarden: checkpoint file: %s\n", err);
@@ -1070,8 +1072,8 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 	if (package) {
 		if (join_path(path, sizeof(path), package,
 			      MW_EVIDENCE_CHECKPOINTS) ||
-		    audit_checkpoints(v, path, NULL, false) ||
-		    (cps && audit_checkpoints(v, cps, NULL, false)) ||
+		    audit_checkpoints(v, path, NULL, false, NULL) ||
+		    (cps && audit_checkpoints(v, cps, NULL, false, NULL)) ||
 		    join_path(path, sizeof(path), package, MW_EVIDENCE_EVENTS))
 			goto out;
 		if (mw_verify_load_jsonl(v, path, err, sizeof(err))) {
@@ -1088,7 +1090,9 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 			goto out;
 		}
 		mw_verify_whole_chains(v);
-		if (audit_checkpoints(v, cps ?: path, host, !cps) ||
+		/* the daemon ran with this state_dir when its key is here */
+		if (audit_checkpoints(v, cps ?: path, host, !cps,
+				      pubkey ? NULL : cfg.host) ||
 		    audit_verify_db(v, &cfg, host))
 			goto out;
 	}

@@ -102,7 +102,8 @@ struct mw_verify {
 	struct hstate *invalid;
 	struct fcp *cps;
 	size_t ncps, capcps;
-	bool cp_file_missing;
+	bool cp_file_missing; /* the file of cp_file_host's daemon */
+	char cp_file_host[MW_VERIFY_HOST_MAX];
 	bool whole_chains; /* the database, not a package's window */
 	bool rows_started, finished;
 	size_t *order;
@@ -1578,7 +1579,8 @@ static void finish_host(struct mw_verify *v, struct hstate *h)
 	uint64_t n = 0, max = 0;
 
 	resolve_pending(h);
-	if (v->cp_file_missing && h->first_db_cp_seq)
+	if (v->cp_file_missing && h->first_db_cp_seq &&
+	    !strcmp(h->r.name, v->cp_file_host))
 		record(h, MW_VB_MISSING_CHECKPOINT, h->first_db_cp_seq,
 		       h->first_db_cp_seq, false,
 		       "the checkpoint file is missing, but the database "
@@ -1624,9 +1626,11 @@ static int host_cmp(const void *a, const void *b, void *arg)
 	return x->name_len < y->name_len ? -1 : x->name_len > y->name_len;
 }
 
-void mw_verify_checkpoint_file_missing(struct mw_verify *v)
+void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host)
 {
-	v->cp_file_missing = true;
+	v->cp_file_missing =
+		snprintf(v->cp_file_host, sizeof(v->cp_file_host), "%s", host) <
+		(int)sizeof(v->cp_file_host);
 }
 
 void mw_verify_whole_chains(struct mw_verify *v)

@@ -207,12 +207,13 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 			 size_t errlen);
 
 /*
- * The daemon's checkpoint file is not there. The daemon creates it at
- * start and appends every checkpoint it writes to the database, so a
- * chain with checkpoint events but no file has lost its outside copy: a
- * break. Before mw_verify_finish.
+ * The checkpoint file of the daemon that writes host's chain is not there.
+ * The daemon creates it at start and appends every checkpoint it writes to
+ * the database, so host's chain with checkpoint events but no file has
+ * lost its outside copy: a break. Other hosts' chains are not concerned.
+ * Before mw_verify_finish.
  */
-void mw_verify_checkpoint_file_missing(struct mw_verify *v);
+void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host);
 
 /*
  * The rows are whole chains (the database's), not a window of them (a
