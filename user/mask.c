@@ -1001,15 +1001,21 @@ static long mask_value(struct mw_masker *m, const struct mw_mask_plan *plan,
 }
 
 long mw_mask_json(struct mw_masker *m, const struct mw_mask_plan *plan,
-		  json_t *j, struct mw_mask_counts *counts)
+		  json_t **j, struct mw_mask_counts *counts)
 {
+	json_t *repl;
 	long n;
 
-	if (!j || !plan->detectors)
+	if (!*j || !plan->detectors)
 		return 0;
-	if (json_is_integer(j))
-		return 0; /* a bare id or count, never replaced in place */
-	n = mask_value(m, plan, j, counts, 0);
+	if (!json_is_integer(*j))
+		return mask_value(m, plan, *j, counts, 0);
+	/* a bare integer (a result of 4111111111111111) is replaced whole */
+	repl = mask_integer(m, plan, *j, counts, &n);
+	if (repl) {
+		json_decref(*j);
+		*j = repl;
+	}
 	return n;
 }
 

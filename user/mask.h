@@ -183,14 +183,16 @@ bool mw_mask_plan_covers(const struct mw_mask_plan *done,
 			 const struct mw_mask_plan *want);
 
 /*
- * Masks a JSON value in place: every string value and object key,
- * and integers that a detector recognises (replaced by a string); base64
- * binary content (the "blob" of a resource, the "data" of image and audio
- * content) only when the plan says binary. Returns the values masked, or
- * -1 (the value may then be half masked: do not pass it on).
+ * Masks the JSON value *j (a reference the caller owns) in place: every
+ * string value and object key, and integers that a detector recognises
+ * (replaced by a string; *j itself when it is one, its reference then
+ * dropped and *j the string's); base64 binary content (the "blob" of a
+ * resource, the "data" of image and audio content) only when the plan
+ * says binary. Returns the values masked, or -1 (the value may then be
+ * half masked: do not pass it on).
  */
 long mw_mask_json(struct mw_masker *m, const struct mw_mask_plan *plan,
-		  json_t *j, struct mw_mask_counts *counts);
+		  json_t **j, struct mw_mask_counts *counts);
 
 /* {"card": 2, "ssn": 1}: what was masked, never the values; NULL: none. */
 json_t *mw_mask_counts_json(const struct mw_masker *m,

@@ -616,7 +616,7 @@ static long mask_text_for_client(struct mw_masker *m,
 		}
 		return n;
 	}
-	n = mw_mask_json(m, plan, j, counts);
+	n = mw_mask_json(m, plan, &j, counts);
 	if (n > 0 && json_flags) {
 		*out = json_dumps(j,
 				  json_flags | JSON_COMPACT | JSON_ENCODE_ANY);
@@ -824,20 +824,22 @@ static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
 }
 
 /*
- * Masks one message's payload (params, result or error; tool: its
- * request's): in place when it goes to the client (a server's message),
- * then on a copy for the trail, which records *copy when it is set (to
- * json_decref). -1: out of memory or a failed scan, the message must not
- * pass.
+ * Masks one message's payload, the member of msg (params, result or
+ * error; tool: its request's): in place when it goes to the client (a
+ * server's message; a bare integer result is replaced in msg, so borrowed
+ * pointers to it are stale), then on a copy for the trail, which records
+ * *copy when it is set (to json_decref). -1: out of memory or a failed
+ * scan, the message must not pass.
  */
 static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
-			unsigned unknown, json_t *payload, json_t **copy,
-			struct mw_mask_counts *counts, bool *rewritten)
+			unsigned unknown, json_t *msg, const char *member,
+			json_t **copy, struct mw_mask_counts *counts,
+			bool *rewritten)
 {
 	struct mw_masker *m = c->px->masker;
 	struct mw_mask_plan trail, client = { 0 };
 	struct mw_mask_counts client_counts = { 0 };
-	json_t *dup = NULL;
+	json_t *payload = json_object_get(msg, member), *dup = NULL;
 	long n;
 
 	*copy = NULL;
@@ -866,16 +868,22 @@ static int mask_payload(struct mw_conn *c, bool to_client, const char *tool,
 			return -1;
 	}
 	if (client.detectors) {
+		json_t *mine = json_incref(payload);
+
 		/* with a copy for the trail, its scan counts for both */
-		n = mw_mask_json(m, &client, payload,
+		n = mw_mask_json(m, &client, &mine,
 				 dup ? &client_counts : counts);
+		if (n > 0 && mine != payload &&
+		    json_object_set(msg, member, mine))
+			n = -1;
+		json_decref(mine);
 		if (n < 0)
 			goto fail;
 		*rewritten |= n > 0;
 	}
 	if (!dup)
 		return 0;
-	n = mw_mask_json(m, &trail, dup, counts);
+	n = mw_mask_json(m, &trail, &dup, counts);
 	if (n < 0)
 		goto fail;
 	if (n > 0)
@@ -966,8 +974,8 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			ev.tool = m->tool;
 			if (masking)
 				rc = mask_payload(c, to_client, m->tool, 0,
-						  m->params, &recorded, &counts,
-						  &o->rewritten);
+						  m->json, "params", &recorded,
+						  &counts, &o->rewritten);
 			ev.params = recorded ? recorded : m->params;
 			if (o->d) {
 				ev.decision = mw_judge_decision_name(&o->d[i]);
@@ -1006,11 +1014,13 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			if (masking)
 				rc = mask_payload(
 					c, to_client, req_tool, unknown_tool,
-					m->result ? m->result : m->error,
+					m->json, m->result ? "result" : "error",
 					&recorded, &counts, &o->rewritten);
-			ev.result = m->result;
-			ev.error = m->error;
-			if (recorded && m->result)
+			/* m->result may be stale: masking replaces a bare
+			 * integer */
+			ev.result = json_object_get(m->json, "result");
+			ev.error = json_object_get(m->json, "error");
+			if (recorded && ev.result)
 				ev.result = recorded;
 			else if (recorded)
 				ev.error = recorded;

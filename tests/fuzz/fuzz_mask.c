@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		long masked;
 
 		plan.detectors = with_custom;
-		masked = mw_mask_json(m, &plan, j, NULL);
+		masked = mw_mask_json(m, &plan, &j, NULL);
 		if (masked < 0 ||
 		    (masked > 0 &&
 		     !mw_mask_candidates(m, with_custom, text, len)))

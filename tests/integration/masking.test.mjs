@@ -230,6 +230,25 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   assert.deepEqual(sum('/events'), { card: 3, ssn: 2 });
 });
 
+test('a result that is a bare number is masked whole, for the client and on record', async () => {
+  const url = billing.url.replace(/\/mcp$/, '/number');
+  const call = { jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'lookup_customer', arguments: {} } };
+  const code = `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/json',
+    accept: 'application/json, text/event-stream' }, body: ${JSON.stringify(JSON.stringify(call))} })
+    .then(async (r) => process.stdout.write(await r.text()))`;
+  const direct = await run(process.execPath, ['-e', code], { timeout: 30000 });
+  assert.equal(JSON.parse(direct.stdout).result, Number(CARDS[0].replace(/\D/g, '')), 'the server sends the digits');
+  const r = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { jsonrpc: '2.0', id: 41, result: '************1111' });
+  await auditSettled(d);
+  const [row] = await d.sqlObjects(`SELECT result::text AS result, masked FROM mcpwarden.events
+    WHERE kind = 'response' AND http_path = '/number'`);
+  assert.ok(row, 'the answer is on record');
+  assertNoRaw(row.result, 'the recorded result');
+  assert.deepEqual(row.masked, { card: 1 });
+});
+
 test('a refused read of a URI with a password: the log and the trail name it masked', async () => {
   const r = await steps([{ op: 'read', uri: DB_URI }]);
   assert.equal(r.steps[0].ok, false, 'the policy refuses the read');

@@ -17,6 +17,8 @@
 //   GET /debug       a 500 error page (text/plain) quoting the first row
 //   GET /events      an event stream: an "audit" event quoting it too, then a
 //                    JSON-RPC message whose block has a comment quoting it
+//   POST /number     answers a JSON-RPC request with its first card's digits
+//                    as the bare integer result (JSON-RPC allows any value)
 //
 // Usage: node billing.mjs --pg CONNSTRING [--port N] [--host ADDR]
 //   CONNSTRING as libpq takes it (e.g. postgresql:///billing?host=/tmp/dir)
@@ -101,6 +103,14 @@ async function firstRowText() {
 }
 
 async function routes(req, res) {
+  if (req.url === '/number' && req.method === 'POST') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const r = await rows('', []);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(`{"jsonrpc":"2.0","id":${JSON.parse(body).id},"result":${r[0].card.replace(/\D/g, '')}}`);
+    return true;
+  }
   if (req.url === '/debug') {
     const r = await rows('', []);
     res.writeHead(500, { 'content-type': 'text/plain', 'x-debug-card': r[0].card });
