@@ -113,21 +113,33 @@ void mw_jsonptr_free(struct mw_jsonptr *p)
 	free(p);
 }
 
-const json_t *mw_jsonptr_get(const struct mw_jsonptr *p, const json_t *root)
+const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
+				     const json_t *root, const json_t **blocker)
 {
 	const json_t *v = root;
 
+	*blocker = NULL;
 	for (size_t i = 0; v && i < p->ntoks; i++) {
 		const struct jsonptr_tok *t = &p->toks[i];
 
-		if (json_is_object(v))
+		if (json_is_object(v)) {
 			v = json_object_getn(v, p->keys + t->off, t->len);
-		else if (json_is_array(v) && t->index != SIZE_MAX)
-			v = json_array_get(v, t->index);
-		else
+		} else if (json_is_array(v)) {
+			v = t->index != SIZE_MAX ? json_array_get(v, t->index)
+						 : NULL;
+		} else {
+			*blocker = v;
 			v = NULL;
+		}
 	}
 	return v;
+}
+
+const json_t *mw_jsonptr_get(const struct mw_jsonptr *p, const json_t *root)
+{
+	const json_t *blocker;
+
+	return mw_jsonptr_get_blocked(p, root, &blocker);
 }
 
 const char *mw_jsonptr_text(const struct mw_jsonptr *p)

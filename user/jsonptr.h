@@ -27,6 +27,14 @@ void mw_jsonptr_free(struct mw_jsonptr *p);
  */
 const json_t *mw_jsonptr_get(const struct mw_jsonptr *p, const json_t *root);
 
+/*
+ * The same; *blocker is the scalar a token met on the way (no value
+ * then), else NULL.
+ */
+const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
+				     const json_t *root,
+				     const json_t **blocker);
+
 /* The pointer as written. */
 const char *mw_jsonptr_text(const struct mw_jsonptr *p);
 

@@ -184,6 +184,32 @@ static int regex_match_scanned(struct eval *e, size_t index, const json_t *v)
 	return m;
 }
 
+/*
+ * Whether a server could read v, of another JSON type than want, as a
+ * value of want's type: pydantic (under FastMCP, the usual Python server)
+ * reads "5000" as 5000, "yes" and 1 as true, true as 1, and FastMCP parses
+ * a string argument as JSON where it declares an object or an array. A
+ * test on such a value would judge another value than the server uses.
+ */
+static bool readable_as(const json_t *v, const json_t *want)
+{
+	switch (json_typeof(want)) {
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return json_is_string(v) || json_is_boolean(v);
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return json_is_string(v) || json_is_number(v);
+	case JSON_OBJECT:
+	case JSON_ARRAY:
+		return json_is_string(v);
+	default:
+		return false;
+	}
+}
+
+/* 1, 0, or -1 when it cannot be evaluated: a match limit, or a value a
+ * server could read as the type the test wants (readable_as). */
 static int leaf_eval(struct eval *e, const struct policy_cond *c,
 		     const json_t *v)
 {
@@ -191,7 +217,11 @@ static int leaf_eval(struct eval *e, const struct policy_cond *c,
 	case COND_EXISTS:
 		return (v != NULL) == c->exists;
 	case COND_EQUALS:
-		return v && json_same(v, c->equals);
+		if (!v)
+			return 0;
+		if (json_same(v, c->equals))
+			return 1;
+		return readable_as(v, c->equals) ? -1 : 0;
 	case COND_PREFIX:
 		return json_is_string(v) &&
 		       json_string_length(v) >= c->prefix_len &&
@@ -204,6 +234,8 @@ static int leaf_eval(struct eval *e, const struct policy_cond *c,
 		return e->trace ? regex_match(e->p, c->regex, v)
 				: regex_match_scanned(e, c->regex, v);
 	case COND_COMPARE:
+		if (json_is_string(v) || json_is_boolean(v))
+			return -1; /* "5000", true: numbers to some servers */
 		if (!json_is_number(v))
 			return 0;
 		for (enum cmp_op k = 0; k < CMP_COUNT; k++) {
@@ -318,7 +350,7 @@ static int cond_eval(struct eval *e, const struct policy_cond *c)
 	static const char *const names[] = {
 		[COND_ALL] = "all of", [COND_ANY] = "any of", [COND_NOT] = "not"
 	};
-	const json_t *v;
+	const json_t *v, *blocker;
 	int r;
 
 	if (c->op == COND_ALL || c->op == COND_ANY || c->op == COND_NOT) {
@@ -333,10 +365,13 @@ static int cond_eval(struct eval *e, const struct policy_cond *c)
 				r > 0 ? '+' : '-', names[c->op]);
 		return r;
 	}
-	v = mw_jsonptr_get(c->ptr, c->on_args ? args_of(e) : e->params);
-	r = leaf_eval(e, c, v);
+	v = mw_jsonptr_get_blocked(c->ptr, c->on_args ? args_of(e) : e->params,
+				   &blocker);
+	/* a string where the pointer goes on: a server may parse it as JSON
+	 * and find the value there */
+	r = json_is_string(blocker) ? -1 : leaf_eval(e, c, v);
 	if (e->trace)
-		trace_leaf(e, c, v, r);
+		trace_leaf(e, c, blocker ? blocker : v, r);
 	return r;
 }
 
