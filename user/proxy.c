@@ -2449,11 +2449,19 @@ fail:
 }
 
 /* The legacy transport's endpoint event, on its GET stream. */
+/*
+ * The legacy transport's endpoint event on a GET stream: its data is the
+ * URL to post to, never JSON. Data that could be JSON is no endpoint, and
+ * is judged like any event's (a server could send a request in it to a
+ * client that reads every event's data as a message).
+ */
 static bool is_legacy_endpoint(const struct exchange *x,
 			       const struct mw_sse_event *ev)
 {
 	return ev->kind == MW_SSE_MESSAGE && ev->event &&
-	       !strcmp(ev->event, "endpoint") && !strcmp(x->http_method, "GET");
+	       !strcmp(ev->event, "endpoint") &&
+	       !strcmp(x->http_method, "GET") &&
+	       mw_rpc_looks_like_no_json(ev->data, ev->data_len);
 }
 
 /* The length of p's first bytes (up to n) that are in set. */

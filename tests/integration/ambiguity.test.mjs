@@ -58,6 +58,18 @@ function startUpstream() {
         s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
         return;
       }
+      // with X-Test: endpoint, a GET stream of endpoint events: the legacy
+      // transport's URL, then a server request, then one that does not parse
+      if (head.startsWith('GET ') && /\r\nx-test: endpoint/i.test(head)) {
+        const req = { jsonrpc: '2.0', id: 's1', method: 'sampling/createMessage',
+          params: { messages: [], maxTokens: 1 } };
+        const b = 'event: endpoint\ndata: /messages?sessionId=abc\n\n' +
+          `event: endpoint\ndata: ${JSON.stringify(req)}\n\n` +
+          `event: endpoint\ndata: ${JSON.stringify({ ...req, id: 's2', odd: 1 })}\n\n`;
+        s.end('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n' +
+          `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
+        return;
+      }
       let msg = null;
       try { msg = JSON.parse(body); } catch { /* not JSON */ }
       const id = msg && !Array.isArray(msg) ? msg.id : null;
@@ -375,6 +387,19 @@ test('7b. an event of another type is judged as a message; an unfinished last ev
   assert.ok(!out.includes('forbidden'), `the unjudged tools/list reached the client: ${out}`);
   assert.ok(!out.includes('late card'), `the unfinished event reached the client: ${out}`);
   await httpErrors(/unfinished SSE event at the end of the stream dropped/);
+});
+
+test('7d. an endpoint event whose data could be JSON is judged as a message', async () => {
+  const out = await raw(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\nAccept: text/event-stream\r\n` +
+    'X-Test: endpoint\r\n\r\n');
+  assert.deepEqual(statuses(out), [200], out);
+  assert.match(out, /data: \/messages\?sessionId=abc\n/, out);
+  assert.match(out, /"id":"s1"/, out);
+  assert.ok(!out.includes('"s2"'), `an endpoint event nobody could judge reached the client: ${out}`);
+  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.messages
+    where method = 'sampling/createMessage' and rpc_id = '"s1"'`)).length === 1,
+  'the server request in an endpoint event recorded', 15000);
+  await httpErrors(/SSE event from the server dropped/);
 });
 
 test('7c. an error\'s body is judged as an answer too; one that reads as JSON but not as JSON-RPC is withheld', async () => {
