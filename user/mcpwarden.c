@@ -914,6 +914,43 @@ static int verify_line(void *v, char *line, size_t len, char *err,
 	return mw_verify_copy_line(v, line, len, err, errlen);
 }
 
+/*
+ * Tells v the chains are whole, and the days whose partitions retention
+ * has not dropped (days since 1970).
+ */
+static int kept_days(PGconn *conn, struct mw_verify *v, char *err,
+		     size_t errlen)
+{
+	PGresult *r = PQexec(
+		conn, "SELECT (to_date(substr(c.relname, 8), 'YYYYMMDD') - "
+		      "date '1970-01-01')::text FROM pg_inherits i "
+		      "JOIN pg_class c ON c.oid = i.inhrelid "
+		      "WHERE i.inhparent = 'mcpwarden.events'::regclass "
+		      "AND c.relname ~ '^events_[0-9]{8}$'");
+	int64_t *days = NULL;
+	int n, rc = -1;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(r));
+		goto out;
+	}
+	n = PQntuples(r);
+	days = calloc(n ? (size_t)n : 1, sizeof(*days));
+	if (!days) {
+		mw_set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		days[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+	rc = mw_verify_whole_chains(v, days, (size_t)n);
+	if (rc)
+		mw_set_err(err, errlen, "out of memory");
+out:
+	free(days);
+	PQclear(r);
+	return rc;
+}
+
 /* Streams the database's rows into v: one COPY, row by row. */
 static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 			   const char *host)
@@ -936,6 +973,10 @@ static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 			"mcpwarden: cannot connect to the audit database: "
 			"%s\n",
 			err);
+		goto out;
+	}
+	if (kept_days(conn, v, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: reading the partitions: %s\n", err);
 		goto out;
 	}
 	/* ts, not ts_us: the order of the key's index, no sort */
@@ -1089,7 +1130,6 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 					"long\n");
 			goto out;
 		}
-		mw_verify_whole_chains(v);
 		/* the daemon ran with this state_dir when its key is here */
 		if (audit_checkpoints(v, cps ?: path, host, !cps,
 				      pubkey ? NULL : cfg.host) ||

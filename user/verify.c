@@ -86,8 +86,6 @@ struct hstate {
 	uint64_t last_break_seq;
 	size_t cp_begin, cp_end, cp_cur;
 	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
-	bool first_ts_ok; /* the ts of the row at first_seq */
-	int64_t first_ts;
 	bool prefix_deleted; /* a deletion before first_seq recorded */
 };
 
@@ -105,6 +103,8 @@ struct mw_verify {
 	bool cp_file_missing; /* the file of cp_file_host's daemon */
 	char cp_file_host[MW_VERIFY_HOST_MAX];
 	bool whole_chains; /* the database, not a package's window */
+	int64_t *kept; /* its daily partitions (days since 1970), sorted */
+	size_t nkept;
 	bool rows_started, finished;
 	size_t *order;
 };
@@ -368,6 +368,7 @@ void mw_verify_free(struct mw_verify *v)
 	free(v->table);
 	free(v->cps);
 	free(v->order);
+	free(v->kept);
 	free(v);
 }
 
@@ -638,14 +639,28 @@ static int64_t utc_day(int64_t ts_us)
 	return ts_us >= 0 ? ts_us / day : -((-ts_us + day - 1) / day);
 }
 
+static bool day_kept(const struct mw_verify *v, int64_t day)
+{
+	size_t lo = 0, hi = v->nkept;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->kept[mid] < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->nkept && v->kept[lo] == day;
+}
+
 /*
  * A file checkpoint before a whole chain's first event: retention, which
- * drops whole UTC days (the partitions before one), or a deletion. The
- * file gives the day of the checkpoint's own event; when that event is
- * gone but its day is not before the first event's, whose day is still
- * there, retention did not take it: the chain's start was deleted.
- * Recorded once per host. Whether it was (the file's checkpoint is
- * counted as failed).
+ * drops the daily partitions before a day, or a deletion. The file gives
+ * the day of the checkpoint's own event; when that event is gone but its
+ * day's partition is still there, retention did not take it: the chain's
+ * start was deleted. Recorded once per host. Whether it was (the file's
+ * checkpoint is counted as failed).
  */
 static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 				struct fcp *c)
@@ -654,21 +669,21 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 	time_t t;
 	struct tm tm;
 
-	if (!v->whole_chains || !h->first_ts_ok || !c->ts_us ||
-	    !c->checkpoint_seq || c->checkpoint_seq >= h->r.first_seq ||
-	    utc_day(c->ts_us) < utc_day(h->first_ts))
+	if (!v->whole_chains || !c->ts_us || !c->checkpoint_seq ||
+	    c->checkpoint_seq >= h->r.first_seq ||
+	    !day_kept(v, utc_day(c->ts_us)))
 		return false;
 	h->r.file_cp_failed++;
 	if (h->prefix_deleted)
 		return true;
 	h->prefix_deleted = true;
-	t = (time_t)(utc_day(h->first_ts) * 86400);
+	t = (time_t)(utc_day(c->ts_us) * 86400);
 	if (!gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%Y-%m-%d", &tm))
 		snprintf(day, sizeof(day), "?");
 	record(h, MW_VB_DELETED, c->checkpoint_seq, h->r.first_seq - 1, true,
 	       "events before seq %llu deleted: the checkpoint file holds the "
-	       "checkpoint at seq %llu, made no earlier than %s, the day of "
-	       "the first event left, which retention (whole days) keeps",
+	       "checkpoint at seq %llu, made on %s, a day whose partition "
+	       "retention has not dropped",
 	       (unsigned long long)h->r.first_seq,
 	       (unsigned long long)c->checkpoint_seq, day);
 	return true;
@@ -1127,8 +1142,6 @@ static int row(struct mw_verify *v, struct hstate *h,
 	if (!h->have_prev) {
 		h->r.first_seq = seq;
 		h->r.starts_late = seq > 1;
-		h->first_ts_ok = !unread && mw_chain_value_i64(&f[MW_CF_TS_US],
-							       &h->first_ts);
 	} else if (seq > h->grp_seq + 1) {
 		/* the checkpoints of the rows seen, then the gap, then
 		 * those of the missing seqs */
@@ -1633,9 +1646,27 @@ void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host)
 		(int)sizeof(v->cp_file_host);
 }
 
-void mw_verify_whole_chains(struct mw_verify *v)
+static int day_cmp(const void *a, const void *b)
 {
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n)
+{
+	int64_t *kept = calloc(n ? n : 1, sizeof(*kept));
+
+	if (!kept)
+		return -1;
+	if (n)
+		memcpy(kept, days, n * sizeof(*kept));
+	qsort(kept, n, sizeof(*kept), day_cmp);
+	free(v->kept);
+	v->kept = kept;
+	v->nkept = n;
 	v->whole_chains = true;
+	return 0;
 }
 
 void mw_verify_finish(struct mw_verify *v)

@@ -217,11 +217,13 @@ void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host);
 
 /*
  * The rows are whole chains (the database's), not a window of them (a
- * package's): a chain that starts late was cut by retention, which drops
- * whole days, and a file checkpoint of a day the chain still holds, from
- * before its start, shows a deletion. Before the rows.
+ * package's), and days[0..n) are the days (since 1970, UTC) whose daily
+ * partitions the database still holds. A chain that starts late was cut
+ * by retention, which drops the partitions before a day; a file
+ * checkpoint from before its start whose day's partition is still there
+ * shows a deletion. Before the rows. 0, or -1 out of memory.
  */
-void mw_verify_whole_chains(struct mw_verify *v);
+int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n);
 
 /* Ends the input: the checks that need the end of each chain. */
 void mw_verify_finish(struct mw_verify *v);

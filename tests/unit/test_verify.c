@@ -267,10 +267,9 @@ static size_t tv_index(const struct tv_chain *c, uint64_t seq)
 	return 0;
 }
 
-/* The checkpoint file line for seq of c, signed by s, made at ts_us. */
-static void tv_file_cp_at(const struct tv_chain *c, const struct mw_signer *s,
-			  uint64_t seq, long long ts_us, char *line,
-			  size_t linelen)
+/* The checkpoint file line for seq of c, signed by s, made at TV_TS0. */
+static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
+		       uint64_t seq, char *line, size_t linelen)
 {
 	const struct tv_row *r = &c->rows[tv_index(c, seq)];
 	char sig[MW_SIGN_B64_LEN];
@@ -281,13 +280,7 @@ static void tv_file_cp_at(const struct tv_chain *c, const struct mw_signer *s,
 		 "\"key_id\":\"%s\",\"signature\":\"%s\","
 		 "\"checkpoint_seq\":%llu,\"ts_us\":%lld}\n",
 		 r->v[MW_CF_HOST], (unsigned long long)seq, r->v[MW_CF_N],
-		 mw_signer_key_id(s), sig, (unsigned long long)seq + 1, ts_us);
-}
-
-static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
-		       uint64_t seq, char *line, size_t linelen)
-{
-	tv_file_cp_at(c, s, seq, TV_TS0, line, linelen);
+		 mw_signer_key_id(s), sig, (unsigned long long)seq + 1, TV_TS0);
 }
 
 static struct mw_verify *tv_new(int key)
@@ -446,9 +439,10 @@ Test(verify, retention_start_is_information, .init = tv_setup,
 
 /*
  * The database's chain without its first 100 events, and a file
- * checkpoint at seq 49 (its event, 50, gone) made at ts_us.
+ * checkpoint at seq 49 (its event, 50, gone) made on TV_TS0's day; the
+ * database holds the daily partition of kept_day.
  */
-static struct mw_verify *tv_cut_start(long long ts_us)
+static struct mw_verify *tv_cut_start(int64_t kept_day)
 {
 	struct tv_chain c = { 0 }, full = { 0 };
 	struct mw_verify *v;
@@ -459,8 +453,8 @@ static struct mw_verify *tv_cut_start(long long ts_us)
 	for (int i = 0; i < 100; i++)
 		tv_remove(&c, 0);
 	v = tv_new(0);
-	mw_verify_whole_chains(v);
-	tv_file_cp_at(&full, tv_signer[0], 49, ts_us, line, sizeof(line));
+	cr_assert_eq(mw_verify_whole_chains(v, &kept_day, 1), 0);
+	tv_file_cp(&full, tv_signer[0], 49, line, sizeof(line));
 	tv_add_line(v, line);
 	tv_feed(v, &c);
 	mw_verify_finish(v);
@@ -469,10 +463,12 @@ static struct mw_verify *tv_cut_start(long long ts_us)
 	return v;
 }
 
+#define TV_DAY0 (TV_TS0 / (86400ll * 1000000))
+
 Test(verify, retention_takes_whole_days, .init = tv_setup, .fini = tv_teardown)
 {
-	/* the checkpoint's day is before the first event's: dropped */
-	struct mw_verify *v = tv_cut_start(TV_TS0 - 86400ll * 1000000);
+	/* the checkpoint's day has no partition left: dropped */
+	struct mw_verify *v = tv_cut_start(TV_DAY0 + 1);
 	const struct mw_verify_host *h = tv_host(v, TV_HOST);
 
 	cr_assert(mw_verify_ok(v));
@@ -483,8 +479,8 @@ Test(verify, retention_takes_whole_days, .init = tv_setup, .fini = tv_teardown)
 Test(verify, start_deleted_within_a_kept_day, .init = tv_setup,
      .fini = tv_teardown)
 {
-	/* the checkpoint's day is the first event's, which is kept */
-	struct mw_verify *v = tv_cut_start(TV_TS0);
+	/* the checkpoint's day's partition is still there */
+	struct mw_verify *v = tv_cut_start(TV_DAY0);
 	const struct mw_verify_host *h = tv_host(v, TV_HOST);
 
 	tv_expect(v, 1, MW_VB_DELETED, 50);
