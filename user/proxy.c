@@ -559,18 +559,20 @@ static int record_client_masking(struct mw_conn *c, const struct exchange *x,
 }
 
 /*
- * Whether text that is not JSON shows more values read with its escapes
- * decoded than the found read as it is: an escape hides one from the
- * text scan, and the text cannot be masked (it could be JSON with a
- * duplicate key, or a client could decode it). A failure says yes.
+ * Whether text that is not JSON, once masked as it reads (masked), still
+ * shows a value with its escapes decoded: an escape hid it from the text
+ * scan, and the text cannot be masked (it could be JSON with a duplicate
+ * key, or a client could decode it). Comparing counts would not do: one
+ * escape can break a value the scan saw while another makes one it did
+ * not. A failure says yes.
  */
 static bool escapes_hide_values(struct mw_masker *m,
-				const struct mw_mask_plan *plan, const char *s,
-				size_t len, long found)
+				const struct mw_mask_plan *plan,
+				const char *masked, size_t len)
 {
 	struct mw_mask_counts counts = { 0 };
 	size_t dlen, outlen;
-	char *decoded = decoded_copy(s, len, &dlen), *out = NULL;
+	char *decoded = decoded_copy(masked, len, &dlen), *out = NULL;
 	long n = -1;
 
 	if (decoded)
@@ -578,7 +580,7 @@ static bool escapes_hide_values(struct mw_masker *m,
 				 &counts);
 	free(out);
 	free(decoded);
-	return n < 0 || n > found;
+	return n != 0;
 }
 
 /*
@@ -608,7 +610,8 @@ static long mask_text_for_client(struct mw_masker *m,
 	if (!j) {
 		n = mw_mask_text(m, plan, s, len, out, outlen, counts);
 		if (n >= 0 && memchr(s, '\\', len) &&
-		    escapes_hide_values(m, plan, s, len, n)) {
+		    escapes_hide_values(m, plan, n > 0 ? *out : s,
+					n > 0 ? *outlen : len)) {
 			free(*out);
 			*out = NULL;
 			*outlen = 0;

@@ -194,6 +194,9 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   const dup = await fetchText(`${base}/debug-dup`);
   assert.equal(dup.status, 502, 'an escaped value in what cannot be masked is refused');
   assert.ok(!dup.body.includes('6781'), dup.body);
+  const swap = await fetchText(`${base}/debug-swap`);
+  assert.equal(swap.status, 502, `a card made by an escape, beside one an escape breaks, is refused: ${swap.body}`);
+  assert.ok(!swap.body.includes('1111'), swap.body);
   const lone = await fetchText(`${base}/debug-lone`);
   assert.equal(lone.status, 502, 'a card behind a lone surrogate is refused');
   assert.ok(!lone.body.includes('1111 1111'), lone.body);

@@ -138,6 +138,15 @@ async function routes(req, res) {
     res.end(`{"error":"none","error":"no customer with ssn ${r[0].ssn.replace(/-/g, '\\u002d')}"}`);
     return true;
   }
+  // the same, where one escape breaks the card the text shows while another
+  // makes one it does not (the counts of what is seen stay equal)
+  if (req.url === '/debug-swap') {
+    const r = await rows('', []);
+    const digits = r[0].card.replace(/\D/g, '');
+    res.writeHead(500, { 'content-type': 'application/json' });
+    res.end(`{"a":"${digits}\\u0031","a":"${digits.match(/.{4}/g).join('\\u0020')}"}`);
+    return true;
+  }
   // A byte-order mark, comments, an id, a field no client reads, JSON with
   // escapes in an event that is not a message, then a message.
   if (req.url === '/events') {
