@@ -246,9 +246,84 @@ static int check_tools_call(struct mw_rpc_msg *m, const char *where, char *err,
 	return 0;
 }
 
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	       (c >= 'A' && c <= 'F');
+}
+
+/*
+ * Why a resource URI could be read as another one, or NULL. Servers do
+ * not all read a URI as written: the Python SDK parses it as a URL
+ * (pydantic's AnyUrl), lower-casing the scheme and host, resolving "."
+ * and ".." segments and their percent-encoded forms, trimming white
+ * space, taking '\' for '/', dropping file://localhost's host; a policy
+ * glob would judge one URI and the server read another. Only URIs that
+ * read the same either way pass.
+ */
+static const char *uri_ambiguity(const char *s, size_t n)
+{
+	size_t i = 0, auth_end, seg;
+
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+
+		if (c <= 0x20 || c == 0x7f)
+			return "white space or a control character";
+		if (c == '\\')
+			return "a backslash";
+		if (c == '%') {
+			if (n - k < 3 || !is_hex(s[k + 1]) || !is_hex(s[k + 2]))
+				return "a '%' that is no percent-encoding";
+			if ((s[k + 1] == '2' &&
+			     (s[k + 2] == 'e' || s[k + 2] == 'E' ||
+			      s[k + 2] == 'f' || s[k + 2] == 'F')) ||
+			    (s[k + 1] == '5' &&
+			     (s[k + 2] == 'c' || s[k + 2] == 'C')))
+				return "a percent-encoded '.', '/' or '\\'";
+		}
+	}
+	if (!n || s[0] < 'a' || s[0] > 'z')
+		return "no lower-case scheme";
+	while (i < n &&
+	       ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		s[i] == '+' || s[i] == '-' || s[i] == '.'))
+		i++;
+	if (i == n || s[i] != ':')
+		return "no lower-case scheme";
+	i++;
+	auth_end = i;
+	if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {
+		auth_end = i + 2;
+		while (auth_end < n && s[auth_end] != '/' &&
+		       s[auth_end] != '?' && s[auth_end] != '#') {
+			if (s[auth_end] >= 'A' && s[auth_end] <= 'Z')
+				return "an upper-case host";
+			auth_end++;
+		}
+		if (i == 5 && !memcmp(s, "file:", 5) && auth_end > i + 2)
+			return "a host in a file URI";
+	}
+	/* the path's segments, up to the query or fragment */
+	for (seg = auth_end; seg <= n;) {
+		size_t e = seg;
+
+		while (e < n && s[e] != '/' && s[e] != '?' && s[e] != '#')
+			e++;
+		if ((e - seg == 1 && s[seg] == '.') ||
+		    (e - seg == 2 && s[seg] == '.' && s[seg + 1] == '.'))
+			return "a '.' or '..' segment";
+		if (e >= n || s[e] != '/')
+			break;
+		seg = e + 1;
+	}
+	return NULL;
+}
+
 /*
  * The member that names what prompts/get and the resources methods act on
- * must be a string: policy rules match on it, and Mcp-Name mirrors it.
+ * must be a string: policy rules match on it, and Mcp-Name mirrors it. A
+ * resource's URI must also read as one URI only (uri_ambiguity).
  */
 static int check_named_target(struct mw_rpc_msg *m, const char *where,
 			      char *err, size_t errlen)
@@ -273,6 +348,18 @@ static int check_named_target(struct mw_rpc_msg *m, const char *where,
 			set_err(err, errlen, "%s%s needs a string params.%s",
 				where, m->method, targets[i].member);
 			return -EPROTO;
+		}
+		if (!strcmp(targets[i].member, "uri")) {
+			const char *why = uri_ambiguity(json_string_value(v),
+							json_string_length(v));
+
+			if (why) {
+				set_err(err, errlen,
+					"%s%s: the URI has %s, which servers "
+					"read differently",
+					where, m->method, why);
+				return -EPROTO;
+			}
 		}
 		m->name = json_string_value(v);
 		return 0;

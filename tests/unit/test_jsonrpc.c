@@ -756,3 +756,57 @@ Test(jsonrpc, reads_as_no_message)
 			!mw_rpc_reads_as_no_message(maybe[i], strlen(maybe[i])),
 			"%s", maybe[i]);
 }
+
+/* A resources/read request naming uri, as JSON text. */
+static void read_of(const char *uri_json, char *out, size_t outlen)
+{
+	snprintf(out, outlen,
+		 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\","
+		 "\"params\":{\"uri\":%s}}",
+		 uri_json);
+}
+
+/*
+ * URIs a URL parser (the Python SDK's) reads as another URI are refused:
+ * a policy glob would judge one, the server read the other.
+ */
+Test(jsonrpc, resource_uris_that_read_as_another_are_refused)
+{
+	static const char *const refused[] = {
+		"\"FILE:///etc/shadow\"",
+		"\"file:///tmp/../etc/shadow\"",
+		"\"file:///tmp/%2e%2e/etc/shadow\"",
+		"\"file:///srv/docs/%2Fetc\"",
+		"\"file://localhost/etc/shadow\"",
+		"\" file:///etc/shadow\"",
+		"\"file:\\\\\\\\etc\\\\shadow\"",
+		"\"file:///etc/sha\\tdow\"",
+		"\"file:///etc/./shadow\"",
+		"\"file:///etc/..\"",
+		"\"https://DB.internal/x\"",
+		"\"file:///a%zz\"",
+		"\"/etc/shadow\"",
+		"\"\"",
+	};
+	static const char *const passed[] = {
+		"\"file:///etc/shadow\"",
+		"\"file:///a%20b\"",
+		"\"https://db.internal/x?q=a/../b#..\"",
+		"\"postgres://billing:pw@db.internal/billing\"",
+		"\"test://static/resource/1\"",
+		"\"file:///srv/docs/.hidden/..x\"",
+		"\"urn:isbn:0451450523\"",
+	};
+	struct mw_rpc_batch b;
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		read_of(refused[i], text, sizeof(text));
+		rpc_reject(text, -EPROTO);
+	}
+	for (size_t i = 0; i < sizeof(passed) / sizeof(*passed); i++) {
+		read_of(passed[i], text, sizeof(text));
+		rpc_parse_ok(text, &b);
+		mw_rpc_batch_free(&b);
+	}
+}

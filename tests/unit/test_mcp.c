@@ -69,10 +69,10 @@ Test(mcp, headers_that_agree_pass)
 				 "{\"jsonrpc\":\"2.0\",\"id\":2,"
 				 "\"method\":\"ping\"}"),
 		     0);
-	cr_assert_eq(mcp_headers("resources/read", "file:///a b",
+	cr_assert_eq(mcp_headers("resources/read", "file:///a%20b",
 				 "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":"
 				 "\"resources/read\",\"params\":{\"uri\":"
-				 "\"file:///a b\"}}"),
+				 "\"file:///a%20b\"}}"),
 		     0, "%s", mcp_err);
 	cr_assert_eq(mcp_headers("notifications/initialized", NULL,
 				 "{\"jsonrpc\":\"2.0\",\"method\":"
