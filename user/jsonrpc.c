@@ -294,13 +294,16 @@ static const char *uri_ambiguity(const char *s, size_t n)
 	i++;
 	auth_end = i;
 	if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {
-		auth_end = i + 2;
+		size_t host = i + 2;
+
+		auth_end = host;
 		while (auth_end < n && s[auth_end] != '/' &&
-		       s[auth_end] != '?' && s[auth_end] != '#') {
-			if (s[auth_end] >= 'A' && s[auth_end] <= 'Z')
+		       s[auth_end] != '?' && s[auth_end] != '#')
+			if (s[auth_end++] == '@')
+				host = auth_end; /* past the user info */
+		for (size_t k = host; k < auth_end; k++)
+			if (s[k] >= 'A' && s[k] <= 'Z')
 				return "an upper-case host";
-			auth_end++;
-		}
 		if (i == 5 && !memcmp(s, "file:", 5) && auth_end > i + 2)
 			return "a host in a file URI";
 	}
