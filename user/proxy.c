@@ -498,6 +498,62 @@ static const char *log_safe(struct mw_conn *c, const char *s, char **tofree)
 	return *tofree ? *tofree : s;
 }
 
+/* counts with more's added (a new object to json_decref), NULL on failure. */
+static json_t *counts_merged(const json_t *counts, const json_t *more)
+{
+	json_t *all = counts ? json_deep_copy(counts) : json_object();
+	const char *k;
+	json_t *v;
+
+	if (!all)
+		return NULL;
+	json_object_foreach ((json_t *)more, k, v) {
+		json_int_t had = json_integer_value(json_object_get(all, k));
+
+		if (json_object_set_new(
+			    all, k,
+			    json_integer(had + json_integer_value(v)))) {
+			json_decref(all);
+			return NULL;
+		}
+	}
+	return all;
+}
+
+/*
+ * Submits ev to the trail with its request target masked by the trail's
+ * rules for any tool: a target carries values too (a token in the query,
+ * an address in the path). 0 when the trail cannot take it.
+ */
+static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
+{
+	json_t *path_counts = NULL, *all = NULL, *had = ev->masked;
+	char *path = NULL;
+	uint64_t seq;
+
+	if (ev->http_path) {
+		path = masked_detail(c, MW_MASK_IN_AUDIT, ev->http_path,
+				     &path_counts);
+		if (path)
+			ev->http_path = path;
+		if (path_counts) {
+			all = counts_merged(had, path_counts);
+			if (!all) {
+				free(path);
+				json_decref(path_counts);
+				return 0;
+			}
+			ev->masked = all;
+		}
+	}
+	seq = mw_audit_submit(c->px->audit, ev);
+	ev->masked = had;
+	json_decref(all);
+	json_decref(path_counts);
+	free(path);
+	return seq;
+}
+
 static void record_http_error(struct mw_conn *c, const char *http_method,
 			      const char *path, int status, const char *detail)
 {
@@ -513,7 +569,7 @@ static void record_http_error(struct mw_conn *c, const char *http_method,
 	ev.masked = masked;
 	ev.session_id = c->session;
 	c->px->st.http_errors++;
-	if (!mw_audit_submit(c->px->audit, &ev))
+	if (!submit_event(c, &ev))
 		log_warn("conn %llu: audit queue full, error not recorded: %s",
 			 (unsigned long long)c->id, ev.detail);
 	json_decref(masked);
@@ -553,7 +609,7 @@ static int record_client_masking(struct mw_conn *c, const struct exchange *x,
 	ev.http_status = c->resp.head.status;
 	ev.detail = what;
 	ev.masked = mw_mask_counts_json(c->px->masker, counts);
-	ok = ev.masked && mw_audit_submit(c->px->audit, &ev);
+	ok = ev.masked && submit_event(c, &ev);
 	json_decref(ev.masked);
 	return ok ? 0 : -1;
 }
@@ -697,7 +753,7 @@ static void record_tool_event(struct mw_conn *c, enum mw_event_kind kind,
 	ev.tool = tool;
 	ev.detail = detail;
 	ev.session_id = c->session;
-	if (!mw_audit_submit(c->px->audit, &ev))
+	if (!submit_event(c, &ev))
 		log_warn("conn %llu: audit queue full, not recorded: %s %s",
 			 (unsigned long long)c->id, tool, detail);
 }
@@ -1038,7 +1094,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			return -1;
 		}
 		ev.masked = mw_mask_counts_json(c->px->masker, &counts);
-		seq = mw_audit_submit(c->px->audit, &ev);
+		seq = submit_event(c, &ev);
 		json_decref(recorded);
 		json_decref(ev.masked);
 		if (!seq)

@@ -233,8 +233,9 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   assert.deepEqual(sum('/events'), { card: 3, ssn: 2 });
 });
 
-test('a result that is a bare number is masked whole, for the client and on record', async () => {
-  const url = billing.url.replace(/\/mcp$/, '/number');
+test('a result that is a bare number is masked whole, for the client and on record; so is the target', async () => {
+  // the card in the query too: a target is on record, and carries values
+  const url = billing.url.replace(/\/mcp$/, `/number?card=${CARDS[0].replace(/\D/g, '')}`);
   const call = { jsonrpc: '2.0', id: 41, method: 'tools/call', params: { name: 'lookup_customer', arguments: {} } };
   const code = `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/json',
     accept: 'application/json, text/event-stream' }, body: ${JSON.stringify(JSON.stringify(call))} })
@@ -245,11 +246,16 @@ test('a result that is a bare number is masked whole, for the client and on reco
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), { jsonrpc: '2.0', id: 41, result: '************1111' });
   await auditSettled(d);
-  const [row] = await d.sqlObjects(`SELECT result::text AS result, masked FROM mcpwarden.events
-    WHERE kind = 'response' AND http_path = '/number'`);
-  assert.ok(row, 'the answer is on record');
-  assertNoRaw(row.result, 'the recorded result');
-  assert.deepEqual(row.masked, { card: 1 });
+  const rows = await d.sqlObjects(`SELECT kind, http_path, result::text AS result, masked FROM mcpwarden.events
+    WHERE http_path LIKE '/number?%' ORDER BY seq`);
+  assert.deepEqual(rows.map((x) => x.kind), ['request', 'response'], JSON.stringify(rows));
+  for (const x of rows) {
+    assertNoRaw(x.http_path, 'the recorded target');
+    assert.match(x.http_path, /^\/number\?card=\S+$/);
+  }
+  assertNoRaw(rows[1].result, 'the recorded result');
+  assert.deepEqual(rows[0].masked, { card: 1 }, 'the target');
+  assert.deepEqual(rows[1].masked, { card: 2 }, 'the result and the target');
 });
 
 test('a refused read of a URI with a password: the log and the trail name it masked', async () => {

@@ -103,7 +103,7 @@ async function firstRowText() {
 }
 
 async function routes(req, res) {
-  if (req.url === '/number' && req.method === 'POST') {
+  if (req.url.split('?')[0] === '/number' && req.method === 'POST') {
     let body = '';
     for await (const chunk of req) body += chunk;
     const r = await rows('', []);
