@@ -626,9 +626,14 @@ static int sort_keys(struct span_vec *v)
 	return 0;
 }
 
-/* Fills m->found with the values in text, ordered, without overlaps. */
+/*
+ * Fills m->found with the values in text, ordered, without overlaps: of
+ * two that overlap the first stays, and with merge it also runs to the
+ * second's end (what is masked), else the second is dropped (what is
+ * found).
+ */
 static int locate(struct mw_masker *m, uint64_t set, const char *text,
-		  size_t len)
+		  size_t len, bool merge)
 {
 	size_t end = 0, kept = 0;
 
@@ -646,10 +651,23 @@ static int locate(struct mw_masker *m, uint64_t set, const char *text,
 	if (sort_keys(&m->found))
 		return -1;
 	for (size_t i = 0; i < m->found.nkeys; i++) {
-		struct mw_mask_span sp = span_of(m->found.keys[i]);
+		struct mw_mask_span sp = span_of(m->found.keys[i]), prev;
 
-		if (sp.start < end)
+		if (kept && sp.start < end) {
+			/*
+			 * Overlapping values (a phone number running into
+			 * a card) are masked as one, in the first one's
+			 * detector and style: masking the first alone
+			 * would leave the rest of the second to read.
+			 */
+			if (merge && sp.end > end) {
+				prev = span_of(m->found.keys[kept - 1]);
+				m->found.keys[kept - 1] = span_key(
+					prev.start, sp.end, prev.detector);
+				end = sp.end;
+			}
 			continue;
+		}
 		m->found.keys[kept++] = m->found.keys[i];
 		end = sp.end;
 	}
@@ -660,7 +678,7 @@ static int locate(struct mw_masker *m, uint64_t set, const char *text,
 long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
 		  size_t len, struct mw_mask_span *spans, size_t max)
 {
-	if (locate(m, set, text, len))
+	if (locate(m, set, text, len, false))
 		return -1;
 	for (size_t i = 0; i < m->found.nkeys && i < max; i++)
 		spans[i] = span_of(m->found.keys[i]);
@@ -757,7 +775,7 @@ static long mask_text_into(struct mw_masker *m, const struct mw_mask_plan *plan,
 {
 	size_t at = 0;
 
-	if (locate(m, plan->detectors, text, len))
+	if (locate(m, plan->detectors, text, len, true))
 		return -1;
 	if (!m->found.nkeys)
 		return 0;
@@ -890,7 +908,7 @@ static long mask_keys(struct mw_masker *m, const struct mw_mask_plan *plan,
 	for (it = json_object_iter(obj); it;
 	     it = json_object_iter_next(obj, it)) {
 		if (locate(m, plan->detectors, json_object_iter_key(it),
-			   json_object_iter_key_len(it)))
+			   json_object_iter_key_len(it), true))
 			return -1;
 		if (m->found.nkeys)
 			break;

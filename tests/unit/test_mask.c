@@ -222,6 +222,19 @@ Test(mask, styles)
 	free(d);
 }
 
+/* Overlapping values are masked as one: none of the second stays. */
+Test(mask, overlapping_values_are_masked_whole)
+{
+	struct mw_mask_plan part = plan_of(all_builtins(), MW_MASK_PARTIAL);
+	const char *text = "call +1 4111 1111 1111 1111 now";
+	char *a;
+
+	cr_assert(strstr(found(text), "4111"), "%s", found(text));
+	a = masked(&part, text);
+	cr_assert_str_eq(a, "call +* **** **** **** 1111 now");
+	free(a);
+}
+
 Test(mask, plan_only_what_it_names)
 {
 	struct mw_mask_plan p = plan_of(1ull << MW_DET_SSN, MW_MASK_FULL);
