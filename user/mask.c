@@ -832,12 +832,12 @@ bool mw_mask_plan_covers(const struct mw_mask_plan *done,
 	return true;
 }
 
+/* MCP's image and audio content, whose data is base64. */
 static bool is_media_object(const json_t *obj)
 {
 	const char *type = json_string_value(json_object_get(obj, "type"));
 
-	return json_object_get(obj, "mimeType") ||
-	       (type && (!strcmp(type, "image") || !strcmp(type, "audio")));
+	return type && (!strcmp(type, "image") || !strcmp(type, "audio"));
 }
 
 /* Base64 as MCP's blob and data carry it: padded, no blanks. */
@@ -954,10 +954,14 @@ static long mask_member(struct mw_masker *m, const struct mw_mask_plan *plan,
 	json_t *repl;
 	long n;
 
-	/* Base64 content: a mask would corrupt it, a detector misread it.
-	 * Only what is base64 passes as such. */
+	/* Base64 content where MCP puts it, a resource's blob (beside its
+	 * uri) and media's data: a mask would corrupt it, a detector
+	 * misread it. Only what is base64 passes as such; a member of that
+	 * name elsewhere is a value like any. */
 	if (json_is_string(v) && !plan->binary &&
-	    (!strcmp(key, "blob") || (media && !strcmp(key, "data"))) &&
+	    ((!strcmp(key, "blob") &&
+	      json_is_string(json_object_get(obj, "uri"))) ||
+	     (media && !strcmp(key, "data"))) &&
 	    is_base64(json_string_value(v), json_string_length(v)))
 		return 0;
 	if (!json_is_integer(v))

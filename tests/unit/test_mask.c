@@ -281,6 +281,24 @@ Test(mask, json_values_numbers_and_binary)
 	free(text);
 	json_decref(cj);
 	json_decref(j);
+
+	/* base64 passes only where MCP puts it: a blob beside a uri, the
+	 * data of an image or audio; a member of that name elsewhere is a
+	 * value like any */
+	j = json_loads("{\"a\":{\"blob\":\"4111111111111111\"},"
+		       "\"b\":{\"mimeType\":\"text/plain\",\"data\":"
+		       "\"4111111111111111\"},"
+		       "\"c\":{\"uri\":\"x:y\",\"blob\":\"4111111111111111\"}}",
+		       0, &e);
+	cr_assert(j, "%s", e.text);
+	cr_assert_eq(mw_mask_json(masker, &p, &j, NULL), 2);
+	text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert_str_eq(
+		text, "{\"a\":{\"blob\":\"[MASKED:card]\"},\"b\":{\"data\":"
+		      "\"[MASKED:card]\",\"mimeType\":\"text/plain\"},"
+		      "\"c\":{\"blob\":\"4111111111111111\",\"uri\":\"x:y\"}}");
+	free(text);
+	json_decref(j);
 }
 
 Test(mask, fast_path)
