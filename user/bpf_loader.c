@@ -1221,18 +1221,17 @@ static int guard_add(struct mw_bpf *b, uint64_t id, char *err, size_t errlen)
  */
 static int refuse_delegated(const char *abs, char *err, size_t errlen)
 {
-	char anc[PATH_MAX];
-	unsigned owner = 0;
+	char anc[PATH_MAX], who[128];
 	int r;
 
-	r = mw_cgroup_delegated_above(abs, anc, sizeof(anc), &owner);
+	r = mw_cgroup_delegated_above(abs, anc, sizeof(anc), who, sizeof(who));
 	if (r > 0) {
 		mw_set_err(err, errlen,
-			   "%s lies in a subtree delegated to uid %u (%s "
-			   "lets others than root move processes): its "
-			   "processes could move themselves out of "
-			   "enforcement; enforce %s instead",
-			   abs, owner, anc, anc);
+			   "%s lies in a subtree delegated to %s (%s lets "
+			   "others than root move processes): its processes "
+			   "could move themselves out of enforcement; enforce "
+			   "%s instead",
+			   abs, who, anc, anc);
 		return -EPERM;
 	}
 	if (r < 0)

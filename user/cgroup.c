@@ -171,7 +171,7 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
  * Whether a cgroup's migration files let anyone but root write them: its
  * owner when not root, or anyone at all when group or others may write.
  */
-static int migration_open_to_users(const char *dir, unsigned *owner)
+static int migration_open_to_users(const char *dir, char *who, size_t wholen)
 {
 	static const char *const files[] = { "cgroup.procs", "cgroup.threads" };
 	char f[PATH_MAX];
@@ -186,16 +186,23 @@ static int migration_open_to_users(const char *dir, unsigned *owner)
 				continue;
 			return -errno;
 		}
-		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-			*owner = (unsigned)st.st_uid;
-			return 1;
-		}
+		if (st.st_uid != 0)
+			snprintf(who, wholen, "uid %u", (unsigned)st.st_uid);
+		else if (st.st_mode & S_IWOTH)
+			snprintf(who, wholen,
+				 "every user (%s is world-writable)", files[i]);
+		else if (st.st_mode & S_IWGRP)
+			snprintf(who, wholen, "gid %u (%s is group-writable)",
+				 (unsigned)st.st_gid, files[i]);
+		else
+			continue;
+		return 1;
 	}
 	return 0;
 }
 
 int mw_cgroup_delegated_above(const char *abs, char *out, size_t outlen,
-			      unsigned *owner)
+			      char *who, size_t wholen)
 {
 	const char *mnt = mw_cgroup2_mount();
 	char root[PATH_MAX], p[PATH_MAX], *slash;
@@ -210,7 +217,7 @@ int mw_cgroup_delegated_above(const char *abs, char *out, size_t outlen,
 		*slash = '\0';
 		if (!path_within(p, root) || !strcmp(p, root))
 			break;
-		r = migration_open_to_users(p, owner);
+		r = migration_open_to_users(p, who, wholen);
 		if (r < 0)
 			return r;
 		if (r) {

@@ -23,10 +23,11 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
  * and where it goes, so an ancestor whose files a user may write (a
  * subtree delegated to that user, as systemd does for user@UID.service)
  * lets that user's processes leave. Returns 1 with the outermost such
- * ancestor in out and its owner, 0 when there is none, or -errno.
+ * ancestor in out and who may move processes there ("uid 1000", "gid
+ * 100 (...)") in who, 0 when there is none, or -errno.
  */
 int mw_cgroup_delegated_above(const char *abs, char *out, size_t outlen,
-			      unsigned *owner);
+			      char *who, size_t wholen);
 
 /* The cgroup id (kernfs inode) of an absolute cgroup path. */
 int mw_cgroup_id(const char *abs_path, uint64_t *id);

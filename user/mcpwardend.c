@@ -23,6 +23,7 @@
 #include "addrwatch.h"
 #include "audit.h"
 #include "bpf_loader.h"
+#include "cgroup.h"
 #include "config.h"
 #include "control.h"
 #include "commands.h"
@@ -145,6 +146,27 @@ out:
 	free(ports);
 	free(vals);
 	return rc;
+}
+
+/*
+ * A cgroup enforced before it came to lie in a delegated subtree (or by a
+ * version that did not check): enforce now refuses such a cgroup, and the
+ * one already enforced is said to be open.
+ */
+static int warn_if_delegated(void *arg, uint64_t id, const char *path)
+{
+	char anc[PATH_MAX], who[128];
+
+	(void)arg;
+	(void)id;
+	if (path[0] && mw_cgroup_delegated_above(path, anc, sizeof(anc), who,
+						 sizeof(who)) > 0)
+		log_err("ALERT (AC-3): the enforced cgroup %s lies in a "
+			"subtree delegated to %s (%s): its processes could "
+			"move themselves out of enforcement; enforce %s "
+			"instead",
+			path, who, anc, anc);
+	return 0;
 }
 
 static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
@@ -553,6 +575,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		log_err("eBPF: %s", err);
 		goto out;
 	}
+	mw_bpf_for_each_enforced(d->bpf, warn_if_delegated, NULL);
 	r = mw_addrwatch_open(&d->addrwatch, d->loop, protect_new_local_addrs,
 			      d);
 	if (r) {
