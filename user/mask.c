@@ -427,11 +427,13 @@ static bool custom_valid(const struct detector *d, const char *s, size_t start,
  * mw_detect. 1: fn stopped it; 0; -1: the match limit or another error
  * (the caller must fail closed).
  */
+#define CUSTOM_MAX_REJECTED 4096
+
 static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			  size_t len, mw_detect_fn fn, void *arg)
 {
 	const struct detector *d = &m->det[det];
-	size_t at = 0;
+	size_t at = 0, rejected = 0;
 
 	while (at <= len) {
 		int rc = pcre2_match(d->re, (PCRE2_SPTR)s, len, at, 0, m->md,
@@ -455,10 +457,22 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			start--;
 		while (end < len && ((unsigned char)s[end] & 0xc0) == 0x80)
 			end++;
-		if (end > start && custom_valid(d, s, start, end) &&
-		    fn(arg, det, start, end))
-			return 1;
-		at = end > ov[0] ? end : ov[0] + 1;
+		if (end > start && custom_valid(d, s, start, end)) {
+			if (fn(arg, det, start, end))
+				return 1;
+			at = end > ov[0] ? end : ov[0] + 1;
+			continue;
+		}
+		/*
+		 * A match its validator refuses ("17 6759 6498 2643 8453",
+		 * Luhn) may hide a valid one that starts inside it: the
+		 * search goes on from its second byte. Bounded, as each try
+		 * scans again: past CUSTOM_MAX_REJECTED refusals in one
+		 * string, from its end.
+		 */
+		at = ++rejected <= CUSTOM_MAX_REJECTED || end <= ov[0]
+			     ? ov[0] + 1
+			     : end;
 	}
 	return 0;
 }

@@ -425,6 +425,26 @@ Test(mask, custom_detectors_and_rules)
 	cr_assert_str_eq(out, "[MASKED:employee] EMP-000019");
 	free(out);
 	mw_masker_free(m);
+
+	/* a valid value inside a match its validator refuses is found (the
+	 * masker took the rule: a new one) */
+	rule = (struct mw_mask_rule){ .name = "r",
+				      .apply = MW_MASK_TO_CLIENT,
+				      .style = MW_MASK_FULL,
+				      .detectors = 1ull << MW_DET_N_BUILTIN };
+	cust = (struct mw_mask_custom){ .name = "card16",
+					.pattern =
+						"\\b[0-9][0-9 ]{10,21}[0-9]\\b",
+					.validator = MW_MASK_VALIDATE_LUHN };
+	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
+	cr_assert_eq(mw_mask_text(m, &p, "ids 17 6759649826438453", 23, &out,
+				  &n, NULL),
+		     1);
+	cr_assert_str_eq(out, "ids 17 [MASKED:card16]");
+	free(out);
+	mw_masker_free(m);
 	cust = (struct mw_mask_custom){ .name = "bad", .pattern = "(" };
 	cr_assert_neq(mw_masker_new(&m, &cust, 1, NULL, 0, err, sizeof(err)),
 		      0);
