@@ -41,6 +41,8 @@ void mw_pairing_free(struct mw_pairing *p);
 /* What the response to a request needs to know about it. */
 #define MW_PAIR_TOOLS_LIST 0x1u /* tools/list: its result is filtered */
 #define MW_PAIR_AMBIGUOUS 0x2u /* the key may be another request's (set here) */
+/* the tasks methods: the answer is a tool's output, which one unknown */
+#define MW_PAIR_ANY_TOOL 0x4u
 
 /*
  * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags,

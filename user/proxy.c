@@ -882,6 +882,18 @@ static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
 	}
 }
 
+/* What a request's answer needs known of it (MW_PAIR_*). */
+static unsigned pair_flags_of(const char *method)
+{
+	if (!strcmp(method, "tools/list"))
+		return MW_PAIR_TOOLS_LIST;
+	/* the MCP tasks of 2025-11-25: tasks/result returns the output of
+	 * the tools/call that made the task */
+	if (!strncmp(method, "tasks/", 6))
+		return MW_PAIR_ANY_TOOL;
+	return 0;
+}
+
 /*
  * Masks one message's payload, the member of msg (params, result or
  * error; tool: its request's): in place when it goes to the client (a
@@ -1052,6 +1064,9 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 					    &req_ts, &flags, &req_tool)) {
 				ev.request_seq = req_seq;
 				ev.latency_us = ev.ts_us - req_ts;
+				/* a task's result is some tool's output */
+				if (flags & MW_PAIR_ANY_TOOL)
+					unknown_tool = MW_MASK_ANY_TOOL;
 				if (flags & MW_PAIR_AMBIGUOUS) {
 					/* not this tool's answer, maybe */
 					free(req_tool);
@@ -1110,10 +1125,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 					   to_client ? MW_PAIR_OWNER_SERVERS
 						     : c->ident.uid,
 					   seq, ev.ts_us,
-					   !strcmp(m->method, "tools/list")
-						   ? MW_PAIR_TOOLS_LIST
-						   : 0,
-					   m->tool))
+					   pair_flags_of(m->method), m->tool))
 				return -1;
 			/* the server's requests are answered in other
 			 * exchanges, the client's in this one */

@@ -169,6 +169,16 @@ test('1. a tool-scoped masking rule masks its tool\'s answer (the control for 2 
   assert.match(out, /secret: card \[MASKED:card\]/);
 });
 
+test('1b. the answer to tasks/result, a tool\'s output, gets every tool\'s masking rules', async () => {
+  // a task-augmented tools/call is answered later, through tasks/result,
+  // whose request names no tool
+  const tr = JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'tasks/result', params: { taskId: 't1' } });
+  const out = await raw(post(tr));
+  assert.deepEqual(statuses(out), [200], out);
+  assert.ok(!out.includes(CARD), `the task's result passed unmasked: ${out}`);
+  assert.match(out, /card \[MASKED:card\]/);
+});
+
 test('2. an id reused while its request waits: both go on, and both answers get every tool\'s masking rules', async () => {
   // MCP forbids the reuse, but a waiting id may never be answered (a
   // cancelled request, a server that failed): refusing it would lock the
