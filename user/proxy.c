@@ -2129,6 +2129,31 @@ static bool charset_is_utf8(const char *ct)
 }
 
 /*
+ * Whether text in ct's charset shows ASCII as ASCII, so that masking's
+ * scanners read its values: none named (UTF-8 or ASCII to the clients
+ * concerned), UTF-8, ASCII, ISO-8859-n, Windows-125n. UTF-16 (a card in
+ * it is digits and NULs) and the like are not.
+ */
+static bool charset_reads_as_ascii(const char *ct)
+{
+	static const char *const prefixes[] = { "utf-8",      "utf8",
+						"us-ascii",   "ascii",
+						"iso-8859-",  "latin1",
+						"windows-125" };
+	const char *p = strcasestr(ct, "charset=");
+
+	if (!p)
+		return true;
+	p += strlen("charset=");
+	if (*p == '"')
+		p++;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
+		if (!strncasecmp(p, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
+/*
  * A response's type as clients decide it: the TypeScript SDK looks for the
  * media types anywhere in Content-Type (includes()), EventSource clients
  * for a prefix; whatever matches any of them is judged as that, and what
@@ -2254,6 +2279,12 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		 * a value can straddle two reads. */
 		if (masks_for_client(c) && strcmp(x->http_method, "HEAD") &&
 		    h->status != 204 && h->status != 304) {
+			if (ctype && !charset_reads_as_ascii(ctype)) {
+				snprintf(c->resp.err, sizeof(c->resp.err),
+					 "a response in a charset masking "
+					 "cannot read");
+				return -1;
+			}
 			c->mode = RESP_JSON;
 			c->resp_typed_json = false;
 			return 0;

@@ -194,6 +194,9 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   const dup = await fetchText(`${base}/debug-dup`);
   assert.equal(dup.status, 502, 'an escaped value in what cannot be masked is refused');
   assert.ok(!dup.body.includes('6781'), dup.body);
+  const utf16 = await fetchText(`${base}/debug-utf16`);
+  assert.equal(utf16.status, 502, `a page in a charset masking cannot read is refused: ${utf16.body}`);
+  assertNoRaw(utf16.body, 'the UTF-16 page');
   const swap = await fetchText(`${base}/debug-swap`);
   assert.equal(swap.status, 502, `a card made by an escape, beside one an escape breaks, is refused: ${swap.body}`);
   assert.ok(!swap.body.includes('1111'), swap.body);

@@ -138,6 +138,12 @@ async function routes(req, res) {
     res.end(`{"error":"none","error":"no customer with ssn ${r[0].ssn.replace(/-/g, '\\u002d')}"}`);
     return true;
   }
+  // the error page in UTF-16, where a scanner of ASCII sees no digits
+  if (req.url === '/debug-utf16') {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-16le' });
+    res.end(Buffer.from(await firstRowText(), 'utf16le'));
+    return true;
+  }
   // the same, where one escape breaks the card the text shows while another
   // makes one it does not (the counts of what is seen stay equal)
   if (req.url === '/debug-swap') {
