@@ -95,6 +95,54 @@ static int num_cmp(struct policy_num a, struct policy_num b)
 	return (x > y) - (x < y);
 }
 
+static bool readable_as(const json_t *v, const json_t *want);
+static bool json_same(const json_t *a, const json_t *b);
+
+/*
+ * Whether v, a client's value, equals want, a rule's: 1 or 0, numbers by
+ * value (1 equals 1.0); -1 when they differ only where a server could
+ * read a value of v as the type of want's (readable_as), at any depth.
+ */
+static int json_equals(const json_t *v, const json_t *want)
+{
+	const char *key;
+	const json_t *w;
+	bool unknown = false;
+
+	if (json_is_number(v) && json_is_number(want))
+		return !num_cmp(num_of(v), num_of(want));
+	if (json_typeof(v) != json_typeof(want))
+		return readable_as(v, want) ? -1 : 0;
+	switch (json_typeof(want)) {
+	case JSON_ARRAY:
+		if (json_array_size(v) != json_array_size(want))
+			return 0;
+		for (size_t i = 0; i < json_array_size(want); i++) {
+			int r = json_equals(json_array_get(v, i),
+					    json_array_get(want, i));
+
+			if (!r)
+				return 0;
+			unknown |= r < 0;
+		}
+		return unknown ? -1 : 1;
+	case JSON_OBJECT:
+		if (json_object_size(v) != json_object_size(want))
+			return 0;
+		json_object_foreach ((json_t *)want, key, w) {
+			const json_t *x = json_object_get(v, key);
+			int r = x ? json_equals(x, w) : 0;
+
+			if (!r)
+				return 0;
+			unknown |= r < 0;
+		}
+		return unknown ? -1 : 1;
+	default:
+		return json_same(v, want);
+	}
+}
+
 /* JSON equality where numbers compare by value: 1 equals 1.0. */
 static bool json_same(const json_t *a, const json_t *b)
 {
@@ -217,11 +265,7 @@ static int leaf_eval(struct eval *e, const struct policy_cond *c,
 	case COND_EXISTS:
 		return (v != NULL) == c->exists;
 	case COND_EQUALS:
-		if (!v)
-			return 0;
-		if (json_same(v, c->equals))
-			return 1;
-		return readable_as(v, c->equals) ? -1 : 0;
+		return v ? json_equals(v, c->equals) : 0;
 	case COND_PREFIX:
 		return json_is_string(v) &&
 		       json_string_length(v) >= c->prefix_len &&
@@ -325,24 +369,30 @@ static void trace_leaf(struct eval *e, const struct policy_cond *c,
 
 static int cond_eval(struct eval *e, const struct policy_cond *c);
 
-/* all: 1 unless a condition fails; any: 0 unless one holds; not. */
+/*
+ * all: 0 when a condition fails, else -1 when one cannot be evaluated,
+ * else 1; any: 1 when one holds, else -1 when one cannot be evaluated,
+ * else 0; not: the opposite, -1 staying -1. A condition that cannot be
+ * evaluated decides only when the others leave the result open.
+ */
 static int combine(struct eval *e, const struct policy_cond *c)
 {
 	int r = c->op == COND_ANY ? 0 : 1;
+	bool unknown = false;
 
 	for (size_t i = 0; i < c->nkids; i++) {
 		int k = cond_eval(e, &c->kids[i]);
 
-		if (k < 0)
-			return -1;
 		if (c->op == COND_NOT)
-			return !k;
-		if (c->op == COND_ALL && !k)
+			return k < 0 ? -1 : !k;
+		if (k < 0)
+			unknown = true;
+		else if (c->op == COND_ALL && !k)
 			return 0;
-		if (c->op == COND_ANY && k)
+		else if (c->op == COND_ANY && k)
 			return 1;
 	}
-	return r;
+	return unknown ? -1 : r;
 }
 
 static int cond_eval(struct eval *e, const struct policy_cond *c)
@@ -629,8 +679,12 @@ int mw_policy_decide(const struct mw_policy *p,
 			const struct policy_rule *r = &p->rules[i];
 			int m = rule_matches(&e, r, in, &recheck, true);
 
-			if (m < 0)
+			/* an audit rule only observes: one it cannot
+			 * evaluate refuses nothing */
+			if (m < 0 && !r->audit)
 				return decide_error(d);
+			if (m < 0)
+				continue;
 			if (!m)
 				continue;
 			if (r->audit) {
@@ -720,9 +774,9 @@ int mw_policy_explain(const struct mw_policy *p,
 					mw_policy_action_name(r->action));
 		}
 		free(text);
-		if (m < 0)
+		if (m < 0 && !r->audit)
 			return decide_error(d);
-		if (!m)
+		if (m <= 0)
 			continue;
 		if (r->audit) {
 			note_audit(r, d);

@@ -611,6 +611,46 @@ Test(conditions, numeric_comparisons, .fini = pol_cleanup)
 	cr_assert_not(cond_holds("{pointer: /n, lt: 0}", "{}"));
 }
 
+/*
+ * A condition that cannot be evaluated decides only what the others leave
+ * open (Kleene's logic); an equality looks for values a server could read
+ * as another type at any depth; an audit rule that cannot be evaluated
+ * refuses nothing.
+ */
+Test(conditions, not_evaluable_decides_only_what_is_open, .fini = pol_cleanup)
+{
+	struct mw_policy *p;
+
+	cr_assert_not(cond_unknown("{all: [{pointer: /m, equals: admin}, "
+				   "{pointer: /l, gt: 1000}]}",
+				   "{\"m\":\"user\",\"l\":\"50\"}"),
+		      "all: a failing condition decides");
+	cr_assert(cond_unknown("{all: [{pointer: /m, equals: admin}, "
+			       "{pointer: /l, gt: 1000}]}",
+			       "{\"m\":\"admin\",\"l\":\"50\"}"));
+	cr_assert(cond_holds("{any: [{pointer: /m, equals: admin}, "
+			     "{pointer: /l, gt: 1000}]}",
+			     "{\"m\":\"admin\",\"l\":\"50\"}"),
+		  "any: a holding condition decides");
+	cr_assert(cond_unknown("{any: [{pointer: /m, equals: admin}, "
+			       "{pointer: /l, gt: 1000}]}",
+			       "{\"m\":\"user\",\"l\":\"50\"}"));
+	cr_assert(cond_unknown("{pointer: /o, equals: {force: true}}",
+			       "{\"o\":{\"force\":\"yes\"}}"),
+		  "inside an object");
+	cr_assert(cond_unknown("{pointer: /a, equals: [1]}", "{\"a\":[\"1\"]}"),
+		  "inside an array");
+	cr_assert_not(cond_unknown("{pointer: /a, equals: [1, 2]}",
+				   "{\"a\":[\"1\",3]}"),
+		      "a difference no reading undoes decides");
+	p = pol_load("rules:\n"
+		     "  - name: watch\n    mode: audit\n    action: deny\n"
+		     "    args:\n      - {pointer: /n, gt: 5}\n"
+		     "  - name: c\n    action: allow\n");
+	cr_assert_str_eq(pol_rule(p, "s", "t", "{\"n\":\"7\"}"), "c");
+	mw_policy_free(p);
+}
+
 Test(conditions, any_all_not, .fini = pol_cleanup)
 {
 	static const char any[] = "{any: [{pointer: /a, equals: 1}, "
