@@ -528,6 +528,7 @@ static json_t *counts_merged(const json_t *counts, const json_t *more)
 static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 {
 	json_t *path_counts = NULL, *all = NULL, *had = ev->masked;
+	const char *had_path = ev->http_path;
 	char *path = NULL;
 	uint64_t seq;
 
@@ -539,6 +540,7 @@ static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 		if (path_counts) {
 			all = counts_merged(had, path_counts);
 			if (!all) {
+				ev->http_path = had_path;
 				free(path);
 				json_decref(path_counts);
 				return 0;
@@ -548,6 +550,7 @@ static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 	}
 	seq = mw_audit_submit(c->px->audit, ev);
 	ev->masked = had;
+	ev->http_path = had_path;
 	json_decref(all);
 	json_decref(path_counts);
 	free(path);
@@ -1025,7 +1028,7 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		uint64_t seq, req_seq;
 		int64_t req_ts;
 		unsigned flags = 0, unknown_tool = 0;
-		char *req_tool = NULL;
+		char *req_tool = NULL, *tool = NULL;
 		int rc = 0;
 
 		base_event(c, &ev, MW_EV_REQUEST);
@@ -1042,9 +1045,15 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 					  ? MW_EV_REQUEST
 					  : MW_EV_NOTIFICATION;
 			ev.method = m->method;
-			ev.tool = m->tool;
+			/* m->tool points into params, which masking may
+			 * rewrite in place: a copy outlives it */
+			if (m->tool && !(tool = strdup(m->tool))) {
+				rc = -1;
+				break;
+			}
+			ev.tool = tool;
 			if (masking)
-				rc = mask_payload(c, to_client, m->tool, 0,
+				rc = mask_payload(c, to_client, tool, 0,
 						  m->json, "params", &recorded,
 						  &counts, &o->rewritten);
 			ev.params = recorded ? recorded : m->params;
@@ -1105,15 +1114,13 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 			log_err("conn %llu: masking failed (out of memory): "
 				"the message is refused",
 				(unsigned long long)c->id);
-			json_decref(recorded);
-			return -1;
+			goto fail;
 		}
 		ev.masked = mw_mask_counts_json(c->px->masker, &counts);
 		seq = submit_event(c, &ev);
-		json_decref(recorded);
 		json_decref(ev.masked);
 		if (!seq)
-			return -1;
+			goto fail;
 		o->last_seq = seq;
 		c->px->st.rpc_messages++;
 		if (m->kind == MW_RPC_REQUEST &&
@@ -1125,13 +1132,20 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 					   to_client ? MW_PAIR_OWNER_SERVERS
 						     : c->ident.uid,
 					   seq, ev.ts_us,
-					   pair_flags_of(m->method), m->tool))
-				return -1;
+					   pair_flags_of(m->method), tool))
+				goto fail;
 			/* the server's requests are answered in other
 			 * exchanges, the client's in this one */
 			if (!to_client)
 				exchange_wait(x, c->px->pairing, key, seq);
 		}
+		json_decref(recorded);
+		free(tool);
+		continue;
+	fail:
+		json_decref(recorded);
+		free(tool);
+		return -1;
 	}
 	return 0;
 }

@@ -194,6 +194,11 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   const dup = await fetchText(`${base}/debug-dup`);
   assert.equal(dup.status, 502, 'an escaped value in what cannot be masked is refused');
   assert.ok(!dup.body.includes('6781'), dup.body);
+  // a server's request whose tool name is masked in place: the daemon
+  // records the name it read (ASan: no use after free)
+  const sreq = await fetchText(`${base}/server-request`);
+  assert.equal(sreq.status, 200, sreq.body);
+  assert.match(sreq.body, /"name":"\[MASKED:email\]"/, sreq.body);
   const utf16 = await fetchText(`${base}/debug-utf16`);
   assert.equal(utf16.status, 502, `a page in a charset masking cannot read is refused: ${utf16.body}`);
   assertNoRaw(utf16.body, 'the UTF-16 page');

@@ -138,6 +138,15 @@ async function routes(req, res) {
     res.end(`{"error":"none","error":"no customer with ssn ${r[0].ssn.replace(/-/g, '\\u002d')}"}`);
     return true;
   }
+  // a request from the server on a GET stream, naming a tool after a
+  // customer's e-mail address (what masking rewrites in place)
+  if (req.url === '/server-request') {
+    const r = await rows('', []);
+    const msg = { jsonrpc: '2.0', id: 'r1', method: 'tools/call', params: { name: r[0].email, arguments: {} } };
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
+    return true;
+  }
   // the error page in UTF-16, where a scanner of ASCII sees no digits
   if (req.url === '/debug-utf16') {
     res.writeHead(500, { 'content-type': 'text/plain; charset=utf-16le' });
