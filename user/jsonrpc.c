@@ -252,18 +252,93 @@ static bool is_hex(char c)
 	       (c >= 'A' && c <= 'F');
 }
 
+static int hex_val(char c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/* A character a URI never needs to percent-encode (RFC 3986 unreserved). */
+static bool is_unreserved(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	       c == '~';
+}
+
+/* The schemes WHATWG URL parsers (pydantic's) treat as special. */
+static bool special_scheme(const char *s, size_t n)
+{
+	static const char *const names[] = { "http", "https", "ws",
+					     "wss",  "ftp",   "file" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (strlen(names[i]) == n && !memcmp(s, names[i], n))
+			return true;
+	return false;
+}
+
+/*
+ * Whether a special scheme's host (s, n) reads as written: lower case,
+ * ASCII, no percent-encoding; a last label that is a number makes it an
+ * IPv4 address, which must then be in dotted decimal without leading
+ * zeros (0x7f.1 is 127.0.0.1 to a URL parser).
+ */
+static const char *host_ambiguity(const char *s, size_t n)
+{
+	size_t last = n, parts = 1, val = 0, len = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+
+		if (c >= 'A' && c <= 'Z')
+			return "an upper-case host";
+		if (c == '%' || c >= 0x80)
+			return "an encoded or non-ASCII host";
+		if (c == '.')
+			last = k;
+	}
+	if (n && s[0] == '[')
+		return NULL; /* IPv6: hex digits, lower case checked above */
+	last = last == n ? 0 : last + 1;
+	if (last >= n || s[last] < '0' || s[last] > '9')
+		return NULL; /* a name (0x7f starts with a digit too) */
+	for (size_t k = 0; k < n; k++) {
+		if (s[k] == '.') {
+			if (!len || ++parts > 4)
+				return "a host a URL parser reads as another "
+				       "address";
+			len = 0;
+			val = 0;
+			continue;
+		}
+		if (s[k] < '0' || s[k] > '9' || (len == 1 && val == 0) ||
+		    (val = val * 10 + (size_t)(s[k] - '0')) > 255)
+			return "a host a URL parser reads as another address";
+		len++;
+	}
+	return parts == 4 && len
+		       ? NULL
+		       : "a host a URL parser reads as another address";
+}
+
 /*
  * Why a resource URI could be read as another one, or NULL. Servers do
  * not all read a URI as written: the Python SDK parses it as a URL
- * (pydantic's AnyUrl), lower-casing the scheme and host, resolving "."
- * and ".." segments and their percent-encoded forms, trimming white
- * space, taking '\' for '/', dropping file://localhost's host; a policy
- * glob would judge one URI and the server read another. Only URIs that
- * read the same either way pass.
+ * (pydantic's AnyUrl, WHATWG rules) and normalises it, lower-casing the
+ * scheme and a special scheme's host, resolving "." and ".." segments and
+ * their percent-encoded forms, dropping tabs and trimming spaces, taking
+ * '\' for '/', adding the "//" of a special scheme, dropping a default
+ * port, file://localhost's host and an empty user info; and a server that
+ * unquotes a path reads %65 as e. A policy glob would judge one URI and
+ * the server read another, so only URIs with one spelling pass: no white
+ * space or control bytes, no '\', percent-encoding only of what needs it
+ * (not '.', '/', or a letter or digit) in the path, and a special
+ * scheme's URI written as a URL parser writes it.
  */
 static const char *uri_ambiguity(const char *s, size_t n)
 {
-	size_t i = 0, auth_end, seg;
+	size_t i = 0, auth_end, seg, path_end;
+	bool special;
 
 	for (size_t k = 0; k < n; k++) {
 		unsigned char c = (unsigned char)s[k];
@@ -272,16 +347,9 @@ static const char *uri_ambiguity(const char *s, size_t n)
 			return "white space or a control character";
 		if (c == '\\')
 			return "a backslash";
-		if (c == '%') {
-			if (n - k < 3 || !is_hex(s[k + 1]) || !is_hex(s[k + 2]))
-				return "a '%' that is no percent-encoding";
-			if ((s[k + 1] == '2' &&
-			     (s[k + 2] == 'e' || s[k + 2] == 'E' ||
-			      s[k + 2] == 'f' || s[k + 2] == 'F')) ||
-			    (s[k + 1] == '5' &&
-			     (s[k + 2] == 'c' || s[k + 2] == 'C')))
-				return "a percent-encoded '.', '/' or '\\'";
-		}
+		if (c == '%' &&
+		    (n - k < 3 || !is_hex(s[k + 1]) || !is_hex(s[k + 2])))
+			return "a '%' that is no percent-encoding";
 	}
 	if (!n || s[0] < 'a' || s[0] > 'z')
 		return "no lower-case scheme";
@@ -291,34 +359,73 @@ static const char *uri_ambiguity(const char *s, size_t n)
 		i++;
 	if (i == n || s[i] != ':')
 		return "no lower-case scheme";
+	special = special_scheme(s, i);
 	i++;
 	auth_end = i;
 	if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {
-		size_t host = i + 2;
+		size_t host = i + 2, port = 0;
+		const char *why;
 
 		auth_end = host;
 		while (auth_end < n && s[auth_end] != '/' &&
-		       s[auth_end] != '?' && s[auth_end] != '#')
-			if (s[auth_end++] == '@')
-				host = auth_end; /* past the user info */
-		for (size_t k = host; k < auth_end; k++)
-			if (s[k] >= 'A' && s[k] <= 'Z')
-				return "an upper-case host";
+		       s[auth_end] != '?' && s[auth_end] != '#') {
+			if (s[auth_end] == '@')
+				host = auth_end + 1; /* past the user info */
+			auth_end++;
+		}
+		if (special && host > i + 2 &&
+		    (host == i + 3 || s[host - 2] == ':'))
+			return "an empty user info";
+		for (size_t k = host; k < auth_end && s[host] != '['; k++)
+			if (s[k] == ':')
+				port = k;
+		if (special && port &&
+		    ((port + 3 == auth_end && !memcmp(s + port, ":80", 3)) ||
+		     (port + 4 == auth_end && !memcmp(s + port, ":443", 4)) ||
+		     (port + 3 == auth_end && !memcmp(s + port, ":21", 3))))
+			return "a default port";
+		why = special ? host_ambiguity(s + host,
+					       (port ? port : auth_end) - host)
+			      : NULL;
+		if (why)
+			return why;
 		if (i == 5 && !memcmp(s, "file:", 5) && auth_end > i + 2)
 			return "a host in a file URI";
+	} else if (special) {
+		return "no \"//\" after a URL scheme";
 	}
-	/* the path's segments, up to the query or fragment */
-	for (seg = auth_end; seg <= n;) {
+	if (i == 5 && !memcmp(s, "file:", 5) &&
+	    (auth_end == n || s[auth_end] != '/'))
+		return "no path in a file URI";
+	path_end = auth_end;
+	while (path_end < n && s[path_end] != '?' && s[path_end] != '#')
+		path_end++;
+	for (size_t k = auth_end; k < path_end; k++) {
+		int c;
+
+		if (s[k] != '%')
+			continue;
+		c = hex_val(s[k + 1]) * 16 + hex_val(s[k + 2]);
+		if (is_unreserved(c) || c == '/' || c == '\\')
+			return "a percent-encoded '.', '/', '\\', letter or "
+			       "digit in the path";
+	}
+	/* the path's segments: no dot segment, and in a file URI no empty
+	 * one (file:////etc is file:///etc) */
+	for (seg = auth_end; seg < path_end;) {
 		size_t e = seg;
 
-		while (e < n && s[e] != '/' && s[e] != '?' && s[e] != '#')
+		if (s[seg] == '/')
+			seg = ++e;
+		while (e < path_end && s[e] != '/')
 			e++;
 		if ((e - seg == 1 && s[seg] == '.') ||
 		    (e - seg == 2 && s[seg] == '.' && s[seg + 1] == '.'))
 			return "a '.' or '..' segment";
-		if (e >= n || s[e] != '/')
-			break;
-		seg = e + 1;
+		if (i == 5 && !memcmp(s, "file:", 5) && e == seg &&
+		    e < path_end)
+			return "an empty segment in a file URI";
+		seg = e;
 	}
 	return NULL;
 }
