@@ -618,28 +618,52 @@ static int record_client_masking(struct mw_conn *c, const struct exchange *x,
 }
 
 /*
- * Whether text that is not JSON, once masked as it reads (masked), still
- * shows a value with its escapes decoded: an escape hid it from the text
- * scan, and the text cannot be masked (it could be JSON with a duplicate
- * key, or a client could decode it). Comparing counts would not do: one
- * escape can break a value the scan saw while another makes one it did
- * not. A failure says yes.
+ * Whether text that is not JSON, once masked as it reads (masked), shows
+ * a value with its escapes decoded that the scan of it as it is did not
+ * find: an escape hid it, and the text cannot be masked (it could be
+ * JSON with a duplicate key, or a client could decode it). Comparing
+ * counts would not do (one escape can break a value the scan saw while
+ * another makes one it did not), nor finding any value (some masks read
+ * as a value again: a partial url_credentials, a custom pattern's own
+ * token): the values found decoded must each be one found as it is. A
+ * failure, or more values than are compared, says yes.
  */
+#define HIDDEN_CHECK_MAX 64
+
+static bool same_value_in(const char *v, size_t n, const char *text,
+			  const struct mw_mask_span *sp, long nsp)
+{
+	for (long i = 0; i < nsp; i++)
+		if (sp[i].end - sp[i].start == n &&
+		    !memcmp(text + sp[i].start, v, n))
+			return true;
+	return false;
+}
+
 static bool escapes_hide_values(struct mw_masker *m,
 				const struct mw_mask_plan *plan,
 				const char *masked, size_t len)
 {
-	struct mw_mask_counts counts = { 0 };
-	size_t dlen, outlen;
-	char *decoded = decoded_copy(masked, len, &dlen), *out = NULL;
-	long n = -1;
+	struct mw_mask_span seen[HIDDEN_CHECK_MAX], sp[HIDDEN_CHECK_MAX];
+	size_t dlen;
+	char *decoded = decoded_copy(masked, len, &dlen);
+	long nseen = -1, n = -1;
+	bool hidden;
 
-	if (decoded)
-		n = mw_mask_text(m, plan, decoded, dlen, &out, &outlen,
-				 &counts);
-	free(out);
+	if (decoded) {
+		nseen = mw_mask_find(m, plan->detectors, masked, len, seen,
+				     HIDDEN_CHECK_MAX);
+		n = mw_mask_find(m, plan->detectors, decoded, dlen, sp,
+				 HIDDEN_CHECK_MAX);
+	}
+	hidden = n < 0 || nseen < 0 || n > HIDDEN_CHECK_MAX ||
+		 nseen > HIDDEN_CHECK_MAX;
+	for (long i = 0; !hidden && i < n; i++)
+		hidden = !same_value_in(decoded + sp[i].start,
+					sp[i].end - sp[i].start, masked, seen,
+					nseen);
 	free(decoded);
-	return n != 0;
+	return hidden;
 }
 
 /*
@@ -1051,12 +1075,16 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 				rc = -1;
 				break;
 			}
-			ev.tool = tool;
 			if (masking)
 				rc = mask_payload(c, to_client, tool, 0,
 						  m->json, "params", &recorded,
 						  &counts, &o->rewritten);
 			ev.params = recorded ? recorded : m->params;
+			/* the trail's tool column as its params have it: a
+			 * name can be a value masking hides */
+			ev.tool = m->tool ? json_string_value(json_object_get(
+						    ev.params, "name"))
+					  : NULL;
 			if (o->d) {
 				ev.decision = mw_judge_decision_name(&o->d[i]);
 				ev.rule = mw_judge_rule(&o->d[i]);
@@ -2122,24 +2150,51 @@ enum response_type {
 	TYPE_NOT_UTF8, /* JSON or SSE with another charset */
 };
 
+/*
+ * The value of ct's charset parameter (its name matched whole, the value
+ * unquoted) into out: 1, 0 when there is none, -1 when it is named twice
+ * or does not fit (ambiguous: refused like a charset that is not read).
+ */
+static int content_type_charset(const char *ct, char *out, size_t outlen)
+{
+	const char *p = strchr(ct, ';');
+	int found = 0;
+
+	while (p) {
+		const char *name, *val, *next = strchr(p + 1, ';');
+		size_t n;
+
+		for (name = p + 1; is_ows(*name); name++)
+			;
+		p = next;
+		if (strncasecmp(name, "charset", 7))
+			continue;
+		for (val = name + 7; is_ows(*val); val++)
+			;
+		if (*val != '=')
+			continue;
+		for (val++; is_ows(*val); val++)
+			;
+		if (*val == '"')
+			val++;
+		n = strcspn(val, "\";, \t");
+		if (found++ || n >= outlen)
+			return -1;
+		memcpy(out, val, n);
+		out[n] = '\0';
+	}
+	return found;
+}
+
 /* The charset parameter, when present, must say UTF-8. */
 static bool charset_is_utf8(const char *ct)
 {
-	const char *p = strcasestr(ct, "charset=");
+	char cs[32];
+	int r = content_type_charset(ct, cs, sizeof(cs));
 
-	if (!p)
-		return true;
-	p += strlen("charset=");
-	if (*p == '"')
-		p++;
 	/* "utf8" is a label of UTF-8 for clients too (WHATWG Encoding). */
-	if (!strncasecmp(p, "utf-8", 5))
-		p += 5;
-	else if (!strncasecmp(p, "utf8", 4))
-		p += 4;
-	else
-		return false;
-	return *p == '\0' || *p == '"' || *p == ';' || is_ows(*p);
+	return !r ||
+	       (r > 0 && (!strcasecmp(cs, "utf-8") || !strcasecmp(cs, "utf8")));
 }
 
 /*
@@ -2150,19 +2205,21 @@ static bool charset_is_utf8(const char *ct)
  */
 static bool charset_reads_as_ascii(const char *ct)
 {
-	static const char *const prefixes[] = { "utf-8",      "utf8",
-						"us-ascii",   "ascii",
-						"iso-8859-",  "latin1",
-						"windows-125" };
-	const char *p = strcasestr(ct, "charset=");
+	static const char *const prefixes[] = { "iso-8859-", "windows-125" };
+	static const char *const names[] = { "utf-8", "utf8", "us-ascii",
+					     "ascii", "latin1" };
+	char cs[32];
+	int r = content_type_charset(ct, cs, sizeof(cs));
 
-	if (!p)
+	if (!r)
 		return true;
-	p += strlen("charset=");
-	if (*p == '"')
-		p++;
+	if (r < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcasecmp(cs, names[i]))
+			return true;
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
-		if (!strncasecmp(p, prefixes[i], strlen(prefixes[i])))
+		if (!strncasecmp(cs, prefixes[i], strlen(prefixes[i])))
 			return true;
 	return false;
 }
@@ -2271,6 +2328,15 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		c->mode = RESP_SSE;
 		break;
 	case TYPE_OTHER:
+		/* What is judged or masked is read as ASCII-compatible
+		 * text: a body in UTF-16, say, would pass unread. */
+		if (ctype && !charset_reads_as_ascii(ctype) &&
+		    (x->carried_rpc || masks_for_client(c))) {
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "a response in a charset that cannot be "
+				 "judged or masked");
+			return -1;
+		}
 		/* An answer to JSON-RPC is held and looked at whatever type
 		 * and status it claims (some clients parse any error body as
 		 * a JSON-RPC answer): if it is JSON-RPC it is judged like any
@@ -2293,12 +2359,6 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 		 * a value can straddle two reads. */
 		if (masks_for_client(c) && strcmp(x->http_method, "HEAD") &&
 		    h->status != 204 && h->status != 304) {
-			if (ctype && !charset_reads_as_ascii(ctype)) {
-				snprintf(c->resp.err, sizeof(c->resp.err),
-					 "a response in a charset masking "
-					 "cannot read");
-				return -1;
-			}
 			c->mode = RESP_JSON;
 			c->resp_typed_json = false;
 			return 0;

@@ -117,6 +117,12 @@ function startUpstream() {
         s.write('HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\noops');
         return;
       }
+      // with X-Test: ct=TYPE, the answer typed TYPE
+      const ct = /\r\nx-test: ct=([^\r]*)/i.exec(head);
+      if (ct) {
+        s.write(`HTTP/1.1 200 OK\r\nContent-Type: ${ct[1]}\r\nContent-Length: ${Buffer.byteLength(r)}\r\n\r\n${r}`);
+        return;
+      }
       // with X-Test: dupsid, two session ids (fetch would read "A, B")
       const sids = /\r\nx-test: dupsid/i.test(head) ? 'Mcp-Session-Id: A\r\nMcp-Session-Id: B\r\n' : '';
       s.write(`HTTP/1.1 200 OK\r\n${sids}Content-Type: application/json\r\n` +
@@ -410,6 +416,17 @@ test('7d. an endpoint event whose data could be JSON is judged as a message', as
     where method = 'sampling/createMessage' and rpc_id = '"s1"'`)).length === 1,
   'the server request in an endpoint event recorded', 15000);
   await httpErrors(/SSE event from the server dropped/);
+});
+
+test('7e. an answer in a charset that cannot be read as judged is refused, whatever parameter names it', async () => {
+  for (const type of ['text/plain; charset=utf-16le', 'application/json; x-charset=utf-8; charset=utf-16le',
+    'application/json; charset=utf-8; charset=utf-16le']) {
+    const out = await raw(post(call(18, 'plain'), `X-Test: ct=${type}\r\n`), 1500, bare);
+    assert.deepEqual(statuses(out), [502], `${type}: ${out}`);
+  }
+  // a parameter that only ends in "charset" names nothing
+  const ok = await raw(post(call(19, 'plain'), 'X-Test: ct=application/json; x-charset=utf-16le\r\n'), 1500, bare);
+  assert.deepEqual(statuses(ok), [200], ok);
 });
 
 test('7c. an error\'s body is judged as an answer too; one that reads as JSON but not as JSON-RPC is withheld', async () => {
