@@ -56,12 +56,19 @@ struct detector {
 	bool hash_alnum;
 };
 
+/* Custom detectors: refused matches retried per string, shorter matches
+ * looked at per start, the DFA matcher's workspace (ints). */
+#define CUSTOM_MAX_REJECTED 4096
+#define CUSTOM_SHORTER_MAX 16
+#define CUSTOM_DFA_WORKSPACE 1000
+
 struct mw_masker {
 	struct detector det[MW_MASK_MAX_DETECTORS];
 	unsigned ndet;
 	struct mw_mask_rule *rules;
 	size_t nrules;
 	pcre2_match_data *md;
+	pcre2_match_data *md_dfa; /* every match length at a start */
 	pcre2_match_context *mctx;
 	uint8_t key[MW_MASK_KEY_BYTES];
 	bool has_key;
@@ -159,8 +166,9 @@ int mw_masker_new(struct mw_masker **out, const struct mw_mask_custom *custom,
 		d->hash_alnum = mw_detect_hash_alnum(i);
 	}
 	m->md = pcre2_match_data_create(1, NULL);
+	m->md_dfa = pcre2_match_data_create(CUSTOM_SHORTER_MAX, NULL);
 	m->mctx = pcre2_match_context_create(NULL);
-	if (!m->md || !m->mctx)
+	if (!m->md || !m->md_dfa || !m->mctx)
 		goto nomem;
 	pcre2_set_match_limit(m->mctx, CUSTOM_MATCH_LIMIT);
 	pcre2_set_depth_limit(m->mctx, CUSTOM_DEPTH_LIMIT);
@@ -219,6 +227,7 @@ void mw_masker_free(struct mw_masker *m)
 		pcre2_code_free(m->det[i].re);
 	}
 	pcre2_match_data_free(m->md);
+	pcre2_match_data_free(m->md_dfa);
 	pcre2_match_context_free(m->mctx);
 	for (size_t i = 0; i < m->nrules; i++)
 		mw_mask_rule_clear(&m->rules[i]);
@@ -427,7 +436,38 @@ static bool custom_valid(const struct detector *d, const char *s, size_t start,
  * mw_detect. 1: fn stopped it; 0; -1: the match limit or another error
  * (the caller must fail closed).
  */
-#define CUSTOM_MAX_REJECTED 4096
+
+/*
+ * A shorter match than the one the validator refused, at the same start
+ * ("6759649826438453 17": the greedy match took the 17). PCRE2's DFA
+ * matcher gives the match lengths at a start, longest first, up to
+ * CUSTOM_SHORTER_MAX of them. The end of the longest valid one in *end,
+ * or false.
+ */
+static bool shorter_valid(struct mw_masker *m, const struct detector *d,
+			  const char *s, size_t len, size_t at, size_t start,
+			  size_t *end)
+{
+	int ws[CUSTOM_DFA_WORKSPACE];
+	int rc = pcre2_dfa_match(d->re, (PCRE2_SPTR)s, len, at, PCRE2_ANCHORED,
+				 m->md_dfa, m->mctx, ws,
+				 sizeof(ws) / sizeof(*ws));
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md_dfa);
+	int k = rc == 0 ? (int)pcre2_get_ovector_count(m->md_dfa) : rc;
+
+	/* the first is the longest: the one refused */
+	for (int i = 1; i < k; i++) {
+		size_t e = ov[2 * i + 1];
+
+		while (e < len && ((unsigned char)s[e] & 0xc0) == 0x80)
+			e++;
+		if (e > start && custom_valid(d, s, start, e)) {
+			*end = e;
+			return true;
+		}
+	}
+	return false;
+}
 
 static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			  size_t len, mw_detect_fn fn, void *arg)
@@ -457,7 +497,9 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			start--;
 		while (end < len && ((unsigned char)s[end] & 0xc0) == 0x80)
 			end++;
-		if (end > start && custom_valid(d, s, start, end)) {
+		if ((end > start && custom_valid(d, s, start, end)) ||
+		    (rejected < CUSTOM_MAX_REJECTED &&
+		     shorter_valid(m, d, s, len, ov[0], start, &end))) {
 			if (fn(arg, det, start, end))
 				return 1;
 			at = end > ov[0] ? end : ov[0] + 1;

@@ -444,6 +444,17 @@ Test(mask, custom_detectors_and_rules)
 		     1);
 	cr_assert_str_eq(out, "ids 17 [MASKED:card16]");
 	free(out);
+	/* and a shorter one than it, at its start */
+	cr_assert_eq(
+		mw_mask_text(m, &p, "6759649826438453 17", 19, &out, &n, NULL),
+		1);
+	cr_assert_str_eq(out, "[MASKED:card16] 17");
+	free(out);
+	cr_assert_eq(mw_mask_text(m, &p, "6759 6498 2643 8453 12", 22, &out, &n,
+				  NULL),
+		     1);
+	cr_assert_str_eq(out, "[MASKED:card16] 12");
+	free(out);
 	mw_masker_free(m);
 	cust = (struct mw_mask_custom){ .name = "bad", .pattern = "(" };
 	cr_assert_neq(mw_masker_new(&m, &cust, 1, NULL, 0, err, sizeof(err)),
