@@ -61,6 +61,7 @@ struct detector {
 #define CUSTOM_MAX_REJECTED 4096
 #define CUSTOM_SHORTER_MAX 16
 #define CUSTOM_DFA_WORKSPACE 1000
+#define CUSTOM_SHORTER_SPAN 256 /* longest refused match retried shorter */
 
 struct mw_masker {
 	struct detector det[MW_MASK_MAX_DETECTORS];
@@ -445,20 +446,27 @@ static bool custom_valid(const struct detector *d, const char *s, size_t start,
  * or false.
  */
 static bool shorter_valid(struct mw_masker *m, const struct detector *d,
-			  const char *s, size_t len, size_t at, size_t start,
-			  size_t *end)
+			  const char *s, size_t len, size_t at,
+			  size_t refused_end, size_t start, size_t *end)
 {
-	int ws[CUSTOM_DFA_WORKSPACE];
-	int rc = pcre2_dfa_match(d->re, (PCRE2_SPTR)s, len, at, PCRE2_ANCHORED,
-				 m->md_dfa, m->mctx, ws,
-				 sizeof(ws) / sizeof(*ws));
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(m->md_dfa);
-	int k = rc == 0 ? (int)pcre2_get_ovector_count(m->md_dfa) : rc;
+	int ws[CUSTOM_DFA_WORKSPACE], rc, k;
+	PCRE2_SIZE *ov;
 
-	/* the first is the longest: the one refused */
-	for (int i = 1; i < k; i++) {
+	/* a long refused match (a run of digits) would cost a scan of its
+	 * length per try: values are shorter */
+	if (refused_end - at > CUSTOM_SHORTER_SPAN)
+		return false;
+	rc = pcre2_dfa_match(d->re, (PCRE2_SPTR)s, len, at, PCRE2_ANCHORED,
+			     m->md_dfa, m->mctx, ws, sizeof(ws) / sizeof(*ws));
+	ov = pcre2_get_ovector_pointer(m->md_dfa);
+	k = rc == 0 ? (int)pcre2_get_ovector_count(m->md_dfa) : rc;
+	/* longest first; the normal matcher's need not be the longest
+	 * (alternation order, lazy quantifiers): only its end is skipped */
+	for (int i = 0; i < k; i++) {
 		size_t e = ov[2 * i + 1];
 
+		if (e == refused_end)
+			continue;
 		while (e < len && ((unsigned char)s[e] & 0xc0) == 0x80)
 			e++;
 		if (e > start && custom_valid(d, s, start, e)) {
@@ -499,7 +507,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			end++;
 		if ((end > start && custom_valid(d, s, start, end)) ||
 		    (rejected < CUSTOM_MAX_REJECTED &&
-		     shorter_valid(m, d, s, len, ov[0], start, &end))) {
+		     shorter_valid(m, d, s, len, ov[0], ov[1], start, &end))) {
 			if (fn(arg, det, start, end))
 				return 1;
 			at = end > ov[0] ? end : ov[0] + 1;

@@ -456,6 +456,22 @@ Test(mask, custom_detectors_and_rules)
 	cr_assert_str_eq(out, "[MASKED:card16] 12");
 	free(out);
 	mw_masker_free(m);
+	/* the normal matcher's match need not be the longest */
+	rule = (struct mw_mask_rule){ .name = "r",
+				      .apply = MW_MASK_TO_CLIENT,
+				      .style = MW_MASK_FULL,
+				      .detectors = 1ull << MW_DET_N_BUILTIN };
+	cust = (struct mw_mask_custom){ .name = "alt",
+					.pattern = "(?:\\d{15}|\\d{16})",
+					.validator = MW_MASK_VALIDATE_LUHN };
+	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
+	cr_assert_eq(
+		mw_mask_text(m, &p, "6759649826438453", 16, &out, &n, NULL), 1);
+	cr_assert_str_eq(out, "[MASKED:alt]");
+	free(out);
+	mw_masker_free(m);
 	cust = (struct mw_mask_custom){ .name = "bad", .pattern = "(" };
 	cr_assert_neq(mw_masker_new(&m, &cust, 1, NULL, 0, err, sizeof(err)),
 		      0);
