@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "jsonrpc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -278,6 +279,63 @@ static bool special_scheme(const char *s, size_t n)
 }
 
 /*
+ * An IPv6 host ("[...]") as a URL parser writes it: lower-case hex,
+ * compressed, never dotted ([::ffff:1.2.3.4] is [::ffff:102:304] to it).
+ */
+static const char *ipv6_ambiguity(const char *s, size_t n)
+{
+	char in[INET6_ADDRSTRLEN], out[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+
+	if (n < 3 || s[n - 1] != ']' || n - 2 >= sizeof(in))
+		return "an IPv6 host that is not one";
+	memcpy(in, s + 1, n - 2);
+	in[n - 2] = '\0';
+	if (inet_pton(AF_INET6, in, &a) != 1)
+		return "an IPv6 host that is not one";
+	if (strchr(in, '.') || !inet_ntop(AF_INET6, &a, out, sizeof(out)) ||
+	    strcmp(in, out))
+		return "an IPv6 host a URL parser writes another way";
+	return NULL;
+}
+
+/*
+ * A special scheme's port (p, n: after the ':') as a URL parser writes it:
+ * digits without a leading zero, not the scheme's default (dropped).
+ */
+static const char *port_ambiguity(const char *scheme, size_t slen,
+				  const char *p, size_t n)
+{
+	static const struct {
+		const char *scheme;
+		unsigned long port;
+	} defaults[] = { { "http", 80 },
+			 { "ws", 80 },
+			 { "https", 443 },
+			 { "wss", 443 },
+			 { "ftp", 21 } };
+	unsigned long v = 0;
+
+	if (!n)
+		return "an empty port";
+	if (p[0] == '0' && n > 1)
+		return "a port with a leading zero";
+	for (size_t k = 0; k < n; k++) {
+		if (p[k] < '0' || p[k] > '9')
+			return "a port that is not a number";
+		v = v * 10 + (unsigned long)(p[k] - '0');
+		if (v > 65535)
+			return "a port out of range";
+	}
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(*defaults); i++)
+		if (strlen(defaults[i].scheme) == slen &&
+		    !memcmp(scheme, defaults[i].scheme, slen) &&
+		    v == defaults[i].port)
+			return "a default port";
+	return NULL;
+}
+
+/*
  * Whether a special scheme's host (s, n) reads as written: lower case,
  * ASCII, no percent-encoding; a last label that is a number makes it an
  * IPv4 address, which must then be in dotted decimal without leading
@@ -298,7 +356,19 @@ static const char *host_ambiguity(const char *s, size_t n)
 			last = k;
 	}
 	if (n && s[0] == '[')
-		return NULL; /* IPv6: hex digits, lower case checked above */
+		return ipv6_ambiguity(s, n);
+	/* a trailing dot ends no label: a URL parser drops it before it
+	 * asks whether the last label is a number */
+	if (n > 1 && s[n - 1] == '.') {
+		size_t b = n - 1;
+
+		while (b > 0 && s[b - 1] != '.')
+			b--;
+		return s[b] >= '0' && s[b] <= '9'
+			       ? "a host a URL parser reads as another "
+				 "address"
+			       : NULL;
+	}
 	last = last == n ? 0 : last + 1;
 	if (last >= n || s[last] < '0' || s[last] > '9')
 		return NULL; /* a name (0x7f starts with a digit too) */
@@ -376,21 +446,31 @@ static const char *uri_ambiguity(const char *s, size_t n)
 		if (special && host > i + 2 &&
 		    (host == i + 3 || s[host - 2] == ':'))
 			return "an empty user info";
-		for (size_t k = host; k < auth_end && s[host] != '['; k++)
-			if (s[k] == ':')
-				port = k;
-		if (special && port &&
-		    ((port + 3 == auth_end && !memcmp(s + port, ":80", 3)) ||
-		     (port + 4 == auth_end && !memcmp(s + port, ":443", 4)) ||
-		     (port + 3 == auth_end && !memcmp(s + port, ":21", 3))))
-			return "a default port";
-		why = special ? host_ambiguity(s + host,
-					       (port ? port : auth_end) - host)
-			      : NULL;
-		if (why)
-			return why;
+		/* the port's ':' follows the host, an IPv6 host's ']' */
+		if (host < auth_end && s[host] == '[') {
+			const char *rb = memchr(s + host, ']', auth_end - host);
+
+			port = rb ? (size_t)(rb - s) + 1 : auth_end;
+		} else {
+			port = host;
+			while (port < auth_end && s[port] != ':')
+				port++;
+		}
+		if (port >= auth_end || s[port] != ':')
+			port = 0;
 		if (i == 5 && !memcmp(s, "file:", 5) && auth_end > i + 2)
 			return "a host in a file URI";
+		if (special && (port ? port : auth_end) == host &&
+		    !(i == 5 && !memcmp(s, "file:", 5)))
+			return "an empty host";
+		why = special && port ? port_ambiguity(s, i - 1, s + port + 1,
+						       auth_end - port - 1)
+				      : NULL;
+		if (!why && special)
+			why = host_ambiguity(s + host,
+					     (port ? port : auth_end) - host);
+		if (why)
+			return why;
 	} else if (special) {
 		return "no \"//\" after a URL scheme";
 	}

@@ -795,6 +795,14 @@ Test(jsonrpc, resource_uris_that_read_as_another_are_refused)
 		"\"https://0x7f.1/x\"",
 		"\"https://127.1/x\"",
 		"\"github://repo/src%2Fmain.c\"",
+		"\"https:///db.internal/x\"",
+		"\"https://db.internal:0443/x\"",
+		"\"http://db.internal:080/x\"",
+		"\"https://db.internal:/x\"",
+		"\"http://[::1]:80/x\"",
+		"\"http://[0:0::1]/x\"",
+		"\"http://[::ffff:1.2.3.4]/x\"",
+		"\"http://127.0.0.1./x\"",
 		"\"file:///a%zz\"",
 		"\"/etc/shadow\"",
 		"\"\"",
@@ -814,6 +822,10 @@ Test(jsonrpc, resource_uris_that_read_as_another_are_refused)
 		"\"https://[::1]:8080/x\"",
 		"\"https://1password.example/x\"",
 		"\"file:///etc/\"",
+		"\"https://example.com./x\"",
+		"\"http://[::1]/x\"",
+		"\"https://db.internal:8443/x\"",
+		"\"demo://resource/dynamic/text/1\"",
 	};
 	struct mw_rpc_batch b;
 	char text[512];
