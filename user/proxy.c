@@ -2152,8 +2152,9 @@ enum response_type {
 
 /*
  * The value of ct's charset parameter (its name matched whole, the value
- * unquoted) into out: 1, 0 when there is none, -1 when it is named twice
- * or does not fit (ambiguous: refused like a charset that is not read).
+ * unquoted) into out: 1, 0 when there is none, -1 when it is named twice,
+ * in an extended form (charset*=), or does not fit (ambiguous: refused
+ * like a charset that is not read).
  */
 static int content_type_charset(const char *ct, char *out, size_t outlen)
 {
@@ -2171,8 +2172,10 @@ static int content_type_charset(const char *ct, char *out, size_t outlen)
 			continue;
 		for (val = name + 7; is_ows(*val); val++)
 			;
+		/* charset*= or charset*0= (RFC 2231): clients read those
+		 * too; a name that only starts so is refused */
 		if (*val != '=')
-			continue;
+			return *val && *val != ';' ? -1 : found;
 		for (val++; is_ows(*val); val++)
 			;
 		if (*val == '"')

@@ -420,7 +420,8 @@ test('7d. an endpoint event whose data could be JSON is judged as a message', as
 
 test('7e. an answer in a charset that cannot be read as judged is refused, whatever parameter names it', async () => {
   for (const type of ['text/plain; charset=utf-16le', 'application/json; x-charset=utf-8; charset=utf-16le',
-    'application/json; charset=utf-8; charset=utf-16le']) {
+    'application/json; charset=utf-8; charset=utf-16le', 'application/json; charset*0=utf-16le',
+    "text/plain; charset*=us-ascii''utf-16"]) {
     const out = await raw(post(call(18, 'plain'), `X-Test: ct=${type}\r\n`), 1500, bare);
     assert.deepEqual(statuses(out), [502], `${type}: ${out}`);
   }
