@@ -396,6 +396,31 @@ Test(mask, fast_path_runs_custom_patterns_per_string)
 	mw_masker_free(m);
 }
 
+/* text masked for the client by one custom detector c (pattern, Luhn). */
+static void luhn_masks(const char *pattern, const char *text, const char *want)
+{
+	struct mw_mask_custom cust = { .name = "c",
+				       .validator = MW_MASK_VALIDATE_LUHN };
+	struct mw_mask_rule rule = { .name = "r",
+				     .apply = MW_MASK_TO_CLIENT,
+				     .style = MW_MASK_FULL,
+				     .detectors = 1ull << MW_DET_N_BUILTIN };
+	struct mw_masker *m;
+	struct mw_mask_plan p;
+	char err[256], *out;
+	size_t n;
+
+	snprintf(cust.pattern, sizeof(cust.pattern), "%s", pattern);
+	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
+	cr_assert_eq(mw_mask_text(m, &p, text, strlen(text), &out, &n, NULL), 1,
+		     "%s", text);
+	cr_assert_str_eq(out, want);
+	free(out);
+	mw_masker_free(m);
+}
+
 Test(mask, custom_detectors_and_rules)
 {
 	struct mw_mask_custom cust = { .name = "employee",
@@ -426,52 +451,16 @@ Test(mask, custom_detectors_and_rules)
 	free(out);
 	mw_masker_free(m);
 
-	/* a valid value inside a match its validator refuses is found (the
-	 * masker took the rule: a new one) */
-	rule = (struct mw_mask_rule){ .name = "r",
-				      .apply = MW_MASK_TO_CLIENT,
-				      .style = MW_MASK_FULL,
-				      .detectors = 1ull << MW_DET_N_BUILTIN };
-	cust = (struct mw_mask_custom){ .name = "card16",
-					.pattern =
-						"\\b[0-9][0-9 ]{10,21}[0-9]\\b",
-					.validator = MW_MASK_VALIDATE_LUHN };
-	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
-		     "%s", err);
-	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
-	cr_assert_eq(mw_mask_text(m, &p, "ids 17 6759649826438453", 23, &out,
-				  &n, NULL),
-		     1);
-	cr_assert_str_eq(out, "ids 17 [MASKED:card16]");
-	free(out);
-	/* and a shorter one than it, at its start */
-	cr_assert_eq(
-		mw_mask_text(m, &p, "6759649826438453 17", 19, &out, &n, NULL),
-		1);
-	cr_assert_str_eq(out, "[MASKED:card16] 17");
-	free(out);
-	cr_assert_eq(mw_mask_text(m, &p, "6759 6498 2643 8453 12", 22, &out, &n,
-				  NULL),
-		     1);
-	cr_assert_str_eq(out, "[MASKED:card16] 12");
-	free(out);
-	mw_masker_free(m);
+	/* a valid value inside a match its validator refuses is found, and
+	 * a shorter one than it at its start */
+	luhn_masks("\\b[0-9][0-9 ]{10,21}[0-9]\\b", "ids 17 6759649826438453",
+		   "ids 17 [MASKED:c]");
+	luhn_masks("\\b[0-9][0-9 ]{10,21}[0-9]\\b", "6759649826438453 17",
+		   "[MASKED:c] 17");
+	luhn_masks("\\b[0-9][0-9 ]{10,21}[0-9]\\b", "6759 6498 2643 8453 12",
+		   "[MASKED:c] 12");
 	/* the normal matcher's match need not be the longest */
-	rule = (struct mw_mask_rule){ .name = "r",
-				      .apply = MW_MASK_TO_CLIENT,
-				      .style = MW_MASK_FULL,
-				      .detectors = 1ull << MW_DET_N_BUILTIN };
-	cust = (struct mw_mask_custom){ .name = "alt",
-					.pattern = "(?:\\d{15}|\\d{16})",
-					.validator = MW_MASK_VALIDATE_LUHN };
-	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
-		     "%s", err);
-	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
-	cr_assert_eq(
-		mw_mask_text(m, &p, "6759649826438453", 16, &out, &n, NULL), 1);
-	cr_assert_str_eq(out, "[MASKED:alt]");
-	free(out);
-	mw_masker_free(m);
+	luhn_masks("(?:\\d{15}|\\d{16})", "6759649826438453", "[MASKED:c]");
 	cust = (struct mw_mask_custom){ .name = "bad", .pattern = "(" };
 	cr_assert_neq(mw_masker_new(&m, &cust, 1, NULL, 0, err, sizeof(err)),
 		      0);

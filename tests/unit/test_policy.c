@@ -150,38 +150,40 @@ static const char *pol_rule(const struct mw_policy *p, const char *server,
 	return pol_call(p, server, tool, args).rule;
 }
 
-/* Whether a rule whose one argument condition is cond (flow YAML) holds. */
-static bool cond_holds(const char *cond, const char *args)
+/* The rule a policy of one rule c, whose argument condition is cond
+ * (flow YAML), decides args by: 'c', the default, or the error rule. */
+enum cond_outcome { COND_OUT_FAILS, COND_OUT_HOLDS, COND_OUT_UNKNOWN };
+
+static enum cond_outcome cond_outcome(const char *cond, const char *args)
 {
 	char yaml[2048];
 	struct mw_policy *p;
-	bool holds;
+	const char *rule;
+	enum cond_outcome o;
 
 	snprintf(yaml, sizeof(yaml),
 		 "rules:\n  - name: c\n    action: allow\n    args:\n"
 		 "      - %s\n",
 		 cond);
 	p = pol_load(yaml);
-	holds = !strcmp(pol_rule(p, "s", "t", args), "c");
+	rule = pol_rule(p, "s", "t", args);
+	o = !strcmp(rule, "c")			  ? COND_OUT_HOLDS
+	    : !strcmp(rule, MW_POLICY_ERROR_RULE) ? COND_OUT_UNKNOWN
+						  : COND_OUT_FAILS;
 	mw_policy_free(p);
-	return holds;
+	return o;
 }
 
-/* Whether that rule cannot be evaluated on args (the call is refused). */
+/* Whether that condition holds. */
+static bool cond_holds(const char *cond, const char *args)
+{
+	return cond_outcome(cond, args) == COND_OUT_HOLDS;
+}
+
+/* Whether it cannot be evaluated on args (the call is refused). */
 static bool cond_unknown(const char *cond, const char *args)
 {
-	char yaml[2048];
-	struct mw_policy *p;
-	bool unknown;
-
-	snprintf(yaml, sizeof(yaml),
-		 "rules:\n  - name: c\n    action: allow\n    args:\n"
-		 "      - %s\n",
-		 cond);
-	p = pol_load(yaml);
-	unknown = !strcmp(pol_rule(p, "s", "t", args), MW_POLICY_ERROR_RULE);
-	mw_policy_free(p);
-	return unknown;
+	return cond_outcome(cond, args) == COND_OUT_UNKNOWN;
 }
 
 static void cond_fails(const char *cond, int col, const char *want)

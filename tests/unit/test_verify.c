@@ -407,25 +407,37 @@ Test(verify, two_hosts_one_broken, .init = tv_setup, .fini = tv_teardown)
 	tv_free(&c);
 }
 
-Test(verify, retention_start_is_information, .init = tv_setup,
-     .fini = tv_teardown)
+/*
+ * The chain without its first 100 events, fed to v after file
+ * checkpoints at the seqs cps[0..ncps), signed on TV_TS0's day.
+ */
+static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps)
 {
 	struct tv_chain c = { 0 }, full = { 0 };
-	struct mw_verify *v;
-	const struct mw_verify_host *h;
 	char line[1024];
 
 	tv_build(&full, TV_HOST, TV_N);
 	tv_build(&c, TV_HOST, TV_N);
 	for (int i = 0; i < 100; i++)
 		tv_remove(&c, 0);
-	v = tv_new(0);
-	tv_file_cp(&full, tv_signer[0], 49, line, sizeof(line));
-	tv_add_line(v, line);
-	tv_file_cp(&full, tv_signer[0], 249, line, sizeof(line));
-	tv_add_line(v, line);
+	for (size_t i = 0; i < ncps; i++) {
+		tv_file_cp(&full, tv_signer[0], cps[i], line, sizeof(line));
+		tv_add_line(v, line);
+	}
 	tv_feed(v, &c);
 	mw_verify_finish(v);
+	tv_free(&c);
+	tv_free(&full);
+}
+
+Test(verify, retention_start_is_information, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	static const uint64_t cps[] = { 49, 249 };
+	struct mw_verify *v = tv_new(0);
+	const struct mw_verify_host *h;
+
+	tv_feed_cut(v, cps, 2);
 	cr_assert(mw_verify_ok(v));
 	h = tv_host(v, TV_HOST);
 	cr_assert(h->starts_late);
@@ -433,8 +445,6 @@ Test(verify, retention_start_is_information, .init = tv_setup,
 	cr_assert_eq(h->file_cp_retention, 1);
 	cr_assert_eq(h->file_cp_ok, 1);
 	mw_verify_free(v);
-	tv_free(&c);
-	tv_free(&full);
 }
 
 /*
@@ -444,22 +454,11 @@ Test(verify, retention_start_is_information, .init = tv_setup,
  */
 static struct mw_verify *tv_cut_start(int64_t kept_day)
 {
-	struct tv_chain c = { 0 }, full = { 0 };
-	struct mw_verify *v;
-	char line[1024];
+	static const uint64_t cps[] = { 49 };
+	struct mw_verify *v = tv_new(0);
 
-	tv_build(&full, TV_HOST, TV_N);
-	tv_build(&c, TV_HOST, TV_N);
-	for (int i = 0; i < 100; i++)
-		tv_remove(&c, 0);
-	v = tv_new(0);
 	cr_assert_eq(mw_verify_whole_chains(v, &kept_day, 1), 0);
-	tv_file_cp(&full, tv_signer[0], 49, line, sizeof(line));
-	tv_add_line(v, line);
-	tv_feed(v, &c);
-	mw_verify_finish(v);
-	tv_free(&c);
-	tv_free(&full);
+	tv_feed_cut(v, cps, 1);
 	return v;
 }
 
