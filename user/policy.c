@@ -411,8 +411,9 @@ static int cond_eval(struct eval *e, const struct policy_cond *c)
 		r = combine(e, c);
 		e->indent -= 2;
 		if (e->trace)
-			fprintf(e->trace, "%*s%c (%s)\n", e->indent, "",
-				r > 0 ? '+' : '-', names[c->op]);
+			fprintf(e->trace, "%*s%c (%s)%s\n", e->indent, "",
+				r > 0 ? '+' : '-', names[c->op],
+				r < 0 ? ": cannot be evaluated" : "");
 		return r;
 	}
 	v = mw_jsonptr_get_blocked(c->ptr, c->on_args ? args_of(e) : e->params,

@@ -1251,6 +1251,36 @@ Test(explain, says_tool_changed, .fini = pol_cleanup)
 	mw_policy_free(p);
 }
 
+/* What cannot be evaluated says so, up through its combinations. */
+Test(explain, says_what_cannot_be_evaluated, .fini = pol_cleanup)
+{
+	struct mw_policy *p =
+		pol_load("rules:\n  - name: big\n    action: deny\n    args:\n"
+			 "      - all: [{pointer: /m, equals: admin}, "
+			 "{pointer: /l, gt: 1000}]\n");
+	json_t *params = json_pack("{s:s,s:{s:s,s:s}}", "name", "t",
+				   "arguments", "m", "admin", "l", "50");
+	struct mw_policy_input in = { .subject = pol_alice(),
+				      .server = "s",
+				      .method = "tools/call",
+				      .target = "t",
+				      .params = params };
+	struct mw_policy_decision d;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), -1);
+	fclose(f);
+	cr_assert_str_eq(d.rule, MW_POLICY_ERROR_RULE);
+	cr_assert(strstr(text, "(value \"50\"): cannot be evaluated"), "%s",
+		  text);
+	cr_assert(strstr(text, "- (all of): cannot be evaluated"), "%s", text);
+	free(text);
+	json_decref(params);
+	mw_policy_free(p);
+}
+
 Test(visibility, changed_tools, .fini = pol_cleanup)
 {
 	struct mw_policy_subject alice = pol_alice();
