@@ -1216,6 +1216,21 @@ Test(rules, tool_changed, .fini = pol_cleanup)
 	mw_policy_free(p);
 }
 
+/* What mw_policy_explain says of in (verbose), to free; its return want. */
+static char *explain_text(const struct mw_policy *p,
+			  const struct mw_policy_input *in,
+			  struct mw_policy_decision *d, bool verbose, int want)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	cr_assert_eq(mw_policy_explain(p, in, d, f, verbose), want);
+	fclose(f);
+	return text;
+}
+
 Test(explain, says_tool_changed, .fini = pol_cleanup)
 {
 	struct mw_policy *p =
@@ -1230,21 +1245,14 @@ Test(explain, says_tool_changed, .fini = pol_cleanup)
 				      .target = "t",
 				      .tool_changed = true };
 	struct mw_policy_decision d;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	char *text = explain_text(p, &in, &d, true, 0);
 
-	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), 0);
-	fclose(f);
 	cr_assert_str_eq(d.rule, "changed");
 	cr_assert(strstr(text, "+ tool_changed true"), "%s", text);
 	free(text);
 
 	in.tool_changed = false;
-	text = NULL;
-	f = open_memstream(&text, &len);
-	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), 0);
-	fclose(f);
+	text = explain_text(p, &in, &d, true, 0);
 	cr_assert_str_eq(d.rule, "fresh");
 	cr_assert(strstr(text, "- tool_changed false"), "%s", text);
 	free(text);
@@ -1266,12 +1274,8 @@ Test(explain, says_what_cannot_be_evaluated, .fini = pol_cleanup)
 				      .target = "t",
 				      .params = params };
 	struct mw_policy_decision d;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	char *text = explain_text(p, &in, &d, true, -1);
 
-	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), -1);
-	fclose(f);
 	cr_assert_str_eq(d.rule, MW_POLICY_ERROR_RULE);
 	cr_assert(strstr(text, "(value \"50\"): cannot be evaluated"), "%s",
 		  text);
@@ -1395,15 +1399,12 @@ Test(explain, says_why, .fini = pol_cleanup)
 				      .method = "tools/call",
 				      .target = "t" };
 	struct mw_policy_decision d;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
 	json_t *params =
 		json_loads("{\"name\":\"t\",\"arguments\":{\"n\":2}}", 0, NULL);
+	char *text;
 
 	in.params = params;
-	cr_assert_eq(mw_policy_explain(p, &in, &d, f, false), 0);
-	fclose(f);
+	text = explain_text(p, &in, &d, false, 0);
 	cr_assert_str_eq(d.rule, "mine");
 	cr_assert_str_eq(d.audit_rule, "watch");
 	cr_assert_null(strstr(text, "not-me"), "quiet about misses:\n%s", text);
@@ -1412,10 +1413,7 @@ Test(explain, says_why, .fini = pol_cleanup)
 	cr_assert(strstr(text, "+ argument '/n' > 1"), "%s", text);
 	free(text);
 
-	text = NULL;
-	f = open_memstream(&text, &len);
-	cr_assert_eq(mw_policy_explain(p, &in, &d, f, true), 0);
-	fclose(f);
+	text = explain_text(p, &in, &d, true, 0);
 	cr_assert(strstr(text, "rule 'not-me'"), "verbose:\n%s", text);
 	cr_assert(strstr(text, "- user 'alice' does not match [bob]"), "%s",
 		  text);
