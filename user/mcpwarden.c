@@ -260,6 +260,49 @@ out:
 }
 
 /*
+ * Puts each option of conninfo that libpq also reads from the environment
+ * there (PGHOST, PGPASSWORD, ...): a command line is anyone's to read in
+ * /proc, and a password in it would be. The options without a variable go
+ * to rest, as a connection string (empty when there are none). 0 or -1.
+ */
+static int conninfo_to_env(const char *conninfo, char *rest, size_t restlen)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	size_t used = 0;
+	int rc = 0;
+
+	rest[0] = '\0';
+	if (!opts)
+		return -1;
+	for (PQconninfoOption *o = opts; o->keyword && !rc; o++) {
+		if (!o->val)
+			continue;
+		if (o->envvar) {
+			rc = setenv(o->envvar, o->val, 1);
+			continue;
+		}
+		/* key='value', quotes and backslashes escaped */
+		used += (size_t)snprintf(rest + used,
+					 used < restlen ? restlen - used : 0,
+					 "%s%s='", used ? " " : "", o->keyword);
+		for (const char *c = o->val; *c && used < restlen; c++) {
+			if ((*c == '\'' || *c == '\\') && used + 1 < restlen)
+				rest[used++] = '\\';
+			if (used < restlen)
+				rest[used++] = *c;
+		}
+		if (used + 1 < restlen) {
+			rest[used++] = '\'';
+			rest[used] = '\0';
+		} else {
+			rc = -1;
+		}
+	}
+	PQconninfoFree(opts);
+	return rc;
+}
+
+/*
  * psql as the auditor (the views, read-only), or with --owner as the login
  * that owns the schema (retention: mcpwarden.drop_partitions_before).
  */
@@ -267,8 +310,9 @@ static int cmd_sql(const struct mw_config *cfg, int argc, char **argv)
 {
 	bool owner = argc > 1 && !strcmp(argv[1], "--owner");
 	struct mw_audit_config ac;
-	char conninfo[4096];
+	char conninfo[4096], rest[4096];
 	char **args = calloc((size_t)argc + 3, sizeof(*args));
+	int n;
 
 	if (owner) {
 		argc--;
@@ -284,9 +328,18 @@ static int cmd_sql(const struct mw_config *cfg, int argc, char **argv)
 		return 1;
 	}
 	args[0] = "psql";
-	args[1] = conninfo;
+	if (conninfo_to_env(conninfo, rest, sizeof(rest))) {
+		fprintf(stderr, "mcpwarden: cannot read the connection "
+				"string\n");
+		free(args);
+		return 1;
+	}
+	/* what has no environment variable goes on the command line */
+	n = 1;
+	if (rest[0])
+		args[n++] = rest;
 	for (int i = 1; i < argc; i++)
-		args[i + 1] = argv[i];
+		args[n++] = argv[i];
 	execvp("psql", args);
 	fprintf(stderr, "mcpwarden: cannot run psql: %s\n", strerror(errno));
 	free(args);
