@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "json_parse.h"
 
 static const char *const message_members[] = {
@@ -247,17 +248,6 @@ static int check_tools_call(struct mw_rpc_msg *m, const char *where, char *err,
 	return 0;
 }
 
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-	       (c >= 'A' && c <= 'F');
-}
-
-static int hex_val(char c)
-{
-	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
 /* A character a URI never needs to percent-encode (RFC 3986 unreserved). */
 static bool is_unreserved(int c)
 {
@@ -408,7 +398,7 @@ static const char *host_ambiguity(const char *s, size_t n)
 static const char *uri_ambiguity(const char *s, size_t n)
 {
 	size_t i = 0, auth_end, seg, path_end;
-	bool special;
+	bool special, file;
 
 	for (size_t k = 0; k < n; k++) {
 		unsigned char c = (unsigned char)s[k];
@@ -418,7 +408,8 @@ static const char *uri_ambiguity(const char *s, size_t n)
 		if (c == '\\')
 			return "a backslash";
 		if (c == '%' &&
-		    (n - k < 3 || !is_hex(s[k + 1]) || !is_hex(s[k + 2])))
+		    (n - k < 3 || mw_hex_value((unsigned char)s[k + 1]) < 0 ||
+		     mw_hex_value((unsigned char)s[k + 2]) < 0))
 			return "a '%' that is no percent-encoding";
 	}
 	if (!n || s[0] < 'a' || s[0] > 'z')
@@ -430,6 +421,7 @@ static const char *uri_ambiguity(const char *s, size_t n)
 	if (i == n || s[i] != ':')
 		return "no lower-case scheme";
 	special = special_scheme(s, i);
+	file = i == 4 && !memcmp(s, "file", 4);
 	i++;
 	auth_end = i;
 	if (n - i >= 2 && s[i] == '/' && s[i + 1] == '/') {
@@ -458,10 +450,9 @@ static const char *uri_ambiguity(const char *s, size_t n)
 		}
 		if (port >= auth_end || s[port] != ':')
 			port = 0;
-		if (i == 5 && !memcmp(s, "file:", 5) && auth_end > i + 2)
+		if (file && auth_end > i + 2)
 			return "a host in a file URI";
-		if (special && (port ? port : auth_end) == host &&
-		    !(i == 5 && !memcmp(s, "file:", 5)))
+		if (special && (port ? port : auth_end) == host && !(file))
 			return "an empty host";
 		why = special && port ? port_ambiguity(s, i - 1, s + port + 1,
 						       auth_end - port - 1)
@@ -474,8 +465,7 @@ static const char *uri_ambiguity(const char *s, size_t n)
 	} else if (special) {
 		return "no \"//\" after a URL scheme";
 	}
-	if (i == 5 && !memcmp(s, "file:", 5) &&
-	    (auth_end == n || s[auth_end] != '/'))
+	if (file && (auth_end == n || s[auth_end] != '/'))
 		return "no path in a file URI";
 	path_end = auth_end;
 	while (path_end < n && s[path_end] != '?' && s[path_end] != '#')
@@ -485,7 +475,8 @@ static const char *uri_ambiguity(const char *s, size_t n)
 
 		if (s[k] != '%')
 			continue;
-		c = hex_val(s[k + 1]) * 16 + hex_val(s[k + 2]);
+		c = mw_hex_value((unsigned char)s[k + 1]) * 16 +
+		    mw_hex_value((unsigned char)s[k + 2]);
 		if (is_unreserved(c) || c == '/' || c == '\\')
 			return "a percent-encoded '.', '/', '\\', letter or "
 			       "digit in the path";
@@ -502,8 +493,7 @@ static const char *uri_ambiguity(const char *s, size_t n)
 		if ((e - seg == 1 && s[seg] == '.') ||
 		    (e - seg == 2 && s[seg] == '.' && s[seg + 1] == '.'))
 			return "a '.' or '..' segment";
-		if (i == 5 && !memcmp(s, "file:", 5) && e == seg &&
-		    e < path_end)
+		if (file && e == seg && e < path_end)
 			return "an empty segment in a file URI";
 		seg = e;
 	}
