@@ -452,7 +452,7 @@ static const char *uri_ambiguity(const char *s, size_t n)
 			port = 0;
 		if (file && auth_end > i + 2)
 			return "a host in a file URI";
-		if (special && (port ? port : auth_end) == host && !(file))
+		if (special && (port ? port : auth_end) == host && !file)
 			return "an empty host";
 		why = special && port ? port_ambiguity(s, i - 1, s + port + 1,
 						       auth_end - port - 1)
