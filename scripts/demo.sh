@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
 CONFIG=policy/demo.yaml
-STATE=/tmp/mcpwarden-demo
+STATE=/tmp/mcpwarden-demo # policy/demo.yaml's state_dir, which mcpwardend makes
 PINS=/sys/fs/bpf/mcpwarden-demo
 CG_NAME=mcpwarden-demo
 SERVER_PORT=3001
@@ -19,6 +19,7 @@ CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 [ -n "$CG_ROOT" ] || { echo "demo: cgroup v2 is not mounted" >&2; exit 1; }
 CG="$CG_ROOT/$CG_NAME"
 
+RUN=
 pids=()
 cleanup() {
 	set +e
@@ -31,27 +32,27 @@ cleanup() {
 	fi
 	rm -rf "$PINS"
 	rm -rf "$STATE"
-	rm -f "$STATE.denied"
+	[ -n "$RUN" ] && rm -rf "$RUN"
 }
+cleanup # what an interrupted run left
 trap cleanup EXIT
-cleanup
-trap cleanup EXIT
+# The demo's own files, where no other user can put a link first
+RUN=$(mktemp -d /tmp/mcpwarden-demo-run.XXXXXX)
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "reference MCP server (server-everything, Streamable HTTP) on 127.0.0.1:$SERVER_PORT"
-node tests/mcp/server.mjs --port "$SERVER_PORT" --host 127.0.0.1 >"/tmp/mcpwarden-demo-server.log" 2>&1 &
+node tests/mcp/server.mjs --port "$SERVER_PORT" --host 127.0.0.1 >"$RUN/server.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do grep -q '^ready' /tmp/mcpwarden-demo-server.log && break; sleep 0.1; done
-grep -q '^ready' /tmp/mcpwarden-demo-server.log || { cat /tmp/mcpwarden-demo-server.log; exit 1; }
+for _ in $(seq 100); do grep -q '^ready' "$RUN/server.log" && break; sleep 0.1; done
+grep -q '^ready' "$RUN/server.log" || { cat "$RUN/server.log"; exit 1; }
 
 step "mcpwardend -c $CONFIG (embedded PostgreSQL under $STATE)"
-mkdir -p "$STATE"
-"$BUILD/mcpwardend" -c "$CONFIG" 2>"$STATE.log" &
+"$BUILD/mcpwardend" -c "$CONFIG" 2>"$RUN/daemon.log" &
 pids+=($!)
-for _ in $(seq 300); do grep -q 'ready' "$STATE.log" && break; sleep 0.1; done
-grep -q 'ready' "$STATE.log" || { cat "$STATE.log"; exit 1; }
-sed 's/^/  daemon: /' "$STATE.log"
+for _ in $(seq 300); do grep -q 'ready' "$RUN/daemon.log" && break; sleep 0.1; done
+grep -q 'ready' "$RUN/daemon.log" || { cat "$RUN/daemon.log"; exit 1; }
+sed 's/^/  daemon: /' "$RUN/daemon.log"
 
 step "enforce cgroup $CG_NAME"
 mkdir -p "$CG"
@@ -67,11 +68,11 @@ step "the policy at work: the same client asks the server to echo a password"
 # echo-no-secrets in policy/demo.yaml refuses it: the server never sees it.
 if sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CG" \
 	node tests/mcp/client.mjs --scenario echo --message "my password is hunter2" \
-	"http://127.0.0.1:$SERVER_PORT/mcp" >/dev/null 2>"$STATE.denied"; then
+	"http://127.0.0.1:$SERVER_PORT/mcp" >/dev/null 2>"$RUN/denied"; then
 	echo "  unexpected: the call went through" >&2
 	exit 1
 fi
-sed 's/^/  client: /' "$STATE.denied"
+sed 's/^/  client: /' "$RUN/denied"
 
 step "masking: the server echoes a card number, an SSN and an e-mail address"
 # policy/demo.yaml masks cards (partially) and SSNs before the client sees

@@ -33,6 +33,7 @@
 #include "cgroup.h"
 #include "config.h"
 #include "log.h"
+#include "private_dir.h"
 
 #include "connect.skel.h"
 #include "sockops.skel.h"
@@ -138,27 +139,6 @@ static const char *reason_or(int e)
 
 /* ---- file system ---- */
 
-static int mkdir_p(const char *path)
-{
-	char tmp[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int is_bpffs(const char *path)
 {
 	struct statfs sfs;
@@ -172,6 +152,11 @@ static int is_bpffs(const char *path)
  * Pins need a bpf file system. Distributions mount it at /sys/fs/bpf, but
  * minimal hosts and containers often do not: mount it there when the pin
  * dir lives under it.
+ *
+ * The pins are the enforcement: whoever can rename or unlink them can
+ * detach it. /sys/fs/bpf is often world-writable (sticky, like /tmp), so a
+ * local user could have made the directory first: only a private one is
+ * used (private_dir.h).
  */
 static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
 {
@@ -189,117 +174,15 @@ static int ensure_pin_dir(const char *pin_dir, char *err, size_t errlen)
 		}
 		log_info("mounted bpffs at %s", MW_BPFFS_ROOT);
 	}
-	r = mkdir_p(pin_dir);
-	if (r) {
-		mw_set_err(err, errlen, "cannot create %s: %s", pin_dir,
-			   strerror(-r));
+	r = mw_private_dir_make(pin_dir, 0, "bpf_pin_dir", err, errlen);
+	if (r)
 		return r;
-	}
 	r = is_bpffs(pin_dir);
 	if (r <= 0) {
 		mw_set_err(err, errlen,
 			   "bpf_pin_dir %s is not on a bpf file system",
 			   pin_dir);
 		return r < 0 ? r : -EINVAL;
-	}
-	return 0;
-}
-
-/*
- * The pins are the enforcement: whoever can rename or unlink them can
- * detach it. /sys/fs/bpf is often world-writable (sticky, like /tmp), so a
- * local user could have made the directory first: only a directory of
- * this uid that nobody else may write is used.
- */
-static int check_pin_dir_owner(const char *dir, char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (lstat(dir, &st) != 0) {
-		mw_set_err(err, errlen, "cannot stat %s: %s", dir,
-			   strerror(errno));
-		return -errno;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		mw_set_err(err, errlen,
-			   "%s is not a directory of uid %u that only it may "
-			   "write (uid %u, mode %04o): another user could "
-			   "replace the pins; remove it",
-			   dir, (unsigned)geteuid(), (unsigned)st.st_uid,
-			   (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	return 0;
-}
-
-/*
- * So must every directory above it be: whoever may write one of them can
- * rename the pin directory away and put another in its place. A sticky
- * one (/sys/fs/bpf, like /tmp) lets nobody rename what is not theirs, and
- * what is below it is checked in turn.
- */
-static int check_pin_dir_parents(const char *dir, char *err, size_t errlen)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s", dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	while ((slash = strrchr(path, '/'))) {
-		slash[slash == path] = '\0'; /* "/" stays "/" */
-		if (lstat(path, &st) != 0) {
-			mw_set_err(err, errlen, "cannot stat %s: %s", path,
-				   strerror(errno));
-			return -errno;
-		}
-		if (!S_ISDIR(st.st_mode) ||
-		    (st.st_uid != 0 && st.st_uid != geteuid()) ||
-		    ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		     !(st.st_mode & S_ISVTX))) {
-			mw_set_err(err, errlen,
-				   "%s, above bpf_pin_dir, is not a directory "
-				   "that only root or uid %u may change (uid "
-				   "%u, mode %04o): another user could replace "
-				   "the pins",
-				   path, (unsigned)geteuid(),
-				   (unsigned)st.st_uid,
-				   (unsigned)(st.st_mode & 07777));
-			return -EPERM;
-		}
-		if (slash == path)
-			break;
-	}
-	return 0;
-}
-
-/*
- * One daemon per pin directory: a second would switch the pinned links to
- * its own programs, whose map knows none of the first one's sockets, and
- * every steered connect() would fail while the first still serves.
- */
-static int lock_pin_dir(struct mw_bpf *b, char *err, size_t errlen)
-{
-	int r;
-
-	b->pin_lock_fd = open(b->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (b->pin_lock_fd < 0) {
-		r = -errno;
-		mw_set_err(err, errlen, "cannot open %s: %s", b->pin_dir,
-			   strerror(-r));
-		return r;
-	}
-	if (flock(b->pin_lock_fd, LOCK_EX | LOCK_NB)) {
-		r = -errno;
-		if (r == -EWOULDBLOCK)
-			mw_set_err(err, errlen,
-				   "another mcpwardend uses bpf_pin_dir %s",
-				   b->pin_dir);
-		else
-			mw_set_err(err, errlen, "cannot lock %s: %s",
-				   b->pin_dir, strerror(-r));
-		return r;
 	}
 	return 0;
 }
@@ -613,17 +496,20 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		return -ENAMETOOLONG;
 	}
 	r = ensure_pin_dir(b->pin_dir, err, errlen);
+	/*
+	 * One daemon per pin directory: a second would switch the pinned
+	 * links to its own programs, whose map knows none of the first one's
+	 * sockets, and every steered connect() would fail while the first
+	 * still serves.
+	 */
+	if (!r) {
+		b->pin_lock_fd = mw_private_dir_lock(b->pin_dir, "bpf_pin_dir",
+						     err, errlen);
+		r = b->pin_lock_fd < 0 ? b->pin_lock_fd : 0;
+	}
 	if (!r)
-		r = check_pin_dir_owner(b->pin_dir, err, errlen);
-	if (!r)
-		r = check_pin_dir_parents(b->pin_dir, err, errlen);
-	if (!r)
-		r = lock_pin_dir(b, err, errlen);
-	if (!r && (r = mkdir_p(b->links_dir)))
-		mw_set_err(err, errlen, "cannot create %s: %s", b->links_dir,
-			   strerror(-r));
-	if (!r)
-		r = check_pin_dir_owner(b->links_dir, err, errlen);
+		r = mw_private_dir_make(b->links_dir, 0, "bpf_pin_dir's links",
+					err, errlen);
 	if (r)
 		goto fail;
 

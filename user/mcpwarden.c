@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pgcopy.h"
 #include "policy.h"
+#include "private_dir.h"
 #include "replay.h"
 #include "sign.h"
 #include "verify.h"
@@ -867,12 +868,26 @@ static int cmd_policy(int argc, char **argv)
 
 /* ---- audit verify / audit pubkey ---- */
 
-static int audit_config(const char *config, struct mw_config *cfg)
+/*
+ * The configuration, and state_dir checked: what it holds is believed (the
+ * keys, the checkpoint file, the daemon's socket and database) only when
+ * nobody but root could have put it there. One not made yet is left to the
+ * command, which finds nothing in it.
+ */
+static int load_config(const char *config, struct mw_config *cfg)
 {
-	char err[512];
+	char err[1024];
+	int rc;
 
 	if (mw_config_load_opts(config, cfg, false, err, sizeof(err))) {
 		fprintf(stderr, "mcpwarden: %s\n", err);
+		return -1;
+	}
+	rc = mw_private_dir_check(cfg->state_dir, "state_dir", err,
+				  sizeof(err));
+	if (rc && rc != -ENOENT) {
+		fprintf(stderr, "mcpwarden: %s\n", err);
+		mw_config_free(cfg);
 		return -1;
 	}
 	return 0;
@@ -1139,7 +1154,7 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 	}
 	/* a package needs no configuration: it may be checked anywhere */
 	if (!package) {
-		if (audit_config(config, &cfg))
+		if (load_config(config, &cfg))
 			return 2;
 		have_cfg = true;
 	}
@@ -1221,7 +1236,7 @@ static int cmd_audit_pubkey(const char *config, int argc)
 		usage(stderr);
 		return 2;
 	}
-	if (audit_config(config, &cfg))
+	if (load_config(config, &cfg))
 		return 1;
 	if (join_path(path, sizeof(path), cfg.state_dir, MW_SIGN_PUB_FILE))
 		goto out;
@@ -1585,7 +1600,7 @@ static int cmd_evidence_export(const char *config, int argc, char **argv)
 			since_s, until_s);
 		return 2;
 	}
-	if (audit_config(config, &cfg))
+	if (load_config(config, &cfg))
 		return 2;
 	have_cfg = true;
 	mw_config_audit(&cfg, &ac);
@@ -1760,7 +1775,6 @@ int main(int argc, char **argv)
 {
 	const char *config = MW_DEFAULT_CONFIG;
 	struct mw_config cfg;
-	char err[512];
 	const char *cmd;
 	int opt, rc;
 
@@ -1792,10 +1806,8 @@ int main(int argc, char **argv)
 		return cmd_audit(config, argc - optind, argv + optind);
 	if (!strcmp(cmd, "evidence"))
 		return cmd_evidence(config, argc - optind, argv + optind);
-	if (mw_config_load_opts(config, &cfg, false, err, sizeof(err))) {
-		fprintf(stderr, "mcpwarden: %s\n", err);
+	if (load_config(config, &cfg))
 		return 1;
-	}
 	argc -= optind;
 	argv += optind;
 	if (!strcmp(cmd, "enforce"))

@@ -31,6 +31,7 @@
 #include "loop.h"
 #include "mask.h"
 #include "privs.h"
+#include "private_dir.h"
 #include "proxy.h"
 #include "version.h"
 
@@ -45,6 +46,7 @@ struct daemon {
 	struct mw_control *control;
 	struct mw_addrwatch *addrwatch;
 	struct mw_io sig;
+	int state_lock_fd; /* state_dir, flock()ed while we run */
 };
 
 static void usage(FILE *f)
@@ -76,24 +78,6 @@ static void on_signal(struct mw_io *io, uint32_t events)
 			reload_policy(d, msg, sizeof(msg));
 		}
 	}
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -1;
-	return chmod(tmp, mode);
 }
 
 /*
@@ -515,6 +499,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	sigset_t mask;
 	int rc = 1, r;
 
+	d->state_lock_fd = -1;
 	if (mw_config_load(config_path, &d->cfg, err, sizeof(err))) {
 		log_err("%s", err);
 		return 1;
@@ -523,8 +508,17 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	raise_fd_limit(d->cfg.limits.max_connections);
 	/* Traversable, not listable: the embedded cluster's own user must
 	 * reach state_dir/pg; the control socket guards itself (0600). */
-	if (mkdir_p(d->cfg.state_dir, 0711)) {
-		log_err("state_dir %s: %s", d->cfg.state_dir, strerror(errno));
+	if (mw_private_dir_make(d->cfg.state_dir, 0711, "state_dir", err,
+				sizeof(err))) {
+		log_err("%s", err);
+		goto out;
+	}
+	/* a second daemon there would take over the first's socket, spool
+	 * and chain */
+	d->state_lock_fd = mw_private_dir_lock(d->cfg.state_dir, "state_dir",
+					       err, sizeof(err));
+	if (d->state_lock_fd < 0) {
+		log_err("%s", err);
 		goto out;
 	}
 	sigemptyset(&mask);
@@ -651,6 +645,8 @@ out:
 	mw_bpf_close(d->bpf);
 	if (d->sig.fd > 0)
 		close(d->sig.fd);
+	if (d->state_lock_fd >= 0)
+		close(d->state_lock_fd);
 	mw_loop_free(d->loop);
 	mw_config_free(&d->cfg);
 	log_info("stopped");

@@ -7,8 +7,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
-  cgroupRelPath, makeCgroup, run, runInCgroup, startDaemon, testPinDir, uniqueName, cleanupAll,
+  DAEMON_BIN, cgroupRelPath, cli, freePort, makeCgroup, run, runInCgroup, startDaemon, testPinDir, uniqueName, cleanupAll,
 } from './helpers.mjs';
 
 after(cleanupAll);
@@ -50,7 +52,7 @@ test('a pin directory another user made first is refused: it could replace the p
   fs.chownSync(dir, 65534, 65534);
   try {
     await assert.rejects(startDaemon({ bpf_pin_dir: dir, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
-      /not a directory of uid 0 that only it may write \(uid 65534/);
+      /bpf_pin_dir \S+ is not a directory that only root or uid 0 may write \(uid 65534/);
     assert.deepEqual(fs.readdirSync(dir), [], 'the daemon pinned into it');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -63,11 +65,61 @@ test('a pin directory under a directory another user may write is refused: it co
   fs.chownSync(top, 65534, 65534);
   try {
     await assert.rejects(startDaemon({ bpf_pin_dir: `${top}/pins`, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
-      new RegExp(`${top}, above bpf_pin_dir, is not a directory that only root or uid 0 may change \\(uid 65534`));
-    assert.deepEqual(fs.readdirSync(`${top}/pins`), [], 'the daemon pinned into it');
+      new RegExp(`bpf_pin_dir: ${top}, above it, may be changed by others than root and uid 0 \\(uid 65534`));
+    assert.ok(!fs.existsSync(`${top}/pins`), 'the daemon made its pin directory in it');
   } finally {
     fs.rmSync(top, { recursive: true, force: true });
   }
+});
+
+// state_dir holds the signing key, the checkpoint file, the database and
+// the control socket: a directory another user made first (the demo's is
+// in /tmp) could hold their links, which the daemon would write through
+test('a state_dir another user made first is refused, and nothing is written in it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-test-foreign-'));
+  fs.chownSync(dir, 65534, 65534);
+  try {
+    await assert.rejects(startDaemon({ state_dir: dir, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
+      /state_dir \S+ is not a directory that only root or uid 0 may write \(uid 65534/);
+    // the test's own files only: no key, no spool, no cluster, no socket
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['daemon.log', 'mcpwarden.yaml']);
+    // nor does the CLI believe what is in it
+    const r = await cli(['audit', 'pubkey'], { config: path.join(dir, 'mcpwarden.yaml') });
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /state_dir \S+ is not a directory that only root or uid 0 may write/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a state_dir given through a symbolic link is refused: the link could be switched', async () => {
+  const real = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-test-real-'));
+  const link = `${real}-link`;
+  fs.symlinkSync(real, link);
+  try {
+    await assert.rejects(startDaemon({ state_dir: link, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
+      new RegExp(`state_dir: ${link} is a symbolic link, whose target could be switched`));
+    assert.ok(!fs.existsSync(path.join(real, 'spool')), 'the daemon wrote through the link');
+  } finally {
+    fs.rmSync(link, { force: true });
+    fs.rmSync(real, { recursive: true, force: true });
+  }
+});
+
+test('a second daemon on the same state_dir is refused; the first keeps its socket', async () => {
+  const d1 = await startDaemon({ servers: [{ name: 's', address: '127.0.0.1:9' }] });
+  // its own pins and port: only the state_dir is shared
+  const cfg2 = path.join(d1.stateDir, 'second.yaml');
+  fs.writeFileSync(cfg2, fs.readFileSync(d1.configPath, 'utf8')
+    .replace(/^bpf_pin_dir: .*$/m, `bpf_pin_dir: ${testPinDir()}`)
+    .replace(/^(listen6?: .*:)\d+(.*)$/gm, `$1${await freePort()}$2`));
+  const r = await run(DAEMON_BIN, ['-c', cfg2], { timeout: 30000 });
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, /another mcpwardend uses state_dir/);
+  const st = await d1.cli(['status', '--json']);
+  assert.equal(st.code, 0, st.stderr);
+  assert.equal(d1.proc.exitCode, null, 'the first daemon stopped');
+  await d1.stop();
 });
 
 // GET / from inside CG to 127.0.0.1:9; prints the status line or the error.

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private_dir.h"
+
+/* nobody on Debian: a user that is neither root nor the tests' */
+#define OTHER_UID 65534
+
+static char top[] = "/tmp/mw-private-dir-XXXXXX";
+static char err[1024];
+
+static void make_top(void)
+{
+	cr_assert_not_null(mkdtemp(top), "mkdtemp: %s", strerror(errno));
+	err[0] = '\0';
+}
+
+static void remove_top(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static const char *at(const char *name)
+{
+	static char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", top, name);
+	return path;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	cr_assert_eq(lstat(path, &st), 0, "%s: %s", path, strerror(errno));
+	return st.st_mode & 07777;
+}
+
+TestSuite(private_dir, .init = make_top, .fini = remove_top);
+
+Test(private_dir, made_with_its_parents_and_mode)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", at("a/b/state"));
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		0, "%s", err);
+	cr_assert_eq(mode_of(dir), 0711);
+	cr_assert_eq(mode_of(at("a")), 0755);
+	cr_assert_eq(mw_private_dir_check(dir, "state_dir", err, sizeof(err)),
+		     0, "%s", err);
+	/* a mode another hand left is set again */
+	cr_assert_eq(chmod(dir, 0755), 0);
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		0, "%s", err);
+	cr_assert_eq(mode_of(dir), 0711);
+	/* trailing and doubled slashes name the same directory */
+	snprintf(dir, sizeof(dir), "%s//a/b/state/", top);
+	cr_assert_eq(mw_private_dir_check(dir, "state_dir", err, sizeof(err)),
+		     0, "%s", err);
+}
+
+Test(private_dir, one_another_user_made_first_is_refused)
+{
+	char dir[PATH_MAX];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a directory to another user");
+	snprintf(dir, sizeof(dir), "%s", at("state"));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(chown(dir, OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		-EPERM);
+	cr_assert(strstr(err, "uid 65534"), "%s", err);
+	/* left as it was: not taken over, not chmod'ed */
+	cr_assert_eq(mode_of(dir), 0700);
+	cr_assert_eq(mw_private_dir_check(dir, "state_dir", err, sizeof(err)),
+		     -EPERM);
+}
+
+Test(private_dir, one_others_may_write_is_refused)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", at("state"));
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	cr_assert_eq(chmod(dir, 0770), 0);
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		-EPERM);
+	cr_assert(strstr(err, "mode 0770"), "%s", err);
+	cr_assert_eq(mode_of(dir), 0770);
+}
+
+Test(private_dir, a_parent_others_may_change_is_refused_unless_sticky)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", at("shared/state"));
+	cr_assert_eq(mkdir(at("shared"), 0777), 0);
+	cr_assert_eq(chmod(at("shared"), 0777), 0);
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		-EPERM);
+	cr_assert(strstr(err, "above it"), "%s", err);
+	/* nothing was made inside it */
+	cr_assert_eq(access(dir, F_OK), -1);
+	/* /tmp's way: nobody renames what is not theirs */
+	cr_assert_eq(chmod(at("shared"), 01777), 0);
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		0, "%s", err);
+}
+
+Test(private_dir, a_parent_of_another_user_is_refused)
+{
+	char dir[PATH_MAX];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a directory to another user");
+	snprintf(dir, sizeof(dir), "%s", at("theirs/state"));
+	cr_assert_eq(mkdir(at("theirs"), 0755), 0);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	/* they may not write it now, but may chmod it and then rename */
+	cr_assert_eq(chown(at("theirs"), OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(mw_private_dir_check(dir, "state_dir", err, sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "theirs, above it"), "%s", err);
+}
+
+Test(private_dir, links_and_dot_dots_are_refused)
+{
+	char dir[PATH_MAX + 16], link[PATH_MAX];
+
+	cr_assert_eq(mkdir(at("real"), 0700), 0);
+	snprintf(link, sizeof(link), "%s", at("link"));
+	cr_assert_eq(symlink(at("real"), link), 0);
+	/* the link itself as the directory, and as a parent */
+	cr_assert_eq(
+		mw_private_dir_make(link, 0711, "state_dir", err, sizeof(err)),
+		-EPERM);
+	cr_assert(strstr(err, "symbolic link"), "%s", err);
+	cr_assert_eq(mode_of(at("real")), 0700);
+	snprintf(dir, sizeof(dir), "%s/state", link);
+	cr_assert_eq(
+		mw_private_dir_make(dir, 0711, "state_dir", err, sizeof(err)),
+		-EPERM);
+	cr_assert_eq(access(at("real/state"), F_OK), -1);
+	snprintf(dir, sizeof(dir), "%s/real/../real", top);
+	cr_assert_eq(mw_private_dir_check(dir, "state_dir", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_eq(mw_private_dir_check("relative/state", "state_dir", err,
+					  sizeof(err)),
+		     -EINVAL);
+	cr_assert_eq(mw_private_dir_check(at("missing"), "state_dir", err,
+					  sizeof(err)),
+		     -ENOENT);
+}
+
+Test(private_dir, a_file_in_its_place_is_refused)
+{
+	FILE *f = fopen(at("state"), "w");
+
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(mw_private_dir_make(at("state"), 0711, "state_dir", err,
+					 sizeof(err)),
+		     -ENOTDIR);
+}
