@@ -297,6 +297,7 @@ static const char *const kind_names[] = {
 	[MW_EV_CHECKPOINT] = "checkpoint",
 	[MW_EV_DAEMON_START] = "daemon_start",
 	[MW_EV_POLICY_LOADED] = "policy_loaded",
+	[MW_EV_CONTROL] = "control",
 };
 
 static const char *kind_name(enum mw_event_kind k)
@@ -821,7 +822,9 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 		      char hash[MW_CHAIN_HASH_HEX])
 {
 	const struct mw_identity *id =
-		ev->kind == MW_EV_CONN_OPEN ? ev->identity : NULL;
+		ev->kind == MW_EV_CONN_OPEN || ev->kind == MW_EV_CONTROL
+			? ev->identity
+			: NULL;
 	const char *kind = kind_name(ev->kind);
 	struct values *x = &a->vals;
 	size_t worst = 64 + 48 + 2 * N_COLS, line;

@@ -28,6 +28,9 @@ enum mw_event_kind {
 	MW_EV_CHECKPOINT, /* signed statement of the chain so far (audit.c) */
 	MW_EV_DAEMON_START, /* detail: version; params: what it runs with */
 	MW_EV_POLICY_LOADED, /* at start and reload: the policy in force */
+	/* a control command that changes enforcement (enforce, release,
+	 * reload, accept-tools): method, decision, detail, the caller */
+	MW_EV_CONTROL,
 };
 
 struct mw_audit_event {
@@ -55,7 +58,7 @@ struct mw_audit_event {
 	const char *http_path;
 	int http_status;
 	const char *detail; /* free text: error reason */
-	/* CONN_OPEN */
+	/* CONN_OPEN: the client; CONTROL: the caller */
 	const struct mw_identity *identity;
 	const char *client_addr;
 	const char *server_addr;

@@ -3,10 +3,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "control.h"
+#include "identity.h"
 #include "log.h"
 #include "spin.h"
 
@@ -202,6 +205,165 @@ static int is_protected(void *arg, const uint8_t addr[16], uint16_t port)
 	return 0;
 }
 
+/*
+ * ---- the caller ----
+ *
+ * Root may change enforcement, but not a process that enforcement
+ * watches: an agent running as root in an enforced cgroup would release
+ * its own cgroup, or accept the tools a server swapped, through the very
+ * CLI an operator uses. Such a caller is refused (fail closed when its
+ * cgroup cannot be told), and every command that changes what is
+ * enforced is recorded with who asked (AU-2, AC-6(9)).
+ */
+
+#define MAX_CGROUP_DEPTH 64
+
+/* A cgroup and those above it, by id. */
+struct ancestry {
+	uint64_t ids[MAX_CGROUP_DEPTH + 1];
+	size_t n;
+};
+
+static bool ancestry_has(const struct ancestry *a, uint64_t id)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->ids[i] == id)
+			return true;
+	return false;
+}
+
+/* cgroup as in /proc/PID/cgroup; 0, or -1 with why in err */
+static int ancestry_of(const char *whose, const char *cgroup,
+		       struct ancestry *a, char *err, size_t errlen)
+{
+	char abs[4096], mnt[4096];
+	size_t root;
+	char *slash;
+
+	a->n = 0;
+	if (!cgroup[0]) {
+		mw_set_err(err, errlen, "%s cgroup cannot be told", whose);
+		return -1;
+	}
+	if (mw_cgroup_resolve("/", mnt, sizeof(mnt), err, errlen) ||
+	    mw_cgroup_resolve(cgroup, abs, sizeof(abs), err, errlen))
+		return -1;
+	root = strlen(mnt);
+	for (;;) {
+		if (a->n > MAX_CGROUP_DEPTH ||
+		    mw_cgroup_id(abs, &a->ids[a->n])) {
+			mw_set_err(err, errlen, "%s cgroup %s cannot be told",
+				   whose, cgroup);
+			return -1;
+		}
+		a->n++;
+		slash = strrchr(abs, '/');
+		if (strlen(abs) <= root || !slash ||
+		    (size_t)(slash - abs) < root)
+			break;
+		*slash = '\0';
+	}
+	return 0;
+}
+
+struct enforced_over {
+	struct ancestry caller, daemon;
+	char path[4096]; /* the enforced cgroup over the caller alone */
+};
+
+static int find_enforced(void *arg, uint64_t id, const char *path)
+{
+	struct enforced_over *eo = arg;
+
+	if (!ancestry_has(&eo->caller, id) || ancestry_has(&eo->daemon, id))
+		return 0;
+	snprintf(eo->path, sizeof(eo->path), "%s", path[0] ? path : "?");
+	return 1;
+}
+
+/*
+ * 1 with the enforced cgroup in eo->path, 0 none, -1 with why in err.
+ * Enforcement the daemon itself is under (the root cgroup enforced, say)
+ * does not count: the operator's shell is under it too, and release must
+ * stay possible.
+ */
+static int caller_enforced(struct mw_commands_ctx *cc,
+			   const struct mw_control_caller *who,
+			   struct enforced_over *eo, char *err, size_t errlen)
+{
+	struct mw_control_caller self = { 0 };
+	int r;
+
+	if (ancestry_of("the caller's", who->cgroup, &eo->caller, err, errlen))
+		return -1;
+	mw_control_read_proc(getpid(), &self);
+	if (ancestry_of("the daemon's", self.cgroup, &eo->daemon, err, errlen))
+		return -1;
+	r = mw_bpf_for_each_enforced(cc->bpf, find_enforced, eo);
+	if (r < 0) {
+		mw_set_err(err, errlen, "the enforced cgroups cannot be read");
+		return -1;
+	}
+	return r > 0;
+}
+
+/* One control event: the command, its target, its outcome, the caller. */
+static void record_control(struct mw_commands_ctx *cc,
+			   const struct mw_control_caller *who, const char *cmd,
+			   const char *server, const char *decision,
+			   const char *detail)
+{
+	struct mw_identity id = { .pid = (uint32_t)who->pid,
+				  .tgid = (uint32_t)who->pid,
+				  .uid = who->uid,
+				  .gid = who->gid };
+	struct mw_audit_event ev = { 0 };
+
+	snprintf(id.comm, sizeof(id.comm), "%s", who->comm);
+	/* the row's cgroup is as long as a connection's: cut, as there */
+	memcpy(id.cgroup, who->cgroup,
+	       strnlen(who->cgroup, sizeof(id.cgroup) - 1));
+	snprintf(id.user, sizeof(id.user), "%u", (unsigned)who->uid);
+	ev.kind = MW_EV_CONTROL;
+	ev.ts_us = mw_now_us();
+	ev.method = cmd;
+	ev.server = server;
+	ev.decision = decision;
+	ev.detail = detail;
+	ev.identity = &id;
+	if (!mw_audit_submit(cc->audit, &ev))
+		log_warn("audit queue full, not recorded: %s by pid %d: %s",
+			 cmd, (int)who->pid, detail);
+}
+
+/*
+ * NULL when the caller may weaken enforcement; otherwise the refusal,
+ * alerted and recorded.
+ */
+static json_t *refuse_enforced_caller(struct mw_commands_ctx *cc,
+				      const struct mw_control_caller *who,
+				      const char *cmd, const char *server)
+{
+	struct enforced_over eo = { 0 };
+	char why[4608], detail[4700];
+	int r;
+
+	r = caller_enforced(cc, who, &eo, why, sizeof(why));
+	if (r == 0)
+		return NULL;
+	if (r > 0)
+		snprintf(why, sizeof(why),
+			 "the caller is under enforcement (cgroup %s): a "
+			 "process enforcement watches may not weaken it; run "
+			 "it from a cgroup outside",
+			 eo.path);
+	snprintf(detail, sizeof(detail), "%s refused: %s", cmd, why);
+	log_warn("ALERT (AC-3): %s by uid %u pid %d (%s) refused: %s", cmd,
+		 (unsigned)who->uid, (int)who->pid, who->comm, why);
+	record_control(cc, who, cmd, server, "deny", detail);
+	return mw_control_error("%s refused: %s", cmd, why);
+}
+
 static int add_existing(void *arg, const struct mw_existing_conn *c)
 {
 	json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s}", "pid", c->pid,
@@ -210,25 +372,32 @@ static int add_existing(void *arg, const struct mw_existing_conn *c)
 	return 0;
 }
 
-static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on)
+static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
+		       const struct mw_control_caller *who)
 {
 	const char *given = json_string_value(json_object_get(req, "cgroup"));
 	bool kill = json_is_true(json_object_get(req, "kill_existing"));
-	char path[4096], err[512];
+	const char *cmd = on ? "enforce" : "release";
+	char path[4096], err[512], detail[4200];
 	json_t *existing, *r;
 	int n;
 
 	if (!given)
 		return mw_control_error("missing cgroup");
-	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err)))
+	if (!on && (r = refuse_enforced_caller(cc, who, cmd, NULL)))
+		return r;
+	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err)) ||
+	    (on ? mw_bpf_enforce(cc->bpf, path, err, sizeof(err))
+		: mw_bpf_release(cc->bpf, path, err, sizeof(err)))) {
+		snprintf(detail, sizeof(detail), "%s %s failed: %s", cmd, given,
+			 err);
+		record_control(cc, who, cmd, NULL, "error", detail);
 		return mw_control_error("%s", err);
-	if (!on) {
-		if (mw_bpf_release(cc->bpf, path, err, sizeof(err)))
-			return mw_control_error("%s", err);
-		return json_pack("{s:b,s:s}", "ok", 1, "cgroup", path);
 	}
-	if (mw_bpf_enforce(cc->bpf, path, err, sizeof(err)))
-		return mw_control_error("%s", err);
+	snprintf(detail, sizeof(detail), "%s %s", cmd, path);
+	record_control(cc, who, cmd, NULL, "allow", detail);
+	if (!on)
+		return json_pack("{s:b,s:s}", "ok", 1, "cgroup", path);
 	/* Opened before enforcement: never steered, so never recorded. */
 	existing = json_array();
 	n = mw_cgroup_existing_conns(path, is_protected, (void *)cc->cfg, kill,
@@ -246,12 +415,14 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on)
 }
 
 /* An operator accepts what a server lists now as its tools. */
-static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req)
+static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req,
+			    const struct mw_control_caller *who)
 {
 	const char *server = json_string_value(json_object_get(req, "server"));
 	struct mw_audit_event ev = { 0 };
 	char err[512], detail[128];
 	bool known = false;
+	json_t *r;
 	size_t n;
 
 	if (!server)
@@ -260,10 +431,15 @@ static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req)
 		known |= !strcmp(cc->cfg->servers[i].name, server);
 	if (!known)
 		return mw_control_error("no server named '%s'", server);
-	if (mw_pins_accept(cc->pins, server, &n, err, sizeof(err)))
+	if ((r = refuse_enforced_caller(cc, who, "accept-tools", server)))
+		return r;
+	if (mw_pins_accept(cc->pins, server, &n, err, sizeof(err))) {
+		record_control(cc, who, "accept-tools", server, "error", err);
 		return mw_control_error("%s", err);
+	}
 	snprintf(detail, sizeof(detail),
 		 "%zu changed definition(s) accepted by the operator", n);
+	record_control(cc, who, "accept-tools", server, "allow", detail);
 	ev.kind = MW_EV_TOOLS_ACCEPTED;
 	ev.ts_us = mw_now_us();
 	ev.server = server;
@@ -277,30 +453,37 @@ static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req)
 			 mw_pins_json(cc->pins, server));
 }
 
-static json_t *reload(struct mw_commands_ctx *cc)
+static json_t *reload(struct mw_commands_ctx *cc,
+		      const struct mw_control_caller *who)
 {
 	char msg[2048];
+	json_t *r;
 
 	if (!cc->reload)
 		return mw_control_error("reload is not available");
-	if (cc->reload(cc->reload_arg, msg, sizeof(msg)))
+	if ((r = refuse_enforced_caller(cc, who, "reload", NULL)))
+		return r;
+	if (cc->reload(cc->reload_arg, msg, sizeof(msg))) {
+		record_control(cc, who, "reload", NULL, "error", msg);
 		return mw_control_error("%s", msg);
+	}
+	record_control(cc, who, "reload", NULL, "allow", msg);
 	return json_pack("{s:b,s:s,s:o}", "ok", 1, "message", msg, "policy",
 			 policy_status(cc->cfg));
 }
 
 json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,
-			   json_t *req)
+			   json_t *req, const struct mw_control_caller *who)
 {
 	if (!strcmp(cmd, "status"))
 		return status(cc);
 	if (!strcmp(cmd, "enforce"))
-		return enforce(cc, req, true);
+		return enforce(cc, req, true, who);
 	if (!strcmp(cmd, "release"))
-		return enforce(cc, req, false);
+		return enforce(cc, req, false, who);
 	if (!strcmp(cmd, "reload"))
-		return reload(cc);
+		return reload(cc, who);
 	if (!strcmp(cmd, "accept-tools"))
-		return accept_tools(cc, req);
+		return accept_tools(cc, req, who);
 	return mw_control_error("unknown command '%s'", cmd);
 }

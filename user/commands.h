@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "bpf_loader.h"
 #include "config.h"
+#include "control.h"
 #include "loop.h"
 #include "proxy.h"
 
@@ -27,7 +28,8 @@ struct mw_commands_ctx {
 	void *reload_arg;
 };
 
+/* who: the caller, as control.c learnt it */
 json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,
-			   json_t *req);
+			   json_t *req, const struct mw_control_caller *who);
 
 #endif

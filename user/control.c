@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -65,10 +66,78 @@ static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
 	return -1;
 }
 
+/*
+ * SO_PEERPIDFD (Linux 6.5) pins the caller: Debian 12's headers predate
+ * it. On an older kernel the pid is read as it is, which a caller that
+ * exits at once could have handed to another process by then.
+ */
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+static int peer_pidfd(int fd)
+{
+	int pidfd = -1;
+	socklen_t len = sizeof(pidfd);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len))
+		return -1;
+	return pidfd;
+}
+
+/* The first line of /proc/PID/NAME, without its newline; "" otherwise. */
+static void read_proc_line(pid_t pid, const char *name, const char *prefix,
+			   char *out, size_t outlen)
+{
+	char path[64], line[4160];
+	size_t pl = strlen(prefix);
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+
+		if (strncmp(line, prefix, pl) || line[n] != '\n' ||
+		    n - pl >= outlen)
+			continue;
+		memcpy(out, line + pl, n - pl);
+		out[n - pl] = '\0';
+		break;
+	}
+	fclose(f);
+}
+
+void mw_control_read_proc(pid_t pid, struct mw_control_caller *who)
+{
+	read_proc_line(pid, "comm", "", who->comm, sizeof(who->comm));
+	read_proc_line(pid, "cgroup", "0::", who->cgroup, sizeof(who->cgroup));
+}
+
+/* comm and cgroup of the caller, or "" when they cannot be vouched for */
+static void learn_caller(int fd, struct mw_control_caller *who)
+{
+	int pidfd = peer_pidfd(fd);
+
+	mw_control_read_proc(who->pid, who);
+	if (pidfd < 0)
+		return;
+	/* still alive, so the pid was still its own while /proc was read */
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0)) {
+		who->comm[0] = '\0';
+		who->cgroup[0] = '\0';
+	}
+	close(pidfd);
+}
+
 static void serve_one(struct mw_control *c, int fd)
 {
 	char *buf = malloc(MW_CONTROL_MAX_LINE);
 	const struct timeval send_timeout = { .tv_sec = 2 };
+	struct mw_control_caller who = { 0 };
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	json_t *req = NULL, *resp = NULL;
@@ -104,8 +173,12 @@ static void serve_one(struct mw_control *c, int fd)
 		resp = mw_control_error("malformed request");
 		goto reply;
 	}
+	who.pid = cred.pid;
+	who.uid = cred.uid;
+	who.gid = cred.gid;
+	learn_caller(fd, &who);
 	log_info("control: '%s' from uid %u pid %d", cmd, cred.uid, cred.pid);
-	resp = c->handler(c->arg, cmd, req);
+	resp = c->handler(c->arg, cmd, req, &who);
 reply:
 	if (!resp)
 		resp = mw_control_error("internal error");

@@ -19,8 +19,25 @@
 
 struct mw_control;
 
+/*
+ * Who sent a request: SO_PEERCRED's, and what /proc said of that process
+ * while it was still the caller (its pidfd alive after the reads, where
+ * the kernel has SO_PEERPIDFD). A name not learnt is "".
+ */
+struct mw_control_caller {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	char comm[16];
+	char cgroup[4096]; /* as in /proc/PID/cgroup: "/a/b" */
+};
+
+/* comm and cgroup of process pid as /proc shows them ("" unknown). */
+void mw_control_read_proc(pid_t pid, struct mw_control_caller *who);
+
 /* Returns a new JSON object: {"ok":true,...} or {"ok":false,"error":"..."} */
-typedef json_t *(*mw_control_handler)(void *arg, const char *cmd, json_t *req);
+typedef json_t *(*mw_control_handler)(void *arg, const char *cmd, json_t *req,
+				      const struct mw_control_caller *who);
 
 int mw_control_open(struct mw_control **out, struct mw_loop *loop,
 		    const char *path, mw_control_handler handler, void *arg,

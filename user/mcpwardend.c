@@ -448,7 +448,8 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	return 0;
 }
 
-static json_t *handle_control(void *arg, const char *cmd, json_t *req)
+static json_t *handle_control(void *arg, const char *cmd, json_t *req,
+			      const struct mw_control_caller *who)
 {
 	struct daemon *d = arg;
 	struct mw_commands_ctx cc = {
@@ -462,7 +463,7 @@ static json_t *handle_control(void *arg, const char *cmd, json_t *req)
 		.reload_arg = d,
 	};
 
-	return mw_commands_handle(&cc, cmd, req);
+	return mw_commands_handle(&cc, cmd, req, who);
 }
 
 /*

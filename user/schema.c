@@ -646,6 +646,21 @@ static const char migration_6[] =
 	"FROM mcpwarden.events;\n"
 	"RESET ROLE;\n";
 
+/*
+ * Who changed enforcement through the control socket (enforce, release,
+ * reload, accept-tools), refusals included: the caller's identity is on
+ * the event itself, as a connection's is on its conn_open.
+ */
+static const char migration_7[] =
+	"SET LOCAL ROLE mcpwarden_owner;\n"
+	"CREATE VIEW mcpwarden.control_actions AS\n"
+	"SELECT ts, host, seq, method AS command, server, decision, detail,\n"
+	"	uid, gid, pid, comm, cgroup\n"
+	"FROM mcpwarden.events\n"
+	"WHERE kind = 'control';\n"
+	"GRANT SELECT ON mcpwarden.control_actions TO mcpwarden_auditor;\n"
+	"RESET ROLE;\n";
+
 const struct mw_migration mw_schema_migrations[] = {
 	{ 1, "events, connections, tool_calls, messages, http_errors",
 	  migration_1 },
@@ -655,6 +670,7 @@ const struct mw_migration mw_schema_migrations[] = {
 	{ 5, "masked on events, tool_calls, messages and chain_events",
 	  migration_5 },
 	{ 6, "chain_events: a ts_us out of range is NULL", migration_6 },
+	{ 7, "control_actions", migration_7 },
 };
 
 const size_t mw_schema_n_migrations =

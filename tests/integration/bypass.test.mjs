@@ -15,8 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath,
-  until,
+  CLI_BIN, auditSettled, eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, statusJson,
+  uniqueName, cleanupAll, cgroupRelPath, until,
 } from './helpers.mjs';
 
 const NEW_ADDR = '198.18.0.77'; // benchmarking range (RFC 2544): nobody's
@@ -382,4 +382,58 @@ test('a client in a network namespace of its own reaches its own addresses on a 
     `ip link set lo up && ip addr add ${addr}/32 dev lo && exec "$0" -e "$1" ${addr} ${up.port}`,
     process.execPath, OWN_NETNS], { timeout: 10000 });
   assert.equal(r.stdout.trim(), 'connected', r.stdout + r.stderr);
+});
+
+test('a process under enforcement cannot release it, reload or accept tools; every such command is recorded with who asked', async () => {
+  // root inside the enforced cgroup, through the operator's own CLI
+  const sub = path.join(cg, 'sub');
+  fs.mkdirSync(sub);
+  const inside = async (where, args) => runInCgroup(where, CLI_BIN, ['-c', d.configPath, ...args], { timeout: 15000 });
+  try {
+    for (const [where, args] of [[cg, ['release', cgroupRelPath(cg)]], [sub, ['release', cgroupRelPath(cg)]],
+      [cg, ['reload']], [cg, ['policy', 'accept-tools', 'local']]]) {
+      const r = await inside(where, args);
+      assert.notEqual(r.code, 0, `${args[0]} from ${where} was carried out: ${r.stdout}`);
+      assert.match(r.stderr, new RegExp(`${args.at(-1) === 'local' ? 'accept-tools' : args[0]} refused: the caller is under enforcement \\(cgroup ${cg}\\)`));
+    }
+    // reading is not weakening
+    const st = await inside(cg, ['status']);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(d.log(), /ALERT \(AC-3\): release by uid 0 pid \d+ \(mcpwarden\) refused/);
+    // still enforced: a client inside is steered (recorded), not direct
+    const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, '127.0.0.1', String(up.port)], { timeout: 10000 });
+    assert.match(c.stdout, /HTTP\/1\.1 200 OK/, c.stdout + c.stderr);
+    const enforced = (await statusJson(d)).enforced.map((e) => e.cgroup);
+    assert.ok(enforced.includes(cg), `no longer enforced: ${enforced}`);
+  } finally {
+    fs.rmdirSync(sub);
+  }
+  // the operator, outside: a cgroup enforced and released, on record
+  const other = makeCgroup(uniqueName('mw-bypass-op'));
+  assert.equal((await d.cli(['enforce', cgroupRelPath(other)])).code, 0);
+  assert.equal((await d.cli(['release', cgroupRelPath(other)])).code, 0);
+  const bad = await d.cli(['release', 'mw-no-such-cgroup']);
+  assert.notEqual(bad.code, 0);
+  await auditSettled(d);
+  const rows = await d.sqlObjects(`SELECT command, decision, detail, uid, pid, comm, cgroup
+    FROM mcpwarden.control_actions ORDER BY seq`);
+  const self = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)[1];
+  const rel = cgroupRelPath; // "/a/b", as in /proc/PID/cgroup
+  const seen = rows.map((r) => [r.command, r.decision, r.comm, r.uid, r.cgroup]);
+  assert.deepEqual(seen, [
+    ['enforce', 'allow', 'mcpwarden', 0, self], // before(): the enforcement above
+    ['release', 'deny', 'mcpwarden', 0, rel(cg)],
+    ['release', 'deny', 'mcpwarden', 0, `${rel(cg)}/sub`],
+    ['reload', 'deny', 'mcpwarden', 0, rel(cg)],
+    ['accept-tools', 'deny', 'mcpwarden', 0, rel(cg)],
+    ['enforce', 'allow', 'mcpwarden', 0, self],
+    ['release', 'allow', 'mcpwarden', 0, self],
+    ['release', 'error', 'mcpwarden', 0, self],
+  ], JSON.stringify(rows, null, 1));
+  assert.ok(rows.every((r) => r.pid > 0));
+  assert.match(rows[1].detail, /^release refused: the caller is under enforcement/);
+  assert.equal(rows[6].detail, `release ${other}`);
+  // and the chain holds them like any other event
+  const v = await d.cli(['audit', 'verify']);
+  assert.equal(v.code, 0, v.stdout + v.stderr);
 });
