@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,6 +13,20 @@
 #include "identity.h"
 #include "log.h"
 #include "spin.h"
+
+/*
+ * Names other users chose (a process's comm, its executable, a cgroup) as
+ * status shows them: one that is not UTF-8 made the entry vanish from the
+ * answer, and control bytes reached the operator's terminal.
+ */
+static json_t *shown(const char *s)
+{
+	char *safe = mw_defang_dup(s ? s : "");
+	json_t *j = safe ? json_string(safe) : NULL;
+
+	free(safe);
+	return j;
+}
 
 static json_t *conn_key_json(const struct mw_conn_key *k,
 			     const struct mw_conn_info *v)
@@ -23,10 +38,10 @@ static json_t *conn_key_json(const struct mw_conn_key *k,
 	mw_format_addr(&a, local, sizeof(local));
 	mw_mapped_to_addr(v->orig_addr, v->orig_port, &a);
 	mw_format_addr(&a, orig, sizeof(orig));
-	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "client", local, "server",
+	return json_pack("{s:s,s:s,s:I,s:I,s:I,s:o}", "client", local, "server",
 			 orig, "pid", (json_int_t)v->tgid, "uid",
 			 (json_int_t)v->uid, "cgroup_id",
-			 (json_int_t)v->cgroup_id, "comm", v->comm);
+			 (json_int_t)v->cgroup_id, "comm", shown(v->comm));
 }
 
 static int add_kernel_conn(void *arg, const struct mw_conn_key *k,
@@ -38,8 +53,8 @@ static int add_kernel_conn(void *arg, const struct mw_conn_key *k,
 
 static int add_enforced(void *arg, uint64_t id, const char *path)
 {
-	json_array_append_new(arg, json_pack("{s:s,s:I}", "cgroup", path, "id",
-					     (json_int_t)id));
+	json_array_append_new(arg, json_pack("{s:o,s:I}", "cgroup", shown(path),
+					     "id", (json_int_t)id));
 	return 0;
 }
 
@@ -48,13 +63,13 @@ static int add_proxy_conn(void *arg, uint64_t conn_id,
 			  const char *client)
 {
 	json_array_append_new(
-		arg,
-		json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s,s:s}",
-			  "conn_id", (json_int_t)conn_id, "server", server,
-			  "client", client, "pid", (json_int_t)id->tgid, "uid",
-			  (json_int_t)id->uid, "gid", (json_int_t)id->gid,
-			  "comm", id->comm, "exe", id->exe, "cgroup",
-			  id->cgroup, "user", id->user));
+		arg, json_pack("{s:I,s:s,s:s,s:I,s:I,s:I,s:o,s:o,s:o,s:o}",
+			       "conn_id", (json_int_t)conn_id, "server", server,
+			       "client", client, "pid", (json_int_t)id->tgid,
+			       "uid", (json_int_t)id->uid, "gid",
+			       (json_int_t)id->gid, "comm", shown(id->comm),
+			       "exe", shown(id->exe), "cgroup",
+			       shown(id->cgroup), "user", shown(id->user)));
 	return 0;
 }
 
@@ -366,9 +381,9 @@ static json_t *refuse_enforced_caller(struct mw_commands_ctx *cc,
 
 static int add_existing(void *arg, const struct mw_existing_conn *c)
 {
-	json_array_append_new(arg, json_pack("{s:i,s:s,s:s,s:s}", "pid", c->pid,
-					     "comm", c->comm, "local", c->local,
-					     "remote", c->remote));
+	json_array_append_new(arg, json_pack("{s:i,s:o,s:s,s:s}", "pid", c->pid,
+					     "comm", shown(c->comm), "local",
+					     c->local, "remote", c->remote));
 	return 0;
 }
 
@@ -397,7 +412,7 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	snprintf(detail, sizeof(detail), "%s %s", cmd, path);
 	record_control(cc, who, cmd, NULL, "allow", detail);
 	if (!on)
-		return json_pack("{s:b,s:s}", "ok", 1, "cgroup", path);
+		return json_pack("{s:b,s:o}", "ok", 1, "cgroup", shown(path));
 	/* Opened before enforcement: never steered, so never recorded. */
 	existing = json_array();
 	n = mw_cgroup_existing_conns(path, is_protected, (void *)cc->cfg, kill,
@@ -409,8 +424,8 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 		log_warn("%s: %d connection(s) to protected servers predate "
 			 "enforcement%s",
 			 path, n, kill ? ": closed" : "");
-	r = json_pack("{s:b,s:s,s:o,s:b}", "ok", 1, "cgroup", path, "existing",
-		      existing, "killed", kill && n > 0);
+	r = json_pack("{s:b,s:o,s:o,s:b}", "ok", 1, "cgroup", shown(path),
+		      "existing", existing, "killed", kill && n > 0);
 	return r;
 }
 

@@ -28,13 +28,18 @@ struct mw_control {
 
 json_t *mw_control_error(const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512], *safe;
+	json_t *r;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+	/* it may quote a name another user chose: shown as the log shows it */
+	safe = mw_defang_dup(msg);
+	r = safe ? json_pack("{s:b,s:s}", "ok", 0, "error", safe) : NULL;
+	free(safe);
+	return r;
 }
 
 /*

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,11 @@ void mw_log_set_level(enum mw_log_level level)
  * written \xNN, a code point that acts on a terminal or hides or reorders
  * text (C1 controls, bidi overrides, line separators: mw_utf8_shown_escaped)
  * \uNNNN or \UNNNNNNNN, and a line break starts an indented
- * continuation, so that no peer can forge an entry or drive a terminal.
- * out holds at least 5 * strlen(s) + 1 bytes: no escape is longer than 5
- * bytes for each byte it stands for.
+ * continuation (or is \x0a, without lines), so that no peer can forge an
+ * entry or drive a terminal. out holds at least 5 * strlen(s) + 1 bytes:
+ * no escape is longer than 5 bytes for each byte it stands for.
  */
-static void defang(char *out, const char *s)
+static void defang(char *out, const char *s, bool lines)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t len = strlen(s);
@@ -36,7 +37,7 @@ static void defang(char *out, const char *s)
 		uint32_t cp;
 		size_t n = mw_utf8_decode(p + i, len - i, &cp);
 
-		if (p[i] == '\n') {
+		if (p[i] == '\n' && lines) {
 			memcpy(out, "\n    ", 5);
 			out += 5;
 		} else if (!n || (cp < 0x20 && cp != '\t') || cp == 0x7f) {
@@ -75,13 +76,23 @@ void mw_log(enum mw_log_level level, const char *fmt, ...)
 	if (n >= 0 && (size_t)n < SIZE_MAX / 5)
 		safe = malloc(5 * (size_t)n + 1);
 	if (safe)
-		defang(safe, msg);
+		defang(safe, msg, true);
 	/* one write per entry: lines of concurrent writers do not mix */
 	fprintf(stderr, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000,
 		names[level], safe ? safe : "(log entry lost: out of memory)");
 	free(safe);
 	if (n >= 0)
 		free(msg);
+}
+
+char *mw_defang_dup(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = n < SIZE_MAX / 5 ? malloc(5 * n + 1) : NULL;
+
+	if (out)
+		defang(out, s, false);
+	return out;
 }
 
 void mw_set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -18,6 +18,14 @@ void mw_log(enum mw_log_level level, const char *fmt, ...)
 void mw_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * Text from a peer or another user (a process's comm, a cgroup's name),
+ * made safe to show as the log shows it, on one line (a line break is
+ * \x0a): valid UTF-8 that drives no terminal. A new string, or NULL when
+ * out of memory.
+ */
+char *mw_defang_dup(const char *s);
+
 #define log_debug(...) mw_log(MW_LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) mw_log(MW_LOG_INFO, __VA_ARGS__)
 #define log_warn(...) mw_log(MW_LOG_WARN, __VA_ARGS__)

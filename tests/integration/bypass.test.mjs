@@ -437,3 +437,27 @@ test('a process under enforcement cannot release it, reload or accept tools; eve
   const v = await d.cli(['audit', 'verify']);
   assert.equal(v.code, 0, v.stdout + v.stderr);
 });
+
+test('a process named with bytes that are not UTF-8, or that drive a terminal, is still listed by status, defanged', async () => {
+  // it vanished from the answer (no JSON string), and raw escapes reached
+  // the operator's terminal
+  const held = spawnInCgroup(cg, 'perl', ['-MIO::Socket::INET', '-e', `
+    $0 = "\\xff\\x1b[31mevil";
+    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1", PeerPort => ${up.port}) or die "connect: $!";
+    print "ready\\n"; STDOUT->flush; sleep 30;`]);
+  try {
+    await until(() => /ready/.test(held.out), 'the client connected', 10000);
+    let conn;
+    await until(async () => {
+      conn = (await statusJson(d)).connections.find((c) => c.pid === held.pid);
+      return conn;
+    }, 'the held connection in status', 10000);
+    assert.equal(conn.comm, '\\xff\\x1b[31mevil');
+    const text = await d.cli(['status']);
+    assert.equal(text.code, 0, text.stderr);
+    assert.ok(text.stdout.includes('\\xff\\x1b[31mevil'), text.stdout);
+    assert.ok(!text.stdout.includes('\x1b'), 'an escape reached the terminal');
+  } finally {
+    held.kill('SIGKILL');
+  }
+});

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -46,4 +47,18 @@ Test(log, peer_text_cannot_hide_or_reorder, .init = cr_redirect_stderr)
 			      "\\u202etxt.exe \\u2028 \\xff\\xfe "
 			      "\\U000e0001\n"),
 		  "%s", got);
+}
+
+/* A name another user chose, for status: one line, valid UTF-8, inert. */
+Test(log, defanged_names_are_one_inert_line)
+{
+	char *s = mw_defang_dup("\xff\x1b[31mevil\nroot \xe2\x80\xae"
+				"x caf\xc3\xa9");
+
+	cr_assert_not_null(s);
+	cr_assert_str_eq(s, "\\xff\\x1b[31mevil\\x0aroot \\u202ex caf\xc3\xa9");
+	free(s);
+	s = mw_defang_dup("");
+	cr_assert_str_eq(s, "");
+	free(s);
 }
