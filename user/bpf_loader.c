@@ -1241,6 +1241,26 @@ int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 	return 0;
 }
 
+int mw_bpf_enforced_among(struct mw_bpf *b, const uint64_t *ids, size_t n,
+			  uint64_t *hit)
+{
+	struct idset set = { 0 };
+	int r;
+
+	r = enforced_ids(b, &set);
+	for (size_t i = 0; r == 0 && i < set.n; i++) {
+		for (size_t j = 0; j < n; j++) {
+			if (set.v[i] == ids[j]) {
+				*hit = ids[j];
+				r = 1;
+				break;
+			}
+		}
+	}
+	free(set.v);
+	return r;
+}
+
 int mw_bpf_for_each_enforced(struct mw_bpf *b,
 			     int (*fn)(void *arg, uint64_t cgroup_id,
 				       const char *path),

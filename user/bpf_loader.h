@@ -74,6 +74,11 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 		   size_t errlen);
 
+/* 1 with *hit when one of ids[0..n) is an enforced cgroup, 0 when none
+ * is, or -errno. */
+int mw_bpf_enforced_among(struct mw_bpf *b, const uint64_t *ids, size_t n,
+			  uint64_t *hit);
+
 /* Calls fn for each enforced cgroup (id and absolute path). */
 int mw_bpf_for_each_enforced(struct mw_bpf *b,
 			     int (*fn)(void *arg, uint64_t cgroup_id,

@@ -228,117 +228,110 @@ static int is_protected(void *arg, const uint8_t addr[16], uint16_t port)
  * its own cgroup, or accept the tools a server swapped, through the very
  * CLI an operator uses. Such a caller is refused (fail closed when its
  * cgroup cannot be told), and every command that changes what is
- * enforced is recorded with who asked (AU-2, AC-6(9)).
+ * enforced is recorded with who asked (AU-2, AC-6(9)), before it is
+ * carried out. (A root that may write the cgroup file system can leave
+ * its cgroup instead: this stops a caller confined to it, as in a
+ * container.)
  */
 
 #define MAX_CGROUP_DEPTH 64
 
-/* A cgroup and those above it, by id. */
+/* A cgroup and those above it, by id, the root cgroup last. */
 struct ancestry {
 	uint64_t ids[MAX_CGROUP_DEPTH + 1];
 	size_t n;
 };
 
-static bool ancestry_has(const struct ancestry *a, uint64_t id)
+/*
+ * cgroup as in /proc/PID/cgroup ("/a/b"), taken below the mount as it is
+ * (not guessed as a file-system path); 0, or -1 with why in err.
+ */
+static int ancestry_of(const char *cgroup, struct ancestry *a, char *err,
+		       size_t errlen)
 {
-	for (size_t i = 0; i < a->n; i++)
-		if (a->ids[i] == id)
-			return true;
-	return false;
-}
-
-/* cgroup as in /proc/PID/cgroup; 0, or -1 with why in err */
-static int ancestry_of(const char *whose, const char *cgroup,
-		       struct ancestry *a, char *err, size_t errlen)
-{
-	char abs[4096], mnt[4096];
+	char abs[8192], mnt[4096];
 	size_t root;
 	char *slash;
 
 	a->n = 0;
-	if (!cgroup[0]) {
-		mw_set_err(err, errlen, "%s cgroup cannot be told", whose);
+	if (cgroup[0] != '/' || strstr(cgroup, "/../") ||
+	    !strcmp(cgroup + strlen(cgroup) - (strlen(cgroup) > 2 ? 3 : 0),
+		    "/..")) {
+		mw_set_err(err, errlen,
+			   "the caller's cgroup cannot be told%s%s",
+			   cgroup[0] ? ": " : "", cgroup);
 		return -1;
 	}
-	if (mw_cgroup_resolve("/", mnt, sizeof(mnt), err, errlen) ||
-	    mw_cgroup_resolve(cgroup, abs, sizeof(abs), err, errlen))
+	if (mw_cgroup_resolve("/", mnt, sizeof(mnt), err, errlen))
 		return -1;
 	root = strlen(mnt);
+	snprintf(abs, sizeof(abs), "%s%s", mnt,
+		 strcmp(cgroup, "/") ? cgroup : "");
 	for (;;) {
 		if (a->n > MAX_CGROUP_DEPTH ||
 		    mw_cgroup_id(abs, &a->ids[a->n])) {
-			mw_set_err(err, errlen, "%s cgroup %s cannot be told",
-				   whose, cgroup);
+			mw_set_err(err, errlen,
+				   "the caller's cgroup %s cannot be told",
+				   cgroup);
 			return -1;
 		}
 		a->n++;
-		slash = strrchr(abs, '/');
-		if (strlen(abs) <= root || !slash ||
-		    (size_t)(slash - abs) < root)
+		if (strlen(abs) <= root)
 			break;
+		slash = strrchr(abs, '/');
 		*slash = '\0';
 	}
 	return 0;
 }
 
-struct enforced_over {
-	struct ancestry caller, daemon;
-	char path[4096]; /* the enforced cgroup over the caller alone */
-};
-
-static int find_enforced(void *arg, uint64_t id, const char *path)
-{
-	struct enforced_over *eo = arg;
-
-	if (!ancestry_has(&eo->caller, id) || ancestry_has(&eo->daemon, id))
-		return 0;
-	snprintf(eo->path, sizeof(eo->path), "%s", path[0] ? path : "?");
-	return 1;
-}
-
 /*
- * 1 with the enforced cgroup in eo->path, 0 none, -1 with why in err.
- * Enforcement the daemon itself is under (the root cgroup enforced, say)
- * does not count: the operator's shell is under it too, and release must
- * stay possible.
+ * 1 with the enforced cgroup over the caller in path, 0 none, -1 with why
+ * in err. The root cgroup does not count: enforced, it holds the
+ * operator's shell too, and release must stay possible.
  */
-static int caller_enforced(struct mw_commands_ctx *cc,
-			   const struct mw_control_caller *who,
-			   struct enforced_over *eo, char *err, size_t errlen)
+static int caller_enforced(struct mw_commands_ctx *cc, const struct ancestry *a,
+			   char *path, size_t pathlen, char *err, size_t errlen)
 {
-	struct mw_control_caller self = { 0 };
+	uint64_t hit;
+	char rel[4096];
 	int r;
 
-	if (ancestry_of("the caller's", who->cgroup, &eo->caller, err, errlen))
-		return -1;
-	mw_control_read_proc(getpid(), &self);
-	if (ancestry_of("the daemon's", self.cgroup, &eo->daemon, err, errlen))
-		return -1;
-	r = mw_bpf_for_each_enforced(cc->bpf, find_enforced, eo);
+	r = mw_bpf_enforced_among(cc->bpf, a->ids, a->n - 1, &hit);
 	if (r < 0) {
-		mw_set_err(err, errlen, "the enforced cgroups cannot be read");
+		mw_set_err(err, errlen,
+			   "the enforced cgroups cannot be read: %s",
+			   strerror(-r));
 		return -1;
 	}
+	if (r > 0 && mw_cgroup_path_of_id(hit, rel, sizeof(rel)) == 0)
+		snprintf(path, pathlen, "%s%s", mw_cgroup2_mount(), rel);
+	else if (r > 0)
+		snprintf(path, pathlen, "id %llu", (unsigned long long)hit);
 	return r > 0;
 }
 
 /* One control event: the command, its target, its outcome, the caller. */
-static void record_control(struct mw_commands_ctx *cc,
-			   const struct mw_control_caller *who, const char *cmd,
-			   const char *server, const char *decision,
-			   const char *detail)
+static uint64_t record_control(struct mw_commands_ctx *cc,
+			       const struct mw_control_caller *who,
+			       const char *cmd, const char *server,
+			       const char *decision, const char *detail)
 {
 	struct mw_identity id = { .pid = (uint32_t)who->pid,
 				  .tgid = (uint32_t)who->pid,
 				  .uid = who->uid,
 				  .gid = who->gid };
 	struct mw_audit_event ev = { 0 };
+	struct ancestry a;
+	char why[256];
+	uint64_t seq;
 
 	snprintf(id.comm, sizeof(id.comm), "%s", who->comm);
 	/* the row's cgroup is as long as a connection's: cut, as there */
 	memcpy(id.cgroup, who->cgroup,
 	       strnlen(who->cgroup, sizeof(id.cgroup) - 1));
-	snprintf(id.user, sizeof(id.user), "%u", (unsigned)who->uid);
+	if (!ancestry_of(who->cgroup, &a, why, sizeof(why)))
+		id.cgroup_id = a.ids[0];
+	mw_identity_user_name(who->uid, id.user, sizeof(id.user));
 	ev.kind = MW_EV_CONTROL;
 	ev.ts_us = mw_now_us();
 	ev.method = cmd;
@@ -346,37 +339,62 @@ static void record_control(struct mw_commands_ctx *cc,
 	ev.decision = decision;
 	ev.detail = detail;
 	ev.identity = &id;
-	if (!mw_audit_submit(cc->audit, &ev))
-		log_warn("audit queue full, not recorded: %s by pid %d: %s",
-			 cmd, (int)who->pid, detail);
+	seq = mw_audit_submit(cc->audit, &ev);
+	if (!seq)
+		log_warn("ALERT (AU-5): %s by uid %u pid %d cannot be recorded "
+			 "(%s): %s",
+			 cmd, (unsigned)who->uid, (int)who->pid, decision,
+			 detail);
+	return seq;
 }
 
 /*
- * NULL when the caller may weaken enforcement; otherwise the refusal,
- * alerted and recorded.
+ * NULL when the caller may weaken enforcement, the command recorded as
+ * about to be carried out; otherwise the refusal, alerted and recorded.
  */
-static json_t *refuse_enforced_caller(struct mw_commands_ctx *cc,
-				      const struct mw_control_caller *who,
-				      const char *cmd, const char *server)
+static json_t *judge_caller(struct mw_commands_ctx *cc,
+			    const struct mw_control_caller *who,
+			    const char *cmd, const char *server,
+			    const char *what)
 {
-	struct enforced_over eo = { 0 };
-	char why[4608], detail[4700];
-	int r;
+	struct ancestry a;
+	char why[4608], path[4096], detail[4700];
+	int r = -1;
 
-	r = caller_enforced(cc, who, &eo, why, sizeof(why));
-	if (r == 0)
-		return NULL;
+	if (!ancestry_of(who->cgroup, &a, why, sizeof(why)))
+		r = caller_enforced(cc, &a, path, sizeof(path), why,
+				    sizeof(why));
+	if (r == 0) {
+		if (record_control(cc, who, cmd, server, "allow", what))
+			return NULL;
+		return mw_control_error("%s refused: it cannot be recorded "
+					"(audit queue full)",
+					cmd);
+	}
 	if (r > 0)
 		snprintf(why, sizeof(why),
 			 "the caller is under enforcement (cgroup %s): a "
 			 "process enforcement watches may not weaken it; run "
 			 "it from a cgroup outside",
-			 eo.path);
+			 path);
 	snprintf(detail, sizeof(detail), "%s refused: %s", cmd, why);
 	log_warn("ALERT (AC-3): %s by uid %u pid %d (%s) refused: %s", cmd,
 		 (unsigned)who->uid, (int)who->pid, who->comm, why);
 	record_control(cc, who, cmd, server, "deny", detail);
 	return mw_control_error("%s refused: %s", cmd, why);
+}
+
+/* A command that did not go through, on record. */
+static json_t *control_failed(struct mw_commands_ctx *cc,
+			      const struct mw_control_caller *who,
+			      const char *cmd, const char *server,
+			      const char *why)
+{
+	char detail[4700];
+
+	snprintf(detail, sizeof(detail), "%s failed: %s", cmd, why);
+	record_control(cc, who, cmd, server, "error", detail);
+	return mw_control_error("%s", why);
 }
 
 static int add_existing(void *arg, const struct mw_existing_conn *c)
@@ -393,24 +411,23 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	const char *given = json_string_value(json_object_get(req, "cgroup"));
 	bool kill = json_is_true(json_object_get(req, "kill_existing"));
 	const char *cmd = on ? "enforce" : "release";
-	char path[4096], err[512], detail[4200];
+	char path[4096], err[512], what[4200];
 	json_t *existing, *r;
 	int n;
 
 	if (!given)
-		return mw_control_error("missing cgroup");
-	if (!on && (r = refuse_enforced_caller(cc, who, cmd, NULL)))
+		return control_failed(cc, who, cmd, NULL, "missing cgroup");
+	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err)))
+		return control_failed(cc, who, cmd, NULL, err);
+	snprintf(what, sizeof(what), "%s %s", cmd, path);
+	if (!on && (r = judge_caller(cc, who, cmd, NULL, what)))
 		return r;
-	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err)) ||
-	    (on ? mw_bpf_enforce(cc->bpf, path, err, sizeof(err))
-		: mw_bpf_release(cc->bpf, path, err, sizeof(err)))) {
-		snprintf(detail, sizeof(detail), "%s %s failed: %s", cmd, given,
-			 err);
-		record_control(cc, who, cmd, NULL, "error", detail);
-		return mw_control_error("%s", err);
-	}
-	snprintf(detail, sizeof(detail), "%s %s", cmd, path);
-	record_control(cc, who, cmd, NULL, "allow", detail);
+	if (on && !record_control(cc, who, cmd, NULL, "allow", what))
+		return mw_control_error("enforce: it cannot be recorded (audit "
+					"queue full)");
+	if (on ? mw_bpf_enforce(cc->bpf, path, err, sizeof(err))
+	       : mw_bpf_release(cc->bpf, path, err, sizeof(err)))
+		return control_failed(cc, who, cmd, NULL, err);
 	if (!on)
 		return json_pack("{s:b,s:o}", "ok", 1, "cgroup", shown(path));
 	/* Opened before enforcement: never steered, so never recorded. */
@@ -441,20 +458,20 @@ static json_t *accept_tools(struct mw_commands_ctx *cc, json_t *req,
 	size_t n;
 
 	if (!server)
-		return mw_control_error("missing server");
+		return control_failed(cc, who, "accept-tools", NULL,
+				      "missing server");
 	for (size_t i = 0; i < cc->cfg->nservers; i++)
 		known |= !strcmp(cc->cfg->servers[i].name, server);
-	if (!known)
-		return mw_control_error("no server named '%s'", server);
-	if ((r = refuse_enforced_caller(cc, who, "accept-tools", server)))
-		return r;
-	if (mw_pins_accept(cc->pins, server, &n, err, sizeof(err))) {
-		record_control(cc, who, "accept-tools", server, "error", err);
-		return mw_control_error("%s", err);
+	if (!known) {
+		snprintf(err, sizeof(err), "no server named '%s'", server);
+		return control_failed(cc, who, "accept-tools", NULL, err);
 	}
+	if ((r = judge_caller(cc, who, "accept-tools", server, "accept-tools")))
+		return r;
+	if (mw_pins_accept(cc->pins, server, &n, err, sizeof(err)))
+		return control_failed(cc, who, "accept-tools", server, err);
 	snprintf(detail, sizeof(detail),
 		 "%zu changed definition(s) accepted by the operator", n);
-	record_control(cc, who, "accept-tools", server, "allow", detail);
 	ev.kind = MW_EV_TOOLS_ACCEPTED;
 	ev.ts_us = mw_now_us();
 	ev.server = server;
@@ -475,14 +492,12 @@ static json_t *reload(struct mw_commands_ctx *cc,
 	json_t *r;
 
 	if (!cc->reload)
-		return mw_control_error("reload is not available");
-	if ((r = refuse_enforced_caller(cc, who, "reload", NULL)))
+		return control_failed(cc, who, "reload", NULL,
+				      "reload is not available");
+	if ((r = judge_caller(cc, who, "reload", NULL, "reload")))
 		return r;
-	if (cc->reload(cc->reload_arg, msg, sizeof(msg))) {
-		record_control(cc, who, "reload", NULL, "error", msg);
-		return mw_control_error("%s", msg);
-	}
-	record_control(cc, who, "reload", NULL, "allow", msg);
+	if (cc->reload(cc->reload_arg, msg, sizeof(msg)))
+		return control_failed(cc, who, "reload", NULL, msg);
 	return json_pack("{s:b,s:s,s:o}", "ok", 1, "message", msg, "policy",
 			 policy_status(cc->cfg));
 }

@@ -80,22 +80,29 @@ static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
 #define SO_PEERPIDFD 77
 #endif
 
+/* The caller's pidfd; -1 on a kernel without it, -2 when it failed. */
 static int peer_pidfd(int fd)
 {
 	int pidfd = -1;
 	socklen_t len = sizeof(pidfd);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len))
-		return -1;
-	return pidfd;
+	if (!getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len))
+		return pidfd;
+	/* 6.5 to 6.15 say EINVAL for a caller that has exited */
+	return errno == ENOPROTOOPT ? -1 : -2;
 }
 
-/* The first line of /proc/PID/NAME, without its newline; "" otherwise. */
+/*
+ * The line of /proc/PID/NAME that starts with prefix, without it and its
+ * newline; "" otherwise. The file is read whole (a cgroup v1 line may be
+ * longer than any line buffer), and only line starts are matched.
+ */
 static void read_proc_line(pid_t pid, const char *name, const char *prefix,
 			   char *out, size_t outlen)
 {
-	char path[64], line[4160];
-	size_t pl = strlen(prefix);
+	char path[64], *text = NULL;
+	size_t pl = strlen(prefix), cap = 0;
+	ssize_t n;
 	FILE *f;
 
 	out[0] = '\0';
@@ -103,16 +110,20 @@ static void read_proc_line(pid_t pid, const char *name, const char *prefix,
 	f = fopen(path, "re");
 	if (!f)
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		size_t n = strcspn(line, "\n");
+	/* getdelim holds a line whole however long: NUL never appears */
+	while ((n = getdelim(&text, &cap, '\n', f)) > 0) {
+		size_t len = (size_t)n;
 
-		if (strncmp(line, prefix, pl) || line[n] != '\n' ||
-		    n - pl >= outlen)
+		if (text[len - 1] != '\n' || strncmp(text, prefix, pl))
 			continue;
-		memcpy(out, line + pl, n - pl);
-		out[n - pl] = '\0';
+		len -= pl + 1;
+		if (len >= outlen || memchr(text + pl, '\0', len))
+			break;
+		memcpy(out, text + pl, len);
+		out[len] = '\0';
 		break;
 	}
+	free(text);
 	fclose(f);
 }
 
@@ -122,11 +133,28 @@ void mw_control_read_proc(pid_t pid, struct mw_control_caller *who)
 	read_proc_line(pid, "cgroup", "0::", who->cgroup, sizeof(who->cgroup));
 }
 
+void mw_control_signal_sender(pid_t pid, uid_t uid,
+			      struct mw_control_caller *who)
+{
+	char gids[64];
+
+	memset(who, 0, sizeof(*who));
+	who->pid = pid;
+	who->uid = uid;
+	who->gid = (gid_t)-1;
+	read_proc_line(pid, "status", "Gid:\t", gids, sizeof(gids));
+	if (gids[0])
+		who->gid = (gid_t)strtoul(gids, NULL, 10);
+	mw_control_read_proc(pid, who);
+}
+
 /* comm and cgroup of the caller, or "" when they cannot be vouched for */
 static void learn_caller(int fd, struct mw_control_caller *who)
 {
 	int pidfd = peer_pidfd(fd);
 
+	if (pidfd == -2)
+		return;
 	mw_control_read_proc(who->pid, who);
 	if (pidfd < 0)
 		return;

@@ -35,6 +35,13 @@ struct mw_control_caller {
 /* comm and cgroup of process pid as /proc shows them ("" unknown). */
 void mw_control_read_proc(pid_t pid, struct mw_control_caller *who);
 
+/*
+ * The sender of a signal (its siginfo's pid and uid) as a caller: its gid,
+ * comm and cgroup read from /proc, "" (gid -1) when it is gone already.
+ */
+void mw_control_signal_sender(pid_t pid, uid_t uid,
+			      struct mw_control_caller *who);
+
 /* Returns a new JSON object: {"ok":true,...} or {"ok":false,"error":"..."} */
 typedef json_t *(*mw_control_handler)(void *arg, const char *cmd, json_t *req,
 				      const struct mw_control_caller *who);

@@ -1591,6 +1591,16 @@ static void host_notes(struct mw_evidence *e)
 	}
 }
 
+/*
+ * A file of the package by the directory held open, not by its name: what
+ * is verified is what was written, even were DIR renamed away since.
+ */
+static void package_file(const struct mw_evidence *e, const char *name,
+			 char *out, size_t outlen)
+{
+	snprintf(out, outlen, "/proc/self/fd/%d/%s", e->dfd, name);
+}
+
 /* The verifier over the package's own files, as `audit verify
  * --package DIR` runs it; its reports with the export's notes. */
 static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
@@ -1603,14 +1613,14 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 	FILE *f;
 	int rc = -1;
 
-	snprintf(path, sizeof(path), "%s/%s", e->dir, MW_EVIDENCE_PUBKEY);
+	package_file(e, MW_EVIDENCE_PUBKEY, path, sizeof(path));
 	if (mw_sign_pub_load(&pub, path, why, sizeof(why)) ||
 	    mw_verify_new(&v, pub, why, sizeof(why)))
 		goto verr;
-	snprintf(path, sizeof(path), "%s/%s", e->dir, MW_EVIDENCE_CHECKPOINTS);
+	package_file(e, MW_EVIDENCE_CHECKPOINTS, path, sizeof(path));
 	if (mw_verify_load_checkpoints(v, path, NULL, why, sizeof(why)))
 		goto verr;
-	snprintf(path, sizeof(path), "%s/%s", e->dir, MW_EVIDENCE_EVENTS);
+	package_file(e, MW_EVIDENCE_EVENTS, path, sizeof(path));
 	if (mw_verify_load_jsonl(v, path, why, sizeof(why)))
 		goto verr;
 	mw_verify_finish(v);
@@ -2052,8 +2062,7 @@ static const struct nist_control nist[] = {
 			"the selection is fixed: the events an organisation "
 			"decides to log are met by recording everything on "
 			"the steered connections, not by configuration",
-			"enforce, release and daemon stops are not events (see "
-			"AC-6(9))",
+			"daemon stops are not events (see AC-6(9))",
 		},
 	},
 	{
@@ -2074,7 +2083,8 @@ static const struct nist_control nist[] = {
 			{ "source and identity: uid, gid, user_name, pid, "
 			  "tgid, comm, exe, cgroup_id, cgroup",
 			  "on the conn_open event; every other event of the "
-			  "connection names it by conn_id" },
+			  "connection names it by conn_id (on a control "
+			  "event: the caller of the command)" },
 			{ "outcome: decision, rule, result, error (response "
 			  "and is_error in tool_calls), http_status",
 			  "whether the message was allowed and what the "
@@ -2459,9 +2469,11 @@ const char mw_evidence_format_md[] =
 	"`daemon_start`; the policy's text on `policy_loaded` (when "
 	"`params.text_recorded` is true) |\n"
 	"| `pid`, `tgid`, `uid`, `gid`, `comm`, `cgroup_id` | the connecting "
-	"process, captured in the kernel at `connect()` (on `conn_open`) |\n"
+	"process, captured in the kernel at `connect()` (on `conn_open`); "
+	"the caller of a command (on `control`) |\n"
 	"| `user_name`, `exe`, `cgroup` | added by the daemon at accept: the "
-	"user's name, `/proc/PID/exe`, the cgroup path (on `conn_open`) |\n"
+	"user's name, `/proc/PID/exe`, the cgroup path (on `conn_open`); "
+	"the caller's name and cgroup path (on `control`, no `exe`) |\n"
 	"| `client_addr`, `server_addr` | the two ends of the connection (on "
 	"`conn_open`) |\n"
 	"| `policy_sha256` | the SHA-256 of the bytes of the policy in force "

@@ -35,6 +35,17 @@ static void add_group(struct mw_user_cache_entry *e, gid_t gid, size_t *used)
 	e->ngroups++;
 }
 
+void mw_identity_user_name(uint32_t uid, char *out, size_t outlen)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
+		snprintf(out, outlen, "%u", uid);
+	else
+		snprintf(out, outlen, "%s", pw.pw_name);
+}
+
 /*
  * The user's name and groups: the connect-time gid first, then the
  * supplementary groups of the user (getgrouplist), as login would set them.

@@ -57,6 +57,9 @@ void mw_identity_from_conn(struct mw_identity *id,
 			   struct mw_user_cache *uc,
 			   struct mw_task_images *images);
 
+/* The name of uid (its number when it has none): a passwd look-up. */
+void mw_identity_user_name(uint32_t uid, char *out, size_t outlen);
+
 /*
  * Points names[0..max) at the group names of id; returns how many. The
  * pointers live as long as id.

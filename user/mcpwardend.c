@@ -60,6 +60,8 @@ static void usage(FILE *f)
 
 static int reload_policy(void *arg, char *msg, size_t msglen);
 static void record_policy(struct daemon *d);
+static json_t *handle_control(void *arg, const char *cmd, json_t *req,
+			      const struct mw_control_caller *who);
 
 static void on_signal(struct mw_io *io, uint32_t events)
 {
@@ -72,10 +74,13 @@ static void on_signal(struct mw_io *io, uint32_t events)
 			log_info("signal %u: stopping", si.ssi_signo);
 			mw_loop_stop(d->loop);
 		} else if (si.ssi_signo == SIGHUP) {
-			char msg[1024];
+			struct mw_control_caller who;
 
-			/* reload_policy() logs the outcome either way. */
-			reload_policy(d, msg, sizeof(msg));
+			/* judged and recorded as mcpwarden reload is; the
+			 * outcome is logged either way */
+			mw_control_signal_sender((pid_t)si.ssi_pid,
+						 (uid_t)si.ssi_uid, &who);
+			json_decref(handle_control(d, "reload", NULL, &who));
 		}
 	}
 }
@@ -374,6 +379,27 @@ static void record_policy(struct daemon *d)
  * policy in force, and so does one whose servers differ from the running
  * ones.
  */
+/*
+ * The configuration and its policy file, loaded only when nobody but root
+ * (or the daemon's user) could have written them: they decide what is
+ * enforced. Checked before the read, and the policy file named inside
+ * once it is known (a file of root's below root's directories cannot
+ * change in between).
+ */
+static int load_config(const char *path, struct mw_config *cfg, char *err,
+		       size_t errlen)
+{
+	if (mw_private_file_check(path, "configuration", err, errlen) ||
+	    mw_config_load(path, cfg, err, errlen))
+		return -1;
+	if (strcmp(cfg->policy_file, cfg->path) &&
+	    mw_private_file_check(cfg->policy_file, "policy", err, errlen)) {
+		mw_config_free(cfg);
+		return -1;
+	}
+	return 0;
+}
+
 static int reload_policy(void *arg, char *msg, size_t msglen)
 {
 	struct daemon *d = arg;
@@ -383,7 +409,7 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	struct mw_policy *old;
 	char err[768], unapplied[1024];
 
-	if (mw_config_load(d->cfg.path, &fresh, err, sizeof(err))) {
+	if (load_config(d->cfg.path, &fresh, err, sizeof(err))) {
 		snprintf(msg, msglen,
 			 "%s; the policy in force (sha256 %s) stays", err,
 			 d->cfg.policy_sha256);
@@ -501,7 +527,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	int rc = 1, r;
 
 	d->state_lock_fd = -1;
-	if (mw_config_load(config_path, &d->cfg, err, sizeof(err))) {
+	if (load_config(config_path, &d->cfg, err, sizeof(err))) {
 		log_err("%s", err);
 		return 1;
 	}

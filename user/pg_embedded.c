@@ -124,7 +124,8 @@ static void tail_lines(const char *s, int nlines, char *out, size_t outlen)
 static void file_tail(const char *path, struct pg_out *o)
 {
 	char buf[2048];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* in the cluster user's directory: a link would show another file */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	off_t size;
 	ssize_t n;
 
@@ -452,31 +453,55 @@ static bool user_in_group(const struct pg_user *u, gid_t gid)
 	return u->gid == gid;
 }
 
-/* mkdir (one level) owned by the user, mode 0700. */
+/* Why a directory did not open without following a link. */
+static const char *no_dir_reason(const char *path, int e)
+{
+	struct stat st;
+
+	/* O_DIRECTORY says ENOTDIR before O_NOFOLLOW says ELOOP */
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode))
+		return "a symbolic link, not a directory";
+	return strerror(e);
+}
+
+/*
+ * mkdir (one level) owned by the user, mode 0700. Its parent, state_dir/pg,
+ * is the cluster user's: whoever runs as that user could have put a link
+ * in its place, so the directory is changed through a descriptor opened
+ * without following one.
+ */
 static int make_owned_dir(const char *path, const struct pg_user *u, char *err,
 			  size_t errlen)
 {
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		int e = errno;
+	int fd, e;
 
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		e = errno;
 		mw_set_err(err, errlen, "cannot create %s: %s", path,
 			   strerror(e));
 		return -e;
 	}
-	if (u->switch_user && chown(path, u->uid, u->gid) < 0) {
-		int e = errno;
-
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		mw_set_err(err, errlen, "%s: %s", path, no_dir_reason(path, e));
+		return -e;
+	}
+	if (u->switch_user && fchown(fd, u->uid, u->gid) < 0) {
+		e = errno;
 		mw_set_err(err, errlen, "cannot chown %s to %s: %s", path,
 			   u->name, strerror(e));
+		close(fd);
 		return -e;
 	}
-	if (chmod(path, 0700) < 0) {
-		int e = errno;
-
+	if (fchmod(fd, 0700) < 0) {
+		e = errno;
 		mw_set_err(err, errlen, "cannot chmod %s: %s", path,
 			   strerror(e));
+		close(fd);
 		return -e;
 	}
+	close(fd);
 	return 0;
 }
 
@@ -554,12 +579,13 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 	static const char include_line[] =
 		"\n# mcpwarden: its settings, rewritten at every start\n"
 		"include_if_exists = '" PG_CONF_NAME "'\n";
-	char path[PATH_MAX], tmp[PATH_MAX], qrun[PATH_MAX * 2 + 3];
-	char body[sizeof(qrun) + 512];
+	static const char tmp[] = PG_CONF_NAME ".tmp";
+	char qrun[PATH_MAX * 2 + 3], body[sizeof(qrun) + 512];
 	char *main_conf = NULL;
 	size_t main_len = 0;
-	int fd, rc, n;
-	FILE *f;
+	int dfd, fd = -1, rc, n;
+	struct stat st;
+	FILE *f = NULL;
 
 	if (conf_quote(qrun, sizeof(qrun), p->run)) {
 		mw_set_err(err, errlen, "unusable socket directory path %s",
@@ -576,15 +602,28 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 		     qrun);
 	if (n < 0 || (size_t)n >= sizeof(body))
 		return -ENAMETOOLONG;
-	if (join(path, sizeof(path), p->data, "/" PG_CONF_NAME) ||
-	    join(tmp, sizeof(tmp), path, ".tmp"))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * The data directory is the cluster user's: a link there, or a
+	 * file linked to another, would have root write where that user
+	 * chose. Everything goes through the directory opened without
+	 * following a link, and no link is followed inside it.
+	 */
+	dfd = open(p->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", p->data,
+			   no_dir_reason(p->data, -rc));
+		return rc;
+	}
+	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT) {
+		rc = -errno;
+		goto fail;
+	}
+	fd = openat(dfd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		mw_set_err(err, errlen, "cannot write %s: %s", tmp,
-			   strerror(-rc));
-		return rc;
+		goto fail;
 	}
 	rc = mw_write_all(fd, body, (size_t)n);
 	if (!rc && u->switch_user && fchown(fd, u->uid, u->gid) < 0)
@@ -593,25 +632,32 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
+	fd = -1;
+	if (!rc && renameat(dfd, tmp, dfd, PG_CONF_NAME) < 0)
 		rc = -errno;
 	if (rc) {
-		unlink(tmp);
-		mw_set_err(err, errlen, "cannot write %s: %s", path,
-			   strerror(-rc));
-		return rc;
+		unlinkat(dfd, tmp, 0);
+		goto fail;
 	}
 
-	/* Make sure postgresql.conf includes it. */
-	if (join(path, sizeof(path), p->data, "/postgresql.conf"))
-		return -ENAMETOOLONG;
-	f = fopen(path, "re");
+	/* Make sure postgresql.conf includes it: initdb's, one name. */
+	fd = openat(dfd, "postgresql.conf",
+		    O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto fail_main;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    (st.st_uid != u->uid && st.st_uid != 0)) {
+		rc = -EPERM;
+		goto fail_main;
+	}
+	f = fdopen(fd, "r");
 	if (!f) {
 		rc = -errno;
-		mw_set_err(err, errlen, "cannot read %s: %s", path,
-			   strerror(-rc));
-		return rc;
+		goto fail_main;
 	}
+	fd = -1;
 	for (char chunk[4096];;) {
 		size_t r = fread(chunk, 1, sizeof(chunk), f);
 		char *nb;
@@ -620,34 +666,45 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 			break;
 		nb = realloc(main_conf, main_len + r + 1);
 		if (!nb) {
-			free(main_conf);
-			fclose(f);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			goto fail_main;
 		}
 		main_conf = nb;
 		memcpy(main_conf + main_len, chunk, r);
 		main_len += r;
 		main_conf[main_len] = '\0';
 	}
-	fclose(f);
+	if (ferror(f)) {
+		rc = -EIO;
+		goto fail_main;
+	}
 	rc = 0;
 	if (!main_conf ||
 	    !strstr(main_conf, "include_if_exists = '" PG_CONF_NAME "'")) {
-		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-		if (fd < 0) {
+		rc = mw_write_all(fileno(f), include_line,
+				  sizeof(include_line) - 1);
+		if (!rc && fsync(fileno(f)) < 0)
 			rc = -errno;
-		} else {
-			rc = mw_write_all(fd, include_line,
-					  sizeof(include_line) - 1);
-			if (!rc && fsync(fd) < 0)
-				rc = -errno;
-			close(fd);
-		}
 		if (rc)
-			mw_set_err(err, errlen, "cannot append to %s: %s", path,
-				   strerror(-rc));
+			goto fail_main;
 	}
+	goto out;
+fail_main:
+	mw_set_err(err, errlen, "cannot include %s in %s/postgresql.conf: %s",
+		   PG_CONF_NAME, p->data,
+		   rc == -EPERM ? "not a file of the cluster's own"
+				: strerror(-rc));
+	goto out;
+fail:
+	mw_set_err(err, errlen, "cannot write %s/%s: %s", p->data, PG_CONF_NAME,
+		   strerror(-rc));
+out:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
 	free(main_conf);
+	close(dfd);
 	return rc;
 }
 

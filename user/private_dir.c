@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -144,6 +145,98 @@ static int walk(const char *dir, bool make, mode_t mode, const char *what,
 			next = p + len;
 	}
 	return rc;
+}
+
+/*
+ * Every directory from the root down to dir (absolute) is one that only
+ * root or this uid may change, sticky ones too; follow: through links
+ * (their containing directories judged), or refusing them.
+ */
+static int parents_safe(const char *dir, bool follow, const char *what,
+			char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		char c = path[i];
+
+		if (c != '/' && c != '\0')
+			continue;
+		path[i] = '\0';
+		if ((follow ? stat(path[0] ? path : "/", &st)
+			    : lstat(path[0] ? path : "/", &st))) {
+			int e = errno;
+
+			mw_set_err(err, errlen, "%s: %s: %s", what, path,
+				   strerror(e));
+			return -e;
+		}
+		if (!S_ISDIR(st.st_mode) || !parent_is_safe(&st)) {
+			mw_set_err(err, errlen,
+				   "%s: %s, above it, may be changed by others "
+				   "than root and uid %u (uid %u, mode %04o): "
+				   "another user could put a file of their own "
+				   "in its place",
+				   what, path, (unsigned)geteuid(),
+				   (unsigned)st.st_uid,
+				   (unsigned)(st.st_mode & 07777));
+			return -EPERM;
+		}
+		path[i] = c;
+	}
+	return 0;
+}
+
+int mw_private_file_check(const char *file, const char *what, char *err,
+			  size_t errlen)
+{
+	char abs[PATH_MAX], real[PATH_MAX], cwd[PATH_MAX];
+	struct stat st;
+	int rc;
+
+	errno = 0;
+	if (file[0] == '/')
+		rc = snprintf(abs, sizeof(abs), "%s", file);
+	else if (getcwd(cwd, sizeof(cwd)))
+		rc = snprintf(abs, sizeof(abs), "%s/%s", cwd, file);
+	else
+		rc = -1;
+	if (rc < 0 || (size_t)rc >= sizeof(abs) || !realpath(abs, real)) {
+		rc = errno ? errno : ENAMETOOLONG;
+		mw_set_err(err, errlen, "%s %s: %s", what, file, strerror(rc));
+		return -rc;
+	}
+	/* the directories named, and those the links lead through */
+	*strrchr(abs, '/') = '\0';
+	rc = parents_safe(abs, true, what, err, errlen);
+	if (!rc) {
+		*strrchr(real, '/') = '\0';
+		rc = parents_safe(real, false, what, err, errlen);
+		real[strlen(real)] = '/';
+	}
+	if (rc)
+		return rc;
+	if (stat(real, &st)) {
+		rc = errno;
+		mw_set_err(err, errlen, "%s %s: %s", what, file, strerror(rc));
+		return -rc;
+	}
+	if (!S_ISREG(st.st_mode) || !dir_is_private(&st)) {
+		mw_set_err(err, errlen,
+			   "%s %s is not a file that only root or uid %u may "
+			   "write (uid %u, mode %04o): another user could "
+			   "change what the daemon enforces; give it to root "
+			   "with mode 0644 or 0600",
+			   what, file, (unsigned)geteuid(), (unsigned)st.st_uid,
+			   (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
 }
 
 int mw_private_dir_check(const char *dir, const char *what, char *err,

@@ -33,6 +33,17 @@ int mw_private_dir_make(const char *dir, mode_t mode, const char *what,
 			char *err, size_t errlen);
 
 /*
+ * Checks that only root and this uid may change file or swap it: a
+ * regular file owned by root or the effective uid that group and others
+ * may not write, below directories that only root or that uid may change
+ * (sticky ones too), both those the path names and those its links lead
+ * through. For the configuration and the policy, which the daemon
+ * enforces. 0, or -errno with the reason in err.
+ */
+int mw_private_file_check(const char *file, const char *what, char *err,
+			  size_t errlen);
+
+/*
  * One daemon per directory: an flock() on dir, held as long as the
  * returned descriptor is open. The descriptor, or -errno with the reason
  * in err ("another mcpwardend uses WHAT DIR" when it is held).

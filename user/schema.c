@@ -7,7 +7,8 @@
  *                             JSON-RPC messages, HTTP errors, connection
  *                             open/close. A conn_open row also carries the
  *                             identity behind the connection (pid .. cgroup,
- *                             client_addr, server_addr: NULL on other rows).
+ *                             client_addr, server_addr), a control row the
+ *                             caller's (pid .. cgroup): NULL on other rows.
  *   mcpwarden.schema_version  applied migrations.
  *
  * Views (the auditor's interface, see DESIGN.md "SQL"):
@@ -19,6 +20,9 @@
  *                                failures
  *   mcpwarden.connection_events  connection open/close with identity
  *   mcpwarden.tool_changes       tool definitions pinned, changed, accepted
+ *   mcpwarden.control_actions    who enforced, released, reloaded, accepted
+ *                                tools through the control socket
+ *   mcpwarden.chain_events, mcpwarden.checkpoints  the chain as hashed
  *
  * The writer only appends (COPY, see audit.c), so every index costs on
  * every event: events has only those the views and the writer need.
@@ -655,7 +659,7 @@ static const char migration_7[] =
 	"SET LOCAL ROLE mcpwarden_owner;\n"
 	"CREATE VIEW mcpwarden.control_actions AS\n"
 	"SELECT ts, host, seq, method AS command, server, decision, detail,\n"
-	"	uid, gid, pid, comm, cgroup\n"
+	"	uid, gid, user_name, pid, comm, cgroup, cgroup_id\n"
 	"FROM mcpwarden.events\n"
 	"WHERE kind = 'control';\n"
 	"GRANT SELECT ON mcpwarden.control_actions TO mcpwarden_auditor;\n"

@@ -386,6 +386,8 @@ test('a client in a network namespace of its own reaches its own addresses on a 
 
 test('a process under enforcement cannot release it, reload or accept tools; every such command is recorded with who asked', async () => {
   // root inside the enforced cgroup, through the operator's own CLI
+  await auditSettled(d);
+  const [[since]] = await d.sql('SELECT coalesce(max(seq), 0) FROM mcpwarden.events');
   const sub = path.join(cg, 'sub');
   fs.mkdirSync(sub);
   const inside = async (where, args) => runInCgroup(where, CLI_BIN, ['-c', d.configPath, ...args], { timeout: 15000 });
@@ -396,6 +398,10 @@ test('a process under enforcement cannot release it, reload or accept tools; eve
       assert.notEqual(r.code, 0, `${args[0]} from ${where} was carried out: ${r.stdout}`);
       assert.match(r.stderr, new RegExp(`${args.at(-1) === 'local' ? 'accept-tools' : args[0]} refused: the caller is under enforcement \\(cgroup ${cg}\\)`));
     }
+    // nor by signal: the sender is judged as a caller is
+    const hup = await runInCgroup(cg, 'sh', ['-c', `kill -HUP ${d.proc.pid} && sleep 1`], { timeout: 10000 });
+    assert.equal(hup.code, 0, hup.stderr);
+    await until(() => /ALERT \(AC-3\): reload by uid 0 pid \d+ \(sh\) refused/.test(d.log()), 'SIGHUP refused', 5000);
     // reading is not weakening
     const st = await inside(cg, ['status']);
     assert.equal(st.code, 0, st.stderr);
@@ -416,23 +422,30 @@ test('a process under enforcement cannot release it, reload or accept tools; eve
   assert.notEqual(bad.code, 0);
   await auditSettled(d);
   const rows = await d.sqlObjects(`SELECT command, decision, detail, uid, pid, comm, cgroup
-    FROM mcpwarden.control_actions ORDER BY seq`);
+    FROM mcpwarden.control_actions WHERE seq > ${since} ORDER BY seq`);
   const self = fs.readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)[1];
   const rel = cgroupRelPath; // "/a/b", as in /proc/PID/cgroup
   const seen = rows.map((r) => [r.command, r.decision, r.comm, r.uid, r.cgroup]);
   assert.deepEqual(seen, [
-    ['enforce', 'allow', 'mcpwarden', 0, self], // before(): the enforcement above
     ['release', 'deny', 'mcpwarden', 0, rel(cg)],
     ['release', 'deny', 'mcpwarden', 0, `${rel(cg)}/sub`],
     ['reload', 'deny', 'mcpwarden', 0, rel(cg)],
     ['accept-tools', 'deny', 'mcpwarden', 0, rel(cg)],
+    ['reload', 'deny', 'sh', 0, rel(cg)],
     ['enforce', 'allow', 'mcpwarden', 0, self],
     ['release', 'allow', 'mcpwarden', 0, self],
     ['release', 'error', 'mcpwarden', 0, self],
   ], JSON.stringify(rows, null, 1));
   assert.ok(rows.every((r) => r.pid > 0));
-  assert.match(rows[1].detail, /^release refused: the caller is under enforcement/);
+  const ids = await d.sqlObjects(`SELECT DISTINCT user_name, cgroup_id FROM mcpwarden.control_actions
+    WHERE seq > ${since} AND cgroup = '${rel(cg)}'`);
+  assert.deepEqual(ids, [{ user_name: 'root', cgroup_id: fs.statSync(cg).ino }]);
+  assert.match(rows[0].detail, /^release refused: the caller is under enforcement/);
   assert.equal(rows[6].detail, `release ${other}`);
+  // before(): the enforcement this file runs under
+  const first = await d.sqlObjects(`SELECT decision, comm, cgroup FROM mcpwarden.control_actions
+    WHERE detail = 'enforce ${cg}'`);
+  assert.deepEqual(first, [{ decision: 'allow', comm: 'mcpwarden', cgroup: self }]);
   // and the chain holds them like any other event
   const v = await d.cli(['audit', 'verify']);
   assert.equal(v.code, 0, v.stdout + v.stderr);

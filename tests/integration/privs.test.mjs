@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  DAEMON_BIN, cgroupRelPath, cli, freePort, makeCgroup, run, runInCgroup, startDaemon, testPinDir, uniqueName, cleanupAll,
+  DAEMON_BIN, cgroupRelPath, cli, freePort, makeCgroup, toYaml, run, runInCgroup, startDaemon, testPinDir, uniqueName, cleanupAll,
 } from './helpers.mjs';
 
 after(cleanupAll);
@@ -78,17 +78,27 @@ test('a pin directory under a directory another user may write is refused: it co
 test('a state_dir another user made first is refused, and nothing is written in it', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-test-foreign-'));
   fs.chownSync(dir, 65534, 65534);
+  // the configuration in a directory of root's: only state_dir is theirs
+  const cfgDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-test-cfg-'));
+  const config = path.join(cfgDir, 'mcpwarden.yaml');
+  const port = await freePort();
+  fs.writeFileSync(config, toYaml({
+    listen: `127.0.0.1:${port}`, listen6: `[::1]:${port}`, state_dir: dir, bpf_pin_dir: testPinDir(),
+    audit: { dsn: '', embedded_user: 'mcpwarden' }, servers: [{ name: 's', address: '127.0.0.1:9' }],
+  }), { mode: 0o644 });
   try {
-    await assert.rejects(startDaemon({ state_dir: dir, servers: [{ name: 's', address: '127.0.0.1:9' }] }),
-      /state_dir \S+ is not a directory that only root or uid 0 may write \(uid 65534/);
-    // the test's own files only: no key, no spool, no cluster, no socket
-    assert.deepEqual(fs.readdirSync(dir).sort(), ['daemon.log', 'mcpwarden.yaml']);
+    const r = await run(DAEMON_BIN, ['-c', config], { timeout: 30000 });
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /state_dir \S+ is not a directory that only root or uid 0 may write \(uid 65534/);
+    // no key, no spool, no cluster, no socket
+    assert.deepEqual(fs.readdirSync(dir), []);
     // nor does the CLI believe what is in it
-    const r = await cli(['audit', 'pubkey'], { config: path.join(dir, 'mcpwarden.yaml') });
-    assert.equal(r.code, 1, r.stdout);
-    assert.match(r.stderr, /state_dir \S+ is not a directory that only root or uid 0 may write/);
+    const c = await cli(['audit', 'pubkey'], { config });
+    assert.equal(c.code, 1, c.stdout);
+    assert.match(c.stderr, /state_dir \S+ is not a directory that only root or uid 0 may write/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(cfgDir, { recursive: true, force: true });
   }
 });
 
@@ -120,6 +130,63 @@ test('a second daemon on the same state_dir is refused; the first keeps its sock
   assert.equal(st.code, 0, st.stderr);
   assert.equal(d1.proc.exitCode, null, 'the first daemon stopped');
   await d1.stop();
+});
+
+test('a configuration or policy file another user may write is refused, at start and at reload', async () => {
+  // they decide what is enforced: a file anyone may write is anyone's policy
+  const d = await startDaemon({ servers: [{ name: 's', address: '127.0.0.1:9' }] });
+  const policy = path.join(d.stateDir, 'policy.yaml');
+  fs.writeFileSync(policy, 'default: deny\nrules: []\n', { mode: 0o644 });
+  fs.chmodSync(policy, 0o666);
+  fs.appendFileSync(d.configPath, `policy: ${policy}\n`);
+  const r = await d.cli(['reload']);
+  assert.notEqual(r.code, 0, r.stdout);
+  assert.match(r.stderr, /policy \S+ is not a file that only root or uid 0 may write \(uid 0, mode 0666\)/);
+  assert.match(d.log(), /the policy in force \(sha256 [0-9a-f]+\) stays/);
+  fs.chmodSync(policy, 0o644);
+  const ok = await d.cli(['reload']);
+  assert.equal(ok.code, 0, ok.stderr);
+  await d.stop();
+  fs.chmodSync(d.configPath, 0o666);
+  const start = await run(DAEMON_BIN, ['-c', d.configPath], { timeout: 30000 });
+  assert.notEqual(start.code, 0, start.stderr);
+  assert.match(start.stderr, /configuration \S+ is not a file that only root or uid 0 may write/);
+});
+
+// state_dir/pg is the cluster user's: whoever runs as that user could put
+// links there, which root followed at the next start (chown of the socket
+// directory, an append to postgresql.conf)
+test('links the cluster user put in its directory are not followed by the daemon', async () => {
+  const d = await startDaemon({ servers: [{ name: 's', address: '127.0.0.1:9' }] });
+  const stop = await d.stop();
+  assert.equal(stop.code, 0, d.log());
+  const pg = path.join(d.stateDir, 'pg');
+  const victim = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-test-victim-'));
+  const victimFile = path.join(victim, 'file.conf');
+  fs.writeFileSync(victimFile, 'root\n', { mode: 0o644 });
+  fs.chmodSync(victim, 0o755);
+  const asCluster = (cmd) => run('runuser', ['-u', 'mcpwarden', '--', 'sh', '-c', cmd], { cwd: pg });
+  const restart = () => run(DAEMON_BIN, ['-c', d.configPath], { timeout: 60000 });
+  try {
+    let r = await asCluster(`mv run run.old && ln -s ${victim} run`);
+    assert.equal(r.code, 0, r.stderr);
+    r = await restart();
+    assert.notEqual(r.code, 0, 'started over a link');
+    assert.match(r.stderr, /pg\/run: a symbolic link, not a directory/);
+    let st = fs.statSync(victim);
+    assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o755], 'the link\'s target was given to the cluster user');
+
+    r = await asCluster(`rm run && mv run.old run && mv data/postgresql.conf data/pg.conf.old && ln -s ${victimFile} data/postgresql.conf`);
+    assert.equal(r.code, 0, r.stderr);
+    r = await restart();
+    assert.notEqual(r.code, 0, 'started over a link');
+    assert.match(r.stderr, /cannot include mcpwarden\.conf in \S+\/postgresql\.conf/);
+    assert.equal(fs.readFileSync(victimFile, 'utf8'), 'root\n', 'root appended to the link\'s target');
+    st = fs.statSync(victimFile);
+    assert.equal(st.uid, 0);
+  } finally {
+    fs.rmSync(victim, { recursive: true, force: true });
+  }
 });
 
 // GET / from inside CG to 127.0.0.1:9; prints the status line or the error.

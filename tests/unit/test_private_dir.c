@@ -180,3 +180,80 @@ Test(private_dir, a_file_in_its_place_is_refused)
 					 sizeof(err)),
 		     -ENOTDIR);
 }
+
+static void write_file(const char *path, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs("default: allow\n", f);
+	fclose(f);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+Test(private_dir, a_file_only_root_may_change_passes)
+{
+	char rel[PATH_MAX];
+
+	write_file(at("policy.yaml"), 0644);
+	cr_assert_eq(mw_private_file_check(at("policy.yaml"), "policy", err,
+					   sizeof(err)),
+		     0, "%s", err);
+	/* relative to the working directory, as `-c policy/demo.yaml` */
+	cr_assert_eq(chdir(top), 0);
+	snprintf(rel, sizeof(rel), "./policy.yaml");
+	cr_assert_eq(mw_private_file_check(rel, "policy", err, sizeof(err)), 0,
+		     "%s", err);
+	/* through a link in a directory only root may change */
+	snprintf(rel, sizeof(rel), "%s", at("policy.yaml"));
+	cr_assert_eq(symlink(rel, at("current.yaml")), 0);
+	cr_assert_eq(mw_private_file_check(at("current.yaml"), "policy", err,
+					   sizeof(err)),
+		     0, "%s", err);
+}
+
+Test(private_dir, a_file_others_may_write_or_swap_is_refused)
+{
+	char link[PATH_MAX];
+
+	write_file(at("policy.yaml"), 0666);
+	cr_assert_eq(mw_private_file_check(at("policy.yaml"), "policy", err,
+					   sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "mode 0666"), "%s", err);
+	/* in a directory anyone may write: renamed away, another put there */
+	cr_assert_eq(mkdir(at("shared"), 0777), 0);
+	cr_assert_eq(chmod(at("shared"), 0777), 0);
+	write_file(at("shared/policy.yaml"), 0644);
+	cr_assert_eq(mw_private_file_check(at("shared/policy.yaml"), "policy",
+					   err, sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "shared, above it"), "%s", err);
+	/* and through a link that leads into it */
+	snprintf(link, sizeof(link), "%s", at("via-link.yaml"));
+	cr_assert_eq(symlink("shared/policy.yaml", link), 0);
+	cr_assert_eq(mw_private_file_check(link, "policy", err, sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "shared, above it"), "%s", err);
+	/* a link others could re-point, to a file that is fine */
+	write_file(at("fine.yaml"), 0644);
+	snprintf(link, sizeof(link), "%s", at("shared/link.yaml"));
+	cr_assert_eq(symlink("../fine.yaml", link), 0);
+	cr_assert_eq(mw_private_file_check(link, "policy", err, sizeof(err)),
+		     -EPERM);
+	cr_assert_eq(mw_private_file_check(at("missing.yaml"), "policy", err,
+					   sizeof(err)),
+		     -ENOENT);
+}
+
+Test(private_dir, a_file_of_another_user_is_refused)
+{
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a file to another user");
+	write_file(at("policy.yaml"), 0644);
+	cr_assert_eq(chown(at("policy.yaml"), OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(mw_private_file_check(at("policy.yaml"), "policy", err,
+					   sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "uid 65534"), "%s", err);
+}
