@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BUILD=${BUILD:-build}
-CONFIG=policy/demo.yaml
+CONFIG=policy/demo.yaml # copied to root's own directory below
 STATE=/tmp/mcpwarden-demo # policy/demo.yaml's state_dir, which mcpwardend makes
 PINS=/sys/fs/bpf/mcpwarden-demo
 CG_NAME=mcpwarden-demo
@@ -36,8 +36,12 @@ cleanup() {
 }
 cleanup # what an interrupted run left
 trap cleanup EXIT
-# The demo's own files, where no other user can put a link first
+# The demo's own files, where no other user can put a link first. The
+# daemon reads a configuration only when nobody but root could have
+# written it: a clone in a user's home is that user's, so it runs a copy.
 RUN=$(mktemp -d /tmp/mcpwarden-demo-run.XXXXXX)
+install -m 0644 "$CONFIG" "$RUN/demo.yaml"
+CONFIG=$RUN/demo.yaml
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

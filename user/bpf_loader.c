@@ -853,7 +853,9 @@ static int idset_has(const struct idset *s, uint64_t id)
 }
 
 /* The ids of the cgroups this instance enforces (live links only). */
-static int enforced_ids(struct mw_bpf *b, struct idset *ids)
+/* strict: a pin that cannot be read fails the call, rather than being
+ * passed over (for a question a wrong "no" would answer unsafely) */
+static int enforced_ids_opt(struct mw_bpf *b, struct idset *ids, bool strict)
 {
 	struct dirent *de;
 	int r = 0;
@@ -872,14 +874,24 @@ static int enforced_ids(struct mw_bpf *b, struct idset *ids)
 				     de->d_name) >= sizeof(path))
 			continue;
 		fd = bpf_obj_get(path);
-		if (fd < 0)
+		if (fd < 0) {
+			if (strict && errno != ENOENT)
+				r = -errno;
 			continue;
+		}
 		if (link_cgroup_id(fd, &cg_id) == 0 && cg_id != 0)
 			r = idset_add(ids, cg_id);
+		else if (strict)
+			r = -EIO;
 		close(fd);
 	}
 	closedir(d);
 	return r;
+}
+
+static int enforced_ids(struct mw_bpf *b, struct idset *ids)
+{
+	return enforced_ids_opt(b, ids, false);
 }
 
 /*
@@ -1247,7 +1259,7 @@ int mw_bpf_enforced_among(struct mw_bpf *b, const uint64_t *ids, size_t n,
 	struct idset set = { 0 };
 	int r;
 
-	r = enforced_ids(b, &set);
+	r = enforced_ids_opt(b, &set, true);
 	for (size_t i = 0; r == 0 && i < set.n; i++) {
 		for (size_t j = 0; j < n; j++) {
 			if (set.v[i] == ids[j]) {

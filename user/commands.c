@@ -51,10 +51,23 @@ static int add_kernel_conn(void *arg, const struct mw_conn_key *k,
 	return 0;
 }
 
+/*
+ * Delegation may come after enforce (a unit restarted with Delegate=):
+ * status shows it as it is now, with the ancestor to enforce instead.
+ */
 static int add_enforced(void *arg, uint64_t id, const char *path)
 {
-	json_array_append_new(arg, json_pack("{s:o,s:I}", "cgroup", shown(path),
-					     "id", (json_int_t)id));
+	json_t *e = json_pack("{s:o,s:I}", "cgroup", shown(path), "id",
+			      (json_int_t)id);
+	char anc[4096], who[128];
+
+	if (e && path[0] &&
+	    mw_cgroup_delegated_above(path, anc, sizeof(anc), who,
+				      sizeof(who)) > 0) {
+		json_object_set_new(e, "delegated_to", shown(who));
+		json_object_set_new(e, "enforce_instead", shown(anc));
+	}
+	json_array_append_new(arg, e);
 	return 0;
 }
 
@@ -348,6 +361,19 @@ static uint64_t record_control(struct mw_commands_ctx *cc,
 	return seq;
 }
 
+/* A command that did not go through, on record. */
+static json_t *control_failed(struct mw_commands_ctx *cc,
+			      const struct mw_control_caller *who,
+			      const char *cmd, const char *server,
+			      const char *why)
+{
+	char detail[4700];
+
+	snprintf(detail, sizeof(detail), "%s failed: %s", cmd, why);
+	record_control(cc, who, cmd, server, "error", detail);
+	return mw_control_error("%s", why);
+}
+
 /*
  * NULL when the caller may weaken enforcement, the command recorded as
  * about to be carried out; otherwise the refusal, alerted and recorded.
@@ -361,15 +387,27 @@ static json_t *judge_caller(struct mw_commands_ctx *cc,
 	char why[4608], path[4096], detail[4700];
 	int r = -1;
 
+	/* a kill(1) that exited at once, the kernel's own signal: no one
+	 * to judge, and nothing to alert about */
+	if (!who->cgroup[0]) {
+		snprintf(why, sizeof(why),
+			 "its sender (pid %d) was gone before it could be "
+			 "identified: use mcpwarden %s",
+			 (int)who->pid, cmd);
+		log_warn("%s refused: %s", cmd, why);
+		return control_failed(cc, who, cmd, server, why);
+	}
 	if (!ancestry_of(who->cgroup, &a, why, sizeof(why)))
 		r = caller_enforced(cc, &a, path, sizeof(path), why,
 				    sizeof(why));
 	if (r == 0) {
 		if (record_control(cc, who, cmd, server, "allow", what))
 			return NULL;
-		return mw_control_error("%s refused: it cannot be recorded "
-					"(audit queue full)",
-					cmd);
+		return mw_control_error(
+			"%s refused: it cannot be recorded (the "
+			"audit trail takes no events: see the "
+			"daemon's log)",
+			cmd);
 	}
 	if (r > 0)
 		snprintf(why, sizeof(why),
@@ -382,19 +420,6 @@ static json_t *judge_caller(struct mw_commands_ctx *cc,
 		 (unsigned)who->uid, (int)who->pid, who->comm, why);
 	record_control(cc, who, cmd, server, "deny", detail);
 	return mw_control_error("%s refused: %s", cmd, why);
-}
-
-/* A command that did not go through, on record. */
-static json_t *control_failed(struct mw_commands_ctx *cc,
-			      const struct mw_control_caller *who,
-			      const char *cmd, const char *server,
-			      const char *why)
-{
-	char detail[4700];
-
-	snprintf(detail, sizeof(detail), "%s failed: %s", cmd, why);
-	record_control(cc, who, cmd, server, "error", detail);
-	return mw_control_error("%s", why);
 }
 
 static int add_existing(void *arg, const struct mw_existing_conn *c)
@@ -423,8 +448,10 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	if (!on && (r = judge_caller(cc, who, cmd, NULL, what)))
 		return r;
 	if (on && !record_control(cc, who, cmd, NULL, "allow", what))
-		return mw_control_error("enforce: it cannot be recorded (audit "
-					"queue full)");
+		return mw_control_error(
+			"enforce refused: it cannot be recorded "
+			"(the audit trail takes no events: see "
+			"the daemon's log)");
 	if (on ? mw_bpf_enforce(cc->bpf, path, err, sizeof(err))
 	       : mw_bpf_release(cc->bpf, path, err, sizeof(err)))
 		return control_failed(cc, who, cmd, NULL, err);

@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "pgcopy.h"
+#include "private_dir.h"
 #include "spool.h"
 #include "yaml_util.h"
 
@@ -792,6 +793,8 @@ static int load_policy(struct mw_yaml_ctx *c, struct mw_config *cfg,
 	if (pn->file) {
 		if (policy_path(c, pn, cfg->policy_file,
 				sizeof(cfg->policy_file)) ||
+		    mw_private_file_check(cfg->policy_file, "policy", c->err,
+					  c->errlen) ||
 		    mw_policy_load_file(cfg->policy_file, &cfg->policy, NULL,
 					c->err, c->errlen))
 			return -1;
@@ -842,8 +845,13 @@ int mw_config_load_opts(const char *path, struct mw_config *cfg,
 
 	set_defaults(cfg);
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
-	/* Read once: the policy's hash covers exactly the bytes parsed. */
-	if (mw_yaml_read_file(path, MW_CONFIG_MAX_BYTES, &bytes, &len, err,
+	/*
+	 * It decides what is enforced: read only when nobody but root (or
+	 * this uid) could have written or swapped it. Read once: the
+	 * policy's hash covers exactly the bytes parsed.
+	 */
+	if (mw_private_file_check(path, "configuration", err, errlen) ||
+	    mw_yaml_read_file(path, MW_CONFIG_MAX_BYTES, &bytes, &len, err,
 			      errlen))
 		return -1;
 	rc = mw_yaml_parse(&c, bytes, len, &doc);

@@ -191,8 +191,17 @@ static void print_status(json_t *r)
 	if (!json_array_size(json_object_get(r, "enforced")))
 		printf("  (none)\n");
 	json_array_foreach (json_object_get(r, "enforced"), i, v) {
+		const char *to =
+			json_string_value(json_object_get(v, "delegated_to"));
+
 		printf("  %s\n",
 		       json_string_value(json_object_get(v, "cgroup")));
+		if (to)
+			printf("    OPEN: in a subtree delegated to %s, whose "
+			       "processes can leave it; enforce %s instead\n",
+			       to,
+			       json_string_value(
+				       json_object_get(v, "enforce_instead")));
 	}
 	printf("\nprotected servers:\n");
 	json_array_foreach (json_object_get(r, "servers"), i, v) {

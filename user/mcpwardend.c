@@ -379,27 +379,6 @@ static void record_policy(struct daemon *d)
  * policy in force, and so does one whose servers differ from the running
  * ones.
  */
-/*
- * The configuration and its policy file, loaded only when nobody but root
- * (or the daemon's user) could have written them: they decide what is
- * enforced. Checked before the read, and the policy file named inside
- * once it is known (a file of root's below root's directories cannot
- * change in between).
- */
-static int load_config(const char *path, struct mw_config *cfg, char *err,
-		       size_t errlen)
-{
-	if (mw_private_file_check(path, "configuration", err, errlen) ||
-	    mw_config_load(path, cfg, err, errlen))
-		return -1;
-	if (strcmp(cfg->policy_file, cfg->path) &&
-	    mw_private_file_check(cfg->policy_file, "policy", err, errlen)) {
-		mw_config_free(cfg);
-		return -1;
-	}
-	return 0;
-}
-
 static int reload_policy(void *arg, char *msg, size_t msglen)
 {
 	struct daemon *d = arg;
@@ -409,7 +388,7 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	struct mw_policy *old;
 	char err[768], unapplied[1024];
 
-	if (load_config(d->cfg.path, &fresh, err, sizeof(err))) {
+	if (mw_config_load(d->cfg.path, &fresh, err, sizeof(err))) {
 		snprintf(msg, msglen,
 			 "%s; the policy in force (sha256 %s) stays", err,
 			 d->cfg.policy_sha256);
@@ -527,7 +506,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	int rc = 1, r;
 
 	d->state_lock_fd = -1;
-	if (load_config(config_path, &d->cfg, err, sizeof(err))) {
+	if (mw_config_load(config_path, &d->cfg, err, sizeof(err))) {
 		log_err("%s", err);
 		return 1;
 	}

@@ -121,11 +121,27 @@ static void tail_lines(const char *s, int nlines, char *out, size_t outlen)
 	}
 }
 
+/*
+ * A file in the cluster user's directories, for reading: not through a
+ * link that user put there, and a regular file (a FIFO would hang the
+ * daemon). The descriptor, or -1.
+ */
+static int open_cluster_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+
+	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static void file_tail(const char *path, struct pg_out *o)
 {
 	char buf[2048];
-	/* in the cluster user's directory: a link would show another file */
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open_cluster_file(path);
 	off_t size;
 	ssize_t n;
 
@@ -398,14 +414,14 @@ int mw_pg_bindir(const char *data_dir, char *out, size_t outlen)
 	/* An existing cluster needs the binaries of its own major version. */
 	if (data_dir && snprintf(path, sizeof(path), "%s/PG_VERSION",
 				 data_dir) < (int)sizeof(path)) {
-		FILE *f = fopen(path, "re");
+		int fd = open_cluster_file(path);
 		char ver[32] = "";
+		ssize_t n = fd >= 0 ? read(fd, ver, sizeof(ver) - 1) : -1;
 
-		if (f) {
-			if (fgets(ver, sizeof(ver), f))
-				ver[strcspn(ver, "\r\n")] = '\0';
-			fclose(f);
-		}
+		if (fd >= 0)
+			close(fd);
+		ver[n > 0 ? n : 0] = '\0';
+		ver[strcspn(ver, "\r\n")] = '\0';
 		if (*ver && !strchr(ver, '/') &&
 		    snprintf(buf, sizeof(buf), "/usr/lib/postgresql/%s/bin",
 			     ver) < (int)sizeof(buf) &&

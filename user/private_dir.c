@@ -147,96 +147,158 @@ static int walk(const char *dir, bool make, mode_t mode, const char *what,
 	return rc;
 }
 
+#define MAX_LINKS 40 /* as the kernel's path walk */
+
 /*
- * Every directory from the root down to dir (absolute) is one that only
- * root or this uid may change, sticky ones too; follow: through links
- * (their containing directories judged), or refusing them.
+ * file resolved by hand, one component at a time from the root, so that
+ * everything the walk goes through is judged: each directory one that
+ * only root or this uid may change (sticky ones too: nobody renames there
+ * what is not theirs), each link root's or this uid's (in a sticky /tmp a
+ * link of another user's could be re-pointed at will), and the file at
+ * the end. real gets the path resolved; 0, or -errno with why in err.
  */
-static int parents_safe(const char *dir, bool follow, const char *what,
-			char *err, size_t errlen)
+static int resolve_private(const char *file, const char *what, char *real,
+			   size_t reallen, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
+	char rest[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+	int links = 0, n, e;
 	struct stat st;
-	size_t n = strlen(dir);
+	size_t len;
 
-	if (n >= sizeof(path))
+	if (lstat("/", &st) || !parent_is_safe(&st)) {
+		mw_set_err(err, errlen,
+			   "%s %s: / may be changed by others "
+			   "than root and uid %u",
+			   what, file, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (file[0] == '/')
+		n = snprintf(rest, sizeof(rest), "%s", file);
+	else if (getcwd(next, sizeof(next)))
+		n = snprintf(rest, sizeof(rest), "%s/%s", next, file);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= sizeof(rest)) {
+		mw_set_err(err, errlen, "%s %s: path too long", what, file);
 		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (size_t i = 1; i <= n; i++) {
-		char c = path[i];
+	}
+	real[0] = '\0';
+	for (char *p = rest;;) {
+		char *c;
 
-		if (c != '/' && c != '\0')
+		while (*p == '/')
+			p++;
+		if (!*p) {
+			mw_set_err(err, errlen, "%s %s: not a file", what,
+				   file);
+			return -EISDIR;
+		}
+		c = p;
+		p += strcspn(p, "/");
+		len = (size_t)(p - c);
+		if (len == 1 && c[0] == '.')
 			continue;
-		path[i] = '\0';
-		if ((follow ? stat(path[0] ? path : "/", &st)
-			    : lstat(path[0] ? path : "/", &st))) {
-			int e = errno;
+		if (len == 2 && c[0] == '.' && c[1] == '.') {
+			/* what is above real was judged on the way down */
+			char *slash = strrchr(real, '/');
 
-			mw_set_err(err, errlen, "%s: %s: %s", what, path,
-				   strerror(e));
+			if (slash)
+				*slash = '\0';
+			continue;
+		}
+		n = snprintf(next, sizeof(next), "%s/%.*s", real, (int)len, c);
+		if (n < 0 || (size_t)n >= sizeof(next)) {
+			mw_set_err(err, errlen, "%s %s: path too long", what,
+				   file);
+			return -ENAMETOOLONG;
+		}
+		if (lstat(next, &st)) {
+			e = errno;
+			mw_set_err(err, errlen, "%s %s: %s: %s", what, file,
+				   next, strerror(e));
 			return -e;
 		}
-		if (!S_ISDIR(st.st_mode) || !parent_is_safe(&st)) {
+		if (S_ISLNK(st.st_mode)) {
+			ssize_t t;
+
+			if (!ours(&st) || ++links > MAX_LINKS) {
+				mw_set_err(err, errlen,
+					   "%s %s: the link %s is uid %u's, "
+					   "who may point it elsewhere",
+					   what, file, next,
+					   (unsigned)st.st_uid);
+				return links > MAX_LINKS ? -ELOOP : -EPERM;
+			}
+			t = readlink(next, target, sizeof(target) - 1);
+			if (t < 0 ||
+			    strlen(p) + (size_t)t + 2 > sizeof(target)) {
+				mw_set_err(err, errlen, "%s %s: %s: %s", what,
+					   file, next,
+					   t < 0 ? strerror(errno)
+						 : "path too long");
+				return t < 0 ? -errno : -ENAMETOOLONG;
+			}
+			/* the target, then what was left after the link */
+			target[t] = '\0';
+			strcat(target, "/");
+			strcat(target, p);
+			if (target[0] == '/')
+				real[0] = '\0';
+			memcpy(rest, target, strlen(target) + 1);
+			p = rest;
+			continue;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (!parent_is_safe(&st)) {
+				mw_set_err(
+					err, errlen,
+					"%s %s: %s, above it, may be changed "
+					"by others than root and uid %u (uid "
+					"%u, mode %04o): another user could "
+					"put a file of their own in its "
+					"place",
+					what, file, next, (unsigned)geteuid(),
+					(unsigned)st.st_uid,
+					(unsigned)(st.st_mode & 07777));
+				return -EPERM;
+			}
+			memcpy(real, next, (size_t)n + 1);
+			continue;
+		}
+		/* the file: nothing may follow it */
+		while (*p == '/')
+			p++;
+		if (*p || !S_ISREG(st.st_mode)) {
 			mw_set_err(err, errlen,
-				   "%s: %s, above it, may be changed by others "
-				   "than root and uid %u (uid %u, mode %04o): "
-				   "another user could put a file of their own "
-				   "in its place",
-				   what, path, (unsigned)geteuid(),
-				   (unsigned)st.st_uid,
-				   (unsigned)(st.st_mode & 07777));
+				   "%s %s: %s is not a regular file", what,
+				   file, next);
+			return -EINVAL;
+		}
+		if (!dir_is_private(&st)) {
+			mw_set_err(
+				err, errlen,
+				"%s %s is not a file that only root or uid "
+				"%u may write (uid %u, mode %04o): another "
+				"user could change what the daemon enforces; "
+				"give it to root with mode 0644 or 0600",
+				what, file, (unsigned)geteuid(),
+				(unsigned)st.st_uid,
+				(unsigned)(st.st_mode & 07777));
 			return -EPERM;
 		}
-		path[i] = c;
+		if ((size_t)n >= reallen)
+			return -ENAMETOOLONG;
+		memcpy(real, next, (size_t)n + 1);
+		return 0;
 	}
-	return 0;
 }
 
 int mw_private_file_check(const char *file, const char *what, char *err,
 			  size_t errlen)
 {
-	char abs[PATH_MAX], real[PATH_MAX], cwd[PATH_MAX];
-	struct stat st;
-	int rc;
+	char real[PATH_MAX];
 
-	errno = 0;
-	if (file[0] == '/')
-		rc = snprintf(abs, sizeof(abs), "%s", file);
-	else if (getcwd(cwd, sizeof(cwd)))
-		rc = snprintf(abs, sizeof(abs), "%s/%s", cwd, file);
-	else
-		rc = -1;
-	if (rc < 0 || (size_t)rc >= sizeof(abs) || !realpath(abs, real)) {
-		rc = errno ? errno : ENAMETOOLONG;
-		mw_set_err(err, errlen, "%s %s: %s", what, file, strerror(rc));
-		return -rc;
-	}
-	/* the directories named, and those the links lead through */
-	*strrchr(abs, '/') = '\0';
-	rc = parents_safe(abs, true, what, err, errlen);
-	if (!rc) {
-		*strrchr(real, '/') = '\0';
-		rc = parents_safe(real, false, what, err, errlen);
-		real[strlen(real)] = '/';
-	}
-	if (rc)
-		return rc;
-	if (stat(real, &st)) {
-		rc = errno;
-		mw_set_err(err, errlen, "%s %s: %s", what, file, strerror(rc));
-		return -rc;
-	}
-	if (!S_ISREG(st.st_mode) || !dir_is_private(&st)) {
-		mw_set_err(err, errlen,
-			   "%s %s is not a file that only root or uid %u may "
-			   "write (uid %u, mode %04o): another user could "
-			   "change what the daemon enforces; give it to root "
-			   "with mode 0644 or 0600",
-			   what, file, (unsigned)geteuid(), (unsigned)st.st_uid,
-			   (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	return 0;
+	return resolve_private(file, what, real, sizeof(real), err, errlen);
 }
 
 int mw_private_dir_check(const char *dir, const char *what, char *err,

@@ -33,12 +33,14 @@ int mw_private_dir_make(const char *dir, mode_t mode, const char *what,
 			char *err, size_t errlen);
 
 /*
- * Checks that only root and this uid may change file or swap it: a
- * regular file owned by root or the effective uid that group and others
- * may not write, below directories that only root or that uid may change
- * (sticky ones too), both those the path names and those its links lead
- * through. For the configuration and the policy, which the daemon
- * enforces. 0, or -errno with the reason in err.
+ * Checks that only root and this uid may change file or swap it: the path
+ * resolved one component at a time, every directory it goes through one
+ * that only root or that uid may change (sticky ones too), every link
+ * root's or that uid's, and the file a regular one of theirs that group
+ * and others may not write. Nothing on the way can then change under the
+ * reader: the file is read by its name afterwards. For the configuration
+ * and the policy, which the daemon enforces. 0, or -errno with the reason
+ * in err.
  */
 int mw_private_file_check(const char *file, const char *what, char *err,
 			  size_t errlen);

@@ -160,12 +160,20 @@ test('enforce refuses a cgroup in a subtree delegated to a user, whose processes
   const top = makeCgroup(uniqueName('mw-deleg'));
   const agent = path.join(top, 'agent');
   fs.mkdirSync(agent);
-  for (const dir of [top, agent]) {
-    for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) {
-      fs.chownSync(path.join(dir, f), 65534, 65534);
-    }
-  }
   try {
+    // delegated after it was enforced: status says it is open
+    assert.equal((await d.cli(['enforce', agent])).code, 0);
+    for (const dir of [top, agent]) {
+      for (const f of ['', 'cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) {
+        fs.chownSync(path.join(dir, f), 65534, 65534);
+      }
+    }
+    const entry = (await statusJson(d)).enforced.find((e) => e.cgroup === agent);
+    assert.deepEqual([entry.delegated_to, entry.enforce_instead], ['uid 65534', top], JSON.stringify(entry));
+    const text = await d.cli(['status']);
+    assert.ok(text.stdout.includes(`OPEN: in a subtree delegated to uid 65534, whose processes can leave it; enforce ${top} instead`),
+      text.stdout);
+    assert.equal((await d.cli(['release', agent])).code, 0);
     // what enforcing agent would leave open: a process of the user in it
     // moves itself out, to a cgroup nothing steers
     const esc = await runInCgroup(agent, 'setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c',

@@ -72,7 +72,7 @@ before(async () => {
   srv = await startServer();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-evidence-'));
   const policyFile = path.join(work, 'policy.yaml');
-  fs.writeFileSync(policyFile, POLICY_A);
+  fs.writeFileSync(policyFile, POLICY_A, { mode: 0o644 });
   d = await startDaemon({
     servers: [{ name: 'everything', address: `127.0.0.1:${srv.port}` }],
     policy: policyFile,

@@ -446,7 +446,7 @@ export async function startDaemon(config = {}, opts = {}) {
   // PostgreSQL (user mcpwarden) must be able to reach STATE_DIR/pg.
   fs.chmodSync(stateDir, 0o755);
   const configPath = path.join(stateDir, 'mcpwarden.yaml');
-  fs.writeFileSync(configPath, text);
+  fs.writeFileSync(configPath, text, { mode: 0o644 }); // what the daemon trusts: nobody else may write it, whatever the umask
 
   const logPath = path.join(stateDir, 'daemon.log');
   const logFd = fs.openSync(logPath, 'a');

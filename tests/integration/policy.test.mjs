@@ -111,7 +111,7 @@ before(async () => {
   everything = await startServer({ legacy: true, host: '127.0.0.1' });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-policy-'));
   policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, POLICY);
+  fs.writeFileSync(policyFile, POLICY, { mode: 0o644 });
   d = await startDaemon({
     servers: [
       { name: 'sql', address: `127.0.0.1:${sql.port}` },

@@ -122,7 +122,7 @@ test('a second daemon on the same state_dir is refused; the first keeps its sock
   const cfg2 = path.join(d1.stateDir, 'second.yaml');
   fs.writeFileSync(cfg2, fs.readFileSync(d1.configPath, 'utf8')
     .replace(/^bpf_pin_dir: .*$/m, `bpf_pin_dir: ${testPinDir()}`)
-    .replace(/^(listen6?: .*:)\d+(.*)$/gm, `$1${await freePort()}$2`));
+    .replace(/^(listen6?: .*:)\d+(.*)$/gm, `$1${await freePort()}$2`), { mode: 0o644 });
   const r = await run(DAEMON_BIN, ['-c', cfg2], { timeout: 30000 });
   assert.notEqual(r.code, 0, r.stderr);
   assert.match(r.stderr, /another mcpwardend uses state_dir/);

@@ -257,3 +257,45 @@ Test(private_dir, a_file_of_another_user_is_refused)
 		     -EPERM);
 	cr_assert(strstr(err, "uid 65534"), "%s", err);
 }
+
+Test(private_dir, a_link_another_user_could_re_point_is_refused)
+{
+	char link[PATH_MAX], hop[PATH_MAX];
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a link to another user");
+	write_file(at("fine.yaml"), 0644);
+	/* theirs, in a sticky directory: only they may replace it, at will */
+	cr_assert_eq(mkdir(at("sticky"), 01777), 0);
+	cr_assert_eq(chmod(at("sticky"), 01777), 0);
+	snprintf(link, sizeof(link), "%s", at("sticky/l.yaml"));
+	cr_assert_eq(symlink("../fine.yaml", link), 0);
+	cr_assert_eq(lchown(link, OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(mw_private_file_check(link, "policy", err, sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "is uid 65534's"), "%s", err);
+	/* root's own link there is fine */
+	cr_assert_eq(lchown(link, 0, 0), 0);
+	cr_assert_eq(mw_private_file_check(link, "policy", err, sizeof(err)), 0,
+		     "%s", err);
+	/* a hop: root's link to theirs, which leads to the file */
+	snprintf(hop, sizeof(hop), "%s", at("hop.yaml"));
+	cr_assert_eq(symlink("sticky/l.yaml", hop), 0);
+	cr_assert_eq(lchown(link, OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(mw_private_file_check(hop, "policy", err, sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "is uid 65534's"), "%s", err);
+	/* a directory of theirs on the way through a link */
+	cr_assert_eq(mkdir(at("theirs"), 0755), 0);
+	write_file(at("theirs/p.yaml"), 0644);
+	cr_assert_eq(chown(at("theirs"), OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(symlink("theirs/p.yaml", at("via-theirs.yaml")), 0);
+	cr_assert_eq(mw_private_file_check(at("via-theirs.yaml"), "policy", err,
+					   sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "theirs, above it"), "%s", err);
+	/* .. and . are walked, not refused */
+	snprintf(hop, sizeof(hop), "%s/sticky/../fine.yaml", top);
+	cr_assert_eq(mw_private_file_check(hop, "policy", err, sizeof(err)), 0,
+		     "%s", err);
+}
