@@ -2,6 +2,7 @@
 #include "private_dir.h"
 
 #include <errno.h>
+#include <linux/magic.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -150,17 +152,53 @@ static int walk(const char *dir, bool make, mode_t mode, const char *what,
 #define MAX_LINKS 40 /* as the kernel's path walk */
 
 /*
+ * Whether a link found in the directory cur (as resolved so far: "" is
+ * the root) may be followed. Its target is fixed when it is made: only
+ * whoever may replace it matters, and cur was judged (only root or this
+ * uid may write it) unless it is sticky, where the link's owner may
+ * replace it. /proc's links (/proc/self/fd/N, /dev/fd/N, .../root) are
+ * not names but open files, which the name read back does not show.
+ */
+static int link_followable(const char *cur, const struct stat *link,
+			   const char *what, const char *file, const char *path,
+			   char *err, size_t errlen)
+{
+	struct statfs sfs;
+	struct stat dir;
+
+	if (statfs(cur[0] ? cur : "/", &sfs) ||
+	    sfs.f_type == PROC_SUPER_MAGIC) {
+		mw_set_err(err, errlen,
+			   "%s %s: %s is a /proc link, to an open file and not "
+			   "a name: give the file's own path",
+			   what, file, path);
+		return -EPERM;
+	}
+	if (ours(link))
+		return 0;
+	if (lstat(cur[0] ? cur : "/", &dir) ||
+	    ((dir.st_mode & S_ISVTX) && (dir.st_mode & (S_IWGRP | S_IWOTH)))) {
+		mw_set_err(err, errlen,
+			   "%s %s: the link %s is uid %u's, who may point it "
+			   "elsewhere",
+			   what, file, path, (unsigned)link->st_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
  * file resolved by hand, one component at a time from the root, so that
  * everything the walk goes through is judged: each directory one that
  * only root or this uid may change (sticky ones too: nobody renames there
- * what is not theirs), each link root's or this uid's (in a sticky /tmp a
- * link of another user's could be re-pointed at will), and the file at
- * the end. real gets the path resolved; 0, or -errno with why in err.
+ * what is not theirs), each link one nobody else may re-point, and the
+ * file at the end. 0, or -errno with why in err.
  */
-static int resolve_private(const char *file, const char *what, char *real,
-			   size_t reallen, char *err, size_t errlen)
+int mw_private_file_check(const char *file, const char *what, char *err,
+			  size_t errlen)
 {
 	char rest[PATH_MAX], next[PATH_MAX], target[PATH_MAX];
+	char cur[PATH_MAX]; /* the directory resolved so far; "" is / */
 	int links = 0, n, e;
 	struct stat st;
 	size_t len;
@@ -172,24 +210,29 @@ static int resolve_private(const char *file, const char *what, char *real,
 			   what, file, (unsigned)geteuid());
 		return -EPERM;
 	}
-	if (file[0] == '/')
+	if (file[0] == '/') {
 		n = snprintf(rest, sizeof(rest), "%s", file);
-	else if (getcwd(next, sizeof(next)))
+	} else if (getcwd(next, sizeof(next))) {
 		n = snprintf(rest, sizeof(rest), "%s/%s", next, file);
-	else
-		n = -1;
+	} else {
+		e = errno;
+		mw_set_err(err, errlen, "%s %s: the working directory: %s",
+			   what, file, strerror(e));
+		return -e;
+	}
 	if (n < 0 || (size_t)n >= sizeof(rest)) {
 		mw_set_err(err, errlen, "%s %s: path too long", what, file);
 		return -ENAMETOOLONG;
 	}
-	real[0] = '\0';
+	cur[0] = '\0';
 	for (char *p = rest;;) {
 		char *c;
 
 		while (*p == '/')
 			p++;
 		if (!*p) {
-			mw_set_err(err, errlen, "%s %s: not a file", what,
+			mw_set_err(err, errlen,
+				   "%s %s: a directory, not a file", what,
 				   file);
 			return -EISDIR;
 		}
@@ -199,14 +242,14 @@ static int resolve_private(const char *file, const char *what, char *real,
 		if (len == 1 && c[0] == '.')
 			continue;
 		if (len == 2 && c[0] == '.' && c[1] == '.') {
-			/* what is above real was judged on the way down */
-			char *slash = strrchr(real, '/');
+			/* what is above cur was judged on the way down */
+			char *slash = strrchr(cur, '/');
 
 			if (slash)
 				*slash = '\0';
 			continue;
 		}
-		n = snprintf(next, sizeof(next), "%s/%.*s", real, (int)len, c);
+		n = snprintf(next, sizeof(next), "%s/%.*s", cur, (int)len, c);
 		if (n < 0 || (size_t)n >= sizeof(next)) {
 			mw_set_err(err, errlen, "%s %s: path too long", what,
 				   file);
@@ -221,29 +264,34 @@ static int resolve_private(const char *file, const char *what, char *real,
 		if (S_ISLNK(st.st_mode)) {
 			ssize_t t;
 
-			if (!ours(&st) || ++links > MAX_LINKS) {
+			if (++links > MAX_LINKS) {
 				mw_set_err(err, errlen,
-					   "%s %s: the link %s is uid %u's, "
-					   "who may point it elsewhere",
-					   what, file, next,
-					   (unsigned)st.st_uid);
-				return links > MAX_LINKS ? -ELOOP : -EPERM;
+					   "%s %s: more than %d symbolic links",
+					   what, file, MAX_LINKS);
+				return -ELOOP;
 			}
+			e = link_followable(cur, &st, what, file, next, err,
+					    errlen);
+			if (e)
+				return e;
 			t = readlink(next, target, sizeof(target) - 1);
-			if (t < 0 ||
-			    strlen(p) + (size_t)t + 2 > sizeof(target)) {
+			if (t < 0) {
+				e = errno;
 				mw_set_err(err, errlen, "%s %s: %s: %s", what,
-					   file, next,
-					   t < 0 ? strerror(errno)
-						 : "path too long");
-				return t < 0 ? -errno : -ENAMETOOLONG;
+					   file, next, strerror(e));
+				return -e;
 			}
-			/* the target, then what was left after the link */
+			if (strlen(p) + (size_t)t + 1 > sizeof(target)) {
+				mw_set_err(err, errlen, "%s %s: path too long",
+					   what, file);
+				return -ENAMETOOLONG;
+			}
+			/* the target, then what was left after the link
+			 * (p is at its '/', or at the end) */
 			target[t] = '\0';
-			strcat(target, "/");
 			strcat(target, p);
 			if (target[0] == '/')
-				real[0] = '\0';
+				cur[0] = '\0';
 			memcpy(rest, target, strlen(target) + 1);
 			p = rest;
 			continue;
@@ -262,13 +310,16 @@ static int resolve_private(const char *file, const char *what, char *real,
 					(unsigned)(st.st_mode & 07777));
 				return -EPERM;
 			}
-			memcpy(real, next, (size_t)n + 1);
+			memcpy(cur, next, (size_t)n + 1);
 			continue;
 		}
-		/* the file: nothing may follow it */
-		while (*p == '/')
-			p++;
-		if (*p || !S_ISREG(st.st_mode)) {
+		/* the file: nothing may follow it, not even a slash */
+		if (*p) {
+			mw_set_err(err, errlen, "%s %s: %s is not a directory",
+				   what, file, next);
+			return -ENOTDIR;
+		}
+		if (!S_ISREG(st.st_mode)) {
 			mw_set_err(err, errlen,
 				   "%s %s: %s is not a regular file", what,
 				   file, next);
@@ -280,25 +331,16 @@ static int resolve_private(const char *file, const char *what, char *real,
 				"%s %s is not a file that only root or uid "
 				"%u may write (uid %u, mode %04o): another "
 				"user could change what the daemon enforces; "
-				"give it to root with mode 0644 or 0600",
+				"replace it with a copy root makes (install "
+				"-o root -g root -m 0644 ...): a chmod leaves "
+				"the writer a descriptor already open",
 				what, file, (unsigned)geteuid(),
 				(unsigned)st.st_uid,
 				(unsigned)(st.st_mode & 07777));
 			return -EPERM;
 		}
-		if ((size_t)n >= reallen)
-			return -ENAMETOOLONG;
-		memcpy(real, next, (size_t)n + 1);
 		return 0;
 	}
-}
-
-int mw_private_file_check(const char *file, const char *what, char *err,
-			  size_t errlen)
-{
-	char real[PATH_MAX];
-
-	return resolve_private(file, what, real, sizeof(real), err, errlen);
 }
 
 int mw_private_dir_check(const char *dir, const char *what, char *err,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,8 +295,39 @@ Test(private_dir, a_link_another_user_could_re_point_is_refused)
 					   sizeof(err)),
 		     -EPERM);
 	cr_assert(strstr(err, "theirs, above it"), "%s", err);
+	/* theirs in a directory only root may write: they cannot replace
+	 * it (tar x keeps a link's owner) */
+	cr_assert_eq(symlink("fine.yaml", at("kept-owner.yaml")), 0);
+	cr_assert_eq(lchown(at("kept-owner.yaml"), OTHER_UID, OTHER_UID), 0);
+	cr_assert_eq(mw_private_file_check(at("kept-owner.yaml"), "policy", err,
+					   sizeof(err)),
+		     0, "%s", err);
 	/* .. and . are walked, not refused */
 	snprintf(hop, sizeof(hop), "%s/sticky/../fine.yaml", top);
 	cr_assert_eq(mw_private_file_check(hop, "policy", err, sizeof(err)), 0,
 		     "%s", err);
+}
+
+Test(private_dir, proc_links_and_files_followed_by_more_are_refused)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	write_file(at("fine.yaml"), 0644);
+	fd = open(at("fine.yaml"), O_RDONLY);
+	cr_assert_geq(fd, 0);
+	/* an open file, not a name: the name read back may be another's */
+	snprintf(path, sizeof(path), "/dev/fd/%d", fd);
+	cr_assert_eq(mw_private_file_check(path, "policy", err, sizeof(err)),
+		     -EPERM);
+	cr_assert(strstr(err, "/proc link"), "%s", err);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/fine.yaml/x", top);
+	cr_assert_eq(mw_private_file_check(path, "policy", err, sizeof(err)),
+		     -ENOTDIR);
+	snprintf(path, sizeof(path), "%s/fine.yaml/", top);
+	cr_assert_eq(mw_private_file_check(path, "policy", err, sizeof(err)),
+		     -ENOTDIR);
+	cr_assert_eq(mw_private_file_check(top, "policy", err, sizeof(err)),
+		     -EISDIR);
 }
