@@ -57,11 +57,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdio.h"
 #include "json_text.h"
 #include "log.h"
 #include "pg_embedded.h"
@@ -650,24 +652,36 @@ static int grow(struct mw_audit *a)
 /*
  * A checkpoint is recorded: its line goes to the file outside the
  * database, synced, so that a rewrite of the database alone shows. One
- * write(2) of a short line with O_APPEND: lines do not interleave.
+ * write(2) of a short line with O_APPEND: lines do not interleave. A line
+ * not written whole (a full disk) is cut off again: the next one would
+ * be appended to its fragment, and verify would find the file broken for
+ * good.
  */
 static void checkpoint_to_file(struct mw_audit *a, const char *line)
 {
 	size_t n = strlen(line);
-	ssize_t w;
+	struct stat st;
+	ssize_t w = -1;
+	int e = 0;
 
 	if (a->checkpoint_fd < 0)
 		return;
-	w = write(a->checkpoint_fd, line, n);
-	if (w != (ssize_t)n || fdatasync(a->checkpoint_fd)) {
+	if (fstat(a->checkpoint_fd, &st))
+		e = errno;
+	else if ((w = write(a->checkpoint_fd, line, n)) != (ssize_t)n ||
+		 fdatasync(a->checkpoint_fd))
+		e = w < 0 || w == (ssize_t)n ? errno : ENOSPC;
+	if (e) {
+		if (w > 0 && (ftruncate(a->checkpoint_fd, st.st_size) ||
+			      fdatasync(a->checkpoint_fd)))
+			log_err("audit: cannot cut a partial line off the "
+				"checkpoint file %s: %s",
+				a->checkpoint_path, strerror(errno));
 		if (!a->checkpoint_file_failed)
 			log_err("audit: cannot append to the checkpoint file "
 				"%s: %s (checkpoints go to the database only "
 				"until it works again)",
-				a->checkpoint_path,
-				w < 0 || w == (ssize_t)n ? strerror(errno)
-							 : "short write");
+				a->checkpoint_path, strerror(e));
 		a->checkpoint_file_failed = true;
 		return;
 	}
@@ -675,6 +689,46 @@ static void checkpoint_to_file(struct mw_audit *a, const char *line)
 		log_info("audit: the checkpoint file %s is written again",
 			 a->checkpoint_path);
 	a->checkpoint_file_failed = false;
+}
+
+/*
+ * A crash (or a disk full before this version cut its lines back) may
+ * have left a line without its end: cut it at open, so that the next
+ * line starts a line of its own. Returns 0 or -errno.
+ */
+static int cut_torn_checkpoint(struct mw_audit *a)
+{
+	char buf[4096];
+	struct stat st;
+	off_t end, at;
+
+	if (fstat(a->checkpoint_fd, &st))
+		return -errno;
+	for (end = st.st_size; end > 0; end = at) {
+		size_t want =
+			end > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)end;
+		ssize_t r;
+
+		at = end - (off_t)want;
+		r = mw_pread_full(a->checkpoint_fd, buf, want, at);
+		if (r != (ssize_t)want)
+			return r < 0 ? (int)r : -EIO;
+		for (size_t i = want; i > 0; i--) {
+			if (buf[i - 1] != '\n')
+				continue;
+			end = at + (off_t)i;
+			if (end == st.st_size)
+				return 0;
+			goto cut;
+		}
+	}
+cut:
+	log_warn("audit: the checkpoint file %s ended in %lld byte(s) of a "
+		 "line not written whole: cut",
+		 a->checkpoint_path, (long long)(st.st_size - end));
+	if (ftruncate(a->checkpoint_fd, end) || fdatasync(a->checkpoint_fd))
+		return -errno;
+	return 0;
 }
 
 /* Drops the n records at the head: they are recorded. */
@@ -1152,7 +1206,8 @@ static void spool_pending(struct mw_audit *a)
 	int rc;
 
 	if (!a->spool || !a->count || from > last ||
-	    mw_spool_sync_busy(a->ssync))
+	    mw_spool_sync_busy(a->ssync) ||
+	    (writing(a) && a->spool_bytes >= MW_AUDIT_SPOOL_WRITING_MAX))
 		return;
 	mw_buf_reset(&a->sb);
 	for (uint64_t q = from; q <= last; q++) {
@@ -1794,6 +1849,11 @@ static void synced(struct mw_audit *a)
 			halt(a, max);
 			return;
 		}
+	} else if (a->count && max >= a->head_seq) {
+		/* beyond all this writer ever sent: those rows are not its
+		 * queued events, which must not be dropped as recorded */
+		halt(a, max);
+		return;
 	}
 	while (a->count && a->head_seq <= max) {
 		pop(a, 1);
@@ -2529,7 +2589,7 @@ static int open_checkpoints(struct mw_audit *a,
 	if (!a->checkpoint_path)
 		return -ENOMEM;
 	a->checkpoint_fd =
-		open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (a->checkpoint_fd < 0) {
 		rc = -errno;
 		mw_set_err(err, errlen,
@@ -2538,7 +2598,14 @@ static int open_checkpoints(struct mw_audit *a,
 			   path, strerror(errno));
 		return rc;
 	}
-	return 0;
+	rc = cut_torn_checkpoint(a);
+	if (rc) {
+		mw_set_err(err, errlen, "audit: the checkpoint file %s: %s",
+			   path, strerror(-rc));
+		return rc;
+	}
+	/* a file just made is a name in its directory too */
+	return mw_fsync_parent(path, err, errlen);
 }
 
 static int start_timer(struct mw_audit *a)

@@ -93,6 +93,13 @@ struct mw_audit_config {
 
 /* The spool's size above which spool_first waits for the database. */
 #define MW_AUDIT_SPOOL_FIRST_MAX (64u << 20)
+/*
+ * The spool's size above which it takes nothing while the database takes
+ * events: a database slower than spool_after_ms under a sustained load
+ * would otherwise never catch up with it, and its lines are dropped only
+ * then. Requests wait for the commit (or durable_timeout_ms).
+ */
+#define MW_AUDIT_SPOOL_WRITING_MAX (256u << 20)
 
 /* The checkpoint file outside the database, under state_dir by default. */
 #define MW_AUDIT_CHECKPOINT_FILE "audit-checkpoints.jsonl"

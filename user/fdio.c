@@ -2,7 +2,13 @@
 #include "fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "log.h"
 
 /* off < 0: at the file position */
 static ssize_t read_full_at(int fd, char *p, size_t n, off_t off)
@@ -65,4 +71,40 @@ int mw_pwrite_all(int fd, const void *buf, size_t n, off_t off)
 	if (off < 0)
 		return -EINVAL;
 	return write_all_at(fd, buf, n, off);
+}
+
+int mw_fsync_parent(const char *dir, char *err, size_t errlen)
+{
+	char parent[PATH_MAX], *slash;
+	int fd, rc;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >=
+	    (int)sizeof(parent)) {
+		mw_set_err(err, errlen, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	/* "a/b/" names a/b: trailing slashes are not a level */
+	for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/';)
+		parent[--n] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", parent, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (close(fd)) {
+		rc = -errno;
+		mw_set_err(err, errlen, "%s: %s", parent, strerror(errno));
+		return rc;
+	}
+	return 0;
 }

@@ -19,4 +19,9 @@ int mw_write_all(int fd, const void *buf, size_t n);
 /* The same at offset off. */
 int mw_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 
+/*
+ * Syncs the directory that holds path (a file or directory just made is a
+ * name there too): 0, or -errno with "dir: reason" in err.
+ */
+int mw_fsync_parent(const char *path, char *err, size_t errlen);
 #endif

@@ -41,43 +41,6 @@ struct mw_spool {
 	bool recycle; /* due before the next append (see MW_SPOOL_RECYCLE_BYTES) */
 };
 
-/* Syncs the directory dir names (path copied: it is cut at the last '/'). */
-static int sync_parent(const char *dir, char *err, size_t errlen)
-{
-	char parent[PATH_MAX], *slash;
-	int fd, rc;
-
-	if (snprintf(parent, sizeof(parent), "%s", dir) >=
-	    (int)sizeof(parent)) {
-		mw_set_err(err, errlen, "%s: path too long", dir);
-		return -ENAMETOOLONG;
-	}
-	/* "a/b/" names a/b: trailing slashes are not a level */
-	for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/';)
-		parent[--n] = '\0';
-	slash = strrchr(parent, '/');
-	if (!slash)
-		snprintf(parent, sizeof(parent), ".");
-	else if (slash == parent)
-		parent[1] = '\0';
-	else
-		*slash = '\0';
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd)) {
-		rc = -errno;
-		mw_set_err(err, errlen, "%s: %s", parent, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	if (close(fd)) {
-		rc = -errno;
-		mw_set_err(err, errlen, "%s: %s", parent, strerror(errno));
-		return rc;
-	}
-	return 0;
-}
-
 /*
  * Opens dir (made 0700 when missing) and checks it is the daemon's own:
  * a spool others may write to could be fed lines the daemon would ship as
@@ -99,7 +62,7 @@ static int open_dir(const char *dir, char *err, size_t errlen)
 		made = true;
 	}
 	if (made) {
-		rc = sync_parent(dir, err, errlen);
+		rc = mw_fsync_parent(dir, err, errlen);
 		if (rc)
 			return rc;
 	}

@@ -124,6 +124,25 @@ test('the daemon killed with SIGKILL under load: after the restart its chain goe
   await d.cleanup();
 });
 
+test('a checkpoint line a crash or a full disk left half-written is cut at the next start, and the chain verifies', async () => {
+  // the next line was appended to the fragment, and verify found the file
+  // broken for good
+  let d = await startDaemon({ servers: [{ name: 'everything', address: `127.0.0.1:${srv.port}` }],
+    audit: { checkpoint_events: 1 } });
+  await auditSettled(d);
+  await d.stop();
+  const cpFile = path.join(d.stateDir, 'audit-checkpoints.jsonl');
+  assert.match(fs.readFileSync(cpFile, 'utf8'), /\n$/);
+  fs.appendFileSync(cpFile, '{"host":"torn","seq":');
+  d = await startDaemon(d.config);
+  assert.match(d.log(), /the checkpoint file \S+ ended in 21 byte\(s\) of a line not written whole: cut/);
+  await auditSettled(d);
+  await until(() => fs.readFileSync(cpFile, 'utf8').split('\n').length > 3, 'checkpoints after the restart');
+  for (const line of fs.readFileSync(cpFile, 'utf8').split('\n').filter(Boolean)) JSON.parse(line);
+  await assertVerifies(d, 'after a torn checkpoint line');
+  await d.cleanup();
+});
+
 test('a spool an earlier version wrote (no masked column) is shipped after the upgrade, and verifies', async () => {
   let d = await daemonFor();
   const tag = uniqueName('upgrade');
