@@ -32,6 +32,10 @@ struct mw_spool_sync {
 	char *data;
 	size_t len, cap;
 	bool busy; /* the loop's: submitted, done not run yet */
+	/* freed: the struct waits for the end of the loop's batch, which
+	 * may still name its eventfd */
+	bool freed;
+	struct mw_deferred dfr;
 };
 
 /*
@@ -93,6 +97,8 @@ static void on_io(struct mw_io *io, uint32_t events)
 	uint64_t n;
 
 	(void)events;
+	if (s->freed)
+		return;
 	if (read(io->fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_debug("spool: eventfd: %s", strerror(errno));
 	settle(s);
@@ -180,6 +186,11 @@ void mw_spool_sync_wait(struct mw_spool_sync *s)
 	settle(s);
 }
 
+static void free_later(struct mw_deferred *d)
+{
+	free(container_of(d, struct mw_spool_sync, dfr));
+}
+
 void mw_spool_sync_free(struct mw_spool_sync *s)
 {
 	if (!s)
@@ -198,5 +209,9 @@ void mw_spool_sync_free(struct mw_spool_sync *s)
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s->data);
-	free(s);
+	s->data = NULL;
+	s->freed = true;
+	/* mw_audit_close may run from a loop callback (audit.h) */
+	s->dfr.cb = free_later;
+	mw_loop_defer(s->loop, &s->dfr);
 }
