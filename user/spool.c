@@ -403,6 +403,28 @@ static int zero_range(int fd, uint64_t off, uint64_t n)
 }
 
 /*
+ * The NUL bytes a put back wrote over a failed append are not on the disk
+ * yet, and their write-back may fail as the append's sync did (its error
+ * then goes to the next sync, which may be a retry's that succeeds): the
+ * next append writes and syncs them again before its lines (clear_ahead),
+ * or what is left of the failed lines would follow the new ones.
+ */
+static void mark_put_back(struct mw_spool *s, uint64_t n)
+{
+	uint64_t end = s->size + n;
+
+	if (s->stale_from >= s->stale_end) {
+		s->stale_from = s->size;
+		s->stale_end = end;
+		return;
+	}
+	if (s->size < s->stale_from)
+		s->stale_from = s->size;
+	if (end > s->stale_end)
+		s->stale_end = end;
+}
+
+/*
  * Puts the file back as it was before a failed append of n bytes: NUL
  * bytes over what it wrote in the file (which clear_ahead had made NUL:
  * recycled lines past stale_from are left to it), and its size; 0 or
@@ -563,7 +585,8 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 	return 0;
 fail:
 	/* its own failure is logged; the write's is the one to report */
-	(void)cut_back(s, n);
+	if (!cut_back(s, n))
+		mark_put_back(s, n);
 	return rc;
 }
 
