@@ -739,14 +739,27 @@ static int locate(struct mw_masker *m, uint64_t set, const char *text,
 	return 0;
 }
 
-long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
-		  size_t len, struct mw_mask_span *spans, size_t max)
+static long spans_of(struct mw_masker *m, uint64_t set, const char *text,
+		     size_t len, struct mw_mask_span *spans, size_t max,
+		     bool merge)
 {
-	if (locate(m, set, text, len, false))
+	if (locate(m, set, text, len, merge))
 		return -1;
 	for (size_t i = 0; i < m->found.nkeys && i < max; i++)
 		spans[i] = span_of(m->found.keys[i]);
 	return (long)m->found.nkeys;
+}
+
+long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
+		  size_t len, struct mw_mask_span *spans, size_t max)
+{
+	return spans_of(m, set, text, len, spans, max, false);
+}
+
+long mw_mask_spans(struct mw_masker *m, uint64_t set, const char *text,
+		   size_t len, struct mw_mask_span *spans, size_t max)
+{
+	return spans_of(m, set, text, len, spans, max, true);
 }
 
 /* ---- rewriting ---------------------------------------------------------- */

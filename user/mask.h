@@ -164,6 +164,12 @@ uint64_t mw_masker_used(const struct mw_masker *m);
  */
 long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
 		  size_t len, struct mw_mask_span *spans, size_t max);
+/*
+ * The same, as masking replaces them: overlapping values as one span, in
+ * the first one's detector, running to the last one's end.
+ */
+long mw_mask_spans(struct mw_masker *m, uint64_t set, const char *text,
+		   size_t len, struct mw_mask_span *spans, size_t max);
 
 /*
  * Masks text by the plan: *out (malloc'd, NUL-terminated, *outlen bytes)

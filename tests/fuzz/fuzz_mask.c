@@ -5,8 +5,9 @@
  * parsed value (mw_mask_json), with an anchored custom pattern too.
  * Checked: spans are ordered, inside the text and do not overlap; the fast
  * path never says "nothing" where a value was found, in the text or in the
- * JSON it is; masking a text replaces exactly the values found, and what
- * it leaves between them is the text's own bytes; masked JSON stays JSON.
+ * JSON it is; what masking replaces (overlapping values as one) covers
+ * every value found, masking a text replaces exactly that, and what it
+ * leaves between them is the text's own bytes; masked JSON stays JSON.
  * (Masking twice may find more: a value that touched a letter can touch a
  * token's ']' instead.)
  */
@@ -40,12 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t all = (1ull << MW_DET_N_BUILTIN) - 1;
 	uint64_t with_custom = (1ull << (MW_DET_N_BUILTIN + 1)) - 1;
 	struct mw_mask_plan plan = { .detectors = with_custom };
-	struct mw_mask_span spans[256];
+	struct mw_mask_span spans[256], found_at[256];
 	struct mw_mask_counts counts = { 0 };
 	const char *text;
 	size_t len, outlen;
 	char *out;
-	long n, k;
+	long n, k, found;
 	json_t *j;
 
 	if (size < 1 || size > (1u << 16))
@@ -55,21 +56,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	       sizeof(plan.style));
 	text = (const char *)data + 1;
 	len = size - 1;
-	n = mw_mask_find(m, all, text, len, spans, 256);
-	if (n < 0)
+	found = mw_mask_find(m, all, text, len, found_at, 256);
+	if (found < 0)
 		abort();
-	for (long i = 0; i < n && i < 256; i++) {
-		if (spans[i].start >= spans[i].end || spans[i].end > len ||
-		    spans[i].detector >= MW_DET_N_BUILTIN)
+	for (long i = 0; i < found && i < 256; i++) {
+		if (found_at[i].start >= found_at[i].end ||
+		    found_at[i].end > len ||
+		    found_at[i].detector >= MW_DET_N_BUILTIN)
 			abort();
-		if (i && spans[i].start < spans[i - 1].end)
+		if (i && found_at[i].start < found_at[i - 1].end)
 			abort();
 	}
 	/* the fast path reads JSON text, escapes decoded: without any, the
 	 * text is what it scans */
-	if (n && !memchr(text, '\\', len) &&
+	if (found && !memchr(text, '\\', len) &&
 	    !mw_mask_candidates(m, all, text, len))
 		abort();
+	/* what masking replaces: overlapping values as one, which covers
+	 * every value found */
+	n = mw_mask_spans(m, all, text, len, spans, 256);
+	if (n < 0 || (n > 0) != (found > 0))
+		abort();
+	for (long i = 0, f = 0; n <= 256 && i < found && found <= 256; i++) {
+		while (f < n && spans[f].end <= found_at[i].start)
+			f++;
+		if (f >= n || spans[f].start > found_at[i].start ||
+		    spans[f].end < found_at[i].end)
+			abort();
+	}
 	plan.detectors = all;
 	k = mw_mask_text(m, &plan, text, len, &out, &outlen, &counts);
 	if (k != n || (k > 0) != (out != NULL) || counts.total != (uint32_t)k)
