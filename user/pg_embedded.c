@@ -521,6 +521,38 @@ static int make_owned_dir(const char *path, const struct pg_user *u, char *err,
 	return 0;
 }
 
+/*
+ * The directories above state_dir are the operator's: one the cluster's
+ * user cannot pass through (a mktemp -d, 0700) makes initdb fail with
+ * "cannot enter". Said first, with the directory to open; only a warning,
+ * since an ACL this does not read may let it through.
+ */
+static void warn_if_not_passable(const char *state_dir, const struct pg_user *u)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (!u->switch_user ||
+	    snprintf(path, sizeof(path), "%s", state_dir) >= (int)sizeof(path))
+		return;
+	while ((slash = strrchr(path, '/')) && slash != path) {
+		*slash = '\0';
+		if (stat(path, &st))
+			return;
+		if ((st.st_mode & S_IXOTH) ||
+		    (st.st_uid == u->uid && (st.st_mode & S_IXUSR)) ||
+		    (user_in_group(u, st.st_gid) && (st.st_mode & S_IXGRP)))
+			continue;
+		log_warn("audit: the embedded cluster's user %s cannot pass "
+			 "through %s (mode %04o), above state_dir: initdb and "
+			 "the server will fail; give it o+x, or put state_dir "
+			 "elsewhere",
+			 u->name, path, (unsigned)(st.st_mode & 07777));
+		return;
+	}
+}
+
 static int ensure_dirs(const char *state_dir, const struct mw_pg_paths *p,
 		       const struct pg_user *u, char *err, size_t errlen)
 {
@@ -557,6 +589,7 @@ static int ensure_dirs(const char *state_dir, const struct mw_pg_paths *p,
 		log_info("audit: state_dir %s made searchable (o+x) for %s",
 			 state_dir, u->name);
 	}
+	warn_if_not_passable(state_dir, u);
 	rc = make_owned_dir(p->root, u, err, errlen);
 	if (!rc)
 		rc = make_owned_dir(p->run, u, err, errlen);
