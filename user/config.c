@@ -781,7 +781,7 @@ static int policy_path(struct mw_yaml_ctx *c, const struct policy_nodes *pn,
 
 static int load_policy(struct mw_yaml_ctx *c, struct mw_config *cfg,
 		       const struct policy_nodes *pn, const char *bytes,
-		       size_t len)
+		       size_t len, bool trusted)
 {
 	const char **names;
 	int rc;
@@ -793,8 +793,9 @@ static int load_policy(struct mw_yaml_ctx *c, struct mw_config *cfg,
 	if (pn->file) {
 		if (policy_path(c, pn, cfg->policy_file,
 				sizeof(cfg->policy_file)) ||
-		    mw_private_file_check(cfg->policy_file, "policy", c->err,
-					  c->errlen) ||
+		    (trusted &&
+		     mw_private_file_check(cfg->policy_file, "policy", c->err,
+					   c->errlen)) ||
 		    mw_policy_load_file(cfg->policy_file, &cfg->policy, NULL,
 					c->err, c->errlen))
 			return -1;
@@ -833,8 +834,8 @@ int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 	return mw_config_load_opts(path, cfg, true, err, errlen);
 }
 
-int mw_config_load_opts(const char *path, struct mw_config *cfg,
-			bool with_policy, char *err, size_t errlen)
+static int load(const char *path, struct mw_config *cfg, bool with_policy,
+		bool trusted, char *err, size_t errlen)
 {
 	struct mw_yaml_ctx c = { .err = err, .errlen = errlen, .file = path };
 	struct policy_nodes pn = { 0 };
@@ -850,7 +851,8 @@ int mw_config_load_opts(const char *path, struct mw_config *cfg,
 	 * this uid) could have written or swapped it. Read once: the
 	 * policy's hash covers exactly the bytes parsed.
 	 */
-	if (mw_private_file_check(path, "configuration", err, errlen) ||
+	if ((trusted &&
+	     mw_private_file_check(path, "configuration", err, errlen)) ||
 	    mw_yaml_read_file(path, MW_CONFIG_MAX_BYTES, &bytes, &len, err,
 			      errlen))
 		return -1;
@@ -859,7 +861,7 @@ int mw_config_load_opts(const char *path, struct mw_config *cfg,
 		goto out;
 	rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg, &pn);
 	if (!rc && with_policy)
-		rc = load_policy(&c, cfg, &pn, bytes, len);
+		rc = load_policy(&c, cfg, &pn, bytes, len, trusted);
 	yaml_document_delete(&doc);
 	if (!rc && !cfg->host[0] && gethostname(cfg->host, sizeof(cfg->host)))
 		snprintf(cfg->host, sizeof(cfg->host), "localhost");
@@ -871,6 +873,18 @@ out:
 	if (rc)
 		mw_config_free(cfg);
 	return rc;
+}
+
+int mw_config_load_opts(const char *path, struct mw_config *cfg,
+			bool with_policy, char *err, size_t errlen)
+{
+	return load(path, cfg, with_policy, true, err, errlen);
+}
+
+int mw_config_load_text(const char *path, struct mw_config *cfg, char *err,
+			size_t errlen)
+{
+	return load(path, cfg, true, false, err, errlen);
 }
 
 void mw_config_free(struct mw_config *cfg)

@@ -115,6 +115,9 @@ struct mw_config {
 /*
  * Loads and validates path; 0 or -1 with a reason in err: "file:line:"
  * for the configuration's own keys, "file:line:column:" for the policy.
+ * The configuration and its policy file decide what is enforced: each is
+ * read only when nobody but root (or this uid) could have written or
+ * swapped it (mw_private_file_check).
  */
 int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 		   size_t errlen);
@@ -125,6 +128,12 @@ int mw_config_load(const char *path, struct mw_config *cfg, char *err,
  */
 int mw_config_load_opts(const char *path, struct mw_config *cfg,
 			bool with_policy, char *err, size_t errlen);
+/*
+ * The same, without asking whose the files are: for reading them as text
+ * (policy check, explain), where nothing they say is enforced.
+ */
+int mw_config_load_text(const char *path, struct mw_config *cfg, char *err,
+			size_t errlen);
 void mw_config_free(struct mw_config *cfg);
 /* The audit writer's settings (pointing into cfg). */
 void mw_config_audit(const struct mw_config *cfg, struct mw_audit_config *out);

@@ -421,7 +421,7 @@ static int load_policy_arg(const char *path, struct loaded_policy *lp)
 		lp->source = path;
 		return 0;
 	}
-	if (mw_config_load(path, &lp->cfg, err, sizeof(err))) {
+	if (mw_config_load_text(path, &lp->cfg, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
 	}
