@@ -938,7 +938,9 @@ static int build_line(struct mw_audit *a, const struct mw_audit_event *ev,
 	if (id) {
 		rc = FIXED(MW_CF_USER_NAME, id->user);
 		rc = FIXED(MW_CF_COMM, id->comm);
-		rc = FIXED(MW_CF_EXE, id->exe);
+		/* a command's caller: no executable was vouched for */
+		if (ev->kind != MW_EV_CONTROL)
+			rc = FIXED(MW_CF_EXE, id->exe);
 		rc = FIXED(MW_CF_CGROUP, id->cgroup);
 	}
 #undef TEXT
