@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -59,7 +58,7 @@ static ssize_t read_line(int fd, char *buf, size_t cap, int timeout_ms)
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			return -1;
 		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
 			return -1;
@@ -166,10 +165,40 @@ static void learn_caller(int fd, struct mw_control_caller *who)
 	close(pidfd);
 }
 
+/*
+ * Writes the answer and its line feed within timeout_ms in all, however
+ * slowly the caller reads (a per-write timeout let one that reads a byte
+ * now and then hold the loop for as long as it liked). fd is
+ * non-blocking. 0, or -1 when the caller was too slow or went away.
+ */
+static int write_line(int fd, const char *text, size_t len, int timeout_ms)
+{
+	int64_t deadline = mw_now_ms() + timeout_ms;
+	size_t done = 0;
+
+	while (done <= len) {
+		const char *p = done < len ? text + done : "\n";
+		size_t want = done < len ? len - done : 1;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int64_t left = deadline - mw_now_ms();
+		ssize_t n = write(fd, p, want);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if ((n < 0 && errno != EAGAIN) || left <= 0 ||
+		    poll(&pfd, 1, (int)left) <= 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void serve_one(struct mw_control *c, int fd)
 {
 	char *buf = malloc(MW_CONTROL_MAX_LINE);
-	const struct timeval send_timeout = { .tv_sec = 2 };
 	struct mw_control_caller who = { 0 };
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
@@ -180,11 +209,6 @@ static void serve_one(struct mw_control *c, int fd)
 	ssize_t n;
 
 	if (!buf)
-		goto out;
-	/* The loop waits for this caller: a caller that stops reading must
-	 * not stall the proxy for longer than this. */
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
-		       sizeof(send_timeout)))
 		goto out;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl))
 		goto out;
@@ -216,10 +240,10 @@ reply:
 	if (!resp)
 		resp = mw_control_error("internal error");
 	text = json_dumps(resp, JSON_COMPACT);
-	if (text) {
-		mw_write_all(fd, text, strlen(text));
-		mw_write_all(fd, "\n", 1);
-	}
+	/* the loop waits for this caller: 2 s to read, 2 s to be answered */
+	if (text && write_line(fd, text, strlen(text), 2000))
+		log_warn("control: pid %d did not take its answer within 2 s",
+			 cred.pid);
 out:
 	free(text);
 	json_decref(req);
@@ -234,7 +258,7 @@ static void on_control(struct mw_io *io, uint32_t events)
 	int fd;
 
 	(void)events;
-	fd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(io->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd >= 0)
 		serve_one(c, fd);
 }
