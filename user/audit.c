@@ -255,6 +255,9 @@ struct mw_audit {
 	size_t since_checkpoint;
 	int64_t checkpoint_due_ms; /* 0: none due */
 	bool checkpoint_file_failed;
+	/* the size before a line not written whole, which could not be cut
+	 * off yet; -1 none */
+	off_t checkpoint_cut_at;
 
 	/* Durability: events up to max(head_seq - 1, spooled_seq). */
 	struct mw_spool *spool;
@@ -650,12 +653,34 @@ static int grow(struct mw_audit *a)
 }
 
 /*
+ * A fragment a line left at the end of the checkpoint file (a full disk,
+ * a crash) is cut off: the next line would be appended to it, and verify
+ * would find the file broken for good. Where it cannot be cut (a file
+ * made append-only, chattr +a), it is ended with a line feed instead: one
+ * malformed line, which is the truth, and the next lines whole. 0, or
+ * -errno when neither works.
+ */
+static int end_fragment(struct mw_audit *a, off_t at)
+{
+	ssize_t w;
+
+	if (!ftruncate(a->checkpoint_fd, at) && !fdatasync(a->checkpoint_fd))
+		return 0;
+	log_warn("audit: cannot cut a partial line off the checkpoint file "
+		 "%s (%s): it is ended with a line feed, and verify will name "
+		 "it as malformed",
+		 a->checkpoint_path, strerror(errno));
+	w = write(a->checkpoint_fd, "\n", 1);
+	if (w != 1 || fdatasync(a->checkpoint_fd))
+		return w < 0 || w == 1 ? -errno : -EIO;
+	return 0;
+}
+
+/*
  * A checkpoint is recorded: its line goes to the file outside the
  * database, synced, so that a rewrite of the database alone shows. One
  * write(2) of a short line with O_APPEND: lines do not interleave. A line
- * not written whole (a full disk) is cut off again: the next one would
- * be appended to its fragment, and verify would find the file broken for
- * good.
+ * not written whole is cut off again (end_fragment).
  */
 static void checkpoint_to_file(struct mw_audit *a, const char *line)
 {
@@ -666,17 +691,18 @@ static void checkpoint_to_file(struct mw_audit *a, const char *line)
 
 	if (a->checkpoint_fd < 0)
 		return;
-	if (fstat(a->checkpoint_fd, &st))
+	if (a->checkpoint_cut_at >= 0 && !end_fragment(a, a->checkpoint_cut_at))
+		a->checkpoint_cut_at = -1;
+	if (a->checkpoint_cut_at >= 0)
+		e = EIO;
+	else if (fstat(a->checkpoint_fd, &st))
 		e = errno;
 	else if ((w = write(a->checkpoint_fd, line, n)) != (ssize_t)n ||
 		 fdatasync(a->checkpoint_fd))
 		e = w < 0 || w == (ssize_t)n ? errno : ENOSPC;
 	if (e) {
-		if (w > 0 && (ftruncate(a->checkpoint_fd, st.st_size) ||
-			      fdatasync(a->checkpoint_fd)))
-			log_err("audit: cannot cut a partial line off the "
-				"checkpoint file %s: %s",
-				a->checkpoint_path, strerror(errno));
+		if (w > 0 && end_fragment(a, st.st_size))
+			a->checkpoint_cut_at = st.st_size;
 		if (!a->checkpoint_file_failed)
 			log_err("audit: cannot append to the checkpoint file "
 				"%s: %s (checkpoints go to the database only "
@@ -704,6 +730,8 @@ static int cut_torn_checkpoint(struct mw_audit *a)
 
 	if (fstat(a->checkpoint_fd, &st))
 		return -errno;
+	if (!st.st_size)
+		return 0;
 	for (end = st.st_size; end > 0; end = at) {
 		size_t want =
 			end > (off_t)sizeof(buf) ? sizeof(buf) : (size_t)end;
@@ -726,9 +754,7 @@ cut:
 	log_warn("audit: the checkpoint file %s ended in %lld byte(s) of a "
 		 "line not written whole: cut",
 		 a->checkpoint_path, (long long)(st.st_size - end));
-	if (ftruncate(a->checkpoint_fd, end) || fdatasync(a->checkpoint_fd))
-		return -errno;
-	return 0;
+	return end_fragment(a, end);
 }
 
 /* Drops the n records at the head: they are recorded. */
@@ -2576,6 +2602,7 @@ static int open_checkpoints(struct mw_audit *a,
 			    size_t errlen)
 {
 	char path[PATH_MAX];
+	bool made = true;
 	int rc;
 
 	rc = mw_signer_open(&a->signer, cfg->state_dir, err, errlen);
@@ -2590,8 +2617,12 @@ static int open_checkpoints(struct mw_audit *a,
 	a->checkpoint_path = strdup(path);
 	if (!a->checkpoint_path)
 		return -ENOMEM;
-	a->checkpoint_fd =
-		open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	a->checkpoint_fd = open(
+		path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+	if (a->checkpoint_fd < 0 && errno == EEXIST) {
+		made = false;
+		a->checkpoint_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+	}
 	if (a->checkpoint_fd < 0) {
 		rc = -errno;
 		mw_set_err(err, errlen,
@@ -2607,7 +2638,7 @@ static int open_checkpoints(struct mw_audit *a,
 		return rc;
 	}
 	/* a file just made is a name in its directory too */
-	return mw_fsync_parent(path, err, errlen);
+	return made ? mw_fsync_parent(path, err, errlen) : 0;
 }
 
 static int start_timer(struct mw_audit *a)
@@ -2653,6 +2684,7 @@ static void release(struct mw_audit *a)
 	if (a->checkpoint_fd >= 0)
 		close(a->checkpoint_fd);
 	a->checkpoint_fd = -1;
+	a->checkpoint_cut_at = -1;
 	free(a->checkpoint_path);
 	a->checkpoint_path = NULL;
 	a->count = 0;
@@ -2758,6 +2790,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	a->host = strdup(cfg->host);
 	a->host_line = malloc(3 * hl + 1);
 	a->checkpoint_fd = -1;
+	a->checkpoint_cut_at = -1;
 	a->checkpoint_events = cfg->checkpoint_events
 				       ? cfg->checkpoint_events
 				       : DEFAULT_CHECKPOINT_EVENTS;

@@ -540,9 +540,11 @@ static void warn_if_not_passable(const char *state_dir, const struct pg_user *u)
 		*slash = '\0';
 		if (stat(path, &st))
 			return;
-		if ((st.st_mode & S_IXOTH) ||
-		    (st.st_uid == u->uid && (st.st_mode & S_IXUSR)) ||
-		    (user_in_group(u, st.st_gid) && (st.st_mode & S_IXGRP)))
+		/* as the kernel asks: the owner's bits, else the group's,
+		 * else the others' */
+		if (st.st_uid == u->uid		  ? (st.st_mode & S_IXUSR)
+		    : user_in_group(u, st.st_gid) ? (st.st_mode & S_IXGRP)
+						  : (st.st_mode & S_IXOTH))
 			continue;
 		log_warn("audit: the embedded cluster's user %s cannot pass "
 			 "through %s (mode %04o), above state_dir: initdb and "

@@ -409,10 +409,10 @@ static int zero_range(int fd, uint64_t off, uint64_t n)
  * next append writes and syncs them again before its lines (clear_ahead),
  * or what is left of the failed lines would follow the new ones.
  */
-static void mark_put_back(struct mw_spool *s, uint64_t n)
+static void mark_put_back(struct mw_spool *s, uint64_t end)
 {
-	uint64_t end = s->size + n;
-
+	if (end <= s->size)
+		return;
 	if (s->stale_from >= s->stale_end) {
 		s->stale_from = s->size;
 		s->stale_end = end;
@@ -437,6 +437,7 @@ static void mark_put_back(struct mw_spool *s, uint64_t n)
 static int cut_back(struct mw_spool *s, uint64_t n)
 {
 	uint64_t end = s->file_size;
+	bool zeroed;
 	int rc;
 
 	if (s->stale_from < s->stale_end && s->stale_from < end)
@@ -446,6 +447,7 @@ static int cut_back(struct mw_spool *s, uint64_t n)
 	rc = zero_range(s->fd, s->size, end - s->size);
 	if (!rc && ftruncate(s->fd, (off_t)s->file_size))
 		rc = -errno;
+	zeroed = !rc;
 	if (rc == -ENOSPC)
 		rc = cut_to(s, s->size);
 	if (rc) {
@@ -456,6 +458,9 @@ static int cut_back(struct mw_spool *s, uint64_t n)
 		return rc;
 	}
 	s->cut = false;
+	/* what it wrote NUL over, within the file (cut_to synced its cut) */
+	if (zeroed)
+		mark_put_back(s, end);
 	return 0;
 }
 
@@ -585,8 +590,7 @@ int mw_spool_append(struct mw_spool *s, const void *data, size_t n)
 	return 0;
 fail:
 	/* its own failure is logged; the write's is the one to report */
-	if (!cut_back(s, n))
-		mark_put_back(s, n);
+	(void)cut_back(s, n);
 	return rc;
 }
 

@@ -1016,7 +1016,13 @@ static const char *malformed(const struct mw_chain_value *f,
 			     const struct mw_chain_value *hash, bool hash_ok,
 			     bool *ts_ok, int64_t *ts, char *why, size_t whylen)
 {
+	static const int integers[] = { MW_CF_CONN_ID,	  MW_CF_REQUEST_SEQ,
+					MW_CF_LATENCY_US, MW_CF_HTTP_STATUS,
+					MW_CF_PID,	  MW_CF_TGID,
+					MW_CF_UID,	  MW_CF_GID,
+					MW_CF_CGROUP_ID };
 	char buf[ESC_BUF];
+	int64_t v;
 
 	*ts_ok = mw_chain_value_i64(&f[MW_CF_TS_US], ts);
 	if (!hash_ok)
@@ -1034,8 +1040,21 @@ static const char *malformed(const struct mw_chain_value *f,
 			 ESCV(&f[MW_CF_TS_US], buf));
 	else if (!f[MW_CF_KIND].s)
 		snprintf(why, whylen, "kind is NULL");
-	else
+	else {
+		/* a bigint column has one spelling (FORMAT.md section 4) */
+		for (size_t i = 0; i < sizeof(integers) / sizeof(*integers);
+		     i++) {
+			const struct mw_chain_value *c = &f[integers[i]];
+
+			if (c->s && !mw_chain_value_i64(c, &v)) {
+				snprintf(why, whylen, "%s %s is not an integer",
+					 mw_chain_field_names[integers[i]],
+					 ESCV(c, buf));
+				return why;
+			}
+		}
 		return NULL;
+	}
 	return why;
 }
 
