@@ -101,6 +101,9 @@ struct mw_verify {
 	struct fcp *cps;
 	size_t ncps, capcps;
 	bool cp_file_missing; /* the file of cp_file_host's daemon */
+	/* a checkpoint file ended in a line not written whole (a crash, a
+	 * full disk): ignored, as the daemon cuts it at its next start */
+	bool cp_file_torn;
 	char cp_file_host[MW_VERIFY_HOST_MAX];
 	bool whole_chains; /* the database, not a package's window */
 	int64_t *kept; /* its daily partitions (days since 1970), sorted */
@@ -1414,6 +1417,7 @@ struct reader {
 	size_t max; /* longest line */
 	size_t total, total_max; /* bytes read, at most (0: no bound) */
 	bool eof;
+	bool unterminated; /* the line returned ended at the end of file */
 };
 
 /*
@@ -1440,6 +1444,7 @@ static int reader_next(struct reader *rd, char **line, size_t *len,
 
 			*line = rd->buf + rd->start;
 			*len = n;
+			rd->unterminated = !nl;
 			rd->start += n + (nl ? 1 : 0);
 			if (skipping || n > rd->max) {
 				*toolong = true;
@@ -1544,6 +1549,10 @@ int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 			if (bad_line(v, "checkpoint file", lineno, why, false,
 				     err, errlen))
 				goto out;
+			continue;
+		}
+		if (rd.unterminated) {
+			v->cp_file_torn = true;
 			continue;
 		}
 		if (host && !blank(line, len) && !host_is(line, len, host))
@@ -1786,6 +1795,11 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 	char buf[NAME_BUF];
 
 	fprintf(f, "public key %s\n", v->key_id);
+	if (v->cp_file_torn)
+		fprintf(f,
+			"note: a checkpoint file ends in a line not written "
+			"whole (a crash or a full disk): ignored; the daemon "
+			"cuts it at its next start\n");
 	for (size_t i = 0; i < v->nhosts; i++) {
 		const struct mw_verify_host *r = mw_verify_host_at(v, i);
 
@@ -1951,7 +1965,9 @@ json_t *mw_verify_json(const struct mw_verify *v)
 	    json_object_set_new(o, "key_id", json_string(v->key_id)) ||
 	    json_object_set(o, "hosts", hosts) ||
 	    set_u(o, "hosts_broken", broken) || set_u(o, "events", events) ||
-	    set_u(o, "breaks", mw_verify_breaks(v)))
+	    set_u(o, "breaks", mw_verify_breaks(v)) ||
+	    (v->cp_file_torn &&
+	     json_object_set_new(o, "checkpoint_file_torn", json_true())))
 		goto fail;
 	json_decref(hosts);
 	return o;

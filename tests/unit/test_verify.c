@@ -1483,6 +1483,43 @@ Test(checkpoints, load_file, .init = tv_setup, .fini = tv_teardown)
 	tv_free(&other);
 }
 
+/* What a crash or a full disk leaves: ignored, as the daemon cuts it. */
+Test(checkpoints, a_torn_last_line_is_a_note, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 };
+	struct mw_verify *v;
+	char path[128], line[1024], err[256] = "", *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	tv_build(&c, TV_HOST, TV_N);
+	snprintf(path, sizeof(path), "%s/audit-checkpoints.jsonl", tv_dir[0]);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	tv_file_cp(&c, tv_signer[0], 149, line, sizeof(line));
+	fputs(line, f);
+	fwrite(line, 1, strlen(line) / 2, f);
+	fclose(f);
+	v = tv_new(0);
+	cr_assert_eq(
+		mw_verify_load_checkpoints(v, path, NULL, err, sizeof(err)), 0,
+		"%s", err);
+	tv_feed(v, &c);
+	mw_verify_finish(v);
+	cr_assert(mw_verify_ok(v));
+	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_ok, 1);
+	f = open_memstream(&text, &len);
+	mw_verify_print(v, f);
+	fclose(f);
+	cr_assert(strstr(text, "note: a checkpoint file ends in a line not "
+			       "written whole"),
+		  "%s", text);
+	free(text);
+	mw_verify_free(v);
+	tv_free(&c);
+}
+
 Test(checkpoints, file_too_large, .init = tv_setup, .fini = tv_teardown)
 {
 	struct mw_verify *v;
