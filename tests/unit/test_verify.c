@@ -1420,6 +1420,21 @@ Test(checkpoints, refused_lines)
 	free(long_line);
 }
 
+/* The checkpoint file at path (host's lines, or all), then c's rows. */
+static struct mw_verify *
+tv_checked_with_file(const char *path, const char *host, struct tv_chain *c)
+{
+	struct mw_verify *v = tv_new(0);
+	char err[256] = "";
+
+	cr_assert_eq(
+		mw_verify_load_checkpoints(v, path, host, err, sizeof(err)), 0,
+		"%s", err);
+	tv_feed(v, c);
+	mw_verify_finish(v);
+	return v;
+}
+
 Test(checkpoints, load_file, .init = tv_setup, .fini = tv_teardown)
 {
 	struct tv_chain c = { 0 }, other = { 0 };
@@ -1446,12 +1461,7 @@ Test(checkpoints, load_file, .init = tv_setup, .fini = tv_teardown)
 	fclose(f);
 
 	/* one host: the other's lines are left out */
-	v = tv_new(0);
-	cr_assert_eq(
-		mw_verify_load_checkpoints(v, path, TV_HOST, err, sizeof(err)),
-		0, "%s", err);
-	tv_feed(v, &c);
-	mw_verify_finish(v);
+	v = tv_checked_with_file(path, TV_HOST, &c);
 	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_ok, 2);
 	cr_assert_eq(tv_host(v, TV_HOST)->breaks, 0);
 	cr_assert_null(mw_verify_find_host(v, "other-host"));
@@ -1463,12 +1473,7 @@ Test(checkpoints, load_file, .init = tv_setup, .fini = tv_teardown)
 	mw_verify_free(v);
 
 	/* all hosts: other-host has no rows, its checkpoint proves some */
-	v = tv_new(0);
-	cr_assert_eq(
-		mw_verify_load_checkpoints(v, path, NULL, err, sizeof(err)), 0,
-		"%s", err);
-	tv_feed(v, &c);
-	mw_verify_finish(v);
+	v = tv_checked_with_file(path, NULL, &c);
 	cr_assert_eq(tv_host(v, "other-host")->by_class[MW_VB_DELETED], 1);
 	mw_verify_free(v);
 
@@ -1489,7 +1494,7 @@ Test(checkpoints, a_torn_last_line_is_a_note, .init = tv_setup,
 {
 	struct tv_chain c = { 0 };
 	struct mw_verify *v;
-	char path[128], line[1024], err[256] = "", *text = NULL;
+	char path[128], line[1024], *text = NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -1501,12 +1506,7 @@ Test(checkpoints, a_torn_last_line_is_a_note, .init = tv_setup,
 	fputs(line, f);
 	fwrite(line, 1, strlen(line) / 2, f);
 	fclose(f);
-	v = tv_new(0);
-	cr_assert_eq(
-		mw_verify_load_checkpoints(v, path, NULL, err, sizeof(err)), 0,
-		"%s", err);
-	tv_feed(v, &c);
-	mw_verify_finish(v);
+	v = tv_checked_with_file(path, NULL, &c);
 	cr_assert(mw_verify_ok(v));
 	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_ok, 1);
 	f = open_memstream(&text, &len);
