@@ -10,7 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 #include "digest.h"
 #include "fdio.h"
 #include "log.h"
+#include "private_dir.h"
 #include "pgcopy.h"
 #include "sign.h"
 #include "verify.h"
@@ -661,21 +661,8 @@ static int sync_dirs(struct mw_evidence *e, char *err, size_t errlen)
 		return -1;
 	}
 	/* a directory the export made is a name in its parent too */
-	if (e->made_dir) {
-		char parent[PATH_MAX];
-		int fd;
-
-		snprintf(parent, sizeof(parent), "%s", e->dir);
-		fd = open(dirname(parent), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || fsync(fd)) {
-			mw_set_err(err, errlen, "%s: %s", parent,
-				   strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		close(fd);
-	}
+	if (e->made_dir && mw_fsync_parent(e->dir, err, errlen))
+		return -1;
 	return 0;
 }
 
@@ -759,17 +746,9 @@ int mw_evidence_open(struct mw_evidence **out, const char *dir,
 		goto fail;
 	}
 	/* never through a link: DIR itself may be someone else's trap */
-	e->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (e->dfd < 0) {
-		int why = errno;
-
-		/* O_DIRECTORY says ENOTDIR before O_NOFOLLOW says ELOOP */
-		mw_set_err(err, errlen, "%s: %s", dir,
-			   !lstat(dir, &st) && S_ISLNK(st.st_mode)
-				   ? "a symbolic link, not a directory"
-				   : strerror(why));
+	e->dfd = mw_dir_open_nofollow(dir, err, errlen);
+	if (e->dfd < 0)
 		goto fail;
-	}
 	if (fstat(e->dfd, &st)) {
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;

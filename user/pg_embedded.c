@@ -24,6 +24,7 @@
 
 #include "fdio.h"
 #include "log.h"
+#include "private_dir.h"
 
 #define PG_SOCKET_NAME "/.s.PGSQL.5432"
 #define PG_CONF_NAME "mcpwarden.conf"
@@ -469,17 +470,6 @@ static bool user_in_group(const struct pg_user *u, gid_t gid)
 	return u->gid == gid;
 }
 
-/* Why a directory did not open without following a link. */
-static const char *no_dir_reason(const char *path, int e)
-{
-	struct stat st;
-
-	/* O_DIRECTORY says ENOTDIR before O_NOFOLLOW says ELOOP */
-	if (!lstat(path, &st) && S_ISLNK(st.st_mode))
-		return "a symbolic link, not a directory";
-	return strerror(e);
-}
-
 /*
  * mkdir (one level) owned by the user, mode 0700. Its parent, state_dir/pg,
  * is the cluster user's: whoever runs as that user could have put a link
@@ -497,12 +487,9 @@ static int make_owned_dir(const char *path, const struct pg_user *u, char *err,
 			   strerror(e));
 		return -e;
 	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		mw_set_err(err, errlen, "%s: %s", path, no_dir_reason(path, e));
-		return -e;
-	}
+	fd = mw_dir_open_nofollow(path, err, errlen);
+	if (fd < 0)
+		return fd;
 	if (u->switch_user && fchown(fd, u->uid, u->gid) < 0) {
 		e = errno;
 		mw_set_err(err, errlen, "cannot chown %s to %s: %s", path,
@@ -519,6 +506,17 @@ static int make_owned_dir(const char *path, const struct pg_user *u, char *err,
 	}
 	close(fd);
 	return 0;
+}
+
+/* Whether the cluster's user may pass through a directory: the owner's
+ * bits, else the group's, else the others', as the kernel asks. */
+static bool passable(const struct stat *st, const struct pg_user *u)
+{
+	if (st->st_uid == u->uid)
+		return st->st_mode & S_IXUSR;
+	if (user_in_group(u, st->st_gid))
+		return st->st_mode & S_IXGRP;
+	return st->st_mode & S_IXOTH;
 }
 
 /*
@@ -540,11 +538,7 @@ static void warn_if_not_passable(const char *state_dir, const struct pg_user *u)
 		*slash = '\0';
 		if (stat(path, &st))
 			return;
-		/* as the kernel asks: the owner's bits, else the group's,
-		 * else the others' */
-		if (st.st_uid == u->uid		  ? (st.st_mode & S_IXUSR)
-		    : user_in_group(u, st.st_gid) ? (st.st_mode & S_IXGRP)
-						  : (st.st_mode & S_IXOTH))
+		if (passable(&st, u))
 			continue;
 		log_warn("audit: the embedded cluster's user %s cannot pass "
 			 "through %s (mode %04o), above state_dir: initdb and "
@@ -579,8 +573,7 @@ static int ensure_dirs(const char *state_dir, const struct mw_pg_paths *p,
 	 * The cluster's user must be able to pass through state_dir (search
 	 * only: it still cannot list it).
 	 */
-	if (u->switch_user && st.st_uid != u->uid && !(st.st_mode & S_IXOTH) &&
-	    !(user_in_group(u, st.st_gid) && (st.st_mode & S_IXGRP))) {
+	if (u->switch_user && !passable(&st, u)) {
 		if (chmod(state_dir, (st.st_mode & 07777) | S_IXOTH) < 0) {
 			int e = errno;
 
@@ -659,13 +652,9 @@ static int write_conf(const struct mw_pg_paths *p, const struct pg_user *u,
 	 * chose. Everything goes through the directory opened without
 	 * following a link, and no link is followed inside it.
 	 */
-	dfd = open(p->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0) {
-		rc = -errno;
-		mw_set_err(err, errlen, "%s: %s", p->data,
-			   no_dir_reason(p->data, -rc));
-		return rc;
-	}
+	dfd = mw_dir_open_nofollow(p->data, err, errlen);
+	if (dfd < 0)
+		return dfd;
 	if (unlinkat(dfd, tmp, 0) < 0 && errno != ENOENT) {
 		rc = -errno;
 		goto fail;

@@ -382,6 +382,23 @@ int mw_private_dir_make(const char *dir, mode_t mode, const char *what,
 	return 0;
 }
 
+int mw_dir_open_nofollow(const char *dir, char *err, size_t errlen)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	int e;
+
+	if (fd >= 0)
+		return fd;
+	e = errno;
+	/* O_DIRECTORY says ENOTDIR before O_NOFOLLOW says ELOOP */
+	mw_set_err(err, errlen, "%s: %s", dir,
+		   !lstat(dir, &st) && S_ISLNK(st.st_mode)
+			   ? "a symbolic link, not a directory"
+			   : strerror(e));
+	return -e;
+}
+
 int mw_private_dir_lock(const char *dir, const char *what, char *err,
 			size_t errlen)
 {

@@ -46,6 +46,12 @@ int mw_private_file_check(const char *file, const char *what, char *err,
 			  size_t errlen);
 
 /*
+ * Opens dir for reading without following a link in its place: the
+ * descriptor, or -errno with "dir: reason" in err, a link named as one.
+ */
+int mw_dir_open_nofollow(const char *dir, char *err, size_t errlen);
+
+/*
  * One daemon per directory: an flock() on dir, held as long as the
  * returned descriptor is open. The descriptor, or -errno with the reason
  * in err ("another mcpwardend uses WHAT DIR" when it is held).
