@@ -90,6 +90,8 @@
 #define DEFAULT_CHECKPOINT_MS 10000
 #define DEFAULT_SPOOL_AFTER_MS 200
 #define SPOOL_RETRY_MS 1000
+/* spool_pending: the most one append takes */
+#define SPOOL_APPEND_BYTES (8u << 20)
 #define DEFAULT_LOCK_WAIT_MS 120000
 #define LOCK_POLL_MS 100
 
@@ -1222,39 +1224,48 @@ static void spool_synced(void *arg, int rc)
 }
 
 /*
- * Makes every queued event not yet durable durable in the spool: one
+ * Makes the queued events not yet durable durable in the spool: one
  * append and one fdatasync for all of them (group commit), on the spool
  * thread; what is queued while it syncs goes with the next. They stay
- * queued for the database. A failure is the AU-5 alert: events are not
- * durable, and while the database is away too, calls are refused.
+ * queued for the database. An append takes at most SPOOL_APPEND_BYTES
+ * (and at least one line): the lines are copied once more on their way,
+ * and an outage's backlog (max_queue_bytes) copied whole would double
+ * the memory it takes; the rest follows once it is over. A failure is
+ * the AU-5 alert: events are not durable, and while the database is away
+ * too, calls are refused.
  */
 static void spool_pending(struct mw_audit *a)
 {
 	uint64_t from = durable_seq(a) + 1, last = a->head_seq + a->count - 1;
+	uint64_t q;
 	int rc;
 
 	if (!a->spool || !a->count || from > last ||
 	    mw_spool_sync_busy(a->ssync) ||
 	    (writing(a) && a->spool_bytes >= MW_AUDIT_SPOOL_WRITING_MAX))
 		return;
+	/* the room an outage's append took is not kept for every sync */
+	if (a->sb.cap > 2 * SPOOL_APPEND_BYTES) {
+		mw_buf_reset(&a->sb);
+		mw_buf_shrink(&a->sb);
+	}
 	mw_buf_reset(&a->sb);
-	for (uint64_t q = from; q <= last; q++) {
+	for (q = from; q <= last; q++) {
 		const struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
 
+		if (a->sb.len && a->sb.len + r->len > SPOOL_APPEND_BYTES)
+			break;
 		if (mw_buf_append(&a->sb, r->line, r->len)) {
-			spool_appended(a, from, last, -ENOMEM);
+			spool_appended(a, from, q, -ENOMEM);
 			return;
 		}
 	}
+	last = q - 1;
 	if (a->ssync && !a->spool_inline) {
 		rc = mw_spool_sync_submit(a->ssync, a->sb.data, a->sb.len);
 		if (!rc) {
 			a->sync_from = from;
 			a->sync_last = last;
-			return;
-		}
-		if (rc == -ENOMEM) {
-			spool_appended(a, from, last, rc);
 			return;
 		}
 		log_warn("audit: cannot start the spool's thread (%s): the "

@@ -28,9 +28,9 @@ struct mw_spool_sync {
 	bool stop, have_work, finished;
 	int rc;
 
-	/* the thread's from submit until finished, the loop's otherwise */
-	char *data;
-	size_t len, cap;
+	/* the caller's bytes, unchanged from submit until done runs */
+	const char *data;
+	size_t len;
 	bool busy; /* the loop's: submitted, done not run yet */
 	/* freed: the struct waits for the end of the loop's batch, which
 	 * may still name its eventfd */
@@ -145,22 +145,13 @@ int mw_spool_sync_submit(struct mw_spool_sync *s, const void *data, size_t n)
 
 	if (s->busy)
 		return -EBUSY;
-	if (n > s->cap) {
-		size_t cap = n < 65536 ? 65536 : n;
-		char *p = realloc(s->data, cap);
-
-		if (!p)
-			return -ENOMEM;
-		s->data = p;
-		s->cap = cap;
-	}
 	if (!s->started) {
 		rc = pthread_create(&s->thread, NULL, sync_main, s);
 		if (rc)
 			return -rc;
 		s->started = true;
 	}
-	memcpy(s->data, data, n);
+	s->data = data;
 	s->len = n;
 	s->busy = true;
 	pthread_mutex_lock(&s->mu);
@@ -208,7 +199,6 @@ void mw_spool_sync_free(struct mw_spool_sync *s)
 	close(s->io.fd);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
-	free(s->data);
 	s->data = NULL;
 	s->freed = true;
 	/* mw_audit_close may run from a loop callback (audit.h) */

@@ -5,9 +5,10 @@
  * hundred microseconds, which the loop would otherwise spend blocked, with
  * every connection waiting behind it.
  *
- * One append is in flight at a time: the loop hands over the bytes (they
- * are copied), the thread runs mw_spool_append on them, and done(arg, rc)
- * runs from the loop once it is over (an eventfd wakes it). While an
+ * One append is in flight at a time: the loop hands over the bytes (not a
+ * copy: they may be an outage's backlog, which a copy would double), the
+ * thread runs mw_spool_append on them, and done(arg, rc) runs from the
+ * loop once it is over (an eventfd wakes it). While an
  * append is in flight the loop must not touch the spool in any other way.
  * The thread touches nothing but the spool file and this handoff.
  *
@@ -33,9 +34,9 @@ int mw_spool_sync_new(struct mw_spool_sync **out, struct mw_spool *spool,
 
 /*
  * Hands n bytes (whole lines, as mw_spool_append takes them) to the
- * thread. 0: in flight, done will run; -EBUSY: one is in flight already;
- * -ENOMEM; or -errno when the thread cannot be started (the caller may
- * append inline instead).
+ * thread; they must stay as they are until done has run. 0: in flight,
+ * done will run; -EBUSY: one is in flight already; or -errno when the
+ * thread cannot be started (the caller may append inline instead).
  */
 int mw_spool_sync_submit(struct mw_spool_sync *s, const void *data, size_t n);
 

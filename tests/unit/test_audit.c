@@ -1905,7 +1905,9 @@ Test(audit, a_full_spool_with_the_database_away_refuses)
 struct ta_lock {
 	struct ta_drive d; /* first */
 	int64_t until_ms; /* phase 0 without spool_first: watch until then */
+	uint64_t n; /* the events submitted */
 	struct mw_audit_stats locked; /* while the table was locked */
+	uint64_t locked_notifications;
 };
 
 /*
@@ -1921,17 +1923,28 @@ static bool ta_lock_step(struct ta_drive *d, int64_t now)
 
 	mw_audit_stats(d->a, &st);
 	if (d->phase == 0) {
-		if (l->until_ms ? now < l->until_ms : st.durable_seq < 3)
+		if (l->until_ms ? now < l->until_ms : st.durable_seq < l->n)
 			return false;
 		l->locked = st;
+		l->locked_notifications = d->notifications;
 		ta_exec_sql(d->db, "COMMIT");
 		d->phase = 1;
 		return false;
 	}
-	return st.written >= 3 && !st.spool_bytes && !st.queued;
+	return st.written >= l->n && !st.spool_bytes && !st.queued;
 }
 
-static void ta_locked_run(struct ta_lock *l, bool spool_first)
+/* Submits the events of a ta_locked_run: the default, three simple ones. */
+static uint64_t ta_three_calls(struct mw_audit *a)
+{
+	cr_assert_eq(ta_submit_simple(a, 1, "initialize"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/call"), 3);
+	return 3;
+}
+
+static void ta_locked_run_of(struct ta_lock *l, bool spool_first,
+			     uint64_t (*submit)(struct mw_audit *a))
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
@@ -1950,19 +1963,22 @@ static void ta_locked_run(struct ta_lock *l, bool spool_first)
 	l->d.db = c;
 	l->d.step = ta_lock_step;
 	mw_audit_on_durable(a, ta_on_durable, &l->d);
-	cr_assert_eq(ta_submit_simple(a, 1, "initialize"), 1);
-	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
-	cr_assert_eq(ta_submit_simple(a, 1, "tools/call"), 3);
+	l->n = submit(a);
 	/* a request held until its event is durable */
-	mw_audit_want_durable(a, 3);
+	mw_audit_want_durable(a, l->n);
 	if (!spool_first)
 		l->until_ms = mw_now_ms() + 500;
 	ta_drive_loop(&l->d, 30000);
 	PQfinish(c);
 	mw_audit_close(a);
 	mw_loop_free(loop);
-	/* the three and the close's checkpoint, each once, one chain */
-	cr_assert_eq(ta_check_chain(TA_HOST), 4);
+	/* the events and the close's checkpoint, each once, one chain */
+	cr_assert_eq(ta_check_chain(TA_HOST), (int)l->n + 1);
+}
+
+static void ta_locked_run(struct ta_lock *l, bool spool_first)
+{
+	ta_locked_run_of(l, spool_first, ta_three_calls);
 }
 
 /*
@@ -1993,6 +2009,57 @@ Test(audit, without_spool_first_durable_waits_for_the_commit)
 	cr_assert_eq(l.locked.durable_seq, 0);
 	cr_assert_eq(l.locked.spooled, 0);
 	cr_assert_eq(l.d.notified, 3, "durable once committed");
+}
+
+/* 24 requests of 1 MiB of arguments each. */
+static uint64_t ta_big_calls(struct mw_audit *a)
+{
+	size_t len = (size_t)1 << 20;
+	char *blob = malloc(len + 1);
+	json_t *params;
+	uint64_t seq = 0;
+
+	cr_assert_not_null(blob);
+	memset(blob, 'x', len);
+	blob[len] = '\0';
+	params = json_pack("{ss}", "blob", blob);
+	cr_assert_not_null(params);
+	for (int i = 0; i < 24; i++) {
+		struct mw_audit_event ev = {
+			.kind = MW_EV_REQUEST,
+			.conn_id = 1,
+			.method = "tools/call",
+			.params = params,
+		};
+
+		seq = mw_audit_submit(a, &ev);
+		cr_assert_eq(seq, (uint64_t)i + 1);
+	}
+	json_decref(params);
+	free(blob);
+	return seq;
+}
+
+/*
+ * A backlog goes to the spool in appends of a few MiB, not in one copy
+ * of the whole queue (an outage's backlog is up to max_queue_bytes, and
+ * a copy of it would double the memory the daemon takes): 24 MiB of
+ * events become durable in several steps, every one of them, and the
+ * database takes them all once it can.
+ */
+Test(audit, a_backlog_goes_to_the_spool_in_bounded_appends)
+{
+	struct ta_lock l = { 0 };
+
+	ta_locked_run_of(&l, true, ta_big_calls);
+	cr_assert_eq(l.locked.written, 0);
+	cr_assert_eq(l.locked.durable_seq, 24);
+	cr_assert_eq(l.locked.spooled, 24);
+	cr_assert_gt(l.locked.spool_bytes, (uint64_t)24 << 20);
+	cr_assert_geq(l.locked_notifications, 3,
+		      "24 MiB in appends of at most 8 MiB: %llu",
+		      (unsigned long long)l.locked_notifications);
+	cr_assert_eq(l.d.notified, 24);
 }
 
 /*
