@@ -92,26 +92,46 @@ static __always_inline int mw_daemon_listens6(struct bpf_sock_addr *ctx,
 	return mw_daemon_listens(ctx, &t, sizeof(t.ipv6));
 }
 
+static __always_inline bool mw_addr_is_loopback4(const __u8 addr[16])
+{
+	return mw_addr_is_v4mapped(addr) && addr[12] == 127;
+}
+
 /*
- * A protected server registered on 127.0.0.1 is also reached through any
- * 127.0.0.0/8 address (the whole block is loopback), so such destinations
- * fall back to the 127.0.0.1 entry. The daemon registers every other local
- * address of a local server itself.
+ * The server a destination is: one registered at that address and port;
+ * else, at a port of a server on this host, any of the host's addresses
+ * the daemon listed (local_addrs). A server registered on 127.0.0.1 is
+ * also reached through any 127.0.0.0/8 address (the whole block is
+ * loopback), so such destinations fall back to the 127.0.0.1 entry, and
+ * count as the host's.
  */
 static __always_inline struct mw_server_val *
 mw_protected_lookup(const struct mw_server_key *key)
 {
 	struct mw_server_val *v;
 	struct mw_server_key lo;
-	__u32 ip4;
+	struct mw_addr_key a;
+	__u32 ip4, port;
 
 	v = bpf_map_lookup_elem(&protected_servers, key);
-	if (v || !mw_addr_is_v4mapped(key->addr) || key->addr[12] != 127)
+	if (v)
 		return v;
-	__builtin_memcpy(&lo, key, sizeof(lo));
-	ip4 = bpf_htonl(0x7f000001);
-	__builtin_memcpy(&lo.addr[12], &ip4, sizeof(ip4));
-	return bpf_map_lookup_elem(&protected_servers, &lo);
+	if (mw_addr_is_loopback4(key->addr)) {
+		__builtin_memcpy(&lo, key, sizeof(lo));
+		ip4 = bpf_htonl(0x7f000001);
+		__builtin_memcpy(&lo.addr[12], &ip4, sizeof(ip4));
+		v = bpf_map_lookup_elem(&protected_servers, &lo);
+		if (v)
+			return v;
+	}
+	port = key->port;
+	v = bpf_map_lookup_elem(&local_ports, &port);
+	if (!v)
+		return NULL;
+	if (mw_addr_is_loopback4(key->addr))
+		return v;
+	__builtin_memcpy(a.addr, key->addr, sizeof(a.addr));
+	return bpf_map_lookup_elem(&local_addrs, &a) ? v : NULL;
 }
 
 /* The daemon is down (or someone else holds its port): fail closed. */

@@ -28,9 +28,9 @@ struct {
 /*
  * Ports (host byte order, in a __u32) of the protected servers on this
  * host, written by the daemon. Such a server answers on every local
- * address, and the daemon adds each to protected_servers as it appears;
- * while the daemon is down nobody does, so these ports are refused at any
- * address not listed (connect.bpf.c, mw_unsteered).
+ * address, and the daemon adds each to local_addrs as it appears; while
+ * the daemon is down nobody does, so these ports are refused at any
+ * address not listed (connect.bpf.c, mw_unlisted_local_down).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -39,6 +39,21 @@ struct {
 	__type(value, struct mw_server_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } local_ports SEC(".maps");
+
+/*
+ * The host's own addresses (16 bytes, IPv4-mapped), written by the
+ * daemon: a server on this host answers on each of them at its port in
+ * local_ports. One set for every such server, so that a host with many
+ * addresses (a veth's link-local address per container) does not take
+ * servers x addresses entries in protected_servers.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MW_MAX_LOCAL_ADDRS);
+	__type(key, struct mw_addr_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} local_addrs SEC(".maps");
 
 /*
  * One element: the cookie of the network namespace the daemon and those

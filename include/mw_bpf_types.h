@@ -12,7 +12,8 @@
 #endif
 
 #define MW_COMM_LEN 16
-#define MW_MAX_SERVERS 4096 /* servers x addresses */
+#define MW_MAX_SERVERS 4096 /* servers x their configured addresses */
+#define MW_MAX_LOCAL_ADDRS 16384 /* the host's own addresses */
 #define MW_MAX_CONNS 65536
 #define MW_MAX_PENDING_CONNECTS 16384
 #define MW_MAX_ENFORCED 4096 /* enforced cgroups */
@@ -27,6 +28,11 @@ struct mw_server_key {
 	__u8 addr[16];
 	__u16 port;
 	__u16 pad;
+};
+
+/* An address alone, as in mw_server_key. */
+struct mw_addr_key {
+	__u8 addr[16];
 };
 
 struct mw_server_val {

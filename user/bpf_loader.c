@@ -74,7 +74,7 @@ struct mw_bpf {
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
 		stats_fd, own_socks_fd, enforced_fd, local_ports_fd,
-		local_netns_fd;
+		local_addrs_fd, local_netns_fd;
 	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
@@ -558,6 +558,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->enforced_fd = bpf_map__fd(b->connect->maps.enforced);
 	b->local_ports_fd = bpf_map__fd(b->connect->maps.local_ports);
 	b->local_netns_fd = bpf_map__fd(b->connect->maps.local_netns);
+	b->local_addrs_fd = bpf_map__fd(b->connect->maps.local_addrs);
 
 	if (settings) {
 		r = mw_bpf_set_settings(b, settings);
@@ -616,15 +617,40 @@ int mw_bpf_set_settings(struct mw_bpf *b, const struct mw_settings *s)
 	return 0;
 }
 
+static int cmp_key(const void *a, const void *b, void *key_size)
+{
+	return memcmp(a, b, *(const size_t *)key_size);
+}
+
+static bool sorted_has(const unsigned char *keys, size_t n, size_t key_size,
+		       const void *k)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(keys + mid * key_size, k, key_size);
+
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 /*
  * Makes the map at fd hold exactly these n entries: added first, then the
  * others removed, so that no moment leaves an entry missing. Keys are
- * compared whole (callers zero their padding).
+ * compared whole (callers zero their padding); a sorted copy tells the
+ * stale ones, so that thousands of the host's addresses take no time.
  */
 static int replace_map(int fd, const void *keys, size_t key_size,
 		       const void *vals, size_t val_size, size_t n, size_t max)
 {
-	unsigned char *stale, cur[sizeof(struct mw_server_key)],
+	unsigned char *stale, *sorted, cur[sizeof(struct mw_server_key)],
 		next[sizeof(cur)];
 	size_t nstale = 0;
 	int r = 0, more;
@@ -639,17 +665,19 @@ static int replace_map(int fd, const void *keys, size_t key_size,
 					BPF_ANY))
 			return -errno;
 	stale = calloc(max, key_size);
-	if (!stale)
+	sorted = malloc(n ? n * key_size : 1);
+	if (!stale || !sorted) {
+		free(stale);
+		free(sorted);
 		return -ENOMEM;
+	}
+	if (n)
+		memcpy(sorted, keys, n * key_size);
+	qsort_r(sorted, n, key_size, cmp_key, &key_size);
 	more = bpf_map_get_next_key(fd, NULL, next) == 0;
 	while (more && nstale < max) {
-		bool keep = false;
-
 		memcpy(cur, next, key_size);
-		for (size_t i = 0; i < n && !keep; i++)
-			keep = !memcmp(cur, (const char *)keys + i * key_size,
-				       key_size);
-		if (!keep)
+		if (!sorted_has(sorted, n, key_size, cur))
 			memcpy(stale + nstale++ * key_size, cur, key_size);
 		more = bpf_map_get_next_key(fd, cur, next) == 0;
 	}
@@ -657,6 +685,7 @@ static int replace_map(int fd, const void *keys, size_t key_size,
 		if (bpf_map_delete_elem(fd, stale + i * key_size) &&
 		    errno != ENOENT)
 			r = -errno;
+	free(sorted);
 	free(stale);
 	return r;
 }
@@ -690,6 +719,22 @@ int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
 		return -errno;
 	return replace_map(b->local_ports_fd, ports, sizeof(*ports), vals,
 			   sizeof(*vals), n, MW_MAX_SERVERS);
+}
+
+int mw_bpf_set_local_addrs(struct mw_bpf *b, const uint8_t (*addrs)[16],
+			   size_t n)
+{
+	uint8_t *ones;
+	int r;
+
+	ones = calloc(n ? n : 1, 1);
+	if (!ones)
+		return -ENOMEM;
+	memset(ones, 1, n);
+	r = replace_map(b->local_addrs_fd, addrs, 16, ones, 1, n,
+			MW_MAX_LOCAL_ADDRS);
+	free(ones);
+	return r;
 }
 
 static void conn_key_from(struct mw_conn_key *k,

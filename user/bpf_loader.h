@@ -43,6 +43,14 @@ int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
 			   uint64_t netns_cookie);
 
 /*
+ * Replaces the host's addresses at which the servers of local ports are
+ * steered (mw_local_addrs: 16 bytes each, IPv4-mapped): those added
+ * first, then the others removed.
+ */
+int mw_bpf_set_local_addrs(struct mw_bpf *b, const uint8_t (*addrs)[16],
+			   size_t n);
+
+/*
  * The identity and original destination of a steered connection, taken
  * from the kernel's records for the daemon's accepted socket (peer is the
  * client's address, local the listener's): the record is deleted, so each

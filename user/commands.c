@@ -113,6 +113,7 @@ static json_t *status(struct mw_commands_ctx *cc)
 {
 	json_t *r = json_pack("{s:b}", "ok", 1);
 	json_t *servers = json_array(), *enforced = json_array();
+	json_t *local = json_array();
 	json_t *kconns = json_array(), *pconns = json_array();
 	json_t *kernel = json_object(), *proxy, *audit;
 	uint64_t stats[MW_STAT__COUNT] = { 0 };
@@ -134,6 +135,14 @@ static json_t *status(struct mw_commands_ctx *cc)
 			servers, json_pack("{s:s,s:s,s:b,s:o}", "name", s->name,
 					   "address", s->address, "local",
 					   s->local, "addresses", addrs));
+	}
+	for (size_t i = 0; i < cc->local->n; i++) {
+		struct sockaddr_storage ss;
+		char a[64];
+
+		mw_mapped_to_addr(cc->local->addr[i], 0, &ss);
+		mw_format_ip(&ss, a, sizeof(a));
+		json_array_append_new(local, json_string(a));
 	}
 	mw_bpf_for_each_enforced(cc->bpf, add_enforced, enforced);
 	mw_bpf_for_each_conn(cc->bpf, add_kernel_conn, kconns);
@@ -199,6 +208,7 @@ static json_t *status(struct mw_commands_ctx *cc)
 	json_object_set_new(r, "bpf_pin_dir",
 			    json_string(cc->cfg->bpf_pin_dir));
 	json_object_set_new(r, "servers", servers);
+	json_object_set_new(r, "local_addresses", local);
 	json_object_set_new(r, "policy", policy_status(cc->cfg));
 	json_object_set_new(r, "enforced", enforced);
 	json_object_set_new(r, "connections", pconns);
@@ -214,13 +224,20 @@ struct existing_ctx {
 	json_t *list;
 };
 
+/* As the kernel side judges a destination (connect.bpf.c). */
 static int is_protected(void *arg, const uint8_t addr[16], uint16_t port)
 {
-	const struct mw_config *cfg = arg;
+	static const uint8_t v4pfx[12] = { [10] = 0xff, [11] = 0xff };
+	const struct mw_commands_ctx *cc = arg;
+	const struct mw_config *cfg = cc->cfg;
+	bool loopback4 = !memcmp(addr, v4pfx, 12) && addr[12] == 127;
 
 	for (size_t i = 0; i < cfg->nservers; i++) {
 		const struct mw_server_cfg *s = &cfg->servers[i];
 
+		if (s->local && s->port == port &&
+		    (loopback4 || mw_local_addrs_has(cc->local, addr)))
+			return 1;
 		for (size_t j = 0; j < s->naddrs; j++) {
 			uint8_t a[16];
 			uint16_t p;
@@ -457,8 +474,8 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 		return json_pack("{s:b,s:o}", "ok", 1, "cgroup", shown(path));
 	/* Opened before enforcement: never steered, so never recorded. */
 	existing = json_array();
-	n = mw_cgroup_existing_conns(path, is_protected, (void *)cc->cfg, kill,
-				     add_existing, existing);
+	n = mw_cgroup_existing_conns(path, is_protected, cc, kill, add_existing,
+				     existing);
 	if (n < 0)
 		log_warn("cannot list existing connections in %s: %s", path,
 			 strerror(-n));

@@ -12,11 +12,14 @@
 #include "bpf_loader.h"
 #include "config.h"
 #include "control.h"
+#include "local_addrs.h"
 #include "loop.h"
 #include "proxy.h"
 
 struct mw_commands_ctx {
 	const struct mw_config *cfg;
+	/* the host's addresses, where local servers are protected */
+	const struct mw_local_addrs *local;
 	struct mw_bpf *bpf;
 	struct mw_audit *audit;
 	struct mw_proxy *proxy;

@@ -112,23 +112,33 @@ bad:
 	return -1;
 }
 
+void mw_format_ip(const struct sockaddr_storage *ss, char *out, size_t outlen)
+{
+	const void *a =
+		ss->ss_family == AF_INET
+			? (const void *)&((const struct sockaddr_in *)ss)
+				  ->sin_addr
+			: (const void *)&((const struct sockaddr_in6 *)ss)
+				  ->sin6_addr;
+
+	if ((ss->ss_family != AF_INET && ss->ss_family != AF_INET6) ||
+	    !inet_ntop(ss->ss_family, a, out, (socklen_t)outlen))
+		snprintf(out, outlen, "?");
+}
+
 void mw_format_addr(const struct sockaddr_storage *ss, char *out, size_t outlen)
 {
 	char a[INET6_ADDRSTRLEN];
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(out, outlen, "%s:%u", a, ntohs(s4->sin_port));
-	} else if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(out, outlen, "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
+	mw_format_ip(ss, a, sizeof(a));
+	if (ss->ss_family == AF_INET)
+		snprintf(out, outlen, "%s:%u", a,
+			 ntohs(((const struct sockaddr_in *)ss)->sin_port));
+	else if (ss->ss_family == AF_INET6)
+		snprintf(out, outlen, "[%s]:%u", a,
+			 ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	else
 		snprintf(out, outlen, "?");
-	}
 }
 
 void mw_addr_to_mapped(const struct sockaddr_storage *sa, uint8_t out[16],
@@ -227,30 +237,10 @@ static int add_addr(struct mw_server_cfg *s, const struct sockaddr *sa)
 	return 0;
 }
 
-/* Loopback, the wildcards, and every address ifa lists; -1 when full. */
-static int add_local_addrs(struct mw_server_cfg *s, struct ifaddrs *ifa)
-{
-	struct sockaddr_in lo4 = { .sin_family = AF_INET };
-	struct sockaddr_in any4 = { .sin_family = AF_INET };
-	struct sockaddr_in6 lo6 = { .sin6_family = AF_INET6,
-				    .sin6_addr = IN6ADDR_LOOPBACK_INIT };
-	struct sockaddr_in6 any6 = { .sin6_family = AF_INET6 };
-
-	lo4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (add_addr(s, (struct sockaddr *)&lo4) ||
-	    add_addr(s, (struct sockaddr *)&any4) ||
-	    add_addr(s, (struct sockaddr *)&lo6) ||
-	    add_addr(s, (struct sockaddr *)&any6))
-		return -1;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next)
-		if (i->ifa_addr && add_addr(s, i->ifa_addr))
-			return -1;
-	return 0;
-}
-
 /*
  * A server on this host answers on every local address, so a client could
- * reach it through any of them: protect them all.
+ * reach it through any of them: it is marked local, and the daemon
+ * protects its port at each of the host's addresses (local_addrs.h).
  */
 static int expand_local(struct mw_yaml_ctx *c, yaml_node_t *n,
 			struct mw_server_cfg *s)
@@ -267,47 +257,9 @@ static int expand_local(struct mw_yaml_ctx *c, yaml_node_t *n,
 			if (i->ifa_addr && same_ip(&s->addrs[k], i->ifa_addr))
 				local = true;
 	}
-	if (local) {
-		s->local = true;
-		if (add_local_addrs(s, ifa)) {
-			freeifaddrs(ifa);
-			return mw_yaml_fail(c, n,
-					    "server %s: more than %d addresses",
-					    s->name, MW_MAX_SERVER_ADDRS);
-		}
-	}
+	s->local = local;
 	freeifaddrs(ifa);
 	return 0;
-}
-
-int mw_config_add_local_addrs(struct mw_config *cfg, size_t *added, char *err,
-			      size_t errlen)
-{
-	struct ifaddrs *ifa;
-	int rc = 0;
-
-	*added = 0;
-	if (getifaddrs(&ifa)) {
-		snprintf(err, errlen, "getifaddrs: %s", strerror(errno));
-		return -1;
-	}
-	for (size_t k = 0; k < cfg->nservers; k++) {
-		struct mw_server_cfg *s = &cfg->servers[k];
-		size_t before = s->naddrs;
-
-		if (!s->local)
-			continue;
-		if (add_local_addrs(s, ifa) && !rc) {
-			snprintf(err, errlen,
-				 "server %s: more than %d addresses: a new "
-				 "local address is not protected",
-				 s->name, MW_MAX_SERVER_ADDRS);
-			rc = -1;
-		}
-		*added += s->naddrs - before;
-	}
-	freeifaddrs(ifa);
-	return rc;
 }
 
 static int parse_server(struct mw_yaml_ctx *c, yaml_node_t *n,

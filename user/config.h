@@ -15,7 +15,7 @@
 #include "policy.h"
 
 #define MW_DEFAULT_CONFIG "/etc/mcpwarden/mcpwarden.yaml"
-#define MW_MAX_SERVER_ADDRS 64 /* a local server: every local address */
+#define MW_MAX_SERVER_ADDRS 64 /* those its name resolves to */
 #define MW_MAX_CONFIG_SERVERS 64 /* x addresses fits the BPF map */
 #define MW_CONFIG_MAX_BYTES (1 << 20)
 
@@ -23,7 +23,8 @@ struct mw_server_cfg {
 	char name[64];
 	char address[256]; /* as written */
 	uint16_t port;
-	bool local; /* on this host: protected on every local address */
+	bool local; /* on this host: protected on every local address
+		     * (local_addrs.h), not only those in addrs */
 	size_t naddrs;
 	struct sockaddr_storage addrs[MW_MAX_SERVER_ADDRS];
 };
@@ -144,6 +145,8 @@ int mw_parse_hostport(const char *s, struct sockaddr_storage *ss, char *err,
 /* Formats an address as "a.b.c.d:port" or "[v6]:port". */
 void mw_format_addr(const struct sockaddr_storage *ss, char *out,
 		    size_t outlen);
+/* Its IP alone: "a.b.c.d" or "v6" ("?" for another family). */
+void mw_format_ip(const struct sockaddr_storage *ss, char *out, size_t outlen);
 
 /*
  * Between sockaddr and the 16-byte form the eBPF maps use (IPv4 stored
@@ -156,13 +159,5 @@ void mw_mapped_to_addr(const uint8_t a[16], uint16_t port,
 
 /* The control socket path under state_dir. */
 void mw_control_path(const struct mw_config *cfg, char *out, size_t outlen);
-
-/*
- * Adds the host's current addresses to every local server (addresses only
- * come: one removed stays protected); *added counts them. -1 with err when
- * a server's MW_MAX_SERVER_ADDRS is reached (the others are still added).
- */
-int mw_config_add_local_addrs(struct mw_config *cfg, size_t *added, char *err,
-			      size_t errlen);
 
 #endif

@@ -205,12 +205,14 @@ static void print_status(json_t *r)
 	}
 	printf("\nprotected servers:\n");
 	json_array_foreach (json_object_get(r, "servers"), i, v) {
-		printf("  %-20s %s%s\n",
+		printf("  %-20s %s",
 		       json_string_value(json_object_get(v, "name")),
-		       json_string_value(json_object_get(v, "address")),
-		       json_is_true(json_object_get(v, "local"))
-			       ? " (local: every local address)"
-			       : "");
+		       json_string_value(json_object_get(v, "address")));
+		if (json_is_true(json_object_get(v, "local")))
+			printf(" (local: every local address, %zu listed)",
+			       json_array_size(
+				       json_object_get(r, "local_addresses")));
+		printf("\n");
 	}
 	printf("\nlive connections:\n");
 	if (!json_array_size(json_object_get(r, "connections")))

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "control.h"
 #include "commands.h"
+#include "local_addrs.h"
 #include "log.h"
 #include "loop.h"
 #include "mask.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct mw_proxy *proxy;
 	struct mw_control *control;
 	struct mw_addrwatch *addrwatch;
+	struct mw_local_addrs local; /* the host's addresses, as listed */
 	struct mw_io sig;
 	int state_lock_fd; /* state_dir, flock()ed while we run */
 };
@@ -158,13 +160,60 @@ static int warn_if_delegated(void *arg, uint64_t id, const char *path)
 	return 0;
 }
 
+/*
+ * The host's addresses as they are now, to the kernel side (all of them:
+ * at the start that also drops those a previous run listed). *added
+ * counts those new to the set; 0, or -1 with err.
+ */
+static int list_local_addrs(struct daemon *d, size_t *added, char *err,
+			    size_t errlen)
+{
+	int rc = mw_local_addrs_scan(&d->local, added);
+
+	if (rc == -E2BIG)
+		snprintf(err, errlen,
+			 "more than %d local addresses: the others are not "
+			 "protected",
+			 MW_MAX_LOCAL_ADDRS);
+	else if (rc)
+		snprintf(err, errlen, "listing the host's addresses: %s",
+			 strerror(-rc));
+	if (rc && rc != -E2BIG)
+		return -1;
+	if (*added || !rc) {
+		int w = mw_bpf_set_local_addrs(d->bpf, d->local.addr,
+					       d->local.n);
+
+		if (w) {
+			snprintf(err, errlen,
+				 "cannot list the host's addresses: %s",
+				 strerror(-w));
+			return -1;
+		}
+	}
+	return rc ? -1 : 0;
+}
+
+/*
+ * The host's addresses and the local servers' ports first: a previous
+ * version listed local addresses in protected_servers, and each entry
+ * is replaced before it goes.
+ */
 static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 {
 	struct mw_server_key *keys;
 	struct mw_server_val *vals;
-	size_t n = 0, cap = 0;
+	size_t n = 0, cap = 0, added;
 	int rc;
 
+	if (list_local_addrs(d, &added, err, errlen))
+		return -1;
+	rc = set_local_ports(d);
+	if (rc) {
+		snprintf(err, errlen, "cannot set the local servers' ports: %s",
+			 strerror(-rc));
+		return -1;
+	}
 	for (size_t i = 0; i < d->cfg.nservers; i++)
 		cap += d->cfg.servers[i].naddrs;
 	keys = calloc(cap ? cap : 1, sizeof(*keys));
@@ -189,9 +238,6 @@ static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 	if (rc)
 		snprintf(err, errlen, "cannot set protected servers: %s",
 			 strerror(-rc));
-	else if ((rc = set_local_ports(d)))
-		snprintf(err, errlen, "cannot set the local servers' ports: %s",
-			 strerror(-rc));
 	free(keys);
 	free(vals);
 	return rc ? -1 : 0;
@@ -201,26 +247,20 @@ static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
  * A local server is protected on every local address, including those that
  * appear after the start: an address added later would otherwise reach it
  * unsteered. Called when the host's addresses change, and once after the
- * watch is set up (for those that came since the configuration was read).
+ * watch is set up (for those that came since the start listed them).
  */
 static void protect_new_local_addrs(void *arg)
 {
 	struct daemon *d = arg;
 	char err[320];
-	size_t added;
+	size_t added = 0;
 
-	if (mw_config_add_local_addrs(&d->cfg, &added, err, sizeof(err)))
+	if (list_local_addrs(d, &added, err, sizeof(err)))
 		log_err("ALERT (SC-7): %s", err);
-	if (!added)
-		return;
-	if (set_protected_servers(d, err, sizeof(err))) {
-		log_err("ALERT (SC-7): new local addresses are not protected: "
-			"%s",
-			err);
-		return;
-	}
-	log_info("protecting %zu new local address(es) of local servers",
-		 added);
+	if (added)
+		log_info("protecting %zu new local address(es) of local "
+			 "servers",
+			 added);
 }
 
 static bool same_servers(const struct mw_config *a, const struct mw_config *b)
@@ -459,6 +499,7 @@ static json_t *handle_control(void *arg, const char *cmd, json_t *req,
 	struct daemon *d = arg;
 	struct mw_commands_ctx cc = {
 		.cfg = &d->cfg,
+		.local = &d->local,
 		.bpf = d->bpf,
 		.audit = d->audit,
 		.proxy = d->proxy,
@@ -640,6 +681,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 		rc = 0;
 out:
 	mw_addrwatch_close(d->addrwatch);
+	mw_local_addrs_free(&d->local);
 	mw_control_close(d->control);
 	mw_proxy_free(d->proxy);
 	mw_pins_free(d->pins);

@@ -21,6 +21,7 @@ import {
 
 const NEW_ADDR = '198.18.0.77'; // benchmarking range (RFC 2544): nobody's
 const DOWN_ADDR = '198.18.0.78'; // added while the daemon is down
+const MANY = 100; // 198.18.1.1 to .100: a host with more addresses than 64
 let d, cg, up;
 
 // Answers every request, on every address (0.0.0.0).
@@ -58,6 +59,7 @@ before(async () => {
 after(async () => {
   await run('ip', ['addr', 'del', `${NEW_ADDR}/32`, 'dev', 'lo']);
   await run('ip', ['addr', 'del', `${DOWN_ADDR}/32`, 'dev', 'lo']);
+  await run('sh', ['-c', `for i in $(seq 1 ${MANY}); do ip addr del 198.18.1.$i/32 dev lo; done 2>/dev/null; true`]);
   await cleanupAll();
   up?.server.close();
 });
@@ -370,6 +372,48 @@ test('an address added while the daemon is down does not reach the local server 
   assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
   await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
     .length === 1, `the ping through ${DOWN_ADDR} recorded`, 10000);
+});
+
+// Connects to HOST:PORT and holds the connection; prints "connected".
+const HOLD_AT = String.raw`
+const [host, port] = process.argv.slice(1);
+const s = require('net').connect(Number(port), host, () => console.log('connected'));
+s.on('error', (e) => console.log(e.code));
+setTimeout(() => {}, 60000);
+`;
+
+test('a host with more addresses than 64 protects the local server at each, from the start', async () => {
+  // a container host has a link-local address per veth; each address of
+  // the host is listed once for every local server
+  const r = await run('sh', ['-c', `for i in $(seq 1 ${MANY}); do ip addr add 198.18.1.$i/32 dev lo || exit 1; done`]);
+  assert.equal(r.code, 0, `ip addr add: ${r.stderr}`);
+  const old = d;
+  await old.stop();
+  d = await startDaemon(old.config);
+  const st = await statusJson(d);
+  for (const a of ['127.0.0.1', '::1', '0.0.0.0', '::', '198.18.1.1', `198.18.1.${MANY}`]) {
+    assert.ok(st.local_addresses.includes(a), `${a} not listed: ${st.local_addresses.length} listed`);
+  }
+  assert.ok(st.local_addresses.length > MANY, String(st.local_addresses.length));
+  const text = await d.cli(['status']);
+  assert.match(text.stdout, new RegExp(`\\(local: every local address, ${st.local_addresses.length} listed\\)`));
+  for (const addr of ['198.18.1.1', `198.18.1.${MANY}`]) {
+    const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, addr, String(up.port)], { timeout: 10000 });
+    const [pid, ...status] = c.stdout.trim().split(' ');
+    assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
+    await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
+      .length === 1, `the ping through ${addr} recorded`, 10000);
+  }
+  // enforce finds a connection opened before it at such an address
+  const cg2 = makeCgroup(uniqueName('mw-bypass-many'));
+  const h = spawnInCgroup(cg2, process.execPath, ['-e', HOLD_AT, `198.18.1.${MANY}`, String(up.port)]);
+  await until(() => /^connected$/m.test(h.out), `the holder connected (${h.out}${h.err})`, 10000);
+  const e = await d.cli(['enforce', cgroupRelPath(cg2)]);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /^1 connection\(s\) to protected servers were open before enforcement/m);
+  assert.match(e.stdout, new RegExp(`-> 198\\.18\\.1\\.${MANY}:${up.port}$`, 'm'));
+  assert.equal((await d.cli(['release', cgroupRelPath(cg2)])).code, 0);
+  h.kill('SIGKILL');
 });
 
 // In a network namespace of its own: puts ADDR on lo, listens there on
