@@ -104,6 +104,11 @@ const char *mw_mask_builtin_name(unsigned i)
 	return i < MW_DET_N_BUILTIN ? builtin_names[i] : NULL;
 }
 
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
 static bool is_alnum(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
@@ -567,6 +572,79 @@ static bool unescaped(struct mw_masker *m, const char **s, size_t *n)
 }
 
 /*
+ * A real of integral value that a double holds exactly (|v| < 2^53), as
+ * the digits of the integer it is: 4111111111111111.0 is a card number
+ * written by a language whose numbers are doubles (Python's float, a
+ * JSON library that reads every number as one). Past 2^53 a double no
+ * longer keeps the digits written. The length, or 0.
+ */
+static int integral_real_digits(double v, char out[32])
+{
+	if (!(v > -9007199254740992.0 && v < 9007199254740992.0) ||
+	    v != (double)(long long)v)
+		return 0;
+	return snprintf(out, 32, "%lld", (long long)v);
+}
+
+/* Bytes JSON allows right before a value, and right after one. */
+static bool before_value(char c)
+{
+	return c == ':' || c == '[' || c == ',' || c == ' ' || c == '\t' ||
+	       c == '\r' || c == '\n';
+}
+
+static bool after_value(char c)
+{
+	return c == ',' || c == ']' || c == '}' || c == ' ' || c == '\t' ||
+	       c == '\r' || c == '\n';
+}
+
+static bool in_number(char c)
+{
+	return is_digit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' ||
+	       c == '-';
+}
+
+/*
+ * Reals of integral value (4111111111111111.0, 4.111111111111111e15):
+ * the slow path reads their integer's digits (integral_real_digits),
+ * which the text does not spell for the scanners. Each '.' or exponent
+ * that stands in a number where JSON puts a value is read, and its
+ * integer's digits scanned.
+ */
+static bool integral_real_candidates(const char *s, size_t len, uint64_t set)
+{
+	char num[512], digits[32];
+
+	for (size_t i = 0; i < len; i++) {
+		size_t a = i, b = i + 1;
+		int n;
+
+		if (s[i] != '.' && s[i] != 'e' && s[i] != 'E')
+			continue;
+		while (a > 0 && (is_digit(s[a - 1]) || s[a - 1] == '.'))
+			a--;
+		if (a > 0 && s[a - 1] == '-')
+			a--;
+		if (a == i || (a > 0 && !before_value(s[a - 1])))
+			continue;
+		while (b < len && in_number(s[b]))
+			b++;
+		if (b < len && !after_value(s[b]))
+			continue;
+		if (b - a >= sizeof(num))
+			return true;
+		memcpy(num, s + a, b - a);
+		num[b - a] = '\0';
+		n = integral_real_digits(strtod(num, NULL), digits);
+		if (n && mw_detect(digits, (size_t)n, set, stop_at_first, NULL))
+			return true;
+		i = b;
+	}
+	return false;
+}
+
+/*
  * Custom patterns see each string (and integer) alone, as the slow path
  * shows them: an anchored pattern matches nowhere else. raw is JSON.
  */
@@ -574,6 +652,7 @@ static bool custom_candidates(struct mw_masker *m, uint64_t set,
 			      const char *raw, size_t len)
 {
 	struct mw_json_token tok;
+	char digits[32];
 	size_t at = 0;
 
 	while (mw_json_next_token(raw, len, &at, &tok)) {
@@ -582,11 +661,22 @@ static bool custom_candidates(struct mw_masker *m, uint64_t set,
 
 		if (!tok.is_string) {
 			/* the slow path sees integers as jansson prints
-			 * them; reals it leaves alone */
+			 * them, reals of integral value as the integer's
+			 * digits, other reals not at all */
 			if (memchr(v, '.', n) || memchr(v, 'e', n) ||
-			    memchr(v, 'E', n))
-				continue;
-			if (n == 2 && !memcmp(v, "-0", 2)) {
+			    memchr(v, 'E', n)) {
+				char num[512];
+
+				if (n >= sizeof(num))
+					return true;
+				memcpy(num, v, n);
+				num[n] = '\0';
+				n = (size_t)integral_real_digits(
+					strtod(num, NULL), digits);
+				if (!n)
+					continue;
+				v = digits;
+			} else if (n == 2 && !memcmp(v, "-0", 2)) {
 				v++;
 				n--;
 			}
@@ -621,7 +711,8 @@ bool mw_mask_candidates(struct mw_masker *m, uint64_t set, const char *raw,
 	    !unescaped(m, &view, &vlen))
 		return true;
 	if ((set & BUILTIN_SET) &&
-	    mw_detect(view, vlen, set & BUILTIN_SET, stop_at_first, NULL))
+	    (mw_detect(view, vlen, set & BUILTIN_SET, stop_at_first, NULL) ||
+	     integral_real_candidates(view, vlen, set & BUILTIN_SET)))
 		return true;
 	return (set & ~BUILTIN_SET) && custom_candidates(m, set, raw, len);
 }
@@ -949,17 +1040,33 @@ static long mask_string(struct mw_masker *m, const struct mw_mask_plan *plan,
 	return n;
 }
 
-/* An integer a detector recognises (a card as a number): masked text. */
-static json_t *mask_integer(struct mw_masker *m,
-			    const struct mw_mask_plan *plan, const json_t *j,
-			    struct mw_mask_counts *counts, long *n)
+/*
+ * A number as the digits a detector reads in it: an integer's, or those
+ * of a real of integral value (mw_integral_real_digits); 0 for any other.
+ */
+static int number_digits(const json_t *j, char out[32])
+{
+	if (json_is_integer(j))
+		return snprintf(out, 32, "%" JSON_INTEGER_FORMAT,
+				json_integer_value(j));
+	if (json_is_real(j))
+		return integral_real_digits(json_real_value(j), out);
+	return 0;
+}
+
+/* A number a detector recognises (a card as a number): masked text. */
+static json_t *mask_number(struct mw_masker *m, const struct mw_mask_plan *plan,
+			   const json_t *j, struct mw_mask_counts *counts,
+			   long *n)
 {
 	char digits[32], *masked;
 	size_t mlen;
-	int len = snprintf(digits, sizeof(digits), "%" JSON_INTEGER_FORMAT,
-			   json_integer_value(j));
+	int len = number_digits(j, digits);
 	json_t *s = NULL;
 
+	*n = 0;
+	if (len <= 0)
+		return NULL;
 	*n = mw_mask_text(m, plan, digits, (size_t)len, &masked, &mlen, counts);
 	if (*n > 0) {
 		s = json_stringn(masked, mlen);
@@ -1041,9 +1148,9 @@ static long mask_member(struct mw_masker *m, const struct mw_mask_plan *plan,
 	     (media && !strcmp(key, "data"))) &&
 	    is_base64(json_string_value(v), json_string_length(v)))
 		return 0;
-	if (!json_is_integer(v))
+	if (!json_is_number(v))
 		return mask_value(m, plan, v, counts, depth + 1);
-	repl = mask_integer(m, plan, v, counts, &n);
+	repl = mask_number(m, plan, v, counts, &n);
 	if (repl && json_object_iter_set_new(obj, iter, repl))
 		return -1;
 	return n;
@@ -1080,9 +1187,9 @@ static long mask_value(struct mw_masker *m, const struct mw_mask_plan *plan,
 		for (size_t i = 0; i < json_array_size(j); i++) {
 			json_t *v = json_array_get(j, i);
 
-			if (json_is_integer(v)) {
+			if (json_is_number(v)) {
 				json_t *repl =
-					mask_integer(m, plan, v, counts, &n);
+					mask_number(m, plan, v, counts, &n);
 
 				if (repl && json_array_set_new(j, i, repl))
 					return -1;
@@ -1107,10 +1214,10 @@ long mw_mask_json(struct mw_masker *m, const struct mw_mask_plan *plan,
 
 	if (!*j || !plan->detectors)
 		return 0;
-	if (!json_is_integer(*j))
+	if (!json_is_number(*j))
 		return mask_value(m, plan, *j, counts, 0);
-	/* a bare integer (a result of 4111111111111111) is replaced whole */
-	repl = mask_integer(m, plan, *j, counts, &n);
+	/* a bare number (a result of 4111111111111111) is replaced whole */
+	repl = mask_number(m, plan, *j, counts, &n);
 	if (repl) {
 		json_decref(*j);
 		*j = repl;

@@ -266,6 +266,30 @@ test('a result that is a bare number is masked whole, for the client and on reco
   assert.deepEqual(rows[1].masked, { card: 2 }, 'the result and the target');
 });
 
+test('a card number written as a real, or in exponent form, is masked as the integer it is', async () => {
+  // Python's json.dumps of a float prints 4111111111111111.0
+  const digits = CARDS[0].replace(/\D/g, '');
+  for (const form of ['real', 'exp']) {
+    const url = billing.url.replace(/\/mcp$/, `/number?form=${form}`);
+    const call = { jsonrpc: '2.0', id: 42, method: 'tools/call', params: { name: 'lookup_customer', arguments: {} } };
+    const code = `fetch(${JSON.stringify(url)}, { method: 'POST', headers: { 'content-type': 'application/json',
+      accept: 'application/json, text/event-stream' }, body: ${JSON.stringify(JSON.stringify(call))} })
+      .then(async (r) => process.stdout.write(await r.text()))`;
+    const direct = await run(process.execPath, ['-e', code], { timeout: 30000 });
+    assert.ok(!direct.stdout.includes(`:${digits}}`), `${form}: the server writes no integer: ${direct.stdout}`);
+    assert.equal(JSON.parse(direct.stdout).result, Number(digits), `${form}: the server sends the card's value`);
+    const r = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { jsonrpc: '2.0', id: 42, result: '************1111' }, form);
+    await auditSettled(d);
+    const rows = await d.sqlObjects(`SELECT result::text AS result, masked FROM mcpwarden.events
+      WHERE kind = 'response' AND http_path = '/number?form=${form}' ORDER BY seq`);
+    assert.equal(rows.length, 1, JSON.stringify(rows));
+    assertNoRaw(rows[0].result, `${form}: the recorded result`);
+    assert.deepEqual(rows[0].masked, { card: 1 }, form);
+  }
+});
+
 test('a refused read of a URI with a password: the log and the trail name it masked', async () => {
   const r = await steps([{ op: 'read', uri: DB_URI }]);
   assert.equal(r.steps[0].ok, false, 'the policy refuses the read');

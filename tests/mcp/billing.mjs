@@ -18,7 +18,9 @@
 //   GET /events      an event stream: an "audit" event quoting it too, then a
 //                    JSON-RPC message whose block has a comment quoting it
 //   POST /number     answers a JSON-RPC request with its first card's digits
-//                    as the bare integer result (JSON-RPC allows any value)
+//                    as the bare integer result (JSON-RPC allows any value);
+//                    ?form=real as a real (4111111111111111.0, as Python
+//                    prints a float), ?form=exp in exponent form
 //
 // Usage: node billing.mjs --pg CONNSTRING [--port N] [--host ADDR]
 //   CONNSTRING as libpq takes it (e.g. postgresql:///billing?host=/tmp/dir)
@@ -107,8 +109,12 @@ async function routes(req, res) {
     let body = '';
     for await (const chunk of req) body += chunk;
     const r = await rows('', []);
+    const digits = r[0].card.replace(/\D/g, '');
+    const form = new URL(req.url, 'http://x').searchParams.get('form');
+    const value = form === 'real' ? `${digits}.0`
+      : form === 'exp' ? `${digits[0]}.${digits.slice(1)}e${digits.length - 1}` : digits;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(`{"jsonrpc":"2.0","id":${JSON.parse(body).id},"result":${r[0].card.replace(/\D/g, '')}}`);
+    res.end(`{"jsonrpc":"2.0","id":${JSON.parse(body).id},"result":${value}}`);
     return true;
   }
   if (req.url === '/debug') {

@@ -337,6 +337,49 @@ static void assert_clean(struct mw_masker *m, uint64_t set, const char *text)
 		      "fast path flagged %s", text);
 }
 
+/*
+ * A card number written as a real (Python's float prints
+ * 4111111111111111.0): its digits are read as an integer's, and the value
+ * replaced by a masked string, in exponent form too; reals that are not
+ * integral, or past 2^53 (a double no longer holds the digits written),
+ * stay as they are.
+ */
+Test(mask, reals_of_integral_value_are_read_as_their_digits)
+{
+	struct mw_mask_plan p = plan_of(all_builtins(), MW_MASK_FULL);
+	const char *text =
+		"{\"a\":4111111111111111.0,\"b\":4.111111111111111e15,"
+		"\"c\":[4111111111111111.0,1.5],\"d\":411111111111111111.0,"
+		"\"e\":-0.0}";
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+	char *dump;
+
+	cr_assert(j, "%s", e.text);
+	cr_assert(mw_mask_candidates(masker, p.detectors, text, strlen(text)));
+	cr_assert_eq(mw_mask_json(masker, &p, &j, NULL), 3);
+	dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert_str_eq(dump,
+			 "{\"a\":\"[MASKED:card]\",\"b\":\"[MASKED:card]\","
+			 "\"c\":[\"[MASKED:card]\",1.5],"
+			 "\"d\":4.111111111111111e17,\"e\":-0.0}");
+	free(dump);
+	json_decref(j);
+	/* a bare one */
+	j = json_loads("4111111111111111.0", JSON_DECODE_ANY, &e);
+	cr_assert(j, "%s", e.text);
+	cr_assert_eq(mw_mask_json(masker, &p, &j, NULL), 1);
+	cr_assert_str_eq(json_string_value(j), "[MASKED:card]");
+	json_decref(j);
+	/* the fast path flags the exponent form, whose digits it cannot see */
+	assert_flagged(masker, p.detectors, "[4.111111111111111E+15]");
+	assert_flagged(masker, p.detectors, "{\"x\":4111111111111111.0}");
+	assert_flagged(masker, p.detectors, "[4111111111111111.00]");
+	assert_clean(masker, p.detectors,
+		     "{\"n\":1.5,\"t\":\"seen\",\"m\":1e15,\"v\":\"1.0.2\","
+		     "\"id\":\"550e8400-e29b\",\"big\":4111111111111111.5}");
+}
+
 Test(mask, fast_path_reads_escapes_as_the_parse_does)
 {
 	const char *secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -391,6 +434,9 @@ Test(mask, fast_path_runs_custom_patterns_per_string)
 	assert_flagged(m, emp, "{\"a\":\"x\",\"id\":\"EMP-123456\"}");
 	assert_flagged(m, emp, "[\"EMP-\\u0031\\u0032\\u0033456\"]");
 	assert_flagged(m, ord, "{\"order\":912345}");
+	/* a real of integral value is read as its integer */
+	assert_flagged(m, ord, "{\"order\":912345.0}");
+	assert_flagged(m, ord, "[9.12345e5]");
 	assert_clean(m, emp, "{\"id\":\"see EMP-123456\"}");
 	assert_clean(m, ord, "{\"order\":912345.5,\"n\":\"-912345\"}");
 	mw_masker_free(m);
