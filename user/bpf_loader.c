@@ -327,18 +327,23 @@ static int link_cgroup_id(int fd, uint64_t *cg_id)
 }
 
 /* Detaches (even if someone else holds the link open) and unpins. */
-static void drop_link(const char *path)
+/*
+ * Detaches and unpins the link pinned at path; 0 or -errno when it stays
+ * pinned (and so attached).
+ */
+static int drop_link(const char *path)
 {
 	struct bpf_link *l = bpf_link__open(path);
+	int r = 0;
 
-	if (!l) {
-		unlink(path);
-		return;
-	}
+	if (!l)
+		return unlink(path) && errno != ENOENT ? -errno : 0;
 	/* BPF_LINK_DETACH needs 5.9; unpinning alone frees it otherwise */
 	bpf_link__detach(l);
-	bpf_link__unpin(l);
+	if (bpf_link__unpin(l))
+		r = errno ? -errno : -EINVAL;
 	bpf_link__destroy(l);
+	return r;
 }
 
 /* Points the pinned link l (at path) at prog, this instance's program. */
@@ -1252,8 +1257,10 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 		r = guard_add(b, id, err, errlen);
 	if (r) {
 		for (size_t i = N_LINK_KINDS; i-- > 0;)
-			if (created[i])
-				drop_link(path[i]);
+			if (created[i] && drop_link(path[i]))
+				log_err("cannot undo enforce: %s stays "
+					"attached",
+					path[i]);
 	} else {
 		log_info("enforcing cgroup %s (id %" PRIu64 ")", abs, id);
 	}
@@ -1267,14 +1274,21 @@ int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 	char abs[PATH_MAX], path[PATH_MAX];
 	struct timespec ts;
 	uint64_t id, now_ns;
-	int cgfd, found = 0;
+	int cgfd, found = 0, r, failed = 0;
 
 	cgfd = open_cgroup(cgroup_path, abs, sizeof(abs), &id, err, errlen);
 	if (cgfd < 0)
 		return cgfd;
 	close(cgfd);
-	/* first: direct connections must not meet the guard after */
-	bpf_map_delete_elem(b->enforced_fd, &id);
+	/* first: direct connections must not meet the guard after (while
+	 * the links stay, connections are steered: closed, not open) */
+	if (bpf_map_delete_elem(b->enforced_fd, &id) && errno != ENOENT) {
+		r = -errno;
+		mw_set_err(err, errlen,
+			   "cannot release %s: the guard keeps it: %s", abs,
+			   strerror(-r));
+		return r;
+	}
 	for (size_t i = N_LINK_KINDS; i-- > 0;) {
 		if (link_path(b, id, link_kinds[i].suffix, path,
 			      sizeof(path))) {
@@ -1283,9 +1297,18 @@ int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 		}
 		if (access(path, F_OK) != 0)
 			continue;
-		drop_link(path);
 		found++;
+		r = drop_link(path);
+		if (r && !failed) {
+			failed = r;
+			mw_set_err(err, errlen,
+				   "cannot release %s: %s stays attached "
+				   "(its connections are still steered): %s",
+				   abs, path, strerror(-r));
+		}
 	}
+	if (failed)
+		return failed;
 	if (!found) {
 		log_info("cgroup %s was not enforced", abs);
 		return 0;
