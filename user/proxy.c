@@ -1644,6 +1644,37 @@ static int put_sse_field(struct mw_buf *out, const char *name,
 }
 
 /*
+ * Bytes that end a line for some SSE clients, not for the standard:
+ * httpx-sse before 2025-10 split on Python's str.splitlines(), which also
+ * ends lines at VT, FF, FS, GS, RS, U+0085, U+2028 and U+2029. A block
+ * holding one raw could be read as other events than the ones judged, and
+ * an id or an event type holding one, written out again, as other lines.
+ */
+static bool has_line_break_lookalike(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)s[i];
+
+		if (b == 0x0b || b == 0x0c || (b >= 0x1c && b <= 0x1e))
+			return true;
+		if (b == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85)
+			return true;
+		if (b == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+		    ((unsigned char)s[i + 2] == 0xa8 ||
+		     (unsigned char)s[i + 2] == 0xa9))
+			return true;
+	}
+	return false;
+}
+
+/* A field's value to write out again: NULL when a client could read it
+ * as more than one line. */
+static const char *one_line_or_null(const char *v)
+{
+	return v && has_line_break_lookalike(v, strlen(v)) ? NULL : v;
+}
+
+/*
  * A message event carrying data (compact JSON: one line), as text to
  * free(). like: the event it replaces, whose id, retry and type are kept;
  * NULL for one mcpwarden makes.
@@ -1651,7 +1682,8 @@ static int put_sse_field(struct mw_buf *out, const char *name,
 static char *sse_message_event(const struct mw_sse_event *like,
 			       const char *data)
 {
-	const char *id = like ? like->id : NULL;
+	/* a client that splits lines on U+2028 would read other fields */
+	const char *id = like ? one_line_or_null(like->id) : NULL;
 	struct mw_buf out = { 0 };
 	int rc = 0;
 
@@ -2526,24 +2558,6 @@ static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
 	c->legacy_stream = strdup(sid);
 }
 
-/*
- * U+0085, U+2028 and U+2029 end lines for some SSE clients (httpx-sse
- * before 2025-10 split on str.splitlines()), not for the standard: a block
- * holding one raw could be read as other events than the ones judged.
- */
-static bool has_unicode_line_break(const char *s, size_t n)
-{
-	for (const char *p = s; (p = memchr(p, 0xc2, n - (size_t)(p - s))); p++)
-		if ((size_t)(p - s) + 1 < n && (unsigned char)p[1] == 0x85)
-			return true;
-	for (const char *p = s; (p = memchr(p, 0xe2, n - (size_t)(p - s))); p++)
-		if ((size_t)(p - s) + 2 < n && (unsigned char)p[1] == 0x80 &&
-		    ((unsigned char)p[2] == 0xa8 ||
-		     (unsigned char)p[2] == 0xa9))
-			return true;
-	return false;
-}
-
 /* One field value masked as text for the client: *v and *len replaced by
  * the masked copy (kept in *tofree) when values were masked. */
 static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
@@ -2586,9 +2600,11 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 	char *id_buf = NULL, *type_buf = NULL, *data_buf = NULL;
 	int rc = -EIO;
 
-	/* a client that splits lines on U+2028 would read another id */
-	if (id && has_unicode_line_break(id, id_len))
-		id = NULL;
+	/* a client that splits lines on U+2028 would read other fields */
+	id = one_line_or_null(id);
+	id_len = id ? id_len : 0;
+	type = one_line_or_null(type);
+	type_len = type ? type_len : 0;
 	/* JSON rewritten keeps its escapes: a decoded U+2028 would be one */
 	if (mask_sse_field(c, plan, &id, &id_len, JSON_ENSURE_ASCII, &id_buf,
 			   &counts) ||
@@ -2674,12 +2690,26 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	 */
 	is_message = ev->kind == MW_SSE_MESSAGE && ev->data_len > 0 &&
 		     !is_legacy_endpoint(sc->x, ev);
-	odd_breaks = has_unicode_line_break(ev->raw, ev->raw_len);
+	odd_breaks = has_line_break_lookalike(ev->raw, ev->raw_len);
 	if (odd_breaks && !is_message) {
 		/* Nothing a conforming client acts on is lost. */
 		record_http_error(c, sc->x->http_method, sc->x->path,
 				  c->resp_status,
-				  "SSE block with a Unicode line separator "
+				  "SSE block with a line separator other than "
+				  "CR or LF dropped");
+		return 0;
+	}
+	/*
+	 * A byte-order mark starts a client's stream only: past the first
+	 * block it makes a field nobody reads ("\xEF\xBB\xBFdata"), but
+	 * once the blocks before it are dropped, a client gets it first,
+	 * takes it off and reads the data nobody judged.
+	 */
+	if (!ev->first && ev->raw_len >= 3 &&
+	    !memcmp(ev->raw, "\xEF\xBB\xBF", 3)) {
+		record_http_error(c, sc->x->http_method, sc->x->path,
+				  c->resp_status,
+				  "SSE block starting with a byte-order mark "
 				  "dropped");
 		return 0;
 	}

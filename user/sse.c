@@ -181,6 +181,7 @@ static int report_block(struct mw_sse *s, enum mw_sse_kind kind,
 		.retry = -1,
 		.raw = s->raw,
 		.raw_len = s->raw_len,
+		.first = !s->reported,
 	};
 	size_t event_at = 0;
 	int err;
@@ -209,6 +210,7 @@ static int report_block(struct mw_sse *s, enum mw_sse_kind kind,
 			ev.data = s->data; /* the buffer may have moved */
 	}
 
+	s->reported = true;
 	err = on_event(arg, &ev);
 	if (err < 0)
 		return sse_fail(s, err, "event callback failed");

@@ -60,6 +60,10 @@ struct mw_sse_event {
 	/* The exact bytes of this block, terminating blank line included. */
 	const char *raw;
 	size_t raw_len;
+	/* The stream's first block: a byte-order mark its raw bytes start
+	 * with was taken off before it was read (a client takes it off only
+	 * there, at the first bytes it gets). */
+	bool first;
 };
 
 /* Return 0 to continue, a negative errno to stop parsing with that error. */
@@ -79,6 +83,7 @@ struct mw_sse {
 	bool has_data;
 	bool cr_seen; /* the current line ended in CR: an LF may follow */
 	bool first_line; /* still on the stream's first line (BOM) */
+	bool reported; /* a block was reported */
 	bool finished;
 	int err;
 	const char *reason;

@@ -95,6 +95,27 @@ const HOSTILE = {
     res.end(`: quiet\u2028data: ${SAMPLING}\u2028\u2028\n\n` +
       'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"a\u2028b"}}\n\n');
   },
+  // Python's str.splitlines() also ends lines at VT, FF, FS, GS and RS
+  '/sse-fs': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(`: quiet\x1cdata: ${SAMPLING}\x1c\x1c\n\n` +
+      'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"fs"}}\n\n');
+  },
+  // a message whose JSON is written out again (it carries a U+2028), its
+  // id and type holding separators and a request in between
+  '/sse-id-break': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(`id: 1\u2028data: ${SAMPLING}\u2028\u2028\nevent: message\x0bdata: ${SAMPLING}\x0b\x0b\n` +
+      'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"a\u2028b"}}\n\n');
+  },
+  // a block the daemon drops, then one behind a byte-order mark: a client
+  // whose stream starts there takes the mark off and reads the data
+  '/sse-bom': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(Buffer.concat([Buffer.from('data: {broken\n\n'), Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(`data: ${SAMPLING}\n\n` +
+        'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"bom"}}\n\n')]));
+  },
 };
 
 before(async () => {
@@ -340,6 +361,29 @@ for (const [what, route] of [['typed text/plain', '/sse-untyped'], ['typed text/
     assert.ok(rows.length >= 1 && rows.every((r) => r.rule === 'no-sampling'));
   });
 }
+
+test('line separators Python splits on: a comment block holding one is dropped; an id or type holding one is not written out again', async () => {
+  for (const [route, clean] of [['/sse-fs', /"data":"fs"/], ['/sse-id-break', /"data":"a\\u2028b"/]]) {
+    const out = Buffer.from(await rawAll(getFrom(route)), 'latin1').toString('utf8');
+    assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+    assert.doesNotMatch(out, /createMessage/, `${route}: ${JSON.stringify(out)}`);
+    assert.doesNotMatch(out, /[\x0b\x0c\x1c-\x1e\u0085\u2028\u2029]/u, `${route}: a separator reaches the client`);
+    assert.match(out, clean, `${route}: the judged message goes on: ${JSON.stringify(out)}`);
+  }
+  const rows = await d.sqlObjects("select detail from mcpwarden.http_errors where detail like " +
+    "'SSE block with a line separator other than CR or LF dropped'");
+  assert.ok(rows.length >= 1, JSON.stringify(rows));
+});
+
+test('a byte-order mark past the stream\'s first block: the block is dropped, recorded', async () => {
+  const out = Buffer.from(await rawAll(getFrom('/sse-bom')), 'latin1');
+  assert.equal(out.indexOf(Buffer.from([0xef, 0xbb, 0xbf])), -1, 'a byte-order mark reaches the client');
+  assert.doesNotMatch(out.toString('utf8'), /createMessage/);
+  assert.match(out.toString('utf8'), /"data":"bom"/);
+  const rows = await d.sqlObjects("select detail from mcpwarden.http_errors where detail = " +
+    "'SSE block starting with a byte-order mark dropped'");
+  assert.equal(rows.length, 1, JSON.stringify(rows));
+});
 
 test('Unicode line separators: a comment block holding one is dropped, JSON carrying one is escaped', async () => {
   const out = Buffer.from(await rawAll(getFrom('/sse-u2028')), 'latin1').toString('utf8');

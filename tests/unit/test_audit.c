@@ -769,7 +769,11 @@ static bool ta_outage_step(struct ta_drive *d, int64_t now)
 		d->phase = 1;
 		return false;
 	case 1:
-		if (now - d->mark < 1000)
+		/* a second of outage at least, for reconnects to fail; more
+		 * while the spool's sync is slow (a loaded machine), up to
+		 * a bound the assertions then judge */
+		if (now - d->mark < 1000 ||
+		    (st.durable_seq < d->seqs[4] && now - d->mark < 15000))
 			return false;
 		d->written_in_outage = st.written;
 		d->connected_in_outage = st.connected;

@@ -15,6 +15,7 @@ struct sse_recorded {
 	char *event, *data, *id, *raw;
 	size_t data_len, raw_len;
 	long retry;
+	bool first;
 };
 
 struct sse_recorder {
@@ -51,6 +52,7 @@ static int sse_record(void *arg, const struct mw_sse_event *ev)
 		cr_assert_eq(ev->data[ev->data_len], '\0');
 	e = &r->ev[r->n++];
 	e->kind = ev->kind;
+	e->first = ev->first;
 	e->event = ev->event ? sse_dup(ev->event, strlen(ev->event)) : NULL;
 	e->data = sse_dup(ev->data, ev->data_len);
 	e->data_len = ev->data_len;
@@ -357,6 +359,9 @@ Test(sse, bom_only_at_stream_start)
 	cr_assert_eq(r->n, 2);
 	sse_assert_message(&r->ev[0], NULL, "a", NULL);
 	cr_assert_eq(r->ev[1].kind, MW_SSE_SILENT);
+	/* the proxy drops such a block: told apart from the first */
+	cr_assert(r->ev[0].first);
+	cr_assert_not(r->ev[1].first);
 	sse_recorder_free(r);
 
 	r = sse_run_all_slicings(SSE_LIT("\xEF\xBB\xBF\xEF\xBB\xBF"
