@@ -1200,7 +1200,8 @@ fail:
 			"%llu events are not durable and calls are refused "
 			"while the database cannot take them",
 			mw_spool_path(a->spool), strerror(-rc),
-			(unsigned long long)(last - from + 1));
+			(unsigned long long)(a->head_seq + a->count - 1 -
+					     durable_seq(a)));
 	a->spool_failing = true;
 	a->spool_retry_ms = mw_now_ms() + SPOOL_RETRY_MS;
 	arm_timer(a, a->spool_retry_ms);
@@ -2892,6 +2893,10 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	a->state = ST_UP;
 	a->phase = PH_IDLE;
 	a->st.connected = true;
+	/* what the spool held ships once the loop runs, not at the first
+	 * event submitted */
+	if (a->count)
+		arm_timer(a, mw_now_ms());
 	log_info("audit: writing to the database (host %s, next seq %llu)",
 		 a->host, (unsigned long long)(a->head_seq + a->count));
 	*out = a;
@@ -2902,6 +2907,19 @@ fail:
 	if (!a->soon_queued)
 		free(a);
 	return rc;
+}
+
+/* At close, the loop gone: every event not durable yet to the spool, an
+ * append (at most SPOOL_APPEND_BYTES) after the other. */
+static void spool_all_inline(struct mw_audit *a)
+{
+	uint64_t before;
+
+	do {
+		before = durable_seq(a);
+		spool_pending(a);
+	} while (a->count && !a->spool_failing && durable_seq(a) > before &&
+		 durable_seq(a) < a->head_seq + a->count - 1);
 }
 
 void mw_audit_close(struct mw_audit *a)
@@ -2951,7 +2969,7 @@ void mw_audit_close(struct mw_audit *a)
 		now = mw_now_ms();
 	}
 	if (a->count) {
-		spool_pending(a);
+		spool_all_inline(a);
 		if (a->halted)
 			log_err("audit: %zu events are left %s, not written: "
 				"the database's chain is not this writer's",

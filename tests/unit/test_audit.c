@@ -2067,6 +2067,48 @@ Test(audit, a_backlog_goes_to_the_spool_in_bounded_appends)
 }
 
 /*
+ * A close while the database takes nothing (its table locked) and the
+ * events wait for it: all of them go to the spool, whatever their size
+ * (more than one append), and the next start ships them.
+ */
+Test(audit, a_close_spools_a_backlog_larger_than_one_append, .timeout = 120)
+{
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+	uint64_t n;
+
+	ta_cfg.spool_first = false;
+	ta_cfg.spool_after_ms = 600000;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	n = ta_big_calls(a);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.spooled, 0);
+	/* the close waits for the database a while, then spools */
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	ta_exec_sql(c, "COMMIT");
+	PQfinish(c);
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	/* the events and the close's checkpoint, shipped from the spool
+	 * without waiting for a new event */
+	ta_drive_until_written(loop, a, (long long)n + 1);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	/* each once, one chain (the second close has nothing new to sign) */
+	cr_assert_eq(ta_check_chain(TA_HOST), (int)n + 1);
+}
+
+/*
  * A request's wait queues the spool's sync for the end of the loop's
  * batch. Closing before the batch is over leaves the struct to that
  * queued call, which frees it: no use after free, no leak (the sanitizer
