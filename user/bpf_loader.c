@@ -646,14 +646,29 @@ static bool sorted_has(const unsigned char *keys, size_t n, size_t key_size,
 	return false;
 }
 
+static int add_entries(int fd, const void *keys, size_t key_size,
+		       const void *vals, size_t val_size, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
+					(const char *)vals + i * val_size,
+					BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 /*
- * Makes the map at fd hold exactly these n entries: added first, then the
- * others removed, so that no moment leaves an entry missing. Keys are
- * compared whole (callers zero their padding); a sorted copy tells the
- * stale ones, so that thousands of the host's addresses take no time.
+ * Makes the map at fd hold exactly these n entries. Keys are compared
+ * whole (callers zero their padding); a sorted copy tells the stale ones,
+ * so that thousands of the host's addresses take no time. Added first,
+ * then the others removed, so that no moment leaves an entry missing;
+ * or, stale_first, the other way round, for entries whose going opens
+ * nothing (addresses the host no longer has), so that a full map takes
+ * the new ones.
  */
 static int replace_map(int fd, const void *keys, size_t key_size,
-		       const void *vals, size_t val_size, size_t n, size_t max)
+		       const void *vals, size_t val_size, size_t n, size_t max,
+		       bool stale_first)
 {
 	unsigned char *stale, *sorted, cur[sizeof(struct mw_server_key)],
 		next[sizeof(cur)];
@@ -664,11 +679,11 @@ static int replace_map(int fd, const void *keys, size_t key_size,
 		return -E2BIG;
 	if (key_size > sizeof(cur))
 		return -EINVAL;
-	for (size_t i = 0; i < n; i++)
-		if (bpf_map_update_elem(fd, (const char *)keys + i * key_size,
-					(const char *)vals + i * val_size,
-					BPF_ANY))
-			return -errno;
+	if (!stale_first) {
+		r = add_entries(fd, keys, key_size, vals, val_size, n);
+		if (r)
+			return r;
+	}
 	stale = calloc(max, key_size);
 	sorted = malloc(n ? n * key_size : 1);
 	if (!stale || !sorted) {
@@ -692,6 +707,8 @@ static int replace_map(int fd, const void *keys, size_t key_size,
 			r = -errno;
 	free(sorted);
 	free(stale);
+	if (!r && stale_first)
+		r = add_entries(fd, keys, key_size, vals, val_size, n);
 	return r;
 }
 
@@ -709,7 +726,7 @@ int mw_bpf_set_servers(struct mw_bpf *b, const struct mw_server_key *keys,
 		k[i].pad = 0;
 	}
 	r = replace_map(b->servers_fd, k, sizeof(*k), vals, sizeof(*vals), n,
-			MW_MAX_SERVERS);
+			MW_MAX_SERVERS, false);
 	free(k);
 	return r;
 }
@@ -723,7 +740,7 @@ int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
 	if (bpf_map_update_elem(b->local_netns_fd, &k, &netns_cookie, BPF_ANY))
 		return -errno;
 	return replace_map(b->local_ports_fd, ports, sizeof(*ports), vals,
-			   sizeof(*vals), n, MW_MAX_SERVERS);
+			   sizeof(*vals), n, MW_MAX_SERVERS, false);
 }
 
 int mw_bpf_set_local_addrs(struct mw_bpf *b, const uint8_t (*addrs)[16],
@@ -736,8 +753,9 @@ int mw_bpf_set_local_addrs(struct mw_bpf *b, const uint8_t (*addrs)[16],
 	if (!ones)
 		return -ENOMEM;
 	memset(ones, 1, n);
+	/* stale first: a map full of addresses gone still takes these */
 	r = replace_map(b->local_addrs_fd, addrs, 16, ones, 1, n,
-			MW_MAX_LOCAL_ADDRS);
+			MW_MAX_LOCAL_ADDRS, true);
 	free(ones);
 	return r;
 }

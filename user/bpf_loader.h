@@ -44,8 +44,8 @@ int mw_bpf_set_local_ports(struct mw_bpf *b, const uint32_t *ports,
 
 /*
  * Replaces the host's addresses at which the servers of local ports are
- * steered (mw_local_addrs: 16 bytes each, IPv4-mapped): those added
- * first, then the others removed.
+ * steered (mw_local_addrs: 16 bytes each, IPv4-mapped): the others, which
+ * the host no longer has, removed first, so that a full map takes them.
  */
 int mw_bpf_set_local_addrs(struct mw_bpf *b, const uint8_t (*addrs)[16],
 			   size_t n);

@@ -161,15 +161,26 @@ static int warn_if_delegated(void *arg, uint64_t id, const char *path)
 }
 
 /*
- * The host's addresses as they are now, to the kernel side (all of them:
- * at the start that also drops those a previous run listed). *added
- * counts those new to the set; 0, or -1 with err.
+ * The host's addresses as they are now, to the kernel side: at the start
+ * all of them (which also drops those a previous run listed), then those
+ * new to the set. A set full of addresses the host no longer has (a
+ * container host makes a link-local one per veth) starts again from
+ * those it has. *added counts those new to the set; 0, or -1 with err.
  */
-static int list_local_addrs(struct daemon *d, size_t *added, char *err,
-			    size_t errlen)
+static int list_local_addrs(struct daemon *d, bool start, size_t *added,
+			    char *err, size_t errlen)
 {
-	int rc = mw_local_addrs_scan(&d->local, added);
+	int rc = mw_local_addrs_scan(&d->local, added), w;
+	bool rebuilt = false;
 
+	if (rc == -E2BIG && !start) {
+		mw_local_addrs_free(&d->local);
+		rc = mw_local_addrs_scan(&d->local, added);
+		rebuilt = true;
+		log_info("the list of local addresses was full: made again "
+			 "from the host's %zu",
+			 d->local.n);
+	}
 	if (rc == -E2BIG)
 		snprintf(err, errlen,
 			 "more than %d local addresses: the others are not "
@@ -180,10 +191,8 @@ static int list_local_addrs(struct daemon *d, size_t *added, char *err,
 			 strerror(-rc));
 	if (rc && rc != -E2BIG)
 		return -1;
-	if (*added || !rc) {
-		int w = mw_bpf_set_local_addrs(d->bpf, d->local.addr,
-					       d->local.n);
-
+	if (start || rebuilt || *added) {
+		w = mw_bpf_set_local_addrs(d->bpf, d->local.addr, d->local.n);
 		if (w) {
 			snprintf(err, errlen,
 				 "cannot list the host's addresses: %s",
@@ -206,7 +215,7 @@ static int set_protected_servers(struct daemon *d, char *err, size_t errlen)
 	size_t n = 0, cap = 0, added;
 	int rc;
 
-	if (list_local_addrs(d, &added, err, errlen))
+	if (list_local_addrs(d, true, &added, err, errlen))
 		return -1;
 	rc = set_local_ports(d);
 	if (rc) {
@@ -255,7 +264,7 @@ static void protect_new_local_addrs(void *arg)
 	char err[320];
 	size_t added = 0;
 
-	if (list_local_addrs(d, &added, err, sizeof(err)))
+	if (list_local_addrs(d, false, &added, err, sizeof(err)))
 		log_err("ALERT (SC-7): %s", err);
 	if (added)
 		log_info("protecting %zu new local address(es) of local "

@@ -22,6 +22,7 @@ import {
 const NEW_ADDR = '198.18.0.77'; // benchmarking range (RFC 2544): nobody's
 const DOWN_ADDR = '198.18.0.78'; // added while the daemon is down
 const MANY = 100; // 198.18.1.1 to .100: a host with more addresses than 64
+const LATE_ADDR = '198.18.2.1'; // added while a full list is pinned
 let d, cg, up;
 
 // Answers every request, on every address (0.0.0.0).
@@ -59,6 +60,7 @@ before(async () => {
 after(async () => {
   await run('ip', ['addr', 'del', `${NEW_ADDR}/32`, 'dev', 'lo']);
   await run('ip', ['addr', 'del', `${DOWN_ADDR}/32`, 'dev', 'lo']);
+  await run('ip', ['addr', 'del', `${LATE_ADDR}/32`, 'dev', 'lo']);
   await run('sh', ['-c', `for i in $(seq 1 ${MANY}); do ip addr del 198.18.1.$i/32 dev lo; done 2>/dev/null; true`]);
   await cleanupAll();
   up?.server.close();
@@ -414,6 +416,36 @@ test('a host with more addresses than 64 protects the local server at each, from
   assert.match(e.stdout, new RegExp(`-> 198\\.18\\.1\\.${MANY}:${up.port}$`, 'm'));
   assert.equal((await d.cli(['release', cgroupRelPath(cg2)])).code, 0);
   h.kill('SIGKILL');
+
+  // a restart over a list full of addresses the host no longer has (a
+  // container host's veths come and go): the new list takes their place
+  const old2 = d;
+  await old2.stop();
+  const pinned = path.join(old2.config.bpf_pin_dir, 'local_addrs');
+  const batch = path.join(os.tmpdir(), `${uniqueName('mw-addrs')}.batch`);
+  const lines = [];
+  for (let i = 0; i < 16384 - st.local_addresses.length; i++) {
+    const key = ['0xfe', '0x80', ...Array(11).fill('0x00'), '0x0a', `0x${(i >> 8).toString(16)}`, `0x${(i & 255).toString(16)}`];
+    lines.push(`map update pinned ${pinned} key ${key.join(' ')} value 0x01`);
+  }
+  fs.writeFileSync(batch, lines.join('\n') + '\n');
+  try {
+    const f = await run('bpftool', ['batch', 'file', batch], { timeout: 120000 });
+    assert.equal(f.code, 0, f.stderr.slice(0, 500));
+  } finally {
+    fs.rmSync(batch, { force: true });
+  }
+  // and one address more, which the full map must take
+  const a = await run('ip', ['addr', 'add', `${LATE_ADDR}/32`, 'dev', 'lo']);
+  assert.equal(a.code, 0, a.stderr);
+  d = await startDaemon(old2.config);
+  const st2 = await statusJson(d);
+  assert.ok(st2.local_addresses.includes(LATE_ADDR), st2.local_addresses.length);
+  const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, LATE_ADDR, String(up.port)], { timeout: 10000 });
+  const [pid, ...status] = c.stdout.trim().split(' ');
+  assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
+  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
+    .length === 1, `the ping through ${LATE_ADDR} recorded`, 10000);
 });
 
 // In a network namespace of its own: puts ADDR on lo, listens there on
