@@ -272,6 +272,10 @@ static int on_headers_complete(http_parser *p)
 	}
 	hd->keep_alive = http_should_keep_alive(p);
 	hd->chunked = p->flags & F_CHUNKED;
+	/* a length past INT64_MAX would read as negative: no length check,
+	 * no reservation would see it */
+	if ((p->flags & F_CONTENTLENGTH) && p->content_length > INT64_MAX)
+		return set_err(h, "Content-Length too large");
 	hd->content_length =
 		(p->flags & F_CONTENTLENGTH) ? (int64_t)p->content_length : -1;
 	v = mw_http_header(hd, "expect");

@@ -461,11 +461,22 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
 		   uint32_t owner, uint64_t seq, int64_t ts_us, unsigned flags,
 		   const char *tool)
 {
-	size_t kl = strlen(key), tl = tool ? strlen(tool) + 1 : 0;
-	uint64_t h = keyed_hash(p, key, kl);
-	struct entry *e = find(p, key, h);
+	size_t kl, tl;
+	uint64_t h;
+	struct entry *e;
 	struct owner **slot, *o;
 
+	/* a name longer than any tool's is not kept (thousands of entries
+	 * of one user, each up to a body's size): its answer gets every
+	 * tool's rules */
+	if (tool && strlen(tool) > MW_PAIR_TOOL_MAX) {
+		tool = NULL;
+		flags |= MW_PAIR_ANY_TOOL;
+	}
+	kl = strlen(key);
+	tl = tool ? strlen(tool) + 1 : 0;
+	h = keyed_hash(p, key, kl);
+	e = find(p, key, h);
 	if (scope_len > kl)
 		return -EINVAL;
 	flags &= ~MW_PAIR_AMBIGUOUS;

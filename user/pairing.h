@@ -43,6 +43,9 @@ void mw_pairing_free(struct mw_pairing *p);
 #define MW_PAIR_AMBIGUOUS 0x2u /* the key may be another request's (set here) */
 /* the tasks methods: the answer is a tool's output, which one unknown */
 #define MW_PAIR_ANY_TOOL 0x4u
+/* A tool name longer is not kept: the entry is MW_PAIR_ANY_TOOL instead
+ * (MCP names tools in at most 128 characters). */
+#define MW_PAIR_TOOL_MAX 512
 
 /*
  * Remembers a request (its audit seq, when it was seen, MW_PAIR_* flags,

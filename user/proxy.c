@@ -1222,7 +1222,8 @@ static void exchange_push(struct mw_conn *c, struct exchange *x)
 	c->nx++;
 }
 
-static void exchange_pop(struct mw_conn *c)
+/* The first exchange, out of the queue. */
+static struct exchange *exchange_take(struct mw_conn *c)
 {
 	struct exchange *x = c->xq_head;
 
@@ -1230,7 +1231,13 @@ static void exchange_pop(struct mw_conn *c)
 	if (!c->xq_head)
 		c->xq_tail = NULL;
 	c->nx--;
-	exchange_free(x);
+	x->next = NULL;
+	return x;
+}
+
+static void exchange_pop(struct mw_conn *c)
+{
+	exchange_free(exchange_take(c));
 }
 
 /*
@@ -2949,6 +2956,10 @@ static int resp_on_complete(void *arg)
 		if (c->chunk_to_client &&
 		    mw_buf_append(&c->c.out, "0\r\n\r\n", 5))
 			return -1;
+		/* sent with "Connection: close" and no length: its end is
+		 * the connection's, whatever the server's says */
+		if (!c->chunk_to_client)
+			c->closing = true;
 		break;
 	default:
 		break;
@@ -3152,6 +3163,24 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 
 /* A request the daemon cannot take: malformed, too large, or (503) one
  * the daemon has no room for now. */
+/*
+ * A request head still being read, within the message bytes its user's
+ * connections may hold (may_buffer); else it is refused with 503 and no
+ * more is read. False when refused.
+ */
+static bool head_may_grow(struct mw_conn *c)
+{
+	char why[200], detail[256];
+
+	if (may_buffer(c, 0, why, sizeof(why)))
+		return true;
+	snprintf(detail, sizeof(detail), "refused request: %s", why);
+	record_http_error(c, NULL, NULL, 503, detail);
+	respond_local(c, "GET", "", 503, detail, NULL, true);
+	c->no_more_requests = true;
+	return false;
+}
+
 static void client_protocol_error(struct mw_conn *c)
 {
 	const char *why = mw_http_error(&c->req);
@@ -3202,6 +3231,10 @@ static void on_client_readable(struct mw_conn *c)
 		client_protocol_error(c);
 		return;
 	}
+	/* a head held unfinished counts like a body: thousands of them
+	 * must not take the room every other user's messages need */
+	if (c->req.in_head && !head_may_grow(c))
+		return;
 	/* The clock runs while a head is incomplete, however it began: a
 	 * partial head behind a complete request in the same read too. */
 	if (!c->req.in_head)
@@ -3233,18 +3266,34 @@ static void give_up_upstream(struct mw_conn *c, int status, const char *detail,
 		c->closing = true;
 		return;
 	}
-	/* Answer every exchange still waiting, in order (a response refused
-	 * in its head, or half read, sent the client nothing yet). */
-	while (c->xq_head && !c->xq_head->is_local) {
-		struct exchange *x = c->xq_head;
-		char *m = strdup(x->http_method), *p = strdup(x->path);
+	/*
+	 * Answer every exchange still waiting for the server, each in its
+	 * place (a response refused in its head, or half read, sent the
+	 * client nothing yet): once round the queue, those answered here
+	 * already going back to the end as they are, the others replaced
+	 * by their answer there. An answer pushed behind a local one would
+	 * answer the wrong request.
+	 */
+	for (size_t n = c->nx; n && c->xq_head && !c->dead; n--) {
+		struct exchange *x = exchange_take(c);
+		char *m, *p;
 
-		exchange_pop(c);
+		if (x->is_local) {
+			exchange_push(c, x);
+			continue;
+		}
+		m = strdup(x->http_method);
+		p = strdup(x->path);
+		exchange_free(x);
 		if (m && p)
 			respond_local(c, m, p, status, answer, NULL, true);
+		else
+			conn_close(c, "out of memory");
 		free(m);
 		free(p);
 	}
+	if (c->dead)
+		return;
 	/* Requests still to come are answered one by one, then closed. */
 	start_next_exchange(c);
 }
@@ -3311,8 +3360,14 @@ static void on_upstream_readable(struct mw_conn *c)
 		return;
 	}
 	c->px->st.bytes_from_servers += (uint64_t)n;
-	if (mw_http_feed(&c->resp, buf, (size_t)n) < 0)
+	if (mw_http_feed(&c->resp, buf, (size_t)n) < 0) {
 		upstream_failed(c, mw_http_error(&c->resp));
+		return;
+	}
+	/* a response head held unfinished counts like a body too */
+	if (c->resp.in_head &&
+	    !may_buffer(c, 0, c->resp.err, sizeof(c->resp.err)))
+		upstream_failed(c, c->resp.err);
 }
 
 static void on_client_io(struct mw_io *io, uint32_t events)

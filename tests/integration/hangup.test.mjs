@@ -33,6 +33,7 @@ function startUpstream() {
     eachRequest(s, (head) => {
       const path = head.split(' ')[1];
       if (path.startsWith('/never')) return;
+      if (path === '/die') return s.destroy();
       const text = path === '/big' ? 'B'.repeat(7000000) : 'ok';
       const b = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text }] } });
       const r = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
@@ -243,6 +244,32 @@ test('5. one user\'s connections holding bodies leave the others room: past a qu
     /^refused request: .*limits\.max_buffered_bytes/.test(r.detail)), JSON.stringify(rows));
 });
 
+// Opens N connections, each sending a head of 60 KB that never ends;
+// prints how many got a 503 (and the first one), after 4 s.
+const HEADS = String.raw`
+const net = require('net');
+const [port, n] = process.argv.slice(1).map(Number);
+let refused = 0, first = '';
+for (let i = 0; i < n; i++) {
+  const s = net.connect(port, '127.0.0.1', () => s.write('POST /mcp HTTP/1.1\r\nHost: x\r\nX-Pad: ' + 'a'.repeat(60000)));
+  let got = '';
+  s.on('data', (c) => { got += c; if (/^HTTP\/1\.1 503 /.test(got) && !s.counted) { s.counted = true; refused++; first ||= got; } });
+  s.on('error', () => {});
+}
+setTimeout(() => { console.log(JSON.stringify({ refused, first })); process.exit(0); }, 4000);
+`;
+
+test('5b. heads that never end count too: past a user\'s quarter of max_buffered_bytes, 503', async () => {
+  // 320 heads of 60 KB (a buffer of 64 KiB each): 20 MiB, past the
+  // 16 MiB one uid may hold
+  const r = await runInCgroup(cg, process.execPath, ['-e', HEADS, String(up.port), '320'], { timeout: 30000 });
+  const { refused, first } = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.ok(refused >= 1, `no head was refused: ${r.stdout.slice(0, 300)}${r.stderr.slice(0, 300)}`);
+  assert.match(first, /uid 0's connections hold all the message bytes they may/, first.slice(0, 400));
+  assert.ok(refused < 320, 'every head refused');
+  await until(async () => (await status()).proxy.buffered_bytes < MiB, 'the heads given back', 10000);
+});
+
 test('6. a client that finished while its answer never comes gets 504 and is dropped after idle_timeout_ms', async () => {
   // a killed client's FIN looks like a half-close: with nothing moving
   // either way its exchanges would be held for ever
@@ -275,6 +302,30 @@ test('6b. so is one whose FIN waits behind requests the daemon no longer reads (
   await until(async () => (await status()).proxy.active === active0, 'the finished client\'s connection to close',
     IDLE_TIMEOUT_MS + 3000, 100);
   assert.equal((await client).code, 0);
+});
+
+// Sends the requests (hex) and prints everything that comes back, until
+// the daemon closes (or 8 s).
+const READ_ALL = String.raw`
+const s = require('net').connect(Number(process.argv[1]), '127.0.0.1', () => s.write(Buffer.from(process.argv[2], 'hex')));
+let got = '';
+s.on('data', (c) => { got += c.toString('latin1'); });
+s.on('close', () => { process.stdout.write(got); process.exit(0); });
+s.on('error', () => {});
+setTimeout(() => { process.stdout.write(got + '\n[timeout]'); process.exit(0); }, 8000);
+`;
+
+test('6c. a server that fails with answers queued: each request is answered in its place', async () => {
+  // forwarded, answered here (not JSON), forwarded; the server hangs up on
+  // the first: its 502 must come first, not the local answer
+  const bad = 'POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+    'Accept: application/json, text/event-stream\r\nContent-Length: 4\r\n\r\nnope';
+  const hex = Buffer.from(post('/die', 61) + bad + post('/never', 62)).toString('hex');
+  const r = await runInCgroup(cg, process.execPath, ['-e', READ_ALL, String(up.port), hex], { timeout: 20000 });
+  const statuses = [...r.stdout.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+  assert.equal(statuses[0], 502, r.stdout.slice(0, 600));
+  if (statuses.length > 1) assert.equal(statuses[1], 400, r.stdout.slice(0, 600));
+  assert.ok(!r.stdout.includes('[timeout]'), 'the connection was left open');
 });
 
 test('7. requests without a body count too: a user whose queued exchanges fill its quarter gets 503 for the next', async () => {

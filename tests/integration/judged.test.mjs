@@ -375,6 +375,17 @@ test('line separators Python splits on: a comment block holding one is dropped; 
   assert.ok(rows.length >= 1, JSON.stringify(rows));
 });
 
+test('a stream to an HTTP/1.0 client that asked to keep the connection ends with the connection', async () => {
+  // no chunked encoding for it: the stream goes with "Connection: close"
+  // and no length, so its end must be the connection's
+  const t0 = Date.now();
+  const out = await rawAll('GET /sse-fs HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+  assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+  assert.match(out, /\r\nConnection: close\r\n/i, out.slice(0, 300));
+  assert.match(out, /"data":"fs"/, out);
+  assert.ok(Date.now() - t0 < 4000, `the client waited ${Date.now() - t0} ms for the end`);
+});
+
 test('a byte-order mark past the stream\'s first block: the block is dropped, recorded', async () => {
   const out = Buffer.from(await rawAll(getFrom('/sse-bom')), 'latin1');
   assert.equal(out.indexOf(Buffer.from([0xef, 0xbb, 0xbf])), -1, 'a byte-order mark reaches the client');

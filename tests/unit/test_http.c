@@ -599,6 +599,19 @@ Test(http, rejects_two_content_lengths)
 			     4096, "content-length");
 }
 
+/* Past INT64_MAX a length would read as negative: no check would see it. */
+Test(http, rejects_a_content_length_past_int64)
+{
+	http_assert_rejected(MW_HTTP_REQUEST,
+			     "POST / HTTP/1.1\r\nHost: a\r\n"
+			     "Content-Length: 9223372036854775808\r\n\r\nabc",
+			     4096, "Content-Length too large");
+	http_assert_rejected(MW_HTTP_RESPONSE,
+			     "HTTP/1.1 200 OK\r\n"
+			     "Content-Length: 18000000000000000000\r\n\r\nabc",
+			     4096, "Content-Length too large");
+}
+
 Test(http, rejects_transfer_encoding_other_than_chunked)
 {
 	http_assert_rejected(MW_HTTP_REQUEST,

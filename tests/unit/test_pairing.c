@@ -66,6 +66,37 @@ Test(pairing, put_then_take)
 	mw_pairing_free(p);
 }
 
+/*
+ * A tool name longer than any tool's is not kept (an entry per waiting
+ * request, thousands per user, each up to a body's size): the answer is
+ * any tool's, which masks it with every tool's rules.
+ */
+Test(pairing, a_tool_name_too_long_is_not_kept)
+{
+	struct mw_pairing *p = pair_new(8);
+	char *name = malloc(MW_PAIR_TOOL_MAX + 2), *tool = NULL;
+	unsigned flags = 0;
+	uint64_t seq;
+	int64_t ts;
+
+	cr_assert_not_null(name);
+	memset(name, 'n', MW_PAIR_TOOL_MAX + 1);
+	name[MW_PAIR_TOOL_MAX + 1] = '\0';
+	cr_assert_eq(pair_put(p, "s/c2s/1", 1, 0, 0, name), 0);
+	cr_assert(mw_pairing_take(p, "s/c2s/1", &seq, &ts, &flags, &tool));
+	cr_assert_null(tool);
+	cr_assert(flags & MW_PAIR_ANY_TOOL);
+	/* at the bound, kept */
+	name[MW_PAIR_TOOL_MAX] = '\0';
+	cr_assert_eq(pair_put(p, "s/c2s/2", 2, 0, 0, name), 0);
+	cr_assert(mw_pairing_take(p, "s/c2s/2", &seq, &ts, &flags, &tool));
+	cr_assert_str_eq(tool, name);
+	cr_assert_not(flags & MW_PAIR_ANY_TOOL);
+	free(tool);
+	free(name);
+	mw_pairing_free(p);
+}
+
 Test(pairing, take_removes)
 {
 	struct mw_pairing *p = pair_new(8);
