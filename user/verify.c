@@ -36,6 +36,7 @@
 #define ESC_MAX 48 /* bytes of a hostile value quoted in a detail */
 #define READ_CHUNK (64u << 10)
 #define CHECKPOINT_KIND "checkpoint"
+#define DAEMON_START_KIND "daemon_start"
 #define INVALID_HOST_NAME "(rows and lines without a usable host)"
 
 /* A file checkpoint, its signature checked; resolved against the rows. */
@@ -86,6 +87,7 @@ struct hstate {
 	uint64_t last_break_seq;
 	size_t cp_begin, cp_end, cp_cur;
 	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
+	uint64_t last_cp_row; /* the last checkpoint event read; 0: none */
 	bool prefix_deleted; /* a deletion before first_seq recorded */
 };
 
@@ -1128,6 +1130,34 @@ static void classify(struct hstate *h, uint64_t seq, int64_t ts, bool own_ok,
 }
 
 /*
+ * A daemon's start at seq: the events since the last checkpoint before it
+ * were signed by no run that wrote them (a run that closes signs its
+ * last events), but by the started run's first checkpoint. Told only
+ * where that checkpoint was read, or the chain's start: a package's
+ * window may begin after a checkpoint it does not hold.
+ */
+static void start_after_unsigned(struct hstate *h, uint64_t seq)
+{
+	uint64_t from;
+
+	if (h->last_cp_row)
+		from = h->last_cp_row + 1;
+	else if (h->r.first_seq == 1)
+		from = 1;
+	else
+		return;
+	if (from >= seq)
+		return;
+	if (!h->r.unsigned_starts) {
+		h->r.unsigned_from = from;
+		h->r.unsigned_to = seq - 1;
+		h->r.unsigned_start_seq = seq;
+	}
+	h->r.unsigned_starts++;
+	h->r.unsigned_events += seq - from;
+}
+
+/*
  * Takes one row in. unread, when not NULL, says why the row's content
  * could not be read: only its host, seq and stored hash are in f and hash.
  */
@@ -1203,6 +1233,10 @@ static int row(struct mw_verify *v, struct hstate *h,
 	    mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
 		db_checkpoint(v, h, &f[MW_CF_PARAMS], seq,
 			      add_delta(seq, delta));
+	if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
+		h->last_cp_row = seq;
+	else if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], DAEMON_START_KIND))
+		start_after_unsigned(h, seq);
 	mark_cps(v, h, seq, own);
 	accept_row(h, seq, stored, delta ? real_hash : own,
 		   add_delta(seq, delta), ts_ok, ts, own_ok);
@@ -1818,6 +1852,20 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 				"  note: the chain starts at seq %llu (earlier "
 				"events removed by retention)\n",
 				(unsigned long long)r->first_seq);
+		if (r->unsigned_starts)
+			fprintf(f,
+				"  note: %llu daemon start(s) after %llu "
+				"event(s) that no checkpoint of the run that "
+				"wrote them signed (it ended without its "
+				"closing checkpoint, a crash; or they were "
+				"added while no daemon ran); the started run "
+				"signed them; first: seq %llu-%llu before the "
+				"start at seq %llu\n",
+				(unsigned long long)r->unsigned_starts,
+				(unsigned long long)r->unsigned_events,
+				(unsigned long long)r->unsigned_from,
+				(unsigned long long)r->unsigned_to,
+				(unsigned long long)r->unsigned_start_seq);
 		if (!r->invalid) {
 			fprintf(f,
 				"  checkpoints: %llu verified in the database",
@@ -1920,6 +1968,15 @@ static json_t *host_json(const struct mw_verify_host *r)
 	    set_u(o, "last_seq", r->last_seq) ||
 	    json_object_set_new(o, "starts_after_retention",
 				json_boolean(r->starts_late)) ||
+	    (r->unsigned_starts &&
+	     json_object_set_new(
+		     o, "starts_after_unsigned",
+		     json_pack("{s:I,s:I,s:{s:I,s:I,s:I}}", "starts",
+			       (json_int_t)r->unsigned_starts, "events",
+			       (json_int_t)r->unsigned_events, "first", "from",
+			       (json_int_t)r->unsigned_from, "to",
+			       (json_int_t)r->unsigned_to, "start_seq",
+			       (json_int_t)r->unsigned_start_seq))) ||
 	    json_object_set(o, "checkpoints", cp) ||
 	    set_u(o, "breaks", r->breaks) ||
 	    json_object_set(o, "break_counts", counts) ||
@@ -1939,7 +1996,9 @@ static json_t *host_json(const struct mw_verify_host *r)
 /*
  * {"ok": B, "key_id": K, "hosts": [{"host": NAME|null, "ok": B,
  *  "events": N, "first_seq": N, "last_seq": N,
- *  "starts_after_retention": B, "checkpoints": {"database_verified": N,
+ *  "starts_after_retention": B, "starts_after_unsigned": {"starts": N,
+ *  "events": N, "first": {"from": N, "to": N, "start_seq": N}} (only
+ *  when there are such), "checkpoints": {"database_verified": N,
  *  "database_failed": N, "file_verified": N, "file_failed": N,
  *  "file_before_chain": N}, "breaks": N, "break_counts": {CLASS: N},
  *  "first_break": {"seq": N, "class": CLASS}|null,

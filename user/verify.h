@@ -108,6 +108,15 @@ struct mw_verify_host {
 	uint64_t db_cp_ok, db_cp_failed; /* checkpoint events */
 	uint64_t file_cp_ok, file_cp_failed;
 	uint64_t file_cp_retention; /* file checkpoints before first_seq */
+	/*
+	 * Daemon starts after events no checkpoint of the run that wrote
+	 * them signed (it ended without its closing one: a crash; or they
+	 * were added while no daemon ran): the started run's first
+	 * checkpoint signs them. How many starts, how many such events, and
+	 * the first (events from..to, the start at start_seq). Not a break.
+	 */
+	uint64_t unsigned_starts, unsigned_events;
+	uint64_t unsigned_from, unsigned_to, unsigned_start_seq;
 	uint64_t breaks; /* all of them, by class in by_class */
 	uint64_t by_class[MW_VB_N];
 	/* the breaks of the lowest seqs, in seq order: details[0] is the

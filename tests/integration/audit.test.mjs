@@ -121,6 +121,20 @@ test('the daemon killed with SIGKILL under load: after the restart its chain goe
   assert.ok(rows.length >= out.ok, `${out.ok} calls answered, ${rows.length} recorded`);
   assert.equal(new Set(rows.map((r) => r.message)).size, rows.length, 'a call recorded twice');
   await assertVerifies(d, 'after SIGKILL and restart');
+  // the killed run signed nothing after its last checkpoint: verify says
+  // which events only the restarted run's checkpoints cover
+  const [[start]] = await d.sql("select max(seq) from mcpwarden.events where kind = 'daemon_start'");
+  const [[lastCp]] = await d.sql(`select coalesce(max(seq), 0) from mcpwarden.events
+    where kind = 'checkpoint' and seq < ${Number(start)}`);
+  const j = JSON.parse((await verify(d, '--json')).stdout);
+  const u = j.hosts[0].starts_after_unsigned;
+  if (Number(lastCp) + 1 < Number(start)) {
+    assert.ok(u, `no note of the events the killed run left unsigned: ${JSON.stringify(j.hosts[0])}`);
+    assert.deepEqual(u.first, { from: Number(lastCp) + 1, to: Number(start) - 1, start_seq: Number(start) });
+    assert.match((await verify(d)).stdout, /note: 1 daemon start\(s\) after \d+ event\(s\) that no checkpoint/);
+  } else {
+    assert.equal(u, undefined, 'killed right after a checkpoint: nothing was left unsigned');
+  }
   await d.cleanup();
 });
 

@@ -389,6 +389,40 @@ Test(verify, intact_chain_verifies, .init = tv_setup, .fini = tv_teardown)
 	tv_free(&c);
 }
 
+/*
+ * A daemon start after events no checkpoint of their run signed (a crash,
+ * or rows added while no daemon ran) is noted, not a break; one right
+ * after a checkpoint (a run that closed) is not.
+ */
+Test(verify, a_start_after_unsigned_events_is_noted, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 };
+	struct mw_verify *v;
+	const struct mw_verify_host *h;
+	size_t i;
+
+	tv_build(&c, TV_HOST, TV_N);
+	/* a start right after the checkpoint at TV_CP_EVERY: nothing to say */
+	tv_set(&c.rows[TV_CP_EVERY], MW_CF_KIND, "daemon_start");
+	/* one 10 events past the next checkpoint, and another past it */
+	i = 2 * TV_CP_EVERY + 10 - 1;
+	tv_set(&c.rows[i], MW_CF_KIND, "daemon_start");
+	tv_set(&c.rows[i + 5], MW_CF_KIND, "daemon_start");
+	tv_rechain(&c, 0, 0);
+	v = tv_run(&c, 0, NULL, NULL, 0);
+	cr_assert(mw_verify_ok(v), "a note is no break");
+	h = tv_host(v, TV_HOST);
+	cr_assert_eq(h->unsigned_starts, 2);
+	cr_assert_eq(h->unsigned_from, 2 * TV_CP_EVERY + 1);
+	cr_assert_eq(h->unsigned_to, 2 * TV_CP_EVERY + 9);
+	cr_assert_eq(h->unsigned_start_seq, 2 * TV_CP_EVERY + 10);
+	/* 9 before the first, 14 before the second (the first's own too) */
+	cr_assert_eq(h->unsigned_events, 9 + 14);
+	mw_verify_free(v);
+	tv_free(&c);
+}
+
 Test(verify, two_hosts_one_broken, .init = tv_setup, .fini = tv_teardown)
 {
 	struct tv_chain c = { 0 };
