@@ -608,29 +608,31 @@ static bool in_number(char c)
 /*
  * Reals of integral value (4111111111111111.0, 4.111111111111111e15):
  * the slow path reads their integer's digits (integral_real_digits),
- * which the text does not spell for the scanners. Each '.' or exponent
- * that stands in a number where JSON puts a value is read, and its
- * integer's digits scanned.
+ * which the text does not spell for the scanners. Each run of bytes a
+ * number is made of, where JSON puts a value, that holds a '.' or an
+ * exponent is read, and its integer's digits scanned. One pass: every
+ * byte is looked at once or twice, however the runs are made ("1.1.1..."
+ * inside a string).
  */
 static bool integral_real_candidates(const char *s, size_t len, uint64_t set)
 {
 	char num[512], digits[32];
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		size_t a = i, b = i + 1;
+	while (i < len) {
+		size_t a = i, b;
+		bool real = false;
 		int n;
 
-		if (s[i] != '.' && s[i] != 'e' && s[i] != 'E')
+		if (!in_number(s[i])) {
+			i++;
 			continue;
-		while (a > 0 && (is_digit(s[a - 1]) || s[a - 1] == '.'))
-			a--;
-		if (a > 0 && s[a - 1] == '-')
-			a--;
-		if (a == i || (a > 0 && !before_value(s[a - 1])))
-			continue;
-		while (b < len && in_number(s[b]))
-			b++;
-		if (b < len && !after_value(s[b]))
+		}
+		for (b = a; b < len && in_number(s[b]); b++)
+			real |= s[b] == '.' || s[b] == 'e' || s[b] == 'E';
+		i = b;
+		if (!real || (a > 0 && !before_value(s[a - 1])) ||
+		    (b < len && !after_value(s[b])))
 			continue;
 		if (b - a >= sizeof(num))
 			return true;
@@ -639,7 +641,6 @@ static bool integral_real_candidates(const char *s, size_t len, uint64_t set)
 		n = integral_real_digits(strtod(num, NULL), digits);
 		if (n && mw_detect(digits, (size_t)n, set, stop_at_first, NULL))
 			return true;
-		i = b;
 	}
 	return false;
 }

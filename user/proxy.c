@@ -2697,15 +2697,6 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	 */
 	is_message = ev->kind == MW_SSE_MESSAGE && ev->data_len > 0 &&
 		     !is_legacy_endpoint(sc->x, ev);
-	odd_breaks = has_line_break_lookalike(ev->raw, ev->raw_len);
-	if (odd_breaks && !is_message) {
-		/* Nothing a conforming client acts on is lost. */
-		record_http_error(c, sc->x->http_method, sc->x->path,
-				  c->resp_status,
-				  "SSE block with a line separator other than "
-				  "CR or LF dropped");
-		return 0;
-	}
 	/*
 	 * A byte-order mark starts a client's stream only: past the first
 	 * block it makes a field nobody reads ("\xEF\xBB\xBFdata"), but
@@ -2718,6 +2709,20 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 				  c->resp_status,
 				  "SSE block starting with a byte-order mark "
 				  "dropped");
+		return 0;
+	}
+	/* Blocks some clients read otherwise than the standard: judged
+	 * messages are written out again, with only the fields judged. */
+	odd_breaks = has_line_break_lookalike(ev->raw, ev->raw_len) ||
+		     ev->unknown_field;
+	if (odd_breaks && !is_message) {
+		/* Nothing a conforming client acts on is lost. */
+		record_http_error(
+			c, sc->x->http_method, sc->x->path, c->resp_status,
+			ev->unknown_field ? "SSE block with a field no client "
+					    "reads dropped"
+					  : "SSE block with a line separator "
+					    "other than CR or LF dropped");
 		return 0;
 	}
 	if (is_legacy_endpoint(sc->x, ev))

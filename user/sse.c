@@ -142,6 +142,8 @@ static int process_field(struct mw_sse *s, const char *line, size_t len)
 	} else if (field_is(line, name_len, "retry")) {
 		if (parse_retry(value, value_len, &retry))
 			s->retry = retry;
+	} else {
+		s->unknown_field = true;
 	}
 	return 0;
 }
@@ -168,6 +170,7 @@ static void reset_block(struct mw_sse *s)
 	s->line_end = 0;
 	s->data_len = 0;
 	s->has_data = false;
+	s->unknown_field = false;
 	s->event_off = 0;
 	s->event_len = 0;
 	s->retry = -1;
@@ -182,6 +185,7 @@ static int report_block(struct mw_sse *s, enum mw_sse_kind kind,
 		.raw = s->raw,
 		.raw_len = s->raw_len,
 		.first = !s->reported,
+		.unknown_field = s->unknown_field,
 	};
 	size_t event_at = 0;
 	int err;

@@ -64,6 +64,11 @@ struct mw_sse_event {
 	 * with was taken off before it was read (a client takes it off only
 	 * there, at the first bytes it gets). */
 	bool first;
+	/* A line named other than data, event, id or retry: ignored by the
+	 * standard, but a client that takes bytes off a name's start (a
+	 * byte-order mark mis-decoded: "\xC3\xAF\xC2\xBB\xC2\xBF") reads
+	 * another field there. */
+	bool unknown_field;
 };
 
 /* Return 0 to continue, a negative errno to stop parsing with that error. */
@@ -81,6 +86,7 @@ struct mw_sse {
 	char *last_id;
 	long retry;
 	bool has_data;
+	bool unknown_field; /* in the current block */
 	bool cr_seen; /* the current line ended in CR: an LF may follow */
 	bool first_line; /* still on the stream's first line (BOM) */
 	bool reported; /* a block was reported */

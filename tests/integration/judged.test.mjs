@@ -108,6 +108,15 @@ const HOSTILE = {
     res.end(`id: 1\u2028data: ${SAMPLING}\u2028\u2028\nevent: message\x0bdata: ${SAMPLING}\x0b\x0b\n` +
       'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"a\u2028b"}}\n\n');
   },
+  // a byte-order mark decoded as Latin-1 and sent as UTF-8 ("\u00ef\u00bb\u00bf"):
+  // eventsource-parser takes those three characters off the stream's
+  // first chunk, so the TypeScript SDK reads the request; and one whose
+  // empty data line makes it no message to the daemon
+  '/sse-bom-latin1': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(`\u00ef\u00bb\u00bfdata: ${SAMPLING}\n\n\u00ef\u00bb\u00bfdata: ${SAMPLING}\ndata:\n\n` +
+      'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"latin1"}}\n\n');
+  },
   // a block the daemon drops, then one behind a byte-order mark: a client
   // whose stream starts there takes the mark off and reads the data
   '/sse-bom': (res) => {
@@ -384,6 +393,17 @@ test('a stream to an HTTP/1.0 client that asked to keep the connection ends with
   assert.match(out, /\r\nConnection: close\r\n/i, out.slice(0, 300));
   assert.match(out, /"data":"fs"/, out);
   assert.ok(Date.now() - t0 < 4000, `the client waited ${Date.now() - t0} ms for the end`);
+});
+
+test('a field no client reads (a byte-order mark mis-decoded before data): the block is dropped, recorded', async () => {
+  const out = Buffer.from(await rawAll(getFrom('/sse-bom-latin1')), 'latin1').toString('utf8');
+  assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+  assert.doesNotMatch(out, /createMessage/, JSON.stringify(out));
+  assert.doesNotMatch(out, /\u00ef\u00bb\u00bf/u);
+  assert.match(out, /"data":"latin1"/);
+  const rows = await d.sqlObjects("select detail from mcpwarden.http_errors where detail = " +
+    "'SSE block with a field no client reads dropped'");
+  assert.ok(rows.length >= 2, JSON.stringify(rows));
 });
 
 test('a byte-order mark past the stream\'s first block: the block is dropped, recorded', async () => {
