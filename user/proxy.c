@@ -3169,6 +3169,15 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 /* A request the daemon cannot take: malformed, too large, or (503) one
  * the daemon has no room for now. */
 /*
+ * The size from which a head still being read is checked against the
+ * budget: above what heads take (so that the start of a head behind a
+ * large body in one read, whose forwarded copy waits to be written, is
+ * not refused for it), below what thousands of connections could hold
+ * unchecked (max_connections x this).
+ */
+#define HEAD_BUDGETED_FROM (16u << 10)
+
+/*
  * A request head still being read, within the message bytes its user's
  * connections may hold (may_buffer); else it is refused with 503 and no
  * more is read. False when refused.
@@ -3238,7 +3247,8 @@ static void on_client_readable(struct mw_conn *c)
 	}
 	/* a head held unfinished counts like a body: thousands of them
 	 * must not take the room every other user's messages need */
-	if (c->req.in_head && !head_may_grow(c))
+	if (c->req.in_head && mw_http_held(&c->req) > HEAD_BUDGETED_FROM &&
+	    !head_may_grow(c))
 		return;
 	/* The clock runs while a head is incomplete, however it began: a
 	 * partial head behind a complete request in the same read too. */
@@ -3370,7 +3380,7 @@ static void on_upstream_readable(struct mw_conn *c)
 		return;
 	}
 	/* a response head held unfinished counts like a body too */
-	if (c->resp.in_head &&
+	if (c->resp.in_head && mw_http_held(&c->resp) > HEAD_BUDGETED_FROM &&
 	    !may_buffer(c, 0, c->resp.err, sizeof(c->resp.err)))
 		upstream_failed(c, c->resp.err);
 }
