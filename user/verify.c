@@ -87,7 +87,8 @@ struct hstate {
 	uint64_t last_break_seq;
 	size_t cp_begin, cp_end, cp_cur;
 	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
-	uint64_t last_cp_row; /* the last checkpoint event read; 0: none */
+	uint64_t last_cp_row; /* the last checkpoint verified; 0: none */
+	uint64_t last_start_noted; /* start_after_unsigned's last start */
 	bool prefix_deleted; /* a deletion before first_seq recorded */
 };
 
@@ -765,10 +766,12 @@ static bool known_signed(const struct mw_verify *v, const struct hstate *h,
 }
 
 /* A checkpoint event at seq (verifying at real), its params. */
-static void db_checkpoint(struct mw_verify *v, struct hstate *h,
+/* True when the checkpoint verified (counted in db_cp_ok). */
+static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 			  const struct mw_chain_value *params, uint64_t seq,
 			  uint64_t real)
 {
+	uint64_t ok_before = h->r.db_cp_ok;
 	const char *bad = NULL, *hash, *key_id, *sig;
 	json_t *j = NULL, *js;
 	json_error_t jerr;
@@ -840,6 +843,7 @@ static void db_checkpoint(struct mw_verify *v, struct hstate *h,
 	cp_mismatch(h, covered, what);
 out:
 	json_decref(j);
+	return h->r.db_cp_ok > ok_before;
 }
 
 /* ---- the chain ---- */
@@ -1146,8 +1150,13 @@ static void start_after_unsigned(struct hstate *h, uint64_t seq)
 		from = 1;
 	else
 		return;
+	/* a run that crashed too before its first checkpoint: from its
+	 * own start on, the events before it counted at that start */
+	if (h->last_start_noted >= from)
+		from = h->last_start_noted;
 	if (from >= seq)
 		return;
+	h->last_start_noted = seq;
 	if (!h->r.unsigned_starts) {
 		h->r.unsigned_from = from;
 		h->r.unsigned_to = seq - 1;
@@ -1229,11 +1238,11 @@ static int row(struct mw_verify *v, struct hstate *h,
 		goto digest_failed;
 	classify(h, seq, ts, own_ok, delta,
 		 link_of(h, seq, f[MW_CF_PREV_HASH].s));
+	/* a checkpoint that does not verify vouches for nothing: it is a
+	 * break of its own, and no start after it goes unnoted for it */
 	if ((own_ok || delta) &&
-	    mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
-		db_checkpoint(v, h, &f[MW_CF_PARAMS], seq,
-			      add_delta(seq, delta));
-	if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND))
+	    mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND) &&
+	    db_checkpoint(v, h, &f[MW_CF_PARAMS], seq, add_delta(seq, delta)))
 		h->last_cp_row = seq;
 	else if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], DAEMON_START_KIND))
 		start_after_unsigned(h, seq);
@@ -1857,10 +1866,11 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 				"  note: %llu daemon start(s) after %llu "
 				"event(s) that no checkpoint of the run that "
 				"wrote them signed (it ended without its "
-				"closing checkpoint, a crash; or they were "
-				"added while no daemon ran); the started run "
-				"signed them; first: seq %llu-%llu before the "
-				"start at seq %llu\n",
+				"closing checkpoint: a crash, or a close with "
+				"its queue full; or they were added while no "
+				"daemon ran); the started run signed them; "
+				"first: seq %llu-%llu before the start at seq "
+				"%llu\n",
 				(unsigned long long)r->unsigned_starts,
 				(unsigned long long)r->unsigned_events,
 				(unsigned long long)r->unsigned_from,

@@ -417,8 +417,34 @@ Test(verify, a_start_after_unsigned_events_is_noted, .init = tv_setup,
 	cr_assert_eq(h->unsigned_from, 2 * TV_CP_EVERY + 1);
 	cr_assert_eq(h->unsigned_to, 2 * TV_CP_EVERY + 9);
 	cr_assert_eq(h->unsigned_start_seq, 2 * TV_CP_EVERY + 10);
-	/* 9 before the first, 14 before the second (the first's own too) */
-	cr_assert_eq(h->unsigned_events, 9 + 14);
+	/* 9 before the first, 5 before the second (the first run's own) */
+	cr_assert_eq(h->unsigned_events, 9 + 5);
+	mw_verify_free(v);
+	tv_free(&c);
+}
+
+/* A checkpoint row signed by another key before a start: a break, and
+ * it vouches for nothing, so the start is still noted. */
+Test(verify, a_forged_checkpoint_does_not_hide_a_start, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 };
+	struct mw_verify *v;
+	const struct mw_verify_host *h;
+
+	tv_build(&c, TV_HOST, TV_N);
+	tv_set(&c.rows[109], MW_CF_KIND, "daemon_start");
+	tv_rechain(&c, 0, 0);
+	/* seq 109, just before the start, made a checkpoint of key 1 */
+	tv_make_checkpoint(&c.rows[108], tv_signer[1], TV_HOST, 109,
+			   c.rows[107].v[MW_CF_N]);
+	tv_rechain(&c, 108, 109);
+	v = tv_run(&c, 0, NULL, NULL, 0);
+	tv_expect(v, 1, MW_VB_BAD_SIGNATURE, 109);
+	h = tv_host(v, TV_HOST);
+	cr_assert_eq(h->unsigned_starts, 1);
+	cr_assert_eq(h->unsigned_from, 101);
+	cr_assert_eq(h->unsigned_to, 109);
 	mw_verify_free(v);
 	tv_free(&c);
 }
