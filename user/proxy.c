@@ -2595,6 +2595,46 @@ static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
  * line per line of data, and the blank line after: no mask can join or
  * split events. A block of comments alone stays a bare ":" (a keep-alive).
  */
+/*
+ * A block of these fields alone, one line each (id, retry, type, then one
+ * data line per line of data, for a block that had data), and the blank
+ * line after; a block with none stays a bare ":" (a keep-alive).
+ */
+static int put_known_fields(struct mw_buf *out, const struct mw_sse_event *ev,
+			    const char *id, size_t id_len, const char *type,
+			    size_t type_len, const char *data, size_t data_len)
+{
+	if ((id && put_sse_field(out, "id", id, id_len)) ||
+	    (ev->retry >= 0 && mw_buf_printf(out, "retry: %ld\n", ev->retry)) ||
+	    (type && put_sse_field(out, "event", type, type_len)) ||
+	    (ev->kind == MW_SSE_MESSAGE &&
+	     put_sse_field(out, "data", data ? data : "", data_len)) ||
+	    (!mw_buf_used(out) && mw_buf_append(out, ":\n", 2)) ||
+	    mw_buf_append(out, "\n", 1))
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * A block with a field no client should read, written out again with
+ * those it reads (its id, retry, type and data): the id a client resumes
+ * from, a legacy endpoint, still reach it; the field does not.
+ */
+static int send_known_fields(struct mw_conn *c, const struct mw_sse_event *ev)
+{
+	const char *id = one_line_or_null(ev->id);
+	const char *type = one_line_or_null(ev->event);
+	struct mw_buf out = { 0 };
+	int rc;
+
+	rc = put_known_fields(&out, ev, id, id ? strlen(id) : 0, type,
+			      type ? strlen(type) : 0, ev->data, ev->data_len);
+	if (!rc && client_stream_chunk(c, mw_buf_head(&out), mw_buf_used(&out)))
+		rc = -ENOMEM;
+	mw_buf_free(&out);
+	return rc;
+}
+
 static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 			     const struct mw_mask_plan *plan,
 			     const struct mw_sse_event *ev, const char *data,
@@ -2622,14 +2662,8 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 			    &data_buf, &counts)))
 		goto fail;
 	rc = -ENOMEM;
-	if ((id && put_sse_field(&out, "id", id, id_len)) ||
-	    (ev->retry >= 0 &&
-	     mw_buf_printf(&out, "retry: %ld\n", ev->retry)) ||
-	    (type && put_sse_field(&out, "event", type, type_len)) ||
-	    (ev->kind == MW_SSE_MESSAGE &&
-	     put_sse_field(&out, "data", data ? data : "", data_len)) ||
-	    (!mw_buf_used(&out) && mw_buf_append(&out, ":\n", 2)) ||
-	    mw_buf_append(&out, "\n", 1))
+	if (put_known_fields(&out, ev, id, id_len, type, type_len, data,
+			     data_len))
 		goto fail;
 	rc = -EIO;
 	if (counts.total &&
@@ -2713,18 +2747,16 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	}
 	/* Blocks some clients read otherwise than the standard: judged
 	 * messages are written out again, with only the fields judged. */
-	odd_breaks = has_line_break_lookalike(ev->raw, ev->raw_len) ||
-		     ev->unknown_field;
+	odd_breaks = has_line_break_lookalike(ev->raw, ev->raw_len);
 	if (odd_breaks && !is_message) {
 		/* Nothing a conforming client acts on is lost. */
-		record_http_error(
-			c, sc->x->http_method, sc->x->path, c->resp_status,
-			ev->unknown_field ? "SSE block with a field no client "
-					    "reads dropped"
-					  : "SSE block with a line separator "
-					    "other than CR or LF dropped");
+		record_http_error(c, sc->x->http_method, sc->x->path,
+				  c->resp_status,
+				  "SSE block with a line separator other than "
+				  "CR or LF dropped");
 		return 0;
 	}
+	odd_breaks |= ev->unknown_field;
 	if (is_legacy_endpoint(sc->x, ev))
 		sse_learn_endpoint(c, sc->x, ev);
 	if (is_message && mw_rpc_parse(ev->data, ev->data_len,
@@ -2804,6 +2836,8 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		return send_masked_block(c, sc->x, &plan, ev, ev->data,
 					 ev->data_len,
 					 !is_legacy_endpoint(sc->x, ev));
+	if (ev->unknown_field)
+		return send_known_fields(c, ev);
 	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
 }
 
