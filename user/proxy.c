@@ -2717,7 +2717,8 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	struct mw_rpc_batch batch = { 0 };
 	struct mw_mask_plan plan;
 	char why[256], *text;
-	bool is_message, odd_breaks, masking = client_text_plan(c, &plan);
+	bool is_message, odd_breaks, rewrite,
+		masking = client_text_plan(c, &plan);
 	int rc;
 
 	/*
@@ -2756,7 +2757,8 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 				  "CR or LF dropped");
 		return 0;
 	}
-	odd_breaks |= ev->unknown_field;
+	/* judged JSON goes out written again, its judged fields alone */
+	rewrite = odd_breaks || ev->unknown_field;
 	if (is_legacy_endpoint(sc->x, ev))
 		sse_learn_endpoint(c, sc->x, ev);
 	if (is_message && mw_rpc_parse(ev->data, ev->data_len,
@@ -2784,7 +2786,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 					ev->data_len, &text);
 		/* Judged as JSON: sent as the same JSON with the separators
 		 * escaped. */
-		if (rc == 0 && odd_breaks) {
+		if (rc == 0 && rewrite) {
 			free(text);
 			text = batch_text(&batch, JSON_ENSURE_ASCII, 0);
 			if (!text)

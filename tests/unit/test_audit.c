@@ -1947,6 +1947,24 @@ static uint64_t ta_three_calls(struct mw_audit *a)
 	return 3;
 }
 
+/* An audit on a new loop, the events table locked by *db's open
+ * transaction: no COPY commits until it ends. */
+static struct mw_audit *ta_open_locked(bool spool_first, struct mw_loop **loop,
+				       PGconn **db)
+{
+	struct mw_audit *a;
+
+	ta_cfg.spool_first = spool_first;
+	/* only spool_first can make an event durable while it is locked */
+	ta_cfg.spool_after_ms = 600000;
+	cr_assert_eq(mw_loop_new(loop), 0);
+	a = ta_open(*loop);
+	*db = ta_db();
+	ta_exec_sql(*db, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+			 "EXCLUSIVE MODE");
+	return a;
+}
+
 static void ta_locked_run_of(struct ta_lock *l, bool spool_first,
 			     uint64_t (*submit)(struct mw_audit *a))
 {
@@ -1954,14 +1972,7 @@ static void ta_locked_run_of(struct ta_lock *l, bool spool_first,
 	struct mw_audit *a;
 	PGconn *c;
 
-	ta_cfg.spool_first = spool_first;
-	/* only spool_first can make an event durable while it is locked */
-	ta_cfg.spool_after_ms = 600000;
-	cr_assert_eq(mw_loop_new(&loop), 0);
-	a = ta_open(loop);
-	c = ta_db();
-	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
-		       "EXCLUSIVE MODE");
+	a = ta_open_locked(spool_first, &loop, &c);
 	l->d.loop = loop;
 	l->d.a = a;
 	l->d.db = c;
@@ -2079,13 +2090,7 @@ Test(audit, a_close_spools_a_backlog_larger_than_one_append, .timeout = 120)
 	PGconn *c;
 	uint64_t n;
 
-	ta_cfg.spool_first = false;
-	ta_cfg.spool_after_ms = 600000;
-	cr_assert_eq(mw_loop_new(&loop), 0);
-	a = ta_open(loop);
-	c = ta_db();
-	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
-		       "EXCLUSIVE MODE");
+	a = ta_open_locked(false, &loop, &c);
 	n = ta_big_calls(a);
 	mw_audit_stats(a, &st);
 	cr_assert_eq(st.spooled, 0);
