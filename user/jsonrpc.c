@@ -828,13 +828,39 @@ const char *mw_rpc_kind_name(enum mw_rpc_kind kind)
 	return "unknown";
 }
 
+/*
+ * The length of the white space at s (at most n bytes long) that some
+ * reader trims before parsing: JSON's, VT and FF, and Unicode's
+ * White_Space in UTF-8 (Go's strings.TrimSpace, JavaScript's trim(),
+ * which takes U+FEFF too); 0 for anything else.
+ */
+static size_t trimmed_space_at(const unsigned char *s, size_t n)
+{
+	if (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r'))
+		return 1;
+	if (n >= 2 && s[0] == 0xc2 && (s[1] == 0x85 || s[1] == 0xa0))
+		return 2;
+	if (n < 3)
+		return 0;
+	if ((s[0] == 0xe1 && s[1] == 0x9a && s[2] == 0x80) ||
+	    (s[0] == 0xe2 && s[1] == 0x80 &&
+	     (s[2] <= 0x8a || s[2] == 0xa8 || s[2] == 0xa9 || s[2] == 0xaf)) ||
+	    (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) ||
+	    (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) ||
+	    (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf))
+		return 3;
+	return 0;
+}
+
 bool mw_rpc_looks_like_no_json(const char *buf, size_t len)
 {
-	size_t i = 0;
+	const unsigned char *s = (const unsigned char *)buf;
+	size_t i = 0, k;
 
-	while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' ||
-			   buf[i] == '\n'))
-		i++;
+	/* a reader that trims more than JSON's white space before parsing
+	 * would find the message behind it */
+	while (i < len && (k = trimmed_space_at(s + i, len - i)))
+		i += k;
 	return i == len || (buf[i] != '{' && buf[i] != '[');
 }
 

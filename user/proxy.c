@@ -1674,6 +1674,15 @@ static bool has_line_break_lookalike(const char *s, size_t n)
 	return false;
 }
 
+/* A CR not followed by LF. */
+static bool has_lone_cr(const char *s, size_t n)
+{
+	for (const char *p = s; (p = memchr(p, '\r', n - (size_t)(p - s))); p++)
+		if ((size_t)(p - s) + 1 >= n || p[1] != '\n')
+			return true;
+	return false;
+}
+
 /* A field's value to write out again: NULL when a client could read it
  * as more than one line. */
 static const char *one_line_or_null(const char *v)
@@ -2757,8 +2766,11 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 				  "CR or LF dropped");
 		return 0;
 	}
-	/* judged JSON goes out written again, its judged fields alone */
-	rewrite = odd_breaks || ev->unknown_field;
+	/* judged JSON goes out written again, its judged fields alone;
+	 * so does a block framed with a CR alone, which the standard ends
+	 * a line at and Go's line readers do not */
+	rewrite = odd_breaks || ev->unknown_field ||
+		  has_lone_cr(ev->raw, ev->raw_len);
 	if (is_legacy_endpoint(sc->x, ev))
 		sse_learn_endpoint(c, sc->x, ev);
 	if (is_message && mw_rpc_parse(ev->data, ev->data_len,
@@ -2838,7 +2850,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		return send_masked_block(c, sc->x, &plan, ev, ev->data,
 					 ev->data_len,
 					 !is_legacy_endpoint(sc->x, ev));
-	if (ev->unknown_field)
+	if (rewrite)
 		return send_known_fields(c, ev);
 	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
 }

@@ -1242,7 +1242,8 @@ static int row(struct mw_verify *v, struct hstate *h,
 	 * break of its own, and no start after it goes unnoted for it */
 	if ((own_ok || delta) &&
 	    mw_chain_value_is(&f[MW_CF_KIND], CHECKPOINT_KIND) &&
-	    db_checkpoint(v, h, &f[MW_CF_PARAMS], seq, add_delta(seq, delta)))
+	    db_checkpoint(v, h, &f[MW_CF_PARAMS], seq, add_delta(seq, delta)) &&
+	    own_ok)
 		h->last_cp_row = seq;
 	else if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], DAEMON_START_KIND))
 		start_after_unsigned(h, seq);

@@ -118,6 +118,16 @@ const HOSTILE = {
       'id: 41\nfoo: x\n\n' +
       'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"latin1"}}\n\n');
   },
+  // a CR alone ends a line for the daemon, not for Go's line readers:
+  // what follows it would be the data's; and a request behind a
+  // no-break space, which Go's TrimSpace takes off type and data
+  '/sse-lone-cr': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end('data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","logger"\r' +
+      ':"a","data":"UNJUDGED","x"\ndata: :"a"}}\n\n' +
+      `event: message\u00a0\ndata: \u00a0${SAMPLING}\n\n` +
+      'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"after"}}\n\n');
+  },
   // a block the daemon drops, then one behind a byte-order mark: a client
   // whose stream starts there takes the mark off and reads the data
   '/sse-bom': (res) => {
@@ -404,6 +414,15 @@ test('a field no client reads (a byte-order mark mis-decoded before data) is not
   // the id a client resumes from still reaches it, and what follows
   assert.match(out, /\nid: 41\n/, JSON.stringify(out));
   assert.match(out, /"data":"latin1"/);
+});
+
+test('a CR alone, and a request behind a no-break space: what Go clients read is what was judged', async () => {
+  const out = Buffer.from(await rawAll(getFrom('/sse-lone-cr')), 'latin1').toString('utf8');
+  assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+  assert.doesNotMatch(out, /UNJUDGED|createMessage/, JSON.stringify(out));
+  const body = out.slice(out.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, '');
+  assert.doesNotMatch(body.replace(/^[0-9a-f]+\r\n/, ''), /\r(?!\n)/, 'a CR alone reaches the client');
+  assert.match(out, /"data":"after"/);
 });
 
 test('a byte-order mark past the stream\'s first block: the block is dropped, recorded', async () => {

@@ -727,6 +727,15 @@ Test(jsonrpc, what_cannot_be_json_rpc)
 	cr_assert(mw_rpc_looks_like_no_json(RPC_LIT(" \n")));
 	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT(" {\"jsonrpc\"")));
 	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT("\r\n[1]")));
+	/* white space Go's TrimSpace or JavaScript's trim() takes off */
+	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT("\xc2\xa0{\"id\":1}")));
+	cr_assert_not(mw_rpc_looks_like_no_json(RPC_LIT("\v\f\xe3\x80\x80[")));
+	cr_assert_not(mw_rpc_looks_like_no_json(
+		RPC_LIT("\xe2\x80\x8a\xef\xbb\xbf{")));
+	cr_assert(mw_rpc_reads_as_no_message(RPC_LIT("\xc2\xa0 hello")));
+	cr_assert_not(mw_rpc_reads_as_no_message(RPC_LIT(
+		"\xc2\xa0{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"x\"}")));
+	cr_assert(mw_rpc_looks_like_no_json(RPC_LIT("\xc2\xa1{")));
 }
 
 /* An SSE event of its own type passes as text only when no reader could
