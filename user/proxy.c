@@ -1705,6 +1705,8 @@ static char *sse_message_event(const struct mw_sse_event *like,
 
 	if (id)
 		rc = mw_buf_cat(&out, "id: ", id, "\n", NULL);
+	else if (like && like->id_field)
+		rc = mw_buf_append(&out, "id:\n", 4);
 	if (!rc && like && like->retry >= 0)
 		rc = mw_buf_printf(&out, "retry: %ld\n", like->retry);
 	if (!rc && (!like || like->event))
@@ -2613,7 +2615,10 @@ static int put_known_fields(struct mw_buf *out, const struct mw_sse_event *ev,
 			    const char *id, size_t id_len, const char *type,
 			    size_t type_len, const char *data, size_t data_len)
 {
+	/* an id reset, or one not written out again: the client's last
+	 * event id is reset, not left at an older one */
 	if ((id && put_sse_field(out, "id", id, id_len)) ||
+	    (!id && ev->id_field && mw_buf_append(out, "id:\n", 4)) ||
 	    (ev->retry >= 0 && mw_buf_printf(out, "retry: %ld\n", ev->retry)) ||
 	    (type && put_sse_field(out, "event", type, type_len)) ||
 	    (ev->kind == MW_SSE_MESSAGE &&

@@ -137,8 +137,10 @@ static int process_field(struct mw_sse *s, const char *line, size_t len)
 		s->has_data = true;
 	} else if (field_is(line, name_len, "id")) {
 		/* The spec ignores ids with NUL, and so do clients. */
-		if (!memchr(value, '\0', value_len))
+		if (!memchr(value, '\0', value_len)) {
+			s->id_field = true;
 			return set_last_id(s, value, value_len);
+		}
 	} else if (field_is(line, name_len, "retry")) {
 		if (parse_retry(value, value_len, &retry))
 			s->retry = retry;
@@ -171,6 +173,7 @@ static void reset_block(struct mw_sse *s)
 	s->data_len = 0;
 	s->has_data = false;
 	s->unknown_field = false;
+	s->id_field = false;
 	s->event_off = 0;
 	s->event_len = 0;
 	s->retry = -1;
@@ -186,6 +189,7 @@ static int report_block(struct mw_sse *s, enum mw_sse_kind kind,
 		.raw_len = s->raw_len,
 		.first = !s->reported,
 		.unknown_field = s->unknown_field,
+		.id_field = s->id_field,
 	};
 	size_t event_at = 0;
 	int err;

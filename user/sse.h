@@ -69,6 +69,8 @@ struct mw_sse_event {
 	 * byte-order mark mis-decoded: "\xC3\xAF\xC2\xBB\xC2\xBF") reads
 	 * another field there. */
 	bool unknown_field;
+	/* The block set the id (to id, or reset it when id is NULL). */
+	bool id_field;
 };
 
 /* Return 0 to continue, a negative errno to stop parsing with that error. */
@@ -87,6 +89,7 @@ struct mw_sse {
 	long retry;
 	bool has_data;
 	bool unknown_field; /* in the current block */
+	bool id_field; /* in the current block */
 	bool cr_seen; /* the current line ended in CR: an LF may follow */
 	bool first_line; /* still on the stream's first line (BOM) */
 	bool reported; /* a block was reported */

@@ -390,6 +390,8 @@ test('line separators Python splits on: a comment block holding one is dropped; 
     assert.doesNotMatch(out, /[\x0b\x0c\x1c-\x1e\u0085\u2028\u2029]/u, `${route}: a separator reaches the client`);
     assert.match(out, clean, `${route}: the judged message goes on: ${JSON.stringify(out)}`);
   }
+  // the id not written out again is reset, not left at an older one
+  assert.match(Buffer.from(await rawAll(getFrom('/sse-id-break')), 'latin1').toString('utf8'), /\nid:\n/);
   const rows = await d.sqlObjects("select detail from mcpwarden.http_errors where detail like " +
     "'SSE block with a line separator other than CR or LF dropped'");
   assert.ok(rows.length >= 1, JSON.stringify(rows));

@@ -15,7 +15,7 @@ struct sse_recorded {
 	char *event, *data, *id, *raw;
 	size_t data_len, raw_len;
 	long retry;
-	bool first;
+	bool first, id_field;
 };
 
 struct sse_recorder {
@@ -53,6 +53,7 @@ static int sse_record(void *arg, const struct mw_sse_event *ev)
 	e = &r->ev[r->n++];
 	e->kind = ev->kind;
 	e->first = ev->first;
+	e->id_field = ev->id_field;
 	e->event = ev->event ? sse_dup(ev->event, strlen(ev->event)) : NULL;
 	e->data = sse_dup(ev->data, ev->data_len);
 	e->data_len = ev->data_len;
@@ -369,6 +370,22 @@ Test(sse, bom_only_at_stream_start)
 				 64);
 	cr_assert_eq(r->n, 1);
 	cr_assert_eq(r->ev[0].kind, MW_SSE_SILENT, "only one BOM is stripped");
+	sse_recorder_free(r);
+}
+
+/* Which blocks set or reset the id: the proxy writes a reset out again. */
+Test(sse, id_field_says_which_blocks_set_the_id)
+{
+	struct sse_recorder *r = sse_run_all_slicings(
+		SSE_LIT("id: 7\ndata: a\n\ndata: b\n\nid:\ndata: c\n\n"), 64);
+
+	cr_assert_eq(r->n, 3);
+	cr_assert(r->ev[0].id_field);
+	cr_assert_str_eq(r->ev[0].id, "7");
+	cr_assert_not(r->ev[1].id_field, "the id persists, not set here");
+	cr_assert_str_eq(r->ev[1].id, "7");
+	cr_assert(r->ev[2].id_field);
+	cr_assert_null(r->ev[2].id, "reset");
 	sse_recorder_free(r);
 }
 
