@@ -1245,12 +1245,10 @@ static void spool_pending(struct mw_audit *a)
 	    mw_spool_sync_busy(a->ssync) ||
 	    (writing(a) && a->spool_bytes >= MW_AUDIT_SPOOL_WRITING_MAX))
 		return;
-	/* the room an outage's append took is not kept for every sync */
-	if (a->sb.cap > 2 * SPOOL_APPEND_BYTES) {
-		mw_buf_reset(&a->sb);
-		mw_buf_shrink(&a->sb);
-	}
 	mw_buf_reset(&a->sb);
+	/* the room an outage's append took is not kept for every sync */
+	if (a->sb.cap > 2 * SPOOL_APPEND_BYTES)
+		mw_buf_shrink(&a->sb);
 	for (q = from; q <= last; q++) {
 		const struct rec *r = rec_at(a, (size_t)(q - a->head_seq));
 

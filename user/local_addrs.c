@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "mw_bpf_types.h"
 
 static int cmp_addr(const void *a, const void *b)
@@ -14,22 +15,20 @@ static int cmp_addr(const void *a, const void *b)
 	return memcmp(a, b, 16);
 }
 
-/* a as the kernel side keys it; false for a family it does not steer. */
+/* sa as the kernel side keys it; false for a family it does not steer. */
 static bool mapped(const struct sockaddr *sa, uint8_t out[16])
 {
-	memset(out, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		out[10] = 0xff;
-		out[11] = 0xff;
-		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr,
-		       4);
-		return true;
-	}
-	if (sa->sa_family == AF_INET6) {
-		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-		return true;
-	}
-	return false;
+	struct sockaddr_storage ss = { 0 };
+	uint16_t port;
+
+	if (sa->sa_family == AF_INET)
+		memcpy(&ss, sa, sizeof(struct sockaddr_in));
+	else if (sa->sa_family == AF_INET6)
+		memcpy(&ss, sa, sizeof(struct sockaddr_in6));
+	else
+		return false;
+	mw_addr_to_mapped(&ss, out, &port);
+	return true;
 }
 
 bool mw_local_addrs_has(const struct mw_local_addrs *l, const uint8_t a[16])

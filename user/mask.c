@@ -111,8 +111,7 @@ static bool is_digit(char c)
 
 static bool is_alnum(char c)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z');
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static int compile_custom(struct detector *d, char *err, size_t errlen)
@@ -586,6 +585,22 @@ static int integral_real_digits(double v, char out[32])
 	return snprintf(out, 32, "%lld", (long long)v);
 }
 
+/*
+ * A real's token (n bytes at v) as integral_real_digits reads it: the
+ * length of its digits in out, 0 when it has none, -1 when the token is
+ * too long to read here (the caller takes it for a candidate).
+ */
+static int real_token_digits(const char *v, size_t n, char out[32])
+{
+	char num[512];
+
+	if (n >= sizeof(num))
+		return -1;
+	memcpy(num, v, n);
+	num[n] = '\0';
+	return integral_real_digits(strtod(num, NULL), out);
+}
+
 /* Bytes JSON allows right before a value, and right after one. */
 static bool before_value(char c)
 {
@@ -616,7 +631,7 @@ static bool in_number(char c)
  */
 static bool integral_real_candidates(const char *s, size_t len, uint64_t set)
 {
-	char num[512], digits[32];
+	char digits[32];
 	size_t i = 0;
 
 	while (i < len) {
@@ -634,12 +649,9 @@ static bool integral_real_candidates(const char *s, size_t len, uint64_t set)
 		if (!real || (a > 0 && !before_value(s[a - 1])) ||
 		    (b < len && !after_value(s[b])))
 			continue;
-		if (b - a >= sizeof(num))
-			return true;
-		memcpy(num, s + a, b - a);
-		num[b - a] = '\0';
-		n = integral_real_digits(strtod(num, NULL), digits);
-		if (n && mw_detect(digits, (size_t)n, set, stop_at_first, NULL))
+		n = real_token_digits(s + a, b - a, digits);
+		if (n < 0 || (n && mw_detect(digits, (size_t)n, set,
+					     stop_at_first, NULL)))
 			return true;
 	}
 	return false;
@@ -666,17 +678,14 @@ static bool custom_candidates(struct mw_masker *m, uint64_t set,
 			 * digits, other reals not at all */
 			if (memchr(v, '.', n) || memchr(v, 'e', n) ||
 			    memchr(v, 'E', n)) {
-				char num[512];
+				int d = real_token_digits(v, n, digits);
 
-				if (n >= sizeof(num))
+				if (d < 0)
 					return true;
-				memcpy(num, v, n);
-				num[n] = '\0';
-				n = (size_t)integral_real_digits(
-					strtod(num, NULL), digits);
-				if (!n)
+				if (!d)
 					continue;
 				v = digits;
+				n = (size_t)d;
 			} else if (n == 2 && !memcmp(v, "-0", 2)) {
 				v++;
 				n--;
@@ -1043,7 +1052,7 @@ static long mask_string(struct mw_masker *m, const struct mw_mask_plan *plan,
 
 /*
  * A number as the digits a detector reads in it: an integer's, or those
- * of a real of integral value (mw_integral_real_digits); 0 for any other.
+ * of a real of integral value (integral_real_digits); 0 for any other.
  */
 static int number_digits(const json_t *j, char out[32])
 {

@@ -2598,15 +2598,6 @@ static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
 }
 
 /*
- * With masking for the client, a block goes as mcpwarden frames it, never
- * as received: comments, unknown fields and a byte-order mark, which no
- * rule judged, are dropped; the id and the event type are masked as text
- * and so is the data of an event that is not JSON-RPC (data: what the
- * client gets, mask_data: whether it is still to be masked). One data
- * line per line of data, and the blank line after: no mask can join or
- * split events. A block of comments alone stays a bare ":" (a keep-alive).
- */
-/*
  * A block of these fields alone, one line each (id, retry, type, then one
  * data line per line of data, for a block that had data), and the blank
  * line after; a block with none stays a bare ":" (a keep-alive).
@@ -2649,6 +2640,15 @@ static int send_known_fields(struct mw_conn *c, const struct mw_sse_event *ev)
 	return rc;
 }
 
+/*
+ * With masking for the client, a block goes as mcpwarden frames it, never
+ * as received: comments, unknown fields and a byte-order mark, which no
+ * rule judged, are dropped; the id and the event type are masked as text
+ * and so is the data of an event that is not JSON-RPC (data: what the
+ * client gets, mask_data: whether it is still to be masked). One data
+ * line per line of data, and the blank line after: no mask can join or
+ * split events. A block of comments alone stays a bare ":" (a keep-alive).
+ */
 static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 			     const struct mw_mask_plan *plan,
 			     const struct mw_sse_event *ev, const char *data,
@@ -3219,8 +3219,6 @@ static int flush_side(struct mw_conn *c, struct mw_side *s)
 	return 0;
 }
 
-/* A request the daemon cannot take: malformed, too large, or (503) one
- * the daemon has no room for now. */
 /*
  * The size from which a head still being read is checked against the
  * budget: above what heads take (so that the start of a head behind a
@@ -3248,6 +3246,8 @@ static bool head_may_grow(struct mw_conn *c)
 	return false;
 }
 
+/* A request the daemon cannot take: malformed, too large, or (503) one
+ * the daemon has no room for now. */
 static void client_protocol_error(struct mw_conn *c)
 {
 	const char *why = mw_http_error(&c->req);

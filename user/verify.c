@@ -765,8 +765,8 @@ static bool known_signed(const struct mw_verify *v, const struct hstate *h,
 	return false;
 }
 
-/* A checkpoint event at seq (verifying at real), its params. */
-/* True when the checkpoint verified (counted in db_cp_ok). */
+/* A checkpoint event at seq (verifying at real), its params: true when it
+ * verified (counted in db_cp_ok). */
 static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 			  const struct mw_chain_value *params, uint64_t seq,
 			  uint64_t real)
