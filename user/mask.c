@@ -601,17 +601,15 @@ static int real_token_digits(const char *v, size_t n, char out[32])
 	return integral_real_digits(strtod(num, NULL), out);
 }
 
-/* Bytes JSON allows right before a value, and right after one. */
-static bool before_value(char c)
+/*
+ * A byte that makes a run of number bytes part of a word or a string's
+ * edge ("v1.0", "abc1e5"), not a value of its own. Any other byte bounds
+ * a value: JSON's separators and white space, and whatever a parser more
+ * lenient than JSON lets stand there (jansson takes "[4.0\0]").
+ */
+static bool in_word(char c)
 {
-	return c == ':' || c == '[' || c == ',' || c == ' ' || c == '\t' ||
-	       c == '\r' || c == '\n';
-}
-
-static bool after_value(char c)
-{
-	return c == ',' || c == ']' || c == '}' || c == ' ' || c == '\t' ||
-	       c == '\r' || c == '\n';
+	return is_alnum(c) || c == '"' || c == '_' || c == '\\';
 }
 
 static bool in_number(char c)
@@ -624,7 +622,7 @@ static bool in_number(char c)
  * Reals of integral value (4111111111111111.0, 4.111111111111111e15):
  * the slow path reads their integer's digits (integral_real_digits),
  * which the text does not spell for the scanners. Each run of bytes a
- * number is made of, where JSON puts a value, that holds a '.' or an
+ * number is made of, standing alone (in_word), that holds a '.' or an
  * exponent is read, and its integer's digits scanned. One pass: every
  * byte is looked at once or twice, however the runs are made ("1.1.1..."
  * inside a string).
@@ -646,8 +644,8 @@ static bool integral_real_candidates(const char *s, size_t len, uint64_t set)
 		for (b = a; b < len && in_number(s[b]); b++)
 			real |= s[b] == '.' || s[b] == 'e' || s[b] == 'E';
 		i = b;
-		if (!real || (a > 0 && !before_value(s[a - 1])) ||
-		    (b < len && !after_value(s[b])))
+		if (!real || (a > 0 && in_word(s[a - 1])) ||
+		    (b < len && in_word(s[b])))
 			continue;
 		n = real_token_digits(s + a, b - a, digits);
 		if (n < 0 || (n && mw_detect(digits, (size_t)n, set,
