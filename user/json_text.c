@@ -397,3 +397,66 @@ int mw_json_write(struct mw_buf *out, const json_t *j)
 {
 	return j ? write_value(out, j, 0) : -1;
 }
+
+/* The next character of *p as mw_json_key_fold_cmp reads it (*p moves
+ * past it), 0 at the end. Any other byte stands for itself. */
+static unsigned key_fold_next(const unsigned char **p, const unsigned char *end)
+{
+	const unsigned char *s = *p;
+	size_t left = (size_t)(end - s);
+
+	if (!left)
+		return 0;
+	if (left >= 2 && s[0] == 0xc5 && s[1] == 0xbf) {
+		*p += 2;
+		return 's';
+	}
+	if (left >= 2 && s[0] == 0xc4 && (s[1] == 0xb0 || s[1] == 0xb1)) {
+		*p += 2;
+		return 'i';
+	}
+	if (left >= 3 && s[0] == 0xe2 && s[1] == 0x84 && s[2] == 0xaa) {
+		*p += 3;
+		return 'k';
+	}
+	*p += 1;
+	if (s[0] >= 'A' && s[0] <= 'Z')
+		return s[0] | 0x20u;
+	/* a NUL inside a name is not its end */
+	return s[0] ? s[0] : 0x100u;
+}
+
+static int key_fold_cmpn(const char *a, size_t alen, const char *b, size_t blen)
+{
+	const unsigned char *x = (const unsigned char *)a, *xe = x + alen;
+	const unsigned char *y = (const unsigned char *)b, *ye = y + blen;
+	unsigned cx, cy;
+
+	do {
+		cx = key_fold_next(&x, xe);
+		cy = key_fold_next(&y, ye);
+	} while (cx && cx == cy);
+	return (cx > cy) - (cx < cy);
+}
+
+int mw_json_key_fold_cmp(const char *a, const char *b)
+{
+	return key_fold_cmpn(a, strlen(a), b, strlen(b));
+}
+
+const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len)
+{
+	const char *name;
+	size_t n;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return NULL;
+	json_object_keylen_foreach((json_t *)obj, name, n, v)
+	{
+		if ((n != len || memcmp(name, key, len)) &&
+		    !key_fold_cmpn(name, n, key, len))
+			return name;
+	}
+	return NULL;
+}

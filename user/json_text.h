@@ -72,4 +72,22 @@ bool mw_json_next_token(const char *s, size_t len, size_t *at,
  */
 int mw_json_write(struct mw_buf *out, const json_t *j);
 
+/*
+ * Member names compared as servers that match them to fields without case
+ * read them: Go's encoding/json (mcp-go, the Go SDK) folds ASCII letters
+ * and the four non-ASCII letters whose case mappings are ASCII: U+017F
+ * (long s) to 's', U+212A (Kelvin sign) to 'k', U+0130 and U+0131
+ * (dotted capital and dotless small i) to 'i' (Go 1.21 folds by
+ * ToUpper(ToLower(r)), earlier releases the first two only; .NET's
+ * case-insensitive binding folds alike). A strcmp-like order.
+ */
+int mw_json_key_fold_cmp(const char *a, const char *b);
+
+/*
+ * A member of object obj whose name folds to key's (len bytes) without
+ * being spelled so, or NULL: when key itself is absent, such a server
+ * reads that member as key.
+ */
+const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_text.h"
+
 /* An index this long cannot name an element of an array in memory. */
 #define MAX_INDEX_DIGITS 18
 
@@ -123,7 +125,12 @@ const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
 		const struct jsonptr_tok *t = &p->toks[i];
 
 		if (json_is_object(v)) {
-			v = json_object_getn(v, p->keys + t->off, t->len);
+			const json_t *in = v;
+
+			v = json_object_getn(in, p->keys + t->off, t->len);
+			if (!v &&
+			    mw_json_key_variant(in, p->keys + t->off, t->len))
+				*blocker = in;
 		} else if (json_is_array(v)) {
 			v = t->index != SIZE_MAX ? json_array_get(v, t->index)
 						 : NULL;

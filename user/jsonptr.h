@@ -28,8 +28,10 @@ void mw_jsonptr_free(struct mw_jsonptr *p);
 const json_t *mw_jsonptr_get(const struct mw_jsonptr *p, const json_t *root);
 
 /*
- * The same; *blocker is the scalar a token met on the way (no value
- * then), else NULL.
+ * The same; *blocker is the scalar a token met on the way, or the object
+ * that lacks a token's member but holds one spelled like it in another
+ * case (mw_json_key_variant: a server may read that one), no value then;
+ * else NULL.
  */
 const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
 				     const json_t *root,

@@ -10,6 +10,7 @@
 
 #include "hex.h"
 #include "json_parse.h"
+#include "json_text.h"
 
 static const char *const message_members[] = {
 	"jsonrpc", "id", "method", "params", "result", "error",
@@ -34,42 +35,10 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	}
 }
 
-/*
- * The next character of key *p, folded as Go's encoding/json folds a
- * member's name to match a struct field (last match wins): ASCII letters
- * without case, and the two non-ASCII letters that fold to ASCII ones,
- * U+017F (long s) to 's' and U+212A (Kelvin sign) to 'k'. Any other byte
- * stands for itself. 0 at the end.
- */
-static unsigned next_folded(const unsigned char **p)
-{
-	const unsigned char *s = *p;
-
-	if (!*s)
-		return 0;
-	if (s[0] == 0xc5 && s[1] == 0xbf) {
-		*p += 2;
-		return 's';
-	}
-	if (s[0] == 0xe2 && s[1] == 0x84 && s[2] == 0xaa) {
-		*p += 3;
-		return 'k';
-	}
-	*p += 1;
-	return s[0] >= 'A' && s[0] <= 'Z' ? s[0] | 0x20u : s[0];
-}
-
 static int folded_cmp(const void *a, const void *b)
 {
-	const unsigned char *x = *(const unsigned char *const *)a;
-	const unsigned char *y = *(const unsigned char *const *)b;
-	unsigned cx, cy;
-
-	do {
-		cx = next_folded(&x);
-		cy = next_folded(&y);
-	} while (cx && cx == cy);
-	return (cx > cy) - (cx < cy);
+	return mw_json_key_fold_cmp(*(const char *const *)a,
+				    *(const char *const *)b);
 }
 
 static bool short_ascii(const char *s)
@@ -84,7 +53,7 @@ static bool short_ascii(const char *s)
 
 /*
  * Whether object j has two members whose names differ only in case (as
- * next_folded reads them): the daemon judges one ("name"), a server that
+ * mw_json_key_fold_cmp reads them): the daemon judges one ("name"), a server that
  * matches names without case may act on the other ("Name"). 1 when it
  * does (err says which), 0 when not, -1 out of memory.
  */
@@ -217,6 +186,38 @@ static char *id_text(json_t *id)
 	return json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
 }
 
+/*
+ * Whether params (of tools/call or prompts/get) lacks "arguments" but has
+ * a member a server that reads names without case takes for it (Go's
+ * mcp-go binds "Arguments"): rules would find no arguments where the
+ * server finds some. err says which.
+ */
+static bool arguments_spelled_otherwise(const struct mw_rpc_msg *m,
+					const char *where, char *err,
+					size_t errlen)
+{
+	const char *variant;
+
+	if (!json_is_object(m->params) ||
+	    json_object_get(m->params, "arguments"))
+		return false;
+	variant = mw_json_key_variant(m->params, "arguments",
+				      strlen("arguments"));
+	if (!variant)
+		return false;
+	if (short_ascii(variant))
+		set_err(err, errlen,
+			"%s%s params.%s: a server that reads names without "
+			"case takes it for params.arguments",
+			where, m->method, variant);
+	else
+		set_err(err, errlen,
+			"%s%s params has a member a server that reads names "
+			"without case takes for params.arguments",
+			where, m->method);
+	return true;
+}
+
 static int check_tools_call(struct mw_rpc_msg *m, const char *where, char *err,
 			    size_t errlen)
 {
@@ -236,6 +237,8 @@ static int check_tools_call(struct mw_rpc_msg *m, const char *where, char *err,
 	/* Argument rules match on an object; any other shape is something
 	 * the policy and the server could read differently. */
 	arguments = json_object_get(m->params, "arguments");
+	if (arguments_spelled_otherwise(m, where, err, errlen))
+		return -EPROTO;
 	if (arguments && !json_is_object(arguments)) {
 		set_err(err, errlen,
 			"%stools/call params.arguments must be an object",
@@ -541,6 +544,8 @@ static int check_named_target(struct mw_rpc_msg *m, const char *where,
 				return -EPROTO;
 			}
 		}
+		if (arguments_spelled_otherwise(m, where, err, errlen))
+			return -EPROTO;
 		m->name = json_string_value(v);
 		return 0;
 	}

@@ -419,8 +419,11 @@ static int cond_eval(struct eval *e, const struct policy_cond *c)
 	v = mw_jsonptr_get_blocked(c->ptr, c->on_args ? args_of(e) : e->params,
 				   &blocker);
 	/* a string where the pointer goes on: a server may parse it as JSON
-	 * and find the value there */
-	r = json_is_string(blocker) ? -1 : leaf_eval(e, c, v);
+	 * and find the value there; an object with the member in another
+	 * case: a server may read that one */
+	r = json_is_string(blocker) || json_is_object(blocker)
+		    ? -1
+		    : leaf_eval(e, c, v);
 	if (e->trace)
 		trace_leaf(e, c, blocker ? blocker : v, r);
 	return r;

@@ -316,6 +316,48 @@ Test(jsonrpc, rejects_keys_that_differ_only_in_case)
 		  rpc_err);
 }
 
+/* Go 1.21 also folds U+0130 and U+0131 (dotted and dotless i) to i. */
+Test(jsonrpc, rejects_keys_that_differ_in_a_dotted_or_dotless_i)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":{\"uri\":1,"
+		   "\"ur\u0131\":2}}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":{\"URI\":1,"
+		   "\"ur\u0130\":2}}}",
+		   -EPROTO);
+}
+
+/*
+ * One member spelled like "arguments" in another case, with no
+ * "arguments": a Go server (mcp-go) binds it as the arguments, where the
+ * rules would find none.
+ */
+Test(jsonrpc, rejects_arguments_spelled_in_another_case)
+{
+	static const char *const spellings[] = { "Arguments", "ARGUMENTS",
+						 "argument\u017f",
+						 "argument\\u017f" };
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(*spellings); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+			 "\"tools/call\",\"params\":{\"name\":\"write_file\","
+			 "\"%s\":{\"path\":\"/etc/x\"}}}",
+			 spellings[i]);
+		rpc_reject(text, -EPROTO);
+		cr_assert(strstr(rpc_err, "params.arguments"), "%s: %s",
+			  spellings[i], rpc_err);
+	}
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\","
+		   "\"params\":{\"name\":\"p\",\"Arguments\":{\"a\":\"b\"}}}",
+		   -EPROTO);
+	cr_assert(strstr(rpc_err, "prompts/get params.Arguments"), "%s",
+		  rpc_err);
+}
+
 /* Names that differ by more than case are fine. */
 Test(jsonrpc, keys_that_differ_by_more_than_case_are_accepted)
 {

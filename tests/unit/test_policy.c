@@ -1259,6 +1259,27 @@ Test(explain, says_tool_changed, .fini = pol_cleanup)
 	mw_policy_free(p);
 }
 
+/*
+ * A member a rule's pointer names, absent but spelled in another case:
+ * a Go tool that binds arguments to a struct reads that one.
+ */
+Test(policy, a_member_in_another_case_cannot_be_evaluated)
+{
+	cr_assert(cond_unknown("{ pointer: /path, equals: /etc/x }",
+			       "{\"PATH\":\"/etc/x\"}"));
+	cr_assert(cond_unknown("{ pointer: /opts/path, equals: /etc/x }",
+			       "{\"opts\":{\"Path\":\"/etc/x\"}}"));
+	cr_assert(cond_unknown("{ pointer: /size, exists: false }",
+			       "{\"\u017fize\":5000}"));
+	/* spelled as the pointer has it: judged as before */
+	cr_assert(cond_holds("{ pointer: /path, equals: /etc/x }",
+			     "{\"path\":\"/etc/x\"}"));
+	cr_assert(!cond_holds("{ pointer: /path, exists: true }",
+			      "{\"pathx\":\"/etc/x\"}"));
+	cr_assert(!cond_unknown("{ pointer: /path, exists: true }",
+				"{\"pathx\":\"/etc/x\"}"));
+}
+
 /* What cannot be evaluated says so, up through its combinations. */
 Test(explain, says_what_cannot_be_evaluated, .fini = pol_cleanup)
 {
