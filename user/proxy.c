@@ -154,6 +154,8 @@ struct mw_conn {
 	struct mw_buf resp_body;
 	struct mw_sse sse;
 	bool sse_ready;
+	/* the stream's id the client holds (mw_sse_event.id_gen) */
+	uint64_t sse_client_id_gen;
 	char *session; /* last Mcp-Session-Id seen on this connection */
 	/* the legacy transport's session whose event stream this carries */
 	char *legacy_stream;
@@ -1692,10 +1694,10 @@ static const char *one_line_or_null(const char *v)
 
 /*
  * A message event carrying data (compact JSON: one line), as text to
- * free(). like: the event it replaces, whose id, retry and type are kept;
- * NULL for one mcpwarden makes.
+ * free(). like: the event it replaces, whose retry and type are kept, and
+ * its id with with_id; NULL for one mcpwarden makes.
  */
-static char *sse_message_event(const struct mw_sse_event *like,
+static char *sse_message_event(const struct mw_sse_event *like, bool with_id,
 			       const char *data)
 {
 	/* a client that splits lines on U+2028 would read other fields */
@@ -1703,10 +1705,10 @@ static char *sse_message_event(const struct mw_sse_event *like,
 	struct mw_buf out = { 0 };
 	int rc = 0;
 
-	if (id)
-		rc = mw_buf_cat(&out, "id: ", id, "\n", NULL);
-	else if (like && like->id_field)
-		rc = mw_buf_append(&out, "id:\n", 4);
+	/* an id a client cannot be given resets its own */
+	if (like && with_id)
+		rc = id ? mw_buf_cat(&out, "id: ", id, "\n", NULL)
+			: mw_buf_append(&out, "id:\n", 4);
 	if (!rc && like && like->retry >= 0)
 		rc = mw_buf_printf(&out, "retry: %ld\n", like->retry);
 	if (!rc && (!like || like->event))
@@ -1768,7 +1770,7 @@ static int inject_legacy_answer(struct mw_conn *from, const char *sid,
 		    s->ident.cgroup_id != from->ident.cgroup_id ||
 		    mw_buf_used(&s->c.out) >= MW_HIGH_WATER)
 			return -1;
-		ev = sse_message_event(NULL, body);
+		ev = sse_message_event(NULL, false, body);
 		if (!ev)
 			return -1;
 		rc = client_stream_chunk(s, ev, strlen(ev));
@@ -1840,7 +1842,7 @@ static void refuse_batch(struct mw_conn *c, const struct mw_http_head *h,
 		respond_local_body(c, h->method, h->url, 200,
 				   "application/json", body, false);
 	} else {
-		sse = sse_message_event(NULL, body);
+		sse = sse_message_event(NULL, false, body);
 		respond_local_body(c, h->method, h->url, 200,
 				   "text/event-stream", sse, false);
 		free(sse);
@@ -2427,6 +2429,7 @@ static int resp_on_head(void *arg, struct mw_http_head *h)
 			return -1;
 		}
 		c->sse_ready = true;
+		c->sse_client_id_gen = 0;
 	}
 	/* Streams are re-framed as chunked for HTTP/1.1 clients. */
 	c->chunk_to_client = x->chunk_ok;
@@ -2537,16 +2540,40 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 	return rc;
 }
 
+/*
+ * Whether a block written out again must carry the stream's id: the
+ * client holds another one (a block that set it was dropped). Not on
+ * every block: a server could turn one id of max_sse_event_bytes and a
+ * run of one-byte blocks into gigabytes queued for the client.
+ */
+static bool client_lacks_id(const struct mw_conn *c,
+			    const struct mw_sse_event *ev)
+{
+	return ev->id_gen != c->sse_client_id_gen;
+}
+
+/* The block as it came: the client holds the id it set, if it set one. */
+static int send_raw_block(struct mw_conn *c, const struct mw_sse_event *ev)
+{
+	if (client_stream_chunk(c, ev->raw, ev->raw_len))
+		return -ENOMEM;
+	if (ev->id_field)
+		c->sse_client_id_gen = ev->id_gen;
+	return 0;
+}
+
 /* An event whose data changed: the fields a client acts on, new data. */
 static int send_rewritten_event(struct mw_conn *c,
 				const struct mw_sse_event *ev, const char *data)
 {
-	char *out = sse_message_event(ev, data);
+	char *out = sse_message_event(ev, client_lacks_id(c, ev), data);
 	int rc;
 
 	if (!out)
 		return -ENOMEM;
 	rc = client_stream_chunk(c, out, strlen(out)) ? -ENOMEM : 0;
+	if (!rc)
+		c->sse_client_id_gen = ev->id_gen;
 	free(out);
 	return rc;
 }
@@ -2598,18 +2625,20 @@ static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
 }
 
 /*
- * A block of these fields alone, one line each (id, retry, type, then one
- * data line per line of data, for a block that had data), and the blank
- * line after; a block with none stays a bare ":" (a keep-alive).
+ * A block of these fields alone, one line each (id when with_id, retry,
+ * type, then one data line per line of data, for a block that had data),
+ * and the blank line after; a block with none stays a bare ":" (a
+ * keep-alive).
  */
 static int put_known_fields(struct mw_buf *out, const struct mw_sse_event *ev,
-			    const char *id, size_t id_len, const char *type,
-			    size_t type_len, const char *data, size_t data_len)
+			    bool with_id, const char *id, size_t id_len,
+			    const char *type, size_t type_len, const char *data,
+			    size_t data_len)
 {
 	/* an id reset, or one not written out again: the client's last
 	 * event id is reset, not left at an older one */
-	if ((id && put_sse_field(out, "id", id, id_len)) ||
-	    (!id && ev->id_field && mw_buf_append(out, "id:\n", 4)) ||
+	if ((with_id && id && put_sse_field(out, "id", id, id_len)) ||
+	    (with_id && !id && mw_buf_append(out, "id:\n", 4)) ||
 	    (ev->retry >= 0 && mw_buf_printf(out, "retry: %ld\n", ev->retry)) ||
 	    (type && put_sse_field(out, "event", type, type_len)) ||
 	    (ev->kind == MW_SSE_MESSAGE &&
@@ -2632,10 +2661,13 @@ static int send_known_fields(struct mw_conn *c, const struct mw_sse_event *ev)
 	struct mw_buf out = { 0 };
 	int rc;
 
-	rc = put_known_fields(&out, ev, id, id ? strlen(id) : 0, type,
+	rc = put_known_fields(&out, ev, client_lacks_id(c, ev), id,
+			      id ? strlen(id) : 0, type,
 			      type ? strlen(type) : 0, ev->data, ev->data_len);
 	if (!rc && client_stream_chunk(c, mw_buf_head(&out), mw_buf_used(&out)))
 		rc = -ENOMEM;
+	if (!rc)
+		c->sse_client_id_gen = ev->id_gen;
 	mw_buf_free(&out);
 	return rc;
 }
@@ -2656,7 +2688,8 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 {
 	struct mw_mask_counts counts = { 0 };
 	struct mw_buf out = { 0 };
-	const char *id = ev->id, *type = ev->event;
+	bool with_id = client_lacks_id(c, ev);
+	const char *id = with_id ? ev->id : NULL, *type = ev->event;
 	size_t id_len = id ? strlen(id) : 0, type_len = type ? strlen(type) : 0;
 	char *id_buf = NULL, *type_buf = NULL, *data_buf = NULL;
 	int rc = -EIO;
@@ -2676,8 +2709,8 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 			    &data_buf, &counts)))
 		goto fail;
 	rc = -ENOMEM;
-	if (put_known_fields(&out, ev, id, id_len, type, type_len, data,
-			     data_len))
+	if (put_known_fields(&out, ev, with_id, id, id_len, type, type_len,
+			     data, data_len))
 		goto fail;
 	rc = -EIO;
 	if (counts.total &&
@@ -2687,6 +2720,8 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 	rc = client_stream_chunk(c, mw_buf_head(&out), mw_buf_used(&out))
 		     ? -ENOMEM
 		     : 0;
+	if (!rc)
+		c->sse_client_id_gen = ev->id_gen;
 fail:
 	if (rc == -EIO)
 		snprintf(c->resp.err, sizeof(c->resp.err),
@@ -2830,8 +2865,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 			free(text);
 			return rc;
 		}
-		return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM
-								    : 0;
+		return send_raw_block(c, ev);
 	}
 	/*
 	 * An unfinished block at the end: a conforming client drops it, and
@@ -2857,7 +2891,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 					 !is_legacy_endpoint(sc->x, ev));
 	if (rewrite)
 		return send_known_fields(c, ev);
-	return client_stream_chunk(c, ev->raw, ev->raw_len) ? -ENOMEM : 0;
+	return send_raw_block(c, ev);
 }
 
 static int resp_on_body(void *arg, const char *data, size_t len)

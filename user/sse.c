@@ -100,6 +100,7 @@ static int set_last_id(struct mw_sse *s, const char *v, size_t len)
 	}
 	free(s->last_id);
 	s->last_id = id;
+	s->id_gen++;
 	return 0;
 }
 
@@ -190,6 +191,7 @@ static int report_block(struct mw_sse *s, enum mw_sse_kind kind,
 		.first = !s->reported,
 		.unknown_field = s->unknown_field,
 		.id_field = s->id_field,
+		.id_gen = s->id_gen,
 	};
 	size_t event_at = 0;
 	int err;

@@ -31,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Upper bound accepted for max_event_bytes by mw_sse_init(). */
 #define MW_SSE_MAX_EVENT_LIMIT ((size_t)1 << 30)
@@ -71,6 +72,9 @@ struct mw_sse_event {
 	bool unknown_field;
 	/* The block set the id (to id, or reset it when id is NULL). */
 	bool id_field;
+	/* How many id fields the stream had up to this block: the id a
+	 * client holds is this one's when it got the block of that count. */
+	uint64_t id_gen;
 };
 
 /* Return 0 to continue, a negative errno to stop parsing with that error. */
@@ -86,6 +90,7 @@ struct mw_sse {
 	size_t data_len, data_cap;
 	size_t event_off, event_len; /* event type value, as offsets in raw */
 	char *last_id;
+	uint64_t id_gen; /* id fields so far */
 	long retry;
 	bool has_data;
 	bool unknown_field; /* in the current block */

@@ -128,6 +128,13 @@ const HOSTILE = {
       `event: message\u00a0\ndata: \u00a0${SAMPLING}\n\n` +
       'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"after"}}\n\n');
   },
+  // a long id, then blocks framed with a CR alone, each written out again:
+  // the id must not go with each of them (40 KB for one byte)
+  '/sse-long-id': (res) => {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.end(`id: ${'a'.repeat(40000)}\n\r${'\r'.repeat(2000)}` +
+      'data: {"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"after-id"}}\n\n');
+  },
   // a block the daemon drops, then one behind a byte-order mark: a client
   // whose stream starts there takes the mark off and reads the data
   '/sse-bom': (res) => {
@@ -425,6 +432,14 @@ test('a CR alone, and a request behind a no-break space: what Go clients read is
   const body = out.slice(out.indexOf('\r\n\r\n') + 4).replace(/\r\n[0-9a-f]+\r\n/g, '');
   assert.doesNotMatch(body.replace(/^[0-9a-f]+\r\n/, ''), /\r(?!\n)/, 'a CR alone reaches the client');
   assert.match(out, /"data":"after"/);
+});
+
+test('a block written out again carries the id only when the client lacks it', async () => {
+  const out = await rawAll(getFrom('/sse-long-id'));
+  assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+  assert.ok(out.length < 200000, `${out.length} bytes reached the client for 42 KB`);
+  assert.equal(out.split(`id: ${'a'.repeat(40000)}\n`).length, 2, 'the id reaches the client once');
+  assert.match(out, /"data":"after-id"/);
 });
 
 test('a byte-order mark past the stream\'s first block: the block is dropped, recorded', async () => {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+
 #include "sse.h"
 
 #define SSE_MAX_RECORDED 256
@@ -16,6 +18,7 @@ struct sse_recorded {
 	size_t data_len, raw_len;
 	long retry;
 	bool first, id_field;
+	uint64_t id_gen;
 };
 
 struct sse_recorder {
@@ -54,6 +57,7 @@ static int sse_record(void *arg, const struct mw_sse_event *ev)
 	e->kind = ev->kind;
 	e->first = ev->first;
 	e->id_field = ev->id_field;
+	e->id_gen = ev->id_gen;
 	e->event = ev->event ? sse_dup(ev->event, strlen(ev->event)) : NULL;
 	e->data = sse_dup(ev->data, ev->data_len);
 	e->data_len = ev->data_len;
@@ -386,6 +390,11 @@ Test(sse, id_field_says_which_blocks_set_the_id)
 	cr_assert_str_eq(r->ev[1].id, "7");
 	cr_assert(r->ev[2].id_field);
 	cr_assert_null(r->ev[2].id, "reset");
+	/* each id field counts, a reset too: what a client holds is named
+	 * by the count */
+	cr_assert_eq(r->ev[0].id_gen, 1);
+	cr_assert_eq(r->ev[1].id_gen, 1);
+	cr_assert_eq(r->ev[2].id_gen, 2);
 	sse_recorder_free(r);
 }
 
