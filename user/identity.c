@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "identity.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,36 +16,107 @@
 #include "loop.h"
 #include "task_image.h"
 
-/* Appends a group's name (or its number) to the entry's list. */
-static void add_group(struct mw_user_cache_entry *e, gid_t gid, size_t *used)
+/*
+ * Entries are read into a buffer grown on ERANGE up to this: a group with
+ * many members takes more than any fixed one (glibc's files backend fails
+ * every look-up past such a line with a buffer too small).
+ */
+#define LOOKUP_BUF_MAX (1u << 20)
+
+static int grow_buf(char **buf, size_t *cap)
 {
-	struct group gr, *res = NULL;
-	char buf[4096], name[64];
+	char *p = realloc(*buf, *cap * 2);
+
+	if (!p)
+		return ENOMEM;
+	*buf = p;
+	*cap *= 2;
+	return 0;
+}
+
+/*
+ * getgrgid_r or getpwuid_r into a buffer grown as needed (*buf, *cap,
+ * free()d by the caller): 0 with *found set, or an error number.
+ */
+static int lookup_group(gid_t gid, struct group *gr, char **buf, size_t *cap,
+			bool *found)
+{
+	struct group *res = NULL;
+	int rc;
+
+	for (;;) {
+		rc = getgrgid_r(gid, gr, *buf, *cap, &res);
+		if (rc != ERANGE || *cap >= LOOKUP_BUF_MAX)
+			break;
+		rc = grow_buf(buf, cap);
+		if (rc)
+			return rc;
+	}
+	*found = !rc && res;
+	return rc;
+}
+
+static int lookup_user(uid_t uid, struct passwd *pw, char **buf, size_t *cap,
+		       bool *found)
+{
+	struct passwd *res = NULL;
+	int rc;
+
+	for (;;) {
+		rc = getpwuid_r(uid, pw, *buf, *cap, &res);
+		if (rc != ERANGE || *cap >= LOOKUP_BUF_MAX)
+			break;
+		rc = grow_buf(buf, cap);
+		if (rc)
+			return rc;
+	}
+	*found = !rc && res;
+	return rc;
+}
+
+/*
+ * Appends a group's name (its number when it has none) to the entry's
+ * list; a look-up that failed, or a name or list that does not fit,
+ * leaves the groups unknown.
+ */
+static void add_group(struct mw_user_cache_entry *e, gid_t gid, size_t *used,
+		      char **buf, size_t *cap)
+{
+	struct group gr;
+	char name[64];
+	bool found = false;
 	int n;
 
-	if (e->ngroups >= MW_IDENTITY_MAX_GROUPS)
+	if (e->ngroups >= MW_IDENTITY_MAX_GROUPS) {
+		e->groups_unknown = true;
 		return;
-	if (!getgrgid_r(gid, &gr, buf, sizeof(buf), &res) && res)
-		snprintf(name, sizeof(name), "%s", gr.gr_name);
-	else
-		snprintf(name, sizeof(name), "%u", (unsigned)gid);
-	n = snprintf(e->group_names + *used, sizeof(e->group_names) - *used,
-		     "%s", name);
-	if (n < 0 || (size_t)n + 1 > sizeof(e->group_names) - *used)
+	}
+	if (lookup_group(gid, &gr, buf, cap, &found))
+		e->groups_unknown = true;
+	n = found ? snprintf(name, sizeof(name), "%s", gr.gr_name)
+		  : snprintf(name, sizeof(name), "%u", (unsigned)gid);
+	if (n < 0 || (size_t)n >= sizeof(name) ||
+	    (size_t)n + 1 > sizeof(e->group_names) - *used) {
+		e->groups_unknown = true;
 		return;
+	}
+	memcpy(e->group_names + *used, name, (size_t)n + 1);
 	*used += (size_t)n + 1;
 	e->ngroups++;
 }
 
 void mw_identity_user_name(uint32_t uid, char *out, size_t outlen)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	struct passwd pw;
+	size_t cap = 4096;
+	char *buf = malloc(cap);
+	bool found = false;
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res)
-		snprintf(out, outlen, "%u", uid);
-	else
+	if (buf && !lookup_user(uid, &pw, &buf, &cap, &found) && found)
 		snprintf(out, outlen, "%s", pw.pw_name);
+	else
+		snprintf(out, outlen, "%u", uid);
+	free(buf);
 }
 
 /*
@@ -52,25 +125,47 @@ void mw_identity_user_name(uint32_t uid, char *out, size_t outlen)
  */
 static void resolve(struct mw_user_cache_entry *e, uint32_t uid, uint32_t gid)
 {
-	struct passwd pw, *res = NULL;
+	struct passwd pw;
 	gid_t list[MW_IDENTITY_MAX_GROUPS];
 	int nlist = MW_IDENTITY_MAX_GROUPS;
-	char buf[4096];
-	size_t used = 0;
+	size_t cap = 4096, used = 0;
+	char *buf = malloc(cap), *gbuf = NULL;
+	size_t gcap = 4096;
+	bool found = false;
+	int rc;
 
 	e->ngroups = 0;
-	add_group(e, gid, &used);
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) || !res) {
+	e->user_unknown = e->groups_unknown = false;
+	gbuf = malloc(gcap);
+	if (!buf || !gbuf) {
 		snprintf(e->name, sizeof(e->name), "%u", uid);
-		return;
+		e->user_unknown = e->groups_unknown = true;
+		goto out;
 	}
-	snprintf(e->name, sizeof(e->name), "%s", pw.pw_name);
-	/* Too many groups: the first MW_IDENTITY_MAX_GROUPS count. */
-	if (getgrouplist(pw.pw_name, gid, list, &nlist) < 0)
+	add_group(e, gid, &used, &gbuf, &gcap);
+	rc = lookup_user(uid, &pw, &buf, &cap, &found);
+	if (rc || !found) {
+		/* no such user has no supplementary groups; a failed look-up
+		 * may hide a name and groups */
+		snprintf(e->name, sizeof(e->name), "%u", uid);
+		if (rc)
+			e->user_unknown = e->groups_unknown = true;
+		goto out;
+	}
+	if ((size_t)snprintf(e->name, sizeof(e->name), "%s", pw.pw_name) >=
+	    sizeof(e->name))
+		e->user_unknown = true;
+	/* more groups than kept: the ones past them are unknown */
+	if (getgrouplist(pw.pw_name, gid, list, &nlist) < 0) {
+		e->groups_unknown = true;
 		nlist = MW_IDENTITY_MAX_GROUPS;
+	}
 	for (int i = 0; i < nlist && i < MW_IDENTITY_MAX_GROUPS; i++)
 		if (list[i] != gid)
-			add_group(e, list[i], &used);
+			add_group(e, list[i], &used, &gbuf, &gcap);
+out:
+	free(buf);
+	free(gbuf);
 }
 
 /*
@@ -182,4 +277,6 @@ void mw_identity_from_conn(struct mw_identity *id,
 	snprintf(id->user, sizeof(id->user), "%s", e->name);
 	memcpy(id->group_names, e->group_names, sizeof(id->group_names));
 	id->ngroups = e->ngroups;
+	id->user_unknown = e->user_unknown;
+	id->groups_unknown = e->groups_unknown;
 }

@@ -3,6 +3,7 @@
 #ifndef MW_IDENTITY_H
 #define MW_IDENTITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,13 @@ struct mw_identity {
 	 */
 	char group_names[1024];
 	size_t ngroups;
+	/*
+	 * A look-up failed (a directory service down, an entry past what
+	 * the daemon reads, more groups than it keeps): the user's name or
+	 * groups may be others than the lists say. A rule that refuses
+	 * matches an unknown value; one that allows does not.
+	 */
+	bool user_unknown, groups_unknown;
 };
 
 #define MW_IDENTITY_MAX_GROUPS 32
@@ -42,6 +50,7 @@ struct mw_user_cache {
 		char name[64];
 		char group_names[1024];
 		size_t ngroups;
+		bool user_unknown, groups_unknown;
 	} e[MW_USER_CACHE];
 };
 

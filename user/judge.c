@@ -15,6 +15,8 @@ void mw_judge_who_init(struct mw_judge_who *w, const struct mw_identity *id)
 	s->user = id->user;
 	s->ngroups = mw_identity_groups(id, w->groups, MW_IDENTITY_MAX_GROUPS);
 	s->groups = w->groups;
+	s->user_unknown = id->user_unknown;
+	s->groups_unknown = id->groups_unknown;
 	/* An unresolved cgroup ("cgroup:ID") or an executable not known
 	 * ("") is unknown: an allow or approve rule's condition on it does
 	 * not match, a deny rule's does (policy.c). */

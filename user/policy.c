@@ -523,6 +523,24 @@ static bool check_known_globs(struct eval *e, const struct policy_rule *r,
 	return ok;
 }
 
+/*
+ * A user name or group list that could not all be read (identity.c) may
+ * hold the value a rule names: a deny rule's condition matches it, an
+ * allow or approve rule's does not.
+ */
+static bool unknown_refuses(struct eval *e, const struct policy_rule *r,
+			    const char *field, bool unknown)
+{
+	bool ok = unknown && r->action == MW_DECIDE_DENY;
+
+	if (unknown && e->trace)
+		fprintf(e->trace, "%*s%c %s not all read: %s\n", e->indent, "",
+			ok ? '+' : '-', field,
+			ok ? "a deny rule applies"
+			   : "no allow or approve rule applies");
+	return ok;
+}
+
 static bool check_uids(struct eval *e, const struct policy_uids *l,
 		       uint32_t uid)
 {
@@ -560,7 +578,7 @@ static int rule_matches(struct eval *e, const struct policy_rule *r,
 	const struct mw_policy_subject *s = &in->subject;
 	bool from_server = in->direction == MW_POLICY_FROM_SERVER;
 
-	if (!recheck) {
+	if (!recheck || recheck->subject) {
 		bool dir_ok = from_server ? r->from_server : r->from_client;
 
 		if (e->trace)
@@ -573,10 +591,12 @@ static int rule_matches(struct eval *e, const struct policy_rule *r,
 		if ((r->servers.n &&
 		     !check_strs(e, &r->servers, "server", in->server)) ||
 		    (r->uids.n && !check_uids(e, &r->uids, s->uid)) ||
-		    (r->users.n &&
-		     !check_strs(e, &r->users, "user", s->user)) ||
-		    (r->groups.n && !check_any_strs(e, &r->groups, "group",
-						    s->groups, s->ngroups)) ||
+		    (r->users.n && !check_strs(e, &r->users, "user", s->user) &&
+		     !unknown_refuses(e, r, "user", s->user_unknown)) ||
+		    (r->groups.n &&
+		     !check_any_strs(e, &r->groups, "group", s->groups,
+				     s->ngroups) &&
+		     !unknown_refuses(e, r, "group", s->groups_unknown)) ||
 		    (r->subjects.n && !check_strs(e, &r->subjects, "subject",
 						  s->oidc_subject)) ||
 		    (r->oidc_groups.n &&

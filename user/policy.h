@@ -62,6 +62,9 @@ struct mw_policy_subject {
 	/* Names of the primary group and the supplementary groups of user. */
 	const char *const *groups;
 	size_t ngroups;
+	/* the name or the groups could not all be read: a deny rule's
+	 * condition on them matches, an allow or approve rule's does not */
+	bool user_unknown, groups_unknown;
 	const char *cgroup; /* "/a.slice/b.service": relative to the v2 mount */
 	const char *exe; /* executable path */
 	/* From a verified OIDC bearer token: none yet. */

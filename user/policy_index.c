@@ -383,12 +383,15 @@ void policy_index_candidates(const struct mw_policy *p,
 	and_str(&ix->server, words, in->server, out, &exact);
 	and_str(&ix->method, words, in->method, out, &method_exact);
 	and_str(&ix->target, words, in->target, out, &target_exact);
-	and_str(&ix->user, words, s->user, out, &exact);
+	if (!s->user_unknown)
+		and_str(&ix->user, words, s->user, out, &exact);
 	and_one(&ix->uid, words, (const char *)&s->uid, sizeof(s->uid), out,
 		&exact);
 	and_str(&ix->subject, words, s->oidc_subject, out, &exact);
-	and_any(&ix->group, words, s->groups, s->ngroups, out);
+	if (!s->groups_unknown)
+		and_any(&ix->group, words, s->groups, s->ngroups, out);
 	and_any(&ix->oidc_group, words, s->oidc_groups, s->noidc_groups, out);
 	recheck->method = !method_exact;
 	recheck->target = !target_exact;
+	recheck->subject = s->user_unknown || s->groups_unknown;
 }

@@ -185,6 +185,9 @@ void policy_index_free(struct policy_index *ix);
  */
 struct policy_recheck {
 	bool method, target;
+	/* the subject's user or groups not all read: not settled by the
+	 * index (a deny rule on them matches, policy.c) */
+	bool subject;
 };
 
 /* The rules that may match in, into out[0..words), in file order. */

@@ -5,6 +5,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -113,4 +117,96 @@ Test(identity, the_executable_is_known_only_while_the_image_is_the_connects,
 	memset(&ci.image, 0, sizeof(ci.image));
 	mw_identity_from_conn(&id, &ci, &uc, images);
 	cr_assert_str_eq(id.exe, "");
+}
+
+/*
+ * This test's own /etc/passwd and /etc/group, bind-mounted in a mount
+ * namespace of its own (criterion runs each test in a child process).
+ */
+static void fake_user_files(const char *passwd, const char *group)
+{
+	static const char *const files[] = { "/etc/passwd", "/etc/group" };
+	const char *text[] = { passwd, group };
+
+	cr_assert_eq(unshare(CLONE_NEWNS), 0, "unshare: %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	for (size_t i = 0; i < 2; i++) {
+		char path[] = "/tmp/mw-identity-XXXXXX";
+		int fd = mkstemp(path);
+
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(write(fd, text[i], strlen(text[i])),
+			     (ssize_t)strlen(text[i]));
+		close(fd);
+		cr_assert_eq(chmod(path, 0644), 0);
+		cr_assert_eq(mount(path, files[i], NULL, MS_BIND, NULL), 0,
+			     "%s: %s", files[i], strerror(errno));
+		unlink(path);
+	}
+}
+
+static bool has_group(const struct mw_identity *id, const char *name)
+{
+	const char *names[MW_IDENTITY_MAX_GROUPS];
+	size_t n = mw_identity_groups(id, names, MW_IDENTITY_MAX_GROUPS);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * A group line longer than a look-up's first buffer (one with many
+ * members): glibc fails every look-up past it with ERANGE, and the groups
+ * after it came out as numbers, so a deny rule naming one never matched.
+ */
+Test(identity, groups_past_a_long_group_line_keep_their_names,
+     .init = load_images, .fini = unload_images)
+{
+	static struct mw_user_cache uc;
+	char group[16384];
+	struct mw_identity id;
+	struct mw_conn_info ci;
+	int n;
+
+	n = snprintf(group, sizeof(group), "mallory:x:7000:\nbig:x:7100:");
+	for (int i = 0; i < 800; i++)
+		n += snprintf(group + n, sizeof(group) - (size_t)n,
+			      "%smember%04d", i ? "," : "", i);
+	snprintf(group + n, sizeof(group) - (size_t)n,
+		 "\ncontractors:x:7200:mallory\n");
+	fake_user_files("root:x:0:0::/root:/bin/sh\n"
+			"mallory:x:7000:7000::/home/mallory:/bin/sh\n",
+			group);
+	ci = id_self();
+	ci.uid = ci.gid = 7000;
+	mw_identity_from_conn(&id, &ci, &uc, images);
+	cr_assert_str_eq(id.user, "mallory");
+	cr_assert(has_group(&id, "mallory"));
+	cr_assert(has_group(&id, "contractors"), "groups: %zu", id.ngroups);
+	cr_assert_not(id.groups_unknown);
+	cr_assert_not(id.user_unknown);
+}
+
+/* More groups than the daemon keeps: the rest are unknown, not absent. */
+Test(identity, groups_past_the_cap_are_unknown, .init = load_images,
+     .fini = unload_images)
+{
+	static struct mw_user_cache uc;
+	char group[8192];
+	struct mw_identity id;
+	struct mw_conn_info ci;
+	int n = 0;
+
+	for (int i = 0; i < MW_IDENTITY_MAX_GROUPS + 8; i++)
+		n += snprintf(group + n, sizeof(group) - (size_t)n,
+			      "g%02d:x:%d:mallory\n", i, 7300 + i);
+	fake_user_files("mallory:x:7000:7000::/home/mallory:/bin/sh\n", group);
+	ci = id_self();
+	ci.uid = ci.gid = 7000;
+	mw_identity_from_conn(&id, &ci, &uc, images);
+	cr_assert_eq(id.ngroups, MW_IDENTITY_MAX_GROUPS);
+	cr_assert(id.groups_unknown);
+	cr_assert_not(id.user_unknown);
 }

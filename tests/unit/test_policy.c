@@ -855,6 +855,49 @@ Test(rules, identity_fields, .fini = pol_cleanup)
 	mw_policy_free(p);
 }
 
+/*
+ * A user name or group list the daemon could not all read (a directory
+ * service down, a group past what it reads): a deny rule on them
+ * applies, an allow rule does not, through the index as rule by rule.
+ */
+Test(rules, a_user_or_groups_not_all_read_meet_deny_rules_only,
+     .fini = pol_cleanup)
+{
+	struct mw_policy *p = pol_load(
+		"rules:\n"
+		"  - {name: no-contractors, group: [contractors], action: "
+		"deny}\n"
+		"  - {name: no-mallory, user: mallory, action: deny}\n"
+		"  - {name: admins, group: [admins], tool: a, action: allow}\n"
+		"  - {name: alice, user: alice, tool: u, action: allow}\n"
+		"  - {name: everyone, action: allow}\n");
+	struct mw_policy_input in = { .subject = pol_alice(),
+				      .server = "srv",
+				      .method = "tools/call",
+				      .target = "x" };
+
+	cr_assert_str_eq(pol_decide(p, &in).rule, "everyone");
+	in.subject.groups_unknown = true;
+	cr_assert_str_eq(pol_decide(p, &in).rule, "no-contractors");
+	in.subject.groups_unknown = false;
+	in.subject.user_unknown = true;
+	cr_assert_str_eq(pol_decide(p, &in).rule, "no-mallory");
+	mw_policy_free(p);
+
+	/* allow rules on them do not match an unknown value */
+	p = pol_load("rules:\n"
+		     "  - {name: admins, group: [admins], action: allow}\n"
+		     "  - {name: mallory, user: mallory, action: allow}\n"
+		     "  - {name: others, action: deny}\n");
+	in.subject = pol_alice();
+	in.subject.user_unknown = in.subject.groups_unknown = true;
+	cr_assert_str_eq(pol_decide(p, &in).rule, "others");
+	/* a known match still matches */
+	in.subject.user = "mallory";
+	cr_assert_str_eq(pol_decide(p, &in).rule, "mallory");
+	mw_policy_free(p);
+}
+
 Test(rules, every_condition_of_a_rule_must_hold, .fini = pol_cleanup)
 {
 	struct mw_policy *p = pol_load("rules:\n"
