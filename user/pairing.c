@@ -4,42 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
+#include "keyed_hash.h"
 #include "loop.h" /* container_of */
-
-/* Intrusive lists in age order, oldest first: every put or touch makes
- * its member the newest. */
-struct age_link {
-	struct age_link *older, *newer;
-};
-
-struct age_list {
-	struct age_link *oldest, *newest;
-};
-
-static void age_unlink(struct age_list *a, struct age_link *n)
-{
-	if (n->older)
-		n->older->newer = n->newer;
-	else
-		a->oldest = n->newer;
-	if (n->newer)
-		n->newer->older = n->older;
-	else
-		a->newest = n->older;
-}
-
-static void age_push(struct age_list *a, struct age_link *n)
-{
-	n->older = a->newest;
-	n->newer = NULL;
-	if (a->newest)
-		a->newest->newer = n;
-	else
-		a->oldest = n;
-	a->newest = n;
-}
 
 struct owner;
 
@@ -80,7 +47,7 @@ struct ledger {
 };
 
 struct mw_pairing {
-	uint64_t k0, k1; /* hash key */
+	struct mw_hash_key key; /* clients choose session and request ids */
 	struct entry **buckets;
 	size_t nbuckets;
 	size_t count, max;
@@ -100,57 +67,10 @@ struct mw_pairing {
 #define DROPPED_BITS (1u << 20)
 #define DROPPED_PROBES 3
 
-static uint64_t rotl(uint64_t x, int b)
-{
-	return (x << b) | (x >> (64 - b));
-}
-
-#define SIP_ROUND(v0, v1, v2, v3)       \
-	do {                            \
-		v0 += v1;               \
-		v1 = rotl(v1, 13) ^ v0; \
-		v0 = rotl(v0, 32);      \
-		v2 += v3;               \
-		v3 = rotl(v3, 16) ^ v2; \
-		v0 += v3;               \
-		v3 = rotl(v3, 21) ^ v0; \
-		v2 += v1;               \
-		v1 = rotl(v1, 17) ^ v2; \
-		v2 = rotl(v2, 32);      \
-	} while (0)
-
-/*
- * SipHash-2-4 with a key drawn at start: clients choose session ids and
- * request ids, so with a public hash they could aim every key at one
- * bucket and make each look-up walk them all.
- */
 static uint64_t keyed_hash(const struct mw_pairing *p, const char *s,
 			   size_t len)
 {
-	uint64_t v0 = 0x736f6d6570736575ULL ^ p->k0;
-	uint64_t v1 = 0x646f72616e646f6dULL ^ p->k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ p->k0;
-	uint64_t v3 = 0x7465646279746573ULL ^ p->k1;
-	size_t i = 0;
-	uint64_t m, b = (uint64_t)len << 56;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&m, s + i, 8);
-		v3 ^= m;
-		SIP_ROUND(v0, v1, v2, v3);
-		SIP_ROUND(v0, v1, v2, v3);
-		v0 ^= m;
-	}
-	for (size_t j = 0; i + j < len; j++)
-		b |= (uint64_t)(unsigned char)s[i + j] << (8 * j);
-	v3 ^= b;
-	SIP_ROUND(v0, v1, v2, v3);
-	SIP_ROUND(v0, v1, v2, v3);
-	v0 ^= b;
-	v2 ^= 0xff;
-	for (int r = 0; r < 4; r++)
-		SIP_ROUND(v0, v1, v2, v3);
-	return v0 ^ v1 ^ v2 ^ v3;
+	return mw_keyed_hash(&p->key, s, len);
 }
 
 int mw_pairing_new(struct mw_pairing **out, size_t max_entries,
@@ -175,8 +95,7 @@ int mw_pairing_new(struct mw_pairing **out, size_t max_entries,
 	p->forgotten = calloc(DROPPED_BITS / 64, sizeof(*p->forgotten));
 	if (!p->buckets || !p->lbuckets || !p->forgotten)
 		goto fail;
-	if (getrandom(&p->k0, sizeof(p->k0), 0) != sizeof(p->k0) ||
-	    getrandom(&p->k1, sizeof(p->k1), 0) != sizeof(p->k1)) {
+	if (mw_hash_key_new(&p->key)) {
 		mw_pairing_free(p);
 		return -EIO;
 	}

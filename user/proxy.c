@@ -41,6 +41,7 @@
 #include "log.h"
 #include "mcp.h"
 #include "pairing.h"
+#include "sessions.h"
 #include "pins.h"
 #include "sse.h"
 #include "task_image.h"
@@ -49,6 +50,8 @@
 #define MW_HIGH_WATER (256 * 1024)
 #define MW_MAX_PIPELINE 32
 #define MW_MAX_PAIRING 65536
+/* sessions whose owner is remembered (sessions.h) */
+#define MW_MAX_SESSIONS 65536
 #define MW_SESSION_MAX 256
 /* A refused client may still be sending the body we will not read: closing
  * with it unread makes the kernel answer with a reset that can destroy our
@@ -194,6 +197,7 @@ struct mw_proxy {
 	struct listener l4, l6;
 	struct mw_tick tick;
 	struct mw_pairing *pairing;
+	struct mw_sessions *sessions; /* who opened each session */
 	const struct mw_policy *policy;
 	struct mw_masker *masker; /* NULL: nothing is masked */
 	struct mw_pins *pins; /* NULL: no tool pinning */
@@ -1951,6 +1955,42 @@ static bool batch_repeats_an_id(const struct mw_rpc_batch *b, char *why,
 	return dup;
 }
 
+/* A session's owner: the identity sessions.h binds it to. */
+static struct mw_session_owner session_owner(const struct mw_conn *c)
+{
+	return (struct mw_session_owner){ .uid = c->ident.uid,
+					  .cgroup_id = c->ident.cgroup_id };
+}
+
+/*
+ * Whether sid names a session another identity opened (sessions.h):
+ * refused (403) and recorded; so is one that cannot be bound (503).
+ */
+static bool others_session(struct mw_conn *c, const struct mw_http_head *h,
+			   const char *sid)
+{
+	enum mw_session_use use;
+	const char *why;
+	int status;
+
+	if (!c->server)
+		return false;
+	if (mw_sessions_use(c->px->sessions, c->server->name, sid,
+			    session_owner(c), &use)) {
+		status = 503;
+		why = "the session's owner cannot be recorded (out of memory)";
+	} else if (use == MW_SESSION_OTHERS) {
+		status = 403;
+		why = "the session was opened by another identity (user and "
+		      "cgroup): it is refused to this one";
+	} else {
+		return false;
+	}
+	record_http_error(c, h->method, h->url, status, why);
+	respond_local(c, h->method, h->url, status, why, NULL, false);
+	return true;
+}
+
 static int req_on_complete(void *arg)
 {
 	struct mw_conn *c = arg;
@@ -1986,16 +2026,18 @@ static int req_on_complete(void *arg)
 		goto out;
 	}
 	legacy_sid = query_session_id(h->url, &ambiguous);
-	/* the legacy transport reads the query, Streamable HTTP the header */
+	/* the legacy transport reads the query, Streamable HTTP the header;
+	 * a session the query names is one a stream announced to this user,
+	 * whether the header repeats it or not */
 	two_sessions = sid && legacy_sid && strcmp(sid, legacy_sid);
+	unknown_legacy = !ambiguous && !two_sessions && legacy_sid &&
+			 !legacy_stream_live(c, legacy_sid);
 	if (sid) {
 		free(legacy_sid);
 		legacy_sid = NULL;
 	} else {
 		sid = legacy_sid;
 	}
-	unknown_legacy = !ambiguous && !two_sessions && sid &&
-			 sid == legacy_sid && !legacy_stream_live(c, sid);
 	if (ambiguous || two_sessions || unknown_legacy) {
 		snprintf(why, sizeof(why), "ambiguous session id: %s",
 			 two_sessions ? "the query names another one than "
@@ -2008,6 +2050,8 @@ static int req_on_complete(void *arg)
 		respond_local(c, h->method, h->url, 400, why, NULL, false);
 		goto out;
 	}
+	if (sid && others_session(c, h, sid))
+		goto out;
 	if (sid && (!c->session || strcmp(c->session, sid))) {
 		free(c->session);
 		c->session = strdup(sid);
@@ -2179,14 +2223,27 @@ out:
 	return rc;
 }
 
+/*
+ * The server answered this connection's request with session sid: when
+ * it is not the session the request named, the server opened it for
+ * this connection's identity (sessions.h).
+ */
 static void learn_session(struct mw_conn *c, struct exchange *x,
 			  const char *sid)
 {
-	if (!sid || !*sid || strlen(sid) > MW_SESSION_MAX)
+	if (!sid || !*sid || strlen(sid) > MW_SESSION_MAX ||
+	    !valid_session_id(sid))
 		return;
 	if (!c->session || strcmp(c->session, sid)) {
 		free(c->session);
 		c->session = strdup(sid);
+		if (c->server &&
+		    mw_sessions_opened(c->px->sessions, c->server->name, sid,
+				       session_owner(c)))
+			log_warn("conn %llu: session %s: its owner cannot be "
+				 "remembered (out of memory): the first "
+				 "identity to name it takes it",
+				 (unsigned long long)c->id, sid);
 	}
 	/* Pairing keys of this exchange stay as they were at request time:
 	 * the response to initialize is still keyed conn:N. Later requests
@@ -4088,7 +4145,8 @@ int mw_proxy_new(struct mw_proxy **out, struct mw_loop *loop,
 	px->l4.io.fd = -1;
 	px->l6.io.fd = -1;
 	/* one user's requests fill an eighth of it at most */
-	if (mw_pairing_new(&px->pairing, MW_MAX_PAIRING, MW_MAX_PAIRING / 8)) {
+	if (mw_pairing_new(&px->pairing, MW_MAX_PAIRING, MW_MAX_PAIRING / 8) ||
+	    mw_sessions_new(&px->sessions, MW_MAX_SESSIONS)) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -4140,6 +4198,7 @@ void mw_proxy_free(struct mw_proxy *px)
 			close(l->io.fd);
 		}
 	mw_pairing_free(px->pairing);
+	mw_sessions_free(px->sessions);
 	mw_task_images_close(px->images);
 	mw_budget_free(&px->budget);
 	free(px);

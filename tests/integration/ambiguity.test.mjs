@@ -356,9 +356,11 @@ test('5. session ids: header and query must agree, the query must read one way, 
   out = await raw(post(call(10, 'x'), 'Mcp-Session-Id: GGGG\r\n', '/mcp?env%5BAPI_KEY%5D=1&caf%C3%A9=2'));
   assert.deepEqual(statuses(out), [200], out);
 
-  // the same id in both places is one session
+  // the same id in both places: the query's session must still be one a
+  // stream announced to this user (the header does not vouch for it)
   out = await raw(post(call(8, 'x'), 'Mcp-Session-Id: SAME\r\n', '/message?sessionId=SAME'));
-  assert.deepEqual(statuses(out), [200], out);
+  assert.deepEqual(statuses(out), [400], out);
+  assert.match(out, /no event stream of this server announced to this user/);
   // trailing whitespace is not part of the value (RFC 9110 5.5): the
   // server and the trail both see CCCC
   out = await raw(post(call(9, 'x'), 'Mcp-Session-Id: CCCC \t\r\n'));

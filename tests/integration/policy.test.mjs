@@ -367,7 +367,7 @@ test('a client that accepts only an event stream gets the refusal as an event', 
   assert.equal(err.error.code, -32003);
 });
 
-test('legacy HTTP+SSE: the refusal is a 403 on the POST when the stream is not the poster\'s; a session no stream announced is refused', async () => {
+test('legacy HTTP+SSE: a session another identity\'s stream announced, or none did, is refused on the POST', async () => {
   // the session's stream, held from another enforced cgroup
   const cg2 = makeCgroup(uniqueName('mw-policy-stream'));
   const en = await d.cli(['enforce', cgroupRelPath(cg2)]);
@@ -391,24 +391,26 @@ setTimeout(() => process.exit(0), 15000);
   const endpoint = stream.out.trim();
   assert.match(endpoint, /sessionId=/, `no endpoint event: ${stream.err}`);
   const script = String.raw`
-const r = await fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' },
+const r = await fetch(process.argv[1], { method: 'POST',
+  headers: { 'content-type': 'application/json', ...JSON.parse(process.argv[2]) },
   body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call',
     params: { name: 'echo', arguments: { message: 'a forbidden word' } } }) });
 console.log(JSON.stringify({ status: r.status, body: await r.text() }));
 `;
-  const post = async (target) => {
+  const post = async (target, extra = {}) => {
     const r = await runInCgroup(cg, process.execPath, ['--input-type=module', '-e', script,
-      new URL(target, `http://127.0.0.1:${everything.port}`).href], { timeout: 20000 });
+      new URL(target, `http://127.0.0.1:${everything.port}`).href, JSON.stringify(extra)], { timeout: 20000 });
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(r.stdout);
   };
   try {
-    const out = await post(endpoint);
-    assert.equal(out.status, 403, out.body);
-    const err = JSON.parse(out.body);
-    assert.equal(err.id, 3);
-    assert.equal(err.error.code, -32003);
-    assert.match(err.error.message, /everything-echo/);
+    // the session is the stream's identity's (user and cgroup): a client
+    // of another cgroup could answer its elicitations, or act in it
+    for (const extra of [{}, { 'mcp-session-id': new URL(endpoint, 'http://x').searchParams.get('sessionId') }]) {
+      const out = await post(endpoint, extra);
+      assert.equal(out.status, 403, out.body);
+      assert.match(out.body, /opened by another identity/);
+    }
     // another spelling, or a made-up session: no stream announced it
     for (const target of [endpoint.replace(/sessionId=(.*)$/, (_, v) => `sessionId=${v.toUpperCase()}`),
       '/message?sessionId=no-such-stream']) {
@@ -418,5 +420,59 @@ console.log(JSON.stringify({ status: r.status, body: await r.text() }));
     }
   } finally {
     stream.kill('SIGKILL');
+  }
+});
+
+test('Streamable HTTP: a session is the identity\'s that opened it: another naming it is refused', async () => {
+  const cg2 = makeCgroup(uniqueName('mw-policy-other'));
+  const en = await d.cli(['enforce', cgroupRelPath(cg2)]);
+  assert.equal(en.code, 0, en.stderr);
+  const go = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mw-session-')), 'go');
+  // the owner opens a session, says its id, waits, then works in it
+  const owner = spawnInCgroup(cg, process.execPath, [path.join(MCP_DIR, 'steps.mjs'), sql.url,
+    JSON.stringify([{ op: 'announce' }, { op: 'wait', file: go }, { op: 'call', name: 'ledger' }]),
+    '--timeout', '30000']);
+  try {
+    for (let i = 0; i < 200 && !/session: \S+\n/.test(owner.err); i++) await new Promise((r) => setTimeout(r, 50));
+    const sid = /session: (\S+)\n/.exec(owner.err)?.[1];
+    assert.ok(sid && sid !== 'undefined', `no session id: ${owner.err}`);
+    // another cgroup's process names it: a call, a stream read again, the end
+    const attack = String.raw`
+const [url, sid] = process.argv.slice(1);
+const out = [];
+for (const [method, headers, body] of [
+  ['POST', { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'ledger', arguments: {} } })],
+  ['GET', { accept: 'text/event-stream', 'last-event-id': '1' }],
+  ['DELETE', {}]]) {
+  const r = await fetch(url, { method, headers: { ...headers, 'mcp-session-id': sid }, body });
+  out.push({ method, status: r.status, body: await r.text() });
+}
+console.log(JSON.stringify(out));
+`;
+    const before = (await d.sqlObjects("select count(*)::int as n from mcpwarden.events where kind = 'request' " +
+      "and server = 'sql'"))[0].n;
+    const r = await runInCgroup(cg2, process.execPath, ['--input-type=module', '-e', attack, sql.url, sid],
+      { timeout: 20000 });
+    assert.equal(r.code, 0, r.stderr);
+    for (const o of JSON.parse(r.stdout)) {
+      assert.equal(o.status, 403, `${o.method}: ${o.body}`);
+      assert.match(o.body, /opened by another identity/, o.method);
+    }
+    const refused = await rows("select http_method, http_status from mcpwarden.http_errors where detail like " +
+      "'the session was opened by another identity%' order by ts", 3);
+    assert.deepEqual(refused.map((x) => `${x.http_method} ${x.http_status}`), ['POST 403', 'GET 403', 'DELETE 403']);
+    // nothing reached the server: no request recorded for it
+    const after = (await d.sqlObjects("select count(*)::int as n from mcpwarden.events where kind = 'request' " +
+      "and server = 'sql'"))[0].n;
+    assert.equal(after, before, 'a request in the session went on');
+    // the owner's session still works
+    fs.writeFileSync(go, '');
+    for (let i = 0; i < 300 && owner.exitCode === null; i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(owner.exitCode, 0, owner.err);
+    const out = JSON.parse(owner.out);
+    assert.equal(out.steps[2].ok, true, owner.out);
+  } finally {
+    owner.kill('SIGKILL');
   }
 });

@@ -11,6 +11,9 @@
 //       "full": true      also the whole content and structuredContent
 //       "progress": true  ask for progress (the result then comes on an
 //                         SSE stream), and count the notifications
+//     {"op": "announce"}                    the session id, on stderr at once
+//                                           ("session: ID")
+//     {"op": "wait", "file": P}             until file P exists
 //   The client offers roots (one root, file:///srv/data) and counts how
 //   often the server asked for them.
 // Output: {"steps": [{"ok": true, "tools"|"text"|"description": ...} or
@@ -52,10 +55,18 @@ const timer = setTimeout(() => {
 }, timeout);
 
 try {
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  const transport = new StreamableHTTPClientTransport(new URL(url));
+  await client.connect(transport);
   for (const s of steps) {
     try {
-      if (s.op === 'list' || s.op === 'describe') {
+      if (s.op === 'announce') {
+        process.stderr.write(`session: ${transport.sessionId}\n`);
+        out.steps.push({ ok: true });
+      } else if (s.op === 'wait') {
+        const fs = await import('node:fs');
+        while (!fs.existsSync(s.file)) await new Promise((r) => setTimeout(r, 50));
+        out.steps.push({ ok: true });
+      } else if (s.op === 'list' || s.op === 'describe') {
         const r = await client.listTools();
         if (s.op === 'list') out.steps.push({ ok: true, tools: r.tools.map((t) => t.name).sort() });
         else out.steps.push({ ok: true, description: r.tools.find((t) => t.name === s.name)?.description ?? null });
