@@ -11,8 +11,9 @@
  * found last tried first, so that a renumbered run costs two hashes a
  * row): a match at a higher seq is held as pending, to become "reordered"
  * when a row verifying at a lower seq follows within 16 seqs and
- * "deleted" otherwise. A break explains the link and checkpoint failures
- * it causes: they are not counted again.
+ * "deleted" otherwise. A broken row explains the failure of the next
+ * row's link to it and of a checkpoint of its own seq: they are not
+ * counted again. Nothing else explains a checkpoint's mismatch.
  *
  * File checkpoints are sorted by (host, seq) once, before the first row,
  * and merged with the rows: each is resolved (matched, mismatched, or
@@ -39,8 +40,12 @@
 #define DAEMON_START_KIND "daemon_start"
 #define INVALID_HOST_NAME "(rows and lines without a usable host)"
 
-/* A file checkpoint, its signature checked; resolved against the rows. */
-enum cp_state { CP_UNSEEN, CP_SEEN, CP_MATCHED };
+/*
+ * A file checkpoint, its signature checked; resolved against the rows.
+ * CP_BROKEN_ROW: the row at its seq was itself a break (modified,
+ * malformed, renumbered, repeated), which explains the mismatch.
+ */
+enum cp_state { CP_UNSEEN, CP_SEEN, CP_BROKEN_ROW, CP_MATCHED };
 
 struct fcp {
 	uint64_t seq;
@@ -83,8 +88,6 @@ struct hstate {
 	/* checkpoints */
 	bool have_good; /* a checkpoint matched: events up to good_covered */
 	uint64_t good_covered;
-	bool have_break; /* a break about the chain's content */
-	uint64_t last_break_seq;
 	size_t cp_begin, cp_end, cp_cur;
 	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
 	uint64_t last_cp_row; /* the last checkpoint verified; 0: none */
@@ -188,21 +191,10 @@ static int hash_at(const struct mw_chain_value f[MW_CF_N], uint64_t seq,
 
 /* ---- breaks ---- */
 
-static void note_content(struct hstate *h, uint64_t seq)
-{
-	if (!h->have_break || seq > h->last_break_seq)
-		h->last_break_seq = seq;
-	h->have_break = true;
-}
-
-/*
- * Records a break; content says it is about the chain's events (it then
- * explains later link and checkpoint failures). The same class at the
- * same seq is recorded once.
- */
-__attribute__((format(printf, 6, 7))) static void
+/* Records a break. The same class at the same seq is recorded once. */
+__attribute__((format(printf, 5, 6))) static void
 record(struct hstate *h, enum mw_verify_class cls, uint64_t seq,
-       uint64_t seq_end, bool content, const char *fmt, ...)
+       uint64_t seq_end, const char *fmt, ...)
 {
 	struct mw_verify_host *r = &h->r;
 	struct mw_verify_break *b;
@@ -216,8 +208,6 @@ record(struct hstate *h, enum mw_verify_class cls, uint64_t seq,
 		seq_end = seq;
 	r->breaks++;
 	r->by_class[cls]++;
-	if (content)
-		note_content(h, seq_end);
 	for (pos = r->ndetails; pos && r->details[pos - 1].seq > seq; pos--)
 		;
 	if (pos >= MW_VERIFY_MAX_DETAILS)
@@ -483,13 +473,13 @@ int mw_verify_add_checkpoint(struct mw_verify *v, const struct mw_verify_cp *cp,
 	if (!h)
 		return -1;
 	if (h->r.invalid) {
-		record(h, MW_VB_MALFORMED, 0, 0, false,
+		record(h, MW_VB_MALFORMED, 0, 0,
 		       "a file checkpoint names no usable host");
 		return 0;
 	}
 	if (strcmp(cp->key_id, v->key_id)) {
 		h->r.file_cp_failed++;
-		record(h, MW_VB_BAD_SIGNATURE, cp->seq, cp->seq, false,
+		record(h, MW_VB_BAD_SIGNATURE, cp->seq, cp->seq,
 		       "the file checkpoint for seq %llu is signed by key "
 		       "%s, not by %s",
 		       (unsigned long long)cp->seq,
@@ -501,7 +491,7 @@ int mw_verify_add_checkpoint(struct mw_verify *v, const struct mw_verify_cp *cp,
 	if (!mw_chain_is_hash(cp->hash, strnlen(cp->hash, sizeof(cp->hash))) ||
 	    !sig_checks(v, h->r.name, cp->seq, cp->hash, cp->signature)) {
 		h->r.file_cp_failed++;
-		record(h, MW_VB_BAD_SIGNATURE, cp->seq, cp->seq, false,
+		record(h, MW_VB_BAD_SIGNATURE, cp->seq, cp->seq,
 		       "the signature of the file checkpoint for seq %llu "
 		       "does not verify",
 		       (unsigned long long)cp->seq);
@@ -549,10 +539,10 @@ static int bad_line(struct mw_verify *v, const char *what, uint64_t lineno,
 	if (row)
 		h->r.events++;
 	if (lineno)
-		record(h, MW_VB_MALFORMED, 0, 0, true, "%s line %llu: %s", what,
+		record(h, MW_VB_MALFORMED, 0, 0, "%s line %llu: %s", what,
 		       (unsigned long long)lineno, why);
 	else
-		record(h, MW_VB_MALFORMED, 0, 0, true, "%s: %s", what, why);
+		record(h, MW_VB_MALFORMED, 0, 0, "%s: %s", what, why);
 	return 0;
 }
 
@@ -616,21 +606,24 @@ static void good(struct hstate *h, uint64_t covered)
 
 /*
  * A checkpoint signed another hash for seq covered than the recomputed
- * one: explained by an earlier break since the last matching checkpoint,
- * or else the chain was recomputed after it.
+ * one. Explained only when the row at covered is itself a break: its
+ * recomputed hash covers its own stored prev_hash, so no break before it
+ * changes that hash unless the chain up to it was recomputed. Otherwise
+ * it is a break of its own, even after others: a row modified in
+ * plain view must not hide a rewrite behind it.
  */
-static void cp_mismatch(struct hstate *h, uint64_t covered, const char *what)
+static void cp_mismatch(struct hstate *h, uint64_t covered, bool row_broken,
+			const char *what)
 {
 	uint64_t from;
 
-	if (h->have_break &&
-	    (!h->have_good || h->last_break_seq > h->good_covered))
+	if (row_broken)
 		return;
 	from = h->have_good ? h->good_covered + 1
 			    : (h->r.first_seq ? h->r.first_seq : 1);
 	if (from > covered)
 		from = covered;
-	record(h, MW_VB_REWRITTEN, from, covered, true,
+	record(h, MW_VB_REWRITTEN, from, covered,
 	       "events %llu-%llu rewritten: %s signed another hash for seq "
 	       "%llu than the recomputed one (the chain links: it was "
 	       "recomputed)",
@@ -686,7 +679,7 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 	t = (time_t)(utc_day(c->ts_us) * 86400);
 	if (!gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%Y-%m-%d", &tm))
 		snprintf(day, sizeof(day), "?");
-	record(h, MW_VB_DELETED, c->checkpoint_seq, h->r.first_seq - 1, true,
+	record(h, MW_VB_DELETED, c->checkpoint_seq, h->r.first_seq - 1,
 	       "events before seq %llu deleted: the checkpoint file holds the "
 	       "checkpoint at seq %llu, made on %s, a day whose partition "
 	       "retention has not dropped",
@@ -703,8 +696,10 @@ static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 		good(h, c->seq);
 		break;
 	case CP_SEEN:
+	case CP_BROKEN_ROW:
 		h->r.file_cp_failed++;
-		cp_mismatch(h, c->seq, "the checkpoint file");
+		cp_mismatch(h, c->seq, c->state == CP_BROKEN_ROW,
+			    "the checkpoint file");
 		break;
 	default:
 		if (h->r.first_seq && c->seq < h->r.first_seq) {
@@ -713,7 +708,7 @@ static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 			break;
 		}
 		h->r.file_cp_failed++;
-		record(h, MW_VB_MISSING_CHECKPOINT, c->seq, c->seq, false,
+		record(h, MW_VB_MISSING_CHECKPOINT, c->seq, c->seq,
 		       "the checkpoint file vouches for seq %llu, which the "
 		       "database does not hold",
 		       (unsigned long long)c->seq);
@@ -727,15 +722,18 @@ static void advance_cps(struct mw_verify *v, struct hstate *h, uint64_t seq)
 		resolve_cp(v, h, &v->cps[h->cp_cur++]);
 }
 
-/* A row at seq whose recomputed hash is computed (NULL: unknown). */
+/* A row at seq whose recomputed hash is computed (NULL: unknown); clean:
+ * it verified at its own seq. */
 static void mark_cps(struct mw_verify *v, struct hstate *h, uint64_t seq,
-		     const char *computed)
+		     const char *computed, bool clean)
 {
 	for (size_t i = h->cp_cur; i < h->cp_end && v->cps[i].seq == seq; i++) {
 		struct fcp *c = &v->cps[i];
 
 		if (computed && !strcmp(computed, c->hash))
 			c->state = CP_MATCHED;
+		else if (!clean)
+			c->state = CP_BROKEN_ROW;
 		else if (c->state == CP_UNSEEN)
 			c->state = CP_SEEN;
 	}
@@ -797,14 +795,14 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 		bad = "have no key_id or signature";
 	if (bad) {
 		h->r.db_cp_failed++;
-		record(h, MW_VB_MALFORMED, seq, seq, false,
+		record(h, MW_VB_MALFORMED, seq, seq,
 		       "the checkpoint's params %s", bad);
 		goto out;
 	}
 	covered = (uint64_t)json_integer_value(js);
 	if (strcmp(key_id, v->key_id)) {
 		h->r.db_cp_failed++;
-		record(h, MW_VB_BAD_SIGNATURE, seq, seq, false,
+		record(h, MW_VB_BAD_SIGNATURE, seq, seq,
 		       "the checkpoint is signed by key %s, not by %s",
 		       esc(key_id, strlen(key_id), ESC_MAX, buf, sizeof(buf)),
 		       v->key_id);
@@ -813,13 +811,13 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 	if (!known_signed(v, h, covered, hash, sig) &&
 	    !sig_checks(v, h->r.name, covered, hash, sig)) {
 		h->r.db_cp_failed++;
-		record(h, MW_VB_BAD_SIGNATURE, seq, seq, false,
+		record(h, MW_VB_BAD_SIGNATURE, seq, seq,
 		       "the checkpoint's signature does not verify");
 		goto out;
 	}
 	if (covered != real - 1) {
 		h->r.db_cp_failed++;
-		record(h, MW_VB_MALFORMED, seq, seq, false,
+		record(h, MW_VB_MALFORMED, seq, seq,
 		       "the checkpoint at seq %llu covers seq %llu, not %llu",
 		       (unsigned long long)real, (unsigned long long)covered,
 		       (unsigned long long)(real - 1));
@@ -840,7 +838,7 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 	h->r.db_cp_failed++;
 	snprintf(what, sizeof(what), "the checkpoint at seq %llu",
 		 (unsigned long long)seq);
-	cp_mismatch(h, covered, what);
+	cp_mismatch(h, covered, !h->prev_clean, what);
 out:
 	json_decref(j);
 	return h->r.db_cp_ok > ok_before;
@@ -915,7 +913,7 @@ static void resolve_pending(struct hstate *h)
 		return;
 	h->pending = false;
 	record(h, MW_VB_DELETED, h->pend_seq,
-	       h->pend_seq + (uint64_t)h->pend_delta - 1, true,
+	       h->pend_seq + (uint64_t)h->pend_delta - 1,
 	       "%d event(s) deleted at seq %llu: from there on events "
 	       "verify with their seq raised by %d (renumbered)",
 	       h->pend_delta, (unsigned long long)h->pend_seq, h->pend_delta);
@@ -928,7 +926,6 @@ static void shift(struct hstate *h, uint64_t seq, int d)
 {
 	uint64_t first;
 
-	note_content(h, seq);
 	if (h->run != RUN_NONE && h->run_delta == d && seq == h->run_last + 1) {
 		h->run_last = seq;
 		if (h->run == RUN_PENDING)
@@ -962,7 +959,7 @@ static void shift(struct hstate *h, uint64_t seq, int d)
 	if (h->pending && seq <= h->pend_last + MW_VERIFY_SHIFT_MAX) {
 		h->pending = false;
 		h->run = RUN_REORDERED;
-		record(h, MW_VB_REORDERED, h->pend_seq, seq, true,
+		record(h, MW_VB_REORDERED, h->pend_seq, seq,
 		       "seq %llu holds the event of seq %llu and seq %llu "
 		       "that of seq %llu: events swapped or moved",
 		       (unsigned long long)h->pend_seq,
@@ -976,7 +973,7 @@ static void shift(struct hstate *h, uint64_t seq, int d)
 	first = seq - (uint64_t)-d;
 	if (h->r.first_seq && first < h->r.first_seq)
 		first = h->r.first_seq;
-	record(h, MW_VB_INSERTED, first, seq > first ? seq - 1 : first, true,
+	record(h, MW_VB_INSERTED, first, seq > first ? seq - 1 : first,
 	       "%d event(s) inserted before seq %llu: from there on events "
 	       "verify with their seq lowered by %d (renumbered)",
 	       -d, (unsigned long long)seq, -d);
@@ -1080,14 +1077,14 @@ static void row_bad_seq(struct mw_verify *v, struct hstate *h,
 	uint64_t seq = h->have_prev ? h->grp_seq + 1 : 0;
 	char buf[ESC_BUF];
 
-	record(h, MW_VB_MALFORMED, seq, seq, true,
-	       "seq %s is not a positive integer", ESCV(&f[MW_CF_SEQ], buf));
+	record(h, MW_VB_MALFORMED, seq, seq, "seq %s is not a positive integer",
+	       ESCV(&f[MW_CF_SEQ], buf));
 	if (!h->have_prev)
 		return;
 	if (h->pending && seq > h->pend_last + MW_VERIFY_SHIFT_MAX)
 		resolve_pending(h);
 	advance_cps(v, h, seq);
-	mark_cps(v, h, seq, NULL);
+	mark_cps(v, h, seq, NULL, false);
 	h->run = RUN_NONE;
 	accept_row(h, seq, stored, NULL, seq, false, 0, false);
 }
@@ -1106,10 +1103,10 @@ static void classify(struct hstate *h, uint64_t seq, int64_t ts, bool own_ok,
 		if (lk != LINK_BAD || (h->have_prev && !h->prev_clean))
 			return;
 		if (seq == 1)
-			record(h, MW_VB_INSERTED, seq, seq, true,
+			record(h, MW_VB_INSERTED, seq, seq,
 			       "seq 1 does not start from the genesis hash");
 		else
-			record(h, MW_VB_INSERTED, seq, seq, true,
+			record(h, MW_VB_INSERTED, seq, seq,
 			       "prev_hash does not link to the hash of seq "
 			       "%llu: an event inserted or replaced (its own "
 			       "hash checks)",
@@ -1125,11 +1122,11 @@ static void classify(struct hstate *h, uint64_t seq, int64_t ts, bool own_ok,
 	h->undiagnosed++;
 	h->run = RUN_NONE;
 	if (h->prev_ts_ok && ts < h->prev_ts)
-		record(h, MW_VB_REORDERED, seq, seq, true,
+		record(h, MW_VB_REORDERED, seq, seq,
 		       "the content does not match the stored hash and ts_us "
 		       "goes back from the event before");
 	else
-		record(h, MW_VB_MODIFIED, seq, seq, true,
+		record(h, MW_VB_MODIFIED, seq, seq,
 		       "the content does not match the stored hash");
 }
 
@@ -1195,7 +1192,7 @@ static int row(struct mw_verify *v, struct hstate *h,
 	if (h->pending && seq > h->pend_last + MW_VERIFY_SHIFT_MAX)
 		resolve_pending(h);
 	if (h->have_prev && seq < h->grp_seq) {
-		record(h, MW_VB_REORDERED, seq, seq, true,
+		record(h, MW_VB_REORDERED, seq, seq,
 		       "seq %llu comes after seq %llu: events out of order",
 		       (unsigned long long)seq, (unsigned long long)h->grp_seq);
 		return 0;
@@ -1207,16 +1204,16 @@ static int row(struct mw_verify *v, struct hstate *h,
 		/* the checkpoints of the rows seen, then the gap, then
 		 * those of the missing seqs */
 		advance_cps(v, h, h->grp_seq + 1);
-		record(h, MW_VB_DELETED, h->grp_seq + 1, seq - 1, true,
+		record(h, MW_VB_DELETED, h->grp_seq + 1, seq - 1,
 		       "%llu event(s) missing (seq gap)",
 		       (unsigned long long)(seq - h->grp_seq - 1));
 	}
 	advance_cps(v, h, seq);
 	if (unread ||
 	    malformed(f, hash, hash_ok, &ts_ok, &ts, why, sizeof(why))) {
-		record(h, MW_VB_MALFORMED, seq, seq, true, "%s",
+		record(h, MW_VB_MALFORMED, seq, seq, "%s",
 		       unread ? unread : why);
-		mark_cps(v, h, seq, NULL);
+		mark_cps(v, h, seq, NULL, false);
 		h->run = RUN_NONE;
 		accept_row(h, seq, hash_ok ? stored : NULL, NULL, seq, ts_ok,
 			   ts, false);
@@ -1226,10 +1223,10 @@ static int row(struct mw_verify *v, struct hstate *h,
 		goto digest_failed;
 	own_ok = !memcmp(own, stored, 64);
 	if (h->have_prev && seq == h->grp_seq) {
-		record(h, MW_VB_INSERTED, seq, seq, true,
+		record(h, MW_VB_INSERTED, seq, seq,
 		       "seq %llu appears more than once",
 		       (unsigned long long)seq);
-		mark_cps(v, h, seq, own);
+		mark_cps(v, h, seq, own, false);
 		h->run = RUN_NONE;
 		accept_row(h, seq, stored, own, seq, ts_ok, ts, false);
 		return 0;
@@ -1247,7 +1244,7 @@ static int row(struct mw_verify *v, struct hstate *h,
 		h->last_cp_row = seq;
 	else if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], DAEMON_START_KIND))
 		start_after_unsigned(h, seq);
-	mark_cps(v, h, seq, own);
+	mark_cps(v, h, seq, own, own_ok);
 	accept_row(h, seq, stored, delta ? real_hash : own,
 		   add_delta(seq, delta), ts_ok, ts, own_ok);
 	return 0;
@@ -1278,7 +1275,7 @@ static int verify_row(struct mw_verify *v,
 		h->r.events++;
 		if (!mw_chain_value_seq(&f[MW_CF_SEQ], &seq))
 			seq = 0;
-		record(h, MW_VB_MALFORMED, seq, seq, true,
+		record(h, MW_VB_MALFORMED, seq, seq,
 		       "a row whose host %s is not a host name",
 		       ESCV(&f[MW_CF_HOST], buf));
 		return 0;
@@ -1286,7 +1283,7 @@ static int verify_row(struct mw_verify *v,
 	if (h != v->cur && h->rows_seen) {
 		if (!mw_chain_value_seq(&f[MW_CF_SEQ], &seq))
 			seq = h->have_prev ? h->grp_seq + 1 : 0;
-		record(h, MW_VB_REORDERED, seq, seq, true,
+		record(h, MW_VB_REORDERED, seq, seq,
 		       "the host's events resume at seq %llu after another "
 		       "host's: events out of order",
 		       (unsigned long long)seq);
@@ -1667,7 +1664,7 @@ static void finish_host(struct mw_verify *v, struct hstate *h)
 	if (v->cp_file_missing && h->first_db_cp_seq &&
 	    !strcmp(h->r.name, v->cp_file_host))
 		record(h, MW_VB_MISSING_CHECKPOINT, h->first_db_cp_seq,
-		       h->first_db_cp_seq, false,
+		       h->first_db_cp_seq,
 		       "the checkpoint file is missing, but the database "
 		       "holds checkpoints from seq %llu on, each of which the "
 		       "daemon appended to it",
@@ -1683,13 +1680,13 @@ static void finish_host(struct mw_verify *v, struct hstate *h)
 		return;
 	h->r.file_cp_failed += n;
 	if (h->r.first_seq)
-		record(h, MW_VB_DELETED, h->r.last_seq + 1, max, true,
+		record(h, MW_VB_DELETED, h->r.last_seq + 1, max,
 		       "events after seq %llu deleted: the checkpoint file "
 		       "vouches for seq %llu",
 		       (unsigned long long)h->r.last_seq,
 		       (unsigned long long)max);
 	else
-		record(h, MW_VB_DELETED, 1, max, true,
+		record(h, MW_VB_DELETED, 1, max,
 		       "no events in the database, but the checkpoint file "
 		       "vouches for seq %llu",
 		       (unsigned long long)max);

@@ -44,9 +44,12 @@
  *    break names the first inserted seq).
  *  - rewritten: the chain links, but a checkpoint signed another hash for
  *    its seq (the chain was recomputed): the range from the event after
- *    the last matching checkpoint to the checkpoint's seq. A checkpoint
- *    mismatch that an earlier break since the last matching checkpoint
- *    explains counts as a failed checkpoint, not as another break.
+ *    the last matching checkpoint to the checkpoint's seq. Only a break
+ *    of the row at the checkpoint's own seq explains a mismatch (which
+ *    then counts as a failed checkpoint, not as another break): a break
+ *    before it changes no later recomputed hash, each being computed
+ *    from its row's stored prev_hash, so a mismatch after one is a
+ *    rewrite all the same.
  *  - bad_signature: a checkpoint not validly signed by the key, or signed
  *    by another key.
  *  - missing_checkpoint: a file checkpoint for an event the database does

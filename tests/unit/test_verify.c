@@ -776,6 +776,64 @@ Test(verify, rewritten_chain_caught_by_checkpoints, .init = tv_setup,
 	tv_free(&orig);
 }
 
+/*
+ * A row modified in plain view (its stored hash kept) does not explain a
+ * checkpoint mismatch further on: later hashes are computed from each
+ * row's stored prev_hash. The rewrite behind it is named all the same.
+ */
+Test(verify, a_modified_row_does_not_hide_a_rewrite, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 }, orig = { 0 };
+	struct mw_verify *v;
+	const struct mw_verify_host *h;
+
+	tv_build(&orig, TV_HOST, TV_N);
+	tv_build(&c, TV_HOST, TV_N);
+	/* seq 111 changed, its stored hash kept */
+	tv_set(&c.rows[110], MW_CF_TOOL, "write");
+	/* seq 112 forged, the chain recomputed from it */
+	tv_set(&c.rows[111], MW_CF_DECISION, "deny");
+	tv_rechain(&c, 111, TV_NO_RESIGN);
+	for (int with_file = 0; with_file < 2; with_file++) {
+		v = with_file ? tv_run(&c, 0, &orig, tv_cps, 2)
+			      : tv_run(&c, 0, NULL, NULL, 0);
+		h = tv_host(v, TV_HOST);
+		cr_assert_eq(h->by_class[MW_VB_MODIFIED], 1);
+		cr_assert_eq(h->by_class[MW_VB_REWRITTEN], 1,
+			     "the rewrite is not named: %s",
+			     h->details[0].detail);
+		cr_assert_eq(h->breaks, 2);
+		/* the range the checkpoint at 150 signs, since the one at
+		 * 100: the first broken event is its start */
+		cr_assert_eq(h->details[0].cls, MW_VB_REWRITTEN);
+		cr_assert_eq(h->details[0].seq, 100);
+		cr_assert_eq(h->details[0].seq_end, 149);
+		cr_assert_eq(h->details[1].cls, MW_VB_MODIFIED);
+		cr_assert_eq(h->details[1].seq, 111);
+		mw_verify_free(v);
+	}
+	tv_free(&c);
+	tv_free(&orig);
+}
+
+/* A row modified at the very seq a checkpoint covers: one break. */
+Test(verify, a_modified_checkpointed_row_is_one_break, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 };
+	struct mw_verify *v;
+
+	tv_build(&c, TV_HOST, TV_N);
+	tv_set(&c.rows[148], MW_CF_TOOL, "write");
+	v = tv_run(&c, 0, NULL, tv_cps, 2);
+	tv_expect(v, 1, MW_VB_MODIFIED, 149);
+	cr_assert_eq(tv_host(v, TV_HOST)->db_cp_failed, 1);
+	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_failed, 1);
+	mw_verify_free(v);
+	tv_free(&c);
+}
+
 Test(verify, tail_deleted_caught_by_file_checkpoint, .init = tv_setup,
      .fini = tv_teardown)
 {
