@@ -1580,6 +1580,32 @@ static void package_file(const struct mw_evidence *e, const char *name,
 	snprintf(out, outlen, "/proc/self/fd/%d/%s", e->dfd, name);
 }
 
+/*
+ * The package's checkpoint lines (then extra_cps, a copy of the daemon's
+ * checkpoint file, when not NULL) and events into v: what `audit verify
+ * --package` and the export share.
+ */
+static int load_package(struct mw_verify *v, const char *dir,
+			const char *extra_cps, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, MW_EVIDENCE_CHECKPOINTS);
+	if (mw_verify_load_checkpoints(v, path, NULL, err, errlen))
+		return -1;
+	if (extra_cps &&
+	    mw_verify_load_checkpoints(v, extra_cps, NULL, err, errlen))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, MW_EVIDENCE_EVENTS);
+	return mw_verify_load_jsonl(v, path, err, errlen);
+}
+
+int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
+			   const char *extra_cps, char *err, size_t errlen)
+{
+	return load_package(v, dir, extra_cps, err, errlen);
+}
+
 /* The verifier over the package's own files, as `audit verify
  * --package DIR` runs it; its reports with the export's notes. */
 static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
@@ -1596,11 +1622,8 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 	if (mw_sign_pub_load(&pub, path, why, sizeof(why)) ||
 	    mw_verify_new(&v, pub, why, sizeof(why)))
 		goto verr;
-	package_file(e, MW_EVIDENCE_CHECKPOINTS, path, sizeof(path));
-	if (mw_verify_load_checkpoints(v, path, NULL, why, sizeof(why)))
-		goto verr;
-	package_file(e, MW_EVIDENCE_EVENTS, path, sizeof(path));
-	if (mw_verify_load_jsonl(v, path, why, sizeof(why)))
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->dfd);
+	if (load_package(v, path, NULL, why, sizeof(why)))
 		goto verr;
 	mw_verify_finish(v);
 	e->verified = mw_verify_ok(v);

@@ -201,6 +201,19 @@ int mw_evidence_checkpoint_file(struct mw_evidence *e, const char *path,
 int mw_evidence_finish(struct mw_evidence *e, bool *verified, char *err,
 		       size_t errlen);
 
+/* ---- verifying a package ---- */
+
+struct mw_verify;
+
+/*
+ * `audit verify --package DIR`, into v made with the key to check with:
+ * checkpoints.jsonl, extra_cps (a copy of the daemon's checkpoint file,
+ * when not NULL) and events.jsonl. The caller runs mw_verify_finish. -1
+ * with err when the package cannot be read.
+ */
+int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
+			   const char *extra_cps, char *err, size_t errlen);
+
 /* After mw_evidence_finish: what was exported, then the verifier's
  * report and the export's notes (verification.txt). */
 void mw_evidence_print_summary(const struct mw_evidence *e, FILE *f);

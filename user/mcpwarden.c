@@ -1190,13 +1190,7 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 	}
 	/* checkpoints first: each one read is then older than the rows */
 	if (package) {
-		if (join_path(path, sizeof(path), package,
-			      MW_EVIDENCE_CHECKPOINTS) ||
-		    audit_checkpoints(v, path, NULL, false, NULL) ||
-		    (cps && audit_checkpoints(v, cps, NULL, false, NULL)) ||
-		    join_path(path, sizeof(path), package, MW_EVIDENCE_EVENTS))
-			goto out;
-		if (mw_verify_load_jsonl(v, path, err, sizeof(err))) {
+		if (mw_evidence_verify_dir(v, package, cps, err, sizeof(err))) {
 			fprintf(stderr, "mcpwarden: %s\n", err);
 			goto out;
 		}
