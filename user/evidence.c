@@ -1582,8 +1582,8 @@ static void package_file(const struct mw_evidence *e, const char *name,
 
 /*
  * The package's checkpoint lines (then extra_cps, a copy of the daemon's
- * checkpoint file, when not NULL) and events into v: what `audit verify
- * --package` and the export share.
+ * checkpoint file, when not NULL) and events into v, the hosts' ranges
+ * given already: what `audit verify --package` and the export share.
  */
 static int load_package(struct mw_verify *v, const char *dir,
 			const char *extra_cps, char *err, size_t errlen)
@@ -1591,8 +1591,10 @@ static int load_package(struct mw_verify *v, const char *dir,
 	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, MW_EVIDENCE_CHECKPOINTS);
+	mw_verify_package_lines(v, true);
 	if (mw_verify_load_checkpoints(v, path, NULL, err, errlen))
 		return -1;
+	mw_verify_package_lines(v, false);
 	if (extra_cps &&
 	    mw_verify_load_checkpoints(v, extra_cps, NULL, err, errlen))
 		return -1;
@@ -1600,14 +1602,9 @@ static int load_package(struct mw_verify *v, const char *dir,
 	return mw_verify_load_jsonl(v, path, err, errlen);
 }
 
-int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
-			   const char *extra_cps, char *err, size_t errlen)
-{
-	return load_package(v, dir, extra_cps, err, errlen);
-}
-
 /* The verifier over the package's own files, as `audit verify
- * --package DIR` runs it; its reports with the export's notes. */
+ * --package DIR` runs it but for the manifest, not written yet: the
+ * ranges are the export's own. Its reports with the export's notes. */
 static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 {
 	struct mw_sign_pub *pub = NULL;
@@ -1622,6 +1619,14 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 	if (mw_sign_pub_load(&pub, path, why, sizeof(why)) ||
 	    mw_verify_new(&v, pub, why, sizeof(why)))
 		goto verr;
+	for (size_t i = 0; i < e->nhosts; i++) {
+		const struct ehost *h = &e->hosts[e->order[i]];
+
+		if (h->first_seq &&
+		    mw_verify_expect_range(v, h->name, h->first_seq,
+					   h->last_seq, why, sizeof(why)))
+			goto verr;
+	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->dfd);
 	if (load_package(v, path, NULL, why, sizeof(why)))
 		goto verr;
@@ -1664,6 +1669,316 @@ out:
 	mw_verify_free(v);
 	mw_sign_pub_free(pub);
 	return rc;
+}
+
+/* ---- checking a package against its manifest ---- */
+
+/* manifest.json's bound: its lists are bounded by MW_EVIDENCE_MAX_LISTED */
+#define MANIFEST_MAX (64u << 20)
+#define MANIFEST_SHA_MAX 256
+#define LISTED_FILES_MAX (2 * MW_EVIDENCE_MAX_LISTED + 32)
+
+/* A regular file of the package, whole: 0, or -errno (-EFBIG past max). */
+static int read_package_file(int dfd, const char *name, size_t max, char **out,
+			     size_t *len)
+{
+	int fd = mw_open_regular(dfd, name, true);
+	char *buf = NULL;
+	ssize_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return fd;
+	buf = malloc(max + 2);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* one byte more than allowed tells "too large" from "exactly max" */
+	n = mw_read_full(fd, buf, max + 1);
+	close(fd);
+	if (n < 0 || (size_t)n > max) {
+		free(buf);
+		return n < 0 ? (int)n : -EFBIG;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* The SHA-256 and size of a regular file of the package: 0, or -errno. */
+static int hash_package_file(int dfd, const char *name, char hex[MW_SHA256_HEX],
+			     uint64_t *bytes)
+{
+	unsigned char md[EVP_MAX_MD_SIZE], *buf = malloc(OUT_BUF);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int fd = mw_open_regular(dfd, name, true), rc = -EIO;
+	unsigned int mdlen = 0;
+	ssize_t n;
+
+	*bytes = 0;
+	if (fd < 0) {
+		rc = fd;
+		goto out;
+	}
+	if (!buf || !ctx || !EVP_DigestInit_ex(ctx, mw_sha256_md(), NULL))
+		goto out;
+	while ((n = mw_read_full(fd, buf, OUT_BUF)) > 0) {
+		if (!EVP_DigestUpdate(ctx, buf, (size_t)n))
+			goto out;
+		*bytes += (uint64_t)n;
+	}
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != 32)
+		goto out;
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every file of the directory (prefix: "" or "policies/") is listed. */
+static void check_unlisted(struct mw_verify *v, int dfd, const char *sub,
+			   const char **listed, size_t n)
+{
+	int fd = sub ? openat(dfd, sub,
+			      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+		     : dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char name[MW_EVIDENCE_NAME_MAX + 8];
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		mw_verify_package_problem(v, "%s/ cannot be listed",
+					  sub ? sub : ".");
+		return;
+	}
+	while ((de = readdir(d))) {
+		const char *key = name;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!sub && (!strcmp(de->d_name, MW_EVIDENCE_MANIFEST) ||
+			     !strcmp(de->d_name, MW_EVIDENCE_MANIFEST_SHA)))
+			continue;
+		if (!sub && !strcmp(de->d_name, MW_EVIDENCE_POLICY_DIR)) {
+			if (fstatat(dfd, de->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) ||
+			    !S_ISDIR(st.st_mode))
+				mw_verify_package_problem(
+					v, "%s is not a directory",
+					MW_EVIDENCE_POLICY_DIR);
+			continue;
+		}
+		if (snprintf(name, sizeof(name), "%s%s%s", sub ? sub : "",
+			     sub ? "/" : "", de->d_name) >= (int)sizeof(name) ||
+		    !valid_name(name) ||
+		    !bsearch(&key, listed, n, sizeof(*listed), str_cmp)) {
+			mw_verify_package_problem(
+				v,
+				"the package holds a file its manifest does "
+				"not list%s%s",
+				valid_name(name) ? ": " : "",
+				valid_name(name) ? name : "");
+		}
+	}
+	closedir(d);
+}
+
+/* The files the manifest lists: each there, with its SHA-256 and size, and
+ * nothing else in the directory. */
+static void check_files(struct mw_verify *v, int dfd, const json_t *files)
+{
+	size_t n = json_array_size(files), k = 0;
+	const char **listed;
+	json_t *fe;
+	size_t i;
+
+	if (!json_is_array(files) || n > LISTED_FILES_MAX) {
+		mw_verify_package_problem(v,
+					  "the manifest's files are not a "
+					  "list of at most %d",
+					  LISTED_FILES_MAX);
+		return;
+	}
+	listed = calloc(n ? n : 1, sizeof(*listed));
+	if (!listed) {
+		mw_verify_package_problem(v, "out of memory");
+		return;
+	}
+	json_array_foreach (files, i, fe) {
+		const char *name =
+			json_string_value(json_object_get(fe, "name"));
+		const char *sha =
+			json_string_value(json_object_get(fe, "sha256"));
+		json_t *bytes = json_object_get(fe, "bytes");
+		char hex[MW_SHA256_HEX];
+		uint64_t size;
+		int rc;
+
+		if (!name || !valid_name(name) || !sha ||
+		    !json_is_integer(bytes) ||
+		    !strcmp(name, MW_EVIDENCE_MANIFEST) ||
+		    !strcmp(name, MW_EVIDENCE_MANIFEST_SHA)) {
+			mw_verify_package_problem(v,
+						  "the manifest lists a file "
+						  "entry that is not one");
+			continue;
+		}
+		listed[k++] = name;
+		rc = hash_package_file(dfd, name, hex, &size);
+		if (rc)
+			mw_verify_package_problem(
+				v, "%s: %s", name,
+				rc == -ENOENT	? "missing"
+				: rc == -EINVAL ? "not a regular file"
+				: rc == -ELOOP	? "a symbolic link"
+						: strerror(-rc));
+		else if (strcmp(hex, sha) ||
+			 size != (uint64_t)json_integer_value(bytes))
+			mw_verify_package_problem(
+				v,
+				"%s: changed (its SHA-256 or size is not the "
+				"manifest's)",
+				name);
+	}
+	qsort(listed, k, sizeof(*listed), str_cmp);
+	check_unlisted(v, dfd, NULL, listed, k);
+	if (!faccessat(dfd, MW_EVIDENCE_POLICY_DIR, F_OK, AT_SYMLINK_NOFOLLOW))
+		check_unlisted(v, dfd, MW_EVIDENCE_POLICY_DIR, listed, k);
+	free(listed);
+}
+
+/* The range of each host the manifest lists, for the verifier. */
+static int expect_ranges(struct mw_verify *v, const json_t *exported, char *err,
+			 size_t errlen)
+{
+	json_t *x;
+	size_t i;
+
+	if (!json_is_array(exported)) {
+		mw_verify_package_problem(v, "the manifest has no "
+					     "window.exported list");
+		return 0;
+	}
+	json_array_foreach (exported, i, x) {
+		const char *host =
+			json_string_value(json_object_get(x, "host"));
+		json_t *first = json_object_get(x, "first_seq");
+		json_t *last = json_object_get(x, "last_seq");
+
+		if (!host || !json_is_integer(first) ||
+		    !json_is_integer(last) || json_integer_value(first) < 0 ||
+		    json_integer_value(last) < 0) {
+			mw_verify_package_problem(v,
+						  "the manifest lists a host "
+						  "without its range");
+			continue;
+		}
+		/* a host of which the export could read no seq */
+		if (!json_integer_value(first) && !json_integer_value(last))
+			continue;
+		if (mw_verify_expect_range(
+			    v, host, (uint64_t)json_integer_value(first),
+			    (uint64_t)json_integer_value(last), err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * FORMAT.md section 1: manifest.sha256 holds manifest.json's SHA-256;
+ * manifest.json lists every other file with its SHA-256 and size; then
+ * each host's range for the verifier (section 6, step 3).
+ */
+static int check_manifest(struct mw_verify *v, int dfd, char *err,
+			  size_t errlen)
+{
+	char *sums = NULL, *manifest = NULL, hex[MW_SHA256_HEX];
+	char want[MANIFEST_SHA_MAX];
+	size_t slen = 0, mlen = 0;
+	json_t *m = NULL;
+	int rc;
+
+	rc = read_package_file(dfd, MW_EVIDENCE_MANIFEST_SHA, MANIFEST_SHA_MAX,
+			       &sums, &slen);
+	if (rc)
+		mw_verify_package_problem(
+			v,
+			"%s: %s: the export did not finish, or the "
+			"package was altered",
+			MW_EVIDENCE_MANIFEST_SHA,
+			rc == -ENOENT ? "missing" : "unreadable");
+	rc = read_package_file(dfd, MW_EVIDENCE_MANIFEST, MANIFEST_MAX,
+			       &manifest, &mlen);
+	if (rc) {
+		mw_verify_package_problem(v, "%s: %s", MW_EVIDENCE_MANIFEST,
+					  rc == -ENOENT ? "missing"
+							: "unreadable");
+		rc = 0;
+		goto out;
+	}
+	if (mw_sha256_hex(manifest, mlen, hex)) {
+		mw_set_err(err, errlen, "cannot compute SHA-256");
+		rc = -1;
+		goto out;
+	}
+	snprintf(want, sizeof(want), "%s  %s\n", hex, MW_EVIDENCE_MANIFEST);
+	if (sums && strcmp(sums, want))
+		mw_verify_package_problem(v,
+					  "%s does not name the SHA-256 of "
+					  "%s (%s)",
+					  MW_EVIDENCE_MANIFEST_SHA,
+					  MW_EVIDENCE_MANIFEST, hex);
+	m = json_loadb(manifest, mlen, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(m)) {
+		mw_verify_package_problem(v, "%s is not a JSON object",
+					  MW_EVIDENCE_MANIFEST);
+		rc = 0;
+		goto out;
+	}
+	check_files(v, dfd, json_object_get(m, "files"));
+	rc = expect_ranges(
+		v, json_object_get(json_object_get(m, "window"), "exported"),
+		err, errlen);
+out:
+	json_decref(m);
+	free(manifest);
+	free(sums);
+	return rc;
+}
+
+int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
+			   const char *extra_cps, char *err, size_t errlen)
+{
+	int dfd, rc;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	rc = check_manifest(v, dfd, err, errlen);
+	close(dfd);
+	return rc ? rc : load_package(v, dir, extra_cps, err, errlen);
 }
 
 static json_t *host_json(const struct mw_evidence *e, const struct ehost *h)
@@ -2377,6 +2692,10 @@ const char mw_evidence_format_md[] =
 	"  `manifest.sha256`; `policies/` is a directory). For example:\n"
 	"  `jq -r '.files[] | \"\\(.sha256)  \\(.name)\"' manifest.json | "
 	"sha256sum -c`\n"
+	"  `mcpwarden audit verify --package DIR` does all of this: a file\n"
+	"  missing, changed or not listed, a manifest that manifest.sha256 "
+	"does\n"
+	"  not name, is a break (`package: BROKEN`).\n"
 	"- Nothing in the package signs the manifest: record the value in\n"
 	"  `manifest.sha256` somewhere the package's holder cannot change it "
 	"(the\n"
@@ -2639,8 +2958,14 @@ const char mw_evidence_format_md[] =
 	"   event was modified (or renumbered: a hash that matches with "
 	"another\n"
 	"   seq shows events deleted, inserted or moved).\n"
-	"3. The first event of the host in the package is at `first_seq`\n"
-	"   (manifest). When that is 1, its `prev_hash` must be 64 zeros.\n"
+	"3. The first event of the host in the package is at `first_seq`, "
+	"the\n"
+	"   last at `last_seq` (manifest, `window.exported`): events missing "
+	"at\n"
+	"   either end were deleted, events beyond them added, and a host "
+	"with\n"
+	"   events that the manifest does not list is a break too. When\n"
+	"   `first_seq` is 1, its `prev_hash` must be 64 zeros.\n"
 	"   When it is larger (the normal case: the window starts inside the\n"
 	"   chain), it is the event that the checkpoint event after it signs\n"
 	"   (section 7), so that its own hash is vouched for by a signature "
@@ -2666,8 +2991,12 @@ const char mw_evidence_format_md[] =
 	"of\n"
 	"   (host, seq, hash), and the package holds event seq of that host "
 	"with\n"
-	"   that recomputed hash. A line beyond the last exported event "
-	"means\n"
+	"   that recomputed hash. The export writes no line for an event it\n"
+	"   does not hold: a line before the host's first event in the "
+	"package\n"
+	"   means events deleted from its start (not retention). A line "
+	"beyond\n"
+	"   the last exported event means\n"
 	"   events deleted after it: when the database's chain ends before "
 	"the\n"
 	"   window's next checkpoint (`extended_to_checkpoint_seq` null), the\n"
@@ -2719,14 +3048,14 @@ const char mw_evidence_format_md[] =
 	"def strict(pairs):\n"
 	"    d = dict(pairs); assert len(d) == len(pairs), \"repeated key\"; "
 	"return d\n"
-	"hashes, prev, problems = {}, {}, []\n"
+	"hashes, first, prev, problems = {}, {}, {}, []\n"
 	"for n, line in enumerate(open(\"events.jsonl\", encoding=\"utf-8\"), "
 	"1):\n"
 	"    e = json.loads(line, object_pairs_hook=strict); host, seq = "
 	"e[\"host\"], int(e[\"seq\"])\n"
 	"    assert set(FIELDS) | {\"hash\"} <= set(e) <= set(FIELDS) | "
 	"set(OPTIONAL) | {\"hash\"}, f\"line {n}: keys\"\n"
-	"    h = event_hash(e)\n"
+	"    h = event_hash(e); first.setdefault(host, seq)\n"
 	"    if h != e[\"hash\"]: problems.append((host, seq, \"modified\"))\n"
 	"    if host in prev:\n"
 	"        ps, ph = prev[host]\n"
@@ -2753,6 +3082,13 @@ const char mw_evidence_format_md[] =
 	"c[\"hash\"]):\n"
 	"        problems.append((c[\"host\"], c[\"seq\"], \"file "
 	"checkpoint\"))\n"
+	"m = json.load(open(\"manifest.json\"))\n"
+	"ranges = {x[\"host\"]: (x[\"first_seq\"], x[\"last_seq\"]) for x in "
+	"m[\"window\"][\"exported\"]}\n"
+	"for host in set(ranges) | set(prev):\n"
+	"    if ranges.get(host) != (first.get(host), prev.get(host, "
+	"(None,))[0]):\n"
+	"        problems.append((host, None, \"range\"))\n"
 	"print(\"ok\" if not problems else problems)\n"
 	"```\n"
 	"\n"
@@ -2865,7 +3201,9 @@ const char mw_evidence_format_md[] =
 	"## 9. The verification report, the exit status\n"
 	"\n"
 	"`verification.txt` is what `mcpwarden audit verify --package DIR`\n"
-	"prints for this package, then, after a line `notes from the "
+	"prints for this package (but for section 1's checks of the files: "
+	"it\n"
+	"is written before the manifest), then, after a line `notes from the "
 	"export:`,\n"
 	"the manifest's notes. `verification.json` is what `mcpwarden audit\n"
 	"verify --package DIR --json` prints, with the notes as "

@@ -206,10 +206,16 @@ int mw_evidence_finish(struct mw_evidence *e, bool *verified, char *err,
 struct mw_verify;
 
 /*
- * `audit verify --package DIR`, into v made with the key to check with:
- * checkpoints.jsonl, extra_cps (a copy of the daemon's checkpoint file,
+ * `audit verify --package DIR` (FORMAT.md sections 1 and 6), into v made
+ * with the key to check with: manifest.sha256 must name manifest.json's
+ * SHA-256, and manifest.json list every other file of DIR with its SHA-256
+ * and size, and nothing else be there (what does not hold is a package
+ * problem in v's report); each host's events must be the range the
+ * manifest gives (mw_verify_expect_range); then checkpoints.jsonl (the
+ * package's own lines), extra_cps (a copy of the daemon's checkpoint file,
  * when not NULL) and events.jsonl. The caller runs mw_verify_finish. -1
- * with err when the package cannot be read.
+ * with err when the package cannot be read (a file of it missing or not a
+ * regular file).
  */
 int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
 			   const char *extra_cps, char *err, size_t errlen);

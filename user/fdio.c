@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -107,4 +108,31 @@ int mw_fsync_parent(const char *dir, char *err, size_t errlen)
 		return rc;
 	}
 	return 0;
+}
+
+int mw_open_regular(int dirfd, const char *path, bool nofollow)
+{
+	int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+	struct stat st;
+	int fd, e;
+
+	fd = openat(dirfd, path, flags | (nofollow ? O_NOFOLLOW : 0));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		e = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = -EINVAL;
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
+		e = -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return e;
 }

@@ -6,6 +6,7 @@
 #ifndef MW_FDIO_H
 #define MW_FDIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,17 @@ ssize_t mw_pread_full(int fd, void *buf, size_t n, off_t off);
 int mw_write_all(int fd, const void *buf, size_t n);
 /* The same at offset off. */
 int mw_pwrite_all(int fd, const void *buf, size_t n, off_t off);
+
+/*
+ * Opens path (relative to dirfd; AT_FDCWD: to the working directory) for
+ * reading, only when it is a regular file: a FIFO would block the open or
+ * the reads for ever, a device such as /dev/zero never end. Opened
+ * O_NONBLOCK so that a FIFO cannot hang the open, refused unless fstat
+ * says S_ISREG, then made blocking again. nofollow: not through a
+ * symbolic link in its last component (-ELOOP). The descriptor
+ * (O_CLOEXEC), or -errno: -EINVAL for what is not a regular file.
+ */
+int mw_open_regular(int dirfd, const char *path, bool nofollow);
 
 /*
  * Syncs the directory that holds path (a file or directory just made is a

@@ -53,6 +53,7 @@ struct fcp {
 	int64_t ts_us; /* the checkpoint event's ts; 0: not given */
 	uint32_t host;
 	uint8_t state;
+	bool packaged; /* a line of the package's own checkpoints.jsonl */
 	char hash[MW_CHAIN_HASH_HEX];
 	char sig[MW_SIGN_B64_LEN]; /* verified */
 };
@@ -93,6 +94,9 @@ struct hstate {
 	uint64_t last_cp_row; /* the last checkpoint verified; 0: none */
 	uint64_t last_start_noted; /* start_after_unsigned's last start */
 	bool prefix_deleted; /* a deletion before first_seq recorded */
+	/* the range a package's manifest says it holds of the host */
+	bool expected;
+	uint64_t exp_first, exp_last;
 };
 
 struct mw_verify {
@@ -112,6 +116,12 @@ struct mw_verify {
 	bool cp_file_torn;
 	char cp_file_host[MW_VERIFY_HOST_MAX];
 	bool whole_chains; /* the database, not a package's window */
+	bool packaged_lines; /* lines added now are a package's own */
+	bool have_ranges; /* a manifest gave the hosts' ranges */
+	/* what is wrong with a package as a whole (its manifest, its files) */
+	uint64_t pkg_problems;
+	size_t npkg_details;
+	char pkg_details[MW_VERIFY_MAX_DETAILS][MW_VERIFY_DETAIL_LEN];
 	int64_t *kept; /* its daily partitions (days since 1970), sorted */
 	size_t nkept;
 	bool rows_started, finished;
@@ -515,6 +525,7 @@ int mw_verify_add_checkpoint(struct mw_verify *v, const struct mw_verify_cp *cp,
 	c->ts_us = cp->ts_us;
 	c->host = h->idx;
 	c->state = CP_UNSEEN;
+	c->packaged = v->packaged_lines;
 	memcpy(c->hash, cp->hash, sizeof(c->hash));
 	memcpy(c->sig, cp->signature, sizeof(c->sig));
 	return 0;
@@ -688,6 +699,23 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 	return true;
 }
 
+/*
+ * A line of a package's checkpoints.jsonl before the package's first event
+ * of its host: the export writes only lines of events it holds, so events
+ * were deleted from the package's start. Recorded once per host.
+ */
+static void deleted_from_package(struct hstate *h, const struct fcp *c)
+{
+	h->r.file_cp_failed++;
+	if (h->prefix_deleted)
+		return;
+	h->prefix_deleted = true;
+	record(h, MW_VB_DELETED, c->seq, h->r.first_seq - 1,
+	       "events before seq %llu deleted: the package's checkpoint "
+	       "lines vouch for seq %llu, which it does not hold",
+	       (unsigned long long)h->r.first_seq, (unsigned long long)c->seq);
+}
+
 static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 {
 	switch (c->state) {
@@ -702,6 +730,10 @@ static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 			    "the checkpoint file");
 		break;
 	default:
+		if (h->r.first_seq && c->seq < h->r.first_seq && c->packaged) {
+			deleted_from_package(h, c);
+			break;
+		}
 		if (h->r.first_seq && c->seq < h->r.first_seq) {
 			if (!deleted_not_retired(v, h, c))
 				h->r.file_cp_retention++;
@@ -1656,11 +1688,58 @@ out:
 
 /* ---- the end ---- */
 
+/* The host's events against the range its package's manifest gives. */
+static void check_range(const struct mw_verify *v, struct hstate *h)
+{
+	const struct mw_verify_host *r = &h->r;
+
+	if (r->invalid || (!h->expected && !v->have_ranges))
+		return;
+	if (!h->expected) {
+		if (r->first_seq)
+			record(h, MW_VB_INSERTED, r->first_seq, r->last_seq,
+			       "the package holds events of this host, which "
+			       "its manifest does not list");
+		return;
+	}
+	if (!r->first_seq) {
+		record(h, MW_VB_DELETED, h->exp_first, h->exp_last,
+		       "the manifest lists seq %llu-%llu of this host, and "
+		       "the package holds none of them",
+		       (unsigned long long)h->exp_first,
+		       (unsigned long long)h->exp_last);
+		return;
+	}
+	if (r->first_seq > h->exp_first)
+		record(h, MW_VB_DELETED, h->exp_first, r->first_seq - 1,
+		       "events before seq %llu deleted: the manifest says "
+		       "the package starts at seq %llu",
+		       (unsigned long long)r->first_seq,
+		       (unsigned long long)h->exp_first);
+	else if (r->first_seq < h->exp_first)
+		record(h, MW_VB_INSERTED, r->first_seq, h->exp_first - 1,
+		       "events before seq %llu added: the manifest says the "
+		       "package starts there",
+		       (unsigned long long)h->exp_first);
+	if (r->last_seq < h->exp_last)
+		record(h, MW_VB_DELETED, r->last_seq + 1, h->exp_last,
+		       "events after seq %llu deleted: the manifest says the "
+		       "package ends at seq %llu",
+		       (unsigned long long)r->last_seq,
+		       (unsigned long long)h->exp_last);
+	else if (r->last_seq > h->exp_last)
+		record(h, MW_VB_INSERTED, h->exp_last + 1, r->last_seq,
+		       "events after seq %llu added: the manifest says the "
+		       "package ends there",
+		       (unsigned long long)h->exp_last);
+}
+
 static void finish_host(struct mw_verify *v, struct hstate *h)
 {
 	uint64_t n = 0, max = 0;
 
 	resolve_pending(h);
+	check_range(v, h);
 	if (v->cp_file_missing && h->first_db_cp_seq &&
 	    !strcmp(h->r.name, v->cp_file_host))
 		record(h, MW_VB_MISSING_CHECKPOINT, h->first_db_cp_seq,
@@ -1738,6 +1817,55 @@ int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n)
 	return 0;
 }
 
+void mw_verify_package_lines(struct mw_verify *v, bool own)
+{
+	v->packaged_lines = own;
+}
+
+int mw_verify_expect_range(struct mw_verify *v, const char *host,
+			   uint64_t first_seq, uint64_t last_seq, char *err,
+			   size_t errlen)
+{
+	size_t n = host ? strnlen(host, MW_VERIFY_HOST_MAX) : 0;
+	struct hstate *h;
+
+	if (v->rows_started) {
+		mw_set_err(err, errlen, "ranges must come before the rows");
+		return -1;
+	}
+	v->have_ranges = true;
+	if (!first_seq || last_seq < first_seq) {
+		mw_verify_package_problem(v, "the manifest gives a host an "
+					     "empty or reversed range");
+		return 0;
+	}
+	h = host_of(v, host, n, err, errlen);
+	if (!h)
+		return -1;
+	if (h->r.invalid || h->expected) {
+		mw_verify_package_problem(v, "the manifest lists a host that "
+					     "cannot be one, or one twice");
+		return 0;
+	}
+	h->expected = true;
+	h->exp_first = first_seq;
+	h->exp_last = last_seq;
+	return 0;
+}
+
+void mw_verify_package_problem(struct mw_verify *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	v->pkg_problems++;
+	if (v->npkg_details == MW_VERIFY_MAX_DETAILS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(v->pkg_details[v->npkg_details++], MW_VERIFY_DETAIL_LEN, fmt,
+		  ap);
+	va_end(ap);
+}
+
 void mw_verify_finish(struct mw_verify *v)
 {
 	if (v->finished)
@@ -1764,7 +1892,7 @@ const char *mw_verify_key_id(const struct mw_verify *v)
 
 uint64_t mw_verify_breaks(const struct mw_verify *v)
 {
-	uint64_t n = 0;
+	uint64_t n = v->pkg_problems;
 
 	for (size_t i = 0; i < v->nhosts; i++)
 		n += v->hosts[i]->r.breaks;
@@ -1821,6 +1949,8 @@ static void print_range(FILE *f, uint64_t a, uint64_t b)
 }
 
 /*
+ * package: BROKEN: P problem(s)       (a package's, when it has some)
+ *     TEXT
  * host NAME: N event(s), seq A-B
  *   note: the chain starts at seq A (earlier events removed by retention)
  *   checkpoints: D verified in the database[, X failed]; F verified in
@@ -1841,6 +1971,16 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 			"note: a checkpoint file ends in a line not written "
 			"whole (a crash or a full disk): ignored; the daemon "
 			"cuts it at its next start\n");
+	if (v->pkg_problems) {
+		fprintf(f, "package: BROKEN: %llu problem(s)\n",
+			(unsigned long long)v->pkg_problems);
+		for (size_t k = 0; k < v->npkg_details; k++)
+			fprintf(f, "    %s\n", v->pkg_details[k]);
+		if (v->pkg_problems > v->npkg_details)
+			fprintf(f, "    ... %llu more problem(s) not shown\n",
+				(unsigned long long)(v->pkg_problems -
+						     v->npkg_details));
+	}
 	for (size_t i = 0; i < v->nhosts; i++) {
 		const struct mw_verify_host *r = mw_verify_host_at(v, i);
 
@@ -1916,7 +2056,7 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 			fprintf(f, "    ... %llu more break(s) not shown\n",
 				(unsigned long long)(r->breaks - r->ndetails));
 	}
-	if (!broken)
+	if (!broken && !v->pkg_problems)
 		fprintf(f,
 			"verification ok: %zu host(s), %llu event(s), %llu "
 			"checkpoint(s) verified\n",
@@ -1925,9 +2065,10 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 	else
 		fprintf(f,
 			"verification FAILED: %llu break(s) in %llu of %zu "
-			"host(s), %llu event(s)\n",
+			"host(s)%s, %llu event(s)\n",
 			(unsigned long long)mw_verify_breaks(v),
 			(unsigned long long)broken, v->nhosts,
+			v->pkg_problems ? " and the package" : "",
 			(unsigned long long)events);
 }
 
@@ -2011,15 +2152,22 @@ static json_t *host_json(const struct mw_verify_host *r)
  *  "file_before_chain": N}, "breaks": N, "break_counts": {CLASS: N},
  *  "first_break": {"seq": N, "class": CLASS}|null,
  *  "details": [{"class", "seq", "seq_end", "detail"}]}],
- *  "hosts_broken": N, "events": N, "breaks": N}
+ *  "hosts_broken": N, "events": N, "breaks": N,
+ *  "package_problems": N, "package_problem_details": [TEXT] (only when
+ *  there are such)}
  */
 json_t *mw_verify_json(const struct mw_verify *v)
 {
 	json_t *o = json_object(), *hosts = json_array();
+	json_t *problems = json_array();
 	uint64_t events = 0, broken = 0;
 
-	if (!o || !hosts)
+	if (!o || !hosts || !problems)
 		goto fail;
+	for (size_t k = 0; k < v->npkg_details; k++)
+		if (json_array_append_new(problems,
+					  json_string(v->pkg_details[k])))
+			goto fail;
 	for (size_t i = 0; i < v->nhosts; i++) {
 		const struct mw_verify_host *r = mw_verify_host_at(v, i);
 
@@ -2034,12 +2182,17 @@ json_t *mw_verify_json(const struct mw_verify *v)
 	    set_u(o, "hosts_broken", broken) || set_u(o, "events", events) ||
 	    set_u(o, "breaks", mw_verify_breaks(v)) ||
 	    (v->cp_file_torn &&
-	     json_object_set_new(o, "checkpoint_file_torn", json_true())))
+	     json_object_set_new(o, "checkpoint_file_torn", json_true())) ||
+	    (v->pkg_problems &&
+	     (set_u(o, "package_problems", v->pkg_problems) ||
+	      json_object_set(o, "package_problem_details", problems))))
 		goto fail;
 	json_decref(hosts);
+	json_decref(problems);
 	return o;
 fail:
 	json_decref(hosts);
+	json_decref(problems);
 	json_decref(o);
 	return NULL;
 }

@@ -237,6 +237,35 @@ void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host);
  */
 int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n);
 
+/* ---- evidence packages (FORMAT.md section 6) ---- */
+
+/*
+ * own: the file checkpoints added from now on are a package's own
+ * checkpoints.jsonl, which the export writes only for events it holds: one
+ * before its host's first event in the package shows events deleted from
+ * the package's start (not retention, as a line of the daemon's file or of
+ * a copy given with it is).
+ */
+void mw_verify_package_lines(struct mw_verify *v, bool own);
+/*
+ * The package's manifest says it holds host's events first_seq to
+ * last_seq. At the end, events missing at either end are deleted, events
+ * beyond them inserted; once a range is given, a host with events but no
+ * range is a break too. Before the rows. -1 with err only when the
+ * verifier cannot go on (as mw_verify_add_checkpoint); a range that
+ * cannot be one is a package problem.
+ */
+int mw_verify_expect_range(struct mw_verify *v, const char *host,
+			   uint64_t first_seq, uint64_t last_seq, char *err,
+			   size_t errlen);
+/*
+ * What is wrong with a package as a whole (a file missing, changed or
+ * added, a manifest that does not check): counted among the breaks,
+ * reported apart from the hosts. fmt's text must be ASCII.
+ */
+__attribute__((format(printf, 2, 3))) void
+mw_verify_package_problem(struct mw_verify *v, const char *fmt, ...);
+
 /* Ends the input: the checks that need the end of each chain. */
 void mw_verify_finish(struct mw_verify *v);
 

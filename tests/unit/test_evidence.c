@@ -1112,3 +1112,228 @@ Test(evidence_package, a_deleted_tail_is_named_by_the_checkpoint_file,
 	json_decref(te_export_range(&t, &verified));
 	cr_assert(verified, "a checkpoint younger than the grace counted");
 }
+
+/* ---- audit verify --package: the package against its manifest ---- */
+
+static void te_write(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "we");
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(text, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* The seq a line of events.jsonl (a string) or checkpoints.jsonl (a
+ * number) names. */
+static long long te_line_seq(const char *line, size_t len)
+{
+	json_t *j = json_loadb(line, len, 0, NULL), *s;
+	long long seq;
+
+	cr_assert_not_null(j, "%.*s", (int)len, line);
+	s = json_object_get(j, "seq");
+	seq = json_is_string(s) ? atoll(json_string_value(s))
+				: (long long)json_integer_value(s);
+	json_decref(j);
+	return seq;
+}
+
+/* Keeps the lines of the file naming a seq from lo to hi. */
+static void te_keep(const char *path, long long lo, long long hi)
+{
+	char *text = te_read(path, NULL), *p = text, *out = text;
+
+	while (*p) {
+		char *nl = strchr(p, '\n');
+		size_t n = (size_t)(nl - p) + 1;
+		long long seq = te_line_seq(p, n - 1);
+
+		cr_assert_not_null(nl);
+		if (seq >= lo && seq <= hi) {
+			memmove(out, p, n);
+			out += n;
+		}
+		p += n;
+	}
+	te_write(path, text, (size_t)(out - text));
+	free(text);
+}
+
+/*
+ * The manifest made to agree with the files again (their hashes and
+ * sizes, then manifest.sha256), as someone cutting a package would; and
+ * its range set to first..last when first is not 0.
+ */
+static void te_reseal(const char *dir, long long first, long long last)
+{
+	json_t *m = json_load_file(te_path(dir, MW_EVIDENCE_MANIFEST), 0, NULL);
+	json_t *fe, *h;
+	char sha[MW_SHA256_HEX], *text, line[128];
+	size_t i, len;
+
+	cr_assert_not_null(m);
+	json_array_foreach (json_object_get(m, "files"), i, fe) {
+		text = te_read(te_path(dir, json_string_value(json_object_get(
+						    fe, "name"))),
+			       &len);
+		cr_assert_eq(mw_sha256_hex(text, len, sha), 0);
+		json_object_set_new(fe, "sha256", json_string(sha));
+		json_object_set_new(fe, "bytes", json_integer((json_int_t)len));
+		free(text);
+	}
+	h = json_array_get(
+		json_object_get(json_object_get(m, "window"), "exported"), 0);
+	if (first) {
+		json_object_set_new(h, "first_seq", json_integer(first));
+		json_object_set_new(h, "last_seq", json_integer(last));
+	}
+	text = json_dumps(m, JSON_INDENT(2));
+	cr_assert_not_null(text);
+	len = strlen(text);
+	text[len] = '\n';
+	te_write(te_path(dir, MW_EVIDENCE_MANIFEST), text, len + 1);
+	cr_assert_eq(mw_sha256_hex(text, len + 1, sha), 0);
+	free(text);
+	json_decref(m);
+	snprintf(line, sizeof(line), "%s  %s\n", sha, MW_EVIDENCE_MANIFEST);
+	te_write(te_path(dir, MW_EVIDENCE_MANIFEST_SHA), line, strlen(line));
+}
+
+/* mw_evidence_verify_dir over dir, as `audit verify --package DIR`. */
+static struct mw_verify *te_verify_dir(const char *dir,
+				       struct mw_sign_pub **pub)
+{
+	struct mw_verify *v = NULL;
+	char err[1024] = "";
+
+	cr_assert_eq(mw_sign_pub_load(pub, te_path(dir, MW_EVIDENCE_PUBKEY),
+				      err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_verify_new(&v, *pub, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(mw_evidence_verify_dir(v, dir, NULL, err, sizeof(err)), 0,
+		     "%s", err);
+	mw_verify_finish(v);
+	return v;
+}
+
+/* The report as text, for the messages of failed assertions. */
+static char *te_report(const struct mw_verify *v)
+{
+	static char buf[8192];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	cr_assert_not_null(f);
+	mw_verify_print(v, f);
+	fclose(f);
+	return buf;
+}
+
+/* A package as written verifies; one cut short (events and checkpoint
+ * lines after seq 14 gone) does not, resealed or not. */
+Test(evidence_package, a_package_cut_short_is_a_break, .init = te_setup,
+     .fini = te_teardown)
+{
+	struct mw_sign_pub *pub = NULL;
+	const struct mw_verify_host *h;
+	struct mw_verify *v;
+	char dir[128];
+	bool verified = false;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	v = te_verify_dir(dir, &pub);
+	cr_assert(mw_verify_ok(v), "%s", te_report(v));
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+
+	te_keep(te_path(dir, MW_EVIDENCE_EVENTS), 5, 14);
+	te_keep(te_path(dir, MW_EVIDENCE_CHECKPOINTS), 5, 14);
+	v = te_verify_dir(dir, &pub);
+	cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
+	cr_assert(strstr(te_report(v), "events.jsonl: changed"), "%s",
+		  te_report(v));
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+
+	/* the files' hashes made to agree: the range does not */
+	te_reseal(dir, 0, 0);
+	v = te_verify_dir(dir, &pub);
+	cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
+	h = mw_verify_find_host(v, TE_HOST);
+	cr_assert_not_null(h);
+	cr_assert_eq(h->by_class[MW_VB_DELETED], 1, "%s", te_report(v));
+	cr_assert_eq(h->details[0].seq, 15);
+	cr_assert_eq(h->details[0].seq_end, 40);
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+}
+
+/*
+ * A package without its first events, all checkpoint lines kept: the
+ * manifest's first_seq says so, and so does the line for seq 9, before
+ * the first event left, were the manifest's range changed too.
+ */
+Test(evidence_package, a_package_without_its_start_is_a_break, .init = te_setup,
+     .fini = te_teardown)
+{
+	struct mw_sign_pub *pub = NULL;
+	const struct mw_verify_host *h;
+	struct mw_verify *v;
+	char dir[128];
+	bool verified = false;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	te_keep(te_path(dir, MW_EVIDENCE_EVENTS), 13, 40);
+	te_reseal(dir, 0, 0);
+	v = te_verify_dir(dir, &pub);
+	cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
+	h = mw_verify_find_host(v, TE_HOST);
+	cr_assert_not_null(h);
+	cr_assert_eq(h->details[0].cls, MW_VB_DELETED, "%s", te_report(v));
+	cr_assert_eq(h->details[0].seq, 5, "%s", te_report(v));
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+
+	te_reseal(dir, 13, 40);
+	v = te_verify_dir(dir, &pub);
+	cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
+	h = mw_verify_find_host(v, TE_HOST);
+	cr_assert_eq(h->details[0].cls, MW_VB_DELETED, "%s", te_report(v));
+	cr_assert_eq(h->details[0].seq, 9, "%s", te_report(v));
+	cr_assert_eq(h->details[0].seq_end, 12, "%s", te_report(v));
+	cr_assert_eq(h->file_cp_retention, 0);
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+}
+
+/* A file added to the package, or its manifest.sha256 gone. */
+Test(evidence_package, a_package_with_files_changed_is_a_break,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct mw_sign_pub *pub = NULL;
+	struct mw_verify *v;
+	char dir[128];
+	bool verified = false;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	te_export(dir, false, &verified);
+	te_write(te_path(dir, "extra.txt"), "x", 1);
+	v = te_verify_dir(dir, &pub);
+	cr_assert_not(mw_verify_ok(v));
+	cr_assert(strstr(te_report(v), "does not list: extra.txt"), "%s",
+		  te_report(v));
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+	cr_assert_eq(unlink(te_path(dir, "extra.txt")), 0);
+	cr_assert_eq(unlink(te_path(dir, MW_EVIDENCE_MANIFEST_SHA)), 0);
+	v = te_verify_dir(dir, &pub);
+	cr_assert_not(mw_verify_ok(v));
+	cr_assert(strstr(te_report(v), "manifest.sha256: missing"), "%s",
+		  te_report(v));
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+}

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "fdio.h"
 
@@ -76,4 +78,33 @@ Test(fdio, a_write_all_reports_the_error)
 	cr_assert_eq(mw_write_all(pfd[1], "x", 1), -EPIPE);
 	close(pfd[1]);
 	cr_assert_eq(mw_write_all(pfd[1], "x", 1), -EBADF);
+}
+
+/* Only a regular file opens: a FIFO would block, /dev/zero never end. */
+Test(fdio, open_regular_refuses_what_is_no_regular_file, .timeout = 10)
+{
+	char dir[] = "/tmp/mw-fdio-XXXXXX", path[64], link[64];
+	int fd, flags;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(mw_open_regular(AT_FDCWD, path, false), -EINVAL);
+	unlink(path);
+	cr_assert_eq(mw_open_regular(AT_FDCWD, "/dev/zero", false), -EINVAL);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	snprintf(link, sizeof(link), "%s/link", dir);
+	cr_assert_eq(symlink(path, link), 0);
+	cr_assert_eq(mw_open_regular(AT_FDCWD, link, true), -ELOOP);
+	fd = mw_open_regular(AT_FDCWD, link, false);
+	cr_assert_geq(fd, 0);
+	flags = fcntl(fd, F_GETFL);
+	cr_assert_eq(flags & O_NONBLOCK, 0, "left non-blocking");
+	close(fd);
+	unlink(link);
+	unlink(path);
+	rmdir(dir);
 }
