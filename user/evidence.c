@@ -338,6 +338,7 @@ static const char *const when_names[] = {
 struct ehost {
 	char *name;
 	size_t name_len;
+	char *label; /* name escaped (mw_verify_escape): for text to read */
 	/* the window, as the database summarised it */
 	uint64_t win_first, win_last, win_events, cp_seq, anchor;
 	/* what was exported */
@@ -802,8 +803,10 @@ void mw_evidence_free(struct mw_evidence *e)
 	}
 	if (e->dfd >= 0)
 		close(e->dfd);
-	for (size_t i = 0; i < e->nhosts; i++)
+	for (size_t i = 0; i < e->nhosts; i++) {
 		free(e->hosts[i].name);
+		free(e->hosts[i].label);
+	}
 	free(e->hosts);
 	free(e->order);
 	free(e->files);
@@ -898,6 +901,7 @@ int mw_evidence_add_host(struct mw_evidence *e,
 			 size_t errlen)
 {
 	size_t n = w->host ? strlen(w->host) : 0, pos;
+	char label[MW_VERIFY_NAME_ESC];
 	struct ehost *h;
 	bool found;
 
@@ -909,11 +913,13 @@ int mw_evidence_add_host(struct mw_evidence *e,
 		mw_set_err(err, errlen, "a host name of %zu bytes", n);
 		return -1;
 	}
+	/* the name is the database's: escaped wherever it is shown */
+	mw_verify_escape(w->host, n, MW_VERIFY_HOST_MAX, label, sizeof(label));
 	if (!w->first_seq || w->last_seq < w->first_seq || !w->events ||
 	    (w->checkpoint_seq && w->checkpoint_seq <= w->last_seq) ||
 	    w->anchor_seq > w->first_seq) {
 		mw_set_err(err, errlen, "host %s: an inconsistent window",
-			   w->host);
+			   label);
 		return -1;
 	}
 	if (e->nhosts >= MW_EVIDENCE_MAX_HOSTS) {
@@ -923,7 +929,7 @@ int mw_evidence_add_host(struct mw_evidence *e,
 	}
 	pos = host_pos(e, w->host, n, &found);
 	if (found) {
-		mw_set_err(err, errlen, "host %s given twice", w->host);
+		mw_set_err(err, errlen, "host %s given twice", label);
 		return -1;
 	}
 	if (e->nhosts == e->caphosts) {
@@ -943,8 +949,12 @@ int mw_evidence_add_host(struct mw_evidence *e,
 	h = &e->hosts[e->nhosts];
 	memset(h, 0, sizeof(*h));
 	h->name = strdup(w->host);
-	if (!h->name)
+	h->label = strdup(label);
+	if (!h->name || !h->label) {
+		free(h->name);
+		free(h->label);
 		goto oom;
+	}
 	h->name_len = n;
 	h->win_first = w->first_seq;
 	h->win_last = w->last_seq;
@@ -995,9 +1005,9 @@ static int write_no_text(struct mw_evidence *e, const char *name,
 		return -1;
 	}
 	fprintf(f,
-		"Policy %s\n\nLoaded by host %.*s at %s (policy_loaded "
+		"Policy %s\n\nLoaded by host %s at %s (policy_loaded "
 		"event, seq %llu)\nfrom %s.\n\n%s",
-		sha, (int)h->name_len, h->name, t, (unsigned long long)seq,
+		sha, h->label, t, (unsigned long long)seq,
 		file ? file : "(no file named)", reason);
 	if (fclose(f) || !text) {
 		mw_set_err(err, errlen, "out of memory");
@@ -1254,12 +1264,14 @@ int mw_evidence_event(struct mw_evidence *e,
 	seq_ok = mw_chain_value_seq(&f[MW_CF_SEQ], &seq);
 	if (mw_evidence_event_line(f, &line, &len, err, errlen)) {
 		size_t n = err ? strlen(err) : 0;
+		char sq[96];
 
 		if (err && n + 1 < errlen)
-			snprintf(err + n, errlen - n, " (host %.*s, seq %.*s)",
-				 (int)h->name_len, h->name,
-				 f[MW_CF_SEQ].s ? (int)f[MW_CF_SEQ].n : 4,
-				 f[MW_CF_SEQ].s ? f[MW_CF_SEQ].s : "NULL");
+			snprintf(err + n, errlen - n, " (host %s, seq %s)",
+				 h->label,
+				 mw_verify_escape(f[MW_CF_SEQ].s,
+						  f[MW_CF_SEQ].n, 20, sq,
+						  sizeof(sq)));
 		return -1;
 	}
 	rc = out_write(e, e->events, line, len, err, errlen);
@@ -1505,6 +1517,10 @@ fail:
 	return NULL;
 }
 
+/* a key id from a checkpoint event's params, escaped */
+#define ESC_KEY_LEN (MW_SIGN_KEY_ID_LEN * 4 + 8)
+
+/* Notes in the text of the export's own values and escaped names. */
 static void host_notes(struct mw_evidence *e)
 {
 	if (!e->nhosts)
@@ -1512,61 +1528,65 @@ static void host_notes(struct mw_evidence *e)
 			"(and verifies trivially)");
 	for (size_t i = 0; i < e->nhosts; i++) {
 		const struct ehost *h = &e->hosts[e->order[i]];
-		int nl = (int)h->name_len;
+		char key[ESC_KEY_LEN];
 
 		if (h->first_seq > 1)
 			note(e,
-			     "host %.*s: the package starts at seq %llu, where "
+			     "host %s: the package starts at seq %llu, where "
 			     "the window starts; the verifier's note that the "
 			     "chain starts there ('earlier events removed by "
 			     "retention') means here that the events before "
 			     "the window are not in the package: seq %llu's "
 			     "link to seq %llu (its prev_hash) cannot be "
 			     "checked from the package alone",
-			     nl, h->name, (unsigned long long)h->first_seq,
+			     h->label, (unsigned long long)h->first_seq,
 			     (unsigned long long)h->first_seq,
 			     (unsigned long long)h->first_seq - 1);
 		if (h->cp_seq && h->extension)
 			note(e,
-			     "host %.*s: the window's last event is seq %llu; "
+			     "host %s: the window's last event is seq %llu; "
 			     "the package goes on to the checkpoint event at "
 			     "seq %llu (%llu event(s) after the window) so "
 			     "that every event in it is covered by a signed "
 			     "checkpoint",
-			     nl, h->name, (unsigned long long)h->win_last,
+			     h->label, (unsigned long long)h->win_last,
 			     (unsigned long long)h->cp_seq,
 			     (unsigned long long)h->extension);
 		if (!h->cp_seq)
 			note(e,
-			     "host %.*s: no checkpoint after seq %llu yet: "
+			     "host %s: no checkpoint after seq %llu yet: "
 			     "the events after the last checkpoint in the "
 			     "package (%llu) are chained but not covered by a "
 			     "signature; export again after the next "
 			     "checkpoint (every audit.checkpoint_events "
 			     "events or checkpoint_ms, and at shutdown)",
-			     nl, h->name, (unsigned long long)h->win_last,
+			     h->label, (unsigned long long)h->win_last,
 			     (unsigned long long)h->last_cp_seq);
 		if (h->outside)
 			note(e,
-			     "host %.*s: %llu exported event(s) within the "
+			     "host %s: %llu exported event(s) within the "
 			     "window's seqs have a ts outside the window (the "
 			     "host's clock went back): they are exported so "
 			     "that the chain stays whole",
-			     nl, h->name, (unsigned long long)h->outside);
+			     h->label, (unsigned long long)h->outside);
 		if (h->first_seq > 1 && !h->policy_at_since)
 			note(e,
-			     "host %.*s: no policy_loaded event before the "
+			     "host %s: no policy_loaded event before the "
 			     "window: the policy in force at --since is not "
 			     "known from the trail (retention dropped it, or "
 			     "the events before have none)",
-			     nl, h->name);
+			     h->label);
 		if (h->key_id[0] && strcmp(h->key_id, e->key_id))
 			note(e,
-			     "host %.*s: its checkpoints are signed by key "
+			     "host %s: its checkpoints are signed by key "
 			     "%s, not by this package's key %s "
 			     "(public-key.pem is this daemon's): export that "
 			     "host from its own daemon's configuration",
-			     nl, h->name, h->key_id, e->key_id);
+			     h->label,
+			     mw_verify_escape(h->key_id, strlen(h->key_id),
+					      MW_SIGN_KEY_ID_LEN, key,
+					      sizeof(key)),
+			     e->key_id);
 	}
 }
 
@@ -2182,8 +2202,7 @@ void mw_evidence_print_summary(const struct mw_evidence *e, FILE *f)
 	for (size_t i = 0; i < e->nhosts; i++) {
 		const struct ehost *h = &e->hosts[e->order[i]];
 
-		fprintf(f, "  host %.*s: seq %llu-%llu, %llu event(s)",
-			(int)h->name_len, h->name,
+		fprintf(f, "  host %s: seq %llu-%llu, %llu event(s)", h->label,
 			(unsigned long long)h->first_seq,
 			(unsigned long long)h->last_seq,
 			(unsigned long long)h->events);

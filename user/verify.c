@@ -146,12 +146,8 @@ const char *mw_verify_class_name(enum mw_verify_class c)
 
 /* ---- small helpers ---- */
 
-/*
- * Bytes as printable ASCII: others as \xHH, long values cut with "...".
- * NULL (SQL NULL) as NULL. Returns out.
- */
-static const char *esc(const char *s, size_t n, size_t max, char *out,
-		       size_t outlen)
+const char *mw_verify_escape(const char *s, size_t n, size_t max, char *out,
+			     size_t outlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t w = 0;
@@ -183,7 +179,7 @@ static const char *esc(const char *s, size_t n, size_t max, char *out,
 }
 
 #define ESC_BUF (ESC_MAX * 4 + 8)
-#define ESCV(v, buf) esc((v)->s, (v)->n, ESC_MAX, buf, sizeof(buf))
+#define ESCV(v, buf) mw_verify_escape((v)->s, (v)->n, ESC_MAX, buf, sizeof(buf))
 
 /* The hash of f with its seq replaced by seq. */
 static int hash_at(const struct mw_chain_value f[MW_CF_N], uint64_t seq,
@@ -493,8 +489,8 @@ int mw_verify_add_checkpoint(struct mw_verify *v, const struct mw_verify_cp *cp,
 		       "the file checkpoint for seq %llu is signed by key "
 		       "%s, not by %s",
 		       (unsigned long long)cp->seq,
-		       esc(cp->key_id, strlen(cp->key_id), ESC_MAX, buf,
-			   sizeof(buf)),
+		       mw_verify_escape(cp->key_id, strlen(cp->key_id), ESC_MAX,
+					buf, sizeof(buf)),
 		       v->key_id);
 		return 0;
 	}
@@ -836,7 +832,8 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 		h->r.db_cp_failed++;
 		record(h, MW_VB_BAD_SIGNATURE, seq, seq,
 		       "the checkpoint is signed by key %s, not by %s",
-		       esc(key_id, strlen(key_id), ESC_MAX, buf, sizeof(buf)),
+		       mw_verify_escape(key_id, strlen(key_id), ESC_MAX, buf,
+					sizeof(buf)),
 		       v->key_id);
 		goto out;
 	}
@@ -1444,8 +1441,9 @@ int mw_verify_parse_jsonl(const char *line, size_t len, json_t **root,
 				known = !strcmp(key, mw_chain_field_names[k]);
 			if (!known) {
 				mw_set_err(err, errlen, "unknown key \"%s\"",
-					   esc(key, strlen(key), ESC_MAX, buf,
-					       sizeof(buf)));
+					   mw_verify_escape(key, strlen(key),
+							    ESC_MAX, buf,
+							    sizeof(buf)));
 				goto fail;
 			}
 		}
@@ -1927,14 +1925,13 @@ const struct mw_verify_host *mw_verify_find_host(const struct mw_verify *v,
 	return NULL;
 }
 
-#define NAME_BUF (MW_VERIFY_HOST_MAX * 4 + 8)
-
 static const char *host_label(const struct mw_verify_host *r, char *buf,
 			      size_t buflen)
 {
 	if (r->invalid)
 		return INVALID_HOST_NAME;
-	return esc(r->name, strlen(r->name), MW_VERIFY_HOST_MAX, buf, buflen);
+	return mw_verify_escape(r->name, strlen(r->name), MW_VERIFY_HOST_MAX,
+				buf, buflen);
 }
 
 static void print_range(FILE *f, uint64_t a, uint64_t b)
@@ -1963,7 +1960,7 @@ static void print_range(FILE *f, uint64_t a, uint64_t b)
 void mw_verify_print(const struct mw_verify *v, FILE *f)
 {
 	uint64_t events = 0, cps = 0, broken = 0;
-	char buf[NAME_BUF];
+	char buf[MW_VERIFY_NAME_ESC];
 
 	fprintf(f, "public key %s\n", v->key_id);
 	if (v->cp_file_torn)
@@ -2088,7 +2085,7 @@ static json_t *host_json(const struct mw_verify_host *r)
 {
 	json_t *o = json_object(), *cp = json_object(), *counts = json_object();
 	json_t *details = json_array(), *first = NULL, *name = json_null();
-	char buf[NAME_BUF];
+	char buf[MW_VERIFY_NAME_ESC];
 	int bad = !o || !cp || !counts || !details;
 
 	for (int c = 0; !bad && c < MW_VB_N; c++)
@@ -2102,8 +2099,9 @@ static json_t *host_json(const struct mw_verify_host *r)
 				  (json_int_t)r->details[0].seq, "class",
 				  class_names[r->details[0].cls]);
 	if (!r->invalid)
-		name = json_string(esc(r->name, strlen(r->name),
-				       MW_VERIFY_HOST_MAX, buf, sizeof(buf)));
+		name = json_string(mw_verify_escape(r->name, strlen(r->name),
+						    MW_VERIFY_HOST_MAX, buf,
+						    sizeof(buf)));
 	if (bad || (r->ndetails && !first) ||
 	    set_u(cp, "database_verified", r->db_cp_ok) ||
 	    set_u(cp, "database_failed", r->db_cp_failed) ||

@@ -269,6 +269,16 @@ mw_verify_package_problem(struct mw_verify *v, const char *fmt, ...);
 /* Ends the input: the checks that need the end of each chain. */
 void mw_verify_finish(struct mw_verify *v);
 
+/*
+ * Bytes from the trail as printable ASCII, for text read on a terminal:
+ * others (escape sequences, \, non-ASCII) as \xHH, values longer than
+ * max bytes cut with "...", NULL (SQL NULL) as "NULL". Returns out.
+ * MW_VERIFY_NAME_ESC holds a host name whole.
+ */
+#define MW_VERIFY_NAME_ESC (MW_VERIFY_HOST_MAX * 4 + 8)
+const char *mw_verify_escape(const char *s, size_t n, size_t max, char *out,
+			     size_t outlen);
+
 /* ---- results, after mw_verify_finish ---- */
 
 const char *mw_verify_class_name(enum mw_verify_class c);

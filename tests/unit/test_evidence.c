@@ -1337,3 +1337,85 @@ Test(evidence_package, a_package_with_files_changed_is_a_break,
 	mw_verify_free(v);
 	mw_sign_pub_free(pub);
 }
+
+/* ---- names from the database reach no terminal raw ---- */
+
+#define TE_HOSTILE "h1\x1b]2;PWNED\x07\x1b[2J"
+
+static bool te_has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 && s[i] != '\n')
+			return true;
+	return false;
+}
+
+Test(evidence_package, a_hostile_host_name_is_escaped, .init = te_setup,
+     .fini = te_teardown)
+{
+	struct mw_evidence_request req = { .since_us = TE_TS0,
+					   .until_us = TE_TS0 + 10000000ll,
+					   .created_us = TE_LONG_AFTER };
+	struct mw_evidence_host_window w = {
+		.host = TE_HOSTILE, .first_seq = 1, .last_seq = 3, .events = 3
+	};
+	struct te_row rows[4] = { 0 };
+	struct mw_chain_value f[TE_COLS];
+	struct mw_evidence *e;
+	char err[1024] = "", *text = NULL, num[32];
+	const char *prev = MW_CHAIN_GENESIS;
+	bool verified = false;
+	size_t len = 0;
+	FILE *out;
+
+	for (int s = 1; s <= 3; s++) {
+		te_set(&rows[s], MW_CF_HOST, TE_HOSTILE);
+		snprintf(num, sizeof(num), "%d", s);
+		te_set(&rows[s], MW_CF_SEQ, num);
+		snprintf(num, sizeof(num), "%lld", TE_TS0 + s * 1000000ll);
+		te_set(&rows[s], MW_CF_TS_US, num);
+		te_set(&rows[s], MW_CF_KIND, "request");
+		te_set(&rows[s], MW_CF_PREV_HASH, prev);
+		te_hash(&rows[s]);
+		prev = rows[s].v[MW_CF_N];
+	}
+	cr_assert_eq(mw_evidence_open(&e, te_dir, &req, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(mw_evidence_public_key_file(
+			     e, te_path(te_key_dir, MW_SIGN_PUB_FILE), err,
+			     sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_evidence_add_host(e, &w, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_assert_eq(mw_evidence_events_begin(e, err, sizeof(err)), 0, "%s",
+		     err);
+	for (int s = 1; s <= 3; s++) {
+		te_values((const char *const *)rows[s].v, f);
+		cr_assert_eq(mw_evidence_event(e, f, err, sizeof(err)), 0, "%s",
+			     err);
+	}
+	cr_assert_eq(mw_evidence_events_end(e, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(mw_evidence_checkpoint_file(e, "/nonexistent/cps", err,
+						 sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_evidence_finish(e, &verified, err, sizeof(err)), 0,
+		     "%s", err);
+	out = open_memstream(&text, &len);
+	cr_assert_not_null(out);
+	mw_evidence_print_summary(e, out);
+	fclose(out);
+	mw_evidence_free(e);
+	cr_assert(strstr(text, "host h1\\x1b]2;PWNED\\x07\\x1b[2J: seq 1-3"),
+		  "%s", text);
+	cr_assert(strstr(text, "host h1\\x1b]2;PWNED\\x07\\x1b[2J: no "
+			       "checkpoint"),
+		  "the notes: %s", text);
+	cr_assert_not(te_has_control(text, len), "%s", text);
+	free(text);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_VERIFY_TXT), &len);
+	cr_assert_not(te_has_control(text, len), "%s", text);
+	free(text);
+	for (int s = 1; s <= 3; s++)
+		for (int i = 0; i < TE_COLS; i++)
+			free(rows[s].v[i]);
+}
