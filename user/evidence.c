@@ -1366,7 +1366,7 @@ int mw_evidence_checkpoint_file(struct mw_evidence *e, const char *path,
 	uint64_t total = 0;
 	ssize_t n;
 	FILE *f;
-	int rc = -1;
+	int rc = -1, fd;
 
 	if (!e->events_done || e->cp_done) {
 		mw_set_err(err, errlen,
@@ -1381,11 +1381,18 @@ int mw_evidence_checkpoint_file(struct mw_evidence *e, const char *path,
 	}
 	if (out_open(e, MW_EVIDENCE_CHECKPOINTS, &o, err, errlen))
 		return -1;
-	f = fopen(path, "re");
+	/* a FIFO in its place must not hang the export */
+	fd = mw_open_regular(AT_FDCWD, path, false);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (!f) {
-		if (errno != ENOENT) {
+		int why = fd < 0 ? -fd : errno;
+
+		if (fd >= 0)
+			close(fd);
+		if (why != ENOENT) {
 			mw_set_err(err, errlen, "checkpoint file %s: %s", path,
-				   strerror(errno));
+				   why == EINVAL ? "not a regular file"
+						 : strerror(why));
 			out_abort(e, o);
 			return -1;
 		}

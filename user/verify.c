@@ -23,12 +23,15 @@
 #include "verify.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
+#include "fdio.h"
 #include "log.h"
 #include "pgcopy.h"
 
@@ -1573,6 +1576,34 @@ static int reader_next(struct reader *rd, char **line, size_t *len,
 	}
 }
 
+/*
+ * Opens path for the reader: a regular file only (mw_open_regular), or -1
+ * with err and errno. A FIFO would block for ever, a device such as
+ * /dev/zero never end: neither is a file the verifier reads.
+ */
+static int reader_open(struct reader *rd, const char *path, bool nofollow,
+		       char *err, size_t errlen)
+{
+	int fd = mw_open_regular(AT_FDCWD, path, nofollow), e;
+
+	if (fd < 0) {
+		e = -fd;
+		goto fail;
+	}
+	rd->f = fdopen(fd, "r");
+	if (rd->f)
+		return 0;
+	e = errno;
+	close(fd);
+fail:
+	mw_set_err(err, errlen, "%s: %s", path,
+		   e == EINVAL	? "not a regular file"
+		   : e == ELOOP ? "a symbolic link"
+				: strerror(e));
+	errno = e;
+	return -1;
+}
+
 static bool host_is(const char *line, size_t len, const char *host)
 {
 	json_t *j = json_loadb(line, len, 0, NULL);
@@ -1595,14 +1626,8 @@ int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 	size_t len;
 	bool toolong;
 
-	rd.f = fopen(path, "re");
-	if (!rd.f) {
-		int e = errno;
-
-		mw_set_err(err, errlen, "%s: %s", path, strerror(e));
-		errno = e;
+	if (reader_open(&rd, path, false, err, errlen))
 		return -1;
-	}
 	if (!fstat(fileno(rd.f), &st) && st.st_size > MW_VERIFY_CP_FILE_MAX) {
 		mw_set_err(err, errlen,
 			   "%s: larger than %u bytes: not a checkpoint file",
@@ -1656,11 +1681,9 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 	size_t len;
 	bool toolong;
 
-	rd.f = fopen(path, "re");
-	if (!rd.f) {
-		mw_set_err(err, errlen, "%s: %s", path, strerror(errno));
+	/* a package's file: not through a link either */
+	if (reader_open(&rd, path, true, err, errlen))
 		return -1;
-	}
 	while ((got = reader_next(&rd, &line, &len, &toolong)) == 1) {
 		lineno++;
 		if (toolong) {

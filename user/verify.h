@@ -171,8 +171,9 @@ int mw_verify_checkpoint_line(struct mw_verify *v, const char *line, size_t len,
 /*
  * Reads a checkpoint file, keeping only the lines of host when host is
  * not NULL (other hosts' lines are not even parsed as far as the host
- * can be told). -1 with err when it cannot be read or is larger than
- * MW_VERIFY_CP_FILE_MAX (errno ENOENT when it does not exist); lines over
+ * can be told). -1 with err when it cannot be read, is not a regular file
+ * (a FIFO, a device) or is larger than MW_VERIFY_CP_FILE_MAX (errno ENOENT
+ * when it does not exist); lines over
  * MW_VERIFY_CP_LINE_MAX are malformed breaks.
  */
 int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
@@ -214,7 +215,8 @@ int mw_verify_parse_jsonl(const char *line, size_t len, json_t **root,
  */
 int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
 			 uint64_t lineno, char *err, size_t errlen);
-/* Reads events.jsonl: -1 with err when it cannot be read. */
+/* Reads events.jsonl: -1 with err when it cannot be read, or is not a
+ * regular file (a FIFO, a device, a symbolic link). */
 int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 			 size_t errlen);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <openssl/evp.h>
 
@@ -1723,4 +1724,38 @@ Test(chain, hash_is_the_documented_encoding)
 		cr_assert_str_eq(got, want, "round %d", round);
 	}
 	free(whole);
+}
+
+/* ---- what a hostile package puts in a file's place ---- */
+
+/*
+ * A FIFO would block the verifier for ever, /dev/zero never end: refused
+ * as no regular file, and events.jsonl not through a link either.
+ */
+Test(checkpoints, a_package_file_that_is_no_file_is_refused, .init = tv_setup,
+     .fini = tv_teardown, .timeout = 10)
+{
+	struct mw_verify *v;
+	char fifo[128], link[128], err[256] = "";
+
+	snprintf(fifo, sizeof(fifo), "%s/checkpoints.jsonl", tv_dir[0]);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	snprintf(link, sizeof(link), "%s/events.jsonl", tv_dir[0]);
+	cr_assert_eq(symlink("/dev/zero", link), 0);
+	v = tv_new(0);
+	cr_assert_eq(
+		mw_verify_load_checkpoints(v, fifo, NULL, err, sizeof(err)),
+		-1);
+	cr_assert(strstr(err, "not a regular file"), "%s", err);
+	cr_assert_eq(mw_verify_load_jsonl(v, fifo, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "not a regular file"), "%s", err);
+	cr_assert_eq(mw_verify_load_jsonl(v, link, err, sizeof(err)), -1);
+	cr_assert(strstr(err, "a symbolic link"), "%s", err);
+	cr_assert_eq(
+		mw_verify_load_checkpoints(v, link, NULL, err, sizeof(err)),
+		-1);
+	cr_assert(strstr(err, "not a regular file"), "%s", err);
+	mw_verify_free(v);
+	unlink(fifo);
+	unlink(link);
 }
