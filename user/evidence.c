@@ -225,6 +225,7 @@ int mw_evidence_event_line(const struct mw_chain_value f[MW_CF_N + 1],
 	json_t *o = json_object();
 	char *buf = NULL;
 	size_t n;
+	int rc = -1;
 
 	*line = NULL;
 	*len = 0;
@@ -272,10 +273,11 @@ int mw_evidence_event_line(const struct mw_chain_value f[MW_CF_N + 1],
 	return 0;
 oom:
 	mw_set_err(err, errlen, "out of memory");
+	rc = -2;
 fail:
 	free(buf);
 	json_decref(o);
-	return -1;
+	return rc;
 }
 
 int mw_evidence_policy_file_name(const char *sha256, bool text, char *out,
@@ -345,6 +347,9 @@ struct ehost {
 	uint64_t events, first_seq, last_seq, extension, outside, bad_seq;
 	uint64_t lead_in; /* events from anchor to before win_first */
 	uint64_t cp_beyond; /* checkpoint-file lines past the last event */
+	/* rows the package cannot hold: how many, the first and why */
+	uint64_t left_out, left_out_seq;
+	char left_out_why[256];
 	uint64_t last_cp_seq; /* the last checkpoint event exported */
 	bool have_ts;
 	int64_t min_ts, max_ts;
@@ -909,8 +914,10 @@ int mw_evidence_add_host(struct mw_evidence *e,
 		mw_set_err(err, errlen, "hosts come before the events");
 		return -1;
 	}
-	if (!n || n >= MW_VERIFY_HOST_MAX) {
-		mw_set_err(err, errlen, "a host name of %zu bytes", n);
+	/* a name too long for the verifier is exported all the same: it
+	 * names the host's rows as malformed, and the export as broken */
+	if (!n) {
+		mw_set_err(err, errlen, "a host without a name");
 		return -1;
 	}
 	/* the name is the database's: escaped wherever it is shown */
@@ -1244,7 +1251,7 @@ int mw_evidence_event(struct mw_evidence *e,
 		      size_t errlen)
 {
 	struct ehost *h;
-	char *line = NULL;
+	char *line = NULL, why[256];
 	size_t len;
 	uint64_t seq = 0;
 	int64_t ts;
@@ -1262,16 +1269,12 @@ int mw_evidence_event(struct mw_evidence *e,
 		return -1;
 	}
 	seq_ok = mw_chain_value_seq(&f[MW_CF_SEQ], &seq);
-	if (mw_evidence_event_line(f, &line, &len, err, errlen)) {
-		size_t n = err ? strlen(err) : 0;
-		char sq[96];
-
-		if (err && n + 1 < errlen)
-			snprintf(err + n, errlen - n, " (host %s, seq %s)",
-				 h->label,
-				 mw_verify_escape(f[MW_CF_SEQ].s,
-						  f[MW_CF_SEQ].n, 20, sq,
-						  sizeof(sq)));
+	rc = mw_evidence_event_line(f, &line, &len, why, sizeof(why));
+	if (rc == -1)
+		return mw_evidence_event_left_out(
+			e, &f[MW_CF_HOST], &f[MW_CF_SEQ], why, err, errlen);
+	if (rc) {
+		mw_set_err(err, errlen, "%s", why);
 		return -1;
 	}
 	rc = out_write(e, e->events, line, len, err, errlen);
@@ -1334,6 +1337,44 @@ int mw_evidence_event(struct mw_evidence *e,
 				  seq_ok && seq > h->win_last ? IN_EXTENSION
 							      : IN_WINDOW,
 				  err, errlen);
+	}
+	return 0;
+}
+
+int mw_evidence_event_left_out(struct mw_evidence *e,
+			       const struct mw_chain_value *host,
+			       const struct mw_chain_value *seqv,
+			       const char *why, char *err, size_t errlen)
+{
+	struct ehost *h;
+	uint64_t seq;
+
+	if (!e->events) {
+		mw_set_err(err, errlen, "mw_evidence_events_begin first");
+		return -1;
+	}
+	h = find_host(e, host);
+	if (!h) {
+		mw_set_err(err, errlen,
+			   "an event of a host the window did not list");
+		return -1;
+	}
+	/* without its seq, nothing says where it was: the export fails */
+	if (!mw_chain_value_seq(seqv, &seq)) {
+		mw_set_err(err, errlen,
+			   "host %s: an event that cannot be exported (%s) and "
+			   "whose seq cannot be read",
+			   h->label, why);
+		return -1;
+	}
+	/* in the host's range: the verifier names its seq missing */
+	if (!h->first_seq || seq < h->first_seq)
+		h->first_seq = seq;
+	if (seq > h->last_seq)
+		h->last_seq = seq;
+	if (!h->left_out++) {
+		h->left_out_seq = seq;
+		snprintf(h->left_out_why, sizeof(h->left_out_why), "%s", why);
 	}
 	return 0;
 }
@@ -1569,6 +1610,15 @@ static void host_notes(struct mw_evidence *e)
 			     "events or checkpoint_ms, and at shutdown)",
 			     h->label, (unsigned long long)h->win_last,
 			     (unsigned long long)h->last_cp_seq);
+		if (h->left_out)
+			note(e,
+			     "host %s: %llu event(s) could not be exported and "
+			     "are missing from the package, which the "
+			     "verification names as deleted; the first, seq "
+			     "%llu: %s",
+			     h->label, (unsigned long long)h->left_out,
+			     (unsigned long long)h->left_out_seq,
+			     h->left_out_why);
 		if (h->outside)
 			note(e,
 			     "host %s: %llu exported event(s) within the "
@@ -3146,7 +3196,16 @@ const char mw_evidence_format_md[] =
 	"notes\n"
 	"  say so). `events_after_window` counts the events of the extension.\n"
 	"- Every event of the host in the exported range is in the package,\n"
-	"  whatever its ts, since the chain must be whole: "
+	"  whatever its ts, since the chain must be whole, but for one that "
+	"no\n"
+	"  line of `events.jsonl` can hold (longer than 64 MiB as JSON, a "
+	"value\n"
+	"  not UTF-8): it is left out, the notes say so, and the verification\n"
+	"  names its seq as deleted (it is within `first_seq` to "
+	"`last_seq`).\n"
+	"  A host name too long for the verifier (over 255 bytes) is "
+	"exported,\n"
+	"  its events named as malformed. "
 	"`events_outside_window`\n"
 	"  counts those from `window.first_seq` to `window.last_seq` whose ts\n"
 	"  lies outside the window\n"

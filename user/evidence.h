@@ -88,7 +88,8 @@ int mw_evidence_format_time(int64_t us, char out[MW_EVIDENCE_TIME_LEN]);
  * mw_chain_field_names then "hash", each value the column text as a JSON
  * string or null. *line is malloc'd. -1 with err when a value is not
  * UTF-8 (JSON cannot carry it) or the line would be longer than the
- * verifier reads (MW_PGCOPY_MAX_LINE).
+ * verifier reads (MW_PGCOPY_MAX_LINE): the row cannot be exported; -2
+ * with err out of memory.
  */
 int mw_evidence_event_line(const struct mw_chain_value f[MW_CF_N + 1],
 			   char **line, size_t *len, char *err, size_t errlen);
@@ -178,10 +179,22 @@ int mw_evidence_context_row(struct mw_evidence *e,
 			    char *err, size_t errlen);
 
 int mw_evidence_events_begin(struct mw_evidence *e, char *err, size_t errlen);
-/* One exported row (a host added with mw_evidence_add_host). */
+/* One exported row (a host added with mw_evidence_add_host); one the
+ * package cannot hold is left out (mw_evidence_event_left_out). */
 int mw_evidence_event(struct mw_evidence *e,
 		      const struct mw_chain_value f[MW_CF_N + 1], char *err,
 		      size_t errlen);
+/*
+ * A row the package cannot hold (its line would be longer than the
+ * verifier reads, or a value JSON cannot carry; mw_evidence_event calls
+ * it): left out of events.jsonl but kept in its host's range, so that the
+ * verifier names its seq as missing, and noted with why (ASCII). host and
+ * seq as COPY decoded them. -1 with err when its seq cannot be read.
+ */
+int mw_evidence_event_left_out(struct mw_evidence *e,
+			       const struct mw_chain_value *host,
+			       const struct mw_chain_value *seq,
+			       const char *why, char *err, size_t errlen);
 int mw_evidence_events_end(struct mw_evidence *e, char *err, size_t errlen);
 
 /*

@@ -1323,6 +1323,37 @@ struct evidence_line {
 	evidence_row_fn fn;
 };
 
+/*
+ * An event row longer than a COPY line is read (a superuser can store
+ * one): left out of the package, named by its host and seq, decoded from
+ * the line's start. Only events have rows that long to leave out.
+ */
+static int evidence_line_too_long(struct evidence_line *el, const char *line,
+				  size_t len, char *err, size_t errlen)
+{
+	char head[2 * MW_VERIFY_HOST_MAX + 64], why[128];
+	struct mw_chain_value f[2];
+	size_t n = 0, tabs = 0;
+
+	while (n < len && n < sizeof(head) && tabs < 2)
+		tabs += line[n++] == '\t';
+	memcpy(head, line, n);
+	if (el->fn != mw_evidence_event || tabs < 2 ||
+	    mw_pgcopy_parse(head, n - 1, f, 2, err, errlen)) {
+		mw_set_err(err, errlen,
+			   "a row longer than %u bytes, whose host and seq "
+			   "cannot be read",
+			   MW_PGCOPY_MAX_LINE);
+		return -1;
+	}
+	snprintf(why, sizeof(why),
+		 "the row is longer than %u bytes, which no event the daemon "
+		 "writes is",
+		 MW_PGCOPY_MAX_LINE);
+	return mw_evidence_event_left_out(el->r->e, &f[0], &f[1], why, err,
+					  errlen);
+}
+
 static int evidence_line(void *ctx, char *line, size_t len, char *err,
 			 size_t errlen)
 {
@@ -1331,6 +1362,8 @@ static int evidence_line(void *ctx, char *line, size_t len, char *err,
 
 	if (interrupted(err, errlen))
 		return -1;
+	if (len > MW_PGCOPY_MAX_LINE)
+		return evidence_line_too_long(el, line, len, err, errlen);
 	if (mw_pgcopy_parse(line, len, f, MW_CF_N + 1, err, errlen))
 		return -1;
 	return el->fn(el->r->e, f, err, errlen);

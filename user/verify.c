@@ -1863,9 +1863,16 @@ int mw_verify_expect_range(struct mw_verify *v, const char *host,
 	h = host_of(v, host, n, err, errlen);
 	if (!h)
 		return -1;
-	if (h->r.invalid || h->expected) {
-		mw_verify_package_problem(v, "the manifest lists a host that "
-					     "cannot be one, or one twice");
+	if (h->r.invalid) {
+		mw_verify_package_problem(v,
+					  "the manifest lists a host whose "
+					  "name cannot be one (empty, over %d "
+					  "bytes, or with a NUL byte)",
+					  MW_VERIFY_HOST_MAX - 1);
+		return 0;
+	}
+	if (h->expected) {
+		mw_verify_package_problem(v, "the manifest lists a host twice");
 		return 0;
 	}
 	h->expected = true;

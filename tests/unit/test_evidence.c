@@ -23,6 +23,7 @@
 #include "chain.h"
 #include "digest.h"
 #include "evidence.h"
+#include "pgcopy.h"
 #include "sign.h"
 #include "verify.h"
 
@@ -1350,35 +1351,55 @@ static bool te_has_control(const char *s, size_t n)
 	return false;
 }
 
-Test(evidence_package, a_hostile_host_name_is_escaped, .init = te_setup,
-     .fini = te_teardown)
+/* Rows 1..n of host; detail[s], when given, is row s's (taken over). */
+static void te_rows_of(struct te_row *rows, int n, const char *host,
+		       char **detail)
 {
-	struct mw_evidence_request req = { .since_us = TE_TS0,
-					   .until_us = TE_TS0 + 10000000ll,
-					   .created_us = TE_LONG_AFTER };
-	struct mw_evidence_host_window w = {
-		.host = TE_HOSTILE, .first_seq = 1, .last_seq = 3, .events = 3
-	};
-	struct te_row rows[4] = { 0 };
-	struct mw_chain_value f[TE_COLS];
-	struct mw_evidence *e;
-	char err[1024] = "", *text = NULL, num[32];
 	const char *prev = MW_CHAIN_GENESIS;
-	bool verified = false;
-	size_t len = 0;
-	FILE *out;
+	char num[32];
 
-	for (int s = 1; s <= 3; s++) {
-		te_set(&rows[s], MW_CF_HOST, TE_HOSTILE);
+	for (int s = 1; s <= n; s++) {
+		te_set(&rows[s], MW_CF_HOST, host);
 		snprintf(num, sizeof(num), "%d", s);
 		te_set(&rows[s], MW_CF_SEQ, num);
 		snprintf(num, sizeof(num), "%lld", TE_TS0 + s * 1000000ll);
 		te_set(&rows[s], MW_CF_TS_US, num);
 		te_set(&rows[s], MW_CF_KIND, "request");
+		if (detail && detail[s]) {
+			free(rows[s].v[MW_CF_DETAIL]);
+			rows[s].v[MW_CF_DETAIL] = detail[s];
+			detail[s] = NULL;
+		}
 		te_set(&rows[s], MW_CF_PREV_HASH, prev);
 		te_hash(&rows[s]);
 		prev = rows[s].v[MW_CF_N];
 	}
+}
+
+static void te_rows_free(struct te_row *rows, int n)
+{
+	for (int s = 1; s <= n; s++)
+		for (int i = 0; i < TE_COLS; i++)
+			free(rows[s].v[i]);
+}
+
+/* Exports rows 1..n of host into te_dir; the summary printed, in *text. */
+static void te_export_rows(struct te_row *rows, int n, const char *host,
+			   bool *verified, char **text)
+{
+	struct mw_evidence_request req = { .since_us = TE_TS0,
+					   .until_us = TE_TS0 + 100000000ll,
+					   .created_us = TE_LONG_AFTER };
+	struct mw_evidence_host_window w = { .host = host,
+					     .first_seq = 1,
+					     .last_seq = (uint64_t)n,
+					     .events = (uint64_t)n };
+	struct mw_chain_value f[TE_COLS];
+	struct mw_evidence *e;
+	char err[1024] = "";
+	size_t len = 0;
+	FILE *out;
+
 	cr_assert_eq(mw_evidence_open(&e, te_dir, &req, err, sizeof(err)), 0,
 		     "%s", err);
 	cr_assert_eq(mw_evidence_public_key_file(
@@ -1389,33 +1410,99 @@ Test(evidence_package, a_hostile_host_name_is_escaped, .init = te_setup,
 		     err);
 	cr_assert_eq(mw_evidence_events_begin(e, err, sizeof(err)), 0, "%s",
 		     err);
-	for (int s = 1; s <= 3; s++) {
+	for (int s = 1; s <= n; s++) {
 		te_values((const char *const *)rows[s].v, f);
-		cr_assert_eq(mw_evidence_event(e, f, err, sizeof(err)), 0, "%s",
-			     err);
+		cr_assert_eq(mw_evidence_event(e, f, err, sizeof(err)), 0,
+			     "seq %d: %s", s, err);
 	}
 	cr_assert_eq(mw_evidence_events_end(e, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(mw_evidence_checkpoint_file(e, "/nonexistent/cps", err,
 						 sizeof(err)),
 		     0, "%s", err);
-	cr_assert_eq(mw_evidence_finish(e, &verified, err, sizeof(err)), 0,
-		     "%s", err);
-	out = open_memstream(&text, &len);
+	cr_assert_eq(mw_evidence_finish(e, verified, err, sizeof(err)), 0, "%s",
+		     err);
+	out = open_memstream(text, &len);
 	cr_assert_not_null(out);
 	mw_evidence_print_summary(e, out);
 	fclose(out);
 	mw_evidence_free(e);
+}
+
+Test(evidence_package, a_hostile_host_name_is_escaped, .init = te_setup,
+     .fini = te_teardown)
+{
+	struct te_row rows[4] = { 0 };
+	char *text = NULL;
+	bool verified = false;
+	size_t len;
+
+	te_rows_of(rows, 3, TE_HOSTILE, NULL);
+	te_export_rows(rows, 3, TE_HOSTILE, &verified, &text);
 	cr_assert(strstr(text, "host h1\\x1b]2;PWNED\\x07\\x1b[2J: seq 1-3"),
 		  "%s", text);
 	cr_assert(strstr(text, "host h1\\x1b]2;PWNED\\x07\\x1b[2J: no "
 			       "checkpoint"),
 		  "the notes: %s", text);
-	cr_assert_not(te_has_control(text, len), "%s", text);
+	cr_assert_not(te_has_control(text, strlen(text)), "%s", text);
 	free(text);
 	text = te_read(te_path(te_dir, MW_EVIDENCE_VERIFY_TXT), &len);
 	cr_assert_not(te_has_control(text, len), "%s", text);
 	free(text);
-	for (int s = 1; s <= 3; s++)
-		for (int i = 0; i < TE_COLS; i++)
-			free(rows[s].v[i]);
+	te_rows_free(rows, 3);
+}
+
+/* ---- rows the package cannot hold: a break, not a failed export ---- */
+
+/*
+ * A host name longer than the verifier holds: exported, and its rows
+ * named as malformed.
+ */
+Test(evidence_package, a_host_name_too_long_is_exported_as_a_break,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct te_row rows[4] = { 0 };
+	char host[MW_VERIFY_HOST_MAX + 45], *text = NULL;
+	bool verified = true;
+
+	memset(host, 'h', sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	te_rows_of(rows, 3, host, NULL);
+	te_export_rows(rows, 3, host, &verified, &text);
+	cr_assert_not(verified, "%s", text);
+	cr_assert(strstr(text, "verification FAILED"), "%s", text);
+	cr_assert(strstr(text, "malformed"), "%s", text);
+	free(text);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_EVENTS), NULL);
+	cr_assert_eq(te_lines(text), 3);
+	free(text);
+	te_rows_free(rows, 3);
+}
+
+/*
+ * An event whose JSON would be longer than the verifier reads (a detail of
+ * control bytes, six times longer escaped): left out, named as missing,
+ * the export noting why.
+ */
+Test(evidence_package, an_event_too_long_is_left_out_as_a_break,
+     .init = te_setup, .fini = te_teardown)
+{
+	size_t big = MW_PGCOPY_MAX_LINE / 6 + 4096;
+	struct te_row rows[4] = { 0 };
+	char *detail[4] = { 0 }, *text = NULL;
+	bool verified = true;
+
+	detail[2] = malloc(big + 1);
+	cr_assert_not_null(detail[2]);
+	memset(detail[2], '\x01', big);
+	detail[2][big] = '\0';
+	te_rows_of(rows, 3, "big-host", detail);
+	te_export_rows(rows, 3, "big-host", &verified, &text);
+	cr_assert_not(verified, "%s", text);
+	cr_assert(strstr(text, "seq 2 deleted"), "%s", text);
+	cr_assert(strstr(text, "1 event(s) could not be exported"), "%s", text);
+	free(text);
+	text = te_read(te_path(te_dir, MW_EVIDENCE_EVENTS), NULL);
+	cr_assert_eq(te_lines(text), 2);
+	free(text);
+	te_rows_free(rows, 3);
 }
