@@ -1395,6 +1395,7 @@ static int evidence_seq_query(PGconn *conn, const char *sql,
 			      char *err, size_t errlen)
 {
 	PGresult *c = PQexecParams(conn, sql, 2, NULL, params, NULL, NULL, 0);
+	char name[MW_VERIFY_NAME_ESC];
 	int rc = 0;
 
 	*out = 0;
@@ -1403,9 +1404,12 @@ static int evidence_seq_query(PGconn *conn, const char *sql,
 		rc = -1;
 	} else if (PQntuples(c) && !PQgetisnull(c, 0, 0) &&
 		   !evidence_seq(PQgetvalue(c, 0, 0), out)) {
+		/* the name is the database's: escaped for the terminal */
 		mw_set_err(err, errlen,
 			   "host %s: a seq that is not a positive integer",
-			   params[0]);
+			   mw_verify_escape(params[0], strlen(params[0]),
+					    MW_VERIFY_HOST_MAX, name,
+					    sizeof(name)));
 		rc = -1;
 	}
 	PQclear(c);
@@ -1458,10 +1462,14 @@ static int evidence_hosts(struct evidence_run *r, const char *since,
 		if (!evidence_seq(PQgetvalue(r->hosts, i, 1), &w->first_seq) ||
 		    !evidence_seq(cp[1], &w->last_seq) ||
 		    !evidence_seq(PQgetvalue(r->hosts, i, 3), &w->events)) {
+			char name[MW_VERIFY_NAME_ESC];
+
 			mw_set_err(err, errlen,
 				   "host %s: seqs that are not positive "
 				   "integers",
-				   w->host);
+				   mw_verify_escape(w->host, strlen(w->host),
+						    MW_VERIFY_HOST_MAX, name,
+						    sizeof(name)));
 			return -1;
 		}
 		const char *fp[2] = { w->host, PQgetvalue(r->hosts, i, 1) };
