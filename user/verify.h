@@ -37,11 +37,15 @@
  *    a seq lower than the one before (host or rows out of order).
  *  - deleted: a seq gap (the missing range); rows verifying with seq + d
  *    that nothing compensates (d events deleted, the rest renumbered
- *    down); file checkpoints beyond the last event (the tail deleted).
+ *    down); file checkpoints beyond the last event (the tail deleted);
+ *    in a package, a line of its own checkpoints.jsonl before the host's
+ *    first event, and events missing at either end of the range its
+ *    manifest gives (mw_verify_package_lines, mw_verify_expect_range).
  *  - inserted: a repeated seq; a row whose own hash checks but whose
  *    prev_hash does not link to the event before; rows verifying with
  *    seq - d (d events inserted before them, the rest renumbered up: the
- *    break names the first inserted seq).
+ *    break names the first inserted seq); in a package, events beyond
+ *    its manifest's range, or of a host it does not list.
  *  - rewritten: the chain links, but a checkpoint signed another hash for
  *    its seq (the chain was recomputed): the range from the event after
  *    the last matching checkpoint to the checkpoint's seq. Only a break
@@ -59,7 +63,9 @@
  *    integer, host or kind NULL, checkpoint params not as above), and
  *    lines of the inputs that cannot be parsed.
  * Rows that name no usable host go to a host entry of their own, with
- * invalid set.
+ * invalid set. What is wrong with a package as a whole (its manifest, its
+ * files) is a package problem (mw_verify_package_problem), counted among
+ * the breaks.
  */
 #ifndef MW_VERIFY_H
 #define MW_VERIFY_H
