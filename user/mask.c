@@ -59,6 +59,10 @@ struct detector {
 /* Custom detectors: refused matches retried per string, shorter matches
  * looked at per start, the DFA matcher's workspace (ints). */
 #define CUSTOM_MAX_REJECTED 4096
+/* and at most this many bytes of refused matches searched again in one
+ * string: an open-ended pattern ([0-9]+) refused on a long run would scan
+ * the run's rest after each of its bytes */
+#define CUSTOM_MAX_REJECTED_BYTES (64u << 20)
 #define CUSTOM_SHORTER_MAX 16
 #define CUSTOM_DFA_WORKSPACE 1000
 #define CUSTOM_SHORTER_SPAN 256 /* longest refused match retried shorter */
@@ -485,7 +489,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			  size_t len, mw_detect_fn fn, void *arg)
 {
 	const struct detector *d = &m->det[det];
-	size_t at = 0, rejected = 0;
+	size_t at = 0, rejected = 0, rejected_bytes = 0;
 
 	while (at <= len) {
 		int rc = pcre2_match(d->re, (PCRE2_SPTR)s, len, at, 0, m->md,
@@ -511,6 +515,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			end++;
 		if ((end > start && custom_valid(d, s, start, end)) ||
 		    (rejected < CUSTOM_MAX_REJECTED &&
+		     rejected_bytes <= CUSTOM_MAX_REJECTED_BYTES &&
 		     shorter_valid(m, d, s, len, ov[0], ov[1], start, &end))) {
 			if (fn(arg, det, start, end))
 				return 1;
@@ -521,10 +526,14 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 		 * A match its validator refuses ("17 6759 6498 2643 8453",
 		 * Luhn) may hide a valid one that starts inside it: the
 		 * search goes on from its second byte. Bounded, as each try
-		 * scans again: past CUSTOM_MAX_REJECTED refusals in one
-		 * string, from its end.
+		 * scans again: past CUSTOM_MAX_REJECTED refusals, or
+		 * CUSTOM_MAX_REJECTED_BYTES of them, in one string, from its
+		 * end.
 		 */
-		at = ++rejected <= CUSTOM_MAX_REJECTED || end <= ov[0]
+		rejected_bytes += end - ov[0];
+		at = (++rejected <= CUSTOM_MAX_REJECTED &&
+		      rejected_bytes <= CUSTOM_MAX_REJECTED_BYTES) ||
+				     end <= ov[0]
 			     ? ov[0] + 1
 			     : end;
 	}

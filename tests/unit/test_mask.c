@@ -513,6 +513,41 @@ Test(mask, custom_detectors_and_rules)
 	cr_assert(strstr(err, "bad"), "%s", err);
 }
 
+/*
+ * An open-ended pattern refused on a long run (every suffix of
+ * "000...0001" fails Luhn) was searched again from each of the run's
+ * bytes, 4,096 times, each a scan of the run's rest: minutes on the event
+ * loop for one 16 MiB string. Bounded by bytes searched again too.
+ */
+Test(mask, refused_matches_are_searched_again_within_a_bound, .timeout = 10)
+{
+	struct mw_mask_custom cust = { .name = "c",
+				       .pattern = "[0-9]+",
+				       .validator = MW_MASK_VALIDATE_LUHN };
+	struct mw_mask_rule rule = { .name = "r",
+				     .apply = MW_MASK_TO_CLIENT,
+				     .style = MW_MASK_FULL,
+				     .detectors = 1ull << MW_DET_N_BUILTIN };
+	size_t len = 16u << 20;
+	char *text = malloc(len + 1), *out, err[256];
+	struct mw_masker *m;
+	struct mw_mask_plan p;
+	size_t n;
+
+	cr_assert_not_null(text);
+	memset(text, '0', len);
+	text[len - 1] = '1';
+	text[len] = '\0';
+	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
+	cr_assert_eq(mw_mask_text(m, &p, text, len, &out, &n, NULL), 0);
+	mw_masker_free(m);
+	free(text);
+	/* and a valid value in a shorter run is still found */
+	luhn_masks("[0-9]+", "id 0006759649826438453", "id [MASKED:c]");
+}
+
 /* ---- the labelled corpus (tests/masking/corpus.txt) ---------------------- */
 
 #define CORPUS_LINE_MAX 8192
