@@ -2550,6 +2550,45 @@ static bool batch_has_method(const struct mw_rpc_batch *b)
  * refused a message in it, which the client must not see; -1: the audit
  * trail cannot record it.
  */
+/*
+ * Whether a server's request or notification carries, in its method or
+ * its id, a value the client's masking rules hide: neither can be masked
+ * (the client would not know the method, nor the server pair the answer
+ * with a changed id), so the message is withheld. 1, 0, or -1 (out of
+ * memory). A response's id is the client's own request's.
+ */
+static int names_hold_values(struct mw_conn *c, const struct mw_rpc_batch *b)
+{
+	struct mw_mask_counts counts = { 0 };
+	struct mw_mask_plan plan;
+
+	if (!client_text_plan(c, &plan))
+		return 0;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct mw_rpc_msg *m = &b->msgs[i];
+		json_t *probe, *id;
+		long n;
+
+		if (!m->method)
+			continue;
+		id = json_object_get(m->json, "id");
+		probe = json_pack("[sO*]", m->method, id);
+		if (!probe)
+			return -1;
+		n = mw_mask_json(c->px->masker, &plan, &probe, &counts);
+		json_decref(probe);
+		if (n)
+			return n < 0 ? -1 : 1;
+	}
+	return 0;
+}
+
+/*
+ * Judges and records the server's messages of b (raw: their text): 0 to
+ * pass them on (*text: the text to send instead, or NULL), 1 when the
+ * policy refuses one, 2 when one is withheld for a value in its method or
+ * id (names_hold_values, recorded), -1 on failure.
+ */
 static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 			      const struct mw_rpc_batch *b, const char *raw,
 			      size_t raw_len, char **text)
@@ -2563,6 +2602,18 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 	int rc = 0;
 
 	*text = NULL;
+	switch (names_hold_values(c, b)) {
+	case 0:
+		break;
+	case 1:
+		record_http_error(c, x->http_method, x->path, c->resp_status,
+				  "a message from the server withheld: its "
+				  "method or id holds a value the client's "
+				  "masking rules hide");
+		return 2;
+	default:
+		return -1;
+	}
 	/* Mostly responses, which are not judged: no decisions to keep. */
 	if (batch_has_method(b)) {
 		d = calloc(b->n, sizeof(*d));
@@ -3043,7 +3094,7 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 		rc = judge_server_batch(
 			c, x, &batch, mw_buf_head(&c->resp_body), blen, &text);
 		tlen = text ? strlen(text) : 0;
-		if (rc > 0)
+		if (rc == 1)
 			record_http_error(
 				c, x->http_method, x->path, 502,
 				"the server's answer carried a message "

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startServer, startDaemon, makeCgroup, uniqueName, cgroupRelPath, runInCgroup, run,
-  MCP_DIR, cleanupAll, auditSettled, pgBin,
+  MCP_DIR, cleanupAll, auditSettled, pgBin, until,
 } from './helpers.mjs';
 
 const CUSTOMERS = [
@@ -241,6 +241,24 @@ test('what is not JSON-RPC is masked too: an error page, an SSE event that is no
   // after it (the client holds it; ids persist)
   assert.deepEqual(sum('/events'), { card: 2, ssn: 2 });
   assert.equal(events.body.split('id: ').length, 2, events.body);
+});
+
+test('a value in a server message\'s method or id, where no mask can go: the message is withheld', async () => {
+  const base = billing.url.replace(/\/mcp$/, '');
+  const out = await fetchText(`${base}/server-names`);
+  assert.equal(out.status, 200, out.body);
+  assertNoRaw(out.body, 'the stream');
+  assert.ok(!out.body.includes(CARDS[0].replace(/\D/g, '')), out.body);
+  assert.match(out.body, /names ok/);
+  const rows = await until(async () => {
+    const r = await d.sqlObjects("SELECT detail FROM mcpwarden.http_errors WHERE http_path = '/server-names'");
+    return r.length >= 3 && r;
+  }, 'three withheld messages recorded', 15000);
+  for (const r of rows) assert.match(r.detail, /withheld: its method or id holds a value/);
+  // and the trail holds neither
+  const raw = await d.sqlObjects("SELECT count(*)::int AS n FROM mcpwarden.events WHERE " +
+    `method LIKE '%${SSNS[0]}%' OR rpc_id LIKE '%${CARDS[0].replace(/\D/g, '').slice(0, 12)}%'`);
+  assert.equal(raw[0].n, 0);
 });
 
 test('a result that is a bare number is masked whole, for the client and on record; so is the target', async () => {

@@ -153,6 +153,19 @@ async function routes(req, res) {
     res.end(`event: message\ndata: ${JSON.stringify(msg)}\n\n`);
     return true;
   }
+  // a customer's values where no mask can go: a notification's method,
+  // a server request's id (a string, and an integer)
+  if (req.url === '/server-names') {
+    const r = await rows('', []);
+    const card = r[0].card.replace(/\D/g, '');
+    const msgs = [{ jsonrpc: '2.0', method: `notifications/${r[0].ssn}` },
+      { jsonrpc: '2.0', id: r[0].card, method: 'ping' },
+      { jsonrpc: '2.0', id: Number(card), method: 'ping' },
+      { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'names ok' } }];
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(msgs.map((m) => `data: ${JSON.stringify(m)}\n\n`).join(''));
+    return true;
+  }
   // the error page in UTF-16, where a scanner of ASCII sees no digits
   if (req.url === '/debug-utf16') {
     res.writeHead(500, { 'content-type': 'text/plain; charset=utf-16le' });
