@@ -2992,7 +2992,25 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	/* Blocks without data (comments, ids, retry), events of their own
 	 * type whose data no reader takes for a message (masked as text),
 	 * and the legacy endpoint, whose data, the URL to post to, goes as
-	 * it is. */
+	 * it is: withheld when masking would change it (a changed URL is
+	 * none the client can use). */
+	if (masking && is_legacy_endpoint(sc->x, ev)) {
+		char *masked = NULL;
+		size_t n;
+		long found = mask_text_for_client(c->px->masker, &plan,
+						  ev->data, ev->data_len, 0,
+						  &masked, &n, NULL);
+
+		free(masked);
+		if (found) {
+			record_http_error(c, sc->x->http_method, sc->x->path,
+					  c->resp_status,
+					  "an endpoint event withheld: its URL "
+					  "holds a value the client's masking "
+					  "rules hide");
+			return found < 0 ? -EIO : 0;
+		}
+	}
 	if (masking)
 		return send_masked_block(c, sc->x, &plan, ev, ev->data,
 					 ev->data_len,

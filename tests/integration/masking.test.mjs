@@ -261,6 +261,17 @@ test('a value in a server message\'s method or id, where no mask can go: the mes
   assert.equal(raw[0].n, 0);
 });
 
+test('an endpoint event whose URL holds a value is withheld; one without passes as it is', async () => {
+  const base = billing.url.replace(/\/mcp$/, '');
+  const out = await fetchText(`${base}/endpoint-card`);
+  assert.equal(out.status, 200, out.body);
+  assert.ok(!out.body.includes(CARDS[0].replace(/\D/g, '')), out.body);
+  assert.equal(out.body, 'event: endpoint\ndata: /messages?sessionId=abc\n\n');
+  await until(async () => (await d.sqlObjects("SELECT detail FROM mcpwarden.http_errors WHERE " +
+    "http_path = '/endpoint-card' AND detail LIKE 'an endpoint event withheld%'")).length === 1,
+  'the withheld endpoint recorded', 15000);
+});
+
 test('a result that is a bare number is masked whole, for the client and on record; so is the target', async () => {
   // the card in the query too: a target is on record, and carries values
   const url = billing.url.replace(/\/mcp$/, `/number?card=${CARDS[0].replace(/\D/g, '')}`);

@@ -166,6 +166,15 @@ async function routes(req, res) {
     res.end(msgs.map((m) => `data: ${JSON.stringify(m)}\n\n`).join(''));
     return true;
   }
+  // the legacy transport's endpoint event, its URL holding a card: a URL
+  // masked is none a client can use
+  if (req.url === '/endpoint-card') {
+    const r = await rows('', []);
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(`event: endpoint\ndata: /messages?sessionId=abc&card=${r[0].card.replace(/\D/g, '')}\n\n`
+      + 'event: endpoint\ndata: /messages?sessionId=abc\n\n');
+    return true;
+  }
   // the error page in UTF-16, where a scanner of ASCII sees no digits
   if (req.url === '/debug-utf16') {
     res.writeHead(500, { 'content-type': 'text/plain; charset=utf-16le' });
