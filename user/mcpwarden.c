@@ -995,17 +995,31 @@ static int verify_line(void *v, char *line, size_t len, char *err,
 
 /*
  * Tells v the chains are whole, and the days whose partitions retention
- * has not dropped (days since 1970).
+ * has not dropped (days since 1970): every day a partition's range holds,
+ * read from its bounds, not its name (a renamed partition is still there).
  */
 static int kept_days(PGconn *conn, struct mw_verify *v, char *err,
 		     size_t errlen)
 {
+	/* a bound's literals carry their offset (ISO style): the cast is the
+	 * same in any TimeZone; a range is read for at most 100 years */
 	PGresult *r = PQexec(
-		conn, "SELECT (to_date(substr(c.relname, 8), 'YYYYMMDD') - "
-		      "date '1970-01-01')::text FROM pg_inherits i "
-		      "JOIN pg_class c ON c.oid = i.inhrelid "
-		      "WHERE i.inhparent = 'mcpwarden.events'::regclass "
-		      "AND c.relname ~ '^events_[0-9]{8}$'");
+		conn,
+		"SET DateStyle = ISO; "
+		"SELECT DISTINCT (d::date - date '1970-01-01')::text FROM ("
+		"SELECT substring(b FROM $$FROM \\('([0-9][^']*)'\\)$$)"
+		"::timestamptz AT TIME ZONE 'UTC' AS lo, "
+		"substring(b FROM $$TO \\('([0-9][^']*)'\\)$$)"
+		"::timestamptz AT TIME ZONE 'UTC' AS hi "
+		"FROM (SELECT pg_get_expr(c.relpartbound, c.oid) AS b "
+		"FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+		"WHERE i.inhparent = 'mcpwarden.events'::regclass) p "
+		"WHERE b ~ $$^FOR VALUES FROM \\('[0-9][^']*'\\) TO "
+		"\\('[0-9][^']*'\\)$$) r, "
+		"generate_series(date_trunc('day', lo), "
+		"least(hi, lo + interval '36525 days') - interval '1 "
+		"microsecond', "
+		"interval '1 day') d");
 	int64_t *days = NULL;
 	int n, rc = -1;
 

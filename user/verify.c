@@ -79,6 +79,8 @@ struct hstate {
 	uint64_t prev_real; /* the seq the last row verified at */
 	int64_t prev_ts;
 	bool prev_ts_ok;
+	int64_t first_ts; /* of the first row, when first_ts_ok */
+	bool first_ts_ok;
 	bool prev_clean;
 	/* renumbering diagnosis */
 	int last_delta;
@@ -667,9 +669,10 @@ static bool day_kept(const struct mw_verify *v, int64_t day)
  * A file checkpoint before a whole chain's first event: retention, which
  * drops the daily partitions before a day, or a deletion. The file gives
  * the day of the checkpoint's own event; when that event is gone but its
- * day's partition is still there, retention did not take it: the chain's
- * start was deleted. Recorded once per host. Whether it was (the file's
- * checkpoint is counted as failed).
+ * day's partition is still there, or its day is the chain's first event's
+ * (retention takes whole days, that one's too), retention did not take
+ * it: the chain's start was deleted. Recorded once per host. Whether it
+ * was (the file's checkpoint is counted as failed).
  */
 static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 				struct fcp *c)
@@ -677,10 +680,13 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 	char day[32];
 	time_t t;
 	struct tm tm;
+	bool same_day;
 
 	if (!v->whole_chains || !c->ts_us || !c->checkpoint_seq ||
-	    c->checkpoint_seq >= h->r.first_seq ||
-	    !day_kept(v, utc_day(c->ts_us)))
+	    c->checkpoint_seq >= h->r.first_seq)
+		return false;
+	same_day = h->first_ts_ok && utc_day(c->ts_us) >= utc_day(h->first_ts);
+	if (!same_day && !day_kept(v, utc_day(c->ts_us)))
 		return false;
 	h->r.file_cp_failed++;
 	if (h->prefix_deleted)
@@ -691,10 +697,12 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 		snprintf(day, sizeof(day), "?");
 	record(h, MW_VB_DELETED, c->checkpoint_seq, h->r.first_seq - 1,
 	       "events before seq %llu deleted: the checkpoint file holds the "
-	       "checkpoint at seq %llu, made on %s, a day whose partition "
-	       "retention has not dropped",
+	       "checkpoint at seq %llu, made on %s, %s",
 	       (unsigned long long)h->r.first_seq,
-	       (unsigned long long)c->checkpoint_seq, day);
+	       (unsigned long long)c->checkpoint_seq, day,
+	       same_day ? "the day of the chain's first event (retention "
+			  "drops whole days)"
+			: "a day whose partition retention has not dropped");
 	return true;
 }
 
@@ -1232,6 +1240,8 @@ static int row(struct mw_verify *v, struct hstate *h,
 	if (!h->have_prev) {
 		h->r.first_seq = seq;
 		h->r.starts_late = seq > 1;
+		h->first_ts_ok =
+			mw_chain_value_i64(&f[MW_CF_TS_US], &h->first_ts);
 	} else if (seq > h->grp_seq + 1) {
 		/* the checkpoints of the rows seen, then the gap, then
 		 * those of the missing seqs */

@@ -242,6 +242,16 @@ test('edits, deletions and reordering by a database superuser are named by audit
   r = await verify(d, '--json');
   assert.equal(r.code, 1, `a deleted start verified:\n${r.stdout}`);
   assert.match(r.stdout, new RegExp(`events before seq ${n} deleted`));
+  // the same with the daily partitions renamed: their bounds still say
+  // which days retention has not dropped
+  const parts = (await d.sql(`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+    where i.inhparent = 'mcpwarden.events'::regclass and c.relname ~ '^events_[0-9]{8}$'`)).map(([x]) => x);
+  assert.ok(parts.length > 0);
+  await superuser(parts.map((p) => `alter table mcpwarden.${p} rename to x${p}`).join(';\n'));
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a deleted start verified, the partitions renamed:\n${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`events before seq ${n} deleted`));
+  await superuser(parts.map((p) => `alter table mcpwarden.x${p} rename to ${p}`).join(';\n'));
   await superuser(head.map((x) =>
     `insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${x}$q$)`).join(';\n'));
   await assertVerifies(d, 'the start restored');

@@ -268,9 +268,10 @@ static size_t tv_index(const struct tv_chain *c, uint64_t seq)
 	return 0;
 }
 
-/* The checkpoint file line for seq of c, signed by s, made at TV_TS0. */
-static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
-		       uint64_t seq, char *line, size_t linelen)
+/* The checkpoint file line for seq of c, signed by s, made at ts_us. */
+static void tv_file_cp_at(const struct tv_chain *c, const struct mw_signer *s,
+			  uint64_t seq, int64_t ts_us, char *line,
+			  size_t linelen)
 {
 	const struct tv_row *r = &c->rows[tv_index(c, seq)];
 	char sig[MW_SIGN_B64_LEN];
@@ -281,7 +282,15 @@ static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
 		 "\"key_id\":\"%s\",\"signature\":\"%s\","
 		 "\"checkpoint_seq\":%llu,\"ts_us\":%lld}\n",
 		 r->v[MW_CF_HOST], (unsigned long long)seq, r->v[MW_CF_N],
-		 mw_signer_key_id(s), sig, (unsigned long long)seq + 1, TV_TS0);
+		 mw_signer_key_id(s), sig, (unsigned long long)seq + 1,
+		 (long long)ts_us);
+}
+
+/* The same, made at TV_TS0 (the day of every event of a chain built). */
+static void tv_file_cp(const struct tv_chain *c, const struct mw_signer *s,
+		       uint64_t seq, char *line, size_t linelen)
+{
+	tv_file_cp_at(c, s, seq, TV_TS0, line, linelen);
 }
 
 static struct mw_verify *tv_new(int key)
@@ -470,9 +479,11 @@ Test(verify, two_hosts_one_broken, .init = tv_setup, .fini = tv_teardown)
 
 /*
  * The chain without its first 100 events, fed to v after file
- * checkpoints at the seqs cps[0..ncps), signed on TV_TS0's day.
+ * checkpoints at the seqs cps[0..ncps), made at cp_ts (the checkpoint
+ * file says; the chain's events are all of TV_TS0's day).
  */
-static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps)
+static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps,
+			int64_t cp_ts)
 {
 	struct tv_chain c = { 0 }, full = { 0 };
 	char line[1024];
@@ -482,7 +493,8 @@ static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps)
 	for (int i = 0; i < 100; i++)
 		tv_remove(&c, 0);
 	for (size_t i = 0; i < ncps; i++) {
-		tv_file_cp(&full, tv_signer[0], cps[i], line, sizeof(line));
+		tv_file_cp_at(&full, tv_signer[0], cps[i], cp_ts, line,
+			      sizeof(line));
 		tv_add_line(v, line);
 	}
 	tv_feed(v, &c);
@@ -498,7 +510,7 @@ Test(verify, retention_start_is_information, .init = tv_setup,
 	struct mw_verify *v = tv_new(0);
 	const struct mw_verify_host *h;
 
-	tv_feed_cut(v, cps, 2);
+	tv_feed_cut(v, cps, 2, TV_TS0);
 	cr_assert(mw_verify_ok(v));
 	h = tv_host(v, TV_HOST);
 	cr_assert(h->starts_late);
@@ -508,27 +520,29 @@ Test(verify, retention_start_is_information, .init = tv_setup,
 	mw_verify_free(v);
 }
 
+#define TV_DAY_US (86400ll * 1000000)
+#define TV_DAY0 (TV_TS0 / TV_DAY_US)
+
 /*
- * The database's chain without its first 100 events, and a file
- * checkpoint at seq 49 (its event, 50, gone) made on TV_TS0's day; the
+ * The database's chain without its first 100 events (all of TV_DAY0), and
+ * a file checkpoint at seq 49 (its event, 50, gone) made at cp_ts; the
  * database holds the daily partition of kept_day.
  */
-static struct mw_verify *tv_cut_start(int64_t kept_day)
+static struct mw_verify *tv_cut_start(int64_t cp_ts, int64_t kept_day)
 {
 	static const uint64_t cps[] = { 49 };
 	struct mw_verify *v = tv_new(0);
 
 	cr_assert_eq(mw_verify_whole_chains(v, &kept_day, 1), 0);
-	tv_feed_cut(v, cps, 1);
+	tv_feed_cut(v, cps, 1, cp_ts);
 	return v;
 }
 
-#define TV_DAY0 (TV_TS0 / (86400ll * 1000000))
-
 Test(verify, retention_takes_whole_days, .init = tv_setup, .fini = tv_teardown)
 {
-	/* the checkpoint's day has no partition left: dropped */
-	struct mw_verify *v = tv_cut_start(TV_DAY0 + 1);
+	/* the checkpoint's day, the day before the chain's first event,
+	 * has no partition left: dropped */
+	struct mw_verify *v = tv_cut_start(TV_TS0 - TV_DAY_US, TV_DAY0);
 	const struct mw_verify_host *h = tv_host(v, TV_HOST);
 
 	cr_assert(mw_verify_ok(v));
@@ -540,7 +554,7 @@ Test(verify, start_deleted_within_a_kept_day, .init = tv_setup,
      .fini = tv_teardown)
 {
 	/* the checkpoint's day's partition is still there */
-	struct mw_verify *v = tv_cut_start(TV_DAY0);
+	struct mw_verify *v = tv_cut_start(TV_TS0 - TV_DAY_US, TV_DAY0 - 1);
 	const struct mw_verify_host *h = tv_host(v, TV_HOST);
 
 	tv_expect(v, 1, MW_VB_DELETED, 50);
@@ -548,6 +562,25 @@ Test(verify, start_deleted_within_a_kept_day, .init = tv_setup,
 	cr_assert_eq(h->file_cp_retention, 0);
 	cr_assert_eq(h->file_cp_failed, 1);
 	cr_assert(strstr(h->details[0].detail, "events before seq 101 deleted"),
+		  "%s", h->details[0].detail);
+	mw_verify_free(v);
+}
+
+/*
+ * The checkpoint's day is the chain's first event's: retention, which
+ * drops whole days, would have taken that event too. Whatever the
+ * partitions say (their names can be changed).
+ */
+Test(verify, start_deleted_on_the_first_events_day, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	struct mw_verify *v = tv_cut_start(TV_TS0, TV_DAY0 + 5);
+	const struct mw_verify_host *h = tv_host(v, TV_HOST);
+
+	tv_expect(v, 1, MW_VB_DELETED, 50);
+	cr_assert_eq(h->file_cp_retention, 0);
+	cr_assert(strstr(h->details[0].detail, "the day of the chain's first "
+					       "event"),
 		  "%s", h->details[0].detail);
 	mw_verify_free(v);
 }
