@@ -106,6 +106,42 @@ static bool token_bounded(const struct text *t, size_t start, size_t end,
 	return !(b && in(b)) && !(a && in(a));
 }
 
+/*
+ * The separator between two groups of digits at s[i] (before end), as a
+ * code (the byte for ASCII ones; 's' for a Unicode space, 'd' for a
+ * Unicode dash: a card printed with a no-break space or an en dash is
+ * the same card) and its length in *len; 0 when there is none. The
+ * ASCII ones: ' ', '-', '.', '/', '_' and tab; '(' and ')' are read by
+ * the caller (phone numbers).
+ */
+static char group_sep(const char *s, size_t i, size_t end, size_t *len)
+{
+	const unsigned char *u = (const unsigned char *)s + i;
+	size_t left = end - i;
+
+	*len = 1;
+	if (!left)
+		return 0;
+	if (is_one_of(s[i], " -./_\t"))
+		return s[i];
+	if (left >= 2 && u[0] == 0xc2 && u[1] == 0xa0) { /* U+00A0 */
+		*len = 2;
+		return 's';
+	}
+	if (left >= 3 && u[0] == 0xe2 && u[1] == 0x80 &&
+	    (u[2] == 0x87 || u[2] == 0x89 || u[2] == 0xaf)) {
+		*len = 3; /* figure, thin, narrow no-break space */
+		return 's';
+	}
+	if (left >= 3 &&
+	    ((u[0] == 0xe2 && u[1] == 0x80 && u[2] >= 0x90 && u[2] <= 0x94) ||
+	     (u[0] == 0xe2 && u[1] == 0x88 && u[2] == 0x92))) {
+		*len = 3; /* U+2010..U+2014 hyphens and dashes, U+2212 minus */
+		return 'd';
+	}
+	return 0;
+}
+
 /* ---- validators --------------------------------------------------------- */
 
 static size_t digits_of(const char *s, size_t start, size_t end, char *out,
@@ -184,8 +220,8 @@ static bool card_issuer(const char *d, size_t n)
 static size_t grouped_digits(const char *s, size_t start, size_t end, char *out,
 			     size_t max)
 {
-	size_t n = 0;
-	char sep = 0;
+	size_t n = 0, len;
+	char sep = 0, c;
 
 	for (size_t i = start; i < end; i++) {
 		if (is_digit(s[i])) {
@@ -195,9 +231,12 @@ static size_t grouped_digits(const char *s, size_t start, size_t end, char *out,
 				n++;
 			continue;
 		}
-		if ((sep && s[i] != sep) || i + 1 >= end || !is_digit(s[i + 1]))
+		c = group_sep(s, i, end, &len);
+		if (!c || (sep && c != sep) || i + len >= end ||
+		    !is_digit(s[i + len]))
 			return 0;
-		sep = s[i];
+		sep = c;
+		i += len - 1;
 	}
 	return n;
 }
@@ -787,7 +826,8 @@ static bool card_grouping(const struct group *g, size_t n)
 	return glen(&g[n - 1]) <= 4;
 }
 
-/* Cards: 13 to 19 digits, one group or groups joined by ' ' or '-'. */
+/* Cards: 13 to 19 digits, one group or groups joined by one separator
+ * (group_sep's: not a parenthesis). */
 static void chain_card(struct scan *x, size_t a)
 {
 	size_t digits = 0;
@@ -795,7 +835,7 @@ static void chain_card(struct scan *x, size_t a)
 
 	for (size_t b = a; b < x->ng && b < a + VALUE_MAX_GROUPS; b++) {
 		if (b > a) {
-			if (x->g[b].sep != ' ' && x->g[b].sep != '-')
+			if (x->g[b].sep == '(' || x->g[b].sep == ')')
 				return;
 			if (sep && x->g[b].sep != sep)
 				return;
@@ -818,7 +858,9 @@ static void chain_ssn(struct scan *x, size_t a)
 	const struct group *g = &x->g[a];
 
 	if (a + 2 < x->ng && glen(&g[0]) == 3 && glen(&g[1]) == 2 &&
-	    glen(&g[2]) == 4 && (g[1].sep == '-' || g[1].sep == ' ') &&
+	    glen(&g[2]) == 4 &&
+	    (g[1].sep == '-' || g[1].sep == ' ' || g[1].sep == 's' ||
+	     g[1].sep == 'd') &&
 	    g[2].sep == g[1].sep)
 		try(x, MW_DET_SSN, g[0].start, g[2].end);
 }
@@ -934,22 +976,28 @@ static void chain_done(struct scan *x, size_t upto, size_t digits)
 }
 
 /* The separator after the group ending at p, and where the next starts:
- * one of " -.()", or ") " and " (" before a digit. */
+ * group_sep's, '(' or ')', or ") " and " (" before a digit. */
 static bool chain_next(const struct text *t, size_t p, char *sep, size_t *at)
 {
 	const char *s = t->s;
-	size_t n = t->len;
+	size_t n = t->len, len;
 	char c;
 
 	if (p + 1 >= n)
 		return false;
 	c = s[p];
-	if (is_digit(s[p + 1]) &&
-	    (c == ' ' || c == '-' || c == '.' || c == ')' || c == '(')) {
+	if (is_digit(s[p + 1]) && (c == ')' || c == '(')) {
 		*sep = c;
 		*at = p + 1;
 		return true;
 	}
+	c = group_sep(s, p, n, &len);
+	if (c && p + len < n && is_digit(s[p + len])) {
+		*sep = c;
+		*at = p + len;
+		return true;
+	}
+	c = s[p];
 	if (p + 2 < n && is_digit(s[p + 2]) &&
 	    ((c == ')' && s[p + 1] == ' ') || (c == ' ' && s[p + 1] == '('))) {
 		*sep = c == ')' ? ')' : '(';

@@ -99,6 +99,10 @@ for (const [brand] of BRANDS) {
 }
 line(`two cards: ${m('card', '4111 1111 1111 1111')} and ${m('card', '5500-0000-0000-0004')}`);
 line(`amex ${m('card', '3782 822463 10005')} on file`);
+// printed with another separator, one kind throughout: the same card
+for (const sep of ['\u00a0', '\u202f', '\u2009', '\u2013', '\u2212', '.', '/', '_', '\t']) {
+  line(`card ${m('card', grouped('4111111111111111', sep))} on file`);
+}
 section('cards: look-alikes');
 for (let k = 0; k < 12; k++) { // a valid issuer, Luhn fails
   const d = cardDigits(pick(BRANDS)[0]);
@@ -116,6 +120,8 @@ for (let k = 0; k < 8; k++) { // epoch milliseconds: 13 digits from 1
 for (let k = 0; k < 5; k++) line(`tracking number ${chars(DIG, 20)} shipped`);
 line('ISBN 978-3-16-148410-0 in stock');
 line('mixed separators 4111-1111 1111-1111 are not one number');
+line('mixed separators 4111\u00a01111 1111\u20131111 are not one number');
+line('released 2026/12/07, part 4111.1111');
 line('a longer number 41111111111111110 is not a card');
 line('amount 4111111111111111.5 units');
 line('ORD4111111111111111X is an order code');
@@ -146,6 +152,8 @@ for (const v of ['000-12-3456', '666-12-3456', '900-12-3456', '987-65-4321', '12
   '123-45-0000', ...NEVER, '999-99-9999']) line(`SSN ${v} (not issued)`);
 for (let k = 0; k < 6; k++) line(`id ${chars('123456789', 1)}${chars(DIG, 8)} in the batch`);
 for (let k = 0; k < 6; k++) line(`due 20${int(10, 30)}-${pad(int(1, 12), 2)}-${pad(int(1, 28), 2)}`);
+line(`SSN ${m('ssn', '219\u201309\u20139998')} (an en dash)`);
+line(`SSN ${m('ssn', '219\u00a009\u00a09998')} (a no-break space)`);
 line('mixed 123-45 6780 is not an SSN');
 line('part of 555-219-45-6781-1 a longer code');
 
