@@ -60,8 +60,9 @@ struct detector {
  * looked at per start, the DFA matcher's workspace (ints). */
 #define CUSTOM_MAX_REJECTED 4096
 /* and at most this many bytes of refused matches searched again in one
- * string: an open-ended pattern ([0-9]+) refused on a long run would scan
- * the run's rest after each of its bytes */
+ * call (a message, a text): an open-ended pattern ([0-9]+) refused on a
+ * long run would scan the run's rest after each of its bytes, in each of
+ * a message's strings */
 #define CUSTOM_MAX_REJECTED_BYTES (64u << 20)
 #define CUSTOM_SHORTER_MAX 16
 #define CUSTOM_DFA_WORKSPACE 1000
@@ -82,6 +83,9 @@ struct mw_masker {
 	/* the fast path's decoded copy of a message */
 	char *scratch;
 	size_t scratch_cap;
+	/* refused custom matches still to search again in this call
+	 * (CUSTOM_MAX_REJECTED_BYTES at each entry point) */
+	size_t rejected_budget;
 };
 
 static const char *const builtin_names[MW_DET_N_BUILTIN] = {
@@ -489,7 +493,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			  size_t len, mw_detect_fn fn, void *arg)
 {
 	const struct detector *d = &m->det[det];
-	size_t at = 0, rejected = 0, rejected_bytes = 0;
+	size_t at = 0, rejected = 0;
 
 	while (at <= len) {
 		int rc = pcre2_match(d->re, (PCRE2_SPTR)s, len, at, 0, m->md,
@@ -514,8 +518,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 		while (end < len && ((unsigned char)s[end] & 0xc0) == 0x80)
 			end++;
 		if ((end > start && custom_valid(d, s, start, end)) ||
-		    (rejected < CUSTOM_MAX_REJECTED &&
-		     rejected_bytes <= CUSTOM_MAX_REJECTED_BYTES &&
+		    (rejected < CUSTOM_MAX_REJECTED && m->rejected_budget &&
 		     shorter_valid(m, d, s, len, ov[0], ov[1], start, &end))) {
 			if (fn(arg, det, start, end))
 				return 1;
@@ -526,13 +529,15 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 		 * A match its validator refuses ("17 6759 6498 2643 8453",
 		 * Luhn) may hide a valid one that starts inside it: the
 		 * search goes on from its second byte. Bounded, as each try
-		 * scans again: past CUSTOM_MAX_REJECTED refusals, or
-		 * CUSTOM_MAX_REJECTED_BYTES of them, in one string, from its
-		 * end.
+		 * scans again: past CUSTOM_MAX_REJECTED refusals in one
+		 * string, or CUSTOM_MAX_REJECTED_BYTES of them in one call,
+		 * from its end.
 		 */
-		rejected_bytes += end - ov[0];
+		m->rejected_budget -= end - ov[0] < m->rejected_budget
+					      ? end - ov[0]
+					      : m->rejected_budget;
 		at = (++rejected <= CUSTOM_MAX_REJECTED &&
-		      rejected_bytes <= CUSTOM_MAX_REJECTED_BYTES) ||
+		      m->rejected_budget) ||
 				     end <= ov[0]
 			     ? ov[0] + 1
 			     : end;
@@ -722,6 +727,7 @@ bool mw_mask_candidates(struct mw_masker *m, uint64_t set, const char *raw,
 	const char *view = raw;
 	size_t vlen = len;
 
+	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
 	if (!set || !len)
 		return false;
 	if ((set & BUILTIN_SET) && memchr(raw, '\\', len) &&
@@ -861,12 +867,14 @@ static long spans_of(struct mw_masker *m, uint64_t set, const char *text,
 long mw_mask_find(struct mw_masker *m, uint64_t set, const char *text,
 		  size_t len, struct mw_mask_span *spans, size_t max)
 {
+	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
 	return spans_of(m, set, text, len, spans, max, false);
 }
 
 long mw_mask_spans(struct mw_masker *m, uint64_t set, const char *text,
 		   size_t len, struct mw_mask_span *spans, size_t max)
 {
+	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
 	return spans_of(m, set, text, len, spans, max, true);
 }
 
@@ -988,7 +996,10 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 		  struct mw_mask_counts *counts)
 {
 	struct mw_buf o = { 0 };
-	long n = mask_text_into(m, plan, text, len, &o, counts);
+	long n;
+
+	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
+	n = mask_text_into(m, plan, text, len, &o, counts);
 
 	*out = NULL;
 	*outlen = 0;
@@ -1231,6 +1242,7 @@ long mw_mask_json(struct mw_masker *m, const struct mw_mask_plan *plan,
 
 	if (!*j || !plan->detectors)
 		return 0;
+	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
 	if (!json_is_number(*j))
 		return mask_value(m, plan, *j, counts, 0);
 	/* a bare number (a result of 4111111111111111) is replaced whole */

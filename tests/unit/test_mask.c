@@ -542,6 +542,25 @@ Test(mask, refused_matches_are_searched_again_within_a_bound, .timeout = 10)
 		     "%s", err);
 	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
 	cr_assert_eq(mw_mask_text(m, &p, text, len, &out, &n, NULL), 0);
+	/* the bound is the message's, not each string's: the same digits
+	 * in 1,024 strings of 16 KiB */
+	{
+		json_t *arr = json_array(), *j;
+
+		cr_assert_not_null(arr);
+		for (size_t i = 0; i < 1024; i++) {
+			size_t sl = 16u << 10;
+
+			memset(text, '0', sl);
+			text[sl - 1] = '1';
+			cr_assert_eq(json_array_append_new(
+					     arr, json_stringn(text, sl)),
+				     0);
+		}
+		j = arr;
+		cr_assert_eq(mw_mask_json(m, &p, &j, NULL), 0);
+		json_decref(j);
+	}
 	mw_masker_free(m);
 	free(text);
 	/* and a valid value in a shorter run is still found */
