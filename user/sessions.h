@@ -9,7 +9,10 @@
  *
  * A session the daemon never saw opened (before it started, or one
  * forgotten for room) belongs to the first identity that names it.
- * Bounded: past max sessions the one idle longest is forgotten.
+ * Bounded: max sessions seen opened and max / 4 claimed by naming, kept
+ * apart (a flood of names never pushes out an opened session); one user
+ * (uid) holds an eighth of each at most, its own oldest making room,
+ * and past a pool's size the session idle longest in it is forgotten.
  */
 #ifndef MW_SESSIONS_H
 #define MW_SESSIONS_H
