@@ -152,9 +152,12 @@ static void resolve(struct mw_user_cache_entry *e, uint32_t uid, uint32_t gid)
 			e->user_unknown = e->groups_unknown = true;
 		goto out;
 	}
+	/* a name cut short could be another user's: none, unknown */
 	if ((size_t)snprintf(e->name, sizeof(e->name), "%s", pw.pw_name) >=
-	    sizeof(e->name))
+	    sizeof(e->name)) {
+		snprintf(e->name, sizeof(e->name), "%u", uid);
 		e->user_unknown = true;
+	}
 	/* more groups than kept: the ones past them are unknown */
 	if (getgrouplist(pw.pw_name, gid, list, &nlist) < 0) {
 		e->groups_unknown = true;

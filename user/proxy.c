@@ -2919,6 +2919,30 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	 * a line at and Go's line readers do not */
 	rewrite = odd_breaks || ev->unknown_field ||
 		  has_lone_cr(ev->raw, ev->raw_len);
+	/* The legacy endpoint passes as it is (the URL to post to): when
+	 * masking would change it, no URL can go (a masked one is none the
+	 * client can use), and the stream ends, its client told so, rather
+	 * than wait for an endpoint that never comes. */
+	if (masking && is_legacy_endpoint(sc->x, ev)) {
+		char *masked = NULL;
+		size_t n;
+		long found = mask_text_for_client(c->px->masker, &plan,
+						  ev->data, ev->data_len, 0,
+						  &masked, &n, NULL);
+
+		free(masked);
+		if (found) {
+			record_http_error(c, sc->x->http_method, sc->x->path,
+					  c->resp_status,
+					  "an endpoint event withheld: its URL "
+					  "holds a value the client's masking "
+					  "rules hide");
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "the legacy endpoint holds a value the "
+				 "client's masking rules hide");
+			return -EIO;
+		}
+	}
 	if (is_legacy_endpoint(sc->x, ev))
 		sse_learn_endpoint(c, sc->x, ev);
 	if (is_message && mw_rpc_parse(ev->data, ev->data_len,
@@ -2992,25 +3016,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 	/* Blocks without data (comments, ids, retry), events of their own
 	 * type whose data no reader takes for a message (masked as text),
 	 * and the legacy endpoint, whose data, the URL to post to, goes as
-	 * it is: withheld when masking would change it (a changed URL is
-	 * none the client can use). */
-	if (masking && is_legacy_endpoint(sc->x, ev)) {
-		char *masked = NULL;
-		size_t n;
-		long found = mask_text_for_client(c->px->masker, &plan,
-						  ev->data, ev->data_len, 0,
-						  &masked, &n, NULL);
-
-		free(masked);
-		if (found) {
-			record_http_error(c, sc->x->http_method, sc->x->path,
-					  c->resp_status,
-					  "an endpoint event withheld: its URL "
-					  "holds a value the client's masking "
-					  "rules hide");
-			return found < 0 ? -EIO : 0;
-		}
-	}
+	 * it is. */
 	if (masking)
 		return send_masked_block(c, sc->x, &plan, ev, ev->data,
 					 ev->data_len,
@@ -3117,6 +3123,11 @@ static int finish_json_response(struct mw_conn *c, struct exchange *x)
 				c, x->http_method, x->path, 502,
 				"the server's answer carried a message "
 				"the policy refuses");
+		if (rc == 2)
+			snprintf(c->resp.err, sizeof(c->resp.err),
+				 "the server's answer carried a message "
+				 "whose method or id holds a value the "
+				 "client's masking rules hide");
 		if (rc) {
 			mw_rpc_batch_free(&batch);
 			return -1;

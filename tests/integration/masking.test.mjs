@@ -261,12 +261,24 @@ test('a value in a server message\'s method or id, where no mask can go: the mes
   assert.equal(raw[0].n, 0);
 });
 
-test('an endpoint event whose URL holds a value is withheld; one without passes as it is', async () => {
+test('an endpoint event whose URL holds a value ends the stream, recorded', async () => {
+  // the legacy client waits for its endpoint: a stream that will not
+  // give one ends, rather than leave it waiting
   const base = billing.url.replace(/\/mcp$/, '');
-  const out = await fetchText(`${base}/endpoint-card`);
+  const code = `fetch(${JSON.stringify(`${base}/endpoint-card`)}).then(async (r) => {
+    let body = '', error = null;
+    try {
+      for await (const c of r.body) body += Buffer.from(c).toString();
+    } catch (e) { error = String(e.cause?.code ?? e); }
+    process.stdout.write(JSON.stringify({ status: r.status, body, error }));
+  })`;
+  const r = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
   assert.equal(out.status, 200, out.body);
   assert.ok(!out.body.includes(CARDS[0].replace(/\D/g, '')), out.body);
-  assert.equal(out.body, 'event: endpoint\ndata: /messages?sessionId=abc\n\n');
+  assert.doesNotMatch(out.body, /endpoint/, 'no endpoint after the one withheld');
+  assert.ok(out.error, 'the stream ended in an error');
   await until(async () => (await d.sqlObjects("SELECT detail FROM mcpwarden.http_errors WHERE " +
     "http_path = '/endpoint-card' AND detail LIKE 'an endpoint event withheld%'")).length === 1,
   'the withheld endpoint recorded', 15000);
