@@ -2,15 +2,19 @@
 /* JSON text without a parse: see json_text.h. */
 #include "json_text.h"
 
+#include <locale.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wctype.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
 #include "buf.h"
 #include "hex.h"
+#include "utf8.h"
 
 /* jansson's parser nests at most 2048 levels: a deeper tree was built in
  * code, and is refused rather than overflow the stack */
@@ -398,39 +402,77 @@ int mw_json_write(struct mw_buf *out, const json_t *j)
 	return j ? write_value(out, j, 0) : -1;
 }
 
-/* The next character of *p as mw_json_key_fold_cmp reads it (*p moves
- * past it), 0 at the end. Any other byte stands for itself. */
-static unsigned key_fold_next(const unsigned char **p, const unsigned char *end)
+/*
+ * Unicode case mappings for the fold: glibc's C.UTF-8 locale, made once
+ * (the process's own locale stays "C"). Without it only the four letters
+ * that fold to ASCII are folded (the ones that matter most: a Go server
+ * reads "Arguments" and "argument\u017f" as "arguments").
+ */
+static pthread_once_t fold_once = PTHREAD_ONCE_INIT;
+static locale_t fold_locale;
+
+static void fold_locale_make(void)
+{
+	fold_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* A code point past ASCII as Go folds it: ToUpper(ToLower(r)). */
+static uint32_t fold_rune(uint32_t r)
+{
+	pthread_once(&fold_once, fold_locale_make);
+	if (fold_locale)
+		return (uint32_t)towupper_l(towlower_l((wint_t)r, fold_locale),
+					    fold_locale);
+	switch (r) {
+	case 0x17f:
+		return 'S';
+	case 0x212a:
+		return 'K';
+	case 0x130:
+	case 0x131:
+		return 'I';
+	default:
+		return r;
+	}
+}
+
+/*
+ * The next character of *p as mw_json_key_fold_cmp reads it (*p moves
+ * past it), 0 at the end: ASCII letters in lower case, other code points
+ * folded (fold_rune) and a letter that folds to ASCII in lower case too;
+ * a byte that starts no UTF-8 sequence stands for itself, apart from
+ * every code point.
+ */
+static uint32_t key_fold_next(const unsigned char **p, const unsigned char *end)
 {
 	const unsigned char *s = *p;
-	size_t left = (size_t)(end - s);
+	size_t left = (size_t)(end - s), n;
+	uint32_t r;
 
 	if (!left)
 		return 0;
-	if (left >= 2 && s[0] == 0xc5 && s[1] == 0xbf) {
-		*p += 2;
-		return 's';
+	if (s[0] < 0x80) {
+		*p += 1;
+		if (s[0] >= 'A' && s[0] <= 'Z')
+			return s[0] | 0x20u;
+		/* a NUL inside a name is not its end */
+		return s[0] ? s[0] : 0x110000u;
 	}
-	if (left >= 2 && s[0] == 0xc4 && (s[1] == 0xb0 || s[1] == 0xb1)) {
-		*p += 2;
-		return 'i';
+	n = mw_utf8_decode(s, left, &r);
+	if (!n) {
+		*p += 1;
+		return 0x110000u + s[0];
 	}
-	if (left >= 3 && s[0] == 0xe2 && s[1] == 0x84 && s[2] == 0xaa) {
-		*p += 3;
-		return 'k';
-	}
-	*p += 1;
-	if (s[0] >= 'A' && s[0] <= 'Z')
-		return s[0] | 0x20u;
-	/* a NUL inside a name is not its end */
-	return s[0] ? s[0] : 0x100u;
+	*p += n;
+	r = fold_rune(r);
+	return r >= 'A' && r <= 'Z' ? r | 0x20u : r;
 }
 
 static int key_fold_cmpn(const char *a, size_t alen, const char *b, size_t blen)
 {
 	const unsigned char *x = (const unsigned char *)a, *xe = x + alen;
 	const unsigned char *y = (const unsigned char *)b, *ye = y + blen;
-	unsigned cx, cy;
+	uint32_t cx, cy;
 
 	do {
 		cx = key_fold_next(&x, xe);

@@ -74,12 +74,11 @@ int mw_json_write(struct mw_buf *out, const json_t *j);
 
 /*
  * Member names compared as servers that match them to fields without case
- * read them: Go's encoding/json (mcp-go, the Go SDK) folds ASCII letters
- * and the four non-ASCII letters whose case mappings are ASCII: U+017F
- * (long s) to 's', U+212A (Kelvin sign) to 'k', U+0130 and U+0131
- * (dotted capital and dotless small i) to 'i' (Go 1.21 folds by
- * ToUpper(ToLower(r)), earlier releases the first two only; .NET's
- * case-insensitive binding folds alike). A strcmp-like order.
+ * read them: Go's encoding/json (mcp-go, the Go SDK) folds ASCII letters,
+ * and any other letter r to ToUpper(ToLower(r)) (Go 1.21; earlier, case
+ * orbits alike), so U+017F (long s) is 's', U+212A (Kelvin sign) 'k',
+ * U+0130 and U+0131 'i', and "CAF\u00c9" is "caf\u00e9"; .NET's binding
+ * without case folds alike. A strcmp-like order.
  */
 int mw_json_key_fold_cmp(const char *a, const char *b);
 

@@ -329,6 +329,19 @@ Test(jsonrpc, rejects_keys_that_differ_in_a_dotted_or_dotless_i)
 		   -EPROTO);
 }
 
+/* Go folds every letter, not ASCII alone: ToUpper(ToLower(r)). */
+Test(jsonrpc, rejects_keys_that_differ_in_the_case_of_other_letters)
+{
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":{"
+		   "\"caf\u00e9\":\"ok\",\"CAF\u00c9\":\"bad\"}}}",
+		   -EPROTO);
+	rpc_reject("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
+		   "\"params\":{\"name\":\"t\",\"arguments\":{"
+		   "\"\u03c2\":1,\"\u03a3\":2}}}",
+		   -EPROTO);
+}
+
 /*
  * One member spelled like "arguments" in another case, with no
  * "arguments": a Go server (mcp-go) binds it as the arguments, where the

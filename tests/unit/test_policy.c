@@ -1314,6 +1314,8 @@ Test(policy, a_member_in_another_case_cannot_be_evaluated)
 			       "{\"opts\":{\"Path\":\"/etc/x\"}}"));
 	cr_assert(cond_unknown("{ pointer: /size, exists: false }",
 			       "{\"\u017fize\":5000}"));
+	cr_assert(cond_unknown("{ pointer: /caf\u00e9, exists: false }",
+			       "{\"CAF\u00c9\":1}"));
 	/* spelled as the pointer has it: judged as before */
 	cr_assert(cond_holds("{ pointer: /path, equals: /etc/x }",
 			     "{\"path\":\"/etc/x\"}"));
