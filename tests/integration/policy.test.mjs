@@ -460,7 +460,7 @@ console.log(JSON.stringify(out));
       assert.match(o.body, /opened by another identity/, o.method);
     }
     const refused = await rows("select http_method, http_status from mcpwarden.http_errors where detail like " +
-      "'the session was opened by another identity%' order by ts", 3);
+      `'the session was opened by another identity%' and http_path = '${new URL(sql.url).pathname}' order by ts`, 3);
     assert.deepEqual(refused.map((x) => `${x.http_method} ${x.http_status}`), ['POST 403', 'GET 403', 'DELETE 403']);
     // nothing reached the server: no request recorded for it
     const after = (await d.sqlObjects("select count(*)::int as n from mcpwarden.events where kind = 'request' " +
