@@ -45,8 +45,11 @@
 
 /*
  * A file checkpoint, its signature checked; resolved against the rows.
- * CP_BROKEN_ROW: the row at its seq was itself a break (modified,
- * malformed, renumbered, repeated), which explains the mismatch.
+ * CP_MATCHED: a row at its seq hashes to the signed hash and links to the
+ * recomputed hash of the event before. CP_BROKEN_ROW: no such row, and
+ * the row at its seq is itself a break (modified, malformed, renumbered,
+ * repeated) or does not link: that break does not vouch for the events
+ * before it.
  */
 enum cp_state { CP_UNSEEN, CP_SEEN, CP_BROKEN_ROW, CP_MATCHED };
 
@@ -82,6 +85,15 @@ struct hstate {
 	int64_t first_ts; /* of the first row, when first_ts_ok */
 	bool first_ts_ok;
 	bool prev_clean;
+	/* the recomputed hash of the last row of the seq before grp_seq */
+	char before_computed[MW_CHAIN_HASH_HEX];
+	bool before_computed_ok;
+	uint64_t before_real;
+	bool grp_first; /* grp_seq is the chain's first seq */
+	/* the recomputed hashes of the rows at grp_seq that verified at it
+	 * and link to the recomputed hash of the event before */
+	int nvouched;
+	char vouched[GROUP_MAX][MW_CHAIN_HASH_HEX];
 	/* renumbering diagnosis */
 	int last_delta;
 	unsigned undiagnosed;
@@ -92,7 +104,9 @@ struct hstate {
 	uint64_t pend_seq, pend_last;
 	int pend_delta;
 	/* checkpoints */
-	bool have_good; /* a checkpoint matched: events up to good_covered */
+	/* a checkpoint matched, or its mismatch was recorded: events up to
+	 * good_covered are accounted for */
+	bool have_good;
 	uint64_t good_covered;
 	size_t cp_begin, cp_end, cp_cur;
 	uint64_t first_db_cp_seq; /* the first checkpoint event; 0: none */
@@ -618,29 +632,43 @@ static void good(struct hstate *h, uint64_t covered)
 
 /*
  * A checkpoint signed another hash for seq covered than the recomputed
- * one. Explained only when the row at covered is itself a break: its
- * recomputed hash covers its own stored prev_hash, so no break before it
- * changes that hash unless the chain up to it was recomputed. Otherwise
- * it is a break of its own, even after others: a row modified in
- * plain view must not hide a rewrite behind it.
+ * one, or the row that has that hash does not link to the event before.
+ * The recomputed hash of a row covers its own stored prev_hash, so no
+ * break before it changes that hash: when the row at covered is clean
+ * (row_broken false), the chain up to it was recomputed, a break of its
+ * own even after others. When it is itself a break (modified, malformed,
+ * repeated, not linking), that break is recorded already, but it does
+ * not explain the mismatch away: it is what a rewriter leaves who
+ * recomputed the events before it and kept the signed row's stored hash
+ * so that the events after it still link. Nothing then vouches for the
+ * events since the last matching checkpoint: they are named as rewritten
+ * up to the one before covered. Either way the events up to covered are
+ * accounted for, so that a later mismatch names its own range.
  */
 static void cp_mismatch(struct hstate *h, uint64_t covered, bool row_broken,
 			const char *what)
 {
-	uint64_t from;
+	uint64_t from, to = row_broken ? covered - 1 : covered;
 
-	if (row_broken)
-		return;
 	from = h->have_good ? h->good_covered + 1
 			    : (h->r.first_seq ? h->r.first_seq : 1);
-	if (from > covered)
-		from = covered;
-	record(h, MW_VB_REWRITTEN, from, covered,
-	       "events %llu-%llu rewritten: %s signed another hash for seq "
-	       "%llu than the recomputed one (the chain links: it was "
-	       "recomputed)",
-	       (unsigned long long)from, (unsigned long long)covered, what,
-	       (unsigned long long)covered);
+	if (row_broken && from <= to)
+		record(h, MW_VB_REWRITTEN, from, to,
+		       "events %llu-%llu rewritten: %s signed another hash "
+		       "for seq %llu, whose row is itself broken, so that "
+		       "nothing vouches for the events before it",
+		       (unsigned long long)from, (unsigned long long)to, what,
+		       (unsigned long long)covered);
+	else if (!row_broken)
+		record(h, MW_VB_REWRITTEN, from > to ? to : from, to,
+		       "events %llu-%llu rewritten: %s signed another hash "
+		       "for seq %llu than the recomputed one (the chain "
+		       "links: it was recomputed)",
+		       (unsigned long long)(from > to ? to : from),
+		       (unsigned long long)to, what,
+		       (unsigned long long)covered);
+	if (row_broken)
+		good(h, covered);
 }
 
 static int64_t utc_day(int64_t ts_us)
@@ -761,17 +789,22 @@ static void advance_cps(struct mw_verify *v, struct hstate *h, uint64_t seq)
 		resolve_cp(v, h, &v->cps[h->cp_cur++]);
 }
 
-/* A row at seq whose recomputed hash is computed (NULL: unknown); clean:
- * it verified at its own seq. */
+/*
+ * A row at seq whose recomputed hash is computed (NULL: unknown); clean:
+ * it verified at its own seq; links: its prev_hash is the recomputed hash
+ * of the event before. A row with the signed hash that does not link
+ * vouches for itself only: it is a broken row for the checkpoint.
+ */
 static void mark_cps(struct mw_verify *v, struct hstate *h, uint64_t seq,
-		     const char *computed, bool clean)
+		     const char *computed, bool clean, bool links)
 {
 	for (size_t i = h->cp_cur; i < h->cp_end && v->cps[i].seq == seq; i++) {
 		struct fcp *c = &v->cps[i];
+		bool same = computed && !strcmp(computed, c->hash);
 
-		if (computed && !strcmp(computed, c->hash))
+		if (same && links)
 			c->state = CP_MATCHED;
-		else if (!clean)
+		else if (!clean || same)
 			c->state = CP_BROKEN_ROW;
 		else if (c->state == CP_UNSEEN)
 			c->state = CP_SEEN;
@@ -798,6 +831,18 @@ static bool known_signed(const struct mw_verify *v, const struct hstate *h,
 	for (; lo < h->cp_end && v->cps[lo].seq == seq; lo++)
 		if (!strcmp(v->cps[lo].hash, hash) &&
 		    !strcmp(v->cps[lo].sig, sig))
+			return true;
+	return false;
+}
+
+/* Whether a row at seq has the recomputed hash and links to the event
+ * before it. */
+static bool vouched(const struct hstate *h, uint64_t seq, const char *hash)
+{
+	if (!h->have_prev || h->grp_seq != seq)
+		return false;
+	for (int i = 0; i < h->nvouched; i++)
+		if (!strcmp(hash, h->vouched[i]))
 			return true;
 	return false;
 }
@@ -865,11 +910,15 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 	}
 	/* the event before is not there (retention, a gap): the signature
 	 * is all that can be checked */
-	if (!h->have_prev || h->prev_real != covered || !h->prev_computed_ok) {
+	if (!h->have_prev || h->prev_real != covered) {
 		h->r.db_cp_ok++;
 		goto out;
 	}
-	if (!strcmp(hash, h->prev_computed)) {
+	/* a renumbered event before (prev_real is not its seq): that break
+	 * is named already, and its hash at its real seq is what is signed */
+	if (vouched(h, covered, hash) ||
+	    (h->prev_real != h->grp_seq && h->prev_computed_ok &&
+	     !strcmp(hash, h->prev_computed))) {
 		h->r.db_cp_ok++;
 		if (real == seq)
 			good(h, covered);
@@ -878,7 +927,10 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 	h->r.db_cp_failed++;
 	snprintf(what, sizeof(what), "the checkpoint at seq %llu",
 		 (unsigned long long)seq);
-	cp_mismatch(h, covered, !h->prev_clean, what);
+	cp_mismatch(h, covered,
+		    !h->prev_clean || !h->prev_computed_ok ||
+			    !strcmp(hash, h->prev_computed),
+		    what);
 out:
 	json_decref(j);
 	return h->r.db_cp_ok > ok_before;
@@ -918,6 +970,34 @@ static enum link link_of(const struct hstate *h, uint64_t seq,
 	return LINK_BAD;
 }
 
+/*
+ * Whether prev_hash (64 hex) of a row at seq is the recomputed hash of
+ * the event before: then a checkpoint of the row's own hash vouches for
+ * the events before it too. The chain's first seq links to the genesis
+ * hash, or to nothing retention left.
+ */
+static bool links_computed(const struct hstate *h, uint64_t seq,
+			   const char *prev_hash)
+{
+	bool repeat = h->have_prev && seq == h->grp_seq;
+	bool ok = repeat ? h->before_computed_ok : h->prev_computed_ok;
+	uint64_t real = repeat ? h->before_real : h->prev_real;
+	const char *before = repeat ? h->before_computed : h->prev_computed;
+
+	if (seq == 1)
+		return !memcmp(prev_hash, MW_CHAIN_GENESIS, 64);
+	if (!h->have_prev || (repeat && h->grp_first))
+		return true;
+	return ok && real + 1 == seq && !memcmp(prev_hash, before, 64);
+}
+
+/* Keeps the recomputed hash of a row at grp_seq that links (vouched). */
+static void vouch_row(struct hstate *h, const char *computed)
+{
+	if (h->nvouched < GROUP_MAX)
+		memcpy(h->vouched[h->nvouched++], computed, MW_CHAIN_HASH_HEX);
+}
+
 /* Takes the row at seq into the chain. */
 static void accept_row(struct hstate *h, uint64_t seq, const char *stored,
 		       const char *computed, uint64_t real, bool ts_ok,
@@ -928,9 +1008,15 @@ static void accept_row(struct hstate *h, uint64_t seq, const char *stored,
 			memcpy(h->pgrp, h->grp, sizeof(h->grp));
 			h->npgrp = h->ngrp;
 			h->pgrp_seq = h->grp_seq;
+			memcpy(h->before_computed, h->prev_computed,
+			       sizeof(h->before_computed));
+			h->before_computed_ok = h->prev_computed_ok;
+			h->before_real = h->prev_real;
 		}
+		h->grp_first = !h->have_prev;
 		h->grp_seq = seq;
 		h->ngrp = 0;
+		h->nvouched = 0;
 	}
 	if (stored && h->ngrp < GROUP_MAX)
 		memcpy(h->grp[h->ngrp++], stored, MW_CHAIN_HASH_HEX);
@@ -1124,7 +1210,7 @@ static void row_bad_seq(struct mw_verify *v, struct hstate *h,
 	if (h->pending && seq > h->pend_last + MW_VERIFY_SHIFT_MAX)
 		resolve_pending(h);
 	advance_cps(v, h, seq);
-	mark_cps(v, h, seq, NULL, false);
+	mark_cps(v, h, seq, NULL, false, false);
 	h->run = RUN_NONE;
 	accept_row(h, seq, stored, NULL, seq, false, 0, false);
 }
@@ -1214,7 +1300,7 @@ static int row(struct mw_verify *v, struct hstate *h,
 {
 	char stored[MW_CHAIN_HASH_HEX], own[MW_CHAIN_HASH_HEX];
 	char real_hash[MW_CHAIN_HASH_HEX], why[ESC_BUF + 64];
-	bool ts_ok = false, own_ok, hash_ok;
+	bool ts_ok = false, own_ok, hash_ok, links;
 	int64_t ts = 0;
 	uint64_t seq;
 	int delta = 0;
@@ -1255,7 +1341,7 @@ static int row(struct mw_verify *v, struct hstate *h,
 	    malformed(f, hash, hash_ok, &ts_ok, &ts, why, sizeof(why))) {
 		record(h, MW_VB_MALFORMED, seq, seq, "%s",
 		       unread ? unread : why);
-		mark_cps(v, h, seq, NULL, false);
+		mark_cps(v, h, seq, NULL, false, false);
 		h->run = RUN_NONE;
 		accept_row(h, seq, hash_ok ? stored : NULL, NULL, seq, ts_ok,
 			   ts, false);
@@ -1264,13 +1350,16 @@ static int row(struct mw_verify *v, struct hstate *h,
 	if (mw_chain_hash(f, own))
 		goto digest_failed;
 	own_ok = !memcmp(own, stored, 64);
+	links = own_ok && links_computed(h, seq, f[MW_CF_PREV_HASH].s);
 	if (h->have_prev && seq == h->grp_seq) {
 		record(h, MW_VB_INSERTED, seq, seq,
 		       "seq %llu appears more than once",
 		       (unsigned long long)seq);
-		mark_cps(v, h, seq, own, false);
+		mark_cps(v, h, seq, own, false, links);
 		h->run = RUN_NONE;
 		accept_row(h, seq, stored, own, seq, ts_ok, ts, false);
+		if (links)
+			vouch_row(h, own);
 		return 0;
 	}
 	if (!own_ok && diagnose(h, f, seq, stored, &delta, real_hash))
@@ -1286,9 +1375,11 @@ static int row(struct mw_verify *v, struct hstate *h,
 		h->last_cp_row = seq;
 	else if (own_ok && mw_chain_value_is(&f[MW_CF_KIND], DAEMON_START_KIND))
 		start_after_unsigned(h, seq);
-	mark_cps(v, h, seq, own, own_ok);
+	mark_cps(v, h, seq, own, own_ok, links);
 	accept_row(h, seq, stored, delta ? real_hash : own,
 		   add_delta(seq, delta), ts_ok, ts, own_ok);
+	if (links)
+		vouch_row(h, own);
 	return 0;
 digest_failed:
 	mw_set_err(err, errlen, "cannot compute an event's hash");

@@ -48,12 +48,16 @@
  *    its manifest's range, or of a host it does not list.
  *  - rewritten: the chain links, but a checkpoint signed another hash for
  *    its seq (the chain was recomputed): the range from the event after
- *    the last matching checkpoint to the checkpoint's seq. Only a break
- *    of the row at the checkpoint's own seq explains a mismatch (which
- *    then counts as a failed checkpoint, not as another break): a break
- *    before it changes no later recomputed hash, each being computed
- *    from its row's stored prev_hash, so a mismatch after one is a
- *    rewrite all the same.
+ *    the last matching checkpoint to the checkpoint's seq. A break before
+ *    it changes no later recomputed hash, each being computed from its
+ *    row's stored prev_hash, so a mismatch after one is a rewrite all
+ *    the same. A checkpoint vouches for the events before its seq only
+ *    through a row at that seq with the signed hash whose prev_hash is
+ *    the recomputed hash of the event before: when the row there is
+ *    itself a break (modified, malformed, repeated, not linking), that
+ *    break is named, and so are the events since the last matching
+ *    checkpoint up to the one before it, as rewritten, since a rewriter
+ *    who kept the signed row's stored hash leaves just that.
  *  - bad_signature: a checkpoint not validly signed by the key, or signed
  *    by another key.
  *  - missing_checkpoint: a file checkpoint for an event the database does

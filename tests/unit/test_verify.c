@@ -851,21 +851,119 @@ Test(verify, a_modified_row_does_not_hide_a_rewrite, .init = tv_setup,
 	tv_free(&orig);
 }
 
-/* A row modified at the very seq a checkpoint covers: one break. */
-Test(verify, a_modified_checkpointed_row_is_one_break, .init = tv_setup,
-     .fini = tv_teardown)
+/*
+ * A row modified at the very seq a checkpoint covers: the checkpoints no
+ * longer vouch for the events since the one before (a rewriter of them
+ * leaves just that), which are named besides the modified row.
+ */
+Test(verify, a_modified_checkpointed_row_vouches_for_nothing_before_it,
+     .init = tv_setup, .fini = tv_teardown)
 {
 	struct tv_chain c = { 0 };
 	struct mw_verify *v;
+	const struct mw_verify_host *h;
 
 	tv_build(&c, TV_HOST, TV_N);
 	tv_set(&c.rows[148], MW_CF_TOOL, "write");
 	v = tv_run(&c, 0, NULL, tv_cps, 2);
-	tv_expect(v, 1, MW_VB_MODIFIED, 149);
-	cr_assert_eq(tv_host(v, TV_HOST)->db_cp_failed, 1);
-	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_failed, 1);
+	tv_expect(v, 2, MW_VB_REWRITTEN, 100);
+	h = tv_host(v, TV_HOST);
+	cr_assert_eq(h->details[0].seq_end, 148);
+	cr_assert_eq(h->details[1].cls, MW_VB_MODIFIED);
+	cr_assert_eq(h->details[1].seq, 149);
+	cr_assert_eq(h->db_cp_failed, 1);
+	cr_assert_eq(h->file_cp_failed, 1);
+	cr_assert_eq(h->file_cp_ok, 1);
 	mw_verify_free(v);
 	tv_free(&c);
+}
+
+/*
+ * Seq 112 forged and the chain recomputed up to 148; the checkpointed row
+ * 149 made to link to the new hash of 148 but keeping its stored hash, so
+ * that 150 on still link. The break at 149 must not hide the rewrite.
+ */
+static void tv_rewrite_up_to(struct tv_chain *c, const struct tv_chain *orig,
+			     uint64_t forged, uint64_t cp)
+{
+	tv_set(&c->rows[forged - 1], MW_CF_DECISION, "deny");
+	tv_rechain(c, forged - 1, TV_NO_RESIGN);
+	for (size_t i = cp - 1; i < c->n; i++)
+		for (int k = 0; k < TV_COLS; k++)
+			tv_set(&c->rows[i], (enum mw_chain_field)k,
+			       orig->rows[i].v[k]);
+}
+
+static void tv_expect_rewrite_before(const struct tv_chain *c,
+				     const struct tv_chain *orig,
+				     enum mw_verify_class at_cp)
+{
+	for (int with_file = 0; with_file < 2; with_file++) {
+		struct mw_verify *v = with_file ? tv_run(c, 0, orig, tv_cps, 2)
+						: tv_run(c, 0, NULL, NULL, 0);
+		const struct mw_verify_host *h = tv_host(v, TV_HOST);
+
+		cr_assert_eq(h->by_class[MW_VB_REWRITTEN], 1,
+			     "the rewrite is not named (file %d): %s",
+			     with_file, h->details[0].detail);
+		cr_assert_eq(h->details[0].cls, MW_VB_REWRITTEN);
+		cr_assert_eq(h->details[0].seq, 100);
+		cr_assert_eq(h->details[0].seq_end, 148);
+		cr_assert_eq(h->details[1].cls, at_cp);
+		cr_assert_eq(h->details[1].seq, 149);
+		cr_assert_eq(h->breaks, 2);
+		mw_verify_free(v);
+	}
+}
+
+Test(verify, a_broken_checkpointed_row_does_not_hide_a_rewrite,
+     .init = tv_setup, .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 }, orig = { 0 };
+
+	tv_build(&orig, TV_HOST, TV_N);
+	tv_build(&c, TV_HOST, TV_N);
+	tv_rewrite_up_to(&c, &orig, 112, 149);
+	tv_set(&c.rows[148], MW_CF_PREV_HASH, c.rows[147].v[MW_CF_N]);
+	tv_expect_rewrite_before(&c, &orig, MW_VB_MODIFIED);
+	tv_free(&c);
+	tv_free(&orig);
+}
+
+/* The signed row left as it was: it no longer links, and vouches for
+ * itself only. */
+Test(verify, an_unlinked_checkpointed_row_does_not_hide_a_rewrite,
+     .init = tv_setup, .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 }, orig = { 0 };
+
+	tv_build(&orig, TV_HOST, TV_N);
+	tv_build(&c, TV_HOST, TV_N);
+	tv_rewrite_up_to(&c, &orig, 112, 149);
+	tv_expect_rewrite_before(&c, &orig, MW_VB_INSERTED);
+	tv_free(&c);
+	tv_free(&orig);
+}
+
+/* The signed row kept, and a copy of it linking to the rewrite added:
+ * the repeated seq does not hide the rewrite either. */
+Test(verify, a_repeated_checkpointed_row_does_not_hide_a_rewrite,
+     .init = tv_setup, .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 }, orig = { 0 };
+	struct tv_row *r;
+
+	tv_build(&orig, TV_HOST, TV_N);
+	tv_build(&c, TV_HOST, TV_N);
+	tv_rewrite_up_to(&c, &orig, 112, 149);
+	r = tv_insert(&c, 149);
+	for (int k = 0; k < TV_COLS; k++)
+		r->v[k] = tv_strdup(c.rows[148].v[k]);
+	tv_set(r, MW_CF_PREV_HASH, c.rows[147].v[MW_CF_N]);
+	tv_hash(r);
+	tv_expect_rewrite_before(&c, &orig, MW_VB_INSERTED);
+	tv_free(&c);
+	tv_free(&orig);
 }
 
 Test(verify, tail_deleted_caught_by_file_checkpoint, .init = tv_setup,
