@@ -702,6 +702,37 @@ Test(verify, duplicated_row, .init = tv_setup, .fini = tv_teardown)
 	tv_free(&c);
 }
 
+/*
+ * A forged row repeating a checkpointed seq after the signed one: an
+ * inserted event, and the checkpoints still match the signed row.
+ */
+Test(verify, a_repeat_after_a_checkpointed_row_keeps_its_match,
+     .init = tv_setup, .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 };
+	struct mw_verify *v;
+	const struct mw_verify_host *h;
+	struct tv_row *r;
+	size_t i;
+
+	tv_build(&c, TV_HOST, TV_N);
+	i = tv_index(&c, 149);
+	r = tv_insert(&c, i + 1);
+	for (int k = 0; k < TV_COLS; k++)
+		r->v[k] = tv_strdup(c.rows[i].v[k]);
+	tv_set(r, MW_CF_DECISION, "deny");
+	tv_hash(r);
+	v = tv_run(&c, 0, NULL, tv_cps, 2);
+	tv_expect(v, 1, MW_VB_INSERTED, 149);
+	h = tv_host(v, TV_HOST);
+	cr_assert_eq(h->file_cp_ok, 2);
+	cr_assert_eq(h->file_cp_failed, 0);
+	cr_assert_eq(h->db_cp_ok, 6);
+	cr_assert_eq(h->db_cp_failed, 0);
+	mw_verify_free(v);
+	tv_free(&c);
+}
+
 Test(verify, swapped_seqs, .init = tv_setup, .fini = tv_teardown)
 {
 	struct tv_chain c = { 0 };
