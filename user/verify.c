@@ -597,18 +597,47 @@ static int cp_cmp(const void *a, const void *b)
 	return memcmp(x->hash, y->hash, sizeof(x->hash));
 }
 
-/* Sorts the file checkpoints (duplicates dropped) and gives each host its
- * range of them. */
+/*
+ * In a package, a line of a checkpoint file given besides the package's
+ * own (a copy of the daemon's whole file) that vouches for an event
+ * outside the range the manifest gives its host, or for a host the
+ * manifest does not list: the package does not hold that event and is not
+ * meant to, so the line says nothing about it. The package's own lines
+ * are all checked: the export writes none outside its ranges.
+ */
+static bool outside_package(const struct mw_verify *v, const struct fcp *c)
+{
+	const struct hstate *h = v->hosts[c->host];
+
+	if (!v->have_ranges || c->packaged)
+		return false;
+	return !h->expected || c->seq < h->exp_first || c->seq > h->exp_last;
+}
+
+/* Sorts the file checkpoints (duplicates and those outside a package's
+ * ranges dropped) and gives each host its range of them. */
 static void start_rows(struct mw_verify *v)
 {
 	size_t n = 0;
 
 	v->rows_started = true;
+	for (size_t i = 0; i < v->ncps; i++) {
+		if (outside_package(v, &v->cps[i]))
+			v->hosts[v->cps[i].host]->r.file_cp_outside++;
+		else
+			v->cps[n++] = v->cps[i];
+	}
+	v->ncps = n;
+	n = 0;
 	if (v->ncps)
 		qsort(v->cps, v->ncps, sizeof(*v->cps), cp_cmp);
-	for (size_t i = 0; i < v->ncps; i++)
+	for (size_t i = 0; i < v->ncps; i++) {
 		if (!n || cp_cmp(&v->cps[n - 1], &v->cps[i]))
 			v->cps[n++] = v->cps[i];
+		else if (v->cps[i].packaged)
+			/* the package's own line, given again in the file */
+			v->cps[n - 1].packaged = true;
+	}
 	v->ncps = n;
 	for (size_t i = 0; i < v->ncps;) {
 		struct hstate *h = v->hosts[v->cps[i].host];
@@ -2164,6 +2193,9 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 					", %llu before the chain (retention)",
 					(unsigned long long)
 						r->file_cp_retention);
+			if (r->file_cp_outside)
+				fprintf(f, ", %llu outside the package's range",
+					(unsigned long long)r->file_cp_outside);
 			fputc('\n', f);
 		}
 		if (!r->breaks) {
@@ -2244,6 +2276,7 @@ static json_t *host_json(const struct mw_verify_host *r)
 	    set_u(cp, "file_verified", r->file_cp_ok) ||
 	    set_u(cp, "file_failed", r->file_cp_failed) ||
 	    set_u(cp, "file_before_chain", r->file_cp_retention) ||
+	    set_u(cp, "file_outside_package", r->file_cp_outside) ||
 	    json_object_set(o, "host", name) ||
 	    json_object_set_new(o, "ok", json_boolean(!r->breaks)) ||
 	    set_u(o, "events", r->events) ||

@@ -121,6 +121,10 @@ struct mw_verify_host {
 	uint64_t db_cp_ok, db_cp_failed; /* checkpoint events */
 	uint64_t file_cp_ok, file_cp_failed;
 	uint64_t file_cp_retention; /* file checkpoints before first_seq */
+	/* in a package, lines of a checkpoint file given besides its own
+	 * that vouch for events outside the manifest's range of the host
+	 * (or for a host it does not list): not checked */
+	uint64_t file_cp_outside;
 	/*
 	 * Daemon starts after events no checkpoint of the run that wrote
 	 * them signed (it ended without its closing one: a crash; or they
@@ -256,7 +260,10 @@ int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n);
  * checkpoints.jsonl, which the export writes only for events it holds: one
  * before its host's first event in the package shows events deleted from
  * the package's start (not retention, as a line of the daemon's file or of
- * a copy given with it is).
+ * a copy given with it is). Once a range is given, lines that are not the
+ * package's own and vouch for an event outside the range of their host,
+ * or for a host without a range, are counted in file_cp_outside and not
+ * checked: such a copy holds the daemon's whole file.
  */
 void mw_verify_package_lines(struct mw_verify *v, bool own);
 /*

@@ -1201,9 +1201,10 @@ static void te_reseal(const char *dir, long long first, long long last)
 	te_write(te_path(dir, MW_EVIDENCE_MANIFEST_SHA), line, strlen(line));
 }
 
-/* mw_evidence_verify_dir over dir, as `audit verify --package DIR`. */
-static struct mw_verify *te_verify_dir(const char *dir,
-				       struct mw_sign_pub **pub)
+/* mw_evidence_verify_dir over dir, as `audit verify --package DIR
+ * [--checkpoints extra]` (extra NULL: none). */
+static struct mw_verify *te_verify_dir_with(const char *dir, const char *extra,
+					    struct mw_sign_pub **pub)
 {
 	struct mw_verify *v = NULL;
 	char err[1024] = "";
@@ -1212,10 +1213,16 @@ static struct mw_verify *te_verify_dir(const char *dir,
 				      err, sizeof(err)),
 		     0, "%s", err);
 	cr_assert_eq(mw_verify_new(&v, *pub, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(mw_evidence_verify_dir(v, dir, NULL, err, sizeof(err)), 0,
+	cr_assert_eq(mw_evidence_verify_dir(v, dir, extra, err, sizeof(err)), 0,
 		     "%s", err);
 	mw_verify_finish(v);
 	return v;
+}
+
+static struct mw_verify *te_verify_dir(const char *dir,
+				       struct mw_sign_pub **pub)
+{
+	return te_verify_dir_with(dir, NULL, pub);
 }
 
 /* The report as text, for the messages of failed assertions. */
@@ -1267,6 +1274,77 @@ Test(evidence_package, a_package_cut_short_is_a_break, .init = te_setup,
 	cr_assert_eq(h->by_class[MW_VB_DELETED], 1, "%s", te_report(v));
 	cr_assert_eq(h->details[0].seq, 15);
 	cr_assert_eq(h->details[0].seq_end, 40);
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+}
+
+/* A checkpoint file line of host for seq with hash, validly signed. */
+static void te_signed_line(FILE *f, const char *host, int seq, const char *hash)
+{
+	char msg[512], sig[MW_SIGN_B64_LEN];
+	int n = mw_chain_checkpoint_message(msg, sizeof(msg), host,
+					    (uint64_t)seq, hash);
+
+	cr_assert_gt(n, 0);
+	cr_assert_eq(mw_signer_sign(te_signer, msg, (size_t)n, sig), 0);
+	fprintf(f,
+		"{\"host\":\"%s\",\"seq\":%d,\"hash\":\"%s\","
+		"\"key_id\":\"%s\",\"signature\":\"%s\"}\n",
+		host, seq, hash, mw_signer_key_id(te_signer), sig);
+}
+
+/*
+ * The daemon's whole checkpoint file: every checkpoint of TE_HOST (the
+ * one for forged, when not 0, signing another hash), and one of another
+ * host.
+ */
+static void te_daemon_file(const char *path, int forged)
+{
+	FILE *f = fopen(path, "we");
+
+	cr_assert_not_null(f);
+	for (int s = TE_CP_EVERY; s <= TE_N; s += TE_CP_EVERY)
+		te_signed_line(f, TE_HOST, s - 1,
+			       te_rows[s - 1 == forged ? 1 : s - 1].v[MW_CF_N]);
+	te_signed_line(f, "other", 9, te_rows[1].v[MW_CF_N]);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * An honest package (seq 5..40) verified with the daemon's whole
+ * checkpoint file: its lines beyond the package's range and of a host the
+ * manifest does not list are no breaks; those inside it are checked.
+ */
+Test(evidence_package, the_daemons_whole_checkpoint_file_is_no_break,
+     .init = te_setup, .fini = te_teardown)
+{
+	struct mw_sign_pub *pub = NULL;
+	const struct mw_verify_host *h;
+	struct mw_verify *v;
+	char dir[128], cps[128];
+	bool verified = false;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	snprintf(cps, sizeof(cps), "%s/daemon-cps.jsonl", te_dir);
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	te_daemon_file(cps, 0);
+	v = te_verify_dir_with(dir, cps, &pub);
+	cr_assert(mw_verify_ok(v), "%s", te_report(v));
+	h = mw_verify_find_host(v, TE_HOST);
+	cr_assert_not_null(h);
+	/* 9, 19, 29 and 39 inside, 49 beyond */
+	cr_assert_eq(h->file_cp_ok, 4, "%s", te_report(v));
+	cr_assert_eq(h->file_cp_outside, 1, "%s", te_report(v));
+	h = mw_verify_find_host(v, "other");
+	cr_assert(!h || h->file_cp_outside == 1);
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+
+	/* a line inside the range signing another hash is a break */
+	te_daemon_file(cps, 19);
+	v = te_verify_dir_with(dir, cps, &pub);
+	cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
 	mw_verify_free(v);
 	mw_sign_pub_free(pub);
 }
