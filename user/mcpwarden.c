@@ -995,18 +995,22 @@ static int verify_line(void *v, char *line, size_t len, char *err,
 
 /*
  * Tells v the chains are whole, and the days whose partitions retention
- * has not dropped (days since 1970): every day a partition's range holds,
- * read from its bounds, not its name (a renamed partition is still there).
+ * has not dropped: the range of days (since 1970) of each partition, read
+ * from its bounds, not its name (a renamed partition is still there).
+ * Ranges, not days: a partition may span a century. At most
+ * MW_VERIFY_MAX_PARTITIONS of them are read (one more tells there are
+ * too many: verify then fails rather than judge on part of them).
  */
 static int kept_days(PGconn *conn, struct mw_verify *v, char *err,
 		     size_t errlen)
 {
 	/* a bound's literals carry their offset (ISO style): the cast is the
-	 * same in any TimeZone; a range is read for at most 100 years */
-	PGresult *r = PQexec(
-		conn,
-		"SET DateStyle = ISO; "
-		"SELECT DISTINCT (d::date - date '1970-01-01')::text FROM ("
+	 * same in any TimeZone; hi - 1 microsecond is the range's last
+	 * instant, whose day ends it */
+	static const char sql[] =
+		"SELECT (lo::date - date '1970-01-01')::text, "
+		"((hi - interval '1 microsecond')::date - date '1970-01-01' "
+		"+ 1)::text FROM ("
 		"SELECT substring(b FROM $$FROM \\('([0-9][^']*)'\\)$$)"
 		"::timestamptz AT TIME ZONE 'UTC' AS lo, "
 		"substring(b FROM $$TO \\('([0-9][^']*)'\\)$$)"
@@ -1015,31 +1019,38 @@ static int kept_days(PGconn *conn, struct mw_verify *v, char *err,
 		"FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
 		"WHERE i.inhparent = 'mcpwarden.events'::regclass) p "
 		"WHERE b ~ $$^FOR VALUES FROM \\('[0-9][^']*'\\) TO "
-		"\\('[0-9][^']*'\\)$$) r, "
-		"generate_series(date_trunc('day', lo), "
-		"least(hi, lo + interval '36525 days') - interval '1 "
-		"microsecond', "
-		"interval '1 day') d");
-	int64_t *days = NULL;
+		"\\('[0-9][^']*'\\)$$) r WHERE hi > lo LIMIT $1::int";
+	char limit[16];
+	const char *params[1] = { limit };
+	PGresult *r;
+	struct mw_verify_days *kept = NULL;
 	int n, rc = -1;
 
+	snprintf(limit, sizeof(limit), "%d", MW_VERIFY_MAX_PARTITIONS + 1);
+	r = PQexec(conn, "SET DateStyle = ISO");
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(r));
+		goto out;
+	}
+	PQclear(r);
+	r = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		mw_set_err(err, errlen, "%s", PQresultErrorMessage(r));
 		goto out;
 	}
 	n = PQntuples(r);
-	days = calloc(n ? (size_t)n : 1, sizeof(*days));
-	if (!days) {
+	kept = calloc(n ? (size_t)n : 1, sizeof(*kept));
+	if (!kept) {
 		mw_set_err(err, errlen, "out of memory");
 		goto out;
 	}
-	for (int i = 0; i < n; i++)
-		days[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-	rc = mw_verify_whole_chains(v, days, (size_t)n);
-	if (rc)
-		mw_set_err(err, errlen, "out of memory");
+	for (int i = 0; i < n; i++) {
+		kept[i].lo = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		kept[i].hi = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+	}
+	rc = mw_verify_whole_chains(v, kept, (size_t)n, err, errlen);
 out:
-	free(days);
+	free(kept);
 	PQclear(r);
 	return rc;
 }

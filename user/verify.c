@@ -141,7 +141,8 @@ struct mw_verify {
 	uint64_t pkg_problems;
 	size_t npkg_details;
 	char pkg_details[MW_VERIFY_MAX_DETAILS][MW_VERIFY_DETAIL_LEN];
-	int64_t *kept; /* its daily partitions (days since 1970), sorted */
+	/* the days its partitions hold: disjoint, sorted */
+	struct mw_verify_days *kept;
 	size_t nkept;
 	bool rows_started, finished;
 	size_t *order;
@@ -711,15 +712,16 @@ static bool day_kept(const struct mw_verify *v, int64_t day)
 {
 	size_t lo = 0, hi = v->nkept;
 
+	/* the first range ending after day */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (v->kept[mid] < day)
+		if (v->kept[mid].hi <= day)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < v->nkept && v->kept[lo] == day;
+	return lo < v->nkept && v->kept[lo].lo <= day;
 }
 
 /*
@@ -1950,25 +1952,47 @@ void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host)
 		(int)sizeof(v->cp_file_host);
 }
 
-static int day_cmp(const void *a, const void *b)
+static int days_cmp(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	const struct mw_verify_days *x = a, *y = b;
 
-	return (x > y) - (x < y);
+	return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
-int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n)
+int mw_verify_whole_chains(struct mw_verify *v,
+			   const struct mw_verify_days *kept, size_t n,
+			   char *err, size_t errlen)
 {
-	int64_t *kept = calloc(n ? n : 1, sizeof(*kept));
+	struct mw_verify_days *k;
+	size_t m = 0;
 
-	if (!kept)
+	if (n > MW_VERIFY_MAX_PARTITIONS) {
+		mw_set_err(err, errlen, "more than %d partitions",
+			   MW_VERIFY_MAX_PARTITIONS);
 		return -1;
+	}
+	k = calloc(n ? n : 1, sizeof(*k));
+	if (!k) {
+		mw_set_err(err, errlen, "out of memory");
+		return -1;
+	}
 	if (n)
-		memcpy(kept, days, n * sizeof(*kept));
-	qsort(kept, n, sizeof(*kept), day_cmp);
+		memcpy(k, kept, n * sizeof(*k));
+	qsort(k, n, sizeof(*k), days_cmp);
+	/* merged into disjoint ranges, for the binary search of day_kept */
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].hi <= k[i].lo)
+			continue;
+		if (m && k[i].lo <= k[m - 1].hi) {
+			if (k[i].hi > k[m - 1].hi)
+				k[m - 1].hi = k[i].hi;
+			continue;
+		}
+		k[m++] = k[i];
+	}
 	free(v->kept);
-	v->kept = kept;
-	v->nkept = n;
+	v->kept = k;
+	v->nkept = m;
 	v->whole_chains = true;
 	return 0;
 }

@@ -243,15 +243,25 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
  */
 void mw_verify_checkpoint_file_missing(struct mw_verify *v, const char *host);
 
+/* Days since 1970 (UTC), lo included, hi not: a partition's range. */
+struct mw_verify_days {
+	int64_t lo, hi;
+};
+#define MW_VERIFY_MAX_PARTITIONS 100000 /* 270 years of daily ones */
+
 /*
  * The rows are whole chains (the database's), not a window of them (a
- * package's), and days[0..n) are the days (since 1970, UTC) whose daily
- * partitions the database still holds. A chain that starts late was cut
- * by retention, which drops the partitions before a day; a file
- * checkpoint from before its start whose day's partition is still there
- * shows a deletion. Before the rows. 0, or -1 out of memory.
+ * package's), and kept[0..n) are the ranges of days whose partitions the
+ * database still holds (in any order, overlapping or not; at most
+ * MW_VERIFY_MAX_PARTITIONS). A chain that starts late was cut by
+ * retention, which drops the partitions before a day; a file checkpoint
+ * from before its start whose day's partition is still there shows a
+ * deletion. Before the rows. 0, or -1 with err (out of memory, too many
+ * ranges).
  */
-int mw_verify_whole_chains(struct mw_verify *v, const int64_t *days, size_t n);
+int mw_verify_whole_chains(struct mw_verify *v,
+			   const struct mw_verify_days *kept, size_t n,
+			   char *err, size_t errlen);
 
 /* ---- evidence packages (FORMAT.md section 6) ---- */
 

@@ -533,7 +533,9 @@ static struct mw_verify *tv_cut_start(int64_t cp_ts, int64_t kept_day)
 	static const uint64_t cps[] = { 49 };
 	struct mw_verify *v = tv_new(0);
 
-	cr_assert_eq(mw_verify_whole_chains(v, &kept_day, 1), 0);
+	struct mw_verify_days kept = { kept_day, kept_day + 1 };
+
+	cr_assert_eq(mw_verify_whole_chains(v, &kept, 1, NULL, 0), 0);
 	tv_feed_cut(v, cps, 1, cp_ts);
 	return v;
 }
@@ -583,6 +585,51 @@ Test(verify, start_deleted_on_the_first_events_day, .init = tv_setup,
 					       "event"),
 		  "%s", h->details[0].detail);
 	mw_verify_free(v);
+}
+
+/*
+ * Partitions are read as ranges of days, never expanded into days: a
+ * century-wide one, among others overlapping it, still holds the
+ * checkpoint's day; more than MW_VERIFY_MAX_PARTITIONS are refused.
+ */
+Test(verify, kept_partitions_are_ranges_and_bounded, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	static const uint64_t cps[] = { 49 };
+	struct mw_verify_days kept[] = {
+		{ TV_DAY0 + 3, TV_DAY0 + 5 },
+		{ TV_DAY0 - 36525, TV_DAY0 + 36525 },
+		{ TV_DAY0 - 10, TV_DAY0 + 4 },
+		{ TV_DAY0 + 9, TV_DAY0 + 9 }, /* empty */
+	};
+	struct mw_verify_days *many;
+	struct mw_verify *v = tv_new(0);
+	char err[256] = "";
+
+	cr_assert_eq(mw_verify_whole_chains(v, kept, 4, err, sizeof(err)), 0,
+		     "%s", err);
+	tv_feed_cut(v, cps, 1, TV_TS0 - 400 * TV_DAY_US);
+	tv_expect(v, 1, MW_VB_DELETED, 50);
+	mw_verify_free(v);
+
+	/* the day before every range: dropped */
+	v = tv_new(0);
+	cr_assert_eq(mw_verify_whole_chains(v, kept, 4, err, sizeof(err)), 0);
+	tv_feed_cut(v, cps, 1, TV_TS0 - 36526 * TV_DAY_US);
+	cr_assert(mw_verify_ok(v));
+	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_retention, 1);
+	mw_verify_free(v);
+
+	many = calloc(MW_VERIFY_MAX_PARTITIONS + 1, sizeof(*many));
+	cr_assert_not_null(many);
+	v = tv_new(0);
+	cr_assert_eq(mw_verify_whole_chains(v, many,
+					    MW_VERIFY_MAX_PARTITIONS + 1, err,
+					    sizeof(err)),
+		     -1);
+	cr_assert(strstr(err, "partitions"), "%s", err);
+	mw_verify_free(v);
+	free(many);
 }
 
 /* ---- one test per break ---- */
