@@ -1048,7 +1048,29 @@ static int kept_days(PGconn *conn, struct mw_verify *v, char *err,
 		kept[i].lo = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 		kept[i].hi = strtoll(PQgetvalue(r, i, 1), NULL, 10);
 	}
-	rc = mw_verify_whole_chains(v, kept, (size_t)n, err, errlen);
+	PQclear(r);
+	/*
+	 * Retention drops, by name, the daily partitions of the days before
+	 * its cutoff: every one left named for a day is at or after every
+	 * cutoff, so no day from the earliest of them on was dropped, not
+	 * even one whose rows sat in the default partition. A name that is
+	 * no date fails, as it fails retention.
+	 */
+	r = PQexec(conn,
+		   "SELECT min(to_date(substr(c.relname, 8), 'YYYYMMDD') - "
+		   "date '1970-01-01')::text "
+		   "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+		   "WHERE i.inhparent = 'mcpwarden.events'::regclass "
+		   "AND c.relname ~ '^events_[0-9]{8}$'");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(r));
+		goto out;
+	}
+	rc = mw_verify_whole_chains(
+		v, kept, (size_t)n,
+		PQgetisnull(r, 0, 0) ? MW_VERIFY_NO_DAILY
+				     : strtoll(PQgetvalue(r, 0, 0), NULL, 10),
+		err, errlen);
 out:
 	free(kept);
 	PQclear(r);

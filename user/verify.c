@@ -51,7 +51,13 @@
  * repeated) or does not link: that break does not vouch for the events
  * before it.
  */
-enum cp_state { CP_UNSEEN, CP_SEEN, CP_BROKEN_ROW, CP_MATCHED };
+enum cp_state {
+	CP_UNSEEN,
+	CP_SEEN,
+	CP_BROKEN_ROW,
+	CP_MATCHED,
+	CP_BEFORE_CHAIN /* before its whole chain: judged at the end */
+};
 
 struct fcp {
 	uint64_t seq;
@@ -144,6 +150,12 @@ struct mw_verify {
 	/* the days its partitions hold: disjoint, sorted */
 	struct mw_verify_days *kept;
 	size_t nkept;
+	int64_t undropped_from; /* no day from it on was dropped */
+	/* days of rows no partition's range holds (in the default
+	 * partition, which retention never empties): sorted */
+	int64_t *dflt_days;
+	size_t ndflt, capdflt;
+	bool dflt_full;
 	bool rows_started, finished;
 	size_t *order;
 };
@@ -391,6 +403,7 @@ void mw_verify_free(struct mw_verify *v)
 	free(v->cps);
 	free(v->order);
 	free(v->kept);
+	free(v->dflt_days);
 	free(v);
 }
 
@@ -724,6 +737,93 @@ static bool day_kept(const struct mw_verify *v, int64_t day)
 	return lo < v->nkept && v->kept[lo].lo <= day;
 }
 
+static bool day_in_default(const struct mw_verify *v, int64_t day)
+{
+	size_t lo = 0, hi = v->ndflt;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->dflt_days[mid] < day)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < v->ndflt && v->dflt_days[lo] == day;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Sorts the default partition's days, each once (for day_in_default). */
+static void compact_default_days(struct mw_verify *v)
+{
+	size_t n = 0;
+
+	if (v->ndflt)
+		qsort(v->dflt_days, v->ndflt, sizeof(*v->dflt_days), i64_cmp);
+	for (size_t i = 0; i < v->ndflt; i++)
+		if (!n || v->dflt_days[n - 1] != v->dflt_days[i])
+			v->dflt_days[n++] = v->dflt_days[i];
+	v->ndflt = n;
+}
+
+/*
+ * Notes the day of a row of the database that no partition's range
+ * holds: it sits in the default partition. Such a day never had a daily
+ * partition (one cannot be made over rows of the default partition), and
+ * retention only drops daily partitions: it took no event of that day.
+ * Appended (rows come by host, each host's days in order), sorted at the
+ * end. Bounded: once MW_VERIFY_MAX_DEFAULT_DAYS / 2 distinct days are
+ * noted, later ones are not (a deletion on them then passes for
+ * retention, as it did before days were noted).
+ */
+static void note_row_day(struct mw_verify *v, int64_t ts)
+{
+	int64_t day = utc_day(ts);
+
+	if (!v->whole_chains || v->dflt_full ||
+	    (v->ndflt && v->dflt_days[v->ndflt - 1] == day) || day_kept(v, day))
+		return;
+	if (v->ndflt == MW_VERIFY_MAX_DEFAULT_DAYS) {
+		compact_default_days(v);
+		if (v->ndflt > MW_VERIFY_MAX_DEFAULT_DAYS / 2) {
+			v->dflt_full = true;
+			return;
+		}
+	}
+	if (v->ndflt == v->capdflt) {
+		size_t ncap = v->capdflt ? v->capdflt * 2 : 64;
+		int64_t *n = realloc(v->dflt_days, ncap * sizeof(*n));
+
+		if (!n) {
+			v->dflt_full = true; /* as past the bound */
+			return;
+		}
+		v->dflt_days = n;
+		v->capdflt = ncap;
+	}
+	v->dflt_days[v->ndflt++] = day;
+}
+
+/*
+ * Whether retention cannot have taken the events of day: its partition
+ * is there; or it is not before the first day a daily partition left
+ * is named for (retention drops, by name, every daily partition before
+ * its cutoff, so it dropped none of the days from there on, whatever
+ * partition they were in); or other rows of it sit in the default
+ * partition, which retention never empties.
+ */
+static bool day_not_retired(const struct mw_verify *v, int64_t day)
+{
+	return day_kept(v, day) || day >= v->undropped_from ||
+	       day_in_default(v, day);
+}
+
 /*
  * A file checkpoint before a whole chain's first event: retention, which
  * drops the daily partitions before a day, or a deletion. The file gives
@@ -745,7 +845,7 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 	    c->checkpoint_seq >= h->r.first_seq)
 		return false;
 	same_day = h->first_ts_ok && utc_day(c->ts_us) >= utc_day(h->first_ts);
-	if (!same_day && !day_kept(v, utc_day(c->ts_us)))
+	if (!same_day && !day_not_retired(v, utc_day(c->ts_us)))
 		return false;
 	h->r.file_cp_failed++;
 	if (h->prefix_deleted)
@@ -761,7 +861,7 @@ static bool deleted_not_retired(struct mw_verify *v, struct hstate *h,
 	       (unsigned long long)c->checkpoint_seq, day,
 	       same_day ? "the day of the chain's first event (retention "
 			  "drops whole days)"
-			: "a day whose partition retention has not dropped");
+			: "a day retention has not dropped");
 	return true;
 }
 
@@ -782,7 +882,7 @@ static void deleted_from_package(struct hstate *h, const struct fcp *c)
 	       (unsigned long long)h->r.first_seq, (unsigned long long)c->seq);
 }
 
-static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
+static void resolve_cp(struct hstate *h, struct fcp *c)
 {
 	switch (c->state) {
 	case CP_MATCHED:
@@ -801,8 +901,9 @@ static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 			break;
 		}
 		if (h->r.first_seq && c->seq < h->r.first_seq) {
-			if (!deleted_not_retired(v, h, c))
-				h->r.file_cp_retention++;
+			/* the days of the default partition are known once
+			 * every row was read */
+			c->state = CP_BEFORE_CHAIN;
 			break;
 		}
 		h->r.file_cp_failed++;
@@ -817,7 +918,7 @@ static void resolve_cp(struct mw_verify *v, struct hstate *h, struct fcp *c)
 static void advance_cps(struct mw_verify *v, struct hstate *h, uint64_t seq)
 {
 	while (h->cp_cur < h->cp_end && v->cps[h->cp_cur].seq < seq)
-		resolve_cp(v, h, &v->cps[h->cp_cur++]);
+		resolve_cp(h, &v->cps[h->cp_cur++]);
 }
 
 /*
@@ -1377,12 +1478,15 @@ static int row(struct mw_verify *v, struct hstate *h,
 	    malformed(f, hash, hash_ok, &ts_ok, &ts, why, sizeof(why))) {
 		record(h, MW_VB_MALFORMED, seq, seq, "%s",
 		       unread ? unread : why);
+		if (ts_ok)
+			note_row_day(v, ts);
 		mark_cps(v, h, seq, NULL, false, false);
 		h->run = RUN_NONE;
 		accept_row(h, seq, hash_ok ? stored : NULL, NULL, seq, ts_ok,
 			   ts, false);
 		return 0;
 	}
+	note_row_day(v, ts);
 	if (mw_chain_hash(f, own))
 		goto digest_failed;
 	own_ok = !memcmp(own, stored, 64);
@@ -1898,6 +2002,10 @@ static void finish_host(struct mw_verify *v, struct hstate *h)
 
 	resolve_pending(h);
 	check_range(v, h);
+	for (size_t i = h->cp_begin; i < h->cp_cur; i++)
+		if (v->cps[i].state == CP_BEFORE_CHAIN &&
+		    !deleted_not_retired(v, h, &v->cps[i]))
+			h->r.file_cp_retention++;
 	if (v->cp_file_missing && h->first_db_cp_seq &&
 	    !strcmp(h->r.name, v->cp_file_host))
 		record(h, MW_VB_MISSING_CHECKPOINT, h->first_db_cp_seq,
@@ -1961,7 +2069,7 @@ static int days_cmp(const void *a, const void *b)
 
 int mw_verify_whole_chains(struct mw_verify *v,
 			   const struct mw_verify_days *kept, size_t n,
-			   char *err, size_t errlen)
+			   int64_t undropped_from, char *err, size_t errlen)
 {
 	struct mw_verify_days *k;
 	size_t m = 0;
@@ -1993,6 +2101,7 @@ int mw_verify_whole_chains(struct mw_verify *v,
 	free(v->kept);
 	v->kept = k;
 	v->nkept = m;
+	v->undropped_from = undropped_from;
 	v->whole_chains = true;
 	return 0;
 }
@@ -2060,6 +2169,7 @@ void mw_verify_finish(struct mw_verify *v)
 	if (!v->rows_started)
 		start_rows(v);
 	v->finished = true;
+	compact_default_days(v);
 	for (size_t i = 0; i < v->nhosts; i++)
 		finish_host(v, v->hosts[i]);
 	v->order = calloc(v->nhosts ? v->nhosts : 1, sizeof(*v->order));

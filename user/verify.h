@@ -248,20 +248,26 @@ struct mw_verify_days {
 	int64_t lo, hi;
 };
 #define MW_VERIFY_MAX_PARTITIONS 100000 /* 270 years of daily ones */
+#define MW_VERIFY_MAX_DEFAULT_DAYS (1u << 20) /* of the default partition */
+#define MW_VERIFY_NO_DAILY INT64_MAX /* no daily partition is left */
 
 /*
  * The rows are whole chains (the database's), not a window of them (a
  * package's), and kept[0..n) are the ranges of days whose partitions the
  * database still holds (in any order, overlapping or not; at most
- * MW_VERIFY_MAX_PARTITIONS). A chain that starts late was cut by
- * retention, which drops the partitions before a day; a file checkpoint
- * from before its start whose day's partition is still there shows a
- * deletion. Before the rows. 0, or -1 with err (out of memory, too many
- * ranges).
+ * MW_VERIFY_MAX_PARTITIONS); undropped_from is the earliest day a daily
+ * partition left is named for (MW_VERIFY_NO_DAILY: none). A chain that
+ * starts late was cut by retention, which drops the daily partitions
+ * named for the days before a cutoff, and nothing else; a file checkpoint
+ * from before its start made on a day retention cannot have dropped shows
+ * a deletion: a day a partition still holds, one from undropped_from on,
+ * or one of rows in the default partition (rows of the chains read that
+ * no range holds). Before the rows. 0, or -1 with err (out of memory, too
+ * many ranges).
  */
 int mw_verify_whole_chains(struct mw_verify *v,
 			   const struct mw_verify_days *kept, size_t n,
-			   char *err, size_t errlen);
+			   int64_t undropped_from, char *err, size_t errlen);
 
 /* ---- evidence packages (FORMAT.md section 6) ---- */
 

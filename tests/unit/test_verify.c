@@ -482,8 +482,10 @@ Test(verify, two_hosts_one_broken, .init = tv_setup, .fini = tv_teardown)
  * checkpoints at the seqs cps[0..ncps), made at cp_ts (the checkpoint
  * file says; the chain's events are all of TV_TS0's day).
  */
-static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps,
-			int64_t cp_ts)
+/* The same, then the rows of after when not NULL (another host's). */
+static void tv_feed_cut_then(struct mw_verify *v, const uint64_t *cps,
+			     size_t ncps, int64_t cp_ts,
+			     const struct tv_chain *after)
 {
 	struct tv_chain c = { 0 }, full = { 0 };
 	char line[1024];
@@ -498,9 +500,17 @@ static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps,
 		tv_add_line(v, line);
 	}
 	tv_feed(v, &c);
+	if (after)
+		tv_feed(v, after);
 	mw_verify_finish(v);
 	tv_free(&c);
 	tv_free(&full);
+}
+
+static void tv_feed_cut(struct mw_verify *v, const uint64_t *cps, size_t ncps,
+			int64_t cp_ts)
+{
+	tv_feed_cut_then(v, cps, ncps, cp_ts, NULL);
 }
 
 Test(verify, retention_start_is_information, .init = tv_setup,
@@ -535,7 +545,9 @@ static struct mw_verify *tv_cut_start(int64_t cp_ts, int64_t kept_day)
 
 	struct mw_verify_days kept = { kept_day, kept_day + 1 };
 
-	cr_assert_eq(mw_verify_whole_chains(v, &kept, 1, NULL, 0), 0);
+	cr_assert_eq(mw_verify_whole_chains(v, &kept, 1, MW_VERIFY_NO_DAILY,
+					    NULL, 0),
+		     0);
 	tv_feed_cut(v, cps, 1, cp_ts);
 	return v;
 }
@@ -588,6 +600,58 @@ Test(verify, start_deleted_on_the_first_events_day, .init = tv_setup,
 }
 
 /*
+ * The chain's start deleted on a day no daily partition holds: its rows
+ * sat in the default partition, which retention never empties. Another
+ * host's rows of that day still there (read after the cut chain) show it;
+ * so does a daily partition left named for an earlier day (retention
+ * dropped none from there on).
+ */
+Test(verify, start_deleted_from_the_default_partition, .init = tv_setup,
+     .fini = tv_teardown)
+{
+	static const uint64_t cps[] = { 49 };
+	const int64_t cp_day = TV_DAY0 - 1;
+	struct mw_verify_days today = { TV_DAY0, TV_DAY0 + 1 };
+	struct tv_chain other = { 0 };
+	struct mw_verify *v;
+	char ts[32];
+
+	tv_build(&other, "zz-other", 3);
+	for (size_t i = 0; i < other.n; i++) {
+		snprintf(ts, sizeof(ts), "%lld",
+			 (long long)(cp_day * TV_DAY_US + 1000 + (int64_t)i));
+		tv_set(&other.rows[i], MW_CF_TS_US, ts);
+	}
+	tv_rechain(&other, 0, 0);
+
+	v = tv_new(0);
+	cr_assert_eq(mw_verify_whole_chains(v, &today, 1, MW_VERIFY_NO_DAILY,
+					    NULL, 0),
+		     0);
+	tv_feed_cut_then(v, cps, 1, cp_day * TV_DAY_US + 5000, &other);
+	tv_expect(v, 1, MW_VB_DELETED, 50);
+	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_retention, 0);
+	mw_verify_free(v);
+
+	/* no row of that day left anywhere: a daily partition named for
+	 * it or before it, still there, tells retention did not reach it */
+	v = tv_new(0);
+	cr_assert_eq(mw_verify_whole_chains(v, &today, 1, cp_day, NULL, 0), 0);
+	tv_feed_cut(v, cps, 1, cp_day * TV_DAY_US + 5000);
+	tv_expect(v, 1, MW_VB_DELETED, 50);
+	mw_verify_free(v);
+
+	/* neither: retention, as before */
+	v = tv_new(0);
+	cr_assert_eq(mw_verify_whole_chains(v, &today, 1, TV_DAY0, NULL, 0), 0);
+	tv_feed_cut(v, cps, 1, cp_day * TV_DAY_US + 5000);
+	cr_assert(mw_verify_ok(v));
+	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_retention, 1);
+	mw_verify_free(v);
+	tv_free(&other);
+}
+
+/*
  * Partitions are read as ranges of days, never expanded into days: a
  * century-wide one, among others overlapping it, still holds the
  * checkpoint's day; more than MW_VERIFY_MAX_PARTITIONS are refused.
@@ -606,15 +670,18 @@ Test(verify, kept_partitions_are_ranges_and_bounded, .init = tv_setup,
 	struct mw_verify *v = tv_new(0);
 	char err[256] = "";
 
-	cr_assert_eq(mw_verify_whole_chains(v, kept, 4, err, sizeof(err)), 0,
-		     "%s", err);
+	cr_assert_eq(mw_verify_whole_chains(v, kept, 4, MW_VERIFY_NO_DAILY, err,
+					    sizeof(err)),
+		     0, "%s", err);
 	tv_feed_cut(v, cps, 1, TV_TS0 - 400 * TV_DAY_US);
 	tv_expect(v, 1, MW_VB_DELETED, 50);
 	mw_verify_free(v);
 
 	/* the day before every range: dropped */
 	v = tv_new(0);
-	cr_assert_eq(mw_verify_whole_chains(v, kept, 4, err, sizeof(err)), 0);
+	cr_assert_eq(mw_verify_whole_chains(v, kept, 4, MW_VERIFY_NO_DAILY, err,
+					    sizeof(err)),
+		     0);
 	tv_feed_cut(v, cps, 1, TV_TS0 - 36526 * TV_DAY_US);
 	cr_assert(mw_verify_ok(v));
 	cr_assert_eq(tv_host(v, TV_HOST)->file_cp_retention, 1);
@@ -623,10 +690,10 @@ Test(verify, kept_partitions_are_ranges_and_bounded, .init = tv_setup,
 	many = calloc(MW_VERIFY_MAX_PARTITIONS + 1, sizeof(*many));
 	cr_assert_not_null(many);
 	v = tv_new(0);
-	cr_assert_eq(mw_verify_whole_chains(v, many,
-					    MW_VERIFY_MAX_PARTITIONS + 1, err,
-					    sizeof(err)),
-		     -1);
+	cr_assert_eq(
+		mw_verify_whole_chains(v, many, MW_VERIFY_MAX_PARTITIONS + 1,
+				       MW_VERIFY_NO_DAILY, err, sizeof(err)),
+		-1);
 	cr_assert(strstr(err, "partitions"), "%s", err);
 	mw_verify_free(v);
 	free(many);
