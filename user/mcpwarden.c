@@ -1077,6 +1077,41 @@ out:
 	return rc;
 }
 
+/* A read-only transaction of one snapshot for all that is read in it. */
+static int snapshot_begin(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
+				     "READ ONLY");
+	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
+
+	if (rc)
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The partitions and the events of one moment: one snapshot, and the
+ * events table locked (ACCESS SHARE, as any read of it) until the end,
+ * since dropping a partition locks its parent exclusively: retention
+ * waits, and cannot drop between the partitions read and the events
+ * copied (its events would be missing from days kept: a false deletion).
+ */
+static int verify_snapshot(PGconn *conn, char *err, size_t errlen)
+{
+	PGresult *res;
+	int rc;
+
+	if (snapshot_begin(conn, err, errlen))
+		return -1;
+	res = PQexec(conn, "SELECT 1 FROM mcpwarden.chain_events LIMIT 0");
+	rc = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : -1;
+	if (rc)
+		mw_set_err(err, errlen, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	return rc;
+}
+
 /* Streams the database's rows into v: one COPY, row by row. */
 static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 			   const char *host)
@@ -1098,6 +1133,11 @@ static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 		fprintf(stderr,
 			"mcpwarden: cannot connect to the audit database: "
 			"%s\n",
+			err);
+		goto out;
+	}
+	if (verify_snapshot(conn, err, sizeof(err))) {
+		fprintf(stderr, "mcpwarden: reading the audit database: %s\n",
 			err);
 		goto out;
 	}
@@ -1605,19 +1645,6 @@ static int evidence_events(struct evidence_run *r, char *err, size_t errlen)
 	return mw_evidence_events_end(r->e, err, errlen);
 }
 
-static int evidence_begin(PGconn *conn, char *err, size_t errlen)
-{
-	/* one snapshot for the window, the context and the events */
-	PGresult *res = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ "
-				     "READ ONLY");
-	int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -1;
-
-	if (rc)
-		mw_set_err(err, errlen, "%s", PQresultErrorMessage(res));
-	PQclear(res);
-	return rc;
-}
-
 /* A --since/--until argument, and its canonical UTC form. */
 static int evidence_time_arg(const char *opt, const char *arg, int64_t *us,
 			     char text[MW_EVIDENCE_TIME_LEN])
@@ -1719,7 +1746,8 @@ static int cmd_evidence_export(const char *config, int argc, char **argv)
 			   PQerrorMessage(r.conn));
 		goto fail;
 	}
-	if (evidence_begin(r.conn, err, sizeof(err)) ||
+	/* one snapshot for the window, the context and the events */
+	if (snapshot_begin(r.conn, err, sizeof(err)) ||
 	    evidence_hosts(&r, since_s, until_s, host, err, sizeof(err)) ||
 	    evidence_context(&r, err, sizeof(err)) ||
 	    evidence_events(&r, err, sizeof(err)) ||
