@@ -1661,22 +1661,22 @@ static void package_file(const struct mw_evidence *e, const char *name,
  * The package's checkpoint lines (then extra_cps, a copy of the daemon's
  * checkpoint file, when not NULL) and events into v, the hosts' ranges
  * given already: what `audit verify --package` and the export share.
+ * Read through dfd, the package's directory, the one whose files the
+ * manifest was checked against: not reopened by its name, which could
+ * name another directory by then.
  */
-static int load_package(struct mw_verify *v, const char *dir,
-			const char *extra_cps, char *err, size_t errlen)
+static int load_package(struct mw_verify *v, int dfd, const char *extra_cps,
+			char *err, size_t errlen)
 {
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, MW_EVIDENCE_CHECKPOINTS);
 	mw_verify_package_lines(v, true);
-	if (mw_verify_load_checkpoints(v, path, NULL, err, errlen))
+	if (mw_verify_load_checkpoints_at(v, dfd, MW_EVIDENCE_CHECKPOINTS, NULL,
+					  true, err, errlen))
 		return -1;
 	mw_verify_package_lines(v, false);
 	if (extra_cps &&
 	    mw_verify_load_checkpoints(v, extra_cps, NULL, err, errlen))
 		return -1;
-	snprintf(path, sizeof(path), "%s/%s", dir, MW_EVIDENCE_EVENTS);
-	return mw_verify_load_jsonl(v, path, err, errlen);
+	return mw_verify_load_jsonl_at(v, dfd, MW_EVIDENCE_EVENTS, err, errlen);
 }
 
 /* The verifier over the package's own files, as `audit verify
@@ -1704,8 +1704,7 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 					   h->last_seq, why, sizeof(why)))
 			goto verr;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->dfd);
-	if (load_package(v, path, NULL, why, sizeof(why)))
+	if (load_package(v, e->dfd, NULL, why, sizeof(why)))
 		goto verr;
 	mw_verify_finish(v);
 	e->verified = mw_verify_ok(v);
@@ -2054,8 +2053,10 @@ int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
 		return -1;
 	}
 	rc = check_manifest(v, dfd, err, errlen);
+	if (!rc)
+		rc = load_package(v, dfd, extra_cps, err, errlen);
 	close(dfd);
-	return rc ? rc : load_package(v, dir, extra_cps, err, errlen);
+	return rc;
 }
 
 static json_t *host_json(const struct mw_evidence *e, const struct ehost *h)

@@ -1822,10 +1822,10 @@ static int reader_next(struct reader *rd, char **line, size_t *len,
  * with err and errno. A FIFO would block for ever, a device such as
  * /dev/zero never end: neither is a file the verifier reads.
  */
-static int reader_open(struct reader *rd, const char *path, bool nofollow,
-		       char *err, size_t errlen)
+static int reader_open(struct reader *rd, int dirfd, const char *path,
+		       bool nofollow, char *err, size_t errlen)
 {
-	int fd = mw_open_regular(AT_FDCWD, path, nofollow), e;
+	int fd = mw_open_regular(dirfd, path, nofollow), e;
 
 	if (fd < 0) {
 		e = -fd;
@@ -1858,6 +1858,14 @@ static bool host_is(const char *line, size_t len, const char *host)
 int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 			       const char *host, char *err, size_t errlen)
 {
+	return mw_verify_load_checkpoints_at(v, AT_FDCWD, path, host, false,
+					     err, errlen);
+}
+
+int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
+				  const char *path, const char *host,
+				  bool nofollow, char *err, size_t errlen)
+{
 	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
 			     .total_max = MW_VERIFY_CP_FILE_MAX };
 	struct stat st;
@@ -1867,7 +1875,7 @@ int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 	size_t len;
 	bool toolong;
 
-	if (reader_open(&rd, path, false, err, errlen))
+	if (reader_open(&rd, dirfd, path, nofollow, err, errlen))
 		return -1;
 	if (!fstat(fileno(rd.f), &st) && st.st_size > MW_VERIFY_CP_FILE_MAX) {
 		mw_set_err(err, errlen,
@@ -1915,6 +1923,12 @@ out:
 int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 			 size_t errlen)
 {
+	return mw_verify_load_jsonl_at(v, AT_FDCWD, path, err, errlen);
+}
+
+int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
+			    char *err, size_t errlen)
+{
 	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
 	uint64_t lineno = 0;
 	int rc = -1, got;
@@ -1923,7 +1937,7 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 	bool toolong;
 
 	/* a package's file: not through a link either */
-	if (reader_open(&rd, path, true, err, errlen))
+	if (reader_open(&rd, dirfd, path, true, err, errlen))
 		return -1;
 	while ((got = reader_next(&rd, &line, &len, &toolong)) == 1) {
 		lineno++;

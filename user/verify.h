@@ -192,6 +192,11 @@ int mw_verify_checkpoint_line(struct mw_verify *v, const char *line, size_t len,
  */
 int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 			       const char *host, char *err, size_t errlen);
+/* The same with path relative to dirfd (openat), and when nofollow not
+ * through a symbolic link either (a package's own file). */
+int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
+				  const char *path, const char *host,
+				  bool nofollow, char *err, size_t errlen);
 
 /* ---- rows ---- */
 
@@ -233,6 +238,9 @@ int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
  * regular file (a FIFO, a device, a symbolic link). */
 int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 			 size_t errlen);
+/* The same with path relative to dirfd (openat). */
+int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
+			    char *err, size_t errlen);
 
 /*
  * The checkpoint file of the daemon that writes host's chain is not there.
