@@ -1696,6 +1696,7 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 	if (mw_sign_pub_load(&pub, path, why, sizeof(why)) ||
 	    mw_verify_new(&v, pub, why, sizeof(why)))
 		goto verr;
+	mw_verify_ranges_given(v);
 	for (size_t i = 0; i < e->nhosts; i++) {
 		const struct ehost *h = &e->hosts[e->order[i]];
 
@@ -1955,6 +1956,9 @@ static int expect_ranges(struct mw_verify *v, const json_t *exported, char *err,
 					     "window.exported list");
 		return 0;
 	}
+	/* FORMAT.md section 6, step 3: events of a host the list does not
+	 * give a range are a break, an empty list too */
+	mw_verify_ranges_given(v);
 	json_array_foreach (exported, i, x) {
 		const char *host =
 			json_string_value(json_object_get(x, "host"));

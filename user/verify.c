@@ -2120,6 +2120,11 @@ int mw_verify_whole_chains(struct mw_verify *v,
 	return 0;
 }
 
+void mw_verify_ranges_given(struct mw_verify *v)
+{
+	v->have_ranges = true;
+}
+
 void mw_verify_package_lines(struct mw_verify *v, bool own)
 {
 	v->packaged_lines = own;

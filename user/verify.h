@@ -302,6 +302,12 @@ int mw_verify_expect_range(struct mw_verify *v, const char *host,
 			   uint64_t first_seq, uint64_t last_seq, char *err,
 			   size_t errlen);
 /*
+ * The package's manifest lists its hosts' ranges, none perhaps (an empty
+ * list, or hosts of which no seq could be read): a host with events but
+ * no range is a break all the same. Before the rows.
+ */
+void mw_verify_ranges_given(struct mw_verify *v);
+/*
  * What is wrong with a package as a whole (a file missing, changed or
  * added, a manifest that does not check): counted among the breaks,
  * reported apart from the hosts. fmt's text must be ASCII.

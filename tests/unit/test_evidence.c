@@ -1161,10 +1161,14 @@ static void te_keep(const char *path, long long lo, long long hi)
 	free(text);
 }
 
+#define TE_NO_SEQ (-1) /* te_reseal: the range 0/0, no seq read */
+#define TE_UNLISTED (-2) /* te_reseal: window.exported emptied */
+
 /*
  * The manifest made to agree with the files again (their hashes and
  * sizes, then manifest.sha256), as someone cutting a package would; and
- * its range set to first..last when first is not 0.
+ * its range set to first..last when first is positive (TE_NO_SEQ: 0/0,
+ * TE_UNLISTED: the host taken off the list).
  */
 static void te_reseal(const char *dir, long long first, long long last)
 {
@@ -1185,7 +1189,12 @@ static void te_reseal(const char *dir, long long first, long long last)
 	}
 	h = json_array_get(
 		json_object_get(json_object_get(m, "window"), "exported"), 0);
-	if (first) {
+	if (first == TE_UNLISTED) {
+		json_array_clear(json_object_get(json_object_get(m, "window"),
+						 "exported"));
+	} else if (first) {
+		if (first == TE_NO_SEQ)
+			first = last = 0;
 		json_object_set_new(h, "first_seq", json_integer(first));
 		json_object_set_new(h, "last_seq", json_integer(last));
 	}
@@ -1347,6 +1356,37 @@ Test(evidence_package, the_daemons_whole_checkpoint_file_is_no_break,
 	cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
 	mw_verify_free(v);
 	mw_sign_pub_free(pub);
+}
+
+/*
+ * A package's events of a host its manifest gives no range: a break
+ * (FORMAT.md section 6, step 3), whether the list is empty or the host's
+ * range is the 0/0 of a host without a seq.
+ */
+Test(evidence_package, events_of_a_host_the_manifest_does_not_list,
+     .init = te_setup, .fini = te_teardown)
+{
+	static const long long how[] = { TE_NO_SEQ, TE_UNLISTED };
+	struct mw_sign_pub *pub = NULL;
+	const struct mw_verify_host *h;
+	struct mw_verify *v;
+	char dir[128];
+	bool verified = false;
+
+	for (size_t i = 0; i < sizeof(how) / sizeof(how[0]); i++) {
+		snprintf(dir, sizeof(dir), "%s/pkg%zu", te_dir, i);
+		te_export(dir, false, &verified);
+		cr_assert(verified);
+		te_reseal(dir, how[i], 0);
+		v = te_verify_dir(dir, &pub);
+		cr_assert_not(mw_verify_ok(v), "%s", te_report(v));
+		h = mw_verify_find_host(v, TE_HOST);
+		cr_assert_not_null(h);
+		cr_assert_eq(h->by_class[MW_VB_INSERTED], 1, "%s",
+			     te_report(v));
+		mw_verify_free(v);
+		mw_sign_pub_free(pub);
+	}
 }
 
 /*
