@@ -697,8 +697,8 @@ static void cp_mismatch(struct hstate *h, uint64_t covered, bool row_broken,
 			    : (h->r.first_seq ? h->r.first_seq : 1);
 	if (row_broken && from <= to)
 		record(h, MW_VB_REWRITTEN, from, to,
-		       "events %llu-%llu rewritten: %s signed another hash "
-		       "for seq %llu, whose row is itself broken, so that "
+		       "events %llu-%llu rewritten: %s vouches for seq "
+		       "%llu, whose row is broken or missing, so that "
 		       "nothing vouches for the events before it",
 		       (unsigned long long)from, (unsigned long long)to, what,
 		       (unsigned long long)covered);
@@ -911,6 +911,8 @@ static void resolve_cp(struct hstate *h, struct fcp *c)
 		       "the checkpoint file vouches for seq %llu, which the "
 		       "database does not hold",
 		       (unsigned long long)c->seq);
+		/* a row gone is no better an alibi than a row broken */
+		cp_mismatch(h, c->seq, true, "the checkpoint file");
 	}
 }
 
@@ -970,6 +972,14 @@ static bool known_signed(const struct mw_verify *v, const struct hstate *h,
 		    !strcmp(v->cps[lo].sig, sig))
 			return true;
 	return false;
+}
+
+/* "the checkpoint at seq N", in what (64 bytes), for details. */
+static const char *what_cp(char what[64], uint64_t seq)
+{
+	snprintf(what, 64, "the checkpoint at seq %llu",
+		 (unsigned long long)seq);
+	return what;
 }
 
 /* Whether a row at seq has the recomputed hash and links to the event
@@ -1049,6 +1059,10 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 	 * is all that can be checked */
 	if (!h->have_prev || h->prev_real != covered) {
 		h->r.db_cp_ok++;
+		/* a gap: the events before it are vouched for by nothing,
+		 * as behind a broken row (cp_mismatch) */
+		if (h->have_prev && h->prev_real < covered)
+			cp_mismatch(h, covered, true, what_cp(what, seq));
 		goto out;
 	}
 	/* a renumbered event before (prev_real is not its seq): that break
@@ -1062,12 +1076,10 @@ static bool db_checkpoint(struct mw_verify *v, struct hstate *h,
 		goto out;
 	}
 	h->r.db_cp_failed++;
-	snprintf(what, sizeof(what), "the checkpoint at seq %llu",
-		 (unsigned long long)seq);
 	cp_mismatch(h, covered,
 		    !h->prev_clean || !h->prev_computed_ok ||
 			    !strcmp(hash, h->prev_computed),
-		    what);
+		    what_cp(what, seq));
 out:
 	json_decref(j);
 	return h->r.db_cp_ok > ok_before;

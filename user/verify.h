@@ -54,7 +54,8 @@
  *    the same. A checkpoint vouches for the events before its seq only
  *    through a row at that seq with the signed hash whose prev_hash is
  *    the recomputed hash of the event before: when the row there is
- *    itself a break (modified, malformed, repeated, not linking), that
+ *    itself a break (modified, malformed, repeated, not linking) or is
+ *    missing (a seq gap, a file checkpoint the chain lacks), that
  *    break is named, and so are the events since the last matching
  *    checkpoint up to the one before it, as rewritten, since a rewriter
  *    who kept the signed row's stored hash leaves just that.

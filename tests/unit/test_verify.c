@@ -773,11 +773,16 @@ Test(verify, deleted_checkpointed_row, .init = tv_setup, .fini = tv_teardown)
 	tv_remove(&c, tv_index(&c, 149));
 	tv_feed(v, &c);
 	mw_verify_finish(v);
-	/* the gap, and the file checkpoint the database lacks */
-	tv_expect(v, 2, MW_VB_DELETED, 149);
+	/* the gap, the file checkpoint the database lacks, and the events
+	 * before the gap, which nothing vouches for any longer (a rewriter
+	 * of them would delete the signed row) */
+	tv_expect(v, 3, MW_VB_REWRITTEN, 100);
 	h = tv_host(v, TV_HOST);
+	cr_assert_eq(h->details[0].seq_end, 148);
+	cr_assert_eq(h->details[1].cls, MW_VB_DELETED);
+	cr_assert_eq(h->details[1].seq, 149);
 	cr_assert_eq(h->by_class[MW_VB_MISSING_CHECKPOINT], 1);
-	cr_assert_eq(h->details[1].cls, MW_VB_MISSING_CHECKPOINT);
+	cr_assert_eq(h->details[2].cls, MW_VB_MISSING_CHECKPOINT);
 	mw_verify_free(v);
 	tv_free(&c);
 }
@@ -1107,6 +1112,30 @@ Test(verify, a_repeated_checkpointed_row_does_not_hide_a_rewrite,
 	tv_set(r, MW_CF_PREV_HASH, c.rows[147].v[MW_CF_N]);
 	tv_hash(r);
 	tv_expect_rewrite_before(&c, &orig, MW_VB_INSERTED);
+	tv_free(&c);
+	tv_free(&orig);
+}
+
+/* The signed row deleted behind a rewrite, and no checkpoint file: the
+ * checkpoint event after the gap does not vouch for the rewrite. */
+Test(verify, a_deleted_checkpointed_row_does_not_hide_a_rewrite,
+     .init = tv_setup, .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 }, orig = { 0 };
+	struct mw_verify *v;
+	const struct mw_verify_host *h;
+
+	tv_build(&orig, TV_HOST, TV_N);
+	tv_build(&c, TV_HOST, TV_N);
+	tv_rewrite_up_to(&c, &orig, 112, 149);
+	tv_remove(&c, tv_index(&c, 149));
+	v = tv_run(&c, 0, NULL, NULL, 0);
+	tv_expect(v, 2, MW_VB_REWRITTEN, 100);
+	h = tv_host(v, TV_HOST);
+	cr_assert_eq(h->details[0].seq_end, 148);
+	cr_assert_eq(h->details[1].cls, MW_VB_DELETED);
+	cr_assert_eq(h->details[1].seq, 149);
+	mw_verify_free(v);
 	tv_free(&c);
 	tv_free(&orig);
 }
