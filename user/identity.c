@@ -23,53 +23,52 @@
  */
 #define LOOKUP_BUF_MAX (1u << 20)
 
-static int grow_buf(char **buf, size_t *cap)
+/*
+ * Whether a look-up that said rc should be tried again in a larger
+ * buffer, grown here (*buf, *cap, free()d by the caller); *rc becomes the
+ * error when it cannot grow.
+ */
+static bool grown_for(int *rc, char **buf, size_t *cap)
 {
-	char *p = realloc(*buf, *cap * 2);
+	char *p;
 
-	if (!p)
-		return ENOMEM;
+	if (*rc != ERANGE || *cap >= LOOKUP_BUF_MAX)
+		return false;
+	p = realloc(*buf, *cap * 2);
+	if (!p) {
+		*rc = ENOMEM;
+		return false;
+	}
 	*buf = p;
 	*cap *= 2;
-	return 0;
+	return true;
 }
 
-/*
- * getgrgid_r or getpwuid_r into a buffer grown as needed (*buf, *cap,
- * free()d by the caller): 0 with *found set, or an error number.
- */
+/* getgrgid_r into a buffer grown as needed: 0 with *found set, or an
+ * error number. */
 static int lookup_group(gid_t gid, struct group *gr, char **buf, size_t *cap,
 			bool *found)
 {
 	struct group *res = NULL;
 	int rc;
 
-	for (;;) {
+	do
 		rc = getgrgid_r(gid, gr, *buf, *cap, &res);
-		if (rc != ERANGE || *cap >= LOOKUP_BUF_MAX)
-			break;
-		rc = grow_buf(buf, cap);
-		if (rc)
-			return rc;
-	}
+	while (grown_for(&rc, buf, cap));
 	*found = !rc && res;
 	return rc;
 }
 
+/* The same with getpwuid_r. */
 static int lookup_user(uid_t uid, struct passwd *pw, char **buf, size_t *cap,
 		       bool *found)
 {
 	struct passwd *res = NULL;
 	int rc;
 
-	for (;;) {
+	do
 		rc = getpwuid_r(uid, pw, *buf, *cap, &res);
-		if (rc != ERANGE || *cap >= LOOKUP_BUF_MAX)
-			break;
-		rc = grow_buf(buf, cap);
-		if (rc)
-			return rc;
-	}
+	while (grown_for(&rc, buf, cap));
 	*found = !rc && res;
 	return rc;
 }
