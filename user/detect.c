@@ -881,6 +881,14 @@ static void chain_ipv4(struct scan *x, size_t a)
  * Phones: "+" and 8 to 15 digits in any groups; North American numbers as
  * (NXX) NXX-XXXX, NXX-NXX-XXXX (or '.' or ' '), optionally after "1 ".
  */
+/* What joins a phone number's groups: space, '-', '.', parentheses (not
+ * the other separators of cards: "/v1/250/300/4000" is a path). */
+static bool phone_sep(char sep)
+{
+	return sep == ' ' || sep == '-' || sep == '.' || sep == '(' ||
+	       sep == ')';
+}
+
 static void chain_phone(struct scan *x, size_t a)
 {
 	const struct text *t = &x->t;
@@ -894,6 +902,8 @@ static void chain_phone(struct scan *x, size_t a)
 		/* the longest number first: a shorter one inside it is no
 		 * value of its own */
 		for (; k < x->ng && k < a + 15; k++) {
+			if (k > a && !phone_sep(x->g[k].sep))
+				break;
 			digits += glen(&x->g[k]);
 			if (digits > 15)
 				break;
@@ -908,10 +918,11 @@ static void chain_phone(struct scan *x, size_t a)
 	/* 1 NXX NXX XXXX */
 	if (glen(&g[0]) == 1 && t->s[st] == '1' && a + 3 < x->ng &&
 	    glen(&g[1]) == 3 && glen(&g[2]) == 3 && glen(&g[3]) == 4 &&
+	    phone_sep(g[1].sep) && phone_sep(g[2].sep) && phone_sep(g[3].sep) &&
 	    try(x, MW_DET_PHONE, st, g[3].end))
 		return;
 	if (a + 2 >= x->ng || glen(&g[0]) != 3 || glen(&g[1]) != 3 ||
-	    glen(&g[2]) != 4)
+	    glen(&g[2]) != 4 || !phone_sep(g[1].sep) || !phone_sep(g[2].sep))
 		return;
 	if (g[1].sep == ')' || g[1].sep == '(') {
 		/* (NXX) NXX-XXXX: the '(' before the first group */

@@ -709,6 +709,10 @@ static bool custom_candidates(struct mw_masker *m, uint64_t set,
 			if ((set & (1ull << d)) &&
 			    custom_matches(m, d, v, n, stop_at_first, NULL))
 				return true;
+		/* past the budget a search skips what the slow path, in its
+		 * own order, may still search: it decides */
+		if (!m->rejected_budget)
+			return true;
 	}
 	return false;
 }
@@ -991,15 +995,14 @@ static long mask_text_into(struct mw_masker *m, const struct mw_mask_plan *plan,
 	return (long)m->found.nkeys;
 }
 
-long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
-		  const char *text, size_t len, char **out, size_t *outlen,
-		  struct mw_mask_counts *counts)
+/* mw_mask_text within a call whose budget is set (a key of a message). */
+static long mask_text_alloc(struct mw_masker *m,
+			    const struct mw_mask_plan *plan, const char *text,
+			    size_t len, char **out, size_t *outlen,
+			    struct mw_mask_counts *counts)
 {
 	struct mw_buf o = { 0 };
-	long n;
-
-	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
-	n = mask_text_into(m, plan, text, len, &o, counts);
+	long n = mask_text_into(m, plan, text, len, &o, counts);
 
 	*out = NULL;
 	*outlen = 0;
@@ -1010,6 +1013,14 @@ long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
 	*out = o.data;
 	*outlen = mw_buf_used(&o) - 1;
 	return n;
+}
+
+long mw_mask_text(struct mw_masker *m, const struct mw_mask_plan *plan,
+		  const char *text, size_t len, char **out, size_t *outlen,
+		  struct mw_mask_counts *counts)
+{
+	m->rejected_budget = CUSTOM_MAX_REJECTED_BYTES;
+	return mask_text_alloc(m, plan, text, len, out, outlen, counts);
 }
 
 /* ---- JSON --------------------------------------------------------------- */
@@ -1135,8 +1146,8 @@ static long mask_keys(struct mw_masker *m, const struct mw_mask_plan *plan,
 		const char *key = json_object_iter_key(it);
 		size_t klen = json_object_iter_key_len(it), mlen;
 		char *masked;
-		long n = mw_mask_text(m, plan, key, klen, &masked, &mlen,
-				      counts);
+		long n = mask_text_alloc(m, plan, key, klen, &masked, &mlen,
+					 counts);
 
 		if (n < 0 ||
 		    json_object_setn(rebuilt, n ? masked : key, n ? mlen : klen,

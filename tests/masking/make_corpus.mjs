@@ -122,6 +122,8 @@ line('ISBN 978-3-16-148410-0 in stock');
 line('mixed separators 4111-1111 1111-1111 are not one number');
 line('mixed separators 4111\u00a01111 1111\u20131111 are not one number');
 line('released 2026/12/07, part 4111.1111');
+line('path /v1/250/300/4000 and id_250_300_4000 are no phone numbers');
+line('row: 250\t300\t4000 (a table)');
 line('a longer number 41111111111111110 is not a card');
 line('amount 4111111111111111.5 units');
 line('ORD4111111111111111X is an order code');

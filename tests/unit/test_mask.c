@@ -49,6 +49,25 @@ static char *found(const char *text)
 
 TestSuite(mask, .init = setup, .fini = teardown);
 
+/*
+ * A card printed with any one separator is the card; the separators that
+ * join a card's groups do not make a phone number of a path or a table.
+ */
+Test(mask, card_separators_are_no_phone_separators)
+{
+	cr_assert_str_eq(found("card 4111\u00a01111\u00a01111\u00a01111 ok"),
+			 "card:4111\u00a01111\u00a01111\u00a01111");
+	cr_assert_str_eq(found("card 4111/1111/1111/1111 ok"),
+			 "card:4111/1111/1111/1111");
+	cr_assert_str_eq(found("ssn 219\u201309\u20139998 ok"),
+			 "ssn:219\u201309\u20139998");
+	cr_assert_str_eq(found("GET /v1/250/300/4000"), "");
+	cr_assert_str_eq(found("row: 250\t300\t4000"), "");
+	cr_assert_str_eq(found("id_250_300_4000"), "");
+	cr_assert_str_eq(found("+1/2/3/4/5/6/7/8"), "");
+	cr_assert_str_eq(found("call 250-300-4000"), "phone:250-300-4000");
+}
+
 Test(mask, cards_need_luhn_and_an_issuer)
 {
 	cr_assert_str_eq(found("paid 4111 1111 1111 1111 ok"),
@@ -565,6 +584,47 @@ Test(mask, refused_matches_are_searched_again_within_a_bound, .timeout = 10)
 	free(text);
 	/* and a valid value in a shorter run is still found */
 	luhn_masks("[0-9]+", "id 0006759649826438453", "id [MASKED:c]");
+}
+
+/*
+ * The fast path must never be stricter than the slow one: once the budget
+ * of refused matches is spent, it cannot say "nothing here" for what the
+ * slow path, scanning keys before values, still searches.
+ */
+Test(mask, the_fast_path_is_no_stricter_past_the_budget, .timeout = 30)
+{
+	struct mw_mask_custom cust = { .name = "c",
+				       .pattern = "[0-9][0-9 ]*[0-9]",
+				       .validator = MW_MASK_VALIDATE_LUHN };
+	struct mw_mask_rule rule = { .name = "r",
+				     .apply = MW_MASK_TO_CLIENT,
+				     .style = MW_MASK_FULL,
+				     .detectors = 1ull << MW_DET_N_BUILTIN };
+	size_t run = 20000, len = run + 64;
+	char *text = malloc(len), err[256];
+	struct mw_masker *m;
+	struct mw_mask_plan p;
+	json_error_t jerr;
+	json_t *j;
+	int at;
+
+	cr_assert_not_null(text);
+	at = snprintf(text, len, "{\"a\":\"");
+	memset(text + at, '1', run);
+	at += (int)run;
+	at += snprintf(text + at, len - (size_t)at,
+		       "\",\"17 6759 6498 2643 8453\":1}");
+	cr_assert_eq(mw_masker_new(&m, &cust, 1, &rule, 1, err, sizeof(err)), 0,
+		     "%s", err);
+	mw_masker_plan(m, "billing", NULL, MW_MASK_TO_CLIENT, &p);
+	j = json_loadb(text, (size_t)at, 0, &jerr);
+	cr_assert_not_null(j, "%s", jerr.text);
+	cr_assert_gt(mw_mask_json(m, &p, &j, NULL), 0, "the key's card");
+	cr_assert(mw_mask_candidates(m, p.detectors, text, (size_t)at),
+		  "the slow path masked what the fast path let by");
+	json_decref(j);
+	mw_masker_free(m);
+	free(text);
 }
 
 /* ---- the labelled corpus (tests/masking/corpus.txt) ---------------------- */
