@@ -2545,12 +2545,6 @@ static bool batch_has_method(const struct mw_rpc_batch *b)
 }
 
 /*
- * Judges and records one JSON-RPC body from the server. 0: pass it on,
- * as *text (to free) when it was changed, else as it came; 1: the policy
- * refused a message in it, which the client must not see; -1: the audit
- * trail cannot record it.
- */
-/*
  * Whether a server's request or notification carries, in its method or
  * its id, a value the client's masking rules hide: neither can be masked
  * (the client would not know the method, nor the server pair the answer
@@ -2584,10 +2578,11 @@ static int names_hold_values(struct mw_conn *c, const struct mw_rpc_batch *b)
 }
 
 /*
- * Judges and records the server's messages of b (raw: their text): 0 to
- * pass them on (*text: the text to send instead, or NULL), 1 when the
- * policy refuses one, 2 when one is withheld for a value in its method or
- * id (names_hold_values, recorded), -1 on failure.
+ * Judges and records one JSON-RPC body from the server (raw: its text).
+ * 0: pass it on, as *text (to free) when it was changed, else as it came;
+ * 1: the policy refused a message in it, which the client must not see;
+ * 2: one is withheld for a value in its method or id (names_hold_values,
+ * recorded); -1: the audit trail cannot record it.
  */
 static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 			      const struct mw_rpc_batch *b, const char *raw,
@@ -2670,6 +2665,17 @@ static int send_raw_block(struct mw_conn *c, const struct mw_sse_event *ev)
 	return 0;
 }
 
+/* Block ev written out again as text[0..len), its id in it when the
+ * client lacked it: from then on the client holds the stream's id. */
+static int send_block_text(struct mw_conn *c, const struct mw_sse_event *ev,
+			   const char *text, size_t len)
+{
+	if (client_stream_chunk(c, text, len))
+		return -ENOMEM;
+	c->sse_client_id_gen = ev->id_gen;
+	return 0;
+}
+
 /* An event whose data changed: the fields a client acts on, new data. */
 static int send_rewritten_event(struct mw_conn *c,
 				const struct mw_sse_event *ev, const char *data)
@@ -2679,9 +2685,7 @@ static int send_rewritten_event(struct mw_conn *c,
 
 	if (!out)
 		return -ENOMEM;
-	rc = client_stream_chunk(c, out, strlen(out)) ? -ENOMEM : 0;
-	if (!rc)
-		c->sse_client_id_gen = ev->id_gen;
+	rc = send_block_text(c, ev, out, strlen(out));
 	free(out);
 	return rc;
 }
@@ -2772,10 +2776,9 @@ static int send_known_fields(struct mw_conn *c, const struct mw_sse_event *ev)
 	rc = put_known_fields(&out, ev, client_lacks_id(c, ev), id,
 			      id ? strlen(id) : 0, type,
 			      type ? strlen(type) : 0, ev->data, ev->data_len);
-	if (!rc && client_stream_chunk(c, mw_buf_head(&out), mw_buf_used(&out)))
-		rc = -ENOMEM;
 	if (!rc)
-		c->sse_client_id_gen = ev->id_gen;
+		rc = send_block_text(c, ev, mw_buf_head(&out),
+				     mw_buf_used(&out));
 	mw_buf_free(&out);
 	return rc;
 }
@@ -2825,11 +2828,7 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 	    record_client_masking(
 		    c, x, "values masked in an SSE event's fields", &counts))
 		goto fail;
-	rc = client_stream_chunk(c, mw_buf_head(&out), mw_buf_used(&out))
-		     ? -ENOMEM
-		     : 0;
-	if (!rc)
-		c->sse_client_id_gen = ev->id_gen;
+	rc = send_block_text(c, ev, mw_buf_head(&out), mw_buf_used(&out));
 fail:
 	if (rc == -EIO)
 		snprintf(c->resp.err, sizeof(c->resp.err),
