@@ -53,9 +53,9 @@ static bool short_ascii(const char *s)
 
 /*
  * Whether object j has two members whose names differ only in case (as
- * mw_json_key_fold_cmp reads them): the daemon judges one ("name"), a server that
- * matches names without case may act on the other ("Name"). 1 when it
- * does (err says which), 0 when not, -1 out of memory.
+ * mw_json_key_fold_cmp reads them): the daemon judges one ("name"), a
+ * server that matches names without case may act on the other ("Name").
+ * 1 when it does (err says which), 0 when not, -1 out of memory.
  */
 static int keys_collide(json_t *j, char *err, size_t errlen)
 {

@@ -504,41 +504,29 @@ static bool check_globs(struct eval *e, const struct policy_globs *l,
  * since its connect() leave them unknown (identity.c). What is not known
  * cannot escape a rule that refuses: it matches a deny rule's condition
  * on it, never an allow or approve rule's (an approval would otherwise
- * come before a deny written below it).
+ * come before a deny written below it). So does a user name or group list
+ * not all read (identity.c); how says which, in the trace.
  */
-static bool check_known_globs(struct eval *e, const struct policy_rule *r,
-			      const struct policy_globs *l, const char *field,
-			      const char *value)
+static bool unknown_refuses(struct eval *e, const struct policy_rule *r,
+			    const char *field, const char *how)
 {
-	bool ok;
+	bool ok = r->action == MW_DECIDE_DENY;
 
-	if (value && value[0])
-		return check_globs(e, l, field, value);
-	ok = r->action == MW_DECIDE_DENY;
 	if (e->trace)
-		fprintf(e->trace, "%*s%c %s unknown: %s\n", e->indent, "",
-			ok ? '+' : '-', field,
+		fprintf(e->trace, "%*s%c %s %s: %s\n", e->indent, "",
+			ok ? '+' : '-', field, how,
 			ok ? "a deny rule applies"
 			   : "no allow or approve rule applies");
 	return ok;
 }
 
-/*
- * A user name or group list that could not all be read (identity.c) may
- * hold the value a rule names: a deny rule's condition matches it, an
- * allow or approve rule's does not.
- */
-static bool unknown_refuses(struct eval *e, const struct policy_rule *r,
-			    const char *field, bool unknown)
+static bool check_known_globs(struct eval *e, const struct policy_rule *r,
+			      const struct policy_globs *l, const char *field,
+			      const char *value)
 {
-	bool ok = unknown && r->action == MW_DECIDE_DENY;
-
-	if (unknown && e->trace)
-		fprintf(e->trace, "%*s%c %s not all read: %s\n", e->indent, "",
-			ok ? '+' : '-', field,
-			ok ? "a deny rule applies"
-			   : "no allow or approve rule applies");
-	return ok;
+	if (value && value[0])
+		return check_globs(e, l, field, value);
+	return unknown_refuses(e, r, field, "unknown");
 }
 
 static bool check_uids(struct eval *e, const struct policy_uids *l,
@@ -592,11 +580,13 @@ static int rule_matches(struct eval *e, const struct policy_rule *r,
 		     !check_strs(e, &r->servers, "server", in->server)) ||
 		    (r->uids.n && !check_uids(e, &r->uids, s->uid)) ||
 		    (r->users.n && !check_strs(e, &r->users, "user", s->user) &&
-		     !unknown_refuses(e, r, "user", s->user_unknown)) ||
+		     !(s->user_unknown &&
+		       unknown_refuses(e, r, "user", "not all read"))) ||
 		    (r->groups.n &&
 		     !check_any_strs(e, &r->groups, "group", s->groups,
 				     s->ngroups) &&
-		     !unknown_refuses(e, r, "group", s->groups_unknown)) ||
+		     !(s->groups_unknown &&
+		       unknown_refuses(e, r, "group", "not all read"))) ||
 		    (r->subjects.n && !check_strs(e, &r->subjects, "subject",
 						  s->oidc_subject)) ||
 		    (r->oidc_groups.n &&
