@@ -992,7 +992,7 @@ static bool chain_next(const struct text *t, size_t p, char *sep, size_t *at)
 {
 	const char *s = t->s;
 	size_t n = t->len, len;
-	char c;
+	char c, g;
 
 	if (p + 1 >= n)
 		return false;
@@ -1002,13 +1002,12 @@ static bool chain_next(const struct text *t, size_t p, char *sep, size_t *at)
 		*at = p + 1;
 		return true;
 	}
-	c = group_sep(s, p, n, &len);
-	if (c && p + len < n && is_digit(s[p + len])) {
-		*sep = c;
+	g = group_sep(s, p, n, &len);
+	if (g && p + len < n && is_digit(s[p + len])) {
+		*sep = g;
 		*at = p + len;
 		return true;
 	}
-	c = s[p];
 	if (p + 2 < n && is_digit(s[p + 2]) &&
 	    ((c == ')' && s[p + 1] == ' ') || (c == ' ' && s[p + 1] == '('))) {
 		*sep = c == ')' ? ')' : '(';

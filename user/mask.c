@@ -493,7 +493,7 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 			  size_t len, mw_detect_fn fn, void *arg)
 {
 	const struct detector *d = &m->det[det];
-	size_t at = 0, rejected = 0;
+	size_t at = 0, rejected = 0, spent;
 
 	while (at <= len) {
 		int rc = pcre2_match(d->re, (PCRE2_SPTR)s, len, at, 0, m->md,
@@ -533,9 +533,10 @@ static int custom_matches(struct mw_masker *m, unsigned det, const char *s,
 		 * string, or CUSTOM_MAX_REJECTED_BYTES of them in one call,
 		 * from its end.
 		 */
-		m->rejected_budget -= end - ov[0] < m->rejected_budget
-					      ? end - ov[0]
-					      : m->rejected_budget;
+		spent = end - ov[0];
+		m->rejected_budget = spent < m->rejected_budget
+					     ? m->rejected_budget - spent
+					     : 0;
 		at = (++rejected <= CUSTOM_MAX_REJECTED &&
 		      m->rejected_budget) ||
 				     end <= ov[0]
