@@ -129,14 +129,9 @@ static void tail_lines(const char *s, int nlines, char *out, size_t outlen)
  */
 static int open_cluster_file(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	struct stat st;
+	int fd = mw_open_regular(AT_FDCWD, path, true);
 
-	if (fd >= 0 && (fstat(fd, &st) || !S_ISREG(st.st_mode))) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	return fd < 0 ? -1 : fd;
 }
 
 static void file_tail(const char *path, struct pg_out *o)

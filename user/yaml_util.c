@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fdio.h"
@@ -184,20 +183,15 @@ int mw_yaml_read_file(const char *path, size_t max_bytes, char **bytes,
 	size_t cap = max_bytes + 1, have;
 	ssize_t n;
 	char *buf = NULL;
-	struct stat st;
 	int fd;
 
 	*bytes = NULL;
 	*len = 0;
-	/* Non-blocking: a FIFO must not hang the load before it is refused. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* a FIFO must not hang the load before it is refused */
+	fd = mw_open_regular(AT_FDCWD, path, false);
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		close(fd);
+		snprintf(err, errlen, "%s: %s", path,
+			 fd == -EINVAL ? "not a regular file" : strerror(-fd));
 		return -1;
 	}
 	/* One byte more than allowed tells "too large" from "exactly max". */
