@@ -22,6 +22,7 @@
 #include "policy.h"
 #include "private_dir.h"
 #include "replay.h"
+#include "schema.h"
 #include "sign.h"
 #include "verify.h"
 #include "yaml_util.h"
@@ -1133,6 +1134,14 @@ static int audit_verify_db(struct mw_verify *v, const struct mw_config *cfg,
 		fprintf(stderr,
 			"mcpwarden: cannot connect to the audit database: "
 			"%s\n",
+			err);
+		goto out;
+	}
+	if (mw_schema_check(conn, mw_verify_database_problem, v, err,
+			    sizeof(err))) {
+		fprintf(stderr,
+			"mcpwarden: comparing the views with mcpwarden's "
+			"definitions: %s\n",
 			err);
 		goto out;
 	}

@@ -841,3 +841,221 @@ fail:
 	PQclear(PQexec(conn, "ROLLBACK"));
 	return rc;
 }
+
+/*
+ * ---- What auditors read, against this build's definitions ----
+ *
+ * audit verify proves the rows of the chain; auditors read views. A
+ * superuser can replace a view (tool_calls without one user's calls),
+ * make the events table filter a role's reads (row-level security), or
+ * add a trigger that changes or drops rows as the writer sends them: the
+ * chain holds while what auditors see differs from it.
+ */
+
+size_t mw_schema_views(struct mw_schema_view *views, size_t max)
+{
+	static const char *const starts[] = { "CREATE VIEW mcpwarden.",
+					      "CREATE OR REPLACE VIEW "
+					      "mcpwarden." };
+	size_t n = 0;
+
+	for (size_t m = 0; m < mw_schema_n_migrations; m++) {
+		const char *p = mw_schema_migrations[m].sql;
+
+		for (;;) {
+			const char *hit = NULL, *name, *as, *end;
+			size_t k, skip = 0, namelen;
+
+			for (size_t s = 0; s < 2; s++) {
+				const char *h = strstr(p, starts[s]);
+
+				if (h && (!hit || h < hit)) {
+					hit = h;
+					skip = strlen(starts[s]);
+				}
+			}
+			if (!hit)
+				break;
+			name = hit + skip;
+			as = strstr(name, " AS\n");
+			end = as ? strstr(as, ";\n") : NULL;
+			if (!end)
+				break;
+			namelen = (size_t)(as - name);
+			p = end;
+			for (k = 0; k < n; k++)
+				if (strlen(views[k].name) == namelen &&
+				    !memcmp(views[k].name, name, namelen))
+					break;
+			if (k == n) {
+				if (n == max ||
+				    namelen >= sizeof(views[k].name))
+					continue;
+				memcpy(views[k].name, name, namelen);
+				views[k].name[namelen] = '\0';
+				n++;
+			}
+			views[k].select = as + strlen(" AS\n");
+			views[k].len = (size_t)(end - views[k].select);
+		}
+	}
+	return n;
+}
+
+/* Runs sql with params; the result, or NULL with err set. */
+static PGresult *query(PGconn *conn, const char *sql, int nparams,
+		       const char *const *params, char *err, size_t errlen)
+{
+	PGresult *r =
+		PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK ||
+	    PQresultStatus(r) == PGRES_COMMAND_OK)
+		return r;
+	mw_set_err(err, errlen, "%s",
+		   r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
+	PQclear(r);
+	return NULL;
+}
+
+/*
+ * Each view as the server reads this build's text, beside the one in
+ * force: a temporary view made from the text, and both deparsed by the
+ * same server in the same session, so that neither the server's version
+ * nor its search_path makes a difference.
+ */
+static int check_views(PGconn *conn, mw_schema_problem_fn problem, void *arg,
+		       char *err, size_t errlen)
+{
+	struct mw_schema_view views[MW_SCHEMA_MAX_VIEWS];
+	size_t n = mw_schema_views(views, MW_SCHEMA_MAX_VIEWS);
+	char *sql = NULL;
+	int rc = -EIO;
+
+	for (size_t i = 0; i < n; i++) {
+		char temp[48];
+		const char *params[2] = { views[i].name, temp };
+		PGresult *r;
+		char *p;
+
+		/* one name each: dropping one would say so in a notice */
+		snprintf(temp, sizeof(temp), "pg_temp.mw_expected_%zu", i);
+		if (asprintf(&p, "CREATE TEMP VIEW %s AS %.*s", temp + 8,
+			     (int)views[i].len, views[i].select) < 0) {
+			mw_set_err(err, errlen, "out of memory");
+			goto out;
+		}
+		free(sql);
+		sql = p;
+		r = query(conn, sql, 0, NULL, err, errlen);
+		if (!r)
+			goto out;
+		PQclear(r);
+		r = query(conn,
+			  "SELECT c.relkind, pg_get_viewdef(c.oid) = "
+			  "pg_get_viewdef($2::regclass) "
+			  "FROM pg_class c WHERE c.relname = $1 AND "
+			  "c.relnamespace = 'mcpwarden'::regnamespace",
+			  2, params, err, errlen);
+		if (!r)
+			goto out;
+		if (PQntuples(r) != 1)
+			problem(arg, "view mcpwarden.%s is missing",
+				views[i].name);
+		else if (strcmp(PQgetvalue(r, 0, 0), "v"))
+			problem(arg,
+				"mcpwarden.%s is not a view (relkind %.1s): "
+				"something else took its name",
+				views[i].name, PQgetvalue(r, 0, 0));
+		else if (strcmp(PQgetvalue(r, 0, 1), "t"))
+			problem(arg,
+				"view mcpwarden.%s is not mcpwarden's: it was "
+				"replaced in the database",
+				views[i].name);
+		PQclear(r);
+	}
+	rc = 0;
+out:
+	free(sql);
+	return rc;
+}
+
+/* Row-level security on the events table or a partition filters what a
+ * role reads through the views. */
+static int check_row_security(PGconn *conn, mw_schema_problem_fn problem,
+			      void *arg, char *err, size_t errlen)
+{
+	PGresult *r = query(conn,
+			    "SELECT c.oid::regclass::text FROM pg_class c "
+			    "JOIN pg_partition_tree('mcpwarden.events') t "
+			    "ON t.relid = c.oid "
+			    "WHERE c.relrowsecurity OR c.relforcerowsecurity "
+			    "ORDER BY 1",
+			    0, NULL, err, errlen);
+
+	if (!r)
+		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++)
+		problem(arg,
+			"row-level security is on for %s: what a role reads "
+			"of it may be filtered",
+			PQgetvalue(r, i, 0));
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * mcpwarden's own triggers refuse changes; any other may change or drop
+ * rows as they arrive. Ours are named and call refuse_change; disabled
+ * (or firing only as a replica), they refuse nothing.
+ */
+static int check_triggers(PGconn *conn, mw_schema_problem_fn problem, void *arg,
+			  char *err, size_t errlen)
+{
+	PGresult *r = query(
+		conn,
+		"SELECT t.tgname, t.tgrelid::regclass::text, "
+		"t.tgname IN ('events_append_only', 'events_no_truncate') "
+		"AND t.tgfoid = 'mcpwarden.refuse_change()'::regprocedure, "
+		"t.tgenabled IN ('O', 'A') "
+		"FROM pg_trigger t "
+		"JOIN pg_partition_tree('mcpwarden.events') p "
+		"ON p.relid = t.tgrelid "
+		"WHERE NOT t.tgisinternal AND t.tgconstraint = 0 "
+		"ORDER BY 2, 1",
+		0, NULL, err, errlen);
+
+	if (!r)
+		return -EIO;
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (strcmp(PQgetvalue(r, i, 2), "t"))
+			problem(arg,
+				"trigger %s on %s is not mcpwarden's: it may "
+				"change or drop rows as they arrive",
+				PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+		else if (strcmp(PQgetvalue(r, i, 3), "t"))
+			problem(arg,
+				"trigger %s on %s is disabled: rows can be "
+				"changed without it refusing",
+				PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
+	}
+	PQclear(r);
+	return 0;
+}
+
+int mw_schema_check(PGconn *conn, mw_schema_problem_fn problem, void *arg,
+		    char *err, size_t errlen)
+{
+	int rc = exec_ok(conn, "BEGIN", PGRES_COMMAND_OK, "begin", err, errlen);
+
+	if (rc)
+		return rc;
+	rc = check_views(conn, problem, arg, err, errlen);
+	if (!rc)
+		rc = check_row_security(conn, problem, arg, err, errlen);
+	if (!rc)
+		rc = check_triggers(conn, problem, arg, err, errlen);
+	/* the temporary view goes with the transaction */
+	PQclear(PQexec(conn, "ROLLBACK"));
+	return rc;
+}

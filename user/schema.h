@@ -68,4 +68,31 @@ extern const char mw_schema_lock_grants_sql[];
 /* Daily partitions for the days ahead (the writer may run it). */
 extern const char mw_schema_ensure_partitions_sql[];
 
+/* The views of the schema as this build's migrations leave them. */
+#define MW_SCHEMA_MAX_VIEWS 32
+struct mw_schema_view {
+	char name[64]; /* in schema mcpwarden */
+	const char *select; /* its query, len bytes of a migration's text */
+	size_t len;
+};
+
+/* Fills views (at most max) and returns how many there are. */
+size_t mw_schema_views(struct mw_schema_view *views, size_t max);
+
+typedef void (*mw_schema_problem_fn)(void *arg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Whether what auditors read is what this build defined: each view is
+ * the one its migrations made (compared as the server deparses both),
+ * row-level security is off on the events table and its partitions, and
+ * no trigger there is disabled or other than mcpwarden's. Each
+ * difference is given to problem (ASCII text). In a transaction of its
+ * own, rolled back: it makes a temporary view, so the role needs the
+ * database's TEMPORARY privilege. Returns 0 (checked) or -EIO with err
+ * set. conn must be idle, outside a transaction.
+ */
+int mw_schema_check(PGconn *conn, mw_schema_problem_fn problem, void *arg,
+		    char *err, size_t errlen);
+
 #endif

@@ -144,7 +144,8 @@ struct mw_verify {
 	bool packaged_lines; /* lines added now are a package's own */
 	bool have_ranges; /* a manifest gave the hosts' ranges */
 	/* what is wrong with a package as a whole (its manifest, its files) */
-	uint64_t pkg_problems;
+	uint64_t pkg_problems; /* of the source as a whole */
+	const char *problem_source; /* "package" or "database" */
 	size_t npkg_details;
 	char pkg_details[MW_VERIFY_MAX_DETAILS][MW_VERIFY_DETAIL_LEN];
 	/* the days its partitions hold: disjoint, sorted */
@@ -2180,16 +2181,33 @@ int mw_verify_expect_range(struct mw_verify *v, const char *host,
 	return 0;
 }
 
+/* A problem of the source as a whole: a package's, or a database's. */
+static void source_problem(struct mw_verify *v, const char *source,
+			   const char *fmt, va_list ap)
+{
+	v->problem_source = source;
+	v->pkg_problems++;
+	if (v->npkg_details == MW_VERIFY_MAX_DETAILS)
+		return;
+	vsnprintf(v->pkg_details[v->npkg_details++], MW_VERIFY_DETAIL_LEN, fmt,
+		  ap);
+}
+
 void mw_verify_package_problem(struct mw_verify *v, const char *fmt, ...)
 {
 	va_list ap;
 
-	v->pkg_problems++;
-	if (v->npkg_details == MW_VERIFY_MAX_DETAILS)
-		return;
 	va_start(ap, fmt);
-	vsnprintf(v->pkg_details[v->npkg_details++], MW_VERIFY_DETAIL_LEN, fmt,
-		  ap);
+	source_problem(v, "package", fmt, ap);
+	va_end(ap);
+}
+
+void mw_verify_database_problem(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	source_problem(arg, "database", fmt, ap);
 	va_end(ap);
 }
 
@@ -2299,7 +2317,7 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 			"whole (a crash or a full disk): ignored; the daemon "
 			"cuts it at its next start\n");
 	if (v->pkg_problems) {
-		fprintf(f, "package: BROKEN: %llu problem(s)\n",
+		fprintf(f, "%s: BROKEN: %llu problem(s)\n", v->problem_source,
 			(unsigned long long)v->pkg_problems);
 		for (size_t k = 0; k < v->npkg_details; k++)
 			fprintf(f, "    %s\n", v->pkg_details[k]);
@@ -2395,10 +2413,11 @@ void mw_verify_print(const struct mw_verify *v, FILE *f)
 	else
 		fprintf(f,
 			"verification FAILED: %llu break(s) in %llu of %zu "
-			"host(s)%s, %llu event(s)\n",
+			"host(s)%s%s, %llu event(s)\n",
 			(unsigned long long)mw_verify_breaks(v),
 			(unsigned long long)broken, v->nhosts,
-			v->pkg_problems ? " and the package" : "",
+			v->pkg_problems ? " and the " : "",
+			v->pkg_problems ? v->problem_source : "",
 			(unsigned long long)events);
 }
 
@@ -2486,16 +2505,22 @@ static json_t *host_json(const struct mw_verify_host *r)
  *  "details": [{"class", "seq", "seq_end", "detail"}]}],
  *  "hosts_broken": N, "events": N, "breaks": N,
  *  "package_problems": N, "package_problem_details": [TEXT] (only when
- *  there are such)}
+ *  there are such; "database_problems", "database_problem_details" for
+ *  a database's)}
  */
 json_t *mw_verify_json(const struct mw_verify *v)
 {
 	json_t *o = json_object(), *hosts = json_array();
 	json_t *problems = json_array();
 	uint64_t events = 0, broken = 0;
+	char problems_key[32], details_key[40];
 
 	if (!o || !hosts || !problems)
 		goto fail;
+	snprintf(problems_key, sizeof(problems_key), "%s_problems",
+		 v->pkg_problems ? v->problem_source : "");
+	snprintf(details_key, sizeof(details_key), "%s_problem_details",
+		 v->pkg_problems ? v->problem_source : "");
 	for (size_t k = 0; k < v->npkg_details; k++)
 		if (json_array_append_new(problems,
 					  json_string(v->pkg_details[k])))
@@ -2515,9 +2540,8 @@ json_t *mw_verify_json(const struct mw_verify *v)
 	    set_u(o, "breaks", mw_verify_breaks(v)) ||
 	    (v->cp_file_torn &&
 	     json_object_set_new(o, "checkpoint_file_torn", json_true())) ||
-	    (v->pkg_problems &&
-	     (set_u(o, "package_problems", v->pkg_problems) ||
-	      json_object_set(o, "package_problem_details", problems))))
+	    (v->pkg_problems && (set_u(o, problems_key, v->pkg_problems) ||
+				 json_object_set(o, details_key, problems))))
 		goto fail;
 	json_decref(hosts);
 	json_decref(problems);

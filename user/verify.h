@@ -315,6 +315,13 @@ void mw_verify_ranges_given(struct mw_verify *v);
  */
 __attribute__((format(printf, 2, 3))) void
 mw_verify_package_problem(struct mw_verify *v, const char *fmt, ...);
+/*
+ * What is wrong with a database as a whole (what auditors read is not as
+ * mcpwarden defined it, see mw_schema_check): as a package problem. arg
+ * is the struct mw_verify, so that it serves as an mw_schema_problem_fn.
+ */
+__attribute__((format(printf, 2, 3))) void
+mw_verify_database_problem(void *arg, const char *fmt, ...);
 
 /* Ends the input: the checks that need the end of each chain. */
 void mw_verify_finish(struct mw_verify *v);

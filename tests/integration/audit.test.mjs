@@ -287,6 +287,26 @@ test('edits, deletions and reordering by a database superuser are named by audit
     insert into mcpwarden.events select * from json_populate_record(null::mcpwarden.events, $q$${row}$q$)`);
   await assertVerifies(d, 'the row restored');
 
+  // the chain intact, but the view auditors read replaced: one caller's
+  // calls hidden from tool_calls
+  const [[uid]] = await d.sql(`select uid from mcpwarden.tool_calls where tool = 'echo' limit 1`);
+  const [[toolCalls]] = await d.sql(`select pg_get_viewdef('mcpwarden.tool_calls'::regclass)`);
+  const hiding = toolCalls.trim().replace(/;$/, '') + ` AND c.uid IS DISTINCT FROM ${uid}`;
+  await superuser(`create or replace view mcpwarden.tool_calls as ${hiding}`);
+  const [[shown]] = await d.sql(`select count(*) from mcpwarden.tool_calls where tool = 'echo'`);
+  assert.equal(Number(shown), 0, 'the replaced view hides the calls');
+  r = await verify(d, '--json');
+  assert.equal(r.code, 1, `a replaced view verified:\n${r.stdout}`);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.database_problems, 1);
+  assert.match(report.database_problem_details[0], /view mcpwarden\.tool_calls is not mcpwarden's/);
+  assert.equal(report.hosts_broken, 0, 'the chain itself is whole');
+  r = await verify(d);
+  assert.match(r.stdout, /^database: BROKEN: 1 problem\(s\)$/m);
+  assert.match(r.stdout, /verification FAILED: 1 break\(s\) in 0 of 1 host\(s\) and the database/);
+  await superuser(`create or replace view mcpwarden.tool_calls as ${toolCalls.trim().replace(/;$/, '')}`);
+  await assertVerifies(d, 'the view restored');
+
   // the checkpoint file gone: the database holds checkpoints the daemon
   // appended to it, so its outside copy was lost
   const cpFile = path.join(d.stateDir, 'audit-checkpoints.jsonl');

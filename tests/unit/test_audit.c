@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2799,4 +2800,145 @@ Test(audit, another_login_cannot_keep_the_writer_out)
 	PQfinish(c);
 	cr_assert_eq(ta_check_chain(TA_HOST), 2,
 		     "one chain: 1 and the closing checkpoint");
+}
+
+/* ---- what auditors read, against the build's definitions ---- */
+
+struct ta_problems {
+	int n;
+	char text[64][256];
+};
+
+static void ta_problem(void *arg, const char *fmt, ...)
+{
+	struct ta_problems *p = arg;
+	va_list ap;
+
+	if (p->n == 64)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->text[p->n++], sizeof(p->text[0]), fmt, ap);
+	va_end(ap);
+}
+
+static bool ta_problem_says(const struct ta_problems *p, const char *what)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strstr(p->text[i], what))
+			return true;
+	return false;
+}
+
+/* The auditor's check, as audit verify runs it: the problems found. */
+static struct ta_problems ta_schema_check(void)
+{
+	struct ta_problems p = { 0 };
+	PGconn *aud = ta_db_as(MW_AUDIT_AUDITOR);
+	char err[512] = "";
+
+	cr_assert_eq(mw_schema_check(aud, ta_problem, &p, err, sizeof(err)), 0,
+		     "mw_schema_check: %s", err);
+	/* it left no temporary view, no transaction open */
+	cr_assert_eq(PQtransactionStatus(aud), PQTRANS_IDLE);
+	cr_assert_eq(ta_count(aud, "SELECT count(*) FROM pg_class WHERE "
+				   "relname LIKE 'mw_expected%'"),
+		     0);
+	PQfinish(aud);
+	return p;
+}
+
+Test(audit, the_views_are_those_the_migrations_leave)
+{
+	static const char *const want[] = {
+		"connections",	"tool_calls",	     "messages",
+		"http_errors",	"connection_events", "tool_changes",
+		"chain_events", "checkpoints",	     "control_actions",
+	};
+	struct mw_schema_view v[MW_SCHEMA_MAX_VIEWS];
+	size_t n = mw_schema_views(v, MW_SCHEMA_MAX_VIEWS);
+
+	cr_assert_eq(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++) {
+		cr_assert_str_eq(v[i].name, want[i]);
+		cr_assert_eq(strncmp(v[i].select, "SELECT ", 7), 0);
+		cr_assert_null(memchr(v[i].select, ';', v[i].len));
+	}
+	/* the latest of each: chain_events as migration 6 left it */
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i].name, "chain_events"))
+			cr_assert_not_null(memmem(v[i].select, v[i].len,
+						  "isfinite(ts)", 12));
+}
+
+Test(audit, a_view_replaced_or_a_filter_on_the_events_is_named)
+{
+	struct mw_loop *loop = NULL;
+	struct mw_audit *a;
+	struct ta_problems p;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	p = ta_schema_check();
+	cr_assert_eq(p.n, 0, "as made: %s", p.n ? p.text[0] : "");
+
+	/* a superuser hides checkpoints from the auditor's view */
+	ta_exec_sql(c, "CREATE OR REPLACE VIEW mcpwarden.checkpoints AS\n"
+		       "SELECT host, seq AS checkpoint_seq, ts,\n"
+		       "	params ->> 'seq' AS seq, params ->> 'hash' AS "
+		       "hash,\n"
+		       "	params ->> 'key_id' AS key_id,\n"
+		       "	params ->> 'signature' AS signature\n"
+		       "FROM mcpwarden.events\n"
+		       "WHERE kind = 'checkpoint' AND seq > 5");
+	p = ta_schema_check();
+	cr_assert_eq(p.n, 1, "%d problem(s)", p.n);
+	cr_assert(ta_problem_says(&p, "view mcpwarden.checkpoints is not "
+				      "mcpwarden's"),
+		  "%s", p.text[0]);
+
+	/* or a table takes its place */
+	ta_exec_sql(c, "DROP VIEW mcpwarden.checkpoints");
+	ta_exec_sql(c, "CREATE TABLE mcpwarden.checkpoints (seq bigint)");
+	p = ta_schema_check();
+	cr_assert(ta_problem_says(&p, "mcpwarden.checkpoints is not a view"),
+		  "%s", p.text[0]);
+	ta_exec_sql(c, "DROP TABLE mcpwarden.checkpoints");
+	p = ta_schema_check();
+	cr_assert(ta_problem_says(&p, "view mcpwarden.checkpoints is missing"),
+		  "%s", p.text[0]);
+
+	/* row-level security filters a role's reads */
+	ta_exec_sql(c, "ALTER TABLE mcpwarden.events ENABLE ROW LEVEL "
+		       "SECURITY");
+	p = ta_schema_check();
+	cr_assert(ta_problem_says(&p, "row-level security is on for "
+				      "mcpwarden.events"));
+	ta_exec_sql(c, "ALTER TABLE mcpwarden.events DISABLE ROW LEVEL "
+		       "SECURITY");
+
+	/* a trigger that drops rows as the writer sends them */
+	ta_exec_sql(c, "CREATE FUNCTION mcpwarden.swallow() RETURNS trigger "
+		       "LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$");
+	ta_exec_sql(c, "CREATE TRIGGER swallow BEFORE INSERT ON "
+		       "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
+		       "mcpwarden.swallow()");
+	p = ta_schema_check();
+	cr_assert(ta_problem_says(&p, "trigger swallow on mcpwarden.events is "
+				      "not mcpwarden's"));
+	ta_exec_sql(c, "DROP TRIGGER swallow ON mcpwarden.events");
+
+	/* mcpwarden's own, disabled */
+	ta_exec_sql(c, "ALTER TABLE mcpwarden.events DISABLE TRIGGER "
+		       "events_append_only");
+	p = ta_schema_check();
+	cr_assert(ta_problem_says(&p, "trigger events_append_only on "
+				      "mcpwarden.events is disabled"));
+	cr_assert_not(ta_problem_says(&p, "row-level security"));
+	cr_assert_not(ta_problem_says(&p, "swallow"));
+
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
 }
