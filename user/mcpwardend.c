@@ -456,6 +456,25 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 		mw_config_free(&fresh);
 		return -1;
 	}
+	/*
+	 * A file caught half-written (an editor saving in place) can be valid
+	 * YAML that ends before the policy or the masking. Running without
+	 * either is for a restart, whose log says so, not for a reload.
+	 */
+	if ((!mw_policy_is_none(d->cfg.policy) &&
+	     mw_policy_is_none(fresh.policy)) ||
+	    (d->cfg.masker && !fresh.masker)) {
+		snprintf(msg, msglen,
+			 "%s has no %s, which a reload does not drop (that "
+			 "takes a restart); the policy in force (sha256 %s) "
+			 "stays",
+			 d->cfg.path,
+			 mw_policy_is_none(fresh.policy) ? "policy" : "masking",
+			 d->cfg.policy_sha256);
+		log_warn("reload: %s", msg);
+		mw_config_free(&fresh);
+		return -1;
+	}
 	if (fresh.masker) {
 		if (mw_mask_key_load(d->cfg.state_dir, key, err, sizeof(err))) {
 			snprintf(msg, msglen,

@@ -228,6 +228,16 @@ test('reload swaps the policy; a broken file keeps the one in force', async () =
   assert.notEqual(rl.code, 0);
   assert.match(rl.stderr, /servers in .* changed, which takes a restart/);
 
+  // A configuration that lost its policy (a file caught half-written) is
+  // refused: running without one takes a restart.
+  assert.match(config, /^policy: .*\n/m);
+  fs.writeFileSync(d.configPath, config.replace(/^policy: .*\n/m, ''));
+  rl = await d.cli(['reload']);
+  assert.notEqual(rl.code, 0);
+  assert.match(rl.stderr, /has no policy, which a reload does not drop \(that takes a restart\)/);
+  r = await steps([{ op: 'call', name: 'query', args: { sql: 'truncate invoices' } }]);
+  assert.equal(r.steps[0].code, -32003, 'still enforced');
+
   // Settings read at start: the policy is swapped, and the operator is told
   // which of the file's changes wait for a restart.
   assert.doesNotMatch(config, /^(busy_poll_us|limits):/m);
