@@ -56,33 +56,69 @@ static void defang(char *out, const char *s, bool lines)
 	*out = '\0';
 }
 
-void mw_log(enum mw_log_level level, const char *fmt, ...)
+/* One entry, " (N more like it not logged)" after it when dropped. */
+static void vlog(enum mw_log_level level, uint64_t dropped, const char *fmt,
+		 va_list ap)
 {
 	static const char *const names[] = { "debug", "info", "warn", "error" };
-	char when[32], *msg = NULL, *safe = NULL;
+	char when[32], *msg = NULL, *safe = NULL, more[64] = "";
 	struct timespec ts;
 	struct tm tm;
-	va_list ap;
 	int n;
 
-	if (level < min_level)
-		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
 	if (n >= 0 && (size_t)n < SIZE_MAX / 5)
 		safe = malloc(5 * (size_t)n + 1);
 	if (safe)
 		defang(safe, msg, true);
+	if (dropped)
+		snprintf(more, sizeof(more), " (%llu more like it not logged)",
+			 (unsigned long long)dropped);
 	/* one write per entry: lines of concurrent writers do not mix */
-	fprintf(stderr, "%s.%03ldZ %s: %s\n", when, ts.tv_nsec / 1000000,
-		names[level], safe ? safe : "(log entry lost: out of memory)");
+	fprintf(stderr, "%s.%03ldZ %s: %s%s\n", when, ts.tv_nsec / 1000000,
+		names[level], safe ? safe : "(log entry lost: out of memory)",
+		more);
 	free(safe);
 	if (n >= 0)
 		free(msg);
+}
+
+void mw_log(enum mw_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level < min_level)
+		return;
+	va_start(ap, fmt);
+	vlog(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+void mw_log_limited(struct mw_log_limit *l, enum mw_log_level level,
+		    const char *fmt, ...)
+{
+	struct timespec ts;
+	va_list ap;
+
+	if (level < min_level)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec != l->second) {
+		l->second = ts.tv_sec;
+		l->lines = 0;
+	}
+	if (l->lines == MW_LOG_LIMIT_PER_S) {
+		l->dropped++;
+		return;
+	}
+	l->lines++;
+	va_start(ap, fmt);
+	vlog(level, l->dropped, fmt, ap);
+	va_end(ap);
+	l->dropped = 0;
 }
 
 char *mw_defang_dup(const char *s)

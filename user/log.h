@@ -12,6 +12,21 @@ void mw_log(enum mw_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * Entries anyone can cause (a connection from any local user) would let
+ * them flood the log, whose writes block the loop once journald falls
+ * behind: through one limiter at most MW_LOG_LIMIT_PER_S entries a
+ * second are written, and the next one written says how many were not.
+ */
+#define MW_LOG_LIMIT_PER_S 10
+struct mw_log_limit {
+	long second; /* CLOCK_MONOTONIC, of the entries counted */
+	unsigned lines;
+	unsigned long long dropped; /* since the last one written */
+};
+void mw_log_limited(struct mw_log_limit *l, enum mw_log_level level,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
  * Formats a reason into err (when err is not NULL), without the trailing
  * newline libpq and libbpf put on theirs.
  */

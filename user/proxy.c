@@ -202,6 +202,8 @@ struct mw_proxy {
 	struct mw_masker *masker; /* NULL: nothing is masked */
 	struct mw_pins *pins; /* NULL: no tool pinning */
 	struct mw_user_cache users;
+	/* refusals before a connection is ours: any local user's */
+	struct mw_log_limit unsteered_log, overload_log;
 	struct mw_task_images *images; /* vouch for /proc/PID/exe */
 	struct mw_budget budget; /* limits.max_buffered_bytes */
 	struct mw_conn *conns;
@@ -3883,8 +3885,10 @@ static int start_upstream(struct mw_conn *c)
 static void refuse_unsteered(struct mw_proxy *px, int fd, const char *peer)
 {
 	px->st.refused_unsteered++;
-	log_warn("refused a connection from %s: not steered by mcpwarden",
-		 peer);
+	mw_log_limited(&px->unsteered_log, MW_LOG_WARN,
+		       "refused a connection from %s: not steered by "
+		       "mcpwarden",
+		       peer);
 	close(fd);
 }
 
@@ -3934,8 +3938,9 @@ static void accept_one(struct mw_proxy *px, int fd)
 	}
 	if (px->st.active >= px->cfg->limits.max_connections) {
 		px->st.refused_overload++;
-		log_warn("refused %s: %zu connections is the limit", peer_s,
-			 px->cfg->limits.max_connections);
+		mw_log_limited(&px->overload_log, MW_LOG_WARN,
+			       "refused %s: %zu connections is the limit",
+			       peer_s, px->cfg->limits.max_connections);
 		send_early_503(fd, "mcpwarden: too many connections, refused");
 		if (!linger_client(px, fd))
 			close(fd);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -61,4 +62,43 @@ Test(log, defanged_names_are_one_inert_line)
 	s = mw_defang_dup("");
 	cr_assert_str_eq(s, "");
 	free(s);
+}
+
+/* Entries any local user can cause: at most MW_LOG_LIMIT_PER_S a second
+ * through one limiter; the next written counts those that were not. */
+Test(log, a_limiter_bounds_a_flood_and_counts_the_rest,
+     .init = cr_redirect_stderr)
+{
+	struct mw_log_limit lim = { 0 };
+	char *got = calloc(1, 1 << 16);
+	struct timespec t;
+	size_t n;
+	int lines = 0;
+
+	cr_assert_not_null(got);
+	mw_log_set_level(MW_LOG_INFO);
+	/* start at the beginning of a second, so that the flood is in one */
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while (t.tv_nsec > 100000000);
+	for (int i = 0; i < 1000; i++)
+		mw_log_limited(&lim, MW_LOG_WARN, "refused %d", i);
+	cr_assert_eq(lim.dropped, 1000 - MW_LOG_LIMIT_PER_S);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while (t.tv_sec == lim.second);
+	mw_log_limited(&lim, MW_LOG_WARN, "refused %d", 1000);
+	fflush(stderr);
+	n = fread(got, 1, (1 << 16) - 1, cr_get_redirected_stderr());
+	got[n] = '\0';
+	for (char *p = got; (p = strchr(p, '\n')); p++)
+		lines++;
+	cr_assert_eq(lines, MW_LOG_LIMIT_PER_S + 1, "%s", got);
+	cr_assert(strstr(got, "warn: refused 9\n"), "%s", got);
+	cr_assert_null(strstr(got, "refused 10\n"), "%s", got);
+	cr_assert(strstr(got, "warn: refused 1000 (990 more like it not "
+			      "logged)\n"),
+		  "%s", got);
+	cr_assert_eq(lim.dropped, 0);
+	free(got);
 }
