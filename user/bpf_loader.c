@@ -1048,19 +1048,23 @@ static int subtree_ids_of_id(uint64_t id, struct idset *ids)
  * Deletes the records of one map (conns or pending: both hold
  * mw_conn_info) made before before_ns in a released cgroup that no
  * enforced cgroup covers. Keys are collected first: deleting while
- * walking would restart the walk. Returns how many were deleted.
+ * walking would restart the walk. sockops deletes too, and a key it
+ * deleted under the walk starts it again from the first: a client that
+ * connects and closes without end would keep the loop here, so the walk
+ * takes at most a few times the map's size in steps. Returns how many
+ * were deleted.
  */
 static size_t sweep_map(int fd, size_t key_size, size_t max,
 			const struct idset *released,
 			const struct idset *covered, uint64_t before_ns)
 {
 	unsigned char *keys = calloc(max + 1, key_size);
-	size_t n = 0, dropped = 0;
+	size_t n = 0, dropped = 0, steps = 0;
 
 	if (!keys)
 		return 0;
 	for (int more = !bpf_map_get_next_key(fd, NULL, keys);
-	     more && n < max;) {
+	     more && n < max && steps++ < 4 * max;) {
 		unsigned char *k = keys + n * key_size;
 		struct mw_conn_info v;
 
