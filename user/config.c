@@ -214,11 +214,23 @@ static bool is_loopback_or_any(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6);
 }
 
+/*
+ * An IPv4-mapped address ([::ffff:127.0.0.1]) is kept as the IPv4 one it
+ * stands for: the same server, which must be found local as 127.0.0.1 is
+ * and equal to it among the host's addresses.
+ */
 static int add_addr(struct mw_server_cfg *s, const struct sockaddr *sa)
 {
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
 	struct sockaddr_storage ss = { 0 };
 
-	if (sa->sa_family == AF_INET)
+	if (sa->sa_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, &sin6->sin6_addr.s6_addr[12], 4);
+	} else if (sa->sa_family == AF_INET)
 		memcpy(&ss, sa, sizeof(struct sockaddr_in));
 	else if (sa->sa_family == AF_INET6)
 		memcpy(&ss, sa, sizeof(struct sockaddr_in6));

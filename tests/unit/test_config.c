@@ -210,6 +210,23 @@ Test(config, local_server_is_marked_local, .fini = conf_cleanup)
 	mw_config_free(&cfg);
 }
 
+/* Written IPv4-mapped, the address is the IPv4 one: local as 127.0.0.1
+ * is, and the same address (not listed twice). */
+Test(config, an_ipv4_mapped_address_is_the_ipv4_one, .fini = conf_cleanup)
+{
+	struct mw_config cfg;
+	char a[64];
+
+	conf_load_ok("servers:\n  - name: s\n"
+		     "    address: \"[::ffff:127.0.0.1]:8080\"\n",
+		     &cfg);
+	cr_assert(cfg.servers[0].local);
+	cr_assert_eq(cfg.servers[0].naddrs, 1);
+	conf_addr(&cfg.servers[0].addrs[0], a, sizeof(a));
+	cr_assert_str_eq(a, "127.0.0.1:8080");
+	mw_config_free(&cfg);
+}
+
 Test(config, address_of_a_local_interface_is_local, .fini = conf_cleanup)
 {
 	struct mw_config cfg;
