@@ -275,7 +275,7 @@ static int expand_local(struct mw_yaml_ctx *c, yaml_node_t *n,
 }
 
 static int parse_server(struct mw_yaml_ctx *c, yaml_node_t *n,
-			struct mw_server_cfg *s)
+			struct mw_server_cfg *s, bool resolve)
 {
 	yaml_node_pair_t *p;
 	char host[256];
@@ -345,6 +345,8 @@ static int parse_server(struct mw_yaml_ctx *c, yaml_node_t *n,
 	if (errno || *end || !*port_s || port == 0 || port > 65535)
 		goto bad_addr;
 	s->port = (uint16_t)port;
+	if (!resolve)
+		return 0;
 	rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc)
 		return mw_yaml_fail(c, n, "server %s: cannot resolve '%s': %s",
@@ -363,7 +365,7 @@ bad_addr:
 }
 
 static int parse_servers(struct mw_yaml_ctx *c, yaml_node_t *n,
-			 struct mw_config *cfg)
+			 struct mw_config *cfg, bool resolve)
 {
 	size_t count;
 
@@ -381,7 +383,7 @@ static int parse_servers(struct mw_yaml_ctx *c, yaml_node_t *n,
 		yaml_node_t *item =
 			mw_yaml_node(c, n->data.sequence.items.start[i]);
 
-		if (parse_server(c, item, &cfg->servers[i]))
+		if (parse_server(c, item, &cfg->servers[i], resolve))
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(cfg->servers[j].name, cfg->servers[i].name))
@@ -572,7 +574,8 @@ struct policy_nodes {
 };
 
 static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
-		      struct mw_config *cfg, struct policy_nodes *pn)
+		      struct mw_config *cfg, struct policy_nodes *pn,
+		      bool resolve)
 {
 	if (!root)
 		return mw_yaml_fail(c, NULL, "empty file");
@@ -652,7 +655,7 @@ static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
 		} else if (!strcmp(key, "audit")) {
 			rc = parse_audit(c, v, cfg);
 		} else if (!strcmp(key, "servers")) {
-			rc = parse_servers(c, v, cfg);
+			rc = parse_servers(c, v, cfg, resolve);
 		} else if (!strcmp(key, "policy")) {
 			pn->file_key = k;
 			pn->file = v;
@@ -795,10 +798,11 @@ static int load_policy(struct mw_yaml_ctx *c, struct mw_config *cfg,
 int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 		   size_t errlen)
 {
-	return mw_config_load_opts(path, cfg, true, err, errlen);
+	return mw_config_load_opts(
+		path, cfg, MW_CONFIG_POLICY | MW_CONFIG_RESOLVE, err, errlen);
 }
 
-static int load(const char *path, struct mw_config *cfg, bool with_policy,
+static int load(const char *path, struct mw_config *cfg, unsigned what,
 		bool trusted, char *err, size_t errlen)
 {
 	struct mw_yaml_ctx c = { .err = err, .errlen = errlen, .file = path };
@@ -823,8 +827,9 @@ static int load(const char *path, struct mw_config *cfg, bool with_policy,
 	rc = mw_yaml_parse(&c, bytes, len, &doc);
 	if (rc)
 		goto out;
-	rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg, &pn);
-	if (!rc && with_policy)
+	rc = parse_root(&c, yaml_document_get_root_node(&doc), cfg, &pn,
+			what & MW_CONFIG_RESOLVE);
+	if (!rc && (what & MW_CONFIG_POLICY))
 		rc = load_policy(&c, cfg, &pn, bytes, len, trusted);
 	yaml_document_delete(&doc);
 	if (!rc && !cfg->host[0] && gethostname(cfg->host, sizeof(cfg->host)))
@@ -839,16 +844,17 @@ out:
 	return rc;
 }
 
-int mw_config_load_opts(const char *path, struct mw_config *cfg,
-			bool with_policy, char *err, size_t errlen)
+int mw_config_load_opts(const char *path, struct mw_config *cfg, unsigned what,
+			char *err, size_t errlen)
 {
-	return load(path, cfg, with_policy, true, err, errlen);
+	return load(path, cfg, what, true, err, errlen);
 }
 
 int mw_config_load_text(const char *path, struct mw_config *cfg, char *err,
 			size_t errlen)
 {
-	return load(path, cfg, true, false, err, errlen);
+	return load(path, cfg, MW_CONFIG_POLICY | MW_CONFIG_RESOLVE, false, err,
+		    errlen);
 }
 
 void mw_config_free(struct mw_config *cfg)

@@ -123,12 +123,17 @@ struct mw_config {
 int mw_config_load(const char *path, struct mw_config *cfg, char *err,
 		   size_t errlen);
 /*
- * The same, optionally without the policy (cfg->policy stays NULL): the
- * CLI's daemon commands need state_dir, and must work while an operator
- * fixes a broken policy file.
+ * The same, with only some of it (what: MW_CONFIG_* bits). Without
+ * MW_CONFIG_POLICY cfg->policy stays NULL: the CLI's daemon commands need
+ * state_dir, and must work while an operator fixes a broken policy file.
+ * Without MW_CONFIG_RESOLVE servers keep their address as written, with
+ * no addrs and local false: a reload (whose servers must be the running
+ * ones) and the CLI must not wait for, or fail with, a name server.
  */
-int mw_config_load_opts(const char *path, struct mw_config *cfg,
-			bool with_policy, char *err, size_t errlen);
+#define MW_CONFIG_POLICY 1u
+#define MW_CONFIG_RESOLVE 2u
+int mw_config_load_opts(const char *path, struct mw_config *cfg, unsigned what,
+			char *err, size_t errlen);
 /*
  * The same, without asking whose the files are: for reading them as text
  * (policy check, explain), where nothing they say is enforced.

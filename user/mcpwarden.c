@@ -891,7 +891,7 @@ static int load_config(const char *config, struct mw_config *cfg)
 	char err[1024];
 	int rc;
 
-	if (mw_config_load_opts(config, cfg, false, err, sizeof(err))) {
+	if (mw_config_load_opts(config, cfg, 0, err, sizeof(err))) {
 		fprintf(stderr, "mcpwarden: %s\n", err);
 		return -1;
 	}

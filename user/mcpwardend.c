@@ -437,7 +437,11 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	struct mw_policy *old;
 	char err[768], unapplied[1024];
 
-	if (mw_config_load(d->cfg.path, &fresh, err, sizeof(err))) {
+	/* the servers must be the running ones: their names are not looked
+	 * up again, which could hold the loop as long as a name server takes
+	 * to answer, or refuse a new policy while it does not */
+	if (mw_config_load_opts(d->cfg.path, &fresh, MW_CONFIG_POLICY, err,
+				sizeof(err))) {
 		snprintf(msg, msglen,
 			 "%s; the policy in force (sha256 %s) stays", err,
 			 d->cfg.policy_sha256);

@@ -555,6 +555,31 @@ Test(config, unresolvable_host_name, .fini = conf_cleanup)
 			"'mcp.does-not-exist.invalid'");
 }
 
+/* A reload and the CLI do not look names up: the servers must be the
+ * running ones, and a name server that is slow or down must not hold the
+ * daemon's loop or refuse a new policy. */
+Test(config, without_resolving_a_name_is_kept_as_written, .fini = conf_cleanup)
+{
+	struct mw_config cfg;
+	char err[CONF_ERRLEN] = "";
+	const char *path = conf_write("servers:\n"
+				      "  - name: nowhere\n"
+				      "    address: "
+				      "mcp.does-not-exist.invalid:8080\n"
+				      "default: deny\n");
+
+	cr_assert_eq(mw_config_load_opts(path, &cfg, MW_CONFIG_POLICY, err,
+					 sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(cfg.nservers, 1);
+	cr_assert_str_eq(cfg.servers[0].address,
+			 "mcp.does-not-exist.invalid:8080");
+	cr_assert_eq(cfg.servers[0].port, 8080);
+	cr_assert_eq(cfg.servers[0].naddrs, 0);
+	cr_assert_not_null(cfg.policy);
+	mw_config_free(&cfg);
+}
+
 Test(config, empty_file, .fini = conf_cleanup)
 {
 	conf_load_fails("", 0, "empty file");
