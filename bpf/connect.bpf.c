@@ -393,3 +393,39 @@ int mw_guard6(struct bpf_sock_addr *ctx)
 	mw_dst6(ctx, &dst);
 	return mw_guard(ctx, &dst);
 }
+
+/*
+ * While the daemon is down, what is steered to its port is refused; but a
+ * user who listened there first would keep it from starting again, and
+ * the refusals would last. Its port is the daemon's: only root binds it
+ * (the daemon runs as root, and root could stop it anyway). Any address:
+ * a wildcard takes the port from every one of them.
+ */
+static __always_inline int mw_guard_bind(struct bpf_sock_addr *ctx)
+{
+	const struct mw_settings *s;
+	__u16 port;
+
+	if (ctx->type != SOCK_STREAM)
+		return MW_ALLOW;
+	port = bpf_ntohs(ctx->user_port);
+	s = mw_settings_get();
+	if (!s || !port || (port != s->listen4_port && port != s->listen6_port))
+		return MW_ALLOW;
+	if ((__u32)bpf_get_current_uid_gid() == 0)
+		return MW_ALLOW;
+	mw_stat_inc(MW_STAT_BIND_REFUSED);
+	return MW_REFUSE;
+}
+
+SEC("cgroup/bind4")
+int mw_guard_bind4(struct bpf_sock_addr *ctx)
+{
+	return mw_guard_bind(ctx);
+}
+
+SEC("cgroup/bind6")
+int mw_guard_bind6(struct bpf_sock_addr *ctx)
+{
+	return mw_guard_bind(ctx);
+}

@@ -113,6 +113,8 @@ enum mw_stat {
 	MW_STAT_CONNECT_REFUSED_DOWN, /* the daemon was not listening */
 	/* a socket made outside, connected from an enforced cgroup */
 	MW_STAT_CONNECT_REFUSED_FOREIGN,
+	/* a user other than root binding the daemon's port */
+	MW_STAT_BIND_REFUSED,
 	MW_STAT__COUNT,
 };
 

@@ -63,7 +63,8 @@ static const struct {
 #define N_LINK_KINDS (sizeof(link_kinds) / sizeof(link_kinds[0]))
 
 /* The guard programs' links, on the root cgroup (connect.bpf.c). */
-static const char *const guard_links[] = { "guard_connect4", "guard_connect6" };
+static const char *const guard_links[] = { "guard_connect4", "guard_connect6",
+					   "guard_bind4", "guard_bind6" };
 #define N_GUARDS (sizeof(guard_links) / sizeof(guard_links[0]))
 
 struct mw_bpf {
@@ -267,8 +268,14 @@ static struct bpf_program *prog_of(struct mw_bpf *b, enum mw_link_kind k)
 
 static struct bpf_program *guard_prog(struct mw_bpf *b, size_t i)
 {
-	return i == 0 ? b->connect->progs.mw_guard4
-		      : b->connect->progs.mw_guard6;
+	struct bpf_program *progs[N_GUARDS] = {
+		b->connect->progs.mw_guard4,
+		b->connect->progs.mw_guard6,
+		b->connect->progs.mw_guard_bind4,
+		b->connect->progs.mw_guard_bind6,
+	};
+
+	return progs[i];
 }
 
 /* The guard link named name: its index, or -1. */
@@ -880,6 +887,7 @@ const char *mw_bpf_stat_name(enum mw_stat s)
 		[MW_STAT_RECORD_FULL] = "record_full",
 		[MW_STAT_CONNECT_REFUSED_DOWN] = "connect_refused_down",
 		[MW_STAT_CONNECT_REFUSED_FOREIGN] = "connect_refused_foreign",
+		[MW_STAT_BIND_REFUSED] = "bind_refused",
 	};
 
 	if ((unsigned)s >= MW_STAT__COUNT || !names[s])

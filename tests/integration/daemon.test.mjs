@@ -13,6 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -695,6 +696,16 @@ test('5. restart under enforcement: refused while down, recorded again after, se
   } finally {
     await new Promise((res) => squatter.close(res));
   }
+  // Root's listener above was let through; another user may not take the
+  // port at all (it would keep the daemon from starting again), at its
+  // address or a wildcard, over IPv4 or IPv6.
+  const port = Number(old.config.listen.split(':')[1]);
+  for (const host of ['127.0.0.1', '0.0.0.0', '::']) {
+    const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e',
+      `require('net').createServer().on('error', (e) => { console.log(e.code); process.exit(0); })
+        .listen(${port}, '${host}', () => { console.log('listening'); process.exit(0); })`], { encoding: 'utf8' });
+    assert.equal(r.stdout.trim(), 'EPERM', `nobody listening on ${host}:${port}: ${r.stdout}${r.stderr}`);
+  }
   assert.equal(srv.log().slice(logLen), '', 'the server saw a request while the daemon was down');
   // ...while outside the cgroup everything still works.
   await runClient(srv.url, { scenario: 'list' });
@@ -705,6 +716,7 @@ test('5. restart under enforcement: refused while down, recorded again after, se
   // made outside (the guard on the root cgroup runs after)
   assert.ok(st.kernel.connect_refused_down >= 5, JSON.stringify(st.kernel));
   assert.equal(st.kernel.connect_refused_foreign, foreign0, JSON.stringify(st.kernel));
+  assert.ok(st.kernel.bind_refused >= 3, JSON.stringify(st.kernel));
   assert.ok(st.enforced.some((e) => e.cgroup === cgA), `after restart ${cgA} is not enforced: ${JSON.stringify(st.enforced)}`);
   const m2 = `after restart ${uniqueName('m')}`;
   const c2 = await clientIn(cgA, srv.url, { scenario: 'echo', message: m2 });
