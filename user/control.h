@@ -17,6 +17,19 @@
 #define MW_CONTROL_MAX_ANSWER \
 	(64 * 1024 * 1024) /* status of many connections */
 
+/*
+ * Callers are served on the daemon's event loop, never waited for: one
+ * has MW_CONTROL_READ_MS from its accept to send its whole request line
+ * (it is then answered that it sent none) and MW_CONTROL_WRITE_MS to take
+ * its answer, in all however the bytes trickle; at most
+ * MW_CONTROL_MAX_CLIENTS are pending at once, and one more is answered
+ * busy and closed at once. A command runs once its line is whole, and
+ * runs to its end on the loop (enforce --kill-existing, reload).
+ */
+#define MW_CONTROL_READ_MS 2000
+#define MW_CONTROL_WRITE_MS 2000
+#define MW_CONTROL_MAX_CLIENTS 16
+
 struct mw_control;
 
 /*

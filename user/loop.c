@@ -94,6 +94,16 @@ void mw_loop_add_tick(struct mw_loop *l, struct mw_tick *t)
 	l->ticks = t;
 }
 
+void mw_loop_del_tick(struct mw_loop *l, struct mw_tick *t)
+{
+	for (struct mw_tick **p = &l->ticks; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			return;
+		}
+	}
+}
+
 void mw_loop_defer(struct mw_loop *l, struct mw_deferred *d)
 {
 	d->next = l->deferred;

@@ -39,6 +39,8 @@ int mw_loop_mod(struct mw_loop *l, struct mw_io *io, uint32_t events);
 void mw_loop_del(struct mw_loop *l, struct mw_io *io);
 /* Ticks run about every 100 ms. */
 void mw_loop_add_tick(struct mw_loop *l, struct mw_tick *t);
+/* Not from within a tick callback: run_ticks is walking the list. */
+void mw_loop_del_tick(struct mw_loop *l, struct mw_tick *t);
 /* Poll for up to window_us after a batch before sleeping (0: never). */
 void mw_loop_set_busy_poll(struct mw_loop *l, unsigned window_us);
 const struct mw_spin *mw_loop_busy_poll(const struct mw_loop *l);

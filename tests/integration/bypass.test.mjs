@@ -3,7 +3,9 @@
 // an enforced cgroup could reach a protected server through an address
 // that appeared after the start, or with a socket made outside its
 // cgroup; and a process could be credited with a program it named itself
-// after and exec'd once connected. (A dead daemon's pid, its old socket mark and its free port are
+// after and exec'd once connected. Nor may a caller of the control socket,
+// which a process under enforcement reaches, hold the daemon's one thread.
+// (A dead daemon's pid, its old socket mark and its free port are
 // in daemon.test.mjs, test 5.)
 //
 // Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/bypass.test.mjs
@@ -16,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   CLI_BIN, auditSettled, eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, statusJson,
-  uniqueName, cleanupAll, cgroupRelPath, until,
+  uniqueName, cleanupAll, cgroupRelPath, until, waitExit,
 } from './helpers.mjs';
 
 const NEW_ADDR = '198.18.0.77'; // benchmarking range (RFC 2544): nobody's
@@ -556,5 +558,64 @@ test('a process named with bytes that are not UTF-8, or that drive a terminal, i
     assert.ok(!text.stdout.includes('\x1b'), 'an escape reached the terminal');
   } finally {
     held.kill('SIGKILL');
+  }
+});
+
+// Holds the control socket SOCK open from where it runs, sending HALF (if
+// any) and no line feed; prints "connected", then, when the daemon closes
+// it, how long it was open and what it was told.
+const HOLDER = String.raw`
+const [sock, half] = process.argv.slice(1);
+let t0, got = '';
+const s = require('net').connect(sock, () => {
+  t0 = Date.now();
+  if (half) s.write(half);
+  console.log('connected');
+});
+s.on('data', (c) => { got += c; });
+s.on('error', (e) => { got += 'error ' + e.code; });
+s.on('close', () => console.log(JSON.stringify({ ms: Date.now() - t0, got })));
+`;
+
+// CLIENT, timed: prints the milliseconds from connect() to the answer's end.
+const TIMED_CLIENT = String.raw`
+const [host, port] = process.argv.slice(1);
+const b = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+const t0 = Date.now();
+const s = require('net').connect(Number(port), host, () => s.write('POST /mcp HTTP/1.1\r\nHost: ' + host +
+  '\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\n' +
+  'Content-Length: ' + b.length + '\r\n\r\n' + b));
+let got = '';
+s.on('data', (c) => { got += c; });
+s.on('error', (e) => { got = 'error ' + e.code; });
+s.on('close', () => console.log((Date.now() - t0) + ' ' + got.split('\r\n')[0]));
+`;
+
+test('a control caller that sends nothing, or half a line, holds up neither MCP traffic nor status; it is told and closed after 2 s', async (t) => {
+  // root in a container under enforcement may ask for status: the daemon
+  // served one caller at a time, on its only thread, up to 2 s each
+  const sock = path.join(d.stateDir, 'control.sock');
+  const silent = spawnInCgroup(cg, process.execPath, ['-e', HOLDER, sock]);
+  const half = spawnInCgroup(cg, process.execPath, ['-e', HOLDER, sock, '{"cmd":"sta']);
+  await until(() => /connected/.test(silent.out) && /connected/.test(half.out), 'the control socket held', 10000);
+  const t0 = Date.now();
+  const [call, st] = await Promise.all([
+    runInCgroup(cg, process.execPath, ['-e', TIMED_CLIENT, '127.0.0.1', String(up.port)], { timeout: 10000 }),
+    d.cli(['status']).then((r) => ({ ...r, ms: Date.now() - t0 })),
+  ]);
+  const m = call.stdout.match(/^(\d+) (.*)$/m);
+  assert.ok(m, call.stdout + call.stderr);
+  assert.match(m[2], /HTTP\/1\.1 200 OK/, call.stdout);
+  assert.ok(Number(m[1]) < 1000, `the proxied call took ${m[1]} ms`);
+  assert.equal(st.code, 0, st.stderr);
+  assert.ok(st.ms < 1000, `status took ${st.ms} ms`);
+  t.diagnostic(`proxied call ${m[1]} ms, status ${st.ms} ms`);
+  // and the holders are told and closed at their deadline, not later
+  for (const p of [silent, half]) {
+    await waitExit(p, 10000);
+    const r = JSON.parse(p.out.split('\n').find((l) => l.startsWith('{')));
+    assert.equal(r.got, '{"ok":false,"error":"no request line within 2 s"}\n');
+    assert.ok(r.ms >= 1500 && r.ms < 3500, `closed after ${r.ms} ms`);
+    t.diagnostic(`control caller closed after ${r.ms} ms`);
   }
 });
