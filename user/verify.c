@@ -215,6 +215,37 @@ const char *mw_verify_escape(const char *s, size_t n, size_t max, char *out,
 #define ESCV(v, buf) mw_verify_escape((v)->s, (v)->n, ESC_MAX, buf, sizeof(buf))
 
 /* The hash of f with its seq replaced by seq. */
+
+/*
+ * A detail as the report shows it: printable ASCII. Text the inputs chose
+ * (a name in the database, a parse error quoting a line) is escaped where
+ * it is put in; what is left here is a byte no caller expected, written
+ * \xNN so that no input drives the auditor's terminal.
+ */
+static void set_detail(char *out, size_t outlen, const char *fmt, va_list ap)
+{
+	static const char hex[] = "0123456789abcdef";
+	char raw[MW_VERIFY_DETAIL_LEN];
+	size_t w = 0;
+
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	for (const unsigned char *p = (const unsigned char *)raw; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f) {
+			if (w + 1 >= outlen)
+				break;
+			out[w++] = (char)*p;
+			continue;
+		}
+		if (w + 4 >= outlen)
+			break;
+		out[w++] = '\\';
+		out[w++] = 'x';
+		out[w++] = hex[*p >> 4];
+		out[w++] = hex[*p & 15];
+	}
+	out[w] = '\0';
+}
+
 static int hash_at(const struct mw_chain_value f[MW_CF_N], uint64_t seq,
 		   char out[MW_CHAIN_HASH_HEX])
 {
@@ -261,7 +292,7 @@ record(struct hstate *h, enum mw_verify_class cls, uint64_t seq,
 	b->seq = seq;
 	b->seq_end = seq_end;
 	va_start(ap, fmt);
-	vsnprintf(b->detail, sizeof(b->detail), fmt, ap);
+	set_detail(b->detail, sizeof(b->detail), fmt, ap);
 	va_end(ap);
 }
 
@@ -2189,8 +2220,8 @@ static void source_problem(struct mw_verify *v, const char *source,
 	v->pkg_problems++;
 	if (v->npkg_details == MW_VERIFY_MAX_DETAILS)
 		return;
-	vsnprintf(v->pkg_details[v->npkg_details++], MW_VERIFY_DETAIL_LEN, fmt,
-		  ap);
+	set_detail(v->pkg_details[v->npkg_details++], MW_VERIFY_DETAIL_LEN, fmt,
+		   ap);
 }
 
 void mw_verify_package_problem(struct mw_verify *v, const char *fmt, ...)

@@ -1400,6 +1400,58 @@ static char *tv_report(const struct mw_verify *v)
 	return text;
 }
 
+/*
+ * Names the database chose (a trigger's, a partition's) and parse errors
+ * quoting a hostile line reach the report's details: none of their bytes
+ * drives the auditor's terminal, in the text report or the JSON.
+ */
+Test(verify, details_drive_no_terminal, .init = tv_setup, .fini = tv_teardown)
+{
+	struct tv_chain c = { 0 };
+	struct mw_verify *v;
+	char *text, *json;
+	char err[512] = "";
+	json_t *j;
+
+	tv_build(&c, TV_HOST, 3);
+	v = tv_new(0);
+	tv_feed(v, &c);
+	mw_verify_database_problem(v, "trigger %s on %s is not mcpwarden's",
+				   "x\x1b[2K\r\x1b]52;c;SGk=\x07\n\xc2\x9b"
+				   "8m",
+				   "mcpwarden.events");
+	/* a line of a package's events that is not JSON, quoted back by
+	 * the parser: a C1 CSI and a raw ESC */
+	cr_assert_eq(mw_verify_jsonl_line(v,
+					  (char[]){ "{\"\xc2\x9b"
+						    "2J\x1b" },
+					  7, 1, err, sizeof(err)),
+		     0, "%s", err);
+	mw_verify_finish(v);
+	text = tv_report(v);
+	for (const char *p = text; *p; p++)
+		cr_assert((*p >= 0x20 && *p < 0x7f) || *p == '\n',
+			  "byte 0x%02x at %zu: %s", (unsigned char)*p,
+			  (size_t)(p - text), text);
+	cr_assert(strstr(text, "database: BROKEN: 1 problem(s)\n"), "%s", text);
+	cr_assert(strstr(text, "not JSON: "), "%s", text);
+	cr_assert(strstr(text, "trigger x\\x1b[2K\\x0d\\x1b]52;c;SGk=\\x07"
+			       "\\x0a\\xc2\\x9b8m on mcpwarden.events is not "
+			       "mcpwarden's"),
+		  "%s", text);
+	j = mw_verify_json(v);
+	cr_assert_not_null(j);
+	json = json_dumps(j, JSON_ENSURE_ASCII);
+	cr_assert_null(strstr(json, "\\u001b"), "%s", json);
+	cr_assert_eq(
+		json_integer_value(json_object_get(j, "database_problems")), 1);
+	free(json);
+	json_decref(j);
+	free(text);
+	mw_verify_free(v);
+	tv_free(&c);
+}
+
 Test(verify, reports, .init = tv_setup, .fini = tv_teardown)
 {
 	struct tv_chain c = { 0 };
