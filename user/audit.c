@@ -68,6 +68,7 @@
 #include "log.h"
 #include "pg_embedded.h"
 #include "pgcopy.h"
+#include "private_dir.h"
 #include "chain.h"
 #include "schema.h"
 #include "sign.h"
@@ -2606,12 +2607,48 @@ static int take_writer_lock(struct mw_audit *a, int wait_ms, char *err,
 	}
 }
 
+/*
+ * The checkpoint file as it must be: the daemon writes and cuts it as
+ * root, and an auditor believes it. Anyone else who may write it could
+ * edit what vouches for the chain; a second name (a hard link) makes it
+ * another file too, one the daemon would cut and append to.
+ */
+static int checkpoint_file_ok(const char *path, const struct stat *st,
+			      char *err, size_t errlen)
+{
+	if (st->st_uid != geteuid()) {
+		mw_set_err(err, errlen,
+			   "audit: the checkpoint file %s is owned by uid %u, "
+			   "not by uid %u that the daemon runs as",
+			   path, (unsigned)st->st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		mw_set_err(err, errlen,
+			   "audit: the checkpoint file %s is writable by group "
+			   "or others (mode %04o): run chmod 640 %s",
+			   path, (unsigned)(st->st_mode & 07777), path);
+		return -EPERM;
+	}
+	if (st->st_nlink != 1) {
+		mw_set_err(err, errlen,
+			   "audit: the checkpoint file %s has %lu names (hard "
+			   "links): another may be a file the daemon must not "
+			   "write; keep a copy instead",
+			   path, (unsigned long)st->st_nlink);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* The signing key (made on first start) and the outside file. */
 static int open_checkpoints(struct mw_audit *a,
 			    const struct mw_audit_config *cfg, char *err,
 			    size_t errlen)
 {
-	char path[PATH_MAX];
+	const int flags = O_RDWR | O_APPEND | O_NOFOLLOW;
+	char path[PATH_MAX], dir[PATH_MAX], *slash;
+	struct stat st;
 	bool made = true;
 	int rc;
 
@@ -2624,23 +2661,42 @@ static int open_checkpoints(struct mw_audit *a,
 			   strerror(-rc));
 		return rc;
 	}
+	/* Judged as state_dir is: whoever may change the directory, or one
+	 * above it, could swap the file for a link, or for an older copy
+	 * with the last lines gone. */
+	memcpy(dir, path, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == dir) /* a file at the root: "/" */
+		slash++;
+	if (slash)
+		*slash = '\0';
+	rc = mw_private_dir_check(dir, "audit.checkpoint_file's directory", err,
+				  errlen);
+	if (rc)
+		return rc;
 	a->checkpoint_path = strdup(path);
 	if (!a->checkpoint_path)
 		return -ENOMEM;
-	a->checkpoint_fd = open(
-		path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
-	if (a->checkpoint_fd < 0 && errno == EEXIST) {
+	a->checkpoint_fd = mw_open_regular_flags(
+		AT_FDCWD, path, flags | O_CREAT | O_EXCL, 0640, &st);
+	if (a->checkpoint_fd == -EEXIST) {
 		made = false;
-		a->checkpoint_fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+		a->checkpoint_fd =
+			mw_open_regular_flags(AT_FDCWD, path, flags, 0, &st);
 	}
 	if (a->checkpoint_fd < 0) {
-		rc = -errno;
+		rc = a->checkpoint_fd;
 		mw_set_err(err, errlen,
-			   "audit: cannot open the checkpoint file "
-			   "%s: %s",
-			   path, strerror(errno));
+			   "audit: cannot open the checkpoint file %s: %s",
+			   path,
+			   rc == -ELOOP	   ? "a symbolic link, not the file"
+			   : rc == -EINVAL ? "not a regular file"
+					   : strerror(-rc));
 		return rc;
 	}
+	rc = checkpoint_file_ok(path, &st, err, errlen);
+	if (rc)
+		return rc;
 	rc = cut_torn_checkpoint(a);
 	if (rc) {
 		mw_set_err(err, errlen, "audit: the checkpoint file %s: %s",

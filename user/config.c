@@ -468,6 +468,21 @@ static int parse_limits(struct mw_yaml_ctx *c, yaml_node_t *n,
 	return check_buffered_bytes(c, n, l);
 }
 
+/*
+ * A path the daemon and the CLI both open: relative, each would find it
+ * from its own working directory (`audit verify` another checkpoint file
+ * than the daemon's). empty_ok: "" keeps the default.
+ */
+static int get_abs_path(struct mw_yaml_ctx *c, yaml_node_t *v, const char *key,
+			bool empty_ok, char *out, size_t outlen)
+{
+	if (mw_yaml_get_string(c, v, key, out, outlen))
+		return -1;
+	if (out[0] == '/' || (!out[0] && empty_ok))
+		return 0;
+	return mw_yaml_fail(c, v, "%s: must be absolute", key);
+}
+
 static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
 		       struct mw_config *cfg)
 {
@@ -496,17 +511,17 @@ static int parse_audit(struct mw_yaml_ctx *c, yaml_node_t *n,
 						cfg->audit.auditor_dsn,
 						sizeof(cfg->audit.auditor_dsn));
 		else if (!strcmp(key, "checkpoint_file"))
-			rc = mw_yaml_get_string(
-				c, v, key, cfg->audit.checkpoint_file,
-				sizeof(cfg->audit.checkpoint_file));
+			rc = get_abs_path(c, v, key, true,
+					  cfg->audit.checkpoint_file,
+					  sizeof(cfg->audit.checkpoint_file));
 		else if (!strcmp(key, "checkpoint_events"))
 			rc = get_size(c, v, key, 1, 10000000,
 				      &cfg->audit.checkpoint_events);
 		else if (!strcmp(key, "checkpoint_ms"))
 			rc = get_ms(c, v, key, &cfg->audit.checkpoint_ms);
 		else if (!strcmp(key, "spool_dir"))
-			rc = mw_yaml_get_string(c, v, key, cfg->audit.spool_dir,
-						sizeof(cfg->audit.spool_dir));
+			rc = get_abs_path(c, v, key, true, cfg->audit.spool_dir,
+					  sizeof(cfg->audit.spool_dir));
 		else if (!strcmp(key, "spool_after_ms"))
 			rc = get_ms(c, v, key, &cfg->audit.spool_after_ms);
 		else if (!strcmp(key, "durable_timeout_ms"))
@@ -607,11 +622,8 @@ static int parse_root(struct mw_yaml_ctx *c, yaml_node_t *root,
 				cfg->has_listen6 = true;
 			}
 		} else if (!strcmp(key, "state_dir")) {
-			rc = mw_yaml_get_string(c, v, key, cfg->state_dir,
-						sizeof(cfg->state_dir));
-			if (!rc && cfg->state_dir[0] != '/')
-				rc = mw_yaml_fail(
-					c, v, "state_dir: must be absolute");
+			rc = get_abs_path(c, v, key, false, cfg->state_dir,
+					  sizeof(cfg->state_dir));
 		} else if (!strcmp(key, "bpf_pin_dir")) {
 			rc = mw_yaml_get_string(c, v, key, cfg->bpf_pin_dir,
 						sizeof(cfg->bpf_pin_dir));

@@ -110,24 +110,28 @@ int mw_fsync_parent(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-int mw_open_regular(int dirfd, const char *path, bool nofollow)
+int mw_open_regular_flags(int dirfd, const char *path, int flags, mode_t mode,
+			  struct stat *st)
 {
-	int flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-	struct stat st;
+	struct stat own;
 	int fd, e;
 
-	fd = openat(dirfd, path, flags | (nofollow ? O_NOFOLLOW : 0));
+	if (!st)
+		st = &own;
+	fd = openat(dirfd, path, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
+		    mode);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st)) {
+	if (fstat(fd, st)) {
 		e = -errno;
 		goto fail;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		e = -EINVAL;
 		goto fail;
 	}
-	if (fcntl(fd, F_SETFL, O_RDONLY) < 0) {
+	/* F_SETFL takes the status flags alone: O_APPEND stays */
+	if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
 		e = -errno;
 		goto fail;
 	}
@@ -135,4 +139,10 @@ int mw_open_regular(int dirfd, const char *path, bool nofollow)
 fail:
 	close(fd);
 	return e;
+}
+
+int mw_open_regular(int dirfd, const char *path, bool nofollow)
+{
+	return mw_open_regular_flags(
+		dirfd, path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0), 0, NULL);
 }

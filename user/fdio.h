@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Reads until n bytes or the end of the file: the count read (less than n
@@ -30,6 +31,15 @@ int mw_pwrite_all(int fd, const void *buf, size_t n, off_t off);
  * (O_CLOEXEC), or -errno: -EINVAL for what is not a regular file.
  */
 int mw_open_regular(int dirfd, const char *path, bool nofollow);
+
+/*
+ * The same for any open: flags as open(2) takes them (O_RDWR, O_APPEND,
+ * O_CREAT with mode, O_NOFOLLOW, ...), the file refused unless regular,
+ * O_NONBLOCK for the open alone. *st (may be NULL) gets what fstat said,
+ * for the caller's own checks (owner, mode, links).
+ */
+int mw_open_regular_flags(int dirfd, const char *path, int flags, mode_t mode,
+			  struct stat *st);
 
 /*
  * Syncs the directory that holds path (a file or directory just made is a

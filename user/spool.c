@@ -13,6 +13,7 @@
 
 #include "fdio.h"
 #include "log.h"
+#include "private_dir.h"
 
 /* Read size of the forward search for the lines' end at open. */
 #define MW_SPOOL_OPEN_CHUNK (1u << 20)
@@ -42,41 +43,36 @@ struct mw_spool {
 };
 
 /*
- * Opens dir (made 0700 when missing) and checks it is the daemon's own:
- * a spool others may write to could be fed lines the daemon would ship as
- * its own audit events. Returns the directory's fd or -errno.
+ * Opens dir (made 0700 when missing) and checks it is the daemon's own,
+ * below directories only root or the daemon may change, as state_dir is:
+ * a spool others may write to, or put another directory in the place of,
+ * could be fed lines the daemon would ship as its own audit events.
+ * Returns the directory's fd or -errno.
  */
 static int open_dir(const char *dir, char *err, size_t errlen)
 {
 	struct stat st;
-	bool made = false;
+	bool made;
 	int dfd, rc;
 
-	if (mkdir(dir, 0700)) {
-		if (errno != EEXIST) {
-			rc = -errno;
-			mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
-			return rc;
-		}
-	} else {
-		made = true;
-	}
+	made = lstat(dir, &st) && errno == ENOENT;
+	rc = mw_private_dir_make(dir, 0, "spool directory", err, errlen);
+	if (rc)
+		return rc;
 	if (made) {
 		rc = mw_fsync_parent(dir, err, errlen);
 		if (rc)
 			return rc;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		rc = -errno;
-		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
-		return rc;
-	}
+	dfd = mw_dir_open_nofollow(dir, err, errlen);
+	if (dfd < 0)
+		return dfd;
 	if (fstat(dfd, &st)) {
 		rc = -errno;
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	/* root's will not do when the daemon runs as another user */
 	if (st.st_uid != geteuid()) {
 		rc = -EPERM;
 		mw_set_err(err, errlen,
@@ -84,14 +80,6 @@ static int open_dir(const char *dir, char *err, size_t errlen)
 			   "daemon runs as: the spool directory must be the "
 			   "daemon's own",
 			   dir, (unsigned)st.st_uid, (unsigned)geteuid());
-		goto fail;
-	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		rc = -EPERM;
-		mw_set_err(err, errlen,
-			   "%s: writable by group or others (mode %04o): the "
-			   "spool directory must be private; run chmod 700 %s",
-			   dir, (unsigned)(st.st_mode & 07777), dir);
 		goto fail;
 	}
 	return dfd;

@@ -1606,6 +1606,107 @@ Test(audit, checkpoints_are_signed_in_the_database_and_outside)
 	mw_sign_pub_free(pub);
 }
 
+/* A file of exactly text, made mode. */
+static void ta_write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	cr_assert_eq(fchmod(fd, mode), 0);
+	cr_assert_eq(close(fd), 0);
+}
+
+/* The start refused with rc and a reason that says why. */
+static void ta_open_refused(int want_rc, const char *want_msg)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a = NULL;
+	char err[512] = "";
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	cr_assert_eq(mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err)),
+		     want_rc, "%s: %s", ta_cfg.checkpoint_file, err);
+	cr_assert_null(a);
+	cr_assert_not_null(strstr(err, want_msg), "%s", err);
+	mw_loop_free(loop);
+}
+
+/*
+ * The daemon appends to the checkpoint file and cuts a torn last line off
+ * it, as root: only a regular file of its own, with no other name, below
+ * directories nobody else may change. Anything else stops the start
+ * before a byte is written; the file it would have reached stays as it
+ * was (its torn last line included, which a cut would have taken).
+ */
+Test(audit, a_checkpoint_file_not_the_daemons_own_is_refused)
+{
+	static const char kept[] = "{\"important\":1}\n{\"torn";
+	char dir[PATH_MAX / 2], cps[PATH_MAX], target[PATH_MAX / 2], *got;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+
+	/* the cluster up, so that each refusal is the file's alone */
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	mw_audit_close(ta_open(loop));
+	mw_loop_free(loop);
+
+	snprintf(dir, sizeof(dir), "%s/cp", ta_dir);
+	snprintf(cps, sizeof(cps), "%s/cps.jsonl", dir);
+	snprintf(target, sizeof(target), "%s/target", ta_dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	ta_write_file(target, kept, 0600);
+	ta_cfg.checkpoint_file = cps;
+
+	cr_assert_eq(symlink(target, cps), 0);
+	ta_open_refused(-ELOOP, "a symbolic link");
+	cr_assert_eq(unlink(cps), 0);
+
+	cr_assert_eq(link(target, cps), 0);
+	ta_open_refused(-EPERM, "has 2 names");
+	cr_assert_eq(unlink(cps), 0);
+
+	/* opened without blocking, then refused */
+	cr_assert_eq(mkfifo(cps, 0600), 0);
+	ta_open_refused(-EINVAL, "not a regular file");
+	cr_assert_eq(unlink(cps), 0);
+
+	got = ta_read_file(target);
+	cr_assert_str_eq(got, kept, "the file a name led to was changed");
+	free(got);
+
+	ta_write_file(cps, kept, 0600);
+	cr_assert_eq(chown(cps, 65534, 65534), 0);
+	ta_open_refused(-EPERM, "owned by uid 65534");
+	cr_assert_eq(chown(cps, geteuid(), getegid()), 0);
+	cr_assert_eq(chmod(cps, 0620), 0);
+	ta_open_refused(-EPERM, "writable by group or others (mode 0620)");
+	got = ta_read_file(cps);
+	cr_assert_str_eq(got, kept);
+	free(got);
+	cr_assert_eq(unlink(cps), 0);
+
+	/* its directory: judged as state_dir is */
+	cr_assert_eq(chmod(dir, 0777), 0);
+	ta_open_refused(-EPERM, "mode 0777");
+	cr_assert_eq(access(cps, F_OK), -1, "made where others may write");
+	cr_assert_eq(chmod(dir, 0700), 0);
+	ta_cfg.checkpoint_file = "cps.jsonl";
+	ta_open_refused(-EINVAL, "not an absolute path");
+
+	/* as it should be: made, and used */
+	ta_cfg.checkpoint_file = cps;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_neq(ta_submit_simple(a, 1, "ping"), 0);
+	ta_drive_until_written(loop, a, 1);
+	mw_audit_close(a); /* signs it */
+	mw_loop_free(loop);
+	got = ta_read_file(cps);
+	cr_assert_not_null(strstr(got, "\"signature\""), "%s", got);
+	free(got);
+}
+
 static void ta_refused(PGconn *c, const char *sql, const char *why)
 {
 	PGresult *r = PQexec(c, sql);

@@ -464,6 +464,34 @@ Test(config, state_dir_must_be_absolute, .fini = conf_cleanup)
 			"state_dir: must be absolute");
 }
 
+/*
+ * The daemon opens these from its working directory, `mcpwarden audit
+ * verify` from the auditor's: relative, the two would read different
+ * files. Empty keeps the default under state_dir.
+ */
+Test(config, audit_paths_must_be_absolute, .fini = conf_cleanup)
+{
+	struct mw_config cfg;
+
+	conf_load_fails("audit:\n  checkpoint_file: audit-checkpoints.jsonl\n",
+			2, "checkpoint_file: must be absolute");
+	conf_load_fails("audit:\n  checkpoint_file: ./cps\n", 2,
+			"checkpoint_file: must be absolute");
+	conf_load_fails("audit:\n  spool_dir: spool\n", 2,
+			"spool_dir: must be absolute");
+	conf_load_ok("audit:\n  checkpoint_file: /var/log/mw/cps.jsonl\n"
+		     "  spool_dir: /var/spool/mw\n",
+		     &cfg);
+	cr_assert_str_eq(cfg.audit.checkpoint_file, "/var/log/mw/cps.jsonl");
+	cr_assert_str_eq(cfg.audit.spool_dir, "/var/spool/mw");
+	mw_config_free(&cfg);
+	conf_load_ok("audit:\n  checkpoint_file: \"\"\n  spool_dir: \"\"\n",
+		     &cfg);
+	cr_assert_str_eq(cfg.audit.checkpoint_file, "");
+	cr_assert_str_eq(cfg.audit.spool_dir, "");
+	mw_config_free(&cfg);
+}
+
 Test(config, bpf_pin_dir_must_be_under_sys_fs_bpf, .fini = conf_cleanup)
 {
 	conf_load_fails("bpf_pin_dir: /tmp/bpf\n", 1, "bpf_pin_dir");

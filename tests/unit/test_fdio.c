@@ -108,3 +108,34 @@ Test(fdio, open_regular_refuses_what_is_no_regular_file, .timeout = 10)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* For writing: the same refusals, the status flags asked for kept. */
+Test(fdio, open_regular_for_appends, .timeout = 10)
+{
+	char dir[] = "/tmp/mw-fdio-XXXXXX", path[64];
+	const int flags = O_RDWR | O_APPEND | O_NOFOLLOW;
+	struct stat st;
+	int fd;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	cr_assert_eq(mw_open_regular_flags(AT_FDCWD, path, flags, 0, &st),
+		     -EINVAL);
+	cr_assert(S_ISFIFO(st.st_mode));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	fd = mw_open_regular_flags(AT_FDCWD, path, flags | O_CREAT | O_EXCL,
+				   0640, &st);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cr_assert_eq(st.st_nlink, 1);
+	cr_assert_eq(fcntl(fd, F_GETFL) & (O_NONBLOCK | O_APPEND | O_ACCMODE),
+		     O_APPEND | O_RDWR);
+	close(fd);
+	cr_assert_eq(mw_open_regular_flags(AT_FDCWD, path,
+					   flags | O_CREAT | O_EXCL, 0640,
+					   NULL),
+		     -EEXIST);
+	unlink(path);
+	rmdir(dir);
+}

@@ -861,21 +861,50 @@ Test(spool, insecure_dir_refused)
 	sp_mkroot();
 	cr_assert_eq(mkdir(sp_dir(), 0700), 0);
 	cr_assert_eq(chmod(sp_dir(), 0777), 0);
-	sp_refused(sp_dir(), -EPERM, "writable by group or others");
+	sp_refused(sp_dir(), -EPERM, "mode 0777");
 	cr_assert_eq(chmod(sp_dir(), 0720), 0);
-	sp_refused(sp_dir(), -EPERM, "chmod 700");
+	sp_refused(sp_dir(), -EPERM, "mode 0720");
 	/* nothing was made in it */
 	cr_assert_eq(access(sp_file(), F_OK), -1);
 
 	cr_assert_eq(chmod(sp_dir(), 0700), 0);
 	cr_assert_eq(chown(sp_dir(), 65534, 65534), 0, "%s", strerror(errno));
-	sp_refused(sp_dir(), -EPERM, "owned by uid 65534");
+	sp_refused(sp_dir(), -EPERM, "uid 65534");
 
 	/* read-only for others is private enough */
 	cr_assert_eq(chown(sp_dir(), geteuid(), getegid()), 0);
 	cr_assert_eq(chmod(sp_dir(), 0755), 0);
 	s = sp_open(NULL);
 	mw_spool_close(s);
+}
+
+/*
+ * The directories above it are judged as state_dir's are: one others may
+ * change (not sticky) or a link on the way could put another directory
+ * in the spool's place between two starts.
+ */
+Test(spool, a_dir_below_one_others_may_change_is_refused)
+{
+	char above[PATH_MAX / 2], dir[PATH_MAX], link[PATH_MAX / 2];
+	struct mw_spool *s;
+
+	sp_mkroot();
+	snprintf(above, sizeof(above), "%s/above", sp_root);
+	snprintf(dir, sizeof(dir), "%s/spool", above);
+	cr_assert_eq(mkdir(above, 0777), 0);
+	cr_assert_eq(chmod(above, 0777), 0);
+	sp_refused(dir, -EPERM, "may be changed by others");
+	cr_assert_eq(access(dir, F_OK), -1, "made in a directory not judged");
+	/* sticky, as /tmp: nobody renames there what is not theirs */
+	cr_assert_eq(chmod(above, 01777), 0);
+	s = sp_open_in(dir, NULL);
+	mw_spool_close(s);
+
+	cr_assert_eq(chmod(above, 0755), 0);
+	snprintf(link, sizeof(link), "%s/link", sp_root);
+	cr_assert_eq(symlink(above, link), 0);
+	snprintf(dir, sizeof(dir), "%s/spool", link);
+	sp_refused(dir, -EPERM, "symbolic link");
 }
 
 Test(spool, file_not_ours_refused)
