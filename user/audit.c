@@ -2811,6 +2811,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		  struct mw_loop *loop, char *err, size_t errlen)
 {
 	char conninfo[8192];
+	bool started = false;
 	struct mw_audit *a;
 	size_t hl;
 	int rc;
@@ -2876,14 +2877,15 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 		const char *user = cfg->embedded_user && *cfg->embedded_user
 					   ? cfg->embedded_user
 					   : DEFAULT_EMBEDDED_USER;
-		bool started = false;
 
+		/* started and then failed (its database not made): it is
+		 * ours to stop all the same */
 		rc = mw_pg_embedded_start(cfg->state_dir, user, &started, err,
 					  errlen);
-		if (rc)
-			goto fail;
 		if (started)
 			remember_started(cfg->state_dir);
+		if (rc)
+			goto fail;
 	}
 	rc = prepare_database(cfg, err, errlen);
 	if (rc)
@@ -2960,6 +2962,11 @@ fail:
 	/* as in mw_audit_close: a spool_soon still to run frees it */
 	if (!a->soon_queued)
 		free(a);
+	/* No one else would stop it: the caller has no writer to close,
+	 * and a cluster left running outlives the daemon, its next start
+	 * then "reusing" it. One that ran before stays up. */
+	if (started)
+		mw_audit_stop_embedded(cfg);
 	return rc;
 }
 

@@ -157,6 +157,31 @@ test('a checkpoint line a crash or a full disk left half-written is cut at the n
   await d.cleanup();
 });
 
+test('a checkpoint file that is a link is refused at start: the file it leads to is untouched, and no PostgreSQL is left running', async () => {
+  const stateDir = fs.mkdtempSync('/tmp/mw-test-');
+  const cpDir = path.join(stateDir, 'cp');
+  fs.mkdirSync(cpDir, { mode: 0o700 });
+  const target = path.join(stateDir, 'precious');
+  const kept = '{"kept":1}\n{"torn'; // a torn last line: the start would cut it
+  fs.writeFileSync(target, kept, { mode: 0o644 });
+  const cps = path.join(cpDir, 'cps.jsonl');
+  fs.symlinkSync(target, cps);
+  try {
+    // the start fails after it started the embedded cluster
+    await assert.rejects(startDaemon({ state_dir: stateDir, audit: { checkpoint_file: cps },
+      servers: [{ name: 'everything', address: `127.0.0.1:${srv.port}` }] }),
+    /cannot open the checkpoint file \S+: a symbolic link/);
+    assert.equal(fs.readFileSync(target, 'utf8'), kept, 'the file the link led to was changed');
+    const data = path.join(stateDir, 'pg/data');
+    assert.ok(fs.existsSync(path.join(data, 'PG_VERSION')), 'the cluster was not even made');
+    const st = spawnSync('runuser', ['-u', 'mcpwarden', '--', pgBin('pg_ctl'), '-D', data, 'status'],
+      { cwd: '/', encoding: 'utf8', timeout: 30000 });
+    assert.equal(st.status, 3, `a postmaster was left running for ${stateDir}: ${st.stdout}`);
+  } finally {
+    await cleanupDaemon({ stateDir });
+  }
+});
+
 test('a spool an earlier version wrote (no masked column) is shipped after the upgrade, and verifies', async () => {
   let d = await daemonFor();
   const tag = uniqueName('upgrade');

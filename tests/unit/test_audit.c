@@ -1707,6 +1707,30 @@ Test(audit, a_checkpoint_file_not_the_daemons_own_is_refused)
 	free(got);
 }
 
+/*
+ * A start that fails once it has started the embedded cluster stops it:
+ * the daemon has no writer to close, and a cluster left behind outlives
+ * it. One that was running before is left running.
+ */
+Test(audit, a_failed_start_stops_the_cluster_it_started)
+{
+	char cps[PATH_MAX], err[512];
+
+	snprintf(cps, sizeof(cps), "%s/cps.jsonl", ta_dir);
+	cr_assert_eq(symlink("/nonexistent", cps), 0);
+	ta_cfg.checkpoint_file = cps;
+	ta_open_refused(-ELOOP, "a symbolic link");
+	cr_assert_eq(mw_pg_embedded_status(ta_dir, ta_user, err, sizeof(err)),
+		     0, "the cluster this start started is still running");
+
+	cr_assert_eq(
+		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
+		0, "%s", err);
+	ta_open_refused(-ELOOP, "a symbolic link");
+	cr_assert_eq(mw_pg_embedded_status(ta_dir, ta_user, err, sizeof(err)),
+		     1, "a cluster this start found running was stopped");
+}
+
 static void ta_refused(PGconn *c, const char *sql, const char *why)
 {
 	PGresult *r = PQexec(c, sql);
