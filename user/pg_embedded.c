@@ -30,6 +30,9 @@
 #define PG_CONF_NAME "mcpwarden.conf"
 #define PG_MAX_GROUPS 64
 #define PG_OUT_MAX 8192
+/* Every child's PATH, and where pg_config is looked for: not the one the
+ * daemon inherited, which whoever started it chose. */
+#define PG_PATH "/usr/bin:/bin"
 
 /* The OS user that owns and runs the cluster. */
 struct pg_user {
@@ -239,7 +242,7 @@ child_exec(const struct pg_user *u, const char *cwd, char *const argv[],
 			close((int)fd);
 	}
 	umask(077);
-	if (u->switch_user) {
+	if (u && u->switch_user) {
 		if (setgroups((size_t)u->ngroups, u->groups) < 0 ||
 		    setgid(u->gid) < 0 || setuid(u->uid) < 0) {
 			child_msg("cannot switch to user ", u->name, errno);
@@ -260,9 +263,9 @@ child_exec(const struct pg_user *u, const char *cwd, char *const argv[],
 }
 
 /*
- * Runs argv[0] (an absolute path) as the user with a clean environment,
- * collecting the tail of its output; *status is its exit status, or
- * 128 + signal.
+ * Runs argv[0] (an absolute path) as the user (NULL: as the daemon) with
+ * a clean environment, collecting the tail of its output (stdout and
+ * stderr); *status is its exit status, or 128 + signal.
  */
 static int run_as(const struct pg_user *u, const char *cwd, char *const argv[],
 		  struct pg_out *o, int *status)
@@ -276,14 +279,17 @@ static int run_as(const struct pg_user *u, const char *cwd, char *const argv[],
 
 	o->len = 0;
 	o->buf[0] = '\0';
-	snprintf(env_home, sizeof(env_home), "HOME=%s", u->home);
-	snprintf(env_user, sizeof(env_user), "USER=%s", u->name);
-	snprintf(env_logname, sizeof(env_logname), "LOGNAME=%s", u->name);
-	envp[n++] = "PATH=/usr/bin:/bin";
+	envp[n++] = "PATH=" PG_PATH;
 	envp[n++] = "LC_ALL=C";
-	envp[n++] = env_home;
-	envp[n++] = env_user;
-	envp[n++] = env_logname;
+	if (u) {
+		snprintf(env_home, sizeof(env_home), "HOME=%s", u->home);
+		snprintf(env_user, sizeof(env_user), "USER=%s", u->name);
+		snprintf(env_logname, sizeof(env_logname), "LOGNAME=%s",
+			 u->name);
+		envp[n++] = env_home;
+		envp[n++] = env_user;
+		envp[n++] = env_logname;
+	}
 	if (tz && strlen(tz) < sizeof(env_tz) - 4) {
 		snprintf(env_tz, sizeof(env_tz), "TZ=%s", tz);
 		envp[n++] = env_tz;
@@ -345,60 +351,45 @@ static bool is_server_bindir(const char *dir)
 	       is_exec(dir, "postgres");
 }
 
-/* `pg_config --bindir`, found on PATH; 0 or -errno. */
+/*
+ * `pg_config --bindir`, found on PG_PATH and run as any child is (clean
+ * environment, no descriptors of ours): it runs as root, and what it
+ * prints chooses the binaries the cluster runs. 0 or -errno.
+ */
 static int pg_config_bindir(char *out, size_t outlen)
 {
-	char *argv[] = { "pg_config", "--bindir", NULL };
-	long maxfd = sysconf(_SC_OPEN_MAX);
-	char buf[PATH_MAX];
+	char path[PATH_MAX], *argv[] = { path, "--bindir", NULL };
+	const char *dir = PG_PATH, *end;
+	struct pg_out *o;
 	size_t len;
-	ssize_t got;
-	int pfd[2], wst;
-	pid_t pid;
+	int rc, st;
 
-	if (maxfd < 0 || maxfd > 65536)
-		maxfd = 65536;
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0) {
-		int e = -errno;
-
-		close(pfd[0]);
-		close(pfd[1]);
-		return e;
+	for (;; dir = end + 1) {
+		end = strchrnul(dir, ':');
+		if (snprintf(path, sizeof(path), "%.*s/pg_config",
+			     (int)(end - dir), dir) < (int)sizeof(path) &&
+		    access(path, X_OK) == 0)
+			break;
+		if (!*end)
+			return -ENOENT;
 	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDWR);
-
-		if (nul >= 0) {
-			dup2(nul, 0);
-			dup2(nul, 2);
-		}
-		dup2(pfd[1], 1);
-		if (close_range(3, ~0U, 0) < 0) {
-			for (long fd = 3; fd < maxfd; fd++)
-				close((int)fd);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	close(pfd[1]);
-	got = mw_read_full(pfd[0], buf, sizeof(buf) - 1);
-	len = got > 0 ? (size_t)got : 0;
-	close(pfd[0]);
-	while (waitpid(pid, &wst, 0) < 0) {
-		if (errno != EINTR)
-			return -errno;
-	}
-	buf[len] = '\0';
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	if (!WIFEXITED(wst) || WEXITSTATUS(wst) != 0 || !len)
-		return -ENOENT;
-	if (snprintf(out, outlen, "%s", buf) >= (int)outlen)
-		return -ENAMETOOLONG;
-	return 0;
+	o = malloc(sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	rc = run_as(NULL, "/", argv, o, &st);
+	if (!rc && st)
+		rc = -ENOENT;
+	len = o->len;
+	while (len && (o->buf[len - 1] == '\n' || o->buf[len - 1] == '\r'))
+		o->buf[--len] = '\0';
+	/* one line, the directory: anything else (a warning on stderr) is
+	 * not taken for it */
+	if (!rc && (!len || memchr(o->buf, '\n', len)))
+		rc = -ENOENT;
+	if (!rc && snprintf(out, outlen, "%s", o->buf) >= (int)outlen)
+		rc = -ENAMETOOLONG;
+	free(o);
+	return rc;
 }
 
 int mw_pg_bindir(const char *data_dir, char *out, size_t outlen)
@@ -840,8 +831,15 @@ int mw_pg_embedded_status(const char *state_dir, const char *user, char *err,
 static int run_initdb(struct pg_ctx *c, char *err, size_t errlen)
 {
 	char initdb[PATH_MAX];
+	/*
+	 * Trust on the Unix socket alone, which only root and the cluster's
+	 * user may reach (0700); the host lines refuse, so a TCP port
+	 * opened all the same lets nobody in. A data directory made before
+	 * keeps its pg_hba.conf.
+	 */
 	char *argv[] = { initdb,
-			 "--auth=trust",
+			 "--auth-local=trust",
+			 "--auth-host=reject",
 			 "--username=" MW_PG_SUPERUSER,
 			 "--encoding=UTF8",
 			 "--locale=C",
@@ -958,8 +956,18 @@ int mw_pg_embedded_start(const char *state_dir, const char *user, bool *started,
 		log_info("audit: reusing the running embedded cluster in %s",
 			 c->p.data);
 	} else {
-		char *argv[] = { c->pg_ctl, "-w", "-t",	    "120",   "-D",
-				 c->p.data, "-l", c->p.log, "start", NULL };
+		/*
+		 * No TCP port, on the command line: it outranks the files,
+		 * an ALTER SYSTEM's and a postgresql.conf whose include of
+		 * mcpwarden.conf was commented out. pg_ctl hands -o to
+		 * /bin/sh: the quotes make the value empty.
+		 */
+		char *argv[] = { c->pg_ctl, "-w",
+				 "-t",	    "120",
+				 "-D",	    c->p.data,
+				 "-l",	    c->p.log,
+				 "-o",	    "-c listen_addresses=''",
+				 "start",   NULL };
 
 		rc = run_as(&c->u, c->p.root, argv, o, &st);
 		if (rc) {

@@ -3,8 +3,10 @@
  * The embedded PostgreSQL cluster under state_dir, for hosts without an
  * audit DSN:
  *
- *   STATE_DIR/pg/data  the cluster (initdb --auth=trust, superuser mcpwarden)
- *   STATE_DIR/pg/run   its Unix socket (no TCP port: listen_addresses = '')
+ *   STATE_DIR/pg/data  the cluster (initdb --auth-local=trust
+ *                      --auth-host=reject, superuser mcpwarden)
+ *   STATE_DIR/pg/run   its Unix socket (no TCP port: listen_addresses = ''
+ *                      on the server's command line)
  *   STATE_DIR/pg/log   the server log (pg_ctl -l)
  *
  * PostgreSQL refuses to run as root, so initdb and pg_ctl run as an OS user

@@ -1731,6 +1731,79 @@ Test(audit, a_failed_start_stops_the_cluster_it_started)
 		     1, "a cluster this start found running was stopped");
 }
 
+/*
+ * The embedded cluster trusts its Unix socket alone: pg_hba.conf's TCP
+ * lines refuse, and no TCP port listens whatever the configuration files
+ * say (the server's command line outranks them, an ALTER SYSTEM's too).
+ */
+Test(audit, the_embedded_cluster_takes_no_tcp)
+{
+	struct mw_loop *loop;
+	char err[512];
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	mw_audit_close(ta_open(loop));
+	mw_loop_free(loop);
+	c = ta_db();
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM pg_hba_file_rules "
+				 "WHERE type <> 'local' AND auth_method <> "
+				 "'reject'"),
+		     0, "pg_hba.conf lets TCP in");
+	cr_assert_gt(ta_count(c, "SELECT count(*) FROM pg_hba_file_rules "
+				 "WHERE type = 'local' AND auth_method = "
+				 "'trust'"),
+		     0);
+	r = ta_query(c, "SELECT setting, source FROM pg_settings WHERE "
+			"name = 'listen_addresses'");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "");
+	cr_assert_str_eq(PQgetvalue(r, 0, 1), "command line");
+	PQclear(r);
+	ta_exec_sql(c, "ALTER SYSTEM SET listen_addresses = '127.0.0.1'");
+	PQfinish(c);
+
+	cr_assert_eq(mw_pg_embedded_stop(ta_dir, ta_user, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(
+		mw_pg_embedded_start(ta_dir, ta_user, NULL, err, sizeof(err)),
+		0, "%s", err);
+	c = ta_db();
+	r = ta_query(c, "SHOW listen_addresses");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "", "ALTER SYSTEM opened a port");
+	PQclear(r);
+	PQfinish(c);
+}
+
+/*
+ * pg_config runs as root and names the binaries the cluster runs: it is
+ * looked for on a fixed PATH, not on the one the daemon inherited.
+ */
+Test(audit, pg_config_is_not_taken_from_the_inherited_path)
+{
+	static const char *const server[] = { "initdb", "pg_ctl", "postgres" };
+	char fake[PATH_MAX / 2], bin[PATH_MAX / 2 + 8], path[PATH_MAX];
+	char script[PATH_MAX + 64], got[PATH_MAX], env[PATH_MAX + 16];
+
+	snprintf(fake, sizeof(fake), "%s/fake", ta_dir);
+	snprintf(bin, sizeof(bin), "%s/bin", fake);
+	cr_assert_eq(mkdir(fake, 0755), 0);
+	cr_assert_eq(mkdir(bin, 0755), 0);
+	for (size_t i = 0; i < sizeof(server) / sizeof(server[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", bin, server[i]);
+		ta_write_file(path, "#!/bin/sh\nexit 0\n", 0755);
+	}
+	snprintf(path, sizeof(path), "%s/pg_config", fake);
+	snprintf(script, sizeof(script), "#!/bin/sh\necho %s\n", bin);
+	ta_write_file(path, script, 0755);
+	snprintf(env, sizeof(env), "%s:%s", fake, getenv("PATH") ?: "/bin");
+	cr_assert_eq(setenv("PATH", env, 1), 0);
+
+	cr_assert_eq(mw_pg_bindir(NULL, got, sizeof(got)), 0);
+	cr_assert_str_neq(got, bin, "the server binaries came from PATH");
+	cr_assert_eq(strncmp(got, "/usr/lib/postgresql/", 20), 0, "%s", got);
+}
+
 static void ta_refused(PGconn *c, const char *sql, const char *why)
 {
 	PGresult *r = PQexec(c, sql);
