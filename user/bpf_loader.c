@@ -942,7 +942,7 @@ static int enforced_ids_opt(struct mw_bpf *b, struct idset *ids, bool strict)
 	while (r == 0 && (de = readdir(d))) {
 		char path[PATH_MAX];
 		uint64_t name_id, cg_id;
-		int fd;
+		int fd, lr;
 
 		if (parse_link_name(de->d_name, &name_id) < 0)
 			continue;
@@ -955,10 +955,13 @@ static int enforced_ids_opt(struct mw_bpf *b, struct idset *ids, bool strict)
 				r = -errno;
 			continue;
 		}
-		if (link_cgroup_id(fd, &cg_id) == 0 && cg_id != 0)
+		/* a defunct link (its cgroup removed: id 0) enforces
+		 * nothing, which is a sure answer, not an unreadable pin */
+		lr = link_cgroup_id(fd, &cg_id);
+		if (lr == 0 && cg_id != 0)
 			r = idset_add(ids, cg_id);
-		else if (strict)
-			r = -EIO;
+		else if (strict && lr)
+			r = lr;
 		close(fd);
 	}
 	closedir(d);
@@ -1220,8 +1223,8 @@ static int refuse_delegated(const char *abs, char *err, size_t errlen)
 	return r;
 }
 
-int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
-		   size_t errlen)
+int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, uint64_t *id_out,
+		   char *err, size_t errlen)
 {
 	char abs[PATH_MAX], path[N_LINK_KINDS][PATH_MAX];
 	bool created[N_LINK_KINDS] = { false };
@@ -1293,6 +1296,8 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
 					path[i]);
 	} else {
 		log_info("enforcing cgroup %s (id %" PRIu64 ")", abs, id);
+		if (id_out)
+			*id_out = id;
 	}
 	close(cgfd);
 	return r;
@@ -1394,4 +1399,95 @@ int mw_bpf_for_each_enforced(struct mw_bpf *b,
 	}
 	free(ids.v);
 	return r;
+}
+
+int mw_bpf_is_enforced(struct mw_bpf *b, uint64_t id)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < N_LINK_KINDS; i++) {
+		if (link_path(b, id, link_kinds[i].suffix, path, sizeof(path)))
+			return -ENAMETOOLONG;
+		if (access(path, F_OK) != 0)
+			return errno == ENOENT ? 0 : -errno;
+	}
+	return 1;
+}
+
+/*
+ * The cgroup is gone, so nothing can be looked up by its path: its links
+ * go by the id they are named for. Guard entry first, as in release.
+ */
+int mw_bpf_release_id(struct mw_bpf *b, uint64_t id, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	int r, failed = 0;
+
+	if (bpf_map_delete_elem(b->enforced_fd, &id) && errno != ENOENT) {
+		r = -errno;
+		mw_set_err(err, errlen,
+			   "cannot release cgroup id %" PRIu64
+			   ": the guard keeps it: %s",
+			   id, strerror(-r));
+		return r;
+	}
+	for (size_t i = N_LINK_KINDS; i-- > 0;) {
+		if (link_path(b, id, link_kinds[i].suffix, path,
+			      sizeof(path))) {
+			mw_set_err(err, errlen, "bpf_pin_dir too long");
+			return -ENAMETOOLONG;
+		}
+		if (access(path, F_OK) != 0)
+			continue;
+		r = drop_link(path);
+		if (r && !failed) {
+			failed = r;
+			mw_set_err(err, errlen, "cannot drop %s: %s", path,
+				   strerror(-r));
+		}
+	}
+	if (!failed)
+		log_info("released cgroup id %" PRIu64 " (gone)", id);
+	return failed;
+}
+
+/*
+ * A removed cgroup's links turn defunct once the kernel frees it (after
+ * the last socket made in it is gone), which may be long after rmdir:
+ * whoever follows removals drops them here, and the guard's ids with
+ * them. Returns how many were dropped, or -errno.
+ */
+int mw_bpf_drop_defunct(struct mw_bpf *b)
+{
+	struct dirent *de;
+	int n = 0, r;
+	DIR *d = opendir(b->links_dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		uint64_t name_id, cg_id;
+		int fd;
+
+		if (parse_link_name(de->d_name, &name_id) < 0)
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", b->links_dir,
+				     de->d_name) >= sizeof(path))
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (link_cgroup_id(fd, &cg_id) == 0 && cg_id == 0) {
+			log_info("cgroup %" PRIu64 " is gone, dropping %s",
+				 name_id, path);
+			n += unlink(path) == 0;
+		}
+		close(fd);
+	}
+	closedir(d);
+	if (!n)
+		return 0;
+	r = sync_enforced(b, NULL, 0);
+	return r ? r : n;
 }

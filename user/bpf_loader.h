@@ -76,11 +76,21 @@ int mw_bpf_splice_add(struct mw_bpf *b, int fd,
  */
 int mw_bpf_tag_own_socket(struct mw_bpf *b, int fd, uint32_t tag);
 
-/* cgroup_path is absolute (under the cgroup v2 mount). */
-int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, char *err,
-		   size_t errlen);
+/* cgroup_path is absolute (under the cgroup v2 mount); *id_out (may be
+ * NULL) gets the id of the cgroup enforced. */
+int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, uint64_t *id_out,
+		   char *err, size_t errlen);
 int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 		   size_t errlen);
+
+/* 1 when the cgroup of this id has all its links pinned, 0 when not. */
+int mw_bpf_is_enforced(struct mw_bpf *b, uint64_t id);
+
+/* Releases by id a cgroup that is gone (its path names nothing now). */
+int mw_bpf_release_id(struct mw_bpf *b, uint64_t id, char *err, size_t errlen);
+
+/* Unpins the links of cgroups the kernel has freed; how many, or -errno. */
+int mw_bpf_drop_defunct(struct mw_bpf *b);
 
 /* 1 with *hit when one of ids[0..n) is an enforced cgroup, 0 when none
  * is, or -errno. */

@@ -168,6 +168,74 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 }
 
 /*
+ * The path mw_cgroup_resolve() would give a cgroup that does not exist
+ * (any more): release must find a cgroup enforced by path while it is
+ * gone, and realpath() cannot canonicalise what is not there. Only the
+ * text is worked on: "." and empty components dropped, ".." refused (it
+ * could name something outside the mount), the mount's real path put in
+ * front.
+ */
+int mw_cgroup_lexical(const char *given, char *out, size_t outlen, char *err,
+		      size_t errlen)
+{
+	const char *mnt = mw_cgroup2_mount(), *rest, *p;
+	char mnt_real[PATH_MAX];
+	size_t used;
+
+	if (!mnt) {
+		mw_set_err(err, errlen, "cgroup v2 is not mounted");
+		return -ENODEV;
+	}
+	if (!given || !given[0]) {
+		mw_set_err(err, errlen, "empty cgroup path");
+		return -EINVAL;
+	}
+	if (!realpath(mnt, mnt_real)) {
+		int r = -errno;
+
+		mw_set_err(err, errlen, "cgroup v2 mount %s: %s", mnt,
+			   strerror(-r));
+		return r;
+	}
+	rest = given;
+	if (given[0] == '/' && path_within(given, mnt_real))
+		rest = given + strlen(mnt_real);
+	else if (given[0] == '/' && path_within(given, mnt))
+		rest = given + strlen(mnt);
+	used = (size_t)snprintf(out, outlen, "%s", mnt_real);
+	if (used >= outlen)
+		goto too_long;
+	for (p = rest; *p;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		if (!n || (n == 1 && p[0] == '.')) {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			mw_set_err(err, errlen,
+				   "cgroup path %s has a '..' component",
+				   given);
+			return -EINVAL;
+		}
+		if (used + 1 + n >= outlen)
+			goto too_long;
+		out[used++] = '/';
+		memcpy(out + used, p, n);
+		used += n;
+		out[used] = '\0';
+		p += n;
+	}
+	return 0;
+too_long:
+	mw_set_err(err, errlen, "cgroup path too long: %s", given);
+	return -ENAMETOOLONG;
+}
+
+/*
  * Whether a cgroup's migration files let anyone but root write them: its
  * owner when not root, or anyone at all when group or others may write.
  */

@@ -17,6 +17,14 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 		      size_t errlen);
 
 /*
+ * The canonical absolute path of a cgroup that need not exist, from the
+ * text alone (as mw_cgroup_resolve() would give it were it there);
+ * ".." is refused. 0 or -errno with err set.
+ */
+int mw_cgroup_lexical(const char *given, char *out, size_t outlen, char *err,
+		      size_t errlen);
+
+/*
  * Whether processes in the cgroup at abs (canonical, absolute) could move
  * themselves out of it. Moving a process needs write access to
  * cgroup.procs (or cgroup.threads) of the common ancestor of where it is

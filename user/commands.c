@@ -467,7 +467,7 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	/* enforcing only narrows: it goes ahead unrecorded, alerted */
 	if (on)
 		record_control(cc, who, cmd, NULL, "allow", what);
-	if (on ? mw_bpf_enforce(cc->bpf, path, err, sizeof(err))
+	if (on ? mw_bpf_enforce(cc->bpf, path, NULL, err, sizeof(err))
 	       : mw_bpf_release(cc->bpf, path, err, sizeof(err)))
 		return control_failed(cc, who, cmd, NULL, err);
 	if (!on)

@@ -506,3 +506,46 @@ Test(mapped, other_family_is_zero)
 	cr_assert_arr_eq(out, zero, 16);
 	cr_assert_eq(port, 0);
 }
+
+/* A cgroup that is gone has no real path: release finds it by its text. */
+Test(cgroup, lexical_as_resolve_would_give)
+{
+	char out[PATH_MAX], res[PATH_MAX], err[256], given[PATH_MAX * 2];
+	const char *forms[] = { "%s", "/%s", "%s/", "./%s//." };
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		snprintf(given, sizeof(given), forms[i], cg_name);
+		cr_assert_eq(mw_cgroup_lexical(given, out, sizeof(out), err,
+					       sizeof(err)),
+			     0, "%s: %s", given, err);
+		cr_assert_eq(mw_cgroup_resolve(given, res, sizeof(res), err,
+					       sizeof(err)),
+			     0, "%s: %s", given, err);
+		cr_assert_str_eq(out, res, "%s", given);
+	}
+	/* absolute under the mount, with noise */
+	snprintf(given, sizeof(given), "%s//%s/./", mnt, cg_name);
+	cr_assert_eq(
+		mw_cgroup_lexical(given, out, sizeof(out), err, sizeof(err)), 0,
+		"%s", err);
+	cr_assert_str_eq(out, cg);
+	/* not there: the path it would have */
+	snprintf(given, sizeof(given), "%s/gone/child", cg_name);
+	cr_assert_eq(
+		mw_cgroup_lexical(given, out, sizeof(out), err, sizeof(err)), 0,
+		"%s", err);
+	snprintf(given, sizeof(given), "%s/gone/child", cg);
+	cr_assert_str_eq(out, given);
+	/* the root */
+	cr_assert_eq(mw_cgroup_lexical("/", out, sizeof(out), err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_str_eq(out, mnt);
+	/* ".." could lead out of the mount: refused, not worked out */
+	snprintf(given, sizeof(given), "%s/../x", cg_name);
+	cr_assert_eq(
+		mw_cgroup_lexical(given, out, sizeof(out), err, sizeof(err)),
+		-EINVAL, "%s accepted", given);
+	cr_assert(strstr(err, ".."), "err: %s", err);
+	cr_assert_eq(mw_cgroup_lexical("", out, sizeof(out), err, sizeof(err)),
+		     -EINVAL);
+}
