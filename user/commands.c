@@ -71,6 +71,23 @@ static int add_enforced(void *arg, uint64_t id, const char *path)
 	return 0;
 }
 
+/*
+ * A cgroup enforced by path that is not enforced now: gone (enforced
+ * again as soon as it is made again), or made again and refused.
+ */
+static int add_waiting(void *arg, const char *path, uint64_t last_id,
+		       const char *why)
+{
+	json_t *e = json_pack("{s:o,s:I,s:s}", "cgroup", shown(path), "last_id",
+			      (json_int_t)last_id, "state",
+			      why[0] ? "refused" : "waiting");
+
+	if (e && why[0])
+		json_object_set_new(e, "why", shown(why));
+	json_array_append_new(arg, e);
+	return 0;
+}
+
 static int add_proxy_conn(void *arg, uint64_t conn_id,
 			  const struct mw_identity *id, const char *server,
 			  const char *client)
@@ -113,6 +130,7 @@ static json_t *status(struct mw_commands_ctx *cc)
 {
 	json_t *r = json_pack("{s:b}", "ok", 1);
 	json_t *servers = json_array(), *enforced = json_array();
+	json_t *waiting = json_array();
 	json_t *local = json_array();
 	json_t *kconns = json_array(), *pconns = json_array();
 	json_t *kernel = json_object(), *proxy, *audit;
@@ -145,6 +163,8 @@ static json_t *status(struct mw_commands_ctx *cc)
 		json_array_append_new(local, json_string(a));
 	}
 	mw_bpf_for_each_enforced(cc->bpf, add_enforced, enforced);
+	if (cc->cgwatch)
+		mw_cgwatch_for_each_waiting(cc->cgwatch, add_waiting, waiting);
 	mw_bpf_for_each_conn(cc->bpf, add_kernel_conn, kconns);
 	mw_proxy_for_each_conn(cc->proxy, add_proxy_conn, pconns);
 	if (!mw_bpf_stats(cc->bpf, stats))
@@ -211,6 +231,7 @@ static json_t *status(struct mw_commands_ctx *cc)
 	json_object_set_new(r, "local_addresses", local);
 	json_object_set_new(r, "policy", policy_status(cc->cfg));
 	json_object_set_new(r, "enforced", enforced);
+	json_object_set_new(r, "waiting", waiting);
 	json_object_set_new(r, "connections", pconns);
 	json_object_set_new(r, "kernel_connections", kconns);
 	json_object_set_new(r, "kernel", kernel);
@@ -378,6 +399,14 @@ static uint64_t record_control(struct mw_commands_ctx *cc,
 	return seq;
 }
 
+uint64_t mw_commands_record(struct mw_commands_ctx *cc,
+			    const struct mw_control_caller *who,
+			    const char *cmd, const char *decision,
+			    const char *detail)
+{
+	return record_control(cc, who, cmd, NULL, decision, detail);
+}
+
 /* A command that did not go through, on record. */
 static json_t *control_failed(struct mw_commands_ctx *cc,
 			      const struct mw_control_caller *who,
@@ -447,6 +476,27 @@ static int add_existing(void *arg, const struct mw_existing_conn *c)
 	return 0;
 }
 
+/*
+ * release: the path is forgotten first, so that nothing re-enforces what
+ * is released; a cgroup that is gone has no path to look up, and its
+ * links go by the id last enforced there.
+ */
+static int release(struct mw_commands_ctx *cc, const char *path, bool gone,
+		   uint64_t last_id, char *err, size_t errlen)
+{
+	int r;
+
+	if (!gone && mw_cgroup_id(path, &last_id))
+		last_id = 0;
+	if (cc->cgwatch && mw_cgwatch_forget(cc->cgwatch, path, err, errlen))
+		return -1;
+	r = gone ? mw_bpf_release_id(cc->bpf, last_id, err, errlen)
+		 : mw_bpf_release(cc->bpf, path, err, errlen);
+	if (r && cc->cgwatch)
+		mw_cgwatch_remember(cc->cgwatch, path, last_id);
+	return r;
+}
+
 static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 		       const struct mw_control_caller *who)
 {
@@ -454,24 +504,50 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	bool kill = json_is_true(json_object_get(req, "kill_existing"));
 	const char *cmd = on ? "enforce" : "release";
 	char path[4096], err[512], what[4200];
+	uint64_t id = 0;
+	bool gone = false;
 	json_t *existing, *r;
 	int n;
 
 	if (!given)
 		return control_failed(cc, who, cmd, NULL, "missing cgroup");
-	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err)))
-		return control_failed(cc, who, cmd, NULL, err);
-	snprintf(what, sizeof(what), "%s %s", cmd, path);
+	if (mw_cgroup_resolve(given, path, sizeof(path), err, sizeof(err))) {
+		/* a cgroup enforced by path, gone now, can be released */
+		char lex[4096], e2[512];
+
+		gone = !on && cc->cgwatch &&
+		       !mw_cgroup_lexical(given, lex, sizeof(lex), e2,
+					  sizeof(e2)) &&
+		       mw_cgwatch_waiting(cc->cgwatch, lex, &id);
+		if (!gone)
+			return control_failed(cc, who, cmd, NULL, err);
+		snprintf(path, sizeof(path), "%s", lex);
+	}
+	snprintf(what, sizeof(what), "%s %s%s", cmd, path,
+		 gone ? " (gone: enforced again if made again)" : "");
 	if (!on && (r = judge_caller(cc, who, cmd, NULL, what)))
 		return r;
 	/* enforcing only narrows: it goes ahead unrecorded, alerted */
 	if (on)
 		record_control(cc, who, cmd, NULL, "allow", what);
-	if (on ? mw_bpf_enforce(cc->bpf, path, NULL, err, sizeof(err))
-	       : mw_bpf_release(cc->bpf, path, err, sizeof(err)))
+	if (on ? mw_bpf_enforce(cc->bpf, path, &id, err, sizeof(err))
+	       : release(cc, path, gone, id, err, sizeof(err)))
 		return control_failed(cc, who, cmd, NULL, err);
 	if (!on)
-		return json_pack("{s:b,s:o}", "ok", 1, "cgroup", shown(path));
+		return json_pack("{s:b,s:o,s:b}", "ok", 1, "cgroup",
+				 shown(path), "was_gone", gone);
+	/* enforced now, whatever comes of remembering it by path */
+	if (cc->cgwatch &&
+	    mw_cgwatch_enforced(cc->cgwatch, path, id, err, sizeof(err))) {
+		char why[700];
+
+		snprintf(why, sizeof(why),
+			 "the cgroup is enforced, but only by id: removed and "
+			 "made again, it would not be after a restart of the "
+			 "daemon (%s)",
+			 err);
+		return control_failed(cc, who, cmd, NULL, why);
+	}
 	/* Opened before enforcement: never steered, so never recorded. */
 	existing = json_array();
 	n = mw_cgroup_existing_conns(path, is_protected, cc, kill, add_existing,

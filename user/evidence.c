@@ -2420,7 +2420,9 @@ static const struct nist_control nist[] = {
 			  "every enforce, release, reload and accept-tools "
 			  "asked through the control socket, with who asked; "
 			  "a process under enforcement asking to weaken it is "
-			  "refused (deny)" },
+			  "refused (deny); an enforce the daemon carries out "
+			  "again itself, when a cgroup enforced by path is "
+			  "made again, with the daemon as the caller" },
 		},
 		{
 			"the caller is a uid and a process (the control socket "
@@ -2920,7 +2922,11 @@ const char mw_evidence_format_md[] =
 	"`decision`\n"
 	"allow, deny or error, `detail`; the caller in `pid`, `tgid`, "
 	"`uid`, `gid`,\n"
-	"`user_name`, `comm`, `cgroup`).\n"
+	"`user_name`, `comm`, `cgroup`; an enforce the daemon carried out "
+	"again\n"
+	"itself, on a cgroup enforced by path made again, has the daemon as "
+	"the\n"
+	"caller and `detail` \"enforce PATH again: ...\").\n"
 	"\n"
 	"The identity of a connection's client is on its `conn_open` event "
 	"only; join\n"

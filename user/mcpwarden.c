@@ -189,7 +189,8 @@ static void print_status(json_t *r)
 	       json_string_value(json_object_get(r, "bpf_pin_dir")));
 	print_busy_poll(json_object_get(r, "busy_poll"));
 	printf("\nenforced cgroups:\n");
-	if (!json_array_size(json_object_get(r, "enforced")))
+	if (!json_array_size(json_object_get(r, "enforced")) &&
+	    !json_array_size(json_object_get(r, "waiting")))
 		printf("  (none)\n");
 	json_array_foreach (json_object_get(r, "enforced"), i, v) {
 		const char *to =
@@ -203,6 +204,24 @@ static void print_status(json_t *r)
 			       to,
 			       json_string_value(
 				       json_object_get(v, "enforce_instead")));
+	}
+	/* enforced by path, not enforced now (a daemon before: none) */
+	json_array_foreach (json_object_get(r, "waiting"), i, v) {
+		const char *why = json_string_value(json_object_get(v, "why"));
+
+		printf("  %s\n",
+		       json_string_value(json_object_get(v, "cgroup")));
+		if (why)
+			printf("    REFUSED: made again (was id %lld), but "
+			       "cannot be enforced again: %s\n",
+			       (long long)json_integer_value(
+				       json_object_get(v, "last_id")),
+			       why);
+		else
+			printf("    WAITING: the cgroup is gone (was id %lld); "
+			       "enforced again as soon as it is made again\n",
+			       (long long)json_integer_value(
+				       json_object_get(v, "last_id")));
 	}
 	printf("\nprotected servers:\n");
 	json_array_foreach (json_object_get(r, "servers"), i, v) {

@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "bpf_loader.h"
 #include "cgroup.h"
+#include "cgwatch.h"
 #include "config.h"
 #include "control.h"
 #include "commands.h"
@@ -46,6 +47,7 @@ struct daemon {
 	struct mw_proxy *proxy;
 	struct mw_control *control;
 	struct mw_addrwatch *addrwatch;
+	struct mw_cgwatch *cgwatch; /* cgroups enforced by path */
 	struct mw_local_addrs local; /* the host's addresses, as listed */
 	struct mw_io sig;
 	int state_lock_fd; /* state_dir, flock()ed while we run */
@@ -525,10 +527,8 @@ static int reload_policy(void *arg, char *msg, size_t msglen)
 	return 0;
 }
 
-static json_t *handle_control(void *arg, const char *cmd, json_t *req,
-			      const struct mw_control_caller *who)
+static struct mw_commands_ctx commands_ctx(struct daemon *d)
 {
-	struct daemon *d = arg;
 	struct mw_commands_ctx cc = {
 		.cfg = &d->cfg,
 		.local = &d->local,
@@ -537,11 +537,36 @@ static json_t *handle_control(void *arg, const char *cmd, json_t *req,
 		.proxy = d->proxy,
 		.loop = d->loop,
 		.pins = d->pins,
+		.cgwatch = d->cgwatch,
 		.reload = reload_policy,
 		.reload_arg = d,
 	};
 
+	return cc;
+}
+
+static json_t *handle_control(void *arg, const char *cmd, json_t *req,
+			      const struct mw_control_caller *who)
+{
+	struct mw_commands_ctx cc = commands_ctx(arg);
+
 	return mw_commands_handle(&cc, cmd, req, who);
+}
+
+/*
+ * An enforce the daemon carried out again by itself (an enforced cgroup
+ * made again), or could not: a control event as the operator's enforce
+ * is, with the daemon as the caller.
+ */
+static void note_reenforce(void *arg, const char *path, const char *decision,
+			   const char *detail)
+{
+	struct mw_commands_ctx cc = commands_ctx(arg);
+	struct mw_control_caller self;
+
+	(void)path;
+	mw_control_signal_sender(getpid(), geteuid(), &self);
+	mw_commands_record(&cc, &self, "enforce", decision, detail);
 }
 
 /*
@@ -700,6 +725,13 @@ static int run(struct daemon *d, const char *config_path, int debug)
 			 d->cfg.path);
 	record_start(d);
 	record_policy(d);
+	/* After the start is on record: a cgroup enforced by path and made
+	 * again while the daemon was down is enforced again here, recorded. */
+	if (mw_cgwatch_open(&d->cgwatch, d->loop, d->bpf, d->cfg.state_dir,
+			    note_reenforce, d, err, sizeof(err))) {
+		log_err("enforced cgroups: %s", err);
+		goto out;
+	}
 	log_info("ready: %zu protected server(s), splice %s, busy poll %u us, "
 		 "policy %s (%zu rule(s), sha256 %.12s), masking %zu rule(s), "
 		 "control %s",
@@ -712,6 +744,7 @@ static int run(struct daemon *d, const char *config_path, int debug)
 	else
 		rc = 0;
 out:
+	mw_cgwatch_close(d->cgwatch);
 	mw_addrwatch_close(d->addrwatch);
 	mw_local_addrs_free(&d->local);
 	mw_control_close(d->control);

@@ -18,8 +18,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, runInCgroup, spawnInCgroup, startServer, runClient,
-  startDaemon, uniqueName, cleanupAll,
+  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, removeCgroup, runInCgroup, spawnInCgroup, startServer,
+  runClient, startDaemon, uniqueName, cleanupAll,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
@@ -650,6 +650,163 @@ test('10. status lists the enforced cgroup, the protected servers and a live con
   }
   await until(async () => !(await statusJson()).connections.some((x) => x.pid === h.pid),
     'the closed connection to leave status');
+});
+
+/** Whether status lists CG as enforced (by its links) and not as waiting. */
+async function enforcedNow(dm, cg) {
+  const s = await statusJson(dm);
+  return s.enforced.some((e) => e.cgroup === cg) && !(s.waiting ?? []).some((w) => w.cgroup === cg);
+}
+
+/** Polls status until CG is enforced; resolves the ms it took, or null
+ *  after MS (not a failure here: what the client then does says more). */
+async function waitEnforced(dm, cg, ms = 5000) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await enforcedNow(dm, cg)) return Date.now() - t0;
+    await sleep(20);
+  }
+  return null;
+}
+
+/** Runs an echo client in CG and waits for its call in the trail. */
+async function echoRecorded(dm, cg, what) {
+  const message = `${what} ${uniqueName('m')}`;
+  const c = await clientIn(cg, srv.url, { scenario: 'echo', message });
+  assert.equal(c.out.echo.content[0].text, `Echo: ${message}`);
+  const rows = await waitRows(dm,
+    `select tool, arguments, ${IDENT_COLS} from mcpwarden.tool_calls where tgid = ${c.pid} and tool = 'echo'`,
+    (r) => r.length === 1, `the echo call of client pid ${c.pid} (${what}): it connected directly`);
+  assertIdentity(rows[0], { pid: c.pid, uid: 0, gid: 0, user: 'root', cgroup: cg });
+  return c;
+}
+
+test('13. an enforced cgroup removed and made again at its path (a unit restart) is enforced again', async () => {
+  const name = uniqueName('mw-test-remade');
+  let cg = makeCgroup(name);
+  await enforce(d, cg);
+  const id0 = fs.statSync(cg).ino;
+  await echoRecorded(d, cg, 'before removal');
+
+  // systemd's stop and start: rmdir, then mkdir (a new cgroup, a new id)
+  await removeCgroup(cg);
+  cg = makeCgroup(name);
+  const id1 = fs.statSync(cg).ino;
+  assert.notEqual(id1, id0, 'the cgroup made again has a new id');
+  const took = await waitEnforced(d, cg);
+  await echoRecorded(d, cg, 'in the cgroup made again');
+  assert.ok(took !== null, 'status does not list the cgroup made again as enforced');
+  const st = await statusJson();
+  assert.ok(st.enforced.some((e) => e.cgroup === cg && e.id === id1), JSON.stringify(st.enforced));
+  assert.match(d.log(), new RegExp(`enforce ${cg} again: the cgroup was made again \\(id ${id1}, was ${id0}\\)`));
+  // on record as an enforce the daemon carried out itself
+  const acts = await waitRows(d,
+    `select command, decision, pid, comm from mcpwarden.control_actions
+      where detail like 'enforce ${cg} again: the cgroup was made again%'`,
+    (r) => r.length === 1, 'the control event of the enforce carried out again');
+  assert.deepEqual(acts[0], { command: 'enforce', decision: 'allow', pid: d.proc.pid, comm: 'mcpwardend' });
+
+  // Gone: status says it waits (JSON and text); release forgets it.
+  await removeCgroup(cg);
+  const w = await until(async () => (await statusJson()).waiting?.find((x) => x.cgroup === cg),
+    'status to show the removed cgroup as waiting');
+  assert.deepEqual(w, { cgroup: cg, last_id: id1, state: 'waiting' });
+  assert.ok(!(await statusJson()).enforced.some((e) => e.cgroup === cg));
+  assert.match(d.log(), new RegExp(`ALERT \\(AC-3\\): the enforced cgroup ${cg} is gone \\(id ${id1}\\)`));
+  const t = await d.cli(['status']);
+  assert.match(t.stdout, new RegExp(`^  ${cg}\\n    WAITING: the cgroup is gone \\(was id ${id1}\\); ` +
+    'enforced again as soon as it is made again$', 'm'));
+  const r = await d.cli(['release', cgroupRelPath(cg)]);
+  assert.equal(r.code, 0, `release of a cgroup that is gone: ${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, new RegExp(`^released ${cg}$`, 'm'));
+  assert.ok(!(await statusJson()).waiting.some((x) => x.cgroup === cg), 'still waiting after release');
+  // ...and made again after the release, it is not enforced
+  cg = makeCgroup(name);
+  await settled();
+  const n0 = await rowCounts();
+  const m = `released while gone ${uniqueName('m')}`;
+  const c = await clientIn(cg, srv.url, { scenario: 'echo', message: m });
+  assert.equal(c.out.echo.content[0].text, `Echo: ${m}`);
+  await sleep(1500); // past a re-check of the daemon's
+  assert.ok(!(await enforcedNow(d, cg)), 'a released cgroup was enforced again when made again');
+  await settled();
+  assert.deepEqual(await rowCounts(), n0, 'rows were added for a released cgroup');
+});
+
+test('13b. a slice removed with its unit and both made again: the unit is enforced again', async () => {
+  const slice = uniqueName('mw-test-slice');
+  makeCgroup(slice);
+  let unit = makeCgroup(`${slice}/agent.service`);
+  await enforce(d, unit);
+  // the watch above the unit goes with the slice, and the next one up
+  // must see the slice come back, then the unit (made at once: mkdir -p)
+  await removeCgroup(unit);
+  await removeCgroup(path.dirname(unit));
+  await until(async () => (await statusJson()).waiting?.some((x) => x.cgroup === unit),
+    'status to show the unit as waiting');
+  makeCgroup(slice);
+  unit = makeCgroup(`${slice}/agent.service`);
+  const took = await waitEnforced(d, unit);
+  await echoRecorded(d, unit, 'in a unit made again with its slice');
+  assert.ok(took !== null, 'status does not list the unit made again as enforced');
+  assert.equal((await d.cli(['release', unit])).code, 0);
+});
+
+test('13c. a removed enforced cgroup does not block release of another (its links turned defunct)', async () => {
+  const a = makeCgroup(uniqueName('mw-test-keep'));
+  const b = makeCgroup(uniqueName('mw-test-gone'));
+  await enforce(d, a);
+  await enforce(d, b);
+  await removeCgroup(b);
+  // the kernel frees the cgroup and detaches its links soon after; the
+  // daemon drops such links every 10 s, and a release meanwhile must not
+  // take them for pins it cannot read
+  await sleep(1500);
+  const r = await d.cli(['release', a]);
+  assert.equal(r.code, 0, `release refused: ${r.stdout}${r.stderr}`);
+  assert.equal((await d.cli(['release', b])).code, 0);
+  assert.ok(!(await statusJson()).waiting.some((x) => x.cgroup === b));
+});
+
+test('14. across a restart of the daemon: a cgroup gone waits, and one made again while down is enforced at start', async () => {
+  const name = uniqueName('mw-test-remade-restart');
+  let cg = makeCgroup(name);
+  let ds = await startDaemon({ servers: serversConfig() });
+  const config = ds.config;
+  extraDaemons.push(ds);
+  try {
+    await enforce(ds, cg);
+    const id0 = fs.statSync(cg).ino;
+
+    // removed, then the daemon restarted while it is away
+    await removeCgroup(cg);
+    assert.deepEqual(await ds.stop(), { code: 0, signal: null }, ds.log());
+    ds = await startDaemon(config);
+    extraDaemons.push(ds);
+    const w = await until(async () => (await statusJson(ds)).waiting?.find((x) => x.cgroup === cg),
+      'status after the restart to show the cgroup as waiting');
+    assert.deepEqual(w, { cgroup: cg, last_id: id0, state: 'waiting' });
+    assert.match(ds.log(), new RegExp(`ALERT \\(AC-3\\): the enforced cgroup ${cg} is gone \\(id ${id0}\\)`));
+    cg = makeCgroup(name);
+    const id1 = fs.statSync(cg).ino;
+    const took = await waitEnforced(ds, cg);
+    await echoRecorded(ds, cg, 'made again after the restart');
+    assert.ok(took !== null, 'status does not list the cgroup made again as enforced');
+
+    // removed and made again while the daemon is down: enforced at its start
+    assert.deepEqual(await ds.stop(), { code: 0, signal: null }, ds.log());
+    await removeCgroup(cg);
+    cg = makeCgroup(name);
+    const id2 = fs.statSync(cg).ino;
+    ds = await startDaemon(config);
+    extraDaemons.push(ds);
+    assert.ok(await enforcedNow(ds, cg), `not enforced at start: ${JSON.stringify((await statusJson(ds)).enforced)}`);
+    assert.match(ds.log(), new RegExp(`enforce ${cg} again: the cgroup was made again \\(id ${id2}, was ${id1}\\)`));
+    await echoRecorded(ds, cg, 'made again while the daemon was down');
+    assert.equal((await ds.cli(['release', cg])).code, 0);
+  } finally {
+    await ds.cleanup();
+  }
 });
 
 test('5. restart under enforcement: refused while down, recorded again after, sequence continues', async () => {
