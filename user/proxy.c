@@ -1129,7 +1129,10 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 				 * tool's rules apply */
 				unknown_tool = MW_MASK_ANY_TOOL;
 			}
-			shape_result(c, m, flags, o);
+			/* a tools listing is the server's: one a client
+			 * sends as a result would set the pins */
+			if (to_client)
+				shape_result(c, m, flags, o);
 			if (masking)
 				rc = mask_payload(
 					c, to_client, req_tool, unknown_tool,

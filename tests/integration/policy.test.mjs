@@ -297,6 +297,17 @@ test('a changed tool definition is caught and blocked until an operator accepts 
   const bad = await d.cli(['policy', 'accept-tools', 'nosuch']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /no server named 'nosuch'/);
+
+  // A listing is the server's: a client that sends one as a result of its
+  // own neither pins its tools (filling the server's table, past which
+  // its real tools are withheld from everyone) nor restores an accepted
+  // definition.
+  const fake = Array.from({ length: 1100 }, (_, i) => ({ name: `fake-${i}`, inputSchema: { type: 'object' } }));
+  const posted = await rawSession([{ body: { jsonrpc: '2.0', id: 'z', result: { tools: fake } } }]);
+  assert.ok(posted[0].status < 300, JSON.stringify(posted[0]));
+  const list = await steps([{ op: 'list' }]);
+  assert.ok(list.steps[0].tools.includes('query'), JSON.stringify(list.steps[0].tools));
+  assert.deepEqual(await d.sql("select tool from mcpwarden.tool_changes where tool like 'fake-%'"), []);
 });
 
 test('legacy HTTP+SSE: the refusal arrives on the session stream', async () => {
