@@ -794,6 +794,15 @@ static void record_tool_event(struct mw_conn *c, enum mw_event_kind kind,
 }
 
 /*
+ * A listing longer than this is withheld whole: each of its tools is
+ * pinned and judged, and more than a server's pins hold could not all be
+ * anyway. Of the tools one listing withholds, this many are recorded one
+ * by one, the rest in one event.
+ */
+#define MW_MAX_LISTED_TOOLS (4 * MW_PINS_MAX_TOOLS)
+#define MW_TOOL_EVENTS_MAX 8
+
+/*
  * Every tool definition a server lists is compared with its pin. One that
  * cannot be pinned (a name over the bound, the server's tool count over
  * it) could change unseen: it is withheld. Returns how many were.
@@ -816,13 +825,16 @@ static size_t pin_tools(struct mw_conn *c, json_t *result)
 		}
 		if (mw_pins_see(c->px->pins, c->server->name, def, &state,
 				accepted, seen)) {
-			snprintf(detail, sizeof(detail),
-				 "tools/list: tool %.80s cannot be pinned "
-				 "(name over %d bytes, or over %d tools): "
-				 "withheld",
-				 tool, MW_PINS_MAX_NAME, MW_PINS_MAX_TOOLS);
-			record_http_error(c, NULL, NULL, c->resp_status,
-					  detail);
+			if (withheld < MW_TOOL_EVENTS_MAX) {
+				snprintf(detail, sizeof(detail),
+					 "tools/list: tool %.80s cannot be "
+					 "pinned (name over %d bytes, or over "
+					 "%d tools): withheld",
+					 tool, MW_PINS_MAX_NAME,
+					 MW_PINS_MAX_TOOLS);
+				record_http_error(c, NULL, NULL, c->resp_status,
+						  detail);
+			}
 			json_array_remove(tools, i);
 			withheld++;
 			continue;
@@ -841,6 +853,13 @@ static size_t pin_tools(struct mw_conn *c, json_t *result)
 		}
 		i++;
 	}
+	if (withheld > MW_TOOL_EVENTS_MAX) {
+		snprintf(detail, sizeof(detail),
+			 "tools/list: %zu more tools cannot be pinned: "
+			 "withheld",
+			 withheld - MW_TOOL_EVENTS_MAX);
+		record_http_error(c, NULL, NULL, c->resp_status, detail);
+	}
 	/* Once per listing; a failure is logged, the pins in memory hold. */
 	mw_pins_save(c->px->pins);
 	return withheld;
@@ -852,41 +871,82 @@ static const char *tool_name_at(const json_t *tools, size_t i)
 		json_object_get(json_array_get(tools, i), "name"));
 }
 
-/*
- * Two tools of one name: which one a client keeps is its own choice, and
- * one could hide a changed definition behind the other. All of them go.
- */
-static size_t strip_duplicate_tools(struct mw_conn *c, json_t *tools)
+struct listed_name {
+	const char *name;
+	size_t at;
+};
+
+static int listed_name_cmp(const void *a, const void *b)
+{
+	const struct listed_name *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	return r ? r : (x->at > y->at) - (x->at < y->at);
+}
+
+/* Removes the tools marked in drop, from the last: one pass. */
+static size_t remove_marked(json_t *tools, const bool *drop)
 {
 	size_t removed = 0;
 
-	for (size_t i = 0; i < json_array_size(tools); i++) {
-		json_t *name =
-			json_object_get(json_array_get(tools, i), "name");
-		const char *s = json_string_value(name);
-		bool dup = false;
-		char detail[200];
+	for (size_t i = json_array_size(tools); i-- > 0;)
+		if (drop[i] && !json_array_remove(tools, i))
+			removed++;
+	return removed;
+}
 
-		for (size_t j = i + 1; s && j < json_array_size(tools); j++) {
-			const char *t = tool_name_at(tools, j);
+/*
+ * Two tools of one name: which one a client keeps is its own choice, and
+ * one could hide a changed definition behind the other. All of them go.
+ * Found by sorting the names: a listing can hold thousands.
+ */
+static size_t strip_duplicate_tools(struct mw_conn *c, json_t *tools)
+{
+	size_t n = json_array_size(tools), named = 0, told = 0, removed;
+	struct listed_name *v = calloc(n ? n : 1, sizeof(*v));
+	bool *drop = calloc(n ? n : 1, sizeof(*drop));
+	char detail[200];
 
-			if (t && !strcmp(s, t) &&
-			    !json_array_remove(tools, j)) {
-				dup = true;
-				removed++;
-				j--;
-			}
-		}
-		if (!dup)
-			continue;
-		snprintf(detail, sizeof(detail),
-			 "tools/list: tool %.120s listed more than once: "
-			 "withheld",
-			 s);
-		record_http_error(c, NULL, NULL, c->resp_status, detail);
-		json_array_remove(tools, i--);
-		removed++;
+	if (!v || !drop) {
+		record_http_error(c, NULL, NULL, c->resp_status,
+				  "tools/list: out of memory: withheld");
+		removed = json_array_size(tools);
+		json_array_clear(tools);
+		goto out;
 	}
+	for (size_t i = 0; i < n; i++) {
+		const char *name = tool_name_at(tools, i);
+
+		if (name)
+			v[named++] = (struct listed_name){ name, i };
+	}
+	qsort(v, named, sizeof(*v), listed_name_cmp);
+	for (size_t a = 0, b; a < named; a = b) {
+		for (b = a + 1; b < named && !strcmp(v[a].name, v[b].name); b++)
+			drop[v[b].at] = true;
+		if (b - a == 1)
+			continue;
+		drop[v[a].at] = true;
+		if (told++ < MW_TOOL_EVENTS_MAX) {
+			snprintf(detail, sizeof(detail),
+				 "tools/list: tool %.120s listed more than "
+				 "once: withheld",
+				 v[a].name);
+			record_http_error(c, NULL, NULL, c->resp_status,
+					  detail);
+		}
+	}
+	if (told > MW_TOOL_EVENTS_MAX) {
+		snprintf(detail, sizeof(detail),
+			 "tools/list: %zu more tool names listed more than "
+			 "once: withheld",
+			 told - MW_TOOL_EVENTS_MAX);
+		record_http_error(c, NULL, NULL, c->resp_status, detail);
+	}
+	removed = remove_marked(tools, drop);
+out:
+	free(v);
+	free(drop);
 	return removed;
 }
 
@@ -905,6 +965,19 @@ static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
 	if (!json_is_array(tools) &&
 	    !((pair_flags & MW_PAIR_TOOLS_LIST) && json_is_object(m->result)))
 		return;
+	if (json_array_size(tools) > MW_MAX_LISTED_TOOLS) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail),
+			 "tools/list: %zu tools, over %d: the listing is "
+			 "withheld",
+			 json_array_size(tools), MW_MAX_LISTED_TOOLS);
+		record_http_error(c, NULL, NULL, c->resp_status, detail);
+		c->px->st.tools_hidden += json_array_size(tools);
+		json_array_clear(tools);
+		o->rewritten = true;
+		return;
+	}
 	removed = json_is_array(tools) ? strip_duplicate_tools(c, tools) : 0;
 	/* Pinned as the server said it, before this client's view. */
 	if (c->px->pins)

@@ -77,6 +77,19 @@ const HOSTILE = {
     res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } },
       { name: 'twin', description: 'harmless' }, { name: 'twin', description: 'evil' }]));
   },
+  // 1,000 names listed twice, beside echo: sorted out at once, and the
+  // trail gets a few events for them, not 1,000 (short names: the body
+  // limit is 64 KiB here).
+  '/tools-many-twins': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    const twins = Array.from({ length: 1000 }, (_, i) => ({ name: `twin-${i}` }));
+    res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } }, ...twins, ...twins]));
+  },
+  '/tools-too-many': (res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } },
+      ...Array.from({ length: 4100 }, (_, i) => ({ name: (46656 - 1 - i).toString(36) }))]));
+  },
   '/tools-long': (res) => {
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(TOOLS([{ name: 'echo', inputSchema: { type: 'object' } }, { name: 'x'.repeat(200) }]));
@@ -211,6 +224,16 @@ test('charset=utf-8 is accepted, and an answer typed "application/json<TAB>" is 
 
 async function httpErrors() {
   return d.sqlObjects('select http_status, detail from mcpwarden.http_errors order by ts');
+}
+
+// the rows after the first n, once one of them matches re
+async function httpErrorsUntil(n, re) {
+  for (let i = 0; i < 50; i++) {
+    const rows = (await httpErrors()).slice(n);
+    if (rows.some((r) => re.test(r.detail))) return rows;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`no http_errors row matches ${re}`);
 }
 
 async function waitHttpError(n, match) {
@@ -370,6 +393,24 @@ test('a tool listed twice is withheld, both copies', async () => {
   assert.doesNotMatch(out, /twin/);
   const rows = await waitHttpError(0, 'twin');
   assert.ok(rows.some((r) => /twin listed more than once/.test(r.detail)));
+});
+
+test('thousands of tools listed twice are withheld in one pass, recorded in a few events', async () => {
+  const before = (await httpErrors()).length;
+  const out = await rawAll(postTo('/tools-many-twins', LIST));
+  assert.match(out, /"echo"/);
+  assert.doesNotMatch(out, /twin-/);
+  const rows = await httpErrorsUntil(before, /992 more tool names listed more than once/);
+  const twins = rows.filter((r) => /twin-/.test(r.detail) || /more tool names/.test(r.detail));
+  assert.equal(twins.length, 9, twins.map((r) => r.detail).join('\n'));
+});
+
+test('a listing of more tools than can be pinned is withheld whole', async () => {
+  const before = (await httpErrors()).length;
+  const out = await rawAll(postTo('/tools-too-many', LIST));
+  assert.match(out, /^HTTP\/1\.1 200 /, out.slice(0, 200));
+  assert.match(out, /"tools":\[\]/);
+  await httpErrorsUntil(before, /4101 tools, over 4096: the listing is withheld/);
 });
 
 test('a tool that cannot be pinned (its name over 128 bytes) is withheld', async () => {
