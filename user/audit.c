@@ -2160,6 +2160,9 @@ struct spool_load {
 	uint64_t head; /* the database's last seq */
 	const char *head_hash;
 	uint64_t lines, skipped;
+	/* the last line skipped as recorded, and its hash */
+	uint64_t last_skipped;
+	char skipped_hash[64];
 	char *err;
 	size_t errlen;
 };
@@ -2201,6 +2204,26 @@ static uint64_t line_u64(const char *f, size_t n)
 }
 
 /*
+ * The spool's event seq is not in the database's chain as the spool has
+ * it: its events were never recorded there, and dropping them as shipped
+ * would lose them; shipping them would fork the chain. The start stops
+ * with the spool as it is.
+ */
+static int spool_not_recorded(struct spool_load *l, uint64_t seq,
+			      const char *what)
+{
+	mw_set_err(l->err, l->errlen,
+		   "ALERT (AU-5): audit spool %s: event %llu %s of host %s "
+		   "(another writer with this host name, or a database that "
+		   "took other events): the spool's events are not in the "
+		   "database and are kept; sort the trail out, and move the "
+		   "file away to start",
+		   mw_spool_path(l->a->spool), (unsigned long long)seq, what,
+		   l->a->host);
+	return -EBADMSG;
+}
+
+/*
  * One spooled line: recorded already (seq up to the database's head), or
  * queued again, in order, as durable. Either way its conn_id was given
  * out: numbering goes on after it (the database does not hold those
@@ -2238,19 +2261,13 @@ static int load_line(void *arg, const char *line, size_t len)
 	conn_id = line_u64(cf, cn);
 	if (conn_id > a->last_conn_id)
 		a->last_conn_id = conn_id;
-	if (seq == l->head && memcmp(h, l->head_hash, 64)) {
-		mw_set_err(l->err, l->errlen,
-			   "audit spool %s: event %llu is not the database's "
-			   "event %llu of host %s (another writer with this "
-			   "host name, or a database that took other events): "
-			   "sort the trail out, and move the file away to "
-			   "start",
-			   mw_spool_path(a->spool), (unsigned long long)seq,
-			   (unsigned long long)seq, a->host);
-		return -EBADMSG;
-	}
+	if (seq == l->head && memcmp(h, l->head_hash, 64))
+		return spool_not_recorded(l, seq,
+					  "is not the database's event");
 	if (seq <= l->head) {
 		l->skipped++;
+		l->last_skipped = seq;
+		memcpy(l->skipped_hash, h, 64);
 		return 0;
 	}
 	if (seq != a->head_seq + a->count) {
@@ -2264,10 +2281,11 @@ static int load_line(void *arg, const char *line, size_t len)
 		return -EBADMSG;
 	}
 	if (memcmp(ph, a->last_hash, 64))
-		log_err("audit: spooled event %llu does not follow event %llu "
-			"of the chain: the chain forks here (audit verify will "
-			"show it)",
-			(unsigned long long)seq, (unsigned long long)seq - 1);
+		return spool_not_recorded(l, seq,
+					  a->count ? "does not follow the "
+						     "spool's event before it"
+						   : "does not follow the "
+						     "database's last event");
 	if (a->count >= a->max_queue || (a->count == a->cap && grow(a))) {
 		mw_set_err(l->err, l->errlen,
 			   "audit spool %s holds more events than "
@@ -2310,6 +2328,45 @@ bad:
 }
 
 /*
+ * The spool's last recorded line is below the database's head: the
+ * database went on after it, with this writer's later events or with
+ * another writer's. Only where its event there is the spool's did the
+ * spool's events reach it (the hash vouches for those before).
+ */
+static int check_skipped(struct spool_load *l)
+{
+	struct mw_audit *a = l->a;
+	char seq[24], msg[512];
+	const char *params[2] = { a->host, seq };
+	const char *h;
+	PGresult *r;
+	int rc = 0;
+
+	snprintf(seq, sizeof(seq), "%llu", (unsigned long long)l->last_skipped);
+	r = PQexecParams(a->conn, mw_schema_chain_hash_at_sql, 2, NULL, params,
+			 NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
+	    PQnfields(r) != 1) {
+		copy_msg(msg, sizeof(msg), PQresultErrorMessage(r));
+		mw_set_err(l->err, l->errlen,
+			   "audit: cannot read event %s of the chain to check "
+			   "the spool against it: %s",
+			   seq, msg);
+		rc = -EIO;
+	} else if (PQgetisnull(r, 0, 0)) {
+		rc = spool_not_recorded(l, l->last_skipped,
+					"is missing from the chain");
+	} else {
+		h = PQgetvalue(r, 0, 0);
+		if (strlen(h) != 64 || memcmp(h, l->skipped_hash, 64))
+			rc = spool_not_recorded(l, l->last_skipped,
+						"is not the database's event");
+	}
+	PQclear(r);
+	return rc;
+}
+
+/*
  * Opens the spool and queues again what it holds beyond the database's
  * head: events made durable there and never shipped (a crash, or a stop
  * while the database was away). The chain goes on from the last of them.
@@ -2345,6 +2402,8 @@ static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 	if (!a->spool_bytes)
 		return 0;
 	rc = mw_spool_scan(a->spool, load_line, &l);
+	if (!rc && l.last_skipped && l.last_skipped < l.head)
+		rc = check_skipped(&l);
 	if (rc)
 		return rc;
 	if (a->count)

@@ -665,6 +665,26 @@ static const char migration_7[] =
 	"GRANT SELECT ON mcpwarden.control_actions TO mcpwarden_auditor;\n"
 	"RESET ROLE;\n";
 
+/*
+ * The hash of this host's event at a seq below the chain's head: a start
+ * whose spool ends there checks that its last line is the database's
+ * event, not another writer's with the same seq (chain_head answers for
+ * the head only). NULL when there is none.
+ */
+static const char migration_8[] =
+	"SET LOCAL ROLE mcpwarden_owner;\n"
+	"CREATE FUNCTION mcpwarden.chain_hash_at(h text, s bigint)\n"
+	"RETURNS text LANGUAGE sql STABLE SECURITY DEFINER\n"
+	"SET search_path = pg_catalog, pg_temp AS $f$\n"
+	"SELECT e.hash FROM mcpwarden.events e\n"
+	"	WHERE e.host = h AND e.seq = s ORDER BY e.ts DESC LIMIT 1\n"
+	"$f$;\n"
+	"REVOKE ALL ON FUNCTION mcpwarden.chain_hash_at(text, bigint)\n"
+	"	FROM PUBLIC;\n"
+	"GRANT EXECUTE ON FUNCTION mcpwarden.chain_hash_at(text, bigint)\n"
+	"	TO mcpwarden_writer;\n"
+	"RESET ROLE;\n";
+
 const struct mw_migration mw_schema_migrations[] = {
 	{ 1, "events, connections, tool_calls, messages, http_errors",
 	  migration_1 },
@@ -675,6 +695,7 @@ const struct mw_migration mw_schema_migrations[] = {
 	  migration_5 },
 	{ 6, "chain_events: a ts_us out of range is NULL", migration_6 },
 	{ 7, "control_actions", migration_7 },
+	{ 8, "chain_hash_at", migration_8 },
 };
 
 const size_t mw_schema_n_migrations =
@@ -693,6 +714,9 @@ const char mw_schema_copy_sql[] =
 
 const char mw_schema_chain_head_sql[] =
 	"SELECT seq, hash, conn_id FROM mcpwarden.chain_head($1)";
+
+const char mw_schema_chain_hash_at_sql[] =
+	"SELECT mcpwarden.chain_hash_at($1, $2)";
 
 /*
  * The key is 64 bits of SHA-256 over the host name (a 32-bit hash would

@@ -50,6 +50,9 @@ extern const char mw_schema_copy_sql[];
  * the last conn_id recorded for it. */
 extern const char mw_schema_chain_head_sql[];
 
+/* $1 host, $2 seq: the hash of that event of its chain (NULL: none). */
+extern const char mw_schema_chain_hash_at_sql[];
+
 /*
  * $1 host: tries to take the session-level advisory lock of its chain's
  * writer. Returns whether it was taken and, when not, the pid of a

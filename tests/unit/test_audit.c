@@ -2670,6 +2670,183 @@ Test(audit, another_chain_in_the_database_halts_the_writer)
 	mw_loop_free(loop);
 }
 
+static void ta_spool_path(char *path, size_t n)
+{
+	snprintf(path, n, "%s/spool/" MW_SPOOL_FILE, ta_dir);
+}
+
+/* The spool's whole lines: what comes before the NUL bytes, if any. */
+static char *ta_spool_text(void)
+{
+	char path[PATH_MAX];
+
+	ta_spool_path(path, sizeof(path));
+	return ta_read_file(path);
+}
+
+static void ta_spool_put(const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	ta_spool_path(path, sizeof(path));
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static size_t ta_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/*
+ * ta_halt_step with other_sql's rows of another writer committed under
+ * the writer's COPY of 1..3: the writer halts, and its close leaves 1..4
+ * and its checkpoint 5 in the spool.
+ */
+static void ta_halted_by(const char *other_sql)
+{
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	ta_exec_sql(c, other_sql);
+	for (int i = 1; i <= 3; i++)
+		cr_assert_eq(ta_submit_simple(a, 1, "ping"), (uint64_t)i);
+	d.loop = loop;
+	d.a = a;
+	d.db = c;
+	d.step = ta_halt_step;
+	ta_drive_loop(&d, 30000);
+	mw_audit_stats(a, &st);
+	cr_assert(st.halted);
+	cr_assert_eq(st.written, 0);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	PQfinish(c);
+}
+
+/* Opens, expecting the start to refuse the spool with want in err. */
+static void ta_open_refused(const char *want)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a = NULL;
+	char err[1024] = "";
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	cr_assert_eq(mw_audit_open(&a, &ta_cfg, loop, err, sizeof(err)),
+		     -EBADMSG, "%s", err);
+	cr_assert_null(a);
+	cr_assert_not_null(strstr(err, want), "%s", err);
+	cr_assert_not_null(strstr(err, "ALERT (AU-5)"), "%s", err);
+	mw_loop_free(loop);
+}
+
+/*
+ * The other writer went on past every seq the spool holds (it kept
+ * writing while this one was halted): no spooled line is at the
+ * database's head, and the spool's last one, below it, is not the
+ * database's event. The start refuses, the spool kept: taking its lines
+ * for recorded would drop this writer's events without a word.
+ */
+Test(audit, another_chain_past_the_spool_stops_the_start)
+{
+	char *before, *after;
+	PGconn *c;
+
+	ta_halted_by("INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		     "detail, prev_hash, hash) SELECT '" TA_HOST "', g, now(), "
+		     "'request', 'another writer', '" MW_CHAIN_GENESIS
+		     "', '" MW_CHAIN_GENESIS "' FROM generate_series(2, 20) g");
+	before = ta_spool_text();
+	cr_assert_eq(ta_lines(before), 5, "1..4 and the checkpoint: %s",
+		     before);
+	ta_open_refused("event 5 is not the database's event");
+	after = ta_spool_text();
+	cr_assert_str_eq(after, before, "the spool is kept as it was");
+	free(before);
+	free(after);
+	c = ta_db();
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"), 19,
+		     "nothing of this writer's went to that database");
+	PQfinish(c);
+}
+
+/*
+ * The spool's first line beyond the database's head does not follow it:
+ * the database's event 1 is another writer's, and the spool (its line 1
+ * gone) goes on from this writer's own. Shipped, it would fork the
+ * chain: the start refuses.
+ */
+Test(audit, a_spool_not_following_the_database_stops_the_start)
+{
+	char *text, *rest;
+
+	ta_halted_by("INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		     "detail, prev_hash, hash) VALUES ('" TA_HOST "', 1, "
+		     "now(), 'request', 'another writer', '" MW_CHAIN_GENESIS
+		     "', '" MW_CHAIN_GENESIS "')");
+	text = ta_spool_text();
+	rest = strchr(text, '\n');
+	cr_assert_not_null(rest);
+	ta_spool_put(rest + 1);
+	ta_open_refused("event 2 does not follow the database's last event");
+	free(text);
+	text = ta_spool_text();
+	cr_assert_eq(ta_lines(text), 4, "2..5 are kept: %s", text);
+	free(text);
+}
+
+/*
+ * The usual case stays as it was: a spool whose events were shipped, the
+ * database having gone on after them (a kill before the spool was
+ * emptied), starts, and is emptied.
+ */
+Test(audit, a_shipped_spool_below_the_head_is_dropped)
+{
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char *shipped;
+
+	ta_writer_killed(ta_first_initialize, ta_queue_two_calls,
+			 ta_spooled_two);
+	shipped = ta_spool_text();
+	cr_assert_eq(ta_lines(shipped), 2, "2 and 3: %s", shipped);
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
+	ta_drive_until_written(loop, a, 3);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	/* as a kill before the spool was emptied leaves it */
+	ta_spool_put(shipped);
+	free(shipped);
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 0);
+	cr_assert_eq(st.spool_bytes, 0, "the spool is emptied");
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 6);
+	ta_drive_until_written(loop, a, 1);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	cr_assert_eq(ta_check_chain(TA_HOST), 7);
+}
+
 /* ---- the host's writer lock ---- */
 
 /* Tries the writer lock of TA_HOST on c, as a writer's session does. */
