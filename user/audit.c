@@ -274,6 +274,10 @@ struct mw_audit {
 	bool spool_inline;
 	uint64_t sync_from, sync_last; /* the append in flight */
 	uint64_t spool_bytes; /* mw_spool_size as the loop last saw it */
+	uint64_t spool_writing_max; /* MW_AUDIT_SPOOL_WRITING_MAX */
+	/* mw_audit_close runs: what the database has not taken goes to
+	 * the spool whatever its size, or it is lost */
+	bool closing;
 	bool spool_failing; /* the last append failed (AU-5 alert given) */
 	int64_t spool_retry_ms;
 	struct mw_buf sb; /* lines on their way to the spool */
@@ -1244,7 +1248,8 @@ static void spool_pending(struct mw_audit *a)
 
 	if (!a->spool || !a->count || from > last ||
 	    mw_spool_sync_busy(a->ssync) ||
-	    (writing(a) && a->spool_bytes >= MW_AUDIT_SPOOL_WRITING_MAX))
+	    (writing(a) && !a->closing &&
+	     a->spool_bytes >= a->spool_writing_max))
 		return;
 	mw_buf_reset(&a->sb);
 	/* the room an outage's append took is not kept for every sync */
@@ -2925,6 +2930,9 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	a->spool_after_ms = cfg->spool_after_ms > 0 ? cfg->spool_after_ms
 						    : DEFAULT_SPOOL_AFTER_MS;
 	a->spool_first = cfg->spool_first;
+	a->spool_writing_max = cfg->spool_writing_max
+				       ? cfg->spool_writing_max
+				       : MW_AUDIT_SPOOL_WRITING_MAX;
 	if (!a->ring || !a->host || !a->host_line) {
 		rc = -ENOMEM;
 		goto fail;
@@ -3053,6 +3061,7 @@ void mw_audit_close(struct mw_audit *a)
 	/* from here on the loop does not run: the spool is appended inline */
 	mw_spool_sync_wait(a->ssync);
 	a->spool_inline = true;
+	a->closing = true;
 	a->resend_at_ms = 0;
 	emit_checkpoint(a);
 	while (a->count && !a->halted && now < deadline) {

@@ -89,6 +89,9 @@ struct mw_audit_config {
 	/* How long a start waits for the host's writer lock (0: 120 s, the
 	 * time the server takes to end the session of a dead machine). */
 	int lock_wait_ms;
+	/* MW_AUDIT_SPOOL_WRITING_MAX; 0 for it (tests lower it, no setting
+	 * in the configuration file) */
+	uint64_t spool_writing_max;
 };
 
 /* The spool's size above which spool_first waits for the database. */

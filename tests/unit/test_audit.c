@@ -2312,6 +2312,65 @@ Test(audit, a_close_spools_a_backlog_larger_than_one_append, .timeout = 120)
 	cr_assert_eq(ta_check_chain(TA_HOST), (int)n + 1);
 }
 
+static bool ta_durable_reached(struct ta_drive *d, int64_t now)
+{
+	(void)now;
+	return mw_audit_durable_seq(d->a) >= d->target;
+}
+
+/*
+ * The spool past the size above which it takes nothing while the
+ * database is up (lowered here to its first line), and the database
+ * taking nothing (its table locked): a close still spools what the
+ * database did not take in time, the close's checkpoint too, and the
+ * next start ships every event.
+ */
+Test(audit, a_close_spools_past_the_spools_bound, .timeout = 120)
+{
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+
+	ta_cfg.spool_writing_max = 1;
+	a = ta_open_locked(true, &loop, &c);
+	ta_three_calls(a);
+	mw_audit_want_durable(a, 3);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_durable_reached;
+	d.target = 3;
+	ta_drive_loop(&d, 30000);
+	cr_assert_eq(ta_submit_simple(a, 1, "late"), 4);
+	cr_assert_eq(ta_submit_simple(a, 1, "late"), 5);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.written, 0);
+	cr_assert_eq(st.durable_seq, 3, "the bound keeps 4 and 5 out");
+	/* the close waits for the database a while, then spools */
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	ta_exec_sql(c, "COMMIT");
+	PQfinish(c);
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.queued, 6, "1..5 and the checkpoint from the spool");
+	ta_drive_until_written(loop, a, 6);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	cr_assert_eq(ta_check_chain(TA_HOST), 6);
+	c = ta_db();
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
+				 "WHERE method = 'late'"),
+		     2);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events "
+				 "WHERE seq = 6 AND kind = 'checkpoint'"),
+		     1);
+	PQfinish(c);
+}
+
 /*
  * A request's wait queues the spool's sync for the end of the loop's
  * batch. Closing before the batch is over leaves the struct to that
