@@ -188,6 +188,13 @@ enum lock_verdict {
 	LOCK_IGNORED, /* held by another login's session: alerted */
 };
 
+/* What keeps the queue from taking an event: an AU-5 alert. */
+enum queue_bound {
+	QB_NONE,
+	QB_EVENTS, /* audit.max_queue, or no memory for the ring */
+	QB_BYTES, /* audit.max_queue_bytes, or no memory for a chunk */
+};
+
 enum conn_state {
 	ST_DOWN,
 	ST_CONNECTING,
@@ -205,7 +212,8 @@ struct mw_audit {
 	/* bytes of line chunks allocated, and their bound: events stay in
 	 * memory until committed, durable in the spool or not */
 	size_t chunk_bytes, max_bytes;
-	bool bytes_full; /* alerted: the bound refused an event */
+	/* alerted: what refused the last event (queue_full) */
+	enum queue_bound full;
 	int batch_gap_ms; /* least time between two COPYs below batch_max */
 	int64_t last_copy_ms;
 
@@ -585,6 +593,34 @@ static void trim_chunks(struct mw_audit *a)
 		a->tail->used = 0;
 }
 
+/*
+ * AU-5: past either bound calls are refused (a long outage, or one
+ * agent's large requests, must not take the host's memory, nor, through
+ * the spool, its disk), as when memory runs out. Alerted once, and said
+ * once when the bound that refused takes events again (queue_room): not
+ * for each call refused, nor for each small event that fits while large
+ * ones do not.
+ */
+static void queue_full(struct mw_audit *a, enum queue_bound b, const char *why)
+{
+	if (!a->full)
+		log_err("audit: ALERT (AU-5): %s: the events not yet in the "
+			"database are %zu and take %zu bytes "
+			"(audit.max_queue %zu, audit.max_queue_bytes %zu); "
+			"calls are refused until it takes them",
+			why, a->count, a->chunk_bytes, a->max_queue,
+			a->max_bytes);
+	a->full = b;
+}
+
+static void queue_room(struct mw_audit *a, enum queue_bound b)
+{
+	if (a->full != b)
+		return;
+	log_info("audit: the queue takes events again");
+	a->full = QB_NONE;
+}
+
 /* Room for n bytes at the end of the tail chunk. */
 static int reserve(struct mw_audit *a, size_t n)
 {
@@ -597,30 +633,20 @@ static int reserve(struct mw_audit *a, size_t n)
 		c = a->spare;
 		a->spare = NULL;
 	} else {
-		/* AU-5: past the bound calls are refused (a long outage, or
-		 * one agent's large requests, must not take the host's
-		 * memory, nor, through the spool, its disk) */
 		if (a->chunk_bytes + cap > a->max_bytes) {
-			if (!a->bytes_full)
-				log_err("audit: ALERT (AU-5): the events not "
-					"yet in the database take %zu bytes, "
-					"audit.max_queue_bytes is %zu: calls "
-					"are refused until it takes them",
-					a->chunk_bytes, a->max_bytes);
-			a->bytes_full = true;
+			queue_full(a, QB_BYTES,
+				   "audit.max_queue_bytes is reached");
 			return -ENOSPC;
 		}
 		c = malloc(sizeof(*c) + cap);
-		if (!c)
+		if (!c) {
+			queue_full(a, QB_BYTES, "out of memory");
 			return -ENOMEM;
+		}
 		c->cap = cap;
 		a->chunk_bytes += cap;
 	}
-	if (a->bytes_full) {
-		log_info("audit: the queued events fit in "
-			 "audit.max_queue_bytes again");
-		a->bytes_full = false;
-	}
+	queue_room(a, QB_BYTES);
 	c->next = NULL;
 	c->used = 0;
 	c->live = 0;
@@ -3160,10 +3186,15 @@ static uint64_t enqueue(struct mw_audit *a, const struct mw_audit_event *ev)
 	uint64_t seq;
 	struct rec *r;
 
-	if (a->count >= a->max_queue)
+	if (a->count >= a->max_queue) {
+		queue_full(a, QB_EVENTS, "audit.max_queue is reached");
 		return 0;
-	if (a->count == a->cap && grow(a))
+	}
+	if (a->count == a->cap && grow(a)) {
+		queue_full(a, QB_EVENTS, "out of memory");
 		return 0;
+	}
+	queue_room(a, QB_EVENTS);
 	seq = a->head_seq + a->count;
 	r = rec_at(a, a->count);
 	if (build_line(a, ev, seq, ev->ts_us ? ev->ts_us : mw_now_us(), r,

@@ -657,12 +657,61 @@ Test(audit, restart_continues_numbering)
 	PQfinish(c);
 }
 
+static char *ta_read_file(const char *path);
+
+/*
+ * The log (stderr) goes to a file of the test's directory until
+ * ta_log_end, which returns what was written: a pipe would stop the
+ * test once full.
+ */
+static int ta_log_start(void)
+{
+	char path[PATH_MAX];
+	int saved, fd;
+
+	snprintf(path, sizeof(path), "%s/test.log", ta_dir);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(saved >= 0 && fd >= 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(dup2(fd, 2), 2);
+	close(fd);
+	return saved;
+}
+
+static char *ta_log_end(int saved)
+{
+	char path[PATH_MAX];
+
+	fflush(stderr);
+	cr_assert_eq(dup2(saved, 2), 2);
+	close(saved);
+	snprintf(path, sizeof(path), "%s/test.log", ta_dir);
+	return ta_read_file(path);
+}
+
+static size_t ta_occurrences(const char *s, const char *what)
+{
+	size_t n = 0;
+
+	for (; (s = strstr(s, what)); s += strlen(what))
+		n++;
+	return n;
+}
+
+/*
+ * Past audit.max_queue events calls are refused, with the AU-5 alert
+ * (once, not for each call refused) and a line when events are taken
+ * again, as for audit.max_queue_bytes.
+ */
 Test(audit, queue_full_refuses)
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
 	struct ta_drive d = { 0 };
 	struct mw_audit_stats st;
+	char *log;
+	int saved;
 
 	ta_cfg.max_queue = 3;
 	ta_cfg.batch_max = 100;
@@ -671,7 +720,14 @@ Test(audit, queue_full_refuses)
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 2);
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 3);
+	saved = ta_log_start();
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 0, "queue full");
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 0, "queue full");
+	log = ta_log_end(saved);
+	cr_assert_eq(ta_occurrences(log, "ALERT (AU-5): audit.max_queue is "
+					 "reached"),
+		     1, "%s", log);
+	free(log);
 	mw_audit_stats(a, &st);
 	cr_assert_eq(st.queued, 3);
 	cr_assert_eq(st.submitted, 3);
@@ -684,7 +740,12 @@ Test(audit, queue_full_refuses)
 	mw_audit_stats(a, &st);
 	cr_assert_eq(st.queued, 0);
 	/* Room again; the refused event did not take a seq. */
+	saved = ta_log_start();
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
+	log = ta_log_end(saved);
+	cr_assert_not_null(strstr(log, "the queue takes events again"), "%s",
+			   log);
+	free(log);
 	mw_audit_close(a);
 	mw_loop_free(loop);
 }
