@@ -75,6 +75,7 @@
 #include "spool.h"
 #include "spool_sync.h"
 #include "utf8.h"
+#include "verify.h"
 
 #define CONNECT_TIMEOUT_MS 10000
 #define BATCH_TIMEOUT_MS 60000
@@ -95,6 +96,10 @@
 #define SPOOL_APPEND_BYTES (8u << 20)
 #define DEFAULT_LOCK_WAIT_MS 120000
 #define LOCK_POLL_MS 100
+/* file_last_checkpoint: reads back this much at a time, and gives up on a
+ * line longer than the most (no checkpoint line is) */
+#define CP_READ 4096
+#define CP_TAIL_MAX (1u << 20)
 
 /*
  * The longest line of the trail, its newline included: what the spool
@@ -289,6 +294,9 @@ struct mw_audit {
 	bool spool_failing; /* the last append failed (AU-5 alert given) */
 	int64_t spool_retry_ms;
 	struct mw_buf sb; /* lines on their way to the spool */
+	/* at start: the spooled checkpoints' lines for the outside file,
+	 * each ended by a NUL (restore_checkpoints) */
+	struct mw_buf cp_lines;
 	void (*durable_cb)(void *arg, uint64_t durable_seq);
 	void *durable_arg;
 	uint64_t notified_seq;
@@ -2184,6 +2192,30 @@ static void on_timer(struct mw_io *io, uint32_t events)
 	run_due(a);
 }
 
+/*
+ * The checkpoint file's line (with its '\n') for the checkpoint event
+ * checkpoint_seq that signs event seq; malloc'd, NULL when out of memory.
+ */
+static char *checkpoint_file_line(const char *host, uint64_t seq,
+				  const char *hash, const char *key_id,
+				  const char *sig, uint64_t checkpoint_seq,
+				  int64_t ts_us)
+{
+	json_t *file = json_pack("{ss,sI,ss,ss,ss,sI,sI}", "host", host, "seq",
+				 (json_int_t)seq, "hash", hash, "key_id",
+				 key_id, "signature", sig, "checkpoint_seq",
+				 (json_int_t)checkpoint_seq, "ts_us",
+				 (json_int_t)ts_us);
+	char *text = file ? json_dumps(file, JSON_COMPACT) : NULL;
+	char *line = NULL;
+
+	if (text && asprintf(&line, "%s\n", text) < 0)
+		line = NULL;
+	free(text);
+	json_decref(file);
+	return line;
+}
+
 /* ---- the spool at start ---- */
 
 struct spool_load {
@@ -2234,6 +2266,77 @@ static uint64_t line_u64(const char *f, size_t n)
 	return v;
 }
 
+/* A ts as put_ts writes it, in microseconds since 1970. */
+static bool line_ts_us(const char *f, size_t n, int64_t *us)
+{
+	struct tm tm = { 0 };
+	char text[48];
+	int frac, end = 0;
+
+	if (n >= sizeof(text))
+		return false;
+	memcpy(text, f, n);
+	text[n] = '\0';
+	if (sscanf(text, "%4d-%2d-%2d %2d:%2d:%2d.%6d+00%n", &tm.tm_year,
+		   &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+		   &frac, &end) != 7 ||
+	    (size_t)end != n || n != 29)
+		return false;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	*us = (int64_t)timegm(&tm) * 1000000 + frac;
+	return true;
+}
+
+/*
+ * A spooled checkpoint's line for the outside file, made again from its
+ * params and ts: a kill after the spool's sync (or the database's
+ * commit) but before the loop saw it left it out of the file. Kept for
+ * restore_checkpoints, once the file is open. The event itself is in
+ * the spool or the database whatever happens here: a failure is said,
+ * and the start goes on.
+ */
+static void spooled_checkpoint(struct mw_audit *a, const char *line, size_t len,
+			       size_t nfields, uint64_t seq)
+{
+	struct mw_chain_value v[N_COLS];
+	const char *hash, *key_id, *sig;
+	json_int_t signed_seq;
+	json_t *p = NULL;
+	char *copy = malloc(len), *fl = NULL;
+	int64_t ts_us;
+
+	if (!copy)
+		goto fail;
+	memcpy(copy, line, len);
+	if (mw_pgcopy_parse(copy, len, v, nfields, NULL, 0) ||
+	    !v[MW_CF_HOST].s || v[MW_CF_HOST].n != strlen(a->host) ||
+	    memcmp(v[MW_CF_HOST].s, a->host, v[MW_CF_HOST].n) ||
+	    !v[MW_CF_TS_US].s ||
+	    !line_ts_us(v[MW_CF_TS_US].s, v[MW_CF_TS_US].n, &ts_us) ||
+	    !v[MW_CF_PARAMS].s)
+		goto fail;
+	p = json_loadb(v[MW_CF_PARAMS].s, v[MW_CF_PARAMS].n, 0, NULL);
+	if (!p ||
+	    json_unpack(p, "{s:I, s:s, s:s, s:s}", "seq", &signed_seq, "hash",
+			&hash, "key_id", &key_id, "signature", &sig) ||
+	    signed_seq < 0)
+		goto fail;
+	fl = checkpoint_file_line(a->host, (uint64_t)signed_seq, hash, key_id,
+				  sig, seq, ts_us);
+	if (!fl || mw_buf_append(&a->cp_lines, fl, strlen(fl) + 1))
+		goto fail;
+	goto out;
+fail:
+	log_warn("audit: cannot make the checkpoint file's line of the "
+		 "spooled checkpoint %llu again",
+		 (unsigned long long)seq);
+out:
+	free(fl);
+	json_decref(p);
+	free(copy);
+}
+
 /*
  * The spool's event seq is not in the database's chain as the spool has
  * it: its events were never recorded there, and dropping them as shipped
@@ -2264,9 +2367,10 @@ static int load_line(void *arg, const char *line, size_t len)
 {
 	struct spool_load *l = arg;
 	struct mw_audit *a = l->a;
-	const char *f, *h, *ph, *cf;
-	size_t n, hn, phn, cn, fields = 1, missing = 0;
+	const char *f, *h, *ph, *cf, *kf;
+	size_t n, hn, phn, cn, kn, fields = 1, missing = 0;
 	uint64_t seq, conn_id;
+	bool checkpoint;
 	struct rec *r;
 	int rc;
 
@@ -2287,8 +2391,10 @@ static int load_line(void *arg, const char *line, size_t len)
 	    !mw_chain_is_hash(h, hn) ||
 	    !line_field(line, len, MW_CF_PREV_HASH, &ph, &phn) ||
 	    !mw_chain_is_hash(ph, phn) || h + hn != line + len ||
-	    !line_field(line, len, MW_CF_CONN_ID, &cf, &cn))
+	    !line_field(line, len, MW_CF_CONN_ID, &cf, &cn) ||
+	    !line_field(line, len, MW_CF_KIND, &kf, &kn))
 		goto bad;
+	checkpoint = kn == 10 && !memcmp(kf, "checkpoint", 10);
 	conn_id = line_u64(cf, cn);
 	if (conn_id > a->last_conn_id)
 		a->last_conn_id = conn_id;
@@ -2299,6 +2405,8 @@ static int load_line(void *arg, const char *line, size_t len)
 		l->skipped++;
 		l->last_skipped = seq;
 		memcpy(l->skipped_hash, h, 64);
+		if (checkpoint)
+			spooled_checkpoint(a, line, len, fields, seq);
 		return 0;
 	}
 	if (seq != a->head_seq + a->count) {
@@ -2349,6 +2457,8 @@ static int load_line(void *arg, const char *line, size_t len)
 	a->count++;
 	memcpy(a->last_hash, h, 64);
 	a->spooled_seq = seq;
+	if (checkpoint)
+		spooled_checkpoint(a, line, len, fields, seq);
 	return 0;
 bad:
 	mw_set_err(l->err, l->errlen,
@@ -2445,6 +2555,105 @@ static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 	else
 		spool_drained(a);
 	return 0;
+}
+
+/*
+ * The checkpoint_seq of the checkpoint file's last line for this host (0
+ * when it has none), read from the end. 0 or -errno.
+ */
+static int file_last_checkpoint(struct mw_audit *a, uint64_t *last)
+{
+	struct mw_verify_cp cp;
+	char *buf = NULL, *nb, *nl;
+	size_t len = 0, start, want;
+	struct stat st;
+	ssize_t r;
+	off_t pos;
+	int rc = 0;
+
+	*last = 0;
+	if (fstat(a->checkpoint_fd, &st))
+		return -errno;
+	/* buf holds the file's bytes pos .. pos + len, which end a line */
+	for (pos = st.st_size;;) {
+		nl = len > 1 ? memrchr(buf, '\n', len - 1) : NULL;
+		if (!nl && pos > 0) {
+			want = pos > CP_READ ? CP_READ : (size_t)pos;
+			if (len + want > CP_TAIL_MAX) {
+				rc = -E2BIG;
+				break;
+			}
+			nb = realloc(buf, len + want);
+			if (!nb) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			memmove(buf + want, buf, len);
+			pos -= (off_t)want;
+			r = mw_pread_full(a->checkpoint_fd, buf, want, pos);
+			if (r != (ssize_t)want) {
+				rc = r < 0 ? (int)r : -EIO;
+				break;
+			}
+			len += want;
+			continue;
+		}
+		start = nl ? (size_t)(nl - buf) + 1 : 0;
+		if (!mw_verify_parse_checkpoint(buf + start, len - start, &cp,
+						NULL, 0) &&
+		    !strcmp(cp.host, a->host)) {
+			*last = cp.checkpoint_seq ? cp.checkpoint_seq
+						  : cp.seq + 1;
+			break;
+		}
+		if (!start)
+			break;
+		len = start;
+	}
+	free(buf);
+	return rc;
+}
+
+/*
+ * The spool's checkpoints after the file's last line for this host go
+ * to the file, in order (see spooled_checkpoint); those it has already,
+ * and older ones, do not go twice.
+ */
+static void restore_checkpoints(struct mw_audit *a)
+{
+	const char *p = a->cp_lines.data, *end = p + a->cp_lines.len;
+	struct mw_verify_cp cp;
+	uint64_t last;
+	size_t n = 0;
+	int rc;
+
+	if (!a->cp_lines.len || a->checkpoint_fd < 0)
+		goto out;
+	rc = file_last_checkpoint(a, &last);
+	if (rc) {
+		log_warn("audit: cannot read the checkpoint file %s back (%s): "
+			 "the spool's checkpoints are not added to it",
+			 a->checkpoint_path, strerror(-rc));
+		goto out;
+	}
+	for (; p < end; p += strlen(p) + 1) {
+		if (mw_verify_parse_checkpoint(p, strlen(p), &cp, NULL, 0) ||
+		    cp.checkpoint_seq <= last)
+			continue;
+		checkpoint_to_file(a, p);
+		if (a->checkpoint_file_failed)
+			break;
+		last = cp.checkpoint_seq;
+		n++;
+	}
+	if (n)
+		log_info("audit: %zu checkpoint(s) of the spool the checkpoint "
+			 "file %s did not have are added to it (up to "
+			 "checkpoint %llu)",
+			 n, a->checkpoint_path, (unsigned long long)last);
+out:
+	mw_buf_free(&a->cp_lines);
 }
 
 /* ---- public ---- */
@@ -2856,6 +3065,7 @@ static void release(struct mw_audit *a)
 	free(a->spare);
 	a->spare = NULL;
 	mw_buf_free(&a->jb);
+	mw_buf_free(&a->cp_lines);
 	free(a->host);
 	free(a->host_line);
 	free(a->conninfo);
@@ -3046,6 +3256,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	 * event submitted */
 	if (a->count)
 		arm_timer(a, mw_now_ms());
+	restore_checkpoints(a);
 	log_info("audit: writing to the database (host %s, next seq %llu)",
 		 a->host, (unsigned long long)(a->head_seq + a->count));
 	*out = a;
@@ -3223,8 +3434,8 @@ static void emit_checkpoint(struct mw_audit *a)
 	uint64_t seq = a->head_seq + a->count - 1;
 	struct mw_audit_event ev = { .kind = MW_EV_CHECKPOINT };
 	char msg[1024], sig[MW_SIGN_B64_LEN];
-	json_t *params = NULL, *file = NULL;
-	char *line = NULL, *text = NULL;
+	json_t *params = NULL;
+	char *line = NULL;
 	int n;
 
 	if (!a->signer || !a->since_checkpoint || !seq)
@@ -3240,16 +3451,11 @@ static void emit_checkpoint(struct mw_audit *a)
 	params = json_pack("{sI,ss,ss,ss}", "seq", (json_int_t)seq, "hash",
 			   a->last_hash, "key_id", mw_signer_key_id(a->signer),
 			   "signature", sig);
-	file = json_pack("{ss,sI,ss,ss,ss,sI,sI}", "host", a->host, "seq",
-			 (json_int_t)seq, "hash", a->last_hash, "key_id",
-			 mw_signer_key_id(a->signer), "signature", sig,
-			 "checkpoint_seq", (json_int_t)(seq + 1), "ts_us",
-			 (json_int_t)ev.ts_us);
-	text = file ? json_dumps(file, JSON_COMPACT) : NULL;
-	if (!params || !text || asprintf(&line, "%s\n", text) < 0) {
-		line = NULL;
+	line = checkpoint_file_line(a->host, seq, a->last_hash,
+				    mw_signer_key_id(a->signer), sig, seq + 1,
+				    ev.ts_us);
+	if (!params || !line)
 		goto out;
-	}
 	ev.params = params;
 	if (!enqueue(a, &ev))
 		goto out;
@@ -3260,8 +3466,6 @@ static void emit_checkpoint(struct mw_audit *a)
 	a->st.checkpoints++;
 out:
 	free(line);
-	free(text);
-	json_decref(file);
 	json_decref(params);
 }
 

@@ -2804,16 +2804,21 @@ static char *ta_spool_text(void)
 	return ta_read_file(path);
 }
 
-static void ta_spool_put(const char *text)
+static void ta_write_file(const char *path, const char *text)
 {
-	char path[PATH_MAX];
-	FILE *f;
+	FILE *f = fopen(path, "w");
 
-	ta_spool_path(path, sizeof(path));
-	f = fopen(path, "w");
 	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
 	fputs(text, f);
 	cr_assert_eq(fclose(f), 0);
+}
+
+static void ta_spool_put(const char *text)
+{
+	char path[PATH_MAX];
+
+	ta_spool_path(path, sizeof(path));
+	ta_write_file(path, text);
 }
 
 static size_t ta_lines(const char *s)
@@ -2965,6 +2970,78 @@ Test(audit, a_shipped_spool_below_the_head_is_dropped)
 	mw_audit_close(a);
 	mw_loop_free(loop);
 	cr_assert_eq(ta_check_chain(TA_HOST), 7);
+}
+
+/* 1 written; 2, 3 and the checkpoint 4 they made due only in the spool. */
+static bool ta_spooled_checkpoint(struct mw_audit *a)
+{
+	struct mw_audit_stats st;
+
+	mw_audit_stats(a, &st);
+	return st.checkpoints == 1 && st.written == 1 &&
+	       mw_audit_durable_seq(a) == 4;
+}
+
+/* A start and a close, nothing submitted: what the spool holds ships. */
+static void ta_start_and_close(long long ships)
+{
+	struct mw_loop *loop;
+	struct mw_audit *a;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	if (ships)
+		ta_drive_until_written(loop, a, ships);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/*
+ * A kill after the spool's sync of a checkpoint but before the loop saw
+ * it (or after the database's commit but before the writer heard of it)
+ * left the checkpoint's line out of the file outside the database: the
+ * next start makes the line again from the spooled event, as it was,
+ * and appends it; whether that event is still to ship or already
+ * recorded; and not when the file has it.
+ */
+Test(audit, a_spooled_checkpoint_missing_from_the_file_is_added)
+{
+	char path[PATH_MAX], *line, *spool, *now;
+
+	ta_cfg.checkpoint_events = 3;
+	ta_writer_killed(ta_first_initialize, ta_queue_two_calls,
+			 ta_spooled_checkpoint);
+	cr_assert_eq(mw_audit_checkpoint_path(&ta_cfg, path, sizeof(path)), 0);
+	line = ta_read_file(path);
+	cr_assert_eq(ta_lines(line), 1, "%s", line);
+	cr_assert_not_null(strstr(line, "\"checkpoint_seq\":4"), "%s", line);
+	spool = ta_spool_text();
+	cr_assert_eq(ta_lines(spool), 3, "2..4: %s", spool);
+
+	/* 2..4 to ship */
+	ta_write_file(path, "");
+	ta_start_and_close(3);
+	now = ta_read_file(path);
+	cr_assert_str_eq(now, line, "made again as it was");
+	free(now);
+
+	/* 2..4 recorded, the spool not emptied yet */
+	ta_spool_put(spool);
+	ta_write_file(path, "");
+	ta_start_and_close(0);
+	now = ta_read_file(path);
+	cr_assert_str_eq(now, line);
+	free(now);
+
+	/* the file has it already */
+	ta_spool_put(spool);
+	ta_start_and_close(0);
+	now = ta_read_file(path);
+	cr_assert_str_eq(now, line, "not twice");
+	free(now);
+	free(spool);
+	free(line);
+	cr_assert_eq(ta_check_chain(TA_HOST), 4);
 }
 
 /* ---- the host's writer lock ---- */
