@@ -7,7 +7,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/kcmp.h>
 #include <mntent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +23,11 @@
 #include <unistd.h>
 
 #include "log.h"
+
+/* a pidfd of the thread itself, not of its process (Linux 6.9) */
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -453,30 +461,60 @@ static int pidset_add(struct pidset *s, int pid)
 	return 0;
 }
 
-/* Every pid in cgroup.procs of dfd and its descendants. */
-static int collect_pids(int dfd, struct pidset *pids, int depth)
+static int cmp_int(const void *a, const void *b)
 {
-	struct dirent *de;
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool pidset_has(const struct pidset *s, int pid)
+{
+	return s->n && bsearch(&pid, s->v, s->n, sizeof(*s->v), cmp_int);
+}
+
+/* The ids listed in file (cgroup.procs or cgroup.threads) of dfd. */
+static int read_ids(int dfd, const char *file, struct pidset *s)
+{
 	char line[32];
 	FILE *f;
-	DIR *d;
 	int fd, r = 0;
+
+	fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return 0;
+	}
+	while (r == 0 && fgets(line, sizeof(line), f))
+		r = pidset_add(s, atoi(line));
+	fclose(f);
+	return r;
+}
+
+/*
+ * Every pid in cgroup.procs and every tid in cgroup.threads of dfd and its
+ * descendants. The threads are needed too: a threaded cgroup refuses to
+ * list its processes (they belong to the thread root), and a thread may
+ * hold a file table of its own, or the only one left once its leader
+ * exited.
+ */
+static int collect_tasks(int dfd, struct pidset *procs, struct pidset *threads,
+			 int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r;
 
 	if (depth > MW_CG_MAX_DEPTH) {
 		close(dfd);
 		return 0;
 	}
-	fd = openat(dfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		f = fdopen(fd, "r");
-		if (!f) {
-			close(fd);
-		} else {
-			while (r == 0 && fgets(line, sizeof(line), f))
-				r = pidset_add(pids, atoi(line));
-			fclose(f);
-		}
-	}
+	r = read_ids(dfd, "cgroup.procs", procs);
+	if (r == 0)
+		r = read_ids(dfd, "cgroup.threads", threads);
 	d = fdopendir(dfd);
 	if (!d) {
 		close(dfd);
@@ -490,7 +528,7 @@ static int collect_pids(int dfd, struct pidset *pids, int depth)
 		fd = openat(dirfd(d), de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 		if (fd >= 0)
-			r = collect_pids(fd, pids, depth + 1);
+			r = collect_tasks(fd, procs, threads, depth + 1);
 	}
 	closedir(d);
 	return r;
@@ -500,14 +538,34 @@ struct tcp_ent {
 	uint64_t inode;
 	uint8_t laddr[16], raddr[16];
 	uint16_t lport, rport;
+	uint8_t state;
 };
 
-/* The ESTABLISHED TCP sockets of one network namespace. */
+/* The TCP sockets of one network namespace. */
 struct tcp_table {
 	uint64_t netns;
 	struct tcp_ent *v;
 	size_t n, cap;
 };
+
+/*
+ * TCP states in which a connection still carries data: SYN_SENT is about
+ * to (a connect() that passed before the hooks were attached), FIN_WAIT1/2
+ * still receive what the server sends, CLOSE_WAIT still sends to it.
+ */
+static bool carries_data(unsigned state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_SYN_SENT:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSE_WAIT:
+		return true;
+	default:
+		return false;
+	}
+}
 
 /*
  * /proc/net/tcp{,6} print each 32-bit word of an address with %08X of its
@@ -558,10 +616,7 @@ static int load_tcp_file(struct tcp_table *t, const char *path, bool v6)
 			   "%*x:%*x %*x:%*x %*x %*u %*u %llu",
 			   la, &lp, ra, &rp, &st, &ino) != 6)
 			continue;
-		/* ESTABLISHED, and SYN_SENT: a connect() that passed before the
-		 * hooks were attached is about to become an unrecorded channel
-		 * too (shutdown aborts it). */
-		if ((st != 0x01 && st != 0x02) || ino == 0)
+		if (ino == 0)
 			continue;
 		if (strlen(la) != (v6 ? 32 : 8) || strlen(ra) != strlen(la))
 			continue;
@@ -570,6 +625,7 @@ static int load_tcp_file(struct tcp_table *t, const char *path, bool v6)
 			continue;
 		e.lport = (uint16_t)lp;
 		e.rport = (uint16_t)rp;
+		e.state = (uint8_t)st;
 		e.inode = ino;
 		if (t->n == t->cap) {
 			size_t cap = t->cap ? t->cap * 2 : 256;
@@ -639,34 +695,43 @@ static void fmt_endpoint(char *out, size_t len, const uint8_t a[16],
 }
 
 /*
- * Shuts a socket of another process down through a duplicate of its fd
- * (pidfd_getfd, Linux 5.6): shutdown() acts on the shared socket, so the
- * owner sees EOF/EPIPE, and closing the duplicate leaves its fd alone.
+ * Whether s is a TCP connection that still carries data, and its ends.
+ * Read on the socket itself, not in a /proc/net table: its holder may have
+ * left the network namespace it connected in (unshare -Un is unprivileged
+ * on many hosts), and the socket stays in the namespace it was made in.
  */
-static int shutdown_remote_fd(int pid, int fd, unsigned long long inode)
+static bool tcp_conn_of(int s, struct tcp_ent *e)
 {
-	struct stat st;
-	int pidfd, dup, r = 0;
+	struct sockaddr_storage local, peer;
+	struct tcp_info ti;
+	socklen_t len;
+	int proto;
 
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return -errno;
-	dup = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-	if (dup < 0) {
-		r = -errno;
-		close(pidfd);
-		return r;
-	}
-	/* The pid or the fd may have been reused since /proc was read: only
-	 * the very socket that was found is shut down. */
-	if (fstat(dup, &st) != 0 || !S_ISSOCK(st.st_mode) ||
-	    (unsigned long long)st.st_ino != inode)
-		r = -ESTALE;
-	else if (shutdown(dup, SHUT_RDWR) != 0 && errno != ENOTCONN)
-		r = -errno;
-	close(dup);
-	close(pidfd);
-	return r;
+	len = sizeof(proto);
+	if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 ||
+	    proto != IPPROTO_TCP)
+		return false;
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    !carries_data(ti.tcpi_state))
+		return false;
+	memset(&local, 0, sizeof(local));
+	len = sizeof(local);
+	if (getsockname(s, (struct sockaddr *)&local, &len) != 0 ||
+	    (local.ss_family != AF_INET && local.ss_family != AF_INET6))
+		return false;
+	/* SO_PEERNAME, unlike getpeername, answers in SYN_SENT too; it wants
+	 * no more room than the family's address takes. */
+	memset(&peer, 0, sizeof(peer));
+	len = local.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					  : sizeof(struct sockaddr_in);
+	if (getsockopt(s, SOL_SOCKET, SO_PEERNAME, &peer, &len) != 0)
+		return false;
+	mw_addr_to_mapped(&local, e->laddr, &e->lport);
+	mw_addr_to_mapped(&peer, e->raddr, &e->rport);
+	e->state = ti.tcpi_state;
+	return true;
 }
 
 static void read_comm(int pid, char *comm, size_t len)
@@ -690,87 +755,249 @@ static void read_comm(int pid, char *comm, size_t len)
 	comm[strcspn(comm, "\n")] = '\0';
 }
 
+/* The process a thread belongs to; 0 when it is gone. */
+static int tgid_of(int tid)
+{
+	char path[64], line[128];
+	int tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/* Whether two tasks share one file table (kcmp, CONFIG_CHECKPOINT_RESTORE). */
+static bool same_files(int a, int b)
+{
+	return syscall(SYS_kcmp, a, b, KCMP_FILES, 0, 0) == 0;
+}
+
+struct scan {
+	int (*is_protected)(void *arg, const uint8_t addr[16], uint16_t port);
+	void *parg;
+	int kill;
+	int (*fn)(void *arg, const struct mw_existing_conn *c);
+	void *arg;
+	struct tcp_table *tabs;
+	size_t ntabs;
+	int count;
+};
+
+static int report(struct scan *sc, const struct mw_existing_conn *c)
+{
+	sc->count++;
+	return sc->fn ? sc->fn(sc->arg, c) : 0;
+}
+
+/*
+ * A socket that could not be taken (why: pidfd_open or pidfd_getfd refused
+ * by Yama, an LSM, ...). The /proc table of its holder's current network
+ * namespace still gives a TCP connection's ends, unless it was made in a
+ * namespace the holder has left; any other socket is reported as not
+ * inspected, for it may be such a connection.
+ */
+static int untaken_socket(struct scan *sc, struct mw_existing_conn *c, int tid,
+			  unsigned long long ino, const char *why)
+{
+	struct tcp_ent key = { .inode = ino }, *e = NULL;
+	struct tcp_table *t = table_for(&sc->tabs, &sc->ntabs, tid);
+
+	if (t && t->n)
+		e = bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_ent);
+	if (e) {
+		if (!carries_data(e->state) ||
+		    !sc->is_protected(sc->parg, e->raddr, e->rport))
+			return 0;
+		fmt_endpoint(c->local, sizeof(c->local), e->laddr, e->lport);
+		fmt_endpoint(c->remote, sizeof(c->remote), e->raddr, e->rport);
+	}
+	snprintf(c->why, sizeof(c->why), "%s", why);
+	if (e)
+		log_warn("cannot take %s->%s of pid %d fd %d: %s", c->local,
+			 c->remote, c->pid, c->fd, why);
+	else
+		log_warn("cannot inspect socket fd %d of pid %d: %s", c->fd,
+			 c->pid, why);
+	return report(sc, c);
+}
+
+/*
+ * Socket fd of task tid (in process pid), through a duplicate taken with
+ * pidfd_getfd (Linux 5.6): its ends are read on the socket, and shutdown()
+ * acts on the shared socket, so the owner sees EOF/EPIPE, while closing the
+ * duplicate leaves its fd alone. pidfd is -errno when it could not be had.
+ */
+static int one_socket(struct scan *sc, int tid, int pid, int pidfd, int fd,
+		      unsigned long long ino, const char *comm)
+{
+	struct mw_existing_conn c = { .pid = pid, .fd = fd };
+	char why[sizeof(c.why)];
+	struct tcp_ent e;
+	int s, err;
+
+	snprintf(c.comm, sizeof(c.comm), "%s", comm);
+	if (pidfd < 0) {
+		snprintf(why, sizeof(why), "pidfd_open: %s", strerror(-pidfd));
+		return untaken_socket(sc, &c, tid, ino, why);
+	}
+	s = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	if (s < 0) {
+		err = errno;
+		/* gone with its holder, or closed since it was listed: that
+		 * table holds no channel any more */
+		if (err == ESRCH || err == EBADF)
+			return 0;
+		snprintf(why, sizeof(why), "pidfd_getfd: %s", strerror(err));
+		return untaken_socket(sc, &c, tid, ino, why);
+	}
+	if (!tcp_conn_of(s, &e) ||
+	    !sc->is_protected(sc->parg, e.raddr, e.rport)) {
+		close(s);
+		return 0;
+	}
+	fmt_endpoint(c.local, sizeof(c.local), e.laddr, e.lport);
+	fmt_endpoint(c.remote, sizeof(c.remote), e.raddr, e.rport);
+	if (sc->kill) {
+		/* ENOTCONN: reset meanwhile, closed all the same */
+		if (shutdown(s, SHUT_RDWR) == 0 || errno == ENOTCONN)
+			c.closed = true;
+		else
+			snprintf(c.why, sizeof(c.why), "shutdown: %s",
+				 strerror(errno));
+		if (!c.closed)
+			log_warn("cannot shut down %s->%s of pid %d fd %d: %s",
+				 c.local, c.remote, pid, fd, c.why);
+	}
+	close(s);
+	return report(sc, &c);
+}
+
+/* The sockets in the file table of task tid (of process pid). */
+static int scan_table(struct scan *sc, int tid, int pid, int pidfd)
+{
+	char path[64], comm[16];
+	struct dirent *de;
+	int r = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", tid);
+	read_comm(tid, comm, sizeof(comm));
+	d = opendir(path);
+	if (!d && (errno == ENOENT || errno == ESRCH))
+		return 0; /* exited meanwhile */
+	if (!d) {
+		/* a table that cannot be read may hold such a connection */
+		struct mw_existing_conn c = { .pid = pid, .fd = -1 };
+
+		snprintf(c.comm, sizeof(c.comm), "%s", comm);
+		snprintf(c.why, sizeof(c.why), "%s: %s", path, strerror(errno));
+		log_warn("pid %d: %s", pid, c.why);
+		return report(sc, &c);
+	}
+	while (r >= 0 && (de = readdir(d))) {
+		unsigned long long ino;
+		char link[64];
+		ssize_t n;
+
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (sscanf(link, "socket:[%llu]", &ino) != 1)
+			continue;
+		r = one_socket(sc, tid, pid, pidfd, atoi(de->d_name), ino,
+			       comm);
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * A thread's own pidfd (PIDFD_THREAD, Linux 6.9) reaches its own file
+ * table; before that, only its process's, which is right when it shares it.
+ */
+static int thread_pidfd(int tid, int tgid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+
+	if (pidfd >= 0)
+		return pidfd;
+	if (errno == EINVAL && same_files(tid, tgid))
+		pidfd = (int)syscall(SYS_pidfd_open, tgid, 0);
+	return pidfd >= 0 ? pidfd : -errno;
+}
+
 int mw_cgroup_existing_conns(
 	const char *abs_path,
 	int (*is_protected)(void *arg, const uint8_t addr[16], uint16_t port),
 	void *parg, int kill,
 	int (*fn)(void *arg, const struct mw_existing_conn *c), void *arg)
 {
-	struct pidset pids = { 0 };
-	struct tcp_table *tabs = NULL;
-	size_t ntabs = 0;
-	int dfd, r, count = 0;
+	struct scan sc = { .is_protected = is_protected,
+			   .parg = parg,
+			   .kill = kill,
+			   .fn = fn,
+			   .arg = arg };
+	struct pidset procs = { 0 }, threads = { 0 };
+	/* the threads whose own table was read, and their processes */
+	struct pidset seen = { 0 }, seen_tgid = { 0 };
+	int dfd, pidfd, r;
 
 	dfd = open(abs_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	r = collect_pids(dfd, &pids, 0);
-	for (size_t i = 0; r >= 0 && i < pids.n; i++) {
-		int pid = pids.v[i];
-		struct tcp_table *t;
-		char path[64];
-		struct dirent *de;
-		DIR *d;
+	r = collect_tasks(dfd, &procs, &threads, 0);
+	if (procs.n)
+		qsort(procs.v, procs.n, sizeof(*procs.v), cmp_int);
+	for (size_t i = 0; r >= 0 && i < procs.n; i++) {
+		int pid = procs.v[i];
 
-		if (pid <= 0)
+		if (pid <= 0 || (i && pid == procs.v[i - 1]))
 			continue;
-		t = table_for(&tabs, &ntabs, pid);
-		if (!t || !t->n)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		d = opendir(path);
-		if (!d)
-			continue; /* exited meanwhile */
-		while (r >= 0 && (de = readdir(d))) {
-			struct mw_existing_conn c;
-			struct tcp_ent key, *e;
-			unsigned long long ino;
-			char link[64];
-			ssize_t n;
-
-			if (de->d_name[0] == '.')
-				continue;
-			n = readlinkat(dirfd(d), de->d_name, link,
-				       sizeof(link) - 1);
-			if (n <= 0)
-				continue;
-			link[n] = '\0';
-			if (sscanf(link, "socket:[%llu]", &ino) != 1)
-				continue;
-			key.inode = ino;
-			e = bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_ent);
-			if (!e || !is_protected(parg, e->raddr, e->rport))
-				continue;
-			memset(&c, 0, sizeof(c));
-			c.pid = pid;
-			c.fd = atoi(de->d_name);
-			read_comm(pid, c.comm, sizeof(c.comm));
-			fmt_endpoint(c.local, sizeof(c.local), e->laddr,
-				     e->lport);
-			fmt_endpoint(c.remote, sizeof(c.remote), e->raddr,
-				     e->rport);
-			if (kill) {
-				int k = shutdown_remote_fd(pid, c.fd, ino);
-
-				if (k < 0)
-					log_warn("cannot shut down %s->%s of "
-						 "pid %d fd %d: %s",
-						 c.local, c.remote, pid, c.fd,
-						 strerror(-k));
-			}
-			count++;
-			if (fn) {
-				int fr = fn(arg, &c);
-
-				if (fr < 0)
-					r = fr;
-			}
-		}
-		closedir(d);
+		pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+		r = scan_table(&sc, pid, pid, pidfd >= 0 ? pidfd : -errno);
+		if (pidfd >= 0)
+			close(pidfd);
 	}
-	for (size_t i = 0; i < ntabs; i++)
-		free(tabs[i].v);
-	free(tabs);
-	free(pids.v);
-	return r < 0 ? r : count;
+	for (size_t i = 0; r >= 0 && i < threads.n; i++) {
+		int tid = threads.v[i], tgid;
+		bool shared;
+
+		/* a leader was read above */
+		if (tid <= 0 || pidset_has(&procs, tid))
+			continue;
+		tgid = tgid_of(tid);
+		if (tgid <= 0)
+			continue;
+		/* most threads share their process's table */
+		shared = pidset_has(&procs, tgid) && same_files(tgid, tid);
+		for (size_t j = 0; !shared && j < seen.n; j++)
+			shared = seen_tgid.v[j] == tgid &&
+				 same_files(seen.v[j], tid);
+		if (shared)
+			continue;
+		pidfd = thread_pidfd(tid, tgid);
+		r = scan_table(&sc, tid, tgid, pidfd);
+		if (pidfd >= 0)
+			close(pidfd);
+		if (r >= 0 && (r = pidset_add(&seen, tid)) == 0)
+			r = pidset_add(&seen_tgid, tgid);
+	}
+	for (size_t i = 0; i < sc.ntabs; i++)
+		free(sc.tabs[i].v);
+	free(sc.tabs);
+	free(procs.v);
+	free(threads.v);
+	free(seen.v);
+	free(seen_tgid.v);
+	return r < 0 ? r : sc.count;
 }

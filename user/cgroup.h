@@ -3,6 +3,7 @@
 #ifndef MW_CGROUP_H
 #define MW_CGROUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,15 +48,24 @@ struct mw_existing_conn {
 	int pid;
 	int fd;
 	char comm[16];
-	char local[64]; /* "addr:port" */
+	char local[64]; /* "addr:port"; both "" when not inspected */
 	char remote[64];
+	bool closed; /* shut down, when asked to kill */
+	/* why it could not be inspected or, asked to kill, closed: "" if it
+	 * was */
+	char why[96];
 };
 
 /*
- * Established (or connecting) TCP connections held by processes in the cgroup (and its
- * descendants) whose remote end matches is_protected. When kill is set each
- * one is shut down (pidfd_getfd + shutdown), so no unrecorded channel stays
- * open. fn is called for each; returns the count or -errno.
+ * TCP connections, established or able to carry data still (SYN_SENT,
+ * FIN_WAIT1/2, CLOSE_WAIT), held by the processes and threads of the cgroup
+ * (and its descendants) whose remote end matches is_protected, wherever
+ * their holder's network namespace is now: each socket is read through a
+ * duplicate of its fd (pidfd_getfd). When kill is set each one is shut
+ * down, so no unrecorded channel stays open. fn is called for each,
+ * closed or not (why says), and for each socket that could not be
+ * inspected at all (local and remote ""; it may be such a connection);
+ * returns how many it was called for, or -errno.
  */
 int mw_cgroup_existing_conns(
 	const char *abs_path,

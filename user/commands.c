@@ -470,9 +470,14 @@ static json_t *judge_caller(struct mw_commands_ctx *cc,
 
 static int add_existing(void *arg, const struct mw_existing_conn *c)
 {
-	json_array_append_new(arg, json_pack("{s:i,s:o,s:s,s:s}", "pid", c->pid,
-					     "comm", shown(c->comm), "local",
-					     c->local, "remote", c->remote));
+	json_t *e =
+		json_pack("{s:i,s:o,s:i,s:s,s:s,s:b}", "pid", c->pid, "comm",
+			  shown(c->comm), "fd", c->fd, "local", c->local,
+			  "remote", c->remote, "closed", c->closed);
+
+	if (e && c->why[0])
+		json_object_set_new(e, "error", json_string(c->why));
+	json_array_append_new(arg, e);
 	return 0;
 }
 
@@ -506,8 +511,9 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	char path[4096], err[512], what[4200];
 	uint64_t id = 0;
 	bool gone = false;
-	json_t *existing, *r;
-	int n;
+	json_t *existing, *r, *e;
+	int n, closed = 0;
+	size_t i;
 
 	if (!given)
 		return control_failed(cc, who, cmd, NULL, "missing cgroup");
@@ -552,16 +558,119 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	existing = json_array();
 	n = mw_cgroup_existing_conns(path, is_protected, cc, kill, add_existing,
 				     existing);
+	json_array_foreach (existing, i, e)
+		closed += json_is_true(json_object_get(e, "closed"));
 	if (n < 0)
 		log_warn("cannot list existing connections in %s: %s", path,
 			 strerror(-n));
-	if (n > 0)
-		log_warn("%s: %d connection(s) to protected servers predate "
-			 "enforcement%s",
-			 path, n, kill ? ": closed" : "");
-	r = json_pack("{s:b,s:o,s:o,s:b}", "ok", 1, "cgroup", shown(path),
-		      "existing", existing, "killed", kill && n > 0);
+	if (n > 0 && kill)
+		log_warn("%s: %d connection(s) to protected servers (or "
+			 "sockets not inspected) predate enforcement: %d "
+			 "closed, %d not",
+			 path, n, closed, n - closed);
+	else if (n > 0)
+		log_warn("%s: %d connection(s) to protected servers (or "
+			 "sockets not inspected) predate enforcement",
+			 path, n);
+	/* killed: every one of them is closed, as the CLI says */
+	r = json_pack("{s:b,s:o,s:o,s:b,s:i,s:i}", "ok", 1, "cgroup",
+		      shown(path), "existing", existing, "killed",
+		      kill && n > 0 && closed == n, "closed", closed,
+		      "not_closed", kill && n > 0 ? n - closed : 0);
+	if (r && n < 0)
+		json_object_set_new(r, "existing_error",
+				    json_string(strerror(-n)));
 	return r;
+}
+
+/*
+ * The CLI's account of the connections that predate enforcement, from the
+ * daemon's reply: how many were closed, and which could not be and why.
+ */
+int mw_print_existing(FILE *out, json_t *resp, bool kill)
+{
+	json_t *existing = json_object_get(resp, "existing"), *e;
+	const char *lerr =
+		json_string_value(json_object_get(resp, "existing_error"));
+	size_t i, nconn = 0, nopen = 0, nblind = 0;
+
+	json_array_foreach (existing, i, e) {
+		const char *remote =
+			json_string_value(json_object_get(e, "remote"));
+
+		if (!remote || !remote[0])
+			nblind++;
+		else if (nconn++, !json_is_true(json_object_get(e, "closed")))
+			nopen++;
+	}
+	if (nconn && !kill)
+		fprintf(out,
+			"%zu connection(s) to protected servers were open "
+			"before enforcement (not recorded; --kill-existing "
+			"closes them):\n",
+			nconn);
+	else if (nconn && !nopen)
+		fprintf(out,
+			"%zu connection(s) to protected servers were open "
+			"before enforcement and have been closed:\n",
+			nconn);
+	else if (nconn)
+		fprintf(out,
+			"%zu connection(s) to protected servers were open "
+			"before enforcement: %zu closed, %zu could NOT be "
+			"closed (still open, not recorded):\n",
+			nconn, nconn - nopen, nopen);
+	json_array_foreach (existing, i, e) {
+		const char *remote =
+			json_string_value(json_object_get(e, "remote"));
+		const char *why =
+			json_string_value(json_object_get(e, "error"));
+
+		if (!remote || !remote[0])
+			continue;
+		fprintf(out, "  pid %lld %s %s -> %s",
+			json_integer_value(json_object_get(e, "pid")),
+			json_string_value(json_object_get(e, "comm")) ?: "",
+			json_string_value(json_object_get(e, "local")) ?: "",
+			remote);
+		if (kill && !json_is_true(json_object_get(e, "closed")))
+			fprintf(out, "  NOT closed: %s", why ?: "unknown");
+		else if (why)
+			fprintf(out, "  (%s)", why);
+		fputc('\n', out);
+	}
+	if (nblind) {
+		fprintf(out,
+			"%zu socket(s) could not be inspected; any may be a "
+			"connection to a protected server%s:\n",
+			nblind, kill ? ", and stays open" : "");
+		json_array_foreach (existing, i, e) {
+			const char *remote =
+				json_string_value(json_object_get(e, "remote"));
+
+			if (remote && remote[0])
+				continue;
+			json_int_t fd =
+				json_integer_value(json_object_get(e, "fd"));
+
+			fprintf(out, "  pid %lld %s ",
+				json_integer_value(json_object_get(e, "pid")),
+				json_string_value(json_object_get(e, "comm"))
+					?: "");
+			/* fd -1: its whole file table */
+			if (fd >= 0)
+				fprintf(out, "fd %lld: ", fd);
+			fprintf(out, "%s\n",
+				json_string_value(json_object_get(e, "error"))
+					?: "unknown");
+		}
+	}
+	if (lerr)
+		fprintf(out,
+			"the connections open before enforcement could not "
+			"be listed%s: %s\n",
+			kill ? ", so none was closed" : "", lerr);
+	return kill && (nopen || nblind || lerr) ? 1 : 0;
 }
 
 /* An operator accepts what a server lists now as its tools. */

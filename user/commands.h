@@ -7,6 +7,8 @@
 #define MW_COMMANDS_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
 
 #include "audit.h"
 #include "bpf_loader.h"
@@ -47,5 +49,12 @@ uint64_t mw_commands_record(struct mw_commands_ctx *cc,
 /* who: the caller, as control.c learnt it */
 json_t *mw_commands_handle(struct mw_commands_ctx *cc, const char *cmd,
 			   json_t *req, const struct mw_control_caller *who);
+
+/*
+ * What `mcpwarden enforce` prints of the connections that predate
+ * enforcement, from the daemon's reply; its exit status: 1 when, asked to
+ * kill them, one may stay open (not closed, not inspected, not listed).
+ */
+int mw_print_existing(FILE *out, json_t *resp, bool kill);
 
 #endif

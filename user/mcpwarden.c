@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "commands.h"
 #include "config.h"
 #include "mask.h"
 #include "control.h"
@@ -113,8 +114,7 @@ static int cmd_enforce(const struct mw_config *cfg, int argc, char **argv,
 {
 	bool kill = false;
 	const char *cgroup = NULL;
-	json_t *req, *resp = NULL, *existing, *e;
-	size_t i;
+	json_t *req, *resp = NULL;
 	int rc = 1;
 
 	for (int k = 1; k < argc; k++) {
@@ -133,22 +133,7 @@ static int cmd_enforce(const struct mw_config *cfg, int argc, char **argv,
 		goto out;
 	printf("%s %s\n", on ? "enforcing" : "released",
 	       json_string_value(json_object_get(resp, "cgroup")));
-	existing = json_object_get(resp, "existing");
-	if (json_array_size(existing)) {
-		printf("%zu connection(s) to protected servers were open "
-		       "before enforcement%s:\n",
-		       json_array_size(existing),
-		       kill ? " and have been closed"
-			    : " (not recorded; --kill-existing closes them)");
-		json_array_foreach (existing, i, e) {
-			printf("  pid %lld %s %s -> %s\n",
-			       json_integer_value(json_object_get(e, "pid")),
-			       json_string_value(json_object_get(e, "comm")),
-			       json_string_value(json_object_get(e, "local")),
-			       json_string_value(json_object_get(e, "remote")));
-		}
-	}
-	rc = 0;
+	rc = on ? mw_print_existing(stdout, resp, kill) : 0;
 out:
 	json_decref(req);
 	json_decref(resp);

@@ -611,6 +611,37 @@ test('9. enforce reports connections opened before enforcement; --kill-existing 
   assert.equal((await d.cli(['release', cg])).code, 0);
 });
 
+test('9b. a connection whose holder then left for a network namespace of its own is listed and closed too', async () => {
+  // The socket stays in the namespace it was made in, which the holder's
+  // /proc/PID/net no longer shows: bash connects, then unshare -n execs
+  // cat (same pid) reading the socket as its stdin, and cat exits at EOF.
+  const cg = makeCgroup(uniqueName('mw-test-netns'));
+  const h = spawnInCgroup(cg, 'bash', ['-c',
+    `exec 3<>/dev/tcp/127.0.0.1/${sink.port} && exec unshare -n cat <&3 3<&-`]);
+  const hostNet = fs.readlinkSync('/proc/self/ns/net');
+  await until(() => {
+    try {
+      return fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8') === 'cat\n' &&
+        fs.readlinkSync(`/proc/${h.pid}/ns/net`) !== hostNet;
+    } catch { return false; }
+  }, `the holder in a network namespace of its own (err: ${h.err})`);
+  const line = new RegExp(`^  pid ${h.pid} cat 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${sink.port}$`, 'm');
+
+  let r = await enforce(d, cg);
+  assert.match(r.stdout, /^1 connection\(s\) to protected servers were open before enforcement \(not recorded; --kill-existing closes them\):$/m, r.stdout);
+  assert.match(r.stdout, line);
+  assert.equal(h.exitCode, null, `enforce without --kill-existing closed the connection: ${h.err}`);
+
+  r = await d.cli(['release', cg]);
+  assert.equal(r.code, 0, r.stderr);
+  r = await enforce(d, cg, ['--kill-existing']);
+  assert.match(r.stdout, /^1 connection\(s\) to protected servers were open before enforcement and have been closed:$/m, r.stdout);
+  assert.match(r.stdout, line);
+  await until(() => h.exitCode !== null, `the holder to see EOF (err: ${h.err})`, 5000);
+  assert.equal(h.exitCode, 0, h.err);
+  assert.equal((await d.cli(['release', cg])).code, 0);
+});
+
 test('10. status lists the enforced cgroup, the protected servers and a live connection; counters move', async () => {
   const s0 = await statusJson();
   const h = spawnHolder(cgA, '127.0.0.1', legacy.port, sseRequest(legacy.port));

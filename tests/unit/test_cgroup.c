@@ -8,6 +8,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -19,11 +23,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bpf_loader.h"
 #include "cgroup.h"
+#include "commands.h"
 #include "config.h"
 
 #define CGROUP2_MAGIC 0x63677270
@@ -286,12 +292,14 @@ static int port_is_protected(void *arg, const uint8_t addr[16], uint16_t port)
 }
 
 static int n_seen;
-static struct mw_existing_conn seen;
+static struct mw_existing_conn seen, seen_v[8];
 
 static int on_conn(void *arg, const struct mw_existing_conn *c)
 {
 	(void)arg;
 	seen = *c;
+	if (n_seen < 8)
+		seen_v[n_seen] = *c;
 	n_seen++;
 	return 0;
 }
@@ -323,48 +331,72 @@ static int connect_to(uint16_t port)
 	return fd;
 }
 
+/* The calling process into cgroup dir (its cgroup.procs); 0 or -1. */
+static int join(const char *dir)
+{
+	char path[PATH_MAX + 16], me[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY);
+	snprintf(me, sizeof(me), "%d", getpid());
+	if (fd < 0 || write(fd, me, strlen(me)) < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Whether the peer of fd sees EOF within 2 s. */
+static bool sees_eof(int fd)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	char c;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return recv(fd, &c, 1, 0) == 0;
+}
+
 /*
  * A child in the cgroup holds one connection to a protected port, one to
- * another port and one to the protected port that the server side has
- * closed (CLOSE_WAIT, not established); the parent (outside the cgroup)
- * holds one to the protected port too. Only the child's established
- * protected one is reported, and kill shuts it down.
+ * another port, one to the protected port that the server side has closed
+ * (CLOSE_WAIT: the child can still send) and one the child has finished
+ * sending on (FIN_WAIT2: the server can still send); the parent (outside
+ * the cgroup) holds one to the protected port too. The child's three
+ * protected ones are reported, and kill shuts them down.
  */
 Test(cgroup, existing_conns_finds_and_kills, .timeout = 60)
 {
 	uint16_t pport, oport;
 	int pl = listener(&pport), ol = listener(&oport);
-	int ready[2], hold[2], mine, acc, other_acc, closed_acc;
-	char procs[PATH_MAX + 16], c;
+	int ready[2], hold[2], mine, acc, other_acc, closed_acc, fin_acc;
+	char c;
 	pid_t pid;
 
 	protected_port = pport;
 	cr_assert_eq(pipe(ready), 0);
 	cr_assert_eq(pipe(hold), 0);
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
-		char me[32];
-		int fd, a, b, d;
+		int a, b, d, e;
 
 		/* only the parent's ends: EOF on hold when it closes its own */
 		close(hold[1]);
 		close(ready[0]);
 		alarm(30); /* never outlive a broken parent */
-		fd = open(procs, O_WRONLY);
-		snprintf(me, sizeof(me), "%d", getpid());
-		if (fd < 0 || write(fd, me, strlen(me)) < 0)
+		if (join(cg))
 			_exit(1);
-		close(fd);
 		a = connect_to(pport);
 		b = connect_to(oport);
 		d = connect_to(pport);
-		if (a < 0 || b < 0 || d < 0)
+		e = connect_to(pport);
+		if (a < 0 || b < 0 || d < 0 || e < 0)
 			_exit(2);
+		if (shutdown(e, SHUT_WR) != 0)
+			_exit(5);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(3);
-		/* hold both until the parent closes the pipe */
+		/* hold them all until the parent closes the pipe */
 		if (read(hold[0], &c, 1) < 0)
 			_exit(4);
 		_exit(0);
@@ -375,7 +407,9 @@ Test(cgroup, existing_conns_finds_and_kills, .timeout = 60)
 	acc = accept(pl, NULL, NULL);
 	other_acc = accept(ol, NULL, NULL);
 	closed_acc = accept(pl, NULL, NULL);
-	cr_assert(acc >= 0 && other_acc >= 0 && closed_acc >= 0);
+	fin_acc = accept(pl, NULL, NULL);
+	cr_assert(acc >= 0 && other_acc >= 0 && closed_acc >= 0 &&
+		  fin_acc >= 0);
 	close(closed_acc); /* the child's end goes to CLOSE_WAIT */
 	usleep(100000);
 	mine = connect_to(pport);
@@ -384,27 +418,45 @@ Test(cgroup, existing_conns_finds_and_kills, .timeout = 60)
 	n_seen = 0;
 	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 0,
 					      on_conn, NULL),
-		     1);
-	cr_assert_eq(n_seen, 1);
-	cr_assert_eq(seen.pid, pid);
-	cr_assert(seen.fd >= 0);
-	cr_assert_str_neq(seen.comm, "");
+		     3);
+	cr_assert_eq(n_seen, 3);
 	char want[64];
 	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
-	cr_assert_str_eq(seen.remote, want);
-	cr_assert(!strncmp(seen.local, "127.0.0.1:", 10), "%s", seen.local);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(seen_v[i].pid, pid);
+		cr_assert(seen_v[i].fd >= 0);
+		cr_assert_str_neq(seen_v[i].comm, "");
+		cr_assert_str_eq(seen_v[i].remote, want);
+		cr_assert(!strncmp(seen_v[i].local, "127.0.0.1:", 10), "%s",
+			  seen_v[i].local);
+		cr_assert(!seen_v[i].closed);
+		cr_assert_str_eq(seen_v[i].why, "");
+	}
 
-	/* without kill the connection is intact */
+	/* without kill the connections are intact: the server still reaches
+	 * the child that finished sending */
 	cr_assert_eq(send(acc, "x", 1, 0), 1);
+	cr_assert_eq(send(fin_acc, "x", 1, MSG_NOSIGNAL), 1);
+	usleep(100000);
+	cr_assert_eq(send(fin_acc, "x", 1, MSG_NOSIGNAL), 1);
 
 	n_seen = 0;
 	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
 					      on_conn, NULL),
-		     1);
+		     3);
+	for (int i = 0; i < 3; i++) {
+		cr_assert(seen_v[i].closed, "fd %d: %s", seen_v[i].fd,
+			  seen_v[i].why);
+		cr_assert_str_eq(seen_v[i].why, "");
+	}
 	/* the child's socket was shut down: our end sees EOF */
-	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(acc, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	cr_assert_eq(recv(acc, &c, 1, 0), 0, "no EOF after kill");
+	cr_assert(sees_eof(acc), "no EOF after kill");
+	/* and the one it had finished sending on takes no more: what the
+	 * server sends is answered with a reset */
+	cr_assert_eq(send(fin_acc, "x", 1, MSG_NOSIGNAL), 1);
+	usleep(100000);
+	cr_assert_eq(send(fin_acc, "x", 1, MSG_NOSIGNAL), -1,
+		     "the server still reaches the child after kill");
 	/* the unprotected one and ours are untouched */
 	cr_assert_eq(send(other_acc, "y", 1, 0), 1);
 	cr_assert_eq(send(mine, "z", 1, 0), 1);
@@ -418,10 +470,274 @@ Test(cgroup, existing_conns_finds_and_kills, .timeout = 60)
 	close(mine);
 	close(acc);
 	close(other_acc);
+	close(fin_acc);
 	close(pl);
 	close(ol);
 	close(ready[0]);
 	close(ready[1]);
+}
+
+/*
+ * A child connects, then leaves for a network namespace of its own: its
+ * socket stays in the namespace it was made in, which /proc/PID/net no
+ * longer shows. It is found and killed all the same.
+ */
+Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
+{
+	uint16_t pport;
+	int pl = listener(&pport), ready[2], hold[2], acc, status;
+	char c, want[64];
+	pid_t pid;
+
+	protected_port = pport;
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(hold[1]);
+		close(ready[0]);
+		alarm(30);
+		if (join(cg) || connect_to(pport) < 0)
+			_exit(1);
+		if (unshare(CLONE_NEWNET) != 0)
+			_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		if (read(hold[0], &c, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	child_pid = pid;
+	close(hold[0]);
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed");
+	acc = accept(pl, NULL, NULL);
+	cr_assert(acc >= 0);
+
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 0,
+					      on_conn, NULL),
+		     1);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
+	cr_assert_eq(seen.pid, pid);
+	cr_assert_str_eq(seen.remote, want);
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
+					      on_conn, NULL),
+		     1);
+	cr_assert(seen.closed, "%s", seen.why);
+	cr_assert(sees_eof(acc), "no EOF after kill");
+
+	close(hold[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	child_pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %d", status);
+	close(acc);
+	close(pl);
+	close(ready[0]);
+}
+
+struct own_table {
+	uint16_t port;
+	int ready, hold;
+};
+
+/* A thread with a file table of its own, holding a connection there. */
+static void *own_table_thread(void *arg)
+{
+	struct own_table *o = arg;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	char c;
+
+	if (unshare(CLONE_FILES) != 0 || connect_to(o->port) < 0)
+		_exit(1);
+	if (write(o->ready, &tid, sizeof(tid)) != sizeof(tid))
+		_exit(2);
+	if (read(o->hold, &c, 1) < 0)
+		_exit(3);
+	return NULL;
+}
+
+/*
+ * One thread of a child, alone in a threaded cgroup (whose cgroup.procs
+ * cannot be read), holds a connection in a file table of its own: it is
+ * found from cgroup.threads and killed.
+ */
+Test(cgroup, existing_conns_threaded_cgroup, .timeout = 60)
+{
+	char sub[PATH_MAX + 16], path[PATH_MAX + 32], want[64], num[32];
+	uint16_t pport;
+	int pl = listener(&pport), ready[2], hold[2], acc, fd, status;
+	pid_t pid, tid;
+
+	protected_port = pport;
+	snprintf(sub, sizeof(sub), "%s/child", cg);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/cgroup.type", sub);
+	fd = open(path, O_WRONLY);
+	cr_assert(fd >= 0);
+	if (write(fd, "threaded", 8) != 8)
+		cr_skip_test("no threaded cgroups: %s", strerror(errno));
+	close(fd);
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct own_table o = { pport, ready[1], hold[0] };
+		pthread_t t;
+
+		close(hold[1]);
+		close(ready[0]);
+		alarm(30);
+		if (join(cg))
+			_exit(1);
+		if (pthread_create(&t, NULL, own_table_thread, &o) != 0)
+			_exit(2);
+		pthread_join(t, NULL);
+		_exit(0);
+	}
+	child_pid = pid;
+	close(hold[0]);
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &tid, sizeof(tid)), sizeof(tid),
+		     "child failed");
+	acc = accept(pl, NULL, NULL);
+	cr_assert(acc >= 0);
+	snprintf(path, sizeof(path), "%s/cgroup.threads", sub);
+	fd = open(path, O_WRONLY);
+	snprintf(num, sizeof(num), "%d", (int)tid);
+	cr_assert(fd >= 0 && write(fd, num, strlen(num)) > 0,
+		  "moving thread %d: %s", (int)tid, strerror(errno));
+	close(fd);
+
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(sub, port_is_protected, NULL, 1,
+					      on_conn, NULL),
+		     1);
+	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
+	cr_assert_eq(seen.pid, pid);
+	cr_assert_str_eq(seen.remote, want);
+	cr_assert(seen.closed, "%s", seen.why);
+	cr_assert(sees_eof(acc), "no EOF after kill");
+
+	close(hold[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	child_pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %d", status);
+	close(acc);
+	close(pl);
+	close(ready[0]);
+}
+
+/* CAP_SYS_PTRACE out of the calling process's capability sets. */
+static int drop_ptrace(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+	int w = CAP_SYS_PTRACE / 32;
+	uint32_t bit = 1u << (CAP_SYS_PTRACE % 32);
+
+	if (syscall(SYS_capget, &h, d) != 0)
+		return -1;
+	d[w].effective &= ~bit;
+	d[w].permitted &= ~bit;
+	d[w].inheritable &= ~bit;
+	return syscall(SYS_capset, &h, d) != 0 ? -1 : 0;
+}
+
+/*
+ * A socket that cannot be taken is reported as not closed, and why. Both
+ * sides run without CAP_SYS_PTRACE, the scanner with another real uid: it
+ * may read the holder's /proc entries (fs uid 0, the same capabilities)
+ * but not take its fds (pidfd_getfd judges the real uid).
+ */
+Test(cgroup, existing_conns_untakeable_is_not_closed, .timeout = 60)
+{
+	uint16_t pport;
+	int pl = listener(&pport), ready[2], hold[2], res[2], acc, status;
+	struct mw_existing_conn got;
+	char c, want[64];
+	pid_t pid, scanner;
+
+	protected_port = pport;
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	cr_assert_eq(pipe(res), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(hold[1]);
+		close(ready[0]);
+		alarm(30);
+		if (join(cg) || drop_ptrace() || connect_to(pport) < 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		if (read(hold[0], &c, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	child_pid = pid;
+	close(hold[0]);
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed");
+	acc = accept(pl, NULL, NULL);
+	cr_assert(acc >= 0);
+
+	scanner = fork();
+	cr_assert(scanner >= 0);
+	if (scanner == 0) {
+		int n;
+
+		alarm(30);
+		if (setresuid(65534, 0, 0) != 0 || drop_ptrace())
+			_exit(1);
+		n_seen = 0;
+		n = mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
+					     on_conn, NULL);
+		if (n != n_seen || n > 8)
+			_exit(2);
+		/* the holder's other sockets (criterion's) cannot be
+		 * inspected: reported so, never as closed */
+		for (int i = 0, k = 0; i < n; i++) {
+			if (seen_v[i].closed || !seen_v[i].why[0])
+				_exit(3);
+			if (!seen_v[i].remote[0])
+				continue;
+			if (k++ ||
+			    write(res[1], &seen_v[i], sizeof(seen_v[i])) !=
+				    sizeof(seen_v[i]))
+				_exit(4);
+		}
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(scanner, &status, 0), scanner);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "scanner status %d", status);
+	close(res[1]);
+	cr_assert_eq(read(res[0], &got, sizeof(got)), sizeof(got));
+	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
+	cr_assert_eq(got.pid, pid);
+	cr_assert_str_eq(got.remote, want);
+	cr_assert(!got.closed);
+	cr_assert_str_eq(got.why, "pidfd_getfd: Operation not permitted");
+	/* and it is indeed open */
+	cr_assert_eq(send(acc, "x", 1, 0), 1);
+	struct timeval tv = { .tv_usec = 200000 };
+	setsockopt(acc, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	cr_assert_eq(recv(acc, &c, 1, 0), -1);
+
+	close(hold[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	child_pid = 0;
+	close(acc);
+	close(pl);
+	close(ready[0]);
+	close(res[0]);
 }
 
 Test(cgroup, existing_conns_empty_and_missing)
@@ -437,6 +753,132 @@ Test(cgroup, existing_conns_empty_and_missing)
 	cr_assert_eq(mw_cgroup_existing_conns(missing, port_is_protected, NULL,
 					      0, on_conn, NULL),
 		     -ENOENT);
+}
+
+/* ---- what the CLI says of them (commands.c) ---- */
+
+/* What mw_print_existing prints of reply, and its exit status. */
+static char *printed(const char *reply, bool kill, int *rc)
+{
+	json_error_t jerr;
+	json_t *resp = json_loads(reply, 0, &jerr);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	cr_assert(resp, "%s", jerr.text);
+	f = open_memstream(&buf, &len);
+	cr_assert(f);
+	*rc = mw_print_existing(f, resp, kill);
+	fclose(f);
+	json_decref(resp);
+	return buf;
+}
+
+#define CONN_CLOSED                                                         \
+	"{\"pid\":10,\"comm\":\"node\",\"fd\":3,\"local\":\"127.0.0.1:5\"," \
+	"\"remote\":\"127.0.0.1:80\",\"closed\":true}"
+#define CONN_OPEN                                                           \
+	"{\"pid\":11,\"comm\":\"node\",\"fd\":4,\"local\":\"127.0.0.1:6\"," \
+	"\"remote\":\"127.0.0.1:80\",\"closed\":false,\"error\":"           \
+	"\"pidfd_getfd: Operation not permitted\"}"
+#define SOCK_BLIND                                                        \
+	"{\"pid\":12,\"comm\":\"sh\",\"fd\":7,\"local\":\"\",\"remote\":" \
+	"\"\",\"closed\":false,\"error\":\"pidfd_getfd: Operation not "   \
+	"permitted\"}"
+
+Test(existing_report, all_closed)
+{
+	int rc;
+	char *out = printed("{\"ok\":true,\"existing\":[" CONN_CLOSED "]}",
+			    true, &rc);
+
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "1 connection(s) to protected servers were open "
+			      "before enforcement and have been closed:\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "  pid 10 node 127.0.0.1:5 -> 127.0.0.1:80\n"),
+		  "%s", out);
+	free(out);
+}
+
+/* One not closed: never "have been closed", why it stays open, and the
+ * exit status says so. */
+Test(existing_report, one_not_closed)
+{
+	int rc;
+	char *out = printed("{\"ok\":true,\"existing\":[" CONN_CLOSED
+			    "," CONN_OPEN "]}",
+			    true, &rc);
+
+	cr_assert_eq(rc, 1);
+	cr_assert_null(strstr(out, "have been closed"), "%s", out);
+	cr_assert(strstr(out, "2 connection(s) to protected servers were open "
+			      "before enforcement: 1 closed, 1 could NOT be "
+			      "closed (still open, not recorded):\n"),
+		  "%s", out);
+	cr_assert(strstr(out, "  pid 11 node 127.0.0.1:6 -> 127.0.0.1:80  NOT "
+			      "closed: pidfd_getfd: Operation not "
+			      "permitted\n"),
+		  "%s", out);
+	free(out);
+}
+
+/* A socket that could not be inspected may be such a connection. */
+Test(existing_report, not_inspected)
+{
+	int rc;
+	char *out = printed("{\"ok\":true,\"existing\":[" CONN_CLOSED
+			    "," SOCK_BLIND "]}",
+			    true, &rc);
+
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(out, "and have been closed:\n"), "%s", out);
+	cr_assert(strstr(out, "1 socket(s) could not be inspected; any may be "
+			      "a connection to a protected server, and stays "
+			      "open:\n  pid 12 sh fd 7: pidfd_getfd: "
+			      "Operation not permitted\n"),
+		  "%s", out);
+	free(out);
+	/* listing only: said, but enforce itself succeeded */
+	out = printed("{\"ok\":true,\"existing\":[" SOCK_BLIND "]}", false,
+		      &rc);
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(out, "1 socket(s) could not be inspected; any may be "
+			      "a connection to a protected server:\n"),
+		  "%s", out);
+	free(out);
+}
+
+Test(existing_report, listing_failed)
+{
+	int rc;
+	char *out = printed("{\"ok\":true,\"existing\":[],\"existing_error\":"
+			    "\"Cannot allocate memory\"}",
+			    true, &rc);
+
+	cr_assert_eq(rc, 1);
+	cr_assert_str_eq(out, "the connections open before enforcement could "
+			      "not be listed, so none was closed: Cannot "
+			      "allocate memory\n");
+	free(out);
+}
+
+Test(existing_report, listed_without_kill)
+{
+	int rc;
+	char *out = printed("{\"ok\":true,\"existing\":[{\"pid\":10,\"comm\":"
+			    "\"node\",\"fd\":3,\"local\":\"127.0.0.1:5\","
+			    "\"remote\":\"127.0.0.1:80\",\"closed\":false}]}",
+			    false, &rc);
+
+	cr_assert_eq(rc, 0);
+	cr_assert_str_eq(out,
+			 "1 connection(s) to protected servers were open "
+			 "before enforcement (not recorded; --kill-existing "
+			 "closes them):\n"
+			 "  pid 10 node 127.0.0.1:5 -> 127.0.0.1:80\n");
+	free(out);
 }
 
 /* ---- the 16-byte address form (bpf_loader.c) ---- */
