@@ -18,8 +18,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, removeCgroup, runInCgroup, spawnInCgroup, startServer,
-  runClient, startDaemon, uniqueName, cleanupAll,
+  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, removeCgroup, run, runInCgroup, spawnInCgroup,
+  startServer, runClient, startDaemon, uniqueName, cleanupAll,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
@@ -613,32 +613,43 @@ test('9. enforce reports connections opened before enforcement; --kill-existing 
 
 test('9b. a connection whose holder then left for a network namespace of its own is listed and closed too', async () => {
   // The socket stays in the namespace it was made in, which the holder's
-  // /proc/PID/net no longer shows: bash connects, then unshare -n execs
-  // cat (same pid) reading the socket as its stdin, and cat exits at EOF.
+  // /proc/PID/net no longer shows: bash connects, then unshare execs cat
+  // (same pid) reading the socket as its stdin, and cat exits at EOF. As
+  // root with unshare -n, and as nobody with unshare -Un where the host
+  // lets users make namespaces (Debian does).
   const cg = makeCgroup(uniqueName('mw-test-netns'));
-  const h = spawnInCgroup(cg, 'bash', ['-c',
-    `exec 3<>/dev/tcp/127.0.0.1/${sink.port} && exec unshare -n cat <&3 3<&-`]);
+  const holder = (pre, flags) => {
+    const argv = [...pre, 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${sink.port} && exec unshare ${flags} cat <&3 3<&-`];
+    return spawnInCgroup(cg, argv[0], argv.slice(1));
+  };
+  const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  const hs = [holder([], '-n')];
+  if ((await run(nobody[0], [...nobody.slice(1), 'unshare', '-Un', 'true'])).code === 0) hs.push(holder(nobody, '-Un'));
   const hostNet = fs.readlinkSync('/proc/self/ns/net');
-  await until(() => {
-    try {
-      return fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8') === 'cat\n' &&
-        fs.readlinkSync(`/proc/${h.pid}/ns/net`) !== hostNet;
-    } catch { return false; }
-  }, `the holder in a network namespace of its own (err: ${h.err})`);
-  const line = new RegExp(`^  pid ${h.pid} cat 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${sink.port}$`, 'm');
+  for (const h of hs) {
+    await until(() => {
+      try {
+        return fs.readFileSync(`/proc/${h.pid}/comm`, 'utf8') === 'cat\n' &&
+          fs.readlinkSync(`/proc/${h.pid}/ns/net`) !== hostNet;
+      } catch { return false; }
+    }, `holder ${h.pid} in a network namespace of its own (err: ${h.err})`);
+  }
+  const line = (h) => new RegExp(`^  pid ${h.pid} cat 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${sink.port}$`, 'm');
 
   let r = await enforce(d, cg);
-  assert.match(r.stdout, /^1 connection\(s\) to protected servers were open before enforcement \(not recorded; --kill-existing closes them\):$/m, r.stdout);
-  assert.match(r.stdout, line);
-  assert.equal(h.exitCode, null, `enforce without --kill-existing closed the connection: ${h.err}`);
+  assert.match(r.stdout, new RegExp(`^${hs.length} connection\\(s\\) to protected servers were open before enforcement \\(not recorded; --kill-existing closes them\\):$`, 'm'), r.stdout);
+  for (const h of hs) assert.match(r.stdout, line(h));
+  for (const h of hs) assert.equal(h.exitCode, null, `enforce without --kill-existing closed the connection: ${h.err}`);
 
   r = await d.cli(['release', cg]);
   assert.equal(r.code, 0, r.stderr);
   r = await enforce(d, cg, ['--kill-existing']);
-  assert.match(r.stdout, /^1 connection\(s\) to protected servers were open before enforcement and have been closed:$/m, r.stdout);
-  assert.match(r.stdout, line);
-  await until(() => h.exitCode !== null, `the holder to see EOF (err: ${h.err})`, 5000);
-  assert.equal(h.exitCode, 0, h.err);
+  assert.match(r.stdout, new RegExp(`^${hs.length} connection\\(s\\) to protected servers were open before enforcement and have been closed:$`, 'm'), r.stdout);
+  for (const h of hs) {
+    assert.match(r.stdout, line(h));
+    await until(() => h.exitCode !== null, `holder ${h.pid} to see EOF (err: ${h.err})`, 5000);
+    assert.equal(h.exitCode, 0, h.err);
+  }
   assert.equal((await d.cli(['release', cg])).code, 0);
 });
 
