@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -535,6 +536,80 @@ Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		  "child status %d", status);
 	close(acc);
+	close(pl);
+	close(ready[0]);
+}
+
+/*
+ * A connect() still in SYN_SENT (the listener's accept queue is full, so
+ * its SYN is dropped): getpeername would say ENOTCONN, yet it is about to
+ * become an unrecorded channel. It is reported, and kill aborts it.
+ */
+Test(cgroup, existing_conns_syn_sent, .timeout = 60)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	int pl, ready[2], hold[2], status;
+	char c, want[64];
+	pid_t pid;
+
+	/* backlog 0: one connection waits to be accepted, the next is
+	 * dropped */
+	pl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(pl >= 0);
+	cr_assert_eq(bind(pl, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(pl, 0), 0);
+	cr_assert_eq(getsockname(pl, (struct sockaddr *)&a, &len), 0);
+	protected_port = ntohs(a.sin_port);
+	cr_assert_eq(pipe(ready), 0);
+	cr_assert_eq(pipe(hold), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct tcp_info ti;
+		int s;
+
+		close(hold[1]);
+		close(ready[0]);
+		alarm(30);
+		if (join(cg) || connect_to(protected_port) < 0)
+			_exit(1);
+		s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (s < 0 || (connect(s, (struct sockaddr *)&a, sizeof(a)) &&
+			      errno != EINPROGRESS))
+			_exit(2);
+		usleep(200000);
+		len = sizeof(ti);
+		if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+		    ti.tcpi_state != TCP_SYN_SENT)
+			_exit(3);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		if (read(hold[0], &c, 1) < 0)
+			_exit(5);
+		_exit(0);
+	}
+	child_pid = pid;
+	close(hold[0]);
+	close(ready[1]);
+	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed");
+
+	snprintf(want, sizeof(want), "127.0.0.1:%u", protected_port);
+	n_seen = 0;
+	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
+					      on_conn, NULL),
+		     2);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_str_eq(seen_v[i].remote, want);
+		cr_assert(seen_v[i].closed, "%s", seen_v[i].why);
+	}
+
+	close(hold[1]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	child_pid = 0;
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "child status %d", status);
 	close(pl);
 	close(ready[0]);
 }
