@@ -2764,8 +2764,13 @@ static int read_chain_head(struct mw_audit *a, PGconn *conn, char *err,
 PGconn *mw_audit_pq_connect(const char *conninfo)
 {
 	const char *vals[] = { "10", conninfo, "UTF8", NULL };
+	PGconn *conn = PQconnectdbParams(conn_keys, vals, 1);
 
-	return PQconnectdbParams(conn_keys, vals, 1);
+	/* libpq's own processor writes a server's notice to stderr as the
+	 * server chose it: the CLI's terminal */
+	if (conn)
+		PQsetNoticeProcessor(conn, on_notice, NULL);
+	return conn;
 }
 
 /* A blocking connection for start-up; NULL with err set. */
@@ -2775,10 +2780,8 @@ static PGconn *connect_now(const char *conninfo, const char *as, char *err,
 	PGconn *conn = mw_audit_pq_connect(conninfo);
 	char msg[512];
 
-	if (conn && PQstatus(conn) == CONNECTION_OK) {
-		PQsetNoticeProcessor(conn, on_notice, NULL);
+	if (conn && PQstatus(conn) == CONNECTION_OK)
 		return conn;
-	}
 	copy_msg(msg, sizeof(msg),
 		 conn ? PQerrorMessage(conn) : "out of memory");
 	mw_set_err(err, errlen, "cannot connect to the audit database%s: %s",

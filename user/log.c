@@ -134,13 +134,41 @@ char *mw_defang_dup(const char *s)
 void mw_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
+	char *safe;
+	size_t n;
 
 	if (!err || !errlen)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-	for (size_t n = strlen(err);
-	     n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
+	for (n = strlen(err); n && (err[n - 1] == '\n' || err[n - 1] == '\r');)
 		err[--n] = '\0';
+	/* a server's ERROR and DETAIL lines: one line, a space between */
+	for (size_t i = 0, j = 0;; i++) {
+		if (err[i] == '\n') {
+			while (j && err[j - 1] == '\r')
+				j--;
+			err[j++] = ' ';
+			while (err[i + 1] == ' ' || err[i + 1] == '\t')
+				i++;
+			continue;
+		}
+		err[j++] = err[i];
+		if (!err[i]) {
+			n = j - 1;
+			break;
+		}
+	}
+	/*
+	 * A reason can quote another party (a server's error, a file's
+	 * line) and the CLI prints it as it is: defanged here, once for
+	 * every printer. Text defanged already is left as it was.
+	 */
+	safe = n < SIZE_MAX / 5 ? malloc(5 * n + 1) : NULL;
+	if (!safe)
+		return;
+	defang(safe, err, false);
+	snprintf(err, errlen, "%s", safe);
+	free(safe);
 }

@@ -28,7 +28,9 @@ void mw_log_limited(struct mw_log_limit *l, enum mw_log_level level,
 
 /*
  * Formats a reason into err (when err is not NULL), without the trailing
- * newline libpq and libbpf put on theirs.
+ * newline libpq and libbpf put on theirs, on one line (a line break
+ * inside it a space) and defanged as the log is: the CLI prints reasons
+ * that quote servers and files.
  */
 void mw_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -25,6 +25,7 @@
 
 #include "audit.h"
 #include "chain.h"
+#include "log.h"
 #include "loop.h"
 #include "pg_embedded.h"
 #include "schema.h"
@@ -3493,6 +3494,40 @@ Test(audit, a_view_replaced_or_a_filter_on_the_events_is_named)
 	cr_assert_not(ta_problem_says(&p, "row-level security"));
 	cr_assert_not(ta_problem_says(&p, "swallow"));
 
+	PQfinish(c);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/* A server's notice reaches the CLI's terminal only defanged, through the
+ * log, not as libpq's default processor writes it. */
+Test(audit, a_servers_notice_drives_no_terminal)
+{
+	struct mw_loop *loop = NULL;
+	struct mw_audit *a;
+	char ci[1024], *log;
+	PGconn *c;
+	PGresult *r;
+	int saved;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop); /* the cluster running */
+	cr_assert_eq(mw_audit_conninfo(&ta_cfg, ci, sizeof(ci)), 0);
+	c = mw_audit_pq_connect(ci);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+	mw_log_set_level(MW_LOG_DEBUG);
+	saved = ta_log_start();
+	r = PQexec(c, "DO $$BEGIN RAISE NOTICE E'\\x1b]52;c;SGk=\\x07"
+		      "\\x1b[2J'; END$$");
+	log = ta_log_end(saved);
+	mw_log_set_level(MW_LOG_INFO);
+	cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK, "%s",
+		     PQresultErrorMessage(r));
+	cr_assert_null(strchr(log, '\x1b'), "%s", log);
+	cr_assert_not_null(strstr(log, "server notice: NOTICE:  \\x1b]52;c;"),
+			   "%s", log);
+	free(log);
+	PQclear(r);
 	PQfinish(c);
 	mw_audit_close(a);
 	mw_loop_free(loop);

@@ -102,3 +102,21 @@ Test(log, a_limiter_bounds_a_flood_and_counts_the_rest,
 	cr_assert_eq(lim.dropped, 0);
 	free(got);
 }
+
+/* A reason quoting another party (a server's error) is printed by the CLI
+ * as it is: it is defanged when it is made; once only. */
+Test(log, reasons_are_defanged_once)
+{
+	char err[256], again[256];
+
+	mw_set_err(err, sizeof(err), "server: %s",
+		   "ERROR:  x\x1b]52;c;SGk=\x07\nDETAIL:  \xe2\x80\xae"
+		   "y\n");
+	cr_assert_str_eq(err, "server: ERROR:  x\\x1b]52;c;SGk=\\x07 "
+			      "DETAIL:  \\u202ey");
+	mw_set_err(again, sizeof(again), "%s", err);
+	cr_assert_str_eq(again, err);
+	/* cut to the buffer, still a string */
+	mw_set_err(err, 8, "%s", "\x1b\x1b\x1b\x1b");
+	cr_assert_str_eq(err, "\\x1b\\x1");
+}
