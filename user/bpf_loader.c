@@ -1303,24 +1303,22 @@ int mw_bpf_enforce(struct mw_bpf *b, const char *cgroup_path, uint64_t *id_out,
 	return r;
 }
 
-int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
-		   size_t errlen)
+/*
+ * Takes cgroup id out of the guard, then drops its links; what names it
+ * in errors. Returns how many links there were, or -errno.
+ */
+static int release_links(struct mw_bpf *b, uint64_t id, const char *what,
+			 char *err, size_t errlen)
 {
-	char abs[PATH_MAX], path[PATH_MAX];
-	struct timespec ts;
-	uint64_t id, now_ns;
-	int cgfd, found = 0, r, failed = 0;
+	char path[PATH_MAX];
+	int found = 0, r, failed = 0;
 
-	cgfd = open_cgroup(cgroup_path, abs, sizeof(abs), &id, err, errlen);
-	if (cgfd < 0)
-		return cgfd;
-	close(cgfd);
 	/* first: direct connections must not meet the guard after (while
 	 * the links stay, connections are steered: closed, not open) */
 	if (bpf_map_delete_elem(b->enforced_fd, &id) && errno != ENOENT) {
 		r = -errno;
 		mw_set_err(err, errlen,
-			   "cannot release %s: the guard keeps it: %s", abs,
+			   "cannot release %s: the guard keeps it: %s", what,
 			   strerror(-r));
 		return r;
 	}
@@ -1339,11 +1337,27 @@ int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
 			mw_set_err(err, errlen,
 				   "cannot release %s: %s stays attached "
 				   "(its connections are still steered): %s",
-				   abs, path, strerror(-r));
+				   what, path, strerror(-r));
 		}
 	}
-	if (failed)
-		return failed;
+	return failed ? failed : found;
+}
+
+int mw_bpf_release(struct mw_bpf *b, const char *cgroup_path, char *err,
+		   size_t errlen)
+{
+	char abs[PATH_MAX];
+	struct timespec ts;
+	uint64_t id, now_ns;
+	int cgfd, found;
+
+	cgfd = open_cgroup(cgroup_path, abs, sizeof(abs), &id, err, errlen);
+	if (cgfd < 0)
+		return cgfd;
+	close(cgfd);
+	found = release_links(b, id, abs, err, errlen);
+	if (found < 0)
+		return found;
 	if (!found) {
 		log_info("cgroup %s was not enforced", abs);
 		return 0;
@@ -1420,35 +1434,15 @@ int mw_bpf_is_enforced(struct mw_bpf *b, uint64_t id)
  */
 int mw_bpf_release_id(struct mw_bpf *b, uint64_t id, char *err, size_t errlen)
 {
-	char path[PATH_MAX];
-	int r, failed = 0;
+	char what[48];
+	int r;
 
-	if (bpf_map_delete_elem(b->enforced_fd, &id) && errno != ENOENT) {
-		r = -errno;
-		mw_set_err(err, errlen,
-			   "cannot release cgroup id %" PRIu64
-			   ": the guard keeps it: %s",
-			   id, strerror(-r));
+	snprintf(what, sizeof(what), "cgroup id %" PRIu64, id);
+	r = release_links(b, id, what, err, errlen);
+	if (r < 0)
 		return r;
-	}
-	for (size_t i = N_LINK_KINDS; i-- > 0;) {
-		if (link_path(b, id, link_kinds[i].suffix, path,
-			      sizeof(path))) {
-			mw_set_err(err, errlen, "bpf_pin_dir too long");
-			return -ENAMETOOLONG;
-		}
-		if (access(path, F_OK) != 0)
-			continue;
-		r = drop_link(path);
-		if (r && !failed) {
-			failed = r;
-			mw_set_err(err, errlen, "cannot drop %s: %s", path,
-				   strerror(-r));
-		}
-	}
-	if (!failed)
-		log_info("released cgroup id %" PRIu64 " (gone)", id);
-	return failed;
+	log_info("released cgroup id %" PRIu64 " (gone)", id);
+	return 0;
 }
 
 /*

@@ -135,14 +135,15 @@ static int resolve_error(int r, const char *given, const char *mnt, char *err,
 	}
 }
 
-int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
-		      size_t errlen)
+/* The cgroup v2 mount as given and as its real path, for a path given
+ * (not empty). 0 or -errno with err set. */
+static int mount_for(const char *given, const char **mnt,
+		     char mnt_real[PATH_MAX], char *err, size_t errlen)
 {
-	const char *mnt = mw_cgroup2_mount();
-	char mnt_real[PATH_MAX], cand[PATH_MAX];
 	int r;
 
-	if (!mnt) {
+	*mnt = mw_cgroup2_mount();
+	if (!*mnt) {
 		mw_set_err(err, errlen, "cgroup v2 is not mounted");
 		return -ENODEV;
 	}
@@ -150,12 +151,24 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 		mw_set_err(err, errlen, "empty cgroup path");
 		return -EINVAL;
 	}
-	if (!realpath(mnt, mnt_real)) {
+	if (!realpath(*mnt, mnt_real)) {
 		r = -errno;
-		mw_set_err(err, errlen, "cgroup v2 mount %s: %s", mnt,
+		mw_set_err(err, errlen, "cgroup v2 mount %s: %s", *mnt,
 			   strerror(-r));
 		return r;
 	}
+	return 0;
+}
+
+int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
+		      size_t errlen)
+{
+	const char *mnt;
+	char mnt_real[PATH_MAX], cand[PATH_MAX];
+	int r = mount_for(given, &mnt, mnt_real, err, errlen);
+
+	if (r)
+		return r;
 	if (given[0] == '/' &&
 	    (path_within(given, mnt) || path_within(given, mnt_real))) {
 		/* A file-system path under the mount. */
@@ -186,25 +199,13 @@ int mw_cgroup_resolve(const char *given, char *out, size_t outlen, char *err,
 int mw_cgroup_lexical(const char *given, char *out, size_t outlen, char *err,
 		      size_t errlen)
 {
-	const char *mnt = mw_cgroup2_mount(), *rest, *p;
+	const char *mnt, *rest, *p;
 	char mnt_real[PATH_MAX];
 	size_t used;
+	int r = mount_for(given, &mnt, mnt_real, err, errlen);
 
-	if (!mnt) {
-		mw_set_err(err, errlen, "cgroup v2 is not mounted");
-		return -ENODEV;
-	}
-	if (!given || !given[0]) {
-		mw_set_err(err, errlen, "empty cgroup path");
-		return -EINVAL;
-	}
-	if (!realpath(mnt, mnt_real)) {
-		int r = -errno;
-
-		mw_set_err(err, errlen, "cgroup v2 mount %s: %s", mnt,
-			   strerror(-r));
+	if (r)
 		return r;
-	}
 	rest = given;
 	if (given[0] == '/' && path_within(given, mnt_real))
 		rest = given + strlen(mnt_real);
