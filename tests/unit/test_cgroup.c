@@ -479,18 +479,22 @@ Test(cgroup, existing_conns_finds_and_kills, .timeout = 60)
 }
 
 /*
- * A child connects, then leaves for a network namespace of its own: its
- * socket stays in the namespace it was made in, which /proc/PID/net no
- * longer shows. It is found and killed all the same.
+ * A child in the test's cgroup that runs before (if any), connects to
+ * port, runs after (if any), says so, and holds its socket until the
+ * test lets it go (end_holder).
  */
-Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
-{
-	uint16_t pport;
-	int pl = listener(&pport), ready[2], hold[2], acc, status;
-	char c, want[64];
+struct holder {
 	pid_t pid;
+	int hold_w; /* closed: the child exits */
+};
 
-	protected_port = pport;
+static struct holder start_holder(uint16_t port, int (*before)(void),
+				  int (*after)(void))
+{
+	int ready[2], hold[2];
+	pid_t pid;
+	char c;
+
 	cr_assert_eq(pipe(ready), 0);
 	cr_assert_eq(pipe(hold), 0);
 	pid = fork();
@@ -499,9 +503,9 @@ Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
 		close(hold[1]);
 		close(ready[0]);
 		alarm(30);
-		if (join(cg) || connect_to(pport) < 0)
+		if (join(cg) || (before && before()) || connect_to(port) < 0)
 			_exit(1);
-		if (unshare(CLONE_NEWNET) != 0)
+		if (after && after())
 			_exit(2);
 		if (write(ready[1], "r", 1) != 1)
 			_exit(3);
@@ -513,6 +517,42 @@ Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
 	close(hold[0]);
 	close(ready[1]);
 	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed");
+	close(ready[0]);
+	return (struct holder){ pid, hold[1] };
+}
+
+/* Lets the holder go; it must have exited cleanly (or been killed). */
+static void end_holder(struct holder h, bool must_succeed)
+{
+	int status;
+
+	close(h.hold_w);
+	cr_assert_eq(waitpid(h.pid, &status, 0), h.pid);
+	child_pid = 0;
+	if (must_succeed)
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "child status %d", status);
+}
+
+static int leave_netns(void)
+{
+	return unshare(CLONE_NEWNET);
+}
+
+/*
+ * A child connects, then leaves for a network namespace of its own: its
+ * socket stays in the namespace it was made in, which /proc/PID/net no
+ * longer shows. It is found and killed all the same.
+ */
+Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
+{
+	uint16_t pport;
+	int pl = listener(&pport), acc;
+	struct holder h;
+	char want[64];
+
+	protected_port = pport;
+	h = start_holder(pport, NULL, leave_netns);
 	acc = accept(pl, NULL, NULL);
 	cr_assert(acc >= 0);
 
@@ -521,7 +561,7 @@ Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
 					      on_conn, NULL),
 		     1);
 	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
-	cr_assert_eq(seen.pid, pid);
+	cr_assert_eq(seen.pid, h.pid);
 	cr_assert_str_eq(seen.remote, want);
 	n_seen = 0;
 	cr_assert_eq(mw_cgroup_existing_conns(cg, port_is_protected, NULL, 1,
@@ -530,14 +570,9 @@ Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
 	cr_assert(seen.closed, "%s", seen.why);
 	cr_assert(sees_eof(acc), "no EOF after kill");
 
-	close(hold[1]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	child_pid = 0;
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "child status %d", status);
+	end_holder(h, true);
 	close(acc);
 	close(pl);
-	close(ready[0]);
 }
 
 /*
@@ -545,13 +580,34 @@ Test(cgroup, existing_conns_after_netns_change, .timeout = 60)
  * its SYN is dropped): getpeername would say ENOTCONN, yet it is about to
  * become an unrecorded channel. It is reported, and kill aborts it.
  */
+/* In the holder: one more connect() to protected_port, left in
+ * SYN_SENT by the listener's full queue. */
+static int connect_syn_sent(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons(protected_port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (s < 0 || (connect(s, (struct sockaddr *)&a, sizeof(a)) &&
+		      errno != EINPROGRESS))
+		return -1;
+	usleep(200000);
+	if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    ti.tcpi_state != TCP_SYN_SENT)
+		return -1;
+	return 0;
+}
+
 Test(cgroup, existing_conns_syn_sent, .timeout = 60)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof(a);
-	int pl, ready[2], hold[2], status;
-	char c, want[64];
-	pid_t pid;
+	struct holder h;
+	char want[64];
+	int pl;
 
 	/* backlog 0: one connection waits to be accepted, the next is
 	 * dropped */
@@ -562,38 +618,7 @@ Test(cgroup, existing_conns_syn_sent, .timeout = 60)
 	cr_assert_eq(listen(pl, 0), 0);
 	cr_assert_eq(getsockname(pl, (struct sockaddr *)&a, &len), 0);
 	protected_port = ntohs(a.sin_port);
-	cr_assert_eq(pipe(ready), 0);
-	cr_assert_eq(pipe(hold), 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		struct tcp_info ti;
-		int s;
-
-		close(hold[1]);
-		close(ready[0]);
-		alarm(30);
-		if (join(cg) || connect_to(protected_port) < 0)
-			_exit(1);
-		s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-		if (s < 0 || (connect(s, (struct sockaddr *)&a, sizeof(a)) &&
-			      errno != EINPROGRESS))
-			_exit(2);
-		usleep(200000);
-		len = sizeof(ti);
-		if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
-		    ti.tcpi_state != TCP_SYN_SENT)
-			_exit(3);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(4);
-		if (read(hold[0], &c, 1) < 0)
-			_exit(5);
-		_exit(0);
-	}
-	child_pid = pid;
-	close(hold[0]);
-	close(ready[1]);
-	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed");
+	h = start_holder(protected_port, NULL, connect_syn_sent);
 
 	snprintf(want, sizeof(want), "127.0.0.1:%u", protected_port);
 	n_seen = 0;
@@ -604,14 +629,8 @@ Test(cgroup, existing_conns_syn_sent, .timeout = 60)
 		cr_assert_str_eq(seen_v[i].remote, want);
 		cr_assert(seen_v[i].closed, "%s", seen_v[i].why);
 	}
-
-	close(hold[1]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	child_pid = 0;
-	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		  "child status %d", status);
+	end_holder(h, true);
 	close(pl);
-	close(ready[0]);
 }
 
 struct own_table {
@@ -733,33 +752,15 @@ static int drop_ptrace(void)
 Test(cgroup, existing_conns_untakeable_is_not_closed, .timeout = 60)
 {
 	uint16_t pport;
-	int pl = listener(&pport), ready[2], hold[2], res[2], acc, status;
+	int pl = listener(&pport), res[2], acc, status;
 	struct mw_existing_conn got;
+	struct holder h;
 	char c, want[64];
-	pid_t pid, scanner;
+	pid_t scanner;
 
 	protected_port = pport;
-	cr_assert_eq(pipe(ready), 0);
-	cr_assert_eq(pipe(hold), 0);
 	cr_assert_eq(pipe(res), 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
-		close(hold[1]);
-		close(ready[0]);
-		alarm(30);
-		if (join(cg) || drop_ptrace() || connect_to(pport) < 0)
-			_exit(1);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(3);
-		if (read(hold[0], &c, 1) < 0)
-			_exit(4);
-		_exit(0);
-	}
-	child_pid = pid;
-	close(hold[0]);
-	close(ready[1]);
-	cr_assert_eq(read(ready[0], &c, 1), 1, "child failed");
+	h = start_holder(pport, drop_ptrace, NULL);
 	acc = accept(pl, NULL, NULL);
 	cr_assert(acc >= 0);
 
@@ -796,7 +797,7 @@ Test(cgroup, existing_conns_untakeable_is_not_closed, .timeout = 60)
 	close(res[1]);
 	cr_assert_eq(read(res[0], &got, sizeof(got)), sizeof(got));
 	snprintf(want, sizeof(want), "127.0.0.1:%u", pport);
-	cr_assert_eq(got.pid, pid);
+	cr_assert_eq(got.pid, h.pid);
 	cr_assert_str_eq(got.remote, want);
 	cr_assert(!got.closed);
 	cr_assert_str_eq(got.why, "pidfd_getfd: Operation not permitted");
@@ -806,12 +807,9 @@ Test(cgroup, existing_conns_untakeable_is_not_closed, .timeout = 60)
 	setsockopt(acc, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	cr_assert_eq(recv(acc, &c, 1, 0), -1);
 
-	close(hold[1]);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	child_pid = 0;
+	end_holder(h, false);
 	close(acc);
 	close(pl);
-	close(ready[0]);
 	close(res[0]);
 }
 
