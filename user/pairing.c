@@ -474,6 +474,11 @@ bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 	return true;
 }
 
+bool mw_pairing_waits(const struct mw_pairing *p, const char *key)
+{
+	return find(p, key, keyed_hash(p, key, strlen(key))) != NULL;
+}
+
 bool mw_pairing_drop(struct mw_pairing *p, const char *key, uint64_t seq,
 		     bool may_be_answered)
 {

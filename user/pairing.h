@@ -66,6 +66,8 @@ int mw_pairing_put(struct mw_pairing *p, const char *key, size_t scope_len,
  */
 bool mw_pairing_take(struct mw_pairing *p, const char *key, uint64_t *seq,
 		     int64_t *ts_us, unsigned *flags, char **tool);
+/* Whether a request with this key waits (nothing changes). */
+bool mw_pairing_waits(const struct mw_pairing *p, const char *key);
 /*
  * Forgets the request with this key and audit seq (not a later request
  * put over the key); true when it was there. When its answer may still

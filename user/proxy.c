@@ -1110,6 +1110,34 @@ static void exchange_wait(struct exchange *x, struct mw_pairing *pairing,
 }
 
 /*
+ * The id as the trail records it (*out, to free; NULL: as it came), masked
+ * by the server's audit rules whatever tool they name: an id is no tool's
+ * payload, and a request and its answer keep one recorded id. The client
+ * rules need no say: a server's id they would mask never reaches the
+ * trail (names_hold_values), and a client's id is the client's own. -1:
+ * out of memory or a failed scan.
+ */
+static int trail_rpc_id(struct mw_conn *c, const struct mw_rpc_msg *m,
+			struct mw_mask_counts *counts, char **out)
+{
+	struct mw_mask_plan plan;
+	json_t *id;
+	long n;
+
+	*out = NULL;
+	if (!m->id ||
+	    !mw_masker_plan(c->px->masker, c->server->name, NULL,
+			    MW_MASK_IN_AUDIT | MW_MASK_ANY_TOOL, &plan))
+		return 0;
+	id = json_incref(json_object_get(m->json, "id"));
+	n = mw_mask_json(c->px->masker, &plan, &id, counts);
+	if (n > 0)
+		*out = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+	json_decref(id);
+	return n < 0 || (n > 0 && !*out) ? -1 : 0;
+}
+
+/*
  * Records every message of a batch. Returns 0, or -1 when the audit trail
  * cannot take them: the caller must then refuse what carried them.
  */
@@ -1133,13 +1161,19 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		uint64_t seq, req_seq;
 		int64_t req_ts;
 		unsigned flags = 0, unknown_tool = 0;
-		char *req_tool = NULL, *tool = NULL;
+		char *req_tool = NULL, *tool = NULL, *rpc_id = NULL;
 		int rc = 0;
 
 		base_event(c, &ev, MW_EV_REQUEST);
 		ev.session_id = x->has_session ? x->session : NULL;
 		ev.direction = o->dir;
-		ev.rpc_id = m->id;
+		if (masking && trail_rpc_id(c, m, &counts, &rpc_id)) {
+			log_err("conn %llu: masking failed (out of memory): "
+				"the message is refused",
+				(unsigned long long)c->id);
+			return -1;
+		}
+		ev.rpc_id = rpc_id ? rpc_id : m->id;
 		ev.http_method = http_method;
 		ev.http_path = path;
 		ev.detail = o->detail;
@@ -1253,10 +1287,12 @@ static int record_batch(struct mw_conn *c, const struct mw_rpc_batch *b,
 		}
 		json_decref(recorded);
 		free(tool);
+		free(rpc_id);
 		continue;
 	fail:
 		json_decref(recorded);
 		free(tool);
+		free(rpc_id);
 		return -1;
 	}
 	return 0;
@@ -2623,13 +2659,32 @@ static bool batch_has_method(const struct mw_rpc_batch *b)
 }
 
 /*
- * Whether a server's request or notification carries, in its method or
- * its id, a value the client's masking rules hide: neither can be masked
- * (the client would not know the method, nor the server pair the answer
- * with a changed id), so the message is withheld. 1, 0, or -1 (out of
- * memory). A response's id is the client's own request's.
+ * Whether the response answers a request of the client that waits: its
+ * id is then the client's own. Only a look: record_batch takes it.
  */
-static int names_hold_values(struct mw_conn *c, const struct mw_rpc_batch *b)
+static bool answers_waiting(struct mw_conn *c, const struct exchange *x,
+			    const char *id)
+{
+	char key[512 + MW_SESSION_MAX];
+	size_t scope_len;
+
+	return pair_key(key, sizeof(key), c, x->session, "c2s", id,
+			&scope_len) &&
+	       mw_pairing_waits(c->px->pairing, key);
+}
+
+/*
+ * Whether a server's message carries, where no mask can go, a value the
+ * client's masking rules hide: the method or id of a request or
+ * notification (the client would not know the method, nor the server
+ * pair the answer with a changed id), or the id of a response that
+ * answers no request of the client waiting (one that does carries the
+ * client's own id; any other id is the server's value, which the client
+ * would get unmasked). The message is withheld. 1, 0, or -1 (out of
+ * memory).
+ */
+static int names_hold_values(struct mw_conn *c, const struct exchange *x,
+			     const struct mw_rpc_batch *b)
 {
 	struct mw_mask_counts counts = { 0 };
 	struct mw_mask_plan plan;
@@ -2641,10 +2696,11 @@ static int names_hold_values(struct mw_conn *c, const struct mw_rpc_batch *b)
 		json_t *probe, *id;
 		long n;
 
-		if (!m->method)
+		if (!m->method && (!m->id || answers_waiting(c, x, m->id)))
 			continue;
 		id = json_object_get(m->json, "id");
-		probe = json_pack("[sO*]", m->method, id);
+		probe = m->method ? json_pack("[sO*]", m->method, id)
+				  : json_pack("[O]", id);
 		if (!probe)
 			return -1;
 		n = mw_mask_json(c->px->masker, &plan, &probe, &counts);
@@ -2675,7 +2731,7 @@ static int judge_server_batch(struct mw_conn *c, struct exchange *x,
 	int rc = 0;
 
 	*text = NULL;
-	switch (names_hold_values(c, b)) {
+	switch (names_hold_values(c, x, b)) {
 	case 0:
 		break;
 	case 1:

@@ -252,10 +252,27 @@ test('a value in a server message\'s method or id, where no mask can go: the mes
   assert.match(out.body, /names ok/);
   const rows = await until(async () => {
     const r = await d.sqlObjects("SELECT detail FROM mcpwarden.http_errors WHERE http_path = '/server-names'");
-    return r.length >= 3 && r;
-  }, 'three withheld messages recorded', 15000);
+    return r.length >= 5 && r;
+  }, 'five withheld messages recorded', 15000);
   for (const r of rows) assert.match(r.detail, /withheld: its method or id holds a value/);
-  // and the trail holds neither
+  // A client's own id holding a card: its answer pairs and reaches it as
+  // it was sent; the trail masks the id of both by the audit rules.
+  const digits = CARDS[0].replace(/\D/g, '');
+  const call = `{"jsonrpc":"2.0","id":${digits},"method":"tools/call","params":{"name":"lookup_customer","arguments":{}}}`;
+  const code = `fetch(${JSON.stringify(`${base}/number`)}, { method: 'POST', headers: {
+    'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: ${JSON.stringify(call)} }).then(async (r) => process.stdout.write(await r.text()))`;
+  const own = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+  assert.equal(own.code, 0, own.stderr);
+  assert.ok(own.stdout.startsWith(`{"jsonrpc":"2.0","id":${digits},`), own.stdout);
+  await auditSettled(d);
+  const ids = await d.sqlObjects("SELECT kind, rpc_id FROM mcpwarden.events WHERE http_path = '/number' ORDER BY seq");
+  assert.deepEqual(ids.map((x) => x.kind), ['request', 'response'], JSON.stringify(ids));
+  for (const x of ids) {
+    assert.ok(!x.rpc_id.includes(digits.slice(0, 12)), x.rpc_id);
+    assert.match(x.rpc_id, /^"[^"]+"$/, 'a masked id is a string');
+  }
+  // and the trail holds none of them
   const raw = await d.sqlObjects("SELECT count(*)::int AS n FROM mcpwarden.events WHERE " +
     `method LIKE '%${SSNS[0]}%' OR rpc_id LIKE '%${CARDS[0].replace(/\D/g, '').slice(0, 12)}%'`);
   assert.equal(raw[0].n, 0);

@@ -154,13 +154,16 @@ async function routes(req, res) {
     return true;
   }
   // a customer's values where no mask can go: a notification's method,
-  // a server request's id (a string, and an integer)
+  // a server request's id (a string, and an integer), the id of a result
+  // and of an error that answer no request of the client's
   if (req.url === '/server-names') {
     const r = await rows('', []);
     const card = r[0].card.replace(/\D/g, '');
     const msgs = [{ jsonrpc: '2.0', method: `notifications/${r[0].ssn}` },
       { jsonrpc: '2.0', id: r[0].card, method: 'ping' },
       { jsonrpc: '2.0', id: Number(card), method: 'ping' },
+      { jsonrpc: '2.0', id: card, result: {} },
+      { jsonrpc: '2.0', id: Number(card), error: { code: -32603, message: 'no such request' } },
       { jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'names ok' } }];
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.end(msgs.map((m) => `data: ${JSON.stringify(m)}\n\n`).join(''));

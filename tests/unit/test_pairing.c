@@ -58,6 +58,10 @@ Test(pairing, put_then_take)
 	struct mw_pairing *p = pair_new(8);
 
 	cr_assert_eq(pair_put(p, "srv/sess/c2s/1", 10, 1000, 0, NULL), 0);
+	/* a look does not take it */
+	cr_assert(mw_pairing_waits(p, "srv/sess/c2s/1"));
+	cr_assert(mw_pairing_waits(p, "srv/sess/c2s/1"));
+	cr_assert_not(mw_pairing_waits(p, "srv/sess/c2s/2"));
 	cr_assert_eq(pair_put(p, "srv/sess/c2s/\"1\"", 11, -5, 0, NULL), 0);
 	cr_assert_eq(mw_pairing_count(p), 2);
 	pair_expect(p, "srv/sess/c2s/\"1\"", 11, -5);
