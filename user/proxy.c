@@ -2878,14 +2878,14 @@ static int mask_sse_field(struct mw_conn *c, const struct mw_mask_plan *plan,
  */
 static int put_known_fields(struct mw_buf *out, const struct mw_sse_event *ev,
 			    bool with_id, const char *id, size_t id_len,
-			    const char *type, size_t type_len, const char *data,
-			    size_t data_len)
+			    long retry, const char *type, size_t type_len,
+			    const char *data, size_t data_len)
 {
 	/* an id reset, or one not written out again: the client's last
 	 * event id is reset, not left at an older one */
 	if ((with_id && id && put_sse_field(out, "id", id, id_len)) ||
 	    (with_id && !id && mw_buf_append(out, "id:\n", 4)) ||
-	    (ev->retry >= 0 && mw_buf_printf(out, "retry: %ld\n", ev->retry)) ||
+	    (retry >= 0 && mw_buf_printf(out, "retry: %ld\n", retry)) ||
 	    (type && put_sse_field(out, "event", type, type_len)) ||
 	    (ev->kind == MW_SSE_MESSAGE &&
 	     put_sse_field(out, "data", data ? data : "", data_len)) ||
@@ -2908,7 +2908,7 @@ static int send_known_fields(struct mw_conn *c, const struct mw_sse_event *ev)
 	int rc;
 
 	rc = put_known_fields(&out, ev, client_lacks_id(c, ev), id,
-			      id ? strlen(id) : 0, type,
+			      id ? strlen(id) : 0, ev->retry, type,
 			      type ? strlen(type) : 0, ev->data, ev->data_len);
 	if (!rc)
 		rc = send_block_text(c, ev, mw_buf_head(&out),
@@ -2918,10 +2918,37 @@ static int send_known_fields(struct mw_conn *c, const struct mw_sse_event *ev)
 }
 
 /*
+ * The block's retry as the client may get it (*out, -1: none): a value
+ * the client rules mask (parse_retry takes any number of digits: a card
+ * number is one) is dropped and counted, as no mask can go there: a
+ * client ignores a retry that is not digits, and keeps its own delay.
+ * -1: out of memory or a failed scan.
+ */
+static int client_retry(struct mw_conn *c, const struct mw_mask_plan *plan,
+			long retry, struct mw_mask_counts *counts, long *out)
+{
+	json_t *v;
+	long n;
+
+	*out = retry;
+	if (retry < 0)
+		return 0;
+	v = json_integer(retry);
+	if (!v)
+		return -1;
+	n = mw_mask_json(c->px->masker, plan, &v, counts);
+	json_decref(v);
+	if (n > 0)
+		*out = -1;
+	return n < 0 ? -1 : 0;
+}
+
+/*
  * With masking for the client, a block goes as mcpwarden frames it, never
  * as received: comments, unknown fields and a byte-order mark, which no
  * rule judged, are dropped; the id and the event type are masked as text
- * and so is the data of an event that is not JSON-RPC (data: what the
+ * and so is the data of an event that is not JSON-RPC, a retry dropped
+ * when they would mask it (data: what the
  * client gets, mask_data: whether it is still to be masked). One data
  * line per line of data, and the blank line after: no mask can join or
  * split events. A block of comments alone stays a bare ":" (a keep-alive).
@@ -2937,6 +2964,7 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 	const char *id = with_id ? ev->id : NULL, *type = ev->event;
 	size_t id_len = id ? strlen(id) : 0, type_len = type ? strlen(type) : 0;
 	char *id_buf = NULL, *type_buf = NULL, *data_buf = NULL;
+	long retry = -1;
 	int rc = -EIO;
 
 	/* a client that splits lines on U+2028 would read other fields */
@@ -2949,13 +2977,14 @@ static int send_masked_block(struct mw_conn *c, const struct exchange *x,
 			   &counts) ||
 	    mask_sse_field(c, plan, &type, &type_len, JSON_ENSURE_ASCII,
 			   &type_buf, &counts) ||
+	    client_retry(c, plan, ev->retry, &counts, &retry) ||
 	    (mask_data &&
 	     mask_sse_field(c, plan, &data, &data_len, JSON_ENSURE_ASCII,
 			    &data_buf, &counts)))
 		goto fail;
 	rc = -ENOMEM;
-	if (put_known_fields(&out, ev, with_id, id, id_len, type, type_len,
-			     data, data_len))
+	if (put_known_fields(&out, ev, with_id, id, id_len, retry, type,
+			     type_len, data, data_len))
 		goto fail;
 	rc = -EIO;
 	if (counts.total &&

@@ -193,15 +193,16 @@ async function routes(req, res) {
     res.end(`{"a":"${digits}\\u0031","a":"${digits.match(/.{4}/g).join('\\u0020')}"}`);
     return true;
   }
-  // A byte-order mark, comments, an id, a field no client reads, JSON with
-  // escapes in an event that is not a message, then a message.
+  // A byte-order mark, comments, a retry that is a card number, an id, a
+  // field no client reads, JSON with escapes in an event that is not a
+  // message, then a message.
   if (req.url === '/events') {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const r = await rows('', []);
     const row = await firstRowText();
     const note = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/message',
       params: { level: 'info', data: 'billing ready' } });
-    res.end(`\ufeff: note ${row}\nevent: audit\ndata: ${row}\n\n`
+    res.end(`\ufeff: note ${row}\nevent: audit\nretry: ${r[0].card.replace(/\D/g, '')}\ndata: ${row}\n\n`
       + `id: ${r[0].card}\nx-note: ${row}\nevent: audit-json\n`
       + `data: {"ssn":"${r[0].ssn.replace(/-/g, '\\u002d')}"}\n\n`
       + `: trace ${row}\ndata: ${note}\n\n`);
