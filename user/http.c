@@ -279,9 +279,11 @@ static int on_headers_complete(http_parser *p)
 	hd->content_length =
 		(p->flags & F_CONTENTLENGTH) ? (int64_t)p->content_length : -1;
 	v = mw_http_header(hd, "expect");
-	hd->expect_continue = v && !strcasecmp(v, "100-continue");
-	if (v && !hd->expect_continue)
+	if (v && strcasecmp(v, "100-continue"))
 		return set_err(h, "unsupported Expect");
+	/* An HTTP/1.0 client's expectation is ignored (RFC 9110 §10.1.1):
+	 * it may not read a 1xx as anything but the final answer (§15.2). */
+	hd->expect_continue = v && hd->minor >= 1;
 	v = mw_http_header(hd, "connection");
 	hd->upgrade = p->upgrade || (v && mw_http_token_in_list(v, "upgrade"));
 	if (check_head(h))

@@ -822,6 +822,29 @@ test('4. Expect: 100-continue is answered by the daemon; the server gets the bod
     (x) => x.length === 1 && x[0].tool === 'expect' && x[0].is_error === false, `the call of pid ${o.pid}`);
 });
 
+test('4b. an HTTP/1.0 client\'s Expect: 100-continue is ignored: its first status line is the final one', async () => {
+  // RFC 9110 §10.1.1 and §15.2: no 1xx to an HTTP/1.0 client, which
+  // could take it for the answer
+  const n0 = up.api.st.reqs.length;
+  const body = rpc(12, 'tools/call', { name: 'expect10', arguments: { text: 'y'.repeat(300) } });
+  const o = await rawClient('api', [
+    W(`POST /expect10 HTTP/1.0\r\nHost: 127.0.0.1:${up.api.port}\r\nContent-Type: application/json\r\n` +
+      `Accept: application/json, text/event-stream\r\nExpect: 100-continue\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`),
+    // time for a 100 Continue to show, were one sent
+    { op: 'sleep', ms: 500 },
+    W(body),
+    { op: 'waitResponses', n: 1, ms: 5000 },
+  ]);
+  assert.deepEqual(o.timeouts, [], `no final response: ${show(o)}`);
+  assert.match(o.text, /^HTTP\/1\.[01] 200 /, `the first status line is not the final one: ${show(o)}`);
+  assert.deepEqual(o.responses.map((r) => r.status), [200], show(o));
+  assert.equal(JSON.parse(o.finals[0].body).id, 12);
+  const reqs = up.api.st.reqs.slice(n0);
+  assert.equal(reqs.length, 1);
+  assert.equal(reqs[0].body, body);
+});
+
 test('5. a chunked request body reaches the server as the same bytes with Content-Length', async () => {
   const n0 = up.api.st.reqs.length;
   const body = rpc(21, 'tools/call', { name: 'chunked', arguments: { text: 'é ünïcødé ' + 'c'.repeat(5000) } });

@@ -503,6 +503,21 @@ Test(http, expect_100_continue)
 	http_finish(&run);
 }
 
+/* RFC 9110 §10.1.1: an HTTP/1.0 request's 100-continue is ignored (and
+ * §15.2: such a client gets no 1xx), not refused. */
+Test(http, expect_100_continue_ignored_from_http10)
+{
+	struct http_run run;
+
+	http_parse_all_slicings(&run, MW_HTTP_REQUEST,
+				HTTP_LIT("POST / HTTP/1.0\r\nHost: a\r\n"
+					 "Expect: 100-continue\r\n"
+					 "Content-Length: 2\r\n\r\nhi"));
+	cr_assert_eq(run.r->completes, 1);
+	cr_assert_not(run.r->msg[0].expect_continue);
+	http_finish(&run);
+}
+
 Test(http, keep_alive_by_version_and_connection)
 {
 	static const struct {
