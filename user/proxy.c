@@ -783,14 +783,21 @@ static void record_tool_event(struct mw_conn *c, enum mw_event_kind kind,
 			      const char *tool, const char *detail)
 {
 	struct mw_audit_event ev;
+	json_t *masked;
+	/* the trail's tool column masked by the audit rules, as a request's
+	 * is (record_batch): a server's tool name can be a value they hide */
+	char *safe = masked_detail(c, MW_MASK_IN_AUDIT, tool, &masked);
 
 	base_event(c, &ev, kind);
-	ev.tool = tool;
+	ev.tool = safe ? safe : tool;
 	ev.detail = detail;
+	ev.masked = masked;
 	ev.session_id = c->session;
 	if (!submit_event(c, &ev))
 		log_warn("conn %llu: audit queue full, not recorded: %s %s",
-			 (unsigned long long)c->id, tool, detail);
+			 (unsigned long long)c->id, ev.tool, detail);
+	json_decref(masked);
+	free(safe);
 }
 
 /*
@@ -844,11 +851,14 @@ static size_t pin_tools(struct mw_conn *c, json_t *result)
 				 "first definition pinned: %s", seen);
 			record_tool_event(c, MW_EV_TOOL_PINNED, tool, detail);
 		} else if (state == MW_PIN_CHANGED) {
+			char *tool_buf;
+
 			snprintf(detail, sizeof(detail),
 				 "definition changed: accepted %s, now %s",
 				 accepted, seen);
-			log_warn("%s: tool %s: %s", c->server->name, tool,
-				 detail);
+			log_warn("%s: tool %s: %s", c->server->name,
+				 log_safe(c, tool, &tool_buf), detail);
+			free(tool_buf);
 			record_tool_event(c, MW_EV_TOOL_CHANGED, tool, detail);
 		}
 		i++;

@@ -280,6 +280,30 @@ test('a value in a server message\'s method or id, where no mask can go: the mes
   assert.equal(raw[0].n, 0);
 });
 
+test('a tool named with a value: its pin events and the log name it masked', async () => {
+  const base = billing.url.replace(/\/mcp$/, '');
+  for (const [v, id] of [['1', 51], ['2', 52]]) {
+    const code = `fetch(${JSON.stringify(`${base}/tools-named?v=${v}`)}, { method: 'POST', headers: {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{"jsonrpc":"2.0","id":${id},"method":"tools/list"}' }).then(async (r) => process.stdout.write(await r.text()))`;
+    const r = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+    assert.equal(r.code, 0, r.stderr);
+    assertNoRaw(r.stdout, 'the listing');
+  }
+  await auditSettled(d);
+  const rows = await d.sqlObjects(`SELECT kind, tool, masked FROM mcpwarden.events
+    WHERE kind IN ('tool_pinned', 'tool_changed') AND tool LIKE 'lookup\\_%' AND tool <> 'lookup_customers'
+    ORDER BY seq`);
+  assert.deepEqual(rows.map((x) => x.kind), ['tool_pinned', 'tool_changed'], JSON.stringify(rows));
+  for (const x of rows) {
+    assertNoRaw(x.tool, 'the recorded tool');
+    assert.equal(x.tool, 'lookup_[MASKED:ssn]');
+    assert.deepEqual(x.masked, { ssn: 1 });
+  }
+  assert.match(d.log(), /tool lookup_\[MASKED:ssn\]: definition changed/);
+  assertNoRaw(d.log(), 'the daemon log');
+});
+
 test('an endpoint event whose URL holds a value ends the stream, recorded', async () => {
   // the legacy client waits for its endpoint: a stream that will not
   // give one ends, rather than leave it waiting

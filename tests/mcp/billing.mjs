@@ -169,6 +169,19 @@ async function routes(req, res) {
     res.end(msgs.map((m) => `data: ${JSON.stringify(m)}\n\n`).join(''));
     return true;
   }
+  // a tools/list answer naming a tool after a customer's SSN; ?v=2
+  // changes its definition (the pin's "changed" event and log line)
+  if (req.url.split('?')[0] === '/tools-named' && req.method === 'POST') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const r = await rows('', []);
+    const v = new URL(req.url, 'http://x').searchParams.get('v') ?? '1';
+    const tools = [{ name: `lookup_${r[0].ssn}`, description: `version ${v}`,
+      inputSchema: { type: 'object' } }];
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id, result: { tools } }));
+    return true;
+  }
   // the legacy transport's endpoint event, its URL holding a card: a URL
   // masked is none a client can use
   if (req.url === '/endpoint-card') {
