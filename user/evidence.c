@@ -1880,11 +1880,44 @@ static void check_unlisted(struct mw_verify *v, int dfd, const char *sub,
 	closedir(d);
 }
 
+struct listed_file {
+	const char *name, *sha;
+	uint64_t bytes;
+};
+
+static int listed_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct listed_file *)a)->name,
+		      ((const struct listed_file *)b)->name);
+}
+
+/* A listed file against the manifest's SHA-256 and size. */
+static void check_file(struct mw_verify *v, int dfd,
+		       const struct listed_file *lf)
+{
+	char hex[MW_SHA256_HEX];
+	uint64_t size;
+	int rc = hash_package_file(dfd, lf->name, hex, &size);
+
+	if (rc)
+		mw_verify_package_problem(v, "%s: %s", lf->name,
+					  rc == -ENOENT	  ? "missing"
+					  : rc == -EINVAL ? "not a regular file"
+					  : rc == -ELOOP  ? "a symbolic link"
+							  : strerror(-rc));
+	else if (strcmp(hex, lf->sha) || size != lf->bytes)
+		mw_verify_package_problem(v,
+					  "%s: changed (its SHA-256 or size is "
+					  "not the manifest's)",
+					  lf->name);
+}
+
 /* The files the manifest lists: each there, with its SHA-256 and size, and
  * nothing else in the directory. */
 static void check_files(struct mw_verify *v, int dfd, const json_t *files)
 {
-	size_t n = json_array_size(files), k = 0;
+	size_t n = json_array_size(files), k = 0, u = 0;
+	struct listed_file *lf;
 	const char **listed;
 	json_t *fe;
 	size_t i;
@@ -1896,10 +1929,11 @@ static void check_files(struct mw_verify *v, int dfd, const json_t *files)
 					  LISTED_FILES_MAX);
 		return;
 	}
+	lf = calloc(n ? n : 1, sizeof(*lf));
 	listed = calloc(n ? n : 1, sizeof(*listed));
-	if (!listed) {
+	if (!lf || !listed) {
 		mw_verify_package_problem(v, "out of memory");
-		return;
+		goto out;
 	}
 	json_array_foreach (files, i, fe) {
 		const char *name =
@@ -1907,9 +1941,6 @@ static void check_files(struct mw_verify *v, int dfd, const json_t *files)
 		const char *sha =
 			json_string_value(json_object_get(fe, "sha256"));
 		json_t *bytes = json_object_get(fe, "bytes");
-		char hex[MW_SHA256_HEX];
-		uint64_t size;
-		int rc;
 
 		if (!name || !valid_name(name) || !sha ||
 		    !json_is_integer(bytes) ||
@@ -1920,28 +1951,37 @@ static void check_files(struct mw_verify *v, int dfd, const json_t *files)
 						  "entry that is not one");
 			continue;
 		}
-		listed[k++] = name;
-		rc = hash_package_file(dfd, name, hex, &size);
-		if (rc)
-			mw_verify_package_problem(
-				v, "%s: %s", name,
-				rc == -ENOENT	? "missing"
-				: rc == -EINVAL ? "not a regular file"
-				: rc == -ELOOP	? "a symbolic link"
-						: strerror(-rc));
-		else if (strcmp(hex, sha) ||
-			 size != (uint64_t)json_integer_value(bytes))
-			mw_verify_package_problem(
-				v,
-				"%s: changed (its SHA-256 or size is not the "
-				"manifest's)",
-				name);
+		lf[k++] = (struct listed_file){
+			.name = name,
+			.sha = sha,
+			.bytes = (uint64_t)json_integer_value(bytes),
+		};
 	}
-	qsort(listed, k, sizeof(*listed), str_cmp);
-	check_unlisted(v, dfd, NULL, listed, k);
+	/*
+	 * Sorted first, so that a name listed again sits next to its first
+	 * entry: a problem, and not hashed again (LISTED_FILES_MAX entries
+	 * naming one large events.jsonl would have the verifier read it as
+	 * many times).
+	 */
+	qsort(lf, k, sizeof(*lf), listed_cmp);
+	for (i = 0; i < k; i++) {
+		if (u && !strcmp(listed[u - 1], lf[i].name)) {
+			/* once a name, however many copies */
+			if (i < 2 || strcmp(lf[i - 2].name, lf[i].name))
+				mw_verify_package_problem(
+					v, "the manifest lists %s twice",
+					lf[i].name);
+			continue;
+		}
+		listed[u++] = lf[i].name;
+		check_file(v, dfd, &lf[i]);
+	}
+	check_unlisted(v, dfd, NULL, listed, u);
 	if (!faccessat(dfd, MW_EVIDENCE_POLICY_DIR, F_OK, AT_SYMLINK_NOFOLLOW))
-		check_unlisted(v, dfd, MW_EVIDENCE_POLICY_DIR, listed, k);
+		check_unlisted(v, dfd, MW_EVIDENCE_POLICY_DIR, listed, u);
+out:
 	free(listed);
+	free(lf);
 }
 
 /* The range of each host the manifest lists, for the verifier. */
@@ -2767,8 +2807,8 @@ const char mw_evidence_format_md[] =
 	"  A directory without it is not a package: the export failed or was\n"
 	"  interrupted.\n"
 	"- `sha256sum -c manifest.sha256` (run in the directory) checks\n"
-	"  `manifest.json`. Its `files` lists every other file with its "
-	"SHA-256\n"
+	"  `manifest.json`. Its `files` lists every other file once, with "
+	"its SHA-256\n"
 	"  and size in bytes; check each of them, and that the directory "
 	"holds\n"
 	"  nothing else (only the files listed, `manifest.json` and\n"
@@ -2776,9 +2816,8 @@ const char mw_evidence_format_md[] =
 	"  `jq -r '.files[] | \"\\(.sha256)  \\(.name)\"' manifest.json | "
 	"sha256sum -c`\n"
 	"  `mcpwarden audit verify --package DIR` does all of this: a file\n"
-	"  missing, changed or not listed, a manifest that manifest.sha256 "
-	"does\n"
-	"  not name, is a break (`package: BROKEN`).\n"
+	"  missing, changed, not listed or listed twice, a manifest that\n"
+	"  manifest.sha256 does not name, is a break (`package: BROKEN`).\n"
 	"- Nothing in the package signs the manifest: record the value in\n"
 	"  `manifest.sha256` somewhere the package's holder cannot change it "
 	"(the\n"

@@ -1457,6 +1457,55 @@ Test(evidence_package, a_package_with_files_changed_is_a_break,
 	mw_sign_pub_free(pub);
 }
 
+/*
+ * events.jsonl listed three times more, the manifest resealed: one
+ * problem naming it, hashed once (a copy whose SHA-256 is wrong is not
+ * even read: not a second "changed").
+ */
+Test(evidence_package, a_file_listed_twice_is_a_break, .init = te_setup,
+     .fini = te_teardown)
+{
+	struct mw_sign_pub *pub = NULL;
+	struct mw_verify *v;
+	json_t *m, *files, *fe = NULL;
+	char dir[128], *text;
+	const char *r;
+	bool verified = false;
+	size_t i;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	m = json_load_file(te_path(dir, MW_EVIDENCE_MANIFEST), 0, NULL);
+	cr_assert_not_null(m);
+	files = json_object_get(m, "files");
+	json_array_foreach (files, i, fe) {
+		if (!strcmp(json_string_value(json_object_get(fe, "name")),
+			    MW_EVIDENCE_EVENTS))
+			break;
+	}
+	cr_assert_lt(i, json_array_size(files));
+	for (int k = 0; k < 3; k++)
+		cr_assert_eq(json_array_append_new(files, json_deep_copy(fe)),
+			     0);
+	text = json_dumps(m, JSON_INDENT(2));
+	cr_assert_not_null(text);
+	te_write(te_path(dir, MW_EVIDENCE_MANIFEST), text, strlen(text));
+	free(text);
+	json_decref(m);
+	te_reseal(dir, 0, 0);
+	v = te_verify_dir(dir, &pub);
+	r = te_report(v);
+	cr_assert_not(mw_verify_ok(v), "%s", r);
+	cr_assert(strstr(r, "the manifest lists events.jsonl twice"), "%s", r);
+	cr_assert_null(strstr(strstr(r, "lists events.jsonl twice") + 1,
+			      "lists events.jsonl twice"),
+		       "named once: %s", r);
+	cr_assert_null(strstr(r, "events.jsonl: changed"), "%s", r);
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+}
+
 /* ---- names from the database reach no terminal raw ---- */
 
 #define TE_HOSTILE "h1\x1b]2;PWNED\x07\x1b[2J"
