@@ -1196,23 +1196,42 @@ static int audit_checkpoints(struct mw_verify *v, const char *path,
 	return -1;
 }
 
-static void audit_report(struct mw_verify *v, bool as_json, const char *source)
+/*
+ * The report on stdout, flushed: 0, or -1 with a message when it could
+ * not be made or written (a full disk, a closed pipe). The exit status
+ * says the trail is intact only once its report is out: `audit verify
+ * --json > report.json` on a full file system must not exit 0 with an
+ * empty report.
+ */
+static int audit_report(struct mw_verify *v, bool as_json, const char *source)
 {
-	json_t *j;
+	json_t *j = NULL;
+	int rc = -1;
 
+	errno = 0; /* what a write below fails with, if one does */
 	if (!as_json) {
 		mw_verify_print(v, stdout);
-		return;
+	} else {
+		j = mw_verify_json(v);
+		if (!j ||
+		    json_object_set_new(j, "source", json_string(source))) {
+			fprintf(stderr,
+				"mcpwarden: the report: out of memory\n");
+			goto out;
+		}
+		/* its errors are stdout's too: ferror below */
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
 	}
-	j = mw_verify_json(v);
-	if (!j) {
-		fprintf(stderr, "mcpwarden: out of memory\n");
-		return;
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "mcpwarden: writing the report: %s\n",
+			strerror(errno ?: EIO));
+		goto out;
 	}
-	json_object_set_new(j, "source", json_string(source));
-	json_dumpf(j, stdout, JSON_INDENT(2));
-	putchar('\n');
+	rc = 0;
+out:
 	json_decref(j);
+	return rc;
 }
 
 static int cmd_audit_verify(const char *config, int argc, char **argv)
@@ -1317,7 +1336,8 @@ static int cmd_audit_verify(const char *config, int argc, char **argv)
 			host);
 		goto out;
 	}
-	audit_report(v, as_json, package ? "package" : "database");
+	if (audit_report(v, as_json, package ? "package" : "database"))
+		goto out;
 	rc = mw_verify_ok(v) ? 0 : 1;
 out:
 	mw_verify_free(v);

@@ -14,9 +14,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  MCP_DIR, cgroupRelPath, makeCgroup, spawnInCgroup, startDaemon, startServer, uniqueName,
+  CLI_BIN, MCP_DIR, cgroupRelPath, makeCgroup, spawnInCgroup, startDaemon, startServer, uniqueName,
   cleanupAll, waitExit, until as waitFor, auditSettled,
 } from './helpers.mjs';
 
@@ -296,6 +297,21 @@ test('a tampered line of events.jsonl: audit verify --package exits 1 and names 
   assert.match(r.stdout, new RegExp(`seq ${e.seq} modified`));
   const j = JSON.parse((await d.cli(['audit', 'verify', '--package', copy, '--json'])).stdout);
   assert.deepEqual(j.hosts[0].first_break, { seq: Number(e.seq), class: 'modified' });
+});
+
+test('audit verify --package whose report cannot be written exits 2, not 0', () => {
+  // stdout on /dev/full: every write fails with ENOSPC, as on a full disk
+  const full = fs.openSync('/dev/full', 'w');
+  try {
+    for (const json of [[], ['--json']]) {
+      const r = spawnSync(CLI_BIN, ['-c', d.configPath, 'audit', 'verify', '--package', pkg, ...json],
+        { stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 60000 });
+      assert.equal(r.status, 2, `${json}: exit ${r.status}, stderr:\n${r.stderr}`);
+      assert.match(r.stderr, /writing the report: No space left on device/);
+    }
+  } finally {
+    fs.closeSync(full);
+  }
 });
 
 test('a window with no events gives an empty package that verifies', async () => {
