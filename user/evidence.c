@@ -1658,25 +1658,90 @@ static void package_file(const struct mw_evidence *e, const char *name,
 }
 
 /*
+ * The package's files that the verifier parses as well as hashes: each
+ * opened once, through the package's directory and not through a link,
+ * and hashed as it is parsed, so that the manifest's SHA-256 and the
+ * verdict are of the same bytes. Opened by name for each, the file could
+ * be replaced in between by whoever can write the directory: the
+ * manifest would match one file and the verdict describe another.
+ */
+enum { HELD_CPS, HELD_EVENTS, HELD_N };
+
+struct held_file {
+	const char *name;
+	int fd; /* -1: not open */
+	bool listed; /* the manifest gives sha and bytes */
+	char sha[MW_SHA256_HEX];
+	uint64_t bytes;
+	struct mw_verify_digest got; /* of what was parsed */
+};
+
+static void held_init(struct held_file held[HELD_N])
+{
+	held[HELD_CPS] =
+		(struct held_file){ .name = MW_EVIDENCE_CHECKPOINTS, .fd = -1 };
+	held[HELD_EVENTS] =
+		(struct held_file){ .name = MW_EVIDENCE_EVENTS, .fd = -1 };
+}
+
+static void held_close(struct held_file held[HELD_N])
+{
+	for (int i = 0; i < HELD_N; i++) {
+		if (held[i].fd >= 0)
+			close(held[i].fd);
+		held[i].fd = -1;
+	}
+}
+
+/* Why a file of the package could not be opened (rc: -errno). */
+static const char *open_why(int rc)
+{
+	return rc == -ENOENT   ? "missing"
+	       : rc == -EINVAL ? "not a regular file"
+	       : rc == -ELOOP  ? "a symbolic link"
+			       : strerror(-rc);
+}
+
+/* The held files opened through dfd: 0, or -1 with err. */
+static int held_open(struct held_file held[HELD_N], int dfd, char *err,
+		     size_t errlen)
+{
+	for (int i = 0; i < HELD_N; i++) {
+		held[i].fd = mw_open_regular(dfd, held[i].name, true);
+		if (held[i].fd < 0) {
+			mw_set_err(err, errlen, "%s: %s", held[i].name,
+				   open_why(held[i].fd));
+			held[i].fd = -1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
  * The package's checkpoint lines (then extra_cps, a copy of the daemon's
  * checkpoint file, when not NULL) and events into v, the hosts' ranges
  * given already: what `audit verify --package` and the export share.
- * Read through dfd, the package's directory, the one whose files the
- * manifest was checked against: not reopened by its name, which could
- * name another directory by then.
+ * Read from the held files (opened through the package's directory, the
+ * one whose files the manifest is checked against, not reopened by its
+ * name, which could name another directory by then), their digests in
+ * held[].got.
  */
-static int load_package(struct mw_verify *v, int dfd, const char *extra_cps,
-			char *err, size_t errlen)
+static int load_package(struct mw_verify *v, struct held_file held[HELD_N],
+			const char *extra_cps, char *err, size_t errlen)
 {
+	struct held_file *cps = &held[HELD_CPS], *ev = &held[HELD_EVENTS];
+
 	mw_verify_package_lines(v, true);
-	if (mw_verify_load_checkpoints_at(v, dfd, MW_EVIDENCE_CHECKPOINTS, NULL,
-					  true, err, errlen))
+	if (mw_verify_load_checkpoints_fd(v, cps->fd, cps->name, &cps->got, err,
+					  errlen))
 		return -1;
 	mw_verify_package_lines(v, false);
 	if (extra_cps &&
 	    mw_verify_load_checkpoints(v, extra_cps, NULL, err, errlen))
 		return -1;
-	return mw_verify_load_jsonl_at(v, dfd, MW_EVIDENCE_EVENTS, err, errlen);
+	return mw_verify_load_jsonl_fd(v, ev->fd, ev->name, &ev->got, err,
+				       errlen);
 }
 
 /* The verifier over the package's own files, as `audit verify
@@ -1684,6 +1749,7 @@ static int load_package(struct mw_verify *v, int dfd, const char *extra_cps,
  * ranges are the export's own. Its reports with the export's notes. */
 static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 {
+	struct held_file held[HELD_N];
 	struct mw_sign_pub *pub = NULL;
 	struct mw_verify *v = NULL;
 	char path[PATH_MAX + 64], why[1024], *text = NULL;
@@ -1692,6 +1758,7 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 	FILE *f;
 	int rc = -1;
 
+	held_init(held);
 	package_file(e, MW_EVIDENCE_PUBKEY, path, sizeof(path));
 	if (mw_sign_pub_load(&pub, path, why, sizeof(why)) ||
 	    mw_verify_new(&v, pub, why, sizeof(why)))
@@ -1705,7 +1772,8 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 					   h->last_seq, why, sizeof(why)))
 			goto verr;
 	}
-	if (load_package(v, e->dfd, NULL, why, sizeof(why)))
+	if (held_open(held, e->dfd, why, sizeof(why)) ||
+	    load_package(v, held, NULL, why, sizeof(why)))
 		goto verr;
 	mw_verify_finish(v);
 	e->verified = mw_verify_ok(v);
@@ -1741,6 +1809,7 @@ verr:
 oom:
 	mw_set_err(err, errlen, "out of memory");
 out:
+	held_close(held);
 	json_decref(j);
 	free(text);
 	mw_verify_free(v);
@@ -1891,20 +1960,31 @@ static int listed_cmp(const void *a, const void *b)
 		      ((const struct listed_file *)b)->name);
 }
 
-/* A listed file against the manifest's SHA-256 and size. */
+/*
+ * A listed file against the manifest's SHA-256 and size; a held one's are
+ * kept for check_held, once it is parsed.
+ */
 static void check_file(struct mw_verify *v, int dfd,
-		       const struct listed_file *lf)
+		       const struct listed_file *lf,
+		       struct held_file held[HELD_N])
 {
 	char hex[MW_SHA256_HEX];
 	uint64_t size;
-	int rc = hash_package_file(dfd, lf->name, hex, &size);
+	int rc;
 
+	for (int i = 0; i < HELD_N; i++) {
+		if (strcmp(held[i].name, lf->name))
+			continue;
+		held[i].listed = true;
+		/* one longer than a SHA-256 would match once cut short */
+		if (strlen(lf->sha) < sizeof(held[i].sha))
+			strcpy(held[i].sha, lf->sha);
+		held[i].bytes = lf->bytes;
+		return;
+	}
+	rc = hash_package_file(dfd, lf->name, hex, &size);
 	if (rc)
-		mw_verify_package_problem(v, "%s: %s", lf->name,
-					  rc == -ENOENT	  ? "missing"
-					  : rc == -EINVAL ? "not a regular file"
-					  : rc == -ELOOP  ? "a symbolic link"
-							  : strerror(-rc));
+		mw_verify_package_problem(v, "%s: %s", lf->name, open_why(rc));
 	else if (strcmp(hex, lf->sha) || size != lf->bytes)
 		mw_verify_package_problem(v,
 					  "%s: changed (its SHA-256 or size is "
@@ -1914,7 +1994,8 @@ static void check_file(struct mw_verify *v, int dfd,
 
 /* The files the manifest lists: each there, with its SHA-256 and size, and
  * nothing else in the directory. */
-static void check_files(struct mw_verify *v, int dfd, const json_t *files)
+static void check_files(struct mw_verify *v, int dfd, const json_t *files,
+			struct held_file held[HELD_N])
 {
 	size_t n = json_array_size(files), k = 0, u = 0;
 	struct listed_file *lf;
@@ -1974,7 +2055,7 @@ static void check_files(struct mw_verify *v, int dfd, const json_t *files)
 			continue;
 		}
 		listed[u++] = lf[i].name;
-		check_file(v, dfd, &lf[i]);
+		check_file(v, dfd, &lf[i], held);
 	}
 	check_unlisted(v, dfd, NULL, listed, u);
 	if (!faccessat(dfd, MW_EVIDENCE_POLICY_DIR, F_OK, AT_SYMLINK_NOFOLLOW))
@@ -2029,7 +2110,8 @@ static int expect_ranges(struct mw_verify *v, const json_t *exported, char *err,
  * manifest.json lists every other file with its SHA-256 and size; then
  * each host's range for the verifier (section 6, step 3).
  */
-static int check_manifest(struct mw_verify *v, int dfd, char *err,
+static int check_manifest(struct mw_verify *v, int dfd,
+			  struct held_file held[HELD_N], char *err,
 			  size_t errlen)
 {
 	char *sums = NULL, *manifest = NULL, hex[MW_SHA256_HEX];
@@ -2075,7 +2157,7 @@ static int check_manifest(struct mw_verify *v, int dfd, char *err,
 		rc = 0;
 		goto out;
 	}
-	check_files(v, dfd, json_object_get(m, "files"));
+	check_files(v, dfd, json_object_get(m, "files"), held);
 	rc = expect_ranges(
 		v, json_object_get(json_object_get(m, "window"), "exported"),
 		err, errlen);
@@ -2086,19 +2168,45 @@ out:
 	return rc;
 }
 
+/* The held files, parsed, against the manifest's SHA-256 and size. */
+static void check_held(struct mw_verify *v, const struct held_file held[HELD_N])
+{
+	for (int i = 0; i < HELD_N; i++) {
+		const struct held_file *h = &held[i];
+
+		/* not listed: check_unlisted said so */
+		if (h->fd < 0 || !h->listed)
+			continue;
+		if (strcmp(h->got.sha256, h->sha) || h->got.bytes != h->bytes)
+			mw_verify_package_problem(
+				v,
+				"%s: changed (its SHA-256 or size is not the "
+				"manifest's)",
+				h->name);
+	}
+}
+
 int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
 			   const char *extra_cps, char *err, size_t errlen)
 {
-	int dfd, rc;
+	struct held_file held[HELD_N];
+	int dfd, rc = -1;
 
+	held_init(held);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	rc = check_manifest(v, dfd, err, errlen);
+	if (held_open(held, dfd, err, errlen))
+		goto out;
+	rc = check_manifest(v, dfd, held, err, errlen);
 	if (!rc)
-		rc = load_package(v, dfd, extra_cps, err, errlen);
+		rc = load_package(v, held, extra_cps, err, errlen);
+	if (!rc)
+		check_held(v, held);
+out:
+	held_close(held);
 	close(dfd);
 	return rc;
 }

@@ -31,6 +31,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+
+#include "digest.h"
 #include "fdio.h"
 #include "log.h"
 #include "pgcopy.h"
@@ -1777,6 +1780,7 @@ struct reader {
 	size_t total, total_max; /* bytes read, at most (0: no bound) */
 	bool eof;
 	bool unterminated; /* the line returned ended at the end of file */
+	EVP_MD_CTX *md; /* not NULL: every byte read goes through it too */
 };
 
 /*
@@ -1847,6 +1851,11 @@ static int reader_next(struct reader *rd, char **line, size_t *len,
 			rd->cap = ncap;
 		}
 		got = fread(rd->buf + rd->end, 1, rd->cap - rd->end, rd->f);
+		if (rd->md && got &&
+		    !EVP_DigestUpdate(rd->md, rd->buf + rd->end, got)) {
+			errno = EIO;
+			return -1;
+		}
 		rd->end += got;
 		rd->total += got;
 		if (rd->total_max && rd->total > rd->total_max) {
@@ -1889,6 +1898,63 @@ fail:
 	return -1;
 }
 
+/*
+ * The reader over fd, the caller's (a copy of it is read, from where fd
+ * is), and when d is not NULL a digest of every byte it reads: 0, or -1
+ * with err.
+ */
+static int reader_fd(struct reader *rd, int fd, const char *name,
+		     struct mw_verify_digest *d, char *err, size_t errlen)
+{
+	int cfd = fcntl(fd, F_DUPFD_CLOEXEC, 0), e = errno;
+
+	if (cfd < 0)
+		goto fail;
+	if (d && (!(rd->md = EVP_MD_CTX_new()) ||
+		  !EVP_DigestInit_ex(rd->md, mw_sha256_md(), NULL))) {
+		e = ENOMEM;
+		goto fail;
+	}
+	rd->f = fdopen(cfd, "r");
+	if (!rd->f) {
+		e = errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	if (cfd >= 0)
+		close(cfd);
+	EVP_MD_CTX_free(rd->md);
+	rd->md = NULL;
+	mw_set_err(err, errlen, "%s: %s", name, strerror(e));
+	errno = e;
+	return -1;
+}
+
+/* The digest of what rd read, once it read to the end: 0, or -1. */
+static int reader_digest(struct reader *rd, struct mw_verify_digest *d)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (!d)
+		return 0;
+	if (!EVP_DigestFinal_ex(rd->md, md, &mdlen) || mdlen != 32)
+		return -1;
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(d->sha256 + 2 * i, 3, "%02x", md[i]);
+	d->bytes = rd->total;
+	return 0;
+}
+
+static void reader_close(struct reader *rd)
+{
+	free(rd->buf);
+	if (rd->f)
+		fclose(rd->f);
+	EVP_MD_CTX_free(rd->md);
+}
+
 static bool host_is(const char *line, size_t len, const char *host)
 {
 	json_t *j = json_loadb(line, len, 0, NULL);
@@ -1906,29 +1972,26 @@ int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 					     err, errlen);
 }
 
-int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
-				  const char *path, const char *host,
-				  bool nofollow, char *err, size_t errlen)
+/* A checkpoint file open in rd: 0, or -1 with err. */
+static int load_checkpoints(struct mw_verify *v, struct reader *rd,
+			    const char *path, const char *host, char *err,
+			    size_t errlen)
 {
-	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
-			     .total_max = MW_VERIFY_CP_FILE_MAX };
 	struct stat st;
 	uint64_t lineno = 0;
-	int rc = -1, got;
+	int got;
 	char *line;
 	size_t len;
 	bool toolong;
 
-	if (reader_open(&rd, dirfd, path, nofollow, err, errlen))
-		return -1;
-	if (!fstat(fileno(rd.f), &st) && st.st_size > MW_VERIFY_CP_FILE_MAX) {
+	if (!fstat(fileno(rd->f), &st) && st.st_size > MW_VERIFY_CP_FILE_MAX) {
 		mw_set_err(err, errlen,
 			   "%s: larger than %u bytes: not a checkpoint file",
 			   path, MW_VERIFY_CP_FILE_MAX);
 		errno = EFBIG;
-		goto out;
+		return -1;
 	}
-	while ((got = reader_next(&rd, &line, &len, &toolong)) == 1) {
+	while ((got = reader_next(rd, &line, &len, &toolong)) == 1) {
 		char why[64];
 
 		lineno++;
@@ -1937,10 +2000,10 @@ int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
 				 MW_VERIFY_CP_LINE_MAX);
 			if (bad_line(v, "checkpoint file", lineno, why, false,
 				     err, errlen))
-				goto out;
+				return -1;
 			continue;
 		}
-		if (rd.unterminated) {
+		if (rd->unterminated) {
 			v->cp_file_torn = true;
 			continue;
 		}
@@ -1948,19 +2011,52 @@ int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
 			continue;
 		if (mw_verify_checkpoint_line(v, line, len, lineno, err,
 					      errlen))
-			goto out;
+			return -1;
 	}
 	if (got < 0) {
 		mw_set_err(err, errlen, "%s: %s", path,
 			   errno == EFBIG ? "larger than the bound of a "
 					    "checkpoint file"
 					  : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
+				  const char *path, const char *host,
+				  bool nofollow, char *err, size_t errlen)
+{
+	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
+			     .total_max = MW_VERIFY_CP_FILE_MAX };
+	int rc;
+
+	if (reader_open(&rd, dirfd, path, nofollow, err, errlen))
+		return -1;
+	rc = load_checkpoints(v, &rd, path, host, err, errlen);
+	reader_close(&rd);
+	return rc;
+}
+
+int mw_verify_load_checkpoints_fd(struct mw_verify *v, int fd, const char *name,
+				  struct mw_verify_digest *d, char *err,
+				  size_t errlen)
+{
+	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
+			     .total_max = MW_VERIFY_CP_FILE_MAX };
+	int rc = -1;
+
+	if (reader_fd(&rd, fd, name, d, err, errlen))
+		return -1;
+	if (load_checkpoints(v, &rd, name, NULL, err, errlen))
+		goto out;
+	if (reader_digest(&rd, d)) {
+		mw_set_err(err, errlen, "%s: cannot compute SHA-256", name);
 		goto out;
 	}
 	rc = 0;
 out:
-	free(rd.buf);
-	fclose(rd.f);
+	reader_close(&rd);
 	return rc;
 }
 
@@ -1970,39 +2066,67 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 	return mw_verify_load_jsonl_at(v, AT_FDCWD, path, err, errlen);
 }
 
-int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
-			    char *err, size_t errlen)
+/* events.jsonl open in rd: 0, or -1 with err. */
+static int load_jsonl(struct mw_verify *v, struct reader *rd, const char *path,
+		      char *err, size_t errlen)
 {
-	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
 	uint64_t lineno = 0;
-	int rc = -1, got;
+	int got;
 	char *line;
 	size_t len;
 	bool toolong;
 
-	/* a package's file: not through a link either */
-	if (reader_open(&rd, dirfd, path, true, err, errlen))
-		return -1;
-	while ((got = reader_next(&rd, &line, &len, &toolong)) == 1) {
+	while ((got = reader_next(rd, &line, &len, &toolong)) == 1) {
 		lineno++;
 		if (toolong) {
 			if (bad_line(v, "events.jsonl", lineno,
 				     "longer than the longest row accepted",
 				     true, err, errlen))
-				goto out;
+				return -1;
 			continue;
 		}
 		if (mw_verify_jsonl_line(v, line, len, lineno, err, errlen))
-			goto out;
+			return -1;
 	}
 	if (got < 0) {
 		mw_set_err(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
+			    char *err, size_t errlen)
+{
+	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
+	int rc;
+
+	/* a package's file: not through a link either */
+	if (reader_open(&rd, dirfd, path, true, err, errlen))
+		return -1;
+	rc = load_jsonl(v, &rd, path, err, errlen);
+	reader_close(&rd);
+	return rc;
+}
+
+int mw_verify_load_jsonl_fd(struct mw_verify *v, int fd, const char *name,
+			    struct mw_verify_digest *d, char *err,
+			    size_t errlen)
+{
+	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
+	int rc = -1;
+
+	if (reader_fd(&rd, fd, name, d, err, errlen))
+		return -1;
+	if (load_jsonl(v, &rd, name, err, errlen))
+		goto out;
+	if (reader_digest(&rd, d)) {
+		mw_set_err(err, errlen, "%s: cannot compute SHA-256", name);
 		goto out;
 	}
 	rc = 0;
 out:
-	free(rd.buf);
-	fclose(rd.f);
+	reader_close(&rd);
 	return rc;
 }
 

@@ -83,6 +83,7 @@
 #include <jansson.h>
 
 #include "chain.h"
+#include "digest.h"
 #include "sign.h"
 
 #define MW_VERIFY_HOST_MAX 256 /* bytes of a host name and the NUL */
@@ -199,6 +200,24 @@ int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
 				  const char *path, const char *host,
 				  bool nofollow, char *err, size_t errlen);
 
+/* The SHA-256 (hex) and size of the bytes a loader read. */
+struct mw_verify_digest {
+	char sha256[MW_SHA256_HEX];
+	uint64_t bytes;
+};
+/*
+ * A package's checkpoints.jsonl from fd, open already (name for
+ * messages): read from fd's offset (through a copy of it, fd stays the
+ * caller's) to its end, all of its lines. d, when not NULL, gets the
+ * SHA-256 and size of exactly the bytes parsed: what is compared with the
+ * manifest is what was verified, not a file reopened by its name, which
+ * someone may have replaced in between. -1 with err as
+ * mw_verify_load_checkpoints.
+ */
+int mw_verify_load_checkpoints_fd(struct mw_verify *v, int fd, const char *name,
+				  struct mw_verify_digest *d, char *err,
+				  size_t errlen);
+
 /* ---- rows ---- */
 
 /*
@@ -242,6 +261,10 @@ int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 /* The same with path relative to dirfd (openat). */
 int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
 			    char *err, size_t errlen);
+/* events.jsonl from fd, d as mw_verify_load_checkpoints_fd. */
+int mw_verify_load_jsonl_fd(struct mw_verify *v, int fd, const char *name,
+			    struct mw_verify_digest *d, char *err,
+			    size_t errlen);
 
 /*
  * The checkpoint file of the daemon that writes host's chain is not there.

@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1425,6 +1426,79 @@ Test(evidence_package, a_package_without_its_start_is_a_break, .init = te_setup,
 	cr_assert_eq(h->details[0].seq, 9, "%s", te_report(v));
 	cr_assert_eq(h->details[0].seq_end, 12, "%s", te_report(v));
 	cr_assert_eq(h->file_cp_retention, 0);
+	mw_verify_free(v);
+	mw_sign_pub_free(pub);
+}
+
+/*
+ * What `audit verify --package` compares with the manifest is what it
+ * parsed: the loaders read a descriptor, opened once, and give the digest
+ * of the bytes they read. Both files replaced by others (cut short,
+ * renamed over them) once open, as someone writing the directory during
+ * the verification would: the digests and the rows are the opened files'.
+ * (The race itself, between check_files and load_package, cannot be
+ * forced from here without a hook in between.)
+ */
+Test(evidence_package, the_digest_is_of_the_descriptor_parsed, .init = te_setup,
+     .fini = te_teardown)
+{
+	static const char *const names[] = { MW_EVIDENCE_CHECKPOINTS,
+					     MW_EVIDENCE_EVENTS };
+	char dir[128], tmp[600], want[2][MW_SHA256_HEX], sha[MW_SHA256_HEX];
+	char err[1024] = "", *text;
+	struct mw_verify_digest d[2];
+	struct mw_sign_pub *pub = NULL;
+	const struct mw_verify_host *h;
+	struct mw_verify *v = NULL;
+	size_t len[2], now, events = 0;
+	bool verified = false;
+	int fd[2];
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	for (int i = 0; i < 2; i++) {
+		snprintf(tmp, sizeof(tmp), "%s/%s", dir, names[i]);
+		fd[i] = open(tmp, O_RDONLY | O_CLOEXEC);
+		cr_assert_geq(fd[i], 0);
+		text = te_read(tmp, &len[i]);
+		cr_assert_eq(mw_sha256_hex(text, len[i], want[i]), 0);
+		if (i == 1)
+			events = te_lines(text);
+		free(text);
+		/* the swap: another file under the name */
+		snprintf(tmp, sizeof(tmp), "%s/%s.new", dir, names[i]);
+		te_write(tmp, "", 0);
+		cr_assert_eq(rename(tmp, te_path(dir, names[i])), 0);
+		text = te_read(te_path(dir, names[i]), &now);
+		cr_assert_eq(now, 0);
+		free(text);
+	}
+	cr_assert_gt(events, 0);
+	cr_assert_eq(mw_sign_pub_load(&pub, te_path(dir, MW_EVIDENCE_PUBKEY),
+				      err, sizeof(err)),
+		     0, "%s", err);
+	cr_assert_eq(mw_verify_new(&v, pub, err, sizeof(err)), 0, "%s", err);
+	mw_verify_package_lines(v, true);
+	cr_assert_eq(mw_verify_load_checkpoints_fd(v, fd[0], names[0], &d[0],
+						   err, sizeof(err)),
+		     0, "%s", err);
+	mw_verify_package_lines(v, false);
+	cr_assert_eq(mw_verify_load_jsonl_fd(v, fd[1], names[1], &d[1], err,
+					     sizeof(err)),
+		     0, "%s", err);
+	mw_verify_finish(v);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_str_eq(d[i].sha256, want[i], "%s", names[i]);
+		cr_assert_eq(d[i].bytes, len[i], "%s", names[i]);
+		cr_assert_eq(close(fd[i]), 0);
+	}
+	h = mw_verify_find_host(v, TE_HOST);
+	cr_assert_not_null(h, "%s", te_report(v));
+	cr_assert_eq(h->events, events, "%s", te_report(v));
+	cr_assert(mw_verify_ok(v), "%s", te_report(v));
+	cr_assert_eq(mw_sha256_hex("", 0, sha), 0);
+	cr_assert_str_neq(sha, want[1]);
 	mw_verify_free(v);
 	mw_sign_pub_free(pub);
 }
