@@ -1702,18 +1702,30 @@ static const char *open_why(int rc)
 			       : strerror(-rc);
 }
 
-/* The held files opened through dfd: 0, or -1 with err. */
-static int held_open(struct held_file held[HELD_N], int dfd, char *err,
-		     size_t errlen)
+/*
+ * The held files opened through dfd: 0, or -1 with err. With v (`audit
+ * verify --package`), one that is not there to read (missing, not a
+ * regular file, a symbolic link) is what the package shows, not a
+ * failure of the verifier: a package problem, its fd left -1 and its
+ * lines unread, and the report is printed (exit 1).
+ */
+static int held_open(struct mw_verify *v, struct held_file held[HELD_N],
+		     int dfd, char *err, size_t errlen)
 {
 	for (int i = 0; i < HELD_N; i++) {
-		held[i].fd = mw_open_regular(dfd, held[i].name, true);
-		if (held[i].fd < 0) {
-			mw_set_err(err, errlen, "%s: %s", held[i].name,
-				   open_why(held[i].fd));
-			held[i].fd = -1;
-			return -1;
+		int fd = mw_open_regular(dfd, held[i].name, true);
+
+		if (fd >= 0) {
+			held[i].fd = fd;
+			continue;
 		}
+		if (v && (fd == -ENOENT || fd == -EINVAL || fd == -ELOOP)) {
+			mw_verify_package_problem(v, "%s: %s", held[i].name,
+						  open_why(fd));
+			continue;
+		}
+		mw_set_err(err, errlen, "%s: %s", held[i].name, open_why(fd));
+		return -1;
 	}
 	return 0;
 }
@@ -1732,16 +1744,20 @@ static int load_package(struct mw_verify *v, struct held_file held[HELD_N],
 {
 	struct held_file *cps = &held[HELD_CPS], *ev = &held[HELD_EVENTS];
 
+	/* fd -1: not there to read, a package problem already */
 	mw_verify_package_lines(v, true);
-	if (mw_verify_load_checkpoints_fd(v, cps->fd, cps->name, &cps->got, err,
+	if (cps->fd >= 0 &&
+	    mw_verify_load_checkpoints_fd(v, cps->fd, cps->name, &cps->got, err,
 					  errlen))
 		return -1;
 	mw_verify_package_lines(v, false);
 	if (extra_cps &&
 	    mw_verify_load_checkpoints(v, extra_cps, NULL, err, errlen))
 		return -1;
-	return mw_verify_load_jsonl_fd(v, ev->fd, ev->name, &ev->got, err,
-				       errlen);
+	if (ev->fd >= 0 &&
+	    mw_verify_load_jsonl_fd(v, ev->fd, ev->name, &ev->got, err, errlen))
+		return -1;
+	return 0;
 }
 
 /* The verifier over the package's own files, as `audit verify
@@ -1772,7 +1788,7 @@ static int verify_package(struct mw_evidence *e, char *err, size_t errlen)
 					   h->last_seq, why, sizeof(why)))
 			goto verr;
 	}
-	if (held_open(held, e->dfd, why, sizeof(why)) ||
+	if (held_open(NULL, held, e->dfd, why, sizeof(why)) ||
 	    load_package(v, held, NULL, why, sizeof(why)))
 		goto verr;
 	mw_verify_finish(v);
@@ -2198,7 +2214,7 @@ int mw_evidence_verify_dir(struct mw_verify *v, const char *dir,
 		mw_set_err(err, errlen, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (held_open(held, dfd, err, errlen))
+	if (held_open(v, held, dfd, err, errlen))
 		goto out;
 	rc = check_manifest(v, dfd, held, err, errlen);
 	if (!rc)
@@ -3479,4 +3495,12 @@ const char mw_evidence_format_md[] =
 	"verification found a break (the package is written all the same, and\n"
 	"the report says where), 2 when no package could be written (nothing "
 	"is\n"
-	"left in DIR).\n";
+	"left in DIR).\n"
+	"`mcpwarden audit verify --package DIR` exits 0 when the package\n"
+	"verifies, 1 when it shows a break (a file of section 1 missing,\n"
+	"changed, not listed or listed twice, `events.jsonl` or\n"
+	"`checkpoints.jsonl` among them, with its report all the same), 2 "
+	"when\n"
+	"it could not verify (it could not read a file that is there, say) "
+	"or\n"
+	"could not write its report.\n";

@@ -299,6 +299,23 @@ test('a tampered line of events.jsonl: audit verify --package exits 1 and names 
   assert.deepEqual(j.hosts[0].first_break, { seq: Number(e.seq), class: 'modified' });
 });
 
+test('events.jsonl gone, or a symbolic link in its place: audit verify --package exits 1 and names it', async () => {
+  const copy = path.join(work, 'no-events');
+  fs.cpSync(pkg, copy, { recursive: true });
+  const file = path.join(copy, 'events.jsonl');
+  fs.unlinkSync(file);
+  let r = await d.cli(['audit', 'verify', '--package', copy]);
+  assert.equal(r.code, 1, `exit ${r.code}:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /events\.jsonl: missing/);
+  const j = JSON.parse((await d.cli(['audit', 'verify', '--package', copy, '--json'])).stdout);
+  assert.equal(j.ok, false);
+  assert.match(JSON.stringify(j), /events\.jsonl: missing/);
+  fs.symlinkSync(path.join(pkg, 'events.jsonl'), file);
+  r = await d.cli(['audit', 'verify', '--package', copy]);
+  assert.equal(r.code, 1, `exit ${r.code}:\n${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /events\.jsonl: a symbolic link/);
+});
+
 test('audit verify --package whose report cannot be written exits 2, not 0', () => {
   // stdout on /dev/full: every write fails with ENOSPC, as on a full disk
   const full = fs.openSync('/dev/full', 'w');

@@ -1503,6 +1503,56 @@ Test(evidence_package, the_digest_is_of_the_descriptor_parsed, .init = te_setup,
 	mw_sign_pub_free(pub);
 }
 
+/*
+ * events.jsonl or checkpoints.jsonl not there to read (gone, a symbolic
+ * link, a FIFO in its place): a package problem that names it, once, and
+ * a report (mw_evidence_verify_dir returns 0: exit 1), not a failure of
+ * the verifier (exit 2).
+ */
+Test(evidence_package, a_file_the_verifier_parses_gone_is_a_break,
+     .init = te_setup, .fini = te_teardown)
+{
+	static const struct {
+		const char *name, *why;
+	} cases[] = {
+		{ MW_EVIDENCE_EVENTS, "missing" },
+		{ MW_EVIDENCE_EVENTS, "a symbolic link" },
+		{ MW_EVIDENCE_CHECKPOINTS, "missing" },
+		{ MW_EVIDENCE_CHECKPOINTS, "not a regular file" },
+	};
+	char dir[128], path[600], want[128], saved[600];
+	struct mw_sign_pub *pub = NULL;
+	struct mw_verify *v;
+	bool verified = false;
+	const char *r, *at;
+
+	snprintf(dir, sizeof(dir), "%s/pkg", te_dir);
+	te_export(dir, false, &verified);
+	cr_assert(verified);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, cases[i].name);
+		snprintf(saved, sizeof(saved), "%s/../%s", dir, cases[i].name);
+		cr_assert_eq(rename(path, saved), 0);
+		if (!strcmp(cases[i].why, "a symbolic link"))
+			cr_assert_eq(symlink(saved, path), 0);
+		else if (!strcmp(cases[i].why, "not a regular file"))
+			cr_assert_eq(mkfifo(path, 0600), 0);
+		v = te_verify_dir(dir, &pub);
+		r = te_report(v);
+		cr_assert_not(mw_verify_ok(v), "%s", r);
+		snprintf(want, sizeof(want), "%s: %s", cases[i].name,
+			 cases[i].why);
+		at = strstr(r, want);
+		cr_assert(at, "%s: %s", want, r);
+		cr_assert_null(strstr(at + 1, want), "named once: %s", r);
+		mw_verify_free(v);
+		mw_sign_pub_free(pub);
+		pub = NULL;
+		unlink(path);
+		cr_assert_eq(rename(saved, path), 0);
+	}
+}
+
 /* A file added to the package, or its manifest.sha256 gone. */
 Test(evidence_package, a_package_with_files_changed_is_a_break,
      .init = te_setup, .fini = te_teardown)
