@@ -386,11 +386,11 @@ fail:
 	return -1;
 }
 
-/* The tick stays on the loop (it has no removal): close after the run. */
 void mw_cgwatch_close(struct mw_cgwatch *w)
 {
 	if (!w)
 		return;
+	mw_loop_del_tick(w->loop, &w->tick);
 	mw_loop_del(w->loop, &w->io);
 	close(w->io.fd);
 	mw_intents_free(&w->in);

@@ -37,7 +37,8 @@ void mw_loop_free(struct mw_loop *l);
 int mw_loop_add(struct mw_loop *l, struct mw_io *io, uint32_t events);
 int mw_loop_mod(struct mw_loop *l, struct mw_io *io, uint32_t events);
 void mw_loop_del(struct mw_loop *l, struct mw_io *io);
-/* Ticks run about every 100 ms. */
+/* Ticks run about every 100 ms. Whoever frees a tick takes it off first:
+ * the list is walked by every removal. */
 void mw_loop_add_tick(struct mw_loop *l, struct mw_tick *t);
 /* Not from within a tick callback: run_ticks is walking the list. */
 void mw_loop_del_tick(struct mw_loop *l, struct mw_tick *t);

@@ -4438,6 +4438,8 @@ void mw_proxy_free(struct mw_proxy *px)
 {
 	if (!px)
 		return;
+	/* the loop may outlive us: a tick left on it would be freed memory */
+	mw_loop_del_tick(px->loop, &px->tick);
 	mw_audit_on_durable(px->audit, NULL, NULL);
 	/* their exchanges drop pairing entries: before the table goes */
 	for (struct mw_conn *c = px->conns; c; c = c->next)
