@@ -1139,7 +1139,11 @@ static int trail_rpc_id(struct mw_conn *c, const struct mw_rpc_msg *m,
 	    !mw_masker_plan(c->px->masker, c->server->name, NULL,
 			    MW_MASK_IN_AUDIT | MW_MASK_ANY_TOOL, &plan))
 		return 0;
-	id = json_incref(json_object_get(m->json, "id"));
+	/* a copy: masking rewrites a string in place, and the message's own
+	 * id goes on to the peer as it came */
+	id = json_deep_copy(json_object_get(m->json, "id"));
+	if (!id)
+		return -1;
 	n = mw_mask_json(c->px->masker, &plan, &id, counts);
 	if (n > 0)
 		*out = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -2708,9 +2712,12 @@ static int names_hold_values(struct mw_conn *c, const struct exchange *x,
 
 		if (!m->method && (!m->id || answers_waiting(c, x, m->id)))
 			continue;
-		id = json_object_get(m->json, "id");
-		probe = m->method ? json_pack("[sO*]", m->method, id)
-				  : json_pack("[O]", id);
+		/* copies: masking rewrites strings in place */
+		id = json_deep_copy(json_object_get(m->json, "id"));
+		if (m->id && !id)
+			return -1;
+		probe = m->method ? json_pack("[so*]", m->method, id)
+				  : json_pack("[o*]", id);
 		if (!probe)
 			return -1;
 		n = mw_mask_json(c->px->masker, &plan, &probe, &counts);

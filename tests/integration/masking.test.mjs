@@ -259,17 +259,21 @@ test('a value in a server message\'s method or id, where no mask can go: the mes
   for (const r of rows) assert.match(r.detail, /withheld: its method or id holds a value/);
   // A client's own id holding a card: its answer pairs and reaches it as
   // it was sent; the trail masks the id of both by the audit rules.
+  // As a number and in a string: the answer (its result masked for the
+  // client, so written out again) keeps the id as the client sent it.
   const digits = CARDS[0].replace(/\D/g, '');
-  const call = `{"jsonrpc":"2.0","id":${digits},"method":"tools/call","params":{"name":"lookup_customer","arguments":{}}}`;
-  const code = `fetch(${JSON.stringify(`${base}/number`)}, { method: 'POST', headers: {
-    'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: ${JSON.stringify(call)} }).then(async (r) => process.stdout.write(await r.text()))`;
-  const own = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
-  assert.equal(own.code, 0, own.stderr);
-  assert.ok(own.stdout.startsWith(`{"jsonrpc":"2.0","id":${digits},`), own.stdout);
+  for (const id of [digits, JSON.stringify(`job-${digits}`)]) {
+    const call = `{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"lookup_customer","arguments":{}}}`;
+    const code = `fetch(${JSON.stringify(`${base}/number`)}, { method: 'POST', headers: {
+      'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: ${JSON.stringify(call)} }).then(async (r) => process.stdout.write(await r.text()))`;
+    const own = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+    assert.equal(own.code, 0, own.stderr);
+    assert.ok(own.stdout.startsWith(`{"jsonrpc":"2.0","id":${id},`), own.stdout);
+  }
   await auditSettled(d);
   const ids = await d.sqlObjects("SELECT kind, rpc_id FROM mcpwarden.events WHERE http_path = '/number' ORDER BY seq");
-  assert.deepEqual(ids.map((x) => x.kind), ['request', 'response'], JSON.stringify(ids));
+  assert.deepEqual(ids.map((x) => x.kind), ['request', 'response', 'request', 'response'], JSON.stringify(ids));
   for (const x of ids) {
     assert.ok(!x.rpc_id.includes(digits.slice(0, 12)), x.rpc_id);
     assert.match(x.rpc_id, /^"[^"]+"$/, 'a masked id is a string');

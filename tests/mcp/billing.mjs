@@ -114,7 +114,7 @@ async function routes(req, res) {
     const value = form === 'real' ? `${digits}.0`
       : form === 'exp' ? `${digits[0]}.${digits.slice(1)}e${digits.length - 1}` : digits;
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(`{"jsonrpc":"2.0","id":${JSON.parse(body).id},"result":${value}}`);
+    res.end(`{"jsonrpc":"2.0","id":${JSON.stringify(JSON.parse(body).id)},"result":${value}}`);
     return true;
   }
   if (req.url === '/debug') {
