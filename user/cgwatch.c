@@ -439,9 +439,16 @@ int mw_cgwatch_forget(struct mw_cgwatch *w, const char *path, char *err,
 	unwatch(w, (size_t)(it - w->in.v));
 	mw_intents_remove(&w->in, path);
 	if (mw_intents_save(&w->in, err, errlen) == 0)
-		return 0;
-	/* not forgotten on disk: not in memory either */
-	mw_cgwatch_remember(w, saved.path, saved.id);
+		return 1;
+	/* not forgotten on disk: not in memory either, as it was (a waiting
+	 * or refused intent stays so, with no alert again) */
+	if (mw_intents_set(&w->in, saved.path, saved.id) == 0) {
+		it = mw_intents_find(&w->in, saved.path);
+		it->state = saved.state;
+		it->refused_id = saved.refused_id;
+		memcpy(it->why, saved.why, sizeof(it->why));
+		watch(w, (size_t)(it - w->in.v));
+	}
 	return -1;
 }
 

@@ -51,9 +51,9 @@ int mw_cgwatch_enforced(struct mw_cgwatch *w, const char *path, uint64_t id,
 int mw_cgwatch_waiting(struct mw_cgwatch *w, const char *path, uint64_t *id);
 
 /*
- * release of path: forgotten, and saved. 0 (also when it was not
- * remembered) or -1 with err (then nothing changed). mw_cgwatch_remember
- * undoes it when the release then fails.
+ * release of path: forgotten, and saved. 1, 0 when it was not remembered,
+ * or -1 with err (then nothing changed). mw_cgwatch_remember undoes a 1
+ * when the release then fails.
  */
 int mw_cgwatch_forget(struct mw_cgwatch *w, const char *path, char *err,
 		      size_t errlen);

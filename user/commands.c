@@ -489,15 +489,17 @@ static int add_existing(void *arg, const struct mw_existing_conn *c)
 static int release(struct mw_commands_ctx *cc, const char *path, bool gone,
 		   uint64_t last_id, char *err, size_t errlen)
 {
-	int r;
+	int r, forgot = 0;
 
 	if (!gone && mw_cgroup_id(path, &last_id))
 		last_id = 0;
-	if (cc->cgwatch && mw_cgwatch_forget(cc->cgwatch, path, err, errlen))
+	if (cc->cgwatch &&
+	    (forgot = mw_cgwatch_forget(cc->cgwatch, path, err, errlen)) < 0)
 		return -1;
 	r = gone ? mw_bpf_release_id(cc->bpf, last_id, err, errlen)
 		 : mw_bpf_release(cc->bpf, path, err, errlen);
-	if (r && cc->cgwatch)
+	/* still enforced: remembered again, if it was and its id is known */
+	if (r && forgot > 0 && last_id)
 		mw_cgwatch_remember(cc->cgwatch, path, last_id);
 	return r;
 }
@@ -508,7 +510,7 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	const char *given = json_string_value(json_object_get(req, "cgroup"));
 	bool kill = json_is_true(json_object_get(req, "kill_existing"));
 	const char *cmd = on ? "enforce" : "release";
-	char path[4096], err[512], what[4200];
+	char path[4096], err[512], what[4200], not_remembered[700] = "";
 	uint64_t id = 0;
 	bool gone = false;
 	json_t *existing, *r, *e;
@@ -542,17 +544,19 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	if (!on)
 		return json_pack("{s:b,s:o,s:b}", "ok", 1, "cgroup",
 				 shown(path), "was_gone", gone);
-	/* enforced now, whatever comes of remembering it by path */
+	/*
+	 * Enforced now, whatever comes of remembering it by path: the
+	 * connections that predate it are still listed (and closed) below,
+	 * and the caller is told what was not remembered.
+	 */
 	if (cc->cgwatch &&
 	    mw_cgwatch_enforced(cc->cgwatch, path, id, err, sizeof(err))) {
-		char why[700];
-
-		snprintf(why, sizeof(why),
+		snprintf(not_remembered, sizeof(not_remembered),
 			 "the cgroup is enforced, but only by id: removed and "
 			 "made again, it would not be after a restart of the "
 			 "daemon (%s)",
 			 err);
-		return control_failed(cc, who, cmd, NULL, why);
+		log_err("ALERT (AC-3): %s: %s", path, not_remembered);
 	}
 	/* Opened before enforcement: never steered, so never recorded. */
 	existing = json_array();
@@ -580,6 +584,9 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 	if (r && n < 0)
 		json_object_set_new(r, "existing_error",
 				    json_string(strerror(-n)));
+	if (r && not_remembered[0])
+		json_object_set_new(r, "not_remembered",
+				    json_string(not_remembered));
 	return r;
 }
 
@@ -592,6 +599,8 @@ int mw_print_existing(FILE *out, json_t *resp, bool kill)
 	json_t *existing = json_object_get(resp, "existing"), *e;
 	const char *lerr =
 		json_string_value(json_object_get(resp, "existing_error"));
+	const char *forgot =
+		json_string_value(json_object_get(resp, "not_remembered"));
 	size_t i, nconn = 0, nopen = 0, nblind = 0;
 
 	json_array_foreach (existing, i, e) {
@@ -670,7 +679,9 @@ int mw_print_existing(FILE *out, json_t *resp, bool kill)
 			"the connections open before enforcement could not "
 			"be listed%s: %s\n",
 			kill ? ", so none was closed" : "", lerr);
-	return kill && (nopen || nblind || lerr) ? 1 : 0;
+	if (forgot)
+		fprintf(out, "warning: %s\n", forgot);
+	return (kill && (nopen || nblind || lerr)) || forgot ? 1 : 0;
 }
 
 /* An operator accepts what a server lists now as its tools. */

@@ -937,6 +937,23 @@ Test(existing_report, listing_failed)
 	free(out);
 }
 
+/* Enforced, closed, but not remembered by path: said, and not a success. */
+Test(existing_report, not_remembered_by_path)
+{
+	int rc;
+	char *out = printed("{\"ok\":true,\"existing\":[" CONN_CLOSED "],"
+			    "\"not_remembered\":\"the cgroup is enforced, "
+			    "but only by id\"}",
+			    true, &rc);
+
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(out, "and have been closed:\n"), "%s", out);
+	cr_assert(strstr(out, "warning: the cgroup is enforced, but only by "
+			      "id\n"),
+		  "%s", out);
+	free(out);
+}
+
 Test(existing_report, listed_without_kill)
 {
 	int rc;
