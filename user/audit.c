@@ -2656,41 +2656,6 @@ out:
 	mw_buf_free(&a->cp_lines);
 }
 
-/*
- * The chain never takes again a seq the checkpoint file vouches for.
- * With every row of this host dropped by retention (the host idle longer
- * than it keeps), or a database restored from an older backup, the head
- * read from the database is behind the file: events numbered from it
- * would mismatch the file's lines for ever. The chain goes on after the
- * file's last checkpoint, and audit verify sees the gap as retention's or
- * as a deletion, whichever it is. Not when the spool queued events: their
- * seqs were given by the run that knew the file.
- */
-static void continue_after_file(struct mw_audit *a)
-{
-	uint64_t last;
-	int rc;
-
-	if (a->checkpoint_fd < 0 || a->count)
-		return;
-	rc = file_last_checkpoint(a, &last);
-	if (rc) {
-		log_warn("audit: cannot read the checkpoint file %s back (%s): "
-			 "the chain goes on from the database's head",
-			 a->checkpoint_path, strerror(-rc));
-		return;
-	}
-	if (last < a->head_seq)
-		return;
-	log_warn("audit: the database's chain of host %s ends at seq %llu, "
-		 "before the checkpoint file's last (seq %llu): events "
-		 "retention dropped, or a database restored from an older "
-		 "backup; the chain goes on after the file's",
-		 a->host, (unsigned long long)a->head_seq - 1,
-		 (unsigned long long)last);
-	a->head_seq = last + 1;
-}
-
 /* ---- public ---- */
 
 /* base with the login role set: keyword/value strings and URIs. */
@@ -3295,7 +3260,6 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	if (a->count)
 		arm_timer(a, mw_now_ms());
 	restore_checkpoints(a);
-	continue_after_file(a);
 	log_info("audit: writing to the database (host %s, next seq %llu)",
 		 a->host, (unsigned long long)(a->head_seq + a->count));
 	*out = a;

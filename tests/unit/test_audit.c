@@ -658,44 +658,6 @@ Test(audit, restart_continues_numbering)
 	PQfinish(c);
 }
 
-/*
- * Every row of the host gone (retention, the host idle longer than it
- * keeps; or an older backup restored): the next run does not number its
- * events again from 1, which the checkpoint file vouches for with other
- * hashes, but goes on after the file's last checkpoint.
- */
-Test(audit, a_chain_the_database_lost_goes_on_after_the_checkpoint_file)
-{
-	struct mw_loop *loop;
-	struct mw_audit *a;
-	PGconn *c;
-
-	cr_assert_eq(mw_loop_new(&loop), 0);
-	a = ta_open(loop);
-	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
-	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
-	mw_audit_close(a); /* signs them: checkpoint 3, in the file */
-	mw_loop_free(loop);
-
-	c = ta_db();
-	cr_assert_eq(ta_count(c, "SELECT max(seq) FROM mcpwarden.events "
-				 "WHERE host = '" TA_HOST "'"),
-		     3);
-	ta_exec_sql(c, "BEGIN; SET LOCAL session_replication_role = replica; "
-		       "DELETE FROM mcpwarden.events; COMMIT");
-
-	cr_assert_eq(mw_loop_new(&loop), 0);
-	a = ta_open(loop);
-	cr_assert_eq(ta_submit_simple(a, 2, "ping"), 4,
-		     "numbered again over the file's seqs");
-	mw_audit_close(a);
-	mw_loop_free(loop);
-	cr_assert_eq(ta_count(c, "SELECT min(seq) FROM mcpwarden.events "
-				 "WHERE host = '" TA_HOST "'"),
-		     4);
-	PQfinish(c);
-}
-
 static char *ta_read_file(const char *path);
 
 /*
