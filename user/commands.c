@@ -557,6 +557,7 @@ static json_t *enforce(struct mw_commands_ctx *cc, json_t *req, bool on,
 			 "daemon (%s)",
 			 err);
 		log_err("ALERT (AC-3): %s: %s", path, not_remembered);
+		record_control(cc, who, cmd, NULL, "error", not_remembered);
 	}
 	/* Opened before enforcement: never steered, so never recorded. */
 	existing = json_array();
