@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -587,6 +588,19 @@ static void record_http_error(struct mw_conn *c, const char *http_method,
 	free(safe);
 }
 
+/* What a tools listing loses, and why: an error of its answer. */
+__attribute__((format(printf, 2, 3))) static void
+record_listing_error(struct mw_conn *c, const char *fmt, ...)
+{
+	char detail[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	record_http_error(c, NULL, NULL, c->resp_status, detail);
+}
+
 /* The client's rules for what any tool of the server sends; false when
  * none apply. */
 static bool client_text_plan(const struct mw_conn *c, struct mw_mask_plan *plan)
@@ -832,16 +846,14 @@ static size_t pin_tools(struct mw_conn *c, json_t *result)
 		}
 		if (mw_pins_see(c->px->pins, c->server->name, def, &state,
 				accepted, seen)) {
-			if (withheld < MW_TOOL_EVENTS_MAX) {
-				snprintf(detail, sizeof(detail),
-					 "tools/list: tool %.80s cannot be "
-					 "pinned (name over %d bytes, or over "
-					 "%d tools): withheld",
-					 tool, MW_PINS_MAX_NAME,
-					 MW_PINS_MAX_TOOLS);
-				record_http_error(c, NULL, NULL, c->resp_status,
-						  detail);
-			}
+			if (withheld < MW_TOOL_EVENTS_MAX)
+				record_listing_error(
+					c,
+					"tools/list: tool %.80s cannot be "
+					"pinned (name over %d bytes, or over "
+					"%d tools): withheld",
+					tool, MW_PINS_MAX_NAME,
+					MW_PINS_MAX_TOOLS);
 			json_array_remove(tools, i);
 			withheld++;
 			continue;
@@ -863,13 +875,11 @@ static size_t pin_tools(struct mw_conn *c, json_t *result)
 		}
 		i++;
 	}
-	if (withheld > MW_TOOL_EVENTS_MAX) {
-		snprintf(detail, sizeof(detail),
-			 "tools/list: %zu more tools cannot be pinned: "
-			 "withheld",
-			 withheld - MW_TOOL_EVENTS_MAX);
-		record_http_error(c, NULL, NULL, c->resp_status, detail);
-	}
+	if (withheld > MW_TOOL_EVENTS_MAX)
+		record_listing_error(c,
+				     "tools/list: %zu more tools cannot be "
+				     "pinned: withheld",
+				     withheld - MW_TOOL_EVENTS_MAX);
 	/* Once per listing; a failure is logged, the pins in memory hold. */
 	mw_pins_save(c->px->pins);
 	return withheld;
@@ -915,11 +925,9 @@ static size_t strip_duplicate_tools(struct mw_conn *c, json_t *tools)
 	size_t n = json_array_size(tools), named = 0, told = 0, removed;
 	struct listed_name *v = calloc(n ? n : 1, sizeof(*v));
 	bool *drop = calloc(n ? n : 1, sizeof(*drop));
-	char detail[200];
 
 	if (!v || !drop) {
-		record_http_error(c, NULL, NULL, c->resp_status,
-				  "tools/list: out of memory: withheld");
+		record_listing_error(c, "tools/list: out of memory: withheld");
 		removed = json_array_size(tools);
 		json_array_clear(tools);
 		goto out;
@@ -937,22 +945,17 @@ static size_t strip_duplicate_tools(struct mw_conn *c, json_t *tools)
 		if (b - a == 1)
 			continue;
 		drop[v[a].at] = true;
-		if (told++ < MW_TOOL_EVENTS_MAX) {
-			snprintf(detail, sizeof(detail),
-				 "tools/list: tool %.120s listed more than "
-				 "once: withheld",
-				 v[a].name);
-			record_http_error(c, NULL, NULL, c->resp_status,
-					  detail);
-		}
+		if (told++ < MW_TOOL_EVENTS_MAX)
+			record_listing_error(c,
+					     "tools/list: tool %.120s listed "
+					     "more than once: withheld",
+					     v[a].name);
 	}
-	if (told > MW_TOOL_EVENTS_MAX) {
-		snprintf(detail, sizeof(detail),
-			 "tools/list: %zu more tool names listed more than "
-			 "once: withheld",
-			 told - MW_TOOL_EVENTS_MAX);
-		record_http_error(c, NULL, NULL, c->resp_status, detail);
-	}
+	if (told > MW_TOOL_EVENTS_MAX)
+		record_listing_error(c,
+				     "tools/list: %zu more tool names listed "
+				     "more than once: withheld",
+				     told - MW_TOOL_EVENTS_MAX);
 	removed = remove_marked(tools, drop);
 out:
 	free(v);
@@ -976,13 +979,11 @@ static void shape_result(struct mw_conn *c, const struct mw_rpc_msg *m,
 	    !((pair_flags & MW_PAIR_TOOLS_LIST) && json_is_object(m->result)))
 		return;
 	if (json_array_size(tools) > MW_MAX_LISTED_TOOLS) {
-		char detail[160];
-
-		snprintf(detail, sizeof(detail),
-			 "tools/list: %zu tools, over %d: the listing is "
-			 "withheld",
-			 json_array_size(tools), MW_MAX_LISTED_TOOLS);
-		record_http_error(c, NULL, NULL, c->resp_status, detail);
+		record_listing_error(c,
+				     "tools/list: %zu tools, over %d: the "
+				     "listing is withheld",
+				     json_array_size(tools),
+				     MW_MAX_LISTED_TOOLS);
 		c->px->st.tools_hidden += json_array_size(tools);
 		json_array_clear(tools);
 		o->rewritten = true;
