@@ -1875,10 +1875,10 @@ static int reader_next(struct reader *rd, char **line, size_t *len,
  * with err and errno. A FIFO would block for ever, a device such as
  * /dev/zero never end: neither is a file the verifier reads.
  */
-static int reader_open(struct reader *rd, int dirfd, const char *path,
-		       bool nofollow, char *err, size_t errlen)
+static int reader_open(struct reader *rd, const char *path, bool nofollow,
+		       char *err, size_t errlen)
 {
-	int fd = mw_open_regular(dirfd, path, nofollow), e;
+	int fd = mw_open_regular(AT_FDCWD, path, nofollow), e;
 
 	if (fd < 0) {
 		e = -fd;
@@ -1965,13 +1965,6 @@ static bool host_is(const char *line, size_t len, const char *host)
 	return is;
 }
 
-int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
-			       const char *host, char *err, size_t errlen)
-{
-	return mw_verify_load_checkpoints_at(v, AT_FDCWD, path, host, false,
-					     err, errlen);
-}
-
 /* A checkpoint file open in rd: 0, or -1 with err. */
 static int load_checkpoints(struct mw_verify *v, struct reader *rd,
 			    const char *path, const char *host, char *err,
@@ -2023,15 +2016,14 @@ static int load_checkpoints(struct mw_verify *v, struct reader *rd,
 	return 0;
 }
 
-int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
-				  const char *path, const char *host,
-				  bool nofollow, char *err, size_t errlen)
+int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
+			       const char *host, char *err, size_t errlen)
 {
 	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
 			     .total_max = MW_VERIFY_CP_FILE_MAX };
 	int rc;
 
-	if (reader_open(&rd, dirfd, path, nofollow, err, errlen))
+	if (reader_open(&rd, path, false, err, errlen))
 		return -1;
 	rc = load_checkpoints(v, &rd, path, host, err, errlen);
 	reader_close(&rd);
@@ -2058,12 +2050,6 @@ int mw_verify_load_checkpoints_fd(struct mw_verify *v, int fd, const char *name,
 out:
 	reader_close(&rd);
 	return rc;
-}
-
-int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
-			 size_t errlen)
-{
-	return mw_verify_load_jsonl_at(v, AT_FDCWD, path, err, errlen);
 }
 
 /* events.jsonl open in rd: 0, or -1 with err. */
@@ -2095,14 +2081,14 @@ static int load_jsonl(struct mw_verify *v, struct reader *rd, const char *path,
 	return 0;
 }
 
-int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
-			    char *err, size_t errlen)
+int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
+			 size_t errlen)
 {
 	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
 	int rc;
 
 	/* a package's file: not through a link either */
-	if (reader_open(&rd, dirfd, path, true, err, errlen))
+	if (reader_open(&rd, path, true, err, errlen))
 		return -1;
 	rc = load_jsonl(v, &rd, path, err, errlen);
 	reader_close(&rd);

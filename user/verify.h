@@ -194,11 +194,6 @@ int mw_verify_checkpoint_line(struct mw_verify *v, const char *line, size_t len,
  */
 int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 			       const char *host, char *err, size_t errlen);
-/* The same with path relative to dirfd (openat), and when nofollow not
- * through a symbolic link either (a package's own file). */
-int mw_verify_load_checkpoints_at(struct mw_verify *v, int dirfd,
-				  const char *path, const char *host,
-				  bool nofollow, char *err, size_t errlen);
 
 /* The SHA-256 (hex) and size of the bytes a loader read. */
 struct mw_verify_digest {
@@ -258,9 +253,6 @@ int mw_verify_jsonl_line(struct mw_verify *v, char *line, size_t len,
  * regular file (a FIFO, a device, a symbolic link). */
 int mw_verify_load_jsonl(struct mw_verify *v, const char *path, char *err,
 			 size_t errlen);
-/* The same with path relative to dirfd (openat). */
-int mw_verify_load_jsonl_at(struct mw_verify *v, int dirfd, const char *path,
-			    char *err, size_t errlen);
 /* events.jsonl from fd, d as mw_verify_load_checkpoints_fd. */
 int mw_verify_load_jsonl_fd(struct mw_verify *v, int fd, const char *name,
 			    struct mw_verify_digest *d, char *err,
