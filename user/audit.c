@@ -1806,7 +1806,7 @@ static void batch_settled(struct mw_audit *a)
 {
 	struct batch *b = &a->b;
 	uint64_t lo = a->head_seq, hi = a->head_seq + b->count - 1;
-	bool wait = true;
+	bool wait = true, resync = false;
 
 	a->phase = PH_IDLE;
 	if (b->got_ok && !b->failed) {
@@ -1842,12 +1842,17 @@ static void batch_settled(struct mw_audit *a)
 				a->solo_until = hi;
 			wait = false;
 		} else if (dup_seq(b)) {
-			/* committed by a COPY whose connection was given up */
-			log_warn("audit: event %llu was already recorded",
-				 (unsigned long long)lo);
-			pop(a, 1);
-			a->st.written++;
-			wait = false;
+			/*
+			 * A COPY of a connection given up may have committed
+			 * them, or another writer took the key: the head's
+			 * hash tells (synced), the way a reconnect does.
+			 */
+			log_warn("audit: events %llu..%llu: a key is already "
+				 "in the database; comparing its chain's head "
+				 "with this writer's events",
+				 (unsigned long long)lo,
+				 (unsigned long long)hi);
+			resync = true;
 		} else if (data_error(b->sqlstate) && !rec_at(a, 0)->alt) {
 			degrade(rec_at(a, 0), b);
 			wait = false;
@@ -1859,6 +1864,8 @@ static void batch_settled(struct mw_audit *a)
 		if (a->resend_backoff_ms > RESEND_MAX_MS)
 			a->resend_backoff_ms = RESEND_MAX_MS;
 	}
+	if (resync)
+		send_sync(a);
 }
 
 /*

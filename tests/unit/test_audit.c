@@ -1157,50 +1157,6 @@ Test(audit, resent_batches_are_idempotent)
 	cr_assert_eq(ta_check_chain(TA_HOST), TA_BURST + 1);
 }
 
-/*
- * A row already there while the writer is connected (a COPY that committed
- * after its connection was given up): the primary key refuses it, the
- * batch goes one record at a time, and that record counts as recorded.
- */
-Test(audit, late_commit_is_not_duplicated)
-{
-	struct mw_loop *loop;
-	struct mw_audit *a;
-	struct ta_drive d = { 0 };
-	struct mw_audit_stats st;
-	PGresult *r;
-	PGconn *c;
-
-	cr_assert_eq(mw_loop_new(&loop), 0);
-	a = ta_open(loop);
-	c = ta_db();
-	/* the key is (host, seq, ts): a batch sent again has the same ts */
-	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
-		       "detail, prev_hash, hash) VALUES ('" TA_HOST "', 3, "
-		       "'epoch'::timestamptz + 1700000000000003 * "
-		       "interval '1 microsecond', 'request', "
-		       "'committed late', '-', '-')");
-	for (int i = 0; i < 6; i++)
-		cr_assert_eq(ta_submit_at(a, 1, "ping", 1700000000000001 + i),
-			     (uint64_t)i + 1);
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 6;
-	ta_drive_loop(&d, 30000);
-	mw_audit_stats(a, &st);
-	cr_assert_eq(st.queued, 0);
-	r = ta_query(c, "SELECT string_agg(seq::text || ':' || "
-			"coalesce(method, detail), ',' ORDER BY seq) "
-			"FROM mcpwarden.events");
-	cr_assert_str_eq(PQgetvalue(r, 0, 0),
-			 "1:ping,2:ping,3:committed late,4:ping,5:ping,6:ping");
-	PQclear(r);
-	PQfinish(c);
-	mw_audit_close(a);
-	mw_loop_free(loop);
-}
-
 /* Every byte a text or jsonb column can hold survives COPY text format. */
 Test(audit, copy_escaping_round_trips)
 {
@@ -2788,6 +2744,113 @@ Test(audit, another_chain_in_the_database_halts_the_writer)
 	cr_assert_null(a);
 	cr_assert_not_null(strstr(err, "event 2 is not the database's"), "%s",
 			   err);
+	mw_loop_free(loop);
+}
+
+/*
+ * Phase 0: the writer's COPY of event 1 waits on another session's
+ * uncommitted row with the same key (host, seq, ts) and other content;
+ * then that row commits, and the COPY fails on the duplicate key.
+ */
+static bool ta_dup_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	mw_audit_stats(d->a, &st);
+	if (d->phase == 0) {
+		if (!d->mark)
+			d->mark = now;
+		if (now - d->mark < 300)
+			return false;
+		ta_exec_sql(d->db, "COMMIT");
+		d->phase = 1;
+		return false;
+	}
+	return st.halted || st.written >= 1;
+}
+
+/*
+ * A duplicate key on a live connection is not taken for this writer's
+ * own event committed earlier: the database's row at that seq is
+ * compared with the queued one first, and another's halts the writer.
+ */
+Test(audit, a_duplicate_key_is_compared_before_it_is_taken_as_recorded)
+{
+	const int64_t ts_us = (mw_now_us() / 1000000) * 1000000 + 123456;
+	struct ta_drive d = { 0 };
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char sql[1024];
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		 "detail, prev_hash, hash) VALUES ('" TA_HOST "', 1, "
+		 "to_timestamp(%lld / 1000000.0), 'request', 'another writer', "
+		 "'" MW_CHAIN_GENESIS "', '" MW_CHAIN_GENESIS "')",
+		 (long long)ts_us);
+	ta_exec_sql(c, sql);
+	cr_assert_eq(ta_submit_at(a, 1, "ping", ts_us), 1);
+	d.loop = loop;
+	d.a = a;
+	d.db = c;
+	d.step = ta_dup_step;
+	ta_drive_loop(&d, 30000);
+	mw_audit_stats(a, &st);
+	cr_assert(st.halted, "the writer halts on another's row");
+	cr_assert_eq(st.written, 0, "event 1 is not taken as recorded");
+	cr_assert_eq(st.queued, 1);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"), 1);
+	PQfinish(c);
+}
+
+/*
+ * The same with the other row there before the COPY, in the middle of
+ * the batch: the key refuses the batch, which then goes one event at a
+ * time; at 3 the database's head is not the writer's event 3, so 3..6
+ * are not taken as recorded.
+ */
+Test(audit, a_row_at_a_queued_seq_is_not_taken_as_recorded)
+{
+	struct ta_drive d = { .phase = 1 };
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "INSERT INTO mcpwarden.events (host, seq, ts, kind, "
+		       "detail, prev_hash, hash) VALUES ('" TA_HOST "', 3, "
+		       "'epoch'::timestamptz + 1700000000000003 * "
+		       "interval '1 microsecond', 'request', "
+		       "'committed late', '-', '-')");
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(ta_submit_at(a, 1, "ping", 1700000000000001 + i),
+			     (uint64_t)i + 1);
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_dup_step;
+	ta_drive_loop(&d, 30000);
+	mw_audit_stats(a, &st);
+	cr_assert(st.halted);
+	cr_assert_eq(st.written, 2, "1 and 2, one at a time");
+	cr_assert_eq(st.queued, 4);
+	r = ta_query(c, "SELECT string_agg(seq::text || ':' || "
+			"coalesce(method, detail), ',' ORDER BY seq) "
+			"FROM mcpwarden.events");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0), "1:ping,2:ping,3:committed late");
+	PQclear(r);
+	PQfinish(c);
+	mw_audit_close(a);
 	mw_loop_free(loop);
 }
 
