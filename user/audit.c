@@ -1870,11 +1870,12 @@ static void batch_settled(struct mw_audit *a)
 
 /*
  * The database holds fewer of this host's events than it acknowledged to
- * this writer (restored from a backup, failed over to a replica that had
- * not received them; or retention dropped every one): events max + 1 ..
+ * this writer, or than the checkpoint file vouches for at start
+ * (restored from a backup, failed over to a replica that had not
+ * received them; or retention dropped every one): events max + 1 ..
  * head_seq - 1 are gone from it, and the spool let them go once they
- * were committed. The chain goes on after them; audit verify shows the
- * gap. Said once per gap.
+ * were committed. The chain goes on after them, never numbering them
+ * again; audit verify shows the gap. Said once per gap.
  */
 static void database_behind(struct mw_audit *a, uint64_t max)
 {
@@ -1886,10 +1887,11 @@ static void database_behind(struct mw_audit *a, uint64_t max)
 	a->gap_hi = hi;
 	a->st.missing += hi - lo + 1;
 	log_err("audit: ALERT (AU-5): the database holds the events of host "
-		"%s up to seq %llu only, yet it had committed them up to "
-		"%llu: events %llu..%llu are missing from it (a restore, a "
-		"failover to a replica that had not received them%s); they "
-		"are not shipped again, and audit verify will show the gap",
+		"%s up to seq %llu only, yet the chain had reached %llu "
+		"(committed there, or signed in the checkpoint file): events "
+		"%llu..%llu are missing from it (a restore, a failover to a "
+		"replica that had not received them%s); they are not shipped "
+		"again, and audit verify will show the gap",
 		a->host, (unsigned long long)max, (unsigned long long)hi,
 		(unsigned long long)lo, (unsigned long long)hi,
 		max ? "" : ", or retention dropped all of them");
@@ -2229,6 +2231,7 @@ struct spool_load {
 	struct mw_audit *a;
 	uint64_t head; /* the database's last seq */
 	const char *head_hash;
+	uint64_t vouched; /* file_vouched_seq */
 	uint64_t lines, skipped;
 	/* the last line skipped as recorded, and its hash */
 	uint64_t last_skipped;
@@ -2416,7 +2419,16 @@ static int load_line(void *arg, const char *line, size_t len)
 			spooled_checkpoint(a, line, len, fields, seq);
 		return 0;
 	}
-	if (seq != a->head_seq + a->count) {
+	if (!a->count && seq > a->head_seq && seq - 1 <= l->vouched) {
+		/*
+		 * A run that found the database behind the checkpoint file
+		 * went on after the file (go_past_file): what it spooled
+		 * starts past the gap. Nothing in the database precedes its
+		 * first event, so its prev_hash is not compared.
+		 */
+		a->head_seq = seq;
+		database_behind(a, l->head);
+	} else if (seq != a->head_seq + a->count) {
 		mw_set_err(l->err, l->errlen,
 			   "audit spool %s: line %llu has seq %llu where %llu "
 			   "was expected",
@@ -2426,7 +2438,7 @@ static int load_line(void *arg, const char *line, size_t len)
 			   (unsigned long long)(a->head_seq + a->count));
 		return -EBADMSG;
 	}
-	if (memcmp(ph, a->last_hash, 64))
+	if ((a->count || seq == l->head + 1) && memcmp(ph, a->last_hash, 64))
 		return spool_not_recorded(l, seq,
 					  a->count ? "does not follow the "
 						     "spool's event before it"
@@ -2520,11 +2532,12 @@ static int check_skipped(struct spool_load *l)
  * while the database was away). The chain goes on from the last of them.
  */
 static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
-		      char *err, size_t errlen)
+		      uint64_t vouched, char *err, size_t errlen)
 {
 	struct spool_load l = { .a = a,
 				.head = a->head_seq - 1,
 				.head_hash = a->last_hash,
+				.vouched = vouched,
 				.err = err,
 				.errlen = errlen };
 	char dir[PATH_MAX];
@@ -2565,20 +2578,37 @@ static int open_spool(struct mw_audit *a, const struct mw_audit_config *cfg,
 }
 
 /*
- * The checkpoint_seq of the checkpoint file's last line for this host (0
- * when it has none), read from the end. 0 or -errno.
+ * A line this writer's key signed as it stands: the checkpoint_seq is not
+ * signed, so only the one this writer gives (seq + 1, or none) is taken.
  */
-static int file_last_checkpoint(struct mw_audit *a, uint64_t *last)
+static bool vouches(const struct mw_audit *a, const struct mw_verify_cp *cp)
 {
-	struct mw_verify_cp cp;
+	char msg[MW_VERIFY_HOST_MAX + 160];
+	int n = mw_chain_checkpoint_message(msg, sizeof(msg), a->host, cp->seq,
+					    cp->hash);
+
+	return n > 0 && cp->seq < INT64_MAX - 1 &&
+	       (!cp->checkpoint_seq || cp->checkpoint_seq == cp->seq + 1) &&
+	       mw_signer_verify(a->signer, msg, (size_t)n, cp->signature);
+}
+
+/*
+ * The checkpoint file's last line for this host (that this key signed,
+ * when signed), read from the end into *cp; *found false when it has
+ * none. 0 or -errno.
+ */
+static int file_last_line(struct mw_audit *a, bool signed_only,
+			  struct mw_verify_cp *cp, bool *found)
+{
 	char *buf = NULL, *nb, *nl;
 	size_t len = 0, start, want;
+	uint64_t refused = 0;
 	struct stat st;
 	ssize_t r;
 	off_t pos;
 	int rc = 0;
 
-	*last = 0;
+	*found = false;
 	if (fstat(a->checkpoint_fd, &st))
 		return -errno;
 	/* buf holds the file's bytes pos .. pos + len, which end a line */
@@ -2607,18 +2637,56 @@ static int file_last_checkpoint(struct mw_audit *a, uint64_t *last)
 			continue;
 		}
 		start = nl ? (size_t)(nl - buf) + 1 : 0;
-		if (!mw_verify_parse_checkpoint(buf + start, len - start, &cp,
+		if (!mw_verify_parse_checkpoint(buf + start, len - start, cp,
 						NULL, 0) &&
-		    !strcmp(cp.host, a->host)) {
-			*last = cp.checkpoint_seq ? cp.checkpoint_seq
-						  : cp.seq + 1;
-			break;
+		    !strcmp(cp->host, a->host)) {
+			if (!signed_only || vouches(a, cp)) {
+				*found = true;
+				break;
+			}
+			if (!refused++)
+				log_warn("audit: the checkpoint file %s has a "
+					 "line for host %s (seq %llu) this key "
+					 "did not sign as it stands: passed "
+					 "over",
+					 a->checkpoint_path, a->host,
+					 (unsigned long long)cp->seq);
 		}
 		if (!start)
 			break;
 		len = start;
 	}
 	free(buf);
+	return rc;
+}
+
+/*
+ * The checkpoint_seq of the checkpoint file's last line for this host (0
+ * when it has none). 0 or -errno.
+ */
+static int file_last_checkpoint(struct mw_audit *a, uint64_t *last)
+{
+	struct mw_verify_cp cp;
+	bool found;
+	int rc = file_last_line(a, false, &cp, &found);
+
+	*last = !found ? 0 : cp.checkpoint_seq ? cp.checkpoint_seq : cp.seq + 1;
+	return rc;
+}
+
+/*
+ * The last seq of this host's chain the checkpoint file vouches for: the
+ * checkpoint event after the last event a line this key signed names (0
+ * when none). The file is outside the database: only this key's
+ * signature may move the chain.
+ */
+static int file_vouched_seq(struct mw_audit *a, uint64_t *vouched)
+{
+	struct mw_verify_cp cp;
+	bool found;
+	int rc = file_last_line(a, true, &cp, &found);
+
+	*vouched = !rc && found ? cp.seq + 1 : 0;
 	return rc;
 }
 
@@ -2661,6 +2729,43 @@ static void restore_checkpoints(struct mw_audit *a)
 			 n, a->checkpoint_path, (unsigned long long)last);
 out:
 	mw_buf_free(&a->cp_lines);
+}
+
+/*
+ * A seq the checkpoint file vouches for is never given again. With every
+ * row of this host dropped by retention (the host idle longer than it
+ * keeps), or the database restored from an older backup, its head is
+ * behind the file, and events numbered from it would mismatch the file's
+ * lines for ever: the chain goes on after the file's last checkpoint
+ * (vouched), and audit verify sees the gap as retention's, or as a
+ * deletion, whichever it is. The queue is one run of seqs: should the
+ * spool hold events to ship and yet end before the file, the events
+ * between are lost from both (the spool cut short), which the start
+ * refuses to paper over.
+ */
+static int go_past_file(struct mw_audit *a, uint64_t vouched, char *err,
+			size_t errlen)
+{
+	uint64_t db_head = a->head_seq - 1, next = a->head_seq + a->count;
+
+	if (vouched < next)
+		return 0;
+	if (a->count) {
+		mw_set_err(err, errlen,
+			   "ALERT (AU-5): audit spool %s ends at seq %llu of "
+			   "host %s, yet the checkpoint file %s vouches for "
+			   "the chain up to %llu: the events between are "
+			   "neither there nor in the database (the spool cut "
+			   "short); sort the trail out, and move the spool "
+			   "away to start",
+			   mw_spool_path(a->spool),
+			   (unsigned long long)(next - 1), a->host,
+			   a->checkpoint_path, (unsigned long long)vouched);
+		return -EBADMSG;
+	}
+	a->head_seq = vouched + 1;
+	database_behind(a, db_head);
+	return 0;
 }
 
 /* ---- public ---- */
@@ -3122,6 +3227,7 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 {
 	char conninfo[8192];
 	bool started = false;
+	uint64_t vouched = 0;
 	struct mw_audit *a;
 	size_t hl;
 	int rc;
@@ -3228,9 +3334,19 @@ int mw_audit_open(struct mw_audit **out, const struct mw_audit_config *cfg,
 	if (!rc)
 		rc = read_chain_head(a, a->conn, err, errlen);
 	if (!rc)
-		rc = open_spool(a, cfg, err, errlen);
-	if (!rc)
 		rc = open_checkpoints(a, cfg, err, errlen);
+	if (!rc) {
+		rc = file_vouched_seq(a, &vouched);
+		if (rc)
+			mw_set_err(err, errlen,
+				   "audit: cannot read the checkpoint file %s "
+				   "back: %s",
+				   a->checkpoint_path, strerror(-rc));
+	}
+	if (!rc)
+		rc = open_spool(a, cfg, vouched, err, errlen);
+	if (!rc)
+		rc = go_past_file(a, vouched, err, errlen);
 	if (rc)
 		goto fail;
 	a->maint_due_ms = mw_now_ms() + MAINT_EVERY_MS;

@@ -329,20 +329,20 @@ static int decode_sig(const char *sig, unsigned char raw[MW_SIGN_RAW_SIG])
 	return 0;
 }
 
-bool mw_sign_pub_verify(const struct mw_sign_pub *p, const void *msg,
-			size_t len, const char *sig)
+static bool verify_with(EVP_PKEY *pkey, const void *msg, size_t len,
+			const char *sig)
 {
 	unsigned char raw[MW_SIGN_RAW_SIG];
 	EVP_MD_CTX *ctx;
 	bool ok = false;
 
-	if (!p || !p->pkey || (!msg && len) || decode_sig(sig, raw))
+	if (!pkey || (!msg && len) || decode_sig(sig, raw))
 		return false;
 	ctx = EVP_MD_CTX_new();
 	if (!ctx)
 		return false;
 	/* Ed25519 hashes the message itself: no digest, one-shot only. */
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, p->pkey) == 1 &&
+	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
 	    EVP_DigestVerify(ctx, raw, sizeof(raw),
 			     msg ? msg : (const void *)"", len) == 1)
 		ok = true;
@@ -350,6 +350,18 @@ bool mw_sign_pub_verify(const struct mw_sign_pub *p, const void *msg,
 	/* A forged signature is an answer, not an error to report later. */
 	ERR_clear_error();
 	return ok;
+}
+
+bool mw_sign_pub_verify(const struct mw_sign_pub *p, const void *msg,
+			size_t len, const char *sig)
+{
+	return p && verify_with(p->pkey, msg, len, sig);
+}
+
+bool mw_signer_verify(const struct mw_signer *s, const void *msg, size_t len,
+		      const char *sig)
+{
+	return s && verify_with(s->pkey, msg, len, sig);
 }
 
 /* The PEM of pkey, private (PKCS#8) or public (SubjectPublicKeyInfo), into

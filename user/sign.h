@@ -42,6 +42,9 @@ void mw_signer_free(struct mw_signer *s);
 int mw_signer_sign(const struct mw_signer *s, const void *msg, size_t len,
 		   char sig[MW_SIGN_B64_LEN]);
 const char *mw_signer_key_id(const struct mw_signer *s);
+/* Whether sig is this key's signature of msg (mw_sign_pub_verify). */
+bool mw_signer_verify(const struct mw_signer *s, const void *msg, size_t len,
+		      const char *sig);
 /* The public key as PEM (NUL-terminated); the length, or -1. */
 int mw_signer_public_pem(const struct mw_signer *s, char *out, size_t outlen);
 

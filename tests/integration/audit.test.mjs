@@ -217,6 +217,61 @@ test('a spool an earlier version wrote (no masked column) is shipped after the u
   await d.cleanup();
 });
 
+test('retention that dropped every event of an idle host: the next start never numbers a seq the checkpoint file vouches for again, and the chain verifies', async () => {
+  // before: the start numbered from 1 again, and verify found every
+  // checkpoint line of the file broken, for good
+  let d = await daemonFor();
+  const tag = uniqueName('retention');
+  const first = await load(['--calls', '10', '--streams', '1', '--tag', tag]).done;
+  assert.equal(first.ok, 10);
+  await auditSettled(d);
+  await d.stop();
+  const [[hi]] = await d.sql('select max(seq) from mcpwarden.events').catch(() => [[null]]);
+  const data = path.join(d.stateDir, 'pg/data');
+  const running = spawnSync('runuser', ['-u', 'mcpwarden', '--', pgBin('pg_ctl'), '-D', data, 'status'],
+    { cwd: '/', encoding: 'utf8', timeout: 30000 }).status === 0;
+  if (!running) pgCtl(d, '-l', path.join(d.stateDir, 'pg', 'retention.log'), 'start', '-w');
+  const [[before]] = await d.sql('select max(seq) from mcpwarden.events');
+  assert.ok(hi === null || Number(before) === Number(hi));
+  const cpFile = path.join(d.stateDir, 'audit-checkpoints.jsonl');
+  const vouched = Math.max(...fs.readFileSync(cpFile, 'utf8').split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l)).map((c) => c.checkpoint_seq ?? c.seq + 1));
+  assert.equal(vouched, Number(before), 'the stop signed the chain to its last event');
+  // retention, as the owner: every day up to today
+  await d.sql('select mcpwarden.drop_partitions_before(current_date + 1)');
+  const [[left]] = await d.sql('select count(*) from mcpwarden.events');
+  assert.equal(Number(left), 0, 'retention left events');
+  pgCtl(d, 'stop', '-w');
+  d = await startDaemon(d.config);
+  assert.match(d.log(), new RegExp(`events 1\\.\\.${vouched} are missing from it`));
+  const r = await d.cli(['enforce', cgroupRelPath(cg)]);
+  assert.equal(r.code, 0, r.stderr);
+  const second = await load(['--calls', '10', '--streams', '1', '--tag', `${tag}b`]).done;
+  assert.equal(second.ok, 10);
+  await auditSettled(d);
+  const [[lo, n, top]] = await d.sql('select min(seq), count(*), max(seq) from mcpwarden.events');
+  assert.equal(Number(lo), vouched + 1, 'the chain did not go on after the checkpoint file');
+  assert.equal(Number(n), Number(top) - Number(lo) + 1, 'the chain after the gap is not one run');
+  // Retention drops whole days, and verify tells it from a deletion by
+  // the day: the file's checkpoint at the gap was made today, the day of
+  // the chain's first event, so today's partition was emptied
+  let v = await verify(d);
+  assert.equal(v.code, 1, v.stdout);
+  assert.match(v.stdout, new RegExp(`seq ${vouched} deleted: events before seq ${vouched + 1} deleted: ` +
+    'the checkpoint file holds the checkpoint at seq \\d+, made on \\S+, the day of the chain\'s first event'));
+  // as it is when retention drops past days (the first run two days
+  // ago; the writer makes yesterday's partition again, a day retention
+  // then cannot have dropped): the lines' ts_us is not signed, and only
+  // says when each was made
+  const lines = fs.readFileSync(cpFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  fs.writeFileSync(cpFile, lines.map((c) => JSON.stringify(c.seq < vouched && c.ts_us
+    ? { ...c, ts_us: c.ts_us - 2 * 86400e6 } : c)).join('\n') + '\n');
+  v = await verify(d);
+  assert.equal(v.code, 0, `after retention dropped every event: ${v.stdout}${v.stderr}`);
+  assert.match(v.stdout, new RegExp(`the chain starts at seq ${vouched + 1} \\(earlier events removed by retention\\)`));
+  await d.cleanup();
+});
+
 test('edits, deletions and reordering by a database superuser are named by audit verify', async () => {
   const d = await daemonFor({ audit: { checkpoint_events: 10 } });
   const tag = uniqueName('tamper');

@@ -658,6 +658,61 @@ Test(audit, restart_continues_numbering)
 	PQfinish(c);
 }
 
+/*
+ * Every row of the host gone (retention, the host idle longer than it
+ * keeps; or an older backup restored): the next run does not number its
+ * events again from 1, which the checkpoint file vouches for with other
+ * hashes, but goes on after the file's last checkpoint. A run after that
+ * whose events stayed in the spool (the database away until its close)
+ * starts again from that spool, past the gap.
+ */
+Test(audit, a_chain_the_database_lost_goes_on_after_the_checkpoint_file)
+{
+	struct mw_audit_stats st;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGresult *r;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
+	mw_audit_close(a); /* signs them: checkpoint 3, in the file */
+	mw_loop_free(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; SET LOCAL session_replication_role = replica; "
+		       "DELETE FROM mcpwarden.events; COMMIT");
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	mw_audit_stats(a, &st);
+	cr_assert_eq(st.missing, 3, "the gap is alerted");
+	cr_assert_eq(ta_submit_simple(a, 2, "ping"), 4,
+		     "not numbered again over the file's seqs");
+	/* the database away until after the close: 4 and the close's
+	 * checkpoint 5 stay in the spool */
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	ta_exec_sql(c, "ROLLBACK");
+	cr_assert_eq(ta_count(c, "SELECT count(*) FROM mcpwarden.events"), 0);
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 3, "ping"), 6);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+	r = ta_query(c,
+		     "SELECT string_agg(seq::text || kind, ',' ORDER BY "
+		     "seq) FROM mcpwarden.events WHERE host = '" TA_HOST "'");
+	cr_assert_str_eq(PQgetvalue(r, 0, 0),
+			 "4request,5checkpoint,6request,7checkpoint");
+	PQclear(r);
+	PQfinish(c);
+}
+
 static char *ta_read_file(const char *path);
 
 /*
@@ -2883,6 +2938,89 @@ static size_t ta_lines(const char *s)
 	for (; *s; s++)
 		n += *s == '\n';
 	return n;
+}
+
+/*
+ * Lines of the checkpoint file this key did not sign as they stand do
+ * not move the chain: a copy of a real line with another checkpoint_seq
+ * (which the signature does not cover), and one with a made-up seq. The
+ * start passes over them to the last line that is the writer's.
+ */
+Test(audit, only_the_keys_own_checkpoint_lines_move_the_chain)
+{
+	char path[PATH_MAX], *text, *last, extra[2048];
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+	FILE *f;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
+	mw_audit_close(a); /* checkpoint 3 signs event 2 */
+	mw_loop_free(loop);
+	snprintf(path, sizeof(path), "%s/%s", ta_dir, MW_AUDIT_CHECKPOINT_FILE);
+	text = ta_read_file(path);
+	text[strlen(text) - 1] = '\0';
+	last = strrchr(text, '\n');
+	last = last ? last + 1 : text;
+	cr_assert_not_null(strstr(last, "\"checkpoint_seq\":3"), "%s", last);
+	snprintf(extra, sizeof(extra), "%s", last);
+	memcpy(strstr(extra, "\"checkpoint_seq\":3"), "\"checkpoint_seq\":9",
+	       18);
+	f = fopen(path, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "%s\n", extra);
+	memcpy(strstr(extra, "\"checkpoint_seq\":9"), "\"checkpoint_seq\":3",
+	       18);
+	memcpy(strstr(extra, "\"seq\":2,"), "\"seq\":7,", 8);
+	fprintf(f, "%s\n", extra);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; SET LOCAL session_replication_role = replica; "
+		       "DELETE FROM mcpwarden.events; COMMIT");
+	PQfinish(c);
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	cr_assert_eq(ta_submit_simple(a, 2, "ping"), 4);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/*
+ * The spool holds events to ship, yet ends before what the checkpoint
+ * file vouches for (the spool cut short): the events between are in
+ * neither, and numbering on from the spool would give their seqs again.
+ * The start is refused, the spool kept.
+ */
+Test(audit, a_spool_that_ends_before_the_checkpoint_file_is_refused)
+{
+	char *text, *nl;
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	PGconn *c;
+
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "BEGIN; LOCK TABLE mcpwarden.events IN ACCESS "
+		       "EXCLUSIVE MODE");
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 1);
+	cr_assert_eq(ta_submit_simple(a, 1, "tools/list"), 2);
+	mw_audit_close(a); /* 1, 2 and checkpoint 3 left in the spool */
+	mw_loop_free(loop);
+	ta_exec_sql(c, "ROLLBACK");
+	PQfinish(c);
+	text = ta_spool_text();
+	cr_assert_eq(ta_lines(text), 3, "%s", text);
+	nl = strchr(text, '\n');
+	nl[1] = '\0';
+	ta_spool_put(text);
+	free(text);
+	ta_open_refused(-EBADMSG, "the spool cut short");
 }
 
 /*
