@@ -107,3 +107,45 @@ int mw_mcp_check_mirrored_headers(const char *mcp_method, const char *mcp_name,
 	}
 	return 0;
 }
+
+bool mw_mcp_method_known(const char *method)
+{
+	static const char *const methods[] = {
+		"initialize",
+		"ping",
+		"tools/list",
+		"tools/call",
+		"prompts/list",
+		"prompts/get",
+		"resources/list",
+		"resources/templates/list",
+		"resources/read",
+		"resources/subscribe",
+		"resources/unsubscribe",
+		"logging/setLevel",
+		"completion/complete",
+		"sampling/createMessage",
+		"elicitation/create",
+		"roots/list",
+		"tasks/get",
+		"tasks/result",
+		"tasks/list",
+		"tasks/cancel",
+		"notifications/initialized",
+		"notifications/cancelled",
+		"notifications/progress",
+		"notifications/message",
+		"notifications/resources/updated",
+		"notifications/resources/list_changed",
+		"notifications/tools/list_changed",
+		"notifications/prompts/list_changed",
+		"notifications/roots/list_changed",
+		"notifications/tasks/status",
+		"notifications/elicitation/complete",
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (!strcmp(method, methods[i]))
+			return true;
+	return false;
+}

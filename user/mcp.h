@@ -37,4 +37,12 @@ int mw_mcp_check_mirrored_headers(const char *mcp_method, const char *mcp_name,
 				  const struct mw_rpc_batch *b, char *why,
 				  size_t whylen);
 
+/*
+ * Whether method is one the MCP specification defines (2024-11-05 to
+ * 2025-11-25), spelled exactly: the trail records those as they are, and
+ * masks any other by its rules (a peer chooses it, and may put a value in
+ * it).
+ */
+bool mw_mcp_method_known(const char *method);
+
 #endif

@@ -235,3 +235,34 @@ Test(mcp, valid_surrogate_pair_passes)
 	cr_assert_str_eq(b.msgs[0].method, "\xf0\x9f\x98\x80");
 	mw_rpc_batch_free(&b);
 }
+
+/* The trail records these as they are: only the specification's names,
+ * exactly, so that no peer-chosen spelling escapes its masking rules. */
+Test(mcp, known_methods_are_the_specifications_exactly)
+{
+	static const char *const known[] = {
+		"initialize",
+		"tools/call",
+		"tools/list",
+		"resources/read",
+		"prompts/get",
+		"notifications/initialized",
+		"sampling/createMessage",
+		"tasks/result",
+	};
+	static const char *const unknown[] = {
+		"",
+		"tools/call ",
+		"Tools/call",
+		"tools/call/4111111111111111",
+		"tools/",
+		"4111111111111111",
+		"notifications/219-45-6781",
+		"notifications/",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		cr_assert(mw_mcp_method_known(known[i]), "%s", known[i]);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		cr_assert(!mw_mcp_method_known(unknown[i]), "%s", unknown[i]);
+}
