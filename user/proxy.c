@@ -457,6 +457,41 @@ static char *decoded_copy(const char *s, size_t len, size_t *dlen)
 }
 
 /*
+ * Free text masked by plan: a quoted escape must not hide a value, so the
+ * text is read with its escapes decoded, and shown so when something was
+ * masked (*out, to free; NULL when nothing was). The values masked, or -1.
+ */
+static long mask_free_text(struct mw_masker *m, const struct mw_mask_plan *plan,
+			   const char *text, char **out,
+			   struct mw_mask_counts *counts)
+{
+	size_t len = strlen(text), n;
+	char *decoded = NULL;
+	long found;
+
+	*out = NULL;
+	if (memchr(text, '\\', len)) {
+		decoded = decoded_copy(text, len, &len);
+		if (!decoded)
+			return -1;
+		text = decoded;
+	}
+	found = mw_mask_text(m, plan, text, len, out, &n, counts);
+	free(decoded);
+	return found;
+}
+
+/* The rules of a place (MW_MASK_IN_AUDIT, MW_MASK_TO_CLIENT) for what
+ * no tool's payload holds; false when none apply. */
+static bool text_plan(const struct mw_conn *c, unsigned place,
+		      struct mw_mask_plan *plan)
+{
+	return c->px->masker &&
+	       mw_masker_plan(c->px->masker, c->server ? c->server->name : NULL,
+			      NULL, place | MW_MASK_ANY_TOOL, plan);
+}
+
+/*
  * Free text about a message (a parse error quotes the bytes near it) as
  * the trail (place MW_MASK_IN_AUDIT) or the client (MW_MASK_TO_CLIENT) may
  * read it: masked by their rules, NULL when nothing needed masking. On a
@@ -467,28 +502,12 @@ static char *masked_detail(struct mw_conn *c, unsigned place,
 {
 	struct mw_mask_counts counts = { 0 };
 	struct mw_mask_plan plan;
-	size_t len = detail ? strlen(detail) : 0, n;
-	char *out, *decoded = NULL;
-	long found;
+	char *out;
 
 	*masked = NULL;
-	if (!detail || !c->px->masker ||
-	    !mw_masker_plan(c->px->masker, c->server ? c->server->name : NULL,
-			    NULL, place | MW_MASK_ANY_TOOL, &plan))
+	if (!detail || !text_plan(c, place, &plan))
 		return NULL;
-	/* A quoted escape must not hide a value: the text is read with its
-	 * escapes decoded, and shown so when something was masked. */
-	if (memchr(detail, '\\', len)) {
-		decoded = decoded_copy(detail, len, &len);
-		if (!decoded)
-			return strdup("(detail withheld: it could not be "
-				      "masked)");
-		detail = decoded;
-	}
-	found = mw_mask_text(c->px->masker, &plan, detail, len, &out, &n,
-			     &counts);
-	free(decoded);
-	if (found < 0)
+	if (mask_free_text(c->px->masker, &plan, detail, &out, &counts) < 0)
 		return strdup("(detail withheld: it could not be masked)");
 	*masked = mw_mask_counts_json(c->px->masker, &counts);
 	return out;
@@ -530,39 +549,54 @@ static json_t *counts_merged(const json_t *counts, const json_t *more)
 }
 
 /*
- * Submits ev to the trail with its request target masked by the trail's
- * rules for any tool: a target carries values too (a token in the query,
- * an address in the path). 0 when the trail cannot take it.
+ * Submits ev to the trail with what the peers chose outside any payload
+ * masked by the trail's rules for any tool: the request target (a token
+ * in the query, an address in the path), and a method the specification
+ * does not name (a client's own, judged first: what the policy matched is
+ * the real one; the specification's are kept, which the views and replay
+ * read). 0 when the trail cannot take it, or these cannot be masked.
  */
 static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 {
-	json_t *path_counts = NULL, *all = NULL, *had = ev->masked;
-	const char *had_path = ev->http_path;
-	char *path = NULL;
-	uint64_t seq;
+	struct mw_masker *m = c->px->masker;
+	struct mw_audit_event rec = *ev;
+	struct mw_mask_counts counts = { 0 };
+	struct mw_mask_plan plan;
+	char *path = NULL, *method = NULL;
+	json_t *more = NULL, *all = NULL;
+	uint64_t seq = 0;
 
-	if (ev->http_path) {
-		path = masked_detail(c, MW_MASK_IN_AUDIT, ev->http_path,
-				     &path_counts);
-		if (path)
-			ev->http_path = path;
-		if (path_counts) {
-			all = counts_merged(had, path_counts);
-			if (!all) {
-				ev->http_path = had_path;
-				free(path);
-				json_decref(path_counts);
-				return 0;
-			}
-			ev->masked = all;
+	if (text_plan(c, MW_MASK_IN_AUDIT, &plan)) {
+		if (ev->http_path &&
+		    mask_free_text(m, &plan, ev->http_path, &path, &counts) < 0)
+			rec.http_path = "(withheld: it could not be masked)";
+		else if (path)
+			rec.http_path = path;
+		/* a method is a JSON string, masked as params' strings are */
+		if (ev->method && !mw_mcp_method_known(ev->method)) {
+			size_t n;
+
+			if (mw_mask_text(m, &plan, ev->method,
+					 strlen(ev->method), &method, &n,
+					 &counts) < 0)
+				goto out;
+			if (method)
+				rec.method = method;
+		}
+		if (counts.total) {
+			more = mw_mask_counts_json(m, &counts);
+			all = more ? counts_merged(ev->masked, more) : NULL;
+			if (!all)
+				goto out;
+			rec.masked = all;
 		}
 	}
-	seq = mw_audit_submit(c->px->audit, ev);
-	ev->masked = had;
-	ev->http_path = had_path;
+	seq = mw_audit_submit(c->px->audit, &rec);
+out:
 	json_decref(all);
-	json_decref(path_counts);
+	json_decref(more);
 	free(path);
+	free(method);
 	return seq;
 }
 

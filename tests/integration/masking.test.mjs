@@ -93,7 +93,9 @@ before(async () => {
     servers: [{ name: 'billing', address: `127.0.0.1:${billing.port}` }],
     masking: MASKING,
     default: 'allow',
-    rules: [{ name: 'no-database-uris', resource: 'postgres://**', action: 'deny' }],
+    rules: [{ name: 'no-database-uris', resource: 'postgres://**', action: 'deny' },
+      // judged on the method as the client sent it, which the trail masks
+      { name: 'no-card-methods', method: 'billing/4111*', action: 'deny' }],
   });
   cg = makeCgroup(uniqueName('mw-masking'));
   const en = await d.cli(['enforce', cgroupRelPath(cg)]);
@@ -308,6 +310,45 @@ test('a tool named with a value: its pin events and the log name it masked', asy
   assertNoRaw(d.log(), 'the daemon log');
 });
 
+// A JSON-RPC message POSTed from the cgroup: status, headers and body.
+async function postInside(target, message, headers = {}) {
+  const url = billing.url.replace(/\/mcp$/, target);
+  const code = `fetch(${JSON.stringify(url)}, { method: 'POST', headers: ${JSON.stringify({
+    'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers })},
+    body: ${JSON.stringify(JSON.stringify(message))} }).then(async (r) => process.stdout.write(JSON.stringify(
+    { status: r.status, headers: Object.fromEntries(r.headers), body: await r.text() })))`;
+  const r = await runInCgroup(cg, process.execPath, ['-e', code], { timeout: 30000 });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const lookupCall = (id) => ({ jsonrpc: '2.0', id, method: 'tools/call',
+  params: { name: 'lookup_customer', arguments: {} } });
+
+test('a client\'s method holding a value: judged as sent, recorded and logged masked; the specification\'s as they are', async () => {
+  const odd = await postInside('/number?case=method', { jsonrpc: '2.0', id: 61, method: `billing/${CARDS[0]}` });
+  assert.equal(odd.status, 200, odd.body);
+  assert.match(odd.body, /no-card-methods/, 'the policy matched the method as sent, card and all');
+  const call = await postInside('/number?case=method', lookupCall(62));
+  assert.equal(call.status, 200, call.body);
+  await auditSettled(d);
+  const rows = await d.sqlObjects(`SELECT method, decision, rule, masked FROM mcpwarden.events
+    WHERE http_path = '/number?case=method' AND kind = 'request' ORDER BY seq`);
+  assert.equal(rows.length, 2, JSON.stringify(rows));
+  assertNoRaw(JSON.stringify(rows), 'the recorded methods');
+  assert.equal(rows[0].method, 'billing/**** **** **** 1111', 'masked as a string of params is');
+  assert.equal(rows[0].decision, 'deny');
+  assert.equal(rows[0].rule, 'no-card-methods');
+  assert.deepEqual(rows[0].masked, { card: 1 });
+  // the specification's methods are kept: the views select on them
+  assert.equal(rows[1].method, 'tools/call');
+  const calls = await d.sqlObjects(`SELECT tool FROM mcpwarden.tool_calls
+    WHERE method = 'tools/call' AND rpc_id = '62'`);
+  assert.deepEqual(calls, [{ tool: 'lookup_customer' }]);
+  assert.match(d.log(), /billing\/\*{4} \*{4} \*{4} 1111 : .*no-card-methods/, 'the refusal is logged masked');
+  assertNoRaw(d.log(), 'the daemon log');
+});
+
 test('an endpoint event whose URL holds a value ends the stream, recorded', async () => {
   // the legacy client waits for its endpoint: a stream that will not
   // give one ends, rather than leave it waiting
@@ -345,7 +386,7 @@ test('a result that is a bare number is masked whole, for the client and on reco
   assert.deepEqual(JSON.parse(r.stdout), { jsonrpc: '2.0', id: 41, result: '************1111' });
   await auditSettled(d);
   const rows = await d.sqlObjects(`SELECT kind, http_path, result::text AS result, masked FROM mcpwarden.events
-    WHERE http_path LIKE '/number?%' ORDER BY seq`);
+    WHERE http_path LIKE '/number?card=%' ORDER BY seq`);
   assert.deepEqual(rows.map((x) => x.kind), ['request', 'response'], JSON.stringify(rows));
   for (const x of rows) {
     assertNoRaw(x.http_path, 'the recorded target');
