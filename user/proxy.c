@@ -548,13 +548,51 @@ static json_t *counts_merged(const json_t *counts, const json_t *more)
 	return all;
 }
 
+/* What a session id that holds a value is recorded as: this, then the id
+ * masked. */
+#define MW_MASKED_SESSION "masked "
+
+/*
+ * A session id as the trail records it (*out, to free; NULL: as it came).
+ * Masked: a server may make its ids of what the rules hide (a JWT of the
+ * user's claims), and a client may name any. Yet the trail groups a
+ * session's events by it (replay, the views), so a masked id must still
+ * be one session's, and only its: each value becomes its hash token,
+ * whatever style the rule says (the same id gives the same text, two ids
+ * two texts, where [MASKED:card] or ****1111 would merge sessions), and
+ * the text starts with MW_MASKED_SESSION, whose space no session id has
+ * (valid_session_id), so that no client can name a raw id that reads as
+ * another session's masked one. Most ids hold no value and are kept.
+ * Returns the values masked, or -1.
+ */
+static long trail_session_id(struct mw_masker *m,
+			     const struct mw_mask_plan *text, const char *sid,
+			     char **out, struct mw_mask_counts *counts)
+{
+	struct mw_mask_plan plan = *text;
+	char *masked;
+	long n;
+
+	*out = NULL;
+	for (unsigned d = 0; d < MW_MASK_MAX_DETECTORS; d++)
+		plan.style[d] = MW_MASK_HASH;
+	n = mask_free_text(m, &plan, sid, &masked, counts);
+	if (n > 0 && asprintf(out, MW_MASKED_SESSION "%s", masked) < 0) {
+		*out = NULL;
+		n = -1;
+	}
+	free(masked);
+	return n;
+}
+
 /*
  * Submits ev to the trail with what the peers chose outside any payload
  * masked by the trail's rules for any tool: the request target (a token
- * in the query, an address in the path), and a method the specification
- * does not name (a client's own, judged first: what the policy matched is
- * the real one; the specification's are kept, which the views and replay
- * read). 0 when the trail cannot take it, or these cannot be masked.
+ * in the query, an address in the path), a method the specification does
+ * not name (a client's own, judged first: what the policy matched is the
+ * real one; the specification's are kept, which the views and replay
+ * read), and the session id (trail_session_id). 0 when the trail cannot
+ * take it, or these cannot be masked.
  */
 static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 {
@@ -562,7 +600,7 @@ static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 	struct mw_audit_event rec = *ev;
 	struct mw_mask_counts counts = { 0 };
 	struct mw_mask_plan plan;
-	char *path = NULL, *method = NULL;
+	char *path = NULL, *method = NULL, *session = NULL;
 	json_t *more = NULL, *all = NULL;
 	uint64_t seq = 0;
 
@@ -583,6 +621,13 @@ static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 			if (method)
 				rec.method = method;
 		}
+		if (ev->session_id) {
+			if (trail_session_id(m, &plan, ev->session_id, &session,
+					     &counts) < 0)
+				goto out;
+			if (session)
+				rec.session_id = session;
+		}
 		if (counts.total) {
 			more = mw_mask_counts_json(m, &counts);
 			all = more ? counts_merged(ev->masked, more) : NULL;
@@ -597,6 +642,7 @@ out:
 	json_decref(more);
 	free(path);
 	free(method);
+	free(session);
 	return seq;
 }
 
@@ -2398,15 +2444,20 @@ static void learn_session(struct mw_conn *c, struct exchange *x,
 	    !valid_session_id(sid))
 		return;
 	if (!c->session || strcmp(c->session, sid)) {
+		char *safe;
+
 		free(c->session);
 		c->session = strdup(sid);
 		if (c->server &&
 		    mw_sessions_opened(c->px->sessions, c->server->name, sid,
-				       session_owner(c)))
+				       session_owner(c))) {
 			log_warn("conn %llu: session %s: its owner cannot be "
 				 "remembered (out of memory): the first "
 				 "identity to name it takes it",
-				 (unsigned long long)c->id, sid);
+				 (unsigned long long)c->id,
+				 log_safe(c, sid, &safe));
+			free(safe);
+		}
 	}
 	/* Pairing keys of this exchange stay as they were at request time:
 	 * the response to initialize is still keyed conn:N. Later requests
@@ -4036,7 +4087,7 @@ static void conn_close_how(struct mw_conn *c, const char *why, bool linger)
 		base_event(c, &ev, MW_EV_CONN_CLOSE);
 		ev.detail = why;
 		ev.session_id = c->session;
-		mw_audit_submit(px->audit, &ev);
+		submit_event(c, &ev);
 		end_pair_scopes(c);
 	}
 	for (struct mw_side *s = &c->c; s; s = s == &c->c ? &c->u : NULL) {

@@ -349,6 +349,55 @@ test('a client\'s method holding a value: judged as sent, recorded and logged ma
   assertNoRaw(d.log(), 'the daemon log');
 });
 
+test('a session id holding a value: recorded masked, one token per session, its events still together', async () => {
+  const [a, b] = [CARDS[0], CARDS[2]].map((c) => c.replace(/\D/g, ''));
+  for (const [sid, id] of [[`cli-${a}`, 71], [`cli-${a}`, 72], [`cli-${b}`, 73]]) {
+    const r = await postInside('/number?case=session', lookupCall(id), { 'mcp-session-id': sid });
+    assert.equal(r.status, 200, r.body);
+  }
+  await auditSettled(d);
+  const rows = await d.sqlObjects(`SELECT kind, rpc_id, session_id, masked FROM mcpwarden.events
+    WHERE http_path = '/number?case=session' ORDER BY seq`);
+  assert.deepEqual(rows.map((x) => x.kind), ['request', 'response', 'request', 'response', 'request', 'response'],
+    JSON.stringify(rows));
+  assertNoRaw(JSON.stringify(rows), 'the recorded sessions');
+  for (const x of rows) {
+    // a hash token whatever the rule's style: partial ones would merge sessions
+    assert.match(x.session_id, /^masked cli-\[MASKED:card:[0-9a-f]{16}\]$/);
+    assert.ok(x.masked.card >= 1, JSON.stringify(x));
+  }
+  const sid = Object.fromEntries(rows.map((x) => [`${x.kind} ${x.rpc_id}`, x.session_id]));
+  assert.equal(sid['request 71'], sid['request 72'], 'one session, one recorded id');
+  assert.equal(sid['response 71'], sid['request 71']);
+  assert.notEqual(sid['request 73'], sid['request 71'], 'two sessions, two recorded ids');
+  const calls = await d.sqlObjects(`SELECT rpc_id FROM mcpwarden.tool_calls
+    WHERE session_id = '${sid['request 71']}' ORDER BY seq`);
+  assert.deepEqual(calls.map((x) => x.rpc_id), ['71', '72'], 'the view groups the session by its masked id');
+  const rep = await d.cli(['replay', sid['request 71']], { env: { NO_COLOR: '' } });
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.equal(rep.stdout.match(/→ tools\/call/g)?.length, 2, rep.stdout);
+  assertNoRaw(rep.stdout, 'the replay');
+
+  // a server that names the session after a card: the client gets the id
+  // it must send back; the trail has the same masked id for the
+  // connection that learnt it and for the one that names it
+  const opened = await postInside('/session-card', { jsonrpc: '2.0', id: 74, method: 'ping' });
+  assert.equal(opened.headers['mcp-session-id'], `srv-${a}`);
+  const named = await postInside('/number?case=srv-session', lookupCall(75), { 'mcp-session-id': `srv-${a}` });
+  assert.equal(named.status, 200, named.body);
+  await auditSettled(d);
+  const learnt = await until(async () => {
+    const r = await d.sqlObjects(`SELECT session_id FROM mcpwarden.events WHERE kind = 'conn_close'
+      AND conn_id = (SELECT conn_id FROM mcpwarden.events WHERE http_path = '/session-card' LIMIT 1)`);
+    return r.length === 1 && r[0];
+  }, 'the connection that learnt the session closed', 15000);
+  const req = await d.sqlObjects(`SELECT session_id FROM mcpwarden.events
+    WHERE http_path = '/number?case=srv-session' AND kind = 'request'`);
+  assert.match(learnt.session_id, /^masked srv-\[MASKED:card:[0-9a-f]{16}\]$/);
+  assert.deepEqual(req, [{ session_id: learnt.session_id }]);
+  assertNoRaw(d.log(), 'the daemon log');
+});
+
 test('an endpoint event whose URL holds a value ends the stream, recorded', async () => {
   // the legacy client waits for its endpoint: a stream that will not
   // give one ends, rather than leave it waiting

@@ -182,6 +182,17 @@ async function routes(req, res) {
     res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id, result: { tools } }));
     return true;
   }
+  // a session id made of a customer's card, as a server may make one of
+  // what it knows of the user: the answer to any request names it
+  if (req.url === '/session-card' && req.method === 'POST') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const r = await rows('', []);
+    res.writeHead(200, { 'content-type': 'application/json',
+      'mcp-session-id': `srv-${r[0].card.replace(/\D/g, '')}` });
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: JSON.parse(body).id, result: {} }));
+    return true;
+  }
   // the legacy transport's endpoint event, its URL holding a card: a URL
   // masked is none a client can use
   if (req.url === '/endpoint-card') {
