@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "chain.h"
 #include "log.h"
 
 /* In memory as on disk: {server: {tool: {"accepted": hex, "seen": hex}}}. */
@@ -63,8 +64,10 @@ static int load(struct mw_pins *p, char *err, size_t errlen)
 			const char *s =
 				json_string_value(json_object_get(pin, "seen"));
 
-			if (!a || !s || strlen(a) != MW_PIN_HEX - 1 ||
-			    strlen(s) != MW_PIN_HEX - 1)
+			/* a fingerprint that is no SHA-256 matches none:
+			 * every listing would be a change to accept */
+			if (!mw_chain_is_hash(a, a ? strlen(a) : 0) ||
+			    !mw_chain_is_hash(s, s ? strlen(s) : 0))
 				goto bad;
 		}
 	}

@@ -454,6 +454,18 @@ Test(pins, damaged_files_refuse_to_open, .fini = pn_cleanup)
 		  "not a tool pin file" },
 		{ "{\"s\":{\"echo\":{\"accepted\":1,\"seen\":2}}}",
 		  "not a tool pin file" },
+		/* 64 characters, but not a SHA-256: it never matches one */
+		{ "{\"s\":{\"echo\":{\"accepted\":\"b9f15ebfa8bc28bcffb5a46b5a"
+		  "868e0d86c2664f18a2661e6573f8172e1ec05f\",\"seen\":"
+		  "\"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+		  "zz"
+		  "zzzz\"}}}",
+		  "not a tool pin file" },
+		{ "{\"s\":{\"echo\":{\"accepted\":\"B9F15EBFA8BC28BCFFB5A46B5A"
+		  "868E0D86C2664F18A2661E6573F8172E1EC05F\",\"seen\":"
+		  "\"b9f15ebfa8bc28bcffb5a46b5a868e0d86c2664f18a2661e6573f817"
+		  "2e1ec05f\"}}}",
+		  "not a tool pin file" },
 	};
 
 	pn_mkdir();
