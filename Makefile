@@ -143,7 +143,7 @@ FUZZ_LIB := user/http.c user/buf.c user/sse.c user/jsonrpc.c user/log.c \
 FUZZ_LIB += user/spool.c user/replay.c user/evidence.c user/mask.c user/detect.c \
 	user/mask_load.c user/json_text.c user/json_parse.c user/utf8.c \
 	user/atomic_file.c user/fdio.c user/private_dir.c user/intents.c \
-	user/pins.c
+	user/pins.c user/cgroup.c
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
 
