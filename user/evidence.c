@@ -1844,30 +1844,15 @@ out:
 static int read_package_file(int dfd, const char *name, size_t max, char **out,
 			     size_t *len)
 {
-	int fd = mw_open_regular(dfd, name, true);
-	char *buf = NULL;
-	ssize_t n;
+	int fd = mw_open_regular(dfd, name, true), rc;
 
 	*out = NULL;
 	*len = 0;
 	if (fd < 0)
 		return fd;
-	buf = malloc(max + 2);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	/* one byte more than allowed tells "too large" from "exactly max" */
-	n = mw_read_full(fd, buf, max + 1);
+	rc = mw_read_bounded(fd, max, out, len);
 	close(fd);
-	if (n < 0 || (size_t)n > max) {
-		free(buf);
-		return n < 0 ? (int)n : -EFBIG;
-	}
-	buf[n] = '\0';
-	*out = buf;
-	*len = (size_t)n;
-	return 0;
+	return rc;
 }
 
 /* The SHA-256 and size of a regular file of the package: 0, or -errno. */

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -60,6 +62,50 @@ ssize_t mw_pread_full(int fd, void *buf, size_t n, off_t off)
 	if (off < 0)
 		return -EINVAL;
 	return read_full_at(fd, buf, n, off);
+}
+
+int mw_read_bounded(int fd, size_t max, char **out, size_t *len)
+{
+	size_t cap, have = 0;
+	struct stat st;
+	char *buf = NULL, *nb;
+	ssize_t n;
+
+	*out = NULL;
+	*len = 0;
+	if (fstat(fd, &st))
+		return -errno;
+	cap = st.st_size >= 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size
+							    : max;
+	/* one byte more than allowed tells "too large" from "exactly max" */
+	for (;;) {
+		nb = realloc(buf, cap + 2);
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		n = mw_read_full(fd, buf + have, cap + 1 - have);
+		if (n < 0) {
+			free(buf);
+			return (int)n;
+		}
+		have += (size_t)n;
+		if (have <= cap)
+			break;
+		if (cap == max) {
+			free(buf);
+			return -EFBIG;
+		}
+		/* grown since fstat: on to the bound */
+		cap = max - cap > cap ? 2 * cap + 4096 : max;
+		if (cap > max)
+			cap = max;
+	}
+	buf[have] = '\0';
+	*out = buf;
+	*len = have;
+	return 0;
 }
 
 int mw_write_all(int fd, const void *buf, size_t n)

@@ -16,6 +16,13 @@
 ssize_t mw_read_full(int fd, void *buf, size_t n);
 /* The same from offset off, which the file position does not follow. */
 ssize_t mw_pread_full(int fd, void *buf, size_t n, off_t off);
+/*
+ * Reads fd to its end into *out (malloc'd, NUL-terminated, *len bytes):
+ * 0, -EFBIG past max bytes, or -errno. The buffer starts at the file's
+ * size, not at max, so that a small file of a large bound costs little;
+ * a file that grows meanwhile is read on, to the bound.
+ */
+int mw_read_bounded(int fd, size_t max, char **out, size_t *len);
 /* Writes all n bytes: 0, or -errno (-EIO when a write takes nothing). */
 int mw_write_all(int fd, const void *buf, size_t n);
 /* The same at offset off. */

@@ -180,10 +180,7 @@ int mw_yaml_get_uint(struct mw_yaml_ctx *c, yaml_node_t *n, const char *key,
 int mw_yaml_read_file(const char *path, size_t max_bytes, char **bytes,
 		      size_t *len, char *err, size_t errlen)
 {
-	size_t cap = max_bytes + 1, have;
-	ssize_t n;
-	char *buf = NULL;
-	int fd;
+	int fd, rc;
 
 	*bytes = NULL;
 	*len = 0;
@@ -194,32 +191,16 @@ int mw_yaml_read_file(const char *path, size_t max_bytes, char **bytes,
 			 fd == -EINVAL ? "not a regular file" : strerror(-fd));
 		return -1;
 	}
-	/* One byte more than allowed tells "too large" from "exactly max". */
-	buf = malloc(cap + 1);
-	if (!buf) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto fail;
-	}
-	n = mw_read_full(fd, buf, cap);
-	if (n < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
-		goto fail;
-	}
-	have = (size_t)n;
-	if (have > max_bytes) {
+	rc = mw_read_bounded(fd, max_bytes, bytes, len);
+	close(fd);
+	if (rc == -EFBIG)
 		snprintf(err, errlen, "%s: larger than %zu bytes", path,
 			 max_bytes);
-		goto fail;
-	}
-	buf[have] = '\0';
-	close(fd);
-	*bytes = buf;
-	*len = have;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return -1;
+	else if (rc == -ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (rc)
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	return rc ? -1 : 0;
 }
 
 int mw_yaml_parse(struct mw_yaml_ctx *c, const char *bytes, size_t len,

@@ -139,3 +139,68 @@ Test(fdio, open_regular_for_appends, .timeout = 10)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* A file of text, open for reading (unlinked at once). */
+static int fdio_file(const char *text)
+{
+	char path[] = "/tmp/mw-fdio-XXXXXX";
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(mw_write_all(fd, text, strlen(text)), 0);
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
+Test(fdio, a_bounded_read_takes_the_file_up_to_its_bound)
+{
+	char *out;
+	size_t len;
+	int fd;
+
+	fd = fdio_file("");
+	cr_assert_eq(mw_read_bounded(fd, 8, &out, &len), 0);
+	cr_assert_eq(len, 0);
+	cr_assert_str_eq(out, "");
+	free(out);
+	close(fd);
+	fd = fdio_file("12345678");
+	cr_assert_eq(mw_read_bounded(fd, 8, &out, &len), 0,
+		     "exactly the bound");
+	cr_assert_eq(len, 8);
+	cr_assert_str_eq(out, "12345678");
+	free(out);
+	close(fd);
+	fd = fdio_file("123456789");
+	cr_assert_eq(mw_read_bounded(fd, 8, &out, &len), -EFBIG);
+	cr_assert_null(out);
+	close(fd);
+}
+
+/* fstat gave a pipe's size as 0: what comes later is read on, to the
+ * bound, as for a file that grew after its size was taken. */
+Test(fdio, a_bounded_read_goes_on_past_the_size_it_was_told)
+{
+	struct dribble d = { .text = "grown after fstat" };
+	pthread_t t;
+	char *out;
+	size_t len;
+	int pfd[2];
+
+	cr_assert_eq(pipe(pfd), 0);
+	d.fd = pfd[1];
+	cr_assert_eq(pthread_create(&t, NULL, dribble, &d), 0);
+	cr_assert_eq(mw_read_bounded(pfd[0], 1 << 20, &out, &len), 0);
+	pthread_join(t, NULL);
+	cr_assert_eq(len, strlen(d.text));
+	cr_assert_str_eq(out, d.text);
+	free(out);
+	close(pfd[0]);
+	cr_assert_eq(pipe(pfd), 0);
+	d.fd = pfd[1];
+	cr_assert_eq(pthread_create(&t, NULL, dribble, &d), 0);
+	cr_assert_eq(mw_read_bounded(pfd[0], 5, &out, &len), -EFBIG);
+	pthread_join(t, NULL);
+	close(pfd[0]);
+}
