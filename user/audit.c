@@ -2587,8 +2587,10 @@ static bool vouches(const struct mw_audit *a, const struct mw_verify_cp *cp)
 	int n = mw_chain_checkpoint_message(msg, sizeof(msg), a->host, cp->seq,
 					    cp->hash);
 
+	/* another key's (an earlier one) is passed over without its cost */
 	return n > 0 && cp->seq < INT64_MAX - 1 &&
 	       (!cp->checkpoint_seq || cp->checkpoint_seq == cp->seq + 1) &&
+	       !strcmp(cp->key_id, mw_signer_key_id(a->signer)) &&
 	       mw_signer_verify(a->signer, msg, (size_t)n, cp->signature);
 }
 
@@ -2602,7 +2604,8 @@ static int file_last_line(struct mw_audit *a, bool signed_only,
 {
 	char *buf = NULL, *nb, *nl;
 	size_t len = 0, start, want;
-	uint64_t refused = 0;
+	uint64_t refused = 0, long_lines = 0;
+	bool skipping = false;
 	struct stat st;
 	ssize_t r;
 	off_t pos;
@@ -2614,11 +2617,26 @@ static int file_last_line(struct mw_audit *a, bool signed_only,
 	/* buf holds the file's bytes pos .. pos + len, which end a line */
 	for (pos = st.st_size;;) {
 		nl = len > 1 ? memrchr(buf, '\n', len - 1) : NULL;
+		if (skipping) {
+			/* the end of the line before the long one */
+			nl = len ? memrchr(buf, '\n', len) : NULL;
+			if (nl) {
+				len = (size_t)(nl - buf) + 1;
+				skipping = false;
+				continue;
+			}
+			len = 0;
+			if (!pos)
+				break;
+		}
 		if (!nl && pos > 0) {
 			want = pos > CP_READ ? CP_READ : (size_t)pos;
 			if (len + want > CP_TAIL_MAX) {
-				rc = -E2BIG;
-				break;
+				/* no checkpoint line is this long: passed
+				 * over, as no line this key signed */
+				long_lines++;
+				skipping = true;
+				len = 0;
 			}
 			nb = realloc(buf, len + want);
 			if (!nb) {
@@ -2657,6 +2675,11 @@ static int file_last_line(struct mw_audit *a, bool signed_only,
 		len = start;
 	}
 	free(buf);
+	if (long_lines)
+		log_warn("audit: the checkpoint file %s: %llu line(s) longer "
+			 "than %u bytes passed over (no checkpoint line is)",
+			 a->checkpoint_path, (unsigned long long)long_lines,
+			 CP_TAIL_MAX);
 	return rc;
 }
 
@@ -2740,8 +2763,9 @@ out:
  * (vouched), and audit verify sees the gap as retention's, or as a
  * deletion, whichever it is. The queue is one run of seqs: should the
  * spool hold events to ship and yet end before the file, the events
- * between are lost from both (the spool cut short), which the start
- * refuses to paper over.
+ * between are in neither (the spool cut short, or the database restored
+ * from a backup older than them while the spool still held earlier
+ * ones), which the start refuses to paper over.
  */
 static int go_past_file(struct mw_audit *a, uint64_t vouched, char *err,
 			size_t errlen)
@@ -2753,14 +2777,18 @@ static int go_past_file(struct mw_audit *a, uint64_t vouched, char *err,
 	if (a->count) {
 		mw_set_err(err, errlen,
 			   "ALERT (AU-5): audit spool %s ends at seq %llu of "
-			   "host %s, yet the checkpoint file %s vouches for "
-			   "the chain up to %llu: the events between are "
-			   "neither there nor in the database (the spool cut "
-			   "short); sort the trail out, and move the spool "
-			   "away to start",
+			   "host %s and the database at %llu, yet the "
+			   "checkpoint file %s vouches for the chain up to "
+			   "%llu: the events between are in neither now (the "
+			   "spool cut short, or the database restored from a "
+			   "backup older than them), and going on from the "
+			   "spool would number them again; restore the "
+			   "database, or move the spool away (its events are "
+			   "then lost to the database too), to start",
 			   mw_spool_path(a->spool),
 			   (unsigned long long)(next - 1), a->host,
-			   a->checkpoint_path, (unsigned long long)vouched);
+			   (unsigned long long)db_head, a->checkpoint_path,
+			   (unsigned long long)vouched);
 		return -EBADMSG;
 	}
 	a->head_seq = vouched + 1;

@@ -2943,8 +2943,9 @@ static size_t ta_lines(const char *s)
 /*
  * Lines of the checkpoint file this key did not sign as they stand do
  * not move the chain: a copy of a real line with another checkpoint_seq
- * (which the signature does not cover), and one with a made-up seq. The
- * start passes over them to the last line that is the writer's.
+ * (which the signature does not cover), and one with a made-up seq; nor
+ * does a line too long to be a checkpoint's stop the start. The start
+ * passes over them to the last line that is the writer's.
  */
 Test(audit, only_the_keys_own_checkpoint_lines_move_the_chain)
 {
@@ -2971,6 +2972,10 @@ Test(audit, only_the_keys_own_checkpoint_lines_move_the_chain)
 	       18);
 	f = fopen(path, "a");
 	cr_assert_not_null(f);
+	/* a line longer than any checkpoint's (1 MiB): passed over too */
+	for (int i = 0; i < (3 << 19); i++)
+		cr_assert_neq(fputc('x', f), EOF);
+	fputc('\n', f);
 	fprintf(f, "%s\n", extra);
 	memcpy(strstr(extra, "\"checkpoint_seq\":9"), "\"checkpoint_seq\":3",
 	       18);
