@@ -965,6 +965,34 @@ static int put_masked(struct mw_masker *m, const struct mw_mask_plan *plan,
 	return mw_buf_append(o, m->det[det].token, m->det[det].token_len);
 }
 
+int mw_masker_token(const struct mw_masker *m, const char *label, const char *s,
+		    size_t n, char out[2 * MW_MASK_TOKEN_BYTES + 1])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t ll = strlen(label) + 1;
+	unsigned maclen = 0;
+	unsigned char *msg;
+	bool ok;
+
+	if (!m || !m->has_key)
+		return -1;
+	/* label NUL bytes: a token of one context is no other's */
+	msg = malloc(ll + n);
+	if (!msg)
+		return -1;
+	memcpy(msg, label, ll);
+	memcpy(msg + ll, s, n);
+	ok = HMAC(mw_sha256_md(), m->key, MW_MASK_KEY_BYTES, msg, ll + n, mac,
+		  &maclen) &&
+	     maclen >= MW_MASK_TOKEN_BYTES;
+	free(msg);
+	if (!ok)
+		return -1;
+	for (unsigned i = 0; i < MW_MASK_TOKEN_BYTES; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	return 0;
+}
+
 /* The masked text appended to o (NUL-terminated, the NUL not counted):
  * how many values, 0 (o untouched) or -1. */
 static long mask_text_into(struct mw_masker *m, const struct mw_mask_plan *plan,

@@ -125,6 +125,15 @@ void mw_mask_rule_clear(struct mw_mask_rule *r);
 void mw_masker_set_key(struct mw_masker *m,
 		       const uint8_t key[MW_MASK_KEY_BYTES]);
 /*
+ * A token for the whole of s under the key: HMAC-SHA-256 over a context
+ * label and the bytes as they are (no detector's normalising), its first
+ * MW_MASK_TOKEN_BYTES as hex: the same s gives the same token, two give
+ * two. 0, or -1 without a key.
+ */
+#define MW_MASK_TOKEN_BYTES 16
+int mw_masker_token(const struct mw_masker *m, const char *label, const char *s,
+		    size_t n, char out[2 * MW_MASK_TOKEN_BYTES + 1]);
+/*
  * Loads state_dir/masking.key, creating it (32 random bytes, mode 0600)
  * when absent. 0, or -1 with a reason (a short or foreign file is refused).
  */

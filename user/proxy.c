@@ -548,8 +548,11 @@ static json_t *counts_merged(const json_t *counts, const json_t *more)
 	return all;
 }
 
-/* What a session id that holds a value is recorded as: this, then the id
- * masked. */
+/* What the trail records of a value that cannot be masked: not it. */
+#define WITHHELD_UNMASKABLE "(withheld: it could not be masked)"
+
+/* What a session id that holds a value is recorded as: this, then a
+ * token of the whole id. */
 #define MW_MASKED_SESSION "masked "
 
 /*
@@ -557,32 +560,34 @@ static json_t *counts_merged(const json_t *counts, const json_t *more)
  * Masked: a server may make its ids of what the rules hide (a JWT of the
  * user's claims), and a client may name any. Yet the trail groups a
  * session's events by it (replay, the views), so a masked id must still
- * be one session's, and only its: each value becomes its hash token,
- * whatever style the rule says (the same id gives the same text, two ids
- * two texts, where [MASKED:card] or ****1111 would merge sessions), and
- * the text starts with MW_MASKED_SESSION, whose space no session id has
- * (valid_session_id), so that no client can name a raw id that reads as
- * another session's masked one. Most ids hold no value and are kept.
- * Returns the values masked, or -1.
+ * be one session's, and only its: it becomes a keyed token of the whole
+ * id as it came (mw_masker_token), not the id with its values masked,
+ * which merges ids that differ in an escape, a case or a separator
+ * inside a value. The text starts with MW_MASKED_SESSION, whose space no
+ * session id the daemon keeps has (valid_session_id), so that no peer can
+ * name a raw id that reads as another session's masked one. Most ids hold
+ * no value and are kept. An id that cannot be searched is masked all the
+ * same. Returns the values masked (at least 1 when masked), or -1 when
+ * the id cannot be recorded at all.
  */
 static long trail_session_id(struct mw_masker *m,
-			     const struct mw_mask_plan *text, const char *sid,
+			     const struct mw_mask_plan *plan, const char *sid,
 			     char **out, struct mw_mask_counts *counts)
 {
-	struct mw_mask_plan plan = *text;
-	char *masked;
+	char tok[2 * MW_MASK_TOKEN_BYTES + 1], *masked;
 	long n;
 
 	*out = NULL;
-	for (unsigned d = 0; d < MW_MASK_MAX_DETECTORS; d++)
-		plan.style[d] = MW_MASK_HASH;
-	n = mask_free_text(m, &plan, sid, &masked, counts);
-	if (n > 0 && asprintf(out, MW_MASKED_SESSION "%s", masked) < 0) {
-		*out = NULL;
-		n = -1;
-	}
+	n = mask_free_text(m, plan, sid, &masked, counts);
 	free(masked);
-	return n;
+	if (!n)
+		return 0;
+	if (mw_masker_token(m, "session", sid, strlen(sid), tok) ||
+	    asprintf(out, MW_MASKED_SESSION "%s", tok) < 0) {
+		*out = NULL;
+		return -1;
+	}
+	return n > 0 ? n : 1;
 }
 
 /*
@@ -591,8 +596,9 @@ static long trail_session_id(struct mw_masker *m,
  * in the query, an address in the path), a method the specification does
  * not name (a client's own, judged first: what the policy matched is the
  * real one; the specification's are kept, which the views and replay
- * read), and the session id (trail_session_id). 0 when the trail cannot
- * take it, or these cannot be masked.
+ * read), and the session id (trail_session_id). What cannot be masked is
+ * recorded withheld, the event all the same. 0 when the trail cannot
+ * take it.
  */
 static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 {
@@ -607,7 +613,7 @@ static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 	if (text_plan(c, MW_MASK_IN_AUDIT, &plan)) {
 		if (ev->http_path &&
 		    mask_free_text(m, &plan, ev->http_path, &path, &counts) < 0)
-			rec.http_path = "(withheld: it could not be masked)";
+			rec.http_path = WITHHELD_UNMASKABLE;
 		else if (path)
 			rec.http_path = path;
 		/* a method is a JSON string, masked as params' strings are */
@@ -617,15 +623,16 @@ static uint64_t submit_event(struct mw_conn *c, struct mw_audit_event *ev)
 			if (mw_mask_text(m, &plan, ev->method,
 					 strlen(ev->method), &method, &n,
 					 &counts) < 0)
-				goto out;
-			if (method)
+				rec.method = WITHHELD_UNMASKABLE;
+			else if (method)
 				rec.method = method;
 		}
 		if (ev->session_id) {
 			if (trail_session_id(m, &plan, ev->session_id, &session,
 					     &counts) < 0)
-				goto out;
-			if (session)
+				rec.session_id =
+					MW_MASKED_SESSION WITHHELD_UNMASKABLE;
+			else if (session)
 				rec.session_id = session;
 		}
 		if (counts.total) {
@@ -2942,8 +2949,12 @@ static void sse_learn_endpoint(struct mw_conn *c, struct exchange *x,
 	if (!ev->data || memchr(ev->data, '\0', ev->data_len))
 		return;
 	sid = query_session_id(ev->data, &ambiguous);
-	if (!sid)
+	/* as learn_session takes a header's: the trail's masked ids hold a
+	 * space no kept id has (trail_session_id) */
+	if (!sid || !valid_session_id(sid)) {
+		free(sid);
 		return;
+	}
 	free(x->session);
 	x->session = sid;
 	x->has_session = true;

@@ -921,3 +921,35 @@ Test(mask, lenient_unescape_for_quoted_json)
 	out[n] = '\0';
 	cr_assert_str_eq(out, "?4111 1111 1111 1111 ?4");
 }
+
+/*
+ * A token of a whole string (a session id): no detector normalises it,
+ * so ids that differ in a separator or a case stay apart; the label
+ * keeps contexts apart; without a key there is none.
+ */
+Test(mask, a_token_is_of_the_whole_string_as_it_came)
+{
+	char t1[2 * MW_MASK_TOKEN_BYTES + 1], t2[sizeof(t1)], t3[sizeof(t1)];
+	uint8_t key[MW_MASK_KEY_BYTES];
+
+	cr_assert_eq(mw_masker_token(masker, "session", "a", 1, t1), -1,
+		     "no key, no token");
+	memset(key, 7, sizeof(key));
+	mw_masker_set_key(masker, key);
+	cr_assert_eq(mw_masker_token(masker, "session", "s-4111111111111111",
+				     18, t1),
+		     0);
+	cr_assert_eq(strlen(t1), 2 * MW_MASK_TOKEN_BYTES);
+	cr_assert_eq(mw_masker_token(masker, "session", "s-4111-1111-1111-1111",
+				     21, t2),
+		     0);
+	cr_assert_str_neq(t1, t2, "a separator makes another id");
+	cr_assert_eq(mw_masker_token(masker, "session", "s-4111111111111111",
+				     18, t3),
+		     0);
+	cr_assert_str_eq(t1, t3, "the same id, the same token");
+	cr_assert_eq(
+		mw_masker_token(masker, "other", "s-4111111111111111", 18, t3),
+		0);
+	cr_assert_str_neq(t1, t3, "another context, another token");
+}
