@@ -24,54 +24,16 @@
 #include <jansson.h>
 
 #include "intents.h"
+#include "fuzz_scratch.h"
 #include "log.h"
-
-static char dir[PATH_MAX];
-static char file[PATH_MAX + 32];
-
-static void cleanup(void)
-{
-	unlink(file);
-	rmdir(dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
 	mw_log_set_level(MW_LOG_ERR);
-	if (!tmp || !tmp[0])
-		tmp = "/tmp";
-	if (snprintf(dir, sizeof(dir), "%s/mw-fuzz-intents-XXXXXX", tmp) >=
-		    (int)sizeof(dir) ||
-	    !mkdtemp(dir))
-		abort();
-	snprintf(file, sizeof(file), "%s/%s", dir, MW_INTENTS_FILE);
-	atexit(cleanup);
+	fuzz_scratch_make("intents", MW_INTENTS_FILE);
 	return 0;
-}
-
-static void write_file(const unsigned char *data, size_t size)
-{
-	size_t done = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		abort();
-	while (done < size) {
-		n = write(fd, data + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			abort();
-		done += (size_t)n;
-	}
-	if (close(fd))
-		abort();
 }
 
 /* Whether the file names path in some entry, byte for byte. */
@@ -96,8 +58,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	char err[PATH_MAX + 256] = "";
 	json_t *root;
 
-	write_file(data, size);
-	if (mw_intents_load(&s, dir, err, sizeof(err))) {
+	fuzz_scratch_write(data, size);
+	if (mw_intents_load(&s, fuzz_dir, err, sizeof(err))) {
 		if (!err[0] || s.n || s.v)
 			abort();
 		return 0;
@@ -117,7 +79,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	json_decref(root);
 	if (mw_intents_save(&s, err, sizeof(err)) ||
-	    mw_intents_load(&t, dir, err, sizeof(err)) || t.n != s.n)
+	    mw_intents_load(&t, fuzz_dir, err, sizeof(err)) || t.n != s.n)
 		abort();
 	for (size_t i = 0; i < s.n; i++)
 		if (strcmp(t.v[i].path, s.v[i].path) || t.v[i].id != s.v[i].id)

@@ -22,36 +22,25 @@
 
 #include <jansson.h>
 
+#include "fuzz_scratch.h"
 #include "log.h"
 #include "pins.h"
 
 #define MAX_SERVERS 8 /* servers per input a listing is shown for */
 
-static char dir[PATH_MAX];
-static char file[PATH_MAX + 32];
 static json_t *def;
 
 static void cleanup(void)
 {
 	json_decref(def);
-	unlink(file);
-	rmdir(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
 	mw_log_set_level(MW_LOG_ERR);
-	if (!tmp || !tmp[0])
-		tmp = "/tmp";
-	if (snprintf(dir, sizeof(dir), "%s/mw-fuzz-pins-XXXXXX", tmp) >=
-		    (int)sizeof(dir) ||
-	    !mkdtemp(dir))
-		abort();
-	snprintf(file, sizeof(file), "%s/%s", dir, MW_PINS_FILE);
+	fuzz_scratch_make("pins", MW_PINS_FILE);
 	def = json_pack("{s:s,s:s,s:{s:s}}", "name", "get_invoice",
 			"description", "Reads an invoice", "inputSchema",
 			"type", "object");
@@ -59,27 +48,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	atexit(cleanup);
 	return 0;
-}
-
-static void write_file(const unsigned char *data, size_t size)
-{
-	size_t done = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		abort();
-	while (done < size) {
-		n = write(fd, data + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			abort();
-		done += (size_t)n;
-	}
-	if (close(fd))
-		abort();
 }
 
 static bool is_hex(const char *s)
@@ -121,8 +89,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	const char *server, *tool;
 	size_t ns = 0;
 
-	write_file(data, size);
-	if (mw_pins_open(&p, dir, err, sizeof(err))) {
+	fuzz_scratch_write(data, size);
+	if (mw_pins_open(&p, fuzz_dir, err, sizeof(err))) {
 		if (!err[0] || p)
 			abort();
 		return 0;
@@ -153,7 +121,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		list_and_accept(p, servers[i]);
 	for (size_t i = 0; i < ns; i++)
 		before[i] = mw_pins_json(p, servers[i]);
-	if (mw_pins_save(p) || mw_pins_open(&q, dir, err, sizeof(err)))
+	if (mw_pins_save(p) || mw_pins_open(&q, fuzz_dir, err, sizeof(err)))
 		abort();
 	for (size_t i = 0; i < ns; i++) {
 		json_t *after = mw_pins_json(q, servers[i]);

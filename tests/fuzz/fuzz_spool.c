@@ -25,56 +25,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fuzz_scratch.h"
 #include "log.h"
 #include "spool.h"
 
-static char dir[PATH_MAX];
-static char file[PATH_MAX + 32];
-
-static void cleanup(void)
-{
-	unlink(file);
-	rmdir(dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	(void)argc;
 	(void)argv;
 	/* a torn line is cut at nearly every run: not worth a log line */
 	mw_log_set_level(MW_LOG_ERR);
-	if (!tmp || !tmp[0])
-		tmp = "/tmp";
-	if (snprintf(dir, sizeof(dir), "%s/mw-fuzz-spool-XXXXXX", tmp) >=
-		    (int)sizeof(dir) ||
-	    !mkdtemp(dir))
-		abort();
-	snprintf(file, sizeof(file), "%s/%s", dir, MW_SPOOL_FILE);
-	atexit(cleanup);
+	fuzz_scratch_make("spool", MW_SPOOL_FILE);
 	return 0;
-}
-
-static void write_file(const unsigned char *data, size_t size)
-{
-	size_t done = 0;
-	ssize_t n;
-	int fd;
-
-	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		abort();
-	while (done < size) {
-		n = write(fd, data + done, size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			abort();
-		done += (size_t)n;
-	}
-	if (close(fd))
-		abort();
 }
 
 struct walk {
@@ -102,7 +64,7 @@ static uint64_t disk_size(void)
 {
 	struct stat st;
 
-	if (stat(file, &st))
+	if (stat(fuzz_file, &st))
 		abort();
 	return (uint64_t)st.st_size;
 }
@@ -122,8 +84,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	for (size_t i = lines; i < size; i++)
 		stray += data[i] != '\0';
-	write_file(data, size);
-	rc = mw_spool_open(&s, dir, &torn, err, sizeof(err));
+	fuzz_scratch_write(data, size);
+	rc = mw_spool_open(&s, fuzz_dir, &torn, err, sizeof(err));
 	if (lines - keep > MW_SPOOL_LINE_MAX) {
 		/* not a spool: refused, and the file left alone */
 		if (rc != -EBADMSG || s || disk_size() != size)
@@ -152,7 +114,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	s = NULL;
 	torn = 1;
-	if (mw_spool_open(&s, dir, &torn, err, sizeof(err)) || torn ||
+	if (mw_spool_open(&s, fuzz_dir, &torn, err, sizeof(err)) || torn ||
 	    mw_spool_size(s) != keep + 2)
 		abort();
 	mw_spool_close(s);
