@@ -97,6 +97,14 @@ static int parse(struct mw_intents *s, json_t *root, char *err, size_t errlen)
 				   s->path, i);
 			return -1;
 		}
+		/* the daemon writes a path once: which id is meant? */
+		if (mw_intents_find(s, p)) {
+			mw_set_err(err, errlen,
+				   "%s: entry %zu names a cgroup an entry "
+				   "before it names",
+				   s->path, i);
+			return -1;
+		}
 		r = mw_intents_set(s, p, (uint64_t)json_integer_value(id));
 		if (r) {
 			mw_set_err(err, errlen, "%s: entry %zu: %s", s->path, i,
@@ -111,8 +119,9 @@ int mw_intents_load(struct mw_intents *s, const char *state_dir, char *err,
 		    size_t errlen)
 {
 	json_error_t jerr;
-	struct stat st;
 	json_t *root;
+	char *text;
+	size_t len;
 	int fd, r;
 
 	memset(s, 0, sizeof(*s));
@@ -130,14 +139,19 @@ int mw_intents_load(struct mw_intents *s, const char *state_dir, char *err,
 		mw_set_err(err, errlen, "%s: %s", s->path, strerror(-fd));
 		return -1;
 	}
-	if (fstat(fd, &st) || st.st_size > INTENTS_MAX_BYTES) {
-		mw_set_err(err, errlen, "%s: larger than %d bytes", s->path,
-			   INTENTS_MAX_BYTES);
-		close(fd);
+	r = mw_read_bounded(fd, INTENTS_MAX_BYTES, &text, &len);
+	close(fd);
+	if (r) {
+		if (r == -EFBIG)
+			mw_set_err(err, errlen, "%s: larger than %d bytes",
+				   s->path, INTENTS_MAX_BYTES);
+		else
+			mw_set_err(err, errlen, "%s: %s", s->path,
+				   strerror(-r));
 		return -1;
 	}
-	root = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
-	close(fd);
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (!root) {
 		mw_set_err(err, errlen, "%s:%d: %s", s->path, jerr.line,
 			   jerr.text);

@@ -12,6 +12,7 @@
 
 #include "atomic_file.h"
 #include "chain.h"
+#include "fdio.h"
 #include "log.h"
 
 /* In memory as on disk: {server: {tool: {"accepted": hex, "seen": hex}}}. */
@@ -22,28 +23,49 @@ struct mw_pins {
 	bool dirty; /* changed since the last save */
 };
 
+/* The file's bytes (*text NULL: there is none). 0, or -1 with err. */
+static int read_pins(const struct mw_pins *p, char **text, size_t *len,
+		     char *err, size_t errlen)
+{
+	/* not through a link, nor a FIFO that would hang the start */
+	int fd = mw_open_regular(AT_FDCWD, p->path, true), rc;
+
+	*text = NULL;
+	*len = 0;
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0) {
+		mw_set_err(err, errlen, "%s: %s", p->path,
+			   fd == -EINVAL ? "not a regular file"
+					 : strerror(-fd));
+		return -1;
+	}
+	rc = mw_read_bounded(fd, MW_PINS_MAX_BYTES, text, len);
+	close(fd);
+	if (rc == -EFBIG)
+		mw_set_err(err, errlen, "%s: larger than %d bytes", p->path,
+			   MW_PINS_MAX_BYTES);
+	else if (rc)
+		mw_set_err(err, errlen, "%s: %s", p->path, strerror(-rc));
+	return rc ? -1 : 0;
+}
+
 static int load(struct mw_pins *p, char *err, size_t errlen)
 {
 	json_error_t jerr;
-	struct stat st;
 	const char *server, *tool;
 	json_t *tools, *pin;
+	char *text;
+	size_t len;
 
-	if (stat(p->path, &st)) {
-		if (errno != ENOENT) {
-			mw_set_err(err, errlen, "%s: %s", p->path,
-				   strerror(errno));
-			return -1;
-		}
+	if (read_pins(p, &text, &len, err, errlen))
+		return -1;
+	if (!text) {
 		p->root = json_object();
 		return p->root ? 0 : -1;
 	}
-	if (st.st_size > MW_PINS_MAX_BYTES) {
-		mw_set_err(err, errlen, "%s: larger than %d bytes", p->path,
-			   MW_PINS_MAX_BYTES);
-		return -1;
-	}
-	p->root = json_load_file(p->path, JSON_REJECT_DUPLICATES, &jerr);
+	p->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
 	if (!p->root) {
 		mw_set_err(err, errlen, "%s:%d: %s", p->path, jerr.line,
 			   jerr.text);
@@ -56,7 +78,9 @@ static int load(struct mw_pins *p, char *err, size_t errlen)
 	/* What auditors trust must not be guessed at: a damaged file stops
 	 * the daemon rather than re-pinning whatever is served now. */
 	json_object_foreach (p->root, server, tools) {
-		if (!json_is_object(tools))
+		/* no more than the daemon pins: a listing's bound */
+		if (!json_is_object(tools) ||
+		    json_object_size(tools) > MW_PINS_MAX_TOOLS)
 			goto bad;
 		json_object_foreach (tools, tool, pin) {
 			const char *a = json_string_value(
@@ -67,7 +91,8 @@ static int load(struct mw_pins *p, char *err, size_t errlen)
 			/* a fingerprint that is no SHA-256 matches none:
 			 * every listing would be a change to accept */
 			if (!mw_chain_is_hash(a, a ? strlen(a) : 0) ||
-			    !mw_chain_is_hash(s, s ? strlen(s) : 0))
+			    !mw_chain_is_hash(s, s ? strlen(s) : 0) || !*tool ||
+			    strlen(tool) > MW_PINS_MAX_NAME)
 				goto bad;
 		}
 	}

@@ -119,6 +119,9 @@ Test(intents, damaged_file_fails)
 		"{\"version\": 1, \"cgroups\": [{\"path\": \"/a\", \"id\": "
 		"-1}]}",
 		"{\"version\": 1, \"version\": 1, \"cgroups\": []}",
+		/* one path twice: which id was enforced there? */
+		"{\"version\": 1, \"cgroups\": [{\"path\": \"/a\", \"id\": "
+		"1}, {\"path\": \"/a\", \"id\": 2}]}",
 	};
 	struct mw_intents s;
 	char err[256];

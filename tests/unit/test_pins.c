@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -434,6 +435,14 @@ Test(pins, file_is_replaced_whole, .fini = pn_cleanup)
 	mw_pins_free(p);
 }
 
+#define PN_HASH \
+	"b9f15ebfa8bc28bcffb5a46b5a868e0d86c2664f18a2661e6573f8172e1ec05f"
+/* 129 bytes with the digit after it */
+#define PN_LONG_NAME                                                      \
+	"t123456789012345678901234567890123456789012345678901234567890"   \
+	"123456789012345678901234567890123456789012345678901234567890123" \
+	"4567"
+
 Test(pins, damaged_files_refuse_to_open, .fini = pn_cleanup)
 {
 	static const struct {
@@ -472,6 +481,26 @@ Test(pins, damaged_files_refuse_to_open, .fini = pn_cleanup)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		pn_write(cases[i].text);
 		pn_refused(cases[i].want);
+	}
+	/* what the daemon never pins: a name over MW_PINS_MAX_NAME, more
+	 * than MW_PINS_MAX_TOOLS tools of a server */
+	for (int over = 0; over < 2; over++) {
+		size_t n = over ? MW_PINS_MAX_TOOLS + 1 : 1, o = 0;
+		char *text = malloc(n * 300 + 16);
+
+		cr_assert_not_null(text);
+		o += (size_t)sprintf(text, "{\"s\":{");
+		for (size_t t = 0; t < n; t++)
+			o += (size_t)sprintf(text + o,
+					     "%s\"%s%zu\":{\"accepted\":\"%s\","
+					     "\"seen\":\"%s\"}",
+					     t ? "," : "",
+					     over ? "tool" : PN_LONG_NAME, t,
+					     PN_HASH, PN_HASH);
+		sprintf(text + o, "}}");
+		pn_write(text);
+		pn_refused("not a tool pin file");
+		free(text);
 	}
 	/* A well-formed file opens. */
 	pn_write("{\"s\":{\"echo\":{\"accepted\":\"b9f15ebfa8bc28bcffb5a46b5a"
@@ -578,4 +607,17 @@ Test(pins, json_of_a_server, .fini = pn_cleanup)
 	json_decref(j);
 	json_decref(want);
 	mw_pins_free(p);
+}
+
+/* What is no regular file is refused, never read: a FIFO would hang the
+ * daemon's start, a link lead it elsewhere. */
+Test(pins, a_pin_file_that_is_no_regular_file_is_refused, .fini = pn_cleanup,
+     .timeout = 10)
+{
+	pn_mkdir();
+	cr_assert_eq(mkfifo(pn_file(), 0600), 0);
+	pn_refused("not a regular file");
+	cr_assert_eq(unlink(pn_file()), 0);
+	cr_assert_eq(symlink("/etc/hostname", pn_file()), 0);
+	pn_refused(strerror(ELOOP));
 }
