@@ -219,6 +219,7 @@ struct mw_audit {
 	size_t chunk_bytes, max_bytes;
 	/* alerted: what refused the last event (queue_full) */
 	enum queue_bound full;
+	uint64_t refused_while_full; /* since the alert */
 	int batch_gap_ms; /* least time between two COPYs below batch_max */
 	int64_t last_copy_ms;
 
@@ -619,14 +620,26 @@ static void queue_full(struct mw_audit *a, enum queue_bound b, const char *why)
 			why, a->count, a->chunk_bytes, a->max_queue,
 			a->max_bytes);
 	a->full = b;
+	a->refused_while_full++;
 }
 
+/*
+ * Said once the bound that refused has a quarter of itself free again:
+ * a load held at the bound gets room for an event after each batch the
+ * database takes, and a line for each would let callers flood the log
+ * (calls are refused or not by the bound alone, not by a->full).
+ */
 static void queue_room(struct mw_audit *a, enum queue_bound b)
 {
-	if (a->full != b)
+	if (a->full != b ||
+	    (b == QB_EVENTS ? a->count > a->max_queue / 4 * 3
+			    : a->chunk_bytes > a->max_bytes / 4 * 3))
 		return;
-	log_info("audit: the queue takes events again");
+	log_info("audit: the queue takes events again (%llu event(s) "
+		 "refused meanwhile)",
+		 (unsigned long long)a->refused_while_full);
 	a->full = QB_NONE;
+	a->refused_while_full = 0;
 }
 
 /* Room for n bytes at the end of the tail chunk. */

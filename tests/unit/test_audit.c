@@ -808,6 +808,97 @@ Test(audit, queue_full_refuses)
 }
 
 /*
+ * A load held at the bound: the database takes about five events a
+ * step (20 ms each), and callers fill the queue again until one is
+ * refused. Each step keeps it so until 40 were written.
+ */
+static bool ta_held_at_bound_step(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	if (st.written >= 40)
+		return true;
+	if (st.queued < 40) {
+		while (ta_submit_simple(d->a, 1, "ping"))
+			;
+		d->seqs[0]++;
+	}
+	return false;
+}
+
+static bool ta_queue_empty(struct ta_drive *d, int64_t now)
+{
+	struct mw_audit_stats st;
+
+	(void)now;
+	mw_audit_stats(d->a, &st);
+	return !st.queued;
+}
+
+/*
+ * The alert and the line after it come once per episode, not once per
+ * batch the database takes while callers hold the queue at its bound:
+ * the line waits until a quarter of the bound is free, and says how
+ * many events were refused meanwhile.
+ */
+Test(audit, a_queue_held_at_its_bound_is_said_once)
+{
+	struct ta_drive d = { 0 };
+	struct mw_loop *loop;
+	struct mw_audit *a;
+	char *log, want[96];
+	int saved;
+
+	PGconn *c;
+
+	ta_cfg.max_queue = 40;
+	ta_cfg.batch_max = 1;
+	cr_assert_eq(mw_loop_new(&loop), 0);
+	a = ta_open(loop);
+	c = ta_db();
+	ta_exec_sql(c, "CREATE FUNCTION public.ta_slow() RETURNS trigger "
+		       "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); "
+		       "RETURN NEW; END $$;"
+		       "CREATE TRIGGER ta_slow BEFORE INSERT ON "
+		       "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
+		       "public.ta_slow()");
+	PQfinish(c);
+	for (int i = 0; i < 40; i++)
+		cr_assert_neq(ta_submit_simple(a, 1, "ping"), 0);
+	saved = ta_log_start();
+	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 0, "queue full");
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_held_at_bound_step;
+	ta_drive_loop(&d, 30000);
+	log = ta_log_end(saved);
+	cr_assert_geq(d.seqs[0], 5, "the bound was met %llu times",
+		      (unsigned long long)d.seqs[0]);
+	cr_assert_eq(ta_occurrences(log, "ALERT (AU-5): audit.max_queue is "
+					 "reached"),
+		     1, "%s", log);
+	cr_assert_eq(ta_occurrences(log, "the queue takes events again"), 0,
+		     "%s", log);
+	free(log);
+	/* drained: said once, with the count */
+	mw_loop_del_tick(loop, &d.tick);
+	d.step = ta_queue_empty;
+	saved = ta_log_start();
+	ta_drive_loop(&d, 30000);
+	cr_assert_neq(ta_submit_simple(a, 1, "ping"), 0);
+	log = ta_log_end(saved);
+	snprintf(want, sizeof(want),
+		 "the queue takes events again (%llu event(s) refused",
+		 (unsigned long long)d.seqs[0] + 1);
+	cr_assert_eq(ta_occurrences(log, want), 1, "%s", log);
+	free(log);
+	mw_audit_close(a);
+	mw_loop_free(loop);
+}
+
+/*
  * Events stay in memory until the database has them: their bytes are
  * bounded too (audit.max_queue_bytes), not only their number, or a few
  * large requests during an outage would take the host's memory.
