@@ -1840,21 +1840,6 @@ out:
 #define MANIFEST_SHA_MAX 256
 #define LISTED_FILES_MAX (2 * MW_EVIDENCE_MAX_LISTED + 32)
 
-/* A regular file of the package, whole: 0, or -errno (-EFBIG past max). */
-static int read_package_file(int dfd, const char *name, size_t max, char **out,
-			     size_t *len)
-{
-	int fd = mw_open_regular(dfd, name, true), rc;
-
-	*out = NULL;
-	*len = 0;
-	if (fd < 0)
-		return fd;
-	rc = mw_read_bounded(fd, max, out, len);
-	close(fd);
-	return rc;
-}
-
 /* The SHA-256 and size of a regular file of the package: 0, or -errno. */
 static int hash_package_file(int dfd, const char *name, char hex[MW_SHA256_HEX],
 			     uint64_t *bytes)
@@ -2121,8 +2106,8 @@ static int check_manifest(struct mw_verify *v, int dfd,
 	json_t *m = NULL;
 	int rc;
 
-	rc = read_package_file(dfd, MW_EVIDENCE_MANIFEST_SHA, MANIFEST_SHA_MAX,
-			       &sums, &slen);
+	rc = mw_read_regular(dfd, MW_EVIDENCE_MANIFEST_SHA, true,
+			     MANIFEST_SHA_MAX, &sums, &slen);
 	if (rc)
 		mw_verify_package_problem(
 			v,
@@ -2130,8 +2115,8 @@ static int check_manifest(struct mw_verify *v, int dfd,
 			"package was altered",
 			MW_EVIDENCE_MANIFEST_SHA,
 			rc == -ENOENT ? "missing" : "unreadable");
-	rc = read_package_file(dfd, MW_EVIDENCE_MANIFEST, MANIFEST_MAX,
-			       &manifest, &mlen);
+	rc = mw_read_regular(dfd, MW_EVIDENCE_MANIFEST, true, MANIFEST_MAX,
+			     &manifest, &mlen);
 	if (rc) {
 		mw_verify_package_problem(v, "%s: %s", MW_EVIDENCE_MANIFEST,
 					  rc == -ENOENT ? "missing"

@@ -192,3 +192,31 @@ int mw_open_regular(int dirfd, const char *path, bool nofollow)
 	return mw_open_regular_flags(
 		dirfd, path, O_RDONLY | (nofollow ? O_NOFOLLOW : 0), 0, NULL);
 }
+
+int mw_read_regular(int dirfd, const char *path, bool nofollow, size_t max,
+		    char **out, size_t *len)
+{
+	int fd = mw_open_regular(dirfd, path, nofollow), rc;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return fd;
+	rc = mw_read_bounded(fd, max, out, len);
+	close(fd);
+	return rc;
+}
+
+int mw_read_regular_err(const char *path, bool nofollow, size_t max, char **out,
+			size_t *len, char *err, size_t errlen)
+{
+	int rc = mw_read_regular(AT_FDCWD, path, nofollow, max, out, len);
+
+	if (rc == -EINVAL)
+		snprintf(err, errlen, "%s: not a regular file", path);
+	else if (rc == -EFBIG)
+		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+	else if (rc)
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	return rc;
+}

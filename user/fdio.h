@@ -40,6 +40,17 @@ int mw_pwrite_all(int fd, const void *buf, size_t n, off_t off);
 int mw_open_regular(int dirfd, const char *path, bool nofollow);
 
 /*
+ * A regular file whole, to a bound: mw_open_regular then mw_read_bounded.
+ * 0, or -errno (-EINVAL: not a regular file; -EFBIG: past max bytes).
+ */
+int mw_read_regular(int dirfd, const char *path, bool nofollow, size_t max,
+		    char **out, size_t *len);
+/* The same for a path, with "path: reason" in err when it fails (-ENOENT
+ * too: the caller may take that as "none"). */
+int mw_read_regular_err(const char *path, bool nofollow, size_t max, char **out,
+			size_t *len, char *err, size_t errlen);
+
+/*
  * The same for any open: flags as open(2) takes them (O_RDWR, O_APPEND,
  * O_CREAT with mode, O_NOFOLLOW, ...), the file refused unless regular,
  * O_NONBLOCK for the open alone. *st (may be NULL) gets what fstat said,

@@ -122,7 +122,7 @@ int mw_intents_load(struct mw_intents *s, const char *state_dir, char *err,
 	json_t *root;
 	char *text;
 	size_t len;
-	int fd, r;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s", state_dir) >=
@@ -132,24 +132,12 @@ int mw_intents_load(struct mw_intents *s, const char *state_dir, char *err,
 		mw_set_err(err, errlen, "state_dir too long");
 		return -1;
 	}
-	fd = mw_open_regular(AT_FDCWD, s->path, true);
-	if (fd == -ENOENT)
+	r = mw_read_regular_err(s->path, true, INTENTS_MAX_BYTES, &text, &len,
+				err, errlen);
+	if (r == -ENOENT)
 		return 0;
-	if (fd < 0) {
-		mw_set_err(err, errlen, "%s: %s", s->path, strerror(-fd));
+	if (r)
 		return -1;
-	}
-	r = mw_read_bounded(fd, INTENTS_MAX_BYTES, &text, &len);
-	close(fd);
-	if (r) {
-		if (r == -EFBIG)
-			mw_set_err(err, errlen, "%s: larger than %d bytes",
-				   s->path, INTENTS_MAX_BYTES);
-		else
-			mw_set_err(err, errlen, "%s: %s", s->path,
-				   strerror(-r));
-		return -1;
-	}
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	free(text);
 	if (!root) {

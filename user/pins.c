@@ -28,26 +28,10 @@ static int read_pins(const struct mw_pins *p, char **text, size_t *len,
 		     char *err, size_t errlen)
 {
 	/* not through a link, nor a FIFO that would hang the start */
-	int fd = mw_open_regular(AT_FDCWD, p->path, true), rc;
+	int rc = mw_read_regular_err(p->path, true, MW_PINS_MAX_BYTES, text,
+				     len, err, errlen);
 
-	*text = NULL;
-	*len = 0;
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0) {
-		mw_set_err(err, errlen, "%s: %s", p->path,
-			   fd == -EINVAL ? "not a regular file"
-					 : strerror(-fd));
-		return -1;
-	}
-	rc = mw_read_bounded(fd, MW_PINS_MAX_BYTES, text, len);
-	close(fd);
-	if (rc == -EFBIG)
-		mw_set_err(err, errlen, "%s: larger than %d bytes", p->path,
-			   MW_PINS_MAX_BYTES);
-	else if (rc)
-		mw_set_err(err, errlen, "%s: %s", p->path, strerror(-rc));
-	return rc ? -1 : 0;
+	return rc && rc != -ENOENT ? -1 : 0;
 }
 
 static int load(struct mw_pins *p, char *err, size_t errlen)

@@ -180,27 +180,11 @@ int mw_yaml_get_uint(struct mw_yaml_ctx *c, yaml_node_t *n, const char *key,
 int mw_yaml_read_file(const char *path, size_t max_bytes, char **bytes,
 		      size_t *len, char *err, size_t errlen)
 {
-	int fd, rc;
-
-	*bytes = NULL;
-	*len = 0;
 	/* a FIFO must not hang the load before it is refused */
-	fd = mw_open_regular(AT_FDCWD, path, false);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path,
-			 fd == -EINVAL ? "not a regular file" : strerror(-fd));
-		return -1;
-	}
-	rc = mw_read_bounded(fd, max_bytes, bytes, len);
-	close(fd);
-	if (rc == -EFBIG)
-		snprintf(err, errlen, "%s: larger than %zu bytes", path,
-			 max_bytes);
-	else if (rc == -ENOMEM)
-		snprintf(err, errlen, "%s: out of memory", path);
-	else if (rc)
-		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
-	return rc ? -1 : 0;
+	return mw_read_regular_err(path, false, max_bytes, bytes, len, err,
+				   errlen)
+		       ? -1
+		       : 0;
 }
 
 int mw_yaml_parse(struct mw_yaml_ctx *c, const char *bytes, size_t len,
