@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CLI_BIN, auditSettled, eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, statusJson,
+  CLI_BIN, auditSettled, eachRequest, makeCgroup, rowsOf, run, runInCgroup, spawnInCgroup, startDaemon, statusJson,
   uniqueName, cleanupAll, cgroupRelPath, until, waitExit,
 } from './helpers.mjs';
 
@@ -80,7 +80,7 @@ test('an address added to the host after the start protects the local server too
   assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
   let rows = [];
   await until(async () => {
-    rows = await d.sqlObjects(`select method, server from mcpwarden.tool_calls where tgid = ${Number(pid)}`);
+    rows = await d.sqlObjects(`select method, server from mcpwarden.tool_calls where ${rowsOf({ pid, since: c.since })}`);
     return rows.length === 1;
   }, `the ping through ${NEW_ADDR} recorded (${JSON.stringify(rows)}; ${pid})`, 10000);
   assert.deepEqual(rows, [{ method: 'ping', server: 'local' }]);
@@ -221,8 +221,10 @@ test('a process named after a program and exec\'ing it after connect() is not cr
   // connected: the name matches, the image does not.
   process.kill(d.proc.pid, 'SIGSTOP');
   let pid;
+  let since;
   try {
     const p = spawnInCgroup(cg, 'perl', ['-e', RENAME_EXEC, String(up.port)]);
+    since = p.since;
     pid = Number(await until(() => p.out.match(/^(\d+)\n/)?.[1] ?? (p.exitCode !== null && Promise.reject(
       new Error(`probe exited: ${p.err}`))), 'the probe connected', 5000, 20));
     await until(() => { try { return fs.readlinkSync(`/proc/${pid}/exe`) === '/usr/bin/sleep'; } catch { return false; } },
@@ -231,7 +233,7 @@ test('a process named after a program and exec\'ing it after connect() is not cr
     process.kill(d.proc.pid, 'SIGCONT');
   }
   const rows = await until(async () => {
-    const r = await d.sqlObjects(`select comm, exe from mcpwarden.connections where tgid = ${pid}`);
+    const r = await d.sqlObjects(`select comm, exe from mcpwarden.connections where ${rowsOf({ pid, since })}`);
     return r.length ? r : null;
   }, 'the connection recorded', 10000);
   assert.equal(rows[0].comm, 'sleep');
@@ -265,7 +267,7 @@ test('a program bound over another in a mount namespace of the client\'s own is 
   const m = r.stdout.trim().match(/^(\d+) HTTP\/1\.1 200/);
   assert.ok(m, `not steered and answered: ${r.stdout}`);
   const rows = await until(async () => {
-    const x = await d.sqlObjects(`select comm, exe from mcpwarden.connections where tgid = ${m[1]}`);
+    const x = await d.sqlObjects(`select comm, exe from mcpwarden.connections where ${rowsOf({ pid: m[1], since: r.since })}`);
     return x.length ? x : null;
   }, 'the connection recorded', 10000);
   assert.equal(rows[0].comm, 'sleep');
@@ -291,7 +293,7 @@ async function recordedExe(p) {
       new Error(`probe exited: ${p.err}`))), 'the probe connected', 10000, 20));
     assert.match(p.err, /exe now \/usr\/bin\/sleep/);
     const rows = await until(async () => {
-      const x = await d.sqlObjects(`select exe from mcpwarden.connections where tgid = ${pid}`);
+      const x = await d.sqlObjects(`select exe from mcpwarden.connections where ${rowsOf({ pid, since: p.since })}`);
       return x.length ? x : null;
     }, 'the connection recorded', 10000);
     return rows[0];
@@ -374,7 +376,7 @@ test('an address added while the daemon is down does not reach the local server 
   const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, DOWN_ADDR, String(up.port)], { timeout: 10000 });
   const [pid, ...status] = c.stdout.trim().split(' ');
   assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
-  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
+  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where ${rowsOf({ pid, since: c.since })}`))
     .length === 1, `the ping through ${DOWN_ADDR} recorded`, 10000);
 });
 
@@ -405,7 +407,7 @@ test('a host with more addresses than 64 protects the local server at each, from
     const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, addr, String(up.port)], { timeout: 10000 });
     const [pid, ...status] = c.stdout.trim().split(' ');
     assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
-    await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
+    await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where ${rowsOf({ pid, since: c.since })}`))
       .length === 1, `the ping through ${addr} recorded`, 10000);
   }
   // enforce finds a connection opened before it at such an address
@@ -446,7 +448,7 @@ test('a host with more addresses than 64 protects the local server at each, from
   const c = await runInCgroup(cg, process.execPath, ['-e', CLIENT, LATE_ADDR, String(up.port)], { timeout: 10000 });
   const [pid, ...status] = c.stdout.trim().split(' ');
   assert.equal(status.join(' '), 'HTTP/1.1 200 OK', c.stdout + c.stderr);
-  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where tgid = ${Number(pid)}`))
+  await until(async () => (await d.sqlObjects(`select 1 from mcpwarden.tool_calls where ${rowsOf({ pid, since: c.since })}`))
     .length === 1, `the ping through ${LATE_ADDR} recorded`, 10000);
 });
 

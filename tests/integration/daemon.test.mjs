@@ -18,7 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, removeCgroup, run, runInCgroup, spawnInCgroup,
+  eachRequest, MCP_DIR, cgroupRelPath, makeCgroup, removeCgroup, rowsOf, run, runInCgroup, spawnInCgroup,
   startServer, runClient, startDaemon, uniqueName, cleanupAll,
 } from './helpers.mjs';
 
@@ -166,9 +166,6 @@ async function clientIn(cgroup, url, opts = {}) {
   const [cmd, cargs] = asNobody
     ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', NODE, ...args]]
     : [NODE, args];
-  // pids come round again within a run (pid_max 32768): a client's rows
-  // are its pid's from its start on
-  const since = new Date(Date.now() - 1000).toISOString();
   const p = spawnInCgroup(cgroup, cmd, cargs);
   const closed = new Promise((res) => p.on('close', (code, signal) => res({ code, signal })));
   const t = setTimeout(() => { try { process.kill(-p.pid, 'SIGKILL'); } catch { /* gone */ } }, timeout);
@@ -179,7 +176,7 @@ async function clientIn(cgroup, url, opts = {}) {
     e.stderr = p.err;
     throw e;
   }
-  return { pid: p.pid, out: JSON.parse(p.out), since };
+  return { pid: p.pid, out: JSON.parse(p.out), since: p.since };
 }
 
 /** Sends PAYLOAD raw over TCP from inside CGROUP; resolves the script's JSON
@@ -220,6 +217,7 @@ async function rawHttp(cgroup, host, port, payload) {
     { input: payload, timeout: 20000 });
   assert.equal(r.code, 0, `raw client failed: ${r.stderr}`);
   const o = JSON.parse(r.stdout);
+  o.since = r.since;
   const m = o.response.match(/^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/);
   o.status = m ? Number(m[1]) : null;
   o.headers = m ? m[2] : '';
@@ -328,7 +326,7 @@ test('1. a client in an enforced cgroup is recorded with its kernel identity', a
 
   const rows = await waitRows(d,
     `select seq, session_id, server, method, tool, arguments, response, is_error, latency_ms, decision,
-            ${IDENT_COLS} from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' order by seq`,
+            ${IDENT_COLS} from mcpwarden.tool_calls where ${rowsOf(c)} order by seq`,
     (r) => r.length >= FULL_CALLS.length && r.every((x) => x.is_error !== null),
     `the ${FULL_CALLS.length} requests and responses of client pid ${c.pid}`);
   assert.deepEqual(rows.map((r) => [r.method, r.tool]), FULL_CALLS,
@@ -355,7 +353,7 @@ test('1. a client in an enforced cgroup is recorded with its kernel identity', a
   assert.deepEqual(n.out.echo.content, [{ type: 'text', text: `Echo: ${m2}` }]);
   const nrows = await waitRows(d,
     `select method, tool, arguments, response, is_error, latency_ms, ${IDENT_COLS}
-       from mcpwarden.tool_calls where tgid = ${n.pid} and ts >= '${n.since}' order by seq`,
+       from mcpwarden.tool_calls where ${rowsOf(n)} order by seq`,
     (r) => r.some((x) => x.tool === 'echo' && x.is_error !== null), `the echo call of nobody's client pid ${n.pid}`);
   assert.deepEqual(nrows.map((r) => r.method), ['initialize', 'tools/call']);
   for (const r of nrows) assertIdentity(r, { pid: n.pid, uid: 65534, gid: 65534, user: 'nobody', cgroup: cgA });
@@ -372,7 +370,7 @@ test('1b. a client in a child cgroup of an enforced cgroup is recorded with the 
   const c = await clientIn(sub, srv.url, { scenario: 'echo', message });
   assert.equal(c.out.echo.content[0].text, `Echo: ${message}`);
   const rows = await waitRows(d,
-    `select tool, arguments, ${IDENT_COLS} from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' and tool = 'echo'`,
+    `select tool, arguments, ${IDENT_COLS} from mcpwarden.tool_calls where ${rowsOf(c)} and tool = 'echo'`,
     (r) => r.length === 1, `the echo call of client pid ${c.pid} in ${sub}`);
   assert.equal(rows[0].arguments.message, message);
   assertIdentity(rows[0], { pid: c.pid, uid: 0, gid: 0, user: 'root', cgroup: sub });
@@ -397,7 +395,7 @@ test('2. a client outside any enforced cgroup is not touched and adds no rows', 
   const s1 = await settled();
   assert.deepEqual(await rowCounts(), n0, 'no new rows');
   const hits = await d.sql(`select count(*) from mcpwarden.messages
-    where params->'arguments'->>'message' in ('${m1}', '${m2}') or (tgid = ${a.pid} and ts >= '${a.since}')`);
+    where params->'arguments'->>'message' in ('${m1}', '${m2}') or (${rowsOf(a)})`);
   assert.equal(hits[0][0], '0');
   assert.equal(s1.kernel.connect_redirected, s0.kernel.connect_redirected, 'no connection redirected');
   assert.equal(s1.proxy.accepted, s0.proxy.accepted, 'no connection accepted by the daemon');
@@ -414,14 +412,14 @@ test('3. the full scenario through the daemon equals the direct one (Streamable 
   // legacy SSE stream; logging and resources/updated on the GET stream).
   for (const [c, server] of [[s, 'everything'], [l, 'legacy']]) {
     const rows = await waitRows(d,
-      `select method, tool, server, is_error from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' order by seq`,
+      `select method, tool, server, is_error from mcpwarden.tool_calls where ${rowsOf(c)} order by seq`,
       (r) => r.length >= FULL_CALLS.length && r.every((x) => x.is_error !== null),
       `the requests of ${server} client pid ${c.pid}`);
     assert.deepEqual(rows.map((r) => [r.method, r.tool]), FULL_CALLS, `${server}: requests recorded`);
     assert.ok(rows.every((r) => r.server === server && r.is_error === false), JSON.stringify(rows));
     const notes = await waitRows(d,
       `select method, count(*)::int as n from mcpwarden.messages
-        where tgid = ${c.pid} and ts >= '${c.since}' and kind = 'notification' and direction = 's2c' group by method order by method`,
+        where ${rowsOf(c)} and kind = 'notification' and direction = 's2c' group by method order by method`,
       (r) => r.some((x) => x.method === 'notifications/resources/updated'),
       `the server notifications to ${server} client pid ${c.pid}`);
     const byMethod = Object.fromEntries(notes.map((x) => [x.method, x.n]));
@@ -436,7 +434,7 @@ test('4. IPv6: a client connecting to http://[::1]:PORT/mcp is recorded', async 
   assert.equal(c.out.echo.content[0].text, `Echo: ${message}`);
   const rows = await waitRows(d,
     `select tool, arguments, response, is_error, server, client_addr, server_addr, ${IDENT_COLS}
-       from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' and tool = 'echo'`,
+       from mcpwarden.tool_calls where ${rowsOf(c)} and tool = 'echo'`,
     (r) => r.length === 1 && r[0].is_error !== null, `the IPv6 echo call of client pid ${c.pid}`);
   const [r] = rows;
   assert.equal(r.arguments.message, message);
@@ -452,7 +450,7 @@ test('6. release restores direct access at once; nothing more is recorded', asyn
   await enforce(d, cg);
   const m1 = `before release ${uniqueName('m')}`;
   const c1 = await clientIn(cg, srv.url, { scenario: 'echo', message: m1 });
-  await waitRows(d, `select 1 from mcpwarden.tool_calls where tgid = ${c1.pid} and ts >= '${c1.since}' and arguments->>'message' = '${m1}'`,
+  await waitRows(d, `select 1 from mcpwarden.tool_calls where ${rowsOf(c1)} and arguments->>'message' = '${m1}'`,
     (r) => r.length === 1, 'the echo call before release');
 
   const r = await d.cli(['release', cg]);
@@ -511,7 +509,7 @@ test('7. malformed HTTP gets a 400 with a reason, is recorded, and the daemon ke
       `${k.what}: want ${k.statuses ?? 400}, got ${r.status} (error ${r.error}): ${JSON.stringify(r.response.slice(0, 500))}`);
     assert.match(r.body, k.reason, `${k.what}: the response gives the reason`);
     const rows = await waitRows(d,
-      `select http_status, detail, server, ${IDENT_COLS} from mcpwarden.http_errors where tgid = ${r.pid}`,
+      `select http_status, detail, server, ${IDENT_COLS} from mcpwarden.http_errors where ${rowsOf(r)}`,
       (x) => x.length >= 1, `the http_errors row for ${k.what}`);
     assert.equal(rows.length, 1, JSON.stringify(rows));
     assert.equal(rows[0].http_status, r.status);
@@ -527,7 +525,7 @@ test('7. malformed HTTP gets a 400 with a reason, is recorded, and the daemon ke
   const message = `after malformed ${uniqueName('m')}`;
   const c = await clientIn(cgA, srv.url, { scenario: 'echo', message });
   assert.equal(c.out.echo.content[0].text, `Echo: ${message}`);
-  await waitRows(d, `select 1 from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' and tool = 'echo'`,
+  await waitRows(d, `select 1 from mcpwarden.tool_calls where ${rowsOf(c)} and tool = 'echo'`,
     (x) => x.length === 1, 'the echo call after the malformed requests');
 });
 
@@ -558,7 +556,7 @@ test('8. an invalid JSON-RPC body gets a 400, is recorded, and never reaches the
     assert.match(err.error.message, k.reason, `${k.what}: the JSON-RPC error gives the reason`);
     const rows = await waitRows(d,
       `select http_status, http_method, http_path, detail, server, ${IDENT_COLS}
-         from mcpwarden.http_errors where tgid = ${r.pid}`,
+         from mcpwarden.http_errors where ${rowsOf(r)}`,
       (x) => x.length >= 1, `the http_errors row for ${k.what}`);
     assert.equal(rows.length, 1, JSON.stringify(rows));
     assert.equal(rows[0].http_status, 400);
@@ -567,7 +565,7 @@ test('8. an invalid JSON-RPC body gets a 400, is recorded, and never reaches the
     assert.equal(rows[0].server, 'sink');
     assert.match(rows[0].detail, k.reason);
     assertIdentity(rows[0], { pid: r.pid, uid: 0, gid: 0, user: 'root', cgroup: cgA });
-    const calls = await d.sql(`select count(*) from mcpwarden.tool_calls where tgid = ${r.pid}`);
+    const calls = await d.sql(`select count(*) from mcpwarden.tool_calls where ${rowsOf(r)}`);
     assert.equal(calls[0][0], '0', `${k.what} recorded as a tool call`);
   }
   await settled();
@@ -580,7 +578,7 @@ test('8. an invalid JSON-RPC body gets a 400, is recorded, and never reaches the
   assert.equal(ok.status, 200, ok.response);
   assert.deepEqual(JSON.parse(ok.body), { jsonrpc: '2.0', id: 7, result: { sink: true } });
   assert.equal(sink.st.requests.at(-1).body, body);
-  await waitRows(d, `select method, server from mcpwarden.tool_calls where tgid = ${ok.pid}`,
+  await waitRows(d, `select method, server from mcpwarden.tool_calls where ${rowsOf(ok)}`,
     (x) => x.length === 1 && x[0].method === 'tools/list' && x[0].server === 'sink', 'the valid request to the sink');
 });
 
@@ -605,11 +603,11 @@ test('9. enforce reports connections opened before enforcement; --kill-existing 
   await until(() => /^closed$/m.test(h.out), `the holder to see its connection closed (out: ${h.out})`, 5000);
 
   // That connection was never steered, hence never recorded; new ones are.
-  const conns = await d.sql(`select count(*) from mcpwarden.connections where tgid = ${h.pid}`);
+  const conns = await d.sql(`select count(*) from mcpwarden.connections where ${rowsOf(h)}`);
   assert.equal(conns[0][0], '0');
   const message = `after kill-existing ${uniqueName('m')}`;
   const c = await clientIn(cg, srv.url, { scenario: 'echo', message });
-  await waitRows(d, `select 1 from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' and arguments->>'message' = '${message}'`,
+  await waitRows(d, `select 1 from mcpwarden.tool_calls where ${rowsOf(c)} and arguments->>'message' = '${message}'`,
     (x) => x.length === 1, 'the echo call in the newly enforced cgroup');
   assert.equal((await d.cli(['release', cg])).code, 0);
 });
@@ -720,7 +718,7 @@ async function echoRecorded(dm, cg, what) {
   const c = await clientIn(cg, srv.url, { scenario: 'echo', message });
   assert.equal(c.out.echo.content[0].text, `Echo: ${message}`);
   const rows = await waitRows(dm,
-    `select tool, arguments, ${IDENT_COLS} from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' and tool = 'echo'`,
+    `select tool, arguments, ${IDENT_COLS} from mcpwarden.tool_calls where ${rowsOf(c)} and tool = 'echo'`,
     (r) => r.length === 1, `the echo call of client pid ${c.pid} (${what}): it connected directly`);
   assertIdentity(rows[0], { pid: c.pid, uid: 0, gid: 0, user: 'root', cgroup: cg });
   return c;
@@ -857,7 +855,7 @@ test('14. across a restart of the daemon: a cgroup gone waits, and one made agai
 test('5. restart under enforcement: refused while down, recorded again after, sequence continues', async () => {
   const m1 = `before restart ${uniqueName('m')}`;
   const c1 = await clientIn(cgA, srv.url, { scenario: 'echo', message: m1 });
-  await waitRows(d, `select 1 from mcpwarden.tool_calls where tgid = ${c1.pid} and ts >= '${c1.since}' and tool = 'echo'`,
+  await waitRows(d, `select 1 from mcpwarden.tool_calls where ${rowsOf(c1)} and tool = 'echo'`,
     (x) => x.length === 1, 'the echo call before the restart');
   await settled();
   const before1 = await d.sqlObjects('select seq, method, tool, tgid, arguments from mcpwarden.tool_calls order by seq');
@@ -925,7 +923,7 @@ test('5. restart under enforcement: refused while down, recorded again after, se
   assert.equal(c2.out.echo.content[0].text, `Echo: ${m2}`);
   const after2 = await waitRows(d,
     `select seq, method, tool, arguments, response, ${IDENT_COLS} from mcpwarden.tool_calls
-      where tgid = ${c2.pid} and ts >= '${c2.since}' order by seq`,
+      where ${rowsOf(c2)} order by seq`,
     (x) => x.some((r) => r.tool === 'echo' && r.response), 'the echo call after the restart');
   const echo = after2.find((r) => r.tool === 'echo');
   assert.equal(echo.arguments.message, m2);
@@ -976,7 +974,7 @@ test('11. with splice: true the full scenario gives identical results through th
     assert.deepEqual(l.out, directLegacy, 'splice, legacy HTTP+SSE: output differs from the direct one');
     for (const c of [s, l]) {
       const rows = await waitRows(ds,
-        `select method, tool, is_error from mcpwarden.tool_calls where tgid = ${c.pid} and ts >= '${c.since}' order by seq`,
+        `select method, tool, is_error from mcpwarden.tool_calls where ${rowsOf(c)} order by seq`,
         (r) => r.length >= FULL_CALLS.length && r.every((x) => x.is_error !== null),
         `the requests of client pid ${c.pid} (splice)`);
       assert.deepEqual(rows.map((r) => [r.method, r.tool]), FULL_CALLS);

@@ -61,13 +61,29 @@ export function uniqueName(prefix = 'mw-test') {
 // ---------------------------------------------------------------- processes
 
 /**
+ * When a process about to start began, for the audit rows: pids come round
+ * again within a run (pid_max 32768), so a pid alone may name an earlier
+ * process's rows. A second's slack covers the clocks' rounding; no pid comes
+ * round in a second.
+ */
+function startMark() {
+  return new Date(Date.now() - 1000).toISOString();
+}
+
+/** SQL: the audit rows of the process {pid, since} (see startMark). */
+export function rowsOf(proc) {
+  return `tgid = ${Number(proc.pid)} and ts >= '${proc.since}'`;
+}
+
+/**
  * Runs a command to completion. Resolves {code, signal, stdout, stderr,
- * timedOut}; never rejects for a non-zero exit. On timeout the process group
- * is SIGKILLed, code is null and timedOut true.
+ * timedOut, since (startMark)}; never rejects for a non-zero exit. On
+ * timeout the process group is SIGKILLed, code is null and timedOut true.
  * opts: {timeout (ms, default 30000), env, cwd, input}
  */
 export function run(cmd, args = [], opts = {}) {
   const { timeout = 30000, env, cwd, input } = opts;
+  const since = startMark();
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, {
       env: env ? { ...process.env, ...env } : process.env,
@@ -96,7 +112,7 @@ export function run(cmd, args = [], opts = {}) {
       clearTimeout(t);
       tracked.procs.delete(p);
       if (timedOut) stderr += `\n[helpers] ${cmd} timed out after ${timeout} ms and was killed\n`;
-      resolve({ code: timedOut ? null : code, signal, stdout, stderr, timedOut });
+      resolve({ code: timedOut ? null : code, signal, stdout, stderr, timedOut, since });
     });
   });
 }
@@ -203,9 +219,11 @@ export function runInCgroup(cgroupPath, cmd, args = [], opts = {}) {
 /**
  * Starts CMD ARGS inside the cgroup and returns the ChildProcess at once
  * (for clients that must stay connected while the test does something
- * else). stdout/stderr are collected into p.out / p.err.
+ * else). stdout/stderr are collected into p.out / p.err, p.since is its
+ * startMark.
  */
 export function spawnInCgroup(cgroupPath, cmd, args = [], opts = {}) {
+  const since = startMark();
   const p = spawn('sh', [...cgroupWrapper(cgroupPath), cmd, ...args], {
     env: opts.env ? { ...process.env, ...opts.env } : process.env,
     cwd: opts.cwd ?? ROOT,
@@ -213,6 +231,7 @@ export function spawnInCgroup(cgroupPath, cmd, args = [], opts = {}) {
     detached: true,
   });
   tracked.procs.add(p);
+  p.since = since;
   p.out = '';
   p.err = '';
   p.stdout.setEncoding('utf8').on('data', (d) => { p.out += d; });

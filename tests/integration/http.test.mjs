@@ -18,7 +18,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  eachRequest, makeCgroup, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, freePort, cleanupAll, cpuShare,
+  eachRequest, makeCgroup, rowsOf, run, runInCgroup, spawnInCgroup, startDaemon, uniqueName, freePort, cleanupAll,
+  cpuShare,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
@@ -386,6 +387,7 @@ async function rawClient(name, plan, totalMs = 10000, { direct = false } = {}) {
     : await runInCgroup(cg, NODE, args, { timeout: totalMs + 10000 });
   assert.equal(r.code, 0, `raw client failed (exit ${r.code ?? r.signal}): ${r.stderr}`);
   const o = JSON.parse(r.stdout);
+  o.since = r.since;
   o.buf = Buffer.from(o.data, 'base64');
   o.text = o.buf.toString('latin1');
   o.responses = parseResponses(o.buf);
@@ -681,7 +683,7 @@ test('1. an incomplete request head gets 408 with a reason within the header tim
   assert.ok(o.endAt !== null && o.endAt - o.firstByteAt < 1000, `no FIN after the 408: ${show(o)}`);
   assert.equal(up.api.st.reqs.length, n0, 'the incomplete request reached the server');
 
-  const rows = await waitRows(`select http_status, detail, server from mcpwarden.http_errors where tgid = ${o.pid}`,
+  const rows = await waitRows(`select http_status, detail, server from mcpwarden.http_errors where ${rowsOf(o)}`,
     (x) => x.length >= 1, `the 408 of pid ${o.pid}`);
   assert.deepEqual(rows.map((x) => [x.http_status, x.server]), [[408, 'api']], JSON.stringify(rows));
   assert.match(rows[0].detail, /not received in time/);
@@ -701,7 +703,7 @@ test('1b. a partial request head right behind a complete request also gets 408 w
   assert.ok(o.endAt - o.marks.sent <= 2000,
     `closed ${o.endAt - o.marks.sent} ms after the partial head (header_timeout_ms ${HEADER_TIMEOUT_MS}): ${show(o)}`);
   assert.equal(up.api.st.reqs.length - n0, 1, 'the server got other than the one complete request');
-  await waitRows(`select http_status from mcpwarden.http_errors where tgid = ${o.pid}`,
+  await waitRows(`select http_status from mcpwarden.http_errors where ${rowsOf(o)}`,
     (x) => x.length === 1 && x[0].http_status === 408, `the 408 of pid ${o.pid}`);
 });
 
@@ -762,7 +764,7 @@ test('2b. a quiet SSE response in flight outlives idle_timeout_ms', async () => 
   assert.equal(r.complete, true, show(o));
   const events = r.body.toString('utf8').split('\n\n').filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, '')));
   assert.deepEqual(events.map((e) => e.params?.data ?? e.result?.content[0].text), ['first-event', 'second-event']);
-  const rows = await waitRows(`select rpc_id, tool, response, is_error from mcpwarden.tool_calls where tgid = ${o.pid}`,
+  const rows = await waitRows(`select rpc_id, tool, response, is_error from mcpwarden.tool_calls where ${rowsOf(o)}`,
     (x) => x.length === 1 && x[0].is_error !== null, `the tools/call of pid ${o.pid} with its response`);
   assert.equal(rows[0].rpc_id, '7');
   assert.equal(rows[0].is_error, false);
@@ -788,7 +790,7 @@ test('3. two pipelined POSTs in one write get their responses in order, both rec
   assert.ok(q2.respondedAt < q1.respondedAt, 'the server did not answer the second request first');
 
   const rows = await waitRows(
-    `select rpc_id, tool, arguments, response, is_error, conn_id from mcpwarden.tool_calls where tgid = ${o.pid} order by seq`,
+    `select rpc_id, tool, arguments, response, is_error, conn_id from mcpwarden.tool_calls where ${rowsOf(o)} order by seq`,
     (x) => x.length === 2 && x.every((r) => r.is_error !== null), `both calls of pid ${o.pid} with responses`);
   assert.deepEqual(rows.map((r) => [r.rpc_id, r.tool, r.arguments.n, r.response.answered, r.is_error]),
     [['1', 'first', 1, 1, false], ['2', 'second', 2, 2, false]]);
@@ -818,7 +820,7 @@ test('4. Expect: 100-continue is answered by the daemon; the server gets the bod
   assert.equal(q.headers['content-length'], String(Buffer.byteLength(body)), JSON.stringify(q.rawHeaders));
   assert.equal(q.headers['transfer-encoding'], undefined);
   assert.equal(q.body, body);
-  await waitRows(`select rpc_id, tool, is_error from mcpwarden.tool_calls where tgid = ${o.pid}`,
+  await waitRows(`select rpc_id, tool, is_error from mcpwarden.tool_calls where ${rowsOf(o)}`,
     (x) => x.length === 1 && x[0].tool === 'expect' && x[0].is_error === false, `the call of pid ${o.pid}`);
 });
 
@@ -869,7 +871,7 @@ test('5. a chunked request body reaches the server as the same bytes with Conten
   assert.equal(q.headers['transfer-encoding'], undefined, `the server got chunked framing: ${JSON.stringify(q.rawHeaders)}`);
   assert.equal(q.headers['content-length'], String(b.length), JSON.stringify(q.rawHeaders));
   assert.equal(q.body, body);
-  const rows = await waitRows(`select rpc_id, tool, arguments, is_error from mcpwarden.tool_calls where tgid = ${o.pid}`,
+  const rows = await waitRows(`select rpc_id, tool, arguments, is_error from mcpwarden.tool_calls where ${rowsOf(o)}`,
     (x) => x.length === 1 && x[0].is_error !== null, `the call of pid ${o.pid}`);
   assert.equal(rows[0].rpc_id, '21');
   assert.equal(rows[0].arguments.text, JSON.parse(body).params.arguments.text);
@@ -900,7 +902,7 @@ test('6. after the client half-closes it still gets the whole response, then the
   assert.ok(c.respondedAt > c.finAt, 'the server answered before the FIN');
   await until(async () => !(await statusJson()).connections.some((x) => x.pid === o.pid),
     'the daemon to drop the connection', 5000);
-  await waitRows(`select rpc_id, response, is_error from mcpwarden.tool_calls where tgid = ${o.pid}`,
+  await waitRows(`select rpc_id, response, is_error from mcpwarden.tool_calls where ${rowsOf(o)}`,
     (x) => x.length === 1 && x[0].is_error === false && x[0].response.afterFin === true, `the call of pid ${o.pid}`);
 });
 
@@ -954,7 +956,7 @@ test('7. backpressure server→client: a paused client blocks the server; the da
   assert.equal(out.complete, true);
   assert.equal(st.done, true, `the server did not finish: ${JSON.stringify({ ...st, flushLog: undefined })}`);
   const rows = await waitRows(`select count(*) filter (where kind = 'notification') as notes,
-      count(*) filter (where kind = 'response') as resps from mcpwarden.messages where tgid = ${out.pid}`,
+      count(*) filter (where kind = 'response') as resps from mcpwarden.messages where ${rowsOf({ pid: out.pid, since: p.since })}`,
   (x) => Number(x[0].notes) === STREAM_EVENTS && Number(x[0].resps) === 1,
   `the ${STREAM_EVENTS} notifications and the result of pid ${out.pid}`, 60000);
   assert.equal(Number(rows[0].notes), STREAM_EVENTS);
@@ -1013,7 +1015,7 @@ test('8. backpressure client→server: a server that does not read blocks the cl
   assert.equal(st.reqs.length, N);
   assert.ok(st.reqs.every((r, i) => r.id === i + 1 && r.padOk && r.padLen === PAD && !r.te),
     `the server got damaged requests: ${JSON.stringify(st.reqs.filter((r) => !r.padOk).slice(0, 3))}`);
-  await waitRows(`select count(*) as n from mcpwarden.tool_calls where tgid = ${out.pid} and is_error = false`,
+  await waitRows(`select count(*) as n from mcpwarden.tool_calls where ${rowsOf({ pid: out.pid, since: p.since })} and is_error = false`,
     (x) => Number(x[0].n) === N, `the ${N} calls of pid ${out.pid}`, 30000);
   assertDaemonAlive();
 });
@@ -1032,7 +1034,7 @@ test('9. a protected server where nothing listens: the client gets 502 with a re
   const failures = [];
   for (const k of cases) {
     const o = await rawClient('down', k.plan);
-    const rows = await waitRows(`select http_status, detail, server from mcpwarden.http_errors where tgid = ${o.pid}`,
+    const rows = await waitRows(`select http_status, detail, server from mcpwarden.http_errors where ${rowsOf(o)}`,
       (x) => x.length >= 1, `the upstream failure of pid ${o.pid} (${k.what})`);
     assert.ok(rows.every((r) => r.http_status === 502 && r.server === 'down'), JSON.stringify(rows));
     assert.ok(rows.some((r) => /refused/i.test(r.detail)), `http_errors does not say why: ${JSON.stringify(rows)}`);
@@ -1065,13 +1067,13 @@ test('10. a JSON response over max_body_bytes is not passed on; http_errors says
     assert.ok(!o.text.includes('BIGPAYLOAD'), `${path}: part of the oversized body reached the client: ${show(o)}`);
     assert.ok(o.finals.length === 0 || (o.finals.length === 1 && o.finals[0].status === 502),
       `${path}: want a 502 or a closed connection: ${show(o)}`);
-    const rows = await waitRows(`select http_status, detail, server from mcpwarden.http_errors where tgid = ${o.pid}`,
+    const rows = await waitRows(`select http_status, detail, server from mcpwarden.http_errors where ${rowsOf(o)}`,
       (x) => x.length >= 1, `the oversized response to pid ${o.pid} (${path})`);
     assert.ok(rows.every((r) => r.http_status === 502 && r.server === 'api'), JSON.stringify(rows));
     if (!rows.some((r) => /over the limit/.test(r.detail) && r.detail.includes(String(MAX_BODY)))) {
       unexplained.push(`${path}: ${JSON.stringify(rows)}`);
     }
-    await waitRows(`select is_error from mcpwarden.tool_calls where tgid = ${o.pid}`,
+    await waitRows(`select is_error from mcpwarden.tool_calls where ${rowsOf(o)}`,
       (x) => x.length === 1 && x[0].is_error === null, `${path}: the request recorded without a response`);
   }
   assertDaemonAlive();
@@ -1088,7 +1090,7 @@ test('10b. a request body over max_body_bytes gets 413 with the reason and never
   ]);
   assert.equal(o.finals[0]?.status, 413, show(o));
   assert.match(o.finals[0].body.toString('utf8'), /over the limit/, `the 413 gives no reason: ${show(o)}`);
-  const rows = await waitRows(`select http_status, detail from mcpwarden.http_errors where tgid = ${o.pid}`,
+  const rows = await waitRows(`select http_status, detail from mcpwarden.http_errors where ${rowsOf(o)}`,
     (x) => x.length >= 1, `the refused request of pid ${o.pid}`);
   assert.deepEqual(rows.map((r) => r.http_status), [413], JSON.stringify(rows));
   assert.match(rows[0].detail, new RegExp(`${declared} bytes is over the limit of ${MAX_BODY}`), JSON.stringify(rows));
