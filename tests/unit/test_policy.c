@@ -1501,6 +1501,9 @@ Test(errors, file_level, .fini = pol_cleanup)
 		  "unknown key 'servers'");
 	pol_fails("default: deny\ndefault: allow\n", 2, 1,
 		  "duplicate key 'default'");
+	/* the first key in the file that repeats one before it */
+	pol_fails("rules: []\ndefault: deny\ndefault: deny\nrules: []\n", 3, 1,
+		  "duplicate key 'default'");
 	pol_fails("default: maybe\n", 1, 10, "default: expected allow or deny");
 	pol_fails("default: [allow]\n", 1, 10, "default: expected");
 	pol_fails("rules: {}\n", 1, 8, "rules: expected a list");
@@ -1519,6 +1522,22 @@ Test(errors, file_level, .fini = pol_cleanup)
 	cr_assert_eq(mw_policy_load_file("/tmp", &p, NULL, err, sizeof(err)),
 		     -1);
 	cr_assert(strstr(err, "not a regular file"), "%s", err);
+}
+
+/* A mapping as large as the file's bound allows: its one repeat is found
+ * (once by comparing every pair: 40 s at 100,000 keys). */
+Test(errors, a_repeat_among_many_keys, .fini = pol_cleanup)
+{
+	enum { KEYS = 20000 };
+	size_t cap = KEYS * 16, len = 0;
+	char *yaml = malloc(cap);
+
+	cr_assert_not_null(yaml);
+	for (int i = 0; i < KEYS; i++)
+		len += (size_t)snprintf(yaml + len, cap - len, "k%d: 1\n", i);
+	len += (size_t)snprintf(yaml + len, cap - len, "k7: 2\n");
+	pol_fails(yaml, KEYS + 1, 1, "duplicate key 'k7'");
+	free(yaml);
 }
 
 Test(errors, rule_keys, .fini = pol_cleanup)
