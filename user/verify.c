@@ -2030,26 +2030,45 @@ int mw_verify_load_checkpoints(struct mw_verify *v, const char *path,
 	return rc;
 }
 
+typedef int (*load_fn)(struct mw_verify *v, struct reader *rd, const char *path,
+		       char *err, size_t errlen);
+
+/* What rd reads from fd, loaded by load, and its digest in d. */
+static int load_fd(struct mw_verify *v, struct reader *rd, int fd,
+		   const char *name, struct mw_verify_digest *d, load_fn load,
+		   char *err, size_t errlen)
+{
+	int rc = -1;
+
+	if (reader_fd(rd, fd, name, d, err, errlen))
+		return -1;
+	if (load(v, rd, name, err, errlen))
+		goto out;
+	if (reader_digest(rd, d)) {
+		mw_set_err(err, errlen, "%s: cannot compute SHA-256", name);
+		goto out;
+	}
+	rc = 0;
+out:
+	reader_close(rd);
+	return rc;
+}
+
+/* A package's checkpoint lines: every host's. */
+static int load_all_checkpoints(struct mw_verify *v, struct reader *rd,
+				const char *path, char *err, size_t errlen)
+{
+	return load_checkpoints(v, rd, path, NULL, err, errlen);
+}
+
 int mw_verify_load_checkpoints_fd(struct mw_verify *v, int fd, const char *name,
 				  struct mw_verify_digest *d, char *err,
 				  size_t errlen)
 {
 	struct reader rd = { .max = MW_VERIFY_CP_LINE_MAX,
 			     .total_max = MW_VERIFY_CP_FILE_MAX };
-	int rc = -1;
 
-	if (reader_fd(&rd, fd, name, d, err, errlen))
-		return -1;
-	if (load_checkpoints(v, &rd, name, NULL, err, errlen))
-		goto out;
-	if (reader_digest(&rd, d)) {
-		mw_set_err(err, errlen, "%s: cannot compute SHA-256", name);
-		goto out;
-	}
-	rc = 0;
-out:
-	reader_close(&rd);
-	return rc;
+	return load_fd(v, &rd, fd, name, d, load_all_checkpoints, err, errlen);
 }
 
 /* events.jsonl open in rd: 0, or -1 with err. */
@@ -2100,20 +2119,8 @@ int mw_verify_load_jsonl_fd(struct mw_verify *v, int fd, const char *name,
 			    size_t errlen)
 {
 	struct reader rd = { .max = MW_PGCOPY_MAX_LINE };
-	int rc = -1;
 
-	if (reader_fd(&rd, fd, name, d, err, errlen))
-		return -1;
-	if (load_jsonl(v, &rd, name, err, errlen))
-		goto out;
-	if (reader_digest(&rd, d)) {
-		mw_set_err(err, errlen, "%s: cannot compute SHA-256", name);
-		goto out;
-	}
-	rc = 0;
-out:
-	reader_close(&rd);
-	return rc;
+	return load_fd(v, &rd, fd, name, d, load_jsonl, err, errlen);
 }
 
 /* ---- the end ---- */
