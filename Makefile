@@ -147,7 +147,7 @@ FUZZ_LIB += user/spool.c user/replay.c user/evidence.c user/mask.c user/detect.c
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 fuzz: $(FUZZ_BINS)
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(USER_HDRS)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) $(USER_HDRS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p build/fuzz
 	$(CLANG) $(MW_CPPFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined \
