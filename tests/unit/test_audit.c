@@ -186,6 +186,18 @@ static void ta_drive_loop(struct ta_drive *d, int timeout_ms)
 		      d->phase);
 }
 
+static void ta_drive_until_written(struct mw_loop *loop, struct mw_audit *a,
+				   long long n)
+{
+	struct ta_drive d = { 0 };
+
+	d.loop = loop;
+	d.a = a;
+	d.step = ta_written_reached;
+	d.target = (uint64_t)n;
+	ta_drive_loop(&d, 30000);
+}
+
 static struct mw_audit *ta_open(struct mw_loop *loop)
 {
 	struct mw_audit *a = NULL;
@@ -351,7 +363,6 @@ Test(audit, tool_call_round_trip)
 	struct mw_identity id;
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	struct ta_drive d = { 0 };
 	uint64_t conn_id, s1, s2, s3;
 	json_t *params, *result;
 	PGresult *r;
@@ -412,11 +423,7 @@ Test(audit, tool_call_round_trip)
 	cr_assert_eq(s3, 3);
 	json_decref(result);
 
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 3;
-	ta_drive_loop(&d, 30000);
+	ta_drive_until_written(loop, a, 3);
 
 	struct mw_audit_stats st;
 	mw_audit_stats(a, &st);
@@ -537,7 +544,6 @@ Test(audit, unanswered_request_and_hostile_strings)
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	struct ta_drive d = { 0 };
 	json_t *params;
 	PGresult *r;
 	PGconn *c;
@@ -568,11 +574,7 @@ Test(audit, unanswered_request_and_hostile_strings)
 	};
 	cr_assert_eq(mw_audit_submit(a, &herr), 2);
 
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 2;
-	ta_drive_loop(&d, 30000);
+	ta_drive_until_written(loop, a, 2);
 
 	c = ta_db();
 	r = ta_query(c, "SELECT arguments->>'nul', arguments->>'lit', "
@@ -604,7 +606,6 @@ Test(audit, restart_continues_numbering)
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	struct ta_drive d = { 0 };
 	struct mw_identity id;
 	PGresult *r;
 	PGconn *c;
@@ -621,11 +622,7 @@ Test(audit, restart_continues_numbering)
 	};
 	cr_assert_eq(mw_audit_submit(a, &open_ev), 1);
 	cr_assert_eq(ta_submit_simple(a, 2, "tools/list"), 2);
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 2;
-	ta_drive_loop(&d, 30000);
+	ta_drive_until_written(loop, a, 2);
 	mw_audit_close(a);
 	mw_loop_free(loop);
 
@@ -765,7 +762,6 @@ Test(audit, queue_full_refuses)
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	struct ta_drive d = { 0 };
 	struct mw_audit_stats st;
 	char *log;
 	int saved;
@@ -789,11 +785,7 @@ Test(audit, queue_full_refuses)
 	cr_assert_eq(st.queued, 3);
 	cr_assert_eq(st.submitted, 3);
 
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 3;
-	ta_drive_loop(&d, 30000);
+	ta_drive_until_written(loop, a, 3);
 	mw_audit_stats(a, &st);
 	cr_assert_eq(st.queued, 0);
 	/* Room again; the refused event did not take a seq. */
@@ -1053,7 +1045,6 @@ Test(audit, refused_event_does_not_block_the_trail)
 {
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	struct ta_drive d = { 0 };
 	struct mw_audit_stats st;
 	PGresult *r;
 	PGconn *c;
@@ -1067,11 +1058,7 @@ Test(audit, refused_event_does_not_block_the_trail)
 	cr_assert_eq(ta_submit_simple(a, 1, "poison"), 2);
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 3);
 	cr_assert_eq(ta_submit_simple(a, 1, "ping"), 4);
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 4;
-	ta_drive_loop(&d, 30000);
+	ta_drive_until_written(loop, a, 4);
 	mw_audit_stats(a, &st);
 	cr_assert_geq(st.failed_batches, 2, "the batch, then the event alone");
 	cr_assert_eq(st.queued, 0);
@@ -1316,7 +1303,6 @@ Test(audit, copy_escaping_round_trips)
 	struct mw_identity id;
 	struct mw_loop *loop;
 	struct mw_audit *a;
-	struct ta_drive d = { 0 };
 	json_t *params, *result;
 	PGresult *r;
 	PGconn *c;
@@ -1385,11 +1371,7 @@ Test(audit, copy_escaping_round_trips)
 	};
 	cr_assert_eq(mw_audit_submit(a, &herr), 4);
 
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = 4;
-	ta_drive_loop(&d, 30000);
+	ta_drive_until_written(loop, a, 4);
 
 	c = ta_db();
 	r = ta_query(c, "SELECT comm, exe, user_name, cgroup, client_addr, "
@@ -1571,18 +1553,6 @@ static int ta_check_chain(const char *host)
 	PQclear(r);
 	PQfinish(c);
 	return n;
-}
-
-static void ta_drive_until_written(struct mw_loop *loop, struct mw_audit *a,
-				   long long n)
-{
-	struct ta_drive d = { 0 };
-
-	d.loop = loop;
-	d.a = a;
-	d.step = ta_written_reached;
-	d.target = n;
-	ta_drive_loop(&d, 30000);
 }
 
 /*
@@ -2809,19 +2779,31 @@ Test(audit, a_database_without_committed_events_is_alerted)
  * is dropped, then the other event committed. Phase 1: the writer halts
  * and the spool takes 1..3; event 4 is taken too (seqs[0]).
  */
+/*
+ * Phase 0 of a step whose transaction on d->db holds rows the writer's
+ * COPY must wait on: 300 ms for the COPY to reach them, then COMMIT
+ * (drop_writer: with the writer's session ended first), and phase 1.
+ */
+static void ta_commit_after_a_while(struct ta_drive *d, int64_t now,
+				    bool drop_writer)
+{
+	if (!d->mark)
+		d->mark = now;
+	if (now - d->mark < 300)
+		return;
+	if (drop_writer)
+		ta_drop_writer(d->db);
+	ta_exec_sql(d->db, "COMMIT");
+	d->phase = 1;
+}
+
 static bool ta_halt_step(struct ta_drive *d, int64_t now)
 {
 	struct mw_audit_stats st;
 
 	mw_audit_stats(d->a, &st);
 	if (d->phase == 0) {
-		if (!d->mark)
-			d->mark = now;
-		if (now - d->mark < 300)
-			return false;
-		ta_drop_writer(d->db);
-		ta_exec_sql(d->db, "COMMIT");
-		d->phase = 1;
+		ta_commit_after_a_while(d, now, true);
 		return false;
 	}
 	if (d->phase == 1) {
@@ -2905,12 +2887,7 @@ static bool ta_dup_step(struct ta_drive *d, int64_t now)
 
 	mw_audit_stats(d->a, &st);
 	if (d->phase == 0) {
-		if (!d->mark)
-			d->mark = now;
-		if (now - d->mark < 300)
-			return false;
-		ta_exec_sql(d->db, "COMMIT");
-		d->phase = 1;
+		ta_commit_after_a_while(d, now, false);
 		return false;
 	}
 	return st.halted || st.written >= 1;
