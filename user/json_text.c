@@ -437,7 +437,7 @@ static uint32_t fold_rune(uint32_t r)
 }
 
 /*
- * The next character of *p as mw_json_key_fold_cmp reads it (*p moves
+ * The next character of *p as mw_json_key_fold_cmpn reads it (*p moves
  * past it), 0 at the end: ASCII letters in lower case, other code points
  * folded (fold_rune) and a letter that folds to ASCII in lower case too;
  * a byte that starts no UTF-8 sequence stands for itself, apart from
@@ -468,7 +468,8 @@ static uint32_t key_fold_next(const unsigned char **p, const unsigned char *end)
 	return r >= 'A' && r <= 'Z' ? r | 0x20u : r;
 }
 
-static int key_fold_cmpn(const char *a, size_t alen, const char *b, size_t blen)
+int mw_json_key_fold_cmpn(const char *a, size_t alen, const char *b,
+			  size_t blen)
 {
 	const unsigned char *x = (const unsigned char *)a, *xe = x + alen;
 	const unsigned char *y = (const unsigned char *)b, *ye = y + blen;
@@ -479,11 +480,6 @@ static int key_fold_cmpn(const char *a, size_t alen, const char *b, size_t blen)
 		cy = key_fold_next(&y, ye);
 	} while (cx && cx == cy);
 	return (cx > cy) - (cx < cy);
-}
-
-int mw_json_key_fold_cmp(const char *a, const char *b)
-{
-	return key_fold_cmpn(a, strlen(a), b, strlen(b));
 }
 
 const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len)
@@ -497,7 +493,7 @@ const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len)
 	json_object_keylen_foreach((json_t *)obj, name, n, v)
 	{
 		if ((n != len || memcmp(name, key, len)) &&
-		    !key_fold_cmpn(name, n, key, len))
+		    !mw_json_key_fold_cmpn(name, n, key, len))
 			return name;
 	}
 	return NULL;

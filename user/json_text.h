@@ -78,9 +78,12 @@ int mw_json_write(struct mw_buf *out, const json_t *j);
  * and any other letter r to ToUpper(ToLower(r)) (Go 1.21; earlier, case
  * orbits alike), so U+017F (long s) is 's', U+212A (Kelvin sign) 'k',
  * U+0130 and U+0131 'i', and "CAF\u00c9" is "caf\u00e9"; .NET's binding
- * without case folds alike. A strcmp-like order.
+ * without case folds alike. A strcmp-like order of a (alen bytes) and b
+ * (blen), a NUL inside a name being part of it; it reads no further than
+ * the first difference.
  */
-int mw_json_key_fold_cmp(const char *a, const char *b);
+int mw_json_key_fold_cmpn(const char *a, size_t alen, const char *b,
+			  size_t blen);
 
 /*
  * A member of object obj whose name folds to key's (len bytes) without

@@ -35,10 +35,17 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	}
 }
 
+/* A member's name: its length is taken once, not at each comparison. */
+struct name_len {
+	const char *s;
+	size_t len;
+};
+
 static int folded_cmp(const void *a, const void *b)
 {
-	return mw_json_key_fold_cmp(*(const char *const *)a,
-				    *(const char *const *)b);
+	const struct name_len *x = a, *y = b;
+
+	return mw_json_key_fold_cmpn(x->s, x->len, y->s, y->len);
 }
 
 static bool short_ascii(const char *s)
@@ -53,14 +60,15 @@ static bool short_ascii(const char *s)
 
 /*
  * Whether object j has two members whose names differ only in case (as
- * mw_json_key_fold_cmp reads them): the daemon judges one ("name"), a
+ * mw_json_key_fold_cmpn reads them): the daemon judges one ("name"), a
  * server that matches names without case may act on the other ("Name").
  * 1 when it does (err says which), 0 when not, -1 out of memory.
  */
 static int keys_collide(json_t *j, char *err, size_t errlen)
 {
-	const char *stack[16], **keys = stack, *key;
-	size_t n = json_object_size(j), i = 0;
+	struct name_len stack[16], *keys = stack;
+	size_t n = json_object_size(j), i = 0, len;
+	const char *key;
 	json_t *v;
 	int rc = 0;
 
@@ -71,18 +79,18 @@ static int keys_collide(json_t *j, char *err, size_t errlen)
 		if (!keys)
 			return -1;
 	}
-	json_object_foreach (j, key, v)
-		keys[i++] = key;
+	json_object_keylen_foreach(j, key, len, v) keys[i++] =
+		(struct name_len){ key, len };
 	qsort(keys, n, sizeof(*keys), folded_cmp);
 	for (i = 1; i < n && !rc; i++) {
 		if (folded_cmp(&keys[i - 1], &keys[i]))
 			continue;
 		/* named when short and ASCII: a cut could split a character */
-		if (short_ascii(keys[i - 1]) && short_ascii(keys[i]))
+		if (short_ascii(keys[i - 1].s) && short_ascii(keys[i].s))
 			set_err(err, errlen,
 				"members \"%s\" and \"%s\" differ only in "
 				"case: a server may read either",
-				keys[i - 1], keys[i]);
+				keys[i - 1].s, keys[i].s);
 		else
 			set_err(err, errlen,
 				"two members of an object differ only in case: "
@@ -873,13 +881,16 @@ bool mw_rpc_looks_like_no_json(const char *buf, size_t len)
 static bool names_a_message_member(json_t *o)
 {
 	const char *key;
+	size_t len;
 	json_t *v;
 
-	json_object_foreach (o, key, v) {
+	json_object_keylen_foreach(o, key, len, v)
+	{
 		for (size_t i = 0;
 		     i < sizeof(message_members) / sizeof(*message_members);
 		     i++)
-			if (!folded_cmp(&key, &message_members[i]))
+			if (!mw_json_key_fold_cmpn(key, len, message_members[i],
+						   strlen(message_members[i])))
 				return true;
 	}
 	return false;

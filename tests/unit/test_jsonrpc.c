@@ -316,6 +316,35 @@ Test(jsonrpc, rejects_keys_that_differ_only_in_case)
 		  rpc_err);
 }
 
+/*
+ * A long name costs its length once, not at every comparison of the sort
+ * that finds names differing only in case: a 1 MiB name among 20,000
+ * short ones took 0.2 s, and 44 s at the 8 MiB body bound.
+ */
+Test(jsonrpc, a_long_name_is_read_once)
+{
+	enum { SHORT = 20000, LONG = 1 << 20 };
+	size_t cap = LONG + SHORT * 16 + 256, len = 0;
+	char *text = malloc(cap);
+	struct mw_rpc_batch b;
+
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text, cap,
+				"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"");
+	memset(text + len, 'z', LONG);
+	len += LONG;
+	len += (size_t)snprintf(text + len, cap - len, "\":0");
+	for (int i = 0; i < SHORT; i++)
+		len += (size_t)snprintf(text + len, cap - len, ",\"k%06d\":0",
+					i);
+	len += (size_t)snprintf(text + len, cap - len, ",\"K000007\":0}}");
+	cr_assert_eq(mw_rpc_parse(text, len, cap, &b, rpc_err, sizeof(rpc_err)),
+		     -EPROTO);
+	cr_assert(strstr(rpc_err, "\"k000007\" and \"K000007\""), "%s",
+		  rpc_err);
+	free(text);
+}
+
 /* Go 1.21 also folds U+0130 and U+0131 (dotted and dotless i) to i. */
 Test(jsonrpc, rejects_keys_that_differ_in_a_dotted_or_dotless_i)
 {
