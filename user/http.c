@@ -209,6 +209,10 @@ static int check_head(struct mw_http *h)
 			n_te++;
 		else if (!strcasecmp(name, "host"))
 			n_host++;
+		else if (!strcasecmp(name, "connection") &&
+			 strlen(hd->headers[i].value) > MW_HTTP_MAX_CONNECTION)
+			return set_err(h, "Connection lists more than 1024 "
+					  "bytes of options");
 		if (!*name)
 			return set_err(h, "empty header name");
 	}

@@ -15,6 +15,13 @@
 #include <sys/types.h>
 
 #define MW_HTTP_MAX_HEADERS 128
+/*
+ * The options a Connection header may list, in bytes: every header is
+ * looked up in the list to drop the hop-by-hop ones it names, so a list
+ * as long as the head (64 KiB) cost 18 ms a head of the one loop. Lists
+ * in use ("keep-alive", "Upgrade, HTTP2-Settings") take tens of bytes.
+ */
+#define MW_HTTP_MAX_CONNECTION 1024
 
 enum mw_http_kind { MW_HTTP_REQUEST, MW_HTTP_RESPONSE };
 

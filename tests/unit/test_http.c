@@ -854,6 +854,35 @@ Test(http, rejects_too_many_headers)
 	http_assert_rejected(MW_HTTP_REQUEST, in, 65536, "too many header");
 }
 
+/* Every header is looked up in the Connection list: the list is bounded. */
+Test(http, rejects_a_connection_list_past_its_bound)
+{
+	char in[4096], list[MW_HTTP_MAX_CONNECTION + 2];
+	struct http_run run;
+
+	for (size_t i = 0; i < sizeof(list) - 1; i++)
+		list[i] = i % 2 ? ',' : 'a';
+	list[MW_HTTP_MAX_CONNECTION] = '\0';
+	snprintf(in, sizeof(in),
+		 "GET / HTTP/1.1\r\nHost: a\r\nConnection: %s\r\n\r\n", list);
+	http_start(&run, MW_HTTP_REQUEST, 65536);
+	cr_assert_eq(http_feed(&run, in, strlen(in), 0), 0, "%s", run.err);
+	http_finish(&run);
+
+	list[MW_HTTP_MAX_CONNECTION] = 'a';
+	list[MW_HTTP_MAX_CONNECTION + 1] = '\0';
+	snprintf(in, sizeof(in),
+		 "GET / HTTP/1.1\r\nHost: a\r\nConnection: %s\r\n\r\n", list);
+	http_assert_rejected(MW_HTTP_REQUEST, in, 65536,
+			     "Connection lists more than 1024 bytes");
+	snprintf(in, sizeof(in),
+		 "HTTP/1.1 200 OK\r\nConnection: %s\r\nContent-Length: 0"
+		 "\r\n\r\n",
+		 list);
+	http_assert_rejected(MW_HTTP_RESPONSE, in, 65536,
+			     "Connection lists more than 1024 bytes");
+}
+
 Test(http, rejects_garbage_request_lines)
 {
 	static const char *const bad[] = {
