@@ -482,19 +482,88 @@ int mw_json_key_fold_cmpn(const char *a, size_t alen, const char *b,
 	return (cx > cy) - (cx < cy);
 }
 
-const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len)
+static int folded_name_cmp(const void *a, const void *b)
 {
+	const struct mw_json_name *x = a, *y = b;
+
+	return mw_json_key_fold_cmpn(x->s, x->len, y->s, y->len);
+}
+
+void mw_json_fold_cache_free(struct mw_json_fold_cache *c)
+{
+	for (size_t i = 0; c && i < MW_JSON_FOLD_CACHED; i++)
+		free(c->e[i].names);
+	if (c)
+		memset(c, 0, sizeof(*c));
+}
+
+/* obj's names in fold order, from the cache or sorted into it; NULL when
+ * memory is short (the caller reads them all instead). */
+static const struct mw_json_folded *folded_names(struct mw_json_fold_cache *c,
+						 const json_t *obj)
+{
+	struct mw_json_folded *f;
+	const char *name;
+	size_t n, i = 0;
+	json_t *v;
+
+	for (size_t k = 0; k < MW_JSON_FOLD_CACHED; k++)
+		if (c->e[k].obj == obj)
+			return &c->e[k];
+	f = &c->e[c->next];
+	free(f->names);
+	*f = (struct mw_json_folded){ 0 };
+	f->names = malloc(json_object_size(obj) * sizeof(*f->names));
+	if (!f->names)
+		return NULL;
+	json_object_keylen_foreach((json_t *)obj, name, n, v) f->names[i++] =
+		(struct mw_json_name){ name, n };
+	qsort(f->names, i, sizeof(*f->names), folded_name_cmp);
+	f->obj = obj;
+	f->n = i;
+	c->next = (c->next + 1) % MW_JSON_FOLD_CACHED;
+	return f;
+}
+
+/* Below this many members, reading them all costs less than sorting. */
+#define FOLD_SORTED_FROM 16
+
+const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len,
+				struct mw_json_fold_cache *cache)
+{
+	const struct mw_json_folded *f = NULL;
+	struct mw_json_name want = { key, len };
+	size_t lo = 0, hi;
 	const char *name;
 	size_t n;
 	json_t *v;
 
 	if (!json_is_object(obj))
 		return NULL;
-	json_object_keylen_foreach((json_t *)obj, name, n, v)
-	{
-		if ((n != len || memcmp(name, key, len)) &&
-		    !mw_json_key_fold_cmpn(name, n, key, len))
-			return name;
+	if (cache && json_object_size(obj) >= FOLD_SORTED_FROM)
+		f = folded_names(cache, obj);
+	if (!f) {
+		json_object_keylen_foreach((json_t *)obj, name, n, v)
+		{
+			if ((n != len || memcmp(name, key, len)) &&
+			    !mw_json_key_fold_cmpn(name, n, key, len))
+				return name;
+		}
+		return NULL;
 	}
+	/* the first name that does not fold before key, then each that
+	 * folds to it */
+	hi = f->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (folded_name_cmp(&f->names[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < f->n && !folded_name_cmp(&f->names[lo], &want); lo++)
+		if (f->names[lo].len != len || memcmp(f->names[lo].s, key, len))
+			return f->names[lo].s;
 	return NULL;
 }

@@ -86,10 +86,33 @@ int mw_json_key_fold_cmpn(const char *a, size_t alen, const char *b,
 			  size_t blen);
 
 /*
+ * The names of objects sorted in mw_json_key_fold_cmpn's order, so that a
+ * name's variants are found by bisection: for one that looks many names
+ * up in the same objects (a policy's argument conditions, each a scan of
+ * the whole object otherwise). Valid while the objects are neither
+ * changed nor freed. Zeroed to start, mw_json_fold_cache_free after.
+ */
+#define MW_JSON_FOLD_CACHED 8
+struct mw_json_fold_cache {
+	struct mw_json_folded {
+		const json_t *obj;
+		struct mw_json_name {
+			const char *s;
+			size_t len;
+		} * names;
+		size_t n;
+	} e[MW_JSON_FOLD_CACHED];
+	unsigned next; /* the entry replaced next */
+};
+void mw_json_fold_cache_free(struct mw_json_fold_cache *c);
+
+/*
  * A member of object obj whose name folds to key's (len bytes) without
  * being spelled so, or NULL: when key itself is absent, such a server
- * reads that member as key.
+ * reads that member as key. cache may be NULL (each call then reads
+ * every name).
  */
-const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len);
+const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len,
+				struct mw_json_fold_cache *cache);
 
 #endif

@@ -116,7 +116,8 @@ void mw_jsonptr_free(struct mw_jsonptr *p)
 }
 
 const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
-				     const json_t *root, const json_t **blocker)
+				     const json_t *root, const json_t **blocker,
+				     struct mw_json_fold_cache *cache)
 {
 	const json_t *v = root;
 
@@ -128,8 +129,8 @@ const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
 			const json_t *in = v;
 
 			v = json_object_getn(in, p->keys + t->off, t->len);
-			if (!v &&
-			    mw_json_key_variant(in, p->keys + t->off, t->len))
+			if (!v && mw_json_key_variant(in, p->keys + t->off,
+						      t->len, cache))
 				*blocker = in;
 		} else if (json_is_array(v)) {
 			v = t->index != SIZE_MAX ? json_array_get(v, t->index)
@@ -146,7 +147,7 @@ const json_t *mw_jsonptr_get(const struct mw_jsonptr *p, const json_t *root)
 {
 	const json_t *blocker;
 
-	return mw_jsonptr_get_blocked(p, root, &blocker);
+	return mw_jsonptr_get_blocked(p, root, &blocker, NULL);
 }
 
 const char *mw_jsonptr_text(const struct mw_jsonptr *p)

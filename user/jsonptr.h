@@ -7,6 +7,8 @@
 
 #include <jansson.h>
 
+#include "json_text.h"
+
 #define MW_JSONPTR_MAX_LEN 512
 #define MW_JSONPTR_MAX_TOKENS 32
 
@@ -31,11 +33,11 @@ const json_t *mw_jsonptr_get(const struct mw_jsonptr *p, const json_t *root);
  * The same; *blocker is the scalar a token met on the way, or the object
  * that lacks a token's member but holds one spelled like it in another
  * case (mw_json_key_variant: a server may read that one), no value then;
- * else NULL.
+ * else NULL. cache (may be NULL) is mw_json_key_variant's.
  */
 const json_t *mw_jsonptr_get_blocked(const struct mw_jsonptr *p,
-				     const json_t *root,
-				     const json_t **blocker);
+				     const json_t *root, const json_t **blocker,
+				     struct mw_json_fold_cache *cache);
 
 /* The pointer as written. */
 const char *mw_jsonptr_text(const struct mw_jsonptr *p);

@@ -210,7 +210,7 @@ static bool arguments_spelled_otherwise(const struct mw_rpc_msg *m,
 	    json_object_get(m->params, "arguments"))
 		return false;
 	variant = mw_json_key_variant(m->params, "arguments",
-				      strlen("arguments"));
+				      strlen("arguments"), NULL);
 	if (!variant)
 		return false;
 	if (short_ascii(variant))

@@ -27,6 +27,9 @@ struct eval {
 		uint64_t known[EVAL_REGEX_WORDS]; /* matched already */
 		uint64_t hits[EVAL_REGEX_WORDS];
 	} scanned[EVAL_SCANNED];
+	/* the objects the conditions look names up in, each sorted once:
+	 * a rule's missing member is otherwise a scan of every name */
+	struct mw_json_fold_cache fold;
 };
 
 const char *mw_policy_action_name(enum mw_policy_action a)
@@ -417,7 +420,7 @@ static int cond_eval(struct eval *e, const struct policy_cond *c)
 		return r;
 	}
 	v = mw_jsonptr_get_blocked(c->ptr, c->on_args ? args_of(e) : e->params,
-				   &blocker);
+				   &blocker, &e->fold);
 	/* a string where the pointer goes on: a server may parse it as JSON
 	 * and find the value there; an object with the member in another
 	 * case: a server may read that one */
@@ -675,11 +678,10 @@ static bool decide_none(const struct mw_policy *p, struct mw_policy_decision *d)
 	return true;
 }
 
-int mw_policy_decide(const struct mw_policy *p,
-		     const struct mw_policy_input *in,
-		     struct mw_policy_decision *d)
+static int decide(struct eval *e, const struct mw_policy_input *in,
+		  struct mw_policy_decision *d)
 {
-	struct eval e = { .p = p, .params = in->params };
+	const struct mw_policy *p = e->p;
 	uint64_t cand[POLICY_MAX_WORDS];
 	struct policy_recheck recheck;
 
@@ -691,7 +693,7 @@ int mw_policy_decide(const struct mw_policy *p,
 		for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
 			const struct policy_rule *r = &p->rules[i];
-			int m = rule_matches(&e, r, in, &recheck, true);
+			int m = rule_matches(e, r, in, &recheck, true);
 
 			/* an audit rule only observes: one it cannot
 			 * evaluate refuses nothing */
@@ -711,6 +713,17 @@ int mw_policy_decide(const struct mw_policy *p,
 	}
 	decide_default(p, d);
 	return 0;
+}
+
+int mw_policy_decide(const struct mw_policy *p,
+		     const struct mw_policy_input *in,
+		     struct mw_policy_decision *d)
+{
+	struct eval e = { .p = p, .params = in->params };
+	int rc = decide(&e, in, d);
+
+	mw_json_fold_cache_free(&e.fold);
+	return rc;
 }
 
 bool mw_policy_tool_visible(const struct mw_policy *p,
@@ -771,6 +784,7 @@ int mw_policy_explain(const struct mw_policy *p,
 		if (!e.trace)
 			return decide_error(d);
 		m = rule_matches(&e, r, in, NULL, true);
+		mw_json_fold_cache_free(&e.fold);
 		fclose(e.trace);
 		if (m != 0 || verbose) {
 			fprintf(out, "rule '%s' (%s:%u:%u, %s%s): %s\n%s",

@@ -103,10 +103,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	root = json_loadb(doc, dlen, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (root) {
-		got = mw_jsonptr_get_blocked(p, root, &blocker);
+		struct mw_json_fold_cache cache = { 0 };
+		const json_t *cached, *cached_blocker;
+
+		got = mw_jsonptr_get_blocked(p, root, &blocker, NULL);
 		if (got != resolve(ptr, plen, root) ||
 		    got != mw_jsonptr_get(p, root) || (got && blocker))
 			abort();
+		/* the sorted names find what reading them all finds, the
+		 * second time from the cache */
+		for (int round = 0; round < 2; round++) {
+			cached = mw_jsonptr_get_blocked(
+				p, root, &cached_blocker, &cache);
+			if (cached != got || cached_blocker != blocker)
+				abort();
+		}
+		mw_json_fold_cache_free(&cache);
 		json_decref(root);
 	}
 	mw_jsonptr_free(p);

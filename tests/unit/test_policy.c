@@ -393,6 +393,62 @@ Test(jsonptr, what_points_nowhere)
 	json_decref(doc);
 }
 
+/*
+ * A member absent but spelled in another case blocks the pointer, whether
+ * the object's names are read one by one or, in a large object looked up
+ * with a cache, found by bisection among them sorted once.
+ */
+Test(jsonptr, a_variant_blocks_in_small_and_large_objects)
+{
+	static const char *const cases[][3] = {
+		/* pointer, member present, blocks */
+		{ "/path", "PATH", "y" },
+		{ "/path", "path", "n" },
+		{ "/path", "paths", "n" },
+		{ "/ask", "a\u017fk", "y" }, /* long s */
+		{ "/kind", "\u212aind", "y" }, /* Kelvin sign */
+		{ "/path", "pat", "n" },
+	};
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int members = 1; members <= 40; members += 39) {
+			struct mw_json_fold_cache cache = { 0 };
+			struct mw_jsonptr *p;
+			const json_t *v, *blocker;
+			char text[2048];
+			size_t len;
+			json_t *doc;
+
+			len = (size_t)snprintf(text, sizeof(text), "{\"%s\":1",
+					       cases[i][1]);
+			for (int k = 1; k < members; k++)
+				len += (size_t)snprintf(text + len,
+							sizeof(text) - len,
+							",\"m%02d\":%d", k, k);
+			snprintf(text + len, sizeof(text) - len, "}");
+			doc = json_loads(text, 0, NULL);
+			cr_assert_not_null(doc, "%s", text);
+			cr_assert_eq(mw_jsonptr_compile(cases[i][0],
+							strlen(cases[i][0]), &p,
+							err, sizeof(err)),
+				     0);
+			for (int round = 0; round < 2; round++) {
+				v = mw_jsonptr_get_blocked(p, doc, &blocker,
+							   &cache);
+				cr_assert_eq(blocker == doc,
+					     cases[i][2][0] == 'y', "%s in %s",
+					     cases[i][0], text);
+				cr_assert_eq(v != NULL, !strcmp(cases[i][0] + 1,
+								cases[i][1]));
+			}
+			mw_json_fold_cache_free(&cache);
+			mw_jsonptr_free(p);
+			json_decref(doc);
+		}
+	}
+}
+
 Test(jsonptr, bad_pointers)
 {
 	static const struct {
