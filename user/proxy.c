@@ -117,6 +117,7 @@ struct exchange {
 	bool answered_elsewhere;
 	bool no_later_answer;
 	size_t held; /* bytes it holds, counted in conn_held() */
+	uint64_t sse_dropped; /* the server's events dropped on its stream */
 };
 
 struct mw_conn {
@@ -2934,6 +2935,34 @@ static int send_rewritten_event(struct mw_conn *c,
 	return rc;
 }
 
+/*
+ * The server's events that could not be judged are dropped, each
+ * recorded with its reason up to MW_SSE_DROPS_RECORDED on a stream; past
+ * that, a count at each doubling: a server sending a few bytes an event
+ * would otherwise make a row of the trail per few bytes.
+ */
+#define MW_SSE_DROPS_RECORDED 64
+
+static void record_sse_drop(struct mw_conn *c, struct exchange *x,
+			    const char *why)
+{
+	char detail[400];
+	uint64_t n = ++x->sse_dropped;
+
+	if (n <= MW_SSE_DROPS_RECORDED)
+		snprintf(detail, sizeof(detail),
+			 "SSE event from the server dropped: %s", why);
+	else if (!(n & (n - 1)))
+		snprintf(detail, sizeof(detail),
+			 "%llu SSE events from the server dropped on this "
+			 "stream so far (past %d, counted at each doubling); "
+			 "the last: %s",
+			 (unsigned long long)n, MW_SSE_DROPS_RECORDED, why);
+	else
+		return;
+	record_http_error(c, x->http_method, x->path, c->resp_status, detail);
+}
+
 struct sse_ctx {
 	struct mw_conn *c;
 	struct exchange *x;
@@ -3232,12 +3261,7 @@ static int sse_on_event(void *arg, const struct mw_sse_event *ev)
 		    mw_rpc_reads_as_no_message(ev->data, ev->data_len)) {
 			is_message = false;
 		} else {
-			char detail[320];
-
-			snprintf(detail, sizeof(detail),
-				 "SSE event from the server dropped: %s", why);
-			record_http_error(c, sc->x->http_method, sc->x->path,
-					  c->resp_status, detail);
+			record_sse_drop(c, sc->x, why);
 			return 0;
 		}
 	}

@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import {
-  eachRequest, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until,
+  eachRequest, makeCgroup, runInCgroup, startDaemon, uniqueName, cleanupAll, cgroupRelPath, until, auditSettled,
 } from './helpers.mjs';
 
 const NODE = process.execPath;
@@ -97,6 +97,15 @@ function startUpstream() {
       }
       const r = JSON.stringify({ jsonrpc: '2.0', id,
         result: { content: [{ type: 'text', text: `${msg?.params?.name}: card ${CARD}` }] } });
+      // with X-Test: junk=N, the answer on an event stream after N events
+      // whose data is no JSON
+      const junk = /\r\nx-test: junk=(\d+)/i.exec(head);
+      if (junk) {
+        const b = 'data: {x\n\n'.repeat(Number(junk[1])) + `event: message\ndata: ${r}\n\n`;
+        s.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n' +
+          `Content-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`);
+        return;
+      }
       // with X-Test: slow=MS, the answer comes MS later
       const slow = /\r\nx-test: slow=(\d+)/i.exec(head);
       if (slow) {
@@ -405,6 +414,27 @@ test('7b. an event of another type is judged as a message; an unfinished last ev
   assert.ok(!out.includes('forbidden'), `the unjudged tools/list reached the client: ${out}`);
   assert.ok(!out.includes('late card'), `the unfinished event reached the client: ${out}`);
   await httpErrors(/unfinished SSE event at the end of the stream dropped/);
+});
+
+test('7c. a stream of events nobody can judge is recorded one by one up to 64, then at each doubling', async () => {
+  // a few bytes an event must not make a row of the trail each
+  const out = await raw(post(call(20, 'junk'), 'X-Test: junk=300\r\n', '/mcp-junk'), 3000);
+  assert.deepEqual(statuses(out), [200], out);
+  assert.match(out, /junk: card/, 'the answer after the dropped events');
+  let rows = [];
+  await until(async () => {
+    rows = await d.sqlObjects(`select detail from mcpwarden.http_errors where http_path = '/mcp-junk'
+      and detail like '%dropped%' order by seq`);
+    return rows.length >= 66;
+  }, 'the dropped events recorded', 15000);
+  await auditSettled(d);
+  rows = await d.sqlObjects(`select detail from mcpwarden.http_errors where http_path = '/mcp-junk'
+    and detail like '%dropped%' order by seq`);
+  const one = rows.filter((r) => r.detail.startsWith('SSE event from the server dropped: '));
+  const counted = rows.filter((r) => /^\d+ SSE events from the server dropped on this stream so far/.test(r.detail));
+  assert.equal(one.length, 64, JSON.stringify(rows.slice(60)));
+  assert.deepEqual(counted.map((r) => Number(r.detail.split(' ')[0])), [128, 256], JSON.stringify(counted));
+  assert.equal(rows.length, 66);
 });
 
 test('7d. an endpoint event whose data could be JSON is judged as a message', async () => {
