@@ -482,88 +482,202 @@ int mw_json_key_fold_cmpn(const char *a, size_t alen, const char *b,
 	return (cx > cy) - (cx < cy);
 }
 
-static int folded_name_cmp(const void *a, const void *b)
+/* c as UTF-8 writes a code point, to 0x1FFFFF (four bytes): memcmp orders
+ * such sequences as their values. */
+static size_t put_unit(unsigned char *o, uint32_t c)
 {
-	const struct mw_json_name *x = a, *y = b;
+	if (c < 0x80) {
+		o[0] = (unsigned char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		o[0] = (unsigned char)(0xc0 | c >> 6);
+		o[1] = (unsigned char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		o[0] = (unsigned char)(0xe0 | c >> 12);
+		o[1] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+		o[2] = (unsigned char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	o[0] = (unsigned char)(0xf0 | c >> 18);
+	o[1] = (unsigned char)(0x80 | (c >> 12 & 0x3f));
+	o[2] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+	o[3] = (unsigned char)(0x80 | (c & 0x3f));
+	return 4;
+}
 
-	return mw_json_key_fold_cmpn(x->s, x->len, y->s, y->len);
+/* A character takes at most four bytes folded, whatever its own length. */
+#define FOLDED_MAX(len) (4 * (len))
+
+/* s (len bytes) folded into out (FOLDED_MAX(len) bytes): its length. */
+static size_t fold_name(const char *s, size_t len, unsigned char *out)
+{
+	const unsigned char *p = (const unsigned char *)s, *e = p + len;
+	size_t n = 0;
+	uint32_t c;
+
+	while ((c = key_fold_next(&p, e)))
+		n += put_unit(out + n, c);
+	return n;
+}
+
+static int folded_cmp(const unsigned char *base, const struct mw_json_name *x,
+		      const struct mw_json_name *y)
+{
+	size_t n =
+		x->folded_len < y->folded_len ? x->folded_len : y->folded_len;
+	int r = memcmp(base + x->folded, base + y->folded, n);
+
+	if (r)
+		return r;
+	return (x->folded_len > y->folded_len) -
+	       (x->folded_len < y->folded_len);
+}
+
+static int name_cmp_r(const void *a, const void *b, void *base)
+{
+	return folded_cmp(base, a, b);
+}
+
+void mw_json_names_free(struct mw_json_names *ns)
+{
+	if (!ns)
+		return;
+	free(ns->v);
+	free(ns->folded);
+	memset(ns, 0, sizeof(*ns));
+}
+
+int mw_json_names_sorted(const json_t *obj, struct mw_json_names *out)
+{
+	size_t total = 0, used = 0, i = 0, n;
+	const char *name;
+	json_t *v;
+
+	memset(out, 0, sizeof(*out));
+	json_object_keylen_foreach((json_t *)obj, name, n, v) total +=
+		FOLDED_MAX(n);
+	out->v = malloc((json_object_size(obj) ?: 1) * sizeof(*out->v));
+	out->folded = malloc(total ?: 1);
+	if (!out->v || !out->folded) {
+		mw_json_names_free(out);
+		return -1;
+	}
+	json_object_keylen_foreach((json_t *)obj, name, n, v)
+	{
+		size_t f = fold_name(name, n, out->folded + used);
+
+		out->v[i++] = (struct mw_json_name){ name, n, used, f };
+		used += f;
+	}
+	out->n = i;
+	qsort_r(out->v, out->n, sizeof(*out->v), name_cmp_r, out->folded);
+	return 0;
+}
+
+bool mw_json_names_fold_alike(const struct mw_json_names *ns, size_t i,
+			      size_t j)
+{
+	return !folded_cmp(ns->folded, &ns->v[i], &ns->v[j]);
 }
 
 void mw_json_fold_cache_free(struct mw_json_fold_cache *c)
 {
 	for (size_t i = 0; c && i < MW_JSON_FOLD_CACHED; i++)
-		free(c->e[i].names);
+		mw_json_names_free(&c->e[i].names);
 	if (c)
 		memset(c, 0, sizeof(*c));
 }
 
-/* obj's names in fold order, from the cache or sorted into it; NULL when
- * memory is short (the caller reads them all instead). */
-static const struct mw_json_folded *folded_names(struct mw_json_fold_cache *c,
-						 const json_t *obj)
+/* obj's names sorted, from the cache or into it; NULL when memory is
+ * short (the caller reads them all instead). */
+static const struct mw_json_names *cached_names(struct mw_json_fold_cache *c,
+						const json_t *obj)
 {
 	struct mw_json_folded *f;
-	const char *name;
-	size_t n, i = 0;
-	json_t *v;
 
 	for (size_t k = 0; k < MW_JSON_FOLD_CACHED; k++)
 		if (c->e[k].obj == obj)
-			return &c->e[k];
+			return &c->e[k].names;
 	f = &c->e[c->next];
-	free(f->names);
-	*f = (struct mw_json_folded){ 0 };
-	f->names = malloc(json_object_size(obj) * sizeof(*f->names));
-	if (!f->names)
+	mw_json_names_free(&f->names);
+	f->obj = NULL;
+	if (mw_json_names_sorted(obj, &f->names))
 		return NULL;
-	json_object_keylen_foreach((json_t *)obj, name, n, v) f->names[i++] =
-		(struct mw_json_name){ name, n };
-	qsort(f->names, i, sizeof(*f->names), folded_name_cmp);
 	f->obj = obj;
-	f->n = i;
 	c->next = (c->next + 1) % MW_JSON_FOLD_CACHED;
-	return f;
+	return &f->names;
 }
 
 /* Below this many members, reading them all costs less than sorting. */
 #define FOLD_SORTED_FROM 16
 
+/* A variant of key among ns's names, by bisection. *found: whether key
+ * could be folded (false: out of memory, the caller reads them all). */
+static const char *sorted_variant(const struct mw_json_names *ns,
+				  const char *key, size_t len, bool *found)
+{
+	unsigned char stack[256], *buf = stack;
+	struct mw_json_name want = { key, len, 0, 0 };
+	const char *variant = NULL;
+	size_t lo = 0, hi = ns->n;
+
+	*found = false;
+	if (FOLDED_MAX(len) > sizeof(stack) && !(buf = malloc(FOLDED_MAX(len))))
+		return NULL;
+	*found = true;
+	want.folded_len = fold_name(key, len, buf);
+	/* the first name that does not fold before key, then each that
+	 * folds to it */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mw_json_name *m = &ns->v[mid];
+		size_t n = m->folded_len < want.folded_len ? m->folded_len
+							   : want.folded_len;
+		int r = memcmp(ns->folded + m->folded, buf, n);
+
+		if (r < 0 || (!r && m->folded_len < want.folded_len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ns->n && ns->v[lo].folded_len == want.folded_len &&
+	       !memcmp(ns->folded + ns->v[lo].folded, buf, want.folded_len);
+	     lo++)
+		if (ns->v[lo].len != len || memcmp(ns->v[lo].s, key, len)) {
+			variant = ns->v[lo].s;
+			break;
+		}
+	if (buf != stack)
+		free(buf);
+	return variant;
+}
+
 const char *mw_json_key_variant(const json_t *obj, const char *key, size_t len,
 				struct mw_json_fold_cache *cache)
 {
-	const struct mw_json_folded *f = NULL;
-	struct mw_json_name want = { key, len };
-	size_t lo = 0, hi;
-	const char *name;
+	const struct mw_json_names *ns = NULL;
+	const char *name, *variant;
+	bool found;
 	size_t n;
 	json_t *v;
 
 	if (!json_is_object(obj))
 		return NULL;
 	if (cache && json_object_size(obj) >= FOLD_SORTED_FROM)
-		f = folded_names(cache, obj);
-	if (!f) {
-		json_object_keylen_foreach((json_t *)obj, name, n, v)
-		{
-			if ((n != len || memcmp(name, key, len)) &&
-			    !mw_json_key_fold_cmpn(name, n, key, len))
-				return name;
-		}
-		return NULL;
+		ns = cached_names(cache, obj);
+	if (ns) {
+		variant = sorted_variant(ns, key, len, &found);
+		if (found)
+			return variant;
 	}
-	/* the first name that does not fold before key, then each that
-	 * folds to it */
-	hi = f->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (folded_name_cmp(&f->names[mid], &want) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	json_object_keylen_foreach((json_t *)obj, name, n, v)
+	{
+		if ((n != len || memcmp(name, key, len)) &&
+		    !mw_json_key_fold_cmpn(name, n, key, len))
+			return name;
 	}
-	for (; lo < f->n && !folded_name_cmp(&f->names[lo], &want); lo++)
-		if (f->names[lo].len != len || memcmp(f->names[lo].s, key, len))
-			return f->names[lo].s;
 	return NULL;
 }

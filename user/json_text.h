@@ -86,21 +86,43 @@ int mw_json_key_fold_cmpn(const char *a, size_t alen, const char *b,
 			  size_t blen);
 
 /*
- * The names of objects sorted in mw_json_key_fold_cmpn's order, so that a
- * name's variants are found by bisection: for one that looks many names
- * up in the same objects (a policy's argument conditions, each a scan of
- * the whole object otherwise). Valid while the objects are neither
- * changed nor freed. Zeroed to start, mw_json_fold_cache_free after.
+ * An object's names folded once, each to the characters
+ * mw_json_key_fold_cmpn reads (written as UTF-8 writes code points, past
+ * U+10FFFF too, so that memcmp orders folded names as that comparison
+ * does), and sorted by them: names that fold alike are neighbours, and a
+ * name's variants are found by bisection. Folding a character costs a
+ * locale lookup past ASCII: comparing names as they are, in a sort, paid
+ * it at every comparison (seconds for a body of names sharing a long
+ * prefix of accented letters).
+ */
+struct mw_json_names {
+	struct mw_json_name {
+		const char *s; /* the name, in the object */
+		size_t len;
+		size_t folded, folded_len; /* its folded bytes in folded[] */
+	} * v;
+	size_t n;
+	unsigned char *folded;
+};
+/* 0, or -1 out of memory (out is then empty). */
+int mw_json_names_sorted(const json_t *obj, struct mw_json_names *out);
+void mw_json_names_free(struct mw_json_names *ns);
+/* Whether names i and j of ns fold alike. */
+bool mw_json_names_fold_alike(const struct mw_json_names *ns, size_t i,
+			      size_t j);
+
+/*
+ * Objects' sorted names kept (mw_json_names_sorted), for one that looks
+ * many names up in the same objects (a policy's argument conditions, each
+ * a scan of the whole object otherwise). Valid while the objects are
+ * neither changed nor freed. Zeroed to start, mw_json_fold_cache_free
+ * after.
  */
 #define MW_JSON_FOLD_CACHED 8
 struct mw_json_fold_cache {
 	struct mw_json_folded {
 		const json_t *obj;
-		struct mw_json_name {
-			const char *s;
-			size_t len;
-		} * names;
-		size_t n;
+		struct mw_json_names names;
 	} e[MW_JSON_FOLD_CACHED];
 	unsigned next; /* the entry replaced next */
 };

@@ -35,19 +35,6 @@ set_err(char *err, size_t errlen, const char *fmt, ...)
 	}
 }
 
-/* A member's name: its length is taken once, not at each comparison. */
-struct name_len {
-	const char *s;
-	size_t len;
-};
-
-static int folded_cmp(const void *a, const void *b)
-{
-	const struct name_len *x = a, *y = b;
-
-	return mw_json_key_fold_cmpn(x->s, x->len, y->s, y->len);
-}
-
 static bool short_ascii(const char *s)
 {
 	size_t i;
@@ -66,39 +53,31 @@ static bool short_ascii(const char *s)
  */
 static int keys_collide(json_t *j, char *err, size_t errlen)
 {
-	struct name_len stack[16], *keys = stack;
-	size_t n = json_object_size(j), i = 0, len;
-	const char *key;
-	json_t *v;
+	struct mw_json_names ns;
 	int rc = 0;
 
-	if (n < 2)
+	if (json_object_size(j) < 2)
 		return 0;
-	if (n > sizeof(stack) / sizeof(*stack)) {
-		keys = malloc(n * sizeof(*keys));
-		if (!keys)
-			return -1;
-	}
-	json_object_keylen_foreach(j, key, len, v) keys[i++] =
-		(struct name_len){ key, len };
-	qsort(keys, n, sizeof(*keys), folded_cmp);
-	for (i = 1; i < n && !rc; i++) {
-		if (folded_cmp(&keys[i - 1], &keys[i]))
+	if (mw_json_names_sorted(j, &ns))
+		return -1;
+	for (size_t i = 1; i < ns.n && !rc; i++) {
+		const char *a = ns.v[i - 1].s, *b = ns.v[i].s;
+
+		if (!mw_json_names_fold_alike(&ns, i - 1, i))
 			continue;
 		/* named when short and ASCII: a cut could split a character */
-		if (short_ascii(keys[i - 1].s) && short_ascii(keys[i].s))
+		if (short_ascii(a) && short_ascii(b))
 			set_err(err, errlen,
 				"members \"%s\" and \"%s\" differ only in "
 				"case: a server may read either",
-				keys[i - 1].s, keys[i].s);
+				a, b);
 		else
 			set_err(err, errlen,
 				"two members of an object differ only in case: "
 				"a server may read either");
 		rc = 1;
 	}
-	if (keys != stack)
-		free(keys);
+	mw_json_names_free(&ns);
 	return rc;
 }
 

@@ -76,6 +76,29 @@ static const json_t *resolve(const char *p, size_t n, const json_t *v)
 	return v;
 }
 
+/* Names sorted by their folded bytes stand in the order the comparison
+ * of the names themselves gives, and fold alike exactly when it says so. */
+static void check_sorted_names(const json_t *obj)
+{
+	struct mw_json_names ns;
+
+	if (!json_is_object(obj))
+		return;
+	if (mw_json_names_sorted(obj, &ns))
+		abort();
+	if (ns.n != json_object_size(obj))
+		abort();
+	for (size_t i = 1; i < ns.n; i++) {
+		int r = mw_json_key_fold_cmpn(ns.v[i - 1].s, ns.v[i - 1].len,
+					      ns.v[i].s, ns.v[i].len);
+
+		if (r > 0 ||
+		    (r == 0) != mw_json_names_fold_alike(&ns, i - 1, i))
+			abort();
+	}
+	mw_json_names_free(&ns);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *ptr, *doc;
@@ -105,6 +128,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (root) {
 		struct mw_json_fold_cache cache = { 0 };
 		const json_t *cached, *cached_blocker;
+
+		check_sorted_names(root);
 
 		got = mw_jsonptr_get_blocked(p, root, &blocker, NULL);
 		if (got != resolve(ptr, plen, root) ||

