@@ -348,8 +348,9 @@ Test(jsonrpc, a_long_name_is_read_once)
 /*
  * Names folded past ASCII (a locale lookup a character) are folded once,
  * not at every comparison of the sort: 1,000 names sharing 1,000 accented
- * letters took 0.26 s (0.08 now), and 8 MiB of such names 5 to 11 s. Two of them
- * that differ only in the case of an accented letter still collide.
+ * letters took 0.26 s (0.08 now), and 8 MiB of such names 5 to 11 s. Two
+ * of them that differ only in the case of an accented letter still
+ * collide.
  */
 Test(jsonrpc, accented_names_are_folded_once)
 {
