@@ -552,28 +552,40 @@ void mw_json_names_free(struct mw_json_names *ns)
 
 int mw_json_names_sorted(const json_t *obj, struct mw_json_names *out)
 {
-	size_t total = 0, used = 0, i = 0, n;
+	size_t cap = 0, used = 0, i = 0, n;
 	const char *name;
+	unsigned char *nb;
 	json_t *v;
 
 	memset(out, 0, sizeof(*out));
-	json_object_keylen_foreach((json_t *)obj, name, n, v) total +=
-		FOLDED_MAX(n);
 	out->v = malloc((json_object_size(obj) ?: 1) * sizeof(*out->v));
-	out->folded = malloc(total ?: 1);
-	if (!out->v || !out->folded) {
-		mw_json_names_free(out);
+	if (!out->v)
 		return -1;
-	}
+	/* grown as the names need: most fold to their own length, and the
+	 * bound (four bytes a byte) would be four times the message */
 	json_object_keylen_foreach((json_t *)obj, name, n, v)
 	{
-		size_t f = fold_name(name, n, out->folded + used);
+		size_t f;
 
+		if (!out->folded || cap - used < FOLDED_MAX(n)) {
+			cap = 2 * cap > used + FOLDED_MAX(n)
+				      ? 2 * cap
+				      : used + FOLDED_MAX(n) + 256;
+			nb = realloc(out->folded, cap);
+			if (!nb) {
+				mw_json_names_free(out);
+				return -1;
+			}
+			out->folded = nb;
+		}
+		f = fold_name(name, n, out->folded + used);
 		out->v[i++] = (struct mw_json_name){ name, n, used, f };
 		used += f;
 	}
 	out->n = i;
-	qsort_r(out->v, out->n, sizeof(*out->v), name_cmp_r, out->folded);
+	if (out->n)
+		qsort_r(out->v, out->n, sizeof(*out->v), name_cmp_r,
+			out->folded);
 	return 0;
 }
 
