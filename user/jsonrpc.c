@@ -51,32 +51,63 @@ static bool short_ascii(const char *s)
  * server that matches names without case may act on the other ("Name").
  * 1 when it does (err says which), 0 when not, -1 out of memory.
  */
+static int say_collision(const char *a, const char *b, char *err, size_t errlen)
+{
+	/* named when short and ASCII: a cut could split a character */
+	if (short_ascii(a) && short_ascii(b))
+		set_err(err, errlen,
+			"members \"%s\" and \"%s\" differ only in case: a "
+			"server may read either",
+			a, b);
+	else
+		set_err(err, errlen,
+			"two members of an object differ only in case: a "
+			"server may read either");
+	return 1;
+}
+
+/* Small objects of short names (most of every message) are compared
+ * pair by pair: no allocation, at most 28 comparisons of 256 bytes. */
+#define PAIRWISE_NAMES 8
+#define PAIRWISE_NAME_MAX 256
+
 static int keys_collide(json_t *j, char *err, size_t errlen)
 {
+	struct mw_json_name small[PAIRWISE_NAMES];
+	size_t n = json_object_size(j), i = 0, len;
 	struct mw_json_names ns;
+	const char *key;
+	json_t *v;
 	int rc = 0;
 
-	if (json_object_size(j) < 2)
+	if (n < 2)
 		return 0;
+	if (n <= PAIRWISE_NAMES) {
+		json_object_keylen_foreach(j, key, len, v)
+		{
+			if (len > PAIRWISE_NAME_MAX)
+				break;
+			small[i++] =
+				(struct mw_json_name){ .s = key, .len = len };
+		}
+	}
+	if (i == n) {
+		for (size_t a = 0; a < n; a++)
+			for (size_t b = a + 1; b < n; b++)
+				if (!mw_json_key_fold_cmpn(
+					    small[a].s, small[a].len,
+					    small[b].s, small[b].len))
+					return say_collision(small[a].s,
+							     small[b].s, err,
+							     errlen);
+		return 0;
+	}
 	if (mw_json_names_sorted(j, &ns))
 		return -1;
-	for (size_t i = 1; i < ns.n && !rc; i++) {
-		const char *a = ns.v[i - 1].s, *b = ns.v[i].s;
-
-		if (!mw_json_names_fold_alike(&ns, i - 1, i))
-			continue;
-		/* named when short and ASCII: a cut could split a character */
-		if (short_ascii(a) && short_ascii(b))
-			set_err(err, errlen,
-				"members \"%s\" and \"%s\" differ only in "
-				"case: a server may read either",
-				a, b);
-		else
-			set_err(err, errlen,
-				"two members of an object differ only in case: "
-				"a server may read either");
-		rc = 1;
-	}
+	for (i = 1; i < ns.n && !rc; i++)
+		if (mw_json_names_fold_alike(&ns, i - 1, i))
+			rc = say_collision(ns.v[i - 1].s, ns.v[i].s, err,
+					   errlen);
 	mw_json_names_free(&ns);
 	return rc;
 }
