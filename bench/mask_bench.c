@@ -145,7 +145,7 @@ static long rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 {
 	json_t *j = json_deep_copy(parsed);
 	long n = mw_mask_candidates(m, p->detectors, s, len)
-			 ? mw_mask_json(m, p, j, NULL)
+			 ? mw_mask_json(m, p, &j, NULL)
 			 : 0;
 
 	if (serialise(j, len))
@@ -160,7 +160,7 @@ static long parse_and_rewrite(struct mw_masker *m, const struct mw_mask_plan *p,
 {
 	json_t *j = mw_json_loadb(s, len, JSON_REJECT_DUPLICATES, NULL);
 	long n = mw_mask_candidates(m, p->detectors, s, len)
-			 ? mw_mask_json(m, p, j, NULL)
+			 ? mw_mask_json(m, p, &j, NULL)
 			 : 0;
 
 	if (serialise(j, len))
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 		char *out;
 		size_t masked_bytes;
 
-		mw_mask_json(m, &plan, j, NULL);
+		mw_mask_json(m, &plan, &j, NULL);
 		out = json_dumps(j, JSON_COMPACT);
 		masked_bytes = out ? strlen(out) : 0;
 		free(out);
