@@ -29,6 +29,8 @@
 #include "audit.h"
 #include "loop.h"
 
+#include "bench_util.h"
+
 struct feeder {
 	struct mw_io io; /* first */
 	struct mw_loop *loop;
@@ -36,14 +38,6 @@ struct feeder {
 	json_t *params, *result;
 	uint64_t want, submitted, full;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Every loop turn: as many events as the queue takes, then the test. */
 static void feed(struct mw_io *io, uint32_t events)

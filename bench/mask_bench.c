@@ -30,22 +30,9 @@
 #include "json_text.h"
 #include "mask.h"
 
+#include "bench_util.h"
+
 #define TARGET (1u << 20)
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* A JSON text of about TARGET bytes: a result whose text is rows. */
 static char *result_of(const char *(*row)(unsigned i, char *buf, size_t n),

@@ -30,6 +30,8 @@
 
 #include "spool.h"
 
+#include "bench_util.h"
+
 static atomic_bool stop_burning;
 
 static double now_us(void)
@@ -38,13 +40,6 @@ static double now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static void *burn(void *arg)
