@@ -122,6 +122,30 @@ struct {
 } sock_hash SEC(".maps");
 
 /* Counters indexed by enum mw_stat. */
+/* Splicing (bpf/splice.bpf.c): one entry per steered client socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MW_MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mw_conn_key);
+	__type(value, struct mw_splice_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} splice_state SEC(".maps");
+
+/*
+ * How many bytes of a client socket the daemon has room for, counted from
+ * the connection's start: the daemon's side of the splice budget, written
+ * only by the daemon, as it reads.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MW_MAX_CONNS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mw_conn_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} splice_allowed SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MW_STATS_SLOTS);

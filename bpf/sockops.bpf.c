@@ -3,8 +3,9 @@
  * sockops on enforced cgroups: follows the sockets that connect4/6 steered.
  * At TCP_CONNECT_CB it asks for state callbacks (only for steered sockets),
  * at ACTIVE_ESTABLISHED it re-keys the connect-time record by 4-tuple (the
- * source port exists now) and, with splice on, puts the socket into the
- * sockhash; when the socket reaches TCP_CLOSE every entry is removed.
+ * source port exists now) and, with splice on, gives the socket its splice
+ * state and puts it into the sockhash; when the socket reaches TCP_CLOSE
+ * every entry is removed.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -32,6 +33,22 @@ static __always_inline void mw_on_connect(struct bpf_sock_ops *skops)
 						  BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
+/*
+ * The splice state exists before the client can send a byte, so that no
+ * byte of the connection can take the TCP path unnoticed by sk_msg (see
+ * splice.bpf.c). Without it the socket is simply never spliced.
+ */
+static __always_inline void mw_splice_begin(struct bpf_sock_ops *skops,
+					    struct mw_conn_key *key)
+{
+	struct mw_splice_state fresh = {};
+
+	bpf_map_delete_elem(&splice_allowed, key);
+	if (bpf_map_update_elem(&splice_state, key, &fresh, BPF_ANY))
+		return;
+	bpf_sock_hash_update(skops, &sock_hash, key, BPF_ANY);
+}
+
 static __always_inline void mw_on_established(struct bpf_sock_ops *skops)
 {
 	__u64 cookie = bpf_get_socket_cookie(skops);
@@ -50,7 +67,7 @@ static __always_inline void mw_on_established(struct bpf_sock_ops *skops)
 	bpf_map_delete_elem(&pending, &cookie);
 	s = mw_settings_get();
 	if (s && s->splice)
-		bpf_sock_hash_update(skops, &sock_hash, &key, BPF_ANY);
+		mw_splice_begin(skops, &key);
 }
 
 static __always_inline void mw_on_close(struct bpf_sock_ops *skops)
@@ -71,6 +88,8 @@ static __always_inline void mw_on_close(struct bpf_sock_ops *skops)
 	 * unhashed; deleting here leaves no window with a stale entry.
 	 */
 	bpf_map_delete_elem(&sock_hash, &key);
+	bpf_map_delete_elem(&splice_state, &key);
+	bpf_map_delete_elem(&splice_allowed, &key);
 }
 
 SEC("sockops")

@@ -1,10 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * sk_msg verdict on the sockhash: bytes sent on a client socket go straight
- * into the receive queue of the daemon's accepted socket and back, without
- * the loopback TCP path. The peer of a socket keyed (L, R) is the one keyed
- * (R, L). Any miss (peer not added yet, splice switched off) passes the
- * message to the normal TCP path, so splicing is only ever an optimisation.
+ * sk_msg verdict on the sockhash: bytes a steered client sends go straight
+ * into the receive queue of the daemon's accepted socket, without the
+ * loopback TCP path. The peer of a socket keyed (L, R) is the one keyed
+ * (R, L). Only the client's side is spliced; the daemon's answers take TCP.
+ *
+ * Two properties of an ingress redirect shape this program:
+ *
+ * - The daemon reads its socket's redirected queue before its TCP queue.
+ *   A byte that took the TCP path while a later byte was redirected would
+ *   be read after it. So a connection leaves splicing for good the first
+ *   time one of its messages is not redirected (tcp_only), and its state
+ *   is made by sockops before the client can send at all.
+ *
+ * - A redirect does not wait for the receiver: the kernel queues the bytes
+ *   whatever the receiver holds already, and the sender never blocks. The
+ *   daemon therefore says how far it has read (splice_allowed: bytes read
+ *   plus a window) and a message that would go past it takes the TCP path,
+ *   whose window blocks the client as usual. That is also why the daemon's
+ *   side is not spliced: nothing tells it how much a client has read.
+ *
+ * Splicing is only ever an optimisation: every miss is the TCP path.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -29,15 +45,49 @@ static __always_inline int mw_msg_redirect_to(struct sk_msg_md *msg,
 	       SK_PASS;
 }
 
+/*
+ * An ingress redirect is queued whatever the receiver holds already, so
+ * the bound is the daemon's: what it has read plus a window. No bound
+ * (the daemon has not taken the connection yet) is no room.
+ */
+static __always_inline bool mw_daemon_has_room(const struct mw_conn_key *self,
+					       const struct mw_splice_state *st,
+					       __u32 size)
+{
+	const __u64 *allowed = bpf_map_lookup_elem(&splice_allowed, self);
+
+	return allowed && st->redirected + size <= *allowed;
+}
+
+/*
+ * The receiver reads its redirected queue before its TCP queue: once a
+ * message of the connection has taken the TCP path, a later one spliced
+ * could be read before it. So the connection leaves splicing for good.
+ */
+static __always_inline int mw_leave_splice(struct mw_splice_state *st)
+{
+	st->tcp_only = 1;
+	mw_stat_inc(MW_STAT_SPLICE_MISS);
+	return SK_PASS;
+}
+
 SEC("sk_msg")
 int mw_splice(struct sk_msg_md *msg)
 {
 	const struct mw_settings *s = mw_settings_get();
+	struct mw_splice_state *st;
 	struct mw_conn_key self, peer;
+	__u32 size = msg->size;
 
 	if (!s || !s->splice)
 		return SK_PASS;
 	MW_CTX_SELF_KEY(&self, msg);
+	/* none for the daemon's sockets, nor for a client sockops missed */
+	st = bpf_map_lookup_elem(&splice_state, &self);
+	if (!st || st->tcp_only)
+		return SK_PASS;
+	if (!mw_daemon_has_room(&self, st, size))
+		return mw_leave_splice(st);
 	__builtin_memset(&peer, 0, sizeof(peer));
 	__builtin_memcpy(peer.local_addr, self.remote_addr,
 			 sizeof(peer.local_addr));
@@ -45,9 +95,10 @@ int mw_splice(struct sk_msg_md *msg)
 			 sizeof(peer.remote_addr));
 	peer.local_port = self.remote_port;
 	peer.remote_port = self.local_port;
-	if (mw_msg_redirect_to(msg, &peer))
-		mw_stat_inc(MW_STAT_SPLICE_REDIRECT);
-	else
-		mw_stat_inc(MW_STAT_SPLICE_MISS);
+	if (!mw_msg_redirect_to(msg, &peer))
+		return mw_leave_splice(st);
+	/* a socket's messages come one at a time, under its lock */
+	st->redirected += size;
+	mw_stat_inc(MW_STAT_SPLICE_REDIRECT);
 	return SK_PASS;
 }

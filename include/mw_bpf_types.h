@@ -101,6 +101,17 @@ struct mw_settings {
 	__u32 daemon_tgid; /* unused: the programs tag the daemon's sockets */
 };
 
+/*
+ * Splice state of a steered client socket, made by sockops when the
+ * connection is established (before the client can send) and written only
+ * by sk_msg after that; keyed like conns, from the client's side.
+ */
+struct mw_splice_state {
+	__u64 redirected; /* bytes queued straight into the daemon's socket */
+	__u32 tcp_only; /* set once, never cleared: see bpf/splice.bpf.c */
+	__u32 pad;
+};
+
 enum mw_stat {
 	MW_STAT_CONNECT_SEEN,
 	MW_STAT_CONNECT_REDIRECTED,
@@ -108,7 +119,7 @@ enum mw_stat {
 	MW_STAT_ESTABLISHED,
 	MW_STAT_CLOSED, /* closed before the daemon took its record */
 	MW_STAT_SPLICE_REDIRECT,
-	MW_STAT_SPLICE_MISS,
+	MW_STAT_SPLICE_MISS, /* a client socket left for the TCP path */
 	MW_STAT_RECORD_FULL,
 	MW_STAT_CONNECT_REFUSED_DOWN, /* the daemon was not listening */
 	/* a socket made outside, connected from an enforced cgroup */

@@ -75,7 +75,7 @@ struct mw_bpf {
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
 		stats_fd, own_socks_fd, enforced_fd, local_ports_fd,
-		local_addrs_fd, local_netns_fd;
+		local_addrs_fd, local_netns_fd, splice_allowed_fd;
 	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
@@ -565,6 +565,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->pending_fd = bpf_map__fd(b->connect->maps.pending);
 	b->conns_fd = bpf_map__fd(b->connect->maps.conns);
 	b->sockhash_fd = bpf_map__fd(b->splice->maps.sock_hash);
+	b->splice_allowed_fd = bpf_map__fd(b->splice->maps.splice_allowed);
 	b->stats_fd = bpf_map__fd(b->connect->maps.stats);
 	b->own_socks_fd = bpf_map__fd(b->connect->maps.own_socks);
 	b->enforced_fd = bpf_map__fd(b->connect->maps.enforced);
@@ -801,16 +802,38 @@ int mw_bpf_take_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
 
 int mw_bpf_splice_add(struct mw_bpf *b, int fd,
 		      const struct sockaddr_storage *peer,
-		      const struct sockaddr_storage *local)
+		      const struct sockaddr_storage *local, uint64_t allowed,
+		      struct mw_conn_key *client_key)
 {
 	struct mw_conn_key k;
 	__u64 v = (__u64)fd;
+	int r;
 
 	/* The daemon socket's own view, the mirror of the client's key. */
 	conn_key_from(&k, local, peer);
 	if (bpf_map_update_elem(b->sockhash_fd, &k, &v, BPF_ANY))
 		return -errno;
+	conn_key_from(client_key, peer, local);
+	r = mw_bpf_splice_allow(b, client_key, allowed);
+	if (r)
+		(void)bpf_map_delete_elem(b->sockhash_fd, &k);
+	return r;
+}
+
+int mw_bpf_splice_allow(struct mw_bpf *b, const struct mw_conn_key *client_key,
+			uint64_t allowed)
+{
+	__u64 v = allowed;
+
+	if (bpf_map_update_elem(b->splice_allowed_fd, client_key, &v, BPF_ANY))
+		return -errno;
 	return 0;
+}
+
+void mw_bpf_splice_forget(struct mw_bpf *b,
+			  const struct mw_conn_key *client_key)
+{
+	(void)bpf_map_delete_elem(b->splice_allowed_fd, client_key);
 }
 
 int mw_bpf_for_each_conn(struct mw_bpf *b,

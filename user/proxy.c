@@ -59,6 +59,12 @@
  * answer in the client's receive queue. We half-close and drain for at most
  * this long (nginx's lingering close), for at most this many sockets. */
 #define MW_LINGER_MS 2000
+/*
+ * Splice on: how far past what it has read the daemon lets a client's bytes
+ * be queued straight into its socket, which the kernel does not bound; the
+ * bound moves on every half window read (one map update per 128 KiB).
+ */
+#define MW_SPLICE_WINDOW (256 * 1024)
 #define MW_MAX_LINGERING 1024
 
 struct mw_conn;
@@ -173,6 +179,12 @@ struct mw_conn {
 	/* what its buffers hold, on its user's share of px->budget */
 	struct mw_budget_owner *holder;
 	size_t buffered;
+	/* splice on (bpf/splice.bpf.c): the client's bytes read, and how far
+	 * it may send them spliced (0: no longer moved) */
+	bool spliced;
+	struct mw_conn_key splice_key;
+	uint64_t client_bytes;
+	uint64_t splice_allowed;
 };
 
 struct listener {
@@ -3744,6 +3756,59 @@ static void client_protocol_error(struct mw_conn *c)
 	c->no_more_requests = true;
 }
 
+/* ---- splice ------------------------------------------------------------ */
+
+static void splice_begin(struct mw_conn *c, const struct sockaddr_storage *peer,
+			 const struct sockaddr_storage *local)
+{
+	int r = mw_bpf_splice_add(c->px->bpf, c->c.io.fd, peer, local,
+				  MW_SPLICE_WINDOW, &c->splice_key);
+
+	if (r) {
+		log_debug("conn %llu: splice not available (%s), TCP path",
+			  (unsigned long long)c->id, strerror(-r));
+		return;
+	}
+	c->spliced = true;
+	c->splice_allowed = MW_SPLICE_WINDOW;
+}
+
+/*
+ * n more bytes read from the client. Bytes past the bound can only have
+ * come by TCP, after which sk_msg never splices the connection again.
+ */
+static void splice_read(struct mw_conn *c, size_t n)
+{
+	uint64_t allowed;
+	int r;
+
+	c->client_bytes += n;
+	if (!c->splice_allowed ||
+	    c->client_bytes + MW_SPLICE_WINDOW / 2 <= c->splice_allowed)
+		return;
+	if (c->client_bytes > c->splice_allowed) {
+		c->splice_allowed = 0;
+		return;
+	}
+	allowed = c->client_bytes + MW_SPLICE_WINDOW;
+	r = mw_bpf_splice_allow(c->px->bpf, &c->splice_key, allowed);
+	if (r) {
+		/* the old bound stands: the client falls back to TCP there */
+		log_debug("conn %llu: splice bound not moved (%s)",
+			  (unsigned long long)c->id, strerror(-r));
+		c->splice_allowed = 0;
+		return;
+	}
+	c->splice_allowed = allowed;
+}
+
+static void splice_end(struct mw_conn *c)
+{
+	if (c->spliced)
+		mw_bpf_splice_forget(c->px->bpf, &c->splice_key);
+	c->spliced = false;
+}
+
 static void on_client_readable(struct mw_conn *c)
 {
 	char buf[MW_READ_CHUNK];
@@ -3755,6 +3820,8 @@ static void on_client_readable(struct mw_conn *c)
 		return;
 	}
 	c->last_active_ms = mw_now_ms();
+	if (c->spliced)
+		splice_read(c, (size_t)n);
 	if (n == 0) {
 		c->c.rd_eof = true;
 		if (mw_http_in_message(&c->req)) {
@@ -4115,6 +4182,7 @@ static void conn_close_how(struct mw_conn *c, const char *why, bool linger)
 		return;
 	c->dead = true;
 	unhold(c);
+	splice_end(c);
 	if (why)
 		log_info("conn %llu: closed: %s", (unsigned long long)c->id,
 			 why);
@@ -4302,9 +4370,8 @@ static void accept_one(struct mw_proxy *px, int fd)
 		  (unsigned long long)c->id, c->ident.comm, c->ident.tgid,
 		  c->ident.uid, c->ident.cgroup, c->server->name,
 		  c->upstream_str);
-	if (px->cfg->splice && mw_bpf_splice_add(px->bpf, fd, &peer, &local))
-		log_debug("conn %llu: splice not available, TCP path",
-			  (unsigned long long)c->id);
+	if (px->cfg->splice)
+		splice_begin(c, &peer, &local);
 	if (start_upstream(c))
 		upstream_failed(c, strerror(errno));
 	conn_update(c);

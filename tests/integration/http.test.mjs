@@ -10,6 +10,8 @@
 // the config) and clients that are small node scripts run inside the
 // enforced cgroup (raw sockets where framing matters).
 //
+// splice.test.mjs runs every test here again with splice: true.
+//
 // Run: MW_BUILD=build node --test --test-concurrency=1 tests/integration/http.test.mjs
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,6 +30,8 @@ const IDLE_TIMEOUT_MS = 2000;
 const BODY_TIMEOUT_MS = 1500;
 const MAX_BODY = 1536 * 1024; // limits.max_body_bytes of this file's daemon
 const MiB = 1024 * 1024;
+// set by splice.test.mjs before it imports this file
+const SPLICE = globalThis.mwHttpSplice === true;
 
 // --------------------------------------------------------- response parser
 
@@ -645,6 +649,7 @@ before(async () => {
   d = await startDaemon({
     limits: { header_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS, max_body_bytes: MAX_BODY,
       body_timeout_ms: BODY_TIMEOUT_MS },
+    splice: SPLICE,
     servers: Object.entries(up).map(([name, u]) => ({ name, address: `127.0.0.1:${u.port}` })),
   }, { env: { ASAN_OPTIONS: asan } });
   cg = makeCgroup(uniqueName('mw-test-http'));
@@ -795,6 +800,33 @@ test('3. two pipelined POSTs in one write get their responses in order, both rec
   assert.deepEqual(rows.map((r) => [r.rpc_id, r.tool, r.arguments.n, r.response.answered, r.is_error]),
     [['1', 'first', 1, 1, false], ['2', 'second', 2, 2, false]]);
   assert.equal(rows[0].conn_id, rows[1].conn_id);
+});
+
+test('3b. 200 pipelined requests of 64 KiB, written as fast as the socket takes them, reach the server intact and in order', async () => {
+  const N = 200;
+  const PAD = 64 * 1024;
+  const n0 = up.api.st.reqs.length;
+  const p = spawnInCgroup(cg, NODE, ['-e', UPLOADER, '127.0.0.1', String(up.api.port), String(N), String(PAD)]);
+  const closed = new Promise((res) => p.on('close', (code, signal) => res({ code, signal })));
+  const killer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, 150000);
+  await closed;
+  clearTimeout(killer);
+  const line = p.out.split('\n').find((l) => l.startsWith('result '));
+  assert.ok(line, `the client printed no result: ${p.out.slice(-2000)}${p.err}`);
+  const out = JSON.parse(line.slice(7));
+  assert.equal(out.error, null, `${out.error}; ${out.responses.length} responses; daemon log (tail):\n${logTail()}`);
+  assert.deepEqual(out.responses.map((r) => r.status), Array(N).fill(200));
+  assert.deepEqual(out.responses.map((r) => JSON.parse(r.body).id), Array.from({ length: N }, (_, i) => i + 1));
+  const reqs = up.api.st.reqs.slice(n0);
+  assert.equal(reqs.length, N);
+  assert.equal(new Set(reqs.map((r) => r.sock)).size, 1, 'the requests reached the server on several connections');
+  const padFor = (i) => { const u = 'req' + i + ';'; return u.repeat(Math.ceil(PAD / u.length)).slice(0, PAD); };
+  const bad = reqs.findIndex((r, i) => {
+    try { return JSON.parse(r.body).params.arguments.data !== padFor(i + 1); } catch { return true; }
+  });
+  assert.equal(bad, -1, `request ${bad + 1} reached the server damaged: ${reqs[bad]?.body.slice(0, 200)}`);
+  await waitRows(`select count(*) as n from mcpwarden.tool_calls where ${rowsOf({ pid: out.pid, since: p.since })} and is_error = false`,
+    (x) => Number(x[0].n) === N, `the ${N} calls of pid ${out.pid}`, 30000);
 });
 
 test('4. Expect: 100-continue is answered by the daemon; the server gets the body with Content-Length', async () => {
@@ -1156,3 +1188,13 @@ test('14. out of descriptors, accept() waits without a busy loop or a flood of l
   const o = await rawClient('api', [W(post(up.api.port, '/t14', rpc(4, 'ping'))), { op: 'waitResponses', n: 1, ms: 5000 }]);
   assert.deepEqual(o.finals.map((x) => x.status), [200], show(o));
 });
+
+if (SPLICE) {
+  test('15. splice: clients\' bytes were spliced, and a client that outran the daemon went on by TCP', async (t) => {
+    const k = (await statusJson()).kernel;
+    t.diagnostic(`kernel counters: ${JSON.stringify(k)}`);
+    assert.ok(k.splice_redirect > 0, `splice on, but no message was spliced: ${JSON.stringify(k)}`);
+    // the clients of tests 3b and 8 send MiBs faster than the daemon can pass them on
+    assert.ok(k.splice_miss > 0, `no connection ever left the splice: ${JSON.stringify(k)}`);
+  });
+}
