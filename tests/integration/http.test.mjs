@@ -351,6 +351,18 @@ async function until(fn, what, ms = 10000) {
 }
 
 /** Polls QUERY (rows as objects) until PRED(rows); fails with the last rows. */
+// The "result {JSON}" line of a client script from spawnInCgroup, once it
+// has exited (killed after ms); closed is the promise of its close, made
+// when it was started.
+async function resultOf(p, closed, ms = 120000) {
+  const killer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, ms);
+  await closed;
+  clearTimeout(killer);
+  const line = p.out.split('\n').find((l) => l.startsWith('result '));
+  assert.ok(line, `the client printed no result: ${p.out.slice(-2000)}${p.err}`);
+  return JSON.parse(line.slice(7));
+}
+
 async function waitRows(query, pred, what, ms = 10000) {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -808,12 +820,7 @@ test('3b. 200 pipelined requests of 64 KiB, written as fast as the socket takes 
   const n0 = up.api.st.reqs.length;
   const p = spawnInCgroup(cg, NODE, ['-e', UPLOADER, '127.0.0.1', String(up.api.port), String(N), String(PAD)]);
   const closed = new Promise((res) => p.on('close', (code, signal) => res({ code, signal })));
-  const killer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, 150000);
-  await closed;
-  clearTimeout(killer);
-  const line = p.out.split('\n').find((l) => l.startsWith('result '));
-  assert.ok(line, `the client printed no result: ${p.out.slice(-2000)}${p.err}`);
-  const out = JSON.parse(line.slice(7));
+  const out = await resultOf(p, closed, 150000);
   assert.equal(out.error, null, `${out.error}; ${out.responses.length} responses; daemon log (tail):\n${logTail()}`);
   assert.deepEqual(out.responses.map((r) => r.status), Array(N).fill(200));
   assert.deepEqual(out.responses.map((r) => JSON.parse(r.body).id), Array.from({ length: N }, (_, i) => i + 1));
@@ -973,12 +980,7 @@ test('7. backpressure server→client: a paused client blocks the server; the da
   } finally {
     try { process.kill(p.pid, 'SIGUSR2'); } catch { /* gone */ }
   }
-  const killer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, 120000);
-  await closed;
-  clearTimeout(killer);
-  const line = p.out.split('\n').find((l) => l.startsWith('result '));
-  assert.ok(line, `the client printed no result: ${p.out}${p.err}`);
-  const out = JSON.parse(line.slice(7));
+  const out = await resultOf(p, closed);
   assert.equal(out.error, null, JSON.stringify(out));
   assert.equal(out.status, 200);
   assert.match(out.ctype, /^text\/event-stream/);
@@ -1033,12 +1035,7 @@ test('8. backpressure client→server: a server that does not read blocks the cl
   } finally {
     st.release();
   }
-  const killer = setTimeout(() => { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }, 120000);
-  await closed;
-  clearTimeout(killer);
-  const line = p.out.split('\n').find((l) => l.startsWith('result '));
-  assert.ok(line, `the client printed no result: ${p.out.slice(-2000)}${p.err}`);
-  const out = JSON.parse(line.slice(7));
+  const out = await resultOf(p, closed);
   const summary = JSON.stringify({ ...out, responses: out.responses.map((r) => `${r.status} ${r.body.slice(0, 160)}`) });
   assert.equal(out.responses.length, N, `want ${N} responses once the server reads: ${summary}\n` +
     `server saw ${st.reqs.length} requests; daemon log (tail):\n${logTail()}`);
