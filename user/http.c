@@ -96,6 +96,25 @@ static int count_trailer(struct mw_http *h, size_t len)
 	return 0;
 }
 
+/*
+ * One more slot in an array of at most MW_HTTP_MAX_HEADERS: 8, then
+ * doubling. Offsets fit 32 bits: a head is bounded far below (max_head).
+ */
+static int grow_array(void **arr, size_t *cap, size_t size)
+{
+	size_t n = *cap ? *cap * 2 : 8;
+	void *p;
+
+	if (n > MW_HTTP_MAX_HEADERS)
+		n = MW_HTTP_MAX_HEADERS;
+	p = realloc(*arr, n * size);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct mw_http *h = from_parser(p);
@@ -106,8 +125,13 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 	if (fresh) {
 		if (h->nheaders == MW_HTTP_MAX_HEADERS)
 			return set_err(h, "too many header fields");
-		h->name_off[h->nheaders] = h->strlen ? h->strlen + 1 : 0;
-		h->value_off[h->nheaders] = SIZE_MAX;
+		if (h->nheaders == h->fields_cap &&
+		    grow_array((void **)&h->fields, &h->fields_cap,
+			       sizeof(*h->fields)))
+			return set_err(h, "out of memory");
+		h->fields[h->nheaders].name =
+			(uint32_t)(h->strlen ? h->strlen + 1 : 0);
+		h->fields[h->nheaders].value = UINT32_MAX;
 		h->nheaders++;
 	}
 	h->last = 2;
@@ -122,7 +146,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	if (!h->in_head)
 		return count_trailer(h, len);
 	if (fresh)
-		h->value_off[h->nheaders - 1] = h->strlen + 1;
+		h->fields[h->nheaders - 1].value = (uint32_t)(h->strlen + 1);
 	h->last = 3;
 	return append(h, at, len, fresh);
 }
@@ -257,15 +281,20 @@ static int on_headers_complete(http_parser *p)
 	int rc;
 
 	memset(hd, 0, sizeof(*hd));
+	while (h->headers_cap < h->nheaders)
+		if (grow_array((void **)&h->headers, &h->headers_cap,
+			       sizeof(*h->headers)))
+			return set_err(h, "out of memory");
 	hd->major = p->http_major;
 	hd->minor = p->http_minor;
 	hd->nheaders = h->nheaders;
+	hd->headers = h->headers;
 	for (size_t i = 0; i < h->nheaders; i++) {
-		hd->headers[i].name = h->strbuf + h->name_off[i];
+		hd->headers[i].name = h->strbuf + h->fields[i].name;
 		hd->headers[i].value =
-			h->value_off[i] == SIZE_MAX
+			h->fields[i].value == UINT32_MAX
 				? ""
-				: trim_ows(h->strbuf + h->value_off[i]);
+				: trim_ows(h->strbuf + h->fields[i].value);
 	}
 	if (h->kind == MW_HTTP_REQUEST) {
 		snprintf(hd->method, sizeof(hd->method), "%s",
@@ -356,7 +385,14 @@ void mw_http_init(struct mw_http *h, enum mw_http_kind kind, size_t max_head,
 void mw_http_free(struct mw_http *h)
 {
 	free(h->strbuf);
+	free(h->fields);
+	free(h->headers);
 	h->strbuf = NULL;
+	h->fields = NULL;
+	h->headers = NULL;
+	h->fields_cap = h->headers_cap = 0;
+	h->head.headers = NULL;
+	h->head.nheaders = 0;
 }
 
 ssize_t mw_http_feed(struct mw_http *h, const char *data, size_t len)

@@ -36,7 +36,7 @@ struct mw_http_head {
 	int status; /* responses */
 	unsigned short major, minor;
 	size_t nheaders;
-	struct mw_http_header headers[MW_HTTP_MAX_HEADERS];
+	struct mw_http_header *headers; /* nheaders of them */
 	bool keep_alive; /* the sender allows another message */
 	bool chunked;
 	int64_t content_length; /* -1 when absent */
@@ -66,8 +66,16 @@ struct mw_http {
 	char *strbuf;
 	size_t strlen, strcap;
 	size_t url_off;
-	size_t name_off[MW_HTTP_MAX_HEADERS];
-	size_t value_off[MW_HTTP_MAX_HEADERS];
+	/*
+	 * The head's fields, grown to what a head has used (most use a
+	 * few): an idle connection holds two parsers, and a fixed array
+	 * of MW_HTTP_MAX_HEADERS was most of its memory.
+	 */
+	struct mw_http_field_off {
+		uint32_t name, value; /* in strbuf; value UINT32_MAX: none */
+	} * fields;
+	struct mw_http_header *headers; /* head.headers */
+	size_t fields_cap, headers_cap;
 	size_t nheaders;
 	int last; /* 0 none, 1 url, 2 field, 3 value */
 	struct mw_http_head head;
@@ -80,7 +88,8 @@ void mw_http_free(struct mw_http *h);
 /* Memory held for the head being parsed. */
 static inline size_t mw_http_held(const struct mw_http *h)
 {
-	return h->strcap;
+	return h->strcap + h->fields_cap * sizeof(*h->fields) +
+	       h->headers_cap * sizeof(*h->headers);
 }
 /* Bytes consumed, or -1 with mw_http_error() set. */
 ssize_t mw_http_feed(struct mw_http *h, const char *data, size_t len);

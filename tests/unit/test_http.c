@@ -1207,12 +1207,15 @@ Test(http, eof_between_messages_is_clean)
 
 Test(http, header_lookup_is_case_insensitive)
 {
+	struct mw_http_header fields[] = {
+		{ "Content-Type", "a/b" },
+		{ "MCP-Session-ID", "s" },
+		{ "X-Dup", "second" },
+	};
 	struct mw_http_head head = { 0 };
 
 	head.nheaders = 3;
-	head.headers[0] = (struct mw_http_header){ "Content-Type", "a/b" };
-	head.headers[1] = (struct mw_http_header){ "MCP-Session-ID", "s" };
-	head.headers[2] = (struct mw_http_header){ "X-Dup", "second" };
+	head.headers = fields;
 	cr_assert_str_eq(mw_http_header(&head, "content-type"), "a/b");
 	cr_assert_str_eq(mw_http_header(&head, "CONTENT-TYPE"), "a/b");
 	cr_assert_str_eq(mw_http_header(&head, "mcp-session-id"), "s");
