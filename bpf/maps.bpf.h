@@ -133,9 +133,8 @@ struct {
 } splice_state SEC(".maps");
 
 /*
- * How many bytes of a client socket the daemon has room for, counted from
- * the connection's start: the daemon's side of the splice budget, written
- * only by the daemon, as it reads.
+ * How far a client socket's splice_state.charged may go: the daemon's side
+ * of the budget, written only by the daemon, as it reads.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -9,16 +9,19 @@
  *
  * - The daemon reads its socket's redirected queue before its TCP queue.
  *   A byte that took the TCP path while a later byte was redirected would
- *   be read after it. So a connection leaves splicing for good the first
- *   time one of its messages is not redirected (tcp_only), and its state
- *   is made by sockops before the client can send at all.
+ *   be read after it. So a message is spliced only while the socket has
+ *   never sent a byte by TCP (mw_tcp_path_unused), and a connection leaves
+ *   splicing for good the first time one of its messages is not spliced
+ *   (tcp_only).
  *
- * - A redirect does not wait for the receiver: the kernel queues the bytes
- *   whatever the receiver holds already, and the sender never blocks. The
- *   daemon therefore says how far it has read (splice_allowed: bytes read
- *   plus a window) and a message that would go past it takes the TCP path,
- *   whose window blocks the client as usual. That is also why the daemon's
- *   side is not spliced: nothing tells it how much a client has read.
+ * - A redirect does not wait for the receiver: the kernel queues the
+ *   message whatever the receiver holds already, and the sender never
+ *   blocks. Each message is charged its bytes plus MW_SPLICE_MSG_COST, and
+ *   the daemon, once it has read everything queued, moves splice_allowed
+ *   to the charge then plus a window; a message that would go past it
+ *   takes the TCP path, whose window blocks the client as usual. That is
+ *   also why the daemon's side is not spliced: nothing tells it how much a
+ *   client has read.
  *
  * Splicing is only ever an optimisation: every miss is the TCP path.
  */
@@ -47,16 +50,35 @@ static __always_inline int mw_msg_redirect_to(struct sk_msg_md *msg,
 
 /*
  * An ingress redirect is queued whatever the receiver holds already, so
- * the bound is the daemon's: what it has read plus a window. No bound
- * (the daemon has not taken the connection yet) is no room.
+ * the bound is the daemon's. No bound (the daemon has not taken the
+ * connection yet) is no room.
  */
 static __always_inline bool mw_daemon_has_room(const struct mw_conn_key *self,
 					       const struct mw_splice_state *st,
-					       __u32 size)
+					       __u64 cost)
 {
 	const __u64 *allowed = bpf_map_lookup_elem(&splice_allowed, self);
 
-	return allowed && st->redirected + size <= *allowed;
+	return allowed && st->charged + cost <= *allowed;
+}
+
+/*
+ * sk_msg sees only what goes through the socket's sendmsg once it is in
+ * the sockhash: bytes in a Fast Open SYN, or a send that was already
+ * waiting inside tcp_sendmsg when the socket was added, take TCP unseen.
+ * The socket's own counters tell: nothing sent, nothing queued to send.
+ */
+static __always_inline bool mw_tcp_path_unused(struct sk_msg_md *msg)
+{
+	struct bpf_sock *sk = msg->sk;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return false;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return false;
+	return tp->bytes_sent == 0 && tp->write_seq == tp->snd_nxt;
 }
 
 /*
@@ -77,7 +99,7 @@ int mw_splice(struct sk_msg_md *msg)
 	const struct mw_settings *s = mw_settings_get();
 	struct mw_splice_state *st;
 	struct mw_conn_key self, peer;
-	__u32 size = msg->size;
+	__u64 cost = (__u64)msg->size + MW_SPLICE_MSG_COST;
 
 	if (!s || !s->splice)
 		return SK_PASS;
@@ -86,7 +108,7 @@ int mw_splice(struct sk_msg_md *msg)
 	st = bpf_map_lookup_elem(&splice_state, &self);
 	if (!st || st->tcp_only)
 		return SK_PASS;
-	if (!mw_daemon_has_room(&self, st, size))
+	if (!mw_daemon_has_room(&self, st, cost) || !mw_tcp_path_unused(msg))
 		return mw_leave_splice(st);
 	__builtin_memset(&peer, 0, sizeof(peer));
 	__builtin_memcpy(peer.local_addr, self.remote_addr,
@@ -98,7 +120,7 @@ int mw_splice(struct sk_msg_md *msg)
 	if (!mw_msg_redirect_to(msg, &peer))
 		return mw_leave_splice(st);
 	/* a socket's messages come one at a time, under its lock */
-	st->redirected += size;
+	st->charged += cost;
 	mw_stat_inc(MW_STAT_SPLICE_REDIRECT);
 	return SK_PASS;
 }

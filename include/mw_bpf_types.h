@@ -107,10 +107,20 @@ struct mw_settings {
  * by sk_msg after that; keyed like conns, from the client's side.
  */
 struct mw_splice_state {
-	__u64 redirected; /* bytes queued straight into the daemon's socket */
+	/* what the messages queued straight into the daemon's socket cost:
+	 * their bytes plus MW_SPLICE_MSG_COST each */
+	__u64 charged;
 	__u32 tcp_only; /* set once, never cleared: see bpf/splice.bpf.c */
 	__u32 pad;
 };
+
+/*
+ * What a spliced message costs the kernel besides its bytes: its struct
+ * sk_msg (712 bytes on 6.18, a 1 KiB slab object) and, at worst, a page
+ * of its own. Without it a client writing a byte at a time would queue a
+ * thousand times the window.
+ */
+#define MW_SPLICE_MSG_COST 4096
 
 enum mw_stat {
 	MW_STAT_CONNECT_SEEN,

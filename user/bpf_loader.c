@@ -75,7 +75,8 @@ struct mw_bpf {
 	char links_dir[PATH_MAX];
 	int servers_fd, settings_fd, pending_fd, conns_fd, sockhash_fd,
 		stats_fd, own_socks_fd, enforced_fd, local_ports_fd,
-		local_addrs_fd, local_netns_fd, splice_allowed_fd;
+		local_addrs_fd, local_netns_fd, splice_state_fd,
+		splice_allowed_fd;
 	int pin_lock_fd; /* the pin directory, flock()ed while in use */
 };
 
@@ -481,6 +482,8 @@ static int sync_enforced(struct mw_bpf *b, char *err, size_t errlen);
  * settings may be NULL to keep the pinned ones: tools that only inspect or
  * enforce (CLI, tests) must not overwrite the running daemon's settings.
  */
+static size_t sweep_splice(struct mw_bpf *b);
+
 int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		const struct mw_settings *settings, char *err, size_t errlen)
 {
@@ -565,6 +568,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 	b->pending_fd = bpf_map__fd(b->connect->maps.pending);
 	b->conns_fd = bpf_map__fd(b->connect->maps.conns);
 	b->sockhash_fd = bpf_map__fd(b->splice->maps.sock_hash);
+	b->splice_state_fd = bpf_map__fd(b->splice->maps.splice_state);
 	b->splice_allowed_fd = bpf_map__fd(b->splice->maps.splice_allowed);
 	b->stats_fd = bpf_map__fd(b->connect->maps.stats);
 	b->own_socks_fd = bpf_map__fd(b->connect->maps.own_socks);
@@ -592,6 +596,7 @@ int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 			   strerror(-r));
 		goto fail;
 	}
+	(void)sweep_splice(b);
 	r = adopt_links(b, err, errlen);
 	if (!r)
 		r = sync_enforced(b, err, errlen);
@@ -800,9 +805,19 @@ int mw_bpf_take_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
 	return 0;
 }
 
+static int splice_allow(struct mw_bpf *b, const struct mw_conn_key *client_key,
+			uint64_t allowed)
+{
+	__u64 v = allowed;
+
+	if (bpf_map_update_elem(b->splice_allowed_fd, client_key, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int mw_bpf_splice_add(struct mw_bpf *b, int fd,
 		      const struct sockaddr_storage *peer,
-		      const struct sockaddr_storage *local, uint64_t allowed,
+		      const struct sockaddr_storage *local, uint64_t window,
 		      struct mw_conn_key *client_key)
 {
 	struct mw_conn_key k;
@@ -814,20 +829,22 @@ int mw_bpf_splice_add(struct mw_bpf *b, int fd,
 	if (bpf_map_update_elem(b->sockhash_fd, &k, &v, BPF_ANY))
 		return -errno;
 	conn_key_from(client_key, peer, local);
-	r = mw_bpf_splice_allow(b, client_key, allowed);
+	r = splice_allow(b, client_key, window);
 	if (r)
 		(void)bpf_map_delete_elem(b->sockhash_fd, &k);
 	return r;
 }
 
-int mw_bpf_splice_allow(struct mw_bpf *b, const struct mw_conn_key *client_key,
-			uint64_t allowed)
+int mw_bpf_splice_refill(struct mw_bpf *b, const struct mw_conn_key *client_key,
+			 uint64_t window)
 {
-	__u64 v = allowed;
+	struct mw_splice_state st;
 
-	if (bpf_map_update_elem(b->splice_allowed_fd, client_key, &v, BPF_ANY))
-		return -errno;
-	return 0;
+	if (bpf_map_lookup_elem(b->splice_state_fd, client_key, &st))
+		return errno == ENOENT ? 1 : -errno;
+	if (st.tcp_only)
+		return 1;
+	return splice_allow(b, client_key, st.charged + window);
 }
 
 void mw_bpf_splice_forget(struct mw_bpf *b,
@@ -1118,6 +1135,41 @@ static size_t sweep_map(int fd, size_t key_size, size_t max,
 }
 
 /*
+ * Splice entries whose client socket has left the sockhash (the kernel
+ * drops a socket from it when the socket closes): sockops deletes them at
+ * the close, except for sockets of a cgroup released since, whose sockops
+ * no longer runs. At start and after a release.
+ */
+static size_t sweep_splice_map(struct mw_bpf *b, int fd)
+{
+	struct mw_conn_key *keys = calloc(MW_MAX_CONNS + 1, sizeof(*keys));
+	size_t n = 0, dropped = 0, steps = 0;
+	__u64 cookie;
+
+	if (!keys)
+		return 0;
+	for (int more = !bpf_map_get_next_key(fd, NULL, &keys[0]);
+	     more && n < MW_MAX_CONNS && steps++ < 4 * MW_MAX_CONNS;) {
+		more = !bpf_map_get_next_key(fd, &keys[n], &keys[n + 1]);
+		if (bpf_map_lookup_elem(b->sockhash_fd, &keys[n], &cookie) &&
+		    errno == ENOENT)
+			n++;
+		else if (more)
+			keys[n] = keys[n + 1];
+	}
+	for (size_t i = 0; i < n; i++)
+		dropped += bpf_map_delete_elem(fd, &keys[i]) == 0;
+	free(keys);
+	return dropped;
+}
+
+static size_t sweep_splice(struct mw_bpf *b)
+{
+	return sweep_splice_map(b, b->splice_state_fd) +
+	       sweep_splice_map(b, b->splice_allowed_fd);
+}
+
+/*
  * After release, sockops no longer runs for the released cgroup's
  * sockets, so their records would never be deleted: drop the records
  * made in the released subtree before the release, unless another cgroup
@@ -1141,6 +1193,7 @@ static void sweep_released(struct mw_bpf *b, const char *cg_path,
 			  &released, &covered, before_ns) +
 		sweep_map(b->pending_fd, sizeof(__u64), MW_MAX_PENDING_CONNECTS,
 			  &released, &covered, before_ns);
+	dropped += sweep_splice(b);
 	if (dropped)
 		log_info("released %s: dropped %zu connection records", cg_path,
 			 dropped);

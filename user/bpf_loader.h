@@ -63,19 +63,23 @@ int mw_bpf_take_conn(struct mw_bpf *b, const struct sockaddr_storage *peer,
 
 /*
  * Splice on: adds the daemon's accepted socket to the sockhash, so that
- * sk_msg can queue the client's bytes straight into it, and lets the client
- * send `allowed` bytes that way (see bpf/splice.bpf.c). *client_key is the
+ * sk_msg can queue the client's messages straight into it, and lets them
+ * be charged up to `window` (see bpf/splice.bpf.c). *client_key is the
  * connection's key for the calls below. 0 or -errno; on an error nothing
  * is spliced.
  */
 int mw_bpf_splice_add(struct mw_bpf *b, int fd,
 		      const struct sockaddr_storage *peer,
-		      const struct sockaddr_storage *local, uint64_t allowed,
+		      const struct sockaddr_storage *local, uint64_t window,
 		      struct mw_conn_key *client_key);
 
-/* Moves the bound on the bytes spliced since the connection began. */
-int mw_bpf_splice_allow(struct mw_bpf *b, const struct mw_conn_key *client_key,
-			uint64_t allowed);
+/*
+ * Everything spliced so far has been read: the charge may go `window`
+ * further. 0, 1 when the connection has left the splice for good, or
+ * -errno.
+ */
+int mw_bpf_splice_refill(struct mw_bpf *b, const struct mw_conn_key *client_key,
+			 uint64_t window);
 
 /* The daemon is done with the connection (the kernel forgets it at close). */
 void mw_bpf_splice_forget(struct mw_bpf *b,

@@ -60,11 +60,14 @@
  * this long (nginx's lingering close), for at most this many sockets. */
 #define MW_LINGER_MS 2000
 /*
- * Splice on: how far past what it has read the daemon lets a client's bytes
- * be queued straight into its socket, which the kernel does not bound; the
- * bound moves on every half window read (one map update per 128 KiB).
+ * Splice on: how much a client may have queued straight into the daemon's
+ * socket, which the kernel does not bound, counted as bpf/splice.bpf.c
+ * charges it. The daemon moves the bound when a read has emptied the
+ * socket, after MW_SPLICE_REFILL_READS reads or a quarter window of bytes:
+ * a map look-up and update for many requests.
  */
 #define MW_SPLICE_WINDOW (256 * 1024)
+#define MW_SPLICE_REFILL_READS 16
 #define MW_MAX_LINGERING 1024
 
 struct mw_conn;
@@ -179,12 +182,10 @@ struct mw_conn {
 	/* what its buffers hold, on its user's share of px->budget */
 	struct mw_budget_owner *holder;
 	size_t buffered;
-	/* splice on (bpf/splice.bpf.c): the client's bytes read, and how far
-	 * it may send them spliced (0: no longer moved) */
-	bool spliced;
+	/* splice on (bpf/splice.bpf.c): what was read since the bound moved */
+	bool spliced, splice_left; /* left: the kernel's side gave up */
 	struct mw_conn_key splice_key;
-	uint64_t client_bytes;
-	uint64_t splice_allowed;
+	size_t splice_reads, splice_bytes;
 };
 
 struct listener {
@@ -3770,36 +3771,31 @@ static void splice_begin(struct mw_conn *c, const struct sockaddr_storage *peer,
 		return;
 	}
 	c->spliced = true;
-	c->splice_allowed = MW_SPLICE_WINDOW;
 }
 
 /*
- * n more bytes read from the client. Bytes past the bound can only have
- * come by TCP, after which sk_msg never splices the connection again.
+ * n bytes read from the client; a read short of the buffer emptied the
+ * socket, so everything spliced until then has been read.
  */
-static void splice_read(struct mw_conn *c, size_t n)
+static void splice_read(struct mw_conn *c, size_t n, size_t asked)
 {
-	uint64_t allowed;
 	int r;
 
-	c->client_bytes += n;
-	if (!c->splice_allowed ||
-	    c->client_bytes + MW_SPLICE_WINDOW / 2 <= c->splice_allowed)
+	if (c->splice_left)
 		return;
-	if (c->client_bytes > c->splice_allowed) {
-		c->splice_allowed = 0;
+	c->splice_reads++;
+	c->splice_bytes += n;
+	if (n == asked || (c->splice_reads < MW_SPLICE_REFILL_READS &&
+			   c->splice_bytes < MW_SPLICE_WINDOW / 4))
 		return;
-	}
-	allowed = c->client_bytes + MW_SPLICE_WINDOW;
-	r = mw_bpf_splice_allow(c->px->bpf, &c->splice_key, allowed);
-	if (r) {
-		/* the old bound stands: the client falls back to TCP there */
+	c->splice_reads = 0;
+	c->splice_bytes = 0;
+	r = mw_bpf_splice_refill(c->px->bpf, &c->splice_key, MW_SPLICE_WINDOW);
+	if (r < 0)
 		log_debug("conn %llu: splice bound not moved (%s)",
 			  (unsigned long long)c->id, strerror(-r));
-		c->splice_allowed = 0;
-		return;
-	}
-	c->splice_allowed = allowed;
+	/* on an error the old bound stands: past it, the client takes TCP */
+	c->splice_left = r != 0;
 }
 
 static void splice_end(struct mw_conn *c)
@@ -3821,7 +3817,7 @@ static void on_client_readable(struct mw_conn *c)
 	}
 	c->last_active_ms = mw_now_ms();
 	if (c->spliced)
-		splice_read(c, (size_t)n);
+		splice_read(c, (size_t)n, sizeof(buf));
 	if (n == 0) {
 		c->c.rd_eof = true;
 		if (mw_http_in_message(&c->req)) {

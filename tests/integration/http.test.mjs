@@ -261,15 +261,15 @@ req.on('error', (e) => { out.error = 'request: ' + (e.code || e.message); done()
 req.end(body);
 `;
 
-// Test 8's client: writes N pipelined JSON-RPC POSTs of PAD-byte arguments
-// on one connection, each as soon as the socket takes it (write() true, or
-// after 'drain'). Prints a progress line every 100 ms:
+// Tests 3b and 8's client: writes N pipelined JSON-RPC POSTs of PAD-byte
+// arguments on one connection, DELAY ms after it connected (default 0),
+// each as soon as the socket takes it (write() true, or after 'drain'). Prints a progress line every 100 ms:
 // "p {queued, flushed, bufferSize, waiting, responses}" (flushed: bytes
 // whose write completed, i.e. handed to the kernel), then "result {JSON}"
 // once N responses arrived, the connection closed, or after 120 s.
 const UPLOADER = String.raw`
 const net = require('net');
-const [host, port, nStr, padStr] = process.argv.slice(1);
+const [host, port, nStr, padStr, delayStr] = process.argv.slice(1);
 const N = Number(nStr);
 const PAD = Number(padStr);
 ${parseResponses.toString()}
@@ -304,6 +304,7 @@ s.on('end', () => { out.endAt = Date.now() - t0; });
 s.on('error', (e) => { if (!out.error) out.error = e.code || e.message; });
 s.on('close', () => { out.closeAt = Date.now() - t0; done(); });
 s.on('connect', async () => {
+  await new Promise((r) => setTimeout(r, Number(delayStr || 0)));
   for (let i = 1; i <= N && !s.destroyed; i++) {
     const body = JSON.stringify({ jsonrpc: '2.0', id: i, method: 'tools/call',
       params: { name: 'upload', arguments: { data: padFor(i) } } });
@@ -814,11 +815,14 @@ test('3. two pipelined POSTs in one write get their responses in order, both rec
   assert.equal(rows[0].conn_id, rows[1].conn_id);
 });
 
-test('3b. 200 pipelined requests of 64 KiB, written as fast as the socket takes them, reach the server intact and in order', async () => {
+test('3b. 200 pipelined requests of 64 KiB, written as fast as the socket takes them, reach the server intact and in order', async (t) => {
   const N = 200;
   const PAD = 64 * 1024;
   const n0 = up.api.st.reqs.length;
-  const p = spawnInCgroup(cg, NODE, ['-e', UPLOADER, '127.0.0.1', String(up.api.port), String(N), String(PAD)]);
+  const k0 = SPLICE && (await statusJson()).kernel;
+  // the first write after the daemon has taken the connection: with splice
+  // on, the requests start spliced, until the client outruns the daemon
+  const p = spawnInCgroup(cg, NODE, ['-e', UPLOADER, '127.0.0.1', String(up.api.port), String(N), String(PAD), '300']);
   const closed = new Promise((res) => p.on('close', (code, signal) => res({ code, signal })));
   const out = await resultOf(p, closed, 150000);
   assert.equal(out.error, null, `${out.error}; ${out.responses.length} responses; daemon log (tail):\n${logTail()}`);
@@ -832,6 +836,13 @@ test('3b. 200 pipelined requests of 64 KiB, written as fast as the socket takes 
     try { return JSON.parse(r.body).params.arguments.data !== padFor(i + 1); } catch { return true; }
   });
   assert.equal(bad, -1, `request ${bad + 1} reached the server damaged: ${reqs[bad]?.body.slice(0, 200)}`);
+  if (SPLICE) {
+    const k1 = (await statusJson()).kernel;
+    const spliced = k1.splice_redirect - k0.splice_redirect;
+    t.diagnostic(`${spliced} messages spliced before the client outran the daemon`);
+    assert.ok(spliced > 0, `nothing was spliced: ${JSON.stringify({ k0, k1 })}`);
+    assert.equal(k1.splice_miss - k0.splice_miss, 1, `the connection did not leave the splice once: ${JSON.stringify({ k0, k1 })}`);
+  }
   await waitRows(`select count(*) as n from mcpwarden.tool_calls where ${rowsOf({ pid: out.pid, since: p.since })} and is_error = false`,
     (x) => Number(x[0].n) === N, `the ${N} calls of pid ${out.pid}`, 30000);
 });
@@ -1002,7 +1013,7 @@ test('8. backpressure client→server: a server that does not read blocks the cl
   const PAD = 1000000; // each request ~1 MB, under max_body_bytes
   const st = up.slowreader.st;
   const rss0 = rss(d.proc.pid);
-  const p = spawnInCgroup(cg, NODE, ['-e', UPLOADER, '127.0.0.1', String(up.slowreader.port), String(N), String(PAD)]);
+  const p = spawnInCgroup(cg, NODE, ['-e', UPLOADER, '127.0.0.1', String(up.slowreader.port), String(N), String(PAD), '300']);
   const closed = new Promise((res) => p.on('close', (code, signal) => res({ code, signal })));
   const progress = () => {
     const ls = p.out.split('\n').filter((l) => l.startsWith('p '));
@@ -1187,11 +1198,21 @@ test('14. out of descriptors, accept() waits without a busy loop or a flood of l
 });
 
 if (SPLICE) {
-  test('15. splice: clients\' bytes were spliced, and a client that outran the daemon went on by TCP', async (t) => {
-    const k = (await statusJson()).kernel;
-    t.diagnostic(`kernel counters: ${JSON.stringify(k)}`);
-    assert.ok(k.splice_redirect > 0, `splice on, but no message was spliced: ${JSON.stringify(k)}`);
-    // the clients of tests 3b and 8 send MiBs faster than the daemon can pass them on
-    assert.ok(k.splice_miss > 0, `no connection ever left the splice: ${JSON.stringify(k)}`);
+  test('15. splice: a client that sends a request at a time stays spliced, and gets every answer', async () => {
+    // more than one window's charge (bpf/splice.bpf.c): the daemon must
+    // move the bound as it reads
+    const N = 100;
+    const k0 = (await statusJson()).kernel;
+    const plan = [{ op: 'sleep', ms: 300 }];
+    for (let i = 1; i <= N; i++) {
+      plan.push(W(post(up.api.port, '/t15', rpc(i, 'tools/call', { name: 'small', arguments: { i } }))),
+        { op: 'waitResponses', n: i, ms: 5000 });
+    }
+    const o = await rawClient('api', plan, 30000);
+    assert.deepEqual(o.timeouts, [], show(o));
+    assert.deepEqual(o.finals.map((x) => JSON.parse(x.body).id), Array.from({ length: N }, (_, i) => i + 1));
+    const k1 = (await statusJson()).kernel;
+    assert.ok(k1.splice_redirect - k0.splice_redirect >= N, `${N} requests, but fewer spliced: ${JSON.stringify({ k0, k1 })}`);
+    assert.equal(k1.splice_miss, k0.splice_miss, `the connection left the splice: ${JSON.stringify({ k0, k1 })}`);
   });
 }
