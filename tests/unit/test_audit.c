@@ -236,6 +236,25 @@ static void ta_exec_sql(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+/* Each row inserted into the events waits `seconds` (an SQL interval in
+ * seconds): the database falls behind the daemon. */
+static void ta_slow_inserts(const char *seconds)
+{
+	PGconn *c = ta_db();
+	char sql[512];
+
+	snprintf(sql, sizeof(sql),
+		 "CREATE FUNCTION public.ta_slow() RETURNS trigger "
+		 "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(%s); "
+		 "RETURN NEW; END $$;"
+		 "CREATE TRIGGER ta_slow BEFORE INSERT ON "
+		 "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
+		 "public.ta_slow()",
+		 seconds);
+	ta_exec_sql(c, sql);
+	PQfinish(c);
+}
+
 static PGresult *ta_query(PGconn *c, const char *sql)
 {
 	PGresult *r = PQexec(c, sql);
@@ -843,20 +862,11 @@ Test(audit, a_queue_held_at_its_bound_is_said_once)
 	char *log, want[96];
 	int saved;
 
-	PGconn *c;
-
 	ta_cfg.max_queue = 40;
 	ta_cfg.batch_max = 1;
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
-	c = ta_db();
-	ta_exec_sql(c, "CREATE FUNCTION public.ta_slow() RETURNS trigger "
-		       "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.02); "
-		       "RETURN NEW; END $$;"
-		       "CREATE TRIGGER ta_slow BEFORE INSERT ON "
-		       "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
-		       "public.ta_slow()");
-	PQfinish(c);
+	ta_slow_inserts("0.02");
 	for (int i = 0; i < 40; i++)
 		cr_assert_neq(ta_submit_simple(a, 1, "ping"), 0);
 	saved = ta_log_start();
@@ -1257,14 +1267,7 @@ Test(audit, resent_batches_are_idempotent)
 	cr_assert_eq(mw_loop_new(&loop), 0);
 	a = ta_open(loop);
 	/* Slow enough that the server stops with most events queued. */
-	c = ta_db();
-	ta_exec_sql(c, "CREATE FUNCTION public.ta_slow() RETURNS trigger "
-		       "LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.002); "
-		       "RETURN NEW; END $$;"
-		       "CREATE TRIGGER ta_slow BEFORE INSERT ON "
-		       "mcpwarden.events FOR EACH ROW EXECUTE FUNCTION "
-		       "public.ta_slow()");
-	PQfinish(c);
+	ta_slow_inserts("0.002");
 	d.loop = loop;
 	d.a = a;
 	d.step = ta_burst_step;
