@@ -4322,10 +4322,15 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->c.io.cb = on_client_io;
 	c->u.io.fd = -1;
 	c->u.io.cb = on_upstream_io;
+	/* first: a client that writes before the daemon's side is in the
+	 * sockhash takes TCP for good, and the identity takes /proc reads */
+	if (px->cfg->splice)
+		splice_begin(c, &peer, &local);
 	c->server = &px->cfg->servers[ci.server_id];
 	mw_identity_from_conn(&c->ident, &ci, &px->users, px->images);
 	c->holder = mw_budget_join(&px->budget, c->ident.uid);
 	if (!c->holder) {
+		splice_end(c);
 		free(c);
 		close(fd);
 		return;
@@ -4366,8 +4371,6 @@ static void accept_one(struct mw_proxy *px, int fd)
 		  (unsigned long long)c->id, c->ident.comm, c->ident.tgid,
 		  c->ident.uid, c->ident.cgroup, c->server->name,
 		  c->upstream_str);
-	if (px->cfg->splice)
-		splice_begin(c, &peer, &local);
 	if (start_upstream(c))
 		upstream_failed(c, strerror(errno));
 	conn_update(c);
