@@ -478,12 +478,12 @@ static int sync_enforced(struct mw_bpf *b, char *err, size_t errlen);
 
 /* ---- open / close ---- */
 
+static size_t sweep_splice(struct mw_bpf *b);
+
 /*
  * settings may be NULL to keep the pinned ones: tools that only inspect or
  * enforce (CLI, tests) must not overwrite the running daemon's settings.
  */
-static size_t sweep_splice(struct mw_bpf *b);
-
 int mw_bpf_open(struct mw_bpf **out, const char *pin_dir,
 		const struct mw_settings *settings, char *err, size_t errlen)
 {

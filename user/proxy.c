@@ -59,6 +59,7 @@
  * answer in the client's receive queue. We half-close and drain for at most
  * this long (nginx's lingering close), for at most this many sockets. */
 #define MW_LINGER_MS 2000
+#define MW_MAX_LINGERING 1024
 /*
  * Splice on: how much a client may have queued straight into the daemon's
  * socket, which the kernel does not bound, counted as bpf/splice.bpf.c
@@ -68,7 +69,6 @@
  */
 #define MW_SPLICE_WINDOW (256 * 1024)
 #define MW_SPLICE_REFILL_READS 16
-#define MW_MAX_LINGERING 1024
 
 struct mw_conn;
 
