@@ -523,17 +523,22 @@ static size_t fold_name(const char *s, size_t len, unsigned char *out)
 	return n;
 }
 
-static int folded_cmp(const unsigned char *base, const struct mw_json_name *x,
-		      const struct mw_json_name *y)
+/* Folded names in mw_json_key_fold_cmpn's order. */
+static int folded_bytes_cmp(const unsigned char *a, size_t alen,
+			    const unsigned char *b, size_t blen)
 {
-	size_t n =
-		x->folded_len < y->folded_len ? x->folded_len : y->folded_len;
-	int r = memcmp(base + x->folded, base + y->folded, n);
+	int r = memcmp(a, b, alen < blen ? alen : blen);
 
 	if (r)
 		return r;
-	return (x->folded_len > y->folded_len) -
-	       (x->folded_len < y->folded_len);
+	return (alen > blen) - (alen < blen);
+}
+
+static int folded_cmp(const unsigned char *base, const struct mw_json_name *x,
+		      const struct mw_json_name *y)
+{
+	return folded_bytes_cmp(base + x->folded, x->folded_len,
+				base + y->folded, y->folded_len);
 }
 
 static int name_cmp_r(const void *a, const void *b, void *base)
@@ -632,31 +637,28 @@ static const char *sorted_variant(const struct mw_json_names *ns,
 				  const char *key, size_t len, bool *found)
 {
 	unsigned char stack[256], *buf = stack;
-	struct mw_json_name want = { key, len, 0, 0 };
 	const char *variant = NULL;
-	size_t lo = 0, hi = ns->n;
+	size_t lo = 0, hi = ns->n, want;
 
 	*found = false;
 	if (FOLDED_MAX(len) > sizeof(stack) && !(buf = malloc(FOLDED_MAX(len))))
 		return NULL;
 	*found = true;
-	want.folded_len = fold_name(key, len, buf);
+	want = fold_name(key, len, buf);
 	/* the first name that does not fold before key, then each that
 	 * folds to it */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct mw_json_name *m = &ns->v[mid];
-		size_t n = m->folded_len < want.folded_len ? m->folded_len
-							   : want.folded_len;
-		int r = memcmp(ns->folded + m->folded, buf, n);
 
-		if (r < 0 || (!r && m->folded_len < want.folded_len))
+		if (folded_bytes_cmp(ns->folded + m->folded, m->folded_len, buf,
+				     want) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < ns->n && ns->v[lo].folded_len == want.folded_len &&
-	       !memcmp(ns->folded + ns->v[lo].folded, buf, want.folded_len);
+	for (; lo < ns->n && !folded_bytes_cmp(ns->folded + ns->v[lo].folded,
+					       ns->v[lo].folded_len, buf, want);
 	     lo++)
 		if (ns->v[lo].len != len || memcmp(ns->v[lo].s, key, len)) {
 			variant = ns->v[lo].s;

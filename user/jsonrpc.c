@@ -45,12 +45,7 @@ static bool short_ascii(const char *s)
 	return true;
 }
 
-/*
- * Whether object j has two members whose names differ only in case (as
- * mw_json_key_fold_cmpn reads them): the daemon judges one ("name"), a
- * server that matches names without case may act on the other ("Name").
- * 1 when it does (err says which), 0 when not, -1 out of memory.
- */
+/* err names the two members when it can; 1, as keys_collide returns. */
 static int say_collision(const char *a, const char *b, char *err, size_t errlen)
 {
 	/* named when short and ASCII: a cut could split a character */
@@ -71,6 +66,12 @@ static int say_collision(const char *a, const char *b, char *err, size_t errlen)
 #define PAIRWISE_NAMES 8
 #define PAIRWISE_NAME_MAX 256
 
+/*
+ * Whether object j has two members whose names differ only in case (as
+ * mw_json_key_fold_cmpn reads them): the daemon judges one ("name"), a
+ * server that matches names without case may act on the other ("Name").
+ * 1 when it does (err says which), 0 when not, -1 out of memory.
+ */
 static int keys_collide(json_t *j, char *err, size_t errlen)
 {
 	struct mw_json_name small[PAIRWISE_NAMES];
