@@ -1105,9 +1105,14 @@ static int subtree_ids_of_id(uint64_t id, struct idset *ids)
  * takes at most a few times the map's size in steps. Returns how many
  * were deleted.
  */
-static size_t sweep_map(int fd, size_t key_size, size_t max,
-			const struct idset *released,
-			const struct idset *covered, uint64_t before_ns)
+/*
+ * Deletes the keys of map fd that stale(fd, key, arg) names, at most max
+ * of them: keys first, deletions after, since deleting during the walk
+ * would restart get_next_key from the first key. The number deleted.
+ */
+static size_t sweep_keys(int fd, size_t key_size, size_t max,
+			 bool (*stale)(int fd, const void *key, void *arg),
+			 void *arg)
 {
 	unsigned char *keys = calloc(max + 1, key_size);
 	size_t n = 0, dropped = 0, steps = 0;
@@ -1117,13 +1122,9 @@ static size_t sweep_map(int fd, size_t key_size, size_t max,
 	for (int more = !bpf_map_get_next_key(fd, NULL, keys);
 	     more && n < max && steps++ < 4 * max;) {
 		unsigned char *k = keys + n * key_size;
-		struct mw_conn_info v;
 
 		more = !bpf_map_get_next_key(fd, k, k + key_size);
-		if (bpf_map_lookup_elem(fd, k, &v) == 0 &&
-		    v.connect_ns < before_ns &&
-		    idset_has(released, v.cgroup_id) &&
-		    !idset_has(covered, v.cgroup_id))
+		if (stale(fd, k, arg))
 			n++;
 		else if (more)
 			memcpy(k, k + key_size, key_size);
@@ -1134,39 +1135,47 @@ static size_t sweep_map(int fd, size_t key_size, size_t max,
 	return dropped;
 }
 
+struct released_scope {
+	const struct idset *released, *covered;
+	uint64_t before_ns;
+};
+
+/* A connection record made in the released subtree before the release,
+ * which no cgroup still enforced covers. */
+static bool record_released(int fd, const void *key, void *arg)
+{
+	const struct released_scope *rs = arg;
+	struct mw_conn_info v;
+
+	return bpf_map_lookup_elem(fd, key, &v) == 0 &&
+	       v.connect_ns < rs->before_ns &&
+	       idset_has(rs->released, v.cgroup_id) &&
+	       !idset_has(rs->covered, v.cgroup_id);
+}
+
+/* A splice entry whose client socket has left the sockhash. */
+static bool splice_entry_stale(int fd, const void *key, void *arg)
+{
+	const struct mw_bpf *b = arg;
+	__u64 cookie;
+
+	(void)fd;
+	return bpf_map_lookup_elem(b->sockhash_fd, key, &cookie) &&
+	       errno == ENOENT;
+}
+
 /*
  * Splice entries whose client socket has left the sockhash (the kernel
  * drops a socket from it when the socket closes): sockops deletes them at
  * the close, except for sockets of a cgroup released since, whose sockops
  * no longer runs. At start and after a release.
  */
-static size_t sweep_splice_map(struct mw_bpf *b, int fd)
-{
-	struct mw_conn_key *keys = calloc(MW_MAX_CONNS + 1, sizeof(*keys));
-	size_t n = 0, dropped = 0, steps = 0;
-	__u64 cookie;
-
-	if (!keys)
-		return 0;
-	for (int more = !bpf_map_get_next_key(fd, NULL, &keys[0]);
-	     more && n < MW_MAX_CONNS && steps++ < 4 * MW_MAX_CONNS;) {
-		more = !bpf_map_get_next_key(fd, &keys[n], &keys[n + 1]);
-		if (bpf_map_lookup_elem(b->sockhash_fd, &keys[n], &cookie) &&
-		    errno == ENOENT)
-			n++;
-		else if (more)
-			keys[n] = keys[n + 1];
-	}
-	for (size_t i = 0; i < n; i++)
-		dropped += bpf_map_delete_elem(fd, &keys[i]) == 0;
-	free(keys);
-	return dropped;
-}
-
 static size_t sweep_splice(struct mw_bpf *b)
 {
-	return sweep_splice_map(b, b->splice_state_fd) +
-	       sweep_splice_map(b, b->splice_allowed_fd);
+	return sweep_keys(b->splice_state_fd, sizeof(struct mw_conn_key),
+			  MW_MAX_CONNS, splice_entry_stale, b) +
+	       sweep_keys(b->splice_allowed_fd, sizeof(struct mw_conn_key),
+			  MW_MAX_CONNS, splice_entry_stale, b);
 }
 
 /*
@@ -1180,6 +1189,7 @@ static void sweep_released(struct mw_bpf *b, const char *cg_path,
 			   uint64_t before_ns)
 {
 	struct idset released = { 0 }, covered = { 0 }, enforced = { 0 };
+	struct released_scope rs;
 	size_t dropped;
 
 	if (subtree_ids_of_path(cg_path, &released) ||
@@ -1188,11 +1198,11 @@ static void sweep_released(struct mw_bpf *b, const char *cg_path,
 	for (size_t i = 0; i < enforced.n; i++)
 		if (subtree_ids_of_id(enforced.v[i], &covered))
 			goto out;
-	dropped =
-		sweep_map(b->conns_fd, sizeof(struct mw_conn_key), MW_MAX_CONNS,
-			  &released, &covered, before_ns) +
-		sweep_map(b->pending_fd, sizeof(__u64), MW_MAX_PENDING_CONNECTS,
-			  &released, &covered, before_ns);
+	rs = (struct released_scope){ &released, &covered, before_ns };
+	dropped = sweep_keys(b->conns_fd, sizeof(struct mw_conn_key),
+			     MW_MAX_CONNS, record_released, &rs) +
+		  sweep_keys(b->pending_fd, sizeof(__u64),
+			     MW_MAX_PENDING_CONNECTS, record_released, &rs);
 	dropped += sweep_splice(b);
 	if (dropped)
 		log_info("released %s: dropped %zu connection records", cg_path,
