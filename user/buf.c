@@ -7,6 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A block in the cache is poisoned for ASan as a freed one would be: a
+ * pointer kept into a drained buffer must still be caught.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define BLOCK_CACHED(p) ASAN_POISON_MEMORY_REGION((p), MW_BUF_BLOCK)
+#define BLOCK_TAKEN(p) ASAN_UNPOISON_MEMORY_REGION((p), MW_BUF_BLOCK)
+#else
+#define BLOCK_CACHED(p) ((void)(p))
+#define BLOCK_TAKEN(p) ((void)(p))
+#endif
+
 static int reserve(struct mw_buf *b, size_t extra)
 {
 	size_t need, cap;
@@ -29,7 +42,13 @@ static int reserve(struct mw_buf *b, size_t extra)
 	if (extra > SIZE_MAX / 2 - b->len)
 		return -ENOMEM;
 	need = b->len + extra;
-	cap = b->cap ? b->cap : 4096;
+	if (!b->cap && need <= MW_BUF_BLOCK && b->cache && b->cache->n) {
+		b->data = b->cache->blocks[--b->cache->n];
+		BLOCK_TAKEN(b->data);
+		b->cap = MW_BUF_BLOCK;
+		return 0;
+	}
+	cap = b->cap ? b->cap : MW_BUF_BLOCK;
 	while (cap < need)
 		cap *= 2;
 	n = realloc(b->data, cap);
@@ -114,22 +133,34 @@ void mw_buf_reset(struct mw_buf *b)
 	b->len = 0;
 }
 
+void mw_buf_free(struct mw_buf *b)
+{
+	struct mw_buf_cache *bc = b->cache;
+
+	if (bc && b->cap == MW_BUF_BLOCK && bc->n < MW_BUF_CACHE_BLOCKS) {
+		BLOCK_CACHED(b->data);
+		bc->blocks[bc->n++] = b->data;
+	} else {
+		free(b->data);
+	}
+	b->data = NULL;
+	b->cap = b->off = b->len = 0;
+}
+
 void mw_buf_shrink(struct mw_buf *b)
 {
 	/* An idle connection holds no buffer memory: a thousand of them
 	 * must fit in a few MiB. */
-	if (b->off == b->len && b->cap) {
-		free(b->data);
-		b->data = NULL;
-		b->cap = 0;
-		b->off = 0;
-		b->len = 0;
-	}
+	if (b->off == b->len && b->cap)
+		mw_buf_free(b);
 }
 
-void mw_buf_free(struct mw_buf *b)
+void mw_buf_cache_drain(struct mw_buf_cache *bc)
 {
-	free(b->data);
-	b->data = NULL;
-	b->cap = b->off = b->len = 0;
+	while (bc->n) {
+		void *p = bc->blocks[--bc->n];
+
+		BLOCK_TAKEN(p);
+		free(p);
+	}
 }

@@ -7,11 +7,27 @@
 #include <stddef.h>
 #include <string.h>
 
+/* What an empty buffer takes first. */
+#define MW_BUF_BLOCK 4096u
+#define MW_BUF_CACHE_BLOCKS 256
+
+/*
+ * Blocks of MW_BUF_BLOCK bytes kept for the buffers that name this cache:
+ * a connection's buffers are freed as soon as they drain, so that idle
+ * connections hold none, and without it a busy connection took and gave
+ * back several blocks from malloc for every message it carried.
+ */
+struct mw_buf_cache {
+	size_t n;
+	void *blocks[MW_BUF_CACHE_BLOCKS];
+};
+
 struct mw_buf {
 	char *data;
 	size_t off; /* first unconsumed byte */
 	size_t len; /* end of data */
 	size_t cap;
+	struct mw_buf_cache *cache; /* NULL: malloc and free only */
 };
 
 static inline size_t mw_buf_used(const struct mw_buf *b)
@@ -50,5 +66,7 @@ void mw_buf_reset(struct mw_buf *b);
 /* Frees the memory of a drained buffer. */
 void mw_buf_shrink(struct mw_buf *b);
 void mw_buf_free(struct mw_buf *b);
+/* Frees the blocks a cache holds; its buffers may still use it after. */
+void mw_buf_cache_drain(struct mw_buf_cache *bc);
 
 #endif

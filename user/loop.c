@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "loop.h"
+#include "buf.h"
 #include "spin.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@ struct mw_loop {
 	struct mw_spin spin;
 	struct mw_tick *ticks;
 	struct mw_deferred *deferred;
+	struct mw_buf_cache bufs;
 };
 
 static void run_deferred(struct mw_loop *l);
@@ -65,8 +67,14 @@ void mw_loop_free(struct mw_loop *l)
 	if (!l)
 		return;
 	run_deferred(l);
+	mw_buf_cache_drain(&l->bufs);
 	close(l->epfd);
 	free(l);
+}
+
+struct mw_buf_cache *mw_loop_buf_cache(struct mw_loop *l)
+{
+	return &l->bufs;
 }
 
 int mw_loop_add(struct mw_loop *l, struct mw_io *io, uint32_t events)

@@ -12,6 +12,7 @@
 
 struct mw_loop;
 struct mw_spin;
+struct mw_buf_cache;
 
 /* Embedded in the owner of an fd; the loop calls cb(handler, epoll events). */
 struct mw_io {
@@ -34,6 +35,11 @@ struct mw_deferred {
 int mw_loop_new(struct mw_loop **out);
 void mw_loop_defer(struct mw_loop *l, struct mw_deferred *d);
 void mw_loop_free(struct mw_loop *l);
+/*
+ * Buffer blocks for what lives on the loop: they outlast whatever a
+ * deferred callback frees, and are freed with the loop.
+ */
+struct mw_buf_cache *mw_loop_buf_cache(struct mw_loop *l);
 int mw_loop_add(struct mw_loop *l, struct mw_io *io, uint32_t events);
 int mw_loop_mod(struct mw_loop *l, struct mw_io *io, uint32_t events);
 void mw_loop_del(struct mw_loop *l, struct mw_io *io);

@@ -4322,6 +4322,10 @@ static void accept_one(struct mw_proxy *px, int fd)
 	c->c.io.cb = on_client_io;
 	c->u.io.fd = -1;
 	c->u.io.cb = on_upstream_io;
+	c->c.out.cache = mw_loop_buf_cache(px->loop);
+	c->u.out.cache = c->c.out.cache;
+	c->req_body.cache = c->c.out.cache;
+	c->resp_body.cache = c->c.out.cache;
 	/* first: a client that writes before the daemon's side is in the
 	 * sockhash takes TCP for good, and the identity takes /proc reads */
 	if (px->cfg->splice)
