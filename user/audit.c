@@ -458,10 +458,42 @@ static char *put_text(char *o, const char *str, size_t n)
 	return o;
 }
 
-/* Bytes known to be valid UTF-8, COPY-escaped: at most 2 out per byte in. */
+/*
+ * True when a byte of the word is below 0x20 or a backslash: COPY escapes
+ * only bytes among those. (The borrow of the subtractions can only mark
+ * bytes above one that qualifies, so the answer for the word is exact.)
+ */
+static bool word_may_need_escape(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = ones * 0x80;
+	uint64_t bs = w ^ (ones * '\\');
+
+	return (((w - ones * 0x20) & ~w) | ((bs - ones) & ~bs)) & highs;
+}
+
+/*
+ * Bytes known to be valid UTF-8, COPY-escaped: at most 2 out per byte in.
+ * Payloads are most of a line and seldom hold a byte to escape: they are
+ * copied a word at a time while no byte of the word needs looking at.
+ */
 static char *put_escaped(char *o, const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+
+	while (n - i >= 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if (!word_may_need_escape(w)) {
+			memcpy(o, s + i, 8);
+			o += 8;
+			i += 8;
+			continue;
+		}
+		for (size_t end = i + 8; i < end; i++)
+			o = put_copy_char(o, s[i]);
+	}
+	for (; i < n; i++)
 		o = put_copy_char(o, s[i]);
 	return o;
 }
