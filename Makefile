@@ -43,7 +43,7 @@ FUZZ_SRCS := $(wildcard tests/fuzz/*.c)
 # intermediate files, and rebuild everything next time).
 .SECONDARY: $(BPF_OBJS)
 
-.PHONY: all asan test unit integration demo bench bench-policy bench-audit bench-mask bench-hostile bench-spool fuzz fuzz-smoke install clean deps format
+.PHONY: all asan test unit integration demo bench bench-instructions bench-policy bench-audit bench-mask bench-hostile bench-spool fuzz fuzz-smoke install clean deps format
 
 all: $(BUILD)/mcpwardend $(BUILD)/mcpwarden
 
@@ -100,6 +100,11 @@ demo: deps all
 
 bench: deps all
 	bench/run.sh
+
+# Instructions per request under callgrind (bench/instructions.sh): counts
+# that this VM's noise does not move, to compare two builds.
+bench-instructions: deps all
+	bench/instructions.sh $(BUILD)
 
 # Policy decision time with 1,000 rules (bench/policy_bench.c); not part of
 # `make test` either.
