@@ -9,7 +9,9 @@
 
 /*
  * A block in the cache is poisoned for ASan as a freed one would be: a
- * pointer kept into a drained buffer must still be caught.
+ * pointer kept into a drained buffer is caught until a buffer takes the
+ * block again (sooner than ASan's quarantine would let freed memory be
+ * reused: the cache hands out the block it took last).
  */
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>

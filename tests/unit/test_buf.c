@@ -90,7 +90,8 @@ Test(buf, without_a_cache_a_drained_buffer_is_freed)
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 
-/* A pointer kept into a drained buffer must still be caught. */
+/* A pointer kept into a drained buffer is caught while its block waits
+ * in the cache. */
 Test(buf, a_cached_block_reads_as_freed_memory_to_asan)
 {
 	struct mw_buf_cache bc = { 0 };
