@@ -151,6 +151,22 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 	return append(h, at, len, fresh);
 }
 
+/*
+ * Field names and list tokens are compared dozens of times per message,
+ * and most differ in their first byte: that is compared inline first,
+ * case folded as letters fold. It never refuses a pair strcasecmp would
+ * take, and what it lets through gets the whole comparison.
+ */
+static bool same_first_byte(const char *a, const char *b)
+{
+	return !((a[0] ^ b[0]) & ~0x20);
+}
+
+static bool same_name(const char *a, const char *b)
+{
+	return same_first_byte(a, b) && !strcasecmp(a, b);
+}
+
 bool mw_http_token_in_list(const char *list, const char *token)
 {
 	size_t tl = strlen(token);
@@ -158,7 +174,8 @@ bool mw_http_token_in_list(const char *list, const char *token)
 	for (const char *p = list; p && *p;) {
 		while (*p == ' ' || *p == '\t' || *p == ',')
 			p++;
-		if (!strncasecmp(p, token, tl) &&
+		if ((!tl || same_first_byte(p, token)) &&
+		    !strncasecmp(p, token, tl) &&
 		    (p[tl] == '\0' || p[tl] == ',' || p[tl] == ' ' ||
 		     p[tl] == '\t' || p[tl] == ';'))
 			return true;
@@ -207,16 +224,6 @@ static const char *trim_ows(char *v)
 	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
 		v[--n] = '\0';
 	return v;
-}
-
-/*
- * Field names are compared dozens of times per message, and most differ
- * in their first byte: that is compared inline first, case folded as
- * letters fold (a name that passes it still gets the whole comparison).
- */
-static bool same_name(const char *a, const char *b)
-{
-	return !((a[0] ^ b[0]) & ~0x20) && !strcasecmp(a, b);
 }
 
 static int check_head(struct mw_http *h)

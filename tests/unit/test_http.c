@@ -1356,3 +1356,28 @@ Test(http, random_slicing_matches_one_piece)
 	}
 	http_finish(&whole);
 }
+
+Test(http, a_token_is_found_in_a_list_whatever_its_case_and_place)
+{
+	cr_assert(mw_http_token_in_list("keep-alive", "keep-alive"));
+	cr_assert(mw_http_token_in_list("Keep-Alive", "keep-alive"));
+	cr_assert(mw_http_token_in_list("close, Upgrade", "upgrade"));
+	cr_assert(mw_http_token_in_list(" ,\tMcp-Session-Id ,x",
+					"mcp-session-id"));
+	cr_assert(mw_http_token_in_list("upgrade;q=1", "UPGRADE"));
+	cr_assert(mw_http_token_in_list("a,b,,c", "c"));
+}
+
+Test(http, a_token_is_not_found_as_the_prefix_of_another_or_in_an_empty_list)
+{
+	cr_assert_not(mw_http_token_in_list("keep-alive", "keep"));
+	cr_assert_not(mw_http_token_in_list("keep", "keep-alive"));
+	cr_assert_not(
+		mw_http_token_in_list("mcp-name2, xmcp-name", "mcp-name"));
+	cr_assert_not(mw_http_token_in_list("", "close"));
+	cr_assert_not(mw_http_token_in_list(" , ,", "close"));
+	cr_assert_not(mw_http_token_in_list(NULL, "close"));
+	/* letters fold; the bytes 0x20 apart that are not letters do not */
+	cr_assert_not(mw_http_token_in_list("@x", "`x"));
+	cr_assert_not(mw_http_token_in_list("[x", "{x"));
+}
