@@ -70,6 +70,7 @@
 #include "pgcopy.h"
 #include "private_dir.h"
 #include "chain.h"
+#include "decimal.h"
 #include "schema.h"
 #include "sign.h"
 #include "spool.h"
@@ -535,29 +536,6 @@ static void scrub_json_nul(char *s, size_t n)
 	}
 }
 
-static char *put_u64(char *o, uint64_t v)
-{
-	char tmp[20];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*o++ = tmp[--n];
-	return o;
-}
-
-static char *put_i64(char *o, int64_t v)
-{
-	if (v < 0) {
-		*o++ = '-';
-		return put_u64(o, -(uint64_t)v);
-	}
-	return put_u64(o, (uint64_t)v);
-}
-
 static char *put_null(char *o)
 {
 	*o++ = '\\';
@@ -922,7 +900,7 @@ static int set_json(struct mw_audit *a, struct values *x, enum mw_chain_field f,
 static void set_i64(struct values *x, enum mw_chain_field f, int64_t v)
 {
 	x->v[f].s = x->num[f];
-	x->v[f].n = (size_t)(put_i64(x->num[f], v) - x->num[f]);
+	x->v[f].n = (size_t)(mw_put_i64(x->num[f], v) - x->num[f]);
 }
 
 /*

@@ -13,6 +13,7 @@
 #endif
 
 #include "buf.h"
+#include "decimal.h"
 #include "hex.h"
 #include "utf8.h"
 
@@ -329,14 +330,16 @@ static int write_string(struct mw_buf *out, const char *s, size_t n)
 		       : 0;
 }
 
+_Static_assert(sizeof(json_int_t) <= sizeof(int64_t),
+	       "a JSON integer is written as an int64_t");
+
 static int write_integer(struct mw_buf *out, json_int_t v)
 {
-	unsigned long long mag =
-		v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+	char text[MW_DECIMAL_MAX];
 
-	if (v < 0 && mw_buf_append(out, "-", 1))
-		return -1;
-	return mw_buf_uint(out, mag, 10);
+	return mw_buf_append(out, text, (size_t)(mw_put_i64(text, v) - text))
+		       ? -1
+		       : 0;
 }
 
 /* Reals are rare: jansson's own formatting, so that they read the same. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "hex.h"
 #include "json_parse.h"
 #include "json_text.h"
@@ -194,13 +195,11 @@ static bool is_id(json_t *id)
  * same text and ids compare with strcmp. */
 static char *id_text(json_t *id)
 {
-	char *text;
+	char text[MW_DECIMAL_MAX + 1];
 
 	if (json_is_integer(id)) {
-		if (asprintf(&text, "%" JSON_INTEGER_FORMAT,
-			     json_integer_value(id)) < 0)
-			return NULL;
-		return text;
+		*mw_put_i64(text, json_integer_value(id)) = '\0';
+		return strdup(text);
 	}
 	return json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
 }
