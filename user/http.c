@@ -514,7 +514,7 @@ bool mw_http_is_hop_by_hop(const char *name)
 	if (!strchr("ckptue", first) || !first)
 		return false;
 	for (size_t i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (hop[i][0] == first && !strcasecmp(name, hop[i]))
+		if (same_name(name, hop[i]))
 			return true;
 	return false;
 }
