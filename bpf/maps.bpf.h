@@ -121,7 +121,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sock_hash SEC(".maps");
 
-/* Counters indexed by enum mw_stat. */
 /* Splicing (bpf/splice.bpf.c): one entry per steered client socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -145,6 +144,7 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } splice_allowed SEC(".maps");
 
+/* Counters indexed by enum mw_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MW_STATS_SLOTS);

@@ -1096,19 +1096,12 @@ static int subtree_ids_of_id(uint64_t id, struct idset *ids)
 }
 
 /*
- * Deletes the records of one map (conns or pending: both hold
- * mw_conn_info) made before before_ns in a released cgroup that no
- * enforced cgroup covers. Keys are collected first: deleting while
- * walking would restart the walk. sockops deletes too, and a key it
- * deleted under the walk starts it again from the first: a client that
- * connects and closes without end would keep the loop here, so the walk
- * takes at most a few times the map's size in steps. Returns how many
- * were deleted.
- */
-/*
  * Deletes the keys of map fd that stale(fd, key, arg) names, at most max
- * of them: keys first, deletions after, since deleting during the walk
- * would restart get_next_key from the first key. The number deleted.
+ * of them. Keys are collected first: deleting while walking would restart
+ * the walk. sockops deletes too, and a key it deleted under the walk
+ * starts it again from the first: a client that connects and closes
+ * without end would keep the loop here, so the walk takes at most a few
+ * times the map's size in steps. Returns how many were deleted.
  */
 static size_t sweep_keys(int fd, size_t key_size, size_t max,
 			 bool (*stale)(int fd, const void *key, void *arg),

@@ -263,7 +263,8 @@ req.end(body);
 
 // Tests 3b and 8's client: writes N pipelined JSON-RPC POSTs of PAD-byte
 // arguments on one connection, DELAY ms after it connected (default 0),
-// each as soon as the socket takes it (write() true, or after 'drain'). Prints a progress line every 100 ms:
+// each as soon as the socket takes it (write() true, or after 'drain').
+// Prints a progress line every 100 ms:
 // "p {queued, flushed, bufferSize, waiting, responses}" (flushed: bytes
 // whose write completed, i.e. handed to the kernel), then "result {JSON}"
 // once N responses arrived, the connection closed, or after 120 s.
@@ -351,7 +352,6 @@ async function until(fn, what, ms = 10000) {
   }
 }
 
-/** Polls QUERY (rows as objects) until PRED(rows); fails with the last rows. */
 // The "result {JSON}" line of a client script from spawnInCgroup, once it
 // has exited (killed after ms); closed is the promise of its close, made
 // when it was started.
@@ -364,6 +364,7 @@ async function resultOf(p, closed, ms = 120000) {
   return JSON.parse(line.slice(7));
 }
 
+/** Polls QUERY (rows as objects) until PRED(rows); fails with the last rows. */
 async function waitRows(query, pred, what, ms = 10000) {
   const deadline = Date.now() + ms;
   for (;;) {
