@@ -27,7 +27,8 @@
 // Each cell also counts the CPU time (from /proc) the whole machine, the
 // proxy, the audit database and the upstream used, per request: on a small
 // machine every hop's cost comes out of the same cores.
-// Then: the daemon's RSS with 1,000 idle connections.
+// Then: the daemon's RSS with 1,000 idle connections, and two ceilings
+// that the run's own figures put on ratios (see ceilings()).
 //
 // usage: node bench/bench.mjs [--duration S] [--runs N] [--conns 1,16,64]
 //                             [--upstreams everything,fixed] [--build DIR]
@@ -268,9 +269,32 @@ function machineTicks() {
 	return f.reduce((a, x) => a + x, 0) - f[3] - f[4] - f[7]; // less idle, iowait and steal
 }
 
-// Runs fn (a wrk run) and adds to its result the CPU each group of
-// processes in groups ({name: () => [pids]}) and the whole machine used
-// during it, in µs per request.
+// How long the disk under dir takes to make a small write durable: 1 KiB
+// written over blocks already written (as the spool writes once it
+// recycles its file: no metadata, so no journal commit), then fdatasync,
+// n times; the samples in µs, sorted. Measured on an idle machine, it is
+// the least a flush costs there.
+function flushLatencies(dir, n = 300) {
+	const file = path.join(dir, 'flush-probe');
+	const block = Buffer.alloc(1024, 'x');
+	const fd = fs.openSync(file, 'w');
+	const us = [];
+	try {
+		fs.writeSync(fd, Buffer.alloc(n * block.length, 'x'), 0, n * block.length, 0);
+		fs.fsyncSync(fd);
+		for (let i = 0; i < n; i++) {
+			const t0 = process.hrtime.bigint();
+			fs.writeSync(fd, block, 0, block.length, i * block.length);
+			fs.fdatasyncSync(fd);
+			us.push(Number(process.hrtime.bigint() - t0) / 1000);
+		}
+	} finally {
+		fs.closeSync(fd);
+		fs.rmSync(file, { force: true });
+	}
+	return us.sort((a, b) => a - b);
+}
+
 // the daemon's busy-polling counters (see user/spin.c)
 async function busyPoll(d) {
 	const st = await d.cli(['status', '--json']);
@@ -278,6 +302,9 @@ async function busyPoll(d) {
 	return JSON.parse(st.stdout).busy_poll;
 }
 
+// Runs fn (a wrk run) and adds to its result the CPU each group of
+// processes in groups ({name: () => [pids]}) and the whole machine used
+// during it, in µs per request.
 async function withCpu(groups, fn) {
 	const snap = () => {
 		const per = {};
@@ -410,6 +437,7 @@ async function main() {
 		(results[u][s][c] ??= []).push(r);
 	};
 	let rss = null;
+	let flush = null;
 	const pinDir = h.testPinDir();
 	const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-state-'));
 	try {
@@ -466,6 +494,11 @@ async function main() {
 				await d.cli(['release', h.cgroupRelPath(cg)]);
 				await d.stop();
 			}
+		}
+		try {
+			flush = flushLatencies(stateDir);
+		} catch (e) {
+			log(`warning: no flush latency (${e.message}): no durable ceiling`);
 		}
 	} finally {
 		proxy.stop();
@@ -559,9 +592,57 @@ async function main() {
 		'mw+commit-wait', 'mw+fwd-first');
 	ratios('mw+fwd-first (busy polling, the default) against mw+no-spin (busy_poll_us: 0)',
 		'mw+fwd-first', 'mw+no-spin');
+	ceilings(lines, results, flush, fmt);
 	lines.push('');
 	lines.push(`daemon RSS with ${opt.idle} idle connections: ${rss === null ? 'n/a' : fmt(rss, 1) + ' MiB'}`);
 	console.log(lines.join('\n'));
+}
+
+// Upper bounds that this run's own figures put on two ratios, whatever
+// mcpwardend did: what the rest of the path costs, and what the disk does.
+function ceilings(lines, results, flush, fmt) {
+	const cores = os.cpus().length;
+	const med = (u, s, c, f) => median(results[u][s][c].map(f));
+	lines.push('');
+	lines.push(`Ceiling against nginx (medians): were mcpwardend to cost no CPU at all, a request through it ` +
+		`would still cost the machine its other work (machine less proxy above: the audit database, the ` +
+		`upstream, wrk, softirq), and ${cores} cores busy all the time serve at most ${cores} s of CPU a ` +
+		'second. Were it to cost what nginx costs as a proxy (it reads and writes the same bytes, and more), ' +
+		'the rest plus that. Bounds, not measurements: the other work stays as measured, and cells ' +
+		'measured at different times differ by this machine\'s noise.');
+	lines.push('');
+	lines.push('| upstream | conns | setup | machine less proxy µs | ×nginx at most, mcpwardend free | ' +
+		'×nginx at most, mcpwardend at nginx\'s cost |');
+	lines.push('|---|---:|---|---:|---:|---:|');
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			const nginx = med(u, 'nginx', c, (x) => x.rps);
+			const nginxProxy = med(u, 'nginx', c, (x) => x.cpu.proxy);
+			for (const s of opt.setups) {
+				const rest = med(u, s, c, (x) => x.cpu.machine - x.cpu.proxy);
+				const most = (us) => fmt((cores * 1e6) / us / nginx, 2);
+				lines.push(`| ${u} | ${c} | ${s} | ${fmt(rest, 1)} | ${most(rest)} | ${most(rest + nginxProxy)} |`);
+			}
+		}
+	}
+	if (!flush || !opt.setups.includes('mcpwarden') || !opt.setups.includes('mw+fwd-first')) return;
+	const pct = (q) => flush[Math.min(flush.length - 1, Math.floor(q * flush.length))];
+	const t = pct(0.5);
+	lines.push('');
+	lines.push(`Ceiling of durable before forward against mw+fwd-first: a request's event must be made durable ` +
+		`after the request came, so it waits at least one flush of the disk. On the state directory's file ` +
+		`system, 1 KiB written over written blocks and fdatasync took ${fmt(t)} µs (median of ` +
+		`${flush.length}, on the idle machine after the runs; p10 ${fmt(pct(0.1))}, p90 ${fmt(pct(0.9))}). ` +
+		`With c connections each waiting that much more per request, durable reaches at most ` +
+		`c / (c / fwd-first req/s + ${fmt(t)} µs), up to the noise between the two cells:`);
+	for (const u of opt.upstreams) {
+		for (const c of opt.conns) {
+			const fwd = med(u, 'mw+fwd-first', c, (x) => x.rps);
+			const most = c / (c / fwd + t / 1e6);
+			const got = med(u, 'mcpwarden', c, (x) => x.rps);
+			lines.push(`  ${u} c=${c}: at most ${fmt(most / fwd, 2)}× (measured ${fmt(got / fwd, 2)}×)`);
+		}
+	}
 }
 
 await main();
