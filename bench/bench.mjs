@@ -272,27 +272,37 @@ function machineTicks() {
 // How long the disk under dir takes to make a small write durable: 1 KiB
 // written over blocks already written (as the spool writes once it
 // recycles its file: no metadata, so no journal commit), then fdatasync,
-// n times; the samples in µs, sorted. Measured on an idle machine, it is
-// the least a flush costs there.
-function flushLatencies(dir, n = 300) {
+// n times one at a time (alone), then n times two at once, on two
+// descriptors of the file (paired: what a second spool thread would get).
+// The samples in µs, sorted. Measured on an idle machine: the least a
+// flush costs there.
+async function flushLatencies(dir, n = 300) {
 	const file = path.join(dir, 'flush-probe');
 	const block = Buffer.alloc(1024, 'x');
-	const fd = fs.openSync(file, 'w');
-	const us = [];
+	const fds = [];
+	const timed = async (fd, at) => {
+		const t0 = process.hrtime.bigint();
+		await fd.write(block, 0, block.length, at);
+		await fd.datasync();
+		return Number(process.hrtime.bigint() - t0) / 1000;
+	};
+	const alone = [];
+	const paired = [];
 	try {
-		fs.writeSync(fd, Buffer.alloc(n * block.length, 'x'), 0, n * block.length, 0);
-		fs.fsyncSync(fd);
-		for (let i = 0; i < n; i++) {
-			const t0 = process.hrtime.bigint();
-			fs.writeSync(fd, block, 0, block.length, i * block.length);
-			fs.fdatasyncSync(fd);
-			us.push(Number(process.hrtime.bigint() - t0) / 1000);
+		fds.push(await fs.promises.open(file, 'w'), await fs.promises.open(file, 'r+'));
+		await fds[0].write(Buffer.alloc(2 * n * block.length, 'x'), 0, 2 * n * block.length, 0);
+		await fds[0].sync();
+		for (let i = 0; i < n; i++) alone.push(await timed(fds[0], i * block.length));
+		for (let i = 0; i < n; i += 2) {
+			paired.push(...(await Promise.all([timed(fds[0], (n + i) * block.length),
+				timed(fds[1], (n + i + 1) * block.length)])));
 		}
 	} finally {
-		fs.closeSync(fd);
+		for (const fd of fds) await fd.close();
 		fs.rmSync(file, { force: true });
 	}
-	return us.sort((a, b) => a - b);
+	const sorted = (xs) => xs.sort((a, b) => a - b);
+	return { alone: sorted(alone), paired: sorted(paired) };
 }
 
 // the daemon's busy-polling counters (see user/spin.c)
@@ -496,7 +506,7 @@ async function main() {
 			}
 		}
 		try {
-			flush = flushLatencies(stateDir);
+			flush = await flushLatencies(stateDir);
 		} catch (e) {
 			log(`warning: no flush latency (${e.message}): no durable ceiling`);
 		}
@@ -626,13 +636,16 @@ function ceilings(lines, results, flush, fmt) {
 		}
 	}
 	if (!flush || !opt.setups.includes('mcpwarden') || !opt.setups.includes('mw+fwd-first')) return;
-	const pct = (q) => flush[Math.min(flush.length - 1, Math.floor(q * flush.length))];
-	const t = pct(0.5);
+	const pct = (xs, q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+	const t = pct(flush.alone, 0.5);
 	lines.push('');
 	lines.push(`Ceiling of durable before forward against mw+fwd-first: a request's event must be made durable ` +
 		`after the request came, so it waits at least one flush of the disk. On the state directory's file ` +
 		`system, 1 KiB written over written blocks and fdatasync took ${fmt(t)} µs (median of ` +
-		`${flush.length}, on the idle machine after the runs; p10 ${fmt(pct(0.1))}, p90 ${fmt(pct(0.9))}). ` +
+		`${flush.alone.length}, on the idle machine after the runs; p10 ${fmt(pct(flush.alone, 0.1))}, ` +
+		`p90 ${fmt(pct(flush.alone, 0.9))}); two at once (as a second spool thread would issue them), ` +
+		`${fmt(pct(flush.paired, 0.5))} µs each at the median, ` +
+		`${fmt(pct(flush.paired, 0.5) / t, 2)}× one alone. ` +
 		`With c connections each waiting that much more per request, durable reaches at most ` +
 		`c / (c / fwd-first req/s + ${fmt(t)} µs), up to the noise between the two cells:`);
 	for (const u of opt.upstreams) {
