@@ -44,7 +44,7 @@ PKGS=(
 	build-essential make pkg-config clang llvm libbpf-dev bpftool libelf-dev
 	zlib1g-dev libjansson-dev libyaml-dev libhttp-parser-dev libpq-dev
 	libssl-dev libvectorscan-dev libpcre2-dev libcriterion-dev postgresql postgresql-client
-	iproute2 procps psmisc curl nginx-light wrk clang-format libclang-rt-14-dev
+	iproute2 procps psmisc curl nginx-light wrk valgrind clang-format libclang-rt-14-dev
 )
 # Node: keep a node that is already there (e.g. a newer one from elsewhere);
 # only without one take Debian's nodejs + npm.
