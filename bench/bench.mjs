@@ -293,31 +293,45 @@ parentPort.postMessage(us);
 
 // How long the disk under dir takes to make a small write durable: 1 KiB
 // written over blocks already written (as the spool writes once it
-// recycles its file: no metadata, so no journal commit), then fdatasync,
-// n times on this thread (alone), then n times from two threads at once,
-// each on its own descriptor of the file (paired: what a second spool
-// thread would get). The samples in µs, sorted, and the CPU the process
-// spent per flush alone. Measured on an idle machine: the least a flush
-// costs there.
+// recycles its file: no metadata, so no journal commit), then fdatasync;
+// each write on a page of its own. n flushes on this thread (alone), then
+// n/2 from each of two threads at once, in regions of their own (paired:
+// what a second spool thread would get). The samples in µs, sorted, and
+// the CPU this process spent per flush alone (the kernel's work elsewhere,
+// in interrupts and workers, is not in it). Run on the idle machine.
 async function flushLatencies(dir, n = 300) {
 	const file = path.join(dir, 'flush-probe');
+	const page = 4096;
 	const block = Buffer.alloc(1024, 'x');
+	// the worker's next message; its exit or a minute's silence is an error
 	const next = (w) => new Promise((resolve, reject) => {
-		w.once('message', resolve);
-		w.once('error', reject);
+		const timer = setTimeout(() => reject(new Error('a flush worker hangs')), 60000);
+		const settle = (f) => (v) => {
+			clearTimeout(timer);
+			w.off('message', onMessage);
+			w.off('error', onError);
+			w.off('exit', onExit);
+			f(v);
+		};
+		const onMessage = settle(resolve);
+		const onError = settle(reject);
+		const onExit = settle(() => reject(new Error('a flush worker exited')));
+		w.on('message', onMessage);
+		w.on('error', onError);
+		w.on('exit', onExit);
 	});
 	const alone = [];
+	const workers = [];
 	let cpuUs = 0;
-	let workers = [];
 	try {
 		const fd = fs.openSync(file, 'w');
 		try {
-			fs.writeSync(fd, Buffer.alloc(2 * n * block.length, 'x'), 0, 2 * n * block.length, 0);
+			fs.writeSync(fd, Buffer.alloc(2 * n * page, 'x'), 0, 2 * n * page, 0);
 			fs.fsyncSync(fd);
 			const cpu0 = process.cpuUsage();
 			for (let i = 0; i < n; i++) {
 				const t0 = process.hrtime.bigint();
-				fs.writeSync(fd, block, 0, block.length, i * block.length);
+				fs.writeSync(fd, block, 0, block.length, i * page);
 				fs.fdatasyncSync(fd);
 				alone.push(Number(process.hrtime.bigint() - t0) / 1000);
 			}
@@ -327,8 +341,11 @@ async function flushLatencies(dir, n = 300) {
 			fs.closeSync(fd);
 		}
 		const gate = new SharedArrayBuffer(4);
-		workers = [0, 1].map((k) => new Worker(FLUSH_WORKER, { eval: true, workerData: {
-			file, gate, offsets: Array.from({ length: n / 2 }, (_, i) => (n + 2 * i + k) * block.length) } }));
+		const half = Math.floor(n / 2);
+		for (let k = 0; k < 2; k++) {
+			workers.push(new Worker(FLUSH_WORKER, { eval: true, workerData: { file, gate,
+				offsets: Array.from({ length: half }, (_, i) => (n + k * half + i) * page) } }));
+		}
 		await Promise.all(workers.map(next));
 		const done = workers.map(next);
 		Atomics.store(new Int32Array(gate), 0, 1);
@@ -485,6 +502,7 @@ async function main() {
 	};
 	let rss = null;
 	let flush = null;
+	let ran = false;
 	const pinDir = h.testPinDir();
 	const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mw-bench-state-'));
 	try {
@@ -542,17 +560,24 @@ async function main() {
 				await d.stop();
 			}
 		}
-		try {
-			flush = await flushLatencies(stateDir);
-		} catch (e) {
-			log(`warning: no flush latency (${e.message}): no durable ceiling`);
-		}
+		ran = true;
 	} finally {
 		proxy.stop();
 		fixed.stop();
 		await everything.stop();
 		await h.cleanupAll().catch(() => {});
 		h.stopEmbeddedPg(stateDir);
+		// on the idle machine, in the file system the spool was in
+		if (ran) {
+			const probeDir = fs.mkdtempSync(path.join(path.dirname(stateDir), 'mw-bench-flush-'));
+			try {
+				flush = await flushLatencies(probeDir);
+			} catch (e) {
+				log(`warning: no flush latency (${e.message}): no durable ceiling`);
+			} finally {
+				fs.rmSync(probeDir, { recursive: true, force: true });
+			}
+		}
 		fs.rmSync(pinDir, { recursive: true, force: true });
 		fs.rmSync(stateDir, { recursive: true, force: true });
 		fs.rmSync(tmp, { recursive: true, force: true });
@@ -645,21 +670,22 @@ async function main() {
 	console.log(lines.join('\n'));
 }
 
-// Upper bounds that this run's own figures put on two ratios, whatever
+// Ceilings that this run's own figures put on two ratios, whatever
 // mcpwardend did: what the rest of the path costs, and what the disk does.
 function ceilings(lines, results, flush, fmt) {
 	const cores = os.cpus().length;
 	const med = (u, s, c, f) => median(results[u][s][c].map(f));
 	lines.push('');
-	lines.push(`Ceiling against nginx (medians): were mcpwardend to cost no CPU at all, a request through it ` +
-		`would still cost the machine its other work (machine less proxy above: the audit database, the ` +
-		`upstream, wrk, softirq), and ${cores} cores busy all the time serve at most ${cores} s of CPU a ` +
-		'second. Were it to cost what nginx costs as a proxy (it reads and writes the same bytes, and more), ' +
-		'the rest plus that. Bounds, not measurements: the other work stays as measured, and cells ' +
-		'measured at different times differ by this machine\'s noise.');
+	lines.push(`Ceiling against nginx (estimates): were the rest of a request's path through mcpwarden (the ` +
+		'audit database, the upstream, wrk, softirq: machine less proxy, the median of each run\'s ' +
+		`difference) to cost what it did here, ${cores} cores busy all the time could serve at most ` +
+		`${cores} s of CPU over it a second with a mcpwardend of no cost, and over it plus nginx\'s own ` +
+		'proxy CPU with a mcpwardend at nginx\'s cost (it reads and writes the same bytes, and more). ' +
+		'Estimates, not hard bounds: the rest costs less per request as load grows, and cells measured ' +
+		'at different times differ by this machine\'s noise.');
 	lines.push('');
-	lines.push('| upstream | conns | setup | machine less proxy µs | ×nginx at most, mcpwardend free | ' +
-		'×nginx at most, mcpwardend at nginx\'s cost |');
+	lines.push('| upstream | conns | setup | machine less proxy µs | ×nginx, mcpwardend free | ' +
+		'×nginx, mcpwardend at nginx\'s cost |');
 	lines.push('|---|---:|---|---:|---:|---:|');
 	for (const u of opt.upstreams) {
 		for (const c of opt.conns) {
@@ -674,22 +700,29 @@ function ceilings(lines, results, flush, fmt) {
 	}
 	if (!flush || !opt.setups.includes('mcpwarden') || !opt.setups.includes('mw+fwd-first')) return;
 	const pct = (xs, q) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
-	const t = pct(flush.alone, 0.5);
+	const mean = (xs) => xs.reduce((a, x) => a + x, 0) / xs.length;
+	const t = mean(flush.alone);
 	lines.push('');
-	lines.push(`Ceiling of durable before forward against mw+fwd-first: a request's event must be made durable ` +
-		`after the request came, so it waits at least one flush of the disk. On the state directory's file ` +
-		`system, 1 KiB written over written blocks and fdatasync took ${fmt(t)} µs (median of ` +
-		`${flush.alone.length}, on the idle machine after the runs; p10 ${fmt(pct(flush.alone, 0.1))}, ` +
-		`p90 ${fmt(pct(flush.alone, 0.9))}; ${fmt(flush.cpuUs)} µs of CPU each); two threads flushing ` +
-		`at once (as a second spool thread would), ` +
-		`${fmt(pct(flush.paired, 0.5))} µs each at the median, ` +
-		`${fmt(pct(flush.paired, 0.5) / t, 2)}× one alone. ` +
-		`With c connections each waiting that much more per request, durable reaches at most ` +
-		`c / (c / fwd-first req/s + ${fmt(t)} µs), up to the noise between the two cells:`);
+	lines.push(`Ceiling of durable before forward against mw+fwd-first: a request goes on once its event is ` +
+		`durable, and the flush that makes it so starts after the request came, so every request waits a ` +
+		`flush at least. In the state directory's file system, on the idle machine after the runs, 1 KiB ` +
+		`written over written blocks and fdatasync took ${fmt(t)} µs on average (median ` +
+		`${fmt(median(flush.alone))}, p10 ${fmt(pct(flush.alone, 0.1))}, p90 ${fmt(pct(flush.alone, 0.9))}, ` +
+		`${flush.alone.length} flushes; ${fmt(flush.cpuUs)} µs of this process's CPU each); two threads ` +
+		`flushing at once (as a second spool thread would), ${fmt(median(flush.paired))} µs each at the ` +
+		`median, ${fmt(median(flush.paired) / median(flush.alone), 2)}× one alone. A connection's cycle ` +
+		'takes at least a request alone forwarding first (one over its req/s at one connection) plus a ' +
+		'flush, and durable does all that forwarding first does: it reaches at most the lesser of ' +
+		`mw+fwd-first's req/s and c / (that time + ${fmt(t)} µs), up to the noise between cells:`);
 	for (const u of opt.upstreams) {
+		if (!opt.conns.includes(1)) {
+			lines.push(`  ${u}: needs --conns to include 1`);
+			continue;
+		}
+		const alone = 1 / med(u, 'mw+fwd-first', 1, (x) => x.rps);
 		for (const c of opt.conns) {
 			const fwd = med(u, 'mw+fwd-first', c, (x) => x.rps);
-			const most = c / (c / fwd + t / 1e6);
+			const most = Math.min(fwd, c / (alone + t / 1e6));
 			const got = med(u, 'mcpwarden', c, (x) => x.rps);
 			lines.push(`  ${u} c=${c}: at most ${fmt(most / fwd, 2)}× (measured ${fmt(got / fwd, 2)}×)`);
 		}
