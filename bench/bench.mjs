@@ -270,8 +270,9 @@ function machineTicks() {
 	return f.reduce((a, x) => a + x, 0) - f[3] - f[4] - f[7]; // less idle, iowait and steal
 }
 
-// One of two threads flushing at once (flushLatencies): waits at the
-// gate, then writes 1 KiB at each offset and fdatasyncs, timing each.
+// A thread of flushLatencies: waits at the gate, then writes 1 KiB at
+// each offset and fdatasyncs, timing each; sends the times and the CPU the
+// process spent meanwhile (the other threads wait: it is this one's).
 const FLUSH_WORKER = `
 const { workerData, parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -281,30 +282,21 @@ const block = Buffer.alloc(1024, 'x');
 parentPort.postMessage('ready');
 Atomics.wait(new Int32Array(gate), 0, 0);
 const us = [];
+const cpu0 = process.cpuUsage();
 for (const at of offsets) {
 	const t0 = process.hrtime.bigint();
 	fs.writeSync(fd, block, 0, block.length, at);
 	fs.fdatasyncSync(fd);
 	us.push(Number(process.hrtime.bigint() - t0) / 1000);
 }
+const cpu = process.cpuUsage(cpu0);
 fs.closeSync(fd);
-parentPort.postMessage(us);
+parentPort.postMessage({ us, cpuUs: cpu.user + cpu.system });
 `;
 
-// How long the disk under dir takes to make a small write durable: 1 KiB
-// written over blocks already written (as the spool writes once it
-// recycles its file: no metadata, so no journal commit), then fdatasync;
-// each write on a page of its own. n flushes on this thread (alone), then
-// n/2 from each of two threads at once, in regions of their own (paired:
-// what a second spool thread would get). The samples in µs, sorted, and
-// the CPU this process spent per flush alone (the kernel's work elsewhere,
-// in interrupts and workers, is not in it). Run on the idle machine.
-async function flushLatencies(dir, n = 300) {
-	const file = path.join(dir, 'flush-probe');
-	const page = 4096;
-	const block = Buffer.alloc(1024, 'x');
-	// the worker's next message; its exit or a minute's silence is an error
-	const next = (w) => new Promise((resolve, reject) => {
+// The worker's next message; its exit or a minute's silence is an error.
+function nextMessage(w) {
+	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error('a flush worker hangs')), 60000);
 		const settle = (f) => (v) => {
 			clearTimeout(timer);
@@ -320,41 +312,52 @@ async function flushLatencies(dir, n = 300) {
 		w.on('error', onError);
 		w.on('exit', onExit);
 	});
-	const alone = [];
+}
+
+// One FLUSH_WORKER per list of offsets into file, released together once
+// all are ready; their results, in order.
+async function flushTogether(file, offsetLists) {
+	const gate = new SharedArrayBuffer(4);
 	const workers = [];
-	let cpuUs = 0;
+	try {
+		for (const offsets of offsetLists)
+			workers.push(new Worker(FLUSH_WORKER, { eval: true, workerData: { file, offsets, gate } }));
+		await Promise.all(workers.map(nextMessage));
+		const done = workers.map(nextMessage);
+		Atomics.store(new Int32Array(gate), 0, 1);
+		Atomics.notify(new Int32Array(gate), 0);
+		return await Promise.all(done);
+	} finally {
+		await Promise.all(workers.map((w) => w.terminate()));
+	}
+}
+
+// How long the disk under dir takes to make a small write durable: 1 KiB
+// written over blocks already written (as the spool writes once it
+// recycles its file: no metadata, so no journal commit), then fdatasync;
+// each write on a page of its own. n flushes from one thread (alone), then
+// n/2 from each of two threads at once, in regions of their own (paired:
+// what a second spool thread would get). The samples in µs, sorted, and
+// the CPU the process spent per flush alone (the kernel's work elsewhere,
+// in interrupts and workers, is not in it). Run on the idle machine.
+async function flushLatencies(dir, n = 300) {
+	const file = path.join(dir, 'flush-probe');
+	const page = 4096;
+	const half = Math.floor(n / 2);
+	const pages = (from, count) => Array.from({ length: count }, (_, i) => (from + i) * page);
+	const sorted = (xs) => xs.sort((a, b) => a - b);
 	try {
 		const fd = fs.openSync(file, 'w');
 		try {
-			fs.writeSync(fd, Buffer.alloc(2 * n * page, 'x'), 0, 2 * n * page, 0);
+			fs.writeSync(fd, Buffer.alloc(2 * n * page, 'x'));
 			fs.fsyncSync(fd);
-			const cpu0 = process.cpuUsage();
-			for (let i = 0; i < n; i++) {
-				const t0 = process.hrtime.bigint();
-				fs.writeSync(fd, block, 0, block.length, i * page);
-				fs.fdatasyncSync(fd);
-				alone.push(Number(process.hrtime.bigint() - t0) / 1000);
-			}
-			const cpu = process.cpuUsage(cpu0);
-			cpuUs = (cpu.user + cpu.system) / n;
 		} finally {
 			fs.closeSync(fd);
 		}
-		const gate = new SharedArrayBuffer(4);
-		const half = Math.floor(n / 2);
-		for (let k = 0; k < 2; k++) {
-			workers.push(new Worker(FLUSH_WORKER, { eval: true, workerData: { file, gate,
-				offsets: Array.from({ length: half }, (_, i) => (n + k * half + i) * page) } }));
-		}
-		await Promise.all(workers.map(next));
-		const done = workers.map(next);
-		Atomics.store(new Int32Array(gate), 0, 1);
-		Atomics.notify(new Int32Array(gate), 0);
-		const paired = (await Promise.all(done)).flat();
-		const sorted = (xs) => xs.sort((a, b) => a - b);
-		return { alone: sorted(alone), paired: sorted(paired), cpuUs };
+		const [alone] = await flushTogether(file, [pages(0, n)]);
+		const paired = await flushTogether(file, [pages(n, half), pages(n + half, half)]);
+		return { alone: sorted(alone.us), paired: sorted(paired.flatMap((r) => r.us)), cpuUs: alone.cpuUs / n };
 	} finally {
-		await Promise.all(workers.map((w) => w.terminate()));
 		fs.rmSync(file, { force: true });
 	}
 }
